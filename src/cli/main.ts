@@ -1,0 +1,52 @@
+/**
+ * `anyad` command line: a thin layer over the engine. Each subcommand lives in
+ * src/cli/commands/ and is listed in COMMANDS. Errors print one line and exit non-zero.
+ */
+import { isAnyadError } from '../engine/errors';
+import { formatHelp, parseArgs, type CommandSpec } from './args';
+import { COMMANDS } from './commands';
+
+function topHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'anyad — any-modality anomaly detection for multi-sequence brain MRI',
+    '',
+    'Usage: anyad <command> [options]   (anyad <command> --help for details)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(topHelp() + '\n');
+    return name ? 0 : 2;
+  }
+  const cmd: CommandSpec | undefined = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    process.stderr.write(`anyad: unknown command '${name}' (try anyad --help)\n`);
+    return 2;
+  }
+  try {
+    const { opts, positionals, help } = parseArgs(cmd, rest);
+    if (help) {
+      process.stdout.write(formatHelp(cmd) + '\n');
+      return 0;
+    }
+    const code = await cmd.run(opts, positionals);
+    return typeof code === 'number' ? code : 0;
+  } catch (e) {
+    if (isAnyadError(e)) {
+      process.stderr.write(`anyad ${name}: error: ${e.message.split('\n')[0]}\n`);
+      return 1;
+    }
+    process.stderr.write(`anyad ${name}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 70;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,36 @@
+/**
+ * Typed errors of the engine. Every failure a researcher can cause (a bad file, a bad
+ * config, a missing sequence) is one of these, with a message that names the file and
+ * says what is wrong; anything else escaping the engine is a bug.
+ */
+export class AnyadError extends Error {
+  /** Stable machine-readable code, e.g. 'nifti/truncated-data'. */
+  readonly code: string;
+  /** The file (or config key) the error is about, when there is one. */
+  readonly file?: string;
+  constructor(code: string, message: string, file?: string, options?: { cause?: unknown }) {
+    super(file ? `${file}: ${message}` : message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.file = file;
+  }
+}
+
+/** A NIfTI file that cannot be read or written (header, data, gzip, limits). */
+export class NiftiError extends AnyadError {}
+/** A study/case that cannot be assembled (missing sequence, mismatched grids, naming). */
+export class StudyError extends AnyadError {}
+/** A workspace config (anyad.json) or CLI option that is invalid. */
+export class ConfigError extends AnyadError {}
+/** A safetensors file that is malformed or does not hold what was asked for. */
+export class SafetensorsError extends AnyadError {}
+/** A graph built with incompatible shapes/dtypes, or an op used wrongly. */
+export class GraphError extends AnyadError {}
+/** An execution-provider or onnxruntime session failure. */
+export class RuntimeProviderError extends AnyadError {}
+/** Metrics/evaluation called on inputs that have no defined answer. */
+export class EvalError extends AnyadError {}
+
+export function isAnyadError(e: unknown): e is AnyadError {
+  return e instanceof AnyadError;
+}

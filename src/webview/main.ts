@@ -1,0 +1,2 @@
+/** Webview (browser) entry point of the NIfTI viewer. */
+export {};
