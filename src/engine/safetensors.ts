@@ -51,7 +51,7 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
   const spans: Array<[number, number, string]> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null) fail('__metadata__ is not an object');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
       metadata = {};
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
@@ -61,7 +61,8 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
     }
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}': entry is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in ELEMENT_SIZE)) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)}`);
+    // Own keys only: `'constructor' in ELEMENT_SIZE` is true.
+    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, e.dtype)) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as SafetensorsDtype;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}': shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
     const shape = e.shape as number[];
@@ -75,7 +76,7 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
     if (count * ELEMENT_SIZE[dtype] !== end - begin) {
       fail(`tensor '${name}': shape [${shape.join(', ')}] of ${dtype} needs ${count * ELEMENT_SIZE[dtype]} bytes but its data has ${end - begin}`);
     }
-    spans.push([begin, end, name]);
+    if (end > begin) spans.push([begin, end, name]); // an empty tensor occupies no bytes and overlaps nothing
     tensors.set(name, { dtype, shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
   }
   spans.sort((a, b) => a[0] - b[0]);
@@ -156,6 +157,10 @@ export function getFloat32(file: SafetensorsFile, name: string, expectShape?: nu
   return { shape: t.shape, data: toFloat32(t, name) };
 }
 
+const ARRAY_DTYPE: Record<NonNullable<TensorToWrite['dtype']>, Function> = {
+  F32: Float32Array, F64: Float64Array, I64: BigInt64Array, U8: Uint8Array,
+};
+
 export interface TensorToWrite {
   dtype?: 'F32' | 'F64' | 'I64' | 'U8';
   shape: number[];
@@ -170,6 +175,8 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite>, met
   const parts: Uint8Array[] = [];
   for (const [name, t] of Object.entries(tensors)) {
     const dtype = t.dtype ?? (t.data instanceof Float64Array ? 'F64' : t.data instanceof BigInt64Array ? 'I64' : t.data instanceof Uint8Array ? 'U8' : 'F32');
+    if (name === '__metadata__') throw new SafetensorsError('safetensors/bad-name', `'__metadata__' is reserved and cannot name a tensor`);
+    if (!(t.data instanceof ARRAY_DTYPE[dtype])) throw new SafetensorsError('safetensors/dtype', `tensor '${name}': dtype ${dtype} needs a ${ARRAY_DTYPE[dtype].name}, got ${t.data.constructor.name}`);
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new SafetensorsError('safetensors/shape-mismatch', `tensor '${name}': shape [${t.shape.join(', ')}] holds ${count} values but ${t.data.length} were given`);
     // Typed arrays are little-endian on every platform Node runs on that we support.

@@ -1,10 +1,20 @@
-/** Extension entry point: registers the custom editor and the commands. VS Code glue only. */
+/** Extension entry point: registers the NIfTI custom editor and the AnyAD commands. VS Code glue only. */
 import * as vscode from 'vscode';
+import { NIFTI_VIEW_TYPE, NiftiEditorProvider } from './niftiEditor';
+import { detectCommand, trainCommand } from './commands';
 
 export function activate(context: vscode.ExtensionContext): void {
-  const output = vscode.window.createOutputChannel('AnyAD');
-  context.subscriptions.push(output);
-  output.appendLine('AnyAD activated');
+  const log = vscode.window.createOutputChannel('AnyAD');
+  context.subscriptions.push(
+    log,
+    vscode.window.registerCustomEditorProvider(NIFTI_VIEW_TYPE, new NiftiEditorProvider(context.extensionUri, log), {
+      webviewOptions: { retainContextWhenHidden: true },
+      supportsMultipleEditorsPerDocument: false,
+    }),
+    vscode.commands.registerCommand('anyad.detect', () => detectCommand(log)),
+    vscode.commands.registerCommand('anyad.train', () => trainCommand(log)),
+  );
+  log.appendLine('AnyAD activated');
 }
 
 export function deactivate(): void {}

@@ -1,0 +1,291 @@
+/**
+ * Workspace config `anyad.json`: parse (JSON with comments and trailing commas, as VS Code
+ * edits it), validate by hand with errors that name the key path, and fill in defaults.
+ * schemas/anyad.schema.json describes the same shape for IntelliSense; a test keeps the
+ * two in step.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from './errors';
+
+/** Keys of `data.sequences`: the 4 sequences and the label mask. */
+export const SEQUENCE_KEYS = ['flair', 't1', 't1ce', 't2', 'label'] as const;
+export type SequenceKey = (typeof SEQUENCE_KEYS)[number];
+
+/** Extra file-name patterns per sequence (`*` any run of characters, `?` one). */
+export type SequencePatterns = Record<SequenceKey, string[]>;
+
+export interface SliceSelection {
+  axis: 'axial';
+  /** First slice index (0-based, canonical RAS volume, inferior → superior). */
+  start: number;
+  /** Last slice index, inclusive. */
+  end: number;
+  step: number;
+}
+
+export interface DataConfig {
+  /** Absolute folder to scan for studies (written relative to the config file). */
+  root: string;
+  sequences: SequencePatterns;
+  slices: SliceSelection;
+  /** Label values that make a slice anomalous; 'any' = every label > 0. */
+  anomalyLabels: 'any' | number[];
+  split: { trainFraction: number; seed: number };
+}
+
+export interface PreprocessConfig {
+  /** Square size the slice is resized to (PIL bilinear). */
+  resize: number;
+  /** Centre crop after the resize; a multiple of the ViT patch size 14. */
+  crop: number;
+}
+
+export interface WorkspaceConfig {
+  /** The config file this came from; undefined for pure defaults. */
+  file?: string;
+  /** Folder relative paths are resolved against. */
+  baseDir: string;
+  data: DataConfig;
+  preprocess: PreprocessConfig;
+  /** Absolute output folder. */
+  output: { dir: string };
+  /** Reserved for the model section: kept as written, only checked to be an object. */
+  model: Record<string, unknown>;
+  /** Reserved for the training section: kept as written, only checked to be an object. */
+  train: Record<string, unknown>;
+}
+
+/** The defaults, as they would be written in anyad.json (paths relative). */
+export const CONFIG_DEFAULTS = deepFreeze({
+  data: {
+    root: '.',
+    sequences: { flair: [], t1: [], t1ce: [], t2: [], label: [] } as Record<SequenceKey, string[]>,
+    slices: { axis: 'axial' as const, start: 80, end: 120, step: 5 },
+    anomalyLabels: 'any' as 'any' | number[],
+    split: { trainFraction: 0.8, seed: 0 },
+  },
+  preprocess: { resize: 448, crop: 392 },
+  output: { dir: 'anyad-out' },
+  model: {},
+  train: {},
+});
+
+/** ViT patch size all supported encoders use; the crop must be a multiple of it. */
+export const PATCH_SIZE = 14;
+
+/** A fully defaulted config for a folder with no anyad.json. */
+export function defaultWorkspaceConfig(baseDir: string): WorkspaceConfig {
+  return parseWorkspaceConfig({}, resolve(baseDir, 'anyad.json'), { virtual: true });
+}
+
+/** Reads and validates an anyad.json file. */
+export function loadWorkspaceConfig(path: string): WorkspaceConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('config/unreadable', `cannot read config: ${(e as Error).message}`, path);
+  }
+  return parseWorkspaceConfig(text, path);
+}
+
+/**
+ * Validates a config given as JSON(C) text or an already-parsed value. `file` names the
+ * config in errors and is the base for relative paths.
+ */
+export function parseWorkspaceConfig(json: string | unknown, file: string, opts: { virtual?: boolean } = {}): WorkspaceConfig {
+  const value = typeof json === 'string' ? parseJsonc(json, file) : json;
+  const v = new Validator(file);
+  const top = v.object(value, '');
+  v.noUnknownKeys(top, '', ['$schema', 'data', 'preprocess', 'output', 'model', 'train']);
+  const baseDir = dirname(resolve(file));
+
+  const data = v.object(top.data ?? {}, 'data');
+  v.noUnknownKeys(data, 'data', ['root', 'sequences', 'slices', 'anomalyLabels', 'split']);
+  const root = resolve(baseDir, v.nonEmptyString(data.root ?? CONFIG_DEFAULTS.data.root, 'data.root'));
+
+  const seqIn = v.object(data.sequences ?? {}, 'data.sequences');
+  v.noUnknownKeys(seqIn, 'data.sequences', SEQUENCE_KEYS);
+  const sequences = {} as SequencePatterns;
+  for (const k of SEQUENCE_KEYS) sequences[k] = v.patterns(seqIn[k], `data.sequences.${k}`);
+
+  const slIn = v.object(data.slices ?? {}, 'data.slices');
+  v.noUnknownKeys(slIn, 'data.slices', ['axis', 'start', 'end', 'step']);
+  const d = CONFIG_DEFAULTS.data.slices;
+  const axis = slIn.axis ?? d.axis;
+  if (axis !== 'axial') v.fail('data.slices.axis', `must be "axial" (the only axis supported now), got ${JSON.stringify(axis)}`);
+  const start = v.integer(slIn.start ?? d.start, 'data.slices.start', 0);
+  const end = v.integer(slIn.end ?? d.end, 'data.slices.end', 0);
+  const step = v.integer(slIn.step ?? d.step, 'data.slices.step', 1);
+  if (end < start) v.fail('data.slices.end', `must be >= data.slices.start (${start}), got ${end}`);
+
+  const anomalyLabels = v.anomalyLabels(data.anomalyLabels ?? CONFIG_DEFAULTS.data.anomalyLabels, 'data.anomalyLabels');
+
+  const spIn = v.object(data.split ?? {}, 'data.split');
+  v.noUnknownKeys(spIn, 'data.split', ['trainFraction', 'seed']);
+  const trainFraction = spIn.trainFraction ?? CONFIG_DEFAULTS.data.split.trainFraction;
+  if (typeof trainFraction !== 'number' || !(trainFraction > 0 && trainFraction < 1)) {
+    v.fail('data.split.trainFraction', `must be a number strictly between 0 and 1, got ${JSON.stringify(trainFraction)}`);
+  }
+  const seed = v.integer(spIn.seed ?? CONFIG_DEFAULTS.data.split.seed, 'data.split.seed', 0, 0xffffffff);
+
+  const ppIn = v.object(top.preprocess ?? {}, 'preprocess');
+  v.noUnknownKeys(ppIn, 'preprocess', ['resize', 'crop']);
+  const resize = v.integer(ppIn.resize ?? CONFIG_DEFAULTS.preprocess.resize, 'preprocess.resize', PATCH_SIZE, 4096);
+  const crop = v.integer(ppIn.crop ?? CONFIG_DEFAULTS.preprocess.crop, 'preprocess.crop', PATCH_SIZE, 4096);
+  if (crop % PATCH_SIZE !== 0) v.fail('preprocess.crop', `must be a multiple of ${PATCH_SIZE} (the ViT patch size), got ${crop}`);
+  if (crop > resize) v.fail('preprocess.crop', `must be <= preprocess.resize (${resize}), got ${crop}`);
+
+  const outIn = v.object(top.output ?? {}, 'output');
+  v.noUnknownKeys(outIn, 'output', ['dir']);
+  const outDir = resolve(baseDir, v.nonEmptyString(outIn.dir ?? CONFIG_DEFAULTS.output.dir, 'output.dir'));
+
+  const model = { ...v.object(top.model ?? {}, 'model') };
+  const train = { ...v.object(top.train ?? {}, 'train') };
+
+  return {
+    file: opts.virtual ? undefined : resolve(file),
+    baseDir,
+    data: { root, sequences, slices: { axis: 'axial', start, end, step }, anomalyLabels, split: { trainFraction: trainFraction as number, seed } },
+    preprocess: { resize, crop },
+    output: { dir: outDir },
+    model,
+    train,
+  };
+}
+
+/** Hand validation helpers; every failure is a ConfigError naming the key path. */
+class Validator {
+  constructor(private readonly file: string) {}
+
+  fail(path: string, what: string): never {
+    throw new ConfigError('config/invalid', `${path || 'the config'} ${what}`, this.file);
+  }
+
+  object(x: unknown, path: string): Record<string, unknown> {
+    if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(path, `must be an object, got ${describe(x)}`);
+    return x as Record<string, unknown>;
+  }
+
+  noUnknownKeys(obj: Record<string, unknown>, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(obj)) {
+      if (!allowed.includes(k)) {
+        const where = path ? `${path}.${k}` : k;
+        throw new ConfigError('config/unknown-key', `unknown key ${where} (allowed here: ${allowed.join(', ')})`, this.file);
+      }
+    }
+  }
+
+  integer(x: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
+      const what = min === 1 && max === Number.MAX_SAFE_INTEGER ? 'a positive integer'
+        : min === 0 && max === Number.MAX_SAFE_INTEGER ? 'a non-negative integer'
+        : `an integer in [${min}, ${max}]`;
+      this.fail(path, `must be ${what}, got ${describe(x)}`);
+    }
+    return x;
+  }
+
+  nonEmptyString(x: unknown, path: string): string {
+    if (typeof x !== 'string' || x.trim() === '') this.fail(path, `must be a non-empty string, got ${describe(x)}`);
+    return x;
+  }
+
+  /** A pattern or list of patterns matched against file names (not paths). */
+  patterns(x: unknown, path: string): string[] {
+    if (x === undefined) return [];
+    const list = typeof x === 'string' ? [x] : x;
+    if (!Array.isArray(list)) this.fail(path, `must be a file-name pattern or a list of them, got ${describe(x)}`);
+    return list.map((p, i) => {
+      const at = `${path}[${i}]`;
+      const s = this.nonEmptyString(p, at);
+      if (s.includes('/') || s.includes('\\')) this.fail(at, `must be a file-name pattern without folders, got ${JSON.stringify(s)}`);
+      return s;
+    });
+  }
+
+  anomalyLabels(x: unknown, path: string): 'any' | number[] {
+    if (x === 'any') return 'any';
+    if (!Array.isArray(x) || x.length === 0) this.fail(path, `must be "any" or a non-empty list of positive integer labels, got ${describe(x)}`);
+    const seen = new Set<number>();
+    x.forEach((l, i) => {
+      this.integer(l, `${path}[${i}]`, 1, 65535);
+      if (seen.has(l)) this.fail(`${path}[${i}]`, `repeats label ${l}`);
+      seen.add(l);
+    });
+    return [...seen].sort((a, b) => a - b);
+  }
+}
+
+function describe(x: unknown): string {
+  if (x === undefined) return 'nothing';
+  if (Array.isArray(x)) return 'an array';
+  if (x === null) return 'null';
+  if (typeof x === 'object') return 'an object';
+  return JSON.stringify(x);
+}
+
+/** JSON.parse after removing comments and trailing commas; syntax errors give line:column. */
+export function parseJsonc(text: string, file: string): unknown {
+  const clean = stripJsoncExtras(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  try {
+    return JSON.parse(clean);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    let where = '';
+    if (m) {
+      // Comments are replaced by spaces of equal length, so positions map 1:1 onto the text.
+      const before = clean.slice(0, Number(m[1]));
+      const line = before.split('\n').length;
+      where = ` at line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')}`;
+    }
+    throw new ConfigError('config/syntax', `invalid JSON${where}: ${msg}`, file);
+  }
+}
+
+/**
+ * Blanks out `//` and `/* *\/` comments and trailing commas (before `}` or `]`), leaving
+ * string literals untouched. Removed characters become spaces (newlines are kept) so that
+ * JSON.parse error positions still point at the original text.
+ */
+export function stripJsoncExtras(text: string): string {
+  const out = text.split('');
+  const n = text.length;
+  let i = 0;
+  let lastComma = -1; // index of a comma not yet followed by a value
+  while (i < n) {
+    const ch = text[i];
+    if (ch === '"') {
+      lastComma = -1;
+      i++;
+      while (i < n && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i++;
+    } else if (ch === '/' && text[i + 1] === '/') {
+      while (i < n && text[i] !== '\n') out[i++] = ' ';
+    } else if (ch === '/' && text[i + 1] === '*') {
+      const endAt = text.indexOf('*/', i + 2);
+      const stop = endAt < 0 ? n : endAt + 2;
+      for (; i < stop; i++) if (text[i] !== '\n' && text[i] !== '\r') out[i] = ' ';
+    } else if (ch === ',') {
+      lastComma = i++;
+    } else if (ch === '}' || ch === ']') {
+      if (lastComma >= 0) out[lastComma] = ' ';
+      lastComma = -1;
+      i++;
+    } else {
+      if (!/\s/.test(ch)) lastComma = -1;
+      i++;
+    }
+  }
+  return out.join('');
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

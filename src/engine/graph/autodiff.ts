@@ -1,0 +1,385 @@
+/**
+ * Reverse-mode autodiff over a Graph. `grad(loss, wrt)` appends backward nodes (built with
+ * the same ops, so they are shape-checked too) and returns d loss / d wrt.
+ *
+ * - Only units (nodes, or composites as a whole) on a path from `wrt` to `loss` get a
+ *   backward; everything else is left alone (and pruned at emission if unused).
+ * - A tensor read by several units gets its gradient contributions summed by one Sum node.
+ * - Backward rules reuse forward tensors; nothing of the forward pass is re-emitted.
+ * - Broadcasting is undone with ReduceSum over the broadcast axes + Reshape.
+ * - stopGradient blocks the flow; scaleGradient multiplies it by its scale tensor.
+ * - Reductions to max/min send the gradient to the extremal entries, split equally among ties.
+ */
+import { GraphError } from '../errors';
+import {
+  add, cast, concat, convTranspose, div, equal, exp, expand, greater, greaterOrEqual,
+  lessOrEqual, less, log, matmul, mul, neg, pad, pow, reduceMean, reduceSum, reshape, slice, split, sub,
+  sum, transpose, transposeLast2, unsqueeze, where, and,
+} from './ops';
+import {
+  type Composite, type Node, type Shape, type Tensor, fmt, graphError, isFloat, sameShape, sizeOf,
+} from './tensor';
+
+export interface GradOptions {
+  /** Declare each gradient as a graph output named `${prefix}${param.name}` (default true, prefix 'grad.'). */
+  outputs?: boolean;
+  prefix?: string;
+}
+
+type Rule = (node: Node, g: ReadonlyArray<Tensor | null>, needs: readonly boolean[]) => Array<Tensor | null>;
+
+/** Gradients of a scalar `loss` with respect to each tensor of `wrt` (zeros where it does not depend on it). */
+export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
+  const graph = loss.graph;
+  if (!isFloat(loss.dtype) || loss.size !== 1) throw graphError('grad', `the loss must be a float scalar, got ${loss.dtype}${fmt(loss.shape)} ${loss.name}`);
+  for (const t of wrt) {
+    if (t.graph !== graph) throw graphError('grad', `${t.name} belongs to another graph`);
+    if (!isFloat(t.dtype)) throw graphError('grad', `cannot differentiate with respect to ${t.dtype} tensor ${t.name}`);
+  }
+  const nodes = graph.nodes.slice();
+
+  // Tensors that depend on wrt (through differentiable float values).
+  const dep = new Set<Tensor>(wrt);
+  for (const n of nodes) {
+    if (n.gradMarker?.kind === 'stop') continue;
+    if (n.inputs.some((t) => t && dep.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) dep.add(o);
+  }
+  // Tensors the loss depends on.
+  const anc = new Set<Tensor>([loss]);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (n.outputs.some((o) => anc.has(o))) for (const t of n.inputs) if (t) anc.add(t);
+  }
+  const relevant = (t: Tensor | null): boolean => t !== null && dep.has(t) && anc.has(t);
+
+  const contributions = new Map<Tensor, Tensor[]>();
+  const settled = new Map<Tensor, Tensor>();
+  const gradOf = (t: Tensor): Tensor | null => {
+    const done = settled.get(t);
+    if (done) return done;
+    const list = contributions.get(t);
+    if (!list) return null;
+    const s = sum(list);
+    settled.set(t, s);
+    return s;
+  };
+
+  return graph.scope('grad', () => {
+    contributions.set(loss, [expand(graph.scalar(1, loss.dtype), loss.shape)]);
+    const seen = new Set<Composite>();
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i];
+      if (n.composite && seen.has(n.composite)) continue;
+      const unit = n.composite ?? n;
+      if (n.composite) seen.add(n.composite);
+      const ins = unit.inputs;
+      const outs = unit.outputs;
+      if (!outs.some(relevant)) continue;
+      const needs = ins.map(relevant);
+      if (!needs.some(Boolean)) continue;
+      const gOut = outs.map((o) => (relevant(o) ? gradOf(o) : null));
+      if (gOut.every((x) => x === null)) continue;
+      let gIn: Array<Tensor | null>;
+      if (n.composite) {
+        gIn = n.composite.vjp(gOut, needs);
+      } else {
+        const rule = ruleFor(n);
+        if (!rule) {
+          throw new GraphError('graph/no-gradient', `grad: ${n.opType} (${n.name}) has no gradient rule, but ${ins.filter((t, k) => needs[k]).map((t) => t!.name).join(', ')} lies on a path from the parameters to the loss`);
+        }
+        gIn = rule(n, gOut, needs);
+      }
+      ins.forEach((t, k) => {
+        const gk = gIn[k];
+        if (!needs[k] || !gk) return;
+        if (!sameShape(gk.shape, t!.shape) || gk.dtype !== t!.dtype) {
+          throw new GraphError('graph/internal', `grad: rule for ${unit.name} gave ${gk.dtype}${fmt(gk.shape)} for input ${t!.name} of ${t!.dtype}${fmt(t!.shape)}`);
+        }
+        const list = contributions.get(t!) ?? [];
+        list.push(gk);
+        contributions.set(t!, list);
+      });
+    }
+    const prefix = opts.prefix ?? 'grad.';
+    return wrt.map((t) => {
+      const r = gradOf(t) ?? zeros(t);
+      return opts.outputs === false ? r : graph.output(`${prefix}${t.name}`, r);
+    });
+  });
+}
+
+function zeros(t: Tensor): Tensor {
+  return expand(t.graph.scalar(0, t.dtype), t.shape);
+}
+
+/** Sums g over the axes along which an operand of shape `shape` was broadcast to g's shape. */
+export function unbroadcast(g: Tensor, shape: Shape): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const d = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) if (i < d || (shape[i - d] === 1 && g.shape[i] !== 1)) axes.push(i);
+  return reshape(axes.length ? reduceSum(g, axes, true) : g, [...shape]);
+}
+
+function constInts(t: Tensor | null, what: string): number[] {
+  if (!t || t.kind !== 'constant' || !(t.data instanceof BigInt64Array)) throw new GraphError('graph/internal', `grad: ${what} must be an int64 constant`);
+  return Array.from(t.data, Number);
+}
+
+function intAttr(n: Node, name: string): number {
+  const a = n.attrs[name];
+  if (!a || a.kind !== 'int') throw new GraphError('graph/internal', `grad: ${n.name} lacks int attribute ${name}`);
+  return a.value;
+}
+
+function intsAttr(n: Node, name: string): number[] {
+  const a = n.attrs[name];
+  if (!a || a.kind !== 'ints') throw new GraphError('graph/internal', `grad: ${n.name} lacks ints attribute ${name}`);
+  return [...a.value];
+}
+
+function reduceAxes(n: Node): number[] {
+  return n.opType === 'ReduceSum' ? constInts(n.inputs[1], 'ReduceSum axes') : intsAttr(n, 'axes');
+}
+
+/** Upstream gradient of a reduction, broadcast back to the input's shape (keepdims layout first). */
+function keepdimsGrad(n: Node, g: Tensor): { gKeep: Tensor; keepShape: number[]; axes: number[] } {
+  const x = n.inputs[0]!;
+  const axes = reduceAxes(n);
+  const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  return { gKeep: reshape(g, keepShape), keepShape, axes };
+}
+
+const in0 = (n: Node): Tensor => n.inputs[0]!;
+const in1 = (n: Node): Tensor => n.inputs[1]!;
+const out0 = (n: Node): Tensor => n.outputs[0];
+/** Applies `f` only where the input needs a gradient. */
+const when = (need: boolean, f: () => Tensor): Tensor | null => (need ? f() : null);
+
+/** The value of a scalar constant, if t is one. */
+function scalarConstant(t: Tensor): number | undefined {
+  if (t.kind !== 'constant' || t.size !== 1 || !(t.data instanceof Float32Array || t.data instanceof Float64Array)) return undefined;
+  return t.data[0];
+}
+
+const RULES: Record<string, Rule> = {
+  Identity: (n, [g]) => [g],
+  Add: (n, [g], [na, nb]) => [when(na, () => unbroadcast(g!, in0(n).shape)), when(nb, () => unbroadcast(g!, in1(n).shape))],
+  Sub: (n, [g], [na, nb]) => [when(na, () => unbroadcast(g!, in0(n).shape)), when(nb, () => neg(unbroadcast(g!, in1(n).shape)))],
+  Sum: (n, [g], needs) => n.inputs.map((t, k) => when(needs[k], () => unbroadcast(g!, t!.shape))),
+  Mul: (n, [g], [na, nb]) => [
+    when(na, () => unbroadcast(mul(g!, in1(n)), in0(n).shape)),
+    when(nb, () => unbroadcast(mul(g!, in0(n)), in1(n).shape)),
+  ],
+  Div: (n, [g], [na, nb]) => [
+    when(na, () => unbroadcast(div(g!, in1(n)), in0(n).shape)),
+    // d(a/b)/db = −(a/b)/b
+    when(nb, () => unbroadcast(neg(div(mul(g!, out0(n)), in1(n))), in1(n).shape)),
+  ],
+  Pow: (n, [g], [na, nb]) => {
+    const [a, b] = [in0(n), in1(n)];
+    return [
+      when(na, () => {
+        const c = scalarConstant(b);
+        const slope = c === undefined ? mul(b, pow(a, sub(b, 1))) : c === 2 ? mul(a, 2) : c === 1 ? undefined : mul(pow(a, c - 1), c);
+        return unbroadcast(slope ? mul(g!, slope) : g!, a.shape);
+      }),
+      when(nb, () => unbroadcast(mul(g!, mul(out0(n), log(a))), b.shape)),
+    ];
+  },
+  Neg: (n, [g]) => [neg(g!)],
+  Sqrt: (n, [g]) => [div(mul(g!, 0.5), out0(n))],
+  Exp: (n, [g]) => [mul(g!, out0(n))],
+  Log: (n, [g]) => [div(g!, in0(n))],
+  Erf: (n, [g]) => {
+    const x = in0(n);
+    return [mul(g!, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))];
+  },
+  Relu: (n, [g]) => [where(greater(out0(n), 0), g!, 0)],
+  Sigmoid: (n, [g]) => {
+    const y = out0(n);
+    return [mul(g!, mul(y, sub(1, y)))];
+  },
+  Tanh: (n, [g]) => {
+    const y = out0(n);
+    return [mul(g!, sub(1, mul(y, y)))];
+  },
+  Clip: (n, [g]) => {
+    const [x, lo, hi] = n.inputs;
+    const inside = lo && hi ? and(greaterOrEqual(x!, lo), lessOrEqual(x!, hi)) : lo ? greaterOrEqual(x!, lo) : lessOrEqual(x!, hi!);
+    return [where(inside, g!, 0)];
+  },
+  Cast: (n, [g]) => [cast(g!, in0(n).dtype)],
+  Where: (n, [g], [, na, nb]) => {
+    const [c, a, b] = n.inputs;
+    return [null, when(na, () => unbroadcast(where(c!, g!, 0), a!.shape)), when(nb, () => unbroadcast(where(c!, 0, g!), b!.shape))];
+  },
+  MatMul: (n, [g], [na, nb]) => {
+    const [a, b] = [in0(n), in1(n)];
+    return [
+      when(na, () => unbroadcast(matmul(g!, transposeLast2(b)), a.shape)),
+      when(nb, () => {
+        if (b.rank === 2 && a.rank > 2) {
+          // Fold the batch into the rows: one [k, rows] × [rows, n] product.
+          const k = a.shape[a.rank - 1];
+          return matmul(transposeLast2(reshape(a, [-1, k])), reshape(g!, [-1, b.shape[1]]));
+        }
+        return unbroadcast(matmul(transposeLast2(a), g!), b.shape);
+      }),
+    ];
+  },
+  Softmax: (n, [g]) => {
+    const y = out0(n);
+    const axis = intAttr(n, 'axis');
+    return [mul(y, sub(g!, reduceSum(mul(g!, y), [axis], true)))];
+  },
+  LayerNormalization: (n, [g], [nx, nw, nb]) => {
+    const [x, w] = [in0(n), in1(n)];
+    const [, mean, invStd] = n.outputs;
+    const lead = x.shape.slice(0, -1).map((_, i) => i);
+    const sumLead = (t: Tensor): Tensor => (lead.length ? reduceSum(t, lead, false) : t);
+    const xhat = mul(sub(x, mean), invStd);
+    const gxhat = mul(g!, w);
+    return [
+      when(nx, () => {
+        const m1 = reduceMean(gxhat, [-1], true);
+        const m2 = reduceMean(mul(gxhat, xhat), [-1], true);
+        return mul(sub(sub(gxhat, m1), mul(xhat, m2)), invStd);
+      }),
+      when(nw, () => sumLead(mul(g!, xhat))),
+      when(nb, () => sumLead(g!)),
+    ];
+  },
+  ReduceSum: (n, [g]) => {
+    const { gKeep } = keepdimsGrad(n, g!);
+    return [expand(gKeep, in0(n).shape), null];
+  },
+  ReduceMean: (n, [g]) => {
+    const x = in0(n);
+    const { gKeep } = keepdimsGrad(n, g!);
+    return [expand(mul(gKeep, sizeOf(out0(n).shape) / x.size), x.shape)];
+  },
+  ReduceMax: (n, [g]) => extremumGrad(n, g!),
+  ReduceMin: (n, [g]) => extremumGrad(n, g!),
+  Reshape: (n, [g]) => [reshape(g!, [...in0(n).shape]), null],
+  Expand: (n, [g]) => [unbroadcast(g!, in0(n).shape), null],
+  Transpose: (n, [g]) => {
+    const perm = intsAttr(n, 'perm');
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return [transpose(g!, inv)];
+  },
+  Concat: (n, [g], needs) => {
+    const axis = intAttr(n, 'axis');
+    const parts = split(g!, n.inputs.map((t) => t!.shape[axis]), axis);
+    return parts.map((p, k) => (needs[k] ? p : null));
+  },
+  Split: (n, gs) => {
+    const axis = intAttr(n, 'axis');
+    return [concat(n.outputs.map((o, k) => gs[k] ?? zeros(o)), axis), null];
+  },
+  Slice: (n, [g]) => [sliceGrad(n, g!), null, null, null, null],
+  Pad: (n, [g]) => {
+    const x = in0(n);
+    const pads = constInts(n.inputs[1], 'Pad pads');
+    return [slice(g!, pads.slice(0, x.rank), x.shape.map((d, i) => pads[i] + d)), null];
+  },
+  Gather: (n, [g]) => [gatherGrad(n, g!), null],
+  Conv: (n, [g], needs) => convGrad(n, g!, needs),
+};
+
+function ruleFor(n: Node): Rule | undefined {
+  if (n.gradMarker?.kind === 'scale') {
+    const s = n.gradMarker.scale;
+    return (_n, [g]) => [mul(g!, s)];
+  }
+  return Object.prototype.hasOwnProperty.call(RULES, n.opType) ? RULES[n.opType] : undefined;
+}
+
+function extremumGrad(n: Node, g: Tensor): Array<Tensor | null> {
+  const x = in0(n);
+  const { gKeep, keepShape, axes } = keepdimsGrad(n, g);
+  const mask = cast(equal(x, reshape(out0(n), keepShape)), x.dtype);
+  const count = reduceSum(mask, axes, true);
+  return [mul(mask, div(gKeep, count))];
+}
+
+/** Scatters g back into a zero tensor of the input's shape (steps > 1 interleave zeros first). */
+function sliceGrad(n: Node, g: Tensor): Tensor {
+  const x = in0(n);
+  const starts = constInts(n.inputs[1], 'Slice starts');
+  const axes = constInts(n.inputs[3], 'Slice axes');
+  const steps = constInts(n.inputs[4], 'Slice steps');
+  const before = x.shape.map(() => 0);
+  const after = x.shape.map(() => 0);
+  let t = g;
+  axes.forEach((axis, k) => {
+    const count = g.shape[axis];
+    const dim = x.shape[axis];
+    const step = steps[k];
+    let span = count;
+    if (step > 1) {
+      // [.., count, ..] → [.., count, step, ..] with zeros after each value → [.., count·step, ..]
+      const u = unsqueeze(t, axis + 1);
+      const pads = u.shape.map(() => 0).concat(u.shape.map((_, i) => (i === axis + 1 ? step - 1 : 0)));
+      const merged = [...t.shape];
+      merged[axis] = count * step;
+      t = reshape(pad(u, pads), merged);
+      span = Math.min(count * step, dim - starts[k]);
+      if (span < count * step) t = slice(t, [0], [span], [axis]);
+    }
+    before[axis] = starts[k];
+    after[axis] = dim - starts[k] - span;
+  });
+  return pad(t, [...before, ...after]);
+}
+
+/** Gather's gradient as a product with a one-hot matrix [n, m] (duplicates accumulate). */
+function gatherGrad(n: Node, g: Tensor): Tensor {
+  const [x, idx] = [in0(n), in1(n)];
+  const graph = x.graph;
+  const axis = intAttr(n, 'axis');
+  const dim = x.shape[axis];
+  const m = idx.size;
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  let oneHotT: Tensor;
+  if (idx.kind === 'constant') {
+    const data = x.dtype === 'float32' ? new Float32Array(dim * m) : new Float64Array(dim * m);
+    Array.from(idx.data as BigInt64Array, Number).forEach((v, j) => { data[(v < 0 ? v + dim : v) * m + j] = 1; });
+    oneHotT = graph.constant(data, [dim, m]);
+  } else {
+    const flat = reshape(idx, [1, m]);
+    const normalised = where(less(flat, 0), add(flat, dim), flat);
+    const rows = graph.constant(BigInt64Array.from({ length: dim }, (_, i) => BigInt(i)), [dim, 1]);
+    oneHotT = cast(equal(rows, normalised), x.dtype);
+  }
+  const g3 = reshape(g, [outer, m, inner]);
+  return reshape(matmul(oneHotT, g3), [...x.shape]);
+}
+
+function convGrad(n: Node, g: Tensor, needs: readonly boolean[]): Array<Tensor | null> {
+  const [x, w, b] = n.inputs;
+  const strides = intsAttr(n, 'strides') as [number, number];
+  const pads = intsAttr(n, 'pads');
+  const [kh, kw] = [w!.shape[2], w!.shape[3]];
+  const [ho, wo] = [g.shape[2], g.shape[3]];
+  const gx = when(needs[0], () => convTranspose(g, w!, strides, pads, [
+    x!.shape[2] - (strides[0] * (ho - 1) + kh - pads[0] - pads[2]),
+    x!.shape[3] - (strides[1] * (wo - 1) + kw - pads[1] - pads[3]),
+  ]));
+  const gw = when(needs[1], () => {
+    // dW[o,c] = Σ_n xpad[n,c] ⋆ g[n,o] with the stride as dilation: a conv over the batch axis.
+    const xT = transpose(x!, [1, 0, 2, 3]);
+    const gT = transpose(g, [1, 0, 2, 3]);
+    const outH = x!.shape[2] + pads[0] + pads[2] - strides[0] * (ho - 1);
+    const outW = x!.shape[3] + pads[1] + pads[3] - strides[1] * (wo - 1);
+    const [full] = x!.graph.addNode('Conv', [xT, gT], [{ shape: [x!.shape[1], g.shape[1], outH, outW], dtype: x!.dtype }], {
+      kernel_shape: { kind: 'ints', value: [ho, wo] }, strides: { kind: 'ints', value: [1, 1] },
+      dilations: { kind: 'ints', value: strides }, pads: { kind: 'ints', value: pads },
+    });
+    const cropped = outH > kh || outW > kw ? slice(full, [0, 0], [kh, kw], [2, 3]) : full;
+    return transpose(cropped, [1, 0, 2, 3]);
+  });
+  const gb = b ? when(needs[2], () => reduceSum(g, [0, 2, 3], false)) : null;
+  return [gx, gw, gb];
+}

@@ -1,0 +1,326 @@
+/**
+ * The one place that creates onnxruntime-node sessions.
+ *
+ * - Execution provider: 'auto' tries CUDA (only when its provider library is installed next
+ *   to the onnxruntime-node binding), then WebGPU (built into the Linux/Windows/macOS x64
+ *   bindings, but it needs a GPU adapter, which is only found by trying), then the CPU; an
+ *   explicit 'cpu' | 'cuda' | 'webgpu' either works or throws a RuntimeProviderError that
+ *   says what to install or check.
+ * - Sessions are cached by (model bytes hash | model file identity) + options, least recently
+ *   used first out; an evicted session is released as soon as no run is using it.
+ * - `run` turns plain typed arrays + shapes into ORT tensors and back.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { RuntimeProviderError } from '../errors';
+
+export type ProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
+export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+
+export interface SessionOptions {
+  /** Where the model runs; 'auto' = CUDA if installed, else WebGPU if an adapter exists, else CPU. */
+  provider?: ProviderChoice;
+  /** Intra-op threads; 0 (default) lets onnxruntime use one per physical core. */
+  threads?: number;
+  /** onnxruntime graph optimisations (default 'all'). */
+  graphOptimization?: GraphOptimizationLevel;
+  /** GPU index for CUDA (default 0). */
+  deviceId?: number;
+  /** Receives one line per provider fallback (default: stderr). */
+  log?: (message: string) => void;
+}
+
+export interface Session {
+  readonly inference: ort.InferenceSession;
+  /** The execution provider this session was created with (shown in the status bar). */
+  readonly provider: ExecutionProviderName;
+  /** Why 'auto' did not get a faster provider, one entry per provider skipped. */
+  readonly fallbackReasons: readonly string[];
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Cache key: model identity + options. */
+  readonly key: string;
+}
+
+export type FeedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+/** A feed is a typed array (its shape given in `shapes`) or a ready ORT tensor. */
+export type Feed = FeedArray | ort.Tensor;
+
+export interface OutputTensor {
+  data: FeedArray;
+  dims: number[];
+  type: string;
+}
+
+let ortInitialised = false;
+/** Sets process-wide onnxruntime settings once, before the first session (ORT reads them then). */
+export function initRuntime(opts: { logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal' } = {}): void {
+  if (ortInitialised) return;
+  ortInitialised = true;
+  // Graph optimisers warn about every unused initializer of a training graph; keep stderr readable.
+  ort.env.logLevel = opts.logLevel ?? 'error';
+}
+
+// ---------------------------------------------------------------------------------------
+// Provider availability
+
+/** The folder holding onnxruntime-node's native binding (and, when installed, the CUDA provider). */
+export function bindingDir(): string {
+  const pkg = require.resolve('onnxruntime-node/package.json');
+  return join(dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+const CUDA_LIBS = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
+
+/** Whether onnxruntime-node's CUDA provider libraries were installed (they are not in the npm package). */
+export function cudaProviderStatus(): { installed: boolean; dir: string; missing: string[] } {
+  const dir = bindingDir();
+  if (process.platform !== 'linux' || process.arch !== 'x64') return { installed: false, dir, missing: CUDA_LIBS };
+  const missing = CUDA_LIBS.filter((f) => !existsSync(join(dir, f)));
+  return { installed: missing.length === 0, dir, missing };
+}
+
+const CUDA_INSTALL_HINT =
+  'Install it with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
+  '(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` in an existing checkout; this repo\'s .npmrc skips the download by default). ' +
+  'It needs an NVIDIA driver and the CUDA 12 and cuDNN 9 runtime libraries on the library path (LD_LIBRARY_PATH).';
+
+function providerUnavailable(ep: ExecutionProviderName): string | undefined {
+  const backends = ort.listSupportedBackends().map((b) => b.name);
+  if (ep === 'cuda') {
+    if (!backends.includes('cuda')) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no CUDA execution provider (only Linux x64 does)`;
+    const st = cudaProviderStatus();
+    if (!st.installed) return `the CUDA execution provider is not installed: ${st.missing.join(', ')} missing in ${st.dir}. ${CUDA_INSTALL_HINT}`;
+  }
+  if (ep === 'webgpu' && !backends.includes('webgpu')) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no WebGPU execution provider`;
+  return undefined;
+}
+
+function failureHint(ep: ExecutionProviderName, message: string): string {
+  if (ep === 'cuda') return `the CUDA execution provider failed to start (${firstLine(message)}). Check the NVIDIA driver (nvidia-smi) and that the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH, or use provider 'cpu'.`;
+  if (ep === 'webgpu') return `the WebGPU execution provider failed to start (${firstLine(message)}). It needs a GPU adapter (on Linux: a Vulkan driver and libvulkan.so.1); use provider 'cpu' otherwise.`;
+  return `onnxruntime could not create a CPU session (${firstLine(message)})`;
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n').find((l) => l.trim() !== '') ?? s;
+  // ORT messages start with the C++ source location; the useful part follows the last ']' or ' : '.
+  return line.replace(/^.*?\] /, '').trim();
+}
+
+/** Providers that failed in this process under 'auto' (no adapter, driver missing): not retried. */
+const autoUnavailable = new Map<ExecutionProviderName, string>();
+
+// ---------------------------------------------------------------------------------------
+// Session cache
+
+interface CacheEntry {
+  session: Promise<Session>;
+  running: number;
+  evicted: boolean;
+}
+
+const cache = new Map<string, CacheEntry>();
+/** Entry of each opened session, also after eviction (a run in progress defers the release). */
+const entryOf = new WeakMap<Session, CacheEntry>();
+let cacheCapacity = 8;
+
+/** How many sessions stay cached (least recently used are released first). */
+export function setSessionCacheCapacity(n: number): void {
+  cacheCapacity = Math.max(1, Math.floor(n));
+  evictOverCapacity();
+}
+
+function modelKey(model: Uint8Array | string): string {
+  if (typeof model === 'string') {
+    // A file: identity by path, size and mtime (hashing a 300 MB encoder on every lookup is waste).
+    const p = resolve(model);
+    let st;
+    try { st = statSync(p); } catch (e) {
+      throw new RuntimeProviderError('runtime/model-unreadable', `cannot read model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, p, { cause: e });
+    }
+    return `file:${p}:${st.size}:${st.mtimeMs}`;
+  }
+  return `sha256:${createHash('sha256').update(model).digest('hex')}`;
+}
+
+function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'log'>> {
+  const threads = o.threads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0) throw new RuntimeProviderError('runtime/bad-option', `threads must be a non-negative integer, got ${threads}`);
+  return { provider: o.provider ?? 'auto', threads, graphOptimization: o.graphOptimization ?? 'all', deviceId: o.deviceId ?? 0 };
+}
+
+/**
+ * Creates (or returns the cached) session for an ONNX model given as bytes or a file path.
+ * Throws RuntimeProviderError when an explicitly requested provider cannot run.
+ */
+export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
+  const opts = normalisedOptions(options);
+  const key = `${modelKey(model)}|${opts.provider}|t${opts.threads}|${opts.graphOptimization}|d${opts.deviceId}`;
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key); // re-insert: Map order is our LRU order
+    cache.set(key, hit);
+    return hit.session;
+  }
+  const entry: CacheEntry = { session: openSession(model, key, opts, options.log ?? defaultLog), running: 0, evicted: false };
+  cache.set(key, entry);
+  entry.session.then((s) => entryOf.set(s, entry), () => { if (cache.get(key) === entry) cache.delete(key); });
+  evictOverCapacity();
+  return entry.session;
+}
+
+function defaultLog(message: string): void {
+  process.stderr.write(`[anyad runtime] ${message}\n`);
+}
+
+async function openSession(model: Uint8Array | string, key: string, opts: Required<Omit<SessionOptions, 'log'>>, log: (m: string) => void): Promise<Session> {
+  initRuntime();
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: opts.graphOptimization,
+    logSeverityLevel: 3,
+    ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
+  };
+  const make = (ep: ExecutionProviderName) => {
+    const provider: ort.InferenceSession.ExecutionProviderConfig = ep === 'cuda' ? { name: 'cuda', deviceId: opts.deviceId } : ep;
+    const o = { ...base, executionProviders: [provider] };
+    return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
+  };
+  const wrap = (inference: ort.InferenceSession, provider: ExecutionProviderName, fallbackReasons: string[]): Session => ({
+    inference, provider, fallbackReasons, key, inputNames: inference.inputNames, outputNames: inference.outputNames,
+  });
+
+  if (opts.provider !== 'auto') {
+    const ep = opts.provider;
+    const why = providerUnavailable(ep);
+    if (why) throw new RuntimeProviderError(`runtime/${ep}-unavailable`, `execution provider '${ep}' requested but ${why}`);
+    try {
+      return wrap(await make(ep), ep, []);
+    } catch (e) {
+      throw new RuntimeProviderError(`runtime/${ep}-failed`, failureHint(ep, (e as Error).message), typeof model === 'string' ? model : undefined, { cause: e });
+    }
+  }
+
+  const reasons: string[] = [];
+  for (const ep of ['cuda', 'webgpu'] as const) {
+    const known = autoUnavailable.get(ep);
+    if (known) { reasons.push(known); continue; }
+    const why = providerUnavailable(ep);
+    if (why) { reasons.push(why); autoUnavailable.set(ep, why); continue; }
+    try {
+      return wrap(await make(ep), ep, reasons);
+    } catch (e) {
+      const reason = failureHint(ep, (e as Error).message);
+      reasons.push(reason);
+      autoUnavailable.set(ep, reason);
+      log(`provider 'auto': skipping ${ep}: ${reason}`);
+    }
+  }
+  try {
+    return wrap(await make('cpu'), 'cpu', reasons);
+  } catch (e) {
+    throw new RuntimeProviderError('runtime/session-failed', failureHint('cpu', (e as Error).message), typeof model === 'string' ? model : undefined, { cause: e });
+  }
+}
+
+function evictOverCapacity(): void {
+  while (cache.size > cacheCapacity) {
+    const [key, entry] = cache.entries().next().value as [string, CacheEntry];
+    cache.delete(key);
+    entry.evicted = true;
+    if (entry.running === 0) void releaseEntry(entry);
+  }
+}
+
+async function releaseEntry(entry: CacheEntry): Promise<void> {
+  try { await (await entry.session).inference.release(); } catch { /* a failed or already released session has nothing to free */ }
+}
+
+/** Drops a session from the cache and frees it (after any run in progress). */
+export async function releaseSession(session: Session): Promise<void> {
+  const entry = entryOf.get(session);
+  if (!entry || entry.evicted) return;
+  if (cache.get(session.key) === entry) cache.delete(session.key);
+  entry.evicted = true;
+  if (entry.running === 0) await releaseEntry(entry);
+}
+
+/** Frees every cached session (extension deactivation, end of a CLI command). */
+export async function releaseAllSessions(): Promise<void> {
+  const entries = [...cache.values()];
+  cache.clear();
+  for (const e of entries) { e.evicted = true; if (e.running === 0) await releaseEntry(e); }
+}
+
+/** Number of sessions currently cached (for tests and diagnostics). */
+export function cachedSessionCount(): number {
+  return cache.size;
+}
+
+// ---------------------------------------------------------------------------------------
+// Running
+
+function tensorType(data: FeedArray): ort.Tensor.Type {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof BigInt64Array) return 'int64';
+  return 'uint8';
+}
+
+/**
+ * Runs a session. `feeds` maps input names to typed arrays (shape from `shapes`) or ORT tensors;
+ * `fetch` limits the outputs computed (default: all). Returns plain {data, dims, type} per output.
+ */
+export async function run(
+  session: Session,
+  feeds: Record<string, Feed>,
+  shapes: Record<string, readonly number[]> = {},
+  fetch?: readonly string[],
+): Promise<Record<string, OutputTensor>> {
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    if (!(name in feeds)) throw new RuntimeProviderError('runtime/missing-feed', `input '${name}' was not fed (inputs: ${session.inputNames.join(', ')})`);
+  }
+  for (const [name, value] of Object.entries(feeds)) {
+    if (!session.inputNames.includes(name)) throw new RuntimeProviderError('runtime/unknown-feed', `'${name}' is not an input of this model (inputs: ${session.inputNames.join(', ')})`);
+    if (!ArrayBuffer.isView(value)) { inputs[name] = value; continue; }
+    const dims = shapes[name];
+    if (!dims) throw new RuntimeProviderError('runtime/missing-shape', `no shape given for input '${name}'`);
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (count !== value.length) throw new RuntimeProviderError('runtime/bad-feed', `input '${name}': shape [${dims.join(', ')}] holds ${count} values but ${value.length} were given`);
+    inputs[name] = new ort.Tensor(tensorType(value), value, dims);
+  }
+  const names = fetch ?? session.outputNames;
+  const entry = entryOf.get(session);
+  if (entry?.evicted && entry.running === 0) throw new RuntimeProviderError('runtime/released', 'this session was released; create it again with createSession');
+  if (entry) entry.running++;
+  try {
+    const out = await session.inference.run(inputs, names as string[]);
+    const result: Record<string, OutputTensor> = {};
+    for (const name of names) {
+      const t = out[name] as ort.Tensor;
+      result[name] = { data: t.data as FeedArray, dims: [...t.dims], type: t.type };
+    }
+    return result;
+  } catch (e) {
+    if (e instanceof RuntimeProviderError) throw e;
+    throw new RuntimeProviderError('runtime/run-failed', `onnxruntime run failed on ${session.provider}: ${firstLine((e as Error).message)}`, undefined, { cause: e });
+  } finally {
+    if (entry) {
+      entry.running--;
+      if (entry.evicted && entry.running === 0) void releaseEntry(entry);
+    }
+  }
+}
+
+/** A float32 output by name, with a clear error when it is missing or has another type. */
+export function outputFloat32(outputs: Record<string, OutputTensor>, name: string): Float32Array {
+  const t = outputs[name];
+  if (!t) throw new RuntimeProviderError('runtime/missing-output', `output '${name}' was not fetched`);
+  if (!(t.data instanceof Float32Array)) throw new RuntimeProviderError('runtime/output-type', `output '${name}' is ${t.type}, not float32`);
+  return t.data;
+}

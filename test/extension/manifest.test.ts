@@ -1,0 +1,62 @@
+/**
+ * The extension manifest and the code agree: every contributed command and the custom
+ * editor are registered on activation, the schema it points to exists and is a JSON schema,
+ * and the bundled extension activates against a recording stand-in for the VS Code API
+ * (the real-VS-Code end-to-end test lives in test/e2e).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import Module from 'node:module';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+test('manifest: custom editor for .nii and .nii.gz, commands, settings, schema', () => {
+  assert.match(pkg.engines.vscode, /^\^1\.\d+\.\d+$/);
+  const editor = pkg.contributes.customEditors[0];
+  const patterns = editor.selector.map((s: { filenamePattern: string }) => s.filenamePattern).sort();
+  assert.deepEqual(patterns, ['*.nii', '*.nii.gz']);
+  const titles = pkg.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`).sort();
+  assert.deepEqual(titles, ['AnyAD: Detect anomalies', 'AnyAD: Train on workspace']);
+  for (const key of ['anyad.executionProvider', 'anyad.threads', 'anyad.modelPath']) assert.ok(pkg.contributes.configuration.properties[key], key);
+  const jv = pkg.contributes.jsonValidation[0];
+  assert.equal(jv.fileMatch, 'anyad.json');
+  const schemaPath = join(root, jv.url);
+  assert.ok(existsSync(schemaPath), `schema ${jv.url} exists`);
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8'));
+  assert.equal(schema.type, 'object');
+  assert.ok(schema.properties.data, 'schema describes the data section');
+  assert.equal(readFileSync(join(root, '.npmrc'), 'utf8').includes('onnxruntime-node-install=skip'), true);
+});
+
+test('bundled extension activates and registers every contributed command and the custom editor', () => {
+  execFileSync(process.execPath, [join(root, 'esbuild.mjs')], { cwd: root, stdio: 'pipe' });
+  const registered = { commands: [] as string[], editors: [] as string[] };
+  const disposable = { dispose() {} };
+  const vscodeStandIn = {
+    window: {
+      createOutputChannel: () => ({ appendLine() {}, dispose() {} }),
+      registerCustomEditorProvider: (viewType: string) => { registered.editors.push(viewType); return disposable; },
+      showInformationMessage: async () => undefined,
+    },
+    commands: { registerCommand: (id: string) => { registered.commands.push(id); return disposable; } },
+    workspace: { getConfiguration: () => ({ get: (_k: string, d: unknown) => d }) },
+    Uri: { joinPath: () => ({}) },
+  };
+  const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
+  const load = M._load;
+  M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : load(req, parent, isMain));
+  try {
+    const ext = require(join(root, 'dist', 'extension.js'));
+    const subscriptions: unknown[] = [];
+    ext.activate({ subscriptions, extensionUri: {} });
+    assert.deepEqual(registered.commands.sort(), pkg.contributes.commands.map((c: { command: string }) => c.command).sort());
+    assert.deepEqual(registered.editors, [pkg.contributes.customEditors[0].viewType]);
+    assert.ok(subscriptions.length >= 3, 'registrations are disposed with the extension');
+  } finally {
+    M._load = load;
+  }
+});

@@ -1,0 +1,48 @@
+/** Shared bits of the NIfTI tests: seeded randomness, temp dirs, error assertions. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { NiftiError } from '../../src/engine/errors';
+
+/** Deterministic PRNG in [0, 1) (mulberry32). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh temp dir, removed by the returned cleanup. */
+export function makeTempDir(prefix: string): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), `anyad-${prefix}-`));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** `fn` must throw a NiftiError with `code` whose message names `file` (by base name). */
+export function assertNiftiError(fn: () => unknown, code: string, file?: string): NiftiError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught !== undefined, `expected NiftiError ${code}, but nothing was thrown`);
+  assert.ok(caught instanceof NiftiError, `expected NiftiError ${code}, got ${(caught as Error)?.stack ?? String(caught)}`);
+  assert.equal(caught.code, code, `wrong code; message: ${caught.message}`);
+  if (file) assert.ok(caught.message.includes(basename(file)), `message does not name ${basename(file)}: ${caught.message}`);
+  return caught;
+}
+
+/** |a − b| ≤ atol + rtol·|b| elementwise, with the first offending index in the message. */
+export function assertAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const ok = Math.abs(actual[i] - expected[i]) <= atol + rtol * Math.abs(expected[i]);
+    if (!ok) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+  }
+}
