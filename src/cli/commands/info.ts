@@ -1,5 +1,5 @@
 /** `anyad info FILE`: a NIfTI file's header summary and intensity statistics. */
-import { affineSource, readNifti, volumeStats } from '../../engine/nifti';
+import { affineSource, effectiveScaling, readNifti, volumeStats } from '../../engine/nifti';
 import { intOption, type CommandSpec } from '../args';
 
 /** Short decimal form for the text report (full precision stays in --json). */
@@ -22,7 +22,7 @@ export const infoCommand: CommandSpec = {
     const r = readNifti(file, { volumeIndex, allowNonFinite: opts['allow-non-finite'] === true });
     const h = r.header;
     const stats = volumeStats(r.volume);
-    const scaled = Number.isFinite(h.sclSlope) && h.sclSlope !== 0 && !(h.sclSlope === 1 && h.sclInter === 0);
+    const scaling = effectiveScaling(h);
     const summary = {
       file,
       version: h.version,
@@ -36,7 +36,7 @@ export const infoCommand: CommandSpec = {
       orientation: h.orientation,
       affineSource: affineSource(h),
       affine: [0, 1, 2, 3].map((i) => Array.from(h.affine.subarray(i * 4, i * 4 + 4))),
-      scaling: scaled ? { slope: h.sclSlope, inter: h.sclInter } : null,
+      scaling,
       description: h.description,
       volumes: r.volumes,
       volumeIndex,
@@ -53,7 +53,7 @@ export const infoCommand: CommandSpec = {
       `datatype:     ${h.datatype} (${h.bitpix} bits)`,
       `voxel size:   ${summary.voxelSize.map(fmt).join(' × ')} mm`,
       `orientation:  ${h.orientation} (affine from ${summary.affineSource})`,
-      `scaling:      ${scaled ? `value = ${fmt(h.sclSlope)} × stored + ${fmt(h.sclInter)}` : 'none'}`,
+      `scaling:      ${scaling ? `value = ${fmt(scaling.slope)} × stored + ${fmt(scaling.inter)}` : 'none'}`,
       ...(h.description ? [`description:  ${h.description}`] : []),
       `statistics${r.volumes > 1 ? ` (volume ${volumeIndex})` : ''}:`,
       `  min ${fmt(stats.min)}, max ${fmt(stats.max)}, mean ${fmt(stats.mean)}, non-zero ${stats.nonZero} of ${stats.count} voxels`,

@@ -4,8 +4,8 @@ import { EvalError } from '../errors';
 /**
  * The kernel as the reference builds it, in float32: grid 0..size−1, mean (size−1)/2,
  * variance σ², k = 1/(2π·σ²) · exp(−((x−m)² + (y−m)²) / (2σ²)), then k /= Σk.
- * Each float32 operation is rounded as torch rounds it; exp is rounded from float64
- * (torch's vectorised expf can differ by one ulp, which the golden test would show).
+ * Each float32 operation is rounded as torch rounds it (exp rounded from float64); the
+ * golden test checks the result bit for bit.
  * Row-major [size, size]; symmetric, so x/y order does not matter.
  */
 export function gaussianKernel(size = 5, sigma = 4): Float32Array {
@@ -23,9 +23,12 @@ export function gaussianKernel(size = 5, sigma = 4): Float32Array {
       k[y * size + x] = f(norm * f(Math.exp(f(-d2 / twoVar))));
     }
   }
+  // torch's float32 sum is pairwise/vectorised; summing in float64 and rounding once gives
+  // the same float32 here (a sequential float32 sum would be 1 ulp off).
   let sum = 0;
-  for (const v of k) sum = f(sum + v);
-  for (let i = 0; i < k.length; i++) k[i] = f(k[i] / sum);
+  for (const v of k) sum += v;
+  const total = f(sum);
+  for (let i = 0; i < k.length; i++) k[i] = f(k[i] / total);
   return k;
 }
 

@@ -3,7 +3,7 @@
  * normalisation with torch 1.13's exact formulas, dropout with an explicit mask, and
  * resize as separable interpolation matrices.
  */
-import { type InterpMode, interpolationMatrix, scaledSize } from './interp';
+import { type InterpAxisOptions, type InterpMode, interpolationMatrix, isIdentity, scaledSize } from './interp';
 import {
   add, clip, div, erf, exp, matmul, mul, reduceSum, sqrt,
 } from './ops';
@@ -77,15 +77,15 @@ export function resize(x: Tensor, opts: ResizeOptions): Tensor {
   const outW = opts.size ? opts.size[1] : scaledSize(w, opts.scaleFactor![1]);
   if (!(outH >= 1 && outW >= 1)) throw graphError('resize', `${fmt(x.shape)} → [${outH},${outW}]: output must be at least 1×1`);
   const g = x.graph;
+  const axisOpts = (axis: 0 | 1): InterpAxisOptions => ({ mode: opts.mode, alignCorners: opts.alignCorners, scaleFactor: opts.scaleFactor?.[axis] });
   const matrix = (inSize: number, outSize: number, axis: 0 | 1): Float32Array | Float64Array => {
-    const m = interpolationMatrix(inSize, outSize, { mode: opts.mode, alignCorners: opts.alignCorners, scaleFactor: opts.scaleFactor?.[axis] });
+    const m = interpolationMatrix(inSize, outSize, axisOpts(axis));
     return x.dtype === 'float32' ? Float32Array.from(m) : m;
   };
-  // Equal sizes give the identity (torch's copy shortcut), so that axis is skipped.
   let y = x;
-  if (outH !== h) y = matmul(g.constant(matrix(h, outH, 0), [outH, h]), y);
+  if (!isIdentity(h, outH, axisOpts(0))) y = matmul(g.constant(matrix(h, outH, 0), [outH, h]), y);
   // x · Mwᵀ, with the transpose baked into the constant.
-  if (outW !== w) y = matmul(y, g.constant(transposeData(matrix(w, outW, 1), outW, w), [w, outW]));
+  if (!isIdentity(w, outW, axisOpts(1))) y = matmul(y, g.constant(transposeData(matrix(w, outW, 1), outW, w), [w, outW]));
   return y;
 }
 

@@ -11,7 +11,13 @@
  *   (no clamp); taps floor(src)−1 … floor(src)+2 each clamped to [0, in−1].
  * - scale = in/out, or 1/scaleFactor when a scale factor is given (torch 1.13 passes
  *   `scale_factor` to the kernel unless recompute_scale_factor=True); out = floor(in·scaleFactor).
- * - in = out copies (torch's shortcut).
+ * - bilinear with in = out copies the axis (torch's shortcut); bicubic has no shortcut
+ *   (with a scale factor ≠ 1 it resamples even when in = out).
+ *
+ * Measured against torch 1.13 (test/graph/torch-parity): bilinear weights agree to float32
+ * rounding; torch's float32 evaluation of the cubic polynomials differs from this one by up to
+ * ~2e-6 per weight, so bicubic outputs agree to ~3e-6 of max|value| (torch's own float32 vs
+ * float64 gap is of the same size).
  */
 import { graphError } from './tensor';
 
@@ -42,6 +48,11 @@ export function scaledSize(inSize: number, scaleFactor: number): number {
   return Math.floor(inSize * scaleFactor);
 }
 
+/** Whether the matrix for these sizes is the identity (the axis can be skipped). */
+export function isIdentity(inSize: number, outSize: number, opts: InterpAxisOptions): boolean {
+  return inSize === outSize && (opts.mode === 'bilinear' || opts.alignCorners === true || opts.scaleFactor === undefined);
+}
+
 /**
  * Row-major [outSize, inSize] interpolation matrix M with out = M · in along one axis.
  * Entries are float32 values (stored in a Float64Array so float64 graphs use them as is).
@@ -52,7 +63,7 @@ export function interpolationMatrix(inSize: number, outSize: number, opts: Inter
   }
   if (opts.scaleFactor !== undefined && !(opts.scaleFactor > 0)) throw graphError('resize', `scale factor ${opts.scaleFactor} must be > 0`);
   const m = new Float64Array(outSize * inSize);
-  if (inSize === outSize) {
+  if (isIdentity(inSize, outSize, opts)) {
     for (let i = 0; i < outSize; i++) m[i * inSize + i] = 1;
     return m;
   }

@@ -105,14 +105,22 @@ function failureHint(ep: ExecutionProviderName, message: string): string {
   return `onnxruntime could not create a CPU session (${firstLine(message)})`;
 }
 
+/** The readable part of an onnxruntime message (they start with a C++ source location and signature). */
 function firstLine(s: string): string {
-  const line = s.split('\n').find((l) => l.trim() !== '') ?? s;
-  // ORT messages start with the C++ source location; the useful part follows the last ']' or ' : '.
-  return line.replace(/^.*?\] /, '').trim();
+  const line = (s.split('\n').find((l) => l.trim() !== '') ?? s).trim();
+  const afterCheck = /\bwas false\. (.+)$/.exec(line);
+  if (afterCheck) return afterCheck[1];
+  const afterCode = /\[ONNXRuntimeError\] : \d+ : \w+ : (.+)$/.exec(line);
+  return afterCode ? afterCode[1] : line;
 }
 
 /** Providers that failed in this process under 'auto' (no adapter, driver missing): not retried. */
 const autoUnavailable = new Map<ExecutionProviderName, string>();
+
+/** Forgets which providers failed under 'auto' (after installing a driver; in tests). */
+export function forgetProviderProbes(): void {
+  autoUnavailable.clear();
+}
 
 // ---------------------------------------------------------------------------------------
 // Session cache
@@ -205,6 +213,7 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
   }
 
   const reasons: string[] = [];
+  const failedHere: Array<[ExecutionProviderName, string]> = [];
   for (const ep of ['cuda', 'webgpu'] as const) {
     const known = autoUnavailable.get(ep);
     if (known) { reasons.push(known); continue; }
@@ -215,15 +224,21 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     } catch (e) {
       const reason = failureHint(ep, (e as Error).message);
       reasons.push(reason);
-      autoUnavailable.set(ep, reason);
-      log(`provider 'auto': skipping ${ep}: ${reason}`);
+      failedHere.push([ep, reason]);
     }
   }
+  let cpu: ort.InferenceSession;
   try {
-    return wrap(await make('cpu'), 'cpu', reasons);
+    cpu = await make('cpu');
   } catch (e) {
+    // The CPU fails too: the model is at fault, not the providers; do not blacklist them.
     throw new RuntimeProviderError('runtime/session-failed', failureHint('cpu', (e as Error).message), typeof model === 'string' ? model : undefined, { cause: e });
   }
+  for (const [ep, reason] of failedHere) {
+    autoUnavailable.set(ep, reason);
+    log(`provider 'auto': using cpu, ${ep} is unavailable: ${reason}`);
+  }
+  return wrap(cpu, 'cpu', reasons);
 }
 
 function evictOverCapacity(): void {

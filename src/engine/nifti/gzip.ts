@@ -49,11 +49,12 @@ function gzipError(e: unknown, file: string | undefined, maxOutput?: number): Ni
 }
 
 /**
- * Inflates only the start of a gzip file: enough for `need` bytes (the NIfTI header), from a
- * prefix of the compressed data. `wholeFile` says whether `prefix` is the entire file. Returns
- * fewer than `need` bytes only when the (complete, valid) stream is that short.
+ * Inflates only the start of a gzip file, from a prefix of the compressed data: enough for
+ * `need(start)` bytes (the NIfTI header; how many depends on the first bytes). `wholeFile` says
+ * whether `prefix` is the entire file. Returns fewer bytes only when the (complete, valid)
+ * stream is that short.
  */
-export function inflateGzipStart(prefix: Uint8Array, wholeFile: boolean, need: number, file: string | undefined): Uint8Array {
+export function inflateGzipStart(prefix: Uint8Array, wholeFile: boolean, need: (start: Uint8Array) => number, file: string | undefined): Uint8Array {
   const start = gzipHeaderLength(prefix, file);
   if (start === null) {
     if (wholeFile) throw new NiftiError('nifti/truncated-gzip', 'gzip data ends inside its own header (file truncated?)', file);
@@ -66,9 +67,9 @@ export function inflateGzipStart(prefix: Uint8Array, wholeFile: boolean, need: n
   } catch (e) {
     throw gzipError(e, file);
   }
-  if (out.length >= need) return out;
+  if (out.length >= need(out)) return out;
   if (!(wholeFile && end === prefix.length)) {
-    throw new NiftiError('nifti/bad-gzip', `the first ${end - start} bytes of compressed data hold only ${out.length} bytes, no NIfTI header`, file);
+    throw new NiftiError('nifti/bad-gzip', `the first ${end - start} bytes of compressed data (or its first gzip member) hold only ${out.length} bytes, too few for the NIfTI header`, file);
   }
   // The whole (small) file inflated to less than a header: either a cut-off stream or a
   // complete stream of something too short. A checked full inflate tells which.

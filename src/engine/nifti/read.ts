@@ -66,13 +66,13 @@ function readFromSource(source: ByteSource, file: string | undefined, opts: Read
 }
 
 function readPlain(source: ByteSource, prefix: Uint8Array, file: string | undefined, opts: ReadOptions, maxBytes: number): ReadResult {
-  const named = file?.toLowerCase().endsWith('.gz') && !sniffHeader(prefix);
+  const gzName = file?.toLowerCase().endsWith('.gz') && !sniffHeader(prefix);
   let header: NiftiHeader;
   try {
     header = parseNiftiHeader(prefix.subarray(0, NIFTI2_HEADER_SIZE), file);
   } catch (e) {
     // A .gz name on something that is neither gzip nor NIfTI: say both.
-    if (named && e instanceof NiftiError && e.code === 'nifti/not-nifti') {
+    if (gzName && e instanceof NiftiError && e.code === 'nifti/not-nifti') {
       throw new NiftiError('nifti/not-nifti', 'not a NIfTI file: named .gz but not gzip-compressed, and no NIfTI header either', file);
     }
     throw e;
@@ -86,7 +86,8 @@ function readPlain(source: ByteSource, prefix: Uint8Array, file: string | undefi
 }
 
 function readGzipped(source: ByteSource, prefix: Uint8Array, file: string | undefined, opts: ReadOptions, maxBytes: number): ReadResult {
-  const start = inflateGzipStart(prefix, prefix.length === source.size, NIFTI2_HEADER_SIZE, file);
+  const headerBytes = (start: Uint8Array) => sniffHeader(start)?.size ?? NIFTI2_HEADER_SIZE;
+  const start = inflateGzipStart(prefix, prefix.length === source.size, headerBytes, file);
   const header = parseNiftiHeader(start, file);
   const layout = imageLayout(header);
   const index = checkVolumeIndex(opts.volumeIndex, layout, file);
@@ -111,7 +112,7 @@ function checkVolumeIndex(volumeIndex: number | undefined, layout: ImageLayout, 
 /** `available`: bytes of the (uncompressed) file. */
 function checkDataExtent(header: NiftiHeader, layout: ImageLayout, available: number, file: string | undefined): void {
   if (header.voxOffset >= available && layout.dataBytes > 0) {
-    throw new NiftiError('nifti/bad-vox-offset', `vox_offset ${header.voxOffset} is past the end of the data (${available} bytes)`, file);
+    throw new NiftiError('nifti/bad-vox-offset', `vox_offset ${header.voxOffset} is past the end of the image (${available} bytes uncompressed)`, file);
   }
   const have = available - header.voxOffset;
   if (have < layout.dataBytes) {
@@ -120,7 +121,14 @@ function checkDataExtent(header: NiftiHeader, layout: ImageLayout, available: nu
 }
 
 function checkMemory(bytes: number, maxBytes: number, file: string | undefined): void {
-  if (bytes > maxBytes) throw new NiftiError('nifti/too-large', `reading needs ${bytes} bytes of memory, over the ${maxBytes}-byte limit (maxBytes)`, file);
+  if (bytes > maxBytes) throw new NiftiError('nifti/too-large', `reading needs ${formatBytes(bytes)} of memory, over the ${formatBytes(maxBytes)} limit (maxBytes)`, file);
+}
+
+function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n, u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
 }
 
 function finish(header: NiftiHeader, layout: ImageLayout, stored: Uint8Array, file: string | undefined, opts: ReadOptions): ReadResult {
@@ -129,7 +137,7 @@ function finish(header: NiftiHeader, layout: ImageLayout, stored: Uint8Array, fi
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
   if (bad > 0) {
     if (!opts.allowNonFinite) {
-      throw new NiftiError('nifti/non-finite', `${bad} of ${data.length} voxels are NaN or infinite after scaling (allowNonFinite replaces them with 0)`, file);
+      throw new NiftiError('nifti/non-finite', `${bad} of ${data.length} voxels are NaN or infinite as float32 after scaling (allowNonFinite replaces them with 0)`, file);
     }
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) data[i] = 0;
   }

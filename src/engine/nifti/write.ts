@@ -7,7 +7,7 @@
 import { gzipSync } from 'node:zlib';
 import { NiftiError } from '../errors';
 import { affineProblem, columnNorm, qformFromAffine, toAffine } from './affine';
-import { BYTES_PER_VOXEL, INTEGER_RANGE, PLATFORM_LITTLE_ENDIAN, swapBytesInPlace, voxelView } from './datatypes';
+import { BYTES_PER_VOXEL, INTEGER_RANGE, PLATFORM_LITTLE_ENDIAN, swapBytesInPlace, voxelView, type VoxelArray } from './datatypes';
 import { NIFTI1_HEADER_SIZE, NIFTI1_VOX_OFFSET, NIFTI2_HEADER_SIZE, NIFTI2_MAGIC, NIFTI2_VOX_OFFSET } from './header';
 import { DATATYPE_CODE, type NiftiDatatype, type Volume } from './types';
 import { writeFileAtomic } from '../util/atomic';
@@ -99,7 +99,7 @@ export function writeNifti(path: string, image: NiftiImage | Volume, opts: Write
 }
 
 /** Converts values to stored numbers: inverse scaling, rounding and range checks for integers. */
-function fillStored(target: ReturnType<typeof voxelView>, data: ArrayLike<number>, datatype: NiftiDatatype, slope: number, inter: number, file: string | undefined): void {
+function fillStored(target: VoxelArray, data: ArrayLike<number>, datatype: NiftiDatatype, slope: number, inter: number, file: string | undefined): void {
   const scaled = slope !== 1 || inter !== 0;
   const range = INTEGER_RANGE[datatype];
   const n = target.length;

@@ -1,0 +1,140 @@
+/**
+ * The training step machinery: one session run per step computes the loss and every
+ * parameter's gradient (the training graph takes the parameters as inputs); the gradients are
+ * clipped by their global norm and StableAdamW updates the parameters in place, in
+ * TypeScript. `trainLoop` adds the schedule, the deterministic data order, periodic
+ * checkpoints and resuming from the newest checkpoint.
+ */
+import { ConfigError } from '../errors';
+import { type Feed, type Session, outputFloat32, run } from '../graph/runtime';
+import { resumeFromCheckpoint, saveCheckpointIn } from './checkpoint';
+import { batchIndices, type DataOrder } from './data-order';
+import { clipGradNorm, REFERENCE_MAX_GRAD_NORM, StableAdamW, type StableAdamWOptions } from './optim';
+import type { Params } from './params';
+import { type WarmCosineConfig, warmCosineLr } from './schedule';
+
+/** A session of a training graph and how its inputs/outputs relate to the parameters. */
+export interface TrainingProgram {
+  session: Session;
+  /** Graph input fed with parameter `name` (default: the name itself). */
+  paramInput?: (name: string) => string;
+  /** Graph output holding d loss / d `name` (default: `grad.${name}`). */
+  gradOutput?: (name: string) => string;
+  /** Graph output holding the scalar loss (default 'loss'). */
+  lossOutput?: string;
+}
+
+export interface Batch {
+  feeds: Record<string, Feed>;
+  shapes: Record<string, readonly number[]>;
+}
+
+export interface StepResult {
+  /** 0-based index of the step just taken. */
+  step: number;
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  lr: number;
+}
+
+/**
+ * One training step: run the graph on `batch` with the current parameters, clip the gradients
+ * to `maxGradNorm` (Infinity: measure only), and apply one optimiser step with `lr`.
+ */
+export async function trainStep(program: TrainingProgram, params: Params, optimizer: StableAdamW, batch: Batch, lr: number, maxGradNorm = REFERENCE_MAX_GRAD_NORM): Promise<{ loss: number; gradNorm: number }> {
+  const inputName = program.paramInput ?? ((n: string) => n);
+  const gradName = program.gradOutput ?? ((n: string) => `grad.${n}`);
+  const lossName = program.lossOutput ?? 'loss';
+  const feeds: Record<string, Feed> = { ...batch.feeds };
+  const shapes: Record<string, readonly number[]> = { ...batch.shapes };
+  for (const [name, p] of params) {
+    feeds[inputName(name)] = p.data;
+    shapes[inputName(name)] = p.shape;
+  }
+  const fetch = [lossName, ...[...params.keys()].map(gradName)];
+  const out = await run(program.session, feeds, shapes, fetch);
+  const loss = outputFloat32(out, lossName)[0];
+  const grads = new Map<string, Float32Array>();
+  for (const name of params.keys()) grads.set(name, outputFloat32(out, gradName(name)));
+  const gradNorm = clipGradNorm(grads.values(), maxGradNorm);
+  optimizer.step(grads, lr);
+  return { loss, gradNorm };
+}
+
+export interface TrainLoopOptions {
+  program: TrainingProgram;
+  /** Initial parameters (updated in place); replaced by the checkpoint's when resuming. */
+  params: Params;
+  optimizer?: Partial<StableAdamWOptions>;
+  schedule: WarmCosineConfig;
+  /** Run until this many steps have been completed in total (resumed steps included). */
+  totalSteps: number;
+  dataOrder: DataOrder;
+  /** Builds the feeds of one batch from its sample indices. */
+  makeBatch: (indices: number[], step: number) => Batch;
+  maxGradNorm?: number;
+  /** Where checkpoints go; none are written without it. */
+  checkpointDir?: string;
+  /** Write a checkpoint every this many steps (and after the last one). Default: only after the last. */
+  checkpointEvery?: number;
+  /** Checkpoints kept (default 2). */
+  keepCheckpoints?: number;
+  /** Continue from the newest checkpoint in checkpointDir, when there is one. */
+  resume?: boolean;
+  /** Called after every step, after that step's checkpoint is on disk. */
+  onStep?: (r: StepResult) => void | Promise<void>;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+}
+
+export interface TrainLoopResult {
+  params: Params;
+  optimizer: StableAdamW;
+  /** Steps completed in total. */
+  step: number;
+  /** Step the run started from (0, or the resumed checkpoint's). */
+  resumedFrom: number;
+  history: StepResult[];
+}
+
+export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const params = o.params;
+  let optimizer = new StableAdamW(params, o.optimizer);
+  let step = 0;
+  if (o.resume && o.checkpointDir) {
+    const ck = resumeFromCheckpoint(o.checkpointDir, params, o.log);
+    if (ck) {
+      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+      if (!same(ck.schedule, o.schedule)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`, o.checkpointDir);
+      if (!same(ck.dataOrder, o.dataOrder)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`, o.checkpointDir);
+      // Copy into the caller's arrays so references they hold stay live.
+      for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
+      optimizer = new StableAdamW(params, ck.optimizer.options);
+      for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
+      step = ck.step;
+      o.log?.(`resuming at step ${step}`);
+    }
+  }
+  const resumedFrom = step;
+  const history: StepResult[] = [];
+  const every = o.checkpointEvery ?? 0;
+  while (step < o.totalSteps) {
+    if (o.signal?.aborted) {
+      // Cancelled: keep what was learnt so the run can be resumed from here.
+      if (o.checkpointDir && step > resumedFrom) saveCheckpointIn(o.checkpointDir, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder }, o.keepCheckpoints ?? 2);
+      break;
+    }
+    const lr = warmCosineLr(o.schedule, step);
+    const batch = o.makeBatch(batchIndices(o.dataOrder, step), step);
+    const { loss, gradNorm } = await trainStep(o.program, params, optimizer, batch, lr, o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM);
+    const r: StepResult = { step, loss, gradNorm, lr };
+    step += 1;
+    history.push(r);
+    if (o.checkpointDir && ((every > 0 && step % every === 0) || step === o.totalSteps)) {
+      saveCheckpointIn(o.checkpointDir, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder }, o.keepCheckpoints ?? 2);
+    }
+    await o.onStep?.(r);
+  }
+  return { params, optimizer, step, history, resumedFrom };
+}

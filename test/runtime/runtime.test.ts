@@ -1,0 +1,164 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RuntimeProviderError } from '../../src/engine/errors';
+import { Graph, add, emitModel, matmul, relu } from '../../src/engine/graph';
+import {
+  cachedSessionCount, createSession, cudaProviderStatus, forgetProviderProbes, outputFloat32, releaseAllSessions,
+  releaseSession, run, setSessionCacheCapacity,
+} from '../../src/engine/graph/runtime';
+
+/** y = relu(x·W + b) with W [3,2], b [2] baked in; `k` varies the weights (→ different model bytes). */
+function tinyModel(k = 1): { bytes: Uint8Array; w: Float32Array; b: Float32Array } {
+  const g = new Graph('tiny');
+  const x = g.input('x', [2, 3]);
+  const w = Float32Array.from([1, -2, 0.5, 3, -1, k]);
+  const b = Float32Array.from([0.25, -4]);
+  g.output('y', relu(add(matmul(x, g.param('w', [3, 2], w)), g.param('b', [2], b))));
+  return { bytes: emitModel(g), w, b };
+}
+
+function expected(x: Float32Array, w: Float32Array, b: Float32Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
+    let s = 0;
+    for (let k = 0; k < 3; k++) s += x[i * 3 + k] * w[k * 2 + j];
+    out.push(Math.max(0, Math.fround(s + b[j])));
+  }
+  return out;
+}
+
+const X = Float32Array.from([1, 2, 3, -1, 0.5, 2]);
+
+const isProviderError = (code: RegExp, message: RegExp) => (e: unknown) => {
+  assert.ok(e instanceof RuntimeProviderError, `expected RuntimeProviderError, got ${String(e)}`);
+  assert.match(e.code, code);
+  assert.match(e.message, message);
+  return true;
+};
+
+test('CPU session from model bytes runs and returns typed outputs', async () => {
+  const m = tinyModel();
+  const s = await createSession(m.bytes, { provider: 'cpu', threads: 1, graphOptimization: 'basic' });
+  assert.equal(s.provider, 'cpu');
+  assert.deepEqual(s.fallbackReasons, []);
+  assert.deepEqual(s.inputNames, ['x']);
+  assert.deepEqual(s.outputNames, ['y']);
+  const out = await run(s, { x: X }, { x: [2, 3] });
+  assert.deepEqual(out.y.dims, [2, 2]);
+  assert.equal(out.y.type, 'float32');
+  assert.deepEqual([...outputFloat32(out, 'y')], expected(X, m.w, m.b));
+  await releaseSession(s);
+});
+
+test("'auto' picks CUDA/WebGPU when they work, otherwise CPU with a logged reason per provider", async () => {
+  forgetProviderProbes();
+  const logs: string[] = [];
+  const m = tinyModel(2);
+  const s = await createSession(m.bytes, { provider: 'auto', log: (l) => logs.push(l) });
+  assert.ok(['cpu', 'webgpu', 'cuda'].includes(s.provider));
+  assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
+  if (!cudaProviderStatus().installed) {
+    assert.notEqual(s.provider, 'cuda');
+    assert.match(s.fallbackReasons[0], /CUDA execution provider is not installed.*--onnxruntime-node-install=cuda12/);
+  }
+  if (s.provider === 'cpu') {
+    // Both GPU providers were considered and each has a reason; a provider that was tried
+    // and failed (here: WebGPU without an adapter) is also logged.
+    assert.equal(s.fallbackReasons.length, 2);
+    assert.match(s.fallbackReasons[1], /WebGPU/);
+    if (!/has no WebGPU/.test(s.fallbackReasons[1])) assert.ok(logs.some((l) => /using cpu, webgpu is unavailable/.test(l)), logs.join('\n'));
+  }
+  // The failed probe is remembered: a second model does not retry (nor log) it.
+  const again = await createSession(tinyModel(3).bytes, { provider: 'auto', log: (l) => logs.push(`second: ${l}`) });
+  assert.equal(again.provider, s.provider);
+  assert.ok(!logs.some((l) => l.startsWith('second:')));
+  await releaseAllSessions();
+});
+
+test("explicit 'cuda' works or fails with a RuntimeProviderError that says what to install/check", async () => {
+  const m = tinyModel(4);
+  if (!cudaProviderStatus().installed) {
+    await assert.rejects(createSession(m.bytes, { provider: 'cuda' }), isProviderError(/^runtime\/cuda-unavailable$/, /libonnxruntime_providers_cuda\.so.*--onnxruntime-node-install=cuda12.*cuDNN/));
+  } else {
+    try {
+      const s = await createSession(m.bytes, { provider: 'cuda' });
+      assert.equal(s.provider, 'cuda');
+      assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
+    } catch (e) {
+      isProviderError(/^runtime\/cuda-failed$/, /NVIDIA driver|LD_LIBRARY_PATH/)(e);
+    }
+  }
+  await releaseAllSessions();
+});
+
+test("explicit 'webgpu' works or fails with a RuntimeProviderError (no crash)", async () => {
+  const m = tinyModel(5);
+  try {
+    const s = await createSession(m.bytes, { provider: 'webgpu' });
+    assert.equal(s.provider, 'webgpu');
+    const y = outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y');
+    expected(X, m.w, m.b).forEach((v, i) => assert.ok(Math.abs(y[i] - v) < 1e-5));
+  } catch (e) {
+    isProviderError(/^runtime\/webgpu-(failed|unavailable)$/, /WebGPU/)(e);
+  }
+  await releaseAllSessions();
+});
+
+test('sessions are cached by model bytes + options, evicted least-recently-used, released after in-flight runs', async () => {
+  await releaseAllSessions();
+  const a1 = await createSession(tinyModel(6).bytes, { provider: 'cpu' });
+  const a2 = await createSession(tinyModel(6).bytes, { provider: 'cpu' }); // equal bytes, new array
+  assert.equal(a1, a2);
+  const a3 = await createSession(tinyModel(6).bytes, { provider: 'cpu', threads: 1 });
+  assert.notEqual(a1, a3);
+  assert.equal(cachedSessionCount(), 2);
+
+  setSessionCacheCapacity(1);
+  try {
+    assert.equal(cachedSessionCount(), 1);
+    // a1 (least recently used) was evicted and released: running it is a clear error.
+    await assert.rejects(run(a1, { x: X }, { x: [2, 3] }), isProviderError(/^runtime\/released$/, /released/));
+    // Evicting a session while it runs defers the release until the run is done.
+    const pending = run(a3, { x: X }, { x: [2, 3] });
+    const b = await createSession(tinyModel(7).bytes, { provider: 'cpu' });
+    assert.equal(cachedSessionCount(), 1);
+    assert.equal((await pending).y.dims.length, 2);
+    await assert.rejects(run(a3, { x: X }, { x: [2, 3] }), isProviderError(/^runtime\/released$/, /createSession/));
+    assert.equal((await run(b, { x: X }, { x: [2, 3] })).y.data.length, 4);
+  } finally {
+    setSessionCacheCapacity(8);
+    await releaseAllSessions();
+  }
+  assert.equal(cachedSessionCount(), 0);
+});
+
+test('a session from a model file; unreadable or invalid models are RuntimeProviderErrors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-rt-'));
+  try {
+    const m = tinyModel(8);
+    const path = join(dir, 'tiny.onnx');
+    writeFileSync(path, m.bytes);
+    const s = await createSession(path, { provider: 'cpu' });
+    assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
+    await assert.rejects(createSession(join(dir, 'missing.onnx')), isProviderError(/^runtime\/model-unreadable$/, /missing\.onnx: cannot read model file \(ENOENT\)/));
+    await assert.rejects(createSession(Buffer.from('not an onnx model')), isProviderError(/^runtime\/session-failed$/, /could not create a CPU session/));
+    await assert.rejects(createSession(m.bytes, { threads: -1 }), isProviderError(/^runtime\/bad-option$/, /threads/));
+  } finally {
+    await releaseAllSessions();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run() checks feeds: missing, unknown, wrong size, missing shape', async () => {
+  const s = await createSession(tinyModel(9).bytes, { provider: 'cpu' });
+  await assert.rejects(run(s, {}, {}), isProviderError(/missing-feed/, /input 'x' was not fed/));
+  await assert.rejects(run(s, { x: X, z: X }, { x: [2, 3], z: [2, 3] }), isProviderError(/unknown-feed/, /'z' is not an input/));
+  await assert.rejects(run(s, { x: X }, { x: [3, 3] }), isProviderError(/bad-feed/, /shape \[3, 3\] holds 9 values but 6/));
+  await assert.rejects(run(s, { x: X }, {}), isProviderError(/missing-shape/, /no shape given for input 'x'/));
+  await assert.rejects(run(s, { x: Int32Array.from([1, 2, 3, 4, 5, 6]) }, { x: [2, 3] }), isProviderError(/run-failed/, /on cpu/));
+  assert.throws(() => outputFloat32({}, 'y'), isProviderError(/missing-output/, /'y' was not fetched/));
+  await releaseAllSessions();
+});
