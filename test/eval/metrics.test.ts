@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { binaryMetrics } from '../../src/engine/eval/binaryMetrics';
 import { PixelMetricAccumulator } from '../../src/engine/eval/pixelAccumulator';
 import { labelRegions8 } from '../../src/engine/eval/regions';
-import { ProIntegrator } from '../../src/engine/eval/thresholdSweep';
+import { CurveSampler, ProIntegrator } from '../../src/engine/eval/thresholdSweep';
+import { SubsetEvaluator } from '../../src/engine/eval/subsetEvaluator';
+import { imageScore } from '../../src/engine/eval/anomalyMap';
 import { EvalError } from '../../src/engine/errors';
 import type { BinaryMetrics } from '../../src/engine/eval/types';
 
@@ -102,7 +104,12 @@ test('AUPRO matches an independent numpy/skimage implementation (exact over all 
     const m = accumulate(c.images).finalize();
     assert.equal(m.regions, c.regions, `${c.name}: regions`);
     close(m.aupro, c.aupro, 1e-12, `${c.name}: AUPRO`);
-    if (c.aupro === null) assert.match(m.undefinedReasons.aupro!, /no anomalous regions/);
+    if (c.aupro === null) {
+      // Empty masks: no anomalous pixel at all, so the pixel ROC is undefined too.
+      assert.match(m.undefinedReasons.aupro!, /no anomalous regions/);
+      assert.equal(m.auroc, null);
+      assert.equal(m.ap, null);
+    }
   }
 });
 
@@ -243,4 +250,38 @@ test('negative zero and positive zero are one tie block; negative scores sort co
   assert.equal(m.auroc, ref.auroc);
   assert.equal(m.ap, ref.ap);
   assert.equal(m.f1Threshold, 0);
+});
+
+test('curves stay small: at most maxPoints + 1 points, first and last kept', () => {
+  const c = new CurveSampler(64);
+  const r = rng(3);
+  c.push(0, 1);
+  for (let i = 1; i <= 100000; i++) c.push(i / 100000, r()); // a wildly oscillating precision
+  const out = c.finish();
+  assert.ok(out.x.length <= 65 && out.x.length >= 32, `${out.x.length} points`);
+  assert.deepEqual([out.x[0], out.y[0]], [0, 1]);
+  assert.equal(out.x[out.x.length - 1], 1);
+  for (let i = 1; i < out.x.length; i++) assert.ok(out.x[i] > out.x[i - 1]);
+});
+
+test('SubsetEvaluator: a slice is anomalous when its mask has any pixel; default score = top-1 % mean', () => {
+  const images = blobImages(5, 12, 16, 16);
+  const ev = new SubsetEvaluator({ mapSize: 16, expectedSlices: images.length, label: 'T1' });
+  const scores: number[] = [];
+  const labels: number[] = [];
+  for (const im of images) {
+    const map = Float32Array.from(im.scores);
+    const anomalous = im.mask.some((v) => v !== 0);
+    ev.addSlice(map, anomalous ? Uint8Array.from(im.mask) : null);
+    scores.push(imageScore(map));
+    labels.push(anomalous ? 1 : 0);
+  }
+  const res = ev.finalize();
+  const expected = binaryMetrics(scores, labels);
+  assert.equal(res.image.positives, labels.filter((l) => l).length);
+  assert.ok(res.image.positives > 0 && res.image.negatives > 0);
+  assert.equal(res.metrics.image.auroc, expected.auroc);
+  assert.equal(res.metrics.image.f1, expected.f1Max);
+  assert.equal(res.metrics.pixel.aupro, accumulate(images).finalize().aupro);
+  assert.equal(res.metrics.notes, undefined);
 });

@@ -162,6 +162,8 @@ test('report: paper table for two models, JSON twin with the same numbers, figur
   });
   // One cell with no defined value: the table must show n/a, never NaN.
   baseline.T2 = { ...baseline.T2, pixel: { ...baseline.T2.pixel, aupro: null }, notes: ['pixel AUPRO: no anomalous regions in the ground truth'] };
+  // A NaN from a careless caller is shown as n/a as well.
+  baseline.T1 = { ...baseline.T1, image: { ...baseline.T1.image, ap: NaN } };
   const input: ReportInput = { ...baseInput(), models: [{ name: 'AnyAD', perSubset: anyad }, { name: 'INP-Former | baseline', perSubset: baseline }], curves: { perSubset: curves } };
 
   withTempDir((dir) => {
@@ -200,6 +202,8 @@ test('report: paper table for two models, JSON twin with the same numbers, figur
     assert.equal(json.results[0].rows.AUROC.F.image, f.image.auroc);
     assert.equal(json.results[0].rows.AP['T1+T2'].pixel, anyad['T1+T2'].pixel.ap);
     assert.equal(json.results[1].rows.AUPRO.T2.pixel, null);
+    assert.equal(json.results[1].rows.AP.T1.image, null);
+    assert.ok(baselineRows[1].includes(`| n/a/${baseline.T1.pixel.ap!.toFixed(4)} |`), baselineRows[1]);
     assert.equal(json.results[1].rows.AUPRO.Mean.pixel, null);
     assert.equal(json.results[0].rows.F1.Mean.image, LABELS.reduce((s, l) => s + anyad[l].image.f1!, 0) / 7);
     assert.deepEqual(json.dataSummary, input.dataSummary);

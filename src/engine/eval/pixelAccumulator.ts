@@ -99,7 +99,7 @@ export class PixelMetricAccumulator {
         throw new EvalError('eval/non-finite-score', `${name}: pixel (x ${i % width}, y ${Math.floor(i / width)}) has score ${s}; scores must be finite`);
       }
     }
-    let regionOffset = this.regionSizes.length;
+    const regionOffset = this.regionSizes.length;
     let labels: Int32Array | null = null;
     if (mask) {
       if (this.labels.length < n) { this.labels = new Int32Array(n); this.stack = new Int32Array(n); }
@@ -109,8 +109,6 @@ export class PixelMetricAccumulator {
       }
       for (const s of found.sizes) { this.regionSizes.push(s); this.positives += s; }
       labels = this.labels;
-    } else {
-      regionOffset = 0;
     }
 
     let i = 0;

@@ -128,7 +128,8 @@ export function barChartSvg(o: BarChartOptions): string {
   const groupWidth = Math.max(60, 14 * o.seriesLabels.length + 20);
   const f: Frame = { left: 70, top: 44, width: groupWidth * o.groups.length, height: 320 };
   const legendWidth = 40 + 8 * Math.max(10, ...o.seriesLabels.map((l) => l.length));
-  const width = f.left + f.width + 24 + legendWidth;
+  // Wide enough for the title even with a single group (e.g. a zero-shot T1ce column).
+  const width = Math.max(f.left + f.width + 24 + legendWidth, 40 + 8.5 * o.title.length);
   const height = f.top + f.height + 70;
   const out = open(width, height, o.title);
   out.push(...yAxis(f, o.yLabel));
