@@ -8,7 +8,7 @@
  * GFLOP/s of a plain 2048³ matmul in the same runtime, and peak RSS; medians over several runs
  * after warm-up. The last line is one JSON object.
  *
- *   node --import tsx bench/engine-bench.ts [--runs 5] [--threads 0] [--provider auto|cpu|cuda|webgpu] [--ops]
+ *   node --import tsx bench/engine-bench.ts [--runs 5] [--warmup 2] [--threads 0] [--provider auto|cpu|cuda|webgpu] [--ops]
  *   (--ops prints the op-type histogram of the forward and the training graph)
  */
 import {
@@ -73,15 +73,31 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function timeRuns(session: Session, feeds: Record<string, Float32Array>, shapes: Record<string, number[]>, runs: number): Promise<number> {
-  await run(session, feeds, shapes); // warm-up (allocations, kernel selection)
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await run(session, feeds, shapes);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(times);
+type Feeds = Record<string, Float32Array>;
+type Shapes = Record<string, number[]>;
+
+interface Timing { wallMs: number; cpuMs: number }
+
+async function timeOnce(session: Session, feeds: Feeds, shapes: Shapes): Promise<Timing> {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await run(session, feeds, shapes);
+  const c = process.cpuUsage(c0);
+  return { wallMs: Number(process.hrtime.bigint() - t0) / 1e6, cpuMs: (c.user + c.system) / 1e3 };
+}
+
+/**
+ * Median wall and CPU times of each session. Runs are interleaved (a, b, a, b, …) so that load
+ * from other processes hits every session alike. CPU time is reported too: on a shared machine
+ * it is steadier than wall time (with one thread it is the work done; with more, ORT's
+ * spinning worker threads add to it). Warm-up first: the first runs allocate the memory arena
+ * and touch fresh pages (on the training graph the second run is still ~30 % slower).
+ */
+async function timeInterleaved(jobs: Array<{ session: Session; feeds: Feeds; shapes: Shapes }>, runs: number, warmup: number): Promise<Timing[]> {
+  for (let i = 0; i < warmup; i++) for (const j of jobs) await run(j.session, j.feeds, j.shapes);
+  const times = jobs.map(() => [] as Timing[]);
+  for (let i = 0; i < runs; i++) for (const [k, j] of jobs.entries()) times[k].push(await timeOnce(j.session, j.feeds, j.shapes));
+  return times.map((t) => ({ wallMs: median(t.map((x) => x.wallMs)), cpuMs: median(t.map((x) => x.cpuMs)) }));
 }
 
 function opHistogram(g: Graph): string {
@@ -92,6 +108,7 @@ function opHistogram(g: Graph): string {
 
 async function main(): Promise<void> {
   const runs = Number(arg('runs', '5'));
+  const warmup = Number(arg('warmup', '2'));
   const threads = Number(arg('threads', '0'));
   const provider = arg('provider', 'auto') as ProviderChoice;
   const opts = { provider, threads };
@@ -108,15 +125,13 @@ async function main(): Promise<void> {
   for (const [n, d] of fwd.params) { feeds[n] = d; shapes[n] = fwd.shapes.get(n)!; }
 
   const fs = await createSession(emitModel(fwd.graph, { paramsAs: 'inputs' }), opts);
-  console.log(`execution provider: ${fs.provider}${fs.fallbackReasons.length ? ` (skipped: ${fs.fallbackReasons.map((r) => r.split(':')[0]).join('; ')})` : ''}; threads: ${threads || 'default'}; runs: ${runs}`);
-  const fwdMs = await timeRuns(fs, feeds, shapes, runs);
-  await releaseAllSessions();
-  console.log(`forward: ${fwdMs.toFixed(1)} ms`);
-
   const ts = await createSession(emitModel(trn.graph, { paramsAs: 'inputs' }), opts);
-  const fwdbwdMs = await timeRuns(ts, feeds, shapes, runs);
+  console.log(`execution provider: ${fs.provider}${fs.fallbackReasons.length ? ` (skipped: ${fs.fallbackReasons.map((r) => r.split(':')[0]).join('; ')})` : ''}; threads: ${threads || 'default'}; runs: ${runs} after ${warmup} warm-up`);
+  const [fwdT, trainT] = await timeInterleaved([{ session: fs, feeds, shapes }, { session: ts, feeds, shapes }], runs, warmup);
   await releaseAllSessions();
-  console.log(`forward+backward: ${fwdbwdMs.toFixed(1)} ms (ratio ${(fwdbwdMs / fwdMs).toFixed(2)})`);
+  const fwdMs = fwdT.wallMs, fwdbwdMs = trainT.wallMs;
+  console.log(`forward: ${fwdMs.toFixed(1)} ms (CPU ${fwdT.cpuMs.toFixed(0)} ms)`);
+  console.log(`forward+backward: ${fwdbwdMs.toFixed(1)} ms (CPU ${trainT.cpuMs.toFixed(0)} ms); ratio ${(fwdbwdMs / fwdMs).toFixed(2)} (CPU-time ratio ${(trainT.cpuMs / fwdT.cpuMs).toFixed(2)})`);
 
   const flops = blockForwardFlops();
   const gflops = flops / (fwdMs / 1e3) / 1e9;
@@ -127,17 +142,17 @@ async function main(): Promise<void> {
   const mg = new Graph('matmul');
   mg.output('c', matmul(mg.input('a', [MM, MM]), mg.input('b', [MM, MM])));
   const ms = await createSession(emitModel(mg), opts);
-  const mmMs = await timeRuns(ms, { a: normals(5, MM * MM, 1), b: normals(6, MM * MM, 1) }, { a: [MM, MM], b: [MM, MM] }, runs);
+  const [{ wallMs: mmMs, cpuMs: mmCpu }] = await timeInterleaved([{ session: ms, feeds: { a: normals(5, MM * MM, 1), b: normals(6, MM * MM, 1) }, shapes: { a: [MM, MM], b: [MM, MM] } }], runs, warmup);
   await releaseAllSessions();
   const matmulGflops = (2 * MM ** 3) / (mmMs / 1e3) / 1e9;
-  console.log(`matmul ${MM}³: ${mmMs.toFixed(1)} ms → ${matmulGflops.toFixed(1)} GFLOP/s`);
+  console.log(`matmul ${MM}³: ${mmMs.toFixed(1)} ms (CPU ${mmCpu.toFixed(0)} ms) → ${matmulGflops.toFixed(1)} GFLOP/s`);
 
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(`peak RSS: ${peakRssMb.toFixed(0)} MB`);
   const r = (v: number, d = 1) => Number(v.toFixed(d));
   console.log(JSON.stringify({
-    fwd_ms: r(fwdMs), fwdbwd_ms: r(fwdbwdMs), ratio: r(fwdbwdMs / fwdMs, 2), gflops: r(gflops), train_gflops: r(trainGflops),
-    matmul_gflops: r(matmulGflops), peak_rss_mb: r(peakRssMb, 0), provider: fs.provider, threads, runs,
+    fwd_ms: r(fwdMs), fwdbwd_ms: r(fwdbwdMs), ratio: r(fwdbwdMs / fwdMs, 2), cpu_ratio: r(trainT.cpuMs / fwdT.cpuMs, 2), gflops: r(gflops), train_gflops: r(trainGflops),
+    matmul_gflops: r(matmulGflops), peak_rss_mb: r(peakRssMb, 0), provider: fs.provider, threads, runs, warmup,
   }));
 }
 

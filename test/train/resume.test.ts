@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { ConfigError } from '../../src/engine/errors';
 import { releaseAllSessions } from '../../src/engine/graph/runtime';
 import { readSafetensors } from '../../src/engine/safetensors';
 import { listCheckpoints, loadCheckpoint } from '../../src/engine/train/checkpoint';
@@ -66,6 +67,32 @@ test('train 10 steps, SIGKILL after the step-10 checkpoint, resume in a new proc
       assert.equal(Buffer.from(t.bytes).toString('hex'), bits(p.data), `${name} differs after resume`);
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('trainLoop: resuming with other settings is refused; cancelling saves a checkpoint to resume from', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-resume-'));
+  try {
+    const { problem, loop } = RESUME_SETUP();
+    const program = await problem.program();
+    const base = { ...loop, program, checkpointDir: dir, checkpointEvery: 2, resume: true };
+    const first = await trainLoop({ ...base, params: problem.init(), totalSteps: 4 });
+    assert.deepEqual([first.resumedFrom, first.step], [0, 4]);
+    assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [4, 2]);
+
+    const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && e.code === 'train/resume-mismatch' && re.test(e.message);
+    await assert.rejects(trainLoop({ ...base, params: problem.init(), schedule: { ...loop.schedule, baseValue: 5e-3 } }), refused(/schedule/));
+    await assert.rejects(trainLoop({ ...base, params: problem.init(), dataOrder: { ...loop.dataOrder, seed: 1 } }), refused(/data order/));
+    await assert.rejects(trainLoop({ ...base, params: problem.init(), optimizer: { eps: 1e-8 } }), refused(/optimiser settings/));
+
+    // Resume at 4; cancel after step 5 (an odd step, no periodic checkpoint): a checkpoint is still written.
+    const ctl = new AbortController();
+    const second = await trainLoop({ ...base, params: problem.init(), signal: ctl.signal, onStep: (s) => { if (s.step === 4) ctl.abort(); } });
+    assert.deepEqual([second.resumedFrom, second.step, second.history.map((h) => h.step)], [4, 5, [4]]);
+    assert.equal(listCheckpoints(dir)[0].step, 5);
+  } finally {
+    await releaseAllSessions();
     rmSync(dir, { recursive: true, force: true });
   }
 });

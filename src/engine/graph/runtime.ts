@@ -117,9 +117,19 @@ function firstLine(s: string): string {
 /** Providers that failed in this process under 'auto' (no adapter, driver missing): not retried. */
 const autoUnavailable = new Map<ExecutionProviderName, string>();
 
+/** Whether this process already logged why 'auto' did not get a faster provider (once is enough). */
+let autoChoiceLogged = false;
+
 /** Forgets which providers failed under 'auto' (after installing a driver; in tests). */
 export function forgetProviderProbes(): void {
   autoUnavailable.clear();
+  autoChoiceLogged = false;
+}
+
+function logAutoChoice(ep: ExecutionProviderName, reasons: readonly string[], log: (m: string) => void): void {
+  if (autoChoiceLogged || reasons.length === 0) return;
+  autoChoiceLogged = true;
+  log(`provider 'auto' uses ${ep}: ${reasons.join(' | ')}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -220,7 +230,9 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     const why = providerUnavailable(ep);
     if (why) { reasons.push(why); autoUnavailable.set(ep, why); continue; }
     try {
-      return wrap(await make(ep), ep, reasons);
+      const session = wrap(await make(ep), ep, [...reasons]);
+      logAutoChoice(ep, reasons, log);
+      return session;
     } catch (e) {
       const reason = failureHint(ep, (e as Error).message);
       reasons.push(reason);
@@ -234,10 +246,8 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     // The CPU fails too: the model is at fault, not the providers; do not blacklist them.
     throw new RuntimeProviderError('runtime/session-failed', failureHint('cpu', (e as Error).message), typeof model === 'string' ? model : undefined, { cause: e });
   }
-  for (const [ep, reason] of failedHere) {
-    autoUnavailable.set(ep, reason);
-    log(`provider 'auto': using cpu, ${ep} is unavailable: ${reason}`);
-  }
+  for (const [ep, reason] of failedHere) autoUnavailable.set(ep, reason);
+  logAutoChoice('cpu', reasons, log);
   return wrap(cpu, 'cpu', reasons);
 }
 

@@ -100,7 +100,7 @@ export interface TrainLoopResult {
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const params = o.params;
-  let optimizer = new StableAdamW(params, o.optimizer);
+  const optimizer = new StableAdamW(params, o.optimizer);
   let step = 0;
   if (o.resume && o.checkpointDir) {
     const ck = resumeFromCheckpoint(o.checkpointDir, params, o.log);
@@ -108,9 +108,9 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
       if (!same(ck.schedule, o.schedule)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`, o.checkpointDir);
       if (!same(ck.dataOrder, o.dataOrder)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`, o.checkpointDir);
+      if (!same(ck.optimizer.options, optimizer.options)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with optimiser settings ${JSON.stringify(ck.optimizer.options)}, this run uses ${JSON.stringify(optimizer.options)}`, o.checkpointDir);
       // Copy into the caller's arrays so references they hold stay live.
       for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
-      optimizer = new StableAdamW(params, ck.optimizer.options);
       for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
       step = ck.step;
       o.log?.(`resuming at step ${step}`);
