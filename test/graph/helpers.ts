@@ -77,9 +77,27 @@ export interface GradCheckResult {
   analytic: Record<string, number[]>;
 }
 
+/** The gradient-check graph: inputs → build → L = Σ(out ⊙ R) (R seeded) with grad outputs 'grad.<input>'. */
+export function lossGraph(
+  dtype: 'float32' | 'float64',
+  inputs: GradCheckInput[],
+  build: (g: Graph, ts: Tensor[]) => Tensor,
+  seed = 1,
+): { g: Graph; data: Record<string, Float32Array | Float64Array> } {
+  const rand = rng(seed);
+  const g = new Graph('gradcheck');
+  const ts = inputs.map((i) => g.input(i.name, i.shape, dtype));
+  const out = build(g, ts);
+  const r = g.constant(typed(dtype, randn(rand, out.size)), out.shape);
+  const loss = g.output('loss', reduceSum(mul(out, r)));
+  grad(loss, ts);
+  const data: Record<string, Float32Array | Float64Array> = {};
+  for (const i of inputs) data[i.name] = typed(dtype, i.values ?? randn(rand, i.shape.reduce((a, b) => a * b, 1)));
+  return { g, data };
+}
+
 /**
- * Builds L = Σ(out ⊙ R) (R seeded random) over `build(inputs)`, differentiates it with our
- * autodiff, runs it in onnxruntime and compares every input's gradient with central
+ * Runs lossGraph in onnxruntime and compares every input's analytic gradient with central
  * finite differences of the same ONNX forward.
  */
 export async function gradCheck(
@@ -88,22 +106,14 @@ export async function gradCheck(
   build: (g: Graph, ts: Tensor[]) => Tensor,
   opts: { seed?: number; eps?: number } = {},
 ): Promise<GradCheckResult> {
-  const rand = rng(opts.seed ?? 1);
-  const g = new Graph('gradcheck');
-  const ts = inputs.map((i) => g.input(i.name, i.shape, dtype));
-  const out = build(g, ts);
-  const r = g.constant(typed(dtype, randn(rand, out.size)), out.shape);
-  const loss = g.output('loss', reduceSum(mul(out, r)));
-  grad(loss, ts);
+  const { g, data } = lossGraph(dtype, inputs, build, opts.seed);
   const s = await sessionFor(g);
-  const data: Record<string, TensorData> = {};
-  for (const i of inputs) data[i.name] = typed(dtype, i.values ?? randn(rand, i.shape.reduce((a, b) => a * b, 1)));
   const base = await runSession(s, g, data);
   const eps = opts.eps ?? (dtype === 'float64' ? 1e-6 : 1e-2);
   const perInput: Record<string, number> = {};
   const analytic: Record<string, number[]> = {};
   for (const i of inputs) {
-    const x = data[i.name] as Float32Array | Float64Array;
+    const x = data[i.name];
     const numeric: number[] = [];
     for (let k = 0; k < x.length; k++) {
       const keep = x[k];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  Graph, type Tensor, cosineSimilarity, gelu, grad, l2Normalize, layerNorm, mul, reduceSum, resize,
+  Graph, type Tensor, concat, cosineSimilarity, interpolationMatrix, reshape, slice, transpose, gelu, grad, l2Normalize, layerNorm, mul, reduceSum, resize,
 } from '../../src/engine/graph';
 import { getFloat32, readSafetensors } from '../../src/engine/safetensors';
 import { BLOCK_PARAMS, blockParamShapes, transformerBlock } from './block';
@@ -72,9 +72,45 @@ test('torch parity: F.interpolate bicubic (size, scale_factor) and bilinear (ali
     const ref = getFloat32(f, name);
     assert.deepEqual([...y.shape], ref.shape, `${name} shape`);
     const e = relErr(res[name] as Float32Array, ref.data);
-    // bicubic: torch's float32 cubic coefficients differ from ours by up to ~2e-6 (see interp.ts).
-    assert.ok(e < (name.startsWith('bicubic') ? 5e-6 : 1e-6), `${name}: rel err ${e}`);
+    assert.ok(e < 1e-6, `${name}: rel err ${e}`);
   }
   // The scale-factor variant really differs from the size variant (else the test would not discriminate).
   assert.ok(relErr(res['bicubic.scale.37to28'] as Float32Array, getFloat32(f, 'bicubic.size.37to28').data) > 1e-3);
+});
+
+test('torch parity: interpolation weight matrices equal torch 1.13\'s to 1 float32 ulp', () => {
+  const f = readSafetensors(join(FIX, 'resize.safetensors'));
+  const sf = Number(f.metadata.scale_37to28);
+  const cases: Array<[string, number, number, Parameters<typeof interpolationMatrix>[2]]> = [
+    ['weights.bicubic.size.37to28', 37, 28, { mode: 'bicubic' }],
+    ['weights.bicubic.scale.37to28', 37, 28, { mode: 'bicubic', scaleFactor: sf }],
+    ['weights.bicubic.size.8to12', 8, 12, { mode: 'bicubic' }],
+    ['weights.bilinear.align.20to13', 20, 13, { mode: 'bilinear', alignCorners: true }],
+    ['weights.bilinear.align.8to20', 8, 20, { mode: 'bilinear', alignCorners: true }],
+    ['weights.bilinear.noalign.20to13', 20, 13, { mode: 'bilinear' }],
+    ['weights.bilinear.noalign.7to16', 7, 16, { mode: 'bilinear' }],
+  ];
+  for (const [name, n, m, opts] of cases) {
+    const ref = getFloat32(f, name, [m, n]).data;
+    const ours = interpolationMatrix(n, m, opts);
+    let worst = 0;
+    ref.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ours[i])); });
+    // 1 ulp of values below 1 is at most 2^-24 ≈ 6e-8 (bicubic taps merged at the border can differ by that).
+    assert.ok(worst <= (name.includes('bicubic') ? 1.2e-7 : 0), `${name}: max weight difference ${worst}`);
+  }
+});
+
+test('golden parity: DINOv2 interpolate_pos_encoding (37×37 → 8×8, scale_factor 8.1/37) of the AnyAD reference', async () => {
+  const f = readSafetensors(join(FIX, 'pos-embed.safetensors'));
+  const g = new Graph('pos');
+  const pos = getFloat32(f, 'pos_embed', [1, 1370, 64]);
+  const table = g.constant(pos.data, pos.shape);
+  const s = (112 / 14 + 0.1) / 37; // w0 / 37 with interpolate_offset 0.1, as the reference computes it
+  const grid = transpose(reshape(slice(table, [1], [1370], [1]), [1, 37, 37, 64]), [0, 3, 1, 2]);
+  const patches = reshape(transpose(resize(grid, { mode: 'bicubic', scaleFactor: [s, s] }), [0, 2, 3, 1]), [1, 64, 64]);
+  g.output('interp', concat([slice(table, [0], [1], [1]), patches], 1));
+  const res = await runGraph(g, {});
+  const ref = getFloat32(f, 'pos_embed_interp', [1, 65, 64]).data;
+  const e = relErr(res.interp as Float32Array, ref);
+  assert.ok(e < 1e-6, `pos-embed interpolation rel err ${e}`);
 });

@@ -13,9 +13,10 @@
 import { GraphError } from '../errors';
 import {
   add, cast, concat, convTranspose, div, equal, exp, expand, greater, greaterOrEqual,
-  lessOrEqual, less, log, matmul, mul, neg, pad, pow, reduceMean, reduceSum, reshape, slice, split, sub,
+  lessOrEqual, less, log, matmul, mul, neg, pad, pow, reduceSum, reshape, slice, split, sub,
   sum, transpose, transposeLast2, unsqueeze, where, and,
 } from './ops';
+import { layerNormBackward } from './composites';
 import {
   type Composite, type Node, type Shape, type Tensor, fmt, graphError, isFloat, sameShape, sizeOf,
 } from './tensor';
@@ -118,7 +119,23 @@ export function unbroadcast(g: Tensor, shape: Shape): Tensor {
   const d = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) if (i < d || (shape[i - d] === 1 && g.shape[i] !== 1)) axes.push(i);
+  // Only leading axes broadcast (e.g. a bias): reduce them away directly, no Reshape needed.
+  if (axes.every((a) => a < d)) return reduceSum(g, axes, false);
   return reshape(axes.length ? reduceSum(g, axes, true) : g, [...shape]);
+}
+
+/** The source of t when t is a Transpose that swaps only the last two axes (as in x·Wᵀ). */
+function swappedSource(t: Tensor): Tensor | undefined {
+  const n = t.producer;
+  if (n?.opType !== 'Transpose' || n.gradMarker) return undefined;
+  const perm = intsAttr(n, 'perm');
+  const r = perm.length;
+  return perm.every((v, i) => (i < r - 2 ? v === i : v === (i === r - 2 ? r - 1 : r - 2))) ? n.inputs[0]! : undefined;
+}
+
+/** t with its last two axes swapped, reusing the source when t is itself such a transpose. */
+function swapLast2(t: Tensor): Tensor {
+  return swappedSource(t) ?? transposeLast2(t);
 }
 
 function constInts(t: Tensor | null, what: string): number[] {
@@ -217,14 +234,18 @@ const RULES: Record<string, Rule> = {
   MatMul: (n, [g], [na, nb]) => {
     const [a, b] = [in0(n), in1(n)];
     return [
-      when(na, () => unbroadcast(matmul(g!, transposeLast2(b)), a.shape)),
+      when(na, () => unbroadcast(matmul(g!, swapLast2(b)), a.shape)),
       when(nb, () => {
         if (b.rank === 2 && a.rank > 2) {
           // Fold the batch into the rows: one [k, rows] × [rows, n] product.
-          const k = a.shape[a.rank - 1];
-          return matmul(transposeLast2(reshape(a, [-1, k])), reshape(g!, [-1, b.shape[1]]));
+          const a2 = reshape(a, [-1, a.shape[a.rank - 1]]);
+          const g2 = reshape(g!, [-1, b.shape[1]]);
+          // b = Wᵀ (a torch-layout linear): form dW = g2ᵀ·a2 directly; the Transpose returned here
+          // cancels against the one in Wᵀ's own rule, so no weight-sized transpose is computed.
+          if (swappedSource(b)) return transposeLast2(matmul(transposeLast2(g2), a2));
+          return matmul(transposeLast2(a2), g2);
         }
-        return unbroadcast(matmul(transposeLast2(a), g!), b.shape);
+        return unbroadcast(matmul(swapLast2(a), g!), b.shape);
       }),
     ];
   },
@@ -233,22 +254,9 @@ const RULES: Record<string, Rule> = {
     const axis = intAttr(n, 'axis');
     return [mul(y, sub(g!, reduceSum(mul(g!, y), [axis], true)))];
   },
-  LayerNormalization: (n, [g], [nx, nw, nb]) => {
-    const [x, w] = [in0(n), in1(n)];
+  LayerNormalization: (n, [g], needs) => {
     const [, mean, invStd] = n.outputs;
-    const lead = x.shape.slice(0, -1).map((_, i) => i);
-    const sumLead = (t: Tensor): Tensor => (lead.length ? reduceSum(t, lead, false) : t);
-    const xhat = mul(sub(x, mean), invStd);
-    const gxhat = mul(g!, w);
-    return [
-      when(nx, () => {
-        const m1 = reduceMean(gxhat, [-1], true);
-        const m2 = reduceMean(mul(gxhat, xhat), [-1], true);
-        return mul(sub(sub(gxhat, m1), mul(xhat, m2)), invStd);
-      }),
-      when(nw, () => sumLead(mul(g!, xhat))),
-      when(nb, () => sumLead(g!)),
-    ];
+    return layerNormBackward(g!, in1(n), mul(sub(in0(n), mean), invStd), invStd, needs);
   },
   ReduceSum: (n, [g]) => {
     const { gKeep } = keepdimsGrad(n, g!);

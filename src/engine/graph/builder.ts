@@ -62,7 +62,7 @@ export class Graph {
     checkShape('constant', shape);
     if (data.length !== sizeOf(shape)) throw graphError('constant', `shape ${fmt(shape)} needs ${sizeOf(shape)} values but ${data.length} were given`);
     const dtype = dtypeOfData(data);
-    const key = !name && data.length <= 16 ? `${dtype}${fmt(shape)}${Array.from(data as ArrayLike<number | bigint>, String).join(',')}` : undefined;
+    const key = !name && data.length <= 16 ? `${dtype}${fmt(shape)}${Array.from(data as ArrayLike<number | bigint>, (v) => (Object.is(v, -0) ? '-0' : String(v))).join(',')}` : undefined;
     const cached = key !== undefined ? this.constantCache.get(key) : undefined;
     if (cached) return cached;
     const t = this.newTensor(name ? this.claimName('constant', name) : this.autoName('const'), shape, dtype, 'constant');

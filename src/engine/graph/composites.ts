@@ -5,21 +5,64 @@
  */
 import { type InterpAxisOptions, type InterpMode, interpolationMatrix, isIdentity, scaledSize } from './interp';
 import {
-  add, clip, div, erf, exp, matmul, mul, reduceSum, sqrt,
+  add, clip, div, erf, exp, matmul, mul, reduceMean, reduceSum, sqrt, sub,
 } from './ops';
-import { type Tensor, fmt, graphError, isFloat } from './tensor';
+import { type Tensor, attr, fmt, graphError, isFloat } from './tensor';
+
+/**
+ * LayerNorm over the last axis: (x − mean)/√(var + eps) · w + b, with w and b of shape [D].
+ * float32: one ONNX LayerNormalization node, whose Mean/InvStdDev outputs feed the
+ * closed-form backward. float64 (onnxruntime has no double kernel with double statistics):
+ * the same formula from primitives, as a composite with the same backward.
+ */
+export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (!isFloat(x.dtype) || x.rank < 1) throw graphError('layerNorm', `needs a float tensor with ≥ 1 axis, got ${x.dtype}${fmt(x.shape)}`);
+  if (w.rank !== 1 || b.rank !== 1 || w.shape[0] !== d || b.shape[0] !== d) {
+    throw graphError('layerNorm', `x ${fmt(x.shape)}, w ${fmt(w.shape)}, b ${fmt(b.shape)}: w and b must be [${d}]`);
+  }
+  if (w.dtype !== x.dtype || b.dtype !== x.dtype) throw graphError('layerNorm', `dtypes differ: ${x.dtype}, ${w.dtype}, ${b.dtype}`);
+  if (!(eps > 0)) throw graphError('layerNorm', `eps must be > 0, got ${eps}`);
+  if (x.dtype === 'float32') {
+    const stats = [...x.shape.slice(0, -1), 1];
+    return x.graph.addNode('LayerNormalization', [x, w, b], [
+      { shape: x.shape, dtype: x.dtype }, { shape: stats, dtype: x.dtype }, { shape: stats, dtype: x.dtype },
+    ], { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(1) })[0];
+  }
+  return x.graph.composite('layerNorm', [x, w, b], () => {
+    const xc = sub(x, reduceMean(x, [-1], true));
+    const invStd = div(1, sqrt(add(reduceMean(mul(xc, xc), [-1], true), eps)));
+    const xhat = mul(xc, invStd);
+    return { outputs: [add(mul(xhat, w), b)], vjp: ([g], needs) => layerNormBackward(g!, w, xhat, invStd, needs) };
+  })[0];
+}
+
+/**
+ * Closed-form LayerNorm backward from the normalised input x̂ and 1/σ (shape [..., 1]):
+ * dx = (1/σ)·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) with ĝ = g·w; dw = Σ g·x̂; db = Σ g.
+ */
+export function layerNormBackward(g: Tensor, w: Tensor, xhat: Tensor, invStd: Tensor, needs: readonly boolean[]): Array<Tensor | null> {
+  const lead = xhat.shape.slice(0, -1).map((_, i) => i);
+  const sumLead = (t: Tensor): Tensor => (lead.length ? reduceSum(t, lead, false) : t);
+  const gxhat = mul(g, w);
+  return [
+    needs[0] ? mul(sub(sub(gxhat, reduceMean(gxhat, [-1], true)), mul(xhat, reduceMean(mul(gxhat, xhat), [-1], true))), invStd) : null,
+    needs[1] ? sumLead(mul(g, xhat)) : null,
+    needs[2] ? sumLead(g) : null,
+  ];
+}
 
 /** Exact (erf) GELU: x · 0.5 · (1 + erf(x/√2)), as torch's default. Float32 only on ORT CPU (Erf). */
 export function gelu(x: Tensor): Tensor {
   return x.graph.composite('gelu', [x], () => {
-    const onePlusErf = add(erf(mul(x, Math.SQRT1_2)), 1);
-    const y = mul(mul(x, 0.5), onePlusErf);
+    // x·(0.5·(1 + erf)) is bit-identical to torch's x·0.5·(1 + erf) (×0.5 is exact) and keeps Φ(x) for the backward.
+    const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
     return {
-      outputs: [y],
-      // d/dx = Φ(x) + x·φ(x), reusing 1 + erf(x/√2) from the forward pass.
+      outputs: [mul(x, cdf)],
+      // d/dx = Φ(x) + x·φ(x)
       vjp: ([g]) => {
-        const pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-        return [mul(g!, add(mul(onePlusErf, 0.5), mul(x, pdf)))];
+        const xPdf = mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI));
+        return [mul(g!, add(cdf, xPdf))];
       },
     };
   })[0];

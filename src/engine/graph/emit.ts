@@ -14,6 +14,8 @@ export const IR_VERSION = 8;
 export interface EmitOptions {
   /** 'initializers' (default): weights baked in. 'inputs': every param is a graph input (after the declared inputs). */
   paramsAs?: 'initializers' | 'inputs';
+  /** Overrides paramsAs: exactly these params are graph inputs (in declaration order); the rest are baked in. */
+  inputParams?: readonly Tensor[];
   /** Write value_info for intermediate values (default true). */
   valueInfo?: boolean;
   docString?: string;
@@ -55,9 +57,10 @@ export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
   const nodes = liveNodes(graph);
   const used = new Set<Tensor>(graph.outputs);
   for (const n of nodes) for (const i of n.inputs) if (i) used.add(i);
-  const paramsAsInputs = opts.paramsAs === 'inputs';
-  const inputs = [...graph.inputs, ...(paramsAsInputs ? graph.params : [])];
-  const initializers = [...(paramsAsInputs ? [] : graph.params), ...graph.constants].filter((t) => used.has(t));
+  const asInput = new Set<Tensor>(opts.inputParams ?? (opts.paramsAs === 'inputs' ? graph.params : []));
+  for (const t of asInput) if (t.kind !== 'param' || t.graph !== graph) throw graphError('emit', `${t.name} is not a parameter of graph '${graph.name}'`);
+  const inputs = [...graph.inputs, ...graph.params.filter((t) => asInput.has(t))];
+  const initializers = [...graph.params.filter((t) => !asInput.has(t)), ...graph.constants].filter((t) => used.has(t));
   const outputs = new Set(graph.outputs);
   const nodeInits: NodeInit[] = nodes.map((n) => ({
     name: n.name,

@@ -2,7 +2,7 @@
  * graph/ — a typed ONNX graph builder with reverse-mode autodiff.
  *
  * ```ts
- * import { Graph, matmul, add, gelu, reduceMean, grad, emitModel } from '../graph';
+ * import { Graph, matmul, add, mul, gelu, reduceMean, grad, emitModel } from '../graph';
  * const g = new Graph('mlp');
  * const x = g.input('x', [8, 16]);                          // float32 by default
  * const w = g.param('fc.weight', [16, 4], new Float32Array(64));
@@ -34,11 +34,12 @@
  *                 clip(x, min?, max?) · where(cond, a, b) · cast(x, dtype)
  *   compare       greater less greaterOrEqual lessOrEqual equal (a, b) → bool · and(a, b)
  *   linear        matmul(a, b) (rank ≥ 2, batch broadcast) · conv(x, w, bias?, { strides, pads })
- *   normalise     softmax(x, axis = -1) · layerNorm(x, w, b, eps) (last axis)
+ *   normalise     softmax(x, axis = -1) · layerNorm(x, w, b, eps) (last axis; float64 via primitives)
  *                 cosineSimilarity(a, b, axis = 1, eps = 1e-8) (axis removed; torch 1.13 formula)
  *                 l2Normalize(x, axis = -1, eps = 1e-12) (F.normalize)
  *   activations   gelu(x) (exact erf form; float32 only on ORT CPU) · dropout(x, mask, p)
- *   reductions    reduceSum / reduceMean / reduceMax / reduceMin (x, axes? = all, keepdims = false)
+ *   reductions    reduceSum / reduceMean / reduceMax / reduceMin (x, axes? = all, keepdims = false);
+ *                 max/min send the gradient to the extremal entries, split equally among ties
  *                 argMin / argMax (x, axis, keepdims = false) → int64
  *   shape         reshape(x, shape with one -1 allowed) · unsqueeze(x, axis) · squeeze(x, axes)
  *                 transpose(x, perm?) · transposeLast2(x) · concat(ts, axis) · split(x, sizes, axis)
@@ -48,15 +49,22 @@
  *                 on the last two axes, PyTorch 1.13 F.interpolate arithmetic (see interp.ts);
  *                 interpolationMatrix(in, out, { mode, alignCorners?, scaleFactor? }) → [out×in] weights
  *   gradient      stopGradient(x) · scaleGradient(x, s) (backward × s, s broadcast to x)
+ *   (float64: every op except erf/gelu and conv, which onnxruntime's CPU provider runs in float32 only)
+ *   A torch Linear (W [out, in]) is matmul(x, transposeLast2(W)) + b: onnxruntime fuses it into
+ *   Gemm, and the backward forms dW without a weight-sized transpose.
  *
  * Autodiff (autodiff.ts)
  *   grad(loss, wrt, { outputs = true, prefix = 'grad.' }) → Tensor[]   gradients (declared as outputs
  *   '<prefix><name>' unless outputs: false); zeros where the loss does not depend on a tensor.
+ *   Backward nodes are named 'grad/…'; only ops on a wrt→loss path get one; a tensor with several
+ *   consumers gets one Sum of its contributions; forward values are reused, never recomputed.
+ *   Any float tensor can be in wrt (params, inputs, intermediates). Can be called more than once.
  *
  * Emission (emit.ts)
- *   emitModel(graph, { paramsAs = 'initializers' | 'inputs', valueInfo = true, docString? }) → Uint8Array
- *   ONNX ModelProto, ir_version 8, opset 17; unreachable nodes are not emitted. Graph inputs are
- *   the declared inputs (then all params when paramsAs = 'inputs'), in declaration order.
+ *   emitModel(graph, { paramsAs = 'initializers' | 'inputs', inputParams?, valueInfo = true, docString? }) → Uint8Array
+ *   ONNX ModelProto, ir_version 8, opset 17; unreachable nodes are not emitted (nor unused
+ *   initializers). Graph inputs are the declared inputs, then the params fed as inputs (all with
+ *   paramsAs 'inputs', or exactly `inputParams`), in declaration order; outputs in declaration order.
  */
 export { Graph, makeData } from './builder';
 export type { OutputSpec } from './builder';
@@ -64,14 +72,14 @@ export { Tensor, attr, broadcastShapes, sizeOf } from './tensor';
 export type { Attr, DType, Node, Shape, TensorData } from './tensor';
 export {
   add, and, argMax, argMin, cast, clip, concat, conv, div, equal, erf, exp, expand, gather, greater,
-  greaterOrEqual, layerNorm, less, lessOrEqual, log, matmul, mul, neg, pad, pow, reduceMax, reduceMean,
+  greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, pad, pow, reduceMax, reduceMean,
   reduceMin, reduceSum, relu, reshape, scaleGradient, sigmoid, slice, softmax, split, sqrt, squeeze,
   stopGradient, sub, sum, tanh, transpose, transposeLast2, unsqueeze, where,
 } from './ops';
 export type { Conv2dOptions, Operand } from './ops';
-export { cosineSimilarity, dropout, gelu, l2Normalize, resize } from './composites';
+export { cosineSimilarity, dropout, gelu, l2Normalize, layerNorm, resize } from './composites';
 export type { ResizeOptions } from './composites';
-export { interpolationMatrix, scaledSize } from './interp';
+export { interpolationMatrix, isIdentity, scaledSize } from './interp';
 export type { InterpAxisOptions, InterpMode } from './interp';
 export { grad, unbroadcast } from './autodiff';
 export type { GradOptions } from './autodiff';

@@ -1,23 +1,22 @@
 /**
  * Interpolation (resize) as separable matrices, with PyTorch 1.13 CPU arithmetic
- * (F.interpolate without antialias): the source coordinate, tap indices and weights are
- * computed in float32 exactly as ATen's UpSample kernels do, so a graph that multiplies by
- * these matrices reproduces torch up to float summation order. The gradient of a resize is
- * then just the transposed matrix.
+ * (F.interpolate without antialias), so a graph that multiplies by these matrices
+ * reproduces torch up to float summation order. The gradient of a resize is then just the
+ * transposed matrix.
  *
- * - bilinear: src = align_corners ? dst·(in−1)/(out−1) : max((dst+0.5)·scale − 0.5, 0);
- *   taps floor(src) and floor(src)+1 (the upper one clamped to in−1), weights 1−t, t.
- * - bicubic (A = −0.75): src = align_corners ? dst·(in−1)/(out−1) : (dst+0.5)·scale − 0.5
- *   (no clamp); taps floor(src)−1 … floor(src)+2 each clamped to [0, in−1].
  * - scale = in/out, or 1/scaleFactor when a scale factor is given (torch 1.13 passes
- *   `scale_factor` to the kernel unless recompute_scale_factor=True); out = floor(in·scaleFactor).
- * - bilinear with in = out copies the axis (torch's shortcut); bicubic has no shortcut
- *   (with a scale factor ≠ 1 it resamples even when in = out).
+ *   `scale_factor` to the kernel unless recompute_scale_factor=True; out = floor(in·scaleFactor)),
+ *   or (in−1)/(out−1) with align_corners; rounded to float32.
+ * - src = scale·dst (align_corners) or scale·(dst + 0.5) − 0.5, in double (ATen's accumulate type).
+ * - bilinear: src clamped at 0; taps floor(src) and floor(src)+1 (the upper one clamped to in−1);
+ *   λ1 = float(src − floor(src)), λ0 = 1 − λ1 in float32. in = out copies the axis.
+ * - bicubic (A = −0.75): taps floor(src)−1 … floor(src)+2, each clamped to [0, in−1];
+ *   t = float(src − floor(src)); the cubic-convolution polynomials are evaluated in float32 with
+ *   fused multiply-adds, as the x86-64 build of torch does. No in = out shortcut (with a scale
+ *   factor ≠ 1 it resamples even then).
  *
- * Measured against torch 1.13 (test/graph/torch-parity): bilinear weights agree to float32
- * rounding; torch's float32 evaluation of the cubic polynomials differs from this one by up to
- * ~2e-6 per weight, so bicubic outputs agree to ~3e-6 of max|value| (torch's own float32 vs
- * float64 gap is of the same size).
+ * Measured against torch 1.13 by pushing one-hot inputs through F.interpolate: bilinear weights
+ * are bit-identical, bicubic weights within 1 float32 ulp (test/graph/torch-parity).
  */
 import { graphError } from './tensor';
 
@@ -33,14 +32,17 @@ export interface InterpAxisOptions {
 const f32 = Math.fround;
 const CUBIC_A = -0.75;
 
+/** a·b + c rounded once to float32 (a·b of two float32 values is exact in double). */
+const fma32 = (a: number, b: number, c: number): number => f32(a * b + c);
+
 function cubic1(x: number): number {
-  // ((A + 2) * x - (A + 3)) * x * x + 1, each step in float32
-  return f32(f32(f32(f32(f32(f32(CUBIC_A + 2) * x) - f32(CUBIC_A + 3)) * x) * x) + 1);
+  // ((A + 2)·x − (A + 3))·x·x + 1
+  return fma32(f32(fma32(CUBIC_A + 2, x, -(CUBIC_A + 3)) * x), x, 1);
 }
 
 function cubic2(x: number): number {
-  // ((A * x - 5 * A) * x + 8 * A) * x - 4 * A, each step in float32
-  return f32(f32(f32(f32(f32(f32(CUBIC_A * x) - f32(5 * CUBIC_A)) * x) + f32(8 * CUBIC_A)) * x) - f32(4 * CUBIC_A));
+  // ((A·x − 5A)·x + 8A)·x − 4A
+  return fma32(fma32(fma32(CUBIC_A, x, -5 * CUBIC_A), x, 8 * CUBIC_A), x, -4 * CUBIC_A);
 }
 
 /** Output size torch derives from a scale factor: floor(in · scaleFactor) (in double). */
@@ -72,25 +74,20 @@ export function interpolationMatrix(inSize: number, outSize: number, opts: Inter
   if (align) scale = outSize > 1 ? f32((inSize - 1) / (outSize - 1)) : 0;
   else scale = opts.scaleFactor !== undefined ? f32(1 / opts.scaleFactor) : f32(inSize / outSize);
   const cubic = opts.mode === 'bicubic';
+  const put = (o: number, i: number, w: number): void => { m[o * inSize + i] = f32(m[o * inSize + i] + w); };
   for (let o = 0; o < outSize; o++) {
-    // The product is formed in double and rounded once, as ATen's (dst + 0.5) promotes to double.
-    let src = align ? f32(scale * o) : f32(scale * (o + 0.5) - 0.5);
+    const src = align ? scale * o : scale * (o + 0.5) - 0.5;
     if (cubic) {
       const i0 = Math.floor(src);
       const t = f32(src - i0);
       const w = [cubic2(f32(t + 1)), cubic1(t), cubic1(f32(1 - t)), cubic2(f32(f32(1 - t) + 1))];
-      for (let j = 0; j < 4; j++) {
-        const idx = Math.min(Math.max(i0 - 1 + j, 0), inSize - 1);
-        m[o * inSize + idx] += w[j];
-      }
+      for (let j = 0; j < 4; j++) put(o, Math.min(Math.max(i0 - 1 + j, 0), inSize - 1), w[j]);
     } else {
-      if (src < 0) src = 0;
-      const i0 = Math.trunc(src);
-      const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
-      const l1 = Math.min(Math.max(f32(src - i0), 0), 1);
-      const l0 = f32(1 - l1);
-      m[o * inSize + i0] += l0;
-      m[o * inSize + i1] += l1;
+      const s0 = Math.max(src, 0);
+      const i0 = Math.trunc(s0);
+      const l1 = f32(Math.min(Math.max(s0 - i0, 0), 1));
+      put(o, i0, f32(1 - l1));
+      put(o, i0 < inSize - 1 ? i0 + 1 : i0, l1);
     }
   }
   return m;

@@ -174,24 +174,6 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   return x.graph.addNode('Softmax', [x], [{ shape: x.shape, dtype: x.dtype }], { axis: attr.int(a) })[0];
 }
 
-/**
- * LayerNorm over the last axis: (x − mean)/√(var + eps) · w + b with w, b of shape [D]
- * (ONNX LayerNormalization; its Mean/InvStdDev outputs feed the closed-form backward).
- */
-export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor {
-  requireFloat('layerNorm', x);
-  const d = x.shape[x.rank - 1];
-  if (x.rank < 1 || w.rank !== 1 || b.rank !== 1 || w.shape[0] !== d || b.shape[0] !== d) {
-    throw graphError('layerNorm', `x ${fmt(x.shape)}, w ${fmt(w.shape)}, b ${fmt(b.shape)}: w and b must be [${d}]`);
-  }
-  if (w.dtype !== x.dtype || b.dtype !== x.dtype) throw graphError('layerNorm', `dtypes differ: ${x.dtype}, ${w.dtype}, ${b.dtype}`);
-  if (!(eps > 0)) throw graphError('layerNorm', `eps must be > 0, got ${eps}`);
-  const stats = [...x.shape.slice(0, -1), 1];
-  return x.graph.addNode('LayerNormalization', [x, w, b], [
-    { shape: x.shape, dtype: x.dtype }, { shape: stats, dtype: x.dtype }, { shape: stats, dtype: x.dtype },
-  ], { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(x.dtype === 'float64' ? 11 : 1) })[0];
-}
-
 // ---- reductions -------------------------------------------------------------------------
 
 function reducedShape(shape: Shape, axes: readonly number[], keepdims: boolean): number[] {
@@ -205,6 +187,7 @@ function reducedShape(shape: Shape, axes: readonly number[], keepdims: boolean):
 
 function reduce(op: string, onnx: string, x: Tensor, axes: readonly number[] | undefined, keepdims: boolean): Tensor {
   requireFloat(op, x);
+  if (x.rank === 0 && (axes === undefined || axes.length === 0)) return x;
   const ax = axes === undefined ? x.shape.map((_, i) => i) : normAxes(op, axes, x.rank);
   if (ax.length === 0) throw graphError(op, 'axes must not be empty');
   const shape = reducedShape(x.shape, ax, keepdims);
@@ -243,7 +226,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const out = shape.map((d) => (d === -1 ? x.size / known : d));
   if (bad || sizeOf(out) !== x.size) throw graphError('reshape', `cannot reshape ${fmt(x.shape)} (${x.size} values) to ${fmt(shape)}`);
   if (sameShape(out, x.shape)) return x;
-  return x.graph.addNode('Reshape', [x, x.graph.int64s(out)], [{ shape: out, dtype: x.dtype }])[0];
+  // allowzero: a 0 in the target means an empty axis, not "copy the input's axis".
+  return x.graph.addNode('Reshape', [x, x.graph.int64s(out)], [{ shape: out, dtype: x.dtype }], out.includes(0) ? { allowzero: attr.int(1) } : {})[0];
 }
 
 /** Inserts a size-1 axis at `axis` (in the output's numbering). */
@@ -266,6 +250,12 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
     throw graphError('transpose', `perm [${p.join(',')}] is not a permutation of the ${x.rank} axes of ${fmt(x.shape)}`);
   }
   if (p.every((v, i) => v === i)) return x;
+  // transpose(transpose(y)) = y when the permutations cancel (e.g. the gradient of x·Wᵀ).
+  const inner = x.producer;
+  if (inner?.opType === 'Transpose' && !inner.gradMarker) {
+    const q = inner.attrs.perm.value as readonly number[];
+    if (p.every((v, i) => q[v] === i)) return inner.inputs[0]!;
+  }
   return x.graph.addNode('Transpose', [x], [{ shape: p.map((i) => x.shape[i]), dtype: x.dtype }], { perm: attr.ints(p) })[0];
 }
 
