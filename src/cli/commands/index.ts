@@ -2,8 +2,12 @@
 import type { CommandSpec } from '../args';
 import { infoCommand } from './info';
 import { phantomCommand } from './phantom';
+import { datasetCommand } from './dataset';
+import { demoCommand } from './demo';
 
 export const COMMANDS: CommandSpec[] = [
   infoCommand,
   phantomCommand,
+  datasetCommand,
+  demoCommand,
 ];
