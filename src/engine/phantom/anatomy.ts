@@ -23,7 +23,7 @@ export interface BrainModel {
   /** Grid scale relative to 240×240×155. */
   scale: number;
   tissue: Uint8Array;
-  /** Depth below the brain surface in mm (Infinity outside the brain envelope is not stored: 0 there). */
+  /** Depth below the brain surface in mm (0 outside the brain). */
   depth: Float32Array;
   /** Inclusive voxel bounding box of the brain: [i0, i1, j0, j1, k0, k1]. */
   bbox: [number, number, number, number, number, number];
@@ -71,7 +71,9 @@ export function buildBrain(rng: Rng, dims: [number, number, number]): BrainModel
   const fold2 = new ValueNoise3D(rng, extent, foldSpacing * 0.5);
   const sulcNoise = new ValueNoise3D(rng, extent, Math.max(30 * s, 6));
   const vesselNoise = new ValueNoise3D(rng, extent, Math.max(6 * s, 3));
-  const foldField = (x: number, y: number, z: number) => fold.sample(x, y, z) + 0.5 * fold2.sample(x, y, z);
+  const maxSulcDepth = sulcDepth * 1.4;
+  const g1 = new Float64Array(3);
+  const g2 = new Float64Array(3);
 
   // Anatomical coordinates are affine in (i, j, k): p = R · (world − centre).
   const toAnatomy = (i: number, j: number, k: number): [number, number, number] => {
@@ -144,21 +146,22 @@ export function buildBrain(rng: Rng, dims: [number, number, number]): BrainModel
     if (aboveCallosum && ax < fissW) return Tissue.Csf;
     if (aboveCallosum && ax < fissW + gmT) return Tissue.Grey;
     // Cortical ribbon with sulci.
-    if (depth < sulcDepth + gmT) {
-      // Distance (mm) to the folding field's zero surface, |f| / |∇f|: sulci are thin sheets
-      // of CSF reaching down from the surface, lined by the grey-matter ribbon.
-      const f = foldField(i, j, k);
-      const h = 0.5;
-      const gxF = (foldField(i + h, j, k) - f) / h;
-      const gyF = (foldField(i, j + h, k) - f) / h;
-      const gzF = (foldField(i, j, k + h) - f) / h;
-      const dist = Math.abs(f) / Math.max(Math.sqrt(gxF * gxF + gyF * gyF + gzF * gzF), 1e-3);
+    if (depth < maxSulcDepth + gmT) {
       const d = sulcDepth * (0.6 + 0.8 * Math.abs(sulcNoise.sample(i, j, k)));
-      if (depth < d && dist < sulcW * (1.3 - (0.6 * depth) / d)) {
-        return vesselNoise.sample(i, j, k) > 0.62 ? Tissue.Vessel : Tissue.Csf;
+      if (depth < d + gmT) {
+        // Distance (mm) to the folding field's zero surface, |f| / |∇f|: sulci are thin
+        // sheets of CSF reaching down from the surface, lined by the grey-matter ribbon.
+        const f = fold.sampleWithGradient(i, j, k, g1) + 0.5 * fold2.sampleWithGradient(i, j, k, g2);
+        const gxF = g1[0] + 0.5 * g2[0];
+        const gyF = g1[1] + 0.5 * g2[1];
+        const gzF = g1[2] + 0.5 * g2[2];
+        const dist = Math.abs(f) / Math.max(Math.sqrt(gxF * gxF + gyF * gyF + gzF * gzF), 1e-3);
+        if (depth < d && dist < sulcW * (1.3 - (0.6 * depth) / d)) {
+          return vesselNoise.sample(i, j, k) > 0.62 ? Tissue.Vessel : Tissue.Csf;
+        }
+        if (dist < sulcW + gmT) return Tissue.Grey;
       }
       if (depth < csfT + gmT) return Tissue.Grey;
-      if (depth < d + gmT && dist < sulcW + gmT) return Tissue.Grey;
     }
     // Lateral ventricles: banana-shaped tubes either side of the midline.
     const vs = px < 0 ? ventScaleL : ventScaleR;

@@ -106,7 +106,9 @@ export function writePhantomCase(task: Omit<CaseTask, 'index'>): PhantomCaseSumm
   }
   return {
     id: task.id, dir, seed: task.seed, anomalous: task.anomalous, files, labelVoxels,
-    lesions: arrays.lesions.map(({ center, radii, kind, weakSequence, voxels }) => ({ center, radii, kind, weakSequence, voxels })),
+    lesions: arrays.lesions.map(({ center, radii, kind, weakSequence, voxels }) => ({
+      center, radii: radii.map((r) => Math.round(r * 100) / 100) as [number, number, number], kind, weakSequence, voxels,
+    })),
   };
 }
 
@@ -173,10 +175,13 @@ type WorkerReply =
   | { type: 'done'; index: number; summary: PhantomCaseSummary }
   | { type: 'failed'; index: number; message: string };
 
+/** tsx's require hook: only needed when this module runs from TypeScript source (tests). */
+const TSX_REQUIRE_HOOK = 'tsx/cjs';
+
 /** Source of the worker: load this module (through tsx when running from TypeScript). */
 function workerSource(): string {
   const self = __filename;
-  const tsLoader = /\.[cm]?ts$/.test(self) ? `require(${JSON.stringify(require.resolve('tsx/cjs'))});` : '';
+  const tsLoader = /\.[cm]?ts$/.test(self) ? `require(${JSON.stringify(require.resolve(TSX_REQUIRE_HOOK))});` : '';
   return `${tsLoader}require(${JSON.stringify(self)});`;
 }
 

@@ -28,8 +28,8 @@ export interface LesionSignal {
 export const LESION_SIGNAL: Record<PhantomSequence, LesionSignal> = {
   flair: { edema: 0.92, core: 0.6, rim: 0.72 }, // core varies per lesion (see lesions.ts)
   t1: { edema: 0.74, core: 0.32, rim: 0.7 },
-  t1ce: { edema: 0.76, core: 0.34, rim: 1.45 },
-  t2: { edema: 0.86, core: 0.95, rim: 0.62 },
+  t1ce: { edema: 0.76, core: 0.34, rim: 1.55 },
+  t2: { edema: 0.86, core: 0.95, rim: 0.55 },
 };
 
 /** A non-enhancing core (low-grade look): milder on T1, bright on FLAIR and T2. */

@@ -33,6 +33,8 @@ export interface PhantomArrays {
   seg: Uint8Array;
   /** Ground-truth tissue map (Tissue codes) of the normal anatomy underneath. */
   tissue: Uint8Array;
+  /** Which lesion (1-based index into `lesions`) each labelled voxel belongs to; 0 elsewhere. */
+  lesionMap: Uint8Array;
   lesions: LesionInfo[];
 }
 
@@ -43,6 +45,7 @@ export interface PhantomCase {
   t2: Volume;
   seg: Volume;
   tissue: Uint8Array;
+  lesionMap: Uint8Array;
   lesions: LesionInfo[];
 }
 
@@ -70,7 +73,7 @@ export function generatePhantomArrays(params: PhantomParams): PhantomArrays {
   const scratch = new Float32Array(n);
   const images = {} as Record<PhantomSequence, Int16Array>;
   for (const seq of PHANTOM_SEQUENCES) images[seq] = synthesise(rng, brain, seq, lesions, maps, scratch);
-  return { dims, affine: phantomAffine(dims), images, seg: maps.seg, tissue: brain.tissue, lesions };
+  return { dims, affine: phantomAffine(dims), images, seg: maps.seg, tissue: brain.tissue, lesionMap: maps.lesionId, lesions };
 }
 
 /** The same case as in-memory volumes (storage orientation, values as written). */
@@ -79,7 +82,7 @@ export function generatePhantomCase(params: PhantomParams): PhantomCase {
   const vol = (data: ArrayLike<number>): Volume => ({ dims: [...a.dims], spacing: [1, 1, 1], affine: a.affine.slice(), data: Float32Array.from(data) });
   return {
     flair: vol(a.images.flair), t1: vol(a.images.t1), t1ce: vol(a.images.t1ce), t2: vol(a.images.t2), seg: vol(a.seg),
-    tissue: a.tissue, lesions: a.lesions,
+    tissue: a.tissue, lesionMap: a.lesionMap, lesions: a.lesions,
   };
 }
 
@@ -89,51 +92,75 @@ function synthesise(rng: Rng, brain: BrainModel, seq: PhantomSequence, lesions: 
   const tissue = brain.tissue;
   const table = jitteredTissueSignal(seq, () => rng.range(0.95, 1.05));
   const scale = rng.range(500, 1400);
-  const biasAmp = rng.range(0.05, 0.18);
+  const biasAmp = rng.range(0.03, 0.1);
   const bias = new ValueNoise3D(rng, brain.dims, Math.max(90 * brain.scale, 20));
   const sigma = rng.range(0.015, 0.04) * scale;
 
-  img.fill(0);
-  for (let k = k0; k <= k1; k++) {
-    for (let j = j0; j <= j1; j++) {
-      const base = nx * (j + ny * k);
-      for (let idx = base + i0; idx <= base + i1; idx++) {
-        const t = tissue[idx];
-        if (t === Tissue.Background) continue;
-        let v = table[t];
-        const id = maps.lesionId[idx];
-        if (id !== 0) {
-          const lesion = lesions[id - 1];
-          const vis = lesion.visibility[seq];
-          const sig = lesion.signal[seq];
-          const label = maps.seg[idx];
-          if (label === LABEL_EDEMA) v += ((vis * maps.edemaWeight[idx]) / 255) * (sig.edema - v);
-          else if (label === LABEL_NECROTIC) v += vis * (sig.core - v);
-          else if (label === LABEL_ENHANCING) v += vis * (sig.rim - v);
-        }
-        img[idx] = v;
-      }
+  const BG = Tissue.Background; // a local: imported bindings are getters under some loaders
+  // Signal of one voxel: its tissue, blended toward its lesion compartment's target.
+  const signal = (idx: number): number => {
+    const t = tissue[idx];
+    if (t === BG) return 0;
+    let v = table[t];
+    const id = maps.lesionId[idx];
+    if (id !== 0) {
+      const lesion = lesions[id - 1];
+      const vis = lesion.visibility[seq];
+      const sig = lesion.signal[seq];
+      const label = maps.seg[idx];
+      if (label === LABEL_EDEMA) v += ((vis * maps.edemaWeight[idx]) / 255) * (sig.edema - v);
+      else if (label === LABEL_NECROTIC) v += vis * (sig.core - v);
+      else if (label === LABEL_ENHANCING) v += vis * (sig.rim - v);
     }
-  }
-  blur121(img, brain);
+    return v;
+  };
+  blur121(img, brain, signal);
 
-  // Rician noise: |signal + complex Gaussian|. Normals come from a seeded table (one
-  // 32-bit draw each) because Box–Muller per voxel dominated the run time.
+  // Rician noise: |signal + complex Gaussian|. Normals come from a seeded table indexed by
+  // an inlined xorshift32 (seeded from rng), because Box–Muller and closure calls per voxel
+  // dominated the run time.
   const gauss = gaussianTable(rng);
+  let x = rng.nextUint32() | 1;
   const out = new Int16Array(img.length);
+  const gain = biasRow(bias, biasAmp, scale, i0, i1);
   for (let k = k0; k <= k1; k++) {
     for (let j = j0; j <= j1; j++) {
+      gain.fill(j, k);
       let idx = i0 + nx * (j + ny * k);
       for (let i = i0; i <= i1; i++, idx++) {
-        if (tissue[idx] === Tissue.Background) continue; // skull-stripped: exactly 0 outside
-        const clean = img[idx] * scale * Math.exp(biasAmp * bias.sample(i, j, k));
-        const re = clean + sigma * gauss[rng.nextUint32() >>> GAUSS_SHIFT];
-        const im = sigma * gauss[rng.nextUint32() >>> GAUSS_SHIFT];
+        if (tissue[idx] === BG) continue; // skull-stripped: exactly 0 outside
+        const clean = img[idx] * gain.row[i - i0];
+        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        const re = clean + sigma * gauss[x >>> GAUSS_SHIFT];
+        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        const im = sigma * gauss[x >>> GAUSS_SHIFT];
         out[idx] = Math.min(32767, Math.round(Math.sqrt(re * re + im * im)));
       }
     }
   }
   return out;
+}
+
+/**
+ * The smooth gain `scale × exp(amp × bias)` along one row of the box, evaluated every
+ * BIAS_STEP voxels and linearly interpolated between (the field varies over ≥ 20 voxels).
+ */
+const BIAS_STEP = 8;
+function biasRow(bias: ValueNoise3D, amp: number, scale: number, i0: number, i1: number): { row: Float32Array; fill(j: number, k: number): void } {
+  const len = i1 - i0 + 1;
+  const row = new Float32Array(Math.max(len, 0));
+  return {
+    row,
+    fill(j, k) {
+      let prev = scale * Math.exp(amp * bias.sample(i0, j, k));
+      for (let s = 0; s < len; s += BIAS_STEP) {
+        const e = Math.min(s + BIAS_STEP, len - 1);
+        const next = e === s ? prev : scale * Math.exp(amp * bias.sample(i0 + e, j, k));
+        for (let t = s; t <= e; t++) row[t] = e === s ? prev : prev + ((next - prev) * (t - s)) / (e - s);
+        prev = next;
+      }
+    },
+  };
 }
 
 const GAUSS_BITS = 16;
@@ -146,30 +173,46 @@ function gaussianTable(rng: Rng): Float32Array {
   return t;
 }
 
-/** Separable [1 2 1]/4 blur inside the brain's bounding box: a little partial-volume softness. */
-function blur121(img: Float32Array, brain: BrainModel): void {
+/**
+ * Writes `signal` over the brain's bounding box, blurred with a separable [1 2 1]/4 kernel
+ * (edges replicated): a little partial-volume softness. The x pass reads the signal
+ * directly; every pass works on whole rows so memory is read in order. Voxels outside
+ * the box are left untouched (nothing reads them).
+ */
+function blur121(img: Float32Array, brain: BrainModel, signal: (idx: number) => number): void {
   const [nx, ny] = brain.dims;
   const [i0, i1, j0, j1, k0, k1] = brain.bbox;
-  const strides = [1, nx, nx * ny];
-  const ranges = [[i0, i1], [j0, j1], [k0, k1]];
-  const line = new Float32Array(Math.max(i1 - i0, j1 - j0, k1 - k0) + 1);
-  for (let axis = 0; axis < 3; axis++) {
-    const stride = strides[axis];
-    const [a0, a1] = ranges[axis];
-    const others = [0, 1, 2].filter((x) => x !== axis);
-    const [p0, p1] = ranges[others[0]];
-    const [q0, q1] = ranges[others[1]];
-    for (let q = q0; q <= q1; q++) {
-      for (let p = p0; p <= p1; p++) {
-        const start = p * strides[others[0]] + q * strides[others[1]] + a0 * stride;
-        const len = a1 - a0 + 1;
-        for (let t = 0; t < len; t++) line[t] = img[start + t * stride];
-        for (let t = 0; t < len; t++) {
-          const prev = t > 0 ? line[t - 1] : line[t];
-          const next = t < len - 1 ? line[t + 1] : line[t];
-          img[start + t * stride] = 0.25 * prev + 0.5 * line[t] + 0.25 * next;
-        }
+  if (i1 < i0) return; // no brain
+  const w = i1 - i0 + 1;
+  const plane = nx * ny;
+  // x: along each row.
+  const line = new Float32Array(w);
+  for (let k = k0; k <= k1; k++) {
+    for (let j = j0; j <= j1; j++) {
+      const o = i0 + nx * j + plane * k;
+      for (let t = 0; t < w; t++) line[t] = signal(o + t);
+      for (let t = 0; t < w; t++) {
+        const prev = line[t > 0 ? t - 1 : 0];
+        const next = line[t < w - 1 ? t + 1 : w - 1];
+        img[o + t] = 0.25 * prev + 0.5 * line[t] + 0.25 * next;
       }
     }
   }
+  // y and z: combine neighbouring rows; `before` keeps the unblurred previous row.
+  const before = new Float32Array(w);
+  const cur = new Float32Array(w);
+  const pass = (outerLo: number, outerHi: number, lo: number, hi: number, rowAt: (outer: number, inner: number) => number) => {
+    for (let o = outerLo; o <= outerHi; o++) {
+      before.set(img.subarray(rowAt(o, lo), rowAt(o, lo) + w));
+      for (let r = lo; r <= hi; r++) {
+        const at = rowAt(o, r);
+        cur.set(img.subarray(at, at + w));
+        const nextAt = rowAt(o, r < hi ? r + 1 : hi);
+        for (let t = 0; t < w; t++) img[at + t] = 0.25 * before[t] + 0.5 * cur[t] + 0.25 * img[nextAt + t];
+        before.set(cur);
+      }
+    }
+  };
+  pass(k0, k1, j0, j1, (k, j) => i0 + nx * j + plane * k);
+  pass(j0, j1, k0, k1, (j, k) => i0 + nx * j + plane * k);
 }

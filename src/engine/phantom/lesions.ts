@@ -6,7 +6,7 @@
  */
 import type { Rng } from '../util/random';
 import { Tissue, type BrainModel } from './anatomy';
-import { LESION_SIGNAL, NON_ENHANCING_CORE, PHANTOM_SEQUENCES, type LesionSignal, type PhantomSequence } from './contrast';
+import { LESION_SIGNAL, NON_ENHANCING_CORE, PHANTOM_SEQUENCES, TISSUE_SIGNAL, type LesionSignal, type PhantomSequence } from './contrast';
 import { ValueNoise3D } from './noise';
 
 export const LABEL_NECROTIC = 1;
@@ -58,7 +58,7 @@ export function makeLesions(rng: Rng, brain: BrainModel): { lesions: LesionInfo[
 
 function designLesion(rng: Rng, brain: BrainModel): LesionInfo {
   const s = brain.scale;
-  const re = Math.max(rng.range(9, 22) * s, 2.5);
+  const re = Math.max(rng.range(9, 22) * s, 4);
   const radii: [number, number, number] = [re * rng.range(0.8, 1.2), re * rng.range(0.8, 1.2), re * rng.range(0.75, 1.1)];
   const center = pickCenter(rng, brain, re);
   const kind = rng.uniform() < 0.65 ? 'enhancing' : 'non-enhancing';
@@ -67,7 +67,8 @@ function designLesion(rng: Rng, brain: BrainModel): LesionInfo {
   const signal = {} as Record<PhantomSequence, LesionSignal>;
   const flairCore = rng.range(0.25, 0.9); // necrosis on FLAIR: anything from dark to bright
   for (const seq of PHANTOM_SEQUENCES) {
-    visibility[seq] = seq === weakSequence ? rng.range(0.08, 0.2) : rng.range(0.8, 1.0);
+    // Weak: the edema keeps only 1–6 % contrast against white matter on this sequence.
+    visibility[seq] = seq === weakSequence ? Math.min(1, rng.range(0.01, 0.06) / edemaContrast(seq)) : rng.range(0.8, 1.0);
     const base = LESION_SIGNAL[seq];
     const j = () => rng.range(0.93, 1.07);
     const core = kind === 'enhancing' ? (seq === 'flair' ? flairCore : base.core) : NON_ENHANCING_CORE[seq];
@@ -77,6 +78,11 @@ function designLesion(rng: Rng, brain: BrainModel): LesionInfo {
 }
 
 /** A white-matter / deep-grey voxel in the axial band 56–74 % of the height (80–115 of 155). */
+/** Relative edema contrast against white matter, |edema / WM − 1|, of a sequence. */
+function edemaContrast(seq: PhantomSequence): number {
+  return Math.abs(LESION_SIGNAL[seq].edema / TISSUE_SIGNAL[seq][Tissue.White] - 1);
+}
+
 function pickCenter(rng: Rng, brain: BrainModel, re: number): [number, number, number] {
   const [nx, ny, nz] = brain.dims;
   const [i0, i1, j0, j1] = brain.bbox;
@@ -103,7 +109,8 @@ function rasterise(rng: Rng, brain: BrainModel, lesion: LesionInfo, id: number, 
   const [rx, ry, rz] = lesion.radii;
   const re = (rx + ry + rz) / 3;
   const coreFrac = rng.range(0.3, 0.55);
-  const rimOuter = 1 + Math.max(rng.range(1.5, 3.5) * brain.scale, 1.0) / (coreFrac * re);
+  // At least 2 voxels thick, so the rim survives the partial-volume blur on small grids.
+  const rimOuter = 1 + Math.max(rng.range(2, 4) * brain.scale, 2) / (coreFrac * re);
   const edemaNoise = new ValueNoise3D(rng, brain.dims, Math.max(re * 0.5, 2));
   const coreNoise = new ValueNoise3D(rng, brain.dims, Math.max(re * 0.35, 1.5));
   const [ci, cj, ck] = lesion.center;
@@ -111,12 +118,13 @@ function rasterise(rng: Rng, brain: BrainModel, lesion: LesionInfo, id: number, 
   const lo = (c: number, r: number) => Math.max(0, Math.floor(c - reach * r));
   const hi = (c: number, r: number, n: number) => Math.min(n - 1, Math.ceil(c + reach * r));
   const enhancing = lesion.kind === 'enhancing';
+  const { Background: BG, White: WM, Grey: GM, DeepGrey: DGM } = Tissue; // locals for the hot loop
   for (let k = lo(ck, rz); k <= hi(ck, rz, nz); k++) {
     for (let j = lo(cj, ry); j <= hi(cj, ry, ny); j++) {
       for (let i = lo(ci, rx); i <= hi(ci, rx, nx); i++) {
         const idx = i + nx * (j + ny * k);
         const t = brain.tissue[idx];
-        if (t === Tissue.Background) continue;
+        if (t === BG) continue;
         const u = (i - ci) / rx;
         const v = (j - cj) / ry;
         const w = (k - ck) / rz;
@@ -127,7 +135,7 @@ function rasterise(rng: Rng, brain: BrainModel, lesion: LesionInfo, id: number, 
         let label = 0;
         if (dc < 1) label = LABEL_NECROTIC;
         else if (enhancing && dc < rimOuter) label = LABEL_ENHANCING;
-        else if (t === Tissue.White || t === Tissue.Grey || t === Tissue.DeepGrey) label = LABEL_EDEMA;
+        else if (t === WM || t === GM || t === DGM) label = LABEL_EDEMA;
         if (label === 0) continue;
         // Cores and rims win over another lesion's edema; edema never overwrites a core.
         if (label === LABEL_EDEMA && maps.seg[idx] !== 0) continue;

@@ -31,6 +31,15 @@ export class ValueNoise3D {
 
   /** Noise value in [-1, 1] at voxel coordinates (x, y, z). */
   sample(x: number, y: number, z: number): number {
+    return this.evaluate(x, y, z, undefined);
+  }
+
+  /** Noise value at (x, y, z); its gradient (per voxel) is written into `grad`. */
+  sampleWithGradient(x: number, y: number, z: number, grad: Float64Array): number {
+    return this.evaluate(x, y, z, grad);
+  }
+
+  private evaluate(x: number, y: number, z: number, grad: Float64Array | undefined): number {
     let fx = x * this.inv + 1;
     let fy = y * this.inv + 1;
     let fz = z * this.inv + 1;
@@ -40,23 +49,32 @@ export class ValueNoise3D {
     const ix = fx | 0;
     const iy = fy | 0;
     const iz = fz | 0;
-    let tx = fx - ix;
-    let ty = fy - iy;
-    let tz = fz - iz;
-    tx = tx * tx * (3 - 2 * tx);
-    ty = ty * ty * (3 - 2 * ty);
-    tz = tz * tz * (3 - 2 * tz);
+    const tx = fx - ix;
+    const ty = fy - iy;
+    const tz = fz - iz;
+    const sx = tx * tx * (3 - 2 * tx);
+    const sy = ty * ty * (3 - 2 * ty);
+    const sz = tz * tz * (3 - 2 * tz);
     const v = this.values;
     const gx = this.gx;
-    const gxy = this.gxy;
-    const i0 = ix + gx * iy + gxy * iz;
-    const i1 = i0 + gxy;
-    const a = v[i0] + tx * (v[i0 + 1] - v[i0]);
-    const b = v[i0 + gx] + tx * (v[i0 + gx + 1] - v[i0 + gx]);
-    const c = v[i1] + tx * (v[i1 + 1] - v[i1]);
-    const d = v[i1 + gx] + tx * (v[i1 + gx + 1] - v[i1 + gx]);
-    const ab = a + ty * (b - a);
-    const cd = c + ty * (d - c);
-    return ab + tz * (cd - ab);
+    const i0 = ix + gx * iy + this.gxy * iz;
+    const i1 = i0 + this.gxy;
+    const c000 = v[i0], c100 = v[i0 + 1], c010 = v[i0 + gx], c110 = v[i0 + gx + 1];
+    const c001 = v[i1], c101 = v[i1 + 1], c011 = v[i1 + gx], c111 = v[i1 + gx + 1];
+    const a = c000 + sx * (c100 - c000);
+    const b = c010 + sx * (c110 - c010);
+    const c = c001 + sx * (c101 - c001);
+    const d = c011 + sx * (c111 - c011);
+    const ab = a + sy * (b - a);
+    const cd = c + sy * (d - c);
+    if (grad) {
+      // d/ds of the trilinear blend, times ds/dt = 6t(1 - t), times dt/dx = 1/spacing.
+      const dab = c100 - c000 + sy * (c110 - c010 - (c100 - c000));
+      const dcd = c101 - c001 + sy * (c111 - c011 - (c101 - c001));
+      grad[0] = (dab + sz * (dcd - dab)) * 6 * tx * (1 - tx) * this.inv;
+      grad[1] = (b - a + sz * (d - c - (b - a))) * 6 * ty * (1 - ty) * this.inv;
+      grad[2] = (cd - ab) * 6 * tz * (1 - tz) * this.inv;
+    }
+    return ab + sz * (cd - ab);
   }
 }

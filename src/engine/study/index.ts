@@ -1,0 +1,8 @@
+/** Studies: discovery by file name, case loading, the slice dataset, and slice preprocessing. */
+export { SEQUENCES, CHANNELS, MODALITY_SUBSETS, FULL_SUBSET, subsetById, subsetOfChannels, type SequenceName, type ChannelName, type ModalitySubset } from './modalities';
+export { discoverCases, discoverStudy, findCaseOfFile, matchFileName, globToRegExp, DEFAULT_MAX_DEPTH, type Case, type CaseFileRole, type DiscoveryOptions, type DiscoveryResult, type FileMatch } from './discover';
+export { loadCase, type LoadCaseOptions, type LoadedCase } from './load';
+export { axialImage, imageToVoxel, type SliceImage } from './slice';
+export { buildSliceDataset, selectedSlices, formatDatasetSummary, type SliceRef, type SliceDataset, type SliceDatasetSummary, type SplitCounts } from './dataset';
+export { preprocessSlice, preprocessMask, minMaxToUint8, centerCropOffset, anomalyPredicate, resizeMaskNearest, IMAGENET_MEAN, IMAGENET_STD, type PreprocessGeometry } from './preprocess';
+export { resizeBilinearU8 } from './pil-resize';

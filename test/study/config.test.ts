@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CONFIG_DEFAULTS, defaultWorkspaceConfig, loadWorkspaceConfig, parseWorkspaceConfig, stripJsoncExtras, SEQUENCE_KEYS } from '../../src/engine/config';
+import { ConfigError } from '../../src/engine/errors';
+
+const FILE = '/ws/project/anyad.json';
+
+function rejects(json: unknown, pattern: RegExp): void {
+  assert.throws(() => parseWorkspaceConfig(json, FILE), (e: unknown) => {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    assert.match(e.message, pattern);
+    assert.ok(e.message.startsWith(FILE), 'the message names the config file');
+    return true;
+  });
+}
+
+test('an empty config is fully defaulted, with paths resolved against the config folder', () => {
+  const c = parseWorkspaceConfig('{}', FILE);
+  assert.equal(c.data.root, '/ws/project');
+  assert.equal(c.output.dir, '/ws/project/anyad-out');
+  assert.deepEqual(c.data.slices, { axis: 'axial', start: 80, end: 120, step: 5 });
+  assert.equal(c.data.anomalyLabels, 'any');
+  assert.deepEqual(c.data.split, { trainFraction: 0.8, seed: 0 });
+  assert.deepEqual(c.preprocess, { resize: 448, crop: 392 });
+  assert.deepEqual(c.data.sequences, { flair: [], t1: [], t1ce: [], t2: [], label: [] });
+  assert.deepEqual(c.model, {});
+  assert.equal(c.file, FILE);
+  const d = defaultWorkspaceConfig('/elsewhere');
+  assert.equal(d.file, undefined);
+  assert.equal(d.data.root, '/elsewhere');
+});
+
+test('JSON with comments and trailing commas is accepted; comment-like text inside strings is kept', () => {
+  const text = `{
+    // where the data is
+    "data": {
+      "root": "data//brats", /* a block
+         comment */
+      "sequences": { "flair": ["FLAIR.nii.gz", "*_fla.nii.gz",], "label": "seg.nii.gz", },
+      "slices": { "start": 10, "end": 20, "step": 2, },
+      "anomalyLabels": [4, 1, 2],
+    },
+    "preprocess": { "resize": 224, "crop": 196 },
+    "output": { "dir": "out/* not a comment */x" },
+    "model": { "encoder": "dinov2-small", "future": [1, 2] },
+    "train": { "steps": 10 },
+  }`;
+  const c = parseWorkspaceConfig(text, FILE);
+  assert.equal(c.data.root, resolve('/ws/project', 'data//brats'));
+  assert.deepEqual(c.data.sequences.flair, ['FLAIR.nii.gz', '*_fla.nii.gz']);
+  assert.deepEqual(c.data.sequences.label, ['seg.nii.gz']);
+  assert.equal(c.output.dir, resolve('/ws/project', 'out/* not a comment */x'));
+  assert.deepEqual(c.data.slices, { axis: 'axial', start: 10, end: 20, step: 2 });
+  assert.deepEqual(c.data.anomalyLabels, [1, 2, 4]);
+  assert.deepEqual(c.preprocess, { resize: 224, crop: 196 });
+  assert.deepEqual(c.model, { encoder: 'dinov2-small', future: [1, 2] }, 'reserved sections are kept as written');
+  assert.deepEqual(c.train, { steps: 10 });
+  // Escaped quotes do not end a string early.
+  assert.equal(JSON.parse(stripJsoncExtras('{"a": "x\\" // y", }')).a, 'x" // y');
+});
+
+test('wrong types and values give ConfigErrors naming the key path', () => {
+  rejects({ data: { slices: { step: 0 } } }, /data\.slices\.step must be a positive integer, got 0/);
+  rejects({ data: { slices: { step: 2.5 } } }, /data\.slices\.step must be a positive integer/);
+  rejects({ data: { slices: { start: -1 } } }, /data\.slices\.start must be a non-negative integer/);
+  rejects({ data: { slices: { start: 50, end: 40 } } }, /data\.slices\.end must be >= data\.slices\.start/);
+  rejects({ data: { slices: { axis: 'coronal' } } }, /data\.slices\.axis must be "axial"/);
+  rejects({ data: { split: { trainFraction: 1 } } }, /data\.split\.trainFraction must be a number strictly between 0 and 1/);
+  rejects({ data: { split: { seed: 'x' } } }, /data\.split\.seed must be an integer in \[0, 4294967295\], got "x"/);
+  rejects({ data: { anomalyLabels: [] } }, /data\.anomalyLabels must be "any" or a non-empty list/);
+  rejects({ data: { anomalyLabels: [1, 1] } }, /data\.anomalyLabels\[1\] repeats label 1/);
+  rejects({ data: { anomalyLabels: [0] } }, /data\.anomalyLabels\[0\] must be an integer in \[1, 65535\]/);
+  rejects({ data: { sequences: { flair: 3 } } }, /data\.sequences\.flair must be a file-name pattern or a list/);
+  rejects({ data: { sequences: { t2: ['sub/t2.nii.gz'] } } }, /data\.sequences\.t2\[0\] must be a file-name pattern without folders/);
+  rejects({ data: { root: '' } }, /data\.root must be a non-empty string/);
+  rejects({ preprocess: { crop: 200 } }, /preprocess\.crop must be a multiple of 14/);
+  rejects({ preprocess: { resize: 224, crop: 392 } }, /preprocess\.crop must be <= preprocess\.resize \(224\)/);
+  rejects({ model: [] }, /model must be an object, got an array/);
+  rejects({ data: 5 }, /data must be an object, got 5/);
+  rejects([], /the config must be an object/);
+});
+
+test('unknown keys are errors that name the full key path', () => {
+  rejects({ dataa: {} }, /unknown key dataa \(allowed here: \$schema, data, preprocess, output, model, train\)/);
+  rejects({ data: { slices: { stride: 3 } } }, /unknown key data\.slices\.stride/);
+  rejects({ data: { sequences: { dwi: ['x'] } } }, /unknown key data\.sequences\.dwi/);
+  // "$schema" is allowed (VS Code users add it).
+  assert.doesNotThrow(() => parseWorkspaceConfig({ $schema: './schemas/anyad.schema.json' }, FILE));
+});
+
+test('syntax errors report a line and column', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-config-'));
+  try {
+    const file = join(dir, 'anyad.json');
+    writeFileSync(file, '{\n  // comment\n  "data": { "root": "x" \n  "output": {}\n}\n');
+    assert.throws(() => loadWorkspaceConfig(file), (e: unknown) => e instanceof ConfigError && /invalid JSON at line 4/.test(e.message) && e.message.includes(file));
+    assert.throws(() => loadWorkspaceConfig(join(dir, 'missing.json')), (e: unknown) => e instanceof ConfigError && /cannot read config/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the JSON schema and the hand validator agree: same keys, same defaults', () => {
+  const schema = JSON.parse(readFileSync(join(__dirname, '../../schemas/anyad.schema.json'), 'utf8'));
+  assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+  const props = schema.properties;
+  assert.deepEqual(Object.keys(props).sort(), ['$schema', 'data', 'model', 'output', 'preprocess', 'train']);
+  assert.deepEqual(Object.keys(props.data.properties).sort(), Object.keys(CONFIG_DEFAULTS.data).sort());
+  assert.deepEqual(Object.keys(props.data.properties.sequences.properties).sort(), [...SEQUENCE_KEYS].sort());
+  const sl = props.data.properties.slices.properties;
+  for (const k of ['axis', 'start', 'end', 'step'] as const) assert.deepEqual(sl[k].default, CONFIG_DEFAULTS.data.slices[k], `slices.${k}`);
+  assert.equal(props.data.properties.root.default, CONFIG_DEFAULTS.data.root);
+  assert.equal(props.data.properties.anomalyLabels.default, CONFIG_DEFAULTS.data.anomalyLabels);
+  for (const k of ['trainFraction', 'seed'] as const) assert.equal(props.data.properties.split.properties[k].default, CONFIG_DEFAULTS.data.split[k]);
+  for (const k of ['resize', 'crop'] as const) assert.equal(props.preprocess.properties[k].default, CONFIG_DEFAULTS.preprocess[k]);
+  assert.equal(props.output.properties.dir.default, CONFIG_DEFAULTS.output.dir);
+  // Every object in the schema closes its keys (as the validator does), and documents itself.
+  const walk = (node: Record<string, unknown>, path: string) => {
+    if (node.type === 'object' && node.properties) assert.equal(node.additionalProperties, false, `${path} additionalProperties`);
+    for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+      assert.ok(typeof v.description === 'string' && v.description.length > 10, `${path}.${k} needs a description`);
+      walk(v, `${path}.${k}`);
+    }
+  };
+  walk(schema, '');
+});
