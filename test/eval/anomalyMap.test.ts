@@ -12,7 +12,8 @@ import {
 } from '../../src/engine/eval/anomalyMap';
 import { convolveZeroPad } from '../../src/engine/eval/gaussian';
 import { resizeBilinear, resizeNearest } from '../../src/engine/eval/resample';
-import { centreCropOffset, mapToSliceGrid, roundHalfEven } from '../../src/engine/eval/sliceGrid';
+import { mapToSliceGrid } from '../../src/engine/eval/sliceGrid';
+import { centerCropOffset } from '../../src/engine/study/preprocess';
 import { selectLargest, topKCount, topKMean } from '../../src/engine/eval/topk';
 import { EvalError } from '../../src/engine/errors';
 
@@ -129,10 +130,8 @@ test('bilinear and nearest resizes match torch F.interpolate (down, up, non-squa
 });
 
 test('mapToSliceGrid: crop placed in the R×R canvas (zero outside), resized to the slice, as torch', () => {
-  assert.equal(roundHalfEven(2.5), 2);
-  assert.equal(roundHalfEven(3.5), 4);
-  assert.equal(centreCropOffset(19, 14), 2);
-  assert.equal(centreCropOffset(448, 392), 28);
+  assert.equal(centerCropOffset(19, 14), 2);
+  assert.equal(centerCropOffset(448, 392), 28);
   const crop = g('slice.crop14');
   assertClose(mapToSliceGrid(crop, 14, { resize: 19, crop: 14 }, 23, 17), g('slice.R19C14toH17W23'), 1e-6, 'R19 C14 → 17×23');
   assertClose(mapToSliceGrid(crop, 14, { resize: 18, crop: 14 }, 30, 9), g('slice.R18C14toH9W30'), 1e-6, 'R18 C14 → 9×30');

@@ -12,6 +12,7 @@ import { SubsetEvaluator } from '../../src/engine/eval/subsetEvaluator';
 import { imageScore } from '../../src/engine/eval/anomalyMap';
 import { EvalError } from '../../src/engine/errors';
 import type { BinaryMetrics } from '../../src/engine/eval/types';
+import { mulberry32 as rng } from '../helpers/random';
 
 const FIX = join(__dirname, '..', 'fixtures', 'eval');
 
@@ -25,17 +26,6 @@ interface AuproCase { name: string; aupro: number | null; regions: number; image
 const binaryCases = (JSON.parse(readFileSync(join(FIX, 'binary-metrics.json'), 'utf8')) as { cases: BinaryCase[] }).cases;
 const auproCases = (JSON.parse(readFileSync(join(FIX, 'aupro.json'), 'utf8')) as { cases: AuproCase[] }).cases;
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function close(actual: number | null, expected: number | null, tol: number, what: string): void {
   if (expected === null) { assert.equal(actual, null, `${what}: expected null`); return; }

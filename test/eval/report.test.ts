@@ -11,6 +11,7 @@ import type { ReportInput } from '../../src/engine/eval/reportTypes';
 import type { MetricSet } from '../../src/engine/eval/types';
 import { MODALITY_SUBSETS } from '../../src/engine/study/modalities';
 import { EvalError } from '../../src/engine/errors';
+import { mulberry32 as rng } from '../helpers/random';
 
 // ---------------------------------------------------------------- a strict little XML parser
 interface XmlElement { name: string; attrs: Record<string, string>; children: XmlElement[]; text: string }
@@ -94,16 +95,6 @@ test('the XML checker rejects malformed documents (it can fail)', () => {
 });
 
 // ---------------------------------------------------------------- synthetic evaluation results
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One subset evaluated on synthetic 32×32 maps: anomalous slices have a blob that the map sees with `strength`. */
 function evaluateSynthetic(seed: number, strength: number, label: string): SubsetResult {

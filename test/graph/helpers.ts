@@ -24,17 +24,8 @@ export async function runGraph(g: Graph, data: Record<string, TensorData>, opts:
   return runSession(await sessionFor(g, opts), g, data);
 }
 
-/** Deterministic PRNG (mulberry32) → uniform [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/random';
+export { rng };
 
 export function randn(rand: () => number, n: number): number[] {
   const out: number[] = [];

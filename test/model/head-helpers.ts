@@ -91,14 +91,5 @@ export function maxErr(a: ArrayLike<number>, b: ArrayLike<number>): { abs: numbe
   return { abs, ref, rel: abs / Math.max(ref, 1e-30) };
 }
 
-/** Seeded uniform [0, 1) (mulberry32), for choosing test coordinates and directions. */
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as mulberry } from '../helpers/random';
+export { mulberry };

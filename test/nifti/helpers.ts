@@ -5,17 +5,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { NiftiError } from '../../src/engine/errors';
 
-/** Deterministic PRNG in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seededRandom } from '../helpers/random';
+export { seededRandom };
 
 /** A fresh temp dir, removed by the returned cleanup. */
 export function makeTempDir(prefix: string): { dir: string; cleanup: () => void } {

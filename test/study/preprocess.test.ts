@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseSafetensors, type SafetensorsFile } from '../../src/engine/safetensors';
 import { resizeBilinearU8 } from '../../src/engine/study/pil-resize';
-import { centerCropOffset, minMaxToUint8, preprocessMask, preprocessSlice, resizeMaskNearest } from '../../src/engine/study/preprocess';
+import { centerCropOffset, minMaxToUint8, preprocessMask, preprocessSlice } from '../../src/engine/study/preprocess';
+import { resizeNearest } from '../../src/engine/eval/resample';
 import { FULL_SUBSET, MODALITY_SUBSETS, CHANNELS } from '../../src/engine/study/modalities';
 
 // Golden values from scripts/fixtures/make_preprocess_fixtures.py (numpy + Pillow 9.4 + torch 1.13).
@@ -96,7 +97,7 @@ test('label masks: bilinear > 0.5 on the crop, and torch-nearest to 256, match t
     const exp = u8(`case${k}.mask`);
     assert.deepEqual(got, exp, `case ${k}: ${firstDiff(got, exp)}`);
     assert.ok(exp.some((v) => v === 1));
-    const g256 = resizeMaskNearest(got, C, 256);
+    const g256 = resizeNearest(got, C, C, 256, 256);
     assert.deepEqual(g256, u8(`case${k}.mask256`), `case ${k} nearest 256`);
   }
   // Label selection: only label 4 → a strict subset of the 'any' mask.

@@ -11,7 +11,7 @@ export {
 export { gaussianKernel, convolveZeroPad } from './gaussian';
 export { resizeBilinear, resizeNearest } from './resample';
 export { topKMean, topKCount, selectLargest } from './topk';
-export { mapToSliceGrid, centreCropOffset, roundHalfEven, type CropGeometry } from './sliceGrid';
+export { mapToSliceGrid, type CropGeometry } from './sliceGrid';
 export { SubsetEvaluator, toMetricSet, curvesOf, type SubsetEvaluatorOptions, type SubsetResult, type SubsetCurves } from './subsetEvaluator';
 export * from './reportTypes';
 export { buildResultsTables, formatCell, formatValue, METRIC_ROWS, MEAN_COLUMN, type Cell, type ModelTable, type ResultsTables } from './reportTables';

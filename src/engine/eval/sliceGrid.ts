@@ -11,6 +11,7 @@
  * image that was fed to preprocessing.
  */
 import { EvalError } from '../errors';
+import { centerCropOffset } from '../study/preprocess';
 import { resizeBilinear } from './resample';
 
 export interface CropGeometry {
@@ -18,17 +19,6 @@ export interface CropGeometry {
   resize: number;
   /** Side of the centre crop the model saw (C ≤ R). */
   crop: number;
-}
-
-/** Python 3's round(): halves go to the even neighbour. */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** Top/left offset of torchvision's CenterCrop(C) on an R×R image. */
-export function centreCropOffset(resize: number, crop: number): number {
-  return roundHalfEven((resize - crop) / 2);
 }
 
 export function mapToSliceGrid(
@@ -49,7 +39,7 @@ export function mapToSliceGrid(
   }
   const onCrop = mapSize === C ? map : resizeBilinear(map, mapSize, mapSize, C, C, false);
   const canvas = new Float32Array(R * R);
-  const off = centreCropOffset(R, C);
+  const off = centerCropOffset(R, C);
   for (let y = 0; y < C; y++) canvas.set(onCrop.subarray(y * C, (y + 1) * C), (y + off) * R + off);
   return resizeBilinear(canvas, R, R, height, width, false);
 }

@@ -4,5 +4,5 @@ export { discoverCases, discoverStudy, findCaseOfFile, matchFileName, globToRegE
 export { loadCase, type LoadCaseOptions, type LoadedCase } from './load';
 export { axialImage, imageToVoxel, type SliceImage } from './slice';
 export { buildSliceDataset, selectedSlices, formatDatasetSummary, type SliceRef, type SliceDataset, type SliceDatasetSummary, type SplitCounts } from './dataset';
-export { preprocessSlice, preprocessMask, minMaxToUint8, centerCropOffset, anomalyPredicate, resizeMaskNearest, IMAGENET_MEAN, IMAGENET_STD, type PreprocessGeometry } from './preprocess';
+export { preprocessSlice, preprocessMask, minMaxToUint8, centerCropOffset, anomalyPredicate, IMAGENET_MEAN, IMAGENET_STD, type PreprocessGeometry } from './preprocess';
 export { resizeBilinearU8 } from './pil-resize';

@@ -138,19 +138,3 @@ export function anomalyPredicate(anomalyLabels: 'any' | readonly number[]): (v: 
   return (v) => set.has(Math.round(v));
 }
 
-/**
- * Nearest-neighbour resize of a square mask as torch 1.13 `F.interpolate(mode='nearest')`
- * (src = min(floor(dst · float32(in/out)), in - 1)); the evaluation uses it to bring
- * `C×C` masks to the 256×256 grid the reference compares maps on.
- */
-export function resizeMaskNearest(mask: Uint8Array, inSize: number, outSize: number): Uint8Array {
-  if (mask.length !== inSize * inSize) throw new RangeError(`resizeMaskNearest: ${mask.length} values is not ${inSize}×${inSize}`);
-  const idx = new Int32Array(outSize);
-  const scale = Math.fround(inSize / outSize);
-  for (let i = 0; i < outSize; i++) {
-    idx[i] = inSize === outSize ? i : Math.min(Math.floor(Math.fround(i * scale)), inSize - 1);
-  }
-  const out = new Uint8Array(outSize * outSize);
-  for (let y = 0; y < outSize; y++) for (let x = 0; x < outSize; x++) out[y * outSize + x] = mask[idx[y] * inSize + idx[x]];
-  return out;
-}
