@@ -1,0 +1,313 @@
+/**
+ * The AnyAD trainer: the frozen encoder's features (cached per slice and modality subset),
+ * a full-modality statistics pre-pass for the alignment loss, then the head's training graph
+ * run once per step with StableAdamW, the warm-cosine schedule and gradient clipping, as the
+ * reference trains.
+ *
+ *   images ──mask(subset)──▶ encoder (once per pair, FeatureCache) ──▶ fused, En0, En1
+ *   pre-pass: En0/En1 of every training slice with all 3 channels → channel mean/std
+ *   step k:   batch = data order (seed, k); subsets = masking (seed, k); one session run gives
+ *             loss, recon, gather, align and every gradient; clip 0.1; StableAdamW.
+ *
+ * It uses the step machinery of step.ts piece by piece (trainStep's run → clip → update,
+ * trainLoop's resume checks) rather than trainLoop itself, because a batch here needs an
+ * async encoder run on a cache miss and each step reports the three loss terms.
+ * Checkpoints are the checkpoint module's; resuming continues exactly (data order and masking
+ * are pure functions of (seed, step), the statistics are recomputed deterministically).
+ */
+import { ConfigError } from '../errors';
+import { emitModel } from '../graph';
+import { type Feed, type ProviderChoice, createSession, outputFloat32, releaseSession, run } from '../graph/runtime';
+import { type ChannelStats, ChannelStatsAccumulator, initModalityAffine } from '../model/alignment';
+import { encoderModelBytes } from '../model/encoder';
+import type { EncoderWeights } from '../model/encoderWeights';
+import { type HeadConfig, headConfig, initHeadParams } from '../model/headWeights';
+import { DEFAULT_OBJECTIVE, type ObjectiveConfig, TRAINING_GRAPH_NAMES, buildTrainingGraph } from '../model/losses';
+import { patchGrid } from '../model/posEmbed';
+import type { Case } from '../study/discover';
+import type { SliceRef } from '../study/dataset';
+import { loadCase } from '../study/load';
+import { CHANNELS, FULL_SUBSET } from '../study/modalities';
+import { type PreprocessGeometry, preprocessSlice } from '../study/preprocess';
+import { axialImage } from '../study/slice';
+import { resumeFromCheckpoint, saveCheckpointIn } from './checkpoint';
+import { batchIndices, type DataOrder } from './data-order';
+import { FeatureCache, type FeatureCacheStats } from './featureCache';
+import { type MaskingConfig, batchSubsets, maskingConfig } from './masking';
+import { REFERENCE_MAX_GRAD_NORM, StableAdamW, type StableAdamWOptions, clipGradNorm } from './optim';
+import { makeParams, type Params } from './params';
+import { mixSeed } from '../util/random';
+import { type WarmCosineConfig, referenceLrSchedule, warmCosineLr } from './schedule';
+
+/** Full-modality preprocessed training images, [3, H, W] each, H = W = imageSize. */
+export interface TrainingImages {
+  count: number;
+  imageSize: number;
+  image: (index: number) => Float32Array;
+}
+
+/**
+ * Loads and preprocesses (all 3 channels) the given training slices, each case read once.
+ * Training needs FLAIR, T1 and T2 for every training case (the masking removes channels,
+ * the statistics need all of them); a case without one is a StudyError naming it.
+ */
+export function loadTrainingImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry): TrainingImages & { slices: SliceRef[] } {
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const images: Float32Array[] = new Array(slices.length);
+  const wanted = new Map<string, number[]>();
+  slices.forEach((s, i) => wanted.set(s.caseId, [...(wanted.get(s.caseId) ?? []), i]));
+  for (const [id, idx] of wanted) {
+    const c = byId.get(id);
+    if (!c) throw new ConfigError('train/unknown-case', `training slice refers to case '${id}', which is not among the discovered cases`);
+    const loaded = loadCase(c, { sequences: CHANNELS, label: false });
+    for (const i of idx) {
+      const views = CHANNELS.map((ch) => axialImage(loaded.volumes[ch]!, slices[i].z));
+      const data = Object.fromEntries(CHANNELS.map((ch, k) => [ch, views[k].data]));
+      images[i] = preprocessSlice(data, views[0].width, views[0].height, FULL_SUBSET, geom);
+    }
+  }
+  return { count: slices.length, imageSize: geom.crop, image: (i) => images[i], slices: [...slices] };
+}
+
+/** Our default run length (the reference's iteration count for BraTS is not in shared/). */
+export const DEFAULT_TRAIN_STEPS = 10000;
+/** The reference's batch size. */
+export const REFERENCE_BATCH_SIZE = 16;
+
+export interface AnyADProgress {
+  /** Steps completed (1-based count after this step). */
+  step: number;
+  totalSteps: number;
+  loss: number;
+  recon: number;
+  gather: number;
+  /** Unweighted alignment term; NaN when the objective has none (λ2 = 0). */
+  align: number;
+  /** Training samples per second over this run so far (encoder misses included). */
+  samplesPerSec: number;
+  etaSec: number;
+}
+
+export interface AnyADStepRecord {
+  /** 0-based index of the step. */
+  step: number;
+  loss: number;
+  recon: number;
+  gather: number;
+  align: number;
+  gradNorm: number;
+  lr: number;
+  /** Subset id of each sample of the batch. */
+  subsets: number[];
+  /** Wall time of the step in milliseconds (encoder misses included). */
+  ms: number;
+}
+
+export interface TrainAnyADOptions {
+  images: TrainingImages;
+  encoder: EncoderWeights;
+  /** Head settings; default: the reference head with the encoder's width and head count. */
+  head?: Partial<Omit<HeadConfig, 'dim'>>;
+  objective?: ObjectiveConfig;
+  /** Seed of the head's initialisation, the data order and the masking. */
+  seed?: number;
+  steps?: number;
+  batchSize?: number;
+  /** Overrides of the reference schedule (lr 1e-3 → 1e-4, 100 warm-up steps). */
+  lr?: Partial<Omit<WarmCosineConfig, 'totalIters'>>;
+  optimizer?: Partial<StableAdamWOptions>;
+  maxGradNorm?: number;
+  masking?: Partial<Omit<MaskingConfig, 'seed'>>;
+  /** Most feature-cache entries (default: no limit). */
+  cacheMaxEntries?: number;
+  provider?: ProviderChoice;
+  threads?: number;
+  checkpointDir?: string;
+  /** Checkpoint every this many steps (and after the last / on cancel). Default: only at the end. */
+  checkpointEvery?: number;
+  keepCheckpoints?: number;
+  /** Continue from the newest checkpoint in checkpointDir, when there is one. */
+  resume?: boolean;
+  onProgress?: (p: AnyADProgress) => void | Promise<void>;
+  signal?: AbortSignal;
+  log?: (message: string) => void;
+}
+
+export interface TrainAnyADResult {
+  /** Head (+ modality affine) parameters under the reference names. */
+  params: Params;
+  headConfig: HeadConfig;
+  objective: ObjectiveConfig;
+  /** Full-modality channel statistics of [En0, En1]. */
+  stats: ChannelStats[];
+  /** Steps taken by this call. */
+  history: AnyADStepRecord[];
+  /** Steps completed in total. */
+  step: number;
+  resumedFrom: number;
+  cancelled: boolean;
+  cache: FeatureCacheStats;
+  timing: { statsSec: number; trainSec: number };
+}
+
+/**
+ * Full-modality channel statistics of the encoder groups over every training image. The
+ * modality affine is the identity for the full subset at the start, so these are the raw
+ * features' statistics; the alignment term pulls the other subsets' affine-mapped features to them.
+ */
+export async function fullModalityStats(cache: FeatureCache, count: number, chunk: number, dim: number, side: number, signal?: AbortSignal): Promise<ChannelStats[] | undefined> {
+  const acc = [new ChannelStatsAccumulator(dim), new ChannelStatsAccumulator(dim)];
+  for (let start = 0; start < count; start += chunk) {
+    if (signal?.aborted) return undefined;
+    const reqs = Array.from({ length: Math.min(chunk, count - start) }, (_, i) => ({ slice: start + i, subset: FULL_SUBSET.id }));
+    for (const f of await cache.get(reqs)) {
+      acc[0].add(f.en0, [1, dim, side, side]);
+      acc[1].add(f.en1, [1, dim, side, side]);
+    }
+  }
+  return acc.map((a) => a.result());
+}
+
+/** What must be the same for a checkpoint to be resumed (beyond schedule, data order, optimiser). */
+function runIdentity(head: HeadConfig, objective: ObjectiveConfig, masking: MaskingConfig, imageSize: number): Record<string, string> {
+  return { head: JSON.stringify(head), objective: JSON.stringify(objective), masking: JSON.stringify(masking), imageSize: String(imageSize) };
+}
+
+export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult> {
+  const enc = o.encoder.config;
+  if (enc.fuseGroups.length !== 2) throw new ConfigError('config/train', `AnyAD needs exactly 2 encoder groups (En0, En1), the encoder config has ${enc.fuseGroups.length}`);
+  const { images } = o;
+  if (images.count < 1) throw new ConfigError('train/empty', 'the training set is empty: no normal slices in the train cases');
+  const seed = o.seed ?? 0;
+  const totalSteps = o.steps ?? DEFAULT_TRAIN_STEPS;
+  const batch = o.batchSize ?? REFERENCE_BATCH_SIZE;
+  if (!Number.isInteger(totalSteps) || totalSteps < 0) throw new ConfigError('config/train', `steps must be a non-negative integer, got ${totalSteps}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('config/train', `batch size must be a positive integer, got ${batch}`);
+  const objective = o.objective ?? { ...DEFAULT_OBJECTIVE, alignGroups: [...DEFAULT_OBJECTIVE.alignGroups], recon: { ...DEFAULT_OBJECTIVE.recon } };
+  const headOverrides = Object.fromEntries(Object.entries(o.head ?? {}).filter(([, v]) => v !== undefined)) as Partial<HeadConfig>;
+  const head = headConfig(enc.embedDim, o.head?.heads ?? enc.numHeads, headOverrides);
+  const masking = maskingConfig({ ...o.masking, seed: mixSeed(seed, 0x3a5c) });
+  const schedule: WarmCosineConfig = { ...referenceLrSchedule(totalSteps), ...o.lr, totalIters: totalSteps };
+  const dataOrder: DataOrder = { seed, datasetSize: images.count, batchSize: batch };
+  const [side, sideW] = patchGrid(images.imageSize, images.imageSize, enc.patchSize);
+  if (side !== sideW) throw new ConfigError('config/train', 'training images must be square');
+  const sessionOpts = { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log };
+
+  // Encoder + cache, then the full-modality statistics the alignment loss is built with.
+  const t0 = performance.now();
+  const encoderSession = await createSession(encoderModelBytes(o.encoder, { batch, height: images.imageSize, width: images.imageSize }), sessionOpts);
+  const cache = new FeatureCache({
+    session: encoderSession, encoderBatch: batch, imageSize: images.imageSize, dim: enc.embedDim, side,
+    image: images.image, maxEntries: o.cacheMaxEntries,
+  });
+  const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal);
+  const statsSec = (performance.now() - t0) / 1000;
+
+  // Parameters: the reference head at init + the modality affine at identity.
+  const weights = initHeadParams(head, seed);
+  if (objective.modalityAffine) for (const [k, v] of initModalityAffine(head.dim)) weights.set(k, v);
+  const params = makeParams([...weights].map(([k, v]) => [k, v.shape, v.data] as [string, readonly number[], Float32Array]));
+  const optimizer = new StableAdamW(params, o.optimizer);
+  const emptyResult = (cancelled: boolean, step: number): TrainAnyADResult => ({
+    params, headConfig: head, objective, stats: stats ?? [], history: [], step, resumedFrom: step, cancelled,
+    cache: cache.stats(), timing: { statsSec, trainSec: 0 },
+  });
+  if (!stats) {
+    await releaseSession(encoderSession);
+    return emptyResult(true, 0);
+  }
+
+  let step = 0;
+  const identity = runIdentity(head, objective, masking, images.imageSize);
+  if (o.resume && o.checkpointDir) {
+    const ck = resumeFromCheckpoint(o.checkpointDir, params, o.log);
+    if (ck) {
+      const mismatch = (what: string, a: unknown, b: unknown) => {
+        if (JSON.stringify(a) !== JSON.stringify(b)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with ${what} ${JSON.stringify(a)}, this run uses ${JSON.stringify(b)}; start a fresh run or keep the settings`, o.checkpointDir);
+      };
+      mismatch('schedule', ck.schedule, schedule);
+      mismatch('data order', ck.dataOrder, dataOrder);
+      mismatch('optimiser settings', ck.optimizer.options, optimizer.options);
+      for (const k of Object.keys(identity)) mismatch(k, ck.extra?.[k], identity[k]);
+      for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
+      for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
+      step = ck.step;
+      o.log?.(`resuming at step ${step}`);
+    }
+  }
+  const resumedFrom = step;
+  if (step >= totalSteps) {
+    await releaseSession(encoderSession);
+    return emptyResult(false, step);
+  }
+
+  const { graph } = buildTrainingGraph({ batch, side, head, weights, objective, stats });
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), sessionOpts);
+  const N = TRAINING_GRAPH_NAMES;
+  const lossNames: string[] = [N.loss, N.recon, N.gather, ...(objective.lambdaAlign !== 0 ? [N.align] : [])];
+  const fetch = [...lossNames, ...[...params.keys()].map((k) => `grad.${k}`)];
+  const save = () => saveCheckpointIn(o.checkpointDir!, { step, params, optimizer, schedule, dataOrder, extra: identity }, o.keepCheckpoints ?? 2);
+
+  const history: AnyADStepRecord[] = [];
+  const every = o.checkpointEvery ?? 0;
+  const n = side * side * head.dim;
+  const tTrain = performance.now();
+  let cancelled = false;
+  try {
+    while (step < totalSteps) {
+      if (o.signal?.aborted) {
+        cancelled = true;
+        if (o.checkpointDir && step > resumedFrom) save();
+        break;
+      }
+      const tStep = performance.now();
+      const indices = batchIndices(dataOrder, step);
+      const subsets = batchSubsets(masking, dataOrder, step);
+      const feats = await cache.get(indices.map((slice, i) => ({ slice, subset: subsets[i] })));
+      const feeds: Record<string, Feed> = {
+        [N.fused]: concatAll(feats.map((f) => f.fused), n), [N.en0]: concatAll(feats.map((f) => f.en0), n), [N.en1]: concatAll(feats.map((f) => f.en1), n),
+      };
+      const shapes: Record<string, readonly number[]> = { [N.fused]: [batch, side * side, head.dim], [N.en0]: [batch, head.dim, side, side], [N.en1]: [batch, head.dim, side, side] };
+      if (objective.modalityAffine) {
+        feeds[N.subset] = BigInt64Array.from(subsets, (id) => BigInt(id - 1));
+        shapes[N.subset] = [batch];
+      }
+      for (const [name, p] of params) { feeds[name] = p.data; shapes[name] = p.shape; }
+      const out = await run(session, feeds, shapes, fetch);
+      const grads = new Map<string, Float32Array>();
+      for (const name of params.keys()) grads.set(name, outputFloat32(out, `grad.${name}`));
+      const gradNorm = clipGradNorm(grads.values(), o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM);
+      const lr = warmCosineLr(schedule, step);
+      optimizer.step(grads, lr);
+      const value = (name: string) => (lossNames.includes(name) ? outputFloat32(out, name)[0] : Number.NaN);
+      const rec: AnyADStepRecord = {
+        step, loss: value(N.loss), recon: value(N.recon), gather: value(N.gather), align: value(N.align), gradNorm, lr, subsets,
+        ms: performance.now() - tStep,
+      };
+      if (!Number.isFinite(rec.loss)) throw new ConfigError('train/diverged', `the loss is ${rec.loss} at step ${step}; lower the learning rate`);
+      history.push(rec);
+      step += 1;
+      if (o.checkpointDir && ((every > 0 && step % every === 0) || step === totalSteps)) save();
+      const elapsed = (performance.now() - tTrain) / 1000;
+      const done = step - resumedFrom;
+      await o.onProgress?.({
+        step, totalSteps, loss: rec.loss, recon: rec.recon, gather: rec.gather, align: rec.align,
+        samplesPerSec: (done * batch) / elapsed, etaSec: (elapsed / done) * (totalSteps - step),
+      });
+    }
+  } finally {
+    await releaseSession(session);
+    await releaseSession(encoderSession);
+  }
+  return {
+    params, headConfig: head, objective, stats, history, step, resumedFrom, cancelled, cache: cache.stats(),
+    timing: { statsSec, trainSec: (performance.now() - tTrain) / 1000 },
+  };
+}
+
+function concatAll(parts: Float32Array[], per: number): Float32Array {
+  const out = new Float32Array(parts.length * per);
+  parts.forEach((p, i) => out.set(p, i * per));
+  return out;
+}
+
