@@ -55,10 +55,13 @@ export function layerNormBackward(g: Tensor, w: Tensor, xhat: Tensor, invStd: Te
 /** Exact (erf) GELU: x · 0.5 · (1 + erf(x/√2)), as torch's default. Float32 only on ORT CPU (Erf). */
 export function gelu(x: Tensor): Tensor {
   return x.graph.composite('gelu', [x], () => {
-    // x·(0.5·(1 + erf)) is bit-identical to torch's x·0.5·(1 + erf) (×0.5 is exact) and keeps Φ(x) for the backward.
-    const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
+    // (x·0.5)·(1 + erf(x/√2)) is the op order onnxruntime's GeluFusion recognises, so an
+    // inference graph runs one Gelu kernel instead of five elementwise passes; a training
+    // graph reuses 1 + erf for Φ(x) in the backward (and so stays unfused).
+    const onePlusErf = add(erf(div(x, Math.SQRT2)), 1);
+    const cdf = mul(onePlusErf, 0.5);
     return {
-      outputs: [mul(x, cdf)],
+      outputs: [mul(mul(x, 0.5), onePlusErf)],
       // d/dx = Φ(x) + x·φ(x)
       vjp: ([g]) => {
         const xPdf = mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI));

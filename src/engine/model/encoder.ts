@@ -7,7 +7,7 @@
  * the encoder is inference-only, and training caches its outputs.
  */
 import {
-  Graph, type Tensor, add, concat, conv, div, emitModel, erf, expand, layerNorm, matmul, mul, reshape, slice, softmax,
+  Graph, type Tensor, add, concat, conv, div, emitModel, expand, gelu, layerNorm, matmul, mul, reshape, slice, softmax,
   split, sum, transpose, unsqueeze,
 } from '../graph';
 import { GraphError } from '../errors';
@@ -143,18 +143,10 @@ function block(x: Tensor, bw: EncoderBlockWeights, heads: number, eps: number, c
     return linear(reshape(transpose(ctx, [0, 2, 1, 3]), [b, t, d]), bw.proj, 'attn.proj', c);
   })();
   const y = add(x, scaled(attn, bw.ls1, 'ls1.gamma'));
-  const mlp = linear(geluFusable(linear(norm('norm2', bw.norm2, y), bw.fc1, 'mlp.fc1', c)), bw.fc2, 'mlp.fc2', c);
+  const mlp = linear(gelu(linear(norm('norm2', bw.norm2, y), bw.fc1, 'mlp.fc1', c)), bw.fc2, 'mlp.fc2', c);
   return add(y, scaled(mlp, bw.ls2, 'ls2.gamma'));
 }
 
-/**
- * Exact (erf) GELU, x·0.5·(1 + erf(x/√2)), written in the op order onnxruntime's GeluFusion
- * recognises, so the CPU provider runs one Gelu kernel instead of five elementwise passes
- * (graph/composites' gelu keeps torch's x·(1/√2) for its backward; the encoder needs none).
- */
-function geluFusable(x: Tensor): Tensor {
-  return mul(mul(x, 0.5), add(erf(div(x, Math.SQRT2)), 1));
-}
 
 function transposed(m: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(m.length);
