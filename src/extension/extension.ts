@@ -5,9 +5,11 @@ import { detectCommand, trainCommand } from './commands';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('AnyAD');
+  // The viewer provider also answers "which volume, slice and sequences?" for Detect (viewer.activeDocument()).
+  const viewer = new NiftiEditorProvider(context.extensionUri, log);
   context.subscriptions.push(
     log,
-    vscode.window.registerCustomEditorProvider(NIFTI_VIEW_TYPE, new NiftiEditorProvider(context.extensionUri, log), {
+    vscode.window.registerCustomEditorProvider(NIFTI_VIEW_TYPE, viewer, {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: false,
     }),

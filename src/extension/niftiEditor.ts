@@ -1,38 +1,108 @@
 /**
- * Custom editor for *.nii / *.nii.gz: reads the file through the engine (validated, size
- * limited), reorients to RAS and sends the voxels to the webview as a transferred buffer.
+ * Custom editor for *.nii / *.nii.gz. The document is the opened volume (read through the
+ * engine, validated, size limited, reoriented to RAS) plus its editable annotation
+ * (AnnotationDocument): edits reach VS Code as custom-document edits with undo/redo,
+ * and save / save as / revert / backup (hot exit) go through the annotation model.
  * A file the engine refuses shows a readable error view, never a blank panel.
  */
 import * as vscode from 'vscode';
+import { unlinkSync } from 'node:fs';
 import { isAnyadError } from '../engine/errors';
-import { readNifti, toCanonical } from '../engine/nifti';
+import { loadVolume, readNifti, sameGrid, toCanonical } from '../engine/nifti';
 import type { NiftiHeader, Volume } from '../engine/nifti/types';
-import { parseWebviewMessage, type HostToWebview } from '../webview/protocol';
+import { findCaseOfFile, type Case } from '../engine/study';
+import { closedRegionVoxels, strokeVoxels } from './model/planes';
+import { AnnotationDocument, defaultAnnotationPath, type LabelPatch } from './model/annotationDocument';
+import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HostToWebview, type SequenceTab, type WebviewToHost } from '../webview/protocol';
 import { viewerHtml } from './webviewHtml';
 
 export const NIFTI_VIEW_TYPE = 'anyad.niftiViewer';
 
-class NiftiDocument implements vscode.CustomDocument {
-  constructor(
-    readonly uri: vscode.Uri,
-    readonly loaded: { header: NiftiHeader; volume: Volume } | { error: string },
-  ) {}
-  dispose(): void {}
+interface LoadedVolume {
+  header: NiftiHeader;
+  /** Canonical (RAS) volume: the grid of every overlay and of the annotation. */
+  volume: Volume;
+  /** The case the file belongs to (sibling sequences, label), when its name says. */
+  case?: Case;
+  /** Which sequence of the case the opened file is. */
+  opened: SequenceTab | null;
+  annotation: AnnotationDocument;
 }
 
-export class NiftiEditorProvider implements vscode.CustomReadonlyEditorProvider<NiftiDocument> {
+/** Where a viewer is: for the Detect command (current slice, chosen sequences). */
+export interface ViewerState {
+  cursor: Dims3;
+  modalities: DetectChannel[];
+}
+
+export class NiftiDocument implements vscode.CustomDocument {
+  readonly panels = new Set<vscode.WebviewPanel>();
+  viewState: ViewerState | null = null;
+  constructor(readonly uri: vscode.Uri, readonly loaded: LoadedVolume | { error: string }) {}
+
+  /** Sends `msg` to every viewer of this document. */
+  post(msg: HostToWebview): void {
+    for (const p of this.panels) void p.webview.postMessage(msg);
+  }
+
+  /**
+   * Shows a detection result: `map` on the canonical voxel grid (NaN where not computed),
+   * the score, threshold and decision, for axial `slice` or the whole volume (null).
+   */
+  showDetection(map: Float32Array, result: { score: number; threshold: number; decision: boolean; slice: number | null; modalities: DetectChannel[] }): void {
+    this.post({ type: 'heatmap', data: bufferOf(map), ...result, modalities: [...result.modalities] });
+  }
+
+  /** Fills the per-slice score strip (one score per axial slice, NaN = not scored). */
+  showSliceScores(scores: Float32Array, threshold: number): void {
+    this.post({ type: 'sliceScores', scores: bufferOf(scores), threshold });
+  }
+  dispose(): void {
+    this.panels.clear();
+  }
+}
+
+function maxBytes(): number {
+  return vscode.workspace.getConfiguration('anyad').get<number>('maxVolumeMegabytes', 2048) * 1024 * 1024;
+}
+function errorText(e: unknown, what: string): string {
+  return isAnyadError(e) ? e.message : `${what}: ${(e as Error)?.message ?? String(e)}`;
+}
+/** The exact bytes of a typed array, as an ArrayBuffer postMessage can carry. */
+function bufferOf(a: Float32Array | Uint8Array | Uint32Array): ArrayBuffer {
+  return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a.buffer : a.slice().buffer) as ArrayBuffer;
+}
+function patchMessage(p: LabelPatch): HostToWebview {
+  return { type: 'annotationPatch', indices: bufferOf(p.indices), values: bufferOf(p.values) };
+}
+
+export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDocument> {
+  private readonly changes = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<NiftiDocument>>();
+  readonly onDidChangeCustomDocument = this.changes.event;
+  private active: NiftiDocument | undefined;
+
   constructor(private readonly extensionUri: vscode.Uri, private readonly log: vscode.OutputChannel) {}
 
-  async openCustomDocument(uri: vscode.Uri): Promise<NiftiDocument> {
+  /** The document of the viewer last focused (for commands such as Detect). */
+  activeDocument(): NiftiDocument | undefined {
+    return this.active;
+  }
+
+  async openCustomDocument(uri: vscode.Uri, context: vscode.CustomDocumentOpenContext): Promise<NiftiDocument> {
     const name = uri.path.split('/').pop() ?? uri.path;
     try {
+      if (uri.scheme !== 'file') throw new Error(`only files on disk can be opened (this is a '${uri.scheme}' resource)`);
       const bytes = await vscode.workspace.fs.readFile(uri);
-      const maxMb = vscode.workspace.getConfiguration('anyad').get<number>('maxVolumeMegabytes', 2048);
-      const { header, volume } = readNifti(bytes, { file: name, maxBytes: maxMb * 1024 * 1024 });
-      return new NiftiDocument(uri, { header, volume: toCanonical(volume) });
+      const { header, volume } = readNifti(bytes, { file: name, maxBytes: maxBytes() });
+      const canonical = toCanonical(volume);
+      const found = caseOf(uri.fsPath, this.log);
+      const opened = found ? SEQUENCE_NAMES.find((s) => found.files[s] === uri.fsPath) ?? null : null;
+      const backupPath = context.backupId ? vscode.Uri.parse(context.backupId).fsPath : undefined;
+      const annotation = AnnotationDocument.open(canonical, defaultAnnotationPath(uri.fsPath, found?.id), { backupPath, maxBytes: maxBytes() });
+      return new NiftiDocument(uri, { header, volume: canonical, case: found, opened, annotation });
     } catch (e) {
       if (!isAnyadError(e)) this.log.appendLine(`unexpected error opening ${uri.fsPath}: ${(e as Error)?.stack ?? String(e)}`);
-      return new NiftiDocument(uri, { error: isAnyadError(e) ? e.message : `could not open ${name}: ${(e as Error)?.message ?? String(e)}` });
+      return new NiftiDocument(uri, { error: errorText(e, `could not open ${name}`) });
     }
   }
 
@@ -45,23 +115,169 @@ export class NiftiEditorProvider implements vscode.CustomReadonlyEditorProvider<
       scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(distUri, 'webview.js')).toString(),
       title: name,
     });
+    doc.panels.add(panel);
+    this.active = doc;
+    panel.onDidChangeViewState(() => { if (panel.active) this.active = doc; });
+    panel.onDidDispose(() => {
+      doc.panels.delete(panel);
+      if (this.active === doc && doc.panels.size === 0) this.active = undefined;
+    });
+    const dims = 'error' in doc.loaded ? null : doc.loaded.volume.dims;
     panel.webview.onDidReceiveMessage((raw: unknown) => {
-      const msg = parseWebviewMessage(raw);
+      const msg = parseWebviewMessage(raw, dims);
       if (!msg) {
-        this.log.appendLine(`viewer: dropped a malformed message from the webview`);
+        this.log.appendLine(`viewer: dropped a malformed message from the webview (${describe(raw)})`);
         return;
       }
-      if (msg.type === 'log') this.log.appendLine(`viewer ${msg.level}: ${msg.message}`);
-      else void panel.webview.postMessage(volumeMessage(name, doc));
+      try {
+        this.handle(doc, panel, name, msg);
+      } catch (e) {
+        this.log.appendLine(`viewer: ${msg.type} failed: ${(e as Error)?.stack ?? String(e)}`);
+        void panel.webview.postMessage({ type: 'notice', level: 'error', text: errorText(e, `${msg.type} failed`) } satisfies HostToWebview);
+      }
     });
+  }
+
+  private handle(doc: NiftiDocument, panel: vscode.WebviewPanel, name: string, msg: WebviewToHost): void {
+    const post = (m: HostToWebview) => void panel.webview.postMessage(m);
+    if (msg.type === 'log') {
+      this.log.appendLine(`viewer ${msg.level}: ${msg.message}`);
+      return;
+    }
+    if ('error' in doc.loaded) {
+      if (msg.type === 'ready') post({ type: 'error', title: `Cannot show ${name}`, detail: doc.loaded.error });
+      return;
+    }
+    const loaded = doc.loaded;
+    switch (msg.type) {
+      case 'ready':
+        this.sendInitial(loaded, name, post);
+        return;
+      case 'requestSequence':
+        post(this.sequenceMessage(loaded, msg.sequence));
+        return;
+      case 'stroke': {
+        const { dims } = loaded.volume;
+        const voxels = strokeVoxels(dims, msg.plane, msg.slice, msg.points, msg.radius);
+        this.paint(doc, loaded.annotation, msg.tool, voxels, msg.tool === 'eraser' ? 0 : msg.value);
+        return;
+      }
+      case 'fill': {
+        const voxels = closedRegionVoxels(loaded.annotation.labels, loaded.volume.dims, msg.plane, msg.slice, msg.a, msg.b);
+        if (!voxels) {
+          post({ type: 'notice', level: 'warn', text: 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.' });
+          post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+          return;
+        }
+        this.paint(doc, loaded.annotation, 'fill', voxels, msg.value);
+        return;
+      }
+      case 'command': {
+        const command = { undo: 'undo', redo: 'redo', save: 'workbench.action.files.save', detectSlice: 'anyad.detect', detectVolume: 'anyad.detect' }[msg.command];
+        const args = msg.command === 'detectSlice' ? [doc.uri, 'slice'] : msg.command === 'detectVolume' ? [doc.uri, 'volume'] : [];
+        void vscode.commands.executeCommand(command, ...args);
+        return;
+      }
+      case 'viewState':
+        doc.viewState = { cursor: msg.cursor, modalities: msg.modalities };
+        return;
+    }
+  }
+
+  private sendInitial(loaded: LoadedVolume, name: string, post: (m: HostToWebview) => void): void {
+    const { header, volume } = loaded;
+    const sequences = SEQUENCE_NAMES.filter((s) => loaded.case?.files[s]);
+    const cfg = vscode.workspace.getConfiguration('anyad');
+    const opacity = cfg.get<number>('overlay.opacity', 0.5);
+    const colormap = cfg.get<Colormap>('overlay.colormap', 'hot');
+    post({
+      type: 'init', name, dims: volume.dims, spacing: volume.spacing, orientation: header.orientation, datatype: header.datatype,
+      sequences, opened: loaded.opened, hasLabel: Boolean(loaded.case?.label), annotationFile: loaded.annotation.annotationPath,
+      overlay: { opacity: Number.isFinite(opacity) ? Math.min(1, Math.max(0, opacity)) : 0.5, colormap: ['hot', 'jet', 'viridis'].includes(colormap) ? colormap : 'hot' },
+    });
+    post({ type: 'volume', sequence: 'opened', data: bufferOf(volume.data) });
+    post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+    if (loaded.case?.label) {
+      try {
+        const mask = this.onGrid(loaded, loaded.case.label);
+        const bytes = new Uint8Array(mask.data.length);
+        for (let i = 0; i < bytes.length; i++) bytes[i] = Math.max(0, Math.min(255, Math.round(mask.data[i])));
+        post({ type: 'labels', layer: 'mask', data: bytes.buffer });
+      } catch (e) {
+        post({ type: 'notice', level: 'warn', text: `Label mask not shown: ${errorText(e, 'cannot read it')}` });
+      }
+    }
+  }
+
+  /** A sibling sequence's voxels, or a notice saying why it cannot be shown. */
+  private sequenceMessage(loaded: LoadedVolume, sequence: SequenceTab): HostToWebview {
+    const file = loaded.case?.files[sequence];
+    if (!file) return { type: 'notice', level: 'warn', text: `This case has no ${sequence.toUpperCase()} file.` };
+    try {
+      return { type: 'volume', sequence, data: bufferOf(this.onGrid(loaded, file).data) };
+    } catch (e) {
+      return { type: 'notice', level: 'error', text: `${sequence.toUpperCase()} not shown: ${errorText(e, 'cannot read it')}` };
+    }
+  }
+
+  /** Loads a case file and checks it lies on the opened volume's grid. */
+  private onGrid(loaded: LoadedVolume, file: string): Volume {
+    const vol = loadVolume(file, { maxBytes: maxBytes() });
+    if (!sameGrid(vol, loaded.volume)) throw new Error(`${file} is not on the grid of the opened volume (${vol.dims.join('×')} vs ${loaded.volume.dims.join('×')})`);
+    return vol;
+  }
+
+  /** Applies one annotation edit, tells VS Code (undo/redo, dirty) and the viewers. */
+  private paint(doc: NiftiDocument, annotation: AnnotationDocument, kind: 'brush' | 'eraser' | 'fill', voxels: Uint32Array, value: number): void {
+    const edit = annotation.paint(kind, voxels, value);
+    if (!edit) return;
+    doc.post(patchMessage({ indices: edit.indices, values: new Uint8Array(edit.indices.length).fill(value) }));
+    this.changes.fire({
+      document: doc,
+      label: kind === 'fill' ? 'Fill region' : kind === 'eraser' ? 'Erase' : 'Brush stroke',
+      undo: () => { const p = annotation.undo(); if (p) doc.post(patchMessage(p)); },
+      redo: () => { const p = annotation.redo(); if (p) doc.post(patchMessage(p)); },
+    });
+  }
+
+  async saveCustomDocument(doc: NiftiDocument): Promise<void> {
+    if (!('error' in doc.loaded)) doc.loaded.annotation.save();
+  }
+
+  /** Save As writes the annotation to `destination`, which becomes its file from then on. */
+  async saveCustomDocumentAs(doc: NiftiDocument, destination: vscode.Uri): Promise<void> {
+    if (!('error' in doc.loaded)) doc.loaded.annotation.saveAs(destination.fsPath);
+  }
+
+  async revertCustomDocument(doc: NiftiDocument): Promise<void> {
+    if ('error' in doc.loaded) return;
+    doc.loaded.annotation.revert(maxBytes());
+    doc.post({ type: 'labels', layer: 'annotation', data: bufferOf(doc.loaded.annotation.labels) });
+  }
+
+  /** Hot exit: the unsaved annotation goes to VS Code's backup location as a NIfTI. */
+  async backupCustomDocument(doc: NiftiDocument, context: vscode.CustomDocumentBackupContext): Promise<vscode.CustomDocumentBackup> {
+    const target = context.destination;
+    if (!('error' in doc.loaded)) doc.loaded.annotation.backup(target.fsPath);
+    return {
+      id: target.toString(),
+      delete: () => { try { unlinkSync(target.fsPath); } catch { /* already gone */ } },
+    };
   }
 }
 
-function volumeMessage(name: string, doc: NiftiDocument): HostToWebview {
-  if ('error' in doc.loaded) return { type: 'error', title: `Cannot show ${name}`, detail: doc.loaded.error };
-  const { header, volume } = doc.loaded;
-  const data = volume.data.byteOffset === 0 && volume.data.byteLength === volume.data.buffer.byteLength
-    ? (volume.data.buffer as ArrayBuffer)
-    : (volume.data.slice().buffer as ArrayBuffer);
-  return { type: 'volume', name, dims: volume.dims, spacing: volume.spacing, orientation: header.orientation, datatype: header.datatype, data };
+/** The case of a file, or undefined (a study problem only costs the sibling tabs, so it is logged). */
+function caseOf(path: string, log: vscode.OutputChannel): Case | undefined {
+  try {
+    return findCaseOfFile(path);
+  } catch (e) {
+    log.appendLine(`sibling sequences of ${path} not available: ${errorText(e, 'case discovery failed')}`);
+    return undefined;
+  }
+}
+
+function describe(raw: unknown): string {
+  if (typeof raw !== 'object' || raw === null) return typeof raw;
+  const t = (raw as { type?: unknown }).type;
+  return typeof t === 'string' ? `type '${t.slice(0, 40)}'` : 'no type';
 }

@@ -1,65 +1,237 @@
 /**
  * Messages between the extension host and the NIfTI viewer webview. Both sides validate
  * everything they receive with these parsers: a webview is untrusted content and the host
- * is a different process, so a malformed message is dropped (and logged), never acted on.
+ * is a different process, so a malformed message (unknown type, wrong field types,
+ * out-of-range indices, oversized strings, wrong buffer sizes) is dropped and logged,
+ * never acted on. Voxel data always travels as ArrayBuffers, never as JSON arrays.
  * Pure TypeScript: bundled into both the extension host and the browser.
+ *
+ * Volumes, maps and labels are on the opened volume's canonical (RAS) grid, x fastest:
+ * index = x + nx·(y + ny·z). Parsers that check sizes take that grid's dims.
  */
+import type { Plane } from '../extension/model/planes';
 
-export interface VolumeMessage {
-  type: 'volume';
+export const SEQUENCE_NAMES = ['flair', 't1', 't1ce', 't2'] as const;
+export type SequenceTab = (typeof SEQUENCE_NAMES)[number];
+/** Sequences a detection can use (T1ce is shown but not a model input). */
+export const DETECT_CHANNELS = ['flair', 't1', 't2'] as const;
+export type DetectChannel = (typeof DETECT_CHANNELS)[number];
+export const COLORMAPS = ['hot', 'jet', 'viridis'] as const;
+export type Colormap = (typeof COLORMAPS)[number];
+export type Dims3 = [number, number, number];
+
+// ---- host → webview -------------------------------------------------------------
+
+export interface InitMessage {
+  type: 'init';
+  /** File name of the opened volume. */
   name: string;
-  dims: [number, number, number];
-  spacing: [number, number, number];
+  dims: Dims3;
+  spacing: Dims3;
+  /** Storage orientation of the file (the viewer always shows it canonical). */
   orientation: string;
   datatype: string;
-  /** Canonical (RAS) voxels, x fastest, as Float32 bytes: transferred, never a JSON array. */
-  data: ArrayBuffer;
+  /** The case's sequences that exist on disk (the opened one first is not implied). */
+  sequences: SequenceTab[];
+  /** Which sequence the opened file is, or null when its name says nothing. */
+  opened: SequenceTab | null;
+  hasLabel: boolean;
+  annotationFile: string;
+  overlay: { opacity: number; colormap: Colormap };
 }
+/** Intensities of one sequence (or the opened file itself), Float32 bytes. */
+export interface VolumeMessage { type: 'volume'; sequence: SequenceTab | 'opened'; data: ArrayBuffer }
+/** A whole label volume, Uint8 bytes: the case's label mask or the annotation. */
+export interface LabelsMessage { type: 'labels'; layer: 'mask' | 'annotation'; data: ArrayBuffer }
+/** New annotation labels for some voxels: indices as Uint32 bytes, values as Uint8 bytes. */
+export interface AnnotationPatchMessage { type: 'annotationPatch'; indices: ArrayBuffer; values: ArrayBuffer }
+/**
+ * An anomaly map on the voxel grid (Float32 bytes; NaN where it was not computed, e.g. all
+ * other slices of a single-slice detection), with the image-level score and decision.
+ */
+export interface HeatmapMessage {
+  type: 'heatmap';
+  data: ArrayBuffer;
+  threshold: number;
+  score: number;
+  decision: boolean;
+  /** Axial slice it was computed for, or null for the whole volume. */
+  slice: number | null;
+  modalities: DetectChannel[];
+}
+/** Per-axial-slice scores (Float32 bytes, one per slice, NaN = not scored) for the score strip. */
+export interface SliceScoresMessage { type: 'sliceScores'; scores: ArrayBuffer; threshold: number }
+export interface ClearHeatmapMessage { type: 'clearHeatmap' }
+export interface NoticeMessage { type: 'notice'; level: 'info' | 'warn' | 'error'; text: string }
 export interface ErrorMessage { type: 'error'; title: string; detail: string }
-export type HostToWebview = VolumeMessage | ErrorMessage;
+export type HostToWebview =
+  | InitMessage | VolumeMessage | LabelsMessage | AnnotationPatchMessage | HeatmapMessage
+  | SliceScoresMessage | ClearHeatmapMessage | NoticeMessage | ErrorMessage;
+
+// ---- webview → host -------------------------------------------------------------
 
 export interface ReadyMessage { type: 'ready' }
 export interface LogMessage { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
-export type WebviewToHost = ReadyMessage | LogMessage;
+/** Asks for a sibling sequence's voxels (sent lazily when its tab is first opened). */
+export interface RequestSequenceMessage { type: 'requestSequence'; sequence: SequenceTab }
+/** A brush or eraser stroke on one slice: points [a0, b0, a1, b1, …] in the plane's voxel coordinates (see planes.ts). */
+export interface StrokeMessage { type: 'stroke'; tool: 'brush' | 'eraser'; plane: Plane; slice: number; points: number[]; radius: number; value: number }
+/** Fill the closed region around (a, b) on one slice with `value`. */
+export interface FillMessage { type: 'fill'; plane: Plane; slice: number; a: number; b: number; value: number }
+/** A VS Code command the viewer's toolbar asks for (the host owns the document). */
+export interface CommandMessage { type: 'command'; command: 'undo' | 'redo' | 'save' | 'detectSlice' | 'detectVolume' }
+/** Where the viewer is and which sequences detection should use. */
+export interface ViewStateMessage { type: 'viewState'; cursor: Dims3; modalities: DetectChannel[] }
+export type WebviewToHost = ReadyMessage | LogMessage | RequestSequenceMessage | StrokeMessage | FillMessage | CommandMessage | ViewStateMessage;
 
-const MAX_TEXT = 4000;
+export const LIMITS = {
+  text: 4000,
+  name: 1000,
+  maxDim: 4096,
+  strokePoints: 4096,
+  maxRadius: 64,
+} as const;
+
+// ---- validation helpers ---------------------------------------------------------
 
 function isObj(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
-function isText(x: unknown, max = MAX_TEXT): x is string {
+function isText(x: unknown, max: number = LIMITS.text): x is string {
   return typeof x === 'string' && x.length <= max;
 }
-function isTriple(x: unknown, check: (v: number) => boolean): x is [number, number, number] {
-  return Array.isArray(x) && x.length === 3 && x.every((v) => typeof v === 'number' && check(v));
+function isInt(x: unknown, lo: number, hi: number): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
+}
+function isTriple(x: unknown, check: (v: unknown) => boolean): x is Dims3 {
+  return Array.isArray(x) && x.length === 3 && x.every(check);
+}
+/** ArrayBuffer test that also works across realms (an iframe's ArrayBuffer is not ours). */
+function isAnyBuffer(x: unknown): x is ArrayBuffer {
+  return Object.prototype.toString.call(x) === '[object ArrayBuffer]';
+}
+function isBuffer(x: unknown, byteLength: number): x is ArrayBuffer {
+  return isAnyBuffer(x) && x.byteLength === byteLength;
+}
+function oneOf<T extends string>(x: unknown, options: readonly T[]): x is T {
+  return typeof x === 'string' && (options as readonly string[]).includes(x);
+}
+function isSubset<T extends string>(x: unknown, options: readonly T[]): x is T[] {
+  return Array.isArray(x) && x.length > 0 && x.length <= options.length && x.every((v) => oneOf(v, options)) && new Set(x).size === x.length;
+}
+const PLANE_NAMES: readonly Plane[] = ['axial', 'coronal', 'sagittal'];
+/** Canonical axis each plane's slices step along, and its in-plane axes (mirrors planes.ts). */
+const AXES: Record<Plane, [number, number, number]> = { axial: [2, 0, 1], coronal: [1, 0, 2], sagittal: [0, 1, 2] };
+const voxels = (d: Dims3): number => d[0] * d[1] * d[2];
+
+/** Checks the `keys` of `raw` are exactly the expected ones (no extra payload smuggled along). */
+function hasOnlyKeys(raw: Record<string, unknown>, keys: string[]): boolean {
+  const k = Object.keys(raw);
+  return k.length === keys.length && k.every((x) => keys.includes(x));
 }
 
-export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
+// ---- parsers --------------------------------------------------------------------
+
+/** Validates a message from the webview against the opened volume's `dims`; null = drop it. */
+export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewToHost | null {
   if (!isObj(raw)) return null;
   switch (raw.type) {
     case 'ready':
-      return Object.keys(raw).length === 1 ? { type: 'ready' } : null;
+      return hasOnlyKeys(raw, ['type']) ? { type: 'ready' } : null;
     case 'log':
-      if ((raw.level === 'info' || raw.level === 'warn' || raw.level === 'error') && isText(raw.message)) {
+      if (hasOnlyKeys(raw, ['type', 'level', 'message']) && oneOf(raw.level, ['info', 'warn', 'error'] as const) && isText(raw.message)) {
         return { type: 'log', level: raw.level, message: raw.message };
       }
       return null;
+    case 'requestSequence':
+      return hasOnlyKeys(raw, ['type', 'sequence']) && oneOf(raw.sequence, SEQUENCE_NAMES) ? { type: 'requestSequence', sequence: raw.sequence } : null;
+    case 'stroke': {
+      if (!dims || !hasOnlyKeys(raw, ['type', 'tool', 'plane', 'slice', 'points', 'radius', 'value'])) return null;
+      const { tool, plane, slice, points, radius, value } = raw;
+      if (!oneOf(tool, ['brush', 'eraser'] as const) || !oneOf(plane, PLANE_NAMES)) return null;
+      const [s, a, b] = AXES[plane];
+      if (!isInt(slice, 0, dims[s] - 1) || !isInt(radius, 0, LIMITS.maxRadius)) return null;
+      if (!isInt(value, tool === 'eraser' ? 0 : 1, tool === 'eraser' ? 0 : 255)) return null;
+      if (!Array.isArray(points) || points.length < 2 || points.length % 2 !== 0 || points.length > 2 * LIMITS.strokePoints) return null;
+      for (let i = 0; i < points.length; i += 2) {
+        if (!isInt(points[i], 0, dims[a] - 1) || !isInt(points[i + 1], 0, dims[b] - 1)) return null;
+      }
+      return { type: 'stroke', tool, plane, slice, points: points.slice() as number[], radius, value };
+    }
+    case 'fill': {
+      if (!dims || !hasOnlyKeys(raw, ['type', 'plane', 'slice', 'a', 'b', 'value'])) return null;
+      const { plane, slice, a, b, value } = raw;
+      if (!oneOf(plane, PLANE_NAMES)) return null;
+      const [s, ia, ib] = AXES[plane];
+      if (!isInt(slice, 0, dims[s] - 1) || !isInt(a, 0, dims[ia] - 1) || !isInt(b, 0, dims[ib] - 1) || !isInt(value, 0, 255)) return null;
+      return { type: 'fill', plane, slice, a, b, value };
+    }
+    case 'command':
+      return hasOnlyKeys(raw, ['type', 'command']) && oneOf(raw.command, ['undo', 'redo', 'save', 'detectSlice', 'detectVolume'] as const)
+        ? { type: 'command', command: raw.command }
+        : null;
+    case 'viewState': {
+      if (!dims || !hasOnlyKeys(raw, ['type', 'cursor', 'modalities'])) return null;
+      const { cursor, modalities } = raw;
+      if (!Array.isArray(cursor) || cursor.length !== 3 || !cursor.every((v, i) => isInt(v, 0, dims[i] - 1))) return null;
+      if (!isSubset(modalities, DETECT_CHANNELS)) return null;
+      return { type: 'viewState', cursor: [cursor[0], cursor[1], cursor[2]], modalities: modalities.slice() };
+    }
     default:
       return null;
   }
 }
 
-export function parseHostMessage(raw: unknown): HostToWebview | null {
+/**
+ * Validates a message from the host. `dims` is the grid announced by the init message
+ * (null before it): every buffer must match it exactly. Null = drop it.
+ */
+export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebview | null {
   if (!isObj(raw)) return null;
   switch (raw.type) {
-    case 'volume': {
-      const { name, dims, spacing, orientation, datatype, data } = raw;
-      if (!isText(name, 1000) || !isText(orientation, 8) || !isText(datatype, 16)) return null;
-      if (!isTriple(dims, (v) => Number.isInteger(v) && v > 0 && v <= 4096)) return null;
-      if (!isTriple(spacing, (v) => Number.isFinite(v) && v > 0)) return null;
-      if (!(data instanceof ArrayBuffer) || data.byteLength !== 4 * dims[0] * dims[1] * dims[2]) return null;
-      return { type: 'volume', name, dims, spacing, orientation, datatype, data };
+    case 'init': {
+      const { name, dims: d, spacing, orientation, datatype, sequences, opened, hasLabel, annotationFile, overlay } = raw;
+      if (!isText(name, LIMITS.name) || !isText(orientation, 8) || !isText(datatype, 16) || !isText(annotationFile, LIMITS.name)) return null;
+      if (!isTriple(d, (v) => isInt(v, 1, LIMITS.maxDim))) return null;
+      if (!isTriple(spacing, (v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) return null;
+      if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
+      if (!(opened === null || oneOf(opened, SEQUENCE_NAMES)) || typeof hasLabel !== 'boolean') return null;
+      if (!isObj(overlay) || typeof overlay.opacity !== 'number' || !(overlay.opacity >= 0 && overlay.opacity <= 1) || !oneOf(overlay.colormap, COLORMAPS)) return null;
+      return {
+        type: 'init', name, dims: [d[0], d[1], d[2]], spacing: [spacing[0], spacing[1], spacing[2]], orientation, datatype,
+        sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel, annotationFile,
+        overlay: { opacity: overlay.opacity, colormap: overlay.colormap },
+      };
     }
+    case 'volume':
+      if (!dims || !(raw.sequence === 'opened' || oneOf(raw.sequence, SEQUENCE_NAMES)) || !isBuffer(raw.data, 4 * voxels(dims))) return null;
+      return { type: 'volume', sequence: raw.sequence, data: raw.data };
+    case 'labels':
+      if (!dims || !oneOf(raw.layer, ['mask', 'annotation'] as const) || !isBuffer(raw.data, voxels(dims))) return null;
+      return { type: 'labels', layer: raw.layer, data: raw.data };
+    case 'annotationPatch': {
+      const { indices, values } = raw;
+      if (!dims || !isAnyBuffer(values) || !isBuffer(indices, 4 * values.byteLength)) return null;
+      const n = voxels(dims);
+      const idx = new Uint32Array(indices);
+      for (let i = 0; i < idx.length; i++) if (idx[i] >= n) return null;
+      return { type: 'annotationPatch', indices, values };
+    }
+    case 'heatmap': {
+      const { data, threshold, score, decision, slice, modalities } = raw;
+      if (!dims || !isBuffer(data, 4 * voxels(dims))) return null;
+      if (typeof threshold !== 'number' || !Number.isFinite(threshold) || typeof score !== 'number' || !Number.isFinite(score) || typeof decision !== 'boolean') return null;
+      if (!(slice === null || isInt(slice, 0, dims[2] - 1)) || !isSubset(modalities, DETECT_CHANNELS)) return null;
+      return { type: 'heatmap', data, threshold, score, decision, slice, modalities: modalities.slice() };
+    }
+    case 'sliceScores':
+      if (!dims || !isBuffer(raw.scores, 4 * dims[2]) || typeof raw.threshold !== 'number' || !Number.isFinite(raw.threshold)) return null;
+      return { type: 'sliceScores', scores: raw.scores, threshold: raw.threshold };
+    case 'clearHeatmap':
+      return hasOnlyKeys(raw, ['type']) ? { type: 'clearHeatmap' } : null;
+    case 'notice':
+      if (oneOf(raw.level, ['info', 'warn', 'error'] as const) && isText(raw.text)) return { type: 'notice', level: raw.level, text: raw.text };
+      return null;
     case 'error':
       if (isText(raw.title, 500) && isText(raw.detail)) return { type: 'error', title: raw.title, detail: raw.detail };
       return null;

@@ -45,6 +45,8 @@ test('bundled extension activates and registers every contributed command and th
     commands: { registerCommand: (id: string) => { registered.commands.push(id); return disposable; } },
     workspace: { getConfiguration: () => ({ get: (_k: string, d: unknown) => d }) },
     Uri: { joinPath: () => ({}) },
+    // The custom editor provider reports document edits through an EventEmitter.
+    EventEmitter: class { event = () => disposable; fire() {} dispose() {} },
   };
   const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
   const load = M._load;

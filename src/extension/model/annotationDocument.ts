@@ -1,0 +1,180 @@
+/**
+ * The annotation being edited in the NIfTI viewer: a uint8 label volume on the canonical
+ * (RAS) grid of the opened volume, with an undo/redo history of compact edits, a dirty
+ * state, and save / revert / backup to NIfTI files. No 'vscode' import: the custom editor
+ * wraps it, the unit tests drive it directly.
+ *
+ * On disk the annotation is a uint8 NIfTI in canonical orientation with the canonical
+ * affine (the same world grid as the source, stored RAS), written atomically.
+ */
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { NiftiError } from '../../engine/errors';
+import { readNifti, sameGrid, toCanonical, writeNifti } from '../../engine/nifti';
+import type { Volume } from '../../engine/nifti/types';
+
+/** The voxel grid an annotation lives on (the opened volume's canonical grid). */
+export type LabelGrid = Pick<Volume, 'dims' | 'spacing' | 'affine'>;
+
+export type EditKind = 'brush' | 'eraser' | 'fill';
+
+/** One edit: the voxels it changed, their previous labels, and the label they all got. */
+export interface LabelEdit {
+  readonly kind: EditKind;
+  readonly indices: Uint32Array;
+  readonly before: Uint8Array;
+  readonly value: number;
+}
+
+/** New labels for some voxels: what the viewer must apply after an edit, undo or redo. */
+export interface LabelPatch {
+  indices: Uint32Array;
+  values: Uint8Array;
+}
+
+/** Default file of a volume's annotation: `<case>_annot.nii.gz` beside it (case id, else the file's stem). */
+export function defaultAnnotationPath(volumePath: string, caseId?: string): string {
+  const stem = caseId ?? basename(volumePath).replace(/\.nii(\.gz)?$/i, '');
+  return join(dirname(volumePath), `${stem}_annot.nii.gz`);
+}
+
+/** Marks "state on disk unknown": a document restored from a backup is dirty until saved. */
+const NOT_ON_DISK: LabelEdit = { kind: 'fill', indices: new Uint32Array(0), before: new Uint8Array(0), value: 0 };
+
+export class AnnotationDocument {
+  private edits: LabelEdit[] = [];
+  /** Number of edits in `edits` currently applied (the rest can be redone). */
+  private applied = 0;
+  /** The top applied edit when the labels last matched the file (null: no edit). */
+  private savedTop: LabelEdit | null = null;
+
+  private constructor(readonly grid: LabelGrid, private path: string, private data: Uint8Array) {}
+
+  /**
+   * Opens the annotation of `grid` stored at `path` (all zeros when the file does not exist
+   * yet) or, when `backupPath` is given, the unsaved state a backup holds (then dirty).
+   */
+  static open(grid: LabelGrid, path: string, opts: { backupPath?: string; maxBytes?: number } = {}): AnnotationDocument {
+    if (opts.backupPath !== undefined) {
+      const doc = new AnnotationDocument(grid, path, readLabels(opts.backupPath, grid, opts.maxBytes));
+      doc.savedTop = NOT_ON_DISK;
+      return doc;
+    }
+    return new AnnotationDocument(grid, path, loadOrEmpty(path, grid, opts.maxBytes));
+  }
+
+  /** The current labels, x fastest (read-only for callers). */
+  get labels(): Uint8Array {
+    return this.data;
+  }
+  get annotationPath(): string {
+    return this.path;
+  }
+  get dirty(): boolean {
+    return this.top() !== this.savedTop;
+  }
+  get canUndo(): boolean {
+    return this.applied > 0;
+  }
+  get canRedo(): boolean {
+    return this.applied < this.edits.length;
+  }
+
+  /**
+   * Sets `indices` to label `value` (0 erases) as one undoable edit. Only voxels that change
+   * are recorded; returns null when nothing changes (no edit is added).
+   */
+  paint(kind: EditKind, indices: ArrayLike<number>, value: number): LabelEdit | null {
+    if (!Number.isInteger(value) || value < 0 || value > 255) throw new RangeError(`label value must be an integer 0..255, got ${value}`);
+    const n = this.data.length;
+    const changed: number[] = [];
+    for (let i = 0; i < indices.length; i++) {
+      const v = indices[i];
+      if (!Number.isInteger(v) || v < 0 || v >= n) throw new RangeError(`voxel index ${v} is outside the volume (${n} voxels)`);
+      if (this.data[v] !== value) changed.push(v);
+    }
+    // Duplicates in `indices` must be recorded once, or undo would restore the new value.
+    const unique = Uint32Array.from(new Set(changed));
+    if (unique.length === 0) return null;
+    const before = new Uint8Array(unique.length);
+    for (let i = 0; i < unique.length; i++) {
+      before[i] = this.data[unique[i]];
+      this.data[unique[i]] = value;
+    }
+    const edit: LabelEdit = { kind, indices: unique, before, value };
+    this.edits.length = this.applied;
+    this.edits.push(edit);
+    this.applied++;
+    return edit;
+  }
+
+  /** Undoes the latest applied edit; returns the labels it restored, or null with nothing to undo. */
+  undo(): LabelPatch | null {
+    if (!this.canUndo) return null;
+    const edit = this.edits[--this.applied];
+    for (let i = 0; i < edit.indices.length; i++) this.data[edit.indices[i]] = edit.before[i];
+    return { indices: edit.indices, values: edit.before };
+  }
+
+  /** Re-applies the next undone edit; returns the labels it set, or null with nothing to redo. */
+  redo(): LabelPatch | null {
+    if (!this.canRedo) return null;
+    const edit = this.edits[this.applied++];
+    for (let i = 0; i < edit.indices.length; i++) this.data[edit.indices[i]] = edit.value;
+    return { indices: edit.indices, values: new Uint8Array(edit.indices.length).fill(edit.value) };
+  }
+
+  /** Writes the labels to the annotation file (atomically) and marks the document clean. */
+  save(): void {
+    writeLabels(this.path, this.grid, this.data);
+    this.savedTop = this.top();
+  }
+
+  /** Writes the labels to `path`, which becomes the annotation file from now on. */
+  saveAs(path: string): void {
+    writeLabels(path, this.grid, this.data);
+    this.path = path;
+    this.savedTop = this.top();
+  }
+
+  /** Reloads the annotation file (zeros when it does not exist), dropping edits and history. */
+  revert(maxBytes?: number): void {
+    this.data = loadOrEmpty(this.path, this.grid, maxBytes);
+    this.edits = [];
+    this.applied = 0;
+    this.savedTop = null;
+  }
+
+  /** Writes the unsaved labels to `path` (hot exit); `open(…, { backupPath })` restores them. */
+  backup(path: string): void {
+    writeLabels(path, this.grid, this.data);
+  }
+
+  private top(): LabelEdit | null {
+    return this.applied > 0 ? this.edits[this.applied - 1] : null;
+  }
+}
+
+function writeLabels(path: string, grid: LabelGrid, labels: Uint8Array): void {
+  writeNifti(path, { dims: grid.dims, affine: grid.affine, spacing: grid.spacing, data: labels }, { datatype: 'uint8', description: 'AnyAD annotation' });
+}
+
+function loadOrEmpty(path: string, grid: LabelGrid, maxBytes?: number): Uint8Array {
+  if (!existsSync(path)) return new Uint8Array(grid.dims[0] * grid.dims[1] * grid.dims[2]);
+  return readLabels(path, grid, maxBytes);
+}
+
+/** Reads a label file onto `grid`: it must be on the same grid and hold integers 0..255. */
+function readLabels(path: string, grid: LabelGrid, maxBytes?: number): Uint8Array {
+  const vol = toCanonical(readNifti(path, maxBytes === undefined ? {} : { maxBytes }).volume);
+  if (!sameGrid(vol, grid)) {
+    throw new NiftiError('nifti/grid-mismatch', `the annotation is not on the grid of the opened volume (${vol.dims.join('×')} vs ${grid.dims.join('×')} voxels, or a different affine)`, path);
+  }
+  const out = new Uint8Array(vol.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = vol.data[i];
+    if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new NiftiError('nifti/bad-label', `voxel ${i} holds ${v}; annotation labels must be integers 0..255`, path);
+    out[i] = v;
+  }
+  return out;
+}

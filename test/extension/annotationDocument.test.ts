@@ -1,0 +1,163 @@
+/**
+ * The annotation document model: edits, undo/redo, dirty state, and save / revert / backup
+ * round trips through real NIfTI files (read back with the engine's reader, grid checked
+ * with sameGrid). The source volume is stored LPS so the canonical grid differs from storage.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readNifti, sameGrid, toCanonical, writeNifti } from '../../src/engine/nifti';
+import { NiftiError } from '../../src/engine/errors';
+import { AnnotationDocument, defaultAnnotationPath } from '../../src/extension/model/annotationDocument';
+import { planeVoxelIndex, strokeVoxels } from '../../src/extension/model/planes';
+
+const DIMS: [number, number, number] = [12, 10, 8];
+// LPS storage: x runs to the left, y to posterior; toCanonical flips both.
+const LPS_AFFINE = [-2, 0, 0, 30, 0, -2, 0, 40, 0, 0, 3, -10, 0, 0, 0, 1];
+
+function sourceGrid(dir: string) {
+  const n = DIMS[0] * DIMS[1] * DIMS[2];
+  const data = new Float32Array(n).map((_, i) => (i * 7) % 100);
+  const path = join(dir, 'case1_flair.nii.gz');
+  writeNifti(path, { dims: DIMS, affine: LPS_AFFINE, data });
+  const canonical = toCanonical(readNifti(path).volume);
+  return { path, canonical };
+}
+
+function fresh() {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-annot-'));
+  const { path, canonical } = sourceGrid(dir);
+  const annot = defaultAnnotationPath(path, 'case1');
+  return { dir, canonical, annot, doc: AnnotationDocument.open(canonical, annot) };
+}
+
+const count = (a: Uint8Array, v: number) => a.reduce((s, x) => s + (x === v ? 1 : 0), 0);
+
+test('annotation path: <case>_annot.nii.gz beside the file, else the file stem', () => {
+  assert.equal(defaultAnnotationPath('/d/BraTS_001_flair.nii.gz', 'BraTS_001'), '/d/BraTS_001_annot.nii.gz');
+  assert.equal(defaultAnnotationPath('/d/scan.nii'), '/d/scan_annot.nii.gz');
+  assert.equal(defaultAnnotationPath('/d/brain.NII.GZ'), '/d/brain_annot.nii.gz');
+});
+
+test('a new annotation is all zeros on the canonical grid, clean, with nothing to undo', () => {
+  const { doc, canonical, annot } = fresh();
+  assert.equal(doc.labels.length, canonical.data.length);
+  assert.equal(count(doc.labels, 0), doc.labels.length);
+  assert.equal(doc.dirty, false);
+  assert.equal(doc.canUndo, false);
+  assert.equal(doc.undo(), null);
+  assert.equal(doc.annotationPath, annot);
+  assert.equal(existsSync(annot), false, 'opening does not write');
+});
+
+test('brush edit records only changed voxels once; undo/redo restore exact labels; dirty follows', () => {
+  const { doc } = fresh();
+  // A radius-2 disc has 13 lattice points (x² + y² ≤ 4).
+  const disc = strokeVoxels(DIMS, 'axial', 3, [5, 5], 2);
+  assert.equal(disc.length, 13);
+  const e1 = doc.paint('brush', [...disc, ...disc], 2)!;
+  assert.equal(e1.indices.length, 13, 'duplicates recorded once');
+  assert.equal(count(doc.labels, 2), 13);
+  assert.equal(doc.dirty, true);
+  // Overlapping eraser: only voxels that held a label change.
+  const e2 = doc.paint('eraser', strokeVoxels(DIMS, 'axial', 3, [6, 5], 0), 0)!;
+  assert.equal(e2.indices.length, 1);
+  assert.deepEqual([...e2.before], [2]);
+  assert.equal(doc.paint('eraser', [0, 1, 2], 0), null, 'no change, no edit');
+  assert.equal(count(doc.labels, 2), 12);
+  const u = doc.undo()!;
+  assert.deepEqual([...u.values], [2]);
+  assert.equal(count(doc.labels, 2), 13);
+  doc.undo();
+  assert.equal(count(doc.labels, 0), doc.labels.length);
+  assert.equal(doc.dirty, false, 'back at the saved (empty) state');
+  doc.redo();
+  assert.equal(count(doc.labels, 2), 13);
+  assert.equal(doc.dirty, true);
+  // A new edit after undo drops the redo branch.
+  doc.paint('fill', [0], 5);
+  assert.equal(doc.canRedo, false);
+  assert.throws(() => doc.paint('brush', [doc.labels.length], 1), RangeError);
+  assert.throws(() => doc.paint('brush', [0], 256), RangeError);
+});
+
+test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty tracks the saved edit', () => {
+  const { doc, canonical, annot } = fresh();
+  const stroke = strokeVoxels(DIMS, 'coronal', 4, [2, 1, 8, 6], 1);
+  doc.paint('brush', stroke, 3);
+  doc.save();
+  assert.equal(doc.dirty, false);
+  const back = readNifti(annot);
+  assert.equal(back.header.datatype, 'uint8');
+  assert.equal(back.compressed, true);
+  const vol = toCanonical(back.volume);
+  assert.ok(sameGrid(vol, canonical), 'annotation lies on the opened volume grid');
+  assert.equal(vol.data.reduce((s, v) => s + (v === 3 ? 1 : 0), 0), stroke.length);
+  for (const i of stroke) assert.equal(vol.data[i], 3);
+  // Undoing past the save makes it dirty again; redoing to it makes it clean.
+  doc.undo();
+  assert.equal(doc.dirty, true);
+  doc.redo();
+  assert.equal(doc.dirty, false);
+  // The saved file reopens as the annotation, clean.
+  const again = AnnotationDocument.open(canonical, annot);
+  assert.deepEqual(again.labels, doc.labels);
+  assert.equal(again.dirty, false);
+});
+
+test('save as writes elsewhere and moves the annotation there', () => {
+  const { doc, canonical, dir } = fresh();
+  doc.paint('brush', [planeVoxelIndex(DIMS, 'axial', 0, 0, 0)], 9);
+  const other = join(dir, 'elsewhere', 'mine.nii');
+  doc.saveAs(other);
+  assert.equal(doc.annotationPath, other);
+  assert.equal(doc.dirty, false);
+  const vol = toCanonical(readNifti(other).volume);
+  assert.ok(sameGrid(vol, canonical));
+  assert.equal(vol.data[0], 9);
+});
+
+test('revert reloads the file and drops the history', () => {
+  const { doc, canonical } = fresh();
+  doc.paint('brush', [10, 11], 1);
+  doc.save();
+  doc.paint('brush', [20, 21, 22], 4);
+  doc.paint('eraser', [10], 0);
+  doc.revert();
+  assert.equal(doc.dirty, false);
+  assert.equal(doc.canUndo, false);
+  assert.equal(doc.canRedo, false);
+  assert.deepEqual([...doc.labels.slice(10, 12)], [1, 1]);
+  assert.equal(count(doc.labels, 0), canonical.data.length - 2);
+});
+
+test('backup then restore: same labels, dirty until saved, saving goes to the annotation file', () => {
+  const { doc, canonical, annot, dir } = fresh();
+  const stroke = strokeVoxels(DIMS, 'sagittal', 7, [1, 1, 1, 6], 1);
+  doc.paint('brush', stroke, 7);
+  const backup = join(dir, 'backups', 'abc123');
+  doc.backup(backup);
+  assert.equal(existsSync(annot), false, 'a backup is not a save');
+  const restored = AnnotationDocument.open(canonical, annot, { backupPath: backup });
+  assert.deepEqual(restored.labels, doc.labels);
+  assert.equal(restored.dirty, true);
+  restored.save();
+  assert.equal(restored.dirty, false);
+  const vol = toCanonical(readNifti(annot).volume);
+  assert.ok(sameGrid(vol, canonical));
+  for (const i of stroke) assert.equal(vol.data[i], 7);
+});
+
+test('an annotation on another grid or with non-label values is refused with a typed error', () => {
+  const { canonical, dir } = fresh();
+  const wrongGrid = join(dir, 'wrong.nii.gz');
+  writeNifti(wrongGrid, { dims: [12, 10, 7], affine: LPS_AFFINE, data: new Float32Array(12 * 10 * 7) }, { datatype: 'uint8' });
+  assert.throws(() => AnnotationDocument.open(canonical, wrongGrid), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch' && e.message.includes(wrongGrid));
+  const fractional = join(dir, 'frac.nii.gz');
+  const data = new Float32Array(canonical.data.length);
+  data[5] = 1.5;
+  writeNifti(fractional, { dims: canonical.dims, affine: canonical.affine, data });
+  assert.throws(() => AnnotationDocument.open(canonical, fractional), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-label');
+});

@@ -1,0 +1,218 @@
+/**
+ * The custom editor provider against a recording stand-in of the VS Code API, on real NIfTI
+ * files: what it posts to the webview (each message must pass the webview's own parser),
+ * edits with undo/redo, save, backup/restore, lazy sibling sequences, refused messages and
+ * the error view for a broken file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readNifti, toCanonical, writeNifti } from '../../src/engine/nifti';
+import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+
+interface FakeUri { scheme: string; fsPath: string; path: string; toString(): string }
+const fileUri = (p: string): FakeUri => ({ scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
+
+const executed: unknown[][] = [];
+const settings: Record<string, unknown> = {};
+const logLines: string[] = [];
+class EventEmitter<T> {
+  private listeners: ((e: T) => void)[] = [];
+  event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose() {} }; };
+  fire(e: T) { for (const l of this.listeners) l(e); }
+  dispose() {}
+}
+const vscodeStandIn = {
+  EventEmitter,
+  Uri: { joinPath: (base: FakeUri, ...parts: string[]) => fileUri(join(base.fsPath, ...parts)), parse: (s: string) => fileUri(s.replace(/^file:\/\//, '')) },
+  workspace: { fs: { readFile: async (u: FakeUri) => new Uint8Array(readFileSync(u.fsPath)) }, getConfiguration: () => ({ get: (k: string, d: unknown) => settings[k] ?? d }) },
+  commands: { executeCommand: async (...args: unknown[]) => { executed.push(args); } },
+};
+const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
+const originalLoad = M._load;
+M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : originalLoad(req, parent, isMain));
+const { NiftiEditorProvider } = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
+M._load = originalLoad;
+
+function fakePanel() {
+  const posted: unknown[] = [];
+  let receive: (m: unknown) => void = () => {};
+  const panel = {
+    active: true,
+    webview: {
+      options: {}, html: '', cspSource: 'vscode-webview:', asWebviewUri: (u: FakeUri) => u,
+      postMessage: async (m: unknown) => { posted.push(m); return true; },
+      onDidReceiveMessage: (h: (m: unknown) => void) => { receive = h; return { dispose() {} }; },
+    },
+    onDidChangeViewState: () => ({ dispose() {} }),
+    onDidDispose: () => ({ dispose() {} }),
+  };
+  return { panel, posted, send: (m: unknown) => receive(m) };
+}
+
+const DIMS: Dims3 = [10, 8, 6];
+const N = 480;
+const LPS = [-1.5, 0, 0, 10, 0, -1.5, 0, 20, 0, 0, 2, -5, 0, 0, 0, 1];
+
+function makeCase() {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-editor-'));
+  const flair = join(dir, 'case7_flair.nii.gz');
+  writeNifti(flair, { dims: DIMS, affine: LPS, data: new Float32Array(N).map((_, i) => i % 50) });
+  writeNifti(join(dir, 'case7_t1.nii.gz'), { dims: DIMS, affine: LPS, data: new Float32Array(N).fill(3) });
+  const seg = new Float32Array(N);
+  seg[0] = 2;
+  writeNifti(join(dir, 'case7_seg.nii.gz'), { dims: DIMS, affine: LPS, data: seg }, { datatype: 'uint8' });
+  return { dir, flair };
+}
+
+async function openEditor(path: string, backupId?: string) {
+  const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine: (l: string) => logLines.push(l) } as never);
+  const edits: { undo(): void; redo(): void; label?: string }[] = [];
+  provider.onDidChangeCustomDocument((e) => edits.push(e as never));
+  const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId, untitledDocumentData: undefined });
+  const view = fakePanel();
+  await provider.resolveCustomEditor(doc, view.panel as never);
+  return { provider, doc, edits, ...view };
+}
+
+/** Every message the host posts must pass the webview's parser (given the dims from init). */
+function parsedAll(posted: unknown[], initDims: Dims3 | null = null): HostToWebview[] {
+  let dims = initDims;
+  return posted.map((m) => {
+    const p = parseHostMessage(m, dims);
+    assert.ok(p, `webview would drop ${JSON.stringify(m).slice(0, 100)}`);
+    if (p.type === 'init') dims = p.dims;
+    return p;
+  });
+}
+
+test('open: init, canonical voxels, annotation and label mask reach the webview as valid messages; HTML is locked down', async () => {
+  const { flair } = makeCase();
+  const { posted, send, panel } = await openEditor(flair);
+  assert.match(panel.webview.html, /script-src 'nonce-[^']+'/);
+  assert.doesNotMatch(panel.webview.html, /\son[a-z]+=/i, 'no inline event handlers');
+  assert.deepEqual((panel.webview.options as { localResourceRoots: FakeUri[] }).localResourceRoots.map((u) => u.fsPath), [join('/ext', 'dist')]);
+  send({ type: 'ready' });
+  const msgs = parsedAll(posted);
+  assert.deepEqual(msgs.map((m) => m.type === 'labels' ? `labels:${m.layer}` : m.type), ['init', 'volume', 'labels:annotation', 'labels:mask']);
+  const init = msgs[0] as Extract<HostToWebview, { type: 'init' }>;
+  assert.deepEqual(init.sequences, ['flair', 't1']);
+  assert.equal(init.opened, 'flair');
+  assert.equal(init.hasLabel, true);
+  assert.equal(init.orientation, 'LPS');
+  assert.equal(init.annotationFile, join(flair, '..', 'case7_annot.nii.gz'));
+  const canonical = toCanonical(readNifti(flair).volume);
+  assert.deepEqual(new Float32Array((msgs[1] as { data: ArrayBuffer }).data), canonical.data);
+  const mask = new Uint8Array((msgs[3] as { data: ArrayBuffer }).data);
+  // seg voxel 0 in LPS storage is the canonical voxel (nx−1, ny−1, 0).
+  assert.equal(mask[(DIMS[0] - 1) + DIMS[0] * (DIMS[1] - 1)], 2);
+  assert.equal(mask.reduce((s, v) => s + v, 0), 2);
+});
+
+test('stroke → patch + undoable edit; undo/redo callbacks patch the webview; save writes the annotation', async () => {
+  const { flair, dir } = makeCase();
+  const { doc, posted, send, edits } = await openEditor(flair);
+  send({ type: 'ready' });
+  posted.length = 0;
+  send({ type: 'stroke', tool: 'brush', plane: 'axial', slice: 2, points: [4, 4], radius: 1, value: 3 });
+  assert.equal(edits.length, 1);
+  assert.equal(edits[0].label, 'Brush stroke');
+  const [patch] = parsedAll(posted, DIMS) as Extract<HostToWebview, { type: 'annotationPatch' }>[];
+  assert.equal(patch.type, 'annotationPatch');
+  const idx = [...new Uint32Array(patch.indices)].sort((a, b) => a - b);
+  const at = (x: number, y: number) => x + 10 * (y + 8 * 2);
+  assert.deepEqual(idx, [at(4, 3), at(3, 4), at(4, 4), at(5, 4), at(4, 5)]);
+  assert.deepEqual([...new Uint8Array(patch.values)], [3, 3, 3, 3, 3]);
+  edits[0].undo();
+  edits[0].redo();
+  const [undone, redone] = parsedAll(posted.slice(1), DIMS) as Extract<HostToWebview, { type: 'annotationPatch' }>[];
+  assert.deepEqual([...new Uint8Array(undone.values)], [0, 0, 0, 0, 0]);
+  assert.deepEqual([...new Uint8Array(redone.values)], [3, 3, 3, 3, 3]);
+  const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine() {} } as never);
+  await provider.saveCustomDocument(doc);
+  const saved = toCanonical(readNifti(join(dir, 'case7_annot.nii.gz')).volume);
+  assert.deepEqual(idx.map((i) => saved.data[i]), [3, 3, 3, 3, 3]);
+  assert.equal(saved.data.reduce((s, v) => s + v, 0), 15);
+});
+
+test('backup, then reopening from the backup id restores the unsaved annotation', async () => {
+  const { flair, dir } = makeCase();
+  const first = await openEditor(flair);
+  first.send({ type: 'stroke', tool: 'brush', plane: 'sagittal', slice: 5, points: [1, 1, 6, 1], radius: 0, value: 9 });
+  const backup = await first.provider.backupCustomDocument(first.doc, { destination: fileUri(join(dir, 'bk', 'b1')) } as never);
+  const second = await openEditor(flair, backup.id);
+  second.send({ type: 'ready' });
+  const annot = parsedAll(second.posted).find((m) => m.type === 'labels' && m.layer === 'annotation') as { data: ArrayBuffer };
+  const labels = new Uint8Array(annot.data);
+  assert.equal(labels.reduce((s, v) => s + (v === 9 ? 1 : 0), 0), 6);
+  backup.delete();
+});
+
+test('sibling sequences load lazily; missing ones, open fills and malformed messages give notices or are dropped', async () => {
+  const { flair } = makeCase();
+  const { posted, send, edits } = await openEditor(flair);
+  send({ type: 'ready' });
+  posted.length = 0;
+  send({ type: 'requestSequence', sequence: 't1' });
+  send({ type: 'requestSequence', sequence: 't2' });
+  send({ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 0, value: 1 });
+  const msgs = parsedAll(posted, DIMS);
+  assert.equal(msgs[0].type === 'volume' && msgs[0].sequence, 't1');
+  assert.ok(new Float32Array((msgs[0] as { data: ArrayBuffer }).data).every((v) => v === 3));
+  assert.equal(msgs[1].type === 'notice' && msgs[1].text, 'This case has no T2 file.');
+  assert.equal(msgs[2].type, 'notice');
+  assert.equal(edits.length, 0, 'an open region is not filled');
+  posted.length = 0;
+  const logged = logLines.length;
+  send({ type: 'stroke', tool: 'brush', plane: 'axial', slice: 6, points: [0, 0], radius: 1, value: 1 });
+  send({ type: 'command', command: 'workbench.action.closeAllEditors' });
+  assert.equal(posted.length, 0);
+  assert.equal(edits.length, 0);
+  assert.equal(logLines.length, logged + 2);
+  send({ type: 'command', command: 'undo' });
+  send({ type: 'command', command: 'detectSlice' });
+  assert.deepEqual(executed.slice(-2).map((a) => a[0]), ['undo', 'anyad.detect']);
+});
+
+test('a broken file opens as a readable error view', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-editor-'));
+  const bad = join(dir, 'broken.nii');
+  writeFileSync(bad, Buffer.from('definitely not a NIfTI file'));
+  const { posted, send } = await openEditor(bad);
+  send({ type: 'ready' });
+  const msgs = parsedAll(posted);
+  assert.equal(msgs.length, 1);
+  assert.equal(msgs[0].type, 'error');
+  assert.match((msgs[0] as { detail: string }).detail, /broken\.nii/);
+});
+
+test('a volume over the size limit opens as an error view naming the limit', async () => {
+  const { flair } = makeCase();
+  settings.maxVolumeMegabytes = 0.001; // 1 kB: the 480-voxel volume needs more
+  try {
+    const { posted, send } = await openEditor(flair);
+    send({ type: 'ready' });
+    const msgs = parsedAll(posted);
+    assert.equal(msgs.length, 1);
+    assert.equal(msgs[0].type, 'error');
+    assert.match((msgs[0] as { detail: string }).detail, /case7_flair\.nii\.gz/);
+  } finally {
+    delete settings.maxVolumeMegabytes;
+  }
+});
+
+test('detection results and slice scores reach the viewer as valid heatmap and score-strip messages', async () => {
+  const { flair } = makeCase();
+  const { doc, posted } = await openEditor(flair);
+  const map = new Float32Array(N).fill(NaN);
+  map.fill(0.9, 0, 80); // axial slice 0 = the first 80 voxels
+  doc.showDetection(map, { score: 0.9, threshold: 0.5, decision: true, slice: 0, modalities: ['flair', 't2'] });
+  doc.showSliceScores(new Float32Array([0.9, NaN, NaN, NaN, NaN, NaN]), 0.5);
+  const [heat, strip] = parsedAll(posted, DIMS);
+  assert.equal(heat.type === 'heatmap' && heat.decision, true);
+  assert.deepEqual(new Float32Array((heat as { data: ArrayBuffer }).data), map);
+  assert.equal(strip.type, 'sliceScores');
+});

@@ -1,0 +1,105 @@
+/** Message parsers of both directions: valid messages pass unchanged, malformed ones are dropped (null). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseHostMessage, parseWebviewMessage, type Dims3 } from '../../src/webview/protocol';
+
+const D: Dims3 = [4, 3, 2];
+const N = 24;
+
+const init = {
+  type: 'init', name: 'a_flair.nii.gz', dims: D, spacing: [1, 1, 2], orientation: 'LPS', datatype: 'int16',
+  sequences: ['flair', 't1'], opened: 'flair', hasLabel: true, annotationFile: '/x/a_annot.nii.gz', overlay: { opacity: 0.5, colormap: 'hot' },
+};
+const stroke = { type: 'stroke', tool: 'brush', plane: 'coronal', slice: 2, points: [0, 0, 3, 1], radius: 2, value: 4 };
+
+test('host → webview: valid messages are accepted as sent', () => {
+  assert.deepEqual(parseHostMessage(init, null), init);
+  assert.deepEqual(parseHostMessage({ ...init, sequences: [], opened: null, hasLabel: false }, null)?.type, 'init');
+  const vol = { type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N) };
+  assert.deepEqual(parseHostMessage(vol, D), vol);
+  assert.equal(parseHostMessage({ type: 'volume', sequence: 't2', data: new ArrayBuffer(4 * N) }, D)?.type, 'volume');
+  assert.equal(parseHostMessage({ type: 'labels', layer: 'mask', data: new ArrayBuffer(N) }, D)?.type, 'labels');
+  const patch = { type: 'annotationPatch', indices: new Uint32Array([0, 23]).buffer, values: new Uint8Array([1, 2]).buffer };
+  assert.deepEqual(parseHostMessage(patch, D), patch);
+  const heat = { type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 0.7, decision: true, slice: 1, modalities: ['t1', 'flair'] };
+  assert.deepEqual(parseHostMessage(heat, D), heat);
+  assert.equal(parseHostMessage({ ...heat, slice: null }, D)?.type, 'heatmap');
+  assert.equal(parseHostMessage({ type: 'sliceScores', scores: new ArrayBuffer(4 * 2), threshold: 0.5 }, D)?.type, 'sliceScores');
+  assert.deepEqual(parseHostMessage({ type: 'clearHeatmap' }, D), { type: 'clearHeatmap' });
+  assert.deepEqual(parseHostMessage({ type: 'notice', level: 'warn', text: 'x' }, D), { type: 'notice', level: 'warn', text: 'x' });
+  assert.deepEqual(parseHostMessage({ type: 'error', title: 't', detail: 'd' }, null), { type: 'error', title: 't', detail: 'd' });
+});
+
+test('host → webview: malformed messages are dropped', () => {
+  const bad: [unknown, Dims3 | null][] = [
+    [null, D], ['init', D], [[init], D], [{ type: 'nope' }, D], [{}, D],
+    [{ ...init, dims: [4, 3] }, null], [{ ...init, dims: [4, 3, 0] }, null], [{ ...init, dims: [4, 3, 1.5] }, null], [{ ...init, dims: [5000, 1, 1] }, null],
+    [{ ...init, spacing: [1, -1, 1] }, null], [{ ...init, spacing: [1, NaN, 1] }, null], [{ ...init, name: 'x'.repeat(1001) }, null],
+    [{ ...init, sequences: ['flair', 'flair'] }, null], [{ ...init, sequences: ['dwi'] }, null], [{ ...init, opened: 'pd' }, null],
+    [{ ...init, hasLabel: 'yes' }, null], [{ ...init, overlay: { opacity: 2, colormap: 'hot' } }, null], [{ ...init, overlay: { opacity: 0.5, colormap: 'gray' } }, null],
+    [{ type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N) }, null], // before init
+    [{ type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N - 4) }, D],
+    [{ type: 'volume', sequence: 'opened', data: new Float32Array(N) }, D], // a view, not a buffer
+    [{ type: 'volume', sequence: 'opened', data: Array(N).fill(0) }, D], // a JSON array
+    [{ type: 'volume', sequence: 'pd', data: new ArrayBuffer(4 * N) }, D],
+    [{ type: 'labels', layer: 'mask', data: new ArrayBuffer(N + 1) }, D], [{ type: 'labels', layer: 'other', data: new ArrayBuffer(N) }, D],
+    [{ type: 'annotationPatch', indices: new Uint32Array([0, 24]).buffer, values: new Uint8Array([1, 2]).buffer }, D],
+    [{ type: 'annotationPatch', indices: new Uint32Array([0]).buffer, values: new Uint8Array([1, 2]).buffer }, D],
+    [{ type: 'annotationPatch', indices: [0], values: [1] }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: NaN, decision: true, slice: 1, modalities: ['t1'] }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: 1, slice: 1, modalities: ['t1'] }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 2, modalities: ['t1'] }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: [] }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: ['t1ce'] }, D],
+    [{ type: 'sliceScores', scores: new ArrayBuffer(4 * 3), threshold: 0.5 }, D],
+    [{ type: 'clearHeatmap', extra: 1 }, D],
+    [{ type: 'notice', level: 'debug', text: 'x' }, D], [{ type: 'notice', level: 'info', text: 'x'.repeat(4001) }, D],
+    [{ type: 'error', title: 5, detail: 'd' }, D],
+  ];
+  bad.forEach(([m, dims], k) => assert.equal(parseHostMessage(m, dims), null, `case ${k}: ${JSON.stringify(m)?.slice(0, 80)}`));
+});
+
+test('webview → host: valid messages are accepted as sent', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'ready' }, null), { type: 'ready' });
+  assert.deepEqual(parseWebviewMessage({ type: 'log', level: 'info', message: 'hi' }, null), { type: 'log', level: 'info', message: 'hi' });
+  assert.deepEqual(parseWebviewMessage({ type: 'requestSequence', sequence: 't1ce' }, D), { type: 'requestSequence', sequence: 't1ce' });
+  assert.deepEqual(parseWebviewMessage(stroke, D), stroke);
+  const erase = { ...stroke, tool: 'eraser', value: 0, plane: 'sagittal', slice: 3, points: [2, 1], radius: 0 };
+  assert.deepEqual(parseWebviewMessage(erase, D), erase);
+  const fill = { type: 'fill', plane: 'axial', slice: 1, a: 3, b: 2, value: 255 };
+  assert.deepEqual(parseWebviewMessage(fill, D), fill);
+  for (const command of ['undo', 'redo', 'save', 'detectSlice', 'detectVolume']) assert.deepEqual(parseWebviewMessage({ type: 'command', command }, D), { type: 'command', command });
+  const vs = { type: 'viewState', cursor: [3, 2, 1], modalities: ['t2'] };
+  assert.deepEqual(parseWebviewMessage(vs, D), vs);
+});
+
+test('webview → host: malformed messages, out-of-range indices and oversized payloads are dropped', () => {
+  const bad: [unknown, Dims3 | null][] = [
+    [undefined, D], [42, D], [{ type: 'ready', x: 1 }, D], [{ type: 'READY' }, D], [{ type: 'log', level: 'info', message: 'x'.repeat(4001) }, D],
+    [{ type: 'log', level: 'trace', message: 'x' }, D], [{ type: 'requestSequence', sequence: 'pd' }, D],
+    [stroke, null], // no volume, nothing to paint
+    [{ ...stroke, tool: 'spray' }, D], [{ ...stroke, plane: 'oblique' }, D],
+    [{ ...stroke, slice: 3 }, D], // coronal slices run 0..2 (y)
+    [{ ...stroke, slice: -1 }, D], [{ ...stroke, slice: 1.5 }, D], [{ ...stroke, slice: '1' }, D],
+    [{ ...stroke, points: [4, 0] }, D], // coronal a = x < 4
+    [{ ...stroke, points: [0, 2] }, D], // coronal b = z < 2
+    [{ ...stroke, points: [0] }, D], [{ ...stroke, points: [] }, D], [{ ...stroke, points: [0, 0.5] }, D], [{ ...stroke, points: 'nope' }, D],
+    [{ ...stroke, points: new Array(2 * 4097).fill(0) }, D],
+    [{ ...stroke, radius: 65 }, D], [{ ...stroke, value: 0 }, D], [{ ...stroke, value: 256 }, D], [{ ...stroke, tool: 'eraser', value: 3 }, D],
+    [{ ...stroke, extra: true }, D],
+    [{ type: 'fill', plane: 'axial', slice: 2, a: 0, b: 0, value: 1 }, D], [{ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 3, value: 1 }, D],
+    [{ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 0, value: -1 }, D],
+    [{ type: 'command', command: 'rm -rf' }, D], [{ type: 'command', command: 'workbench.action.files.save' }, D],
+    [{ type: 'viewState', cursor: [4, 0, 0], modalities: ['t1'] }, D], [{ type: 'viewState', cursor: [0, 0], modalities: ['t1'] }, D],
+    [{ type: 'viewState', cursor: [0, 0, 0], modalities: [] }, D], [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1', 't1'] }, D],
+    [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1ce'] }, D],
+  ];
+  bad.forEach(([m, dims], k) => assert.equal(parseWebviewMessage(m, dims), null, `case ${k}: ${JSON.stringify(m)?.slice(0, 80)}`));
+});
+
+test('parsed messages are copies: later changes to the raw arrays do not reach the handler', () => {
+  const raw = { ...stroke, points: [0, 0, 3, 1] };
+  const msg = parseWebviewMessage(raw, D);
+  raw.points[0] = 99;
+  assert.equal(msg?.type === 'stroke' && msg.points[0], 0);
+});
