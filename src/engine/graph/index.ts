@@ -41,6 +41,7 @@
  *   reductions    reduceSum / reduceMean / reduceMax / reduceMin (x, axes? = all, keepdims = false);
  *                 max/min send the gradient to the extremal entries, split equally among ties
  *                 argMin / argMax (x, axis, keepdims = false) → int64
+ *                 topK(x, k, axis = -1, largest = true) → [values, int64 indices], sorted; forward only
  *   shape         reshape(x, shape with one -1 allowed) · unsqueeze(x, axis) · squeeze(x, axes)
  *                 transpose(x, perm?) · transposeLast2(x) · concat(ts, axis) · split(x, sizes, axis)
  *                 slice(x, starts, ends, axes?, steps?) (numpy semantics, steps ≥ 1) · pad(x, pads)
@@ -74,7 +75,7 @@ export {
   add, and, argMax, argMin, cast, clip, concat, conv, div, equal, erf, exp, expand, gather, greater,
   greaterOrEqual, less, lessOrEqual, log, matmul, mul, neg, pad, pow, reduceMax, reduceMean,
   reduceMin, reduceSum, relu, reshape, scaleGradient, sigmoid, slice, softmax, split, sqrt, squeeze,
-  stopGradient, sub, sum, tanh, transpose, transposeLast2, unsqueeze, where,
+  stopGradient, sub, sum, tanh, topK, transpose, transposeLast2, unsqueeze, where,
 } from './ops';
 export type { Conv2dOptions, Operand } from './ops';
 export { cosineSimilarity, dropout, gelu, l2Normalize, layerNorm, resize } from './composites';

@@ -216,6 +216,22 @@ export const argMin = (x: Tensor, axis: number, keepdims = false): Tensor => arg
 /** Index (int64) of the first maximum along `axis`; no gradient. */
 export const argMax = (x: Tensor, axis: number, keepdims = false): Tensor => argReduce('argMax', 'ArgMax', x, axis, keepdims);
 
+/**
+ * The k largest (largest = true) or smallest entries along `axis`, sorted (ties: lower index
+ * first): [values, int64 indices], each with that axis of size k. Forward only: autodiff has
+ * no rule for it, so a topK on a path to a loss is a GraphError when gradients are asked for.
+ */
+export function topK(x: Tensor, k: number, axis = -1, largest = true): [Tensor, Tensor] {
+  requireFloat('topK', x);
+  const a = normAxis('topK', axis, x.rank);
+  if (!Number.isInteger(k) || k < 1 || k > x.shape[a]) throw graphError('topK', `k = ${k} must be an integer in [1, ${x.shape[a]}] (axis ${a} of ${fmt(x.shape)})`);
+  const shape = x.shape.map((d, i) => (i === a ? k : d));
+  const [values, indices] = x.graph.addNode('TopK', [x, x.graph.int64s([k])], [{ shape, dtype: x.dtype }, { shape, dtype: 'int64' }], {
+    axis: attr.int(a), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1),
+  });
+  return [values, indices];
+}
+
 // ---- shape ops --------------------------------------------------------------------------
 
 /** Reshape to `shape`; one entry may be -1 (inferred). */

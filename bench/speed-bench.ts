@@ -1,0 +1,179 @@
+/**
+ * Detection speed benchmark (not a test): single-slice `detect` latency of the `cpu` and
+ * `paper` presets with seeded random weights on a 240×240 phantom slice, against the compute
+ * floor of this machine.
+ *
+ * Per preset: bundle write, bundle load (incl. SHA-256), session creation (reported apart),
+ * then the median over `--runs` of (a) detect() on a pre-loaded case (preprocess + model +
+ * map back to the voxel grid) and (b) the bare session run. FLOPs are counted from the
+ * inference graph itself (every MatMul 2·M·K·N, Conv 2·O·Ho·Wo·C·kh·kw), split into
+ * weight matmuls and attention (activation × activation). The runtime's large-matmul GFLOP/s
+ * is measured in the same run (best of three large MatMul shapes, same provider and threads),
+ * right before every model run, because the machine may be shared; floor = FLOPs / that rate,
+ * and the ratio is the median over runs of run time / floor. The last line is one JSON object.
+ *
+ *   node --import tsx bench/speed-bench.ts [--presets cpu,paper] [--runs 3] [--threads 0] [--provider cpu]
+ */
+import { rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { detect } from '../src/engine/detect';
+import { Graph, type Tensor, emitModel, liveNodes, matmul } from '../src/engine/graph';
+import { type ProviderChoice, createSession, releaseAllSessions, releaseSession, run } from '../src/engine/graph/runtime';
+import { initModalityAffine } from '../src/engine/model/alignment';
+import { loadBundle, writeBundle } from '../src/engine/model/bundle';
+import { createRandomEncoderWeights } from '../src/engine/model/encoderWeights';
+import { headConfig, initHeadParams } from '../src/engine/model/headWeights';
+import { buildInferenceGraph } from '../src/engine/model/inference';
+import { modelPreset } from '../src/engine/model/presets';
+import { writePhantomCohort } from '../src/engine/phantom';
+import { discoverCases, loadCase } from '../src/engine/study';
+import { createRng } from '../src/engine/util/random';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+const ms = (t0: number): number => performance.now() - t0;
+
+/** Whether a matmul operand is a weight: a param/constant, possibly through shape-only ops. */
+function isWeight(t: Tensor): boolean {
+  let cur = t;
+  while (cur.kind === 'value' && cur.producer && ['Transpose', 'Reshape', 'Identity'].includes(cur.producer.opType)) cur = cur.producer.inputs[0]!;
+  return cur.kind === 'param' || cur.kind === 'constant';
+}
+
+/** FLOPs of a graph's live MatMul and Conv nodes: with a weight operand vs attention (both operands computed). */
+function countFlops(g: Graph): { total: number; weights: number; attention: number } {
+  let weights = 0;
+  let attention = 0;
+  for (const n of liveNodes(g)) {
+    if (n.opType === 'MatMul') {
+      const [a, b] = [n.inputs[0]!, n.inputs[1]!];
+      const f = 2 * n.outputs[0].shape.reduce((x, y) => x * y, 1) * a.shape[a.rank - 1];
+      if (isWeight(a) || isWeight(b)) weights += f;
+      else attention += f;
+    } else if (n.opType === 'Conv') {
+      const w = n.inputs[1]!.shape;
+      weights += 2 * n.outputs[0].shape.reduce((x, y) => x * y, 1) * w[1] * w[2] * w[3];
+    }
+  }
+  return { total: weights + attention, weights, attention };
+}
+
+/** A [m,k]×[k,n] MatMul (constant right operand, as the model's weights) on the runtime: each call times one run. */
+async function matmulProbe(provider: ProviderChoice, threads: number, [m, k, n]: readonly number[]): Promise<() => Promise<number>> {
+  const g = new Graph(`matmul-${m}x${k}x${n}`);
+  const rng = createRng(1);
+  const a = g.input('a', [m, k]);
+  const b = g.constant(Float32Array.from({ length: k * n }, () => rng.normal()), [k, n], 'b');
+  g.output('c', matmul(a, b));
+  const session = await createSession(emitModel(g), { provider, threads });
+  const x = Float32Array.from({ length: m * k }, () => rng.normal());
+  await run(session, { a: x }, { a: [m, k] });
+  return async () => {
+    const t0 = performance.now();
+    await run(session, { a: x }, { a: [m, k] });
+    return (2 * m * k * n) / (ms(t0) / 1000) / 1e9;
+  };
+}
+
+/** Large-matmul shapes: square, wide, and the paper preset's MLP fc1 (785 tokens × 768 → 3072). */
+const RATE_SHAPES = [[2048, 2048, 2048], [1024, 1024, 4096], [785, 768, 3072]] as const;
+
+async function main(): Promise<void> {
+  const presets = arg('presets', 'cpu,paper').split(',');
+  const runs = Number(arg('runs', '3'));
+  const threads = Number(arg('threads', '0'));
+  const provider = arg('provider', 'cpu') as ProviderChoice;
+  const root = join(tmpdir(), `anyad-speed-bench-${process.pid}`);
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  log(`speed bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}, provider ${provider}, threads ${threads || 'auto'}, ${runs} runs`);
+
+  try {
+    await writePhantomCohort(join(root, 'data'), { cases: 1, seed: 5, size: [240, 240, 24], anomalousFraction: 1, workers: 0 });
+    const kase = loadCase(discoverCases(join(root, 'data'))[0], { sequences: ['flair', 't1', 't2'], label: false });
+    // The machine may be shared: the rate is probed again right before every model run, and the
+    // floor of each run uses the rate measured next to it (median over shapes of one probe round).
+    const probes = await Promise.all(RATE_SHAPES.map((shape) => matmulProbe(provider, threads, shape)));
+    const probeRate = async (): Promise<number> => {
+      const r: number[] = [];
+      for (const p of probes) r.push(await p());
+      return Math.max(...r);
+    };
+    const startRates: number[] = [];
+    for (let i = 0; i < 3; i++) startRates.push(await probeRate());
+    log(`runtime large-matmul rate (best of ${RATE_SHAPES.map((sh) => sh.join('x')).join(', ')}): median ${median(startRates).toFixed(1)} GFLOP/s`);
+
+    const results: Record<string, unknown> = {};
+    for (const name of presets) {
+      const preset = modelPreset(name);
+      const c = preset.geometry.crop;
+      const encoder = createRandomEncoderWeights(preset.encoder, 7);
+      const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
+      const params = initHeadParams(cfg, 7);
+      for (const [k, v] of initModalityAffine(cfg.dim)) params.set(k, v);
+      const flops = countFlops(buildInferenceGraph({ encoder, head: { config: cfg, params }, affine: initModalityAffine(cfg.dim), batch: 1, size: c }).graph);
+
+      const dir = join(root, `model-${name}`);
+      let t0 = performance.now();
+      writeBundle(dir, { encoder, headConfig: cfg, params, geometry: preset.geometry, preset: name });
+      const writeMs = ms(t0);
+      t0 = performance.now();
+      const bundle = loadBundle(dir);
+      const loadMs = ms(t0);
+      t0 = performance.now();
+      const session = await createSession(bundle.modelPath, { provider, threads });
+      const sessionMs = ms(t0);
+
+      const opts = { provider, threads, modalities: ['flair', 't1', 't2'] as const };
+      await detect(bundle, kase, { ...opts, modalities: [...opts.modalities], slice: 12 }); // warm-up
+      const detectMs: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        t0 = performance.now();
+        await detect(bundle, kase, { ...opts, modalities: [...opts.modalities], slice: 12 });
+        detectMs.push(ms(t0));
+      }
+      const image = new Float32Array(3 * c * c);
+      const runMs: number[] = [];
+      const rates: number[] = [];
+      const ratios: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const rate = await probeRate();
+        t0 = performance.now();
+        await run(session, { image, subset: BigInt64Array.of(7n) }, { image: [1, 3, c, c], subset: [1] });
+        const t = ms(t0);
+        runMs.push(t);
+        rates.push(rate);
+        ratios.push(t / ((flops.total / (rate * 1e9)) * 1000));
+      }
+      const gflops = median(rates);
+      const floorMs = (flops.total / (gflops * 1e9)) * 1000;
+      const r = {
+        inputSize: c, gflop: flops.total / 1e9, attentionGflop: flops.attention / 1e9, matmulGflops: gflops,
+        bundleWriteMs: writeMs, bundleLoadMs: loadMs, sessionCreateMs: sessionMs,
+        detectMedianMs: median(detectMs), sessionRunMedianMs: median(runMs), floorMs,
+        ratioToFloor: median(ratios), achievedGflops: flops.total / (median(runMs) / 1000) / 1e9,
+      };
+      results[name] = r;
+      log(`${name} (${preset.description}):`);
+      log(`  forward ${r.gflop.toFixed(1)} GFLOP (attention ${r.attentionGflop.toFixed(1)}); floor at the interleaved median ${gflops.toFixed(1)} GFLOP/s = ${floorMs.toFixed(0)} ms`);
+      log(`  bundle write ${writeMs.toFixed(0)} ms, load+verify ${loadMs.toFixed(0)} ms, session creation ${sessionMs.toFixed(0)} ms`);
+      log(`  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s)`);
+      await releaseSession(session);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    process.stdout.write(JSON.stringify({ bench: 'speed', cpus: cpus().length, loadAverage: loadavg(), provider, threads, runs, matmulGflopsAtStart: median(startRates), presets: results }) + '\n');
+  } finally {
+    await releaseAllSessions();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+void main();

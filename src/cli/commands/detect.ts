@@ -1,0 +1,78 @@
+/** `anyad detect`: anomaly score, decision and map of one slice or a whole volume with a model bundle. */
+import { detect, subsetOfModalities } from '../../engine/detect';
+import { ConfigError } from '../../engine/errors';
+import { type ProviderChoice, releaseAllSessions } from '../../engine/graph/runtime';
+import { loadBundle } from '../../engine/model/bundle';
+import { writeNifti } from '../../engine/nifti';
+import { CHANNELS, type ChannelName } from '../../engine/study';
+import { intOption, stringOption, type CommandSpec } from '../args';
+
+const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+
+function decision(anomalous: boolean | null): string {
+  return anomalous === null ? 'no threshold' : anomalous ? 'ANOMALOUS' : 'normal';
+}
+
+export const detectCommand: CommandSpec = {
+  name: 'detect',
+  summary: 'score a slice (or every slice) of a case with a trained model and write the anomaly map',
+  usage: 'anyad detect --model DIR --case PATH [--slice Z | --all] [--modalities flair,t1,t2] [--out map.nii.gz] [--json] [--provider auto|cpu|cuda|webgpu]',
+  options: {
+    model: { type: 'string', description: 'model bundle folder (model.onnx + anyad.json + head.safetensors)' },
+    case: { type: 'string', description: 'a sequence file of the case, or the case folder' },
+    slice: { type: 'string', description: 'axial slice index (default: the middle slice)' },
+    all: { type: 'boolean', description: 'score every axial slice (3-D map)' },
+    modalities: { type: 'string', description: 'sequences to use, comma-separated', default: CHANNELS.join(',') },
+    out: { type: 'string', description: 'write the anomaly map as float32 NIfTI on the case grid (.nii or .nii.gz)' },
+    json: { type: 'boolean', description: 'print one JSON object' },
+    provider: { type: 'string', description: 'execution provider', default: 'auto' },
+    threads: { type: 'string', description: 'intra-op threads (0: one per core)', default: '0' },
+  },
+  positionals: [0, 0],
+  async run(opts) {
+    const model = stringOption(opts, 'model');
+    const casePath = stringOption(opts, 'case');
+    if (opts.all && opts.slice !== undefined) throw new ConfigError('cli/bad-option', 'give --slice or --all, not both');
+    const modalities = String(opts.modalities).split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '') as ChannelName[];
+    subsetOfModalities(modalities);
+    const provider = String(opts.provider) as ProviderChoice;
+    if (!PROVIDERS.includes(provider)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDERS.join(', ')}, got '${provider}'`);
+    const threads = intOption(opts, 'threads', 0, 1024);
+    const out = typeof opts.out === 'string' ? opts.out : undefined;
+    if (out !== undefined && !/\.nii(\.gz)?$/i.test(out)) throw new ConfigError('cli/bad-option', `--out must end in .nii or .nii.gz, got '${out}'`);
+    const bundle = loadBundle(model);
+    const warn = bundle.manifest.warning ? `warning: ${bundle.manifest.warning}\n` : '';
+    try {
+      if (opts.all) {
+        const r = await detect(bundle, casePath, { slice: 'all', modalities, provider, threads });
+        if (out) writeNifti(out, r.map, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, slices: r.slices, out: out ?? null }) + '\n');
+          return 0;
+        }
+        const flagged = r.slices.filter((s) => s.anomalous).map((s) => s.z);
+        const lines = r.slices.map((s) => `  z=${String(s.z).padStart(3)}  ${s.score.toFixed(4)}${s.anomalous ? '  *' : ''}`);
+        process.stdout.write(`${warn}${casePath} (${r.subset.label}, ${r.provider}), threshold ${r.slices[0]?.threshold?.toFixed(4) ?? 'none'}; * = anomalous\n${lines.join('\n')}\n` +
+          `${flagged.length} of ${r.slices.length} slices anomalous${flagged.length ? `: ${flagged.join(', ')}` : ''}${out ? `\nmap: ${out}` : ''}\n`);
+        return 0;
+      }
+      const slice = opts.slice === undefined ? undefined : intOption(opts, 'slice', 0);
+      const r = await detect(bundle, casePath, { slice, modalities, provider, threads });
+      if (out) {
+        // The slice's map in a volume on the case grid: zeros except slice z.
+        const [nx, ny, nz] = r.grid.dims;
+        const data = new Float32Array(nx * ny * nz);
+        data.set(r.map, r.z * nx * ny);
+        writeNifti(out, { dims: r.grid.dims, affine: r.grid.affine, data }, { datatype: 'float32', description: `AnyAD anomaly map z=${r.z} (${r.subset.label})` });
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, z: r.z, score: r.score, threshold: r.threshold, anomalous: r.anomalous, out: out ?? null }) + '\n');
+        return 0;
+      }
+      process.stdout.write(`${warn}${casePath} slice ${r.z} (${r.subset.label}, ${r.provider}): score ${r.score.toFixed(4)}, threshold ${r.threshold?.toFixed(4) ?? 'none'} → ${decision(r.anomalous)}${out ? `\nmap: ${out}` : ''}\n`);
+      return 0;
+    } finally {
+      await releaseAllSessions();
+    }
+  },
+};

@@ -1,0 +1,344 @@
+/**
+ * A trained model on disk: a folder with
+ *
+ *   model.onnx        image [1,3,C,C] + subset [1] (ids 1..7) → map [1,1,C,C], map256 [1,1,256,256], score [1]
+ *                     (inference.ts; encoder, head and modality affine baked in)
+ *   head.safetensors  the head (+ modality affine) parameters in the reference's names, for
+ *                     fine-tuning or export back to the PyTorch code
+ *   anyad.json        the manifest: schema version, preset and configs, preprocessing geometry,
+ *                     channel order, subset table, full-modality statistics, per-subset
+ *                     thresholds, training data summary, metrics, encoder provenance (random
+ *                     init is flagged in `warning`), creation time and SHA-256 of both files.
+ *
+ * Writing is atomic per file and ordered model.onnx → head.safetensors → anyad.json, so a
+ * crash leaves either the old manifest (whose checksums then fail loudly) or a complete
+ * bundle. Loading validates everything and throws a BundleError (a ConfigError) naming the
+ * file and what is wrong.
+ *
+ * Thresholds: for each subset, the 0.99 quantile (numpy's default linear interpolation) of the
+ * scores of NORMAL training slices seen with that subset; a slice is anomalous when its score
+ * is strictly greater. Scores shift with the subset (fewer sequences, different features), so
+ * one threshold per subset is needed.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, SafetensorsError } from '../errors';
+import { EVAL_MAP_SIZE, SCORE_TOP_RATIO, topKCount } from '../eval';
+import { getFloat32, parseSafetensors, serializeSafetensors } from '../safetensors';
+import { CHANNELS, MODALITY_SUBSETS } from '../study/modalities';
+import type { PreprocessGeometry } from '../study/preprocess';
+import { writeFileAtomic } from '../util/atomic';
+import type { ChannelStats } from './alignment';
+import { type EncoderProvenance, type EncoderWeights, describeProvenance } from './encoderWeights';
+import { type HeadConfig, type WeightMap, headParamShapes, loadHeadParams, validateHeadConfig } from './headWeights';
+import { INFERENCE_NAMES, buildInferenceModel, pickAffineParams } from './inference';
+import type { ObjectiveConfig } from './losses';
+import type { VitConfig } from './vitConfig';
+
+export const BUNDLE_SCHEMA_VERSION = 1;
+export const BUNDLE_FILES = Object.freeze({ model: 'model.onnx', head: 'head.safetensors', manifest: 'anyad.json' });
+/** Quantile of normal training scores used as the per-subset threshold. */
+export const THRESHOLD_QUANTILE = 0.99;
+
+/** A bundle that is missing, unreadable, inconsistent or from an unknown schema. */
+export class BundleError extends ConfigError {}
+
+export interface SubsetThresholds {
+  quantile: number;
+  /** 'linear': numpy.quantile's default (type 7) interpolation between order statistics. */
+  method: 'linear';
+  rule: 'anomalous when score > threshold';
+  /** Threshold per subset id ('1'..'7'); subsets without calibration scores are absent. */
+  bySubset: Record<string, number>;
+  /** Number of normal slices behind each threshold. */
+  normalSlices: Record<string, number>;
+}
+
+export interface FileChecksum {
+  sha256: string;
+  bytes: number;
+}
+
+export interface BundleManifest {
+  format: 'anyad-model-bundle';
+  schemaVersion: number;
+  createdAt: string;
+  /** Present (and loud) when the encoder is not pretrained. */
+  warning?: string;
+  preset?: string;
+  encoder: { config: VitConfig; provenance: EncoderProvenance; description: string };
+  head: HeadConfig;
+  /** Whether model.onnx applies the modality affine (false: reference mode). */
+  modalityAffine: boolean;
+  objective?: ObjectiveConfig;
+  preprocessing: {
+    resize: number;
+    crop: number;
+    channels: readonly string[];
+    steps: string;
+  };
+  model: {
+    file: string;
+    batch: number;
+    inputSize: number;
+    inputs: Record<string, string>;
+    outputs: Record<string, string>;
+    evalMapSize: number;
+    scoreTopK: number;
+  };
+  subsets: Array<{ id: number; label: string; channels: readonly string[] }>;
+  /** Full-modality channel statistics of [En0, En1] (the alignment's targets). */
+  fullModalityStats?: Array<{ mean: number[]; std: number[]; count: number }>;
+  thresholds?: SubsetThresholds;
+  training?: unknown;
+  metrics?: unknown;
+  files: Record<string, FileChecksum>;
+}
+
+export interface BundleContents {
+  encoder: EncoderWeights;
+  headConfig: HeadConfig;
+  /** Head parameters, plus the modality affine's when the model was trained with it (e.g. the trainer's `params`). */
+  params: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
+  geometry: PreprocessGeometry;
+  preset?: string;
+  /** Full-modality statistics of [En0, En1] (trainer's `stats`). */
+  stats?: readonly ChannelStats[];
+  objective?: ObjectiveConfig;
+  thresholds?: SubsetThresholds;
+  /** Training data summary (any JSON value). */
+  training?: unknown;
+  /** Evaluation metrics (any JSON value). */
+  metrics?: unknown;
+  /** Default: now. */
+  createdAt?: Date;
+}
+
+export interface LoadedBundle {
+  dir: string;
+  modelPath: string;
+  manifest: BundleManifest;
+  head: { config: HeadConfig; params: WeightMap };
+  /** The modality affine's parameters, when the model has one. */
+  affine?: WeightMap;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** SHA-256 of a file read in chunks (model files can be hundreds of MB). */
+export function sha256File(path: string): FileChecksum {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(8 << 20);
+  const fd = openSync(path, 'r');
+  let bytes = 0;
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      bytes += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** numpy.quantile(values, q) with the default linear interpolation. */
+function quantileLinear(sorted: Float64Array, q: number): number {
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
+}
+
+/**
+ * Per-subset thresholds from the scores of NORMAL training slices (keys: subset ids 1..7).
+ * Each is the `quantile` (default 0.99) of that subset's scores; decision: score > threshold.
+ */
+export function calibrateThresholds(
+  scoresBySubset: ReadonlyMap<number, ArrayLike<number>> | Readonly<Record<number, ArrayLike<number>>>,
+  quantile = THRESHOLD_QUANTILE,
+): SubsetThresholds {
+  if (!(quantile > 0 && quantile < 1)) throw new ConfigError('config/threshold', `threshold quantile must be in (0, 1), got ${quantile}`);
+  const entries: Array<[number, ArrayLike<number>]> = scoresBySubset instanceof Map
+    ? [...scoresBySubset.entries()]
+    : Object.entries(scoresBySubset).map(([k, v]) => [Number(k), v as ArrayLike<number>]);
+  const out: SubsetThresholds = { quantile, method: 'linear', rule: 'anomalous when score > threshold', bySubset: {}, normalSlices: {} };
+  for (const [id, scores] of entries.sort((a, b) => a[0] - b[0])) {
+    if (!MODALITY_SUBSETS[id - 1] || !Number.isInteger(id)) throw new ConfigError('config/threshold', `subset id must be 1..7, got ${id}`);
+    if (scores.length === 0) throw new ConfigError('config/threshold', `no normal training scores for subset ${id} (${MODALITY_SUBSETS[id - 1].label})`);
+    const sorted = Float64Array.from(scores).sort();
+    if (!sorted.every(Number.isFinite)) throw new ConfigError('config/threshold', `subset ${id} has non-finite scores`);
+    out.bySubset[String(id)] = quantileLinear(sorted, quantile);
+    out.normalSlices[String(id)] = sorted.length;
+  }
+  return out;
+}
+
+/**
+ * Writes a bundle into `dir` (created if needed): builds model.onnx (batch 1, input C = geometry.crop),
+ * head.safetensors and anyad.json, in that order, each atomically. Returns the manifest.
+ */
+export function writeBundle(dir: string, contents: BundleContents): BundleManifest {
+  const root = resolve(dir);
+  const headConfig = validateHeadConfig(contents.headConfig);
+  const { resize: r, crop: c } = contents.geometry;
+  if (!Number.isSafeInteger(r) || !Number.isSafeInteger(c) || c < 1 || c > r) {
+    throw new ConfigError('config/bundle', `preprocessing geometry needs integers 0 < crop <= resize, got resize ${r}, crop ${c}`, root);
+  }
+  const head: WeightMap = new Map();
+  for (const [name] of headParamShapes(headConfig)) {
+    const t = contents.params.get(name);
+    if (!t) throw new ConfigError('config/bundle', `cannot write the bundle: head parameter '${name}' is missing`, root);
+    head.set(name, t);
+  }
+  const affine = pickAffineParams(contents.params);
+
+  const model = buildInferenceModel({ encoder: contents.encoder, head: { config: headConfig, params: head }, affine, batch: 1, size: c });
+  const modelPath = join(root, BUNDLE_FILES.model);
+  writeFileAtomic(modelPath, model);
+
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of [...head, ...(affine ?? [])]) tensors[name] = { shape: [...t.shape], data: t.data };
+  const headBytes = serializeSafetensors(tensors, { format: 'pt', anyad_head_config: JSON.stringify(headConfig) });
+  writeFileAtomic(join(root, BUNDLE_FILES.head), headBytes);
+
+  const prov = contents.encoder.provenance;
+  const manifest: BundleManifest = {
+    format: 'anyad-model-bundle',
+    schemaVersion: BUNDLE_SCHEMA_VERSION,
+    createdAt: (contents.createdAt ?? new Date()).toISOString(),
+    ...(prov.kind === 'random-init' ? { warning: `${describeProvenance(prov)}: maps and scores of this model are not meaningful for real data` } : {}),
+    ...(contents.preset ? { preset: contents.preset } : {}),
+    encoder: { config: contents.encoder.config, provenance: prov, description: describeProvenance(prov) },
+    head: headConfig,
+    modalityAffine: affine !== undefined,
+    ...(contents.objective ? { objective: contents.objective } : {}),
+    preprocessing: {
+      resize: r, crop: c, channels: [...CHANNELS],
+      steps: 'per channel: min-max to uint8 (truncated), PIL bilinear resize to resize×resize, /255, centre crop crop×crop, ImageNet mean/std; missing channels = 0',
+    },
+    model: {
+      file: BUNDLE_FILES.model, batch: 1, inputSize: c,
+      inputs: { [INFERENCE_NAMES.image]: `float32 [1,3,${c},${c}]`, [INFERENCE_NAMES.subset]: 'int64 [1], subset id 1..7' },
+      outputs: {
+        [INFERENCE_NAMES.map]: `float32 [1,1,${c},${c}] mean over groups of 1-cos(En,De), bilinear align_corners upsampled`,
+        [INFERENCE_NAMES.map256]: `float32 [1,1,${EVAL_MAP_SIZE},${EVAL_MAP_SIZE}] map resized (half-pixel) and Gaussian-smoothed (5x5, sigma 4, zero padding)`,
+        [INFERENCE_NAMES.score]: 'float32 [1] mean of the top 1% of map256',
+      },
+      evalMapSize: EVAL_MAP_SIZE,
+      scoreTopK: topKCount(EVAL_MAP_SIZE * EVAL_MAP_SIZE, SCORE_TOP_RATIO),
+    },
+    subsets: MODALITY_SUBSETS.map((s) => ({ id: s.id, label: s.label, channels: [...s.channels] })),
+    ...(contents.stats ? { fullModalityStats: contents.stats.map((s) => ({ mean: Array.from(s.mean), std: Array.from(s.std), count: s.count })) } : {}),
+    ...(contents.thresholds ? { thresholds: contents.thresholds } : {}),
+    ...(contents.training !== undefined ? { training: contents.training } : {}),
+    ...(contents.metrics !== undefined ? { metrics: contents.metrics } : {}),
+    files: {
+      [BUNDLE_FILES.model]: { sha256: sha256(model), bytes: model.byteLength },
+      [BUNDLE_FILES.head]: { sha256: sha256(headBytes), bytes: headBytes.byteLength },
+    },
+  };
+  writeFileAtomic(join(root, BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
+
+export interface LoadBundleOptions {
+  /** Check the SHA-256 of model.onnx and head.safetensors (default true). */
+  verify?: boolean;
+}
+
+/** Reads and validates a bundle folder. */
+export function loadBundle(dir: string, opts: LoadBundleOptions = {}): LoadedBundle {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new BundleError('bundle/not-found', 'no such model folder', root);
+  const path = (f: string) => join(root, f);
+  const missing = Object.values(BUNDLE_FILES).filter((f) => !existsSync(path(f)));
+  if (missing.length) {
+    throw new BundleError('bundle/missing-file', `not a complete AnyAD model bundle: ${missing.join(', ')} missing (a bundle holds ${Object.values(BUNDLE_FILES).join(', ')})`, root);
+  }
+  const manifestPath = path(BUNDLE_FILES.manifest);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new BundleError('bundle/bad-json', `the manifest is not valid JSON (${(e as Error).message})`, manifestPath, { cause: e });
+  }
+  const manifest = validateManifest(raw, manifestPath);
+  if (opts.verify ?? true) {
+    for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
+      const want = manifest.files[f];
+      const got = sha256File(path(f));
+      if (got.sha256 !== want.sha256) {
+        throw new BundleError('bundle/checksum', `checksum mismatch: ${got.bytes} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, the manifest expects ${want.bytes} bytes with ${want.sha256.slice(0, 12)}… (the file was changed or the bundle was written incompletely)`, path(f));
+      }
+    }
+  }
+  let file;
+  try {
+    file = parseSafetensors(readFileSync(path(BUNDLE_FILES.head)), path(BUNDLE_FILES.head));
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw new BundleError('bundle/bad-head', e.message, path(BUNDLE_FILES.head), { cause: e });
+    throw e;
+  }
+  const head = loadHeadParams(file, manifest.head);
+  const affineNames = [...file.tensors.keys()].filter((k) => k.startsWith('modality_affine.'));
+  const affine = manifest.modalityAffine ? pickAffineParams(new Map(affineNames.map((k) => [k, getFloat32(file, k, undefined, path(BUNDLE_FILES.head))]))) : undefined;
+  if (manifest.modalityAffine && !affine) throw new BundleError('bundle/bad-head', 'the manifest says the model has a modality affine, but head.safetensors holds none', path(BUNDLE_FILES.head));
+  return { dir: root, modelPath: path(BUNDLE_FILES.model), manifest, head, affine };
+}
+
+/** Checks the manifest's shape; every message names the field. */
+function validateManifest(raw: unknown, file: string): BundleManifest {
+  const fail = (msg: string): never => { throw new BundleError('bundle/bad-manifest', msg, file); };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('the manifest must be a JSON object');
+  const m = raw as Record<string, unknown>;
+  if (m.format !== 'anyad-model-bundle') fail(`'format' must be "anyad-model-bundle", got ${JSON.stringify(m.format)}`);
+  if (m.schemaVersion !== BUNDLE_SCHEMA_VERSION) {
+    fail(typeof m.schemaVersion === 'number' && m.schemaVersion > BUNDLE_SCHEMA_VERSION
+      ? `bundle schema version ${m.schemaVersion} is newer than this AnyAD understands (${BUNDLE_SCHEMA_VERSION}); update the extension`
+      : `'schemaVersion' must be ${BUNDLE_SCHEMA_VERSION}, got ${JSON.stringify(m.schemaVersion)}`);
+  }
+  const obj = (v: unknown, name: string): Record<string, unknown> => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`'${name}' must be an object`);
+    return v as Record<string, unknown>;
+  };
+  const pre = obj(m.preprocessing, 'preprocessing');
+  if (!Number.isSafeInteger(pre.resize) || !Number.isSafeInteger(pre.crop) || (pre.crop as number) < 1 || (pre.crop as number) > (pre.resize as number)) {
+    fail(`'preprocessing' needs integers 0 < crop <= resize, got resize ${JSON.stringify(pre.resize)}, crop ${JSON.stringify(pre.crop)}`);
+  }
+  if (JSON.stringify(pre.channels) !== JSON.stringify(CHANNELS)) fail(`'preprocessing.channels' must be ${JSON.stringify(CHANNELS)}, got ${JSON.stringify(pre.channels)}`);
+  const model = obj(m.model, 'model');
+  if (model.batch !== 1 || model.inputSize !== pre.crop) fail(`'model' must have batch 1 and inputSize = preprocessing.crop (${String(pre.crop)})`);
+  const enc = obj(m.encoder, 'encoder');
+  obj(enc.config, 'encoder.config');
+  obj(enc.provenance, 'encoder.provenance');
+  try {
+    validateHeadConfig(obj(m.head, 'head') as unknown as HeadConfig, file);
+  } catch (e) {
+    fail(`'head': ${(e as Error).message}`);
+  }
+  if (typeof m.modalityAffine !== 'boolean') fail(`'modalityAffine' must be true or false`);
+  const files = obj(m.files, 'files');
+  for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
+    const c = obj(files[f], `files.${f}`);
+    if (typeof c.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(c.sha256) || !Number.isSafeInteger(c.bytes)) fail(`'files.${f}' needs a hex sha256 and a byte count`);
+  }
+  if (m.thresholds !== undefined) {
+    const t = obj(m.thresholds, 'thresholds');
+    const by = obj(t.bySubset, 'thresholds.bySubset');
+    for (const [k, v] of Object.entries(by)) {
+      if (!MODALITY_SUBSETS[Number(k) - 1] || typeof v !== 'number' || !Number.isFinite(v)) fail(`'thresholds.bySubset.${k}' must be a finite number for a subset id 1..7`);
+    }
+  }
+  return m as unknown as BundleManifest;
+}
+
+/** The threshold of a subset, or undefined when the bundle was not calibrated for it. */
+export function subsetThreshold(manifest: BundleManifest, subsetId: number): number | undefined {
+  return manifest.thresholds?.bySubset[String(subsetId)];
+}
