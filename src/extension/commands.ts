@@ -1,7 +1,12 @@
 /** Command handlers: thin wrappers over the engine. */
 import * as vscode from 'vscode';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { locateBundle } from '../engine/model/bundleLocator';
+import { readNifti, toCanonical } from '../engine/nifti';
+import { cliErrorLine, runCli } from './cliRunner';
+import type { NiftiEditorProvider } from './niftiEditor';
 import { loadWorkspaceConfig } from '../engine/config';
 import { isAnyadError } from '../engine/errors';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engine/study';
@@ -20,13 +25,96 @@ const CONFIG_TEMPLATE = `{
 }
 `;
 
-export async function detectCommand(log: vscode.OutputChannel): Promise<void> {
-  log.appendLine('Detect anomalies: no trained AnyAD model bundle is available in this version.');
-  await vscode.window.showInformationMessage('AnyAD: no trained model bundle is available yet, so anomaly detection cannot run in this version.');
+export interface CommandEnv {
+  log: vscode.OutputChannel;
+  viewer: NiftiEditorProvider;
+  extensionUri: vscode.Uri;
+  status: vscode.StatusBarItem;
+}
+
+interface DetectJson { provider: string; subset: string; z?: number; score?: number; threshold?: number | null; anomalous?: boolean | null; slices?: Array<{ z: number; score: number; threshold: number | null; anomalous: boolean | null }> }
+
+/**
+ * AnyAD: Detect anomalies — on the active viewer's current axial slice or whole volume, with
+ * the viewer's modality subset. Runs the CLI in a child process and shows the map it writes.
+ */
+export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: unknown): Promise<void> {
+  const doc = env.viewer.activeDocument();
+  if (!doc || 'error' in doc.loaded) {
+    await vscode.window.showErrorMessage('AnyAD: open a NIfTI volume in the AnyAD viewer first (its current slice and sequences are what Detect uses).');
+    return;
+  }
+  const cfg = vscode.workspace.getConfiguration('anyad');
+  const located = locateBundle({
+    explicit: cfg.get<string>('modelPath', '') || undefined,
+    workspaceRoots: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+    shippedDefault: join(env.extensionUri.fsPath, 'models', 'default'),
+  });
+  if (!located) {
+    await vscode.window.showErrorMessage('AnyAD: no model found. Run "AnyAD: Train on workspace", or set anyad.modelPath to a model folder.');
+    return;
+  }
+  const loaded = doc.loaded;
+  let mode = modeArg === 'slice' || modeArg === 'volume' ? modeArg : undefined;
+  const z = doc.viewState?.cursor[2] ?? Math.floor(loaded.volume.dims[2] / 2);
+  if (!mode) {
+    const pick = await vscode.window.showQuickPick([{ label: `Current slice (axial ${z})`, mode: 'slice' as const }, { label: 'Whole volume', mode: 'volume' as const }], { title: 'AnyAD: Detect anomalies on…' });
+    if (!pick) return;
+    mode = pick.mode;
+  }
+  const present = (['flair', 't1', 't2'] as const).filter((s) => loaded.case?.files[s] || loaded.opened === s);
+  const modalities = doc.viewState?.modalities.length ? doc.viewState.modalities : present;
+  const tmp = join(tmpdir(), `anyad-map-${process.pid}-${Date.now()}.nii.gz`);
+  const args = ['detect', '--model', located.dir, '--case', doc.uri.fsPath, '--modalities', modalities.join(','), '--json', '--out', tmp,
+    '--provider', cfg.get<string>('executionProvider', 'auto'), '--threads', String(cfg.get<number>('threads', 0)),
+    ...(mode === 'volume' ? ['--all'] : ['--slice', String(z)])];
+  env.log.appendLine(`Detect: model ${located.dir} (${located.source}), ${mode === 'volume' ? 'whole volume' : `slice ${z}`}, sequences ${modalities.join('+')}`);
+  try {
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: detecting anomalies…', cancellable: true },
+      (_p, token) => runCli(env.extensionUri, args, { token, onStderrLine: (l) => env.log.appendLine(l) }));
+    if (r.code !== 0) {
+      if (r.code === null) return; // cancelled
+      throw new Error(cliErrorLine(r));
+    }
+    const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as DetectJson;
+    const map = toCanonical(readNifti(tmp, { maxBytes: 4 * loaded.volume.data.length + (1 << 20) }).volume).data;
+    const [nx, ny, nz] = loaded.volume.dims;
+    if (mode === 'slice') {
+      const shown = new Float32Array(map.length).fill(NaN);
+      shown.set(map.subarray(z * nx * ny, (z + 1) * nx * ny), z * nx * ny);
+      const threshold = res.threshold ?? Number.MAX_VALUE;
+      doc.showDetection(shown, { score: res.score ?? NaN, threshold, decision: res.anomalous === true, slice: z, modalities: [...modalities] });
+      env.status.text = `AnyAD: ${res.anomalous ? 'anomalous' : 'normal'} · score ${res.score?.toFixed(3)}${res.threshold != null ? ` (threshold ${res.threshold.toFixed(3)})` : ''} · ${res.provider}`;
+    } else {
+      const slices = res.slices ?? [];
+      const scores = new Float32Array(nz).fill(NaN);
+      for (const s of slices) scores[s.z] = s.score;
+      const threshold = slices.find((s) => s.threshold != null)?.threshold ?? Number.MAX_VALUE;
+      const worst = slices.reduce((a, s) => (s.score > a.score ? s : a), slices[0]);
+      const flagged = slices.filter((s) => s.anomalous).length;
+      doc.showSliceScores(scores, threshold);
+      doc.showDetection(map, { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities] });
+      env.status.text = `AnyAD: ${flagged} of ${slices.length} slices anomalous · ${res.provider}`;
+      const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
+      if (save) {
+        const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
+        if (target) writeFileAtomic(target.fsPath, readFileSync(tmp));
+      }
+    }
+    env.status.show();
+    if (res.threshold === null) void vscode.window.showWarningMessage('AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.');
+  } catch (e) {
+    const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
+    env.log.appendLine(`Detect failed: ${message}`);
+    await vscode.window.showErrorMessage(`AnyAD: ${message}`);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** Reads the workspace config and summarises the slice dataset it defines (training itself lands with the model). */
-export async function trainCommand(log: vscode.OutputChannel): Promise<void> {
+export async function trainCommand(env: CommandEnv): Promise<void> {
+  const { log } = env;
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
     await vscode.window.showErrorMessage('AnyAD: open a folder with your studies first.');

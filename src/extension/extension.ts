@@ -1,20 +1,27 @@
 /** Extension entry point: registers the NIfTI custom editor and the AnyAD commands. VS Code glue only. */
 import * as vscode from 'vscode';
 import { NIFTI_VIEW_TYPE, NiftiEditorProvider } from './niftiEditor';
-import { detectCommand, trainCommand } from './commands';
+import { type CommandEnv, detectCommand, trainCommand } from './commands';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('AnyAD');
   // The viewer provider also answers "which volume, slice and sequences?" for Detect (viewer.activeDocument()).
   const viewer = new NiftiEditorProvider(context.extensionUri, log);
+  // Shows the execution provider setting until a run reports the provider actually used.
+  const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  status.text = `AnyAD: ${vscode.workspace.getConfiguration('anyad').get<string>('executionProvider', 'auto')}`;
+  status.tooltip = 'AnyAD execution provider / last detection';
+  status.show();
+  const env: CommandEnv = { log, viewer, extensionUri: context.extensionUri, status };
   context.subscriptions.push(
     log,
+    status,
     vscode.window.registerCustomEditorProvider(NIFTI_VIEW_TYPE, viewer, {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: false,
     }),
-    vscode.commands.registerCommand('anyad.detect', () => detectCommand(log)),
-    vscode.commands.registerCommand('anyad.train', () => trainCommand(log)),
+    vscode.commands.registerCommand('anyad.detect', (uri?: unknown, mode?: unknown) => detectCommand(env, uri, mode)),
+    vscode.commands.registerCommand('anyad.train', () => trainCommand(env)),
   );
   log.appendLine('AnyAD activated');
 }

@@ -39,12 +39,14 @@ test('bundled extension activates and registers every contributed command and th
   const vscodeStandIn = {
     window: {
       createOutputChannel: () => ({ appendLine() {}, dispose() {} }),
+      createStatusBarItem: () => ({ text: '', tooltip: '', show() {}, dispose() {} }),
       registerCustomEditorProvider: (viewType: string) => { registered.editors.push(viewType); return disposable; },
       showInformationMessage: async () => undefined,
     },
     commands: { registerCommand: (id: string) => { registered.commands.push(id); return disposable; } },
     workspace: { getConfiguration: () => ({ get: (_k: string, d: unknown) => d }) },
     Uri: { joinPath: () => ({}) },
+    StatusBarAlignment: { Left: 1, Right: 2 },
     // The custom editor provider reports document edits through an EventEmitter.
     EventEmitter: class { event = () => disposable; fire() {} dispose() {} },
   };
