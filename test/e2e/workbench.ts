@@ -1,0 +1,143 @@
+/**
+ * Driving VS Code's web workbench (code-server) through Playwright: the command palette,
+ * quick open, notifications, the AnyAD output log and the viewer webview. Every wait is a
+ * poll on an explicit signal with a deadline.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { findFiles, poll } from './harness';
+
+/** DOM hooks of the AnyAD viewer webview; one place to update when the viewer changes. */
+export const VIEWER = {
+  axialCanvas: '[data-testid="view-axial"]',
+  error: '[data-testid="error"]',
+};
+
+export interface Notification {
+  text: string;
+  severity: 'info' | 'warning' | 'error';
+}
+
+export class Workbench {
+  constructor(readonly page: Page, private readonly userDataDir: string) {}
+
+  async waitLoaded(timeoutMs: number): Promise<void> {
+    await this.page.locator('.monaco-workbench .part.editor').waitFor({ state: 'visible', timeout: timeoutMs });
+    await this.page.locator('.monaco-workbench .part.statusbar').waitFor({ state: 'visible', timeout: timeoutMs });
+  }
+
+  private quickInput() {
+    return this.page.locator('.quick-input-widget');
+  }
+
+  /** Quick-input rows whose label (not its description or separator text) matches `label`. */
+  private quickInputRow(label: RegExp) {
+    const name = this.page.locator('.label-name', { hasText: label });
+    return this.quickInput().locator('.monaco-list-row').filter({ has: name }).first();
+  }
+
+  /** Opens the command palette (F1: no browser binds it) with `text` typed, returning once the list shows `expectRow`. */
+  private async openQuickInput(text: string, expectRow: RegExp, timeoutMs: number): Promise<void> {
+    let lastRows: string[] = [];
+    await poll(`quick input row ${expectRow}`, timeoutMs, async () => {
+      if (!(await this.quickInput().isVisible())) {
+        await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
+        await this.page.keyboard.press('F1');
+        await this.quickInput().locator('input').waitFor({ state: 'visible', timeout: 3000 });
+      }
+      const input = this.quickInput().locator('input');
+      if ((await input.inputValue()) !== text) await input.fill(text);
+      if (await this.quickInputRow(expectRow).isVisible()) return true;
+      // Not there yet (extension not registered, file index still building): close and retry.
+      lastRows = await this.quickInput().locator('.monaco-list-row').allTextContents();
+      await this.page.keyboard.press('Escape');
+      return false;
+    }, 1000).catch((e: Error) => {
+      throw new Error(`${e.message}; rows shown for "${text}": ${JSON.stringify(lastRows.slice(0, 8))}`);
+    });
+  }
+
+  /** Resolves once the palette lists `title` (e.g. "AnyAD: Train on workspace"). */
+  async waitForCommand(title: string, timeoutMs: number): Promise<void> {
+    await this.openQuickInput(`>${title}`, exact(title), timeoutMs);
+    await this.page.keyboard.press('Escape');
+    await this.quickInput().waitFor({ state: 'hidden', timeout: 5000 });
+  }
+
+  async runCommand(title: string, timeoutMs = 30_000): Promise<void> {
+    await this.openQuickInput(`>${title}`, exact(title), timeoutMs);
+    await this.quickInputRow(exact(title)).click();
+    await this.quickInput().waitFor({ state: 'hidden', timeout: 5000 });
+  }
+
+  /** Opens a workspace file by name through quick open (needs VS Code's file search: ripgrep). */
+  async quickOpen(fileName: string, timeoutMs = 30_000): Promise<void> {
+    await this.openQuickInput(fileName, exact(fileName), timeoutMs);
+    await this.quickInputRow(exact(fileName)).click();
+    await this.quickInput().waitFor({ state: 'hidden', timeout: 5000 });
+  }
+
+  async activeTabTitle(): Promise<string> {
+    return (await this.page.locator('.tabs-container .tab.active').first().getAttribute('aria-label')) ?? '';
+  }
+
+  async notifications(): Promise<Notification[]> {
+    const items = this.page.locator('.notifications-toasts .notification-list-item');
+    const out: Notification[] = [];
+    for (const item of await items.all()) {
+      const text = (await item.locator('.notification-list-item-message').innerText().catch(() => '')).trim();
+      const icon = (await item.locator('.notification-list-item-icon').getAttribute('class').catch(() => '')) ?? '';
+      const severity = /codicon-error/.test(icon) ? 'error' : /codicon-warning/.test(icon) ? 'warning' : 'info';
+      if (text) out.push({ text, severity });
+    }
+    return out;
+  }
+
+  async clearNotifications(): Promise<void> {
+    await this.runCommand('Notifications: Clear All Notifications');
+  }
+
+  /** The AnyAD output channel as VS Code logs it under the user-data-dir. */
+  outputLog(): string {
+    return findFiles(join(this.userDataDir, 'logs'), /-AnyAD\.log$/)
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('');
+  }
+
+  /** The visible viewer webview's inner document. */
+  viewer(): FrameLocator {
+    return this.page.locator('iframe.webview.ready:visible').first().contentFrame().frameLocator('#active-frame');
+  }
+}
+
+/**
+ * Size and count of grey, non-black pixels of a canvas (image intensities, not coloured
+ * crosshairs or overlays), read by copying it onto a 2D scratch canvas (works for 2D and
+ * WebGL sources).
+ */
+export async function canvasStats(viewer: FrameLocator, selector: string): Promise<{ width: number; height: number; grey: number }> {
+  return viewer.locator(selector).evaluate((c: HTMLCanvasElement) => {
+    const scratch = document.createElement('canvas');
+    scratch.width = c.width;
+    scratch.height = c.height;
+    const ctx = scratch.getContext('2d');
+    if (!ctx || c.width === 0 || c.height === 0) return { width: c.width, height: c.height, grey: 0 };
+    ctx.drawImage(c, 0, 0);
+    const px = ctx.getImageData(0, 0, c.width, c.height).data;
+    let grey = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
+      if (Math.max(r, g, b) > 16 && Math.max(r, g, b) - Math.min(r, g, b) < 24) grey++;
+    }
+    return { width: c.width, height: c.height, grey };
+  }, undefined, { timeout: 5000 });
+}
+
+function exact(title: string): RegExp {
+  return new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
