@@ -3,15 +3,24 @@
  * round trips through real NIfTI files (read back with the engine's reader, grid checked
  * with sameGrid). The source volume is stored LPS so the canonical grid differs from storage.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, sameGrid, toCanonical, writeNifti } from '../../src/engine/nifti';
 import { NiftiError } from '../../src/engine/errors';
 import { AnnotationDocument, defaultAnnotationPath } from '../../src/extension/model/annotationDocument';
 import { planeVoxelIndex, strokeVoxels } from '../../src/extension/model/planes';
+
+/** Temp folders of this file, removed when its tests end. */
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'anyad-annot-'));
+  tempDirs.push(d);
+  return d;
+}
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 const DIMS: [number, number, number] = [12, 10, 8];
 // LPS storage: x runs to the left, y to posterior; toCanonical flips both.
@@ -27,7 +36,7 @@ function sourceGrid(dir: string) {
 }
 
 function fresh() {
-  const dir = mkdtempSync(join(tmpdir(), 'anyad-annot-'));
+  const dir = tempDir();
   const { path, canonical } = sourceGrid(dir);
   const annot = defaultAnnotationPath(path, 'case1');
   return { dir, canonical, annot, doc: AnnotationDocument.open(canonical, annot) };

@@ -4,14 +4,23 @@
  * edits with undo/redo, save, backup/restore, lazy sibling sequences, refused messages and
  * the error view for a broken file.
  */
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, toCanonical, writeNifti } from '../../src/engine/nifti';
 import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+
+/** Temp folders of this file, removed when its tests end. */
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'anyad-editor-'));
+  tempDirs.push(d);
+  return d;
+}
+after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 interface FakeUri { scheme: string; fsPath: string; path: string; toString(): string }
 const fileUri = (p: string): FakeUri => ({ scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
@@ -58,7 +67,7 @@ const N = 480;
 const LPS = [-1.5, 0, 0, 10, 0, -1.5, 0, 20, 0, 0, 2, -5, 0, 0, 0, 1];
 
 function makeCase() {
-  const dir = mkdtempSync(join(tmpdir(), 'anyad-editor-'));
+  const dir = tempDir();
   const flair = join(dir, 'case7_flair.nii.gz');
   writeNifti(flair, { dims: DIMS, affine: LPS, data: new Float32Array(N).map((_, i) => i % 50) });
   writeNifti(join(dir, 'case7_t1.nii.gz'), { dims: DIMS, affine: LPS, data: new Float32Array(N).fill(3) });
@@ -178,7 +187,7 @@ test('sibling sequences load lazily; missing ones, open fills and malformed mess
 });
 
 test('a broken file opens as a readable error view', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'anyad-editor-'));
+  const dir = tempDir();
   const bad = join(dir, 'broken.nii');
   writeFileSync(bad, Buffer.from('definitely not a NIfTI file'));
   const { posted, send } = await openEditor(bad);
