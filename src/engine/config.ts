@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
+import { MODEL_PRESET_NAMES, type ModelPresetName, modelPreset } from './model/presets';
 
 /** Keys of `data.sequences`: the 4 sequences and the label mask. */
 export const SEQUENCE_KEYS = ['flair', 't1', 't1ce', 't2', 'label'] as const;
@@ -35,10 +36,46 @@ export interface DataConfig {
 }
 
 export interface PreprocessConfig {
-  /** Square size the slice is resized to (PIL bilinear). */
+  /** Square size the slice is resized to (PIL bilinear); default: the model preset's. */
   resize: number;
   /** Centre crop after the resize; a multiple of the ViT patch size 14. */
   crop: number;
+}
+
+/** Model presets (model/presets.ts): encoder size and input geometry. 'tiny-cpu' trains in minutes on a CPU. */
+export const MODEL_PRESETS = MODEL_PRESET_NAMES;
+
+export interface ModelConfig {
+  preset: ModelPresetName;
+  /** Absolute path of DINOv2 encoder weights (safetensors; Hugging Face, Meta or AnyAD-reference naming). */
+  encoderWeights?: string;
+  /** Absolute path of the encoder's config JSON (HF config.json or reference config). */
+  encoderConfig?: string;
+  /** Register tokens to use (default: the checkpoint's; 0 = reference-compatible features). */
+  registers?: number;
+  /** Seed of the random-init encoder used when no weights are given (reports say RANDOM-INIT). */
+  randomEncoderSeed: number;
+}
+
+export const PROVIDER_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
+export const MASKING_CHOICES = ['sample', 'batch', 'epoch'] as const;
+
+export interface TrainConfig {
+  steps: number;
+  batchSize: number;
+  /** Peak learning rate of the warm-cosine schedule (it decays to lr/10); default the reference's 1e-3. */
+  lr?: number;
+  seed: number;
+  masking: (typeof MASKING_CHOICES)[number];
+  /** Evaluate on the test split every this many steps (and at the end); 0 = only at the end. */
+  evalEvery: number;
+  lambdaGather: number;
+  lambdaAlign: number;
+  /** Train the modality-conditioned affine through which the alignment loss acts. */
+  alignment: boolean;
+  provider: (typeof PROVIDER_CHOICES)[number];
+  /** Intra-op threads (0 = one per core). */
+  threads: number;
 }
 
 export interface WorkspaceConfig {
@@ -50,10 +87,8 @@ export interface WorkspaceConfig {
   preprocess: PreprocessConfig;
   /** Absolute output folder. */
   output: { dir: string };
-  /** Reserved for the model section: kept as written, only checked to be an object. */
-  model: Record<string, unknown>;
-  /** Reserved for the training section: kept as written, only checked to be an object. */
-  train: Record<string, unknown>;
+  model: ModelConfig;
+  train: TrainConfig;
 }
 
 /** The defaults, as they would be written in anyad.json (paths relative). */
@@ -65,10 +100,14 @@ export const CONFIG_DEFAULTS = deepFreeze({
     anomalyLabels: 'any' as 'any' | number[],
     split: { trainFraction: 0.8, seed: 0 },
   },
+  /** The default preset's ('paper') geometry; another preset brings its own (model/presets.ts). */
   preprocess: { resize: 448, crop: 392 },
   output: { dir: 'anyad-out' },
-  model: {},
-  train: {},
+  model: { preset: 'paper' as ModelPresetName, randomEncoderSeed: 0 },
+  train: {
+    steps: 1000, batchSize: 16, seed: 0, masking: 'sample' as TrainConfig['masking'], evalEvery: 250,
+    lambdaGather: 0.2, lambdaAlign: 0.2, alignment: true, provider: 'auto' as TrainConfig['provider'], threads: 0,
+  },
 });
 
 /** ViT patch size all supported encoders use; the crop must be a multiple of it. */
@@ -130,10 +169,13 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   }
   const seed = v.integer(spIn.seed ?? CONFIG_DEFAULTS.data.split.seed, 'data.split.seed', 0, 0xffffffff);
 
+  // The model section first: an unset preprocess geometry follows the model preset's.
+  const model = parseModel(v, v.object(top.model ?? {}, 'model'), baseDir);
+  const presetGeometry = modelPreset(model.preset).geometry;
   const ppIn = v.object(top.preprocess ?? {}, 'preprocess');
   v.noUnknownKeys(ppIn, 'preprocess', ['resize', 'crop']);
-  const resize = v.integer(ppIn.resize ?? CONFIG_DEFAULTS.preprocess.resize, 'preprocess.resize', PATCH_SIZE, 4096);
-  const crop = v.integer(ppIn.crop ?? CONFIG_DEFAULTS.preprocess.crop, 'preprocess.crop', PATCH_SIZE, 4096);
+  const resize = v.integer(ppIn.resize ?? presetGeometry.resize, 'preprocess.resize', PATCH_SIZE, 4096);
+  const crop = v.integer(ppIn.crop ?? Math.min(presetGeometry.crop, resize), 'preprocess.crop', PATCH_SIZE, 4096);
   if (crop % PATCH_SIZE !== 0) v.fail('preprocess.crop', `must be a multiple of ${PATCH_SIZE} (the ViT patch size), got ${crop}`);
   if (crop > resize) v.fail('preprocess.crop', `must be <= preprocess.resize (${resize}), got ${crop}`);
 
@@ -141,8 +183,7 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   v.noUnknownKeys(outIn, 'output', ['dir']);
   const outDir = resolve(baseDir, v.nonEmptyString(outIn.dir ?? CONFIG_DEFAULTS.output.dir, 'output.dir'));
 
-  const model = { ...v.object(top.model ?? {}, 'model') };
-  const train = { ...v.object(top.train ?? {}, 'train') };
+  const train = parseTrain(v, v.object(top.train ?? {}, 'train'));
 
   return {
     file: opts.virtual ? undefined : resolve(file),
@@ -153,6 +194,44 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
     model,
     train,
   };
+}
+
+function parseModel(v: Validator, m: Record<string, unknown>, baseDir: string): ModelConfig {
+  v.noUnknownKeys(m, 'model', ['preset', 'encoderWeights', 'encoderConfig', 'registers', 'randomEncoderSeed']);
+  const d = CONFIG_DEFAULTS.model;
+  const out: ModelConfig = {
+    preset: v.oneOf(m.preset ?? d.preset, 'model.preset', MODEL_PRESETS),
+    randomEncoderSeed: v.integer(m.randomEncoderSeed ?? d.randomEncoderSeed, 'model.randomEncoderSeed', 0, 0xffffffff),
+  };
+  if (m.encoderWeights !== undefined) out.encoderWeights = resolve(baseDir, v.nonEmptyString(m.encoderWeights, 'model.encoderWeights'));
+  if (m.encoderConfig !== undefined) out.encoderConfig = resolve(baseDir, v.nonEmptyString(m.encoderConfig, 'model.encoderConfig'));
+  if (out.encoderConfig && !out.encoderWeights) v.fail('model.encoderConfig', 'needs model.encoderWeights (it describes that checkpoint)');
+  if (m.registers !== undefined) out.registers = v.integer(m.registers, 'model.registers', 0, 64);
+  return out;
+}
+
+function parseTrain(v: Validator, t: Record<string, unknown>): TrainConfig {
+  v.noUnknownKeys(t, 'train', ['steps', 'batchSize', 'lr', 'seed', 'masking', 'evalEvery', 'lambdaGather', 'lambdaAlign', 'alignment', 'provider', 'threads']);
+  const d = CONFIG_DEFAULTS.train;
+  const out: TrainConfig = {
+    steps: v.integer(t.steps ?? d.steps, 'train.steps', 1),
+    batchSize: v.integer(t.batchSize ?? d.batchSize, 'train.batchSize', 1, 4096),
+    seed: v.integer(t.seed ?? d.seed, 'train.seed', 0, 0xffffffff),
+    masking: v.oneOf(t.masking ?? d.masking, 'train.masking', MASKING_CHOICES),
+    evalEvery: v.integer(t.evalEvery ?? d.evalEvery, 'train.evalEvery', 0),
+    lambdaGather: v.nonNegativeNumber(t.lambdaGather ?? d.lambdaGather, 'train.lambdaGather'),
+    lambdaAlign: v.nonNegativeNumber(t.lambdaAlign ?? d.lambdaAlign, 'train.lambdaAlign'),
+    alignment: v.boolean(t.alignment ?? d.alignment, 'train.alignment'),
+    provider: v.oneOf(t.provider ?? d.provider, 'train.provider', PROVIDER_CHOICES),
+    threads: v.integer(t.threads ?? d.threads, 'train.threads', 0, 1024),
+  };
+  if (t.lr !== undefined) {
+    const lr = v.nonNegativeNumber(t.lr, 'train.lr');
+    if (!(lr > 0 && lr < 1)) v.fail('train.lr', `must be a number in (0, 1), got ${lr}`);
+    out.lr = lr;
+  }
+  if (out.lambdaAlign > 0 && !out.alignment) v.fail('train.lambdaAlign', 'must be 0 when train.alignment is false (the alignment loss acts through the modality affine)');
+  return out;
 }
 
 /** Hand validation helpers; every failure is a ConfigError naming the key path. */
@@ -184,6 +263,21 @@ class Validator {
         : `an integer in [${min}, ${max}]`;
       this.fail(path, `must be ${what}, got ${describe(x)}`);
     }
+    return x;
+  }
+
+  oneOf<T extends string>(x: unknown, path: string, allowed: readonly T[]): T {
+    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x)) this.fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(x)}`);
+    return x as T;
+  }
+
+  boolean(x: unknown, path: string): boolean {
+    if (typeof x !== 'boolean') this.fail(path, `must be true or false, got ${describe(x)}`);
+    return x;
+  }
+
+  nonNegativeNumber(x: unknown, path: string): number {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) this.fail(path, `must be a non-negative number, got ${describe(x)}`);
     return x;
   }
 

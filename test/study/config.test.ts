@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CONFIG_DEFAULTS, defaultWorkspaceConfig, loadWorkspaceConfig, parseWorkspaceConfig, stripJsoncExtras, SEQUENCE_KEYS } from '../../src/engine/config';
+import { CONFIG_DEFAULTS, MASKING_CHOICES, MODEL_PRESETS, PROVIDER_CHOICES, defaultWorkspaceConfig, loadWorkspaceConfig, parseWorkspaceConfig, stripJsoncExtras, SEQUENCE_KEYS } from '../../src/engine/config';
 import { ConfigError } from '../../src/engine/errors';
 
 const FILE = '/ws/project/anyad.json';
@@ -26,7 +26,14 @@ test('an empty config is fully defaulted, with paths resolved against the config
   assert.deepEqual(c.data.split, { trainFraction: 0.8, seed: 0 });
   assert.deepEqual(c.preprocess, { resize: 448, crop: 392 });
   assert.deepEqual(c.data.sequences, { flair: [], t1: [], t1ce: [], t2: [], label: [] });
-  assert.deepEqual(c.model, {});
+  assert.deepEqual(c.model, { preset: 'paper', randomEncoderSeed: 0 });
+  // An unset geometry follows the preset; a written one wins.
+  assert.deepEqual(parseWorkspaceConfig({ model: { preset: 'tiny-cpu' } }, FILE).preprocess, { resize: 128, crop: 112 });
+  assert.deepEqual(parseWorkspaceConfig({ model: { preset: 'cpu' }, preprocess: { crop: 196 } }, FILE).preprocess, { resize: 256, crop: 196 });
+  assert.deepEqual(c.train, {
+    steps: 1000, batchSize: 16, seed: 0, masking: 'sample', evalEvery: 250, lambdaGather: 0.2, lambdaAlign: 0.2,
+    alignment: true, provider: 'auto', threads: 0,
+  });
   assert.equal(c.file, FILE);
   const d = defaultWorkspaceConfig('/elsewhere');
   assert.equal(d.file, undefined);
@@ -45,8 +52,8 @@ test('JSON with comments and trailing commas is accepted; comment-like text insi
     },
     "preprocess": { "resize": 224, "crop": 196 },
     "output": { "dir": "out/* not a comment */x" },
-    "model": { "encoder": "dinov2-small", "future": [1, 2] },
-    "train": { "steps": 10 },
+    "model": { "preset": "paper", "encoderWeights": "weights/dinov2.safetensors", "registers": 0 },
+    "train": { "steps": 10, "lr": 0.002, "masking": "epoch", },
   }`;
   const c = parseWorkspaceConfig(text, FILE);
   assert.equal(c.data.root, resolve('/ws/project', 'data//brats'));
@@ -56,8 +63,11 @@ test('JSON with comments and trailing commas is accepted; comment-like text insi
   assert.deepEqual(c.data.slices, { axis: 'axial', start: 10, end: 20, step: 2 });
   assert.deepEqual(c.data.anomalyLabels, [1, 2, 4]);
   assert.deepEqual(c.preprocess, { resize: 224, crop: 196 });
-  assert.deepEqual(c.model, { encoder: 'dinov2-small', future: [1, 2] }, 'reserved sections are kept as written');
-  assert.deepEqual(c.train, { steps: 10 });
+  assert.deepEqual(c.model, { preset: 'paper', encoderWeights: '/ws/project/weights/dinov2.safetensors', registers: 0, randomEncoderSeed: 0 });
+  assert.equal(c.train.steps, 10);
+  assert.equal(c.train.lr, 0.002);
+  assert.equal(c.train.masking, 'epoch');
+  assert.equal(c.train.batchSize, 16, 'unset keys keep their defaults');
   // Escaped quotes do not end a string early.
   assert.equal(JSON.parse(stripJsoncExtras('{"a": "x\\" // y", }')).a, 'x" // y');
 });
@@ -79,6 +89,19 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ preprocess: { crop: 200 } }, /preprocess\.crop must be a multiple of 14/);
   rejects({ preprocess: { resize: 224, crop: 392 } }, /preprocess\.crop must be <= preprocess\.resize \(224\)/);
   rejects({ model: [] }, /model must be an object, got an array/);
+  rejects({ model: { preset: 'huge' } }, /model\.preset must be one of "tiny-cpu", "cpu", "paper", got "huge"/);
+  rejects({ model: { encoder: 'x' } }, /unknown key model\.encoder/);
+  rejects({ model: { encoderConfig: 'c.json' } }, /model\.encoderConfig needs model\.encoderWeights/);
+  rejects({ model: { registers: -1 } }, /model\.registers must be an integer in \[0, 64\]/);
+  rejects({ train: { steps: 0 } }, /train\.steps must be a positive integer, got 0/);
+  rejects({ train: { batchSize: 2.5 } }, /train\.batchSize must be an integer in \[1, 4096\]/);
+  rejects({ train: { masking: 'slice' } }, /train\.masking must be one of "sample", "batch", "epoch"/);
+  rejects({ train: { provider: 'tpu' } }, /train\.provider must be one of "auto", "cpu", "cuda", "webgpu"/);
+  rejects({ train: { lr: 0 } }, /train\.lr must be a number in \(0, 1\)/);
+  rejects({ train: { lambdaAlign: -0.1 } }, /train\.lambdaAlign must be a non-negative number/);
+  rejects({ train: { alignment: 'yes' } }, /train\.alignment must be true or false/);
+  rejects({ train: { alignment: false } }, /train\.lambdaAlign must be 0 when train\.alignment is false/);
+  rejects({ train: { evalEvery: -1 } }, /train\.evalEvery must be a non-negative integer/);
   rejects({ data: 5 }, /data must be an object, got 5/);
   rejects([], /the config must be an object/);
 });
@@ -117,6 +140,15 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
   for (const k of ['trainFraction', 'seed'] as const) assert.equal(props.data.properties.split.properties[k].default, CONFIG_DEFAULTS.data.split[k]);
   for (const k of ['resize', 'crop'] as const) assert.equal(props.preprocess.properties[k].default, CONFIG_DEFAULTS.preprocess[k]);
   assert.equal(props.output.properties.dir.default, CONFIG_DEFAULTS.output.dir);
+  // model and train: the schema lists exactly the validator's keys, with its defaults and enums.
+  assert.deepEqual(Object.keys(props.model.properties).sort(), ['encoderConfig', 'encoderWeights', 'preset', 'randomEncoderSeed', 'registers']);
+  assert.deepEqual(props.model.properties.preset.enum, [...MODEL_PRESETS]);
+  for (const [k, v] of Object.entries(CONFIG_DEFAULTS.model)) assert.deepEqual(props.model.properties[k].default, v, `model.${k}`);
+  const defaulted = parseWorkspaceConfig({}, FILE).train;
+  assert.deepEqual(Object.keys(props.train.properties).sort(), [...Object.keys(defaulted), 'lr'].sort());
+  for (const [k, v] of Object.entries(CONFIG_DEFAULTS.train)) assert.deepEqual(props.train.properties[k].default, v, `train.${k}`);
+  assert.deepEqual(props.train.properties.masking.enum, [...MASKING_CHOICES]);
+  assert.deepEqual(props.train.properties.provider.enum, [...PROVIDER_CHOICES]);
   // Every object in the schema closes its keys (as the validator does), and documents itself.
   const walk = (node: Record<string, unknown>, path: string) => {
     if (node.type === 'object' && node.properties) assert.equal(node.additionalProperties, false, `${path} additionalProperties`);

@@ -4,10 +4,16 @@ import { infoCommand } from './info';
 import { phantomCommand } from './phantom';
 import { datasetCommand } from './dataset';
 import { demoCommand } from './demo';
+import { detectCommand } from './detect';
+import { trainCommand } from './train';
+import { evalCommand } from './eval';
 
 export const COMMANDS: CommandSpec[] = [
   infoCommand,
   phantomCommand,
   datasetCommand,
   demoCommand,
+  detectCommand,
+  trainCommand,
+  evalCommand,
 ];

@@ -1,0 +1,37 @@
+/** `anyad eval`: evaluate a trained model bundle on the workspace's test split (all 7 subsets) → report. */
+import { resolve } from 'node:path';
+import { loadWorkspaceConfig } from '../../engine/config';
+import { releaseAllSessions } from '../../engine/graph/runtime';
+import { runEvaluation } from '../../engine/train/pipeline';
+import { stringOption, type CommandSpec } from '../args';
+import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
+import { withTrainOverrides } from './train';
+
+export const evalCommand: CommandSpec = {
+  name: 'eval',
+  summary: 'evaluate a trained model (bundle folder) on the workspace test split and write a report',
+  usage: 'anyad eval --config anyad.json --model DIR [--out DIR] [--provider auto|cpu|cuda|webgpu] [--threads N]',
+  options: {
+    config: { type: 'string', description: 'workspace config (data and split)', default: 'anyad.json' },
+    model: { type: 'string', description: 'model bundle folder (model.onnx + anyad.json), as `anyad train` writes' },
+    out: { type: 'string', description: 'report folder (default: MODEL/eval-<time>)' },
+    provider: { type: 'string', description: 'override train.provider' },
+    threads: { type: 'string', description: 'override train.threads' },
+  },
+  positionals: [0, 0],
+  async run(opts) {
+    const config = withTrainOverrides(loadWorkspaceConfig(resolve(stringOption(opts, 'config'))), opts);
+    const progress = progressPrinter();
+    try {
+      const r = await runEvaluation(config, resolve(stringOption(opts, 'model')), {
+        outDir: typeof opts.out === 'string' ? resolve(opts.out) : undefined,
+        onProgress: progress, onLog: (m) => { progress.done(); process.stderr.write(`${m}\n`); },
+      });
+      progress.done();
+      process.stdout.write(`${formatMetricsTable(r.metrics)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`);
+      return 0;
+    } finally {
+      await releaseAllSessions();
+    }
+  },
+};

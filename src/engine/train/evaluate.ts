@@ -1,0 +1,273 @@
+/**
+ * Evaluation of the AnyAD head on the test split, all 7 modality subsets, with the reference's
+ * map pipeline (eval/anomalyMap.ts):
+ *
+ *   test slice ──mask(subset)──▶ frozen encoder (FeatureCache) ──▶ fused, En0, En1
+ *   head session (fused, En0, En1, subset → De0, De1; the same buildHead + modality affine as
+ *   training, parameters fed as inputs so one session serves every evaluation)
+ *   per slice: 1 − cos(En_g, De_g) → upsample to the input size → 256² + Gaussian → top-1 % score
+ *   ground truth: preprocessMask (input grid) → nearest to 256² → SubsetEvaluator per subset.
+ *
+ * The same machinery scores normal training slices for threshold calibration.
+ */
+import { ConfigError } from '../errors';
+import {
+  EVAL_MAP_SIZE, type MetricSet, SubsetEvaluator, type SubsetCurves, anomalyMapFromFeatures, curvesOf, evaluationMap,
+  imageScore, resizeNearest,
+} from '../eval';
+import { Graph, emitModel } from '../graph';
+import { type Feed, type ProviderChoice, type Session, createSession, outputFloat32, releaseSession, run } from '../graph/runtime';
+import { applyModalityAffine } from '../model/alignment';
+import { buildEncoderModel } from '../model/encoder';
+import { type EncoderWeights, describeProvenance } from '../model/encoderWeights';
+import { addGraphParams, buildHead } from '../model/head';
+import type { HeadConfig, WeightMap } from '../model/headWeights';
+import { patchGrid } from '../model/posEmbed';
+import type { Case } from '../study/discover';
+import type { SliceRef } from '../study/dataset';
+import { loadCase } from '../study/load';
+import { CHANNELS, FULL_SUBSET, MODALITY_SUBSETS } from '../study/modalities';
+import { type PreprocessGeometry, preprocessMask, preprocessSlice } from '../study/preprocess';
+import { axialImage } from '../study/slice';
+import { FeatureCache } from './featureCache';
+import { maskImage } from './masking';
+
+/** Preprocessed test slices (all 3 channels) with their ground truth on the 256² evaluation grid. */
+export interface TestImages {
+  count: number;
+  imageSize: number;
+  image: (index: number) => Float32Array;
+  /** Mask on the EVAL_MAP_SIZE² grid, or null for a slice without anomalous pixels. */
+  mask: (index: number) => Uint8Array | null;
+  slices: SliceRef[];
+}
+
+/**
+ * Loads the test slices: images as training preprocesses them, masks through preprocessMask
+ * (the model's input grid) then nearest-neighbour to 256², as the reference's ground truth.
+ * A test case needs FLAIR, T1 and T2 (each subset is cut from the full image).
+ */
+export function loadTestImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry, anomalyLabels: 'any' | readonly number[]): TestImages {
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const images: Float32Array[] = new Array(slices.length);
+  const masks: (Uint8Array | null)[] = new Array(slices.length).fill(null);
+  const wanted = new Map<string, number[]>();
+  slices.forEach((s, i) => wanted.set(s.caseId, [...(wanted.get(s.caseId) ?? []), i]));
+  for (const [id, idx] of wanted) {
+    const c = byId.get(id);
+    if (!c) throw new ConfigError('train/unknown-case', `test slice refers to case '${id}', which is not among the discovered cases`);
+    const loaded = loadCase(c, { sequences: CHANNELS, label: true });
+    for (const i of idx) {
+      const views = CHANNELS.map((ch) => axialImage(loaded.volumes[ch]!, slices[i].z));
+      images[i] = preprocessSlice(Object.fromEntries(CHANNELS.map((ch, k) => [ch, views[k].data])), views[0].width, views[0].height, FULL_SUBSET, geom);
+      if (loaded.label) {
+        const lab = axialImage(loaded.label, slices[i].z);
+        const onInput = preprocessMask(lab.data, lab.width, lab.height, geom, anomalyLabels);
+        if (onInput.some((v) => v !== 0)) masks[i] = resizeNearest(onInput, geom.crop, geom.crop, EVAL_MAP_SIZE, EVAL_MAP_SIZE);
+      }
+    }
+  }
+  return { count: slices.length, imageSize: geom.crop, image: (i) => images[i], mask: (i) => masks[i], slices: [...slices] };
+}
+
+/** Metrics of one evaluation: per subset label ('F' … 'F+T1+T2'). */
+export interface EvaluationResult {
+  /** Step after which the parameters were taken (set by the caller). */
+  step: number;
+  perSubset: Record<string, MetricSet>;
+  curves: Record<string, SubsetCurves>;
+  /** Mean image-level AP over the 7 subsets (NaN when a subset has none): the model-selection criterion. */
+  meanImageAP: number;
+  meanImageAUROC: number;
+  meanPixelAUROC: number;
+  seconds: number;
+}
+
+/** Names of the head inference graph (parameters are inputs named as themselves). */
+export const HEAD_GRAPH_NAMES = Object.freeze({ fused: 'fused', en0: 'en0', en1: 'en1', subset: 'subset', de0: 'de0', de1: 'de1' });
+
+/**
+ * The head's inference graph: inputs fused [B,n,D], en0/en1 [B,D,s,s] (+ subset int64 [B]
+ * with the affine) and every parameter; outputs De0, De1 [B,D,s,s].
+ */
+export function buildHeadInferenceGraph(batch: number, side: number, head: HeadConfig, weights: WeightMap, modalityAffine: boolean): Graph {
+  const n = HEAD_GRAPH_NAMES;
+  const g = new Graph('anyad-head-infer');
+  const fused = g.input(n.fused, [batch, side * side, head.dim]);
+  const en0 = g.input(n.en0, [batch, head.dim, side, side]);
+  const en1 = g.input(n.en1, [batch, head.dim, side, side]);
+  const params = addGraphParams(g, weights);
+  let x = fused;
+  if (modalityAffine) {
+    const subset = g.input(n.subset, [batch], 'int64');
+    x = g.scope('modality_affine', () => applyModalityAffine({ fused, en: [en0, en1], subset }, params).headInput);
+  }
+  const out = buildHead(g, { fused: x }, params, head);
+  g.output(n.de0, out.de[0]);
+  g.output(n.de1, out.de[1]);
+  return g;
+}
+
+export interface HeadEvaluatorOptions {
+  encoder: EncoderWeights;
+  head: HeadConfig;
+  /** Parameter names and shapes the head session takes (values are fed per call). */
+  template: WeightMap;
+  modalityAffine: boolean;
+  imageSize: number;
+  /** Static batch of the encoder and head sessions. */
+  batch: number;
+  provider?: ProviderChoice;
+  threads?: number;
+  /** Most bytes of encoder features kept per image set (default 1 GiB); beyond, features are recomputed. */
+  cacheBytes?: number;
+  log?: (message: string) => void;
+}
+
+/** Image set the evaluator encodes (the test split, or normal training slices for calibration). */
+export interface ImageSet {
+  count: number;
+  image: (index: number) => Float32Array;
+}
+
+/**
+ * Owns an encoder session and a head inference session; computes evaluation maps for any
+ * parameters. Call release() when done.
+ */
+export class HeadEvaluator {
+  private readonly caches = new Map<ImageSet, FeatureCache>();
+  private readonly side: number;
+
+  private constructor(private readonly o: HeadEvaluatorOptions, private readonly encoderSession: Session, private readonly headSession: Session) {
+    this.side = patchGrid(o.imageSize, o.imageSize, o.encoder.config.patchSize)[0];
+  }
+
+  static async create(o: HeadEvaluatorOptions): Promise<HeadEvaluator> {
+    const side = patchGrid(o.imageSize, o.imageSize, o.encoder.config.patchSize)[0];
+    const sessionOpts = { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log };
+    // Own model bytes (doc string), so the runtime's session cache never hands this session to
+    // the trainer, which releases its encoder session when it finishes.
+    const encGraph = buildEncoderModel(o.encoder, { batch: o.batch, height: o.imageSize, width: o.imageSize }).graph;
+    const enc = await createSession(emitModel(encGraph, { docString: `DINOv2 encoder (AnyAD evaluation): ${describeProvenance(o.encoder.provenance)}` }), sessionOpts);
+    const graph = buildHeadInferenceGraph(o.batch, side, o.head, o.template, o.modalityAffine);
+    const head = await createSession(emitModel(graph, { paramsAs: 'inputs', docString: 'AnyAD head (evaluation)' }), sessionOpts);
+    return new HeadEvaluator(o, enc, head);
+  }
+
+  async release(): Promise<void> {
+    await releaseSession(this.headSession);
+    await releaseSession(this.encoderSession);
+  }
+
+  private cacheFor(set: ImageSet): FeatureCache {
+    let c = this.caches.get(set);
+    if (!c) {
+      const perEntry = 3 * this.side * this.side * this.o.head.dim * 4;
+      c = new FeatureCache({
+        session: this.encoderSession, encoderBatch: this.o.batch, imageSize: this.o.imageSize, dim: this.o.head.dim, side: this.side,
+        image: set.image, maxEntries: Math.floor((this.o.cacheBytes ?? 2 ** 30) / perEntry),
+      });
+      this.caches.set(set, c);
+    }
+    return c;
+  }
+
+  /**
+   * Evaluation maps (256², reference pipeline) of `indices` of `set` with `subsetId`, in
+   * batches; `onMap` receives each map with its index.
+   */
+  async maps(set: ImageSet, subsetId: number, params: WeightMap, onMap: (index: number, map: Float32Array) => void, indices?: readonly number[]): Promise<void> {
+    const { batch: b, head, imageSize } = this.o;
+    const s = this.side;
+    const d = head.dim;
+    const per = s * s * d;
+    const all = indices ?? Array.from({ length: set.count }, (_, i) => i);
+    const cache = this.cacheFor(set);
+    const N = HEAD_GRAPH_NAMES;
+    const feeds: Record<string, Feed> = {};
+    const shapes: Record<string, readonly number[]> = { [N.fused]: [b, s * s, d], [N.en0]: [b, d, s, s], [N.en1]: [b, d, s, s] };
+    for (const [name, p] of params) { feeds[name] = p.data; shapes[name] = p.shape; }
+    if (this.o.modalityAffine) {
+      feeds[N.subset] = new BigInt64Array(b).fill(BigInt(subsetId - 1));
+      shapes[N.subset] = [b];
+    }
+    for (let start = 0; start < all.length; start += b) {
+      const idx = all.slice(start, start + b);
+      const feats = await cache.get(idx.map((slice) => ({ slice, subset: subsetId })));
+      const fused = new Float32Array(b * per);
+      const en0 = new Float32Array(b * per);
+      const en1 = new Float32Array(b * per);
+      feats.forEach((f, i) => { fused.set(f.fused, i * per); en0.set(f.en0, i * per); en1.set(f.en1, i * per); });
+      const out = await run(this.headSession, { ...feeds, [N.fused]: fused, [N.en0]: en0, [N.en1]: en1 }, shapes, [N.de0, N.de1]);
+      const de0 = outputFloat32(out, N.de0);
+      const de1 = outputFloat32(out, N.de1);
+      idx.forEach((index, i) => {
+        const sl = (a: Float32Array) => a.subarray(i * per, (i + 1) * per);
+        const amap = anomalyMapFromFeatures([{ en: sl(en0), de: sl(de0) }, { en: sl(en1), de: sl(de1) }], d, s, imageSize);
+        onMap(index, evaluationMap(amap, imageSize));
+      });
+    }
+  }
+
+  /** Image scores (top-1 % of the evaluation map) of `indices` of `set` with `subsetId`. */
+  async scores(set: ImageSet, subsetId: number, params: WeightMap, indices?: readonly number[]): Promise<number[]> {
+    const out: number[] = [];
+    await this.maps(set, subsetId, params, (_i, map) => out.push(imageScore(map)), indices);
+    return out;
+  }
+
+  /** All 7 subsets on the test split: image and pixel metrics per subset. */
+  async evaluate(test: TestImages, params: WeightMap, step = 0, signal?: AbortSignal): Promise<EvaluationResult> {
+    const t0 = performance.now();
+    const perSubset: Record<string, MetricSet> = {};
+    const curves: Record<string, SubsetCurves> = {};
+    for (const subset of MODALITY_SUBSETS) {
+      if (signal?.aborted) break;
+      const ev = new SubsetEvaluator({ mapSize: EVAL_MAP_SIZE, expectedSlices: test.count, label: subset.label });
+      await this.maps(test, subset.id, params, (i, map) => ev.addSlice(map, test.mask(i), undefined, `${test.slices[i].caseId} z=${test.slices[i].z}`));
+      const res = ev.finalize();
+      perSubset[subset.label] = res.metrics;
+      curves[subset.label] = curvesOf(res);
+    }
+    return { step, perSubset, curves, ...means(perSubset), seconds: (performance.now() - t0) / 1000 };
+  }
+}
+
+/**
+ * The same evaluation through an exported model file (bundle's model.onnx: image [1,3,C,C] +
+ * subset id [1] → map256, score), so a bundle is judged by exactly what detection runs.
+ */
+export async function evaluateModelFile(
+  modelPath: string, test: TestImages, opts: { provider?: ProviderChoice; threads?: number; log?: (m: string) => void; signal?: AbortSignal; step?: number } = {},
+): Promise<EvaluationResult> {
+  const t0 = performance.now();
+  const session = await createSession(modelPath, { provider: opts.provider ?? 'cpu', threads: opts.threads ?? 0, log: opts.log });
+  const c = test.imageSize;
+  const perSubset: Record<string, MetricSet> = {};
+  const curves: Record<string, SubsetCurves> = {};
+  try {
+    for (const subset of MODALITY_SUBSETS) {
+      if (opts.signal?.aborted) break;
+      const ev = new SubsetEvaluator({ mapSize: EVAL_MAP_SIZE, expectedSlices: test.count, label: subset.label });
+      for (let i = 0; i < test.count; i++) {
+        const out = await run(session, { image: maskImage(test.image(i), subset.id), subset: BigInt64Array.of(BigInt(subset.id)) }, { image: [1, 3, c, c], subset: [1] }, ['map256', 'score']);
+        ev.addSlice(outputFloat32(out, 'map256'), test.mask(i), outputFloat32(out, 'score')[0], `${test.slices[i].caseId} z=${test.slices[i].z}`);
+      }
+      const res = ev.finalize();
+      perSubset[subset.label] = res.metrics;
+      curves[subset.label] = curvesOf(res);
+    }
+  } finally {
+    await releaseSession(session);
+  }
+  return { step: opts.step ?? 0, perSubset, curves, ...means(perSubset), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Means over the 7 subsets (NaN when a subset lacks the value). */
+function means(perSubset: Record<string, MetricSet>): Pick<EvaluationResult, 'meanImageAP' | 'meanImageAUROC' | 'meanPixelAUROC'> {
+  const mean = (get: (m: MetricSet) => number | null): number => {
+    const vals = Object.values(perSubset).map(get);
+    return vals.length === MODALITY_SUBSETS.length && vals.every((v) => v !== null) ? (vals as number[]).reduce((a, v) => a + v, 0) / vals.length : Number.NaN;
+  };
+  return { meanImageAP: mean((m) => m.image.ap), meanImageAUROC: mean((m) => m.image.auroc), meanPixelAUROC: mean((m) => m.pixel.auroc) };
+}
