@@ -383,3 +383,20 @@ function deepFreeze<T>(o: T): T {
   }
   return o;
 }
+
+/** The commented anyad.json the extension offers to create in a workspace that has none. */
+export const CONFIG_TEMPLATE = `{
+  // AnyAD workspace config: see the README's "Workspace config" section.
+  "data": {
+    "root": ".",                                   // folder with the studies
+    "slices": { "axis": "axial", "start": 80, "end": 120, "step": 5 },
+    "anomalyLabels": "any",
+    "split": { "trainFraction": 0.8, "seed": 0 }
+  },
+  // "cpu" = ViT-S/14 at 224 px (laptop), "paper" = ViT-B/14 at 392 px, "tiny-cpu" = demo size.
+  // Without "encoderWeights" (a DINOv2 .safetensors file) a seeded random encoder is used.
+  "model": { "preset": "cpu" },
+  "train": { "steps": 1000, "batchSize": 16, "evalEvery": 250 },
+  "output": { "dir": "anyad-out" }
+}
+`;

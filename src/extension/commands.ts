@@ -7,23 +7,10 @@ import { locateBundle } from '../engine/model/bundleLocator';
 import { readNifti, toCanonical } from '../engine/nifti';
 import { cliErrorLine, runCli } from './cliRunner';
 import type { NiftiEditorProvider } from './niftiEditor';
-import { loadWorkspaceConfig } from '../engine/config';
+import { CONFIG_TEMPLATE, loadWorkspaceConfig } from '../engine/config';
 import { isAnyadError } from '../engine/errors';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engine/study';
 import { writeFileAtomic } from '../engine/util/atomic';
-
-const CONFIG_TEMPLATE = `{
-  // AnyAD workspace config: see the README's "Workspace config" section.
-  "data": {
-    "root": ".",                                   // folder with the studies
-    "slices": { "axis": "axial", "start": 80, "end": 120, "step": 5 },
-    "anomalyLabels": "any",
-    "split": { "trainFraction": 0.8, "seed": 0 }
-  },
-  "preprocess": { "resize": 448, "crop": 392 },
-  "output": { "dir": "anyad-out" }
-}
-`;
 
 export interface CommandEnv {
   log: vscode.OutputChannel;
@@ -112,7 +99,14 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   }
 }
 
-/** Reads the workspace config and summarises the slice dataset it defines (training itself lands with the model). */
+interface TrainLine { type: 'progress' | 'log' | 'result'; message?: string; phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number; completed?: boolean; reportPath?: string | null; bundleDir?: string | null; encoder?: string }
+
+/**
+ * AnyAD: Train on workspace — reads anyad.json (offers a template when missing), trains in a
+ * child process (`anyad train --progress-json`) with a cancellable progress notification and
+ * a log in the AnyAD output channel, then opens the report's preview. The new bundle is found
+ * by Detect as the newest in the workspace.
+ */
 export async function trainCommand(env: CommandEnv): Promise<void> {
   const { log } = env;
   const folder = vscode.workspace.workspaceFolders?.[0];
@@ -130,13 +124,43 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     return;
   }
   try {
+    // Fail fast, in-process, on a bad config or an empty study (clear message, no child process).
     const config = loadWorkspaceConfig(configPath);
     const { cases, warnings } = discoverStudy(config.data.root, config);
     const ds = buildSliceDataset(cases, config);
     log.appendLine(formatDatasetSummary(ds.summary, config.data.root));
     for (const w of warnings) log.appendLine(`warning: ${w}`);
     log.show(true);
-    await vscode.window.showInformationMessage(`AnyAD: ${cases.length} cases, ${ds.train.length} training and ${ds.test.length} test slices (details in the AnyAD output). Training itself is not available in this version.`);
+    const cfg = vscode.workspace.getConfiguration('anyad');
+    const args = ['train', '--config', configPath, '--progress-json', '--provider', cfg.get<string>('executionProvider', 'auto'), '--threads', String(cfg.get<number>('threads', 0))];
+    let result: TrainLine | undefined;
+    const run = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: training', cancellable: true }, (progress, token) => {
+      let lastPct = 0;
+      return runCli(env.extensionUri, args, {
+        token,
+        onStderrLine: (l) => log.appendLine(l),
+        onStdoutLine: (l) => {
+          let m: TrainLine;
+          try { m = JSON.parse(l) as TrainLine; } catch { log.appendLine(l); return; }
+          if (m.type === 'result') { result = m; return; }
+          if (m.type === 'log') { log.appendLine(m.message ?? ''); return; }
+          const pct = m.totalSteps ? Math.floor((100 * (m.step ?? 0)) / m.totalSteps) : lastPct;
+          const detail = m.step !== undefined && m.totalSteps ? `step ${m.step}/${m.totalSteps}${m.loss !== undefined ? ` · loss ${m.loss.toFixed(4)}` : ''}${m.etaSec !== undefined ? ` · ETA ${Math.round(m.etaSec)} s` : ''}` : (m.message ?? m.phase ?? '');
+          progress.report({ message: detail, increment: Math.max(0, pct - lastPct) });
+          lastPct = Math.max(lastPct, pct);
+          if (m.message && m.phase !== 'train') log.appendLine(m.message);
+        },
+      });
+    });
+    if (result && result.completed === false) {
+      log.appendLine(`Training cancelled at step ${result.step}; run it again to resume from the checkpoint.`);
+      await vscode.window.showInformationMessage(`AnyAD: training cancelled at step ${result.step}; running it again resumes from the checkpoint.`);
+      return;
+    }
+    if (run.code !== 0 || !result?.reportPath) throw new Error(run.code === null ? 'training was stopped' : cliErrorLine(run));
+    log.appendLine(`Training finished. Model: ${result.bundleDir}\nReport: ${result.reportPath}`);
+    await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(result.reportPath));
+    void vscode.window.showInformationMessage(`AnyAD: training finished; report ${result.reportPath}`);
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     log.appendLine(`Train on workspace failed: ${message}`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CONFIG_DEFAULTS, MASKING_CHOICES, MODEL_PRESETS, PROVIDER_CHOICES, defaultWorkspaceConfig, loadWorkspaceConfig, parseWorkspaceConfig, stripJsoncExtras, SEQUENCE_KEYS } from '../../src/engine/config';
+import { CONFIG_DEFAULTS, CONFIG_TEMPLATE, MASKING_CHOICES, MODEL_PRESETS, PROVIDER_CHOICES, defaultWorkspaceConfig, loadWorkspaceConfig, parseWorkspaceConfig, stripJsoncExtras, SEQUENCE_KEYS } from '../../src/engine/config';
 import { ConfigError } from '../../src/engine/errors';
 
 const FILE = '/ws/project/anyad.json';
@@ -158,4 +158,11 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
     }
   };
   walk(schema, '');
+});
+
+test('the anyad.json template the extension offers is a valid config (comments included)', () => {
+  const c = parseWorkspaceConfig(CONFIG_TEMPLATE, '/ws/anyad.json');
+  assert.equal(c.model.preset, 'cpu');
+  assert.equal(c.train.steps, 1000);
+  assert.equal(c.data.root, '/ws');
 });

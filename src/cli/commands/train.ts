@@ -29,17 +29,27 @@ export const trainCommand: CommandSpec = {
     steps: { type: 'string', description: 'override train.steps' },
     provider: { type: 'string', description: 'override train.provider' },
     threads: { type: 'string', description: 'override train.threads' },
+    'progress-json': { type: 'boolean', description: 'machine-readable output: one JSON object per line on stdout ({type: "progress"|"log"|"result", …}); used by the VS Code extension' },
   },
   positionals: [0, 0],
   async run(opts) {
     const config = withTrainOverrides(loadWorkspaceConfig(resolve(stringOption(opts, 'config'))), opts);
-    const progress = progressPrinter();
+    const json = opts['progress-json'] === true;
+    const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+    const progress = json ? Object.assign((p: object) => emit({ type: 'progress', ...p }), { done() {} }) : progressPrinter();
     const abort = new AbortController();
-    const onSigint = () => { progress.done(); process.stderr.write('interrupt: saving a checkpoint (run again to resume)\n'); abort.abort(); };
-    process.once('SIGINT', onSigint);
+    // SIGINT (Ctrl-C) and SIGTERM (the extension's Cancel) both stop at a checkpoint.
+    const onSignal = () => { progress.done(); process.stderr.write('interrupt: saving a checkpoint (run again to resume)\n'); abort.abort(); };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
-      const r = await runTraining(config, { onProgress: progress, onLog: (m) => { progress.done(); process.stderr.write(`${m}\n`); }, signal: abort.signal });
+      const onLog = json ? (m: string) => emit({ type: 'log', message: m }) : (m: string) => { progress.done(); process.stderr.write(`${m}\n`); };
+      const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal });
       progress.done();
+      if (json) {
+        emit({ type: 'result', completed: r.completed, step: r.step, bestStep: r.bestStep ?? null, bundleDir: r.bundleDir ?? null, reportPath: r.reportPath ?? null, encoder: r.encoder });
+        return r.completed ? 0 : 130;
+      }
       if (!r.completed) {
         process.stdout.write(`cancelled at step ${r.step}; run the same command again to resume\n`);
         return 130;
@@ -49,7 +59,8 @@ export const trainCommand: CommandSpec = {
       process.stdout.write(`model:  ${r.bundleDir}\nreport: ${r.reportPath}\n`);
       return 0;
     } finally {
-      process.removeListener('SIGINT', onSigint);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
       await releaseAllSessions();
     }
   },
