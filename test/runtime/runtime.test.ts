@@ -107,10 +107,10 @@ test("explicit 'webgpu' works or fails with a RuntimeProviderError (no crash)", 
   await releaseAllSessions();
 });
 
-test('sessions are cached by model bytes + options, evicted least-recently-used, released after in-flight runs', async () => {
+test('sessions are cached by model bytes + options (LRU); each createSession is an owner; freed after the last owner and run', async () => {
   await releaseAllSessions();
   const a1 = await createSession(tinyModel(6).bytes, { provider: 'cpu' });
-  const a2 = await createSession(tinyModel(6).bytes, { provider: 'cpu' }); // equal bytes, new array
+  const a2 = await createSession(tinyModel(6).bytes, { provider: 'cpu' }); // equal bytes, new array: same session, second owner
   assert.equal(a1, a2);
   const a3 = await createSession(tinyModel(6).bytes, { provider: 'cpu', threads: 1 });
   assert.notEqual(a1, a3);
@@ -119,12 +119,19 @@ test('sessions are cached by model bytes + options, evicted least-recently-used,
   setSessionCacheCapacity(1);
   try {
     assert.equal(cachedSessionCount(), 1);
-    // a1 (least recently used) was evicted and released: running it is a clear error.
+    // a1 (least recently used) left the cache, but its owners still hold it: it keeps working.
+    assert.equal((await run(a1, { x: X }, { x: [2, 3] })).y.data.length, 4);
+    // One owner releasing it does not free it under the other.
+    await releaseSession(a1);
+    assert.equal((await run(a2, { x: X }, { x: [2, 3] })).y.data.length, 4);
+    // The last owner frees it: running it now is a clear error.
+    await releaseSession(a2);
     await assert.rejects(run(a1, { x: X }, { x: [2, 3] }), isProviderError(/^runtime\/released$/, /released/));
-    // Evicting a session while it runs defers the release until the run is done.
+    // Released by its owner while a run is in flight: freed once the run is done.
     const pending = run(a3, { x: X }, { x: [2, 3] });
     const b = await createSession(tinyModel(7).bytes, { provider: 'cpu' });
     assert.equal(cachedSessionCount(), 1);
+    await releaseSession(a3);
     assert.equal((await pending).y.dims.length, 2);
     await assert.rejects(run(a3, { x: X }, { x: [2, 3] }), isProviderError(/^runtime\/released$/, /createSession/));
     assert.equal((await run(b, { x: X }, { x: [2, 3] })).y.data.length, 4);

@@ -7,7 +7,9 @@
  *   explicit 'cpu' | 'cuda' | 'webgpu' either works or throws a RuntimeProviderError that
  *   says what to install or check.
  * - Sessions are cached by (model bytes hash | model file identity) + options, least recently
- *   used first out; an evicted session is released as soon as no run is using it.
+ *   used first out. Each createSession call is an owner; a session is freed once it has left
+ *   the cache (evicted or released) and no owner holds it and no run is using it, so two
+ *   callers that asked for the same model never free it under each other.
  * - `run` turns plain typed arrays + shapes into ORT tensors and back.
  */
 import { createHash } from 'node:crypto';
@@ -138,7 +140,11 @@ function logAutoChoice(ep: ExecutionProviderName, reasons: readonly string[], lo
 interface CacheEntry {
   session: Promise<Session>;
   running: number;
+  /** createSession calls not yet matched by releaseSession. */
+  owners: number;
+  /** Out of the cache: freed as soon as owners and running reach 0. */
   evicted: boolean;
+  freed: boolean;
 }
 
 const cache = new Map<string, CacheEntry>();
@@ -182,9 +188,10 @@ export async function createSession(model: Uint8Array | string, options: Session
   if (hit) {
     cache.delete(key); // re-insert: Map order is our LRU order
     cache.set(key, hit);
+    hit.owners++;
     return hit.session;
   }
-  const entry: CacheEntry = { session: openSession(model, key, opts, options.log ?? defaultLog), running: 0, evicted: false };
+  const entry: CacheEntry = { session: openSession(model, key, opts, options.log ?? defaultLog), running: 0, owners: 1, evicted: false, freed: false };
   cache.set(key, entry);
   entry.session.then((s) => entryOf.set(s, entry), () => { if (cache.get(key) === entry) cache.delete(key); });
   evictOverCapacity();
@@ -256,28 +263,32 @@ function evictOverCapacity(): void {
     const [key, entry] = cache.entries().next().value as [string, CacheEntry];
     cache.delete(key);
     entry.evicted = true;
-    if (entry.running === 0) void releaseEntry(entry);
+    void freeIfUnused(entry);
   }
 }
 
-async function releaseEntry(entry: CacheEntry): Promise<void> {
+async function freeIfUnused(entry: CacheEntry): Promise<void> {
+  if (!entry.evicted || entry.freed || entry.owners > 0 || entry.running > 0) return;
+  entry.freed = true;
   try { await (await entry.session).inference.release(); } catch { /* a failed or already released session has nothing to free */ }
 }
 
 /** Drops a session from the cache and frees it (after any run in progress). */
 export async function releaseSession(session: Session): Promise<void> {
   const entry = entryOf.get(session);
-  if (!entry || entry.evicted) return;
+  if (!entry || entry.freed) return;
+  entry.owners = Math.max(0, entry.owners - 1);
+  if (entry.owners > 0) return; // another caller still holds the same session
   if (cache.get(session.key) === entry) cache.delete(session.key);
   entry.evicted = true;
-  if (entry.running === 0) await releaseEntry(entry);
+  await freeIfUnused(entry);
 }
 
 /** Frees every cached session (extension deactivation, end of a CLI command). */
 export async function releaseAllSessions(): Promise<void> {
   const entries = [...cache.values()];
   cache.clear();
-  for (const e of entries) { e.evicted = true; if (e.running === 0) await releaseEntry(e); }
+  for (const e of entries) { e.evicted = true; e.owners = 0; await freeIfUnused(e); }
 }
 
 /** Number of sessions currently cached (for tests and diagnostics). */
@@ -321,7 +332,7 @@ export async function run(
   }
   const names = fetch ?? session.outputNames;
   const entry = entryOf.get(session);
-  if (entry?.evicted && entry.running === 0) throw new RuntimeProviderError('runtime/released', 'this session was released; create it again with createSession');
+  if (entry?.freed) throw new RuntimeProviderError('runtime/released', 'this session was released; create it again with createSession');
   if (entry) entry.running++;
   try {
     const out = await session.inference.run(inputs, names as string[]);
@@ -337,7 +348,7 @@ export async function run(
   } finally {
     if (entry) {
       entry.running--;
-      if (entry.evicted && entry.running === 0) void releaseEntry(entry);
+      void freeIfUnused(entry);
     }
   }
 }
