@@ -64,7 +64,9 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       throw new Error(cliErrorLine(r));
     }
     const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as DetectJson;
-    const map = toCanonical(readNifti(tmp, { maxBytes: 4 * loaded.volume.data.length + (1 << 20) }).volume).data;
+    // The map is Float32 on the opened grid; reading it holds the file's voxels and their
+    // Float32 copy at once (2 × 4 bytes a voxel), plus room for the header.
+    const map = toCanonical(readNifti(tmp, { maxBytes: 8 * loaded.volume.data.length + (1 << 20) }).volume).data;
     const [nx, ny, nz] = loaded.volume.dims;
     if (mode === 'slice') {
       const shown = new Float32Array(map.length).fill(NaN);
@@ -132,7 +134,12 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     for (const w of warnings) log.appendLine(`warning: ${w}`);
     log.show(true);
     const cfg = vscode.workspace.getConfiguration('anyad');
-    const args = ['train', '--config', configPath, '--progress-json', '--provider', cfg.get<string>('executionProvider', 'auto'), '--threads', String(cfg.get<number>('threads', 0))];
+    // The settings override anyad.json's train.provider/threads only when set to something
+    // other than their defaults ('auto', 0): a default setting must not mask the workspace's choice.
+    const provider = cfg.get<string>('executionProvider', 'auto');
+    const threads = cfg.get<number>('threads', 0);
+    const args = ['train', '--config', configPath, '--progress-json',
+      ...(provider !== 'auto' ? ['--provider', provider] : []), ...(threads > 0 ? ['--threads', String(threads)] : [])];
     let result: TrainLine | undefined;
     const run = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: training', cancellable: true }, (progress, token) => {
       let lastPct = 0;

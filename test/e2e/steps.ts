@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FrameLocator } from 'playwright-core';
+import { readNifti, toCanonical } from '../../src/engine/nifti';
 import type { Workbench } from './workbench';
-import { VIEWER, canvasStats } from './workbench';
+import { VIEWER, canvasStats, showsImage, type CanvasStats } from './workbench';
 import { poll } from './harness';
 
 export interface StepContext {
@@ -21,6 +23,8 @@ export interface StepContext {
   flairFile: string;
   /** code-server's extensions folder, where the .vsix was installed. */
   extensionsDir: string;
+  /** Model bundle folder the Train step wrote (Detect must use it). */
+  trainedBundle?: string;
 }
 
 export interface Step {
@@ -30,6 +34,54 @@ export interface Step {
 }
 
 const TRAIN = 'AnyAD: Train on workspace';
+const DETECT = 'AnyAD: Detect anomalies';
+
+/** Training settings small enough for an E2E run (seconds on 2 CPU cores); the phantom's data section is kept. */
+const TINY_TRAINING = {
+  model: { preset: 'tiny-cpu' },
+  train: { steps: 20, batchSize: 8, evalEvery: 0, provider: 'cpu' },
+  output: { dir: 'anyad-out' },
+};
+
+/** Polls until the viewer's canvas `selector` shows an image (failing at once on the viewer's error view). */
+async function waitForImage(viewer: FrameLocator, selector: string, what: string, timeoutMs: number, accept: (s: CanvasStats) => boolean = () => true): Promise<CanvasStats> {
+  return poll(what, timeoutMs, async () => {
+    const errorText = (await viewer.locator(VIEWER.error).innerText({ timeout: 2000 }).catch(() => '')).trim();
+    if (errorText) throw new Error(`viewer shows an error: ${errorText}`);
+    const s = await canvasStats(viewer, selector);
+    return showsImage(s) && accept(s) ? s : false;
+  }, 500);
+}
+
+/** Opens `relPath` (a NIfTI of the workspace) in the viewer and waits for its axial slice. */
+async function openInViewer(wb: Workbench, relPath: string): Promise<FrameLocator> {
+  const name = relPath.split('/').pop()!;
+  await wb.quickOpen(name);
+  await poll(`the ${name} tab to be active`, 15_000, async () => (await wb.activeTabTitle()).includes(name));
+  const viewer = wb.viewer();
+  // The visible viewer must be this file's (other viewers' webviews stay in the DOM, hidden).
+  await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
+  const stats = await waitForImage(viewer, VIEWER.axialCanvas, `the viewer canvas to show a slice of ${name}`, 60_000);
+  console.log(`    canvas ${stats.width}×${stats.height}, ${(100 * stats.grey / (stats.width * stats.height)).toFixed(1)}% grey image pixels`);
+  return viewer;
+}
+
+/** Number of label voxels > 0 in each axial slice of a (canonical) label volume. */
+function labelsPerAxialSlice(file: string): number[] {
+  const v = toCanonical(readNifti(file).volume);
+  const [nx, ny, nz] = v.dims;
+  const counts = new Array<number>(nz).fill(0);
+  for (let i = 0; i < v.data.length; i++) if (v.data[i] > 0) counts[Math.floor(i / (nx * ny))]++;
+  return counts;
+}
+
+/** Moves the viewer's slice slider to `value` as a user drag would (an input event). */
+async function setSlider(viewer: FrameLocator, value: number): Promise<void> {
+  await viewer.locator(VIEWER.sliceSlider).evaluate((el: HTMLInputElement, v: number) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
 
 export const STEPS: Step[] = [
   {
@@ -67,41 +119,154 @@ export const STEPS: Step[] = [
       // The palette lists contributed commands once the extension is registered; the
       // output channel's first line proves activate() ran (workspaceContains:*.nii.gz).
       await wb.waitForCommand(TRAIN, 60_000);
-      await wb.waitForCommand('AnyAD: Detect anomalies', 10_000);
+      await wb.waitForCommand(DETECT, 10_000);
       await poll('"AnyAD activated" in the AnyAD output log', 60_000, () => wb.outputLog().includes('AnyAD activated'));
     },
   },
   {
     name: 'viewer opens a .nii.gz and draws a non-blank axial slice',
     async run({ wb, flairFile }) {
-      const name = flairFile.split('/').pop()!;
-      await wb.quickOpen(name);
-      await poll(`the ${name} tab to be active`, 15_000, async () => (await wb.activeTabTitle()).includes(name));
-      const viewer = wb.viewer();
-      const stats = await poll('the viewer canvas to show a slice', 60_000, async () => {
-        const errorText = (await viewer.locator(VIEWER.error).innerText({ timeout: 2000 }).catch(() => '')).trim();
-        if (errorText) throw new Error(`viewer shows an error: ${errorText}`);
-        const s = await canvasStats(viewer, VIEWER.axialCanvas);
-        return s.width > 1 && s.grey > 0.05 * s.width * s.height ? s : false;
-      }, 500);
-      console.log(`    canvas ${stats.width}×${stats.height}, ${(100 * stats.grey / (stats.width * stats.height)).toFixed(1)}% grey image pixels`);
+      await openInViewer(wb, flairFile);
     },
   },
   {
-    name: 'Train on workspace reads anyad.json and summarises the cohort',
-    async run({ wb, cases }) {
+    name: 'viewer switches to the coronal plane and the T1 sequence',
+    async run({ wb }) {
+      const viewer = wb.viewer();
+      await viewer.locator(VIEWER.planeCoronal).click();
+      await poll('plane-coronal to be pressed', 10_000, async () => (await viewer.locator(VIEWER.planeCoronal).getAttribute('aria-pressed')) === 'true');
+      await viewer.locator(VIEWER.coronalCanvas).waitFor({ state: 'visible', timeout: 10_000 });
+      await viewer.locator(VIEWER.axialCanvas).waitFor({ state: 'hidden', timeout: 10_000 });
+      const flair = await waitForImage(viewer, VIEWER.coronalCanvas, 'the coronal canvas to show FLAIR', 15_000);
+      assert.match(await viewer.locator(VIEWER.sliceLabel).innerText(), /^coronal \d+ \/ \d+$/);
+      await viewer.locator(VIEWER.seqT1).click();
+      await poll('the T1 tab to be selected', 10_000, async () => (await viewer.locator(VIEWER.seqT1).getAttribute('aria-selected')) === 'true');
+      // T1 is fetched from the host on first use: wait for a non-blank image other than FLAIR's.
+      const t1 = await waitForImage(viewer, VIEWER.coronalCanvas, 'the coronal canvas to show T1 (pixels differ from FLAIR)', 30_000, (s) => s.checksum !== flair.checksum);
+      console.log(`    coronal FLAIR checksum ${flair.checksum.toString(16)}, T1 ${t1.checksum.toString(16)} (${(100 * t1.grey / (t1.width * t1.height)).toFixed(1)}% grey)`);
+    },
+  },
+  {
+    name: 'brush stroke on the axial view is saved to the annotation file',
+    async run({ wb, workspace, flairFile }) {
+      const viewer = wb.viewer();
+      const caseId = flairFile.split('/')[0];
+      const annotFile = join(workspace, caseId, `${caseId}_annot.nii.gz`);
+      assert.ok(!existsSync(annotFile), `${annotFile} exists before any save`);
+      await viewer.locator(VIEWER.planeAxial).click();
+      await viewer.locator(VIEWER.axialCanvas).waitFor({ state: 'visible', timeout: 10_000 });
+      await waitForImage(viewer, VIEWER.axialCanvas, 'the axial canvas to show a slice', 15_000);
+      const z = Number(/^axial (\d+) \//.exec(await viewer.locator(VIEWER.sliceLabel).innerText())?.[1]);
+      assert.ok(Number.isInteger(z), 'the slice label names the axial slice');
+      await viewer.locator(VIEWER.toolBrush).click();
+      await poll('tool-brush to be pressed', 10_000, async () => (await viewer.locator(VIEWER.toolBrush).getAttribute('aria-pressed')) === 'true');
+      const before = await canvasStats(viewer, VIEWER.axialCanvas);
+      // A horizontal stroke through the middle of the image (the phantom brain is centred).
+      const box = await viewer.locator(VIEWER.axialCanvas).boundingBox();
+      assert.ok(box, 'the axial canvas has a bounding box');
+      const cx = box.x + box.width / 2;
+      const cy = box.y + box.height / 2;
+      const half = Math.min(box.width, box.height) / 8;
+      await wb.page.mouse.move(cx - half, cy);
+      await wb.page.mouse.down();
+      await wb.page.mouse.move(cx + half, cy + half / 3, { steps: 12 });
+      await wb.page.mouse.up();
+      // The host's edit makes the document dirty; the preview paints the stroke in colour.
+      await poll('the viewer tab to be dirty after the stroke', 10_000, () => wb.activeTabDirty());
+      const after = await canvasStats(viewer, VIEWER.axialCanvas);
+      assert.ok(after.coloured > before.coloured, `the stroke should add coloured pixels (${before.coloured} → ${after.coloured})`);
+      await viewer.locator(VIEWER.save).click();
+      await poll('the viewer tab to be saved (not dirty)', 15_000, async () => !(await wb.activeTabDirty()));
+      await poll(`${annotFile} to be written`, 10_000, () => existsSync(annotFile));
+      const labels = toCanonical(readNifti(annotFile).volume);
+      const [nx, ny] = labels.dims;
+      let inSlice = 0;
+      let elsewhere = 0;
+      for (let i = 0; i < labels.data.length; i++) {
+        if (labels.data[i] === 0) continue;
+        if (Math.floor(i / (nx * ny)) === z) inSlice++;
+        else elsewhere++;
+      }
+      console.log(`    ${caseId}_annot.nii.gz: ${inSlice} labelled voxels in axial slice ${z}, ${elsewhere} elsewhere`);
+      assert.ok(inSlice >= 20, `the stroke should label voxels of axial slice ${z} (found ${inSlice})`);
+      assert.equal(elsewhere, 0, 'a stroke on one slice labels no other slice');
+    },
+  },
+  {
+    name: 'Train on workspace trains a tiny model and opens its report',
+    gate: true,
+    async run(ctx) {
+      const { wb, workspace, cases } = ctx;
+      const configPath = join(workspace, 'anyad.json');
+      const phantomConfig = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+      writeFileSync(configPath, JSON.stringify({ ...phantomConfig, ...TINY_TRAINING }, null, 2));
       await wb.clearNotifications();
       const logBefore = wb.outputLog().length;
       await wb.runCommand(TRAIN);
-      const note = await poll('an AnyAD notification', 60_000, async () => (await wb.notifications()).find((n) => n.text.includes('AnyAD')));
+      const note = await poll('the "training finished" notification (or an AnyAD error)', 180_000, async () =>
+        (await wb.notifications()).find((n) => /training finished/.test(n.text) || (n.severity === 'error' && n.text.includes('AnyAD'))), 500);
       console.log(`    notification (${note.severity}): ${note.text}`);
-      assert.notEqual(note.severity, 'error', `Train reported an error: ${note.text}`);
-      const added = await poll('the dataset summary in the AnyAD output log', 30_000, () => {
+      assert.notEqual(note.severity, 'error', `Train reported an error: ${note.text}\n${wb.outputLog().slice(logBefore)}`);
+      const reportPath = /report (\S+report\.md)/.exec(note.text)?.[1];
+      assert.ok(reportPath, `the notification names the report: ${note.text}`);
+      assert.ok(reportPath.startsWith(join(workspace, TINY_TRAINING.output.dir)), `the report should be under the output dir: ${reportPath}`);
+      assert.ok(existsSync(reportPath), `${reportPath} does not exist`);
+      ctx.trainedBundle = join(reportPath, '..');
+      assert.ok(existsSync(join(ctx.trainedBundle, 'model.onnx')), `no model.onnx beside ${reportPath}`);
+      const preview = await poll('a markdown preview tab of report.md', 30_000, async () => (await wb.tabTitles()).find((t) => t.includes('Preview') && t.includes('report')));
+      // The preview is a webview too: wait until it has rendered the report's title.
+      const heading = readFileSync(reportPath, 'utf8').split('\n').find((l) => l.startsWith('# '))?.slice(2).trim();
+      assert.ok(heading, `${reportPath} has a top-level heading`);
+      await wb.webview().locator('h1', { hasText: heading }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      console.log(`    tab: ${preview}; rendered heading "${heading}"`);
+      const added = await poll('the dataset summary and the finish line in the AnyAD output log', 15_000, () => {
         const text = wb.outputLog().slice(logBefore);
-        return /^cases:/m.test(text) ? text : false;
+        return /^cases:/m.test(text) && /Training finished/.test(text) ? text : false;
       });
       assert.doesNotMatch(added, /failed/i, `the AnyAD log reports a failure:\n${added}`);
       assert.match(added, new RegExp(`^cases:\\s+${cases} used`, 'm'), `the summary should count ${cases} cases:\n${added}`);
+    },
+  },
+  {
+    name: 'Detect anomalies on a lesion slice with FLAIR+T2 shows a heatmap and a score',
+    async run({ wb, workspace, trainedBundle }) {
+      assert.ok(trainedBundle, 'the Train step recorded its bundle');
+      // The phantom case with the most lesion voxels, at its axial slice with the most labels.
+      const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string; labelVoxels: Record<string, number> }> };
+      const total = (c: { labelVoxels: Record<string, number> }) => Object.values(c.labelVoxels).reduce((a, b) => a + b, 0);
+      const lesionCase = [...cohort.cases].sort((a, b) => total(b) - total(a))[0];
+      assert.ok(lesionCase && total(lesionCase) > 0, 'the phantom cohort has a case with a lesion');
+      const perSlice = labelsPerAxialSlice(join(workspace, lesionCase.id, `${lesionCase.id}_seg.nii.gz`));
+      const z = perSlice.indexOf(Math.max(...perSlice));
+      console.log(`    ${lesionCase.id}: axial slice ${z} has ${perSlice[z]} label voxels`);
+      const viewer = await openInViewer(wb, `${lesionCase.id}/${lesionCase.id}_flair.nii.gz`);
+      await setSlider(viewer, z);
+      await poll(`the slice label to read axial ${z}`, 10_000, async () => (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`));
+      await viewer.locator(VIEWER.modT1).click();
+      await poll('mod-t1 unchecked, FLAIR and T2 checked', 10_000, async () =>
+        !(await viewer.locator(VIEWER.modT1).isChecked()) && (await viewer.locator(VIEWER.modFlair).isChecked()) && (await viewer.locator(VIEWER.modT2).isChecked()));
+      // Baseline colour: crosshair and the case's label mask, before any heatmap.
+      const before = await waitForImage(viewer, VIEWER.axialCanvas, `the axial canvas to show slice ${z}`, 10_000);
+      await wb.clearNotifications();
+      const logBefore = wb.outputLog().length;
+      await viewer.locator(VIEWER.detectSlice).click();
+      const score = await poll('the score read-out', 60_000, async () => {
+        const err = (await wb.notifications()).find((n) => n.severity === 'error');
+        if (err) return `error notification: ${err.text}`;
+        return (await viewer.locator(VIEWER.score).innerText()).trim() || false;
+      }, 500);
+      console.log(`    ${score}`);
+      assert.match(score, new RegExp(`^Anomaly score -?\\d+(\\.\\d+)?(e-?\\d+)? \\(threshold [^)]+\\): (ANOMALOUS|normal) — axial slice ${z}, FLAIR\\+T2$`));
+      const after = await poll('heatmap colour in the axial canvas', 10_000, async () => {
+        const s = await canvasStats(viewer, VIEWER.axialCanvas);
+        return s.coloured - before.coloured > 0.02 * s.width * s.height ? s : false;
+      });
+      console.log(`    coloured pixels ${before.coloured} → ${after.coloured} of ${after.width * after.height}`);
+      const log = wb.outputLog().slice(logBefore);
+      const used = /^Detect: model (.+) \((\w+)\), slice (\d+), sequences (\S+)$/m.exec(log);
+      assert.ok(used, `the AnyAD log names the model Detect used:\n${log}`);
+      assert.deepEqual(used.slice(1), [trainedBundle, 'workspace', String(z), 'flair+t2'], 'Detect should use the model just trained, the chosen slice and FLAIR+T2');
+      assert.doesNotMatch(log, /Detect failed/, log);
     },
   },
 ];

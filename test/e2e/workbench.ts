@@ -11,6 +11,21 @@ import { findFiles, poll } from './harness';
 /** DOM hooks of the AnyAD viewer webview; one place to update when the viewer changes. */
 export const VIEWER = {
   axialCanvas: '[data-testid="view-axial"]',
+  coronalCanvas: '[data-testid="view-coronal"]',
+  planeAxial: '[data-testid="plane-axial"]',
+  planeCoronal: '[data-testid="plane-coronal"]',
+  seqT1: '[data-testid="seq-t1"]',
+  modT1: '[data-testid="mod-t1"]',
+  modFlair: '[data-testid="mod-flair"]',
+  modT2: '[data-testid="mod-t2"]',
+  sliceSlider: '[data-testid="slice-slider"]',
+  sliceLabel: '[data-testid="slice-label"]',
+  toolBrush: '[data-testid="tool-brush"]',
+  save: '[data-testid="save"]',
+  detectSlice: '[data-testid="detect-slice"]',
+  info: '[data-testid="info"]',
+  score: '[data-testid="score"]',
+  notice: '[data-testid="notice"]',
   error: '[data-testid="error"]',
 };
 
@@ -48,8 +63,10 @@ export class Workbench {
       }
       const input = this.quickInput().locator('input');
       if ((await input.inputValue()) !== text) await input.fill(text);
-      if (await this.quickInputRow(expectRow).isVisible()) return true;
-      // Not there yet (extension not registered, file index still building): close and retry.
+      // File results arrive asynchronously (a ripgrep search on the server): give them a moment
+      // before giving up on this attempt, or a slow first search is cancelled every time.
+      if (await this.quickInputRow(expectRow).waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return true;
+      // Not there (extension not registered, file index still building): close and retry.
       lastRows = await this.quickInput().locator('.monaco-list-row').allTextContents();
       await this.page.keyboard.press('Escape');
       return false;
@@ -82,6 +99,18 @@ export class Workbench {
     return (await this.page.locator('.tabs-container .tab.active').first().getAttribute('aria-label')) ?? '';
   }
 
+  /** Titles (aria-labels) of every editor tab in every group. */
+  async tabTitles(): Promise<string[]> {
+    const tabs = await this.page.locator('.tabs-container .tab').all();
+    return Promise.all(tabs.map(async (t) => (await t.getAttribute('aria-label')) ?? ''));
+  }
+
+  /** Whether the active editor tab shows unsaved changes. */
+  async activeTabDirty(): Promise<boolean> {
+    const cls = (await this.page.locator('.tabs-container .tab.active').first().getAttribute('class')) ?? '';
+    return /\bdirty\b/.test(cls);
+  }
+
   async notifications(): Promise<Notification[]> {
     const items = this.page.locator('.notifications-toasts .notification-list-item');
     const out: Notification[] = [];
@@ -105,33 +134,57 @@ export class Workbench {
       .join('');
   }
 
+  /** The visible webview's inner document (the AnyAD viewer, or e.g. a markdown preview). */
+  webview(): FrameLocator {
+    return this.page.locator('iframe.webview.ready:visible').first().contentFrame().frameLocator('#active-frame');
+  }
+
   /** The visible viewer webview's inner document. */
   viewer(): FrameLocator {
-    return this.page.locator('iframe.webview.ready:visible').first().contentFrame().frameLocator('#active-frame');
+    return this.webview();
   }
 }
 
+export interface CanvasStats {
+  width: number;
+  height: number;
+  /** Grey, non-black pixels: image intensities, not coloured crosshairs or overlays. */
+  grey: number;
+  /** Pixels with r ≠ g or g ≠ b: overlays (heatmap, labels) and the crosshair. */
+  coloured: number;
+  /** FNV-1a hash of the RGBA bytes: tells two renderings apart. */
+  checksum: number;
+}
+
 /**
- * Size and count of grey, non-black pixels of a canvas (image intensities, not coloured
- * crosshairs or overlays), read by copying it onto a 2D scratch canvas (works for 2D and
- * WebGL sources).
+ * Pixel statistics of a canvas, read by copying it onto a 2D scratch canvas (works for 2D
+ * and WebGL sources).
  */
-export async function canvasStats(viewer: FrameLocator, selector: string): Promise<{ width: number; height: number; grey: number }> {
+export async function canvasStats(viewer: FrameLocator, selector: string): Promise<CanvasStats> {
   return viewer.locator(selector).evaluate((c: HTMLCanvasElement) => {
     const scratch = document.createElement('canvas');
     scratch.width = c.width;
     scratch.height = c.height;
     const ctx = scratch.getContext('2d');
-    if (!ctx || c.width === 0 || c.height === 0) return { width: c.width, height: c.height, grey: 0 };
+    if (!ctx || c.width === 0 || c.height === 0) return { width: c.width, height: c.height, grey: 0, coloured: 0, checksum: 0 };
     ctx.drawImage(c, 0, 0);
     const px = ctx.getImageData(0, 0, c.width, c.height).data;
     let grey = 0;
+    let coloured = 0;
+    let hash = 0x811c9dc5;
     for (let i = 0; i < px.length; i += 4) {
       const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
       if (Math.max(r, g, b) > 16 && Math.max(r, g, b) - Math.min(r, g, b) < 24) grey++;
+      if (r !== g || g !== b) coloured++;
+      hash = Math.imul(hash ^ (r | (g << 8) | (b << 16)), 0x01000193);
     }
-    return { width: c.width, height: c.height, grey };
+    return { width: c.width, height: c.height, grey, coloured, checksum: hash >>> 0 };
   }, undefined, { timeout: 5000 });
+}
+
+/** Whether a canvas shows an image: a real size and at least 5 % grey image pixels. */
+export function showsImage(s: CanvasStats): boolean {
+  return s.width > 1 && s.grey > 0.05 * s.width * s.height;
 }
 
 function exact(title: string): RegExp {
