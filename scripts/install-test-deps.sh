@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs beyond Node/npm: python3-onnx, the independent ONNX
-# checker that validates the models our graph builder emits. Installs only what is missing.
+# What the tests need beyond Node/npm, installing only what is missing: python3-onnx (the
+# independent ONNX checker that validates the models our graph builder emits), then the
+# end-to-end test's real VS Code (code-server) and browser (scripts/install-e2e-deps.sh).
 set -euo pipefail
 need=()
 /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || need+=(python3-onnx)
@@ -10,4 +11,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+"$(dirname "$0")/install-e2e-deps.sh"
 echo "test dependencies present"
