@@ -9,15 +9,15 @@
  *   step k:   batch = data order (seed, k); subsets = masking (seed, k); one session run gives
  *             loss, recon, gather, align and every gradient; clip 0.1; StableAdamW.
  *
- * It uses the step machinery of step.ts piece by piece (trainStep's run → clip → update,
- * trainLoop's resume checks) rather than trainLoop itself, because a batch here needs an
- * async encoder run on a cache miss and each step reports the three loss terms.
- * Checkpoints are the checkpoint module's; resuming continues exactly (data order and masking
- * are pure functions of (seed, step), the statistics are recomputed deterministically).
+ * The loop is step.ts's trainLoop (run → clip → update, checkpoints, resume checks): a batch
+ * is built asynchronously from the feature cache, the loss terms are fetched as scalar
+ * outputs, and the head/objective/masking/image size are part of the checkpoint's identity.
+ * Resuming continues exactly (data order and masking are pure functions of (seed, step), the
+ * statistics are recomputed deterministically).
  */
 import { ConfigError } from '../errors';
 import { emitModel } from '../graph';
-import { type Feed, type ProviderChoice, createSession, outputFloat32, releaseSession, run } from '../graph/runtime';
+import { type Feed, type ProviderChoice, createSession, releaseSession } from '../graph/runtime';
 import { type ChannelStats, ChannelStatsAccumulator, initModalityAffine } from '../model/alignment';
 import { encoderModelBytes } from '../model/encoder';
 import type { EncoderWeights } from '../model/encoderWeights';
@@ -30,14 +30,14 @@ import { loadCase } from '../study/load';
 import { CHANNELS, FULL_SUBSET } from '../study/modalities';
 import { type PreprocessGeometry, preprocessSlice } from '../study/preprocess';
 import { axialImage } from '../study/slice';
-import { resumeFromCheckpoint, saveCheckpointIn } from './checkpoint';
-import { batchIndices, type DataOrder } from './data-order';
+import type { DataOrder } from './data-order';
 import { FeatureCache, type FeatureCacheStats } from './featureCache';
 import { type MaskingConfig, batchSubsets, maskingConfig } from './masking';
-import { REFERENCE_MAX_GRAD_NORM, StableAdamW, type StableAdamWOptions, clipGradNorm } from './optim';
+import type { StableAdamWOptions } from './optim';
 import { makeParams, type Params } from './params';
 import { mixSeed } from '../util/random';
-import { type WarmCosineConfig, referenceLrSchedule, warmCosineLr } from './schedule';
+import { type WarmCosineConfig, referenceLrSchedule } from './schedule';
+import { type StepResult, trainLoop } from './step';
 
 /** Full-modality preprocessed training images, [3, H, W] each, H = W = imageSize. */
 export interface TrainingImages {
@@ -207,102 +207,68 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   const weights = initHeadParams(head, seed);
   if (objective.modalityAffine) for (const [k, v] of initModalityAffine(head.dim)) weights.set(k, v);
   const params = makeParams([...weights].map(([k, v]) => [k, v.shape, v.data] as [string, readonly number[], Float32Array]));
-  const optimizer = new StableAdamW(params, o.optimizer);
-  const emptyResult = (cancelled: boolean, step: number): TrainAnyADResult => ({
-    params, headConfig: head, objective, stats: stats ?? [], history: [], step, resumedFrom: step, cancelled,
-    cache: cache.stats(), timing: { statsSec, trainSec: 0 },
-  });
   if (!stats) {
     await releaseSession(encoderSession);
-    return emptyResult(true, 0);
-  }
-
-  let step = 0;
-  const identity = runIdentity(head, objective, masking, images.imageSize);
-  if (o.resume && o.checkpointDir) {
-    const ck = resumeFromCheckpoint(o.checkpointDir, params, o.log);
-    if (ck) {
-      const mismatch = (what: string, a: unknown, b: unknown) => {
-        if (JSON.stringify(a) !== JSON.stringify(b)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with ${what} ${JSON.stringify(a)}, this run uses ${JSON.stringify(b)}; start a fresh run or keep the settings`, o.checkpointDir);
-      };
-      mismatch('schedule', ck.schedule, schedule);
-      mismatch('data order', ck.dataOrder, dataOrder);
-      mismatch('optimiser settings', ck.optimizer.options, optimizer.options);
-      for (const k of Object.keys(identity)) mismatch(k, ck.extra?.[k], identity[k]);
-      for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
-      for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
-      step = ck.step;
-      o.log?.(`resuming at step ${step}`);
-    }
-  }
-  const resumedFrom = step;
-  if (step >= totalSteps) {
-    await releaseSession(encoderSession);
-    return emptyResult(false, step);
+    return {
+      params, headConfig: head, objective, stats: [], history: [], step: 0, resumedFrom: 0, cancelled: true,
+      cache: cache.stats(), timing: { statsSec, trainSec: 0 },
+    };
   }
 
   const { graph } = buildTrainingGraph({ batch, side, head, weights, objective, stats });
   const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), sessionOpts);
   const N = TRAINING_GRAPH_NAMES;
-  const lossNames: string[] = [N.loss, N.recon, N.gather, ...(objective.lambdaAlign !== 0 ? [N.align] : [])];
-  const fetch = [...lossNames, ...[...params.keys()].map((k) => `grad.${k}`)];
-  const save = () => saveCheckpointIn(o.checkpointDir!, { step, params, optimizer, schedule, dataOrder, extra: identity }, o.keepCheckpoints ?? 2);
-
-  const history: AnyADStepRecord[] = [];
-  const every = o.checkpointEvery ?? 0;
+  const terms: string[] = [N.recon, N.gather, ...(objective.lambdaAlign !== 0 ? [N.align] : [])];
+  const term = (r: StepResult, name: string) => r.outputs[name] ?? Number.NaN;
   const n = side * side * head.dim;
+  const history: AnyADStepRecord[] = [];
   const tTrain = performance.now();
-  let cancelled = false;
+  let firstStep: number | undefined;
   try {
-    while (step < totalSteps) {
-      if (o.signal?.aborted) {
-        cancelled = true;
-        if (o.checkpointDir && step > resumedFrom) save();
-        break;
-      }
-      const tStep = performance.now();
-      const indices = batchIndices(dataOrder, step);
-      const subsets = batchSubsets(masking, dataOrder, step);
-      const feats = await cache.get(indices.map((slice, i) => ({ slice, subset: subsets[i] })));
-      const feeds: Record<string, Feed> = {
-        [N.fused]: concatAll(feats.map((f) => f.fused), n), [N.en0]: concatAll(feats.map((f) => f.en0), n), [N.en1]: concatAll(feats.map((f) => f.en1), n),
-      };
-      const shapes: Record<string, readonly number[]> = { [N.fused]: [batch, side * side, head.dim], [N.en0]: [batch, head.dim, side, side], [N.en1]: [batch, head.dim, side, side] };
-      if (objective.modalityAffine) {
-        feeds[N.subset] = BigInt64Array.from(subsets, (id) => BigInt(id - 1));
-        shapes[N.subset] = [batch];
-      }
-      for (const [name, p] of params) { feeds[name] = p.data; shapes[name] = p.shape; }
-      const out = await run(session, feeds, shapes, fetch);
-      const grads = new Map<string, Float32Array>();
-      for (const name of params.keys()) grads.set(name, outputFloat32(out, `grad.${name}`));
-      const gradNorm = clipGradNorm(grads.values(), o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM);
-      const lr = warmCosineLr(schedule, step);
-      optimizer.step(grads, lr);
-      const value = (name: string) => (lossNames.includes(name) ? outputFloat32(out, name)[0] : Number.NaN);
-      const rec: AnyADStepRecord = {
-        step, loss: value(N.loss), recon: value(N.recon), gather: value(N.gather), align: value(N.align), gradNorm, lr, subsets,
-        ms: performance.now() - tStep,
-      };
-      if (!Number.isFinite(rec.loss)) throw new ConfigError('train/diverged', `the loss is ${rec.loss} at step ${step}; lower the learning rate`);
-      history.push(rec);
-      step += 1;
-      if (o.checkpointDir && ((every > 0 && step % every === 0) || step === totalSteps)) save();
-      const elapsed = (performance.now() - tTrain) / 1000;
-      const done = step - resumedFrom;
-      await o.onProgress?.({
-        step, totalSteps, loss: rec.loss, recon: rec.recon, gather: rec.gather, align: rec.align,
-        samplesPerSec: (done * batch) / elapsed, etaSec: (elapsed / done) * (totalSteps - step),
-      });
-    }
+    const loop = await trainLoop({
+      program: { session }, params, optimizer: o.optimizer, schedule, totalSteps, dataOrder,
+      maxGradNorm: o.maxGradNorm, scalarOutputs: terms, identity: runIdentity(head, objective, masking, images.imageSize),
+      checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery, keepCheckpoints: o.keepCheckpoints,
+      resume: o.resume, signal: o.signal, log: o.log,
+      // A batch: cached encoder features of each slice under its drawn modality subset.
+      makeBatch: async (indices, step) => {
+        const subsets = batchSubsets(masking, dataOrder, step);
+        const feats = await cache.get(indices.map((slice, i) => ({ slice, subset: subsets[i] })));
+        const feeds: Record<string, Feed> = {
+          [N.fused]: concatAll(feats.map((f) => f.fused), n), [N.en0]: concatAll(feats.map((f) => f.en0), n), [N.en1]: concatAll(feats.map((f) => f.en1), n),
+        };
+        const shapes: Record<string, readonly number[]> = { [N.fused]: [batch, side * side, head.dim], [N.en0]: [batch, head.dim, side, side], [N.en1]: [batch, head.dim, side, side] };
+        if (objective.modalityAffine) {
+          feeds[N.subset] = BigInt64Array.from(subsets, (id) => BigInt(id - 1));
+          shapes[N.subset] = [batch];
+        }
+        return { feeds, shapes };
+      },
+      onStep: async (r) => {
+        if (!Number.isFinite(r.loss)) throw new ConfigError('train/diverged', `the loss is ${r.loss} at step ${r.step}; lower the learning rate`);
+        const rec: AnyADStepRecord = {
+          step: r.step, loss: r.loss, recon: term(r, N.recon), gather: term(r, N.gather), align: term(r, N.align), gradNorm: r.gradNorm, lr: r.lr,
+          subsets: batchSubsets(masking, dataOrder, r.step), ms: r.ms,
+        };
+        history.push(rec);
+        firstStep ??= r.step;
+        const step = r.step + 1;
+        const elapsed = (performance.now() - tTrain) / 1000;
+        const done = step - firstStep;
+        await o.onProgress?.({
+          step, totalSteps, loss: rec.loss, recon: rec.recon, gather: rec.gather, align: rec.align,
+          samplesPerSec: (done * batch) / elapsed, etaSec: (elapsed / done) * (totalSteps - step),
+        });
+      },
+    });
+    return {
+      params, headConfig: head, objective, stats, history, step: loop.step, resumedFrom: loop.resumedFrom,
+      cancelled: loop.step < totalSteps, cache: cache.stats(), timing: { statsSec, trainSec: (performance.now() - tTrain) / 1000 },
+    };
   } finally {
     await releaseSession(session);
     await releaseSession(encoderSession);
   }
-  return {
-    params, headConfig: head, objective, stats, history, step, resumedFrom, cancelled, cache: cache.stats(),
-    timing: { statsSec, trainSec: (performance.now() - tTrain) / 1000 },
-  };
 }
 
 function concatAll(parts: Float32Array[], per: number): Float32Array {

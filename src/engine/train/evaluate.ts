@@ -18,8 +18,8 @@ import {
 import { Graph, emitModel } from '../graph';
 import { type Feed, type ProviderChoice, type Session, createSession, outputFloat32, releaseSession, run } from '../graph/runtime';
 import { applyModalityAffine } from '../model/alignment';
-import { buildEncoderModel } from '../model/encoder';
-import { type EncoderWeights, describeProvenance } from '../model/encoderWeights';
+import { encoderModelBytes } from '../model/encoder';
+import type { EncoderWeights } from '../model/encoderWeights';
 import { addGraphParams, buildHead } from '../model/head';
 import type { HeadConfig, WeightMap } from '../model/headWeights';
 import { patchGrid } from '../model/posEmbed';
@@ -145,10 +145,8 @@ export class HeadEvaluator {
   static async create(o: HeadEvaluatorOptions): Promise<HeadEvaluator> {
     const side = patchGrid(o.imageSize, o.imageSize, o.encoder.config.patchSize)[0];
     const sessionOpts = { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log };
-    // Own model bytes (doc string), so the runtime's session cache never hands this session to
-    // the trainer, which releases its encoder session when it finishes.
-    const encGraph = buildEncoderModel(o.encoder, { batch: o.batch, height: o.imageSize, width: o.imageSize }).graph;
-    const enc = await createSession(emitModel(encGraph, { docString: `DINOv2 encoder (AnyAD evaluation): ${describeProvenance(o.encoder.provenance)}` }), sessionOpts);
+    // The same encoder bytes as the trainer's: the runtime's reference-counted cache shares one session.
+    const enc = await createSession(encoderModelBytes(o.encoder, { batch: o.batch, height: o.imageSize, width: o.imageSize }), sessionOpts);
     const graph = buildHeadInferenceGraph(o.batch, side, o.head, o.template, o.modalityAffine);
     const head = await createSession(emitModel(graph, { paramsAs: 'inputs', docString: 'AnyAD head (evaluation)' }), sessionOpts);
     return new HeadEvaluator(o, enc, head);

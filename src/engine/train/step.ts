@@ -36,13 +36,18 @@ export interface StepResult {
   /** Global gradient norm before clipping. */
   gradNorm: number;
   lr: number;
+  /** The requested scalar outputs of this step (e.g. loss terms), by graph output name. */
+  outputs: Record<string, number>;
+  /** Wall time of the step (batch preparation included). */
+  ms: number;
 }
 
 /**
  * One training step: run the graph on `batch` with the current parameters, clip the gradients
  * to `maxGradNorm` (Infinity: measure only), and apply one optimiser step with `lr`.
+ * `scalarOutputs` are fetched in the same run and returned by name.
  */
-export async function trainStep(program: TrainingProgram, params: Params, optimizer: StableAdamW, batch: Batch, lr: number, maxGradNorm = REFERENCE_MAX_GRAD_NORM): Promise<{ loss: number; gradNorm: number }> {
+export async function trainStep(program: TrainingProgram, params: Params, optimizer: StableAdamW, batch: Batch, lr: number, maxGradNorm = REFERENCE_MAX_GRAD_NORM, scalarOutputs: readonly string[] = []): Promise<{ loss: number; gradNorm: number; outputs: Record<string, number> }> {
   const inputName = program.paramInput ?? ((n: string) => n);
   const gradName = program.gradOutput ?? ((n: string) => `grad.${n}`);
   const lossName = program.lossOutput ?? 'loss';
@@ -52,14 +57,15 @@ export async function trainStep(program: TrainingProgram, params: Params, optimi
     feeds[inputName(name)] = p.data;
     shapes[inputName(name)] = p.shape;
   }
-  const fetch = [lossName, ...[...params.keys()].map(gradName)];
+  const fetch = [lossName, ...scalarOutputs.filter((n) => n !== lossName), ...[...params.keys()].map(gradName)];
   const out = await run(program.session, feeds, shapes, fetch);
   const loss = outputFloat32(out, lossName)[0];
+  const outputs = Object.fromEntries(scalarOutputs.map((n) => [n, outputFloat32(out, n)[0]]));
   const grads = new Map<string, Float32Array>();
   for (const name of params.keys()) grads.set(name, outputFloat32(out, gradName(name)));
   const gradNorm = clipGradNorm(grads.values(), maxGradNorm);
   optimizer.step(grads, lr);
-  return { loss, gradNorm };
+  return { loss, gradNorm, outputs };
 }
 
 export interface TrainLoopOptions {
@@ -71,8 +77,12 @@ export interface TrainLoopOptions {
   /** Run until this many steps have been completed in total (resumed steps included). */
   totalSteps: number;
   dataOrder: DataOrder;
-  /** Builds the feeds of one batch from its sample indices. */
-  makeBatch: (indices: number[], step: number) => Batch;
+  /** Builds the feeds of one batch from its sample indices (may be async, e.g. a feature cache). */
+  makeBatch: (indices: number[], step: number) => Batch | Promise<Batch>;
+  /** Scalar graph outputs fetched with the loss every step, reported in StepResult.outputs. */
+  scalarOutputs?: readonly string[];
+  /** Further run settings a checkpoint must match to be resumed; saved with every checkpoint. */
+  identity?: Record<string, string>;
   maxGradNorm?: number;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
@@ -109,6 +119,9 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       if (!same(ck.schedule, o.schedule)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`, o.checkpointDir);
       if (!same(ck.dataOrder, o.dataOrder)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`, o.checkpointDir);
       if (!same(ck.optimizer.options, optimizer.options)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with optimiser settings ${JSON.stringify(ck.optimizer.options)}, this run uses ${JSON.stringify(optimizer.options)}`, o.checkpointDir);
+      for (const [k, v] of Object.entries(o.identity ?? {})) {
+        if (ck.extra?.[k] !== v) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with ${k} ${JSON.stringify(ck.extra?.[k])}, this run uses ${JSON.stringify(v)}; start a fresh run or keep the settings`, o.checkpointDir);
+      }
       // Copy into the caller's arrays so references they hold stay live.
       for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
       for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
@@ -119,21 +132,21 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const resumedFrom = step;
   const history: StepResult[] = [];
   const every = o.checkpointEvery ?? 0;
+  const save = () => saveCheckpointIn(o.checkpointDir!, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder, extra: o.identity }, o.keepCheckpoints ?? 2);
   while (step < o.totalSteps) {
     if (o.signal?.aborted) {
       // Cancelled: keep what was learnt so the run can be resumed from here.
-      if (o.checkpointDir && step > resumedFrom) saveCheckpointIn(o.checkpointDir, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder }, o.keepCheckpoints ?? 2);
+      if (o.checkpointDir && step > resumedFrom) save();
       break;
     }
+    const t0 = performance.now();
     const lr = warmCosineLr(o.schedule, step);
-    const batch = o.makeBatch(batchIndices(o.dataOrder, step), step);
-    const { loss, gradNorm } = await trainStep(o.program, params, optimizer, batch, lr, o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM);
-    const r: StepResult = { step, loss, gradNorm, lr };
+    const batch = await o.makeBatch(batchIndices(o.dataOrder, step), step);
+    const { loss, gradNorm, outputs } = await trainStep(o.program, params, optimizer, batch, lr, o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM, o.scalarOutputs);
+    const r: StepResult = { step, loss, gradNorm, lr, outputs, ms: performance.now() - t0 };
     step += 1;
     history.push(r);
-    if (o.checkpointDir && ((every > 0 && step % every === 0) || step === o.totalSteps)) {
-      saveCheckpointIn(o.checkpointDir, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder }, o.keepCheckpoints ?? 2);
-    }
+    if (o.checkpointDir && ((every > 0 && step % every === 0) || step === o.totalSteps)) save();
     await o.onStep?.(r);
   }
   return { params, optimizer, step, history, resumedFrom };
