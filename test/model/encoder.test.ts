@@ -11,7 +11,7 @@ import { interpolatePosEmbed } from '../../src/engine/model/posEmbed';
 import { readSafetensors } from '../../src/engine/safetensors';
 import { createRng } from '../../src/engine/util/random';
 import {
-  HF_CONFIG, HF_WEIGHTS, N_IMAGES, PX, REF_WEIGHTS, editCheckpoint, encoderRunner, goldenF32, goldenFile, maxAbs, runEncoder,
+  HF_CONFIG, HF_WEIGHTS, N_IMAGES, PX, REF_WEIGHTS, editCheckpoint, encoderRunner, goldenF32, maskedGoldenBatch, maxAbs, runEncoder,
 } from './encoderHelpers';
 
 const D = 64;
@@ -70,20 +70,8 @@ test('golden parity: Hugging Face-named checkpoint with its config.json (matmul 
 
 test('batch independence: the 7 modality subsets of the 4 images in one batch of 28 equal B = 1 runs', async (t) => {
   const w = loadEncoderWeights(REF_WEIGHTS);
-  const image = goldenF32('image');
-  const combos = goldenFile().tensors.get('combinations')!.bytes; // [7, 3] u8: 1 = keep channel
+  const { image: batch } = maskedGoldenBatch(); // row i·7 + c: image i, combination c + 1
   const per = 3 * PX * PX;
-  const plane = PX * PX;
-  // Row order: image-major, combination-minor; masked channels are set to 0.0.
-  const batch = new Float32Array(N_IMAGES * 7 * per);
-  for (let i = 0; i < N_IMAGES; i++) {
-    for (let c = 0; c < 7; c++) {
-      const dst = (i * 7 + c) * per;
-      for (let ch = 0; ch < 3; ch++) {
-        if (combos[c * 3 + ch]) batch.set(image.subarray(i * per + ch * plane, i * per + (ch + 1) * plane), dst + ch * plane);
-      }
-    }
-  }
   const all = await runEncoder(w, batch, { batch: N_IMAGES * 7, height: PX, width: PX });
   const fusedSize = NP * D;
 

@@ -29,6 +29,21 @@ export function goldenF32(name: string): Float32Array {
   return toFloat32(t, name);
 }
 
+/** The 4 golden images × 7 subsets, row i·7 + (id − 1): image i with the channels that subset `id` lacks zeroed. */
+export function maskedGoldenBatch(): { image: Float32Array; subset: BigInt64Array; combos: number } {
+  const image = goldenF32('image');
+  const combos = goldenF32('combinations');
+  const C = combos.length / 3;
+  const plane = PX * PX;
+  const per = 3 * plane;
+  const batch = new Float32Array(N_IMAGES * C * per);
+  for (let i = 0; i < N_IMAGES; i++) for (let c = 0; c < C; c++) for (let ch = 0; ch < 3; ch++) {
+    if (combos[c * 3 + ch]) batch.set(image.subarray(i * per + ch * plane, i * per + (ch + 1) * plane), (i * C + c) * per + ch * plane);
+  }
+  const subset = BigInt64Array.from({ length: N_IMAGES * C }, (_, r) => BigInt((r % C) + 1));
+  return { image: batch, subset, combos: C };
+}
+
 export interface EncoderRunner {
   run(image: Float32Array): Promise<Record<string, Float32Array>>;
   release(): Promise<void>;

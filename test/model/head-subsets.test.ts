@@ -10,24 +10,15 @@ import { createSession, releaseSession, run } from '../../src/engine/graph/runti
 import { encoderModelBytes } from '../../src/engine/model/encoder';
 import { loadEncoderWeights } from '../../src/engine/model/encoderWeights';
 import { REFERENCE_OBJECTIVE } from '../../src/engine/model/losses';
-import { getFloat32, readSafetensors } from '../../src/engine/safetensors';
 import { FIXTURES, buildTiny, goldenTensor, maxErr, referenceHead, runBuilt, sessionOf } from './head-helpers';
+import { maskedGoldenBatch } from './encoderHelpers';
 
 const N = 4;
 const COMBOS = 7;
 const PX = 112;
 
 test('all 7 modality subsets: encoder → head per-image losses match the reference', async (t) => {
-  const encGolden = readSafetensors(join(FIXTURES, 'encoder-golden.safetensors'));
-  const image = getFloat32(encGolden, 'image', [N, 3, PX, PX]).data;
-  const combos = getFloat32(encGolden, 'combinations', [COMBOS, 3]).data;
-  // Row i·7 + c: image i with the channels of combination c + 1 zeroed (after normalisation).
-  const per = 3 * PX * PX;
-  const plane = PX * PX;
-  const batch = new Float32Array(N * COMBOS * per);
-  for (let i = 0; i < N; i++) for (let c = 0; c < COMBOS; c++) for (let ch = 0; ch < 3; ch++) {
-    if (combos[c * 3 + ch]) batch.set(image.subarray(i * per + ch * plane, i * per + (ch + 1) * plane), (i * COMBOS + c) * per + ch * plane);
-  }
+  const { image: batch } = maskedGoldenBatch(); // row i·7 + c: image i, combination c + 1
   const encoder = await createSession(encoderModelBytes(loadEncoderWeights(join(FIXTURES, 'encoder-ref.safetensors')), { batch: N * COMBOS, height: PX, width: PX }), { provider: 'cpu', threads: 2 });
   const feats = await run(encoder, { image: batch }, { image: [N * COMBOS, 3, PX, PX] });
   await releaseSession(encoder);

@@ -15,26 +15,12 @@ import { loadEncoderWeights } from '../../src/engine/model/encoderWeights';
 import { INFERENCE_NAMES, buildInferenceModel } from '../../src/engine/model/inference';
 import { getFloat32, readSafetensors } from '../../src/engine/safetensors';
 import { mulberry32 } from '../helpers/random';
+import { maskedGoldenBatch } from './encoderHelpers';
 import { FIXTURES, maxErr, referenceHead } from './head-helpers';
 
 const N = 4;
 const COMBOS = 7;
 const PX = 112;
-
-/** Rows i·7 + (id − 1): golden image i with the channels of combination id zeroed. */
-function maskedBatch(): { image: Float32Array; subset: BigInt64Array } {
-  const encGolden = readSafetensors(join(FIXTURES, 'encoder-golden.safetensors'));
-  const image = getFloat32(encGolden, 'image', [N, 3, PX, PX]).data;
-  const combos = getFloat32(encGolden, 'combinations', [COMBOS, 3]).data;
-  const per = 3 * PX * PX;
-  const plane = PX * PX;
-  const batch = new Float32Array(N * COMBOS * per);
-  for (let i = 0; i < N; i++) for (let c = 0; c < COMBOS; c++) for (let ch = 0; ch < 3; ch++) {
-    if (combos[c * 3 + ch]) batch.set(image.subarray(i * per + ch * plane, i * per + (ch + 1) * plane), (i * COMBOS + c) * per + ch * plane);
-  }
-  const subset = BigInt64Array.from({ length: N * COMBOS }, (_, r) => BigInt((r % COMBOS) + 1));
-  return { image: batch, subset };
-}
 
 /** Rows of the full-modality subset (id 7) of each image, out of a per-row output. */
 function fullRows(data: Float32Array, perRow: number, images: number): Float32Array {
@@ -50,7 +36,7 @@ test('inference model: scores of 4 images × 7 subsets and the maps match the re
   const golden256 = getFloat32(golden, 'full.amap_256_smooth.0_2', [2, 1, 256, 256]).data;
   const encoder = loadEncoderWeights(join(FIXTURES, 'encoder-ref.safetensors'));
   const head = referenceHead();
-  const { image, subset } = maskedBatch();
+  const { image, subset } = maskedGoldenBatch();
   const b = N * COMBOS;
 
   // Reference mode (no affine) and an identity affine must both give the reference's numbers.
@@ -87,7 +73,7 @@ test('inference model: a non-identity affine changes the scores of exactly the s
   const weight = affine.get('modality_affine.en1.weight')!.data;
   const bias = affine.get('modality_affine.en1.bias')!.data;
   for (let c = 0; c < d; c++) { weight[d + c] = 4; bias[d + c] = c % 2 ? 2 : -2; }
-  const { image, subset } = maskedBatch();
+  const { image, subset } = maskedGoldenBatch();
   const rows = [0, 1, 2]; // image 0, subsets 1..3
   const b = rows.length;
   const per = 3 * PX * PX;

@@ -6,3 +6,4 @@ export { axialImage, imageToVoxel, type SliceImage } from './slice';
 export { buildSliceDataset, selectedSlices, formatDatasetSummary, type SliceRef, type SliceDataset, type SliceDatasetSummary, type SplitCounts } from './dataset';
 export { preprocessSlice, preprocessMask, minMaxToUint8, centerCropOffset, anomalyPredicate, IMAGENET_MEAN, IMAGENET_STD, type PreprocessGeometry } from './preprocess';
 export { resizeBilinearU8 } from './pil-resize';
+export { forEachSliceByCase, fullModalityInput } from './sliceImages';

@@ -26,10 +26,9 @@ import { DEFAULT_OBJECTIVE, type ObjectiveConfig, TRAINING_GRAPH_NAMES, buildTra
 import { patchGrid } from '../model/posEmbed';
 import type { Case } from '../study/discover';
 import type { SliceRef } from '../study/dataset';
-import { loadCase } from '../study/load';
 import { CHANNELS, FULL_SUBSET } from '../study/modalities';
-import { type PreprocessGeometry, preprocessSlice } from '../study/preprocess';
-import { axialImage } from '../study/slice';
+import type { PreprocessGeometry } from '../study/preprocess';
+import { forEachSliceByCase, fullModalityInput } from '../study/sliceImages';
 import type { DataOrder } from './data-order';
 import { FeatureCache, type FeatureCacheStats } from './featureCache';
 import { type MaskingConfig, batchSubsets, maskingConfig } from './masking';
@@ -52,20 +51,10 @@ export interface TrainingImages {
  * the statistics need all of them); a case without one is a StudyError naming it.
  */
 export function loadTrainingImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry): TrainingImages & { slices: SliceRef[] } {
-  const byId = new Map(cases.map((c) => [c.id, c]));
   const images: Float32Array[] = new Array(slices.length);
-  const wanted = new Map<string, number[]>();
-  slices.forEach((s, i) => wanted.set(s.caseId, [...(wanted.get(s.caseId) ?? []), i]));
-  for (const [id, idx] of wanted) {
-    const c = byId.get(id);
-    if (!c) throw new ConfigError('train/unknown-case', `training slice refers to case '${id}', which is not among the discovered cases`);
-    const loaded = loadCase(c, { sequences: CHANNELS, label: false });
-    for (const i of idx) {
-      const views = CHANNELS.map((ch) => axialImage(loaded.volumes[ch]!, slices[i].z));
-      const data = Object.fromEntries(CHANNELS.map((ch, k) => [ch, views[k].data]));
-      images[i] = preprocessSlice(data, views[0].width, views[0].height, FULL_SUBSET, geom);
-    }
-  }
+  forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: false }, 'training', (loaded, i) => {
+    images[i] = fullModalityInput(loaded, slices[i].z, geom);
+  });
   return { count: slices.length, imageSize: geom.crop, image: (i) => images[i], slices: [...slices] };
 }
 

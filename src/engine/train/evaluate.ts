@@ -10,7 +10,6 @@
  *
  * The same machinery scores normal training slices for threshold calibration.
  */
-import { ConfigError } from '../errors';
 import {
   EVAL_MAP_SIZE, type MetricSet, SubsetEvaluator, type SubsetCurves, anomalyMapFromFeatures, curvesOf, evaluationMap,
   imageScore, resizeNearest,
@@ -25,10 +24,10 @@ import type { HeadConfig, WeightMap } from '../model/headWeights';
 import { patchGrid } from '../model/posEmbed';
 import type { Case } from '../study/discover';
 import type { SliceRef } from '../study/dataset';
-import { loadCase } from '../study/load';
-import { CHANNELS, FULL_SUBSET, MODALITY_SUBSETS } from '../study/modalities';
-import { type PreprocessGeometry, preprocessMask, preprocessSlice } from '../study/preprocess';
+import { CHANNELS, MODALITY_SUBSETS } from '../study/modalities';
+import { type PreprocessGeometry, preprocessMask } from '../study/preprocess';
 import { axialImage } from '../study/slice';
+import { forEachSliceByCase, fullModalityInput } from '../study/sliceImages';
 import { FeatureCache } from './featureCache';
 import { maskImage } from './masking';
 
@@ -48,25 +47,16 @@ export interface TestImages {
  * A test case needs FLAIR, T1 and T2 (each subset is cut from the full image).
  */
 export function loadTestImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry, anomalyLabels: 'any' | readonly number[]): TestImages {
-  const byId = new Map(cases.map((c) => [c.id, c]));
   const images: Float32Array[] = new Array(slices.length);
   const masks: (Uint8Array | null)[] = new Array(slices.length).fill(null);
-  const wanted = new Map<string, number[]>();
-  slices.forEach((s, i) => wanted.set(s.caseId, [...(wanted.get(s.caseId) ?? []), i]));
-  for (const [id, idx] of wanted) {
-    const c = byId.get(id);
-    if (!c) throw new ConfigError('train/unknown-case', `test slice refers to case '${id}', which is not among the discovered cases`);
-    const loaded = loadCase(c, { sequences: CHANNELS, label: true });
-    for (const i of idx) {
-      const views = CHANNELS.map((ch) => axialImage(loaded.volumes[ch]!, slices[i].z));
-      images[i] = preprocessSlice(Object.fromEntries(CHANNELS.map((ch, k) => [ch, views[k].data])), views[0].width, views[0].height, FULL_SUBSET, geom);
-      if (loaded.label) {
-        const lab = axialImage(loaded.label, slices[i].z);
-        const onInput = preprocessMask(lab.data, lab.width, lab.height, geom, anomalyLabels);
-        if (onInput.some((v) => v !== 0)) masks[i] = resizeNearest(onInput, geom.crop, geom.crop, EVAL_MAP_SIZE, EVAL_MAP_SIZE);
-      }
+  forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: true }, 'test', (loaded, i) => {
+    images[i] = fullModalityInput(loaded, slices[i].z, geom);
+    if (loaded.label) {
+      const lab = axialImage(loaded.label, slices[i].z);
+      const onInput = preprocessMask(lab.data, lab.width, lab.height, geom, anomalyLabels);
+      if (onInput.some((v) => v !== 0)) masks[i] = resizeNearest(onInput, geom.crop, geom.crop, EVAL_MAP_SIZE, EVAL_MAP_SIZE);
     }
-  }
+  });
   return { count: slices.length, imageSize: geom.crop, image: (i) => images[i], mask: (i) => masks[i], slices: [...slices] };
 }
 
