@@ -93,7 +93,10 @@ function main(): void {
   const r = runs[0];
   console.log(`${IMAGES} maps × ${SIZE}² = ${(r.pixels / 1e6).toFixed(1)} M pixels, ${r.regions} regions, expectedPixels hint: ${hint ? 'yes' : 'no'}`);
   console.log(`pixel AUROC ${r.auroc?.toFixed(4)}  AP ${r.ap?.toFixed(4)}  F1-max ${r.f1?.toFixed(4)}  AUPRO ${r.aupro?.toFixed(4)}`);
-  console.log(`median eval time ${median(runs.map((x) => x.evalSeconds)).toFixed(2)} s; median peak extra RSS ${median(runs.map((x) => x.peakRssMB - x.baseRssMB)).toFixed(0)} MB`);
+  const evalSeconds = median(runs.map((x) => x.evalSeconds));
+  const extraRssMB = median(runs.map((x) => x.peakRssMB - x.baseRssMB));
+  console.log(`median eval time ${evalSeconds.toFixed(2)} s; median peak extra RSS ${extraRssMB.toFixed(0)} MB`);
+  console.log(JSON.stringify({ bench: 'eval', pixels: r.pixels, regions: r.regions, eval_s: evalSeconds, extra_rss_mb: extraRssMB, auroc: r.auroc, ap: r.ap, f1: r.f1, aupro: r.aupro }));
 }
 
 main();
