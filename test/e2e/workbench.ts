@@ -56,13 +56,19 @@ export class Workbench {
   private async openQuickInput(text: string, expectRow: RegExp, timeoutMs: number): Promise<void> {
     let lastRows: string[] = [];
     await poll(`quick input row ${expectRow}`, timeoutMs, async () => {
+      const input = this.quickInput().locator('input');
       if (!(await this.quickInput().isVisible())) {
         await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
         await this.page.keyboard.press('F1');
-        await this.quickInput().locator('input').waitFor({ state: 'visible', timeout: 3000 });
+        const opened = await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
+        if (!opened) {
+          // A focused webview can swallow F1: the title bar's command center opens the same quick input by mouse.
+          await this.page.locator('.command-center-center').first().click({ timeout: 3000 });
+          await input.waitFor({ state: 'visible', timeout: 3000 });
+        }
       }
-      const input = this.quickInput().locator('input');
-      if ((await input.inputValue()) !== text) await input.fill(text);
+      // Short action timeouts: a stuck attempt is retried by the poll instead of eating its whole budget.
+      if ((await input.inputValue({ timeout: 3000 })) !== text) await input.fill(text, { timeout: 3000 });
       // File results arrive asynchronously (a ripgrep search on the server): give them a moment
       // before giving up on this attempt, or a slow first search is cancelled every time.
       if (await this.quickInputRow(expectRow).waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return true;
