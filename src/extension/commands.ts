@@ -64,9 +64,12 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       throw new Error(cliErrorLine(r));
     }
     const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as DetectJson;
-    // The map is Float32 on the opened grid; reading it holds the file's voxels and their
-    // Float32 copy at once (2 × 4 bytes a voxel), plus room for the header.
-    const map = toCanonical(readNifti(tmp, { maxBytes: 8 * loaded.volume.data.length + (1 << 20) }).volume).data;
+    // Read the map file once and delete it before any prompt, so an unanswered prompt leaves
+    // nothing behind. It is Float32 on the opened grid; reading it holds the file's voxels and
+    // their Float32 copy at once (2 × 4 bytes a voxel), plus room for the header.
+    const mapFile = readFileSync(tmp);
+    rmSync(tmp, { force: true });
+    const map = toCanonical(readNifti(mapFile, { file: 'anomaly map', maxBytes: 8 * loaded.volume.data.length + (1 << 20) }).volume).data;
     const [nx, ny, nz] = loaded.volume.dims;
     if (mode === 'slice') {
       const shown = new Float32Array(map.length).fill(NaN);
@@ -87,7 +90,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
       if (save) {
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
-        if (target) writeFileAtomic(target.fsPath, readFileSync(tmp));
+        if (target) writeFileAtomic(target.fsPath, mapFile);
       }
     }
     env.status.show();
@@ -95,7 +98,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     env.log.appendLine(`Detect failed: ${message}`);
-    await vscode.window.showErrorMessage(`AnyAD: ${message}`);
+    void vscode.window.showErrorMessage(`AnyAD: ${message}`);
   } finally {
     rmSync(tmp, { force: true });
   }
