@@ -21,7 +21,7 @@ import { phantomSliceRange, writePhantomCohort } from '../../src/engine/phantom'
 import {
   CHANNELS, MODALITY_SUBSETS, axialImage, buildSliceDataset, discoverCases, loadCase, preprocessSlice, type Case, type SliceRef,
 } from '../../src/engine/study';
-import { type TrainAnyADOptions, type TrainAnyADResult, type AnyADProgress, loadTrainingImages, trainAnyAD, type TrainingImages } from '../../src/engine/train/anyad';
+import { type TrainAnyADOptions, type TrainAnyADResult, type AnyADProgress, loadTrainingImages, openTrainingFeatures, trainAnyAD, type TrainingImages } from '../../src/engine/train/anyad';
 import { listCheckpoints } from '../../src/engine/train/checkpoint';
 import { batchIndices } from '../../src/engine/train/data-order';
 import { FeatureCache } from '../../src/engine/train/featureCache';
@@ -199,6 +199,25 @@ test('feature cache: features equal a direct encoder run on the subset-preproces
   assert.deepEqual([st.entries, st.bytes], [2, 2 * st.bytesPerEntry]);
   assert.equal(st.imagesEncoded, 5 + 3, 'the 3 pairs beyond the cap are encoded again');
   assert.throws(() => new FeatureCache({ session, encoderBatch: 0, imageSize: 56, dim: D, side: SIDE, image: images.image }), ConfigError);
+});
+
+test('shared encoder features: a second training on them encodes nothing new and equals a training with its own cache', async () => {
+  const shared = await openTrainingFeatures(encoder, images, { batch: BATCH, provider: 'cpu', threads: 1 });
+  try {
+    const steps = 12;
+    const first = await trainAnyAD({ ...baseOptions(), steps, features: shared });
+    const encodedAfterFirst = shared.cache.stats().imagesEncoded;
+    assert.equal(encodedAfterFirst, first.cache.imagesEncoded);
+    const again = await trainAnyAD({ ...baseOptions(), steps, features: shared });
+    assert.equal(shared.cache.stats().imagesEncoded, encodedAfterFirst, 'the same pairs again: all hits');
+    assert.equal(again.cache.misses, first.cache.misses, 'cumulative stats of the shared cache: no new misses');
+    const own = await trainAnyAD({ ...baseOptions(), steps });
+    for (const [k, p] of own.params) assert.deepEqual(again.params.get(k)!.data, p.data, `${k} bit-identical`);
+    assert.deepEqual(again.stats, own.stats);
+    await assert.rejects(trainAnyAD({ ...baseOptions(), steps: 1, batchSize: 2, features: shared }), (e: unknown) => e instanceof ConfigError && /batch 4/.test(e.message));
+  } finally {
+    await shared.release();
+  }
 });
 
 test('masking: deterministic, all 7 subsets, modes, missing channels exactly 0', () => {

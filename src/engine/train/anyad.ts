@@ -109,6 +109,12 @@ export interface TrainAnyADOptions {
   masking?: Partial<Omit<MaskingConfig, 'seed'>>;
   /** Most feature-cache entries (default: no limit). */
   cacheMaxEntries?: number;
+  /**
+   * Encoder features of these same `images` under this same `encoder`, from openTrainingFeatures:
+   * several trainings on one image set (a benchmark's runs) then encode each (slice, subset) once.
+   * The caller releases it; without it, trainAnyAD opens and releases its own.
+   */
+  features?: TrainingFeatures;
   provider?: ProviderChoice;
   threads?: number;
   checkpointDir?: string;
@@ -162,6 +168,26 @@ function runIdentity(head: HeadConfig, objective: ObjectiveConfig, masking: Mask
   return { head: JSON.stringify(head), objective: JSON.stringify(objective), masking: JSON.stringify(masking), imageSize: String(imageSize) };
 }
 
+/** An encoder session and the feature cache over one training image set (see TrainAnyADOptions.features). */
+export interface TrainingFeatures {
+  cache: FeatureCache;
+  imageSize: number;
+  /** Encoder graph batch (the training batch it was opened for). */
+  batch: number;
+  release(): Promise<void>;
+}
+
+/** Opens the frozen encoder on `images` with a feature cache; `batch` must be the training batch size. */
+export async function openTrainingFeatures(encoder: EncoderWeights, images: TrainingImages, o: { batch: number; maxEntries?: number; provider?: ProviderChoice; threads?: number; log?: (message: string) => void }): Promise<TrainingFeatures> {
+  const enc = encoder.config;
+  const [side] = patchGrid(images.imageSize, images.imageSize, enc.patchSize);
+  const session = await createSession(encoderModelBytes(encoder, { batch: o.batch, height: images.imageSize, width: images.imageSize }), { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log });
+  const cache = new FeatureCache({
+    session, encoderBatch: o.batch, imageSize: images.imageSize, dim: enc.embedDim, side, image: images.image, maxEntries: o.maxEntries,
+  });
+  return { cache, imageSize: images.imageSize, batch: o.batch, release: () => releaseSession(session) };
+}
+
 export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult> {
   const enc = o.encoder.config;
   if (enc.fuseGroups.length !== 2) throw new ConfigError('config/train', `AnyAD needs exactly 2 encoder groups (En0, En1), the encoder config has ${enc.fuseGroups.length}`);
@@ -184,12 +210,13 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
 
   // Encoder + cache, then the full-modality statistics the alignment loss is built with.
   const t0 = performance.now();
-  const encoderSession = await createSession(encoderModelBytes(o.encoder, { batch, height: images.imageSize, width: images.imageSize }), sessionOpts);
-  const cache = new FeatureCache({
-    session: encoderSession, encoderBatch: batch, imageSize: images.imageSize, dim: enc.embedDim, side,
-    image: images.image, maxEntries: o.cacheMaxEntries,
-  });
-  const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal);
+  if (o.features && (o.features.imageSize !== images.imageSize || o.features.batch !== batch)) {
+    throw new ConfigError('config/train', `the shared encoder features were opened for ${o.features.imageSize} px at batch ${o.features.batch}, this training runs ${images.imageSize} px at batch ${batch}`);
+  }
+  const ownFeatures = o.features ? undefined : await openTrainingFeatures(o.encoder, images, { batch, maxEntries: o.cacheMaxEntries, ...sessionOpts });
+  const { cache } = o.features ?? ownFeatures!;
+  const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal)
+    .catch(async (e: unknown) => { await ownFeatures?.release(); throw e; });
   const statsSec = (performance.now() - t0) / 1000;
 
   // Parameters: the reference head at init + the modality affine at identity.
@@ -197,7 +224,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   if (objective.modalityAffine) for (const [k, v] of initModalityAffine(head.dim)) weights.set(k, v);
   const params = makeParams([...weights].map(([k, v]) => [k, v.shape, v.data] as [string, readonly number[], Float32Array]));
   if (!stats) {
-    await releaseSession(encoderSession);
+    await ownFeatures?.release();
     return {
       params, headConfig: head, objective, stats: [], history: [], step: 0, resumedFrom: 0, cancelled: true,
       cache: cache.stats(), timing: { statsSec, trainSec: 0 },
@@ -256,7 +283,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
     };
   } finally {
     await releaseSession(session);
-    await releaseSession(encoderSession);
+    await ownFeatures?.release();
   }
 }
 
