@@ -3,7 +3,9 @@
  * trained for each modality subset, and beat a full-modality model when sequences are missing?
  *
  *   1. a seeded phantom cohort (BraTS layout) and its slice dataset (paper slice rule, scaled);
- *   2. the same seeded RANDOM-INIT tiny-cpu encoder, seed, steps, batch and schedule for every run:
+ *   2. the same frozen encoder (a seeded RANDOM-INIT tiny-cpu ViT unless --encoder-weights gives
+ *      DINOv2 weights), seed, steps, batch and schedule for every run; the encoder's features of
+ *      each (training slice, subset) are computed once and shared by all runs:
  *      - AnyAD:             DEFAULT_OBJECTIVE (modality affine, λ2 = 0.2), masking over all 7 subsets;
  *      - AnyAD λ2=0:        the same without the alignment term (ablation);
  *      - INP-Former (full): REFERENCE_OBJECTIVE (no affine, no alignment), trained on full
@@ -20,12 +22,15 @@
  *   node --import tsx bench/quality-bench.ts [--quick] [--steps N] [--cases N] [--seed S]
  *        [--out DIR] [--threads N] [--runs anyad,anyad-l2-0,baseline,specialists]
  *        [--encoder-seed S] [--phantoms DIR] [--branch-scale K]
+ *        [--preset tiny-cpu|cpu|paper] [--encoder-weights FILE.safetensors] [--registers N]
  *   Default: 32 phantom cases (23 train / 9 test, 36 + 36 test slices), 400 steps × batch 16,
  *   9 trainings; ~9 min on 2 idle cores, 18 min on 2 cores shared with an E2E run. Output in
  *   bench/out/quality/ (report.md, report.json, SVGs, phantoms/).
  *   --quick: 8 cases, 40 steps (a ~3-minute smoke run of the whole chain; numbers meaningless).
  *   --runs / --encoder-seed / --branch-scale: investigation runs (e.g. --runs anyad --steps 1200
  *   --phantoms bench/out/quality/phantoms reuses the cohort).
+ *   --preset cpu --encoder-weights dinov2-with-registers-small.safetensors: the same comparison
+ *   on a pretrained encoder (hours on a laptop CPU; the model's speed is in bench:speed).
  *
  * Targets (issue "AnyAD model", phantoms): AnyAD's mean image AUROC ≥ 0.90; on every subset
  * AnyAD within 0.02 of that subset's specialist; AnyAD ≥ the full-modality baseline on every
@@ -39,19 +44,18 @@ import {
 } from '../src/engine/eval';
 import { releaseAllSessions } from '../src/engine/graph/runtime';
 import { initModalityAffine } from '../src/engine/model/alignment';
-import { type EncoderWeights, createRandomEncoderWeights } from '../src/engine/model/encoderWeights';
+import { type EncoderWeights, describeProvenance } from '../src/engine/model/encoderWeights';
 import { headConfig, initHeadParams, type WeightMap } from '../src/engine/model/headWeights';
 import { DEFAULT_OBJECTIVE, type ObjectiveConfig, REFERENCE_OBJECTIVE } from '../src/engine/model/losses';
-import { modelPreset } from '../src/engine/model/presets';
+import { MODEL_PRESET_NAMES, modelPreset } from '../src/engine/model/presets';
 import { DEFAULT_PHANTOM_SIZE, phantomSliceRange, writePhantomCohort } from '../src/engine/phantom';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary, subsetById } from '../src/engine/study';
-import { loadTrainingImages, trainAnyAD } from '../src/engine/train/anyad';
+import { loadTrainingImages, openTrainingFeatures, trainAnyAD } from '../src/engine/train/anyad';
 import { HeadEvaluator, type TestImages, loadTestImages } from '../src/engine/train/evaluate';
 import { ALL_SUBSET_IDS } from '../src/engine/train/masking';
 import type { Params } from '../src/engine/train/params';
-import { reportEncoder } from '../src/engine/train/pipeline';
+import { reportEncoder, resolveEncoder } from '../src/engine/train/pipeline';
 
-const PRESET = 'tiny-cpu';
 const BATCH = 16;
 const FULL_ID = 7;
 /** Subsets with at least one missing sequence (ids 1..6). */
@@ -74,6 +78,12 @@ const cases = intArg('cases', quick ? 8 : 32);
 const steps = intArg('steps', quick ? 40 : 400);
 const seed = intArg('seed', 1);
 const encoderSeed = intArg('encoder-seed', seed);
+const PRESET = arg('preset', 'tiny-cpu');
+modelPreset(PRESET); // an unknown name fails here, listing the known ones
+/** DINOv2 weights (safetensors) to use instead of the random-init encoder. */
+const encoderWeights = arg('encoder-weights', '');
+const registersArg = arg('registers', '');
+const registers = registersArg === '' ? undefined : intArg('registers', 0);
 const threads = intArg('threads', 0);
 /**
  * Investigation only: multiplies the random encoder's attention-output, MLP-in and MLP-out
@@ -82,6 +92,8 @@ const threads = intArg('threads', 0);
  */
 const branchScale = Number(arg('branch-scale', '1'));
 if (!(branchScale > 0)) throw new Error('--branch-scale must be a positive number');
+if (branchScale !== 1 && encoderWeights) throw new Error('--branch-scale changes the random-init encoder; it cannot be combined with --encoder-weights');
+if (!MODEL_PRESET_NAMES.includes(PRESET as never)) throw new Error(`--preset: unknown preset '${PRESET}'`);
 const outDir = resolve(arg('out', join('bench', 'out', quick ? 'quality-quick' : 'quality')));
 /** Phantom folder; an existing cohort there with the same seed, case count and size is reused. */
 const phantomsDir = resolve(arg('phantoms', join(outDir, 'phantoms')));
@@ -227,7 +239,7 @@ async function main(): Promise<void> {
   say(`phantoms: ${cases} cases (${cohort.cases.filter((c) => c.anomalous).length} with lesions) of ${cohort.size.join('×')} in ${timing.phantoms.toFixed(1)} s → ${phantoms}`);
   const config: WorkspaceConfig = parseWorkspaceConfig({
     data: { root: phantoms, slices: { axis: 'axial', ...phantomSliceRange(cohort.size[2]) }, split: { trainFraction: 0.75, seed } },
-    model: { preset: PRESET, randomEncoderSeed: encoderSeed },
+    model: { preset: PRESET, randomEncoderSeed: encoderSeed, ...(encoderWeights ? { encoderWeights: resolve(encoderWeights) } : {}), ...(registers !== undefined ? { registers } : {}) },
     train: { steps: Math.max(1, steps), batchSize: BATCH, seed, provider: 'cpu', threads },
   }, join(outDir, 'anyad.json'), { virtual: true });
   t0 = performance.now();
@@ -240,14 +252,17 @@ async function main(): Promise<void> {
   say(formatDatasetSummary(ds.summary, config.data.root));
 
   // 2. One encoder for all runs; one evaluator (affine head graph) whose feature cache all runs share.
-  const arch = modelPreset(PRESET).encoder;
-  const encoder = scaleBranches(createRandomEncoderWeights(arch, encoderSeed));
+  const encoder = scaleBranches(resolveEncoder(config));
+  const randomInit = encoder.provenance.kind === 'random-init';
+  const encoderLabel = randomInit ? `RANDOM-INIT encoder (seed ${encoderSeed}${branchScale !== 1 ? `, block branches ×${branchScale}` : ''})` : `encoder ${describeProvenance(encoder.provenance)}`;
   const head = headConfig(encoder.config.embedDim, encoder.config.numHeads);
   const template: WeightMap = initHeadParams(head, 0);
   for (const [k, v] of initModalityAffine(head.dim)) template.set(k, v);
   const evaluator = await HeadEvaluator.create({ encoder, head, template, modalityAffine: true, imageSize: geom.crop, batch: BATCH, provider: 'cpu', threads });
   const lr = { warmupIters: Math.min(100, Math.floor(steps / 5)) }; // as pipeline.ts: the reference's 100, at most a fifth of a short run
-  say(`preset ${PRESET}, RANDOM-INIT encoder (seed ${encoderSeed}${branchScale !== 1 ? `, block branches ×${branchScale}` : ''}), ${steps} steps × batch ${BATCH}, seed ${seed}, warm-up ${lr.warmupIters}`);
+  say(`preset ${PRESET}, ${encoderLabel}, ${steps} steps × batch ${BATCH}, seed ${seed}, warm-up ${lr.warmupIters}`);
+  // The frozen encoder's features of the training slices, computed once for all runs.
+  const features = await openTrainingFeatures(encoder, trainImages, { batch: BATCH, provider: 'cpu', threads });
 
   const outcomes: RunOutcome[] = [];
   const diagnostics: string[] = [];
@@ -256,7 +271,7 @@ async function main(): Promise<void> {
       t0 = performance.now();
       const trained = await trainAnyAD({
         images: trainImages, encoder, objective: spec.objective, seed, steps, batchSize: BATCH, lr,
-        masking: { subsets: spec.trainSubsets }, provider: 'cpu', threads,
+        masking: { subsets: spec.trainSubsets }, provider: 'cpu', threads, features,
       });
       const tEval = performance.now();
       const { perSubset, curves } = await evaluateOn(evaluator, test, withIdentityAffine(trained.params, head.dim), spec.testSubsets);
@@ -270,6 +285,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await evaluator.release();
+    await features.release();
     await releaseAllSessions();
   }
   for (const o of outcomes) {
@@ -332,7 +348,7 @@ async function main(): Promise<void> {
     notes: [
       'Every model is scored with the parameters of its last training step: no step is selected on the test split.',
       'The INP-Former models are the same network without the modality affine and with λ2 = 0 (REFERENCE_OBJECTIVE). The full-modality baseline is tested on every subset with the missing channels set to 0; each specialist is trained and tested on its own subset only (the "INP-Former specialists" table gathers the 7 specialists, one column each).',
-      'The encoder is RANDOM-INIT (no pretrained DINOv2 weights here): the numbers compare training schemes on the same frozen features, not what AnyAD reaches with DINOv2.',
+      ...(randomInit ? ['The encoder is RANDOM-INIT (no pretrained DINOv2 weights here): the numbers compare training schemes on the same frozen features, not what AnyAD reaches with DINOv2.'] : []),
       ...targetLines,
       ...diagnostics,
     ],
@@ -351,7 +367,7 @@ async function main(): Promise<void> {
     }));
   }
   say(JSON.stringify({
-    bench: 'quality', preset: PRESET, encoder: 'RANDOM-INIT', encoderSeed, ...(branchScale !== 1 ? { branchScale } : {}), seed, cases, steps, batch: BATCH,
+    bench: 'quality', preset: PRESET, encoder: randomInit ? 'RANDOM-INIT' : describeProvenance(encoder.provenance), ...(randomInit ? { encoderSeed } : {}), ...(branchScale !== 1 ? { branchScale } : {}), seed, cases, steps, batch: BATCH,
     testSlices: { normal: ds.summary.test.normal, anomalous: ds.summary.test.anomalous }, seconds: Math.round(timing.total * 10) / 10,
     anyadMeanImageAUROC: anyad ? mean(ALL_SUBSET_IDS.map((id) => anyad.perSubset[subsetById(id).label].image.auroc ?? Number.NaN)) : null,
     runs,
