@@ -23,8 +23,8 @@
  *        [--out DIR] [--threads N] [--runs anyad,anyad-l2-0,baseline,specialists]
  *        [--encoder-seed S] [--phantoms DIR] [--branch-scale K]
  *        [--preset tiny-cpu|cpu|paper] [--encoder-weights FILE.safetensors] [--registers N]
- *   Default: 32 phantom cases (23 train / 9 test, 36 + 36 test slices), 400 steps × batch 16,
- *   9 trainings; ~9 min on 2 idle cores, 18 min on 2 cores shared with an E2E run. Output in
+ *   Default: 64 phantom cases (48 train / 16 test cases, 224 training slices, 67 + 67 test
+ *   slices), 400 steps × batch 16, 9 trainings; ~12 min on 2 idle cores. Output in
  *   bench/out/quality/ (report.md, report.json, SVGs, phantoms/).
  *   --quick: 8 cases, 40 steps (a ~3-minute smoke run of the whole chain; numbers meaningless).
  *   --runs / --encoder-seed / --branch-scale: investigation runs (e.g. --runs anyad --steps 1200
@@ -74,7 +74,7 @@ function intArg(name: string, fallback: number): number {
 }
 
 const quick = process.argv.includes('--quick');
-const cases = intArg('cases', quick ? 8 : 32);
+const cases = intArg('cases', quick ? 8 : 64);
 const steps = intArg('steps', quick ? 40 : 400);
 const seed = intArg('seed', 1);
 const encoderSeed = intArg('encoder-seed', seed);
