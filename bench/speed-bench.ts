@@ -1,7 +1,7 @@
 /**
- * Detection speed benchmark (not a test): single-slice `detect` latency of the `cpu` and
- * `paper` presets with seeded random weights on a 240×240 phantom slice, against the compute
- * floor of this machine.
+ * Speed benchmark (not a test): single-slice `detect` latency and training step time of the
+ * `cpu` and `paper` presets with seeded random weights, against the compute floor of this
+ * machine, and the process's peak RSS.
  *
  * Per preset: bundle write, bundle load (incl. SHA-256), session creation (reported apart),
  * then the median over `--runs` of (a) detect() on a pre-loaded case (preprocess + model +
@@ -10,9 +10,18 @@
  * weight matmuls and attention (activation × activation). The runtime's large-matmul GFLOP/s
  * is measured in the same run (best of three large MatMul shapes, same provider and threads),
  * right before every model run, because the machine may be shared; floor = FLOPs / that rate,
- * and the ratio is the median over runs of run time / floor. The last line is one JSON object.
+ * and the ratio is the median over runs of run time / floor.
+ *
+ * Training, per preset and batch size (--train-batches, default 4 and 16): the median over
+ * `--runs` (after one warm-up) of one step on cached encoder features (the steady state after
+ * the first epoch: head forward + backward in one session run, then clip + StableAdamW in
+ * TypeScript, split as trainStep reports it), its FLOPs and floor as above, and the encoder's
+ * forward on one batch (what a first-epoch step adds for features not yet cached). Peak RSS
+ * (the process's maximum resident set) is read after each preset's detection and training.
+ * The last line is one JSON object.
  *
  *   node --import tsx bench/speed-bench.ts [--presets cpu,paper] [--runs 3] [--threads 0] [--provider cpu]
+ *        [--train-batches 4,16]
  */
 import { rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -20,15 +29,21 @@ import { join } from 'node:path';
 import { detect } from '../src/engine/detect';
 import { Graph, type Tensor, emitModel, liveNodes, matmul } from '../src/engine/graph';
 import { type ProviderChoice, createSession, releaseAllSessions, releaseSession, run } from '../src/engine/graph/runtime';
-import { initModalityAffine } from '../src/engine/model/alignment';
+import { type ChannelStats, initModalityAffine } from '../src/engine/model/alignment';
+import { encoderModelBytes } from '../src/engine/model/encoder';
 import { loadBundle, writeBundle } from '../src/engine/model/bundle';
 import { createRandomEncoderWeights } from '../src/engine/model/encoderWeights';
 import { headConfig, initHeadParams } from '../src/engine/model/headWeights';
 import { buildInferenceGraph } from '../src/engine/model/inference';
+import { DEFAULT_OBJECTIVE, TRAINING_GRAPH_NAMES, buildTrainingGraph } from '../src/engine/model/losses';
 import { modelPreset } from '../src/engine/model/presets';
 import { writePhantomCohort } from '../src/engine/phantom';
 import { discoverCases, loadCase } from '../src/engine/study';
 import { createRng } from '../src/engine/util/random';
+import { StableAdamW } from '../src/engine/train/optim';
+import { makeParams } from '../src/engine/train/params';
+import { trainStep } from '../src/engine/train/step';
+import type { WeightMap } from '../src/engine/model/headWeights';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,6 +56,79 @@ function median(xs: number[]): number {
 }
 
 const ms = (t0: number): number => performance.now() - t0;
+/** The process's peak resident set so far, MB. */
+const peakRssMb = (): number => process.resourceUsage().maxRSS / 1024;
+
+interface TrainTiming {
+  batch: number;
+  gflop: number;
+  stepMedianMs: number;
+  runMedianMs: number;
+  updateMedianMs: number;
+  floorMs: number;
+  runRatioToFloor: number;
+  encoderBatchMedianMs: number;
+}
+
+/**
+ * Training step timing at `batch` on cached features (random features of the right shapes; the
+ * subsets cycle through all 7), and the encoder's forward on one batch.
+ */
+async function trainTiming(o: {
+  batch: number; side: number; size: number; weights: WeightMap; head: ReturnType<typeof headConfig>;
+  encoder: ReturnType<typeof createRandomEncoderWeights>; runs: number; provider: ProviderChoice; threads: number; probeRate: () => Promise<number>;
+}): Promise<TrainTiming> {
+  const { batch: b, side: s, head } = o;
+  const d = head.dim;
+  const rng = createRng(11);
+  const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  const stats: ChannelStats[] = [0, 1].map(() => ({ mean: new Float32Array(d), std: new Float32Array(d).fill(1), count: 1 }));
+  const objective = { ...DEFAULT_OBJECTIVE, alignGroups: [...DEFAULT_OBJECTIVE.alignGroups], recon: { ...DEFAULT_OBJECTIVE.recon } };
+  const { graph } = buildTrainingGraph({ batch: b, side: s, head, weights: o.weights, objective, stats });
+  const flops = countFlops(graph).total;
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { provider: o.provider, threads: o.threads });
+  const params = makeParams([...o.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
+  const optimizer = new StableAdamW(params);
+  const N = TRAINING_GRAPH_NAMES;
+  const batchFeeds = {
+    feeds: { [N.fused]: normal(b * s * s * d), [N.en0]: normal(b * d * s * s), [N.en1]: normal(b * d * s * s), [N.subset]: BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)) },
+    shapes: { [N.fused]: [b, s * s, d], [N.en0]: [b, d, s, s], [N.en1]: [b, d, s, s], [N.subset]: [b] },
+  };
+  const steps: number[] = [];
+  const runs: number[] = [];
+  const updates: number[] = [];
+  const rates: number[] = [];
+  try {
+    await trainStep({ session }, params, optimizer, batchFeeds, 1e-4); // warm-up
+    for (let i = 0; i < o.runs; i++) {
+      rates.push(await o.probeRate());
+      const t0 = performance.now();
+      const r = await trainStep({ session }, params, optimizer, batchFeeds, 1e-4);
+      steps.push(ms(t0));
+      runs.push(r.timing.runMs);
+      updates.push(r.timing.updateMs);
+    }
+  } finally {
+    await releaseSession(session);
+  }
+  const encSession = await createSession(encoderModelBytes(o.encoder, { batch: b, height: o.size, width: o.size }), { provider: o.provider, threads: o.threads });
+  const encMs: number[] = [];
+  try {
+    const image = normal(b * 3 * o.size * o.size);
+    for (let i = 0; i <= o.runs; i++) {
+      const t0 = performance.now();
+      await run(encSession, { image }, { image: [b, 3, o.size, o.size] });
+      if (i > 0) encMs.push(ms(t0));
+    }
+  } finally {
+    await releaseSession(encSession);
+  }
+  const floorMs = (flops / (median(rates) * 1e9)) * 1000;
+  return {
+    batch: b, gflop: flops / 1e9, stepMedianMs: median(steps), runMedianMs: median(runs), updateMedianMs: median(updates),
+    floorMs, runRatioToFloor: median(runs) / floorMs, encoderBatchMedianMs: median(encMs),
+  };
+}
 
 /** Whether a matmul operand is a weight: a param/constant, possibly through shape-only ops. */
 function isWeight(t: Tensor): boolean {
@@ -92,6 +180,8 @@ async function main(): Promise<void> {
   const runs = Number(arg('runs', '3'));
   const threads = Number(arg('threads', '0'));
   const provider = arg('provider', 'cpu') as ProviderChoice;
+  const trainBatches = arg('train-batches', '4,16').split(',').filter((v) => v !== '').map(Number);
+  if (trainBatches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--train-batches: positive integers, comma-separated');
   const root = join(tmpdir(), `anyad-speed-bench-${process.pid}`);
   const log = (s: string) => process.stdout.write(`${s}\n`);
   log(`speed bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}, provider ${provider}, threads ${threads || 'auto'}, ${runs} runs`);
@@ -155,21 +245,32 @@ async function main(): Promise<void> {
       }
       const gflops = median(rates);
       const floorMs = (flops.total / (gflops * 1e9)) * 1000;
+      const detectPeakRssMb = peakRssMb();
+      await releaseSession(session);
+      const training: TrainTiming[] = [];
+      for (const b of trainBatches) {
+        const t = await trainTiming({ batch: b, side: c / preset.encoder.patchSize, size: c, weights: params, head: cfg, encoder, runs, provider, threads, probeRate });
+        training.push(t);
+      }
       const r = {
-        inputSize: c, gflop: flops.total / 1e9, attentionGflop: flops.attention / 1e9, matmulGflops: gflops,
+        inputSize: c, headParams: [...params.values()].reduce((n, v) => n + v.data.length, 0), gflop: flops.total / 1e9, attentionGflop: flops.attention / 1e9, matmulGflops: gflops,
         bundleWriteMs: writeMs, bundleLoadMs: loadMs, sessionCreateMs: sessionMs,
         detectMedianMs: median(detectMs), sessionRunMedianMs: median(runMs), floorMs,
         ratioToFloor: median(ratios), achievedGflops: flops.total / (median(runMs) / 1000) / 1e9,
+        training, detectPeakRssMb, peakRssMb: peakRssMb(),
       };
       results[name] = r;
       log(`${name} (${preset.description}):`);
       log(`  forward ${r.gflop.toFixed(1)} GFLOP (attention ${r.attentionGflop.toFixed(1)}); floor at the interleaved median ${gflops.toFixed(1)} GFLOP/s = ${floorMs.toFixed(0)} ms`);
       log(`  bundle write ${writeMs.toFixed(0)} ms, load+verify ${loadMs.toFixed(0)} ms, session creation ${sessionMs.toFixed(0)} ms`);
-      log(`  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s)`);
-      await releaseSession(session);
+      log(`  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s); peak RSS ${detectPeakRssMb.toFixed(0)} MB`);
+      for (const t of training) {
+        log(`  training step, batch ${t.batch}, cached features (${(r.headParams / 1e6).toFixed(1)} M head params): median ${t.stepMedianMs.toFixed(0)} ms = forward+backward ${t.runMedianMs.toFixed(0)} ms (${t.gflop.toFixed(1)} GFLOP, ${t.runRatioToFloor.toFixed(2)}× floor) + clip/StableAdamW ${t.updateMedianMs.toFixed(0)} ms; encoder forward of the batch ${t.encoderBatchMedianMs.toFixed(0)} ms`);
+      }
+      log(`  peak RSS ${r.peakRssMb.toFixed(0)} MB`);
       rmSync(dir, { recursive: true, force: true });
     }
-    process.stdout.write(JSON.stringify({ bench: 'speed', cpus: cpus().length, loadAverage: loadavg(), provider, threads, runs, matmulGflopsAtStart: median(startRates), presets: results }) + '\n');
+    process.stdout.write(JSON.stringify({ bench: 'speed', cpus: cpus().length, loadAverage: loadavg(), provider, threads, runs, matmulGflopsAtStart: median(startRates), presets: results, peakRssMb: peakRssMb() }) + '\n');
   } finally {
     await releaseAllSessions();
     rmSync(root, { recursive: true, force: true });

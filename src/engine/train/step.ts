@@ -47,7 +47,7 @@ export interface StepResult {
  * to `maxGradNorm` (Infinity: measure only), and apply one optimiser step with `lr`.
  * `scalarOutputs` are fetched in the same run and returned by name.
  */
-export async function trainStep(program: TrainingProgram, params: Params, optimizer: StableAdamW, batch: Batch, lr: number, maxGradNorm = REFERENCE_MAX_GRAD_NORM, scalarOutputs: readonly string[] = []): Promise<{ loss: number; gradNorm: number; outputs: Record<string, number> }> {
+export async function trainStep(program: TrainingProgram, params: Params, optimizer: StableAdamW, batch: Batch, lr: number, maxGradNorm = REFERENCE_MAX_GRAD_NORM, scalarOutputs: readonly string[] = []): Promise<{ loss: number; gradNorm: number; outputs: Record<string, number>; timing: { runMs: number; updateMs: number } }> {
   const inputName = program.paramInput ?? ((n: string) => n);
   const gradName = program.gradOutput ?? ((n: string) => `grad.${n}`);
   const lossName = program.lossOutput ?? 'loss';
@@ -58,14 +58,17 @@ export async function trainStep(program: TrainingProgram, params: Params, optimi
     shapes[inputName(name)] = p.shape;
   }
   const fetch = [lossName, ...scalarOutputs.filter((n) => n !== lossName), ...[...params.keys()].map(gradName)];
+  const t0 = performance.now();
   const out = await run(program.session, feeds, shapes, fetch);
+  const t1 = performance.now();
   const loss = outputFloat32(out, lossName)[0];
   const outputs = Object.fromEntries(scalarOutputs.map((n) => [n, outputFloat32(out, n)[0]]));
   const grads = new Map<string, Float32Array>();
   for (const name of params.keys()) grads.set(name, outputFloat32(out, gradName(name)));
   const gradNorm = clipGradNorm(grads.values(), maxGradNorm);
   optimizer.step(grads, lr);
-  return { loss, gradNorm, outputs };
+  // run = forward + backward in the session (outputs copied out); update = clip + optimiser in TypeScript.
+  return { loss, gradNorm, outputs, timing: { runMs: t1 - t0, updateMs: performance.now() - t1 } };
 }
 
 export interface TrainLoopOptions {
