@@ -12,6 +12,7 @@
  * that is the only place results can differ, by float32 rounding noise.
  */
 import type { Params } from './params';
+import { kernelApply, kernelMoments, type MomentsConstants } from './stableAdamWKernel';
 
 export interface StableAdamWOptions {
   betas: [number, number];
@@ -96,34 +97,20 @@ export class StableAdamW {
     const { betas: [beta1, beta2], eps, weightDecay, clipThreshold } = this.options;
     const n = p.length;
     if (this.scratch.length < n) this.scratch = new Float32Array(n);
-    const denom = this.scratch;
+    const denom = this.scratch.subarray(0, n);
 
-    // p.data.mul_(1 - lr * wd): the Python float is cast to float32 by the kernel.
-    const decay = f(1 - lr * weightDecay);
     st.step += 1;
     const bc1 = 1 - beta1 ** st.step;
     const bc2 = 1 - beta2 ** st.step;
-    const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2);
-    const sqrtBc2 = f(Math.sqrt(bc2));
-    const eps32 = f(eps);
-    const m = st.expAvg, v = st.expAvgSq, vmax = st.maxExpAvgSq;
-
-    let sumSq = 0;
-    for (let i = 0; i < n; i++) {
-      p[i] = f(p[i] * decay);
-      const gi = g[i];
-      m[i] = f(f(m[i] * b1) + f(c1 * gi)); // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1)
-      v[i] = f(f(v[i] * b2) + f(f(c2 * gi) * gi)); // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
-      let second = v[i];
-      if (vmax) {
-        if (second > vmax[i]) vmax[i] = second; // torch.max(max_exp_avg_sq, exp_avg_sq, out=…)
-        second = vmax[i];
-      }
-      const d = f(f(f(Math.sqrt(second)) / sqrtBc2) + eps32); // (sqrt / sqrt(bc2)).add_(eps)
-      denom[i] = d;
-      const r = f(gi / d); // lr_scale = grad / denom
-      sumSq += r * r;
-    }
+    const c: MomentsConstants = {
+      // p.data.mul_(1 - lr * wd): the Python float is cast to float32 by the kernel.
+      decay: f(1 - lr * weightDecay),
+      b1: f(beta1), c1: f(1 - beta1), b2: f(beta2), c2: f(1 - beta2),
+      sqrtBc2: f(Math.sqrt(bc2)),
+      eps: f(eps),
+    };
+    const sumSq = kernelMoments(p, g, st.expAvg, st.expAvgSq, st.maxExpAvgSq, denom, c)
+      ?? momentsScalar(p, g, st.expAvg, st.expAvgSq, st.maxExpAvgSq, denom, c);
     // lr_scale = max(1.0, rms(grad / denom) / clip_threshold), rms = norm / sqrt(numel)
     const rms = f(f(Math.sqrt(sumSq)) / f(Math.sqrt(n)));
     const ratio = f(rms / f(clipThreshold));
@@ -131,10 +118,39 @@ export class StableAdamW {
     // is `tensor.reciprocal() * float` in torch, all in float32.
     const stepSize = ratio > 1 ? f(f(1 / ratio) * f(lr / bc1)) : lr / bc1;
     const value = f(-stepSize);
-    for (let i = 0; i < n; i++) {
-      p[i] = f(p[i] + f(f(value * m[i]) / denom[i])); // p.addcdiv_(exp_avg, denom, value=-step_size)
-    }
+    if (!kernelApply(p, st.expAvg, denom, value)) applyScalar(p, st.expAvg, denom, value);
   }
+}
+
+/**
+ * StableAdamW's first pass in scalar float32 (the WebAssembly kernel computes the same, bit for
+ * bit): p *= decay; exp_avg, exp_avg_sq (and max_exp_avg_sq) updated; denom filled. Returns
+ * Σ (grad / denom)², in float64, in index order.
+ */
+export function momentsScalar(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, denom: Float32Array, c: MomentsConstants): number {
+  const { decay, b1, c1, b2, c2, sqrtBc2, eps } = c;
+  let sumSq = 0;
+  for (let i = 0; i < p.length; i++) {
+    p[i] = f(p[i] * decay);
+    const gi = g[i];
+    m[i] = f(f(m[i] * b1) + f(c1 * gi)); // exp_avg.mul_(beta1).add_(grad, alpha=1-beta1)
+    v[i] = f(f(v[i] * b2) + f(f(c2 * gi) * gi)); // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1-beta2)
+    let second = v[i];
+    if (vmax) {
+      if (second > vmax[i]) vmax[i] = second; // torch.max(max_exp_avg_sq, exp_avg_sq, out=…)
+      second = vmax[i];
+    }
+    const d = f(f(f(Math.sqrt(second)) / sqrtBc2) + eps); // (sqrt / sqrt(bc2)).add_(eps)
+    denom[i] = d;
+    const r = f(gi / d); // lr_scale = grad / denom
+    sumSq += r * r;
+  }
+  return sumSq;
+}
+
+/** StableAdamW's second pass in scalar float32: p.addcdiv_(exp_avg, denom, value=-step_size). */
+export function applyScalar(p: Float32Array, m: Float32Array, denom: Float32Array, value: number): void {
+  for (let i = 0; i < p.length; i++) p[i] = f(p[i] + f(f(value * m[i]) / denom[i]));
 }
 
 /**
