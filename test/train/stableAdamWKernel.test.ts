@@ -93,7 +93,7 @@ test('StableAdamW on the kernel: 20 steps on 3 tensors equal the scalar loops bi
 });
 
 test('the committed kernel binary is the compiled stableAdamW.wat (scripts/build-wasm.mjs)', async () => {
-  const { generatedSource } = await import('../../scripts/build-wasm.mjs') as { generatedSource: () => Promise<string> };
+  const { generatedSource } = await import('../../scripts/build-wasm.mjs');
   const committed = readFileSync(join(__dirname, '..', '..', 'src', 'engine', 'train', 'stableAdamWKernel.generated.ts'), 'utf8');
   assert.equal(committed, await generatedSource(), 'stale: run node scripts/build-wasm.mjs');
 });
