@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main } from '../../src/cli/main';
+import { runCli as cli } from '../helpers/cli';
 import { detect } from '../../src/engine/detect';
 import { ConfigError, StudyError } from '../../src/engine/errors';
 import { createSession, releaseAllSessions, run } from '../../src/engine/graph/runtime';
@@ -100,29 +100,6 @@ test('detect: bad modalities are ConfigErrors, a missing sequence or slice is a 
   }), (e: unknown) => (e as Error).name === 'AbortError');
   assert.equal(seen, 2);
 });
-
-/**
- * Runs the CLI in-process; returns the exit code and what it printed. Only string writes are
- * captured: the test runner's own (binary) messages on stdout must still reach it.
- */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [o, e] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-  const capture = (sink: string[], orig: typeof o) => ((c: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof c !== 'string') return (orig as (...a: unknown[]) => boolean)(c, ...rest);
-    sink.push(c);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stdout.write = capture(out, o);
-  process.stderr.write = capture(err, e);
-  try {
-    return { code: await main(args), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 test('anyad detect: JSON per slice and per volume, the NIfTI map, and clear errors', async () => {
   const model = join(root, 'model');

@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { loadVolume } from '../../src/engine/nifti';
 import { loadWorkspaceConfig } from '../../src/engine/config';
 import { phantomSliceRange, writePhantomCohort } from '../../src/engine/phantom';
+import { runCli } from '../helpers/cli';
 
 const tmp = mkdtempSync(join(tmpdir(), 'anyad-phantom-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -105,32 +106,18 @@ test('NIfTI-1 header of a written phantom, checked byte by byte', async () => {
 });
 
 test('the phantom CLI writes a cohort and reports it', async () => {
-  const { main } = await import('../../src/cli/main');
   const out = join(tmp, 'cli');
-  const written: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; }) as typeof process.stdout.write;
-  let code: number;
-  try {
-    code = await main(['phantom', '--out', out, '--cases', '2', '--seed', '5', '--size', '48x48x32', '--workers', '0', '--json']);
-  } finally {
-    process.stdout.write = orig;
-  }
+  const { code, stdout } = await runCli(['phantom', '--out', out, '--cases', '2', '--seed', '5', '--size', '48x48x32', '--workers', '0', '--json']);
   assert.equal(code, 0);
-  const summary = JSON.parse(written.join(''));
+  const summary = JSON.parse(stdout);
   assert.equal(summary.cases.length, 2);
   assert.deepEqual(summary.size, [48, 48, 32]);
   assert.ok(existsSync(join(out, 'Phantom_0002', 'Phantom_0002_t2.nii.gz')));
   // Bad options are errors with exit code 1, not crashes.
-  const errs: string[] = [];
-  const origErr = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => { errs.push(String(chunk)); return true; }) as typeof process.stderr.write;
-  try {
-    assert.equal(await main(['phantom', '--out', out, '--size', '8x8x8']), 1);
-    assert.equal(await main(['phantom', '--out', out, '--size', '64x64']), 1);
-  } finally {
-    process.stderr.write = origErr;
-  }
-  assert.match(errs.join(''), /phantom size must be/);
-  assert.match(errs.join(''), /--size must look like/);
+  const tooSmall = await runCli(['phantom', '--out', out, '--size', '8x8x8']);
+  const twoAxes = await runCli(['phantom', '--out', out, '--size', '64x64']);
+  assert.equal(tooSmall.code, 1);
+  assert.equal(twoAxes.code, 1);
+  assert.match(tooSmall.stderr, /phantom size must be/);
+  assert.match(twoAxes.stderr, /--size must look like/);
 });

@@ -12,6 +12,7 @@ import {
   axialImage, buildSliceDataset, CHANNELS, discoverCases, imageToVoxel, IMAGENET_MEAN, IMAGENET_STD, loadCase, minMaxToUint8,
   MODALITY_SUBSETS, preprocessMask, preprocessSlice, resizeBilinearU8, type Case, type SliceRef,
 } from '../../src/engine/study';
+import { runCli } from '../helpers/cli';
 
 const tmp = mkdtempSync(join(tmpdir(), 'anyad-dataset-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -164,18 +165,9 @@ test('preprocessed phantom slices: channel c is sequence [FLAIR, T1, T2][c] with
 });
 
 test('anyad dataset --json prints the same dataset as the engine', async () => {
-  const { main } = await import('../../src/cli/main');
-  const chunks: string[] = [];
-  const orig = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => { chunks.push(String(chunk)); return true; }) as typeof process.stdout.write;
-  let code: number;
-  try {
-    code = await main(['dataset', '--root', root, '--json']); // picks up ROOT/anyad.json written by the phantom
-  } finally {
-    process.stdout.write = orig;
-  }
+  const { code, stdout } = await runCli(['dataset', '--root', root, '--json']); // picks up ROOT/anyad.json written by the phantom
   assert.equal(code, 0);
-  const printed = JSON.parse(chunks.join(''));
+  const printed = JSON.parse(stdout);
   const ds = buildSliceDataset(cases, configWith());
   assert.deepEqual(printed.summary, ds.summary);
   assert.deepEqual(printed.test, ds.test);
