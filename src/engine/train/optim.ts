@@ -10,6 +10,10 @@
  * corrections) stay float64 until torch casts them to float32, and are cast at the same place.
  * Reductions (norms) are accumulated in float64, more accurately than torch's float32 lanes;
  * that is the only place results can differ, by float32 rounding noise.
+ *
+ * The two per-element passes run on a WebAssembly SIMD kernel (stableAdamWKernel.ts) that
+ * performs the same float32 operations in the same order; the scalar loops here are its
+ * fallback and, in the tests, its bit-for-bit oracle.
  */
 import type { Params } from './params';
 import { kernelApply, kernelMoments, type MomentsConstants } from './stableAdamWKernel';
