@@ -46,8 +46,8 @@ import { releaseAllSessions } from '../src/engine/graph/runtime';
 import { initModalityAffine } from '../src/engine/model/alignment';
 import { type EncoderWeights, describeProvenance } from '../src/engine/model/encoderWeights';
 import { headConfig, initHeadParams, type WeightMap } from '../src/engine/model/headWeights';
-import { DEFAULT_OBJECTIVE, type ObjectiveConfig, REFERENCE_OBJECTIVE } from '../src/engine/model/losses';
-import { MODEL_PRESET_NAMES, modelPreset } from '../src/engine/model/presets';
+import { DEFAULT_OBJECTIVE, type ObjectiveConfig, REFERENCE_OBJECTIVE, copyObjective } from '../src/engine/model/losses';
+import { modelPreset } from '../src/engine/model/presets';
 import { DEFAULT_PHANTOM_SIZE, phantomSliceRange, writePhantomCohort } from '../src/engine/phantom';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary, subsetById } from '../src/engine/study';
 import { loadTrainingImages, openTrainingFeatures, trainAnyAD } from '../src/engine/train/anyad';
@@ -93,7 +93,6 @@ const threads = intArg('threads', 0);
 const branchScale = Number(arg('branch-scale', '1'));
 if (!(branchScale > 0)) throw new Error('--branch-scale must be a positive number');
 if (branchScale !== 1 && encoderWeights) throw new Error('--branch-scale changes the random-init encoder; it cannot be combined with --encoder-weights');
-if (!MODEL_PRESET_NAMES.includes(PRESET as never)) throw new Error(`--preset: unknown preset '${PRESET}'`);
 const outDir = resolve(arg('out', join('bench', 'out', quick ? 'quality-quick' : 'quality')));
 /** Phantom folder; an existing cohort there with the same seed, case count and size is reused. */
 const phantomsDir = resolve(arg('phantoms', join(outDir, 'phantoms')));
@@ -122,20 +121,16 @@ interface RunOutcome {
   finalLoss: number;
 }
 
-function objectiveCopy(o: Readonly<ObjectiveConfig>, overrides: Partial<ObjectiveConfig> = {}): ObjectiveConfig {
-  return { ...o, alignGroups: [...o.alignGroups], recon: { ...o.recon }, ...overrides };
-}
-
 function runSpecs(): RunSpec[] {
   const specs: RunSpec[] = [];
-  if (runGroups.includes('anyad')) specs.push({ key: 'anyad', name: 'AnyAD', objective: objectiveCopy(DEFAULT_OBJECTIVE), trainSubsets: [...ALL_SUBSET_IDS], testSubsets: [...ALL_SUBSET_IDS] });
-  if (runGroups.includes('anyad-l2-0')) specs.push({ key: 'anyad_l2_0', name: 'AnyAD λ2=0', objective: objectiveCopy(DEFAULT_OBJECTIVE, { lambdaAlign: 0 }), trainSubsets: [...ALL_SUBSET_IDS], testSubsets: [...ALL_SUBSET_IDS] });
-  if (runGroups.includes('baseline')) specs.push({ key: 'baseline_full', name: 'INP-Former (full modality)', objective: objectiveCopy(REFERENCE_OBJECTIVE), trainSubsets: [FULL_ID], testSubsets: [...ALL_SUBSET_IDS] });
+  if (runGroups.includes('anyad')) specs.push({ key: 'anyad', name: 'AnyAD', objective: copyObjective(DEFAULT_OBJECTIVE), trainSubsets: [...ALL_SUBSET_IDS], testSubsets: [...ALL_SUBSET_IDS] });
+  if (runGroups.includes('anyad-l2-0')) specs.push({ key: 'anyad_l2_0', name: 'AnyAD λ2=0', objective: copyObjective(DEFAULT_OBJECTIVE, { lambdaAlign: 0 }), trainSubsets: [...ALL_SUBSET_IDS], testSubsets: [...ALL_SUBSET_IDS] });
+  if (runGroups.includes('baseline')) specs.push({ key: 'baseline_full', name: 'INP-Former (full modality)', objective: copyObjective(REFERENCE_OBJECTIVE), trainSubsets: [FULL_ID], testSubsets: [...ALL_SUBSET_IDS] });
   if (runGroups.includes('specialists')) {
     // The full-modality specialist is the baseline's training run exactly (same seed, subset 7 only): not trained twice.
     for (const id of runGroups.includes('baseline') ? MISSING_IDS : ALL_SUBSET_IDS) {
       const label = subsetById(id).label;
-      specs.push({ key: `specialist_${label}`, name: `INP-Former specialist ${label}`, objective: objectiveCopy(REFERENCE_OBJECTIVE), trainSubsets: [id], testSubsets: [id] });
+      specs.push({ key: `specialist_${label}`, name: `INP-Former specialist ${label}`, objective: copyObjective(REFERENCE_OBJECTIVE), trainSubsets: [id], testSubsets: [id] });
     }
   }
   return specs;

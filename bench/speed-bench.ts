@@ -32,10 +32,10 @@ import { type ProviderChoice, createSession, releaseAllSessions, releaseSession,
 import { type ChannelStats, initModalityAffine } from '../src/engine/model/alignment';
 import { encoderModelBytes } from '../src/engine/model/encoder';
 import { loadBundle, writeBundle } from '../src/engine/model/bundle';
-import { createRandomEncoderWeights } from '../src/engine/model/encoderWeights';
+import { type EncoderWeights, createRandomEncoderWeights } from '../src/engine/model/encoderWeights';
 import { headConfig, initHeadParams } from '../src/engine/model/headWeights';
 import { buildInferenceGraph } from '../src/engine/model/inference';
-import { DEFAULT_OBJECTIVE, TRAINING_GRAPH_NAMES, buildTrainingGraph } from '../src/engine/model/losses';
+import { DEFAULT_OBJECTIVE, TRAINING_GRAPH_NAMES, buildTrainingGraph, copyObjective } from '../src/engine/model/losses';
 import { modelPreset } from '../src/engine/model/presets';
 import { writePhantomCohort } from '../src/engine/phantom';
 import { discoverCases, loadCase } from '../src/engine/study';
@@ -43,7 +43,7 @@ import { createRng } from '../src/engine/util/random';
 import { StableAdamW } from '../src/engine/train/optim';
 import { makeParams } from '../src/engine/train/params';
 import { trainStep } from '../src/engine/train/step';
-import type { WeightMap } from '../src/engine/model/headWeights';
+import type { HeadConfig, WeightMap } from '../src/engine/model/headWeights';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,15 +75,15 @@ interface TrainTiming {
  * subsets cycle through all 7), and the encoder's forward on one batch.
  */
 async function trainTiming(o: {
-  batch: number; side: number; size: number; weights: WeightMap; head: ReturnType<typeof headConfig>;
-  encoder: ReturnType<typeof createRandomEncoderWeights>; runs: number; provider: ProviderChoice; threads: number; probeRate: () => Promise<number>;
+  batch: number; side: number; size: number; weights: WeightMap; head: HeadConfig;
+  encoder: EncoderWeights; runs: number; provider: ProviderChoice; threads: number; probeRate: () => Promise<number>;
 }): Promise<TrainTiming> {
   const { batch: b, side: s, head } = o;
   const d = head.dim;
   const rng = createRng(11);
   const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
   const stats: ChannelStats[] = [0, 1].map(() => ({ mean: new Float32Array(d), std: new Float32Array(d).fill(1), count: 1 }));
-  const objective = { ...DEFAULT_OBJECTIVE, alignGroups: [...DEFAULT_OBJECTIVE.alignGroups], recon: { ...DEFAULT_OBJECTIVE.recon } };
+  const objective = copyObjective(DEFAULT_OBJECTIVE);
   const { graph } = buildTrainingGraph({ batch: b, side: s, head, weights: o.weights, objective, stats });
   const flops = countFlops(graph).total;
   const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { provider: o.provider, threads: o.threads });

@@ -69,6 +69,11 @@ export const REFERENCE_OBJECTIVE: Readonly<ObjectiveConfig> = Object.freeze({
   lambdaGather: 0.2, lambdaAlign: 0, alignGroups: [1], modalityAffine: false, recon: {},
 });
 
+/** A fresh (mutable, unshared) copy of an objective such as DEFAULT_OBJECTIVE, with overrides. */
+export function copyObjective(base: Readonly<ObjectiveConfig>, overrides: Partial<ObjectiveConfig> = {}): ObjectiveConfig {
+  return { ...base, alignGroups: [...base.alignGroups], recon: { ...base.recon }, ...overrides };
+}
+
 export interface ObjectiveInputs {
   /** Mean of the encoder's target layers [B, n, D]. */
   fused: Tensor;

@@ -22,7 +22,7 @@ import { type ChannelStats, ChannelStatsAccumulator, initModalityAffine } from '
 import { encoderModelBytes } from '../model/encoder';
 import type { EncoderWeights } from '../model/encoderWeights';
 import { type HeadConfig, headConfig, initHeadParams } from '../model/headWeights';
-import { DEFAULT_OBJECTIVE, type ObjectiveConfig, TRAINING_GRAPH_NAMES, buildTrainingGraph } from '../model/losses';
+import { DEFAULT_OBJECTIVE, type ObjectiveConfig, TRAINING_GRAPH_NAMES, buildTrainingGraph, copyObjective } from '../model/losses';
 import { patchGrid } from '../model/posEmbed';
 import type { Case } from '../study/discover';
 import type { SliceRef } from '../study/dataset';
@@ -198,7 +198,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   const batch = o.batchSize ?? REFERENCE_BATCH_SIZE;
   if (!Number.isInteger(totalSteps) || totalSteps < 0) throw new ConfigError('config/train', `steps must be a non-negative integer, got ${totalSteps}`);
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('config/train', `batch size must be a positive integer, got ${batch}`);
-  const objective = o.objective ?? { ...DEFAULT_OBJECTIVE, alignGroups: [...DEFAULT_OBJECTIVE.alignGroups], recon: { ...DEFAULT_OBJECTIVE.recon } };
+  const objective = o.objective ?? copyObjective(DEFAULT_OBJECTIVE);
   const headOverrides = Object.fromEntries(Object.entries(o.head ?? {}).filter(([, v]) => v !== undefined)) as Partial<HeadConfig>;
   const head = headConfig(enc.embedDim, o.head?.heads ?? enc.numHeads, headOverrides);
   const masking = maskingConfig({ ...o.masking, seed: mixSeed(seed, 0x3a5c) });

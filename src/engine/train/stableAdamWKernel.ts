@@ -55,6 +55,32 @@ export function kernelAvailable(): boolean {
   return load() !== null;
 }
 
+/** One array streamed through the kernel: its chunk buffer, what fills the padding lanes, which way it moves. */
+interface Stream {
+  data: Float32Array;
+  /** Element offset of its chunk buffer in the module's memory. */
+  at: number;
+  /** Value of the padding lanes after a chunk that is not a multiple of 4. */
+  pad: number;
+  in: boolean;
+  out: boolean;
+}
+
+/** Per chunk: copies the inputs in (padded to whole 4-lane vectors), runs `kernel(padded)`, copies the outputs back. */
+function streamChunks(heap: Float32Array, n: number, streams: readonly Stream[], kernel: (padded: number) => void): void {
+  for (let start = 0; start < n; start += KERNEL_CHUNK) {
+    const len = Math.min(KERNEL_CHUNK, n - start);
+    const padded = (len + 3) & ~3;
+    for (const s of streams) {
+      if (!s.in) continue;
+      heap.set(s.data.subarray(start, start + len), s.at);
+      heap.fill(s.pad, s.at + len, s.at + padded);
+    }
+    kernel(padded);
+    for (const s of streams) if (s.out) s.data.set(heap.subarray(s.at, s.at + len), start);
+  }
+}
+
 /**
  * Pass 1 over one parameter: p *= decay; m, v (and vmax when given) updated; denom filled.
  * Returns Σ (g / denom)² accumulated in float64 in index order, or undefined without the kernel.
@@ -62,28 +88,19 @@ export function kernelAvailable(): boolean {
 export function kernelMoments(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, denom: Float32Array, c: MomentsConstants): number | undefined {
   const k = load();
   if (!k) return undefined;
-  const { exports: x, heap } = k;
-  const n = p.length;
+  // Padding lanes: g = 0 and v = vmax = 1 give denom > 0 and (g/denom)² = +0, so the sum is unchanged.
+  const streams: Stream[] = [
+    { data: p, at: P, pad: 0, in: true, out: true },
+    { data: g, at: G, pad: 0, in: true, out: false },
+    { data: m, at: M, pad: 0, in: true, out: true },
+    { data: v, at: V, pad: 1, in: true, out: true },
+    ...(vmax ? [{ data: vmax, at: VMAX, pad: 1, in: true, out: true }] : []),
+    { data: denom, at: DENOM, pad: 0, in: false, out: true },
+  ];
   let sum = 0;
-  for (let start = 0; start < n; start += KERNEL_CHUNK) {
-    const len = Math.min(KERNEL_CHUNK, n - start);
-    const padded = (len + 3) & ~3;
-    heap.set(p.subarray(start, start + len), P);
-    heap.set(g.subarray(start, start + len), G);
-    heap.set(m.subarray(start, start + len), M);
-    heap.set(v.subarray(start, start + len), V);
-    if (vmax) heap.set(vmax.subarray(start, start + len), VMAX);
-    if (padded > len) {
-      // Padding lanes: g = 0 and v = vmax = 1 give denom > 0 and (g/denom)² = +0, so the sum is unchanged.
-      for (const [at, fill] of [[P, 0], [G, 0], [M, 0], [V, 1], [VMAX, 1]] as const) heap.fill(fill, at + len, at + padded);
-    }
-    sum = x.moments(padded, P * 4, G * 4, M * 4, V * 4, VMAX * 4, DENOM * 4, c.decay, c.b1, c.c1, c.b2, c.c2, c.sqrtBc2, c.eps, vmax ? 1 : 0, sum);
-    p.set(heap.subarray(P, P + len), start);
-    m.set(heap.subarray(M, M + len), start);
-    v.set(heap.subarray(V, V + len), start);
-    if (vmax) vmax.set(heap.subarray(VMAX, VMAX + len), start);
-    denom.set(heap.subarray(DENOM, DENOM + len), start);
-  }
+  streamChunks(k.heap, p.length, streams, (padded) => {
+    sum = k.exports.moments(padded, P * 4, G * 4, M * 4, V * 4, VMAX * 4, DENOM * 4, c.decay, c.b1, c.c1, c.b2, c.c2, c.sqrtBc2, c.eps, vmax ? 1 : 0, sum);
+  });
   return sum;
 }
 
@@ -91,20 +108,10 @@ export function kernelMoments(p: Float32Array, g: Float32Array, m: Float32Array,
 export function kernelApply(p: Float32Array, m: Float32Array, denom: Float32Array, value: number): boolean {
   const k = load();
   if (!k) return false;
-  const { exports: x, heap } = k;
-  const n = p.length;
-  for (let start = 0; start < n; start += KERNEL_CHUNK) {
-    const len = Math.min(KERNEL_CHUNK, n - start);
-    const padded = (len + 3) & ~3;
-    heap.set(p.subarray(start, start + len), P);
-    heap.set(m.subarray(start, start + len), M);
-    heap.set(denom.subarray(start, start + len), DENOM);
-    if (padded > len) {
-      heap.fill(0, M + len, M + padded);
-      heap.fill(1, DENOM + len, DENOM + padded);
-    }
-    x.apply(padded, P * 4, M * 4, DENOM * 4, value);
-    p.set(heap.subarray(P, P + len), start);
-  }
+  streamChunks(k.heap, p.length, [
+    { data: p, at: P, pad: 0, in: true, out: true },
+    { data: m, at: M, pad: 0, in: true, out: false },
+    { data: denom, at: DENOM, pad: 1, in: true, out: false },
+  ], (padded) => k.exports.apply(padded, P * 4, M * 4, DENOM * 4, value));
   return true;
 }
