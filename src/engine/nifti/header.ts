@@ -71,6 +71,7 @@ interface RawHeader {
   quatern: [number, number, number];
   qoffset: [number, number, number];
   srow: number[];
+  xyztUnits: number;
   description: string;
 }
 
@@ -100,6 +101,7 @@ function readRaw1(bytes: Uint8Array, view: DataView, le: boolean, file: string |
     quatern: [f32(256), f32(260), f32(264)],
     qoffset: [f32(268), f32(272), f32(276)],
     srow: Array.from({ length: 12 }, (_, i) => f32(280 + 4 * i)),
+    xyztUnits: view.getUint8(123),
     description: readAscii(bytes, 148, 80),
   };
 }
@@ -123,6 +125,7 @@ function readRaw2(bytes: Uint8Array, view: DataView, le: boolean, file: string |
     quatern: [f64(352), f64(360), f64(368)],
     qoffset: [f64(376), f64(384), f64(392)],
     srow: Array.from({ length: 12 }, (_, i) => f64(400 + 8 * i)),
+    xyztUnits: view.getInt32(500, le),
     description: readAscii(bytes, 240, 80),
   };
 }
@@ -210,6 +213,17 @@ function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
     affine,
     orientation: orientationCode(affine),
     description: raw.description,
+    geometry: {
+      version: raw.version,
+      littleEndian: raw.littleEndian,
+      pixdim: [raw.pixdim[0], raw.pixdim[1], raw.pixdim[2], raw.pixdim[3]],
+      xyztUnits: raw.xyztUnits,
+      qformCode: raw.qformCode,
+      sformCode: raw.sformCode,
+      quatern: [...raw.quatern],
+      qoffset: [...raw.qoffset],
+      srow: [...raw.srow],
+    },
   };
 }
 

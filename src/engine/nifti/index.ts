@@ -1,6 +1,8 @@
 /**
  * NIfTI I/O: read/write NIfTI-1/2 (.nii, .nii.gz), validation, orientation, slices, stats.
  *
+ * Outputs written for an input go through writeOnSourceGrid (sourceGrid.ts): the input's own grid.
+ *
  * Every failure a file can cause is a NiftiError (src/engine/errors.ts) whose message names the
  * file. Codes: nifti/io, nifti/empty-file, nifti/not-nifti, nifti/unsupported-format (.hdr/.img),
  * nifti/bad-gzip, nifti/truncated-gzip, nifti/gzip-bomb, nifti/truncated-header,
@@ -10,13 +12,14 @@
  * nifti/bad-option; when writing: nifti/bad-input, nifti/value-out-of-range,
  * nifti/nan-to-integer, nifti/bad-affine; slicing: nifti/slice-index.
  */
-export type { NiftiDatatype, NiftiHeader, Volume } from './types';
+export type { NiftiDatatype, NiftiHeader, SourceGeometry, Volume } from './types';
 export { DATATYPE_CODE } from './types';
 export { parseNiftiHeader, imageLayout, affineSource, effectiveScaling, type ImageLayout } from './header';
 export { readNifti, DEFAULT_MAX_BYTES, type ReadOptions, type ReadResult } from './read';
 export { loadVolume } from './load';
 export { encodeNifti, writeNifti, DEFAULT_GZIP_LEVEL, type NiftiImage, type WriteOptions } from './write';
-export { toCanonical, isCanonical } from './orient';
+export { toCanonical, isCanonical, fromCanonical, canonicalAxes, type CanonicalAxis, type CanonicalAxes } from './orient';
+export { loadVolumeWithSource, sourceGridOf, writeOnSourceGrid, type SourceGrid, type SourceWriteOptions } from './sourceGrid';
 export { orientationCode, axisOrientations, type AxisOrientation } from './affine';
 export { axialSlice, coronalSlice, sagittalSlice, type Slice } from './slice';
 export { volumeStats, sameGrid, type VolumeStats } from './volume';

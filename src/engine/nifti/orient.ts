@@ -3,44 +3,64 @@
  * axis 1 posterior→anterior and axis 2 inferior→superior. The affine is updated so every voxel
  * keeps its world position; only the storage order changes. Axial slice z of a canonical
  * volume is then the same anatomy whether the file was stored LPS, RAS, LAS, …
+ * `fromCanonical` undoes the reordering, so outputs can be stored in the input's own order.
  */
 import { axisOrientations } from './affine';
+import type { VoxelArray } from './datatypes';
 import type { Volume } from './types';
 
+/** Canonical axis w is storage axis `axis`, reversed when `flip`. */
+export interface CanonicalAxis {
+  axis: 0 | 1 | 2;
+  flip: boolean;
+}
+export type CanonicalAxes = readonly [CanonicalAxis, CanonicalAxis, CanonicalAxis];
+
+/** How toCanonical reorders a volume with this (storage voxel → world) affine. */
+export function canonicalAxes(affine: Float64Array): CanonicalAxes {
+  const out: CanonicalAxis[] = [];
+  axisOrientations(affine).forEach((o, j) => { out[o.worldAxis] = { axis: j as 0 | 1 | 2, flip: o.sign < 0 }; });
+  return out as unknown as CanonicalAxes;
+}
+
+function isIdentity(axes: CanonicalAxes): boolean {
+  return axes.every((a, w) => a.axis === w && !a.flip);
+}
+
 export function isCanonical(vol: Volume): boolean {
-  return axisOrientations(vol.affine).every((o, j) => o.worldAxis === j && o.sign === 1);
+  return isIdentity(canonicalAxes(vol.affine));
+}
+
+/**
+ * Where canonical voxel (a, b, c) lies in storage order: base + a·step[0] + b·step[1] +
+ * c·step[2], for storage dims `dims`. Both directions walk this one map.
+ */
+function storageWalk(dims: readonly number[], axes: CanonicalAxes): { base: number; step: number[]; canonicalDims: [number, number, number] } {
+  const stride = [1, dims[0], dims[0] * dims[1]];
+  let base = 0;
+  const step = [0, 0, 0];
+  const canonicalDims: [number, number, number] = [0, 0, 0];
+  axes.forEach(({ axis, flip }, w) => {
+    canonicalDims[w] = dims[axis];
+    step[w] = flip ? -stride[axis] : stride[axis];
+    if (flip) base += (dims[axis] - 1) * stride[axis];
+  });
+  return { base, step, canonicalDims };
 }
 
 /** The RAS-ordered version of `vol` (returns `vol` itself when it already is RAS). */
 export function toCanonical(vol: Volume): Volume {
-  const orient = axisOrientations(vol.affine);
-  if (orient.every((o, j) => o.worldAxis === j && o.sign === 1)) return vol;
-  const [nx, ny] = vol.dims;
-  const inStride = [1, nx, nx * ny];
-  // srcAxis[w]: the input axis that becomes output axis w (the one running along world axis w).
-  const srcAxis = [0, 0, 0];
-  orient.forEach((o, j) => { srcAxis[o.worldAxis] = j; });
-
-  // Output voxel o maps to input voxel i with i_j = o_w (sign +) or n_j − 1 − o_w (sign −).
-  let base = 0;
-  const step = [0, 0, 0];
-  const dims: [number, number, number] = [0, 0, 0];
-  const spacing: [number, number, number] = [0, 0, 0];
+  const axes = canonicalAxes(vol.affine);
+  if (isIdentity(axes)) return vol;
+  const { base, step, canonicalDims: dims } = storageWalk(vol.dims, axes);
+  const spacing: [number, number, number] = [vol.spacing[axes[0].axis], vol.spacing[axes[1].axis], vol.spacing[axes[2].axis]];
   // T: output voxel → input voxel (4×4, row-major); new affine = A · T.
   const t = new Float64Array(16);
   t[15] = 1;
-  for (let w = 0; w < 3; w++) {
-    const j = srcAxis[w];
-    const sign = orient[j].sign;
-    dims[w] = vol.dims[j];
-    spacing[w] = vol.spacing[j];
-    step[w] = sign * inStride[j];
-    t[j * 4 + w] = sign;
-    if (sign < 0) {
-      base += (vol.dims[j] - 1) * inStride[j];
-      t[j * 4 + 3] = vol.dims[j] - 1;
-    }
-  }
+  axes.forEach(({ axis, flip }, w) => {
+    t[axis * 4 + w] = flip ? -1 : 1;
+    if (flip) t[axis * 4 + 3] = vol.dims[axis] - 1;
+  });
 
   const src = vol.data;
   const data = new Float32Array(src.length);
@@ -54,6 +74,29 @@ export function toCanonical(vol: Volume): Volume {
     }
   }
   return { dims, spacing, affine: multiply4(vol.affine, t), data };
+}
+
+/**
+ * The exact inverse of toCanonical's reordering: `data` on the canonical grid of a volume
+ * stored with dims `grid.dims` and axes `grid.axes`, back in storage order (x fastest). Same
+ * array type as `data`; `data` itself when the storage order already is RAS.
+ */
+export function fromCanonical<T extends VoxelArray>(data: T, grid: { dims: readonly number[]; axes: CanonicalAxes }): T {
+  const { axes, dims } = grid;
+  const n = dims[0] * dims[1] * dims[2];
+  if (data.length !== n) throw new RangeError(`canonical data has ${data.length} values but the grid ${dims.join('×')} has ${n} voxels`);
+  if (isIdentity(axes)) return data;
+  const { base, step, canonicalDims: [ox, oy, oz] } = storageWalk(dims, axes);
+  const [s0, s1, s2] = step;
+  const out = new (data.constructor as new (length: number) => T)(n);
+  let k = 0;
+  for (let c = 0; c < oz; c++) {
+    for (let b = 0; b < oy; b++) {
+      let p = base + c * s2 + b * s1;
+      for (let a = 0; a < ox; a++, p += s0) out[p] = data[k++];
+    }
+  }
+  return out;
 }
 
 function multiply4(a: Float64Array, b: Float64Array): Float64Array {

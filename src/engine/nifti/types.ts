@@ -28,6 +28,29 @@ export interface NiftiHeader {
   /** Orientation code of the voxel axes, e.g. 'RAS', 'LPS'. */
   orientation: string;
   description: string;
+  /** The fields that place the grid in the world, as stored (outputs repeat them: sourceGrid.ts). */
+  geometry: SourceGeometry;
+}
+
+/**
+ * An image's grid-placing header fields exactly as stored: NIfTI-1 float32 values are exact
+ * in a JS number and NIfTI-2 float64 values are one, so writing them back in the same version
+ * and byte order reproduces the bytes. Dims are not here: the writer sets those.
+ */
+export interface SourceGeometry {
+  version: 1 | 2;
+  littleEndian: boolean;
+  /** pixdim[0..3]: qfac, then the voxel sizes. */
+  pixdim: [number, number, number, number];
+  xyztUnits: number;
+  qformCode: number;
+  sformCode: number;
+  /** quatern_b, quatern_c, quatern_d. */
+  quatern: [number, number, number];
+  /** qoffset_x, qoffset_y, qoffset_z. */
+  qoffset: [number, number, number];
+  /** srow_x, srow_y, srow_z (12 values). */
+  srow: number[];
 }
 
 /**
