@@ -3,7 +3,7 @@ import { detect, subsetOfModalities } from '../../engine/detect';
 import { ConfigError } from '../../engine/errors';
 import { type ProviderChoice, releaseAllSessions } from '../../engine/graph/runtime';
 import { loadBundle } from '../../engine/model/bundle';
-import { writeNifti } from '../../engine/nifti';
+import { writeOnSourceGrid } from '../../engine/nifti';
 import { CHANNELS, type ChannelName } from '../../engine/study';
 import { intOption, stringOption, type CommandSpec } from '../args';
 
@@ -23,7 +23,7 @@ export const detectCommand: CommandSpec = {
     slice: { type: 'string', description: 'axial slice index (default: the middle slice)' },
     all: { type: 'boolean', description: 'score every axial slice (3-D map)' },
     modalities: { type: 'string', description: 'sequences to use, comma-separated', default: CHANNELS.join(',') },
-    out: { type: 'string', description: 'write the anomaly map as float32 NIfTI on the case grid (.nii or .nii.gz)' },
+    out: { type: 'string', description: "write the anomaly map as float32 NIfTI on the case file's own grid (.nii or .nii.gz)" },
     json: { type: 'boolean', description: 'print one JSON object' },
     provider: { type: 'string', description: 'execution provider', default: 'auto' },
     threads: { type: 'string', description: 'intra-op threads (0: one per core)', default: '0' },
@@ -45,7 +45,7 @@ export const detectCommand: CommandSpec = {
     try {
       if (opts.all) {
         const r = await detect(bundle, casePath, { slice: 'all', modalities, provider, threads });
-        if (out) writeNifti(out, r.map, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
+        if (out) writeOnSourceGrid(out, r.source, r.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
         if (opts.json) {
           process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, slices: r.slices, out: out ?? null }) + '\n');
           return 0;
@@ -59,11 +59,11 @@ export const detectCommand: CommandSpec = {
       const slice = opts.slice === undefined ? undefined : intOption(opts, 'slice', 0);
       const r = await detect(bundle, casePath, { slice, modalities, provider, threads });
       if (out) {
-        // The slice's map in a volume on the case grid: zeros except slice z.
+        // The slice's map in a volume on the case's file grid: zeros except (canonical axial) slice z.
         const [nx, ny, nz] = r.grid.dims;
         const data = new Float32Array(nx * ny * nz);
         data.set(r.map, r.z * nx * ny);
-        writeNifti(out, { dims: r.grid.dims, affine: r.grid.affine, data }, { datatype: 'float32', description: `AnyAD anomaly map z=${r.z} (${r.subset.label})` });
+        writeOnSourceGrid(out, r.source, data, { datatype: 'float32', description: `AnyAD anomaly map z=${r.z} (${r.subset.label})` });
       }
       if (opts.json) {
         process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, z: r.z, score: r.score, threshold: r.threshold, anomalous: r.anomalous, out: out ?? null }) + '\n');

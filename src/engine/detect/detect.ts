@@ -6,7 +6,8 @@
  *   rows × columns) → voxel grid via study's imageToVoxel convention (x = nx−1−c, y = ny−1−r).
  *
  * A slice result carries the map on the slice's own voxel grid (data[x + nx·y]); the whole
- * volume result a float32 Volume on the case's canonical grid (writable with writeNifti).
+ * volume result a float32 Volume on the case's canonical grid. Both carry `source`, the file grid
+ * of the reference sequence, so a map is written on it with writeOnSourceGrid.
  * The bundle's model is batch 1 (static shapes), so slices run one after another.
  * onnxruntime-node runs a session synchronously on the calling thread (after a setImmediate):
  * callers that must stay responsive (the extension host) run detect in a worker thread.
@@ -16,8 +17,9 @@ import { type ProviderChoice, type Session, createSession, outputFloat32, run } 
 import { mapToSliceGrid } from '../eval/sliceGrid';
 import { type LoadedBundle, loadBundle, subsetThreshold } from '../model/bundle';
 import { INFERENCE_NAMES } from '../model/inference';
+import type { SourceGrid } from '../nifti/sourceGrid';
 import type { Volume } from '../nifti/types';
-import { type Case, discoverStudy } from '../study/discover';
+import { type Case, caseFromInputs } from '../study/discover';
 import { type LoadedCase, loadCase } from '../study/load';
 import { CHANNELS, type ChannelName, type ModalitySubset, subsetOfChannels } from '../study/modalities';
 import { preprocessSlice } from '../study/preprocess';
@@ -54,6 +56,8 @@ export interface SliceDetection extends SliceScore {
   mapSize: [number, number];
   /** The case's canonical voxel grid (for writing the slice's map into a volume). */
   grid: Pick<Volume, 'dims' | 'spacing' | 'affine'>;
+  /** The file grid of the reference sequence (the subset's first): outputs go on it. */
+  source: SourceGrid;
   /** Execution provider the model ran on. */
   provider: string;
 }
@@ -63,6 +67,8 @@ export interface VolumeDetection {
   slices: SliceScore[];
   /** Anomaly map on the case's canonical grid (float32, data[x + nx·(y + ny·z)]). */
   map: Volume;
+  /** The file grid of the reference sequence (the subset's first): outputs go on it. */
+  source: SourceGrid;
   provider: string;
 }
 
@@ -79,13 +85,13 @@ export function subsetOfModalities(modalities: readonly string[]): ModalitySubse
 /** A case from a Case, a loaded case, or a path (a sequence file of the case, or a folder holding exactly one case). */
 function resolveCase(input: Case | LoadedCase | string, channels: readonly ChannelName[]): LoadedCase {
   if (typeof input === 'string') {
-    const { cases } = discoverStudy(input);
-    if (cases.length !== 1) throw new StudyError('study/ambiguous-case', cases.length === 0 ? 'no case found here' : `this folder holds ${cases.length} cases (${cases.slice(0, 3).map((c) => c.id).join(', ')}…); give one case's file or folder`, input);
-    return loadCase(cases[0], { sequences: channels, label: false });
+    return loadCase(caseFromInputs({ path: input }), { sequences: channels, label: false });
   }
   if ('volumes' in input) {
     const missing = channels.filter((c) => !input.volumes[c]);
+    const unplaced = channels.filter((c) => !missing.includes(c) && !input.sources[c]);
     if (missing.length) throw new StudyError('study/missing-sequence', `case ${input.case.id} has no ${missing.map((s) => s.toUpperCase()).join(', ')} loaded`, input.case.dir);
+    if (unplaced.length) throw new StudyError('study/missing-sequence', `case ${input.case.id}: no file grid for ${unplaced.map((s) => s.toUpperCase()).join(', ')} (load it with loadCase)`, input.case.dir);
     return input;
   }
   return loadCase(input, { sequences: channels, label: false });
@@ -96,6 +102,7 @@ interface Prepared {
   session: Session;
   subset: ModalitySubset;
   volumes: Volume[];
+  source: SourceGrid;
   dims: [number, number, number];
 }
 
@@ -106,7 +113,7 @@ async function prepare(bundleOrDir: LoadedBundle | string, input: Case | LoadedC
   const volumes = subset.channels.map((c) => loaded.volumes[c]!);
   if (opts.slice !== 'all' && opts.slice !== undefined) checkSlice(volumes[0].dims[2], opts.slice, loaded.case.dir);
   const session = await createSession(bundle.modelPath, { provider: opts.provider ?? 'auto', threads: opts.threads ?? 0, log: opts.log });
-  return { bundle, session, subset, volumes, dims: volumes[0].dims };
+  return { bundle, session, subset, volumes, source: loaded.sources[subset.channels[0]]!, dims: volumes[0].dims };
 }
 
 /** The model input [1,3,C,C] of slice z. */
@@ -168,7 +175,7 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
       opts.onProgress?.(z + 1, nz);
     }
     const ref = p.volumes[0];
-    return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, provider: p.session.provider };
+    return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, source: p.source, provider: p.session.provider };
   }
   const z = opts.slice ?? Math.floor(nz / 2);
   const { image, width, height } = sliceInput(p, z);
@@ -178,6 +185,6 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
   const ref = p.volumes[0];
   return {
     ...scoreOf(p, z, score), subset: p.subset, map, mapSize: [nx, ny],
-    grid: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice() }, provider: p.session.provider,
+    grid: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice() }, source: p.source, provider: p.session.provider,
   };
 }

@@ -1,7 +1,7 @@
 /** Loading a case's volumes (canonical RAS) and checking that they share one voxel grid. */
 import { basename } from 'node:path';
 import { StudyError } from '../errors';
-import { loadVolume, sameGrid } from '../nifti';
+import { loadVolume, loadVolumeWithSource, sameGrid, type SourceGrid } from '../nifti';
 import type { Volume } from '../nifti/types';
 import type { Case } from './discover';
 import { SEQUENCES, type SequenceName } from './modalities';
@@ -18,6 +18,8 @@ export interface LoadCaseOptions {
 export interface LoadedCase {
   case: Case;
   volumes: Partial<Record<SequenceName, Volume>>;
+  /** Each loaded sequence's file grid: what outputs for it are written on (writeOnSourceGrid). */
+  sources: Partial<Record<SequenceName, SourceGrid>>;
   label?: Volume;
 }
 
@@ -37,10 +39,13 @@ export function loadCase(c: Case, opts: LoadCaseOptions = {}): LoadedCase {
   const readOpts = opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes };
   const loaded: { file: string; vol: Volume }[] = [];
   const volumes: Partial<Record<SequenceName, Volume>> = {};
+  const sources: Partial<Record<SequenceName, SourceGrid>> = {};
   for (const s of wanted) {
     const file = c.files[s]!;
-    volumes[s] = loadVolume(file, readOpts);
-    loaded.push({ file, vol: volumes[s]! });
+    const r = loadVolumeWithSource(file, readOpts);
+    volumes[s] = r.volume;
+    sources[s] = r.source;
+    loaded.push({ file, vol: r.volume });
   }
   let label: Volume | undefined;
   if (c.label && opts.label !== false) {
@@ -57,5 +62,5 @@ export function loadCase(c: Case, opts: LoadCaseOptions = {}): LoadedCase {
       );
     }
   }
-  return { case: c, volumes, label };
+  return { case: c, volumes, sources, label };
 }
