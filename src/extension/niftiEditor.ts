@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { unlinkSync } from 'node:fs';
 import { isAnyadError } from '../engine/errors';
-import { loadVolume, readNifti, sameGrid, toCanonical } from '../engine/nifti';
+import { loadVolume, readNifti, sameGrid, sourceGridOf, toCanonical } from '../engine/nifti';
 import type { NiftiHeader, Volume } from '../engine/nifti/types';
 import { findCaseOfFile, type Case } from '../engine/study';
 import { closedRegionVoxels, strokeVoxels } from './model/planes';
@@ -93,12 +93,14 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     try {
       if (uri.scheme !== 'file') throw new Error(`only files on disk can be opened (this is a '${uri.scheme}' resource)`);
       const bytes = await vscode.workspace.fs.readFile(uri);
-      const { header, volume } = readNifti(bytes, { file: name, maxBytes: maxBytes() });
+      const read = readNifti(bytes, { file: name, maxBytes: maxBytes() });
+      const { header, volume } = read;
       const canonical = toCanonical(volume);
       const found = caseOf(uri.fsPath, this.log);
       const opened = found ? SEQUENCE_NAMES.find((s) => found.files[s] === uri.fsPath) ?? null : null;
       const backupPath = context.backupId ? vscode.Uri.parse(context.backupId).fsPath : undefined;
-      const annotation = AnnotationDocument.open(canonical, defaultAnnotationPath(uri.fsPath, found?.id), { backupPath, maxBytes: maxBytes() });
+      // The annotation is written on the opened file's own grid (not the canonical one).
+      const annotation = AnnotationDocument.open(canonical, defaultAnnotationPath(uri.fsPath, found?.id), { source: sourceGridOf(read, uri.fsPath), backupPath, maxBytes: maxBytes() });
       return new NiftiDocument(uri, { header, volume: canonical, case: found, opened, annotation });
     } catch (e) {
       if (!isAnyadError(e)) this.log.appendLine(`unexpected error opening ${uri.fsPath}: ${(e as Error)?.stack ?? String(e)}`);

@@ -1,14 +1,15 @@
 /**
  * The annotation document model: edits, undo/redo, dirty state, and save / revert / backup
  * round trips through real NIfTI files (read back with the engine's reader, grid checked
- * with sameGrid). The source volume is stored LPS so the canonical grid differs from storage.
+ * with sameGrid). The source volume is stored LPS so the canonical grid differs from storage;
+ * saved files are on the source's grid (LPS order, its affine), not the canonical one.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readNifti, sameGrid, toCanonical, writeNifti } from '../../src/engine/nifti';
+import { loadVolumeWithSource, readNifti, sameGrid, toCanonical, writeNifti } from '../../src/engine/nifti';
 import { NiftiError } from '../../src/engine/errors';
 import { AnnotationDocument, defaultAnnotationPath } from '../../src/extension/model/annotationDocument';
 import { planeVoxelIndex, strokeVoxels } from '../../src/extension/model/planes';
@@ -31,15 +32,15 @@ function sourceGrid(dir: string) {
   const data = new Float32Array(n).map((_, i) => (i * 7) % 100);
   const path = join(dir, 'case1_flair.nii.gz');
   writeNifti(path, { dims: DIMS, affine: LPS_AFFINE, data });
-  const canonical = toCanonical(readNifti(path).volume);
-  return { path, canonical };
+  const { volume: canonical, source } = loadVolumeWithSource(path);
+  return { path, canonical, source };
 }
 
 function fresh() {
   const dir = tempDir();
-  const { path, canonical } = sourceGrid(dir);
+  const { path, canonical, source } = sourceGrid(dir);
   const annot = defaultAnnotationPath(path, 'case1');
-  return { dir, canonical, annot, doc: AnnotationDocument.open(canonical, annot) };
+  return { dir, path, canonical, source, annot, doc: AnnotationDocument.open(canonical, annot, { source }) };
 }
 
 const count = (a: Uint8Array, v: number) => a.reduce((s, x) => s + (x === v ? 1 : 0), 0);
@@ -93,7 +94,7 @@ test('brush edit records only changed voxels once; undo/redo restore exact label
 });
 
 test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty tracks the saved edit', () => {
-  const { doc, canonical, annot } = fresh();
+  const { doc, canonical, source, annot, path } = fresh();
   const stroke = strokeVoxels(DIMS, 'coronal', 4, [2, 1, 8, 6], 1);
   doc.paint('brush', stroke, 3);
   doc.save();
@@ -101,6 +102,8 @@ test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty
   const back = readNifti(annot);
   assert.equal(back.header.datatype, 'uint8');
   assert.equal(back.compressed, true);
+  assert.ok(sameGrid(back.volume, readNifti(path).volume), 'stored in the opened file\'s (LPS) order with its affine');
+  assert.equal(back.header.orientation, 'LPS');
   const vol = toCanonical(back.volume);
   assert.ok(sameGrid(vol, canonical), 'annotation lies on the opened volume grid');
   assert.equal(vol.data.reduce((s, v) => s + (v === 3 ? 1 : 0), 0), stroke.length);
@@ -111,7 +114,7 @@ test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty
   doc.redo();
   assert.equal(doc.dirty, false);
   // The saved file reopens as the annotation, clean.
-  const again = AnnotationDocument.open(canonical, annot);
+  const again = AnnotationDocument.open(canonical, annot, { source });
   assert.deepEqual(again.labels, doc.labels);
   assert.equal(again.dirty, false);
 });
@@ -143,13 +146,13 @@ test('revert reloads the file and drops the history', () => {
 });
 
 test('backup then restore: same labels, dirty until saved, saving goes to the annotation file', () => {
-  const { doc, canonical, annot, dir } = fresh();
+  const { doc, canonical, source, annot, dir } = fresh();
   const stroke = strokeVoxels(DIMS, 'sagittal', 7, [1, 1, 1, 6], 1);
   doc.paint('brush', stroke, 7);
   const backup = join(dir, 'backups', 'abc123');
   doc.backup(backup);
   assert.equal(existsSync(annot), false, 'a backup is not a save');
-  const restored = AnnotationDocument.open(canonical, annot, { backupPath: backup });
+  const restored = AnnotationDocument.open(canonical, annot, { source, backupPath: backup });
   assert.deepEqual(restored.labels, doc.labels);
   assert.equal(restored.dirty, true);
   restored.save();
@@ -160,13 +163,30 @@ test('backup then restore: same labels, dirty until saved, saving goes to the an
 });
 
 test('an annotation on another grid or with non-label values is refused with a typed error', () => {
-  const { canonical, dir } = fresh();
+  const { canonical, source, dir } = fresh();
   const wrongGrid = join(dir, 'wrong.nii.gz');
   writeNifti(wrongGrid, { dims: [12, 10, 7], affine: LPS_AFFINE, data: new Float32Array(12 * 10 * 7) }, { datatype: 'uint8' });
-  assert.throws(() => AnnotationDocument.open(canonical, wrongGrid), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch' && e.message.includes(wrongGrid));
+  assert.throws(() => AnnotationDocument.open(canonical, wrongGrid, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch' && e.message.includes(wrongGrid));
   const fractional = join(dir, 'frac.nii.gz');
   const data = new Float32Array(canonical.data.length);
   data[5] = 1.5;
   writeNifti(fractional, { dims: canonical.dims, affine: canonical.affine, data });
-  assert.throws(() => AnnotationDocument.open(canonical, fractional), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-label');
+  assert.throws(() => AnnotationDocument.open(canonical, fractional, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-label');
+});
+
+test('an annotation stored RAS (canonical order) by an earlier version still opens', () => {
+  const { canonical, source, dir } = fresh();
+  const old = join(dir, 'old_annot.nii.gz');
+  const data = new Float32Array(canonical.data.length);
+  data[7] = 2;
+  writeNifti(old, { dims: canonical.dims, affine: canonical.affine, data }, { datatype: 'uint8' });
+  const doc = AnnotationDocument.open(canonical, old, { source });
+  assert.equal(doc.labels[7], 2);
+  assert.equal(count(doc.labels, 0), doc.labels.length - 1);
+});
+
+test('a source grid that does not reorient to the label grid is refused', () => {
+  const { canonical, source, annot } = fresh();
+  const other = { ...canonical, dims: [canonical.dims[1], canonical.dims[0], canonical.dims[2]] as [number, number, number] };
+  assert.throws(() => AnnotationDocument.open(other, annot, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch');
 });

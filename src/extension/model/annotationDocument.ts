@@ -4,13 +4,15 @@
  * state, and save / revert / backup to NIfTI files. No 'vscode' import: the custom editor
  * wraps it, the unit tests drive it directly.
  *
- * On disk the annotation is a uint8 NIfTI in canonical orientation with the canonical
- * affine (the same world grid as the source, stored RAS), written atomically.
+ * On disk the annotation is a uint8 NIfTI on the opened file's own grid (its voxel order and
+ * header geometry, via writeOnSourceGrid), written atomically, so other tools can index it
+ * like the image. Reading goes through toCanonical, so annotations stored RAS by earlier
+ * versions still open.
  */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { NiftiError } from '../../engine/errors';
-import { readNifti, sameGrid, toCanonical, writeNifti } from '../../engine/nifti';
+import { readNifti, sameGrid, toCanonical, writeOnSourceGrid, type SourceGrid } from '../../engine/nifti';
 import type { Volume } from '../../engine/nifti/types';
 
 /** The voxel grid an annotation lives on (the opened volume's canonical grid). */
@@ -48,19 +50,26 @@ export class AnnotationDocument {
   /** The top applied edit when the labels last matched the file (null: no edit). */
   private savedTop: LabelEdit | null = null;
 
-  private constructor(readonly grid: LabelGrid, private path: string, private data: Uint8Array) {}
+  private constructor(readonly grid: LabelGrid, private readonly source: SourceGrid, private path: string, private data: Uint8Array) {}
 
   /**
    * Opens the annotation of `grid` stored at `path` (all zeros when the file does not exist
    * yet) or, when `backupPath` is given, the unsaved state a backup holds (then dirty).
+   * `source` is the opened file's grid (loadVolumeWithSource / sourceGridOf), `grid` its
+   * canonical one; files are written on `source`.
    */
-  static open(grid: LabelGrid, path: string, opts: { backupPath?: string; maxBytes?: number } = {}): AnnotationDocument {
+  static open(grid: LabelGrid, path: string, opts: { source: SourceGrid; backupPath?: string; maxBytes?: number }): AnnotationDocument {
+    const { source } = opts;
+    const canonicalDims = source.axes.map((a) => source.dims[a.axis]);
+    if (canonicalDims.some((d, w) => d !== grid.dims[w])) {
+      throw new NiftiError('nifti/grid-mismatch', `the source grid ${source.dims.join('×')} does not reorient to the label grid ${grid.dims.join('×')}`, source.file ?? path);
+    }
     if (opts.backupPath !== undefined) {
-      const doc = new AnnotationDocument(grid, path, readLabels(opts.backupPath, grid, opts.maxBytes));
+      const doc = new AnnotationDocument(grid, source, path, readLabels(opts.backupPath, grid, opts.maxBytes));
       doc.savedTop = NOT_ON_DISK;
       return doc;
     }
-    return new AnnotationDocument(grid, path, loadOrEmpty(path, grid, opts.maxBytes));
+    return new AnnotationDocument(grid, source, path, loadOrEmpty(path, grid, opts.maxBytes));
   }
 
   /** The current labels, x fastest (read-only for callers). */
@@ -126,13 +135,13 @@ export class AnnotationDocument {
 
   /** Writes the labels to the annotation file (atomically) and marks the document clean. */
   save(): void {
-    writeLabels(this.path, this.grid, this.data);
+    writeLabels(this.path, this.source, this.data);
     this.savedTop = this.top();
   }
 
   /** Writes the labels to `path`, which becomes the annotation file from now on. */
   saveAs(path: string): void {
-    writeLabels(path, this.grid, this.data);
+    writeLabels(path, this.source, this.data);
     this.path = path;
     this.savedTop = this.top();
   }
@@ -147,7 +156,7 @@ export class AnnotationDocument {
 
   /** Writes the unsaved labels to `path` (hot exit); `open(…, { backupPath })` restores them. */
   backup(path: string): void {
-    writeLabels(path, this.grid, this.data);
+    writeLabels(path, this.source, this.data);
   }
 
   private top(): LabelEdit | null {
@@ -155,8 +164,8 @@ export class AnnotationDocument {
   }
 }
 
-function writeLabels(path: string, grid: LabelGrid, labels: Uint8Array): void {
-  writeNifti(path, { dims: grid.dims, affine: grid.affine, spacing: grid.spacing, data: labels }, { datatype: 'uint8', description: 'AnyAD annotation' });
+function writeLabels(path: string, source: SourceGrid, labels: Uint8Array): void {
+  writeOnSourceGrid(path, source, labels, { datatype: 'uint8', description: 'AnyAD annotation' });
 }
 
 function loadOrEmpty(path: string, grid: LabelGrid, maxBytes?: number): Uint8Array {
