@@ -3,8 +3,9 @@ import * as vscode from 'vscode';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { locateBundle } from '../engine/model/bundleLocator';
-import { readNifti, toCanonical } from '../engine/nifti';
+import { niftiOutputPath, readNifti, toCanonical } from '../engine/nifti';
 import { cliErrorLine, runCli } from './cliRunner';
 import type { NiftiEditorProvider } from './niftiEditor';
 import { CONFIG_TEMPLATE, loadWorkspaceConfig } from '../engine/config';
@@ -90,7 +91,11 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
       if (save) {
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
-        if (target) writeFileAtomic(target.fsPath, mapFile);
+        if (target) {
+          // The CLI wrote the map on the opened file's grid (gzip-compressed): copy it, unpacked for a .nii name.
+          const path = niftiOutputPath(target.fsPath);
+          writeFileAtomic(path, /\.gz$/i.test(path) ? mapFile : gunzipSync(mapFile));
+        }
       }
     }
     env.status.show();

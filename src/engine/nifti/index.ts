@@ -20,6 +20,7 @@ export { loadVolume } from './load';
 export { encodeNifti, writeNifti, DEFAULT_GZIP_LEVEL, type NiftiImage, type WriteOptions } from './write';
 export { toCanonical, isCanonical, fromCanonical, canonicalAxes, type CanonicalAxis, type CanonicalAxes } from './orient';
 export { loadVolumeWithSource, sourceGridOf, writeOnSourceGrid, type SourceGrid, type SourceWriteOptions } from './sourceGrid';
+export { niftiOutputPath } from './outputName';
 export { orientationCode, axisOrientations, type AxisOrientation } from './affine';
 export { axialSlice, coronalSlice, sagittalSlice, type Slice } from './slice';
 export { volumeStats, sameGrid, type VolumeStats } from './volume';
