@@ -29,6 +29,8 @@ export interface DataConfig {
   /** Absolute folder to scan for studies (written relative to the config file). */
   root: string;
   sequences: SequencePatterns;
+  /** Files assigned to a sequence by hand: absolute path → role (written relative to the config file). */
+  assignments: Record<string, SequenceKey>;
   slices: SliceSelection;
   /** Label values that make a slice anomalous; 'any' = every label > 0. */
   anomalyLabels: 'any' | number[];
@@ -96,6 +98,7 @@ export const CONFIG_DEFAULTS = deepFreeze({
   data: {
     root: '.',
     sequences: { flair: [], t1: [], t1ce: [], t2: [], label: [] } as Record<SequenceKey, string[]>,
+    assignments: {} as Record<string, SequenceKey>,
     slices: { axis: 'axial' as const, start: 80, end: 120, step: 5 },
     anomalyLabels: 'any' as 'any' | number[],
     split: { trainFraction: 0.8, seed: 0 },
@@ -141,13 +144,14 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   const baseDir = dirname(resolve(file));
 
   const data = v.object(top.data ?? {}, 'data');
-  v.noUnknownKeys(data, 'data', ['root', 'sequences', 'slices', 'anomalyLabels', 'split']);
+  v.noUnknownKeys(data, 'data', ['root', 'sequences', 'assignments', 'slices', 'anomalyLabels', 'split']);
   const root = resolve(baseDir, v.nonEmptyString(data.root ?? CONFIG_DEFAULTS.data.root, 'data.root'));
 
   const seqIn = v.object(data.sequences ?? {}, 'data.sequences');
   v.noUnknownKeys(seqIn, 'data.sequences', SEQUENCE_KEYS);
   const sequences = {} as SequencePatterns;
   for (const k of SEQUENCE_KEYS) sequences[k] = v.patterns(seqIn[k], `data.sequences.${k}`);
+  const assignments = v.assignments(data.assignments ?? {}, 'data.assignments', baseDir);
 
   const slIn = v.object(data.slices ?? {}, 'data.slices');
   v.noUnknownKeys(slIn, 'data.slices', ['axis', 'start', 'end', 'step']);
@@ -188,7 +192,7 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   return {
     file: opts.virtual ? undefined : resolve(file),
     baseDir,
-    data: { root, sequences, slices: { axis: 'axial', start, end, step }, anomalyLabels, split: { trainFraction: trainFraction as number, seed } },
+    data: { root, sequences, assignments, slices: { axis: 'axial', start, end, step }, anomalyLabels, split: { trainFraction: trainFraction as number, seed } },
     preprocess: { resize, crop },
     output: { dir: outDir },
     model,
@@ -297,6 +301,24 @@ class Validator {
       if (s.includes('/') || s.includes('\\')) this.fail(at, `must be a file-name pattern without folders, got ${JSON.stringify(s)}`);
       return s;
     });
+  }
+
+  /** File path (relative to the config) → sequence key; returned with absolute paths. */
+  assignments(x: unknown, path: string, baseDir: string): Record<string, SequenceKey> {
+    const obj = this.object(x, path);
+    const out: Record<string, SequenceKey> = {};
+    const from: Record<string, string> = {};
+    for (const [rel, role] of Object.entries(obj)) {
+      const at = `${path}[${JSON.stringify(rel)}]`;
+      if (rel.trim() === '') this.fail(path, 'has an empty file path; give the file relative to anyad.json, e.g. "sub01/sub01_fla.nii.gz"');
+      const key = this.oneOf(role, at, SEQUENCE_KEYS);
+      const abs = resolve(baseDir, rel);
+      // Two spellings of one file ("a/x.nii.gz", "./a/x.nii.gz") must not say different things.
+      if (from[abs] !== undefined && out[abs] !== key) this.fail(at, `assigns ${abs} a second time (as ${key}; ${JSON.stringify(from[abs])} says ${out[abs]}); keep one entry`);
+      out[abs] = key;
+      from[abs] = rel;
+    }
+    return out;
   }
 
   anomalyLabels(x: unknown, path: string): 'any' | number[] {

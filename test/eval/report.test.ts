@@ -113,7 +113,7 @@ function evaluateSynthetic(seed: number, strength: number, label: string): Subse
         map[y * size + x] = r() * 0.5 + (mask && inBlob ? strength * r() : 0);
       }
     }
-    ev.addSlice(map, mask, undefined, `slice ${s}`);
+    ev.addSlice(map, mask, { name: `slice ${s}` });
   }
   return ev.finalize();
 }

@@ -3,11 +3,12 @@
  * image at a time, sorted once, swept once.
  *
  * Storage: one float64 sort key per pixel (8 bytes; 40 M pixels = 320 MB). A float32 score
- * widened to float64 has its low 29 mantissa bits zero, so the key carries the pixel's
- * ground-truth region id there (0 = normal pixel, 1..2^29−1 = anomalous region, numbered
- * over all images). The id only perturbs a key within its own float32 value's ulp, so a
- * native numeric sort of the keys orders them by score with every tie block contiguous, and
- * no index array or second buffer is needed (V8 sorts a Float64Array in place).
+ * widened to float64 has its low 29 mantissa bits zero, so the key carries a tag there: an
+ * anomalous pixel's ground-truth region id (1..2^28−1, numbered over all images), or for a
+ * normal pixel 2^28 + the index of its image (so a case bootstrap can tell whose pixel it
+ * is). The tag only perturbs a key within its own float32 value's ulp, so a native numeric
+ * sort of the keys orders them by score with every tie block contiguous, and no index array
+ * or second buffer is needed (V8 sorts a Float64Array in place).
  *
  * The sweep walks the keys from the highest score down. Per tie block it counts true and
  * false positives and, for AUPRO, adds 1/(|r|·R) to the PRO sum for each pixel of region r
@@ -16,15 +17,24 @@
  * pixels). (FPR, PRO) points feed a trapezoid integral over FPR ∈ [0, limit], cut at the
  * limit by linear interpolation and divided by the limit — exact over every distinct score,
  * without a fixed threshold grid and without anomalib's old renormalisation.
+ *
+ * finalizeBinned() runs the same sweep and also counts, per resampling unit (e.g. case) and
+ * per rank bin of the sorted order, the anomalous and normal pixels: the input of the
+ * pixel-level case bootstrap (bootstrap.ts). A bin is a run of whole tie blocks; a new bin
+ * starts at a tie block once the pixels counted since the last bin start include
+ * ≥ P/(bins/2) anomalous or ≥ N/(bins/2) normal ones, so no bin holds more than about
+ * 2/bins of either class (plus the tie block that crossed the line).
  */
 import { EvalError } from '../errors';
 import { labelRegions8 } from './regions';
 import { ProIntegrator, ThresholdSweep } from './thresholdSweep';
 import type { MetricName, PixelMetrics } from './types';
 
-const TAG_MASK = 0x1fffffff; // low 29 bits of the key's low word: region id
+const TAG_MASK = 0x1fffffff; // low 29 bits of the key's low word: the tag
 const SCORE_MASK = ~TAG_MASK; // the rest of the low word belongs to the score
-const MAX_REGIONS = TAG_MASK;
+const NORMAL_TAG = 0x10000000; // tag bit 28: a normal pixel; the bits below: its image index
+const MAX_REGIONS = NORMAL_TAG - 1;
+const MAX_IMAGES = NORMAL_TAG;
 const MIN_BLOCK = 1 << 20;
 
 export interface PixelAccumulatorOptions {
@@ -40,6 +50,27 @@ export interface PixelAccumulatorOptions {
   proFprLimit?: number;
   /** Names the set in error messages, e.g. 'pixel scores of subset T1'. */
   what?: string;
+}
+
+/** Which resampling unit each image belongs to, and how finely to bin the sorted order. */
+export interface PixelBinning {
+  /** imageUnit[i] = unit (0..units−1) of the i-th added image. */
+  imageUnit: ArrayLike<number>;
+  units: number;
+  /** Most bins (≥ 2); bins are opened as described in the header, so fewer may be used. */
+  bins: number;
+}
+
+/**
+ * Pixel counts per unit and rank bin: pos[u · bins + b] anomalous and neg[u · bins + b]
+ * normal pixels of unit u in bin b; bin 0 holds the highest scores.
+ */
+export interface BinnedPixelCounts {
+  units: number;
+  /** Bins used (row length of pos and neg). */
+  bins: number;
+  pos: Float64Array;
+  neg: Float64Array;
 }
 
 interface KeyBlock {
@@ -58,6 +89,8 @@ export class PixelMetricAccumulator {
   private blocks: KeyBlock[] = [];
   private capacity = 0;
   private regionSizes: number[] = [];
+  /** Image index of each region (regionImage[r − 1] for region id r). */
+  private regionImage: number[] = [];
   private positives = 0;
   private pixels = 0;
   private images = 0;
@@ -93,6 +126,7 @@ export class PixelMetricAccumulator {
     }
     if (scores.length !== n) throw new EvalError('eval/size-mismatch', `${name}: ${scores.length} scores for a ${width}×${height} image`);
     if (mask && mask.length !== n) throw new EvalError('eval/size-mismatch', `${name}: mask has ${mask.length} pixels for a ${width}×${height} image`);
+    if (this.images >= MAX_IMAGES) throw new EvalError('eval/too-many-images', `${name}: more than ${MAX_IMAGES} images in one evaluation`);
     for (let i = 0; i < n; i++) {
       const s = scores[i];
       if (s - s !== 0) {
@@ -107,10 +141,11 @@ export class PixelMetricAccumulator {
       if (regionOffset + found.count > MAX_REGIONS) {
         throw new EvalError('eval/too-many-regions', `${name}: more than ${MAX_REGIONS} ground-truth regions in one evaluation`);
       }
-      for (const s of found.sizes) { this.regionSizes.push(s); this.positives += s; }
+      for (const s of found.sizes) { this.regionSizes.push(s); this.regionImage.push(this.images); this.positives += s; }
       labels = this.labels;
     }
 
+    const normalTag = NORMAL_TAG | this.images;
     let i = 0;
     while (i < n) {
       let block = this.blocks[this.blocks.length - 1];
@@ -123,7 +158,7 @@ export class PixelMetricAccumulator {
       let j = block.used;
       for (; i < end; i++, j++) {
         keys[j] = scores[i] + 0; // + 0 turns −0 into +0, so all zeros share one key pattern
-        if (labels !== null && labels[i] !== 0) words[2 * j] |= regionOffset + labels[i];
+        words[2 * j] |= labels !== null && labels[i] !== 0 ? regionOffset + labels[i] : normalTag;
       }
       block.used = j;
     }
@@ -133,6 +168,30 @@ export class PixelMetricAccumulator {
 
   /** Sorts once, sweeps once; frees the keys. Call once, after the last add(). */
   finalize(): PixelMetrics {
+    return this.sortAndSweep(undefined).metrics;
+  }
+
+  /**
+   * finalize() that also returns the pixel counts per unit and rank bin (see the header);
+   * the metrics are the same numbers finalize() gives.
+   */
+  finalizeBinned(binning: PixelBinning): { metrics: PixelMetrics; binned: BinnedPixelCounts } {
+    const { units, bins, imageUnit } = binning;
+    if (!(Number.isSafeInteger(units) && units > 0 && Number.isSafeInteger(bins) && bins >= 2)) {
+      throw new EvalError('eval/bad-option', `${this.what}: binning needs units ≥ 1 and bins ≥ 2, got ${units} and ${bins}`);
+    }
+    if (imageUnit.length !== this.images) {
+      throw new EvalError('eval/bad-option', `${this.what}: binning names the unit of ${imageUnit.length} images, ${this.images} were added`);
+    }
+    for (let i = 0; i < imageUnit.length; i++) {
+      const u = imageUnit[i];
+      if (!(Number.isInteger(u) && u >= 0 && u < units)) throw new EvalError('eval/bad-option', `${this.what}: image ${i} has unit ${u}, outside 0..${units - 1}`);
+    }
+    const r = this.sortAndSweep(binning);
+    return { metrics: r.metrics, binned: r.binned! };
+  }
+
+  private sortAndSweep(binning: PixelBinning | undefined): { metrics: PixelMetrics; binned?: BinnedPixelCounts } {
     if (this.finalized) throw new EvalError('eval/finalized', `${this.what}: finalize() called twice`);
     this.finalized = true;
     const limit = this.options.proFprLimit ?? 0.3;
@@ -151,6 +210,23 @@ export class PixelMetricAccumulator {
     const pro = new ProIntegrator(limit);
     const withPro = R > 0 && N > 0;
 
+    // Binning state: unit of every region and image; counts per (unit, bin).
+    const maxBins = binning ? binning.bins : 0;
+    const units = binning ? binning.units : 0;
+    const regionUnit = new Int32Array(binning ? R + 1 : 0);
+    const imageUnit = new Int32Array(binning ? this.images : 0);
+    if (binning) {
+      for (let i = 0; i < this.images; i++) imageUnit[i] = binning.imageUnit[i];
+      for (let r = 1; r <= R; r++) regionUnit[r] = imageUnit[this.regionImage[r - 1]];
+    }
+    const pos = new Float64Array(units * maxBins);
+    const neg = new Float64Array(units * maxBins);
+    const posStep = Math.max(1, P / (maxBins / 2));
+    const negStep = Math.max(1, N / (maxBins / 2));
+    let bin = -1;
+    let binTp = 0;
+    let binFp = 0;
+
     const words = new Int32Array(keys.buffer, keys.byteOffset, 2 * keys.length);
     const scratch = new Float64Array(1);
     const scratchWords = new Int32Array(scratch.buffer);
@@ -160,12 +236,22 @@ export class PixelMetricAccumulator {
     for (let k = keys.length - 1; k >= 0; ) {
       const hi = words[2 * k + 1];
       const lo = words[2 * k] & SCORE_MASK;
-      do {
-        const tag = words[2 * k] & TAG_MASK;
-        if (tag === 0) fp++;
-        else { tp++; proSum += proWeight[tag]; }
-        k--;
-      } while (k >= 0 && words[2 * k + 1] === hi && (words[2 * k] & SCORE_MASK) === lo);
+      if (binning) {
+        if (bin < 0 || ((tp - binTp >= posStep || fp - binFp >= negStep) && bin < maxBins - 1)) { bin++; binTp = tp; binFp = fp; }
+        do {
+          const tag = words[2 * k] & TAG_MASK;
+          if (tag & NORMAL_TAG) { fp++; neg[imageUnit[tag ^ NORMAL_TAG] * maxBins + bin]++; }
+          else { tp++; proSum += proWeight[tag]; pos[regionUnit[tag] * maxBins + bin]++; }
+          k--;
+        } while (k >= 0 && words[2 * k + 1] === hi && (words[2 * k] & SCORE_MASK) === lo);
+      } else {
+        do {
+          const tag = words[2 * k] & TAG_MASK;
+          if (tag & NORMAL_TAG) fp++;
+          else { tp++; proSum += proWeight[tag]; }
+          k--;
+        } while (k >= 0 && words[2 * k + 1] === hi && (words[2 * k] & SCORE_MASK) === lo);
+      }
       scratchWords[0] = lo;
       scratchWords[1] = hi;
       sweep.step(scratch[0], tp, fp);
@@ -176,7 +262,7 @@ export class PixelMetricAccumulator {
     const reasons: Partial<Record<MetricName, string>> = { ...base.undefinedReasons };
     if (R === 0) reasons.aupro = 'no anomalous regions in the ground truth';
     else if (N === 0) reasons.aupro = 'no normal pixels';
-    return {
+    const metrics: PixelMetrics = {
       ...base,
       undefinedReasons: reasons,
       aupro: withPro ? pro.value() : null,
@@ -184,6 +270,16 @@ export class PixelMetricAccumulator {
       images: this.images,
       proFprLimit: limit,
     };
+    if (!binning) return { metrics };
+    const used = Math.max(1, bin + 1);
+    // Rows shortened to the bins used (the row stride changes, so rows are copied down).
+    const compact = (a: Float64Array): Float64Array => {
+      if (used === maxBins) return a;
+      const out = new Float64Array(units * used);
+      for (let u = 0; u < units; u++) out.set(a.subarray(u * maxBins, u * maxBins + used), u * used);
+      return out;
+    };
+    return { metrics, binned: { units, bins: used, pos: compact(pos), neg: compact(neg) } };
   }
 
   private grow(size: number): void {

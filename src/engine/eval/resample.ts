@@ -88,7 +88,10 @@ export function resizeBilinear(
  * this way): src = min(floor(float32(i · float32(in/out))), in − 1); equal sizes copy and
  * out = 2·in takes i >> 1, as torch's nearest_idx.
  */
-export function resizeNearest(src: Uint8Array, srcH: number, srcW: number, dstH: number, dstW: number): Uint8Array {
+export function resizeNearest(src: Uint8Array, srcH: number, srcW: number, dstH: number, dstW: number): Uint8Array;
+/** The same nearest-neighbour resize of a float plane (e.g. a score map on the mask's grid). */
+export function resizeNearest(src: Float32Array, srcH: number, srcW: number, dstH: number, dstW: number): Float32Array;
+export function resizeNearest(src: Uint8Array | Float32Array, srcH: number, srcW: number, dstH: number, dstW: number): Uint8Array | Float32Array {
   checkSize('nearest resize source', srcH, srcW);
   checkSize('nearest resize target', dstH, dstW);
   if (src.length !== srcH * srcW) {
@@ -106,7 +109,7 @@ export function resizeNearest(src: Uint8Array, srcH: number, srcW: number, dstH:
   };
   const iy = index(srcH, dstH);
   const ix = index(srcW, dstW);
-  const out = new Uint8Array(dstH * dstW);
+  const out = src instanceof Float32Array ? new Float32Array(dstH * dstW) : new Uint8Array(dstH * dstW);
   for (let y = 0; y < dstH; y++) {
     const row = iy[y] * srcW;
     for (let x = 0; x < dstW; x++) out[y * dstW + x] = src[row + ix[x]];

@@ -49,4 +49,14 @@ export interface MetricSet {
   pixel: { auroc: number | null; ap: number | null; f1: number | null; aupro: number | null };
   /** Why some value is missing, in words (shown under the table). */
   notes?: string[];
+  /**
+   * 95 % case-bootstrap percentile intervals (eval/bootstrap.ts); null where the metric is
+   * undefined. Absent in results made before intervals existed or with the bootstrap off.
+   */
+  ci?: {
+    image: { auroc: [number, number] | null; ap: [number, number] | null };
+    pixel: { auroc: [number, number] | null; ap: [number, number] | null };
+  };
+  /** What the numbers rest on: resampling units (cases), slices scored, by image label. */
+  counts?: { cases: number; slices: number; normal: number; anomalous: number };
 }
