@@ -58,7 +58,7 @@ test('file names: BraTS 2018–2021, BraTS 2023+, plain per-case names, and conf
   assert.equal(matchFileName('Brats18_A_flair.png'), undefined);
   assert.equal(matchFileName('anatomy.nii.gz'), undefined);
   assert.deepEqual(matchFileName('x_fla.nii.gz', config.data.sequences), { role: 'flair', scheme: 'config' });
-  assert.throws(() => matchFileName('a.nii.gz', { flair: ['*.nii.gz'], t1: ['a.*'] }), /matches the config patterns of several sequences \(flair, t1\)/);
+  assert.throws(() => matchFileName('a.nii.gz', { flair: ['*.nii.gz'], t1: ['a.*'] }), /matches the data.sequences patterns of several sequences \(flair, t1\)/);
 });
 
 test('discovery over a workspace: all schemes, sorted by id, hidden folders and node_modules skipped', () => {
