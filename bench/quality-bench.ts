@@ -51,10 +51,11 @@ import { modelPreset } from '../src/engine/model/presets';
 import { DEFAULT_PHANTOM_SIZE, phantomSliceRange, writePhantomCohort } from '../src/engine/phantom';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary, subsetById } from '../src/engine/study';
 import { loadTrainingImages, openTrainingFeatures, trainAnyAD } from '../src/engine/train/anyad';
-import { HeadEvaluator, type TestImages, loadTestImages } from '../src/engine/train/evaluate';
+import { type EvaluateOptions, HeadEvaluator, type ScoredImages, evaluateBaseline, loadScoredImages } from '../src/engine/train/evaluate';
 import { ALL_SUBSET_IDS } from '../src/engine/train/masking';
 import type { Params } from '../src/engine/train/params';
-import { reportEncoder, resolveEncoder } from '../src/engine/train/pipeline';
+import { BOOTSTRAP_SAMPLES, reportEncoder, resolveEncoder } from '../src/engine/train/pipeline';
+import { BASELINE_NAME, PROTOCOL_NOTE, dataSummary } from '../src/engine/train/trainingReport';
 
 const BATCH = 16;
 const FULL_ID = 7;
@@ -137,17 +138,17 @@ function runSpecs(): RunSpec[] {
 }
 
 /** Metrics of `params` on the given subsets of the test split (all 7 through HeadEvaluator.evaluate). */
-async function evaluateOn(evaluator: HeadEvaluator, test: TestImages, params: WeightMap, subsetIds: readonly number[]): Promise<{ perSubset: Record<string, MetricSet>; curves: Record<string, SubsetCurves> }> {
+async function evaluateOn(evaluator: HeadEvaluator, test: ScoredImages, params: WeightMap, subsetIds: readonly number[], boot: EvaluateOptions): Promise<{ perSubset: Record<string, MetricSet>; curves: Record<string, SubsetCurves> }> {
   if (subsetIds.length === ALL_SUBSET_IDS.length) {
-    const r = await evaluator.evaluate(test, params);
+    const r = await evaluator.evaluate(test, params, 0, boot);
     return { perSubset: r.perSubset, curves: r.curves };
   }
   const perSubset: Record<string, MetricSet> = {};
   const curves: Record<string, SubsetCurves> = {};
   for (const id of subsetIds) {
     const label = subsetById(id).label;
-    const ev = new SubsetEvaluator({ mapSize: EVAL_MAP_SIZE, expectedSlices: test.count, label });
-    await evaluator.maps(test, id, params, (i, map) => ev.addSlice(map, test.mask(i), undefined, `${test.slices[i].caseId} z=${test.slices[i].z}`));
+    const ev = new SubsetEvaluator({ mapSize: EVAL_MAP_SIZE, expectedSlices: test.count, label, bootstrap: { samples: boot.bootstrapSamples ?? 0, seed: boot.bootstrapSeed ?? 0 } });
+    await evaluator.maps(test, id, params, (i, map) => ev.addSlice(map, test.mask(i), { anomalous: test.slices[i].anomalous, caseId: test.slices[i].caseId, name: `${test.slices[i].caseId} z=${test.slices[i].z}` }));
     const res = ev.finalize();
     perSubset[label] = res.metrics;
     curves[label] = curvesOf(res);
@@ -160,7 +161,7 @@ async function evaluateOn(evaluator: HeadEvaluator, test: TestImages, params: We
  * separately for the anomalous slices with the smaller and the larger half of lesion areas
  * (ground-truth pixels on the 256² evaluation grid).
  */
-async function lesionSizeBreakdown(evaluator: HeadEvaluator, test: TestImages, params: WeightMap): Promise<string[]> {
+async function lesionSizeBreakdown(evaluator: HeadEvaluator, test: ScoredImages, params: WeightMap): Promise<string[]> {
   const area = Array.from({ length: test.count }, (_, i) => test.mask(i)?.reduce((a, v) => a + (v !== 0 ? 1 : 0), 0) ?? 0);
   const anomalous = area.map((a, i) => [a, i]).filter(([a]) => a > 0).sort((x, y) => x[0] - y[0]).map(([, i]) => i);
   const normal = area.map((a, i) => [a, i]).filter(([a]) => a === 0).map(([, i]) => i);
@@ -242,7 +243,8 @@ async function main(): Promise<void> {
   const ds = buildSliceDataset(found, config);
   const geom = config.preprocess;
   const trainImages = loadTrainingImages(found, ds.train, geom);
-  const test = loadTestImages(found, ds.test, geom, config.data.anomalyLabels);
+  const test = loadScoredImages(found, ds.test, geom, config.data.anomalyLabels);
+  const boot: EvaluateOptions = { bootstrapSamples: BOOTSTRAP_SAMPLES, bootstrapSeed: seed };
   timing.data = (performance.now() - t0) / 1000;
   say(formatDatasetSummary(ds.summary, config.data.root));
 
@@ -269,7 +271,7 @@ async function main(): Promise<void> {
         masking: { subsets: spec.trainSubsets }, provider: 'cpu', threads, features,
       });
       const tEval = performance.now();
-      const { perSubset, curves } = await evaluateOn(evaluator, test, withIdentityAffine(trained.params, head.dim), spec.testSubsets);
+      const { perSubset, curves } = await evaluateOn(evaluator, test, withIdentityAffine(trained.params, head.dim), spec.testSubsets, boot);
       const evalSec = (performance.now() - tEval) / 1000;
       const last = trained.history[trained.history.length - 1];
       const o: RunOutcome = { spec, perSubset, curves, trainSec: trained.timing.trainSec, statsSec: trained.timing.statsSec, evalSec, finalLoss: last?.loss ?? Number.NaN };
@@ -297,6 +299,9 @@ async function main(): Promise<void> {
     specialists.push({ ...b, spec: { ...b.spec, key: `specialist_${label}`, name: `INP-Former specialist ${label}`, testSubsets: [FULL_ID] }, perSubset: { [label]: b.perSubset[label] } });
   }
   const models: ModelResult[] = outcomes.filter((o) => !o.spec.key.startsWith('specialist_')).map((o) => ({ name: o.spec.name, perSubset: o.perSubset }));
+  // The non-learned reference row, on exactly the same test slices.
+  const intensity = await evaluateBaseline(test, boot);
+  models.push({ name: BASELINE_NAME, perSubset: intensity.perSubset });
   if (specialists.length) models.push({ name: 'INP-Former specialists (one model per subset)', perSubset: Object.assign({}, ...specialists.map((o) => o.perSubset)) as Record<string, MetricSet> });
   const anyad = byKey.get('anyad');
   const baseline = byKey.get('baseline_full');
@@ -325,14 +330,7 @@ async function main(): Promise<void> {
     title: 'AnyAD detection quality on phantoms: one model for every subset vs. INP-Former baseline and specialists',
     kind: 'standard',
     models,
-    dataSummary: {
-      dataset: `phantom cohort (${cases} cases, seed ${seed}, ${cohort.size.join('×')})`,
-      sliceRule: `axial ${config.data.slices.start}–${config.data.slices.end}, every ${config.data.slices.step}`,
-      splits: [
-        { name: 'train', cases: ds.summary.train.cases, slices: ds.train.length, normal: ds.summary.train.normal, anomalous: 0 },
-        { name: 'test', cases: ds.summary.test.cases, slices: ds.test.length, normal: ds.summary.test.normal, anomalous: ds.summary.test.anomalous },
-      ],
-    },
+    dataSummary: { ...dataSummary(config, ds, ['train', 'test']), dataset: `phantom cohort (${cases} cases, seed ${seed}, ${cohort.size.join('×')})` },
     config: {
       preset: PRESET, geometry: geom, steps, batch: BATCH, seed, encoderSeed, branchScale, lr: { reference: '1e-3 → 1e-4 warm-cosine', ...lr }, threads,
       runs: outcomes.map((o) => ({ name: o.spec.name, objective: o.spec.objective, trainSubsets: o.spec.trainSubsets.map((id) => subsetById(id).label), testSubsets: o.spec.testSubsets.map((id) => subsetById(id).label) })),
@@ -341,7 +339,8 @@ async function main(): Promise<void> {
     timing,
     curves: anyad ? { model: 'AnyAD', perSubset: anyad.curves } : undefined,
     notes: [
-      'Every model is scored with the parameters of its last training step: no step is selected on the test split.',
+      'Every model is scored with the parameters of its last training step: no step is selected at all (the validation split is held out of training and unused here).',
+      PROTOCOL_NOTE,
       'The INP-Former models are the same network without the modality affine and with λ2 = 0 (REFERENCE_OBJECTIVE). The full-modality baseline is tested on every subset with the missing channels set to 0; each specialist is trained and tested on its own subset only (the "INP-Former specialists" table gathers the 7 specialists, one column each).',
       ...(randomInit ? ['The encoder is RANDOM-INIT (no pretrained DINOv2 weights here): the numbers compare training schemes on the same frozen features, not what AnyAD reaches with DINOv2.'] : []),
       ...targetLines,
@@ -355,12 +354,12 @@ async function main(): Promise<void> {
 
   // 4. One JSON line, last.
   const runs: Record<string, unknown> = {};
-  for (const o of [...outcomes, ...specialists.filter((s) => !byKey.has(s.spec.key))]) {
-    runs[o.spec.key] = Object.fromEntries(o.spec.testSubsets.map((id) => {
-      const m = o.perSubset[subsetById(id).label];
-      return [subsetById(id).label, { imageAUROC: m.image.auroc, imageAP: m.image.ap, pixelAUROC: m.pixel.auroc, pixelAP: m.pixel.ap }];
-    }));
-  }
+  const cellsOf = (perSubset: Record<string, MetricSet>, ids: readonly number[]) => Object.fromEntries(ids.map((id) => {
+    const m = perSubset[subsetById(id).label];
+    return [subsetById(id).label, { imageAUROC: m.image.auroc, imageAP: m.image.ap, pixelAUROC: m.pixel.auroc, pixelAP: m.pixel.ap, imageAUROC95: m.ci?.image.auroc ?? null }];
+  }));
+  for (const o of [...outcomes, ...specialists.filter((s) => !byKey.has(s.spec.key))]) runs[o.spec.key] = cellsOf(o.perSubset, o.spec.testSubsets);
+  runs.intensity_baseline = cellsOf(intensity.perSubset, ALL_SUBSET_IDS);
   say(JSON.stringify({
     bench: 'quality', preset: PRESET, encoder: randomInit ? 'RANDOM-INIT' : describeProvenance(encoder.provenance), ...(randomInit ? { encoderSeed } : {}), ...(branchScale !== 1 ? { branchScale } : {}), seed, cases, steps, batch: BATCH,
     testSlices: { normal: ds.summary.test.normal, anomalous: ds.summary.test.anomalous }, seconds: Math.round(timing.total * 10) / 10,

@@ -12,7 +12,7 @@ import { writeSafetensors } from '../../src/engine/safetensors';
 import { buildSliceDataset, discoverStudy } from '../../src/engine/study';
 import { loadTrainingImages } from '../../src/engine/train/anyad';
 import { EVAL_MAP_SIZE } from '../../src/engine/eval';
-import { loadTestImages } from '../../src/engine/train/evaluate';
+import { loadScoredImages } from '../../src/engine/train/evaluate';
 
 const [dir, out] = process.argv.slice(2);
 if (!dir || !out) throw new Error('usage: dump-slices.ts <phantoms dir> <out.safetensors>');
@@ -24,7 +24,7 @@ const config = parseWorkspaceConfig({
 const { cases } = discoverStudy(config.data.root, config);
 const ds = buildSliceDataset(cases, config);
 const train = loadTrainingImages(cases, ds.train, config.preprocess);
-const test = loadTestImages(cases, ds.test, config.preprocess, config.data.anomalyLabels);
+const test = loadScoredImages(cases, ds.test, config.preprocess, config.data.anomalyLabels);
 const c = config.preprocess.crop;
 const stack = (count: number, image: (i: number) => Float32Array) => {
   const a = new Float32Array(count * 3 * c * c);

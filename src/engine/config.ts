@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { MODEL_PRESET_NAMES, type ModelPresetName, modelPreset } from './model/presets';
+import { type EncoderSource, parseEncoderSpec } from './hub/names';
 
 /** Keys of `data.sequences`: the 4 sequences and the label mask. */
 export const SEQUENCE_KEYS = ['flair', 't1', 't1ce', 't2', 'label'] as const;
@@ -34,7 +35,15 @@ export interface DataConfig {
   slices: SliceSelection;
   /** Label values that make a slice anomalous; 'any' = every label > 0. */
   anomalyLabels: 'any' | number[];
-  split: { trainFraction: number; seed: number };
+  /**
+   * Cases → train / test by `trainFraction`; then `valFraction` of the train cases are held
+   * out as the validation split (model selection and thresholds); the test split is scored once.
+   */
+  split: { trainFraction: number; valFraction: number; seed: number };
+  /** A slice is anomalous when its native-resolution label holds at least this many anomalous voxels. */
+  minLesionVoxels: number;
+  /** Cases without a label file: left out ('exclude'), or all their slices are normal ('normal'). */
+  unlabelled: 'exclude' | 'normal';
 }
 
 export interface PreprocessConfig {
@@ -53,6 +62,8 @@ export interface ModelConfig {
   encoderWeights?: string;
   /** Absolute path of the encoder's config JSON (HF config.json or reference config). */
   encoderConfig?: string;
+  /** Named encoder: a hub model (short DINOv2 name or org/name[@revision], via the HF cache) or a local file/folder. */
+  encoder?: EncoderSource;
   /** Register tokens to use (default: the checkpoint's; 0 = reference-compatible features). */
   registers?: number;
   /** Seed of the random-init encoder used when no weights are given (reports say RANDOM-INIT). */
@@ -101,7 +112,9 @@ export const CONFIG_DEFAULTS = deepFreeze({
     assignments: {} as Record<string, SequenceKey>,
     slices: { axis: 'axial' as const, start: 80, end: 120, step: 5 },
     anomalyLabels: 'any' as 'any' | number[],
-    split: { trainFraction: 0.8, seed: 0 },
+    split: { trainFraction: 0.8, valFraction: 0.2, seed: 0 },
+    minLesionVoxels: 1,
+    unlabelled: 'exclude' as 'exclude' | 'normal',
   },
   /** The default preset's ('paper') geometry; another preset brings its own (model/presets.ts). */
   preprocess: { resize: 448, crop: 392 },
@@ -144,7 +157,7 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   const baseDir = dirname(resolve(file));
 
   const data = v.object(top.data ?? {}, 'data');
-  v.noUnknownKeys(data, 'data', ['root', 'sequences', 'assignments', 'slices', 'anomalyLabels', 'split']);
+  v.noUnknownKeys(data, 'data', ['root', 'sequences', 'assignments', 'slices', 'anomalyLabels', 'split', 'minLesionVoxels', 'unlabelled']);
   const root = resolve(baseDir, v.nonEmptyString(data.root ?? CONFIG_DEFAULTS.data.root, 'data.root'));
 
   const seqIn = v.object(data.sequences ?? {}, 'data.sequences');
@@ -166,12 +179,19 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   const anomalyLabels = v.anomalyLabels(data.anomalyLabels ?? CONFIG_DEFAULTS.data.anomalyLabels, 'data.anomalyLabels');
 
   const spIn = v.object(data.split ?? {}, 'data.split');
-  v.noUnknownKeys(spIn, 'data.split', ['trainFraction', 'seed']);
+  v.noUnknownKeys(spIn, 'data.split', ['trainFraction', 'valFraction', 'seed']);
   const trainFraction = spIn.trainFraction ?? CONFIG_DEFAULTS.data.split.trainFraction;
   if (typeof trainFraction !== 'number' || !(trainFraction > 0 && trainFraction < 1)) {
     v.fail('data.split.trainFraction', `must be a number strictly between 0 and 1, got ${JSON.stringify(trainFraction)}`);
   }
+  const valFraction = spIn.valFraction ?? CONFIG_DEFAULTS.data.split.valFraction;
+  if (typeof valFraction !== 'number' || !(valFraction > 0 && valFraction < 1)) {
+    v.fail('data.split.valFraction', `must be a number strictly between 0 and 1 (the share of training cases held out for model selection), got ${JSON.stringify(valFraction)}`);
+  }
   const seed = v.integer(spIn.seed ?? CONFIG_DEFAULTS.data.split.seed, 'data.split.seed', 0, 0xffffffff);
+  const minLesionVoxels = v.integer(data.minLesionVoxels ?? CONFIG_DEFAULTS.data.minLesionVoxels, 'data.minLesionVoxels', 1);
+  const unlabelled = data.unlabelled ?? CONFIG_DEFAULTS.data.unlabelled;
+  if (unlabelled !== 'exclude' && unlabelled !== 'normal') v.fail('data.unlabelled', `must be "exclude" or "normal", got ${JSON.stringify(unlabelled)}`);
 
   // The model section first: an unset preprocess geometry follows the model preset's.
   const model = parseModel(v, v.object(top.model ?? {}, 'model'), baseDir);
@@ -192,7 +212,8 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   return {
     file: opts.virtual ? undefined : resolve(file),
     baseDir,
-    data: { root, sequences, assignments, slices: { axis: 'axial', start, end, step }, anomalyLabels, split: { trainFraction: trainFraction as number, seed } },
+    data: { root, sequences, assignments, slices: { axis: 'axial', start, end, step }, anomalyLabels,
+      split: { trainFraction: trainFraction as number, valFraction: valFraction as number, seed }, minLesionVoxels, unlabelled: unlabelled as 'exclude' | 'normal' },
     preprocess: { resize, crop },
     output: { dir: outDir },
     model,
@@ -201,7 +222,7 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
 }
 
 function parseModel(v: Validator, m: Record<string, unknown>, baseDir: string): ModelConfig {
-  v.noUnknownKeys(m, 'model', ['preset', 'encoderWeights', 'encoderConfig', 'registers', 'randomEncoderSeed']);
+  v.noUnknownKeys(m, 'model', ['preset', 'encoder', 'encoderWeights', 'encoderConfig', 'registers', 'randomEncoderSeed']);
   const d = CONFIG_DEFAULTS.model;
   const out: ModelConfig = {
     preset: v.oneOf(m.preset ?? d.preset, 'model.preset', MODEL_PRESETS),
@@ -209,7 +230,16 @@ function parseModel(v: Validator, m: Record<string, unknown>, baseDir: string): 
   };
   if (m.encoderWeights !== undefined) out.encoderWeights = resolve(baseDir, v.nonEmptyString(m.encoderWeights, 'model.encoderWeights'));
   if (m.encoderConfig !== undefined) out.encoderConfig = resolve(baseDir, v.nonEmptyString(m.encoderConfig, 'model.encoderConfig'));
-  if (out.encoderConfig && !out.encoderWeights) v.fail('model.encoderConfig', 'needs model.encoderWeights (it describes that checkpoint)');
+  if (m.encoder !== undefined) {
+    if (out.encoderWeights) v.fail('model.encoder', 'give model.encoder or model.encoderWeights, not both');
+    const spec = v.nonEmptyString(m.encoder, 'model.encoder');
+    try {
+      out.encoder = parseEncoderSpec(spec, baseDir);
+    } catch (e) {
+      v.fail('model.encoder', (e as Error).message.replace(/^model\.encoder: /, '')); // the validator names the key and the file
+    }
+  }
+  if (out.encoderConfig && !out.encoderWeights && out.encoder?.kind !== 'local') v.fail('model.encoderConfig', 'needs model.encoderWeights or a local model.encoder (it describes that checkpoint)');
   if (m.registers !== undefined) out.registers = v.integer(m.registers, 'model.registers', 0, 64);
   return out;
 }
@@ -413,7 +443,9 @@ export const CONFIG_TEMPLATE = `{
     "root": ".",                                   // folder with the studies
     "slices": { "axis": "axial", "start": 80, "end": 120, "step": 5 },
     "anomalyLabels": "any",
-    "split": { "trainFraction": 0.8, "seed": 0 }
+    "split": { "trainFraction": 0.8, "valFraction": 0.2, "seed": 0 },
+    "minLesionVoxels": 1,                           // a slice is anomalous from this many lesion voxels
+    "unlabelled": "exclude"                         // cases without a label: "exclude" or "normal"
   },
   // "cpu" = ViT-S/14 at 224 px (laptop), "paper" = ViT-B/14 at 392 px, "tiny-cpu" = demo size.
   // Without "encoderWeights" (a DINOv2 .safetensors file) a seeded random encoder is used.

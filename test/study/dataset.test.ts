@@ -37,7 +37,7 @@ function truth(id: string, z: number, labels: (v: number) => boolean): boolean {
   return seg.data.subarray(z * plane, (z + 1) * plane).some(labels);
 }
 
-test('slice dataset: counts, labels, no case in both splits, balanced test set', () => {
+test('slice dataset: counts, labels, no case in two splits, balanced validation and test sets', () => {
   assert.equal(cases.length, 12);
   const ds = buildSliceDataset(cases, configWith());
   const zs = [25, 27, 29, 31, 33, 35, 37];
@@ -47,11 +47,20 @@ test('slice dataset: counts, labels, no case in both splits, balanced test set',
   assert.ok(ds.summary.slices.anomalous > 0 && ds.summary.slices.normal > 0);
 
   const train = new Set(ds.train.map((s) => s.caseId));
+  const val = new Set(ds.val.map((s) => s.caseId));
   const test_ = new Set(ds.test.map((s) => s.caseId));
-  for (const id of train) assert.ok(!test_.has(id), `${id} is in both splits`);
-  assert.deepEqual([...ds.summary.train.caseIds, ...ds.summary.test.caseIds].sort(), cases.map((c) => c.id));
+  for (const id of train) assert.ok(!test_.has(id) && !val.has(id), `${id} is in two splits`);
+  for (const id of val) assert.ok(!test_.has(id), `${id} is in validation and test`);
+  assert.deepEqual([...ds.summary.train.caseIds, ...ds.summary.val.caseIds, ...ds.summary.test.caseIds].sort(), cases.map((c) => c.id));
   assert.ok(ds.train.every((s) => !s.anomalous), 'training is unsupervised: only normal slices');
-  for (const s of [...ds.train, ...ds.test]) assert.equal(s.anomalous, truth(s.caseId, s.z, (v) => v > 0), `${s.caseId} z=${s.z}`);
+  for (const s of [...ds.train, ...ds.val, ...ds.test]) assert.equal(s.anomalous, truth(s.caseId, s.z, (v) => v > 0), `${s.caseId} z=${s.z}`);
+  // Validation: valFraction (0.2) of each stratum's training cases, at least one where two remain.
+  const trainAnom = ds.summary.cases.withAnomalies - Math.round(ds.summary.cases.withAnomalies * 0.2);
+  const trainNormal = 12 - ds.summary.cases.withAnomalies - Math.round((12 - ds.summary.cases.withAnomalies) * 0.2);
+  const held = (n: number) => Math.max(Math.round(n * 0.2), n >= 2 ? 1 : 0);
+  assert.equal(ds.summary.val.cases, held(trainAnom) + held(trainNormal));
+  assert.ok(ds.val.some((s) => s.anomalous) && ds.val.some((s) => !s.anomalous), 'validation has both kinds');
+  assert.equal(ds.val.filter((s) => s.anomalous).length, ds.val.filter((s) => !s.anomalous).length, 'validation is balanced');
   // Normal cases are split 8:2 within each stratum: 4 normal cases → 1 test, 8 with anomalies → 2 test.
   const withAnomalies = cases.filter((c) => zs.some((z) => truth(c.id, z, (v) => v > 0))).length;
   assert.equal(ds.summary.cases.withAnomalies, withAnomalies);
@@ -62,7 +71,8 @@ test('slice dataset: counts, labels, no case in both splits, balanced test set',
   assert.equal(nTestNormal, ds.test.length - nTestNormal);
   assert.equal(nTestNormal, Math.min(ds.summary.test.availableNormal, ds.summary.test.availableAnomalous));
   assert.equal(ds.summary.test.normal, nTestNormal);
-  assert.equal(ds.summary.train.normal + ds.summary.train.anomalousLeftOut + ds.summary.test.availableNormal + ds.summary.test.availableAnomalous, ds.summary.slices.total);
+  assert.equal(ds.summary.train.normal + ds.summary.train.anomalousLeftOut + ds.summary.val.availableNormal + ds.summary.val.availableAnomalous
+    + ds.summary.test.availableNormal + ds.summary.test.availableAnomalous, ds.summary.slices.total);
   assert.equal(ds.summary.train.normal, ds.train.length);
 });
 
@@ -71,7 +81,12 @@ test('the split is deterministic for a seed and changes with it', () => {
   const a = buildSliceDataset(cases, configWith());
   const b = buildSliceDataset(cases, configWith());
   assert.equal(key(a.train), key(b.train));
+  assert.equal(key(a.val), key(b.val));
   assert.equal(key(a.test), key(b.test));
+  // The test split does not depend on valFraction: holding out more validation cases only shrinks training.
+  const moreVal = buildSliceDataset(cases, configWith({}, { valFraction: 0.5 }));
+  assert.equal(key(moreVal.test), key(a.test));
+  assert.ok(moreVal.summary.val.cases > a.summary.val.cases && moreVal.summary.train.cases < a.summary.train.cases);
   assert.deepEqual(a.summary, b.summary);
   const others = [1, 2, 3].map((seed) => buildSliceDataset(cases, configWith({}, { seed })));
   assert.ok(others.some((o) => o.summary.test.caseIds.join() !== a.summary.test.caseIds.join()), 'other seeds should give another test split');
@@ -81,15 +96,44 @@ test('anomalyLabels restricts which labels make a slice anomalous', () => {
   const any = buildSliceDataset(cases, configWith());
   const only4 = buildSliceDataset(cases, configWith({ anomalyLabels: [4] }));
   assert.ok(only4.summary.slices.anomalous < any.summary.slices.anomalous);
-  for (const s of [...only4.train, ...only4.test]) assert.equal(s.anomalous, truth(s.caseId, s.z, (v) => v === 4));
+  for (const s of [...only4.train, ...only4.val, ...only4.test]) assert.equal(s.anomalous, truth(s.caseId, s.z, (v) => v === 4));
 });
 
-test('cases without a label count as normal (noted); a slice range outside the volume is a clear error', () => {
+test('image labels come from the native label: lesion-voxel counts, minLesionVoxels, ambiguous slices left out', () => {
+  const ds = buildSliceDataset(cases, configWith());
+  const all = [...ds.train, ...ds.val, ...ds.test];
+  const withCount = all.filter((s) => s.anomalous);
+  for (const s of withCount.slice(0, 10)) {
+    const seg = loadVolume(join(root, s.caseId, `${s.caseId}_seg.nii.gz`));
+    const plane = seg.dims[0] * seg.dims[1];
+    const n = seg.data.subarray(s.z * plane, (s.z + 1) * plane).reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
+    assert.equal(s.lesionVoxels, n, `${s.caseId} z=${s.z}`);
+  }
+  // A threshold between the smallest and the largest lesion count: small slices become ambiguous, never normal.
+  const counts = withCount.map((s) => s.lesionVoxels).sort((a, b) => a - b);
+  const min = counts[Math.floor(counts.length / 2)];
+  const strict = buildSliceDataset(cases, configWith({ minLesionVoxels: min }));
+  const strictAll = [...strict.train, ...strict.val, ...strict.test];
+  assert.ok(strict.summary.slices.ambiguous > 0);
+  assert.ok(strictAll.every((s) => s.lesionVoxels === 0 || s.lesionVoxels >= min), 'no slice with 0 < lesion voxels < min is kept');
+  assert.ok(strictAll.every((s) => s.anomalous === s.lesionVoxels > 0));
+  assert.equal(strict.summary.slices.total + strict.summary.slices.ambiguous, ds.summary.slices.total);
+});
+
+test('cases without a label are excluded unless data.unlabelled is "normal"; a slice range outside the volume is a clear error', () => {
   const unlabelled = cases.map((c, i) => (i < 2 ? { ...c, label: undefined } : c));
-  const ds = buildSliceDataset(unlabelled, configWith());
-  assert.equal(ds.summary.cases.withoutLabel, 2);
-  assert.ok(ds.summary.notes.some((n) => /2 case\(s\) without a label: all their slices count as normal/.test(n)));
-  for (const s of [...ds.train, ...ds.test]) if (s.caseId === cases[0].id) assert.equal(s.anomalous, false);
+  const excluded = buildSliceDataset(unlabelled, configWith());
+  assert.equal(excluded.summary.cases.withoutLabel, 2);
+  assert.deepEqual(excluded.summary.cases.excludedUnlabelled, [cases[0].id, cases[1].id]);
+  assert.equal(excluded.summary.cases.used, 10);
+  const ids = new Set([...excluded.train, ...excluded.val, ...excluded.test].map((s) => s.caseId));
+  assert.ok(!ids.has(cases[0].id) && !ids.has(cases[1].id), 'unlabelled cases are not silently normal training data');
+  assert.ok(excluded.summary.notes.some((n) => /2 case\(s\) without a label file left out/.test(n)));
+  const asNormal = buildSliceDataset(unlabelled, configWith({ unlabelled: 'normal' }));
+  assert.equal(asNormal.summary.cases.used, 12);
+  assert.ok(asNormal.summary.notes.some((n) => /2 case\(s\) without a label used as all-normal/.test(n)));
+  for (const s of [...asNormal.train, ...asNormal.val, ...asNormal.test]) if (s.caseId === cases[0].id) assert.equal(s.anomalous, false);
+  assert.throws(() => buildSliceDataset(unlabelled.map((c) => ({ ...c, label: undefined })), configWith()), /no usable cases: 12 case\(s\) have no label file/);
   // The default range (80–120) does not fit a 48-slice phantom.
   const defaults = parseWorkspaceConfig({}, join(root, 'anyad.json'));
   assert.throws(() => buildSliceDataset(cases, defaults), (e: unknown) =>

@@ -1,16 +1,22 @@
 /**
  * The slice dataset of the paper: axial slices start..end every step-th (80–120 every 5th
- * by default); a slice is anomalous when its label holds an anomaly label, normal when not.
+ * by default), split by case into train / validation / test.
  *
- * Split (documented choice): cases, not slices, are split train/test with
- * `trainFraction`, separately among cases that have anomalous slices and cases that do not
- * (so the test side gets both kinds), with the config's seed.
- *   - train = the normal slices of the train cases (unsupervised: anomalous slices of train
- *     cases are left out, and counted in the summary);
- *   - test  = normal and anomalous slices of the test cases only, so no case is in both;
- *     the two sides are balanced to equal numbers by sub-sampling the larger one (seeded).
- *     If one side is empty nothing is sub-sampled and the summary says so.
- * A case without a label counts as all-normal (also noted in the summary).
+ * Labels come from the label volume at its native resolution: a slice is anomalous when it
+ * holds at least `data.minLesionVoxels` voxels with an anomaly label, normal when it holds
+ * none; a slice with some but fewer is ambiguous and left out everywhere (counted). The
+ * image label is never re-derived from a resized mask, where small lesions vanish.
+ *
+ * Split (documented choice): cases, not slices, are split, separately among cases that have
+ * anomalous slices and cases that do not (so every side gets both kinds), seeded:
+ *   - test  = round(n × (1 − trainFraction)) cases: scored once, after training;
+ *   - val   = round(n_train × valFraction) of the remaining cases: model selection and
+ *     threshold calibration (never the test split);
+ *   - train = the normal slices of the other cases (unsupervised: their anomalous slices
+ *     are left out and counted).
+ * Validation and test take normal and anomalous slices of their cases, balanced to equal
+ * numbers by sub-sampling the larger side (seeded); one-sided sets are reported, not padded.
+ * Cases without a label file are excluded unless `data.unlabelled` is "normal".
  */
 import type { SliceSelection, WorkspaceConfig } from '../config';
 import { ConfigError, StudyError } from '../errors';
@@ -26,6 +32,8 @@ export interface SliceRef {
   /** Axial slice index of the canonical (RAS) volume. */
   z: number;
   anomalous: boolean;
+  /** Anomalous voxels of the slice in the native-resolution label (0 for unlabelled cases). */
+  lesionVoxels: number;
 }
 
 export interface SplitCounts {
@@ -34,17 +42,37 @@ export interface SplitCounts {
   anomalous: number;
 }
 
+/** A scored split (validation or test): what was available and what was kept. */
+export type ScoredSplitSummary = SplitCounts & {
+  caseIds: string[];
+  availableNormal: number;
+  availableAnomalous: number;
+  balance: 'balanced' | 'subsampled-normal' | 'subsampled-anomalous' | 'one-sided';
+};
+
 export interface SliceDatasetSummary {
-  cases: { total: number; used: number; withLabel: number; withoutLabel: number; withAnomalies: number; skipped: string[] };
-  slices: { axis: 'axial'; indices: number[]; total: number; normal: number; anomalous: number };
+  cases: {
+    total: number; used: number; withLabel: number; withoutLabel: number; withAnomalies: number; skipped: string[];
+    /** The data.unlabelled rule, and the unlabelled cases it left out. */
+    unlabelled: 'exclude' | 'normal'; excludedUnlabelled: string[];
+  };
+  slices: {
+    axis: 'axial'; indices: number[]; total: number; normal: number; anomalous: number;
+    /** Slices with 0 < lesion voxels < minLesionVoxels, left out. */
+    ambiguous: number; minLesionVoxels: number;
+  };
   train: SplitCounts & { caseIds: string[]; anomalousLeftOut: number };
-  test: SplitCounts & { caseIds: string[]; availableNormal: number; availableAnomalous: number; balance: 'balanced' | 'subsampled-normal' | 'subsampled-anomalous' | 'one-sided' };
+  val: ScoredSplitSummary;
+  test: ScoredSplitSummary;
   /** Plain-language remarks (unlabelled cases, imbalance, empty sides). */
   notes: string[];
 }
 
 export interface SliceDataset {
   train: SliceRef[];
+  /** Model selection and threshold calibration. */
+  val: SliceRef[];
+  /** Scored once, after training. */
   test: SliceRef[];
   summary: SliceDatasetSummary;
 }
@@ -66,40 +94,34 @@ export function selectedSlices(sel: SliceSelection, nz: number, where?: string):
 interface CaseSlices {
   id: string;
   labelled: boolean;
+  /** Slices with a clear label (ambiguous ones dropped). */
   slices: SliceRef[];
+  ambiguous: number;
 }
 
-/** Which selected slices of one case are anomalous, from its label (or all normal). */
+/** The selected slices of one case with their lesion-voxel counts (all 0 without a label). */
 function caseSlices(c: Case, config: WorkspaceConfig, maxBytes?: number): CaseSlices {
   const readOpts = maxBytes === undefined ? {} : { maxBytes };
-  const sel = config.data.slices;
+  const { slices: sel, minLesionVoxels } = config.data;
   let vol: Volume;
-  let labelled = false;
-  if (c.label) {
-    vol = loadVolume(c.label, readOpts);
-    labelled = true;
-  } else {
-    const any = CHANNELS.map((s) => c.files[s]).find(Boolean)!;
-    vol = loadVolume(any, readOpts);
-  }
+  if (c.label) vol = loadVolume(c.label, readOpts);
+  else vol = loadVolume(CHANNELS.map((s) => c.files[s]).find(Boolean)!, readOpts);
   const [nx, ny, nz] = vol.dims;
   const zs = selectedSlices(sel, nz, c.label ?? c.files.flair ?? c.files.t1 ?? c.files.t2);
   const isAnomalous = anomalyPredicate(config.data.anomalyLabels);
   const plane = nx * ny;
-  const slices = zs.map((z) => {
-    let anomalous = false;
-    if (labelled) {
+  const slices: SliceRef[] = [];
+  let ambiguous = 0;
+  for (const z of zs) {
+    let lesionVoxels = 0;
+    if (c.label) {
       const d = vol.data;
-      for (let i = z * plane, end = (z + 1) * plane; i < end; i++) {
-        if (d[i] !== 0 && isAnomalous(d[i])) {
-          anomalous = true;
-          break;
-        }
-      }
+      for (let i = z * plane, end = (z + 1) * plane; i < end; i++) if (d[i] !== 0 && isAnomalous(d[i])) lesionVoxels++;
     }
-    return { caseId: c.id, z, anomalous };
-  });
-  return { id: c.id, labelled, slices };
+    if (lesionVoxels > 0 && lesionVoxels < minLesionVoxels) ambiguous++;
+    else slices.push({ caseId: c.id, z, anomalous: lesionVoxels > 0, lesionVoxels });
+  }
+  return { id: c.id, labelled: Boolean(c.label), slices, ambiguous };
 }
 
 /** Seeded choice of `k` of `items`, returned in their original order. */
@@ -108,90 +130,130 @@ function subsample<T>(items: T[], k: number, seed: number): T[] {
   return idx.map((i) => items[i]);
 }
 
-/** Splits case ids train/test: round(n × (1 − trainFraction)) of them to test, seeded. */
-function splitIds(ids: string[], trainFraction: number, seed: number): { train: string[]; test: string[] } {
+/** Splits ids in two: round(n × fraction) of them (at least 1 when n ≥ 2) to `held`, seeded. */
+function holdOut(ids: string[], fraction: number, seed: number): { kept: string[]; held: string[] } {
   const shuffled = createRng(seed).shuffle([...ids]);
-  let nTest = Math.round(ids.length * (1 - trainFraction));
-  if (nTest === 0 && ids.length >= 2) nTest = 1; // both sides non-empty when possible
-  const test = new Set(shuffled.slice(0, nTest));
-  return { train: ids.filter((id) => !test.has(id)), test: ids.filter((id) => test.has(id)) };
+  let n = Math.round(ids.length * fraction);
+  if (n === 0 && ids.length >= 2) n = 1; // both sides non-empty when possible
+  const held = new Set(shuffled.slice(0, n));
+  return { kept: ids.filter((id) => !held.has(id)), held: ids.filter((id) => held.has(id)) };
+}
+
+const bySliceOrder = (x: SliceRef, y: SliceRef) => (x.caseId < y.caseId ? -1 : x.caseId > y.caseId ? 1 : x.z - y.z);
+
+/** Normal and anomalous slices of a scored split, balanced to equal numbers (seeded). */
+function balancedSplit(name: 'validation' | 'test', ids: Set<string>, per: CaseSlices[], seed: number, notes: string[]): { slices: SliceRef[]; summary: ScoredSplitSummary } {
+  const all = per.filter((c) => ids.has(c.id)).flatMap((c) => c.slices);
+  const availNormal = all.filter((s) => !s.anomalous);
+  const availAnomalous = all.filter((s) => s.anomalous);
+  let balance: ScoredSplitSummary['balance'] = 'balanced';
+  let normal = availNormal;
+  let anomalous = availAnomalous;
+  if (availNormal.length === 0 || availAnomalous.length === 0) {
+    balance = 'one-sided';
+    notes.push(`the ${name} set has ${availNormal.length} normal and ${availAnomalous.length} anomalous slices: detection metrics need both`);
+  } else if (availAnomalous.length > availNormal.length) {
+    balance = 'subsampled-anomalous';
+    anomalous = subsample(availAnomalous, availNormal.length, seed);
+    notes.push(`${name}: ${availAnomalous.length} anomalous slices for ${availNormal.length} normal ones; ${availNormal.length} anomalous slices sub-sampled to balance`);
+  } else if (availNormal.length > availAnomalous.length) {
+    balance = 'subsampled-normal';
+    normal = subsample(availNormal, availAnomalous.length, seed);
+    notes.push(`${name}: fewer anomalous (${availAnomalous.length}) than normal (${availNormal.length}) slices; ${availAnomalous.length} normal slices sub-sampled to balance`);
+  }
+  return {
+    slices: [...normal, ...anomalous].sort(bySliceOrder),
+    summary: {
+      cases: ids.size, caseIds: [...ids].sort(), normal: normal.length, anomalous: anomalous.length,
+      availableNormal: availNormal.length, availableAnomalous: availAnomalous.length, balance,
+    },
+  };
 }
 
 export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: { maxBytes?: number } = {}): SliceDataset {
   const notes: string[] = [];
   const skipped: string[] = [];
+  const excludedUnlabelled: string[] = [];
+  const rule = config.data.unlabelled;
   const per: CaseSlices[] = [];
+  let withoutLabel = 0;
   for (const c of cases) {
     if (!CHANNELS.some((s) => c.files[s])) {
       skipped.push(c.id);
       continue;
     }
+    if (!c.label) {
+      withoutLabel++;
+      if (rule === 'exclude') {
+        excludedUnlabelled.push(c.id);
+        continue;
+      }
+    }
     per.push(caseSlices(c, config, opts.maxBytes));
   }
   if (skipped.length) notes.push(`${skipped.length} case(s) without FLAIR, T1 or T2 skipped: ${skipped.join(', ')}`);
-  if (per.length === 0) throw new StudyError('study/no-cases', 'no usable cases (each needs FLAIR, T1 or T2)');
-  const unlabelled = per.filter((c) => !c.labelled);
-  if (unlabelled.length) notes.push(`${unlabelled.length} case(s) without a label: all their slices count as normal (${unlabelled.map((c) => c.id).join(', ')})`);
+  if (excludedUnlabelled.length) {
+    notes.push(`${excludedUnlabelled.length} case(s) without a label file left out (data.unlabelled is "exclude"; set it to "normal" only if they hold no anomaly): ${excludedUnlabelled.join(', ')}`);
+  }
+  const unlabelledUsed = per.filter((c) => !c.labelled);
+  if (unlabelledUsed.length) notes.push(`${unlabelledUsed.length} case(s) without a label used as all-normal (data.unlabelled is "normal"): ${unlabelledUsed.map((c) => c.id).join(', ')}`);
+  if (per.length === 0) {
+    throw new StudyError('study/no-cases', excludedUnlabelled.length
+      ? `no usable cases: ${excludedUnlabelled.length} case(s) have no label file and data.unlabelled is "exclude" (add label files, or set data.unlabelled to "normal" if they hold no anomaly)`
+      : 'no usable cases (each needs FLAIR, T1 or T2)');
+  }
+  const ambiguous = per.reduce((a, c) => a + c.ambiguous, 0);
+  const { minLesionVoxels } = config.data;
+  if (ambiguous) notes.push(`${ambiguous} slice(s) with 1–${minLesionVoxels - 1} lesion voxels (below data.minLesionVoxels ${minLesionVoxels}) left out as ambiguous`);
 
-  const { trainFraction, seed } = config.data.split;
-  const withAnom = per.filter((c) => c.slices.some((s) => s.anomalous)).map((c) => c.id);
-  const without = per.filter((c) => !c.slices.some((s) => s.anomalous)).map((c) => c.id);
-  const a = splitIds(withAnom, trainFraction, mixSeed(seed, 1));
-  const n = splitIds(without, trainFraction, mixSeed(seed, 2));
-  const trainIds = new Set([...a.train, ...n.train]);
-  const testIds = new Set([...a.test, ...n.test]);
+  const { trainFraction, valFraction, seed } = config.data.split;
+  const hasAnom = (c: CaseSlices) => c.slices.some((s) => s.anomalous);
+  const groups = [per.filter(hasAnom).map((c) => c.id), per.filter((c) => !hasAnom(c)).map((c) => c.id)];
+  const trainIds = new Set<string>();
+  const valIds = new Set<string>();
+  const testIds = new Set<string>();
+  groups.forEach((ids, g) => {
+    // Test ids are drawn exactly as before validation existed (same seeds), so a config's test split is stable.
+    const t = holdOut(ids, 1 - trainFraction, mixSeed(seed, g + 1));
+    const v = holdOut(t.kept, valFraction, mixSeed(seed, g + 11));
+    t.held.forEach((id) => testIds.add(id));
+    v.held.forEach((id) => valIds.add(id));
+    v.kept.forEach((id) => trainIds.add(id));
+  });
 
   const train: SliceRef[] = [];
-  const testNormal: SliceRef[] = [];
-  const testAnomalous: SliceRef[] = [];
   let anomalousLeftOut = 0;
   for (const c of per) {
+    if (!trainIds.has(c.id)) continue;
     for (const s of c.slices) {
-      if (trainIds.has(c.id)) {
-        if (s.anomalous) anomalousLeftOut++;
-        else train.push(s);
-      } else if (s.anomalous) testAnomalous.push(s);
-      else testNormal.push(s);
+      if (s.anomalous) anomalousLeftOut++;
+      else train.push(s);
     }
   }
-
-  let balance: SliceDatasetSummary['test']['balance'] = 'balanced';
-  let normal = testNormal;
-  let anomalous = testAnomalous;
-  if (testNormal.length === 0 || testAnomalous.length === 0) {
-    balance = 'one-sided';
-    notes.push(`the test set has ${testNormal.length} normal and ${testAnomalous.length} anomalous slices: detection metrics need both`);
-  } else if (testAnomalous.length > testNormal.length) {
-    balance = 'subsampled-anomalous';
-    anomalous = subsample(testAnomalous, testNormal.length, mixSeed(seed, 3));
-    notes.push(`test: ${testAnomalous.length} anomalous slices for ${testNormal.length} normal ones; ${testNormal.length} anomalous slices sub-sampled to balance`);
-  } else if (testNormal.length > testAnomalous.length) {
-    balance = 'subsampled-normal';
-    normal = subsample(testNormal, testAnomalous.length, mixSeed(seed, 3));
-    notes.push(`test: fewer anomalous (${testAnomalous.length}) than normal (${testNormal.length}) slices; ${testAnomalous.length} normal slices sub-sampled to balance`);
-  }
-  const order = (x: SliceRef, y: SliceRef) => (x.caseId < y.caseId ? -1 : x.caseId > y.caseId ? 1 : x.z - y.z);
-  const test = [...normal, ...anomalous].sort(order);
+  const val = balancedSplit('validation', valIds, per, mixSeed(seed, 4), notes);
+  const test = balancedSplit('test', testIds, per, mixSeed(seed, 3), notes);
   if (train.length === 0) notes.push('the training set is empty: no normal slices in the train cases');
 
   const all = per.flatMap((c) => c.slices);
   const summary: SliceDatasetSummary = {
-    cases: { total: cases.length, used: per.length, withLabel: per.length - unlabelled.length, withoutLabel: unlabelled.length, withAnomalies: withAnom.length, skipped },
+    cases: {
+      total: cases.length, used: per.length, withLabel: per.length - unlabelledUsed.length, withoutLabel,
+      withAnomalies: groups[0].length, skipped, unlabelled: rule, excludedUnlabelled,
+    },
     slices: {
       axis: 'axial',
-      indices: per[0].slices.map((s) => s.z),
+      indices: selectedSlices(config.data.slices, Number.MAX_SAFE_INTEGER),
       total: all.length,
       normal: all.filter((s) => !s.anomalous).length,
       anomalous: all.filter((s) => s.anomalous).length,
+      ambiguous, minLesionVoxels,
     },
     train: { cases: trainIds.size, caseIds: [...trainIds].sort(), normal: train.length, anomalous: 0, anomalousLeftOut },
-    test: {
-      cases: testIds.size, caseIds: [...testIds].sort(), normal: normal.length, anomalous: anomalous.length,
-      availableNormal: testNormal.length, availableAnomalous: testAnomalous.length, balance,
-    },
+    val: val.summary,
+    test: test.summary,
     notes,
   };
-  return { train, test, summary };
+  return { train, val: val.slices, test: test.slices, summary };
 }
 
 function plural(n: number, word: string): string {
@@ -202,12 +264,17 @@ function plural(n: number, word: string): string {
 export function formatDatasetSummary(s: SliceDatasetSummary, root?: string): string {
   const sl = s.slices;
   const range = sl.indices.length > 1 ? `${sl.indices[0]}–${sl.indices[sl.indices.length - 1]} every ${sl.indices[1] - sl.indices[0]}` : `${sl.indices[0]}`;
+  const scored = (x: ScoredSplitSummary) => `${plural(x.cases, 'case')}, ${x.normal} normal + ${x.anomalous} anomalous slices (available ${x.availableNormal} + ${x.availableAnomalous}; ${x.balance})`;
+  const unlabelled = s.cases.unlabelled === 'exclude'
+    ? `${s.cases.excludedUnlabelled.length} without label excluded`
+    : `${s.cases.withoutLabel} without label used as normal`;
   const lines = [
     ...(root ? [`Slice dataset of ${root}`] : []),
-    `cases:   ${s.cases.used} used (${s.cases.withAnomalies} with anomalous slices, ${s.cases.withoutLabel} without label)${s.cases.skipped.length ? `, ${s.cases.skipped.length} skipped` : ''}`,
-    `slices:  axial ${range} (${sl.indices.length} per case): ${sl.total} in all, ${sl.normal} normal, ${sl.anomalous} anomalous`,
+    `cases:   ${s.cases.used} used (${s.cases.withAnomalies} with anomalous slices; ${unlabelled})${s.cases.skipped.length ? `, ${s.cases.skipped.length} skipped` : ''}`,
+    `slices:  axial ${range} (${sl.indices.length} per case): ${sl.total} in all, ${sl.normal} normal, ${sl.anomalous} anomalous (≥ ${sl.minLesionVoxels} lesion voxel${sl.minLesionVoxels === 1 ? '' : 's'})${sl.ambiguous ? `, ${sl.ambiguous} ambiguous left out` : ''}`,
     `train:   ${plural(s.train.cases, 'case')}, ${s.train.normal} normal slices (${s.train.anomalousLeftOut} anomalous slices of train cases left out)`,
-    `test:    ${plural(s.test.cases, 'case')}, ${s.test.normal} normal + ${s.test.anomalous} anomalous slices (available ${s.test.availableNormal} + ${s.test.availableAnomalous}; ${s.test.balance})`,
+    `val:     ${scored(s.val)}: model selection and thresholds`,
+    `test:    ${scored(s.test)}: scored once, after training`,
     ...s.notes.map((n) => `note:    ${n}`),
   ];
   return lines.join('\n');

@@ -124,6 +124,13 @@ export interface TrainAnyADOptions {
   /** Continue from the newest checkpoint in checkpointDir, when there is one. */
   resume?: boolean;
   onProgress?: (p: AnyADProgress) => void | Promise<void>;
+  /**
+   * Called with the live parameters after every `evaluateEvery`-th step before the last (after
+   * that step's checkpoint is written and progress reported); the caller copies what it keeps.
+   * The final parameters come back in the result, so the last step is the caller's to evaluate.
+   */
+  onEvaluate?: (params: Params, step: number) => Promise<void>;
+  evaluateEvery?: number;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
@@ -275,6 +282,8 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
           step, totalSteps, loss: rec.loss, recon: rec.recon, gather: rec.gather, align: rec.align,
           samplesPerSec: (done * batch) / elapsed, etaSec: (elapsed / done) * (totalSteps - step),
         });
+        const every = o.evaluateEvery ?? 0;
+        if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps && !o.signal?.aborted) await o.onEvaluate(params, step);
       },
     });
     return {

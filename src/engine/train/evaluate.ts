@@ -1,19 +1,22 @@
 /**
- * Evaluation of the AnyAD head on the test split, all 7 modality subsets, with the reference's
- * map pipeline (eval/anomalyMap.ts):
+ * Evaluation of the AnyAD head on a scored split (validation during training, test once at
+ * the end), all 7 modality subsets, with the reference's map pipeline (eval/anomalyMap.ts):
  *
- *   test slice ──mask(subset)──▶ frozen encoder (FeatureCache) ──▶ fused, En0, En1
+ *   slice ──mask(subset)──▶ frozen encoder (FeatureCache) ──▶ fused, En0, En1
  *   head session (fused, En0, En1, subset → De0, De1; the same buildHead + modality affine as
  *   training, parameters fed as inputs so one session serves every evaluation)
  *   per slice: 1 − cos(En_g, De_g) → upsample to the input size → 256² + Gaussian → top-1 % score
- *   ground truth: preprocessMask (input grid) → nearest to 256² → SubsetEvaluator per subset.
+ *   pixel ground truth: preprocessMask (input grid) → nearest to 256²; image label: the
+ *   dataset's, from the native-resolution label (a small lesion lost by resizing stays anomalous).
  *
- * The same machinery scores normal training slices for threshold calibration.
+ * The same machinery scores normal validation slices for threshold calibration, and
+ * evaluateBaseline scores the non-learned intensity baseline on exactly the same slices.
  */
 import {
   EVAL_MAP_SIZE, type MetricSet, SubsetEvaluator, type SubsetCurves, anomalyMapFromFeatures, curvesOf, evaluationMap,
   imageScore, resizeNearest,
 } from '../eval';
+import { intensityBaseline } from '../eval/intensityBaseline';
 import { Graph, emitModel } from '../graph';
 import { type Feed, type ProviderChoice, type Session, createSession, outputFloat32, releaseSession, run } from '../graph/runtime';
 import { applyModalityAffine } from '../model/alignment';
@@ -24,32 +27,33 @@ import type { HeadConfig, WeightMap } from '../model/headWeights';
 import { patchGrid } from '../model/posEmbed';
 import type { Case } from '../study/discover';
 import type { SliceRef } from '../study/dataset';
-import { CHANNELS, MODALITY_SUBSETS } from '../study/modalities';
+import { CHANNELS, MODALITY_SUBSETS, type ModalitySubset } from '../study/modalities';
 import { type PreprocessGeometry, preprocessMask } from '../study/preprocess';
 import { axialImage } from '../study/slice';
 import { forEachSliceByCase, fullModalityInput } from '../study/sliceImages';
 import { FeatureCache } from './featureCache';
 import { maskImage } from './masking';
 
-/** Preprocessed test slices (all 3 channels) with their ground truth on the 256² evaluation grid. */
-export interface TestImages {
+/** Preprocessed slices of a scored split (all 3 channels) with their ground truth. */
+export interface ScoredImages {
   count: number;
   imageSize: number;
   image: (index: number) => Float32Array;
-  /** Mask on the EVAL_MAP_SIZE² grid, or null for a slice without anomalous pixels. */
+  /** Pixel ground truth on the EVAL_MAP_SIZE² grid, or null when no anomalous pixel survives the resize. */
   mask: (index: number) => Uint8Array | null;
+  /** The slices, with their image labels from the native-resolution label volume. */
   slices: SliceRef[];
 }
 
 /**
- * Loads the test slices: images as training preprocesses them, masks through preprocessMask
- * (the model's input grid) then nearest-neighbour to 256², as the reference's ground truth.
- * A test case needs FLAIR, T1 and T2 (each subset is cut from the full image).
+ * Loads the slices of a scored split: images as training preprocesses them, pixel masks through
+ * preprocessMask (the model's input grid) then nearest-neighbour to 256², as the reference's
+ * ground truth. A scored case needs FLAIR, T1 and T2 (each subset is cut from the full image).
  */
-export function loadTestImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry, anomalyLabels: 'any' | readonly number[]): TestImages {
+export function loadScoredImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry, anomalyLabels: 'any' | readonly number[], what = 'test'): ScoredImages {
   const images: Float32Array[] = new Array(slices.length);
   const masks: (Uint8Array | null)[] = new Array(slices.length).fill(null);
-  forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: true }, 'test', (loaded, i) => {
+  forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: true }, what, (loaded, i) => {
     images[i] = fullModalityInput(loaded, slices[i].z, geom);
     if (loaded.label) {
       const lab = axialImage(loaded.label, slices[i].z);
@@ -58,6 +62,56 @@ export function loadTestImages(cases: readonly Case[], slices: readonly SliceRef
     }
   });
   return { count: slices.length, imageSize: geom.crop, image: (i) => images[i], mask: (i) => masks[i], slices: [...slices] };
+}
+
+/** Bootstrap resamples for confidence intervals: none during training (selection needs only the point values). */
+export interface EvaluateOptions {
+  signal?: AbortSignal;
+  /** Resamples (by case) for the 95 % intervals; 0 = none. */
+  bootstrapSamples?: number;
+  bootstrapSeed?: number;
+}
+
+/** One subset's evaluator over a scored set; `add(i, map, score?)` per slice. */
+function subsetEvaluator(set: ScoredImages, subset: ModalitySubset, o: EvaluateOptions): { add: (i: number, map: Float32Array, score?: number) => void; ev: SubsetEvaluator } {
+  const ev = new SubsetEvaluator({
+    mapSize: EVAL_MAP_SIZE, expectedSlices: set.count, label: subset.label,
+    bootstrap: { samples: o.bootstrapSamples ?? 0, seed: o.bootstrapSeed ?? 0 },
+  });
+  const add = (i: number, map: Float32Array, score?: number) => {
+    const s = set.slices[i];
+    ev.addSlice(map, set.mask(i), { score, anomalous: s.anomalous, caseId: s.caseId, name: `${s.caseId} z=${s.z}` });
+  };
+  return { add, ev };
+}
+
+/** Runs `perSubset(subset, add)` for the 7 subsets and collects metrics and curves. */
+async function evaluateSubsets(
+  set: ScoredImages, step: number, o: EvaluateOptions,
+  perSubset: (subset: ModalitySubset, add: (i: number, map: Float32Array, score?: number) => void) => Promise<void>,
+): Promise<EvaluationResult> {
+  const t0 = performance.now();
+  const metrics: Record<string, MetricSet> = {};
+  const curves: Record<string, SubsetCurves> = {};
+  for (const subset of MODALITY_SUBSETS) {
+    if (o.signal?.aborted) break;
+    const { add, ev } = subsetEvaluator(set, subset, o);
+    await perSubset(subset, add);
+    const res = ev.finalize();
+    metrics[subset.label] = res.metrics;
+    curves[subset.label] = curvesOf(res);
+  }
+  return { step, perSubset: metrics, curves, ...means(metrics), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** The non-learned intensity baseline (eval/intensityBaseline.ts) on the same slices, all 7 subsets. */
+export async function evaluateBaseline(set: ScoredImages, o: EvaluateOptions = {}): Promise<EvaluationResult> {
+  return evaluateSubsets(set, 0, o, async (subset, add) => {
+    for (let i = 0; i < set.count; i++) {
+      const b = intensityBaseline(set.image(i), set.imageSize, subset.id);
+      add(i, b.map, b.score);
+    }
+  });
 }
 
 /** Metrics of one evaluation: per subset label ('F' … 'F+T1+T2'). */
@@ -204,20 +258,9 @@ export class HeadEvaluator {
     return out;
   }
 
-  /** All 7 subsets on the test split: image and pixel metrics per subset. */
-  async evaluate(test: TestImages, params: WeightMap, step = 0, signal?: AbortSignal): Promise<EvaluationResult> {
-    const t0 = performance.now();
-    const perSubset: Record<string, MetricSet> = {};
-    const curves: Record<string, SubsetCurves> = {};
-    for (const subset of MODALITY_SUBSETS) {
-      if (signal?.aborted) break;
-      const ev = new SubsetEvaluator({ mapSize: EVAL_MAP_SIZE, expectedSlices: test.count, label: subset.label });
-      await this.maps(test, subset.id, params, (i, map) => ev.addSlice(map, test.mask(i), undefined, `${test.slices[i].caseId} z=${test.slices[i].z}`));
-      const res = ev.finalize();
-      perSubset[subset.label] = res.metrics;
-      curves[subset.label] = curvesOf(res);
-    }
-    return { step, perSubset, curves, ...means(perSubset), seconds: (performance.now() - t0) / 1000 };
+  /** All 7 subsets on a scored split: image and pixel metrics per subset. */
+  async evaluate(set: ScoredImages, params: WeightMap, step = 0, o: EvaluateOptions = {}): Promise<EvaluationResult> {
+    return evaluateSubsets(set, step, o, (subset, add) => this.maps(set, subset.id, params, (i, map) => add(i, map)));
   }
 }
 
@@ -226,29 +269,20 @@ export class HeadEvaluator {
  * subset id [1] → map256, score), so a bundle is judged by exactly what detection runs.
  */
 export async function evaluateModelFile(
-  modelPath: string, test: TestImages, opts: { provider?: ProviderChoice; threads?: number; log?: (m: string) => void; signal?: AbortSignal; step?: number } = {},
+  modelPath: string, set: ScoredImages, opts: EvaluateOptions & { provider?: ProviderChoice; threads?: number; log?: (m: string) => void; step?: number } = {},
 ): Promise<EvaluationResult> {
-  const t0 = performance.now();
   const session = await createSession(modelPath, { provider: opts.provider ?? 'cpu', threads: opts.threads ?? 0, log: opts.log });
-  const c = test.imageSize;
-  const perSubset: Record<string, MetricSet> = {};
-  const curves: Record<string, SubsetCurves> = {};
+  const c = set.imageSize;
   try {
-    for (const subset of MODALITY_SUBSETS) {
-      if (opts.signal?.aborted) break;
-      const ev = new SubsetEvaluator({ mapSize: EVAL_MAP_SIZE, expectedSlices: test.count, label: subset.label });
-      for (let i = 0; i < test.count; i++) {
-        const out = await run(session, { image: maskImage(test.image(i), subset.id), subset: BigInt64Array.of(BigInt(subset.id)) }, { image: [1, 3, c, c], subset: [1] }, ['map256', 'score']);
-        ev.addSlice(outputFloat32(out, 'map256'), test.mask(i), outputFloat32(out, 'score')[0], `${test.slices[i].caseId} z=${test.slices[i].z}`);
+    return await evaluateSubsets(set, opts.step ?? 0, opts, async (subset, add) => {
+      for (let i = 0; i < set.count; i++) {
+        const out = await run(session, { image: maskImage(set.image(i), subset.id), subset: BigInt64Array.of(BigInt(subset.id)) }, { image: [1, 3, c, c], subset: [1] }, ['map256', 'score']);
+        add(i, outputFloat32(out, 'map256'), outputFloat32(out, 'score')[0]);
       }
-      const res = ev.finalize();
-      perSubset[subset.label] = res.metrics;
-      curves[subset.label] = curvesOf(res);
-    }
+    });
   } finally {
     await releaseSession(session);
   }
-  return { step: opts.step ?? 0, perSubset, curves, ...means(perSubset), seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Means over the 7 subsets (NaN when a subset lacks the value). */
