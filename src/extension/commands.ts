@@ -12,6 +12,8 @@ import { CONFIG_TEMPLATE, loadWorkspaceConfig } from '../engine/config';
 import { isAnyadError } from '../engine/errors';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engine/study';
 import { writeFileAtomic } from '../engine/util/atomic';
+import { isVolumeResult, parseDetectOutput } from '../shared/detectJson';
+import { heatmapModel, modelCardPath, provenanceLogLine, statusSuffix, statusTooltip } from './provenance';
 
 export interface CommandEnv {
   log: vscode.OutputChannel;
@@ -20,7 +22,16 @@ export interface CommandEnv {
   status: vscode.StatusBarItem;
 }
 
-interface DetectJson { provider: string; subset: string; z?: number; score?: number; threshold?: number | null; anomalous?: boolean | null; slices?: Array<{ z: number; score: number; threshold: number | null; anomalous: boolean | null }> }
+const NO_MODEL = 'AnyAD: no model found. Run "AnyAD: Train on workspace", or set anyad.modelPath to a model folder.';
+
+/** The model Detect uses: anyad.modelPath, else the newest bundle trained in the workspace, else the shipped default. */
+function locateModel(env: CommandEnv): ReturnType<typeof locateBundle> {
+  return locateBundle({
+    explicit: vscode.workspace.getConfiguration('anyad').get<string>('modelPath', '') || undefined,
+    workspaceRoots: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+    shippedDefault: join(env.extensionUri.fsPath, 'models', 'default'),
+  });
+}
 
 /**
  * AnyAD: Detect anomalies — on the active viewer's current axial slice or whole volume, with
@@ -33,13 +44,9 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     return;
   }
   const cfg = vscode.workspace.getConfiguration('anyad');
-  const located = locateBundle({
-    explicit: cfg.get<string>('modelPath', '') || undefined,
-    workspaceRoots: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
-    shippedDefault: join(env.extensionUri.fsPath, 'models', 'default'),
-  });
+  const located = locateModel(env);
   if (!located) {
-    await vscode.window.showErrorMessage('AnyAD: no model found. Run "AnyAD: Train on workspace", or set anyad.modelPath to a model folder.');
+    await vscode.window.showErrorMessage(NO_MODEL);
     return;
   }
   const loaded = doc.loaded;
@@ -64,7 +71,11 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       if (r.code === null) return; // cancelled
       throw new Error(cliErrorLine(r));
     }
-    const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as DetectJson;
+    const res = parseDetectOutput(r.stdout);
+    if (isVolumeResult(res) !== (mode === 'volume')) throw new Error(`the AnyAD CLI answered a ${mode} detection with a ${isVolumeResult(res) ? 'volume' : 'slice'} result`);
+    env.log.appendLine(provenanceLogLine(res));
+    env.status.tooltip = statusTooltip(res, located.dir);
+    const model = heatmapModel(res);
     // Read the map file once and delete it before any prompt, so an unanswered prompt leaves
     // nothing behind. It is Float32 on the opened grid; reading it holds the file's voxels and
     // their Float32 copy at once (2 × 4 bytes a voxel), plus room for the header.
@@ -72,22 +83,22 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     rmSync(tmp, { force: true });
     const map = toCanonical(readNifti(mapFile, { file: 'anomaly map', maxBytes: 8 * loaded.volume.data.length + (1 << 20) }).volume).data;
     const [nx, ny, nz] = loaded.volume.dims;
-    if (mode === 'slice') {
+    if (!isVolumeResult(res)) {
       const shown = new Float32Array(map.length).fill(NaN);
       shown.set(map.subarray(z * nx * ny, (z + 1) * nx * ny), z * nx * ny);
       const threshold = res.threshold ?? Number.MAX_VALUE;
-      doc.showDetection(shown, { score: res.score ?? NaN, threshold, decision: res.anomalous === true, slice: z, modalities: [...modalities] });
-      env.status.text = `AnyAD: ${res.anomalous ? 'anomalous' : 'normal'} · score ${res.score?.toFixed(3)}${res.threshold != null ? ` (threshold ${res.threshold.toFixed(3)})` : ''} · ${res.provider}`;
+      doc.showDetection(shown, { score: res.score, threshold, decision: res.anomalous === true, slice: z, modalities: [...modalities], model }, located.dir);
+      env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${res.anomalous ? 'anomalous' : 'normal'} · score ${res.score.toFixed(3)}${res.threshold != null ? ` (threshold ${res.threshold.toFixed(3)})` : ''} · ${res.provider}${statusSuffix(res)}`;
     } else {
-      const slices = res.slices ?? [];
+      const slices = res.slices;
       const scores = new Float32Array(nz).fill(NaN);
       for (const s of slices) scores[s.z] = s.score;
       const threshold = slices.find((s) => s.threshold != null)?.threshold ?? Number.MAX_VALUE;
       const worst = slices.reduce((a, s) => (s.score > a.score ? s : a), slices[0]);
       const flagged = slices.filter((s) => s.anomalous).length;
       doc.showSliceScores(scores, threshold);
-      doc.showDetection(map, { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities] });
-      env.status.text = `AnyAD: ${flagged} of ${slices.length} slices anomalous · ${res.provider}`;
+      doc.showDetection(map, { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities], model }, located.dir);
+      env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${flagged} of ${slices.length} slices anomalous · ${res.provider}${statusSuffix(res)}`;
       const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
       if (save) {
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
@@ -99,7 +110,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       }
     }
     env.status.show();
-    if (res.threshold === null) void vscode.window.showWarningMessage('AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.');
+    if (!isVolumeResult(res) && res.threshold === null) void vscode.window.showWarningMessage('AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.');
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     env.log.appendLine(`Detect failed: ${message}`);
@@ -109,7 +120,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   }
 }
 
-interface TrainLine { type: 'progress' | 'log' | 'result'; message?: string; phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number; completed?: boolean; reportPath?: string | null; bundleDir?: string | null; encoder?: string }
+interface TrainLine { type: 'progress' | 'log' | 'result'; message?: string; phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number; completed?: boolean; reportPath?: string | null; bundleDir?: string | null; encoderDescription?: string }
 
 /**
  * AnyAD: Train on workspace — reads anyad.json (offers a template when missing), trains in a
@@ -181,4 +192,30 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     log.appendLine(`Train on workspace failed: ${message}`);
     await vscode.window.showErrorMessage(`AnyAD: ${message}`);
   }
+}
+
+/**
+ * AnyAD: Show model card — the markdown describing a model (the shipped default's
+ * MODEL_CARD.md, a trained bundle's report.md) in a preview. `dir`: the bundle of the result
+ * the viewer shows (its banner's link); otherwise the model Detect would use.
+ */
+export async function showModelCardCommand(env: CommandEnv, dir?: unknown): Promise<void> {
+  const bundle = typeof dir === 'string' ? dir : locateModel(env)?.dir;
+  if (!bundle) {
+    await vscode.window.showErrorMessage(NO_MODEL);
+    return;
+  }
+  const card = modelCardPath(bundle);
+  if (!card) {
+    await vscode.window.showErrorMessage(`AnyAD: the model in ${bundle} has no model card or report; its anyad.json describes it.`);
+    return;
+  }
+  env.log.appendLine(`Model card: ${card}`);
+  await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(card));
+}
+
+/** AnyAD: Get pretrained encoder weights — the README's section on bringing DINOv2 weights. */
+export async function pretrainedWeightsCommand(env: CommandEnv): Promise<void> {
+  const readme = vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'bringing-dinov2-weights' });
+  await vscode.commands.executeCommand('markdown.showPreview', readme);
 }

@@ -1,7 +1,7 @@
 /** Extension entry point: registers the NIfTI custom editor and the AnyAD commands. VS Code glue only. */
 import * as vscode from 'vscode';
 import { NIFTI_VIEW_TYPE, NiftiEditorProvider } from './niftiEditor';
-import { type CommandEnv, detectCommand, trainCommand } from './commands';
+import { type CommandEnv, detectCommand, pretrainedWeightsCommand, showModelCardCommand, trainCommand } from './commands';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('AnyAD');
@@ -22,6 +22,8 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('anyad.detect', (uri?: unknown, mode?: unknown) => detectCommand(env, uri, mode)),
     vscode.commands.registerCommand('anyad.train', () => trainCommand(env)),
+    vscode.commands.registerCommand('anyad.showModelCard', (dir?: unknown) => showModelCardCommand(env, dir)),
+    vscode.commands.registerCommand('anyad.pretrainedWeights', () => pretrainedWeightsCommand(env)),
   );
   log.appendLine('AnyAD activated');
 }

@@ -13,7 +13,7 @@ import type { NiftiHeader, Volume } from '../engine/nifti/types';
 import { findCaseOfFile, type Case } from '../engine/study';
 import { closedRegionVoxels, strokeVoxels } from './model/planes';
 import { AnnotationDocument, defaultAnnotationPath, type LabelPatch } from './model/annotationDocument';
-import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HostToWebview, type SequenceTab, type WebviewToHost } from '../webview/protocol';
+import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HostToWebview, type SequenceTab, type WebviewToHost } from '../webview/protocol';
 import { viewerHtml } from './webviewHtml';
 
 export const NIFTI_VIEW_TYPE = 'anyad.niftiViewer';
@@ -38,6 +38,8 @@ export interface ViewerState {
 export class NiftiDocument implements vscode.CustomDocument {
   readonly panels = new Set<vscode.WebviewPanel>();
   viewState: ViewerState | null = null;
+  /** Bundle folder of the detection shown: the viewer's "Model card" link opens its card. */
+  shownModel: string | undefined;
   constructor(readonly uri: vscode.Uri, readonly loaded: LoadedVolume | { error: string }) {}
 
   /** Sends `msg` to every viewer of this document. */
@@ -49,7 +51,8 @@ export class NiftiDocument implements vscode.CustomDocument {
    * Shows a detection result: `map` on the canonical voxel grid (NaN where not computed),
    * the score, threshold and decision, for axial `slice` or the whole volume (null).
    */
-  showDetection(map: Float32Array, result: { score: number; threshold: number; decision: boolean; slice: number | null; modalities: DetectChannel[] }): void {
+  showDetection(map: Float32Array, result: Omit<HeatmapMessage, 'type' | 'data'>, modelDir: string): void {
+    this.shownModel = modelDir;
     this.post({ type: 'heatmap', data: bufferOf(map), ...result, modalities: [...result.modalities] });
   }
 
@@ -175,8 +178,10 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         return;
       }
       case 'command': {
-        const command = { undo: 'undo', redo: 'redo', save: 'workbench.action.files.save', detectSlice: 'anyad.detect', detectVolume: 'anyad.detect' }[msg.command];
-        const args = msg.command === 'detectSlice' ? [doc.uri, 'slice'] : msg.command === 'detectVolume' ? [doc.uri, 'volume'] : [];
+        const command = { undo: 'undo', redo: 'redo', save: 'workbench.action.files.save', detectSlice: 'anyad.detect', detectVolume: 'anyad.detect',
+          showModelCard: 'anyad.showModelCard', pretrainedWeights: 'anyad.pretrainedWeights' }[msg.command];
+        const args = msg.command === 'detectSlice' ? [doc.uri, 'slice'] : msg.command === 'detectVolume' ? [doc.uri, 'volume']
+          : msg.command === 'showModelCard' && doc.shownModel ? [doc.shownModel] : [];
         void vscode.commands.executeCommand(command, ...args);
         return;
       }

@@ -51,6 +51,11 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   #notice { color: var(--vscode-editorWarning-foreground); min-height: 1.2em; }
   #error { color: var(--vscode-errorForeground); white-space: pre-wrap; }
   #error:empty { display: none; }
+  /* The random-init banner sits right under the result it qualifies. */
+  #model-warning { padding: 3px 6px; color: var(--vscode-foreground); background: var(--vscode-inputValidation-warningBackground, #5c4a00); border: 1px solid var(--vscode-inputValidation-warningBorder, #b89500); }
+  #model-warning[hidden] { display: none; }
+  button.link { background: none; border: none; padding: 0; color: var(--vscode-textLink-foreground); text-decoration: underline; }
+  button.link:hover:not(:disabled) { background: none; color: var(--vscode-textLink-activeForeground); }
 </style>
 </head>
 <body>
@@ -82,6 +87,7 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
 <div id="views">${view('axial')}${view('coronal')}${view('sagittal')}</div>
 <canvas id="slice-strip" data-testid="slice-strip" height="22" title="Per-slice anomaly scores (click to go to a slice)"></canvas>
 <div class="bar"><span id="readout" data-testid="readout"></span><span id="score" data-testid="score"></span></div>
+<div id="model-warning" data-testid="model-warning" role="alert" hidden><span id="model-warning-text" data-testid="model-warning-text"></span> — <button class="link" id="model-card" data-testid="model-card">Model card</button> · <button class="link" id="pretrained-weights" data-testid="pretrained-weights">Get pretrained weights</button></div>
 <div id="notice" data-testid="notice" role="status"></div>
 <script nonce="${nonce}" src="${opts.scriptUri}"></script>
 </body>

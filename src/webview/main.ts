@@ -7,7 +7,7 @@
  * are sent to it and its patches are applied here (strokes are previewed locally first).
  */
 import { PLANE_AXES, PLANES, planeShape, strokeVoxels, type Plane } from '../extension/model/planes';
-import { DETECT_CHANNELS, LIMITS, parseHostMessage, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from './protocol';
+import { DETECT_CHANNELS, LIMITS, parseHostMessage, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HeatmapModel, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from './protocol';
 import { colormapLut, finiteRange, percentileWindow, renderSlice, screenToPlane } from './render';
 
 declare function acquireVsCodeApi(): { postMessage(msg: unknown): void };
@@ -233,6 +233,17 @@ function applyWindowPreset(key: SeqKey): void {
   vol.window = preset === 'full' ? finiteRange(vol.data) : preset === 'narrow' ? percentileWindow(vol.data, 0.05, 0.95) : percentileWindow(vol.data);
 }
 
+/** The banner beside a result whose model carries a warning (random-init encoder); hidden otherwise. */
+function showModelWarning(model: HeatmapModel | null): void {
+  const banner = $('model-warning');
+  banner.hidden = !model?.warning;
+  if (!model?.warning) return;
+  $('model-warning-text').textContent = model.kind === 'random-init'
+    ? 'Random-init encoder: these detections are not meaningful for real data'
+    : `Model warning: ${model.warning}`;
+  banner.title = `${model.description}\n${model.warning}`;
+}
+
 function notice(text: string): void {
   $('notice').textContent = text;
 }
@@ -302,6 +313,7 @@ function onHostMessage(msg: HostToWebview): void {
       const values = new Float32Array(msg.data);
       state.heatmap = { ...msg, values, range: finiteRange(values) };
       const where = msg.slice === null ? 'volume' : `axial slice ${msg.slice}`;
+      showModelWarning(msg.model);
       $('score').textContent = `Anomaly score ${formatNumber(msg.score)} (threshold ${formatNumber(msg.threshold)}): ${msg.decision ? 'ANOMALOUS' : 'normal'} — ${where}, ${msg.modalities.map((m) => m.toUpperCase()).join('+')}`;
       if (msg.slice !== null) setSlice('axial', msg.slice);
       requestRender();
@@ -315,6 +327,7 @@ function onHostMessage(msg: HostToWebview): void {
       state.heatmap = null;
       state.sliceScores = null;
       $('score').textContent = '';
+      showModelWarning(null);
       requestRender();
       return;
     case 'notice':
@@ -521,6 +534,8 @@ $('undo').addEventListener('click', () => send({ type: 'command', command: 'undo
 $('redo').addEventListener('click', () => send({ type: 'command', command: 'redo' }));
 $('save').addEventListener('click', () => send({ type: 'command', command: 'save' }));
 $('detect-slice').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectSlice' }); });
+$('model-card').addEventListener('click', () => send({ type: 'command', command: 'showModelCard' }));
+$('pretrained-weights').addEventListener('click', () => send({ type: 'command', command: 'pretrainedWeights' }));
 $('detect-volume').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectVolume' }); });
 for (const id of ['overlay-heatmap', 'overlay-contour', 'overlay-mask', 'overlay-annotation', 'opacity-heatmap', 'opacity-mask', 'opacity-annotation']) $(id).addEventListener('input', requestRender);
 $('colormap').addEventListener('change', () => {

@@ -10,6 +10,7 @@
  * index = x + nx·(y + ny·z). Parsers that check sizes take that grid's dims.
  */
 import type { Plane } from '../extension/model/planes';
+import { ENCODER_KINDS, type EncoderKind } from '../shared/detectJson';
 
 export const SEQUENCE_NAMES = ['flair', 't1', 't1ce', 't2'] as const;
 export type SequenceTab = (typeof SEQUENCE_NAMES)[number];
@@ -58,7 +59,10 @@ export interface HeatmapMessage {
   /** Axial slice it was computed for, or null for the whole volume. */
   slice: number | null;
   modalities: DetectChannel[];
+  /** The model behind this result: the viewer shows `warning` (random-init encoder) beside it. */
+  model: HeatmapModel;
 }
+export interface HeatmapModel { kind: EncoderKind; description: string; warning: string | null }
 /** Per-axial-slice scores (Float32 bytes, one per slice, NaN = not scored) for the score strip. */
 export interface SliceScoresMessage { type: 'sliceScores'; scores: ArrayBuffer; threshold: number }
 export interface ClearHeatmapMessage { type: 'clearHeatmap' }
@@ -79,7 +83,10 @@ export interface StrokeMessage { type: 'stroke'; tool: 'brush' | 'eraser'; plane
 /** Fill the closed region around (a, b) on one slice with `value`. */
 export interface FillMessage { type: 'fill'; plane: Plane; slice: number; a: number; b: number; value: number }
 /** A VS Code command the viewer's toolbar asks for (the host owns the document). */
-export interface CommandMessage { type: 'command'; command: 'undo' | 'redo' | 'save' | 'detectSlice' | 'detectVolume' }
+export interface CommandMessage { type: 'command'; command: ViewerCommand }
+/** showModelCard / pretrainedWeights: the links of the random-init banner (the host opens the documents). */
+export const VIEWER_COMMANDS = ['undo', 'redo', 'save', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights'] as const;
+export type ViewerCommand = (typeof VIEWER_COMMANDS)[number];
 /** Where the viewer is and which sequences detection should use. */
 export interface ViewStateMessage { type: 'viewState'; cursor: Dims3; modalities: DetectChannel[] }
 export type WebviewToHost = ReadyMessage | LogMessage | RequestSequenceMessage | StrokeMessage | FillMessage | CommandMessage | ViewStateMessage;
@@ -167,7 +174,7 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
       return { type: 'fill', plane, slice, a, b, value };
     }
     case 'command':
-      return hasOnlyKeys(raw, ['type', 'command']) && oneOf(raw.command, ['undo', 'redo', 'save', 'detectSlice', 'detectVolume'] as const)
+      return hasOnlyKeys(raw, ['type', 'command']) && oneOf(raw.command, VIEWER_COMMANDS)
         ? { type: 'command', command: raw.command }
         : null;
     case 'viewState': {
@@ -218,11 +225,15 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
       return { type: 'annotationPatch', indices, values };
     }
     case 'heatmap': {
-      const { data, threshold, score, decision, slice, modalities } = raw;
+      const { data, threshold, score, decision, slice, modalities, model } = raw;
       if (!dims || !isBuffer(data, 4 * voxels(dims))) return null;
       if (typeof threshold !== 'number' || !Number.isFinite(threshold) || typeof score !== 'number' || !Number.isFinite(score) || typeof decision !== 'boolean') return null;
       if (!(slice === null || isInt(slice, 0, dims[2] - 1)) || !isSubset(modalities, DETECT_CHANNELS)) return null;
-      return { type: 'heatmap', data, threshold, score, decision, slice, modalities: modalities.slice() };
+      if (!isObj(model) || !hasOnlyKeys(model, ['kind', 'description', 'warning']) || !oneOf(model.kind, ENCODER_KINDS) || !isText(model.description, LIMITS.name)) return null;
+      // A random-init result must arrive with its warning: the banner is what makes it safe to show.
+      const warning = model.warning;
+      if (!(warning === null ? model.kind === 'pretrained' : isText(warning, LIMITS.name) && warning !== '')) return null;
+      return { type: 'heatmap', data, threshold, score, decision, slice, modalities: modalities.slice(), model: { kind: model.kind, description: model.description, warning: warning as string | null } };
     }
     case 'sliceScores':
       if (!dims || !isBuffer(raw.scores, 4 * dims[2]) || typeof raw.threshold !== 'number' || !Number.isFinite(raw.threshold)) return null;

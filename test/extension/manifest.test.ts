@@ -20,7 +20,7 @@ test('manifest: custom editor for .nii and .nii.gz, commands, settings, schema',
   const patterns = editor.selector.map((s: { filenamePattern: string }) => s.filenamePattern).sort();
   assert.deepEqual(patterns, ['*.nii', '*.nii.gz']);
   const titles = pkg.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`).sort();
-  assert.deepEqual(titles, ['AnyAD: Detect anomalies', 'AnyAD: Train on workspace']);
+  assert.deepEqual(titles, ['AnyAD: Detect anomalies', 'AnyAD: Get pretrained encoder weights', 'AnyAD: Show model card', 'AnyAD: Train on workspace']);
   for (const key of ['anyad.executionProvider', 'anyad.threads', 'anyad.modelPath']) assert.ok(pkg.contributes.configuration.properties[key], key);
   const jv = pkg.contributes.jsonValidation[0];
   assert.equal(jv.fileMatch, 'anyad.json');

@@ -215,13 +215,19 @@ test('a volume over the size limit opens as an error view naming the limit', asy
 
 test('detection results and slice scores reach the viewer as valid heatmap and score-strip messages', async () => {
   const { flair } = makeCase();
-  const { doc, posted } = await openEditor(flair);
+  const { doc, posted, send } = await openEditor(flair);
   const map = new Float32Array(N).fill(NaN);
   map.fill(0.9, 0, 80); // axial slice 0 = the first 80 voxels
-  doc.showDetection(map, { score: 0.9, threshold: 0.5, decision: true, slice: 0, modalities: ['flair', 't2'] });
+  const model = { kind: 'random-init', description: 'RANDOM-INIT encoder (seed 7)', warning: 'not meaningful for real data' } as const;
+  doc.showDetection(map, { score: 0.9, threshold: 0.5, decision: true, slice: 0, modalities: ['flair', 't2'], model }, '/models/default');
   doc.showSliceScores(new Float32Array([0.9, NaN, NaN, NaN, NaN, NaN]), 0.5);
   const [heat, strip] = parsedAll(posted, DIMS);
   assert.equal(heat.type === 'heatmap' && heat.decision, true);
+  assert.deepEqual(heat.type === 'heatmap' && heat.model, model);
   assert.deepEqual(new Float32Array((heat as { data: ArrayBuffer }).data), map);
   assert.equal(strip.type, 'sliceScores');
+  // The banner's links: the host opens the card of the model behind the result shown.
+  send({ type: 'command', command: 'showModelCard' });
+  send({ type: 'command', command: 'pretrainedWeights' });
+  assert.deepEqual(executed.slice(-2), [['anyad.showModelCard', '/models/default'], ['anyad.pretrainedWeights']]);
 });

@@ -10,6 +10,9 @@ const init = {
   type: 'init', name: 'a_flair.nii.gz', dims: D, spacing: [1, 1, 2], orientation: 'LPS', datatype: 'int16',
   sequences: ['flair', 't1'], opened: 'flair', hasLabel: true, annotationFile: '/x/a_annot.nii.gz', overlay: { opacity: 0.5, colormap: 'hot' },
 };
+/** The `model` of a heatmap from a random-init bundle, and from a pretrained one. */
+const RANDOM_INIT = { kind: 'random-init', description: 'RANDOM-INIT encoder (seed 7)', warning: 'RANDOM-INIT encoder (seed 7): maps and scores of this model are not meaningful for real data' };
+const PRETRAINED = { kind: 'pretrained', description: 'pretrained encoder model.safetensors (hf naming, 4 register tokens)', warning: null };
 const stroke = { type: 'stroke', tool: 'brush', plane: 'coronal', slice: 2, points: [0, 0, 3, 1], radius: 2, value: 4 };
 
 test('host → webview: valid messages are accepted as sent', () => {
@@ -21,9 +24,12 @@ test('host → webview: valid messages are accepted as sent', () => {
   assert.equal(parseHostMessage({ type: 'labels', layer: 'mask', data: new ArrayBuffer(N) }, D)?.type, 'labels');
   const patch = { type: 'annotationPatch', indices: new Uint32Array([0, 23]).buffer, values: new Uint8Array([1, 2]).buffer };
   assert.deepEqual(parseHostMessage(patch, D), patch);
-  const heat = { type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 0.7, decision: true, slice: 1, modalities: ['t1', 'flair'] };
+  const heat = { type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 0.7, decision: true, slice: 1, modalities: ['t1', 'flair'], model: RANDOM_INIT };
   assert.deepEqual(parseHostMessage(heat, D), heat);
   assert.equal(parseHostMessage({ ...heat, slice: null }, D)?.type, 'heatmap');
+  assert.deepEqual(parseHostMessage({ ...heat, model: PRETRAINED }, D), { ...heat, model: PRETRAINED });
+  // A pretrained model may still carry a warning of its own.
+  assert.equal(parseHostMessage({ ...heat, model: { ...PRETRAINED, warning: 'registers dropped' } }, D)?.type, 'heatmap');
   assert.equal(parseHostMessage({ type: 'sliceScores', scores: new ArrayBuffer(4 * 2), threshold: 0.5 }, D)?.type, 'sliceScores');
   assert.deepEqual(parseHostMessage({ type: 'clearHeatmap' }, D), { type: 'clearHeatmap' });
   assert.deepEqual(parseHostMessage({ type: 'notice', level: 'warn', text: 'x' }, D), { type: 'notice', level: 'warn', text: 'x' });
@@ -46,11 +52,15 @@ test('host → webview: malformed messages are dropped', () => {
     [{ type: 'annotationPatch', indices: new Uint32Array([0, 24]).buffer, values: new Uint8Array([1, 2]).buffer }, D],
     [{ type: 'annotationPatch', indices: new Uint32Array([0]).buffer, values: new Uint8Array([1, 2]).buffer }, D],
     [{ type: 'annotationPatch', indices: [0], values: [1] }, D],
-    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: NaN, decision: true, slice: 1, modalities: ['t1'] }, D],
-    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: 1, slice: 1, modalities: ['t1'] }, D],
-    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 2, modalities: ['t1'] }, D],
-    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: [] }, D],
-    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: ['t1ce'] }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: NaN, decision: true, slice: 1, modalities: ['t1'], model: RANDOM_INIT }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: 1, slice: 1, modalities: ['t1'], model: RANDOM_INIT }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 2, modalities: ['t1'], model: RANDOM_INIT }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: [], model: RANDOM_INIT }, D],
+    [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: ['t1ce'], model: RANDOM_INIT }, D],
+    // The model behind the result: required, a known kind, and a random-init one never without its warning.
+    ...[undefined, null, 'random-init', { ...RANDOM_INIT, warning: null }, { ...RANDOM_INIT, warning: '' }, { ...RANDOM_INIT, kind: 'imagenet' },
+      { ...RANDOM_INIT, description: 7 }, { ...RANDOM_INIT, warning: 'x'.repeat(1001) }, { ...PRETRAINED, extra: 1 }, { kind: 'pretrained', warning: null }]
+      .map((model): [unknown, Dims3 | null] => [{ type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 1, decision: true, slice: 1, modalities: ['t1'], model }, D]),
     [{ type: 'sliceScores', scores: new ArrayBuffer(4 * 3), threshold: 0.5 }, D],
     [{ type: 'clearHeatmap', extra: 1 }, D],
     [{ type: 'notice', level: 'debug', text: 'x' }, D], [{ type: 'notice', level: 'info', text: 'x'.repeat(4001) }, D],
@@ -68,7 +78,7 @@ test('webview → host: valid messages are accepted as sent', () => {
   assert.deepEqual(parseWebviewMessage(erase, D), erase);
   const fill = { type: 'fill', plane: 'axial', slice: 1, a: 3, b: 2, value: 255 };
   assert.deepEqual(parseWebviewMessage(fill, D), fill);
-  for (const command of ['undo', 'redo', 'save', 'detectSlice', 'detectVolume']) assert.deepEqual(parseWebviewMessage({ type: 'command', command }, D), { type: 'command', command });
+  for (const command of ['undo', 'redo', 'save', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights']) assert.deepEqual(parseWebviewMessage({ type: 'command', command }, D), { type: 'command', command });
   const vs = { type: 'viewState', cursor: [3, 2, 1], modalities: ['t2'] };
   assert.deepEqual(parseWebviewMessage(vs, D), vs);
 });
@@ -90,9 +100,9 @@ test('webview → host: malformed messages, out-of-range indices and oversized p
     [{ type: 'fill', plane: 'axial', slice: 2, a: 0, b: 0, value: 1 }, D], [{ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 3, value: 1 }, D],
     [{ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 0, value: -1 }, D],
     [{ type: 'command', command: 'rm -rf' }, D], [{ type: 'command', command: 'workbench.action.files.save' }, D],
-    [{ type: 'viewState', cursor: [4, 0, 0], modalities: ['t1'] }, D], [{ type: 'viewState', cursor: [0, 0], modalities: ['t1'] }, D],
-    [{ type: 'viewState', cursor: [0, 0, 0], modalities: [] }, D], [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1', 't1'] }, D],
-    [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1ce'] }, D],
+    [{ type: 'viewState', cursor: [4, 0, 0], modalities: ['t1'], model: RANDOM_INIT }, D], [{ type: 'viewState', cursor: [0, 0], modalities: ['t1'], model: RANDOM_INIT }, D],
+    [{ type: 'viewState', cursor: [0, 0, 0], modalities: [], model: RANDOM_INIT }, D], [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1', 't1'] }, D],
+    [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1ce'], model: RANDOM_INIT }, D],
   ];
   bad.forEach(([m, dims], k) => assert.equal(parseWebviewMessage(m, dims), null, `case ${k}: ${JSON.stringify(m)?.slice(0, 80)}`));
 });

@@ -7,6 +7,7 @@ import { loadBundle } from '../../engine/model/bundle';
 import { writeOnSourceGrid } from '../../engine/nifti';
 import { CHANNELS, type Case, type ChannelName, caseFromInputs } from '../../engine/study';
 import { intOption, stringOption, type CommandSpec } from '../args';
+import { modelProvenance, type DetectSliceJson, type DetectVolumeJson } from '../../shared/detectJson';
 
 const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
 
@@ -77,12 +78,14 @@ export const detectCommand: CommandSpec = {
     if (out !== undefined && !/\.nii(\.gz)?$/i.test(out)) throw new ConfigError('cli/bad-option', `--out must end in .nii or .nii.gz, got '${out}'`);
     const bundle = loadBundle(model);
     const warn = bundle.manifest.warning ? `warning: ${bundle.manifest.warning}\n` : '';
+    // Every JSON result says which encoder produced it (the extension shows a random-init warning).
+    const provenance = modelProvenance(bundle.manifest);
     try {
       if (opts.all) {
         const r = await detect(bundle, kase, { slice: 'all', modalities, provider, threads });
         if (out) writeOnSourceGrid(out, r.source, r.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, slices: r.slices, out: out ?? null }) + '\n');
+          process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, ...provenance, slices: r.slices, out: out ?? null } satisfies DetectVolumeJson) + '\n');
           return 0;
         }
         const flagged = r.slices.filter((s) => s.anomalous).map((s) => s.z);
@@ -101,7 +104,7 @@ export const detectCommand: CommandSpec = {
         writeOnSourceGrid(out, r.source, data, { datatype: 'float32', description: `AnyAD anomaly map z=${r.z} (${r.subset.label})` });
       }
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, z: r.z, score: r.score, threshold: r.threshold, anomalous: r.anomalous, out: out ?? null }) + '\n');
+        process.stdout.write(JSON.stringify({ model: bundle.dir, case: casePath, subset: r.subset.label, provider: r.provider, ...provenance, z: r.z, score: r.score, threshold: r.threshold, anomalous: r.anomalous, out: out ?? null } satisfies DetectSliceJson) + '\n');
         return 0;
       }
       process.stdout.write(`${warn}${casePath} slice ${r.z} (${r.subset.label}, ${r.provider}): score ${r.score.toFixed(4)}, threshold ${r.threshold?.toFixed(4) ?? 'none'} → ${decision(r.anomalous)}${out ? `\nmap: ${out}` : ''}\n`);

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { loadWorkspaceConfig } from '../../engine/config';
 import { releaseAllSessions } from '../../engine/graph/runtime';
+import { loadBundle } from '../../engine/model/bundle';
 import { runEvaluation } from '../../engine/train/pipeline';
 import { stringOption, type CommandSpec } from '../args';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
@@ -23,12 +24,15 @@ export const evalCommand: CommandSpec = {
     const config = withTrainOverrides(loadWorkspaceConfig(resolve(stringOption(opts, 'config'))), opts);
     const progress = progressPrinter();
     try {
-      const r = await runEvaluation(config, resolve(stringOption(opts, 'model')), {
+      const model = resolve(stringOption(opts, 'model'));
+      const r = await runEvaluation(config, model, {
         outDir: typeof opts.out === 'string' ? resolve(opts.out) : undefined,
         onProgress: progress, onLog: (m) => { progress.done(); process.stderr.write(`${m}\n`); },
       });
       progress.done();
-      process.stdout.write(`${formatMetricsTable(r.metrics)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`);
+      // The metrics of a random-init model say nothing about AnyAD: say so beside them, as detect does.
+      const warning = loadBundle(model, { verify: false }).manifest.warning;
+      process.stdout.write(`${warning ? `warning: ${warning}\n` : ''}${formatMetricsTable(r.metrics)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`);
       return 0;
     } finally {
       await releaseAllSessions();

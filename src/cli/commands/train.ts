@@ -6,6 +6,8 @@ import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
 import { intOption, stringOption, type CommandSpec } from '../args';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
+import { loadBundle } from '../../engine/model/bundle';
+import { modelProvenance } from '../../shared/detectJson';
 
 /** --steps / --provider / --threads override the config's train section. */
 export function withTrainOverrides(config: WorkspaceConfig, opts: Record<string, string | boolean | undefined>): WorkspaceConfig {
@@ -47,7 +49,9 @@ export const trainCommand: CommandSpec = {
       const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal });
       progress.done();
       if (json) {
-        emit({ type: 'result', completed: r.completed, step: r.step, bestStep: r.bestStep ?? null, bundleDir: r.bundleDir ?? null, reportPath: r.reportPath ?? null, encoder: r.encoder });
+        // A written model carries its provenance as detect's results do (null when cancelled: no model).
+        const provenance = r.bundleDir ? modelProvenance(loadBundle(r.bundleDir, { verify: false }).manifest) : { encoder: null, warning: null };
+        emit({ type: 'result', completed: r.completed, step: r.step, bestStep: r.bestStep ?? null, bundleDir: r.bundleDir ?? null, reportPath: r.reportPath ?? null, encoderDescription: r.encoder, ...provenance });
         return r.completed ? 0 : 130;
       }
       if (!r.completed) {
