@@ -1,10 +1,11 @@
 /**
  * The training pipeline end to end on a tiny phantom cohort (6 cases of 48×48×32, tiny-cpu
- * encoder at 56 px, batch 4, 12 steps, evaluation every 4): a run cancelled at step 6 is
+ * encoder at 56 px, batch 4, 12 steps, validation every 4): a run cancelled at step 6 is
  * resumed to completion; the bundle, report and training history are checked, the best
- * step is the argmax of the recorded evaluations, the bundle holds that step's parameters
- * (its model.onnx reproduces that evaluation), thresholds are per subset, and checkpoints of
- * a changed run are refused.
+ * step is the argmax of the recorded validations, the bundle holds that step's parameters
+ * (its model.onnx reproduces the test scores), thresholds are per subset, and checkpoints of
+ * a changed run are refused. test/train/protocol.test.ts checks that the test split never
+ * takes part in selection.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -102,12 +103,22 @@ test('the report has all 7 subsets with finite metrics, next to the bundle', () 
   }
   for (const c of labels) assert.ok(Number.isFinite(rows.AUPRO[c].pixel), `AUPRO ${c}`);
   assert.equal(report.encoder.kind, 'random-init');
-  assert.equal(report.dataSummary.splits.length, 2);
-  assert.ok(report.timingSeconds.train > 0 && report.timingSeconds.evaluation > 0);
+  assert.deepEqual(report.dataSummary.splits.map((s: { name: string }) => s.name), ['train', 'validation (selection, thresholds)', 'test (scored once)']);
+  assert.ok(report.timingSeconds.train > 0 && report.timingSeconds.validation > 0 && report.timingSeconds.test > 0);
+  // The baseline row, on the same test slices, and intervals with the counts behind them.
+  assert.deepEqual(report.results.map((r: { model: string }) => r.model), ['AnyAD', 'Intensity baseline (non-learned)']);
+  assert.deepEqual(second.baseline!.F.counts, second.metrics!.F.counts);
+  assert.match(md, /Intensity baseline \(non-learned\)/);
+  for (const c of labels) {
+    const m = second.metrics![c];
+    assert.equal(m.counts!.slices, report.dataSummary.splits[2].slices, 'the counts in the report are the slices scored');
+    const ci = m.ci!.image.auroc!;
+    assert.ok(ci[0] <= m.image.auroc! && m.image.auroc! <= ci[1], `${c}: ${m.image.auroc} in [${ci}]`);
+  }
   for (const f of ['roc-image.svg', 'pr-pixel.svg', 'training.svg']) assert.ok(existsSync(join(dir, f)), f);
-  // The metrics returned are those of the best step, as in the report.
+  // The metrics returned are the test scores of the selected step, as in the report.
   assert.equal(rows.AP.F.image, second.metrics!.F.image.ap);
-  assert.deepEqual(second.metrics, second.evaluations.find((e) => e.step === second.bestStep)!.perSubset);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'anyad.json'), 'utf8')).metrics.split, 'test');
 });
 
 test('the best parameters are those of the step with the highest mean image AP', async () => {
@@ -125,9 +136,10 @@ test('the best parameters are those of the step with the highest mean image AP',
   assert.ok(bundle.affine, 'trained with the modality affine');
   const final = readSafetensors(listCheckpoints(join(tmp, 'out', 'checkpoints'))[0].path);
   assert.notDeepEqual(bundle.head.params.get('prototype_token')!.data, toFloat32(final.tensors.get('param/prototype_token')!, 'final'), 'not the final parameters');
-  // The bundle's exported model reproduces the recorded evaluation of that step (ONNX graph vs the TS map pipeline).
+  // The bundle's exported model reproduces the test scores of that step (ONNX graph vs the TS map pipeline).
   const evaluated = await runEvaluation(config(), second.bundleDir!, { outDir: join(tmp, 'eval') });
-  const recorded = second.evaluations[bestIndex];
+  const recorded = { perSubset: second.metrics! };
+  assert.deepEqual(evaluated.baseline, second.baseline, 'the baseline row is the same computation on the same slices');
   for (const s of MODALITY_SUBSETS) {
     assert.ok(Math.abs(evaluated.metrics[s.label].image.ap! - recorded.perSubset[s.label].image.ap!) < 1e-3, `${s.label} image AP`);
     assert.ok(Math.abs(evaluated.metrics[s.label].pixel.auroc! - recorded.perSubset[s.label].pixel.auroc!) < 1e-3, `${s.label} pixel AUROC`);
@@ -135,13 +147,14 @@ test('the best parameters are those of the step with the highest mean image AP',
   assert.ok(existsSync(evaluated.reportPath));
 });
 
-test('thresholds are calibrated per subset on normal training slices', () => {
+test('thresholds are calibrated per subset on normal validation slices', () => {
   const th = second.thresholds!;
   assert.deepEqual(Object.keys(th.bySubset).sort(), ['1', '2', '3', '4', '5', '6', '7']);
   const values = Object.values(th.bySubset);
   assert.ok(values.every(Number.isFinite));
   assert.ok(new Set(values).size > 1, 'subsets get their own thresholds');
-  assert.ok(Object.values(th.normalSlices).every((n) => n > 0));
+  const validationNormal = JSON.parse(readFileSync(join(second.bundleDir!, 'report.json'), 'utf8')).dataSummary.splits[1].normal;
+  assert.ok(Object.values(th.normalSlices).every((n) => n === validationNormal), `${JSON.stringify(th.normalSlices)} vs ${validationNormal} normal validation slices`);
   assert.deepEqual(loadBundle(second.bundleDir!).manifest.thresholds!.bySubset, th.bySubset);
 });
 
