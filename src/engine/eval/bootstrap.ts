@@ -23,10 +23,17 @@
  *          [lo_b, hi_b] = [(TP₀+1)/(TP₀+1+FP₀+N_b), (TP₀+P_b)/(TP₀+P_b+FP₀)])
  * and the interval is shifted by (exact − binned) of the full sample, so it sits where the
  * exact point estimate does; what remains is how much the binning error varies between
- * resamples (≤ 2 × the bound above, in practice far less). Measured on bench/eval-bench.ts
- * (134 slices of 256² in 15 cases, 2048 bins): see that bench's output for
- * |exact − binned| and the bound.
- * Pixel intervals are clamped to [0, 1] after the shift.
+ * resamples (≤ 2 × the bound above, in practice far less). Pixel intervals are clamped to
+ * [0, 1] after the shift.
+ *
+ * Measured (bench/bootstrap-bench.ts, synthetic maps with a constant outside-brain block):
+ * - 134 slices × 256² in 15 cases, 2151 bins: full-sample |exact − binned| AUROC 7.5e-5
+ *   (bound 2.0e-4), AP 2.4e-4 (bound 8.4e-4); 1000 resamples of both levels cost ≈ 0.1 s
+ *   (2-core CPU; ≈ 0.5 s with 134 single-slice units, where the bins are capped to ≈ 1000).
+ * - 134 slices × 64² in 15 cases, same draws, interval endpoints binned+shifted vs exact per
+ *   resample: max |Δ| 1.7e-4 (AUROC) and 1.3e-4 (AP) with 266 bins; 4e-7 and 2.9e-5 with
+ *   1099 bins; 4e-5 and 5e-6 with 3926 bins — far below the intervals' widths (≈ 0.016
+ *   and ≈ 0.065 there) and below the 3 decimals reports print.
  */
 import { createRng } from '../util/random';
 import type { BinnedPixelCounts } from './pixelAccumulator';

@@ -30,9 +30,12 @@ export interface SliceInfo {
   name?: string;
 }
 
-/** Most rank bins of the pixel bootstrap, and the cap on units × bins (memory and time). */
-const PIXEL_BINS = 2048;
-const MAX_UNIT_BINS = 1 << 19;
+/**
+ * Most rank bins of the pixel bootstrap (about half are used: see pixelAccumulator.ts), and
+ * the cap on units × bins that bounds its time and memory (16 bytes per unit and bin).
+ */
+const PIXEL_BINS = 4096;
+const MAX_UNIT_BINS = 1 << 18;
 const MIN_BINS = 256;
 
 export interface SubsetEvaluatorOptions {
