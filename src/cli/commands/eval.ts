@@ -32,7 +32,7 @@ export const evalCommand: CommandSpec = {
       progress.done();
       // The metrics of a random-init model say nothing about AnyAD: say so beside them, as detect does.
       const warning = loadBundle(model, { verify: false }).manifest.warning;
-      process.stdout.write(`${warning ? `warning: ${warning}\n` : ''}${formatMetricsTable(r.metrics)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`);
+      process.stdout.write(`${warning ? `warning: ${warning}\n` : ''}test split (image/pixel):\n${formatMetricsTable(r.metrics)}\nintensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`);
       return 0;
     } finally {
       await releaseAllSessions();

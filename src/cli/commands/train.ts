@@ -58,8 +58,9 @@ export const trainCommand: CommandSpec = {
         process.stdout.write(`cancelled at step ${r.step}; run the same command again to resume\n`);
         return 130;
       }
-      process.stdout.write(`${formatMetricsTable(r.metrics!)}\n`);
-      process.stdout.write(`best step ${r.bestStep} of ${r.step}; ${formatDuration(r.timingSec.total)} in all\n`);
+      process.stdout.write(`test split, scored once (image/pixel):\n${formatMetricsTable(r.metrics!)}\n`);
+      process.stdout.write(`intensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline!)}\n`);
+      process.stdout.write(`step ${r.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`);
       process.stdout.write(`model:  ${r.bundleDir}\nreport: ${r.reportPath}\n`);
       return 0;
     } finally {
