@@ -10,7 +10,7 @@
  * nifti/bad-vox-offset, nifti/truncated-data, nifti/unknown-datatype, nifti/unsupported-datatype,
  * nifti/bad-bitpix, nifti/bad-scaling, nifti/bad-affine, nifti/non-finite, nifti/volume-index,
  * nifti/bad-option; when writing: nifti/bad-input, nifti/value-out-of-range,
- * nifti/nan-to-integer, nifti/bad-affine; slicing: nifti/slice-index.
+ * nifti/nan-to-integer, nifti/bad-affine (writeOnSourceGrid also nifti/io); slicing: nifti/slice-index.
  */
 export type { NiftiDatatype, NiftiHeader, SourceGeometry, Volume } from './types';
 export { DATATYPE_CODE } from './types';
