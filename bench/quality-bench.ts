@@ -249,7 +249,7 @@ async function main(): Promise<void> {
   say(formatDatasetSummary(ds.summary, config.data.root));
 
   // 2. One encoder for all runs; one evaluator (affine head graph) whose feature cache all runs share.
-  const encoder = scaleBranches(resolveEncoder(config));
+  const encoder = scaleBranches(await resolveEncoder(config));
   const randomInit = encoder.provenance.kind === 'random-init';
   const encoderLabel = randomInit ? `RANDOM-INIT encoder (seed ${encoderSeed}${branchScale !== 1 ? `, block branches ×${branchScale}` : ''})` : `encoder ${describeProvenance(encoder.provenance)}`;
   const head = headConfig(encoder.config.embedDim, encoder.config.numHeads);

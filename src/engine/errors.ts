@@ -30,6 +30,8 @@ export class GraphError extends AnyadError {}
 export class RuntimeProviderError extends AnyadError {}
 /** Metrics/evaluation called on inputs that have no defined answer. */
 export class EvalError extends AnyadError {}
+/** Hugging Face hub / cache: not cached, no consent, offline, HTTP 401/404, checksum, disk full, cancelled. */
+export class HubError extends AnyadError {}
 
 export function isAnyadError(e: unknown): e is AnyadError {
   return e instanceof AnyadError;

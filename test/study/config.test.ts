@@ -141,7 +141,7 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
   for (const k of ['resize', 'crop'] as const) assert.equal(props.preprocess.properties[k].default, CONFIG_DEFAULTS.preprocess[k]);
   assert.equal(props.output.properties.dir.default, CONFIG_DEFAULTS.output.dir);
   // model and train: the schema lists exactly the validator's keys, with its defaults and enums.
-  assert.deepEqual(Object.keys(props.model.properties).sort(), ['encoderConfig', 'encoderWeights', 'preset', 'randomEncoderSeed', 'registers']);
+  assert.deepEqual(Object.keys(props.model.properties).sort(), ['encoder', 'encoderConfig', 'encoderWeights', 'preset', 'randomEncoderSeed', 'registers']);
   assert.deepEqual(props.model.properties.preset.enum, [...MODEL_PRESETS]);
   for (const [k, v] of Object.entries(CONFIG_DEFAULTS.model)) assert.deepEqual(props.model.properties[k].default, v, `model.${k}`);
   const defaulted = parseWorkspaceConfig({}, FILE).train;

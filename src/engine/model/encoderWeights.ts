@@ -40,6 +40,19 @@ export interface EncoderProvenance {
   checkpointRegisters?: number;
   /** Seed of a random init. */
   seed?: number;
+  /** Set when the weights came from the Hugging Face hub cache (`model.encoder`, or the preset's checkpoint). */
+  hub?: {
+    /** Hub id, e.g. facebook/dinov2-small. */
+    repo: string;
+    /** Revision asked for (branch, tag or commit). */
+    revision: string;
+    /** Commit the revision resolved to. */
+    commit: string;
+    /** File in the repo the weights were read from. */
+    file: string;
+    /** Where it lies in the cache (snapshots/<commit>/<file>). */
+    cachePath: string;
+  };
 }
 
 export interface LinearWeights {
@@ -99,7 +112,8 @@ export function describeProvenance(p: EncoderProvenance): string {
   if (p.kind === 'random-init') return `RANDOM-INIT encoder (seed ${p.seed ?? '?'}; not pretrained — features carry no learned meaning)`;
   const regs = p.checkpointRegisters !== undefined && p.checkpointRegisters !== p.registers
     ? `${p.registers} of the checkpoint's ${p.checkpointRegisters} register tokens` : `${p.registers} register tokens`;
-  return `pretrained encoder ${p.source ?? '<memory>'} (${p.naming} naming, ${regs}${p.sha256 ? `, sha256 ${p.sha256.slice(0, 12)}…` : ''})`;
+  const name = p.hub ? `${p.hub.repo}@${p.hub.commit.slice(0, 12)}${p.hub.revision !== p.hub.commit ? ` (${p.hub.revision})` : ''}` : p.source ?? '<memory>';
+  return `pretrained encoder ${name} (${p.naming} naming, ${regs}${p.sha256 ? `, sha256 ${p.sha256.slice(0, 12)}…` : ''})`;
 }
 
 // ---------------------------------------------------------------------------------------
