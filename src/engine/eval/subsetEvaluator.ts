@@ -48,7 +48,10 @@ export interface SubsetEvaluatorOptions {
   curvePoints?: number;
   /** Names the subset in error messages and notes, e.g. 'F+T1'. */
   label?: string;
-  /** Case bootstrap of the intervals (default 1000 resamples, seed 0); samples 0 = off. */
+  /**
+   * Case bootstrap of the intervals (default 1000 resamples, seed 0); samples 0 = off. bins:
+   * most rank bins of the pixel level (default 4096, fewer when there are many units).
+   */
   bootstrap?: { samples: number; seed: number; bins?: number };
 }
 
@@ -113,7 +116,7 @@ export class SubsetEvaluator {
       const pixel = this.pixels.finalize();
       return { metrics: { ...toMetricSet(image, pixel), counts }, image, pixel };
     }
-    const bins = Math.max(MIN_BINS, Math.min(boot.bins ?? PIXEL_BINS, Math.floor(MAX_UNIT_BINS / this.unitCount)));
+    const bins = boot.bins ?? Math.max(MIN_BINS, Math.min(PIXEL_BINS, Math.floor(MAX_UNIT_BINS / this.unitCount)));
     const { metrics: pixel, binned } = this.pixels.finalizeBinned({ imageUnit: this.units, units: this.unitCount, bins });
     const draws = caseBootstrap(this.unitCount, { scores: this.scores, labels: this.labels, units: this.units }, binned, boot);
     const pb = draws.pixelBinned!;
