@@ -7,6 +7,7 @@ import { demoCommand } from './demo';
 import { detectCommand } from './detect';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
+import { weightsCommand } from './weights';
 
 export const COMMANDS: CommandSpec[] = [
   infoCommand,
@@ -16,4 +17,5 @@ export const COMMANDS: CommandSpec[] = [
   detectCommand,
   trainCommand,
   evalCommand,
+  weightsCommand,
 ];

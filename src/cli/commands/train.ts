@@ -6,6 +6,8 @@ import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
 import { intOption, stringOption, type CommandSpec } from '../args';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
+import type { DownloadProgress } from '../../engine/hub/download';
+import { downloadPrinter, formatDownloadLine } from '../downloadProgress';
 import { loadBundle } from '../../engine/model/bundle';
 import { modelProvenance } from '../../shared/detectJson';
 
@@ -25,13 +27,14 @@ export function withTrainOverrides(config: WorkspaceConfig, opts: Record<string,
 export const trainCommand: CommandSpec = {
   name: 'train',
   summary: 'train AnyAD on the workspace (anyad.json) and write the model bundle and a metrics report',
-  usage: 'anyad train --config anyad.json [--steps N] [--provider auto|cpu|cuda|webgpu] [--threads N]',
+  usage: 'anyad train --config anyad.json [--steps N] [--provider auto|cpu|cuda|webgpu] [--threads N] [--allow-download]',
   options: {
     config: { type: 'string', description: 'workspace config', default: 'anyad.json' },
     steps: { type: 'string', description: 'override train.steps' },
     provider: { type: 'string', description: 'override train.provider' },
     threads: { type: 'string', description: 'override train.threads' },
     'progress-json': { type: 'boolean', description: 'machine-readable output: one JSON object per line on stdout ({type: "progress"|"log"|"result", …}); used by the VS Code extension' },
+    'allow-download': { type: 'boolean', description: 'consent to download the model.encoder weights from the Hugging Face hub when they are not cached (else: anyad weights get NAME first)' },
   },
   positionals: [0, 0],
   async run(opts) {
@@ -46,7 +49,9 @@ export const trainCommand: CommandSpec = {
     process.once('SIGTERM', onSignal);
     try {
       const onLog = json ? (m: string) => emit({ type: 'log', message: m }) : (m: string) => { progress.done(); process.stderr.write(`${m}\n`); };
-      const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal });
+      const downloads = json ? (p: DownloadProgress) => emit({ type: 'progress', phase: 'encoder', message: formatDownloadLine(p), download: p }) : downloadPrinter();
+      const hub = { allowDownload: opts['allow-download'] === true, onProgress: downloads };
+      const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal, hub });
       progress.done();
       if (json) {
         // A written model carries its provenance as detect's results do (null when cancelled: no model).
