@@ -8,6 +8,7 @@ import { locateBundle } from '../engine/model/bundleLocator';
 import { niftiOutputPath, readNifti, toCanonical } from '../engine/nifti';
 import { cliErrorLine, runCli } from './cliRunner';
 import type { NiftiEditorProvider } from './niftiEditor';
+import type { WorkspaceSequences } from './workspaceSequences';
 import { CONFIG_TEMPLATE, loadWorkspaceConfig } from '../engine/config';
 import { isAnyadError } from '../engine/errors';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engine/study';
@@ -20,6 +21,8 @@ export interface CommandEnv {
   viewer: NiftiEditorProvider;
   extensionUri: vscode.Uri;
   status: vscode.StatusBarItem;
+  /** The workspace's sequence rules (anyad.json + "Assign sequence…" choices). */
+  sequences?: WorkspaceSequences;
 }
 
 const NO_MODEL = 'AnyAD: no model found. Run "AnyAD: Train on workspace", or set anyad.modelPath to a model folder.';
@@ -50,6 +53,12 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     return;
   }
   const loaded = doc.loaded;
+  // The viewer's case decides the files (one resolver for viewer, Detect and CLI): they go to the CLI explicitly.
+  const present = (['flair', 't1', 't2'] as const).filter((s) => loaded.case?.files[s]);
+  if (present.length === 0) {
+    await vscode.window.showErrorMessage('AnyAD: this file is not a known FLAIR, T1 or T2. Run "AnyAD: Assign sequence…" on it, or add a data.sequences pattern to anyad.json.');
+    return;
+  }
   let mode = modeArg === 'slice' || modeArg === 'volume' ? modeArg : undefined;
   const z = doc.viewState?.cursor[2] ?? Math.floor(loaded.volume.dims[2] / 2);
   if (!mode) {
@@ -57,13 +66,15 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     if (!pick) return;
     mode = pick.mode;
   }
-  const present = (['flair', 't1', 't2'] as const).filter((s) => loaded.case?.files[s] || loaded.opened === s);
   const modalities = doc.viewState?.modalities.length ? doc.viewState.modalities : present;
   const tmp = join(tmpdir(), `anyad-map-${process.pid}-${Date.now()}.nii.gz`);
-  const args = ['detect', '--model', located.dir, '--case', doc.uri.fsPath, '--modalities', modalities.join(','), '--json', '--out', tmp,
+  const configPath = env.sequences?.rulesFor(doc.uri.fsPath).configPath;
+  const files = present.flatMap((s) => [`--${s}`, loaded.case!.files[s]!]);
+  const args = ['detect', '--model', located.dir, ...files, ...(configPath ? ['--config', configPath] : []), '--modalities', modalities.join(','), '--json', '--out', tmp,
     '--provider', cfg.get<string>('executionProvider', 'auto'), '--threads', String(cfg.get<number>('threads', 0)),
     ...(mode === 'volume' ? ['--all'] : ['--slice', String(z)])];
   env.log.appendLine(`Detect: model ${located.dir} (${located.source}), ${mode === 'volume' ? 'whole volume' : `slice ${z}`}, sequences ${modalities.join('+')}`);
+  env.log.appendLine(`Detect: files ${present.map((s) => `${s.toUpperCase()} ${loaded.case!.files[s]}`).join(', ')}${configPath ? `; config ${configPath}` : ''}`);
   try {
     const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: detecting anomalies…', cancellable: true },
       (_p, token) => runCli(env.extensionUri, args, { token, onStderrLine: (l) => env.log.appendLine(l) }));

@@ -10,7 +10,7 @@ import { unlinkSync } from 'node:fs';
 import { isAnyadError } from '../engine/errors';
 import { loadVolume, readNifti, sameGrid, sourceGridOf, toCanonical } from '../engine/nifti';
 import type { NiftiHeader, Volume } from '../engine/nifti/types';
-import { findCaseOfFile, type Case } from '../engine/study';
+import { findCaseOfFile, type Case, type SequenceRules } from '../engine/study';
 import { closedRegionVoxels, strokeVoxels } from './model/planes';
 import { AnnotationDocument, defaultAnnotationPath, type LabelPatch } from './model/annotationDocument';
 import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HostToWebview, type SequenceTab, type WebviewToHost } from '../webview/protocol';
@@ -26,7 +26,14 @@ interface LoadedVolume {
   case?: Case;
   /** Which sequence of the case the opened file is. */
   opened: SequenceTab | null;
+  /** Why the case's sequences may be incomplete (a broken anyad.json, a naming conflict); shown as a notice. */
+  caseNotice?: string;
   annotation: AnnotationDocument;
+}
+
+/** Where the viewer gets the workspace's sequence rules (anyad.json + manual assignments). */
+export interface SequenceRuleSource {
+  rulesFor(path: string): { rules: SequenceRules; configProblem?: string };
 }
 
 /** Where a viewer is: for the Detect command (current slice, chosen sequences). */
@@ -40,7 +47,7 @@ export class NiftiDocument implements vscode.CustomDocument {
   viewState: ViewerState | null = null;
   /** Bundle folder of the detection shown: the viewer's "Model card" link opens its card. */
   shownModel: string | undefined;
-  constructor(readonly uri: vscode.Uri, readonly loaded: LoadedVolume | { error: string }) {}
+  constructor(readonly uri: vscode.Uri, readonly loaded: LoadedVolume | { error: string }, private readonly onDispose?: () => void) {}
 
   /** Sends `msg` to every viewer of this document. */
   post(msg: HostToWebview): void {
@@ -62,6 +69,7 @@ export class NiftiDocument implements vscode.CustomDocument {
   }
   dispose(): void {
     this.panels.clear();
+    this.onDispose?.();
   }
 }
 
@@ -84,7 +92,30 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   readonly onDidChangeCustomDocument = this.changes.event;
   private active: NiftiDocument | undefined;
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly log: vscode.OutputChannel) {}
+  /** Open documents, so a new sequence assignment reaches every viewer. */
+  private readonly docs = new Set<NiftiDocument>();
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly log: vscode.OutputChannel, private readonly sequences?: SequenceRuleSource) {}
+
+  /**
+   * Re-resolves the case of every open viewer (after "Assign sequence…" or an anyad.json
+   * change) and updates the sequence tabs, Detect choices and label mask of those that changed.
+   */
+  refreshCases(): void {
+    for (const doc of this.docs) {
+      if ('error' in doc.loaded) continue;
+      const loaded = doc.loaded;
+      const { found, notice } = this.caseOf(doc.uri.fsPath);
+      const opened = openedRole(found, doc.uri.fsPath);
+      if (JSON.stringify([found, opened]) === JSON.stringify([loaded.case, loaded.opened]) && notice === loaded.caseNotice) continue;
+      Object.assign(loaded, { case: found, opened, caseNotice: notice });
+      doc.post({ type: 'case', sequences: SEQUENCE_NAMES.filter((s) => found?.files[s]), opened, hasLabel: Boolean(found?.label) });
+      const mask = this.maskMessage(loaded);
+      if (mask) doc.post(mask);
+      // An empty notice clears one left over from the previous case.
+      doc.post({ type: 'notice', level: notice ? 'warn' : 'info', text: notice ?? '' });
+    }
+  }
 
   /** The document of the viewer last focused (for commands such as Detect). */
   activeDocument(): NiftiDocument | undefined {
@@ -99,12 +130,14 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       const read = readNifti(bytes, { file: name, maxBytes: maxBytes() });
       const { header, volume } = read;
       const canonical = toCanonical(volume);
-      const found = caseOf(uri.fsPath, this.log);
-      const opened = found ? SEQUENCE_NAMES.find((s) => found.files[s] === uri.fsPath) ?? null : null;
+      const { found, notice } = this.caseOf(uri.fsPath);
+      const opened = openedRole(found, uri.fsPath);
       const backupPath = context.backupId ? vscode.Uri.parse(context.backupId).fsPath : undefined;
       // The annotation is written on the opened file's own grid (not the canonical one).
       const annotation = AnnotationDocument.open(canonical, defaultAnnotationPath(uri.fsPath, found?.id), { source: sourceGridOf(read, uri.fsPath), backupPath, maxBytes: maxBytes() });
-      return new NiftiDocument(uri, { header, volume: canonical, case: found, opened, annotation });
+      const doc: NiftiDocument = new NiftiDocument(uri, { header, volume: canonical, case: found, opened, caseNotice: notice, annotation }, () => this.docs.delete(doc));
+      this.docs.add(doc);
+      return doc;
     } catch (e) {
       if (!isAnyadError(e)) this.log.appendLine(`unexpected error opening ${uri.fsPath}: ${(e as Error)?.stack ?? String(e)}`);
       return new NiftiDocument(uri, { error: errorText(e, `could not open ${name}`) });
@@ -204,15 +237,38 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     });
     post({ type: 'volume', sequence: 'opened', data: bufferOf(volume.data) });
     post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
-    if (loaded.case?.label) {
-      try {
-        const mask = this.onGrid(loaded, loaded.case.label);
-        const bytes = new Uint8Array(mask.data.length);
-        for (let i = 0; i < bytes.length; i++) bytes[i] = Math.max(0, Math.min(255, Math.round(mask.data[i])));
-        post({ type: 'labels', layer: 'mask', data: bytes.buffer });
-      } catch (e) {
-        post({ type: 'notice', level: 'warn', text: `Label mask not shown: ${errorText(e, 'cannot read it')}` });
-      }
+    const mask = this.maskMessage(loaded);
+    if (mask) post(mask);
+    if (loaded.caseNotice) post({ type: 'notice', level: 'warn', text: loaded.caseNotice });
+  }
+
+  /** The case's label mask on the opened grid (or a notice why not); undefined without a label. */
+  private maskMessage(loaded: LoadedVolume): HostToWebview | undefined {
+    if (!loaded.case?.label) return undefined;
+    try {
+      const mask = this.onGrid(loaded, loaded.case.label);
+      const bytes = new Uint8Array(mask.data.length);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.max(0, Math.min(255, Math.round(mask.data[i])));
+      return { type: 'labels', layer: 'mask', data: bytes.buffer };
+    } catch (e) {
+      return { type: 'notice', level: 'warn', text: `Label mask not shown: ${errorText(e, 'cannot read it')}` };
+    }
+  }
+
+  /**
+   * The case of a file under the workspace's rules; a broken anyad.json or a naming conflict
+   * only costs the sibling tabs, so it becomes a notice (and a log line), never an error view.
+   */
+  private caseOf(path: string): { found?: Case; notice?: string } {
+    const { rules, configProblem } = this.sequences?.rulesFor(path) ?? { rules: {} };
+    const ignored = configProblem ? `anyad.json is not applied (${configProblem}); fix it to see the sequences its patterns and assignments name.` : undefined;
+    if (ignored) this.log.appendLine(`viewer: ${ignored}`);
+    try {
+      return { found: findCaseOfFile(path, rules), notice: ignored };
+    } catch (e) {
+      const text = `Sibling sequences not shown: ${errorText(e, 'case discovery failed')}`;
+      this.log.appendLine(`viewer: ${path}: ${text}`);
+      return { notice: ignored ? `${ignored} ${text}` : text };
     }
   }
 
@@ -273,14 +329,9 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   }
 }
 
-/** The case of a file, or undefined (a study problem only costs the sibling tabs, so it is logged). */
-function caseOf(path: string, log: vscode.OutputChannel): Case | undefined {
-  try {
-    return findCaseOfFile(path);
-  } catch (e) {
-    log.appendLine(`sibling sequences of ${path} not available: ${errorText(e, 'case discovery failed')}`);
-    return undefined;
-  }
+/** Which sequence of its case the opened file is (null when the rules do not say). */
+function openedRole(found: Case | undefined, path: string): SequenceTab | null {
+  return found ? SEQUENCE_NAMES.find((s) => found.files[s] === path) ?? null : null;
 }
 
 function describe(raw: unknown): string {

@@ -211,6 +211,33 @@ function setSlice(plane: Plane, value: number): void {
   requestRender();
 }
 
+/**
+ * Shows the case's sequences: a tab and a Detect checkbox only for those that exist (all of
+ * them ticked), the "File" tab only when the opened file is no known sequence. With no
+ * FLAIR/T1/T2 at all Detect is disabled and the notice says how to assign one.
+ */
+function applyCase(c: { sequences: SequenceTab[]; opened: SequenceTab | null; hasLabel: boolean }): void {
+  for (const s of ['flair', 't1', 't2', 't1ce'] as SequenceTab[]) {
+    const tab = $<HTMLButtonElement>(`seq-${s}`);
+    tab.disabled = !c.sequences.includes(s);
+    tab.hidden = !c.sequences.includes(s);
+  }
+  const openedTab = $<HTMLButtonElement>('seq-opened');
+  openedTab.disabled = false;
+  openedTab.hidden = c.opened !== null;
+  const present = DETECT_CHANNELS.filter((ch) => c.sequences.includes(ch));
+  state.modalities = new Set(present);
+  for (const ch of DETECT_CHANNELS) {
+    const box = $<HTMLInputElement>(`mod-${ch}`);
+    box.checked = state.modalities.has(ch);
+    box.disabled = !present.includes(ch);
+    (box.parentElement as HTMLElement).hidden = !present.includes(ch);
+  }
+  for (const id of ['detect-slice', 'detect-volume']) $<HTMLButtonElement>(id).disabled = present.length === 0;
+  $<HTMLInputElement>('overlay-mask').disabled = !c.hasLabel;
+  if (present.length === 0) notice('This file is not a known FLAIR, T1 or T2: run "AnyAD: Assign sequence…" (editor title bar) or add a data.sequences pattern to anyad.json to detect on it.');
+}
+
 /** Which volume a sequence tab shows: the opened file stands for its own sequence. */
 function tabKey(s: SeqKey): SeqKey {
   return state.init && s === state.init.opened ? 'opened' : s;
@@ -273,17 +300,22 @@ function onHostMessage(msg: HostToWebview): void {
       const [nx, ny, nz] = msg.dims;
       state.cursor = [Math.floor(nx / 2), Math.floor(ny / 2), Math.floor(nz / 2)];
       $('info').textContent = `${msg.name} — ${nx}×${ny}×${nz}, ${msg.spacing.map((s) => s.toFixed(2)).join('×')} mm, stored ${msg.orientation} (shown canonical), ${msg.datatype}; annotation: ${msg.annotationFile}`;
-      for (const s of ['flair', 't1', 't2', 't1ce'] as SequenceTab[]) ($(`seq-${s}`) as HTMLButtonElement).disabled = !msg.sequences.includes(s);
-      const openedTab = $<HTMLButtonElement>('seq-opened');
-      openedTab.disabled = false;
-      openedTab.hidden = msg.opened !== null;
-      const present = DETECT_CHANNELS.filter((c) => msg.sequences.includes(c));
-      state.modalities = new Set(present.length ? present : DETECT_CHANNELS);
-      for (const c of DETECT_CHANNELS) $<HTMLInputElement>(`mod-${c}`).checked = state.modalities.has(c);
+      applyCase(msg);
       $<HTMLInputElement>('opacity-heatmap').value = String(Math.round(msg.overlay.opacity * 100));
       $<HTMLSelectElement>('colormap').value = msg.overlay.colormap;
       state.lut = colormapLut(msg.overlay.colormap);
-      $<HTMLInputElement>('overlay-mask').disabled = !msg.hasLabel;
+      reportViewState();
+      requestRender();
+      return;
+    }
+    case 'case': {
+      if (!state.init) return;
+      state.init = { ...state.init, sequences: msg.sequences, opened: msg.opened, hasLabel: msg.hasLabel };
+      // Another file may now stand for a sequence: fetch siblings again when their tab is used.
+      for (const key of [...state.volumes.keys()]) if (key !== 'opened') state.volumes.delete(key);
+      if (!msg.hasLabel) state.mask = null;
+      applyCase(msg);
+      if (state.shown !== 'opened' && !msg.sequences.includes(state.shown)) state.shown = 'opened';
       reportViewState();
       requestRender();
       return;

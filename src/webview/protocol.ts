@@ -40,6 +40,11 @@ export interface InitMessage {
   annotationFile: string;
   overlay: { opacity: number; colormap: Colormap };
 }
+/**
+ * The case changed after init (a sequence assigned by hand, anyad.json edited): the same
+ * fields as init's. Sibling volumes fetched before are stale and fetched again on use.
+ */
+export interface CaseMessage { type: 'case'; sequences: SequenceTab[]; opened: SequenceTab | null; hasLabel: boolean }
 /** Intensities of one sequence (or the opened file itself), Float32 bytes. */
 export interface VolumeMessage { type: 'volume'; sequence: SequenceTab | 'opened'; data: ArrayBuffer }
 /** A whole label volume, Uint8 bytes: the case's label mask or the annotation. */
@@ -69,7 +74,7 @@ export interface ClearHeatmapMessage { type: 'clearHeatmap' }
 export interface NoticeMessage { type: 'notice'; level: 'info' | 'warn' | 'error'; text: string }
 export interface ErrorMessage { type: 'error'; title: string; detail: string }
 export type HostToWebview =
-  | InitMessage | VolumeMessage | LabelsMessage | AnnotationPatchMessage | HeatmapMessage
+  | InitMessage | CaseMessage | VolumeMessage | LabelsMessage | AnnotationPatchMessage | HeatmapMessage
   | SliceScoresMessage | ClearHeatmapMessage | NoticeMessage | ErrorMessage;
 
 // ---- webview → host -------------------------------------------------------------
@@ -209,6 +214,13 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
         sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel, annotationFile,
         overlay: { opacity: overlay.opacity, colormap: overlay.colormap },
       };
+    }
+    case 'case': {
+      const { sequences, opened, hasLabel } = raw;
+      if (!dims || !hasOnlyKeys(raw, ['type', 'sequences', 'opened', 'hasLabel'])) return null;
+      if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
+      if (!(opened === null || (oneOf(opened, SEQUENCE_NAMES) && (sequences as string[]).includes(opened))) || typeof hasLabel !== 'boolean') return null;
+      return { type: 'case', sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel };
     }
     case 'volume':
       if (!dims || !(raw.sequence === 'opened' || oneOf(raw.sequence, SEQUENCE_NAMES)) || !isBuffer(raw.data, 4 * voxels(dims))) return null;

@@ -20,7 +20,12 @@ test('manifest: custom editor for .nii and .nii.gz, commands, settings, schema',
   const patterns = editor.selector.map((s: { filenamePattern: string }) => s.filenamePattern).sort();
   assert.deepEqual(patterns, ['*.nii', '*.nii.gz']);
   const titles = pkg.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`).sort();
-  assert.deepEqual(titles, ['AnyAD: Detect anomalies', 'AnyAD: Get pretrained encoder weights', 'AnyAD: Show model card', 'AnyAD: Train on workspace']);
+  assert.deepEqual(titles, ['AnyAD: Assign sequence…', 'AnyAD: Detect anomalies', 'AnyAD: Get pretrained encoder weights', 'AnyAD: Show model card', 'AnyAD: Train on workspace']);
+  // Assign sequence… is offered on NIfTI files in the Explorer and in the viewer's title bar.
+  assert.deepEqual(pkg.contributes.menus['explorer/context'].map((m: { command: string; when: string }) => [m.command, m.when]),
+    [['anyad.assignSequence', 'resourceScheme == file && resourceFilename =~ /\\.nii(\\.gz)?$/i']]);
+  assert.deepEqual(pkg.contributes.menus['editor/title'].map((m: { command: string; when: string }) => [m.command, m.when]),
+    [['anyad.assignSequence', `activeCustomEditorId == ${editor.viewType}`]]);
   for (const key of ['anyad.executionProvider', 'anyad.threads', 'anyad.modelPath']) assert.ok(pkg.contributes.configuration.properties[key], key);
   const jv = pkg.contributes.jsonValidation[0];
   assert.equal(jv.fileMatch, 'anyad.json');
@@ -44,7 +49,10 @@ test('bundled extension activates and registers every contributed command and th
       showInformationMessage: async () => undefined,
     },
     commands: { registerCommand: (id: string) => { registered.commands.push(id); return disposable; } },
-    workspace: { getConfiguration: () => ({ get: (_k: string, d: unknown) => d }) },
+    workspace: {
+      getConfiguration: () => ({ get: (_k: string, d: unknown) => d }),
+      createFileSystemWatcher: () => ({ onDidChange: () => disposable, onDidCreate: () => disposable, onDidDelete: () => disposable, dispose() {} }),
+    },
     Uri: { joinPath: () => ({}) },
     StatusBarAlignment: { Left: 1, Right: 2 },
     // The custom editor provider reports document edits through an EventEmitter.

@@ -1,0 +1,250 @@
+/**
+ * Sequences from any file name in the extension, against a recording stand-in of the VS Code
+ * API on real files: the viewer resolves the case with the workspace's anyad.json and the
+ * manual assignments (tabs = sequences that exist), a broken anyad.json costs only the
+ * siblings, "Assign sequence…" remembers a choice, writes it to anyad.json keeping comments
+ * and refreshes open viewers, and Detect hands the viewer's files to the CLI (run in-process
+ * here, with the shipped bundle) so both agree.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeNifti } from '../../src/engine/nifti';
+import { loadWorkspaceConfig } from '../../src/engine/config';
+import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+import { runCli as cliInProcess } from '../helpers/cli';
+
+const ROOT = join(__dirname, '..', '..');
+const ws = mkdtempSync(join(tmpdir(), 'anyad-ext-seq-'));
+after(() => rmSync(ws, { recursive: true, force: true }));
+
+interface FakeUri { scheme: string; fsPath: string; path: string; toString(): string }
+const fileUri = (p: string): FakeUri => Object.assign(Object.create(Uri.prototype), { scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
+class Uri { static file = (p: string) => fileUri(p); static joinPath = (b: FakeUri, ...parts: string[]) => fileUri(join(b.fsPath, ...parts)); static parse = (s: string) => fileUri(s.replace(/^file:\/\//, '')); }
+class EventEmitter<T> {
+  private listeners: ((e: T) => void)[] = [];
+  event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose() {} }; };
+  fire(e: T) { for (const l of this.listeners) l(e); }
+  dispose() {}
+}
+
+/** Answers the next quick picks by label; records what was offered. */
+const picks: string[] = [];
+const offered: string[][] = [];
+const errors: string[] = [];
+const cliCalls: string[][] = [];
+const state = new Map<string, unknown>();
+const workspaceState = { get: <T>(k: string) => state.get(k) as T | undefined, update: async (k: string, v: unknown) => { state.set(k, v); } };
+const vscodeStandIn = {
+  EventEmitter, Uri,
+  ProgressLocation: { Notification: 15 },
+  workspace: {
+    workspaceFolders: [{ uri: fileUri(ws) }],
+    fs: { readFile: async (u: FakeUri) => new Uint8Array(readFileSync(u.fsPath)) },
+    getConfiguration: () => ({ get: (k: string, d: unknown) => (k === 'executionProvider' ? 'cpu' : d) }),
+  },
+  window: {
+    showQuickPick: async (items: { label: string }[]) => {
+      offered.push(items.map((i) => i.label));
+      const want = picks.shift();
+      return items.find((i) => i.label === want);
+    },
+    showErrorMessage: async (m: string) => { errors.push(m); return undefined; },
+    showWarningMessage: async () => undefined,
+    showInformationMessage: async () => undefined,
+    withProgress: async (_o: unknown, task: (p: unknown, t: unknown) => Promise<unknown>) => task({ report() {} }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
+  },
+  commands: { executeCommand: async () => undefined },
+};
+// The CLI runs in-process (same code as the bundled child), so the test sees what Detect asked for.
+const cliRunnerStandIn = {
+  runCli: async (_ext: unknown, args: string[]) => { cliCalls.push(args); return cliInProcess(args); },
+  cliErrorLine: (r: { stderr: string }) => r.stderr.trim().split('\n').pop() ?? '',
+};
+const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
+const originalLoad = M._load;
+M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : req === './cliRunner' ? cliRunnerStandIn : originalLoad(req, parent, isMain));
+const { NiftiEditorProvider } = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
+const { WorkspaceSequences, assignSequenceCommand, ASSIGNMENTS_KEY } = require('../../src/extension/workspaceSequences') as typeof import('../../src/extension/workspaceSequences');
+const { detectCommand } = require('../../src/extension/commands') as typeof import('../../src/extension/commands');
+M._load = originalLoad;
+after(async () => { await (await import('../../src/engine/graph/runtime')).releaseAllSessions(); });
+
+const DIMS: Dims3 = [32, 28, 12];
+const N = DIMS[0] * DIMS[1] * DIMS[2];
+const LPS = [-1.5, 0, 0, 10, 0, -1.5, 0, 20, 0, 0, 2, -5, 0, 0, 0, 1];
+/** Case X with names no built-in scheme knows; voxel values tell the sequences apart. */
+const caseDir = join(ws, 'X');
+const file = (name: string) => join(caseDir, name);
+mkdirSync(caseDir, { recursive: true });
+for (const [name, f] of [['X_fla.nii.gz', 1], ['X_T1w.nii.gz', 2], ['X_T2w.nii.gz', 3], ['X_mystery.nii.gz', 4]] as const) {
+  writeNifti(file(name), { dims: DIMS, affine: LPS, data: new Float32Array(N).map((_, i) => f * (1 + (i % 17))) });
+}
+const CONFIG = join(ws, 'anyad.json');
+const CONFIG_TEXT = `{
+  // odd names of this study
+  "data": {
+    "sequences": { "flair": "*_fla.nii.gz", "t1": "*_T1w.nii.gz", "t2": "*_T2w.nii.gz" }
+  }
+}
+`;
+
+const log: string[] = [];
+const sequences = new WorkspaceSequences(workspaceState);
+const provider = new NiftiEditorProvider(fileUri(ROOT) as never, { appendLine: (l: string) => log.push(l) } as never, sequences);
+
+function fakePanel() {
+  const posted: unknown[] = [];
+  let receive: (m: unknown) => void = () => {};
+  const panel = {
+    active: true,
+    webview: {
+      options: {}, html: '', cspSource: 'vscode-webview:', asWebviewUri: (u: FakeUri) => u,
+      postMessage: async (m: unknown) => { posted.push(m); return true; },
+      onDidReceiveMessage: (h: (m: unknown) => void) => { receive = h; return { dispose() {} }; },
+    },
+    onDidChangeViewState: () => ({ dispose() {} }),
+    onDidDispose: () => ({ dispose() {} }),
+  };
+  return { panel, posted, send: (m: unknown) => receive(m) };
+}
+
+async function open(path: string) {
+  const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
+  const view = fakePanel();
+  await provider.resolveCustomEditor(doc, view.panel as never);
+  view.send({ type: 'ready' });
+  return { doc, ...view };
+}
+
+/** Parses what the host posted as the webview would (every message must pass). */
+function parsed(posted: unknown[]): HostToWebview[] {
+  let dims: Dims3 | null = DIMS;
+  return posted.map((m) => {
+    const p = parseHostMessage(m, dims);
+    assert.ok(p, `webview would drop ${JSON.stringify(m).slice(0, 120)}`);
+    if (p.type === 'init') dims = p.dims;
+    return p;
+  });
+}
+const initOf = (posted: unknown[]) => parsed(posted).find((m) => m.type === 'init') as Extract<HostToWebview, { type: 'init' }>;
+
+test('without anyad.json an odd name is just a file; with its patterns the viewer shows FLAIR/T1/T2 and only those', async () => {
+  rmSync(CONFIG, { force: true });
+  const bare = await open(file('X_fla.nii.gz'));
+  assert.deepEqual([initOf(bare.posted).sequences, initOf(bare.posted).opened], [[], null]);
+  writeFileSync(CONFIG, CONFIG_TEXT);
+  const { posted, send } = await open(file('X_fla.nii.gz'));
+  const init = initOf(posted);
+  assert.deepEqual(init.sequences, ['flair', 't1', 't2']);
+  assert.equal(init.opened, 'flair');
+  posted.length = 0;
+  send({ type: 'requestSequence', sequence: 't2' });
+  const [t2] = parsed(posted) as Extract<HostToWebview, { type: 'volume' }>[];
+  assert.equal(t2.type, 'volume');
+  assert.equal(Math.max(...new Float32Array(t2.data)), 3 * 17, 'the T2 tab shows X_T2w.nii.gz');
+});
+
+test('a broken anyad.json costs only the siblings, with a notice; the file still opens', async () => {
+  writeFileSync(CONFIG, '{ "data": { "sequences": { "flair": 7 } } }');
+  try {
+    const { posted } = await open(file('X_fla.nii.gz'));
+    const msgs = parsed(posted);
+    assert.deepEqual(msgs.filter((m) => m.type === 'error'), []);
+    assert.deepEqual(initOf(posted).sequences, []);
+    const notice = msgs.find((m) => m.type === 'notice') as Extract<HostToWebview, { type: 'notice' }>;
+    assert.match(notice.text, /anyad\.json is not applied \(.*data\.sequences\.flair must be a file-name pattern/);
+  } finally {
+    writeFileSync(CONFIG, CONFIG_TEXT);
+  }
+});
+
+test('Assign sequence…: remembered for the workspace, written to anyad.json with its comments, open viewers refresh', async () => {
+  const viewer = await open(file('X_fla.nii.gz'));
+  const mystery = await open(file('X_mystery.nii.gz'));
+  assert.equal(initOf(mystery.posted).opened, null);
+  viewer.posted.length = 0;
+  mystery.posted.length = 0;
+  let refreshed = 0;
+  const deps = { sequences, log: { appendLine: (l: string) => log.push(l) } as never, activeFile: () => undefined, refresh: () => { refreshed++; provider.refreshCases(); } };
+
+  // Only in this workspace: X_mystery becomes T1ce (remembered in workspaceState).
+  picks.push('T1ce', 'Only in this workspace');
+  await assignSequenceCommand(deps, fileUri(file('X_mystery.nii.gz')));
+  assert.deepEqual(offered.at(-2), ['FLAIR', 'T1', 'T2', 'T1ce', 'Label', 'Clear']);
+  assert.deepEqual(offered.at(-1), ['Only in this workspace', 'Also write to anyad.json']);
+  assert.deepEqual(state.get(ASSIGNMENTS_KEY), { [file('X_mystery.nii.gz')]: 't1ce' });
+  assert.equal(readFileSync(CONFIG, 'utf8'), CONFIG_TEXT, 'anyad.json untouched');
+  const [caseMsg] = parsed(viewer.posted).filter((m) => m.type === 'case') as Extract<HostToWebview, { type: 'case' }>[];
+  assert.deepEqual(caseMsg, { type: 'case', sequences: ['flair', 't1', 't1ce', 't2'], opened: 'flair', hasLabel: false });
+  assert.deepEqual(parsed(mystery.posted).find((m) => m.type === 'case'), { type: 'case', sequences: ['flair', 't1', 't1ce', 't2'], opened: 't1ce', hasLabel: false });
+
+  // Written to anyad.json: X_T2w becomes the label; the comment stays; training's config sees it.
+  picks.push('Label', 'Also write to anyad.json');
+  await assignSequenceCommand(deps, fileUri(file('X_T2w.nii.gz')));
+  const text = readFileSync(CONFIG, 'utf8');
+  assert.match(text, /\/\/ odd names of this study/);
+  assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, { [file('X_T2w.nii.gz')]: 'label' });
+  const last = parsed(viewer.posted).filter((m) => m.type === 'case').at(-1);
+  assert.deepEqual(last, { type: 'case', sequences: ['flair', 't1', 't1ce'], opened: 'flair', hasLabel: true });
+  assert.ok(parsed(viewer.posted).some((m) => m.type === 'labels' && m.layer === 'mask'), 'the new label mask is sent');
+
+  // Clear: forgets the workspace choice, and offers to remove what anyad.json says.
+  picks.push('Clear', 'Also remove from anyad.json');
+  await assignSequenceCommand(deps, fileUri(file('X_T2w.nii.gz')));
+  assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, {});
+  picks.push('Clear');
+  await assignSequenceCommand(deps, fileUri(file('X_mystery.nii.gz')));
+  assert.deepEqual(state.get(ASSIGNMENTS_KEY), {});
+  assert.deepEqual(parsed(viewer.posted).filter((m) => m.type === 'case').at(-1), { type: 'case', sequences: ['flair', 't1', 't2'], opened: 'flair', hasLabel: false });
+  assert.ok(refreshed >= 4);
+
+  // Not a NIfTI: refused with a message, nothing remembered.
+  await assignSequenceCommand(deps, fileUri(join(ws, 'notes.txt')));
+  assert.match(errors.at(-1) ?? '', /pick a \.nii \/ \.nii\.gz file/);
+});
+
+test('Detect passes the viewer\'s resolved files (and anyad.json) to the CLI, which scores exactly them', async () => {
+  writeFileSync(CONFIG, CONFIG_TEXT);
+  const viewer = await open(file('X_fla.nii.gz'));
+  viewer.send({ type: 'viewState', cursor: [3, 3, 6], modalities: ['flair', 't2'] });
+  const env = { log: { appendLine: (l: string) => log.push(l) }, viewer: provider, extensionUri: fileUri(ROOT), status: { text: '', tooltip: '', show() {} }, sequences };
+  viewer.posted.length = 0;
+  await detectCommand(env as never, undefined, 'slice');
+  assert.deepEqual(errors.filter((e) => /Detect|CLI/.test(e)), []);
+  const args = cliCalls.at(-1)!;
+  const opt = (k: string) => args[args.indexOf(k) + 1];
+  assert.deepEqual([opt('--flair'), opt('--t1'), opt('--t2'), opt('--config'), opt('--modalities'), opt('--slice')],
+    [file('X_fla.nii.gz'), file('X_T1w.nii.gz'), file('X_T2w.nii.gz'), CONFIG, 'flair,t2', '6']);
+  assert.ok(!args.includes('--case'));
+  const heat = parsed(viewer.posted).find((m) => m.type === 'heatmap') as Extract<HostToWebview, { type: 'heatmap' }>;
+  assert.ok(heat, `a heatmap reached the viewer (log: ${log.slice(-3).join(' | ')})`);
+  assert.deepEqual(heat.modalities, ['flair', 't2']);
+  assert.equal(heat.slice, 6);
+  // The same files through the CLI directly give the same score.
+  const direct = await cliInProcess(['detect', '--model', join(ROOT, 'models', 'default'), '--config', CONFIG, '--case', file('X_fla.nii.gz'), '--modalities', 'flair,t2', '--slice', '6', '--provider', 'cpu', '--json']);
+  assert.equal(direct.code, 0, direct.stderr);
+  assert.equal(JSON.parse(direct.stdout).score, heat.score);
+
+  // A file that is no known sequence: Detect says how to fix it instead of guessing.
+  copyFileSync(file('X_mystery.nii.gz'), join(ws, 'lonely.nii.gz'));
+  await open(join(ws, 'lonely.nii.gz'));
+  const calls = cliCalls.length;
+  await detectCommand(env as never, undefined, 'slice');
+  assert.equal(cliCalls.length, calls, 'no CLI run');
+  assert.match(errors.at(-1) ?? '', /not a known FLAIR, T1 or T2\. Run "AnyAD: Assign sequence…"/);
+});
+
+test('protocol: a case message is validated like init (known sequences, opened among them, nothing extra)', () => {
+  const ok = { type: 'case', sequences: ['flair', 't2'], opened: 'flair', hasLabel: true };
+  assert.deepEqual(parseHostMessage(ok, DIMS), ok);
+  assert.deepEqual(parseHostMessage({ ...ok, sequences: [], opened: null }, DIMS), { ...ok, sequences: [], opened: null });
+  for (const bad of [
+    { ...ok, sequences: ['flair', 'dwi'] }, { ...ok, sequences: ['flair', 'flair'] }, { ...ok, opened: 't1' },
+    { ...ok, hasLabel: 'yes' }, { ...ok, extra: 1 }, { ...ok, sequences: 'flair' },
+  ]) assert.equal(parseHostMessage(bad, DIMS), null, JSON.stringify(bad));
+  assert.equal(parseHostMessage(ok, null), null, 'not before init');
+});
