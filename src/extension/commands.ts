@@ -15,6 +15,7 @@ import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engin
 import { writeFileAtomic } from '../engine/util/atomic';
 import { isVolumeResult, parseDetectOutput } from '../shared/detectJson';
 import { heatmapModel, modelCardPath, provenanceLogLine, statusSuffix, statusTooltip } from './provenance';
+import { ensureEncoderWeightsInVsCode } from './weightsConsent';
 
 export interface CommandEnv {
   log: vscode.OutputChannel;
@@ -163,6 +164,8 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     log.appendLine(formatDatasetSummary(ds.summary, config.data.root));
     for (const w of warnings) log.appendLine(`warning: ${w}`);
     log.show(true);
+    // Pretrained weights named by model.encoder: cached, or downloaded now with consent (anyad.downloads).
+    if (!(await ensureEncoderWeightsInVsCode(env.extensionUri, log, config, configPath))) return;
     const cfg = vscode.workspace.getConfiguration('anyad');
     // The settings override anyad.json's train.provider/threads only when set to something
     // other than their defaults ('auto', 0): a default setting must not mask the workspace's choice.
