@@ -96,11 +96,15 @@ test('the XML checker rejects malformed documents (it can fail)', () => {
 
 // ---------------------------------------------------------------- synthetic evaluation results
 
-/** One subset evaluated on synthetic 32×32 maps: anomalous slices have a blob that the map sees with `strength`. */
-function evaluateSynthetic(seed: number, strength: number, label: string): SubsetResult {
+/**
+ * One subset evaluated on synthetic 32×32 maps: anomalous slices have a blob that the map sees
+ * with `strength`. With `cases`, slice s belongs to case s mod cases.
+ */
+function evaluateSynthetic(seed: number, strength: number, label: string, cases?: number): SubsetResult {
   const r = rng(seed);
   const size = 32;
-  const ev = new SubsetEvaluator({ mapSize: size, expectedSlices: 40, label });
+  // 200 resamples: these tests check how intervals are rendered, not their precision.
+  const ev = new SubsetEvaluator({ mapSize: size, expectedSlices: 40, label, bootstrap: { samples: 200, seed: 0 } });
   for (let s = 0; s < 40; s++) {
     const anomalous = s % 2 === 1;
     const mask = anomalous ? new Uint8Array(size * size) : null;
@@ -113,7 +117,7 @@ function evaluateSynthetic(seed: number, strength: number, label: string): Subse
         map[y * size + x] = r() * 0.5 + (mask && inBlob ? strength * r() : 0);
       }
     }
-    ev.addSlice(map, mask, { name: `slice ${s}` });
+    ev.addSlice(map, mask, { name: `slice ${s}`, caseId: cases ? `case${s % cases}` : undefined });
   }
   return ev.finalize();
 }
@@ -264,4 +268,71 @@ test('cross-domain and zero-shot reports are labelled; missing labels and bad in
   assert.throws(bad({ kind: 'zero-shot' }), isBad);
   assert.throws(bad({ models: [] }), isBad);
   assert.throws(bad({ curves: { model: 'nobody', perSubset: {} } }), isBad);
+});
+
+test('report: per-model 95 % interval tables with counts, a sample-size header, two models told apart', () => {
+  const anyad: Record<string, MetricSet> = {};
+  const baseline: Record<string, MetricSet> = {};
+  LABELS.forEach((l, k) => {
+    anyad[l] = evaluateSynthetic(60 + k, 0.9, l, 5).metrics;
+    baseline[l] = evaluateSynthetic(60 + k, 0.2, l, 5).metrics;
+  });
+  const BASE = 'Intensity baseline (non-learned)';
+  withTempDir((dir) => {
+    const written = writeReport(dir, { ...baseInput(), models: [{ name: 'AnyAD', perSubset: anyad }, { name: BASE, perSubset: baseline }], bootstrap: { samples: 200, seed: 0 } });
+    const md = readFileSync(written.markdownPath, 'utf8');
+    const json = JSON.parse(readFileSync(written.jsonPath, 'utf8'));
+    const lines = md.split('\n');
+    // The header says what the numbers rest on, and which models the tables hold.
+    assert.ok(md.includes('**Sample size:** every number below rests on 5 cases, 40 slices (20 normal, 20 anomalous).'), md);
+    assert.ok(md.includes(`Models, in table order: **AnyAD**, **${BASE}**.`));
+    assert.ok(md.indexOf('**Sample size:**') < md.indexOf('## Results'));
+    // The paper table is unchanged: one header, 4 metric rows per model, models interleaved.
+    assert.ok(md.includes('| Metric | Model | F | T1 | T2 | F+T1 | F+T2 | T1+T2 | F+T1+T2 | Mean |'));
+    assert.equal(lines.filter((l) => l.startsWith(`|  | ${BASE} |`)).length, 4);
+    // One interval table per model, in model order, after the paper table.
+    const section = md.indexOf('### 95 % confidence intervals');
+    assert.ok(section > md.indexOf('| Metric | Model |'));
+    assert.match(md, /over 200 bootstrap resamples \(seed 0\) of the test \*\*cases\*\*/);
+    const first = md.indexOf('**AnyAD**', section);
+    const second = md.indexOf(`**${BASE}**`, section);
+    assert.ok(first > section && second > first, 'AnyAD first, the baseline second');
+    const header = '| Subset | n | Image AUROC | Image AP | Pixel AUROC | Pixel AP |';
+    assert.equal(lines.filter((l) => l === header).length, 2);
+    const fmt = (v: number | null, ci: [number, number] | null | undefined) => `${v!.toFixed(3)} [${ci![0].toFixed(3)}, ${ci![1].toFixed(3)}]`;
+    for (const [model, per, from] of [['AnyAD', anyad, first], [BASE, baseline, second]] as const) {
+      for (const l of LABELS) {
+        const m = per[l];
+        const want = `| ${l} | 5 / 40 (20/20) | ${fmt(m.image.auroc, m.ci!.image.auroc)} | ${fmt(m.image.ap, m.ci!.image.ap)} | ${fmt(m.pixel.auroc, m.ci!.pixel.auroc)} | ${fmt(m.pixel.ap, m.ci!.pixel.ap)} |`;
+        const at = md.indexOf(want + '\n', from);
+        assert.ok(at > from && (model === BASE || at < second), `${model}, ${l}: ${want}`);
+      }
+    }
+    assert.match(md, /\| F \| 5 \/ 40 \(20\/20\) \| \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \|/);
+    // The JSON twin holds the same intervals and counts.
+    assert.deepEqual(json.intervals.map((t: { model: string }) => t.model), ['AnyAD', BASE]);
+    const row = json.intervals[1].rows.find((r: { subset: string }) => r.subset === 'F+T2');
+    assert.deepEqual(row['pixel AP'], { value: baseline['F+T2'].pixel.ap, ci: baseline['F+T2'].ci!.pixel.ap });
+    assert.deepEqual(row.counts, { cases: 5, slices: 40, normal: 20, anomalous: 20 });
+    assert.deepEqual(json.counts, [{ counts: { cases: 5, slices: 40, normal: 20, anomalous: 20 }, models: ['AnyAD', BASE], subsets: LABELS }]);
+    assert.deepEqual(json.bootstrap, { samples: 200, seed: 0 });
+  });
+
+  // Results without intervals or counts (older JSON): no interval table, no sample-size line;
+  // a missing interval shows the value alone, a missing value n/a; differing counts are listed.
+  const plain = Object.fromEntries(LABELS.map((l) => [l, { image: anyad[l].image, pixel: anyad[l].pixel }])) as Record<string, MetricSet>;
+  const partial: Record<string, MetricSet> = {
+    ...baseline,
+    F: { ...baseline.F, image: { ...baseline.F.image, auroc: null }, ci: { ...baseline.F.ci!, pixel: { auroc: null, ap: baseline.F.ci!.pixel.ap } } },
+    T1: { ...baseline.T1, counts: { cases: 4, slices: 30, normal: 10, anomalous: 20 } },
+  };
+  withTempDir((dir) => {
+    const md = readFileSync(writeReport(dir, { ...baseInput(), models: [{ name: 'Old', perSubset: plain }, { name: BASE, perSubset: partial }] }).markdownPath, 'utf8');
+    assert.doesNotMatch(md, /\*\*Old\*\*\n\n\| Subset/);
+    assert.match(md, /over bootstrap resamples of the test/);
+    const fRow = md.split('\n').find((l) => l.startsWith('| F | 5 / 40'))!;
+    assert.equal(fRow.split(' | ')[2], 'n/a', fRow);
+    assert.equal(fRow.split(' | ')[4], baseline.F.pixel.auroc!.toFixed(3), fRow);
+    assert.ok(md.includes('**Sample size:** the numbers rest on 5 cases, 40 slices (20 normal, 20 anomalous) (' + BASE + ': F, T2, F+T1, F+T2, T1+T2, F+T1+T2); 4 cases, 30 slices (10 normal, 20 anomalous) (' + BASE + ': T1).'), md.split('\n').find((l) => l.startsWith('**Sample')));
+  });
 });

@@ -16,6 +16,6 @@ export { SubsetEvaluator, toMetricSet, curvesOf, type SubsetEvaluatorOptions, ty
 export { caseBootstrap, blockAurocAp, binBounds, interval95, percentileSorted, DEFAULT_BOOTSTRAP, type Interval, type BootstrapOptions } from './bootstrap';
 export { intensityBaseline, type IntensityBaselineResult } from './intensityBaseline';
 export * from './reportTypes';
-export { buildResultsTables, formatCell, formatValue, METRIC_ROWS, MEAN_COLUMN, type Cell, type ModelTable, type ResultsTables } from './reportTables';
+export { buildResultsTables, formatCell, formatValue, formatInterval, formatCounts, METRIC_ROWS, MEAN_COLUMN, INTERVAL_COLUMNS, type Cell, type ModelTable, type ResultsTables, type IntervalCell, type ModelIntervalTable, type SubsetCounts } from './reportTables';
 export { writeReport, REPORT_JSON, REPORT_MARKDOWN, REPORT_SCHEMA } from './writeReport';
 export { lineChartSvg, barChartSvg, escapeXml } from './svgCharts';

@@ -1,5 +1,5 @@
 /** Renders a report's markdown from its input, its tables and its figure files. */
-import { formatCell, type ResultsTables, METRIC_ROWS } from './reportTables';
+import { formatCell, formatCounts, formatInterval, INTERVAL_COLUMNS, type ResultsTables, METRIC_ROWS } from './reportTables';
 import type { EncoderProvenance, ReportInput } from './reportTypes';
 
 export interface Figure {
@@ -69,11 +69,42 @@ function resultsTable(t: ResultsTables): string[] {
   return lines;
 }
 
+/** The header line that says what the numbers rest on (the scored slices, from MetricSet.counts). */
+export function countsLine(t: ResultsTables): string | null {
+  if (!t.counts.length) return null;
+  if (t.counts.length === 1) return `**Sample size:** every number below rests on ${formatCounts(t.counts[0].counts)}.`;
+  const parts = t.counts.map((e) => `${formatCounts(e.counts)} (${e.models.join(', ')}: ${e.subsets.join(', ')})`);
+  return `**Sample size:** the numbers rest on ${parts.join('; ')}.`;
+}
+
+function intervalSection(input: ReportInput, t: ResultsTables): string[] {
+  if (!t.intervals.length) return [];
+  const b = input.bootstrap;
+  const out = ['### 95 % confidence intervals', '',
+    `Value [2.5th, 97.5th percentile] over ${b ? `${b.samples} bootstrap resamples (seed ${b.seed})` : 'bootstrap resamples'} of the test **cases** ` +
+    '(a case is drawn with all its slices); pixel-level intervals come from rank-binned pixel counts, shifted so they sit at the exact estimate. ' +
+    'n = cases / slices (normal/anomalous) scored for that subset.', ''];
+  for (const table of t.intervals) {
+    out.push(`**${cellText(table.model)}**`, '');
+    const header = ['Subset', 'n', ...INTERVAL_COLUMNS.map((c) => c.replace(/^(\w)/, (m) => m.toUpperCase()))];
+    out.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ':---' : '---:')).join('|')}|`);
+    for (const row of table.rows) {
+      const n = row.counts ? `${row.counts.cases} / ${row.counts.slices} (${row.counts.normal}/${row.counts.anomalous})` : 'n/a';
+      out.push(`| ${[cellText(row.subset), n, ...INTERVAL_COLUMNS.map((c) => formatInterval(row[c]))].join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
 export function renderMarkdown(input: ReportInput, tables: ResultsTables, figures: Figure[], jsonFile: string): string {
   const out: string[] = [`# ${input.title.replace(/\r?\n/g, ' ')}`, '', kindLine(input), ''];
   const warning = encoderWarning(input.encoder);
   if (warning) out.push(warning, '');
   out.push(`Generated ${input.generatedAt ?? new Date().toISOString()} by AnyAD for VS Code. Machine-readable twin: [${jsonFile}](${jsonFile}).`, '');
+  const counts = countsLine(tables);
+  if (counts) out.push(counts, '');
+  if (tables.tables.length > 1) out.push(`Models, in table order: ${tables.tables.map((t) => `**${cellText(t.model)}**`).join(', ')}.`, '');
 
   out.push('## Results', '');
   out.push('Cells are **image-level/pixel-level**; AUPRO is pixel-level only. F = FLAIR. ' +
@@ -82,6 +113,7 @@ export function renderMarkdown(input: ReportInput, tables: ResultsTables, figure
   if (tables.notes.length) {
     out.push('n/a values:', '', ...tables.notes.map((n) => `- ${n}`), '');
   }
+  out.push(...intervalSection(input, tables));
 
   if (figures.length) {
     out.push('## Curves and charts', '');

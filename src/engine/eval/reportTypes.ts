@@ -58,6 +58,8 @@ export interface ReportInput {
   generatedAt?: string;
   /** Free remarks, shown as a list. */
   notes?: string[];
+  /** How the intervals in the models' MetricSet.ci were drawn, for the interval tables' caption. */
+  bootstrap?: { samples: number; seed: number };
 }
 
 export interface WrittenReport {

@@ -1,6 +1,7 @@
 /**
- * Writes a metrics report into a folder: report.md (the paper's table layout, data summary,
- * encoder provenance, timing, config), report.json (the same numbers, machine-readable) and
+ * Writes a metrics report into a folder: report.md (the paper's table layout, per model a
+ * table of 95 % case-bootstrap intervals with the counts they rest on, data summary, encoder
+ * provenance, timing, config), report.json (the same numbers, machine-readable) and
  * SVG figures next to them (ROC and PR curves per subset, per-subset bar chart), all written
  * atomically. The markdown is written last, so a report that exists is complete.
  */
@@ -122,6 +123,9 @@ export function writeReport(outDir: string, input: ReportInput): WrittenReport {
     generatedAt,
     columns: tables.allColumns,
     results: tables.tables,
+    intervals: tables.intervals,
+    counts: tables.counts,
+    bootstrap: input.bootstrap,
     naNotes: tables.notes,
     dataSummary: input.dataSummary,
     encoder: input.encoder,
