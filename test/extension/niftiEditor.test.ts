@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, toCanonical, writeNifti } from '../../src/engine/nifti';
 import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+import { fakePanel } from '../helpers/fakeWebviewPanel';
 
 /** Temp folders of this file, removed when its tests end. */
 const tempDirs: string[] = [];
@@ -45,22 +46,6 @@ const originalLoad = M._load;
 M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : originalLoad(req, parent, isMain));
 const { NiftiEditorProvider } = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
 M._load = originalLoad;
-
-function fakePanel() {
-  const posted: unknown[] = [];
-  let receive: (m: unknown) => void = () => {};
-  const panel = {
-    active: true,
-    webview: {
-      options: {}, html: '', cspSource: 'vscode-webview:', asWebviewUri: (u: FakeUri) => u,
-      postMessage: async (m: unknown) => { posted.push(m); return true; },
-      onDidReceiveMessage: (h: (m: unknown) => void) => { receive = h; return { dispose() {} }; },
-    },
-    onDidChangeViewState: () => ({ dispose() {} }),
-    onDidDispose: () => ({ dispose() {} }),
-  };
-  return { panel, posted, send: (m: unknown) => receive(m) };
-}
 
 const DIMS: Dims3 = [10, 8, 6];
 const N = 480;

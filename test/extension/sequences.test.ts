@@ -16,6 +16,7 @@ import { writeNifti } from '../../src/engine/nifti';
 import { loadWorkspaceConfig } from '../../src/engine/config';
 import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
 import { runCli as cliInProcess } from '../helpers/cli';
+import { fakePanel } from '../helpers/fakeWebviewPanel';
 
 const ROOT = join(__dirname, '..', '..');
 const ws = mkdtempSync(join(tmpdir(), 'anyad-ext-seq-'));
@@ -95,22 +96,6 @@ const CONFIG_TEXT = `{
 const log: string[] = [];
 const sequences = new WorkspaceSequences(workspaceState);
 const provider = new NiftiEditorProvider(fileUri(ROOT) as never, { appendLine: (l: string) => log.push(l) } as never, sequences);
-
-function fakePanel() {
-  const posted: unknown[] = [];
-  let receive: (m: unknown) => void = () => {};
-  const panel = {
-    active: true,
-    webview: {
-      options: {}, html: '', cspSource: 'vscode-webview:', asWebviewUri: (u: FakeUri) => u,
-      postMessage: async (m: unknown) => { posted.push(m); return true; },
-      onDidReceiveMessage: (h: (m: unknown) => void) => { receive = h; return { dispose() {} }; },
-    },
-    onDidChangeViewState: () => ({ dispose() {} }),
-    onDidDispose: () => ({ dispose() {} }),
-  };
-  return { panel, posted, send: (m: unknown) => receive(m) };
-}
 
 async function open(path: string) {
   const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
