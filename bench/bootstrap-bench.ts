@@ -4,7 +4,7 @@
  * anomalous), 1000 resamples. Maps: a constant outside-brain block (one big tie block, as
  * the intensity baseline's maps have), noisy brain, lesion discs the map partly sees.
  *
- *   node --import tsx bench/bootstrap-bench.ts [runs=5]
+ *   npm run bench:bootstrap            # or: node --import tsx bench/bootstrap-bench.ts [runs=5] [only]
  *
  * Prints per run: finalize() time with the bootstrap off and on (the difference is the
  * bootstrap's cost), exact vs binned full-sample pixel AUROC/AP and the bound on their
@@ -60,6 +60,8 @@ function evaluate(slices: Slice[], size: number, samples: number, seed = 0) {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const summary: Record<string, unknown> = { bench: 'bootstrap', slices: SLICES, cases: Math.ceil(SLICES / PER_CASE), samples: 1000 };
+
 function costAndBinning(runs: number): void {
   const slices = synthesise(256, 1);
   const off: number[] = [];
@@ -76,6 +78,12 @@ function costAndBinning(runs: number): void {
     if (k === 0) console.log(`  CIs: ${JSON.stringify(b.r.metrics.ci)} counts ${JSON.stringify(b.r.metrics.counts)}`);
   }
   console.log(`median bootstrap cost per subset: ${(median(on) - median(off)).toFixed(3)} s (finalize ${median(off).toFixed(3)} → ${median(on).toFixed(3)} s)`);
+  const last = evaluate(slices, 256, 10).r;
+  Object.assign(summary, {
+    finalizeSecondsWithout: median(off), finalizeSecondsWith: median(on), bins: last.pixelBinning!.bins,
+    pixelAurocExactMinusBinned: last.pixel.auroc! - last.pixelBinning!.binned.auroc, pixelAurocBound: last.pixelBinning!.bound.auroc,
+    pixelApExactMinusBinned: last.pixel.ap! - last.pixelBinning!.binned.ap, pixelApBound: last.pixelBinning!.bound.ap,
+  });
 }
 
 /** Exact weighted pixel AUROC/AP per resample vs the binned one, for the same draws. */
@@ -98,9 +106,6 @@ function intervalError(): void {
   let blocks = 0;
   for (let k = 0; k < n; k++) { if (k > 0 && score[order[k]] !== score[order[k - 1]]) blocks++; blockOf[order[k]] = blocks; }
   blocks++;
-  // Per unit and exact tie block: counts (as the binned path, with one bin per tie block).
-  const acc = new PixelMetricAccumulator();
-  slices.forEach((s) => acc.add(s.map, s.mask, size, size));
   for (const bins of [512, 2048, 8192]) {
     const acc2 = new PixelMetricAccumulator();
     slices.forEach((s) => acc2.add(s.map, s.mask, size, size));
@@ -127,6 +132,7 @@ function intervalError(): void {
     const gotP = shiftedInterval(draws.pixel!.ap, metrics.ap, draws.pixelBinned!.binned.ap)!;
     const dA = Math.max(Math.abs(gotA[0] - exactA[0]), Math.abs(gotA[1] - exactA[1]));
     const dP = Math.max(Math.abs(gotP[0] - exactP[0]), Math.abs(gotP[1] - exactP[1]));
+    summary[`intervalMaxAbsDiff_${draws.pixelBinned!.bins}bins`] = { auroc: dA, ap: dP };
     console.log(`64² maps, ${n} pixels, ${U} cases, ${draws.pixelBinned!.bins} bins used (max ${bins}): ` +
       `AUROC CI exact [${exactA.map((v) => v.toFixed(5)).join(', ')}] binned+shift [${gotA.map((v) => v.toFixed(5)).join(', ')}] max |Δ| ${dA.toExponential(2)}; ` +
       `AP CI exact [${exactP.map((v) => v.toFixed(5)).join(', ')}] binned+shift [${gotP.map((v) => v.toFixed(5)).join(', ')}] max |Δ| ${dP.toExponential(2)}; ` +
@@ -152,12 +158,17 @@ function bootstrapOnly(runs: number): void {
         times.push((performance.now() - t0) / 1000);
       }
       console.log(`caseBootstrap, ${unitOf.size} units, ${binned.bins} bins used (max ${bins}), 1000 resamples: median ${median(times).toFixed(3)} s of ${times.map((t) => t.toFixed(3)).join(', ')}`);
+      summary[`bootstrapSeconds_${unitOf.size}units_${binned.bins}bins`] = median(times);
     }
   }
 }
 
 const runs = Number(process.argv[2] ?? 5);
-if (process.argv[3] === 'only') { bootstrapOnly(runs); process.exit(0); }
-costAndBinning(runs);
-bootstrapOnly(runs);
-intervalError();
+if (process.argv[3] === 'only') {
+  bootstrapOnly(runs);
+} else {
+  costAndBinning(runs);
+  bootstrapOnly(runs);
+  intervalError();
+}
+console.log(JSON.stringify(summary));
