@@ -174,13 +174,15 @@ test('a truncated body is a typed error that keeps only the .incomplete; the nex
   await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts()), 'hub/truncated', /resume/);
   assert.ok(!blobs().includes(W_SHA), 'no blob');
   const partial = join(cacheDir, repoFolderName(REPO), 'blobs', `${W_SHA}.incomplete`);
-  assert.equal(statSync(partial).size, 1_000_000);
+  // What was read before the connection dropped is kept (bytes still buffered when the stream errors are not).
+  const kept = statSync(partial).size;
+  assert.ok(kept > 0 && kept <= 1_000_000, `partial ${kept}`);
   assert.equal(findCachedFile(cacheDir, REPO, 'main', 'model.safetensors'), undefined);
   hub.behaviour = {};
   hub.requests.length = 0;
   const got = await ensureRepoFiles(REPO, 'main', FILES, opts());
   const cdn = hub.requests.filter((r) => r.server === 'cdn');
-  assert.deepEqual(cdn.map((r) => r.headers.range), ['bytes=1000000-']);
+  assert.deepEqual(cdn.map((r) => r.headers.range), [`bytes=${kept}-`]);
   assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), W_SHA);
   assert.equal(existsSync(partial), false);
 });
@@ -208,7 +210,7 @@ test('cancel (AbortSignal) mid-body: a typed error, the partial file is kept for
 
 test('a process killed mid-download: the next run resumes with a Range request and the file checks out', async () => {
   hub.behaviour = { slow: { chunk: 32 * 1024, pauseMs: 15 } };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'downloadChild.ts'), hub.endpoint, cacheDir, REPO], { stdio: 'pipe' });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'downloadChild.ts'), hub.endpoint, cacheDir, REPO], { stdio: 'pipe', env: { PATH: process.env.PATH } });
   const partial = join(cacheDir, repoFolderName(REPO), 'blobs', `${W_SHA}.incomplete`);
   // Kill it once part of the body is on disk (not merely sent).
   await new Promise<void>((resolve, reject) => {

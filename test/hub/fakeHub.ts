@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeRepo {
@@ -49,12 +50,13 @@ export class FakeHub {
   private servers: Server[] = [];
   private blobs = new Map<string, Uint8Array>();
 
-  constructor(readonly repos: Record<string, FakeRepo>) {
+  constructor(readonly repos: Record<string, FakeRepo>, private readonly tls?: { key: string; cert: string }) {
     for (const r of Object.values(repos)) for (const f of r.lfs) this.blobs.set(sha256(r.files[f]), r.files[f]);
   }
 
-  static async start(repos: Record<string, FakeRepo>): Promise<FakeHub> {
-    const hub = new FakeHub(repos);
+  /** With `tls`, both servers speak HTTPS with that key and certificate. */
+  static async start(repos: Record<string, FakeRepo>, tls?: { key: string; cert: string }): Promise<FakeHub> {
+    const hub = new FakeHub(repos, tls);
     hub.cdn = await hub.listen((req, res) => hub.serveCdn(req, res), 'cdn');
     hub.endpoint = await hub.listen((req, res) => hub.serveHub(req, res), 'hub');
     return hub;
@@ -69,12 +71,14 @@ export class FakeHub {
   }
 
   private listen(handler: (req: IncomingMessage, res: ServerResponse) => void, name: 'hub' | 'cdn'): Promise<string> {
-    const server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       this.requests.push({ server: name, method: req.method ?? '', url: req.url ?? '', headers: req.headers });
       handler(req, res);
-    });
+    };
+    const server: Server = this.tls ? createTlsServer(this.tls, onRequest) : createServer(onRequest);
     this.servers.push(server);
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+    const scheme = this.tls ? 'https' : 'http';
+    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`)));
   }
 
   private serveHub(req: IncomingMessage, res: ServerResponse): void {
