@@ -90,7 +90,8 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ preprocess: { resize: 224, crop: 392 } }, /preprocess\.crop must be <= preprocess\.resize \(224\)/);
   rejects({ model: [] }, /model must be an object, got an array/);
   rejects({ model: { preset: 'huge' } }, /model\.preset must be one of "tiny-cpu", "cpu", "paper", got "huge"/);
-  rejects({ model: { encoder: 'x' } }, /unknown key model\.encoder/);
+  rejects({ model: { encoder: 'x' } }, /model\.encoder 'x' is neither a file\/folder nor a model name \(known: dinov2-small/);
+  rejects({ model: { encoder: 'dinov2-small', encoderWeights: 'w.safetensors' } }, /model\.encoder give model\.encoder or model\.encoderWeights, not both/);
   rejects({ model: { encoderConfig: 'c.json' } }, /model\.encoderConfig needs model\.encoderWeights/);
   rejects({ model: { registers: -1 } }, /model\.registers must be an integer in \[0, 64\]/);
   rejects({ train: { steps: 0 } }, /train\.steps must be a positive integer, got 0/);
