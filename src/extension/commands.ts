@@ -230,6 +230,6 @@ export async function showModelCardCommand(env: CommandEnv, dir?: unknown): Prom
 
 /** AnyAD: Get pretrained encoder weights — the README's section on bringing DINOv2 weights. */
 export async function pretrainedWeightsCommand(env: CommandEnv): Promise<void> {
-  const readme = vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'bringing-dinov2-weights' });
+  const readme = vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'pretrained-dinov2-weights' });
   await vscode.commands.executeCommand('markdown.showPreview', readme);
 }
