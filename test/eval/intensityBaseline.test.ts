@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { getFloat32, parseSafetensors } from '../../src/engine/safetensors';
-import { intensityBaseline } from '../../src/engine/eval/intensityBaseline';
+import { intensityBaseline, percentileBySelection } from '../../src/engine/eval/intensityBaseline';
+import { percentileSorted } from '../../src/engine/eval/bootstrap';
+import { mulberry32 as rng } from '../helpers/random';
 import { SubsetEvaluator } from '../../src/engine/eval/subsetEvaluator';
 import { EvalError } from '../../src/engine/errors';
 
@@ -108,5 +110,18 @@ test('intensity baseline: image and pixel AUROC/AP of its maps match scikit-lear
     // 1e-12 fails on any such swap as well as on any metric error.
     assert.ok(Math.abs(r.metrics.pixel.auroc! - want.pixelAUROC) < 1e-12, `subset ${s} pixel AUROC ${r.metrics.pixel.auroc} vs ${want.pixelAUROC}`);
     assert.ok(Math.abs(r.metrics.pixel.ap! - want.pixelAP) < 1e-12, `subset ${s} pixel AP ${r.metrics.pixel.ap} vs ${want.pixelAP}`);
+  }
+});
+
+test('percentiles by selection equal the sorted-array percentile bit for bit (ties, tiny and odd sizes)', () => {
+  const r = rng(77);
+  for (const n of [1, 2, 3, 4, 7, 100, 101, 1000, 4097]) {
+    for (const levels of [3, 50, 0]) { // few distinct values, some, all distinct
+      const values = Float64Array.from({ length: n }, () => (levels ? Math.floor(r() * levels) / levels : r()));
+      const sorted = Float64Array.from(values).sort();
+      for (const q of [0, 1, 50, 97.5, 99, 100]) {
+        assert.equal(percentileBySelection(Float64Array.from(values), q), percentileSorted(sorted, q), `n ${n}, levels ${levels}, q ${q}`);
+      }
+    }
   }
 });

@@ -107,9 +107,11 @@ export function percentileSorted(sorted: ArrayLike<number>, q: number): number {
   const pos = (n - 1) * (q / 100);
   const lo = Math.min(n - 1, Math.max(0, Math.floor(pos)));
   const hi = Math.min(n - 1, lo + 1);
-  const t = pos - lo;
-  const a = sorted[lo];
-  const b = sorted[hi];
+  return numpyLerp(sorted[lo], sorted[hi], pos - lo);
+}
+
+/** numpy's _lerp: a + (b − a)·t, computed from b when t ≥ ½ (so t = 1 gives b exactly). */
+export function numpyLerp(a: number, b: number, t: number): number {
   const d = b - a;
   return t >= 0.5 ? b - d * (1 - t) : a + d * t;
 }

@@ -20,14 +20,16 @@
  *   score = mean over available channels of p99_c / med_c, p99_c = 99th percentile
  *           (linear) of v_c over the brain; a channel with med_c ≤ 1e-6 contributes 0
  *
- * All arithmetic is float64; only the map is stored as float32. Checked against an
- * independent numpy implementation (scripts/fixtures/make_baseline_fixtures.py).
+ * All arithmetic is float64; only the map is stored as float32. Percentiles come from two
+ * selections (O(n)), not a sort, with numpy's interpolation (bootstrap.ts numpyLerp on
+ * the two order statistics). Checked against an independent numpy implementation
+ * (scripts/fixtures/make_baseline_fixtures.py).
  */
 import { EvalError } from '../errors';
 import { subsetById } from '../study/modalities';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../study/preprocess';
 import { EVAL_MAP_SIZE } from './anomalyMap';
-import { percentileSorted } from './bootstrap';
+import { numpyLerp } from './bootstrap';
 import { resizeNearest } from './resample';
 
 /** A pixel belongs to the brain when an available channel's intensity exceeds this. */
@@ -40,6 +42,42 @@ export interface IntensityBaselineResult {
   score: number;
   /** Pixel map on the EVAL_MAP_SIZE² evaluation grid (row-major). */
   map: Float32Array;
+}
+
+/**
+ * Rearranges a[lo..hi] so that a[k] is its (k − lo)-th smallest value, everything before it
+ * ≤ a[k] and everything after ≥ a[k] (Hoare quickselect, median-of-three pivot).
+ */
+function selectKth(a: Float64Array, k: number, lo = 0, hi = a.length - 1): void {
+  while (hi > lo) {
+    const x = a[lo], y = a[(lo + hi) >>> 1], z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return; // j < k < i: a[k] equals the pivot
+  }
+}
+
+/** numpy.percentile(values, q), linear, by selection; reorders `values`. */
+export function percentileBySelection(values: Float64Array, q: number): number {
+  const n = values.length;
+  const pos = (n - 1) * (q / 100);
+  const k = Math.floor(pos);
+  selectKth(values, k);
+  let next = values[k];
+  if (k + 1 < n) {
+    next = values[k + 1];
+    for (let i = k + 2; i < n; i++) if (values[i] < next) next = values[i];
+  }
+  // The two order statistics around pos, interpolated exactly as numpy does.
+  return numpyLerp(values[k], next, pos - k);
 }
 
 export function intensityBaseline(image: Float32Array, imageSize: number, subsetId: number): IntensityBaselineResult {
@@ -58,10 +96,9 @@ export function intensityBaseline(image: Float32Array, imageSize: number, subset
     return out;
   });
   const brain = new Uint8Array(n);
+  for (const vc of v) for (let i = 0; i < n; i++) if (vc[i] > BASELINE_BRAIN_THRESHOLD) brain[i] = 1;
   let count = 0;
-  for (let i = 0; i < n; i++) {
-    if (v.some((vc) => vc[i] > BASELINE_BRAIN_THRESHOLD)) { brain[i] = 1; count++; }
-  }
+  for (let i = 0; i < n; i++) count += brain[i];
   if (count === 0) return { score: 0, map: new Float32Array(EVAL_MAP_SIZE * EVAL_MAP_SIZE) };
 
   const sum = new Float64Array(n);
@@ -75,9 +112,8 @@ export function intensityBaseline(image: Float32Array, imageSize: number, subset
     let ss = 0;
     for (let j = 0; j < count; j++) ss += (inside[j] - mu) ** 2;
     const sd = Math.sqrt(ss / count);
-    inside.sort();
-    const med = percentileSorted(inside, 50);
-    const p99 = percentileSorted(inside, 99);
+    const med = percentileBySelection(inside, 50);
+    const p99 = percentileBySelection(inside, 99);
     if (med > BASELINE_MIN_MEDIAN) score += p99 / med;
     if (sd > 0) for (let i = 0; i < n; i++) if (brain[i]) sum[i] += (vc[i] - med) / sd;
   }
