@@ -251,3 +251,20 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+test('a partial file that already holds every byte (killed before the rename): a 416, then the check and the rename', async () => {
+  const dir = join(cacheDir, repoFolderName(REPO), 'blobs');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${W_SHA}.incomplete`), WEIGHTS);
+  const got = await ensureRepoFiles(REPO, 'main', FILES, opts());
+  assert.deepEqual(hub.requests.filter((r) => r.server === 'cdn').map((r) => r.headers.range), [`bytes=${WEIGHTS.length}-`]);
+  assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), W_SHA);
+  // The same with wrong bytes of the right length: the check catches it and deletes them.
+  const other = join(tmp, `cache-${n++}`);
+  const bad = Buffer.from(WEIGHTS);
+  bad[0] ^= 1;
+  mkdirSync(join(other, repoFolderName(REPO), 'blobs'), { recursive: true });
+  writeFileSync(join(other, repoFolderName(REPO), 'blobs', `${W_SHA}.incomplete`), bad);
+  await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts({ cacheDir: other })), 'hub/checksum');
+  assert.deepEqual(readdirSync(join(other, repoFolderName(REPO), 'blobs')).filter((b) => b.startsWith(W_SHA)), []);
+});

@@ -269,8 +269,10 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
   let resumeFrom = sizeOr0(incomplete);
   if (resumeFrom > meta.size) { rmSync(incomplete, { force: true }); resumeFrom = 0; }
   let url = meta.url;
+  // The body to read; undefined when the partial file already holds every byte (a 416 at its end).
   let res: IncomingMessage | undefined;
-  for (let hop = 0; hop < 6 && !res; hop++) {
+  for (let hop = 0; ; hop++) {
+    if (hop === 6) throw new HubError('hub/redirects', `too many redirects downloading ${repo}/${file}`);
     const host = new URL(url).host;
     const r = await request(url, {
       method: 'GET', env: opts.env, signal: opts.signal, idleTimeoutMs: opts.idleTimeoutMs,
@@ -283,13 +285,19 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     const status = r.statusCode ?? 0;
     const location = header(r, 'location');
     if (status >= 300 && status < 400 && location) { r.resume(); url = new URL(location, url).href; continue; }
-    if (status === 416 && resumeFrom > 0) { r.resume(); resumeFrom = meta.size === resumeFrom ? resumeFrom : 0; if (resumeFrom === 0) rmSync(incomplete, { force: true }); else break; continue; }
+    if (status === 416 && resumeFrom > 0) {
+      r.resume();
+      if (resumeFrom === meta.size) break; // complete already: only the check and the rename are left
+      rmSync(incomplete, { force: true }); // the partial file does not fit this blob: start over
+      resumeFrom = 0;
+      continue;
+    }
     if (status !== 200 && status !== 206) throw await httpError(r, { repo, revision: meta.commit, file, endpoint: hubEndpoint(opts), token: Boolean(token), opts });
     if (status === 206 && !header(r, 'content-range')?.startsWith(`bytes ${resumeFrom}-`)) { r.resume(); throw new HubError('hub/bad-response', `the server answered a resume request for ${repo}/${file} with the wrong range (${header(r, 'content-range')})`); }
     if (status === 200) resumeFrom = 0; // the server ignored the Range: start over
     res = r;
+    break;
   }
-  if (!res && resumeFrom !== meta.size) throw new HubError('hub/redirects', `too many redirects downloading ${repo}/${file}`);
 
   // Hash what is already on disk first, so a resumed file is checked as a whole.
   const hash = createHash('sha256');

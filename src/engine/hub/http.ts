@@ -61,7 +61,12 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
       req = mod.request(reqOpts, (res) => {
         opts.signal?.removeEventListener('abort', onAbort);
         // Aborting later destroys the body stream; the reader sees that as an error.
-        if (opts.signal) opts.signal.addEventListener('abort', () => res.destroy(cancelled()), { once: true });
+        const signal = opts.signal;
+        if (signal) {
+          const onBodyAbort = () => res.destroy(cancelled());
+          signal.addEventListener('abort', onBodyAbort, { once: true });
+          res.once('close', () => signal.removeEventListener('abort', onBodyAbort));
+        }
         resolve(res);
       });
       req.setTimeout(idle, () => req?.destroy(new HubError('hub/timeout', `no data from ${target.host} for ${Math.round(idle / 1000)} s`)));
