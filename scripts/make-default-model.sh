@@ -28,12 +28,18 @@ sed -i "s#$(pwd)/$work/##g" models/default/report.md models/default/report.json
   echo "- preset \`tiny-cpu\` (ViT, 64 wide, 10 blocks, 112 px input from a 128 px resize);"
   echo "- **the encoder is a seeded RANDOM-INIT ViT, not pretrained DINOv2**: its features carry no"
   echo "  learned meaning, so expect modest accuracy even on phantoms and none to speak of on real MRI;"
-  echo "- thresholds: per modality subset, the 0.99 quantile of normal training slices' scores."
+  echo "- step selection and thresholds (per modality subset, the 0.99 quantile of normal slices' scores)"
+  echo "  on a validation split of the training cases; the test split was scored once, afterwards."
   echo
   echo "Train on your own cohort (**AnyAD: Train on workspace**) with DINOv2 weights for real use."
   echo
   echo "## Test metrics on held-out phantom cases (from report.md)"
   echo
-  sed -n '/^| Metric/,/^$/p' "$bundle"/report.md
+  echo "Next to the model: a non-learned intensity baseline on the same slices, and 95 % bootstrap"
+  echo "intervals over cases. Where the baseline row is as good, the model adds nothing."
+  echo
+  # The report's results section (model and baseline tables, intervals), up to its figures.
+  sed -n '/^## Results/,/^## Curves/p' "$bundle"/report.md | sed '1d;$d' | sed 's/^###/####/'
+
 } > models/default/MODEL_CARD.md
 du -sh models/default
