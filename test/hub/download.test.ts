@@ -268,3 +268,22 @@ test('a partial file that already holds every byte (killed before the rename): a
   await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts({ cacheDir: other })), 'hub/checksum');
   assert.deepEqual(readdirSync(join(other, repoFolderName(REPO), 'blobs')).filter((b) => b.startsWith(W_SHA)), []);
 });
+
+test('one download per blob at a time: a live owner\'s lock is a typed error; a dead owner\'s lock is taken over', async () => {
+  const lockDir = join(cacheDir, '.locks', repoFolderName(REPO));
+  mkdirSync(lockDir, { recursive: true });
+  const lock = join(lockDir, `${W_SHA}.anyad.lock`);
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+  try {
+    writeFileSync(lock, String(live.pid));
+    await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts()), 'hub/busy', new RegExp(`pid ${live.pid}`));
+    assert.ok(!blobs().includes(W_SHA));
+  } finally {
+    live.kill();
+  }
+  await new Promise((r) => live.once('exit', r));
+  writeFileSync(lock, String(live.pid)); // its process is gone now
+  const got = await ensureRepoFiles(REPO, 'main', FILES, opts());
+  assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), W_SHA);
+  assert.equal(existsSync(lock), false, 'released');
+});

@@ -11,7 +11,7 @@
  * <cache> = HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
  * ~/.cache/huggingface/hub (huggingface_hub/constants.py).
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HubError } from '../errors';
@@ -103,6 +103,40 @@ export function linkSnapshot(cacheDir: string, repo: string, commit: string, fil
   }
   renameSync(tmp, pointer);
   return pointer;
+}
+
+/**
+ * Takes the download lock of a blob (.locks/models--org--name/<etag>.anyad.lock, holding the
+ * owner's pid): two processes appending to one .incomplete would corrupt it. A lock whose
+ * process is gone is taken over. Returns the release function.
+ */
+export function lockBlob(cacheDir: string, repo: string, etag: string): () => void {
+  const path = join(cacheDir, '.locks', repoFolderName(repo), `${etag}.anyad.lock`);
+  mkdirSync(dirname(path), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new HubError('hub/busy', `another process (pid ${pid}) is downloading ${repo} into ${cacheDir}; wait for it, or stop it and try again (its partial file is resumed)`);
+    }
+    rmSync(path, { force: true }); // stale: its process is gone
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
 
 /** Records that `revision` resolved to `commit` (refs/<revision>), as huggingface_hub does. */

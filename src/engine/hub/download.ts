@@ -20,7 +20,7 @@ import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { HubError } from '../errors';
 import {
-  type CachedFile, type Env, blobPath, findCachedFile, hfHome, hubCacheDir, isOffline, linkSnapshot, snapshotPath, writeRef,
+  type CachedFile, type Env, blobPath, findCachedFile, hfHome, hubCacheDir, isOffline, linkSnapshot, lockBlob, snapshotPath, writeRef,
 } from './cache';
 import { cancelled, readBody, request } from './http';
 
@@ -226,7 +226,15 @@ export async function ensureRepoFiles(repo: string, revision: string, files: rea
     const meta = metas[i];
     const blob = blobPath(cacheDir, repo, meta.etag);
     const present = existsSync(blob); // same content under another revision, or a previous partial run
-    if (!present) await downloadBlob(repo, file, meta, blob, opts);
+    if (!present) {
+      const release = lockBlob(cacheDir, repo, meta.etag);
+      try {
+        // Another process may have finished it while this one waited for the HEADs.
+        if (!existsSync(blob)) await downloadBlob(repo, file, meta, blob, opts);
+      } finally {
+        release();
+      }
+    }
     out.files[file] = { repo, revision, commit, file, path: linkSnapshot(cacheDir, repo, commit, file, meta.etag), downloaded: !present };
   }
   // The ref last: it never points at a snapshot that lacks a file this call was asked for.
