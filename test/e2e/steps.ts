@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
 import { readNifti, toCanonical } from '../../src/engine/nifti';
@@ -81,6 +81,23 @@ async function setSlider(viewer: FrameLocator, value: number): Promise<void> {
     el.value = String(v);
     el.dispatchEvent(new Event('input', { bubbles: true }));
   }, value);
+}
+
+/**
+ * Clicks the viewer's "Detect slice" and waits for the score read-out (or an error
+ * notification's text); returns it and where the AnyAD log stood before the click.
+ */
+async function detectSliceScore(wb: Workbench, viewer: FrameLocator): Promise<{ score: string; logBefore: number }> {
+  await wb.clearNotifications();
+  const logBefore = wb.outputLog().length;
+  await viewer.locator(VIEWER.detectSlice).click();
+  const score = await poll('the score read-out', 60_000, async () => {
+    const err = (await wb.notifications()).find((n) => n.severity === 'error');
+    if (err) return `error notification: ${err.text}`;
+    return (await viewer.locator(VIEWER.score).innerText()).trim() || false;
+  }, 500);
+  console.log(`    ${score}`);
+  return { score, logBefore };
 }
 
 export const STEPS: Step[] = [
@@ -247,15 +264,7 @@ export const STEPS: Step[] = [
         !(await viewer.locator(VIEWER.modT1).isChecked()) && (await viewer.locator(VIEWER.modFlair).isChecked()) && (await viewer.locator(VIEWER.modT2).isChecked()));
       // Baseline colour: crosshair and the case's label mask, before any heatmap.
       const before = await waitForImage(viewer, VIEWER.axialCanvas, `the axial canvas to show slice ${z}`, 10_000);
-      await wb.clearNotifications();
-      const logBefore = wb.outputLog().length;
-      await viewer.locator(VIEWER.detectSlice).click();
-      const score = await poll('the score read-out', 60_000, async () => {
-        const err = (await wb.notifications()).find((n) => n.severity === 'error');
-        if (err) return `error notification: ${err.text}`;
-        return (await viewer.locator(VIEWER.score).innerText()).trim() || false;
-      }, 500);
-      console.log(`    ${score}`);
+      const { score, logBefore } = await detectSliceScore(wb, viewer);
       assert.match(score, new RegExp(`^Anomaly score -?\\d+(\\.\\d+)?(e-?\\d+)? \\(threshold [^)]+\\): (ANOMALOUS|normal) — axial slice ${z}, FLAIR\\+T2$`));
       const after = await poll('heatmap colour in the axial canvas', 10_000, async () => {
         const s = await canvasStats(viewer, VIEWER.axialCanvas);
@@ -266,6 +275,41 @@ export const STEPS: Step[] = [
       const used = /^Detect: model (.+) \((\w+)\), slice (\d+), sequences (\S+)$/m.exec(log);
       assert.ok(used, `the AnyAD log names the model Detect used:\n${log}`);
       assert.deepEqual(used.slice(1), [trainedBundle, 'workspace', String(z), 'flair+t2'], 'Detect should use the model just trained, the chosen slice and FLAIR+T2');
+      assert.doesNotMatch(log, /Detect failed/, log);
+    },
+  },
+  {
+    name: 'odd sequence names (X_fla / X_T1w / X_T2w) with anyad.json patterns: FLAIR/T1/T2 tabs, then Detect',
+    async run({ wb, workspace }) {
+      // A case whose names no built-in scheme knows: copies of a phantom case, renamed.
+      const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string }> };
+      const src = cohort.cases[0].id;
+      const id = 'Oddnames01';
+      mkdirSync(join(workspace, id), { recursive: true });
+      const names = { flair: `${id}_fla.nii.gz`, t1: `${id}_T1w.nii.gz`, t2: `${id}_T2w.nii.gz` };
+      for (const [seq, name] of Object.entries(names)) copyFileSync(join(workspace, src, `${src}_${seq}.nii.gz`), join(workspace, id, name));
+      // Patterns join whatever anyad.json already holds (the Train step's settings stay).
+      const configPath = join(workspace, 'anyad.json');
+      const config = JSON.parse(readFileSync(configPath, 'utf8')) as { data?: Record<string, unknown> };
+      config.data = { ...config.data, sequences: { flair: ['*_fla.nii.gz'], t1: ['*_T1w.nii.gz'], t2: ['*_T2w.nii.gz'] } };
+      writeFileSync(configPath, JSON.stringify(config, null, 2));
+      const viewer = await openInViewer(wb, `${id}/${names.flair}`);
+      const tab = (s: string) => viewer.locator(`[data-testid="seq-${s}"]`);
+      const mod = (s: string) => viewer.locator(`[data-testid="mod-${s}"]`);
+      await poll('FLAIR, T1 and T2 tabs (and no T1ce or File tab)', 15_000, async () =>
+        (await tab('flair').isVisible()) && (await tab('t1').isEnabled()) && (await tab('t2').isEnabled()) && !(await tab('t1ce').isVisible()) && !(await tab('opened').isVisible()));
+      for (const s of ['flair', 't1', 't2']) assert.ok(await mod(s).isChecked(), `the ${s} Detect checkbox is ticked`);
+      assert.equal(await tab('flair').getAttribute('aria-selected'), 'true', 'the opened file is the FLAIR tab');
+      const flair = await waitForImage(viewer, VIEWER.axialCanvas, 'the axial canvas to show FLAIR', 15_000);
+      await tab('t2').click();
+      const t2 = await waitForImage(viewer, VIEWER.axialCanvas, `the axial canvas to show ${names.t2} (pixels differ from FLAIR)`, 30_000, (s) => s.checksum !== flair.checksum);
+      console.log(`    tabs FLAIR/T1/T2; axial FLAIR checksum ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}`);
+      await tab('flair').click();
+      const { score, logBefore } = await detectSliceScore(wb, viewer);
+      assert.match(score, /^Anomaly score -?\d+(\.\d+)?(e-?\d+)? \(threshold [^)]+\): (ANOMALOUS|normal) — axial slice \d+, FLAIR\+T1\+T2$/);
+      const log = wb.outputLog().slice(logBefore);
+      const files = /^Detect: files (.+)$/m.exec(log)?.[1];
+      assert.equal(files, `FLAIR ${join(workspace, id, names.flair)}, T1 ${join(workspace, id, names.t1)}, T2 ${join(workspace, id, names.t2)}; config ${configPath}`, log);
       assert.doesNotMatch(log, /Detect failed/, log);
     },
   },
