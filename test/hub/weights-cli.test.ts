@@ -152,3 +152,19 @@ test('CLI: HF_HUB_OFFLINE=1 refuses to download with a one-line error; --progres
     process.env.HF_HUB_CACHE = cache;
   }
 });
+
+test('anyad train --allow-download: downloads what model.encoder names (progress on stderr), then trains on it', async () => {
+  const cfg2 = join(cohort, 'anyad-download.json');
+  writeFileSync(cfg2, JSON.stringify({ ...configJson, output: { dir: join(tmp, 'out-2') } }));
+  process.env.HF_HUB_CACHE = join(tmp, 'cache-5');
+  process.env.HF_ENDPOINT = hub.endpoint;
+  try {
+    const r = await runCli(['train', '--config', cfg2, '--allow-download']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /model\.safetensors {2}2\.4 MB \/ 2\.4 MB \[#+\] .*done/);
+    assert.match(r.stderr, /encoder: pretrained encoder facebook\/dinov2-small@/);
+  } finally {
+    process.env.HF_HUB_CACHE = cache;
+    delete process.env.HF_ENDPOINT;
+  }
+});
