@@ -5,10 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FrameLocator } from 'playwright-core';
+import { calibrateThresholds, writeBundle } from '../../src/engine/model/bundle';
+import { loadEncoderWeights } from '../../src/engine/model/encoderWeights';
 import { readNifti, toCanonical } from '../../src/engine/nifti';
+import { tinyContents } from '../detect/helpers';
+import { HF_CONFIG, HF_WEIGHTS } from '../model/encoderHelpers';
 import type { Workbench } from './workbench';
 import { VIEWER, canvasStats, showsImage, type CanvasStats } from './workbench';
 import { poll } from './harness';
@@ -25,6 +29,8 @@ export interface StepContext {
   extensionsDir: string;
   /** Model bundle folder the Train step wrote (Detect must use it). */
   trainedBundle?: string;
+  /** File name of the viewer the random-init banner step detected in. */
+  detectedFile?: string;
 }
 
 export interface Step {
@@ -98,6 +104,24 @@ async function detectSliceScore(wb: Workbench, viewer: FrameLocator): Promise<{ 
   }, 500);
   console.log(`    ${score}`);
   return { score, logBefore };
+}
+
+/** The AnyAD status bar item's text. */
+async function anyadStatus(wb: Workbench): Promise<string> {
+  return (await wb.page.locator('.part.statusbar .statusbar-item', { hasText: 'AnyAD:' }).first().innerText({ timeout: 2000 })).trim();
+}
+
+/** Clicks the viewer's "Detect slice", checks the run used `modelDir` and returns its part of the AnyAD log. */
+async function detectSliceWith(wb: Workbench, viewer: FrameLocator, modelDir: string): Promise<string> {
+  const logBefore = wb.outputLog().length;
+  await viewer.locator(VIEWER.detectSlice).click();
+  const run = await poll('Detect to log the model\'s provenance (or a failure)', 60_000, () => {
+    const log = wb.outputLog().slice(logBefore);
+    return /^Model provenance: /m.test(log) || /Detect failed/.test(log) ? log : false;
+  }, 250);
+  assert.doesNotMatch(run, /Detect failed/, run);
+  assert.equal(/^Detect: model (.+) \(\w+\),/m.exec(run)?.[1], modelDir, run);
+  return run;
 }
 
 export const STEPS: Step[] = [
@@ -276,6 +300,89 @@ export const STEPS: Step[] = [
       assert.ok(used, `the AnyAD log names the model Detect used:\n${log}`);
       assert.deepEqual(used.slice(1), [trainedBundle, 'workspace', String(z), 'flair+t2'], 'Detect should use the model just trained, the chosen slice and FLAIR+T2');
       assert.doesNotMatch(log, /Detect failed/, log);
+    },
+  },
+  {
+    name: 'Detect with the shipped random-init default model flags it in the viewer, the status bar and the log',
+    async run(ctx) {
+      const { wb, workspace, extensionsDir, trainedBundle } = ctx;
+      assert.ok(trainedBundle, 'the Train step recorded its bundle');
+      const viewer = wb.viewer();
+      // The previous Detect used the bundle trained above, whose encoder is random-init too.
+      await viewer.locator(VIEWER.modelWarning).waitFor({ state: 'visible', timeout: 10_000 });
+      ctx.detectedFile = (await viewer.locator(VIEWER.info).innerText()).split(' — ')[0];
+      const ext = readdirSync(extensionsDir).find((n) => n.startsWith('anyad.anyad-vscode-'));
+      assert.ok(ext, `no anyad.anyad-vscode-* folder in ${extensionsDir}`);
+      const shipped = join(extensionsDir, ext, 'models', 'default');
+      // With no model in the workspace, Detect falls back to the shipped default (the trained
+      // bundle's output folder is set aside for this one run; the locator reads the disk each time).
+      const outDir = join(trainedBundle, '..');
+      const aside = join(workspace, '..', 'anyad-out-aside');
+      renameSync(outDir, aside);
+      let run: string;
+      try {
+        run = await detectSliceWith(wb, viewer, shipped);
+      } finally {
+        renameSync(aside, outDir);
+      }
+      assert.match(run, /^Model provenance: random-init encoder \(random-init \(seed \d+\)\): RANDOM-INIT encoder/m, run);
+      assert.match(run, /^WARNING: .*not meaningful for real data$/m, run);
+      const banner = viewer.locator(VIEWER.modelWarning);
+      await banner.waitFor({ state: 'visible', timeout: 10_000 });
+      const text = (await banner.innerText()).replace(/\s+/g, ' ').trim();
+      console.log(`    banner: ${text}`);
+      assert.equal(text, 'Random-init encoder: these detections are not meaningful for real data — Model card · Get pretrained weights');
+      const status = await poll('the status bar to flag the random-init encoder', 10_000, async () => {
+        const t = await anyadStatus(wb);
+        return /RANDOM-INIT encoder$/.test(t) ? t : false;
+      });
+      console.log(`    status bar: ${status}`);
+      assert.match(status, /^AnyAD: (anomalous|normal) · score /);
+    },
+  },
+  {
+    name: 'the banner\'s Model card link opens the default model\'s card in a preview',
+    async run({ wb, extensionsDir }) {
+      const logBefore = wb.outputLog().length;
+      await wb.viewer().locator(VIEWER.modelCard).click();
+      const card = await poll('the AnyAD log to name the model card', 15_000, () => /^Model card: (.+)$/m.exec(wb.outputLog().slice(logBefore))?.[1]);
+      assert.ok(card.startsWith(extensionsDir) && card.endsWith(join('models', 'default', 'MODEL_CARD.md')), `the card of the shipped default model: ${card}`);
+      const preview = await poll('a markdown preview tab of MODEL_CARD.md', 30_000, async () => (await wb.tabTitles()).find((t) => t.includes('Preview') && t.includes('MODEL_CARD')));
+      const heading = readFileSync(card, 'utf8').split('\n').find((l) => l.startsWith('# '))?.slice(2).trim();
+      assert.ok(heading, `${card} has a top-level heading`);
+      await wb.webview().locator('h1', { hasText: heading }).first().waitFor({ state: 'visible', timeout: 30_000 });
+      console.log(`    tab: ${preview}; rendered heading "${heading}"`);
+    },
+  },
+  {
+    name: 'a result from a pretrained-encoder model replaces the banner and the status bar flag',
+    async run({ wb, workspace, detectedFile }) {
+      assert.ok(detectedFile, 'the banner step recorded its viewer');
+      // A tiny bundle whose encoder is read from a weights file (the HF-named test fixture):
+      // provenance 'pretrained'. Written into the workspace as its newest bundle, so Detect
+      // picks it, and removed afterwards so later steps find the trained one again.
+      const dir = join(workspace, 'pretrained-model');
+      const contents = tinyContents(3, calibrateThresholds({ 5: [0, 1], 7: [0, 1] }));
+      writeBundle(dir, { ...contents, encoder: loadEncoderWeights(HF_WEIGHTS, { config: HF_CONFIG }), createdAt: new Date() });
+      try {
+        // Back to the viewer (the model card preview is in front); it keeps its slice, sequences
+        // and heatmap (so no blank-image check here: the overlay colours most of the brain).
+        await wb.quickOpen(detectedFile);
+        await poll(`the ${detectedFile} tab to be active`, 15_000, async () => (await wb.activeTabTitle()).includes(detectedFile));
+        const viewer = wb.viewer();
+        await poll(`the viewer's info line to name ${detectedFile}`, 30_000, async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(detectedFile), 500);
+        const run = await detectSliceWith(wb, viewer, dir);
+        assert.match(run, /^Model provenance: pretrained encoder \(encoder-hf\.safetensors, sha256 [0-9a-f]{64}\): pretrained encoder /m, run);
+        assert.doesNotMatch(run, /^WARNING:/m, run);
+        await viewer.locator(VIEWER.modelWarning).waitFor({ state: 'hidden', timeout: 10_000 });
+        const status = await poll('the status bar to drop the random-init flag', 10_000, async () => {
+          const t = await anyadStatus(wb);
+          return /^AnyAD: (anomalous|normal) · score /.test(t) && !/RANDOM-INIT/.test(t) ? t : false;
+        });
+        console.log(`    status bar: ${status}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   },
   {

@@ -27,6 +27,8 @@ export const VIEWER = {
   score: '[data-testid="score"]',
   notice: '[data-testid="notice"]',
   error: '[data-testid="error"]',
+  modelWarning: '[data-testid="model-warning"]',
+  modelCard: '[data-testid="model-card"]',
 };
 
 export interface Notification {
