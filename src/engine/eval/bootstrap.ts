@@ -28,8 +28,10 @@
  *
  * Measured (bench/bootstrap-bench.ts, synthetic maps with a constant outside-brain block):
  * - 134 slices × 256² in 15 cases, 2151 bins: full-sample |exact − binned| AUROC 7.5e-5
- *   (bound 2.0e-4), AP 2.4e-4 (bound 8.4e-4); 1000 resamples of both levels cost ≈ 0.1 s
- *   (2-core CPU; ≈ 0.5 s with 134 single-slice units, where the bins are capped to ≈ 1000).
+ *   (bound 2.0e-4), AP 2.4e-4 (bound 8.4e-4); 1000 resamples of both levels cost
+ *   0.05–0.15 s (medians of 5 runs on a shared, loaded 2-core CPU). The cost grows with
+ *   units × bins: with 134 single-slice units (no caseId; bins capped to ≈ 1000) it was
+ *   0.5–1.9 s on the same machine.
  * - 134 slices × 64² in 15 cases, same draws, interval endpoints binned+shifted vs exact per
  *   resample: max |Δ| 1.7e-4 (AUROC) and 1.3e-4 (AP) with 266 bins; 4e-7 and 2.9e-5 with
  *   1099 bins; 4e-5 and 5e-6 with 3926 bins — far below the intervals' widths (≈ 0.016
