@@ -21,7 +21,7 @@ export interface EncoderJson {
   kind: EncoderKind;
   /** Short name: the Hugging Face repo id (weights in the hub cache), the weights file, or "random-init (seed N)". */
   name: string;
-  /** Hugging Face snapshot (commit) the weights were read from, when known. */
+  /** Hugging Face commit the weights were read from, when known. */
   revision?: string;
   /** SHA-256 of the weights file, when known. */
   sha256?: string;
@@ -70,12 +70,15 @@ const HUB_PATH = /(?:^|[\\/])models--([^\\/]+?)--([^\\/]+)[\\/]snapshots[\\/]([^
 /** The JSON form of an encoder's provenance; `description` is the bundle's (or describeProvenance's) text. */
 export function encoderJson(p: EncoderProvenance, description: string): EncoderJson {
   if (p.kind === 'random-init') return { kind: 'random-init', name: `random-init (seed ${p.seed ?? '?'})`, description };
+  // The hub record (weights fetched by id) names repo and resolved commit; a path in the hub
+  // cache layout still says them; any other file is named by its file name.
   const source = p.source ?? '<memory>';
-  const hub = HUB_PATH.exec(source);
+  const cached = HUB_PATH.exec(source);
+  const hub = p.hub ? { repo: p.hub.repo, revision: p.hub.commit } : cached ? { repo: `${cached[1]}/${cached[2]}`, revision: cached[3] } : undefined;
   return {
     kind: 'pretrained',
-    name: hub ? `${hub[1]}/${hub[2]}` : source.split(/[\\/]/).pop() || source,
-    ...(hub ? { revision: hub[3] } : {}),
+    name: hub?.repo ?? (source.split(/[\\/]/).pop() || source),
+    ...(hub ? { revision: hub.revision } : {}),
     ...(p.sha256 ? { sha256: p.sha256 } : {}),
     description,
   };

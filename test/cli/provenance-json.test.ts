@@ -116,9 +116,12 @@ test('parseDetectJson accepts the contract and rejects malformed results, naming
   assert.deepEqual(parseDetectOutput(`note\n${JSON.stringify(valid)}\n`), valid);
 });
 
-test('encoderJson: hub-cache weights are named by repo and revision, other files by name', () => {
+test('encoderJson: hub weights are named by repo and resolved commit, other files by name', () => {
   const hub = encoderJson({ kind: 'pretrained', source: '/h/hub/models--facebook--dinov2-with-registers-base/snapshots/0123abc/model.safetensors', sha256: 'e'.repeat(64), naming: 'hf', registers: 4 }, 'pretrained …');
   assert.deepEqual(hub, { kind: 'pretrained', name: 'facebook/dinov2-with-registers-base', revision: '0123abc', sha256: 'e'.repeat(64), description: 'pretrained …' });
+  const fetched = encoderJson({ kind: 'pretrained', source: '/c/model.safetensors', naming: 'hf', registers: 4,
+    hub: { repo: 'facebook/dinov2-with-registers-small', revision: 'main', commit: '9f8e7d', file: 'model.safetensors', cachePath: '/c/model.safetensors' } }, 'd');
+  assert.deepEqual(fetched, { kind: 'pretrained', name: 'facebook/dinov2-with-registers-small', revision: '9f8e7d', description: 'd' });
   const file = encoderJson({ kind: 'pretrained', source: '/w/weights/dinov2-base.safetensors', naming: 'meta', registers: 0 }, 'd');
   assert.deepEqual(file, { kind: 'pretrained', name: 'dinov2-base.safetensors', description: 'd' });
   assert.equal(encoderJson({ kind: 'random-init', naming: 'none', registers: 0, seed: 9 }, 'r').name, 'random-init (seed 9)');
