@@ -335,6 +335,7 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
       encoder: reportEncoder(encoder, preset.name),
       timing,
       curves: { perSubset: scored.curves },
+      bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
       generatedAt: now().toISOString(),
       notes: [
         `Parameters of step ${chosen.record.step} of ${result.step}: ${SELECTION_RULE} (${chosen.record.meanImageAP.toFixed(4)}; validated at steps ${evaluations.map((e) => e.step).join(', ')}). The test split was read and scored once, after selection and calibration.`,
@@ -406,6 +407,7 @@ export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, 
     encoder: reportEncoder({ config: m.encoder.config, provenance: m.encoder.provenance }, preset),
     timing: { data: dataSec, evaluation: r.seconds, total: (performance.now() - tStart) / 1000 },
     curves: { perSubset: r.curves },
+    bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
     generatedAt: now().toISOString(),
     notes: [`Evaluated through the bundle's model.onnx (${m.modalityAffine ? 'with' : 'without'} modality affine), created ${m.createdAt}.`, PROTOCOL_NOTE],
   });
