@@ -23,7 +23,9 @@ test('an empty config is fully defaulted, with paths resolved against the config
   assert.equal(c.output.dir, '/ws/project/anyad-out');
   assert.deepEqual(c.data.slices, { axis: 'axial', start: 80, end: 120, step: 5 });
   assert.equal(c.data.anomalyLabels, 'any');
-  assert.deepEqual(c.data.split, { trainFraction: 0.8, seed: 0 });
+  assert.deepEqual(c.data.split, { trainFraction: 0.8, valFraction: 0.2, seed: 0 });
+  assert.equal(c.data.minLesionVoxels, 1);
+  assert.equal(c.data.unlabelled, 'exclude');
   assert.deepEqual(c.preprocess, { resize: 448, crop: 392 });
   assert.deepEqual(c.data.sequences, { flair: [], t1: [], t1ce: [], t2: [], label: [] });
   assert.deepEqual(c.model, { preset: 'paper', randomEncoderSeed: 0 });
@@ -79,6 +81,9 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ data: { slices: { start: 50, end: 40 } } }, /data\.slices\.end must be >= data\.slices\.start/);
   rejects({ data: { slices: { axis: 'coronal' } } }, /data\.slices\.axis must be "axial"/);
   rejects({ data: { split: { trainFraction: 1 } } }, /data\.split\.trainFraction must be a number strictly between 0 and 1/);
+  rejects({ data: { split: { valFraction: 0 } } }, /data\.split\.valFraction must be a number strictly between 0 and 1/);
+  rejects({ data: { minLesionVoxels: 0 } }, /data\.minLesionVoxels/);
+  rejects({ data: { unlabelled: 'keep' } }, /data\.unlabelled must be "exclude" or "normal", got "keep"/);
   rejects({ data: { split: { seed: 'x' } } }, /data\.split\.seed must be an integer in \[0, 4294967295\], got "x"/);
   rejects({ data: { anomalyLabels: [] } }, /data\.anomalyLabels must be "any" or a non-empty list/);
   rejects({ data: { anomalyLabels: [1, 1] } }, /data\.anomalyLabels\[1\] repeats label 1/);
@@ -138,7 +143,8 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
   for (const k of ['axis', 'start', 'end', 'step'] as const) assert.deepEqual(sl[k].default, CONFIG_DEFAULTS.data.slices[k], `slices.${k}`);
   assert.equal(props.data.properties.root.default, CONFIG_DEFAULTS.data.root);
   assert.equal(props.data.properties.anomalyLabels.default, CONFIG_DEFAULTS.data.anomalyLabels);
-  for (const k of ['trainFraction', 'seed'] as const) assert.equal(props.data.properties.split.properties[k].default, CONFIG_DEFAULTS.data.split[k]);
+  for (const k of ['trainFraction', 'valFraction', 'seed'] as const) assert.equal(props.data.properties.split.properties[k].default, CONFIG_DEFAULTS.data.split[k]);
+  for (const k of ['minLesionVoxels', 'unlabelled'] as const) assert.equal(props.data.properties[k].default, CONFIG_DEFAULTS.data[k]);
   for (const k of ['resize', 'crop'] as const) assert.equal(props.preprocess.properties[k].default, CONFIG_DEFAULTS.preprocess[k]);
   assert.equal(props.output.properties.dir.default, CONFIG_DEFAULTS.output.dir);
   // model and train: the schema lists exactly the validator's keys, with its defaults and enums.

@@ -61,7 +61,7 @@ before(async () => {
   await writePhantomCohort(root, { cases: 6, seed: 11, size: SIZE, anomalousFraction: 0.5, workers: 0 });
   cases = discoverCases(root);
   const ds = buildSliceDataset(cases, parseWorkspaceConfig({ data: { slices: phantomSliceRange(SIZE[2]) } }, join(root, 'anyad.json')));
-  train = ds.train;
+  train = [...ds.train, ...ds.val.filter((s) => !s.anomalous)]; // this unit test needs no validation split: more normal slices to train on
   images = loadTrainingImages(cases, train, GEOM);
   encoder = createRandomEncoderWeights(vitPreset('tiny', { embedDim: D, numHeads: 4, depth: 4, targetLayers: [0, 1, 2, 3], fuseGroups: [[0, 1], [2, 3]] }), 3);
   main = await trainAnyAD({ ...baseOptions(), onProgress: (p) => { progress.push(p); } });
