@@ -420,4 +420,31 @@ export const STEPS: Step[] = [
       assert.doesNotMatch(log, /Detect failed/, log);
     },
   },
+  {
+    name: 'Assign sequence… from the viewer title bar: the _fla file becomes T1ce for this workspace, tabs follow, Clear restores them',
+    async run({ wb, workspace }) {
+      const viewer = wb.viewer(); // the Oddnames01_fla.nii.gz viewer of the previous step
+      const tab = (s: string) => viewer.locator(`[data-testid="seq-${s}"]`);
+      const file = join(workspace, 'Oddnames01', 'Oddnames01_fla.nii.gz');
+      const pick = async (label: string) => {
+        const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: new RegExp(`^${label}`) }).first();
+        await row.waitFor({ state: 'visible', timeout: 15_000 });
+        await row.click();
+      };
+      const assign = () => wb.page.locator('.editor-actions [aria-label^="Assign sequence"]').first().click({ timeout: 10_000 });
+      const logBefore = wb.outputLog().length;
+      await assign();
+      await pick('T1ce');
+      await pick('Only in this workspace');
+      await poll('the T1ce tab to stand for the opened file, the FLAIR tab and checkbox gone', 15_000, async () =>
+        (await tab('t1ce').isVisible()) && (await tab('t1ce').getAttribute('aria-selected')) === 'true' && !(await tab('flair').isVisible())
+        && !(await viewer.locator(VIEWER.modFlair).isVisible()) && (await viewer.locator(VIEWER.modT2).isChecked()));
+      await poll('the AnyAD log to record the assignment', 10_000, () => wb.outputLog().slice(logBefore).includes(`Assign sequence: ${file} → T1CE (this workspace)`));
+      await assign();
+      await pick('Clear');
+      await poll('the FLAIR tab back for the opened file', 15_000, async () =>
+        (await tab('flair').isVisible()) && (await tab('flair').getAttribute('aria-selected')) === 'true' && !(await tab('t1ce').isVisible()));
+      console.log('    FLAIR → T1ce (by hand) → cleared: tabs followed each time');
+    },
+  },
 ];
