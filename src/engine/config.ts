@@ -4,9 +4,10 @@
  * schemas/anyad.schema.json describes the same shape for IntelliSense; a test keeps the
  * two in step.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
+import { readRegularTextFile } from './util/fileio';
+import { globComplexityProblem } from './util/glob';
 import { MODEL_PRESET_NAMES, type ModelPresetName, modelPreset } from './model/presets';
 import { type EncoderSource, parseEncoderSpec } from './hub/names';
 
@@ -126,6 +127,15 @@ export const CONFIG_DEFAULTS = deepFreeze({
   },
 });
 
+/**
+ * Upper bounds of the run's size: far above any sensible run, low enough that a typo (steps
+ * 1e12, batchSize 4096, resize 100000) is a clear error instead of a months-long run or an
+ * out-of-memory crash.
+ */
+export const MAX_TRAIN_STEPS = 1_000_000;
+export const MAX_BATCH_SIZE = 256;
+export const MAX_IMAGE_SIZE = 1024;
+
 /** ViT patch size all supported encoders use; the crop must be a multiple of it. */
 export const PATCH_SIZE = 14;
 
@@ -134,15 +144,20 @@ export function defaultWorkspaceConfig(baseDir: string): WorkspaceConfig {
   return parseWorkspaceConfig({}, resolve(baseDir, 'anyad.json'), { virtual: true });
 }
 
+/**
+ * Largest anyad.json read: a real config is a few KiB (thousands of data.assignments fit in
+ * 1 MiB); the cap keeps a huge or endless file (a FIFO, /dev/zero) from stalling the host.
+ */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** The text of an anyad.json: a regular UTF-8 file of at most MAX_CONFIG_BYTES. */
+export function readConfigText(path: string): string {
+  return readRegularTextFile(path, { what: 'config', maxBytes: MAX_CONFIG_BYTES, as: ConfigError, code: 'config/unreadable', tooLargeCode: 'config/too-large' });
+}
+
 /** Reads and validates an anyad.json file. */
 export function loadWorkspaceConfig(path: string): WorkspaceConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError('config/unreadable', `cannot read config: ${(e as Error).message}`, path);
-  }
-  return parseWorkspaceConfig(text, path);
+  return parseWorkspaceConfig(readConfigText(path), path);
 }
 
 /**
@@ -198,8 +213,8 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   const presetGeometry = modelPreset(model.preset).geometry;
   const ppIn = v.object(top.preprocess ?? {}, 'preprocess');
   v.noUnknownKeys(ppIn, 'preprocess', ['resize', 'crop']);
-  const resize = v.integer(ppIn.resize ?? presetGeometry.resize, 'preprocess.resize', PATCH_SIZE, 4096);
-  const crop = v.integer(ppIn.crop ?? Math.min(presetGeometry.crop, resize), 'preprocess.crop', PATCH_SIZE, 4096);
+  const resize = v.integer(ppIn.resize ?? presetGeometry.resize, 'preprocess.resize', PATCH_SIZE, MAX_IMAGE_SIZE);
+  const crop = v.integer(ppIn.crop ?? Math.min(presetGeometry.crop, resize), 'preprocess.crop', PATCH_SIZE, MAX_IMAGE_SIZE);
   if (crop % PATCH_SIZE !== 0) v.fail('preprocess.crop', `must be a multiple of ${PATCH_SIZE} (the ViT patch size), got ${crop}`);
   if (crop > resize) v.fail('preprocess.crop', `must be <= preprocess.resize (${resize}), got ${crop}`);
 
@@ -248,11 +263,11 @@ function parseTrain(v: Validator, t: Record<string, unknown>): TrainConfig {
   v.noUnknownKeys(t, 'train', ['steps', 'batchSize', 'lr', 'seed', 'masking', 'evalEvery', 'lambdaGather', 'lambdaAlign', 'alignment', 'provider', 'threads']);
   const d = CONFIG_DEFAULTS.train;
   const out: TrainConfig = {
-    steps: v.integer(t.steps ?? d.steps, 'train.steps', 1),
-    batchSize: v.integer(t.batchSize ?? d.batchSize, 'train.batchSize', 1, 4096),
+    steps: v.integer(t.steps ?? d.steps, 'train.steps', 1, MAX_TRAIN_STEPS),
+    batchSize: v.integer(t.batchSize ?? d.batchSize, 'train.batchSize', 1, MAX_BATCH_SIZE),
     seed: v.integer(t.seed ?? d.seed, 'train.seed', 0, 0xffffffff),
     masking: v.oneOf(t.masking ?? d.masking, 'train.masking', MASKING_CHOICES),
-    evalEvery: v.integer(t.evalEvery ?? d.evalEvery, 'train.evalEvery', 0),
+    evalEvery: v.integer(t.evalEvery ?? d.evalEvery, 'train.evalEvery', 0, MAX_TRAIN_STEPS),
     lambdaGather: v.nonNegativeNumber(t.lambdaGather ?? d.lambdaGather, 'train.lambdaGather'),
     lambdaAlign: v.nonNegativeNumber(t.lambdaAlign ?? d.lambdaAlign, 'train.lambdaAlign'),
     alignment: v.boolean(t.alignment ?? d.alignment, 'train.alignment'),
@@ -329,6 +344,8 @@ class Validator {
       const at = `${path}[${i}]`;
       const s = this.nonEmptyString(p, at);
       if (s.includes('/') || s.includes('\\')) this.fail(at, `must be a file-name pattern without folders, got ${JSON.stringify(s)}`);
+      const tooComplex = globComplexityProblem(s);
+      if (tooComplex) this.fail(at, `pattern ${tooComplex}; use a simpler pattern (or data.assignments for single files)`);
       return s;
     });
   }

@@ -3,12 +3,11 @@
  * minimal text edits, the validator checks the config before and after, and the file is
  * replaced atomically. Used by "AnyAD: Assign sequence…" to write data.assignments.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 // The ESM build: the package's UMD entry hides its internal requires from bundlers.
 import { applyEdits, modify, type FormattingOptions } from 'jsonc-parser/lib/esm/main.js';
-import { CONFIG_TEMPLATE, parseJsonc, parseWorkspaceConfig, type SequenceKey } from './config';
-import { ConfigError } from './errors';
+import { CONFIG_TEMPLATE, parseJsonc, parseWorkspaceConfig, readConfigText, type SequenceKey } from './config';
 import { writeFileAtomic } from './util/atomic';
 
 /** How anyad.json names `file` in data.assignments: relative to the config's folder, with forward slashes. */
@@ -54,12 +53,7 @@ export function withAssignment(text: string, configPath: string, file: string, r
 export function writeAssignment(configPath: string, file: string, role: SequenceKey | undefined): { created: boolean } {
   const created = !existsSync(configPath);
   if (created && role === undefined) return { created: false };
-  let text: string;
-  try {
-    text = created ? CONFIG_TEMPLATE : readFileSync(configPath, 'utf8');
-  } catch (e) {
-    throw new ConfigError('config/unreadable', `cannot read config: ${(e as Error).message}`, configPath);
-  }
+  const text = created ? CONFIG_TEMPLATE : readConfigText(configPath);
   const next = withAssignment(text, configPath, file, role);
   if (next !== text || created) writeFileAtomic(configPath, next);
   return { created };

@@ -8,11 +8,14 @@ export class AnyadError extends Error {
   readonly code: string;
   /** The file (or config key) the error is about, when there is one. */
   readonly file?: string;
+  /** The message without the file name (for wrapping the error under another file or code). */
+  readonly reason: string;
   constructor(code: string, message: string, file?: string, options?: { cause?: unknown }) {
     super(file ? `${file}: ${message}` : message, options);
     this.name = new.target.name;
     this.code = code;
     this.file = file;
+    this.reason = message;
   }
 }
 
@@ -30,6 +33,12 @@ export class GraphError extends AnyadError {}
 export class RuntimeProviderError extends AnyadError {}
 /** Metrics/evaluation called on inputs that have no defined answer. */
 export class EvalError extends AnyadError {}
+/**
+ * A file or folder that cannot be read or written for a reason outside its content: not a
+ * regular file (FIFO, device, folder), too large, permission denied, disk full, read-only
+ * file system, a symlink loop, a name that is not UTF-8. The message names the path and the cause.
+ */
+export class FileError extends AnyadError {}
 /** Hugging Face hub / cache: not cached, no consent, offline, HTTP 401/404, checksum, disk full, cancelled. */
 export class HubError extends AnyadError {}
 

@@ -4,9 +4,10 @@
  * then raw little-endian data. Every header entry is validated (offsets inside the file,
  * byte size = product(shape) × element size, no overlaps) before any tensor is decoded.
  */
-import { readFileSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { SafetensorsError } from './errors';
 import { writeFileAtomic } from './util/atomic';
+import { readRegularFile } from './util/fileio';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -86,13 +87,12 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
   return { tensors, metadata };
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new SafetensorsError('safetensors/unreadable', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path, { cause: e });
-  }
+/** Largest safetensors file read: what one Node buffer can hold. */
+export const MAX_SAFETENSORS_BYTES = bufferConstants.MAX_LENGTH;
+
+/** Reads a safetensors file: a regular file of at most `maxBytes` (FIFOs and devices refused). */
+export function readSafetensors(path: string, opts: { maxBytes?: number; what?: string } = {}): SafetensorsFile {
+  const buf = readRegularFile(path, { what: opts.what ?? 'safetensors file', maxBytes: opts.maxBytes ?? MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large' });
   return parseSafetensors(buf, path);
 }
 

@@ -111,7 +111,7 @@ test('error messages name the missing or mis-shaped tensor and the file', () => 
   throwsWith(() => encoderWeightsFromSafetensors(badPos), SafetensorsError, 'safetensors/shape-mismatch', /encoder\.pos_embed: expected \[1, 1 \+ G², 64\] for a square grid G, found \[1, 1371, 64\]/);
   const intWeights = editCheckpoint(src, (ts) => ts.set('encoder.blocks.0.ls1.gamma', { dtype: 'I64', shape: [D], data: new BigInt64Array(D) }));
   throwsWith(() => encoderWeightsFromSafetensors(intWeights), SafetensorsError, 'safetensors/dtype', /encoder\.blocks\.0\.ls1\.gamma: expected a floating-point tensor, found I64/);
-  throwsWith(() => loadEncoderWeights('/nonexistent/dinov2.safetensors'), SafetensorsError, 'safetensors/unreadable', /dinov2\.safetensors: cannot read encoder weights \(ENOENT\)/);
+  throwsWith(() => loadEncoderWeights('/nonexistent/dinov2.safetensors'), SafetensorsError, 'safetensors/unreadable', /dinov2\.safetensors: cannot read encoder weights: no such file or folder \(ENOENT\)/);
 });
 
 test('config cross-checks: JSON config vs tensors, register requests, unknown widths', () => {

@@ -99,15 +99,15 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ model: { encoder: 'dinov2-small', encoderWeights: 'w.safetensors' } }, /model\.encoder give model\.encoder or model\.encoderWeights, not both/);
   rejects({ model: { encoderConfig: 'c.json' } }, /model\.encoderConfig needs model\.encoderWeights/);
   rejects({ model: { registers: -1 } }, /model\.registers must be an integer in \[0, 64\]/);
-  rejects({ train: { steps: 0 } }, /train\.steps must be a positive integer, got 0/);
-  rejects({ train: { batchSize: 2.5 } }, /train\.batchSize must be an integer in \[1, 4096\]/);
+  rejects({ train: { steps: 0 } }, /train\.steps must be an integer in \[1, 1000000\], got 0/);
+  rejects({ train: { batchSize: 2.5 } }, /train\.batchSize must be an integer in \[1, 256\]/);
   rejects({ train: { masking: 'slice' } }, /train\.masking must be one of "sample", "batch", "epoch"/);
   rejects({ train: { provider: 'tpu' } }, /train\.provider must be one of "auto", "cpu", "cuda", "webgpu"/);
   rejects({ train: { lr: 0 } }, /train\.lr must be a number in \(0, 1\)/);
   rejects({ train: { lambdaAlign: -0.1 } }, /train\.lambdaAlign must be a non-negative number/);
   rejects({ train: { alignment: 'yes' } }, /train\.alignment must be true or false/);
   rejects({ train: { alignment: false } }, /train\.lambdaAlign must be 0 when train\.alignment is false/);
-  rejects({ train: { evalEvery: -1 } }, /train\.evalEvery must be a non-negative integer/);
+  rejects({ train: { evalEvery: -1 } }, /train\.evalEvery must be an integer in \[0, 1000000\]/);
   rejects({ data: 5 }, /data must be an object, got 5/);
   rejects([], /the config must be an object/);
 });

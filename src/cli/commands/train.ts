@@ -1,6 +1,6 @@
 /** `anyad train`: the workspace training job (engine/train/pipeline.ts) with a progress bar. */
 import { resolve } from 'node:path';
-import { loadWorkspaceConfig, PROVIDER_CHOICES, type WorkspaceConfig } from '../../engine/config';
+import { loadWorkspaceConfig, MAX_TRAIN_STEPS, PROVIDER_CHOICES, type WorkspaceConfig } from '../../engine/config';
 import { ConfigError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
@@ -14,7 +14,7 @@ import { modelProvenance } from '../../shared/detectJson';
 /** --steps / --provider / --threads override the config's train section. */
 export function withTrainOverrides(config: WorkspaceConfig, opts: Record<string, string | boolean | undefined>): WorkspaceConfig {
   const train = { ...config.train };
-  if (opts.steps !== undefined) train.steps = intOption(opts, 'steps', 1);
+  if (opts.steps !== undefined) train.steps = intOption(opts, 'steps', 1, MAX_TRAIN_STEPS);
   if (opts.threads !== undefined) train.threads = intOption(opts, 'threads', 0, 1024);
   if (opts.provider !== undefined) {
     const p = String(opts.provider);

@@ -21,14 +21,17 @@
  * one threshold per subset is needed.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, SafetensorsError } from '../errors';
 import { EVAL_MAP_SIZE, SCORE_TOP_RATIO, topKCount } from '../eval';
-import { getFloat32, parseSafetensors, serializeSafetensors } from '../safetensors';
+import { getFloat32, serializeSafetensors } from '../safetensors';
 import { CHANNELS, MODALITY_SUBSETS } from '../study/modalities';
 import type { PreprocessGeometry } from '../study/preprocess';
-import { writeFileAtomic } from '../util/atomic';
+import { mkdirs, writeFileAtomic } from '../util/atomic';
+import { fileError, openRegularFile, readRegularTextFile } from '../util/fileio';
+import { MAX_IMAGE_SIZE } from '../config';
+import { MAX_SAFETENSORS_BYTES, readSafetensors } from '../safetensors';
 import type { ChannelStats } from './alignment';
 import { type EncoderProvenance, type EncoderWeights, describeProvenance } from './encoderWeights';
 import { type HeadConfig, type WeightMap, headParamShapes, loadHeadParams, validateHeadConfig } from './headWeights';
@@ -94,6 +97,11 @@ export interface BundleManifest {
   training?: unknown;
   metrics?: unknown;
   files: Record<string, FileChecksum>;
+  /**
+   * SHA-256 of this manifest's canonical JSON without this field (manifestChecksum): an edited
+   * manifest (thresholds, sizes) is refused. Absent in bundles written before it existed.
+   */
+  manifestSha256?: string;
 }
 
 export interface BundleContents {
@@ -122,29 +130,52 @@ export interface LoadedBundle {
   head: { config: HeadConfig; params: WeightMap };
   /** The modality affine's parameters, when the model has one. */
   affine?: WeightMap;
+  /** Things to tell the user that do not stop loading (e.g. a manifest without a checksum). */
+  warnings: string[];
 }
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** SHA-256 of a file read in chunks (model files can be hundreds of MB). */
-export function sha256File(path: string): FileChecksum {
+/** Largest model.onnx / manifest accepted (a bigger file is not a bundle this tool wrote). */
+const MAX_MODEL_BYTES = MAX_SAFETENSORS_BYTES;
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * SHA-256 of a regular file read in chunks (model files can be hundreds of MB), at most its
+ * size at open: a FIFO or a symlink to /dev/zero is refused instead of hashed forever.
+ * `signal` stops between chunks.
+ */
+export function sha256File(path: string, opts: { maxBytes?: number; signal?: AbortSignal } = {}): FileChecksum {
   const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(8 << 20);
-  const fd = openSync(path, 'r');
-  let bytes = 0;
+  const f = openRegularFile(path, { what: 'model file', maxBytes: opts.maxBytes ?? MAX_MODEL_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large' });
+  const buf = Buffer.allocUnsafe(Math.min(8 << 20, Math.max(1, f.size)));
   try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      bytes += n;
+    for (let off = 0; off < f.size; off += buf.length) {
+      if (opts.signal?.aborted) throw new BundleError('bundle/cancelled', 'checksum cancelled', path);
+      const n = Math.min(buf.length, f.size - off);
+      hash.update(f.read(off, n, buf).subarray(0, n));
     }
   } finally {
-    closeSync(fd);
+    f.close();
   }
-  return { sha256: hash.digest('hex'), bytes };
+  return { sha256: hash.digest('hex'), bytes: f.size };
+}
+
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The manifest's checksum: SHA-256 of its canonical JSON (as written to disk) without `manifestSha256`. */
+export function manifestChecksum(manifest: object): string {
+  const { manifestSha256: _, ...rest } = JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>;
+  return sha256(new TextEncoder().encode(canonicalJson(rest)));
 }
 
 /** numpy.quantile(values, q) with the default linear interpolation. */
@@ -185,15 +216,41 @@ export function calibrateThresholds(
  */
 export function writeBundle(dir: string, contents: BundleContents): BundleManifest {
   const root = resolve(dir);
+  // A new folder is written under a temporary name and renamed when complete, so a failure
+  // (disk full, a kill) never leaves a folder that looks like a bundle but is not one.
+  if (!existsSync(root)) return writeStaged(root, (tmp) => writeBundleFiles(tmp, root, contents));
+  return writeBundleFiles(root, root, contents);
+}
+
+/**
+ * Runs `write` on a fresh hidden folder beside `dir`, then renames it to `dir` (which must not
+ * exist); the hidden folder is removed if anything fails.
+ */
+export function writeStaged<T>(dir: string, write: (tmp: string) => T): T {
+  mkdirs(dirname(dir));
+  const tmp = join(dirname(dir), `.${basename(dir)}.${process.pid}.${Date.now().toString(36)}.partial`);
+  try {
+    mkdirs(tmp);
+    const out = write(tmp);
+    try { renameSync(tmp, dir); } catch (e) { throw fileError(e, dir, 'create folder'); }
+    return out;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Writes the three files into `root`; messages name `finalRoot`, the folder the caller asked for. */
+function writeBundleFiles(root: string, finalRoot: string, contents: BundleContents): BundleManifest {
   const headConfig = validateHeadConfig(contents.headConfig);
   const { resize: r, crop: c } = contents.geometry;
   if (!Number.isSafeInteger(r) || !Number.isSafeInteger(c) || c < 1 || c > r) {
-    throw new ConfigError('config/bundle', `preprocessing geometry needs integers 0 < crop <= resize, got resize ${r}, crop ${c}`, root);
+    throw new ConfigError('config/bundle', `preprocessing geometry needs integers 0 < crop <= resize, got resize ${r}, crop ${c}`, finalRoot);
   }
   const head: WeightMap = new Map();
   for (const [name] of headParamShapes(headConfig)) {
     const t = contents.params.get(name);
-    if (!t) throw new ConfigError('config/bundle', `cannot write the bundle: head parameter '${name}' is missing`, root);
+    if (!t) throw new ConfigError('config/bundle', `cannot write the bundle: head parameter '${name}' is missing`, finalRoot);
     head.set(name, t);
   }
   const affine = pickAffineParams(contents.params);
@@ -243,6 +300,7 @@ export function writeBundle(dir: string, contents: BundleContents): BundleManife
       [BUNDLE_FILES.head]: { sha256: sha256(headBytes), bytes: headBytes.byteLength },
     },
   };
+  manifest.manifestSha256 = manifestChecksum(manifest);
   writeFileAtomic(join(root, BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
@@ -250,6 +308,8 @@ export function writeBundle(dir: string, contents: BundleContents): BundleManife
 export interface LoadBundleOptions {
   /** Check the SHA-256 of model.onnx and head.safetensors (default true). */
   verify?: boolean;
+  /** Stops the checksums between chunks (a BundleError 'bundle/cancelled'). */
+  signal?: AbortSignal;
 }
 
 /** Reads and validates a bundle folder. */
@@ -262,35 +322,51 @@ export function loadBundle(dir: string, opts: LoadBundleOptions = {}): LoadedBun
     throw new BundleError('bundle/missing-file', `not a complete AnyAD model bundle: ${missing.join(', ')} missing (a bundle holds ${Object.values(BUNDLE_FILES).join(', ')})`, root);
   }
   const manifestPath = path(BUNDLE_FILES.manifest);
+  const text = readRegularTextFile(manifestPath, { what: 'manifest', maxBytes: MAX_MANIFEST_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large' });
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new BundleError('bundle/bad-json', `the manifest is not valid JSON (${(e as Error).message})`, manifestPath, { cause: e });
   }
+  const warnings: string[] = [];
   const manifest = validateManifest(raw, manifestPath);
+  if (manifest.manifestSha256 === undefined) {
+    warnings.push(`${manifestPath}: the manifest has no checksum (written by an older AnyAD), so edits to it cannot be detected; retrain or re-export the model to add one`);
+  } else if (manifestChecksum(manifest) !== manifest.manifestSha256) {
+    throw new BundleError('bundle/manifest-tampered', 'the manifest was changed after the model was written (its manifestSha256 does not match its content): thresholds, sizes or checksums in it cannot be trusted; restore the original anyad.json or retrain', manifestPath);
+  }
   if (opts.verify ?? true) {
     for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
       const want = manifest.files[f];
-      const got = sha256File(path(f));
+      const got = sha256File(path(f), { signal: opts.signal });
       if (got.sha256 !== want.sha256) {
         throw new BundleError('bundle/checksum', `checksum mismatch: ${got.bytes} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, the manifest expects ${want.bytes} bytes with ${want.sha256.slice(0, 12)}… (the file was changed or the bundle was written incompletely)`, path(f));
       }
     }
   }
+  const headPath = path(BUNDLE_FILES.head);
   let file;
   try {
-    file = parseSafetensors(readFileSync(path(BUNDLE_FILES.head)), path(BUNDLE_FILES.head));
+    file = readSafetensors(headPath, { what: 'head' });
   } catch (e) {
-    if (e instanceof SafetensorsError) throw new BundleError('bundle/bad-head', e.message, path(BUNDLE_FILES.head), { cause: e });
+    if (e instanceof SafetensorsError) throw new BundleError('bundle/bad-head', e.reason, headPath, { cause: e });
     throw e;
   }
   const head = loadHeadParams(file, manifest.head);
   const affineNames = [...file.tensors.keys()].filter((k) => k.startsWith('modality_affine.'));
-  const affine = manifest.modalityAffine ? pickAffineParams(new Map(affineNames.map((k) => [k, getFloat32(file, k, undefined, path(BUNDLE_FILES.head))]))) : undefined;
-  if (manifest.modalityAffine && !affine) throw new BundleError('bundle/bad-head', 'the manifest says the model has a modality affine, but head.safetensors holds none', path(BUNDLE_FILES.head));
-  return { dir: root, modelPath: path(BUNDLE_FILES.model), manifest, head, affine };
+  const affine = manifest.modalityAffine ? pickAffineParams(new Map(affineNames.map((k) => [k, getFloat32(file, k, undefined, headPath)]))) : undefined;
+  if (manifest.modalityAffine && !affine) throw new BundleError('bundle/bad-head', 'the manifest says the model has a modality affine, but head.safetensors holds none', headPath);
+  // A NaN/Inf parameter would give NaN maps and scores that every threshold silently calls normal.
+  for (const [name, t] of [...head.params, ...(affine ?? [])]) {
+    const bad = t.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new BundleError('bundle/non-finite', `parameter '${name}' holds a non-finite value (${t.data[bad]} at index ${bad}); the model is damaged, retrain it`, headPath);
+  }
+  return { dir: root, modelPath: path(BUNDLE_FILES.model), manifest, head, affine, warnings };
 }
+
+/** Sane ranges of the manifest's numbers: far beyond any real model, small enough to be safe to build. */
+const HEAD_RANGES: Record<string, [number, number]> = { dim: [1, 4096], heads: [1, 128], inpCount: [1, 256], decoderDepth: [2, 64], mlpRatio: [0, 64] };
 
 /** Checks the manifest's shape; every message names the field. */
 function validateManifest(raw: unknown, file: string): BundleManifest {
@@ -308,8 +384,8 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
     return v as Record<string, unknown>;
   };
   const pre = obj(m.preprocessing, 'preprocessing');
-  if (!Number.isSafeInteger(pre.resize) || !Number.isSafeInteger(pre.crop) || (pre.crop as number) < 1 || (pre.crop as number) > (pre.resize as number)) {
-    fail(`'preprocessing' needs integers 0 < crop <= resize, got resize ${JSON.stringify(pre.resize)}, crop ${JSON.stringify(pre.crop)}`);
+  if (!Number.isSafeInteger(pre.resize) || !Number.isSafeInteger(pre.crop) || (pre.crop as number) < 1 || (pre.crop as number) > (pre.resize as number) || (pre.resize as number) > MAX_IMAGE_SIZE) {
+    fail(`'preprocessing' needs integers 0 < crop <= resize <= ${MAX_IMAGE_SIZE}, got resize ${JSON.stringify(pre.resize)}, crop ${JSON.stringify(pre.crop)}`);
   }
   if (JSON.stringify(pre.channels) !== JSON.stringify(CHANNELS)) fail(`'preprocessing.channels' must be ${JSON.stringify(CHANNELS)}, got ${JSON.stringify(pre.channels)}`);
   const model = obj(m.model, 'model');
@@ -317,16 +393,32 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   const enc = obj(m.encoder, 'encoder');
   obj(enc.config, 'encoder.config');
   obj(enc.provenance, 'encoder.provenance');
+  const headIn = obj(m.head, 'head');
+  for (const [k, [lo, hi]] of Object.entries(HEAD_RANGES)) {
+    const v = headIn[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) fail(`'head.${k}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  }
   try {
-    validateHeadConfig(obj(m.head, 'head') as unknown as HeadConfig, file);
+    validateHeadConfig(headIn as unknown as HeadConfig, file);
   } catch (e) {
-    fail(`'head': ${(e as Error).message}`);
+    fail(`'head': ${(e as { reason?: string }).reason ?? (e as Error).message}`);
   }
   if (typeof m.modalityAffine !== 'boolean') fail(`'modalityAffine' must be true or false`);
   const files = obj(m.files, 'files');
   for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
     const c = obj(files[f], `files.${f}`);
-    if (typeof c.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(c.sha256) || !Number.isSafeInteger(c.bytes)) fail(`'files.${f}' needs a hex sha256 and a byte count`);
+    if (typeof c.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(c.sha256) || !Number.isSafeInteger(c.bytes) || (c.bytes as number) < 0 || (c.bytes as number) > MAX_MODEL_BYTES) fail(`'files.${f}' needs a hex sha256 and a byte count (at most ${MAX_MODEL_BYTES})`);
+  }
+  if (m.manifestSha256 !== undefined && (typeof m.manifestSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.manifestSha256))) fail(`'manifestSha256' must be a hex SHA-256`);
+  if (m.fullModalityStats !== undefined) {
+    if (!Array.isArray(m.fullModalityStats)) fail(`'fullModalityStats' must be a list`);
+    (m.fullModalityStats as unknown[]).forEach((g, i) => {
+      const st = obj(g, `fullModalityStats[${i}]`);
+      for (const key of ['mean', 'std'] as const) {
+        const a = st[key];
+        if (!Array.isArray(a) || a.length > 4096 || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) fail(`'fullModalityStats[${i}].${key}' must be a list of finite numbers`);
+      }
+    });
   }
   if (m.thresholds !== undefined) {
     const t = obj(m.thresholds, 'thresholds');

@@ -14,9 +14,9 @@
  * [q; k; v], heads contiguous; patch conv [D, 3, p, p]; everything float32.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readRegularFile, readRegularTextFile } from '../util/fileio';
 import { ConfigError, SafetensorsError } from '../errors';
-import { type SafetensorsFile, type TensorEntry, parseSafetensors, toFloat32 } from '../safetensors';
+import { MAX_SAFETENSORS_BYTES, type SafetensorsFile, type TensorEntry, parseSafetensors, toFloat32 } from '../safetensors';
 import { createRng, mixSeed } from '../util/random';
 import {
   DEFAULT_FUSE_GROUPS, DEFAULT_TARGET_LAYERS, type VitConfig, type VitConfigHints, blocksUsed, headsForWidth,
@@ -178,12 +178,7 @@ export function detectEncoderNaming(names: Iterable<string>, source?: string): {
 
 /** Reads an encoder checkpoint file (see the module comment for the namings). */
 export function loadEncoderWeights(path: string, opts: LoadEncoderOptions = {}): EncoderWeights {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new SafetensorsError('safetensors/unreadable', `cannot read encoder weights (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, path, { cause: e });
-  }
+  const bytes = readRegularFile(path, { what: 'encoder weights', maxBytes: MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large' });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   return encoderWeightsFromSafetensors(parseSafetensors(bytes, path), { ...opts, source: path, sha256 });
 }
@@ -323,9 +318,10 @@ function configHints(file: SafetensorsFile, opts: LoadEncoderOptions, source?: s
   if (typeof opts.config === 'string') {
     let json: unknown;
     try {
-      json = JSON.parse(readFileSync(opts.config, 'utf8'));
+      json = JSON.parse(readRegularTextFile(opts.config, { what: 'encoder config', maxBytes: 1 << 20, as: ConfigError, code: 'config/vit-json' }));
     } catch (e) {
-      throw new ConfigError('config/vit-json', `cannot read the encoder config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, opts.config, { cause: e });
+      if (e instanceof ConfigError) throw e;
+      throw new ConfigError('config/vit-json', `the encoder config is not valid JSON (${(e as Error).message})`, opts.config, { cause: e });
     }
     return vitHintsFromJson(json, opts.config);
   }

@@ -1,6 +1,6 @@
 /** Random access to the bytes of a file or an in-memory buffer, with I/O failures as NiftiError. */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { NiftiError } from '../errors';
+import { openRegularFile } from '../util/fileio';
 
 export interface ByteSource {
   readonly size: number;
@@ -9,46 +9,13 @@ export interface ByteSource {
   close(): void;
 }
 
-function ioError(e: unknown, file: string): NiftiError {
-  const err = e as NodeJS.ErrnoException;
-  const why = err?.code === 'ENOENT' ? 'no such file' : err?.code === 'EISDIR' ? 'is a directory, not a file' : err?.code === 'EACCES' ? 'permission denied' : (err?.message ?? String(e));
-  return new NiftiError('nifti/io', `cannot read: ${why}`, file, { cause: e });
-}
-
-export function openFileSource(path: string): ByteSource {
-  let fd: number;
-  let size: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw ioError(e, path);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    size = st.size;
-  } catch (e) {
-    closeSync(fd);
-    throw ioError(e, path);
-  }
-  return {
-    size,
-    read(offset, length) {
-      const out = new Uint8Array(length);
-      try {
-        let done = 0;
-        while (done < length) {
-          const n = readSync(fd, out, done, length - done, offset + done);
-          if (n === 0) throw new Error(`file shrank while being read (${offset + done} of ${offset + length} bytes)`);
-          done += n;
-        }
-      } catch (e) {
-        throw ioError(e, path);
-      }
-      return out;
-    },
-    close() { closeSync(fd); },
-  };
+/**
+ * A regular file only (a FIFO or /dev/zero would hang or never end; util/fileio.ts), of at
+ * most `maxBytes` bytes on disk when given.
+ */
+export function openFileSource(path: string, maxBytes?: number): ByteSource {
+  const f = openRegularFile(path, { what: 'image', as: NiftiError, code: 'nifti/io', tooLargeCode: 'nifti/too-large', maxBytes });
+  return { size: f.size, read: (offset, length) => f.read(offset, length, new Uint8Array(length)), close: () => f.close() };
 }
 
 export function bytesSource(bytes: Uint8Array): ByteSource {

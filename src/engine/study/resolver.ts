@@ -18,6 +18,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import type { SequencePatterns } from '../config';
 import { StudyError } from '../errors';
 import type { SequenceName } from './modalities';
+import { globMatch } from '../util/glob';
 
 export interface Case {
   id: string;
@@ -88,7 +89,7 @@ export function matchFileName(name: string, sequences?: Partial<SequencePatterns
   if (sequences) {
     const hits: CaseFileRole[] = [];
     for (const [role, patterns] of Object.entries(sequences) as [CaseFileRole, string[] | undefined][]) {
-      if (patterns?.some((p) => globToRegExp(p).test(name))) hits.push(role);
+      if (patterns?.some((p) => globMatch(p, name))) hits.push(role); // linear time: no RegExp backtracking
     }
     if (hits.length > 1) {
       throw new StudyError('study/ambiguous-pattern', `file name ${name} matches the data.sequences patterns of several sequences (${hits.join(', ')}); make those patterns more specific, or assign the file by hand (data.assignments in anyad.json, or "AnyAD: Assign sequence…")`);
