@@ -19,7 +19,17 @@ export interface EmitOptions {
   /** Write value_info for intermediate values (default true). */
   valueInfo?: boolean;
   docString?: string;
+  /**
+   * Emits axis 0 as a symbolic dimension named 'batch': the graph was built with batch size
+   * `size` (a sentinel no other dimension equals, e.g. SYMBOLIC_BATCH_SENTINEL). Reshape targets
+   * [size, …] become [0, …] (copy the input's batch), Expand targets [size, …] take the batch from
+   * the first input's shape at run time; any other constant or attribute holding `size` is an error.
+   */
+  symbolicBatch?: { size: number; name?: string };
 }
+
+/** The build-time batch size of graphs emitted with a symbolic batch (prime, far from any model dimension). */
+export const SYMBOLIC_BATCH_SENTINEL = 7919;
 
 /** Ops whose trailing outputs are optional: unused ones are emitted as '' so they are not computed. */
 const OPTIONAL_OUTPUTS = new Set(['LayerNormalization']);
@@ -39,8 +49,8 @@ export function liveNodes(graph: Graph): Node[] {
   return graph.nodes.filter((n) => live.has(n));
 }
 
-function valueInfo(t: Tensor): ValueInfoInit {
-  return { name: t.name, dtype: t.dtype, dims: t.shape };
+function valueInfo(t: Tensor, batch?: { size: number; name: string }): ValueInfoInit {
+  return { name: t.name, dtype: t.dtype, dims: batch ? t.shape.map((d) => (d === batch.size ? batch.name : d)) : t.shape };
 }
 
 function attributes(n: Node): AttributeInit[] {
@@ -70,6 +80,9 @@ export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
     attributes: attributes(n),
   }));
   const intermediates = opts.valueInfo === false ? [] : nodes.flatMap((n) => n.outputs.filter((t, k) => !outputs.has(t) && (k === 0 || !OPTIONAL_OUTPUTS.has(n.opType) || used.has(t))));
+  const batch = opts.symbolicBatch ? { size: opts.symbolicBatch.size, name: opts.symbolicBatch.name ?? 'batch' } : undefined;
+  const extra = batch ? symboliseBatch(graph, nodes, nodeInits, batch.size) : { nodes: [], initializers: [] };
+  const vi = (t: Tensor) => valueInfo(t, batch);
   return encodeModel({
     graphName: graph.name,
     producerName: 'anyad-vscode',
@@ -77,10 +90,67 @@ export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
     docString: opts.docString,
     opsetVersion: OPSET_VERSION,
     irVersion: IR_VERSION,
-    nodes: nodeInits,
-    initializers: initializers.map(initializer),
-    inputs: inputs.map(valueInfo),
-    outputs: graph.outputs.map(valueInfo),
-    valueInfo: intermediates.map(valueInfo),
+    nodes: [...extra.nodes, ...nodeInits],
+    initializers: [...initializers.map(initializer), ...extra.initializers],
+    inputs: inputs.map(vi),
+    outputs: graph.outputs.map(vi),
+    valueInfo: intermediates.map(vi),
   });
+}
+
+function int64Values(t: Tensor | null): bigint[] | undefined {
+  return t && t.kind === 'constant' && t.data instanceof BigInt64Array ? Array.from(t.data) : undefined;
+}
+
+function int64Init(name: string, values: readonly bigint[]): TensorProtoInit {
+  const d = BigInt64Array.from(values);
+  return { name, dtype: 'int64', dims: [values.length], raw: new Uint8Array(d.buffer) };
+}
+
+/**
+ * Rewrites `nodeInits` (parallel to `nodes`) so that the sentinel batch `size` becomes a run-time
+ * dimension; returns the nodes and initializers to add. Static shapes elsewhere stay as built.
+ */
+function symboliseBatch(graph: Graph, nodes: readonly Node[], nodeInits: NodeInit[], size: number): { nodes: NodeInit[]; initializers: TensorProtoInit[] } {
+  const S = BigInt(size);
+  const fail = (n: Node, what: string): never => { throw graphError('emit', `cannot emit a symbolic batch: ${n.opType} node ${n.name} ${what}`); };
+  const source = graph.inputs.find((t) => t.shape[0] === size);
+  if (!source) throw graphError('emit', `cannot emit a symbolic batch: no graph input has batch ${size} on axis 0`);
+  const extraNodes: NodeInit[] = [];
+  const extraInits: TensorProtoInit[] = [];
+  let batchDim: string | undefined;
+  const runtimeBatch = (): string => {
+    if (batchDim) return batchDim;
+    batchDim = 'batch/dim';
+    extraNodes.push({ name: 'batch/Shape', opType: 'Shape', inputs: [source.name], outputs: [batchDim], attributes: [{ name: 'start', kind: 'int', value: 0 }, { name: 'end', kind: 'int', value: 1 }] });
+    return batchDim;
+  };
+  nodes.forEach((n, i) => {
+    for (const a of Object.values(n.attrs)) {
+      if ((a.kind === 'int' && a.value === size) || (a.kind === 'ints' && a.value.includes(size))) fail(n, `has an attribute equal to the batch ${size}`);
+    }
+    n.inputs.forEach((t, k) => {
+      const v = int64Values(t);
+      if (!v || !v.some((x) => x !== 0n && x % S === 0n)) return;
+      const rest = v.slice(1);
+      if (v[0] !== S || rest.some((x) => x !== 0n && x % S === 0n)) fail(n, `has a constant [${v.join(', ')}] with the batch off axis 0`);
+      const inputs = [...nodeInits[i].inputs];
+      if (n.opType === 'Reshape' && k === 1 && n.inputs[0]?.shape[0] === size && !n.attrs.allowzero) {
+        // 0 = "copy the input's axis 0" (allowzero unset).
+        const name = `${nodeInits[i].name}/shape_batch`;
+        extraInits.push(int64Init(name, [0n, ...rest]));
+        inputs[1] = name;
+      } else if (n.opType === 'Expand' && k === 1 && n.inputs[0]?.shape[0] === 1) {
+        const tail = `${nodeInits[i].name}/shape_tail`;
+        const shape = `${nodeInits[i].name}/shape_batch`;
+        extraInits.push(int64Init(tail, rest));
+        extraNodes.push({ name: `${nodeInits[i].name}/Concat_batch`, opType: 'Concat', inputs: [runtimeBatch(), tail], outputs: [shape], attributes: [{ name: 'axis', kind: 'int', value: 0 }] });
+        inputs[1] = shape;
+      } else {
+        fail(n, `reads the batch ${size} from a constant`);
+      }
+      nodeInits[i] = { ...nodeInits[i], inputs };
+    });
+  });
+  return { nodes: extraNodes, initializers: extraInits };
 }

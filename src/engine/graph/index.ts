@@ -62,7 +62,8 @@
  *   Any float tensor can be in wrt (params, inputs, intermediates). Can be called more than once.
  *
  * Emission (emit.ts)
- *   emitModel(graph, { paramsAs = 'initializers' | 'inputs', inputParams?, valueInfo = true, docString? }) → Uint8Array
+ *   emitModel(graph, { paramsAs = 'initializers' | 'inputs', inputParams?, valueInfo = true, docString?, symbolicBatch? }) → Uint8Array
+ *   symbolicBatch { size }: a graph built with batch `size` (SYMBOLIC_BATCH_SENTINEL) emitted with axis 0 'batch'
  *   ONNX ModelProto, ir_version 8, opset 17; unreachable nodes are not emitted (nor unused
  *   initializers). Graph inputs are the declared inputs, then the params fed as inputs (all with
  *   paramsAs 'inputs', or exactly `inputParams`), in declaration order; outputs in declaration order.
@@ -84,5 +85,5 @@ export { interpolationMatrix, isIdentity, scaledSize } from './interp';
 export type { InterpAxisOptions, InterpMode } from './interp';
 export { grad, unbroadcast } from './autodiff';
 export type { GradOptions } from './autodiff';
-export { emitModel, liveNodes, IR_VERSION, OPSET_VERSION } from './emit';
+export { emitModel, liveNodes, IR_VERSION, OPSET_VERSION, SYMBOLIC_BATCH_SENTINEL } from './emit';
 export type { EmitOptions } from './emit';

@@ -135,7 +135,8 @@ export interface NodeInit {
 export interface ValueInfoInit {
   name: string;
   dtype: OnnxDtype;
-  dims: readonly number[];
+  /** A number is a fixed dimension; a string a symbolic one (dim_param, e.g. "batch"). */
+  dims: ReadonlyArray<number | string>;
 }
 
 export interface ModelInit {
@@ -189,7 +190,7 @@ function nodeProto(n: NodeInit): ProtoWriter {
 
 function valueInfoProto(v: ValueInfoInit): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of v.dims) shape.message(1, new ProtoWriter().int(1, d));
+  for (const d of v.dims) shape.message(1, typeof d === 'string' ? new ProtoWriter().string(2, d) : new ProtoWriter().int(1, d));
   const tensorType = new ProtoWriter().int(1, ONNX_DTYPE[v.dtype]).message(2, shape);
   const type = new ProtoWriter().message(1, tensorType);
   return new ProtoWriter().string(1, v.name).message(2, type);

@@ -3,6 +3,8 @@
  * and the image score, with the frozen encoder, the trained head (and the modality affine)
  * baked in as initializers.
  *
+ * B is static or a symbolic 'batch' axis (bundles: symbolic, so a volume runs in batches).
+ *
  *   image [B,3,C,C] ─ encoder ─▶ fused, En0, En1 ─ (affine(subset)) ─ head ─▶ De0, De1
  *   map    [B,1,C,C]     = mean_g upsample_{align_corners}(1 − cos(En_g, De_g))   (golden amap_px)
  *   map256 [B,1,256,256] = Gaussian5×5,σ4,zero-pad(resize_{half-pixel}(map, 256)) (golden amap_256_smooth)
@@ -14,7 +16,7 @@
  */
 import { ConfigError } from '../errors';
 import {
-  Graph, type Tensor, add, conv, cosineSimilarity, div, emitModel, reduceMean, reshape, resize, sub, topK, unsqueeze,
+  Graph, SYMBOLIC_BATCH_SENTINEL, type Tensor, add, clip, conv, div, emitModel, matmul, mul, reshape, resize, sqrt, sub, topK, transpose,
 } from '../graph';
 import { EVAL_MAP_SIZE, SCORE_TOP_RATIO, referenceGaussianKernel, topKCount } from '../eval';
 import { AFFINE_GROUPS, affineParamNames, applyModalityAffine } from './alignment';
@@ -31,8 +33,8 @@ export interface InferenceModelSpec {
   head: { config: HeadConfig; params: WeightMap };
   /** Modality affine parameters (`modality_affine.en{g}.{weight,bias}`, [7, D]); absent = reference mode (no affine). */
   affine?: WeightMap;
-  /** Batch size B (static). */
-  batch: number;
+  /** Batch size B: a number (static), or 'dynamic' (a symbolic 'batch' axis: any B at run time). */
+  batch: number | 'dynamic';
   /** Input side C (the preprocessing crop; a multiple of the patch size). */
   size: number;
 }
@@ -60,7 +62,9 @@ export function pickAffineParams(params: ReadonlyMap<string, { shape: readonly n
 }
 
 export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
-  const { encoder, batch: b, size: c } = spec;
+  const { encoder, size: c } = spec;
+  // A dynamic batch is built at a sentinel size that emitModel turns into the symbolic axis.
+  const b = spec.batch === 'dynamic' ? SYMBOLIC_BATCH_SENTINEL : spec.batch;
   const cfg = encoder.config;
   const head = validateHeadConfig(spec.head.config);
   if (!Number.isSafeInteger(b) || b < 1) throw new ConfigError('config/inference', `batch must be a positive integer, got ${b}`);
@@ -95,7 +99,7 @@ export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
 
   const map = g.scope('map', () => {
     // Per group 1 − cos over channels [B,1,s,s], upsampled (align_corners) to C, then averaged.
-    const up = en.map((e, k) => resize(unsqueeze(sub(1, cosineSimilarity(e, de[k], 1, 1e-8)), 1), { mode: 'bilinear', alignCorners: true, size: [c, c] }));
+    const up = en.map((e, k) => resize(reshape(sub(1, batchInvariantCosine(g, e, de[k])), [b, 1, s, s]), { mode: 'bilinear', alignCorners: true, size: [c, c] }));
     return div(add(up[0], up[1]), 2);
   });
   const m = EVAL_MAP_SIZE;
@@ -104,16 +108,35 @@ export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
     return conv(resized, g.constant(referenceGaussianKernel(), [1, 1, 5, 5], 'gaussian_kernel'), null, { pads: 2 });
   });
   const k = topKCount(m * m, SCORE_TOP_RATIO);
-  const score = g.scope('score', () => reduceMean(topK(reshape(map256, [b, m * m]), k, 1)[0], [1], false));
+  // The top-k sum as a MatMul by ones, for the same reason as batchInvariantCosine.
+  const score = g.scope('score', () => reshape(div(matmul(topK(reshape(map256, [b, m * m]), k, 1)[0], g.constant(new Float32Array(k).fill(1), [k, 1])), k), [b]));
   g.output(INFERENCE_NAMES.map, map);
   g.output(INFERENCE_NAMES.map256, map256);
   g.output(INFERENCE_NAMES.score, score);
   return { graph: g, side: s, topK: k };
 }
 
+/**
+ * cosineSimilarity over the channels of [B,D,s,s] (torch 1.13's formula, eps 1e-8) → [B,s·s],
+ * with every channel sum a MatMul by ones over channel-last rows. onnxruntime reduces (and
+ * its optimiser rewrites) a ReduceSum over a middle axis in an order that depends on B; a
+ * MatMul row's sum does not, so each image's map is bit-identical alone or in a batch.
+ */
+function batchInvariantCosine(g: Graph, a: Tensor, d: Tensor): Tensor {
+  const [b, dim, h, w] = a.shape;
+  const ones = g.constant(new Float32Array(dim).fill(1), [dim, 1], undefined);
+  const rows = (t: Tensor) => transpose(reshape(t, [b, dim, h * w]), [0, 2, 1]);
+  const sumLast = (t: Tensor) => matmul(t, ones);
+  const norm = (t: Tensor) => div(t, sqrt(clip(sumLast(mul(t, t)), 1e-16)));
+  return reshape(sumLast(mul(norm(rows(a)), norm(rows(d)))), [b, h * w]);
+}
+
 /** ONNX bytes of the inference model (every weight an initializer). */
 export function buildInferenceModel(spec: InferenceModelSpec): Uint8Array {
   const { graph } = buildInferenceGraph(spec);
   const mode = spec.affine ? 'with modality affine' : 'reference mode, no affine';
-  return emitModel(graph, { docString: `AnyAD inference (${mode}); ${describeProvenance(spec.encoder.provenance)}` });
+  return emitModel(graph, {
+    docString: `AnyAD inference (${mode}); ${describeProvenance(spec.encoder.provenance)}`,
+    ...(spec.batch === 'dynamic' ? { symbolicBatch: { size: SYMBOLIC_BATCH_SENTINEL } } : {}),
+  });
 }
