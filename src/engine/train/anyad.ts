@@ -131,6 +131,11 @@ export interface TrainAnyADOptions {
    */
   onEvaluate?: (params: Params, step: number) => Promise<void>;
   evaluateEvery?: number;
+  /**
+   * Called before each checkpoint is written with the records of the steps taken since the
+   * previous call (see TrainLoopOptions.beforeCheckpoint): the caller persists its loss history.
+   */
+  onCheckpoint?: (step: number, records: AnyADStepRecord[]) => void | Promise<void>;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
@@ -245,6 +250,10 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   const term = (r: StepResult, name: string) => r.outputs[name] ?? Number.NaN;
   const n = side * side * head.dim;
   const history: AnyADStepRecord[] = [];
+  const toRecord = (r: StepResult): AnyADStepRecord => ({
+    step: r.step, loss: r.loss, recon: term(r, N.recon), gather: term(r, N.gather), align: term(r, N.align), gradNorm: r.gradNorm, lr: r.lr,
+    subsets: batchSubsets(masking, dataOrder, r.step), ms: r.ms,
+  });
   const tTrain = performance.now();
   let firstStep: number | undefined;
   try {
@@ -267,12 +276,15 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
         }
         return { feeds, shapes };
       },
+      beforeCheckpoint: o.onCheckpoint && ((step, steps) => o.onCheckpoint!(step, steps.map(toRecord))),
+      // A kill or Cancel during the evaluation of a checkpointed step: the resumed run redoes it.
+      onResume: async (step) => {
+        const every = o.evaluateEvery ?? 0;
+        if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps) await o.onEvaluate(params, step);
+      },
       onStep: async (r) => {
         if (!Number.isFinite(r.loss)) throw new ConfigError('train/diverged', `the loss is ${r.loss} at step ${r.step}; lower the learning rate`);
-        const rec: AnyADStepRecord = {
-          step: r.step, loss: r.loss, recon: term(r, N.recon), gather: term(r, N.gather), align: term(r, N.align), gradNorm: r.gradNorm, lr: r.lr,
-          subsets: batchSubsets(masking, dataOrder, r.step), ms: r.ms,
-        };
+        const rec = toRecord(r);
         history.push(rec);
         firstStep ??= r.step;
         const step = r.step + 1;

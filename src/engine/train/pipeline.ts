@@ -17,13 +17,13 @@
  * the best parameters next to the checkpoints, so a resumed run selects among all evaluations.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { WorkspaceConfig } from '../config';
 import { ConfigError, StudyError } from '../errors';
 import { type EncoderProvenance as ReportEncoder, type MetricSet, writeReport } from '../eval';
 import { initModalityAffine } from '../model/alignment';
-import { type BundleManifest, type SubsetThresholds, calibrateThresholds, loadBundle, writeBundle } from '../model/bundle';
+import { type BundleManifest, type SubsetThresholds, calibrateThresholds, loadBundle, writeBundle, writeStaged } from '../model/bundle';
 import { type EncoderWeights, createRandomEncoderWeights, describeProvenance, loadEncoderWeights } from '../model/encoderWeights';
 import { type HeadConfig, headConfig, initHeadParams, type WeightMap } from '../model/headWeights';
 import type { ObjectiveConfig } from '../model/losses';
@@ -34,6 +34,7 @@ import { buildSliceDataset, type SliceDataset } from '../study/dataset';
 import { type Case, discoverStudy } from '../study/discover';
 import { MODALITY_SUBSETS } from '../study/modalities';
 import { writeFileAtomic } from '../util/atomic';
+import { acquireRunLock } from '../util/runLock';
 import { type TrainingImages, loadTrainingImages, trainAnyAD } from './anyad';
 import { type EvaluationResult, HeadEvaluator, type ScoredImages, evaluateBaseline, evaluateModelFile, loadScoredImages } from './evaluate';
 import type { Params } from './params';
@@ -252,11 +253,20 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
   lap('encoder', t0);
 
   const ckDir = join(config.output.dir, 'checkpoints');
-  const state = RunState.open(ckDir, runIdentity(config, encoder, ds));
-  const evaluator = await HeadEvaluator.create({
-    encoder, head, template, modalityAffine: objective.modalityAffine, imageSize: geom.crop, batch: t.batchSize,
-    provider: t.provider, threads: t.threads, log,
-  });
+  // One training per output folder: two would share checkpoint names and delete each other's.
+  const unlock = acquireRunLock(config.output.dir, 'training');
+  let state: RunState;
+  let evaluator: HeadEvaluator;
+  try {
+    state = RunState.open(ckDir, runIdentity(config, encoder, ds));
+    evaluator = await HeadEvaluator.create({
+      encoder, head, template, modalityAffine: objective.modalityAffine, imageSize: geom.crop, batch: t.batchSize,
+      provider: t.provider, threads: t.threads, log,
+    });
+  } catch (e) {
+    unlock();
+    throw e;
+  }
   let evalSeconds = 0;
   /** Validates `params` (live, the trainer's) at `step`; false when cancelled part-way. */
   const validate = async (params: Params, step: number): Promise<boolean> => {
@@ -284,8 +294,10 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
       onProgress: (p) => emit({ phase: 'train', message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`, ...p }),
       evaluateEvery: t.evalEvery,
       onEvaluate: async (params, step) => { if (!state.hasEvaluated(step)) await validate(params, step); },
+      // The loss history reaches the disk with each checkpoint, so a kill does not lose it.
+      onCheckpoint: (_step, records) => { state.addLosses(records); state.save(); },
     });
-    for (const h of result.history) state.losses.push([h.step, h.loss, h.recon, h.gather, h.align]);
+    state.addLosses(result.history);
     timing['feature cache + statistics'] = result.timing.statsSec;
     timing.train = Math.max(0, (performance.now() - t0) / 1000 - result.timing.statsSec - evalSeconds);
     if (result.cancelled || opts.signal?.aborted) return cancelled(result.step, result.resumedFrom);
@@ -315,18 +327,20 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
       steps: result.step, bestStep: chosen.record.step, selection: SELECTION_RULE,
       resumedFrom: result.resumedFrom, data: ds.summary, config: { model: config.model, train: config.train, preprocess: config.preprocess },
     };
-    mkdirSync(bundleDir, { recursive: true });
-    const manifest: BundleManifest = writeBundle(bundleDir, {
+    // Everything goes into a hidden folder renamed to bundleDir when complete: a failure (disk
+    // full) leaves no model-* folder that looks like a bundle.
+    const { report } = writeStaged(bundleDir, (dir) => {
+    const manifest: BundleManifest = writeBundle(dir, {
       encoder, headConfig: head, params: chosen.params, geometry: geom, preset: preset.name, stats: result.stats, objective,
       thresholds, training: trainingSummary, metrics: { step: chosen.record.step, split: 'test', perSubset: scored.perSubset, baseline: baseline.perSubset, validation: chosen.record.perSubset }, createdAt: now(),
     });
     const { evaluations, losses } = state;
-    writeFileAtomic(join(bundleDir, 'training.json'), toJson({ bestStep: chosen.record.step, selection: SELECTION_RULE, evaluations, losses, test: { model: scored.perSubset, baseline: baseline.perSubset }, cache: result.cache }));
-    writeFileAtomic(join(bundleDir, 'training.svg'), trainingChart(losses, evaluations, t.steps));
+    writeFileAtomic(join(dir, 'training.json'), toJson({ bestStep: chosen.record.step, selection: SELECTION_RULE, evaluations, losses, test: { model: scored.perSubset, baseline: baseline.perSubset }, cache: result.cache }));
+    writeFileAtomic(join(dir, 'training.svg'), trainingChart(losses, evaluations, t.steps));
     lap('write', t0);
     timing.total = (performance.now() - tStart) / 1000;
     const thresholdText = MODALITY_SUBSETS.map((s) => `${s.label} ${thresholds.bySubset[String(s.id)]?.toFixed(4)}`).join(', ');
-    const report = writeReport(bundleDir, {
+    const report = writeReport(dir, {
       title: `AnyAD on ${config.data.root}`,
       kind: 'standard',
       models: reportModels(scored, baseline),
@@ -346,6 +360,9 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
         `Model bundle in this folder: ${Object.keys(manifest.files).join(', ')}, anyad.json.`,
       ],
     });
+    return { report: { markdownPath: join(bundleDir, basename(report.markdownPath)) } };
+    });
+    const { evaluations } = state;
     log(`report: ${report.markdownPath}`);
     return {
       completed: true, bundleDir, reportPath: report.markdownPath, metrics: scored.perSubset, baseline: baseline.perSubset, bestStep: chosen.record.step,
@@ -353,6 +370,7 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
     };
   } finally {
     await evaluator.release();
+    unlock();
   }
 }
 

@@ -109,6 +109,12 @@ export class RunState {
     return state;
   }
 
+  /** Appends the losses of steps after the last one recorded (records already kept are skipped). */
+  addLosses(records: ReadonlyArray<{ step: number; loss: number; recon: number; gather: number; align: number }>): void {
+    const last = this.losses.length ? this.losses[this.losses.length - 1][0] : -1;
+    for (const h of records) if (h.step > last) this.losses.push([h.step, h.loss, h.recon, h.gather, h.align]);
+  }
+
   hasEvaluated(step: number): boolean {
     return this.evaluations.some((e) => e.step === step);
   }

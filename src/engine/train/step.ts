@@ -97,6 +97,14 @@ export interface TrainLoopOptions {
   resume?: boolean;
   /** Called after every step, after that step's checkpoint is on disk. */
   onStep?: (r: StepResult) => void | Promise<void>;
+  /**
+   * Called just before each checkpoint is written, with the steps taken since the previous
+   * call: what the caller keeps beside the checkpoints (a loss history) is then on disk no
+   * later than the checkpoint, so a kill right after it loses nothing.
+   */
+  beforeCheckpoint?: (step: number, steps: readonly StepResult[]) => void | Promise<void>;
+  /** Called once after resuming from a checkpoint at `step`, before the next step (e.g. to redo an interrupted evaluation). */
+  onResume?: (step: number) => void | Promise<void>;
   signal?: AbortSignal;
   log?: (message: string) => void;
 }
@@ -135,11 +143,17 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const resumedFrom = step;
   const history: StepResult[] = [];
   const every = o.checkpointEvery ?? 0;
-  const save = () => saveCheckpointIn(o.checkpointDir!, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder, extra: o.identity }, o.keepCheckpoints ?? 2);
+  let reported = 0;
+  const save = async () => {
+    await o.beforeCheckpoint?.(step, history.slice(reported));
+    reported = history.length;
+    saveCheckpointIn(o.checkpointDir!, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder, extra: o.identity }, o.keepCheckpoints ?? 2);
+  };
+  if (resumedFrom > 0 && !o.signal?.aborted) await o.onResume?.(resumedFrom);
   while (step < o.totalSteps) {
     if (o.signal?.aborted) {
       // Cancelled: keep what was learnt so the run can be resumed from here.
-      if (o.checkpointDir && step > resumedFrom) save();
+      if (o.checkpointDir && step > resumedFrom) await save();
       break;
     }
     const t0 = performance.now();
@@ -149,7 +163,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     const r: StepResult = { step, loss, gradNorm, lr, outputs, ms: performance.now() - t0 };
     step += 1;
     history.push(r);
-    if (o.checkpointDir && ((every > 0 && step % every === 0) || step === o.totalSteps)) save();
+    if (o.checkpointDir && ((every > 0 && step % every === 0) || step === o.totalSteps)) await save();
     await o.onStep?.(r);
   }
   return { params, optimizer, step, history, resumedFrom };
