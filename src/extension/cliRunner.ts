@@ -39,5 +39,7 @@ export function runCli(extensionUri: vscode.Uri, args: string[], opts: { token?:
 /** The CLI's one-line error (its last stderr line), for a notification. */
 export function cliErrorLine(r: CliResult): string {
   const lines = r.stderr.trim().split('\n').filter((l) => l.trim() !== '');
-  return lines[lines.length - 1] ?? `exited with code ${String(r.code)}`;
+  // The CLI's own line ("anyad detect: error: …"), not the last frame of a stack trace after it.
+  const own = lines.find((l) => /^anyad [\w-]+: (error|internal error): /.test(l));
+  return own ?? lines[lines.length - 1] ?? `exited with code ${String(r.code)}`;
 }

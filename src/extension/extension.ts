@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { NIFTI_VIEW_TYPE, NiftiEditorProvider } from './niftiEditor';
 import { WorkspaceSequences, assignSequenceCommand } from './workspaceSequences';
 import { type CommandEnv, detectCommand, pretrainedWeightsCommand, showModelCardCommand, trainCommand } from './commands';
+import { removePrivateTempDir } from './tempFolder';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('AnyAD');
@@ -37,4 +38,6 @@ export function activate(context: vscode.ExtensionContext): void {
   log.appendLine('AnyAD activated');
 }
 
-export function deactivate(): void {}
+export function deactivate(): void {
+  removePrivateTempDir();
+}

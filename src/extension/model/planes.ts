@@ -40,6 +40,20 @@ export function planeVoxelIndex(dims: Dims, plane: Plane, slice: number, a: numb
  * on each point of the polyline `points` ([a0, b0, a1, b1, …]), with segments between
  * consecutive points filled so a fast drag leaves no gaps. Sorted, unique, clipped to the slice.
  */
+/**
+ * The work strokeVoxels does for these points and radius, in voxel visits: one brush stamp of
+ * (2⌈r⌉+1)² voxels per half-voxel step along each segment. The webview bounds points and
+ * radius, but long jumps with a big brush still multiply to minutes; callers check this first.
+ */
+export function strokeCost(points: ArrayLike<number>, radius: number): number {
+  const side = 2 * Math.ceil(Math.max(0, radius)) + 1;
+  let stamps = points.length >= 2 ? 1 : 0;
+  for (let i = 2; i + 1 < points.length; i += 2) {
+    stamps += Math.max(1, Math.ceil(Math.hypot(points[i] - points[i - 2], points[i + 1] - points[i - 1]) * 2));
+  }
+  return stamps * side * side;
+}
+
 export function strokeVoxels(dims: Dims, plane: Plane, slice: number, points: ArrayLike<number>, radius: number): Uint32Array {
   const { width, height } = planeShape(dims, plane);
   const covered = new Uint8Array(width * height);
