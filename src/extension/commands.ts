@@ -1,7 +1,6 @@
 /** Command handlers: thin wrappers over the engine. */
 import * as vscode from 'vscode';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { locateBundle } from '../engine/model/bundleLocator';
@@ -15,7 +14,11 @@ import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engin
 import { writeFileAtomic } from '../engine/util/atomic';
 import { isVolumeResult, parseDetectOutput } from '../shared/detectJson';
 import { heatmapModel, modelCardPath, provenanceLogLine, statusSuffix, statusTooltip } from './provenance';
-import { ensureEncoderWeightsInVsCode } from './weightsConsent';
+import { ensureEncoderWeightsInVsCode, ensureHubWeightsInVsCode } from './weightsConsent';
+import { DINOV2_NAMES } from '../engine/hub/names';
+import { type ModelPresetName, modelPreset } from '../engine/model/presets';
+import { readRegularFile } from '../engine/util/fileio';
+import { privateTempFile } from './tempFolder';
 
 export interface CommandEnv {
   log: vscode.OutputChannel;
@@ -61,14 +64,14 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     return;
   }
   let mode = modeArg === 'slice' || modeArg === 'volume' ? modeArg : undefined;
-  const z = doc.viewState?.cursor[2] ?? Math.floor(loaded.volume.dims[2] / 2);
+  const z = doc.viewState?.cursor[2] ?? Math.floor(loaded.grid.canonical.dims[2] / 2);
   if (!mode) {
     const pick = await vscode.window.showQuickPick([{ label: `Current slice (axial ${z})`, mode: 'slice' as const }, { label: 'Whole volume', mode: 'volume' as const }], { title: 'AnyAD: Detect anomalies on…' });
     if (!pick) return;
     mode = pick.mode;
   }
   const modalities = doc.viewState?.modalities.length ? doc.viewState.modalities : present;
-  const tmp = join(tmpdir(), `anyad-map-${process.pid}-${Date.now()}.nii.gz`);
+  const tmp = privateTempFile('-map.nii.gz'); // private 0700 folder, removed on deactivate
   const configPath = env.sequences?.rulesFor(doc.uri.fsPath).configPath;
   const files = present.flatMap((s) => [`--${s}`, loaded.case!.files[s]!]);
   const args = ['detect', '--model', located.dir, ...files, ...(configPath ? ['--config', configPath] : []), '--modalities', modalities.join(','), '--json', '--out', tmp,
@@ -91,10 +94,10 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     // Read the map file once and delete it before any prompt, so an unanswered prompt leaves
     // nothing behind. It is Float32 on the opened grid; reading it holds the file's voxels and
     // their Float32 copy at once (2 × 4 bytes a voxel), plus room for the header.
-    const mapFile = readFileSync(tmp);
+    const mapFile = readRegularFile(tmp, { what: 'anomaly map', maxBytes: 8 * loaded.grid.canonical.dims.reduce((a, b) => a * b, 1) + (1 << 20) });
     rmSync(tmp, { force: true });
-    const map = toCanonical(readNifti(mapFile, { file: 'anomaly map', maxBytes: 8 * loaded.volume.data.length + (1 << 20) }).volume).data;
-    const [nx, ny, nz] = loaded.volume.dims;
+    const [nx, ny, nz] = loaded.grid.canonical.dims;
+    const map = toCanonical(readNifti(mapFile, { file: 'anomaly map', maxBytes: 8 * nx * ny * nz + (1 << 20) }).volume).data;
     if (!isVolumeResult(res)) {
       const shown = new Float32Array(map.length).fill(NaN);
       shown.set(map.subarray(z * nx * ny, (z + 1) * nx * ny), z * nx * ny);
@@ -228,8 +231,32 @@ export async function showModelCardCommand(env: CommandEnv, dir?: unknown): Prom
   await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(card));
 }
 
-/** AnyAD: Get pretrained encoder weights — the README's section on bringing DINOv2 weights. */
+/**
+ * AnyAD: Get pretrained encoder weights — pick a DINOv2 encoder (the presets' defaults first),
+ * fetch it into the Hugging Face cache through the same consent flow as training (size shown,
+ * anyad.downloads, progress with Cancel), then say how to use it; "How it works" opens the README.
+ */
 export async function pretrainedWeightsCommand(env: CommandEnv): Promise<void> {
-  const readme = vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'pretrained-dinov2-weights' });
-  await vscode.commands.executeCommand('markdown.showPreview', readme);
+  const forPreset = (preset: ModelPresetName) => modelPreset(preset).checkpoint;
+  const recommended = new Map([[forPreset('cpu'), 'preset "cpu" (laptops)'], [forPreset('paper'), 'preset "paper" (the paper\'s setting)']]);
+  const items = Object.entries(DINOV2_NAMES)
+    .map(([name, repo]) => ({ label: name, description: repo, detail: recommended.has(repo) ? `default of ${recommended.get(repo)}` : undefined, name, repo }))
+    .sort((a, b) => Number(recommended.has(b.repo)) - Number(recommended.has(a.repo)));
+  const readme = { label: '$(book) How pretrained weights work (README)', name: '', repo: '' };
+  const pick = await vscode.window.showQuickPick([...items, readme], { title: 'AnyAD: pretrained DINOv2 encoder to put in the Hugging Face cache' });
+  if (!pick) return;
+  if (!pick.name) {
+    await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'pretrained-dinov2-weights' }));
+    return;
+  }
+  try {
+    const ok = await ensureHubWeightsInVsCode(env.extensionUri, env.log, { name: pick.name, repo: pick.repo, revision: 'main', target: [pick.name], then: 'try again' });
+    if (!ok) return;
+    env.log.appendLine(`Encoder ${pick.name} (${pick.repo}) is in the Hugging Face cache.`);
+    void vscode.window.showInformationMessage(`AnyAD: ${pick.name} is ready. Set "model": { "encoder": "${pick.name}" } in anyad.json and train (AnyAD: Train on workspace) for a model with a pretrained encoder.`);
+  } catch (e) {
+    const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
+    env.log.appendLine(`Getting ${pick.name} failed: ${message}`);
+    void vscode.window.showErrorMessage(`AnyAD: ${message}`);
+  }
 }

@@ -44,15 +44,23 @@ const firstLine = (r: FlowResult) => r.stderr.trim().split('\n').filter(Boolean)
 export async function ensureEncoderWeights(ui: WeightsUi, config: WorkspaceConfig, configPath: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
   const src = config.model.encoder;
   if (src?.kind !== 'hub') return true;
+  return ensureHubWeights(ui, { ...src, target: ['--config', configPath], then: 'train again' }, env);
+}
+
+/** A hub encoder to make present in the cache; `target` names it to `anyad weights get` (a name, or --config FILE). */
+export interface HubWeights { name: string; repo: string; revision: string; target: string[]; then: string }
+
+/** True when the encoder's files are in the Hugging Face cache afterwards (already there, or downloaded with consent). */
+export async function ensureHubWeights(ui: WeightsUi, src: HubWeights, env: Record<string, string | undefined> = process.env): Promise<boolean> {
   const cacheDir = cacheDirOf({ env });
   if (ENCODER_FILES.every((f) => findCachedFile(cacheDir, src.repo, src.revision, f))) return true;
   const command = getCommandFor(src.repo, src.revision);
   const setting = ui.setting();
   if (setting === 'never') {
-    await ui.error(`AnyAD: the encoder ${src.name} (${src.repo}) is not in the Hugging Face cache and anyad.downloads is "never". Run \`${command}\` in a terminal (or copy a Hugging Face cache that holds it to ${cacheDir}), then train again.`);
+    await ui.error(`AnyAD: the encoder ${src.name} (${src.repo}) is not in the Hugging Face cache and anyad.downloads is "never". Run \`${command}\` in a terminal (or copy a Hugging Face cache that holds it to ${cacheDir}), then ${src.then}.`);
     return false;
   }
-  const dry = await ui.runCli(['weights', 'get', '--config', configPath, '--dry-run', '--json'], {});
+  const dry = await ui.runCli(['weights', 'get', ...src.target, '--dry-run', '--json'], {});
   if (dry.code !== 0) throw new Error(firstLine(dry));
   const plan = lastJson<Plan>(dry.stdout);
   if (!plan.needed) return true;
@@ -70,7 +78,7 @@ export async function ensureEncoderWeights(ui: WeightsUi, config: WorkspaceConfi
   const run = await ui.withProgress(`AnyAD: downloading ${plan.repo}`, (report, token) => {
     const perFile = new Map<string, number>();
     let shownPct = 0;
-    return ui.runCli(['weights', 'get', '--config', configPath, '--progress-json'], {
+    return ui.runCli(['weights', 'get', ...src.target, '--progress-json'], {
       token,
       onStdoutLine: (line) => {
         let m: ProgressLine;

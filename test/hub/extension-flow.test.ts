@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceConfig } from '../../src/engine/config';
 import { findCachedFile, repoFolderName } from '../../src/engine/hub/cache';
-import { type DownloadSetting, type FlowResult, type WeightsUi, ensureEncoderWeights } from '../../src/extension/weightsFlow';
+import { type DownloadSetting, type FlowResult, type WeightsUi, ensureEncoderWeights, ensureHubWeights } from '../../src/extension/weightsFlow';
 import { FakeHub, sha256 } from './fakeHub';
 import { WEIGHTS, tinyRepo } from './hubHelpers';
 
@@ -23,7 +23,7 @@ const configPath = join(tmp, 'anyad.json');
 let hub: FakeHub;
 
 before(async () => {
-  hub = await FakeHub.start({ 'facebook/dinov2-small': tinyRepo() });
+  hub = await FakeHub.start({ 'facebook/dinov2-small': tinyRepo(), 'facebook/dinov2-with-registers-small': tinyRepo() });
   mkdirSync(join(tmp, 'data'));
   writeFileSync(configPath, JSON.stringify({ data: { root: 'data' }, model: { preset: 'tiny-cpu', encoder: 'dinov2-small' } }));
 });
@@ -135,4 +135,18 @@ test('Cancel during the download: SIGTERM to the CLI, a message, the partial fil
   } finally {
     hub.behaviour = {};
   }
+});
+
+test('a named encoder (AnyAD: Get pretrained encoder weights): the same question with the size, then `weights get NAME` with progress', async () => {
+  const env = envFor('named');
+  const target = { name: 'dinov2-with-registers-small', repo: 'facebook/dinov2-with-registers-small', revision: 'main', target: ['dinov2-with-registers-small'], then: 'try again' };
+  const never = recordingUi('never', env);
+  assert.equal(await ensureHubWeights(never.ui, target, env), false);
+  assert.match(never.rec.errors[0], /anyad weights get dinov2-with-registers-small`.*then try again/);
+  const { ui, rec } = recordingUi('ask', env, true);
+  assert.equal(await ensureHubWeights(ui, target, env), true);
+  assert.match(rec.asked[0], /facebook\/dinov2-with-registers-small \(2\.4 MB, Apache-2\.0\)/);
+  assert.deepEqual(rec.cliRuns, [['weights', 'get', 'dinov2-with-registers-small', '--dry-run', '--json'], ['weights', 'get', 'dinov2-with-registers-small', '--progress-json']]);
+  const got = findCachedFile(env.HF_HUB_CACHE, 'facebook/dinov2-with-registers-small', 'main', 'model.safetensors');
+  assert.equal(sha256(readFileSync(got!.path)), sha256(WEIGHTS));
 });
