@@ -1,5 +1,6 @@
 /**
- * Speed benchmark (not a test): single-slice `detect` latency and training step time of the
+ * Speed benchmark (not a test): single-slice `detect` latency, whole-volume detect batched
+ * against slice by slice (same session, outputs compared bit for bit), and training step time of the
  * `cpu` and `paper` presets with seeded random weights, against the compute floor of this
  * machine, and the process's peak RSS.
  *
@@ -26,7 +27,7 @@
 import { rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detect } from '../src/engine/detect';
+import { chooseBatchSize, detect } from '../src/engine/detect';
 import { Graph, type Tensor, emitModel, liveNodes, matmul } from '../src/engine/graph';
 import { type ProviderChoice, createSession, releaseAllSessions, releaseSession, run } from '../src/engine/graph/runtime';
 import { type ChannelStats, initModalityAffine } from '../src/engine/model/alignment';
@@ -230,6 +231,26 @@ async function main(): Promise<void> {
         await detect(bundle, kase, { ...opts, modalities: [...opts.modalities], slice: 12 });
         detectMs.push(ms(t0));
       }
+      // Whole volume (24 slices): slice by slice (batch 1) against batched (size chosen from free
+      // memory), same warm session; the outputs must be identical bit for bit.
+      const volume = async (batchSize?: number) => {
+        const t = performance.now();
+        const r = await detect(bundle, kase, { ...opts, modalities: [...opts.modalities], slice: 'all', batchSize });
+        return { ms: ms(t), r };
+      };
+      await volume(); // warm-up at the batched shape
+      const volumeBatch = chooseBatchSize(bundle);
+      const sliceBySliceMs: number[] = [];
+      const batchedMs: number[] = [];
+      let identical = true;
+      for (let i = 0; i < runs; i++) {
+        const one = await volume(1);
+        const many = await volume();
+        sliceBySliceMs.push(one.ms);
+        batchedMs.push(many.ms);
+        identical &&= one.r.slices.every((s, k) => Object.is(s.score, many.r.slices[k].score)) && one.r.map.data.every((v, k) => Object.is(v, many.r.map.data[k]));
+      }
+      const volumeDetect = { slices: kase.volumes.flair!.dims[2], batch: volumeBatch, sliceBySliceMedianMs: median(sliceBySliceMs), batchedMedianMs: median(batchedMs), speedup: median(sliceBySliceMs) / median(batchedMs), identical };
       const image = new Float32Array(3 * c * c);
       const runMs: number[] = [];
       const rates: number[] = [];
@@ -257,13 +278,14 @@ async function main(): Promise<void> {
         bundleWriteMs: writeMs, bundleLoadMs: loadMs, sessionCreateMs: sessionMs,
         detectMedianMs: median(detectMs), sessionRunMedianMs: median(runMs), floorMs,
         ratioToFloor: median(ratios), achievedGflops: flops.total / (median(runMs) / 1000) / 1e9,
-        training, detectPeakRssMb, peakRssMb: peakRssMb(),
+        volumeDetect, training, detectPeakRssMb, peakRssMb: peakRssMb(),
       };
       results[name] = r;
       log(`${name} (${preset.description}):`);
       log(`  forward ${r.gflop.toFixed(1)} GFLOP (attention ${r.attentionGflop.toFixed(1)}); floor at the interleaved median ${gflops.toFixed(1)} GFLOP/s = ${floorMs.toFixed(0)} ms`);
       log(`  bundle write ${writeMs.toFixed(0)} ms, load+verify ${loadMs.toFixed(0)} ms, session creation ${sessionMs.toFixed(0)} ms`);
       log(`  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s); peak RSS ${detectPeakRssMb.toFixed(0)} MB`);
+      log(`  whole-volume detect (${volumeDetect.slices} slices): slice by slice median ${volumeDetect.sliceBySliceMedianMs.toFixed(0)} ms, batched (batch ${volumeDetect.batch}) ${volumeDetect.batchedMedianMs.toFixed(0)} ms = ${volumeDetect.speedup.toFixed(2)}× faster; outputs ${volumeDetect.identical ? 'identical' : 'DIFFER'}`);
       for (const t of training) {
         log(`  training step, batch ${t.batch}, cached features (${(r.headParams / 1e6).toFixed(1)} M head params): median ${t.stepMedianMs.toFixed(0)} ms = forward+backward ${t.runMedianMs.toFixed(0)} ms (${t.gflop.toFixed(1)} GFLOP, ${t.runRatioToFloor.toFixed(2)}× floor) + clip/StableAdamW ${t.updateMedianMs.toFixed(0)} ms; encoder forward of the batch ${t.encoderBatchMedianMs.toFixed(0)} ms`);
       }

@@ -8,10 +8,12 @@
  * A slice result carries the map on the slice's own voxel grid (data[x + nx·y]); the whole
  * volume result a float32 Volume on the case's canonical grid. Both carry `source`, the file grid
  * of the reference sequence, so a map is written on it with writeOnSourceGrid.
- * The bundle's model is batch 1 (static shapes), so slices run one after another.
- * onnxruntime-node runs a session synchronously on the calling thread (after a setImmediate):
- * callers that must stay responsive (the extension host) run detect in a worker thread.
+ * A bundle's model has a symbolic batch axis: a whole volume runs in batches (size from free
+ * memory, capped), each slice's numbers bit-identical to running it alone (inference.ts); an
+ * older batch-1 bundle runs slice by slice. onnxruntime-node runs a session on the calling
+ * thread: the extension host never calls this, its engine process does (engine/server).
  */
+import { freemem } from 'node:os';
 import { ConfigError, StudyError } from '../errors';
 import { type ProviderChoice, type Session, createSession, outputFloat32, run } from '../graph/runtime';
 import { mapToSliceGrid } from '../eval/sliceGrid';
@@ -35,8 +37,34 @@ export interface DetectOptions {
   log?: (message: string) => void;
   /** Whole volume: called after each slice. */
   onProgress?: (done: number, total: number) => void;
-  /** Whole volume: checked between slices; an aborted run rejects with the signal's reason (an AbortError). */
+  /** Whole volume: checked between batches; an aborted run rejects with the signal's reason (an AbortError). */
   signal?: AbortSignal;
+  /** Whole volume: most slices per model run (default: from free memory, at most MAX_BATCH; 1 = slice by slice). */
+  batchSize?: number;
+  /** A session of the bundle's model kept by the caller (the engine process keeps it warm); default: createSession. */
+  session?: Session;
+}
+
+/** Upper bound of slices per model run: past it a batch gains little and holds much memory. */
+export const MAX_BATCH = 16;
+
+/**
+ * Slices per model run for a bundle: 1 for an older batch-1 model; else what a quarter of the
+ * free memory holds by a rough count of the model's activations per slice, within [1, MAX_BATCH].
+ */
+export function chooseBatchSize(bundle: LoadedBundle, freeBytes = freemem(), requested?: number): number {
+  if (bundle.manifest.model.batch !== 'dynamic') return 1;
+  if (requested !== undefined) {
+    if (!Number.isSafeInteger(requested) || requested < 1) throw new ConfigError('config/batch', `batch size must be a positive integer, got ${requested}`);
+    return Math.min(requested, 256);
+  }
+  const c = bundle.manifest.preprocessing.crop;
+  const e = bundle.manifest.encoder.config as { embedDim?: number; patchSize?: number; numHeads?: number };
+  const d = e.embedDim ?? 768;
+  const tokens = (c / (e.patchSize ?? 14)) ** 2 + 5;
+  // Float32 activations alive at once: MLP (4d) and attention scores dominate, ×2 for the allocator.
+  const perSlice = 4 * 2 * (tokens * d * 8 + (e.numHeads ?? 12) * tokens * tokens + 3 * c * c + 3 * 256 * 256);
+  return Math.max(1, Math.min(MAX_BATCH, Math.floor((freeBytes / 4) / perSlice)));
 }
 
 export interface SliceScore {
@@ -112,7 +140,7 @@ async function prepare(bundleOrDir: LoadedBundle | string, input: Case | LoadedC
   const loaded = resolveCase(input, subset.channels);
   const volumes = subset.channels.map((c) => loaded.volumes[c]!);
   if (opts.slice !== 'all' && opts.slice !== undefined) checkSlice(volumes[0].dims[2], opts.slice, loaded.case.dir);
-  const session = await createSession(bundle.modelPath, { provider: opts.provider ?? 'auto', threads: opts.threads ?? 0, log: opts.log });
+  const session = opts.session ?? await createSession(bundle.modelPath, { provider: opts.provider ?? 'auto', threads: opts.threads ?? 0, log: opts.log });
   return { bundle, session, subset, volumes, source: loaded.sources[subset.channels[0]]!, dims: volumes[0].dims };
 }
 
@@ -127,10 +155,23 @@ function sliceInput(p: Prepared, z: number): { image: Float32Array; width: numbe
 }
 
 async function runSlice(p: Prepared, image: Float32Array): Promise<{ score: number; map256: Float32Array }> {
+  const [r] = await runBatch(p, [image]);
+  return r;
+}
+
+/** One model run over `images` (each [3,C,C]) stacked on the batch axis. */
+async function runBatch(p: Prepared, images: readonly Float32Array[]): Promise<Array<{ score: number; map256: Float32Array }>> {
   const c = p.bundle.manifest.preprocessing.crop;
-  const out = await run(p.session, { [INFERENCE_NAMES.image]: image, [INFERENCE_NAMES.subset]: BigInt64Array.of(BigInt(p.subset.id)) },
-    { [INFERENCE_NAMES.image]: [1, 3, c, c], [INFERENCE_NAMES.subset]: [1] }, [INFERENCE_NAMES.map256, INFERENCE_NAMES.score]);
-  return { score: outputFloat32(out, INFERENCE_NAMES.score)[0], map256: outputFloat32(out, INFERENCE_NAMES.map256) };
+  const n = images.length;
+  const per = 3 * c * c;
+  const stacked = n === 1 ? images[0] : new Float32Array(n * per);
+  if (n > 1) images.forEach((im, i) => stacked.set(im, i * per));
+  const out = await run(p.session, { [INFERENCE_NAMES.image]: stacked, [INFERENCE_NAMES.subset]: new BigInt64Array(n).fill(BigInt(p.subset.id)) },
+    { [INFERENCE_NAMES.image]: [n, 3, c, c], [INFERENCE_NAMES.subset]: [n] }, [INFERENCE_NAMES.map256, INFERENCE_NAMES.score]);
+  const score = outputFloat32(out, INFERENCE_NAMES.score);
+  const map256 = outputFloat32(out, INFERENCE_NAMES.map256);
+  const m = map256.length / n;
+  return images.map((_, i) => ({ score: score[i], map256: map256.subarray(i * m, (i + 1) * m) }));
 }
 
 function scoreOf(p: Prepared, z: number, score: number): SliceScore {
@@ -166,13 +207,17 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
   if (opts.slice === 'all') {
     const data = new Float32Array(nx * ny * nz);
     const slices: SliceScore[] = [];
-    for (let z = 0; z < nz; z++) {
+    const batch = chooseBatchSize(p.bundle, undefined, opts.batchSize);
+    opts.log?.(`detect: ${nz} slices in batches of ${batch}`);
+    for (let z0 = 0; z0 < nz; z0 += batch) {
       opts.signal?.throwIfAborted();
-      const { image, width, height } = sliceInput(p, z);
-      const { score, map256 } = await runSlice(p, image);
-      slices.push(scoreOf(p, z, score));
-      toVoxelGrid(p, map256, width, height, data, z * nx * ny);
-      opts.onProgress?.(z + 1, nz);
+      const inputs = Array.from({ length: Math.min(batch, nz - z0) }, (_, i) => sliceInput(p, z0 + i));
+      const results = await runBatch(p, inputs.map((x) => x.image));
+      results.forEach(({ score, map256 }, i) => {
+        slices.push(scoreOf(p, z0 + i, score));
+        toVoxelGrid(p, map256, inputs[i].width, inputs[i].height, data, (z0 + i) * nx * ny);
+        opts.onProgress?.(z0 + i + 1, nz);
+      });
     }
     const ref = p.volumes[0];
     return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, source: p.source, provider: p.session.provider };

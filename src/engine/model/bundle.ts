@@ -1,7 +1,8 @@
 /**
  * A trained model on disk: a folder with
  *
- *   model.onnx        image [1,3,C,C] + subset [1] (ids 1..7) → map [1,1,C,C], map256 [1,1,256,256], score [1]
+ *   model.onnx        image [B,3,C,C] + subset [B] (ids 1..7) → map [B,1,C,C], map256 [B,1,256,256], score [B]
+ *                     (B symbolic; bundles from before it have B = 1 and still load)
  *                     (inference.ts; encoder, head and modality affine baked in)
  *   head.safetensors  the head (+ modality affine) parameters in the reference's names, for
  *                     fine-tuning or export back to the PyTorch code
@@ -83,7 +84,8 @@ export interface BundleManifest {
   };
   model: {
     file: string;
-    batch: number;
+    /** 'dynamic': axis 0 is symbolic (batched detection); 1: an older batch-1 bundle (slices one by one). */
+    batch: number | 'dynamic';
     inputSize: number;
     inputs: Record<string, string>;
     outputs: Record<string, string>;
@@ -211,7 +213,7 @@ export function calibrateThresholds(
 }
 
 /**
- * Writes a bundle into `dir` (created if needed): builds model.onnx (batch 1, input C = geometry.crop),
+ * Writes a bundle into `dir` (created if needed): builds model.onnx (symbolic batch, input C = geometry.crop),
  * head.safetensors and anyad.json, in that order, each atomically. Returns the manifest.
  */
 export function writeBundle(dir: string, contents: BundleContents): BundleManifest {
@@ -255,7 +257,7 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
   }
   const affine = pickAffineParams(contents.params);
 
-  const model = buildInferenceModel({ encoder: contents.encoder, head: { config: headConfig, params: head }, affine, batch: 1, size: c });
+  const model = buildInferenceModel({ encoder: contents.encoder, head: { config: headConfig, params: head }, affine, batch: 'dynamic', size: c });
   const modelPath = join(root, BUNDLE_FILES.model);
   writeFileAtomic(modelPath, model);
 
@@ -280,12 +282,12 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
       steps: 'per channel: min-max to uint8 (truncated), PIL bilinear resize to resize×resize, /255, centre crop crop×crop, ImageNet mean/std; missing channels = 0',
     },
     model: {
-      file: BUNDLE_FILES.model, batch: 1, inputSize: c,
-      inputs: { [INFERENCE_NAMES.image]: `float32 [1,3,${c},${c}]`, [INFERENCE_NAMES.subset]: 'int64 [1], subset id 1..7' },
+      file: BUNDLE_FILES.model, batch: 'dynamic', inputSize: c,
+      inputs: { [INFERENCE_NAMES.image]: `float32 [batch,3,${c},${c}]`, [INFERENCE_NAMES.subset]: 'int64 [batch], subset id 1..7' },
       outputs: {
-        [INFERENCE_NAMES.map]: `float32 [1,1,${c},${c}] mean over groups of 1-cos(En,De), bilinear align_corners upsampled`,
-        [INFERENCE_NAMES.map256]: `float32 [1,1,${EVAL_MAP_SIZE},${EVAL_MAP_SIZE}] map resized (half-pixel) and Gaussian-smoothed (5x5, sigma 4, zero padding)`,
-        [INFERENCE_NAMES.score]: 'float32 [1] mean of the top 1% of map256',
+        [INFERENCE_NAMES.map]: `float32 [batch,1,${c},${c}] mean over groups of 1-cos(En,De), bilinear align_corners upsampled`,
+        [INFERENCE_NAMES.map256]: `float32 [batch,1,${EVAL_MAP_SIZE},${EVAL_MAP_SIZE}] map resized (half-pixel) and Gaussian-smoothed (5x5, sigma 4, zero padding)`,
+        [INFERENCE_NAMES.score]: 'float32 [batch] mean of the top 1% of map256',
       },
       evalMapSize: EVAL_MAP_SIZE,
       scoreTopK: topKCount(EVAL_MAP_SIZE * EVAL_MAP_SIZE, SCORE_TOP_RATIO),
@@ -389,7 +391,8 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   }
   if (JSON.stringify(pre.channels) !== JSON.stringify(CHANNELS)) fail(`'preprocessing.channels' must be ${JSON.stringify(CHANNELS)}, got ${JSON.stringify(pre.channels)}`);
   const model = obj(m.model, 'model');
-  if (model.batch !== 1 || model.inputSize !== pre.crop) fail(`'model' must have batch 1 and inputSize = preprocessing.crop (${String(pre.crop)})`);
+  // Bundles written before the symbolic batch say batch 1: they still run, one slice at a time.
+  if ((model.batch !== 1 && model.batch !== 'dynamic') || model.inputSize !== pre.crop) fail(`'model' must have batch "dynamic" (or 1, an older bundle) and inputSize = preprocessing.crop (${String(pre.crop)})`);
   const enc = obj(m.encoder, 'encoder');
   obj(enc.config, 'encoder.config');
   obj(enc.provenance, 'encoder.provenance');

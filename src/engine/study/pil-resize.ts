@@ -65,46 +65,77 @@ function clip8(v: number): number {
   return Math.floor(v / ONE); // == v >> PRECISION_BITS for the positive range here
 }
 
+/** Output window of a resize: columns [left, left + width), rows [top, top + height). */
+export interface ResizeWindow { left: number; top: number; width: number; height: number }
+
+const coeffCache = new Map<string, Coeffs>();
+/** Coefficients are pure functions of the sizes: a volume's slices share them. */
+function coeffs(inSize: number, outSize: number): Coeffs {
+  const key = `${inSize}>${outSize}`;
+  let c = coeffCache.get(key);
+  if (!c) {
+    if (coeffCache.size > 64) coeffCache.clear();
+    c = precomputeCoeffs(inSize, outSize);
+    coeffCache.set(key, c);
+  }
+  return c;
+}
+
 /**
  * Resizes an 8-bit image (row-major, `width`×`height`) to `outWidth`×`outHeight` exactly
  * as Pillow 9.4 BILINEAR does. Returns the input copy when the size does not change.
+ * `window`: only that part of the output (e.g. a centre crop), each pixel the same as in the
+ * full output; the horizontal pass then skips columns and the vertical pass rows nobody reads.
  */
-export function resizeBilinearU8(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+export function resizeBilinearU8(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, window?: ResizeWindow): Uint8Array {
   if (src.length !== width * height) throw new RangeError(`resizeBilinearU8: ${src.length} pixels is not ${width}×${height}`);
   if (!(outWidth > 0 && outHeight > 0)) throw new RangeError(`resizeBilinearU8: bad output size ${outWidth}×${outHeight}`);
-  let img = src;
-  let w = width;
+  const win = window ?? { left: 0, top: 0, width: outWidth, height: outHeight };
+  if (!(win.left >= 0 && win.top >= 0 && win.width > 0 && win.height > 0 && win.left + win.width <= outWidth && win.top + win.height <= outHeight)) {
+    throw new RangeError(`resizeBilinearU8: window ${JSON.stringify(win)} is outside ${outWidth}×${outHeight}`);
+  }
+  // Horizontal pass: the window's columns, every input row (an identity pass just crops).
+  const w = win.width;
+  let img: Uint8Array;
   if (outWidth !== width) {
-    const { ksize, bounds, kk } = precomputeCoeffs(width, outWidth);
-    const out = new Uint8Array(outWidth * height);
+    const { ksize, bounds, kk } = coeffs(width, outWidth);
+    img = new Uint8Array(w * height);
     for (let y = 0; y < height; y++) {
       const row = y * width;
-      for (let xx = 0; xx < outWidth; xx++) {
+      for (let i = 0; i < w; i++) {
+        const xx = win.left + i;
         const xmin = bounds[xx * 2];
         const n = bounds[xx * 2 + 1];
         const kb = xx * ksize;
         let ss = ONE >> 1;
-        for (let x = 0; x < n; x++) ss += img[row + xmin + x] * kk[kb + x];
-        out[y * outWidth + xx] = clip8(ss);
+        for (let x = 0; x < n; x++) ss += src[row + xmin + x] * kk[kb + x];
+        img[y * w + i] = clip8(ss);
       }
     }
-    img = out;
-    w = outWidth;
+  } else if (win.left === 0 && w === width) {
+    img = src;
+  } else {
+    img = new Uint8Array(w * height);
+    for (let y = 0; y < height; y++) img.set(src.subarray(y * width + win.left, y * width + win.left + w), y * w);
   }
+  // Vertical pass: the window's rows.
+  let out: Uint8Array;
   if (outHeight !== height) {
-    const { ksize, bounds, kk } = precomputeCoeffs(height, outHeight);
-    const out = new Uint8Array(w * outHeight);
-    for (let yy = 0; yy < outHeight; yy++) {
+    const { ksize, bounds, kk } = coeffs(height, outHeight);
+    out = new Uint8Array(w * win.height);
+    for (let j = 0; j < win.height; j++) {
+      const yy = win.top + j;
       const ymin = bounds[yy * 2];
       const n = bounds[yy * 2 + 1];
       const kb = yy * ksize;
       for (let x = 0; x < w; x++) {
         let ss = ONE >> 1;
         for (let y = 0; y < n; y++) ss += img[(ymin + y) * w + x] * kk[kb + y];
-        out[yy * w + x] = clip8(ss);
+        out[j * w + x] = clip8(ss);
       }
     }
-    img = out;
+  } else {
+    out = img.subarray(win.top * w, (win.top + win.height) * w);
   }
-  return img === src ? src.slice() : img;
+  return out === src || out.buffer === src.buffer ? out.slice() : out;
 }

@@ -69,6 +69,17 @@ function checkGeometry(width: number, height: number, geom: PreprocessGeometry, 
   }
 }
 
+const normTables: Float32Array[] = [];
+/** Channel c's value of each uint8 pixel: (u/255 − mean)/std in float32, the reference's arithmetic. */
+function normalisationTable(c: number): Float32Array {
+  if (!normTables[c]) {
+    const mean = Math.fround(IMAGENET_MEAN[c]);
+    const std = Math.fround(IMAGENET_STD[c]);
+    normTables[c] = Float32Array.from({ length: 256 }, (_, u) => Math.fround(Math.fround(u / 255) - mean) / std);
+  }
+  return normTables[c];
+}
+
 /**
  * Preprocesses one slice into the model input `[3, C, C]` (channel-major, float32).
  * `slices` holds the axial images (row-major, `width`×`height`) of the available
@@ -90,17 +101,11 @@ export function preprocessSlice(
     const img = slices[name];
     if (!img) throw new StudyError('study/missing-sequence', `modality subset ${subset.label} needs a ${name.toUpperCase()} slice, but none was given`);
     checkGeometry(width, height, geom, width * height, img.length, `the ${name} slice`);
-    const u8 = resizeBilinearU8(minMaxToUint8(img), width, height, R, R);
-    const mean = Math.fround(IMAGENET_MEAN[c]);
-    const std = Math.fround(IMAGENET_STD[c]);
+    // Only the centre crop of the resized image is computed (same pixels as resize-then-crop).
+    const u8 = resizeBilinearU8(minMaxToUint8(img), width, height, R, R, { left, top, width: C, height: C });
+    const lut = normalisationTable(c);
     const base = c * C * C;
-    for (let y = 0; y < C; y++) {
-      const srcRow = (y + top) * R + left;
-      for (let x = 0; x < C; x++) {
-        const v = Math.fround(u8[srcRow + x] / 255);
-        out[base + y * C + x] = Math.fround(v - mean) / std;
-      }
-    }
+    for (let i = 0; i < C * C; i++) out[base + i] = lut[u8[i]];
   });
   return out;
 }
