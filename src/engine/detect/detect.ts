@@ -213,11 +213,13 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
       opts.signal?.throwIfAborted();
       const inputs = Array.from({ length: Math.min(batch, nz - z0) }, (_, i) => sliceInput(p, z0 + i));
       const results = await runBatch(p, inputs.map((x) => x.image));
-      results.forEach(({ score, map256 }, i) => {
-        slices.push(scoreOf(p, z0 + i, score));
-        toVoxelGrid(p, map256, inputs[i].width, inputs[i].height, data, (z0 + i) * nx * ny);
+      for (let i = 0; i < results.length; i++) {
+        // An abort seen while reporting a batch's slices stops at once, not a batch later.
+        opts.signal?.throwIfAborted();
+        slices.push(scoreOf(p, z0 + i, results[i].score));
+        toVoxelGrid(p, results[i].map256, inputs[i].width, inputs[i].height, data, (z0 + i) * nx * ny);
         opts.onProgress?.(z0 + i + 1, nz);
-      });
+      }
     }
     const ref = p.volumes[0];
     return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, source: p.source, provider: p.session.provider };
