@@ -1,27 +1,35 @@
 /**
- * Custom editor for *.nii / *.nii.gz. The document is the opened volume (read through the
- * engine, validated, size limited, reoriented to RAS) plus its editable annotation
- * (AnnotationDocument): edits reach VS Code as custom-document edits with undo/redo,
- * and save / save as / revert / backup (hot exit) go through the annotation model.
- * A file the engine refuses shows a readable error view, never a blank panel.
+ * Custom editor for *.nii / *.nii.gz. The host reads only headers (the image's grid, checked
+ * and size limited as the engine would) and sends the files' bytes: NiiVue decodes and draws
+ * them in the webview, so opening a volume costs the host no inflation and no copies of
+ * decoded voxels. The document is that grid plus the editable annotation (AnnotationDocument,
+ * written on the file's own grid): NiiVue drawing actions reach VS Code as custom-document
+ * edits with undo/redo, and save / save as / revert / backup (hot exit) go through the
+ * annotation model. A file the engine refuses shows a readable error view, never a blank panel.
  */
 import * as vscode from 'vscode';
 import { unlinkSync } from 'node:fs';
-import { isAnyadError } from '../engine/errors';
-import { loadVolume, readNifti, sameGrid, sourceGridOf, toCanonical } from '../engine/nifti';
-import type { NiftiHeader, Volume } from '../engine/nifti/types';
+import { basename } from 'node:path';
+import { isAnyadError, NiftiError } from '../engine/errors';
+import { readRegularFile } from '../engine/util/fileio';
+import { privateTempFile } from './tempFolder';
+import { sameGrid } from '../engine/nifti';
+import { headerGridOf, type HeaderGrid } from '../engine/nifti/headerGrid';
+import type { NiftiHeader } from '../engine/nifti/types';
 import { findCaseOfFile, type Case, type SequenceRules } from '../engine/study';
-import { closedRegionVoxels, strokeVoxels } from './model/planes';
-import { AnnotationDocument, defaultAnnotationPath, type LabelPatch } from './model/annotationDocument';
-import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HostToWebview, type SequenceTab, type WebviewToHost } from '../webview/protocol';
+import { closedRegionVoxels, strokeCost, strokeVoxels } from './model/planes';
+import { AnnotationDocument, defaultAnnotationPath, type EditKind, type LabelPatch } from './model/annotationDocument';
+import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from '../webview/protocol';
 import { viewerHtml } from './webviewHtml';
 
 export const NIFTI_VIEW_TYPE = 'anyad.niftiViewer';
 
 interface LoadedVolume {
   header: NiftiHeader;
-  /** Canonical (RAS) volume: the grid of every overlay and of the annotation. */
-  volume: Volume;
+  /** The file's grid; its canonical (RAS) grid is that of every map and of the annotation. */
+  grid: HeaderGrid;
+  /** The file's bytes until a viewer has been sent them (later viewers read the file again). */
+  bytes?: Uint8Array;
   /** The case the file belongs to (sibling sequences, label), when its name says. */
   case?: Case;
   /** Which sequence of the case the opened file is. */
@@ -29,7 +37,18 @@ interface LoadedVolume {
   /** Why the case's sequences may be incomplete (a broken anyad.json, a naming conflict); shown as a notice. */
   caseNotice?: string;
   annotation: AnnotationDocument;
+  /**
+   * Set when the case's annotation file could not be loaded: the image still opens, with an
+   * empty annotation that cannot be edited (so the file is never overwritten), and this notice.
+   */
+  annotationReadOnly?: { path: string; notice: string };
 }
+
+/**
+ * Most brush-stamp voxel visits one stroke message may cost (points × segment steps ×
+ * (2r+1)²): ~0.1 s of host time. A bigger stroke is refused with a notice, not run for minutes.
+ */
+export const STROKE_COST_BUDGET = 20_000_000;
 
 /** Where the viewer gets the workspace's sequence rules (anyad.json + manual assignments). */
 export interface SequenceRuleSource {
@@ -76,6 +95,13 @@ export class NiftiDocument implements vscode.CustomDocument {
 function maxBytes(): number {
   return vscode.workspace.getConfiguration('anyad').get<number>('maxVolumeMegabytes', 2048) * 1024 * 1024;
 }
+/**
+ * The bytes of an image file: a regular file (a FIFO would block the host forever, /dev/zero
+ * never end) no larger on disk than anyad.maxVolumeMegabytes, checked before reading.
+ */
+function readImageFile(path: string): Buffer {
+  return readRegularFile(path, { what: 'image', maxBytes: maxBytes(), as: NiftiError, code: 'nifti/io', tooLargeCode: 'nifti/too-large' });
+}
 function errorText(e: unknown, what: string): string {
   return isAnyadError(e) ? e.message : `${what}: ${(e as Error)?.message ?? String(e)}`;
 }
@@ -110,10 +136,9 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       if (JSON.stringify([found, opened]) === JSON.stringify([loaded.case, loaded.opened]) && notice === loaded.caseNotice) continue;
       Object.assign(loaded, { case: found, opened, caseNotice: notice });
       doc.post({ type: 'case', sequences: SEQUENCE_NAMES.filter((s) => found?.files[s]), opened, hasLabel: Boolean(found?.label) });
-      const mask = this.maskMessage(loaded);
-      if (mask) doc.post(mask);
       // An empty notice clears one left over from the previous case.
       doc.post({ type: 'notice', level: notice ? 'warn' : 'info', text: notice ?? '' });
+      void this.maskMessage(loaded).then((mask) => { if (mask) doc.post(mask); });
     }
   }
 
@@ -126,16 +151,28 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const name = uri.path.split('/').pop() ?? uri.path;
     try {
       if (uri.scheme !== 'file') throw new Error(`only files on disk can be opened (this is a '${uri.scheme}' resource)`);
-      const bytes = await vscode.workspace.fs.readFile(uri);
-      const read = readNifti(bytes, { file: name, maxBytes: maxBytes() });
-      const { header, volume } = read;
-      const canonical = toCanonical(volume);
+      const bytes = readImageFile(uri.fsPath);
+      // Header only: the webview decodes the image (a .nii.gz is inflated here just to its header).
+      const grid = headerGridOf(bytes, name, maxBytes());
+      const source = { ...grid.source, file: uri.fsPath };
       const { found, notice } = this.caseOf(uri.fsPath);
       const opened = openedRole(found, uri.fsPath);
       const backupPath = context.backupId ? vscode.Uri.parse(context.backupId).fsPath : undefined;
       // The annotation is written on the opened file's own grid (not the canonical one).
-      const annotation = AnnotationDocument.open(canonical, defaultAnnotationPath(uri.fsPath, found?.id), { source: sourceGridOf(read, uri.fsPath), backupPath, maxBytes: maxBytes() });
-      const doc: NiftiDocument = new NiftiDocument(uri, { header, volume: canonical, case: found, opened, caseNotice: notice, annotation }, () => this.docs.delete(doc));
+      const annotationPath = defaultAnnotationPath(uri.fsPath, found?.id);
+      let annotation: AnnotationDocument;
+      let annotationReadOnly: LoadedVolume['annotationReadOnly'];
+      try {
+        annotation = AnnotationDocument.open(grid.canonical, annotationPath, { source, backupPath, maxBytes: maxBytes() });
+      } catch (e) {
+        // A broken annotation must not make the image (and every sequence of its case) unopenable.
+        if (!isAnyadError(e)) throw e;
+        annotationReadOnly = { path: annotationPath, notice: `Annotation not loaded, drawing is off: ${e.message}. Fix, move or delete that file and reopen the image to annotate.` };
+        this.log.appendLine(`viewer: ${annotationReadOnly.notice}`);
+        // An empty annotation at a path that does not exist: nothing is ever written over the broken file.
+        annotation = AnnotationDocument.open(grid.canonical, privateTempFile('-annotation.nii.gz'), { source });
+      }
+      const doc: NiftiDocument = new NiftiDocument(uri, { header: grid.header, grid, bytes, case: found, opened, caseNotice: notice, annotation, annotationReadOnly }, () => this.docs.delete(doc));
       this.docs.add(doc);
       return doc;
     } catch (e) {
@@ -160,26 +197,31 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       doc.panels.delete(panel);
       if (this.active === doc && doc.panels.size === 0) this.active = undefined;
     });
-    const dims = 'error' in doc.loaded ? null : doc.loaded.volume.dims;
+    const dims = 'error' in doc.loaded ? null : doc.loaded.grid.canonical.dims;
     panel.webview.onDidReceiveMessage((raw: unknown) => {
       const msg = parseWebviewMessage(raw, dims);
       if (!msg) {
         this.log.appendLine(`viewer: dropped a malformed message from the webview (${describe(raw)})`);
         return;
       }
-      try {
-        this.handle(doc, panel, name, msg);
-      } catch (e) {
+      const failed = (e: unknown) => {
         this.log.appendLine(`viewer: ${msg.type} failed: ${(e as Error)?.stack ?? String(e)}`);
         void panel.webview.postMessage({ type: 'notice', level: 'error', text: errorText(e, `${msg.type} failed`) } satisfies HostToWebview);
+      };
+      try {
+        void this.handle(doc, panel, name, msg).catch(failed);
+      } catch (e) {
+        failed(e);
       }
     });
   }
 
-  private handle(doc: NiftiDocument, panel: vscode.WebviewPanel, name: string, msg: WebviewToHost): void {
+  private async handle(doc: NiftiDocument, panel: vscode.WebviewPanel, name: string, msg: WebviewToHost): Promise<void> {
     const post = (m: HostToWebview) => void panel.webview.postMessage(m);
     if (msg.type === 'log') {
       this.log.appendLine(`viewer ${msg.level}: ${msg.message}`);
+      // The output channel opens by itself only on errors (e.g. a file NiiVue cannot decode).
+      if (msg.level === 'error') this.log.show(true);
       return;
     }
     if ('error' in doc.loaded) {
@@ -189,19 +231,37 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const loaded = doc.loaded;
     switch (msg.type) {
       case 'ready':
-        this.sendInitial(loaded, name, post);
+        await this.sendInitial(doc.uri, loaded, name, post);
         return;
       case 'requestSequence':
-        post(this.sequenceMessage(loaded, msg.sequence));
+        post(await this.sequenceMessage(loaded, msg.sequence));
+        return;
+      case 'drawEdit': {
+        if (this.refuseReadOnly(loaded, post)) return;
+        const edit = loaded.annotation.apply(msg.kind, new Uint32Array(msg.indices), new Uint8Array(msg.values));
+        if (edit) this.recordEdit(doc, loaded.annotation, edit.kind, { indices: edit.indices, values: edit.after });
+        return;
+      }
+      case 'addOverlay':
+        await this.addOverlay(doc.uri, post);
         return;
       case 'stroke': {
-        const { dims } = loaded.volume;
+        if (this.refuseReadOnly(loaded, post)) return;
+        const { dims } = loaded.grid.canonical;
+        const cost = strokeCost(msg.points, msg.radius);
+        if (cost > STROKE_COST_BUDGET) {
+          this.log.appendLine(`viewer: stroke refused: ${msg.points.length / 2} points, radius ${msg.radius} (cost ${cost} over ${STROKE_COST_BUDGET})`);
+          post({ type: 'notice', level: 'warn', text: 'Stroke not applied: too large to draw in one go (long jumps with a big brush); draw it in shorter strokes or with a smaller brush.' });
+          post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+          return;
+        }
         const voxels = strokeVoxels(dims, msg.plane, msg.slice, msg.points, msg.radius);
         this.paint(doc, loaded.annotation, msg.tool, voxels, msg.tool === 'eraser' ? 0 : msg.value);
         return;
       }
       case 'fill': {
-        const voxels = closedRegionVoxels(loaded.annotation.labels, loaded.volume.dims, msg.plane, msg.slice, msg.a, msg.b);
+        if (this.refuseReadOnly(loaded, post)) return;
+        const voxels = closedRegionVoxels(loaded.annotation.labels, loaded.grid.canonical.dims, msg.plane, msg.slice, msg.a, msg.b);
         if (!voxels) {
           post({ type: 'notice', level: 'warn', text: 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.' });
           post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
@@ -211,8 +271,12 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         return;
       }
       case 'command': {
-        const command = { undo: 'undo', redo: 'redo', save: 'workbench.action.files.save', detectSlice: 'anyad.detect', detectVolume: 'anyad.detect',
-          showModelCard: 'anyad.showModelCard', pretrainedWeights: 'anyad.pretrainedWeights' }[msg.command];
+        if (msg.command === 'showLog') {
+          this.log.show(true);
+          return;
+        }
+        const command = { undo: 'undo', redo: 'redo', save: 'workbench.action.files.save', saveAs: 'workbench.action.files.saveAs', revert: 'workbench.action.files.revert',
+          detectSlice: 'anyad.detect', detectVolume: 'anyad.detect', showModelCard: 'anyad.showModelCard', pretrainedWeights: 'anyad.pretrainedWeights' }[msg.command];
         const args = msg.command === 'detectSlice' ? [doc.uri, 'slice'] : msg.command === 'detectVolume' ? [doc.uri, 'volume']
           : msg.command === 'showModelCard' && doc.shownModel ? [doc.shownModel] : [];
         void vscode.commands.executeCommand(command, ...args);
@@ -224,32 +288,42 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     }
   }
 
-  private sendInitial(loaded: LoadedVolume, name: string, post: (m: HostToWebview) => void): void {
-    const { header, volume } = loaded;
+  /** True (after a notice and a reset of the drawing) when the annotation cannot be edited. */
+  private refuseReadOnly(loaded: LoadedVolume, post: (m: HostToWebview) => void): boolean {
+    if (!loaded.annotationReadOnly) return false;
+    post({ type: 'notice', level: 'warn', text: loaded.annotationReadOnly.notice });
+    post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+    return true;
+  }
+
+  private async sendInitial(uri: vscode.Uri, loaded: LoadedVolume, name: string, post: (m: HostToWebview) => void): Promise<void> {
+    const { header, grid } = loaded;
     const sequences = SEQUENCE_NAMES.filter((s) => loaded.case?.files[s]);
     const cfg = vscode.workspace.getConfiguration('anyad');
     const opacity = cfg.get<number>('overlay.opacity', 0.5);
     const colormap = cfg.get<Colormap>('overlay.colormap', 'hot');
     post({
-      type: 'init', name, dims: volume.dims, spacing: volume.spacing, orientation: header.orientation, datatype: header.datatype,
-      sequences, opened: loaded.opened, hasLabel: Boolean(loaded.case?.label), annotationFile: loaded.annotation.annotationPath,
+      type: 'init', name, dims: grid.canonical.dims, spacing: grid.canonical.spacing, orientation: header.orientation, datatype: header.datatype,
+      sequences, opened: loaded.opened, hasLabel: Boolean(loaded.case?.label), annotationFile: loaded.annotationReadOnly?.path ?? loaded.annotation.annotationPath,
       overlay: { opacity: Number.isFinite(opacity) ? Math.min(1, Math.max(0, opacity)) : 0.5, colormap: ['hot', 'jet', 'viridis'].includes(colormap) ? colormap : 'hot' },
+      sourceDims: grid.source.dims, axes: grid.source.axes.map((a) => ({ axis: a.axis, flip: a.flip })) as InitMessage['axes'],
     });
-    post({ type: 'volume', sequence: 'opened', data: bufferOf(volume.data) });
-    post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
-    const mask = this.maskMessage(loaded);
+    const bytes = loaded.bytes ?? readImageFile(uri.fsPath);
+    loaded.bytes = undefined;
+    post({ type: 'file', layer: 'opened', name, bytes: bufferOf(bytes) });
+    // A blank annotation is not sent: the webview starts from an empty drawing.
+    if (loaded.annotation.labels.some((v) => v !== 0)) post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+    const mask = await this.maskMessage(loaded);
     if (mask) post(mask);
     if (loaded.caseNotice) post({ type: 'notice', level: 'warn', text: loaded.caseNotice });
+    if (loaded.annotationReadOnly) post({ type: 'notice', level: 'warn', text: loaded.annotationReadOnly.notice });
   }
 
-  /** The case's label mask on the opened grid (or a notice why not); undefined without a label. */
-  private maskMessage(loaded: LoadedVolume): HostToWebview | undefined {
+  /** The case's label mask file (or a notice why not); undefined without a label. */
+  private async maskMessage(loaded: LoadedVolume): Promise<HostToWebview | undefined> {
     if (!loaded.case?.label) return undefined;
     try {
-      const mask = this.onGrid(loaded, loaded.case.label);
-      const bytes = new Uint8Array(mask.data.length);
-      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.max(0, Math.min(255, Math.round(mask.data[i])));
-      return { type: 'labels', layer: 'mask', data: bytes.buffer };
+      return { type: 'file', layer: 'mask', name: basename(loaded.case.label), bytes: bufferOf(await this.onGrid(loaded, loaded.case.label)) };
     } catch (e) {
       return { type: 'notice', level: 'warn', text: `Label mask not shown: ${errorText(e, 'cannot read it')}` };
     }
@@ -272,29 +346,57 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     }
   }
 
-  /** A sibling sequence's voxels, or a notice saying why it cannot be shown. */
-  private sequenceMessage(loaded: LoadedVolume, sequence: SequenceTab): HostToWebview {
+  /** A sibling sequence's file, or a notice saying why it cannot be shown. */
+  private async sequenceMessage(loaded: LoadedVolume, sequence: SequenceTab): Promise<HostToWebview> {
     const file = loaded.case?.files[sequence];
     if (!file) return { type: 'notice', level: 'warn', text: `This case has no ${sequence.toUpperCase()} file.` };
     try {
-      return { type: 'volume', sequence, data: bufferOf(this.onGrid(loaded, file).data) };
+      return { type: 'file', layer: sequence, name: basename(file), bytes: bufferOf(await this.onGrid(loaded, file)) };
     } catch (e) {
       return { type: 'notice', level: 'error', text: `${sequence.toUpperCase()} not shown: ${errorText(e, 'cannot read it')}` };
     }
   }
 
-  /** Loads a case file and checks it lies on the opened volume's grid. */
-  private onGrid(loaded: LoadedVolume, file: string): Volume {
-    const vol = loadVolume(file, { maxBytes: maxBytes() });
-    if (!sameGrid(vol, loaded.volume)) throw new Error(`${file} is not on the grid of the opened volume (${vol.dims.join('×')} vs ${loaded.volume.dims.join('×')})`);
-    return vol;
+  /** A case file's bytes, once its header says it lies on the opened volume's grid. */
+  private async onGrid(loaded: LoadedVolume, file: string): Promise<Uint8Array> {
+    const bytes = readImageFile(file);
+    const other = headerGridOf(bytes, file, maxBytes()).canonical;
+    const own = loaded.grid.canonical;
+    if (!sameGrid(other, own)) throw new Error(`${file} is not on the grid of the opened volume (${other.dims.join('×')} vs ${own.dims.join('×')})`);
+    return bytes;
+  }
+
+  /**
+   * "Add overlay…": another NIfTI of the subject (a segmentation, a map from another tool),
+   * picked by the user. NiiVue resamples it onto the view, so any grid in the same world
+   * space is accepted; the header must still pass the engine's checks.
+   */
+  private async addOverlay(uri: vscode.Uri, post: (m: HostToWebview) => void): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      title: 'Add a NIfTI of this subject as an overlay', canSelectMany: false, defaultUri: vscode.Uri.joinPath(uri, '..'),
+      filters: { NIfTI: ['nii', 'nii.gz', 'gz'] }, openLabel: 'Add overlay',
+    });
+    const file = picked?.[0];
+    if (!file) return;
+    const name = basename(file.fsPath);
+    try {
+      const bytes = readImageFile(file.fsPath);
+      headerGridOf(bytes, name, maxBytes());
+      post({ type: 'file', layer: 'overlay', name, bytes: bufferOf(bytes) });
+    } catch (e) {
+      post({ type: 'notice', level: 'error', text: `${name} not added: ${errorText(e, 'cannot read it')}` });
+    }
   }
 
   /** Applies one annotation edit, tells VS Code (undo/redo, dirty) and the viewers. */
-  private paint(doc: NiftiDocument, annotation: AnnotationDocument, kind: 'brush' | 'eraser' | 'fill', voxels: Uint32Array, value: number): void {
+  private paint(doc: NiftiDocument, annotation: AnnotationDocument, kind: EditKind, voxels: Uint32Array, value: number): void {
     const edit = annotation.paint(kind, voxels, value);
-    if (!edit) return;
-    doc.post(patchMessage({ indices: edit.indices, values: new Uint8Array(edit.indices.length).fill(value) }));
+    if (edit) this.recordEdit(doc, annotation, kind, { indices: edit.indices, values: edit.after });
+  }
+
+  /** An edit the annotation has applied: every viewer shows it, VS Code gets it for undo/redo and dirty state. */
+  private recordEdit(doc: NiftiDocument, annotation: AnnotationDocument, kind: EditKind, patch: LabelPatch): void {
+    doc.post(patchMessage(patch));
     this.changes.fire({
       document: doc,
       label: kind === 'fill' ? 'Fill region' : kind === 'eraser' ? 'Erase' : 'Brush stroke',
@@ -304,7 +406,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   }
 
   async saveCustomDocument(doc: NiftiDocument): Promise<void> {
-    if (!('error' in doc.loaded)) doc.loaded.annotation.save();
+    if (!('error' in doc.loaded) && !doc.loaded.annotationReadOnly) doc.loaded.annotation.save();
   }
 
   /** Save As writes the annotation to `destination`, which becomes its file from then on. */

@@ -1,8 +1,17 @@
 /**
- * The viewer's HTML shell: strict CSP (nonce script and style, no remote content, no inline
- * handlers), plain HTML controls styled with VS Code's CSS variables (thin on purpose, so a
- * later move to a web-component library only swaps these elements). Every control has a
- * stable id or data-testid for the end-to-end tests.
+ * The viewer's HTML shell: strict CSP, controls from @vscode-elements/elements (themed by
+ * VS Code's CSS variables, focusable, labelled) and one canvas NiiVue draws into with WebGL2.
+ * Every control has a stable id / data-testid for the end-to-end tests.
+ *
+ * CSP, and why each source is there:
+ * - script-src: only our nonce'd bundle (NiiVue and the elements are bundled into it; no eval,
+ *   no WebAssembly, no workers: NiiVue 0.69 needs none of them for NIfTI);
+ * - style-src: our nonce'd sheet; the elements style themselves through constructable
+ *   stylesheets (adoptedStyleSheets), which CSP does not govern;
+ * - img-src data: blob:: NiiVue uploads its font atlas and colour-bar/matcap bitmaps as data:
+ *   and blob: images into WebGL textures;
+ * - connect-src data: blob:: NiiVue reads those embedded assets back with fetch;
+ * - everything else (remote content, frames, fonts, workers) stays 'none'.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -13,14 +22,18 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   const csp = [
     "default-src 'none'",
     `img-src ${opts.cspSource} data: blob:`,
+    'connect-src data: blob:',
     `style-src ${opts.cspSource} 'nonce-${nonce}'`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
-  const seqTab = (s: string, label: string) => `<button class="tab" id="seq-${s}" data-testid="seq-${s}" data-seq="${s}" disabled>${label}</button>`;
-  const mod = (s: string, label: string) => `<label><input type="checkbox" id="mod-${s}" data-testid="mod-${s}" data-mod="${s}">${label}</label>`;
-  const planeBtn = (p: string, label: string) => `<button id="plane-${p}" data-testid="plane-${p}" data-plane="${p}">${label}</button>`;
-  const tool = (t: string, label: string, key: string) => `<button id="tool-${t}" data-testid="tool-${t}" data-tool="${t}" title="${label} (${key})">${label}</button>`;
-  const view = (p: string) => `<div class="view" id="pane-${p}" data-plane="${p}"><canvas id="view-${p}" data-testid="view-${p}" tabindex="0" aria-label="${p} view"></canvas><span class="cap">${p}</span></div>`;
+  const btn = (id: string, label: string, title = label, extra = '') => `<vscode-button id="${id}" data-testid="${id}" secondary title="${esc(title)}" aria-label="${esc(title)}"${extra}>${label}</vscode-button>`;
+  const seqTab = (s: string, label: string) => `<vscode-button id="seq-${s}" data-testid="seq-${s}" data-seq="${s}" role="tab" aria-selected="false" secondary disabled title="Show ${label} as the background">${label}</vscode-button>`;
+  const mod = (s: string, label: string) => `<vscode-checkbox id="mod-${s}" data-testid="mod-${s}" data-mod="${s}" label="${label}" aria-label="Detect with ${label}">${label}</vscode-checkbox>`;
+  const tool = (t: string, label: string, key: string) => btn(`tool-${t}`, label, `${label} (${key})`, ` data-tool="${t}" aria-pressed="false"`);
+  const check = (id: string, label: string, checked = true) => `<vscode-checkbox id="${id}" data-testid="${id}" label="${label}" aria-label="${label}"${checked ? ' checked' : ''}>${label}</vscode-checkbox>`;
+  const range = (id: string, label: string, min: number, max: number, value: number) => `<input type="range" id="${id}" data-testid="${id}" min="${min}" max="${max}" value="${value}" aria-label="${esc(label)}" title="${esc(label)}">`;
+  const select = (id: string, label: string, options: [string, string][]) => `<vscode-single-select id="${id}" data-testid="${id}" aria-label="${esc(label)}" title="${esc(label)}">${options.map(([v, t]) => `<vscode-option value="${v}">${esc(t)}</vscode-option>`).join('')}</vscode-single-select>`;
+  const colormaps: [string, string][] = [['hot', 'hot'], ['jet', 'jet'], ['viridis', 'viridis'], ['plasma', 'plasma'], ['warm', 'warm']];
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -31,62 +44,83 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
 <style nonce="${nonce}">
   html, body { height: 100%; }
   body { margin: 0; padding: 6px; box-sizing: border-box; display: flex; flex-direction: column; gap: 4px; color: var(--vscode-foreground); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); }
-  .bar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
-  button { background: var(--vscode-button-secondaryBackground); color: var(--vscode-button-secondaryForeground); border: 1px solid var(--vscode-button-border, transparent); padding: 2px 8px; cursor: pointer; }
-  button:hover:not(:disabled) { background: var(--vscode-button-secondaryHoverBackground); }
-  button[aria-pressed="true"] { background: var(--vscode-button-background); color: var(--vscode-button-foreground); }
-  button:disabled { opacity: 0.45; cursor: default; }
-  select, input[type="number"] { background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); }
-  input[type="number"] { width: 4em; }
+  .bar { display: flex; flex-wrap: wrap; gap: 4px 6px; align-items: center; }
   .group { display: flex; gap: 4px; align-items: center; padding-right: 8px; border-right: 1px solid var(--vscode-panel-border, #8884); }
-  #views { flex: 1; min-height: 120px; display: grid; gap: 4px; grid-template-columns: minmax(0, 1fr); grid-template-rows: minmax(0, 1fr); }
-  #views.three { grid-template-columns: repeat(3, minmax(0, 1fr)); }
-  .view { position: relative; background: #000; min-height: 0; overflow: hidden; }
-  .view.hidden { display: none; }
-  .view.active { outline: 1px solid var(--vscode-focusBorder); }
+  .group > .cap { opacity: 0.75; }
+  vscode-button[aria-pressed="true"], vscode-button[aria-selected="true"] { outline: 1px solid var(--vscode-focusBorder); }
+  vscode-single-select { min-width: 7em; }
+  vscode-textfield { width: 6em; }
+  input[type="range"] { width: 80px; accent-color: var(--vscode-button-background); }
+  [hidden] { display: none !important; }
+  #main { flex: 1; min-height: 160px; display: flex; gap: 6px; }
+  #canvas-box { position: relative; flex: 1; min-width: 0; background: #000; }
   /* Absolutely placed so the canvas's pixel size never feeds back into the layout. */
-  .view canvas { position: absolute; inset: 0; width: 100%; height: 100%; display: block; }
-  .cap { position: absolute; left: 4px; top: 2px; color: #ccc; font-size: 11px; pointer-events: none; }
+  #viewer-canvas { position: absolute; inset: 0; width: 100%; height: 100%; display: block; outline: none; }
+  #side { width: 250px; overflow: auto; display: flex; flex-direction: column; gap: 8px; }
+  #side h3 { margin: 0; font-size: 11px; text-transform: uppercase; opacity: 0.8; }
+  #colorbar-box { position: relative; }
+  #colorbar { width: 100%; height: 14px; display: block; }
+  #colorbar-mark { position: absolute; top: -2px; width: 2px; height: 18px; background: #0ff; }
+  .ticks { display: flex; justify-content: space-between; font-size: 11px; }
+  table { border-collapse: collapse; width: 100%; font-size: 11px; }
+  td, th { padding: 1px 3px; text-align: left; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
+  td.num, th.num { text-align: right; }
+  .swatch { display: inline-block; width: 10px; height: 10px; vertical-align: middle; }
+  input.name { width: 100%; background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); font-size: 11px; }
   #slice-strip { width: 100%; height: 22px; display: block; background: var(--vscode-editorWidget-background, #222); }
   #notice { color: var(--vscode-editorWarning-foreground); min-height: 1.2em; }
+  #notice.error { color: var(--vscode-errorForeground); }
   #error { color: var(--vscode-errorForeground); white-space: pre-wrap; }
   #error:empty { display: none; }
   /* The random-init banner sits right under the result it qualifies. */
   #model-warning { padding: 3px 6px; color: var(--vscode-foreground); background: var(--vscode-inputValidation-warningBackground, #5c4a00); border: 1px solid var(--vscode-inputValidation-warningBorder, #b89500); }
-  #model-warning[hidden] { display: none; }
-  button.link { background: none; border: none; padding: 0; color: var(--vscode-textLink-foreground); text-decoration: underline; }
-  button.link:hover:not(:disabled) { background: none; color: var(--vscode-textLink-activeForeground); }
+  button.link { background: none; border: none; padding: 0; color: var(--vscode-textLink-foreground); text-decoration: underline; cursor: pointer; font: inherit; }
+  button.link:hover { color: var(--vscode-textLink-activeForeground); }
 </style>
 </head>
 <body>
 <div class="bar" id="info-bar"><span id="info" data-testid="info">Loading ${esc(opts.title)}…</span></div>
 <div id="error" data-testid="error" role="alert"></div>
 <div class="bar" id="controls">
-  <div class="group" role="tablist" aria-label="Sequences">${seqTab('opened', 'File')}${seqTab('flair', 'FLAIR')}${seqTab('t1', 'T1')}${seqTab('t2', 'T2')}${seqTab('t1ce', 'T1ce')}</div>
-  <div class="group" aria-label="Detection sequences">Detect with: ${mod('flair', 'FLAIR')}${mod('t1', 'T1')}${mod('t2', 'T2')}
-    <button id="detect-slice" data-testid="detect-slice">Detect slice</button><button id="detect-volume" data-testid="detect-volume">Detect volume</button></div>
-  <div class="group">${planeBtn('axial', 'Axial')}${planeBtn('coronal', 'Coronal')}${planeBtn('sagittal', 'Sagittal')}<button id="layout-3up" data-testid="layout-3up">3-up</button>
-    <button id="orient-toggle" data-testid="orient-toggle" title="Radiological: patient right on the left">Radiological</button></div>
-  <div class="group"><label>Slice <input type="range" id="slice" data-testid="slice-slider" min="0" max="0" value="0"></label><span id="slice-label" data-testid="slice-label"></span></div>
-  <div class="group"><label>W/L <select id="wl-preset" data-testid="wl-preset"><option value="auto">Auto (1–99%)</option><option value="narrow">Narrow (5–95%)</option><option value="full">Full range</option></select></label><span id="wl-readout" data-testid="wl-readout"></span></div>
+  <div class="group" role="tablist" aria-label="Background sequence">${seqTab('opened', 'File')}${seqTab('flair', 'FLAIR')}${seqTab('t1', 'T1')}${seqTab('t2', 'T2')}${seqTab('t1ce', 'T1ce')}</div>
+  <div class="group"><span class="cap">Blend</span>${select('blend-select', 'Blend a second sequence over the background', [['none', 'none']])}${range('blend-opacity', 'Blend opacity', 0, 100, 50)}</div>
+  <div class="group" aria-label="Detection sequences"><span class="cap">Detect with</span>${mod('flair', 'FLAIR')}${mod('t1', 'T1')}${mod('t2', 'T2')}
+    ${btn('detect-slice', 'Detect slice', 'Detect anomalies on the current axial slice')}${btn('detect-volume', 'Detect volume', 'Detect anomalies on the whole volume')}</div>
+</div>
+<div class="bar" id="views-bar">
+  <div class="group" aria-label="View">${btn('plane-axial', 'Axial', 'Axial view (1)', ' aria-pressed="false"')}${btn('plane-coronal', 'Coronal', 'Coronal view (2)', ' aria-pressed="false"')}${btn('plane-sagittal', 'Sagittal', 'Sagittal view (3)', ' aria-pressed="false"')}${btn('view-multiplanar', 'Multiplanar', 'Multiplanar: three planes and a 3-D render (4)', ' aria-pressed="false"')}${btn('view-3d', '3-D', '3-D render (5)', ' aria-pressed="false"')}
+    ${btn('orient-toggle', 'Radiological', 'Radiological: patient right on the left; click for neurological', ' aria-pressed="false"')}</div>
+  <div class="group"><label for="slice">Slice</label>${range('slice', 'Slice', 0, 0, 0).replace('data-testid="slice"', 'data-testid="slice-slider"')}<span id="slice-label" data-testid="slice-label"></span></div>
+  <div class="group"><span class="cap">W/L</span>${select('wl-preset', 'Window preset', [['auto', 'Auto (NiiVue robust range)'], ['narrow', 'Narrow (5–95 %)'], ['full', 'Full range'], ['custom', 'Custom']])}
+    <vscode-textfield id="wl-min" data-testid="wl-min" type="number" aria-label="Window minimum" title="Window minimum"></vscode-textfield><vscode-textfield id="wl-max" data-testid="wl-max" type="number" aria-label="Window maximum" title="Window maximum"></vscode-textfield>
+    <span id="wl-readout" data-testid="wl-readout"></span></div>
 </div>
 <div class="bar" id="tools">
-  <div class="group">${tool('navigate', 'Navigate', 'N')}${tool('brush', 'Brush', 'B')}${tool('eraser', 'Eraser', 'E')}${tool('fill', 'Fill', 'F')}
-    <label>Size <input type="range" id="brush-size" data-testid="brush-size" min="0" max="20" value="3"></label>
-    <label>Label <input type="number" id="label-value" data-testid="label-value" min="1" max="255" value="1"></label></div>
-  <div class="group"><button id="undo" data-testid="undo">Undo</button><button id="redo" data-testid="redo">Redo</button><button id="save" data-testid="save">Save</button></div>
-  <div class="group"><label><input type="checkbox" id="overlay-heatmap" data-testid="overlay-heatmap" checked>Heatmap</label>
-    <input type="range" id="opacity-heatmap" data-testid="opacity-heatmap" min="0" max="100" value="50" aria-label="Heatmap opacity">
-    <select id="colormap" data-testid="colormap"><option value="hot">hot</option><option value="jet">jet</option><option value="viridis">viridis</option></select>
-    <label><input type="checkbox" id="overlay-contour" data-testid="overlay-contour" checked>Contour</label></div>
-  <div class="group"><label><input type="checkbox" id="overlay-mask" data-testid="overlay-mask" checked disabled>Label mask</label>
-    <input type="range" id="opacity-mask" data-testid="opacity-mask" min="0" max="100" value="40" aria-label="Label mask opacity"></div>
-  <div class="group"><label><input type="checkbox" id="overlay-annotation" data-testid="overlay-annotation" checked>Annotation</label>
-    <input type="range" id="opacity-annotation" data-testid="opacity-annotation" min="0" max="100" value="60" aria-label="Annotation opacity"></div>
+  <div class="group" aria-label="Tools">${tool('navigate', 'Navigate', 'N')}${tool('brush', 'Pen', 'B')}${tool('eraser', 'Eraser', 'E')}${tool('fill', 'Fill', 'F')}${tool('measure', 'Measure', 'M')}
+    ${check('pen-filled', 'Filled outline', false)}
+    <label for="brush-size">Size</label>${range('brush-size', 'Pen size (voxels)', 1, 15, 3)}<span id="brush-size-label" data-testid="brush-size-label">3</span>
+    <vscode-textfield id="label-value" data-testid="label-value" type="number" min="1" max="255" value="1" aria-label="Label value to draw" title="Label value to draw"></vscode-textfield></div>
+  <div class="group">${btn('undo', 'Undo')}${btn('redo', 'Redo')}${btn('save', 'Save')}${btn('save-as', 'Save as…', 'Save the annotation as…')}${btn('revert', 'Revert', 'Revert the annotation to its file')}</div>
 </div>
-<div id="views">${view('axial')}${view('coronal')}${view('sagittal')}</div>
+<div class="bar" id="layers" aria-label="Layers">
+  <div class="group">${check('overlay-heatmap', 'Heatmap')}${range('opacity-heatmap', 'Heatmap opacity', 0, 100, 50)}${select('colormap', 'Heatmap colormap', colormaps)}</div>
+  <div class="group">${check('overlay-mask', 'Label mask')}${range('opacity-mask', 'Label mask opacity', 0, 100, 50)}</div>
+  <div class="group">${check('overlay-annotation', 'Annotation')}${range('opacity-annotation', 'Annotation opacity', 0, 100, 70)}</div>
+  <div class="group" id="overlay-list"></div>
+  <div class="group">${btn('add-overlay', 'Add overlay…', 'Add another NIfTI of this subject (a segmentation, a map) as an overlay')}${btn('show-log', 'Log', 'Open the AnyAD output channel')}</div>
+</div>
+<div id="main">
+  <div id="canvas-box"><canvas id="viewer-canvas" data-testid="viewer-canvas" tabindex="0" aria-label="Image view (NiiVue): arrow keys move slices, N/B/E/F/M pick tools, 1–5 pick views"></canvas></div>
+  <div id="side">
+    <section id="colorbar-section" data-testid="colorbar-section" hidden><h3>Anomaly heatmap</h3>
+      <div id="colorbar-box"><canvas id="colorbar" data-testid="colorbar" width="256" height="14" role="img" aria-label="Heatmap colour bar"></canvas><div id="colorbar-mark" data-testid="colorbar-mark"></div></div>
+      <div class="ticks"><span id="colorbar-min" data-testid="colorbar-min"></span><span id="colorbar-threshold" data-testid="colorbar-threshold"></span><span id="colorbar-max" data-testid="colorbar-max"></span></div></section>
+    <section><h3>Labels</h3><table id="label-table" data-testid="label-table" aria-label="Label colour table"></table></section>
+    <section><h3>Statistics</h3>${btn('stats-refresh', 'Compute', 'Per-label statistics of the annotation and the label mask')}<table id="stats" data-testid="stats" aria-label="Per-label statistics"></table></section>
+  </div>
+</div>
 <canvas id="slice-strip" data-testid="slice-strip" height="22" title="Per-slice anomaly scores (click to go to a slice)"></canvas>
-<div class="bar"><span id="readout" data-testid="readout"></span><span id="score" data-testid="score"></span></div>
+<div class="bar"><span id="readout" data-testid="readout"></span><span id="measure-readout" data-testid="measure-readout"></span><span id="score" data-testid="score"></span></div>
 <div id="model-warning" data-testid="model-warning" role="alert" hidden><span id="model-warning-text" data-testid="model-warning-text"></span> — <button class="link" id="model-card" data-testid="model-card">Model card</button> · <button class="link" id="pretrained-weights" data-testid="pretrained-weights">Get pretrained weights</button></div>
 <div id="notice" data-testid="notice" role="status"></div>
 <script nonce="${nonce}" src="${opts.scriptUri}"></script>

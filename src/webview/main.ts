@@ -1,263 +1,818 @@
 /**
- * NIfTI viewer (browser side): axial/coronal/sagittal views or a 3-up layout, slices by
- * slider / wheel / keys, zoom and pan, crosshair with voxel readout, window/level (auto
- * percentiles, presets, right-drag), radiological/neurological display, sibling-sequence
- * tabs (fetched lazily), the detection modality subset, overlays (heatmap + contour, label
- * mask, annotation) and the annotation tools. The host owns the annotation document: edits
- * are sent to it and its patches are applied here (strokes are previewed locally first).
+ * NIfTI viewer (browser side), rendered by NiiVue (WebGL2). The host sends files' bytes and
+ * NiiVue decodes them here; maps and labels the host computes arrive on the canonical grid
+ * and are placed on NiiVue's voxel order through VoxelMap. Layers: any case sequence as the
+ * background, a second one blended over it, the label mask, the annotation (NiiVue's drawing
+ * layer), the anomaly heatmap and any added NIfTI, each with visibility/opacity/colormap.
+ * Views: axial/coronal/sagittal, multiplanar, 3-D; radiological/neurological; distance
+ * measurement; per-label statistics. Drawing (pen, filled outline, eraser, fill) happens in
+ * NiiVue; each action is diffed against the last confirmed bitmap and sent to the host as one
+ * edit, so VS Code owns undo/redo, dirty state, save and backups. State logic lives in
+ * viewerState.ts (unit-tested); this file wires it to NiiVue and the controls.
  */
-import { PLANE_AXES, PLANES, planeShape, strokeVoxels, type Plane } from '../extension/model/planes';
-import { DETECT_CHANNELS, LIMITS, parseHostMessage, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HeatmapModel, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from './protocol';
-import { colormapLut, finiteRange, percentileWindow, renderSlice, screenToPlane } from './render';
+import { Niivue, NVImage, SLICE_TYPE, SHOW_RENDER, DRAG_MODE } from '@niivue/niivue';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import { closedRegionVoxels, type Plane } from '../extension/model/planes';
+import { DETECT_CHANNELS, LIMITS, parseHostMessage, type DetectChannel, type Dims3, type FileLayer, type HeatmapMessage, type HeatmapModel, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from './protocol';
+import { BRATS_LABELS, caseView, colourBarTicks, editLabel, finiteRange, formatNumber, labelEntry, labelStatistics, niivueLabelColormap, Notices, subsetLabel, toggleModality, windowLevelText, type CaseInfo, type LabelEntry, type StatsImage } from './viewerState';
+import { VoxelMap } from './voxelMap';
 
-declare function acquireVsCodeApi(): { postMessage(msg: unknown): void };
+declare function acquireVsCodeApi(): { postMessage(msg: unknown): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
 const send = (m: WebviewToHost): void => vscode.postMessage(m);
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 type SeqKey = SequenceTab | 'opened';
-type Tool = 'navigate' | 'brush' | 'eraser' | 'fill';
+type Tool = 'navigate' | 'brush' | 'eraser' | 'fill' | 'measure';
+type View = Plane | 'multiplanar' | 'render';
+/** vscode-elements' form controls: `checked` / `value` like native inputs. */
+type Checkable = HTMLElement & { checked: boolean; disabled: boolean };
+type Valued = HTMLElement & { value: string; disabled: boolean };
 
-interface ViewTransform { zoom: number; panX: number; panY: number }
+const SLICE_OF: Record<Plane, number> = { axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, sagittal: SLICE_TYPE.SAGITTAL };
+/** Canonical axis a plane's slices step along. */
+const PLANE_AXIS: Record<Plane, 0 | 1 | 2> = { axial: 2, coronal: 1, sagittal: 0 };
 
+const canvas = $<HTMLCanvasElement>('viewer-canvas');
+// preserveDrawingBuffer: the image stays readable after it is shown (pixel read-back for the
+// end-to-end tests and screenshots). NiiVue reuses this context: getContext returns it.
+canvas.getContext('webgl2', { preserveDrawingBuffer: true, alpha: true, antialias: false });
+const nv = new Niivue({
+  logLevel: 'warn', show3Dcrosshair: true, isRadiologicalConvention: true, sagittalNoseLeft: true, isColorbar: false,
+  isOrientationTextVisible: true, showAllOrientationMarkers: true, multiplanarShowRender: SHOW_RENDER.ALWAYS,
+  dragAndDropEnabled: false, backColor: [0, 0, 0, 1], crosshairColor: [0.1, 0.9, 0.1, 0.8], isNearestInterpolation: true,
+  maxDrawUndoBitmaps: 2, viewModeHotKey: '', clipPlaneHotKey: '', cycleClipPlaneHotKey: '', penSize: 3, isFilledPen: false,
+  measureTextColor: [0, 1, 1, 1], measureLineColor: [0, 1, 1, 1],
+});
+// Shader compilation overlaps the host's reply (the file's bytes).
+const attached = nv.attachToCanvas(canvas).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
+
+const saved = (vscode.getState() ?? {}) as { labels?: LabelEntry[] };
 const state = {
   init: null as InitMessage | null,
-  volumes: new Map<SeqKey, { data: Float32Array; window: [number, number] }>(),
-  shown: 'opened' as SeqKey,
-  cursor: [0, 0, 0] as Dims3,
-  activePlane: 'axial' as Plane,
-  threeUp: false,
-  radiological: true,
-  views: { axial: { zoom: 1, panX: 0, panY: 0 }, coronal: { zoom: 1, panX: 0, panY: 0 }, sagittal: { zoom: 1, panX: 0, panY: 0 } } as Record<Plane, ViewTransform>,
-  mask: null as Uint8Array | null,
-  annotation: null as Uint8Array | null,
-  heatmap: null as (HeatmapMessage & { values: Float32Array; range: [number, number] }) | null,
+  map: null as VoxelMap | null,
+  images: new Map<SeqKey, NVImage>(),
+  names: new Map<SeqKey, string>(),
+  background: 'opened' as SeqKey,
+  blend: null as SeqKey | null,
+  mask: null as NVImage | null,
+  heatmap: null as (HeatmapMessage & { values: Float32Array; range: [number, number]; image: NVImage | null }) | null,
+  overlays: [] as { name: string; image: NVImage; label: boolean }[],
+  /** NiiVue's drawing bitmap as last confirmed (by the host or a sent edit), draw order. */
+  mirror: null as Uint8Array | null,
+  pendingLabels: null as Uint8Array | null,
   sliceScores: null as { scores: Float32Array; threshold: number } | null,
+  cursor: [0, 0, 0] as Dims3,
+  view: 'axial' as View,
+  plane: 'axial' as Plane,
+  radiological: true,
   tool: 'navigate' as Tool,
-  modalities: new Set<DetectChannel>(),
-  lut: colormapLut('hot'),
+  modalities: [] as DetectChannel[],
+  labels: Array.isArray(saved.labels) ? saved.labels : [...BRATS_LABELS],
+  caseInfo: null as CaseInfo | null,
+  requested: new Set<SeqKey>(),
 };
+const notices = new Notices();
+
+// ---------- small helpers ----------------------------------------------------------------
 
 function dims(): Dims3 | null {
   return state.init ? state.init.dims : null;
 }
+function checked(id: string): boolean {
+  return Boolean($<Checkable>(id).checked);
+}
+function percent(id: string): number {
+  return Number($<HTMLInputElement>(id).value) / 100;
+}
+function showNotices(): void {
+  const el = $('notice');
+  el.textContent = notices.text;
+  el.classList.toggle('error', notices.level === 'error');
+}
+function fatal(title: string, detail: string): void {
+  $('info').textContent = title;
+  $('error').textContent = detail;
+  for (const id of ['controls', 'views-bar', 'tools', 'layers', 'main', 'slice-strip']) $(id).hidden = true;
+  send({ type: 'log', level: 'error', message: `viewer: ${title}: ${detail}`.slice(0, LIMITS.text) });
+}
+async function decode(bytes: ArrayBuffer, name: string): Promise<NVImage> {
+  // NVImage.new's declaration lists all 20 parameters as required; the rest have defaults.
+  return (NVImage.new as unknown as (b: ArrayBuffer, n: string, cm: string) => Promise<NVImage>)(bytes, name, 'gray');
+}
+function redraw(): void {
+  if (nv.volumes.length) nv.drawScene();
+}
+/** Robust display window of an image: NiiVue's own robust range (2–98 %). */
+function autoWindow(img: NVImage): [number, number] {
+  const lo = img.robust_min ?? img.cal_min ?? 0;
+  const hi = img.robust_max ?? img.cal_max ?? 1;
+  return hi > lo ? [lo, hi] : [lo, lo + 1];
+}
 
-// ---------- rendering ----------------------------------------------------------------
+// ---------- layers -------------------------------------------------------------------------
 
-const offscreen = new Map<Plane, { canvas: HTMLCanvasElement; image: ImageData | null }>();
-let frameRequested = false;
-function requestRender(): void {
-  if (frameRequested) return;
-  frameRequested = true;
+/** Puts NiiVue's volume list in layer order: background, blend, mask, heatmap, added overlays. */
+function syncLayers(): void {
+  const bg = state.images.get(state.background);
+  if (!bg) return;
+  const blend = state.blend && state.blend !== state.background ? state.images.get(state.blend) ?? null : null;
+  const wanted = [bg, blend, state.mask, state.heatmap?.image ?? null, ...state.overlays.map((o) => o.image)].filter((v): v is NVImage => v !== null);
+  for (const v of [...nv.volumes]) if (!wanted.includes(v)) nv.removeVolume(v);
+  wanted.forEach((v, i) => {
+    if (!nv.volumes.includes(v)) nv.addVolume(v);
+    if (nv.volumes.indexOf(v) !== i) nv.setVolume(v, i);
+  });
+  bg.colormap = 'gray';
+  bg.opacity = 1;
+  if (blend) {
+    blend.colormap = 'gray';
+    blend.opacity = percent('blend-opacity');
+  }
+  if (state.mask) state.mask.opacity = checked('overlay-mask') ? percent('opacity-mask') : 0;
+  if (state.heatmap?.image) {
+    state.heatmap.image.opacity = checked('overlay-heatmap') ? percent('opacity-heatmap') : 0;
+    state.heatmap.image.colormap = $<Valued>('colormap').value || 'hot';
+  }
+  for (const [i, o] of state.overlays.entries()) {
+    o.image.opacity = (document.getElementById(`overlay-${i}-visible`) as Checkable | null)?.checked === false ? 0 : Number(($<HTMLInputElement>(`overlay-${i}-opacity`)?.value ?? '60')) / 100;
+    if (!o.label) o.image.colormap = ($<Valued>(`overlay-${i}-colormap`)?.value) || 'warm';
+  }
+  nv.setDrawOpacity(checked('overlay-annotation') ? percent('opacity-annotation') : 0);
+  nv.updateGLVolume();
+  restoreDrawing();
+  updateControls();
+}
+
+/** Shows sequence `s` as the background (fetching it from the host on first use). */
+function showBackground(s: SeqKey): void {
+  const key = tabKey(s);
+  state.background = key;
+  if (!state.images.has(key)) {
+    requestSequence(key);
+    updateControls();
+    return;
+  }
+  syncLayers();
+}
+
+function setBlend(s: SeqKey | null): void {
+  state.blend = s === null ? null : tabKey(s);
+  if (state.blend && !state.images.has(state.blend)) requestSequence(state.blend);
+  syncLayers();
+}
+
+function requestSequence(key: SeqKey): void {
+  if (key === 'opened' || state.requested.has(key)) return;
+  state.requested.add(key);
+  notices.set(`sequence:${key}`, `Loading ${key.toUpperCase()}…`, 'info');
+  showNotices();
+  send({ type: 'requestSequence', sequence: key });
+}
+
+/** Which image a sequence tab shows: the opened file stands for its own sequence. */
+function tabKey(s: SeqKey): SeqKey {
+  return state.init && s === state.init.opened ? 'opened' : s;
+}
+
+/** The drawing must survive NiiVue re-creating its bitmap (a background swap): put the mirror back. */
+function restoreDrawing(): void {
+  if (!state.mirror) return;
+  if (!nv.drawBitmap || nv.drawBitmap.length !== state.mirror.length) nv.createEmptyDrawing();
+  let same = true;
+  const bmp = nv.drawBitmap!;
+  for (let i = 0; i < bmp.length && same; i++) if (bmp[i] !== state.mirror[i]) same = false;
+  if (!same) {
+    bmp.set(state.mirror);
+    nv.refreshDrawing(true);
+  }
+}
+
+function applyLabelTable(): void {
+  const cm = niivueLabelColormap(state.labels);
+  nv.setDrawColormap(cm as never);
+  if (state.mask) state.mask.setColormapLabel(cm as never);
+  for (const o of state.overlays) if (o.label) o.image.setColormapLabel(cm as never);
+  vscode.setState({ labels: state.labels });
+  if (nv.volumes.length) nv.updateGLVolume();
+  renderLabelTable();
+}
+
+// ---------- files from the host ------------------------------------------------------------
+
+async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promise<void> {
+  if (!(await attached)) return;
+  let img: NVImage;
+  try {
+    img = await decode(bytes, name);
+  } catch (e) {
+    const why = String((e as Error)?.message ?? e);
+    if (layer === 'opened') fatal(`Cannot show ${name}`, `NiiVue could not decode it: ${why}`);
+    else {
+      notices.set(`file:${layer}`, `${name} not shown: NiiVue could not decode it (${why})`, 'error');
+      showNotices();
+      send({ type: 'log', level: 'error', message: `viewer: decoding ${name}: ${why}`.slice(0, LIMITS.text) });
+    }
+    return;
+  }
+  if (layer === 'opened') return onOpened(name, img);
+  if (!state.map || img.hdr!.dims[1] * img.hdr!.dims[2] * img.hdr!.dims[3] !== state.map.count && layer !== 'overlay') {
+    notices.set(`file:${layer}`, `${name} is not on the opened volume's grid: not shown`, 'error');
+    showNotices();
+    return;
+  }
+  if (layer === 'mask') {
+    img.setColormapLabel(niivueLabelColormap(state.labels) as never);
+    state.mask = img;
+  } else if (layer === 'overlay') {
+    const label = isLabelImage(img);
+    if (label) img.setColormapLabel(niivueLabelColormap(state.labels) as never);
+    else img.colormap = 'warm';
+    img.opacity = 0.6;
+    state.overlays.push({ name, image: img, label });
+    renderOverlayList();
+  } else {
+    const [lo, hi] = autoWindow(img);
+    img.cal_min = lo;
+    img.cal_max = hi;
+    state.images.set(layer, img);
+    state.names.set(layer, name);
+    notices.clear(`sequence:${layer}`);
+    showNotices();
+  }
+  syncLayers();
+  markPainted(layer === 'mask' || layer === 'overlay' ? null : layer);
+}
+
+/** An overlay of small non-negative integers is shown with the label colour table. */
+function isLabelImage(img: NVImage): boolean {
+  const data = img.img as ArrayLike<number> | null;
+  if (!data || !/^(uint8|int8|uint16|int16|int32|uint32)$/.test(datatypeName(img))) return false;
+  const seen = new Set<number>();
+  for (let i = 0; i < data.length; i += 7) {
+    const v = data[i];
+    if (v < 0 || v > 255) return false;
+    seen.add(v);
+    if (seen.size > 64) return false;
+  }
+  return true;
+}
+function datatypeName(img: NVImage): string {
+  return ({ 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32' } as Record<number, string>)[img.hdr!.datatypeCode] ?? 'other';
+}
+
+function onOpened(name: string, img: NVImage): void {
+  const init = state.init!;
+  try {
+    state.map = new VoxelMap(init.sourceDims, init.axes, { dimsRAS: img.dimsRAS!, permRAS: img.permRAS! });
+  } catch (e) {
+    fatal(`Cannot show ${name}`, String((e as Error).message));
+    return;
+  }
+  const [lo, hi] = autoWindow(img);
+  img.cal_min = lo;
+  img.cal_max = hi;
+  state.images.set('opened', img);
+  state.names.set('opened', name);
+  nv.addVolume(img);
+  nv.createEmptyDrawing();
+  state.mirror = new Uint8Array(nv.drawBitmap!.length);
+  nv.setDrawColormap(niivueLabelColormap(state.labels) as never);
+  if (state.pendingLabels) setAnnotation(state.pendingLabels);
+  state.pendingLabels = null;
+  setView(state.view);
+  moveCursor(state.cursor);
+  if (state.heatmap && !state.heatmap.image) buildHeatmapImage();
+  syncLayers();
+  markPainted('opened');
+  renderLabelTable();
+}
+
+/** Records when a sequence was first drawn (epoch ms) for the viewer benchmark and tests. */
+function markPainted(layer: SeqKey | null): void {
+  redraw();
+  if (layer === null) return;
   requestAnimationFrame(() => {
-    frameRequested = false;
-    render();
+    const at = String(Math.round(performance.timeOrigin + performance.now()));
+    document.body.dataset[`painted${layer === 'opened' ? 'Opened' : layer.toUpperCase()}`] = at;
+    if (layer === state.background) document.body.dataset.background = layer;
   });
 }
 
-/** Screen geometry of a view: the image's top-left corner and the size of one voxel in canvas pixels. */
-function geometry(plane: Plane, canvas: HTMLCanvasElement): { ox: number; oy: number; px: number; py: number; width: number; height: number } {
-  const d = dims()!;
-  const { width, height } = planeShape(d, plane);
-  const ax = PLANE_AXES[plane];
-  const sp = state.init!.spacing;
-  const fit = Math.min(canvas.width / (width * sp[ax.a]), canvas.height / (height * sp[ax.b]));
-  const t = state.views[plane];
-  const px = fit * t.zoom * sp[ax.a];
-  const py = fit * t.zoom * sp[ax.b];
-  return { ox: (canvas.width - width * px) / 2 + t.panX, oy: (canvas.height - height * py) / 2 + t.panY, px, py, width, height };
+// ---------- annotation (NiiVue's drawing layer ↔ the host's document) ----------------------
+
+function setAnnotation(canonical: Uint8Array): void {
+  if (!state.map) {
+    state.pendingLabels = canonical;
+    return;
+  }
+  state.mirror = state.map.canonicalToDraw(canonical);
+  restoreDrawing();
+  redraw();
 }
 
-const flipA = (plane: Plane): boolean => (plane === 'sagittal' ? true : state.radiological);
-
-function visiblePlanes(): Plane[] {
-  return state.threeUp ? [...PLANES] : [state.activePlane];
+function applyPatch(indices: Uint32Array, values: Uint8Array): void {
+  if (!state.map || !state.mirror) return;
+  for (let i = 0; i < indices.length; i++) state.mirror[state.map.canonicalToDrawIndex(indices[i])] = values[i];
+  restoreDrawing();
+  redraw();
 }
 
-function render(): void {
+/** After a NiiVue drawing action: what changed against the mirror goes to the host as one edit. */
+function sendDrawing(kind: 'brush' | 'eraser' | 'fill'): void {
+  const bmp = nv.drawBitmap;
+  const map = state.map;
+  if (!bmp || !map || !state.mirror || bmp.length !== state.mirror.length) return;
+  const changed: [number, number][] = [];
+  for (let j = 0; j < bmp.length; j++) {
+    if (bmp[j] !== state.mirror[j]) {
+      changed.push([map.drawToCanonicalIndex(j), bmp[j]]);
+      state.mirror[j] = bmp[j];
+    }
+  }
+  if (changed.length === 0) return;
+  changed.sort((a, b) => a[0] - b[0]);
+  const indices = new Uint32Array(changed.map((c) => c[0]));
+  const values = new Uint8Array(changed.map((c) => c[1]));
+  send({ type: 'drawEdit', kind, indices: indices.buffer, values: values.buffer });
+}
+
+nv.onDrawingChanged = (action: string) => {
+  // Only user drawing: 'undo' (NiiVue's own history, unused) and 'load' come from us.
+  if (action === 'draw') sendDrawing(state.tool === 'eraser' ? 'eraser' : 'brush');
+};
+
+/** Fill: the closed region around the clicked voxel on the current plane (as drawn on screen). */
+function fillAt(): void {
+  const map = state.map;
+  if (!map || !state.mirror) return;
+  const r = currentDrawVoxel();
+  const plane = state.view === 'coronal' || state.view === 'sagittal' ? state.view : 'axial';
+  // In draw order, NiiVue's planes are (x, y | z), (x, z | y), (y, z | x): planes.ts's convention.
+  const s = plane === 'axial' ? r[2] : plane === 'coronal' ? r[1] : r[0];
+  const [a, b] = plane === 'axial' ? [r[0], r[1]] : plane === 'coronal' ? [r[0], r[2]] : [r[1], r[2]];
+  const region = closedRegionVoxels(state.mirror, map.drawDims, plane, s, a, b);
+  if (!region) {
+    notices.set('fill', 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.');
+    showNotices();
+    return;
+  }
+  notices.clear('fill');
+  showNotices();
+  const bmp = nv.drawBitmap!;
+  const value = labelValue();
+  for (const j of region) bmp[j] = value;
+  nv.refreshDrawing(true);
+  sendDrawing('fill');
+}
+
+// ---------- cursor, views ------------------------------------------------------------------
+
+function currentDrawVoxel(): Dims3 {
+  const v = nv.frac2vox(nv.scene.crosshairPos as unknown as number[]);
+  const d = state.map!.drawDims;
+  return [0, 1, 2].map((k) => Math.max(0, Math.min(d[k] - 1, Math.round(v[k])))) as Dims3;
+}
+
+/** Moves NiiVue's crosshair to canonical voxel `c`. */
+function moveCursor(c: Dims3): void {
+  state.cursor = [...c] as Dims3;
+  if (!state.map || !nv.volumes.length) return;
+  nv.scene.crosshairPos = nv.vox2frac(state.map.canonicalToDrawVoxel(c)) as never;
+  nv.drawScene();
+  nv.createOnLocationChange();
+}
+
+nv.onLocationChange = () => {
+  if (!state.map) return;
+  state.cursor = state.map.drawToCanonicalVoxel(currentDrawVoxel());
+  reportViewState();
+  updateReadout();
+  updateSliceControls();
+};
+nv.onIntensityChange = () => updateWindowControls();
+nv.onMeasurementCompleted = (m: { distance: number }) => {
+  $('measure-readout').textContent = `Distance ${formatNumber(Math.round(m.distance * 100) / 100)} mm`;
+};
+
+function setView(v: View): void {
+  state.view = v;
+  if (v !== 'multiplanar' && v !== 'render') state.plane = v;
+  nv.setSliceType(v === 'multiplanar' ? SLICE_TYPE.MULTIPLANAR : v === 'render' ? SLICE_TYPE.RENDER : SLICE_OF[v]);
+  document.body.dataset.view = v;
+  updateControls();
+}
+
+function setSlice(plane: Plane, value: number): void {
   const d = dims();
   if (!d) return;
-  const vol = state.volumes.get(state.shown) ?? null;
-  const heat = state.heatmap;
-  const layers = {
-    base: vol?.data ?? null,
-    window: vol?.window ?? [0, 1] as [number, number],
-    heatmap: heat && checked('overlay-heatmap') ? { data: heat.values, range: heat.range, lut: state.lut, opacity: percent('opacity-heatmap'), threshold: heat.threshold, contour: checked('overlay-contour') } : null,
-    mask: state.mask && checked('overlay-mask') ? { data: state.mask, opacity: percent('opacity-mask') } : null,
-    annotation: state.annotation && checked('overlay-annotation') ? { data: state.annotation, opacity: percent('opacity-annotation') } : null,
-  };
-  $('views').classList.toggle('three', state.threeUp);
-  for (const plane of PLANES) {
-    const pane = $(`pane-${plane}`);
-    const visible = visiblePlanes().includes(plane);
-    pane.classList.toggle('hidden', !visible);
-    pane.classList.toggle('active', state.threeUp && plane === state.activePlane);
-    if (!visible) continue;
-    const canvas = $<HTMLCanvasElement>(`view-${plane}`);
-    const w = Math.max(1, Math.round(canvas.clientWidth * devicePixelRatio));
-    const h = Math.max(1, Math.round(canvas.clientHeight * devicePixelRatio));
-    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-    const { width, height } = planeShape(d, plane);
-    let off = offscreen.get(plane);
-    if (!off) { off = { canvas: document.createElement('canvas'), image: null }; offscreen.set(plane, off); }
-    if (!off.image || off.image.width !== width || off.image.height !== height) {
-      off.canvas.width = width;
-      off.canvas.height = height;
-      off.image = new ImageData(width, height);
-    }
-    const slice = state.cursor[PLANE_AXES[plane].slice];
-    renderSlice(off.image.data, d, plane, slice, flipA(plane), layers);
-    off.canvas.getContext('2d')!.putImageData(off.image, 0, 0);
-    const ctx = canvas.getContext('2d')!;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    const g = geometry(plane, canvas);
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off.canvas, g.ox, g.oy, width * g.px, height * g.py);
-    drawCrosshair(ctx, plane, g);
-  }
-  updateLabels();
-  drawStrip();
+  const axis = PLANE_AXIS[plane];
+  const c = [...state.cursor] as Dims3;
+  c[axis] = Math.max(0, Math.min(d[axis] - 1, Math.round(value)));
+  moveCursor(c);
+  reportViewState();
+  updateSliceControls();
 }
 
-function drawCrosshair(ctx: CanvasRenderingContext2D, plane: Plane, g: ReturnType<typeof geometry>): void {
-  const ax = PLANE_AXES[plane];
-  const a = state.cursor[ax.a];
-  const b = state.cursor[ax.b];
-  const c = flipA(plane) ? g.width - 1 - a : a;
-  const r = g.height - 1 - b;
-  const x = g.ox + (c + 0.5) * g.px;
-  const y = g.oy + (r + 0.5) * g.py;
-  ctx.strokeStyle = 'rgba(0, 255, 0, 0.6)';
-  ctx.lineWidth = 1;
-  ctx.beginPath();
-  ctx.moveTo(g.ox, y); ctx.lineTo(g.ox + g.width * g.px, y);
-  ctx.moveTo(x, g.oy); ctx.lineTo(x, g.oy + g.height * g.py);
-  ctx.stroke();
+function setTool(tool: Tool): void {
+  state.tool = tool;
+  const drawing = tool === 'brush' || tool === 'eraser';
+  nv.setDrawingEnabled(drawing);
+  if (drawing) nv.setPenValue(tool === 'eraser' ? 0 : labelValue(), checked('pen-filled'));
+  nv.opts.penSize = Number($<HTMLInputElement>('brush-size').value);
+  nv.opts.dragModePrimary = tool === 'measure' ? DRAG_MODE.measurement : DRAG_MODE.crosshair;
+  updateControls();
 }
 
-function updateLabels(): void {
-  const d = dims()!;
-  const axis = PLANE_AXES[state.activePlane].slice;
-  const slider = $<HTMLInputElement>('slice');
-  slider.max = String(d[axis] - 1);
-  slider.value = String(state.cursor[axis]);
-  $('slice-label').textContent = `${state.activePlane} ${state.cursor[axis]} / ${d[axis] - 1}`;
-  const [x, y, z] = state.cursor;
-  const i = x + d[0] * (y + d[1] * z);
-  const vol = state.volumes.get(state.shown);
-  const parts = [`voxel (${x}, ${y}, ${z})`, vol ? `value ${formatNumber(vol.data[i])}` : 'loading…'];
-  if (state.mask) parts.push(`label ${state.mask[i]}`);
-  if (state.annotation) parts.push(`annotation ${state.annotation[i]}`);
-  if (state.heatmap && state.heatmap.values[i] === state.heatmap.values[i]) parts.push(`anomaly ${formatNumber(state.heatmap.values[i])}`);
-  $('readout').textContent = parts.join(' · ');
-  $('wl-readout').textContent = vol ? `W ${formatNumber(vol.window[1] - vol.window[0])} L ${formatNumber((vol.window[0] + vol.window[1]) / 2)}` : '';
+function labelValue(): number {
+  const v = Math.round(Number($<Valued>('label-value').value));
+  return Number.isFinite(v) ? Math.max(1, Math.min(255, v)) : 1;
+}
+
+// ---------- controls -----------------------------------------------------------------------
+
+function updateControls(): void {
+  const bg = state.background;
+  for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).setAttribute('aria-selected', String(tabKey(s) === bg));
+  for (const p of ['axial', 'coronal', 'sagittal'] as Plane[]) $(`plane-${p}`).setAttribute('aria-pressed', String(state.view === p));
+  $('view-multiplanar').setAttribute('aria-pressed', String(state.view === 'multiplanar'));
+  $('view-3d').setAttribute('aria-pressed', String(state.view === 'render'));
   const orient = $('orient-toggle');
   orient.textContent = state.radiological ? 'Radiological' : 'Neurological';
   orient.setAttribute('aria-pressed', String(!state.radiological));
-  for (const p of PLANES) $(`plane-${p}`).setAttribute('aria-pressed', String(!state.threeUp && p === state.activePlane));
-  $('layout-3up').setAttribute('aria-pressed', String(state.threeUp));
-  for (const t of ['navigate', 'brush', 'eraser', 'fill'] as Tool[]) $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
-  for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).setAttribute('aria-selected', String(tabKey(s) === state.shown));
+  for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[]) $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
+  $('brush-size-label').textContent = $<HTMLInputElement>('brush-size').value;
+  $('colorbar-section').hidden = !state.heatmap;
+  document.body.dataset.blend = state.blend ?? 'none';
+  updateWindowControls();
+  updateSliceControls();
+  drawColourBar();
+  drawStrip();
 }
 
-function formatNumber(v: number): string {
-  return Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(4);
+function updateSliceControls(): void {
+  const d = dims();
+  if (!d) return;
+  const axis = PLANE_AXIS[state.plane];
+  const slider = $<HTMLInputElement>('slice');
+  slider.max = String(d[axis] - 1);
+  slider.value = String(state.cursor[axis]);
+  $('slice-label').textContent = `${state.plane} ${state.cursor[axis]} / ${d[axis] - 1}`;
+  drawStrip();
 }
 
-/** The per-slice score strip: one bar per axial slice, red above the threshold, current slice marked. */
+/** The W/L control always shows the background's actual display range (also after a right-drag in the image). */
+function updateWindowControls(): void {
+  const img = state.images.get(state.background);
+  if (!img) {
+    $('wl-readout').textContent = '';
+    return;
+  }
+  $('wl-readout').textContent = windowLevelText(img.cal_min!, img.cal_max!);
+  const lo = $<Valued>('wl-min');
+  const hi = $<Valued>('wl-max');
+  if (document.activeElement !== lo) lo.value = formatNumber(img.cal_min!);
+  if (document.activeElement !== hi) hi.value = formatNumber(img.cal_max!);
+}
+
+function applyWindowPreset(): void {
+  const img = state.images.get(state.background);
+  if (!img) return;
+  const preset = $<Valued>('wl-preset').value;
+  let lo: number;
+  let hi: number;
+  if (preset === 'full') [lo, hi] = [img.global_min ?? img.cal_min!, img.global_max ?? img.cal_max!];
+  else if (preset === 'narrow') [lo, hi] = percentiles(img, 0.05, 0.95);
+  else if (preset === 'custom') [lo, hi] = [Number($<Valued>('wl-min').value), Number($<Valued>('wl-max').value)];
+  else [lo, hi] = autoWindow(img);
+  if (!(hi > lo)) return;
+  img.cal_min = lo;
+  img.cal_max = hi;
+  nv.updateGLVolume();
+  updateWindowControls();
+}
+
+function percentiles(img: NVImage, pLo: number, pHi: number): [number, number] {
+  const data = img.img as ArrayLike<number>;
+  const slope = img.hdr!.scl_slope || 1;
+  const inter = img.hdr!.scl_slope ? img.hdr!.scl_inter || 0 : 0;
+  const step = Math.max(1, Math.floor(data.length / 200000));
+  const sample: number[] = [];
+  for (let i = 0; i < data.length; i += step) if (data[i] !== 0) sample.push(data[i] * slope + inter);
+  if (!sample.length) return [0, 1];
+  sample.sort((a, b) => a - b);
+  return [sample[Math.floor(pLo * (sample.length - 1))], sample[Math.floor(pHi * (sample.length - 1))]];
+}
+
+function updateReadout(): void {
+  const map = state.map;
+  const img = state.images.get(state.background);
+  if (!map || !img) return;
+  const [x, y, z] = state.cursor;
+  const d = map.canonicalDims;
+  const i = x + d[0] * (y + d[1] * z);
+  const s = map.canonicalToStorageIndex(i);
+  const raw = (img.img as ArrayLike<number>)[s];
+  const slope = img.hdr!.scl_slope || 1;
+  const value = raw * slope + (img.hdr!.scl_slope ? img.hdr!.scl_inter || 0 : 0);
+  const parts = [`voxel (${x}, ${y}, ${z})`, `${(state.background === 'opened' ? state.init?.opened ?? 'file' : state.background).toUpperCase()} ${formatNumber(value)}`];
+  if (state.mask) parts.push(`label ${(state.mask.img as ArrayLike<number>)[s]}`);
+  if (state.mirror) {
+    const a = state.mirror[map.canonicalToDrawIndex(i)];
+    parts.push(`annotation ${a}${a ? ` (${labelEntry(state.labels, a).name})` : ''}`);
+  }
+  if (state.heatmap && state.heatmap.values[i] === state.heatmap.values[i]) parts.push(`anomaly ${formatNumber(state.heatmap.values[i])}`);
+  $('readout').textContent = parts.join(' · ');
+}
+
+function applyCase(c: CaseInfo): void {
+  state.caseInfo = c;
+  const view = caseView(c);
+  for (const s of ['flair', 't1', 't2', 't1ce'] as SequenceTab[]) {
+    const tab = $<Checkable>(`seq-${s}`);
+    tab.disabled = !view.tabs.includes(s);
+    tab.hidden = !view.tabs.includes(s);
+  }
+  const fileTab = $<Checkable>('seq-opened');
+  fileTab.disabled = false;
+  fileTab.hidden = !view.fileTab;
+  state.modalities = view.detect;
+  for (const ch of DETECT_CHANNELS) {
+    const box = $<Checkable>(`mod-${ch}`);
+    box.checked = view.detect.includes(ch);
+    box.disabled = !view.detect.includes(ch);
+    box.hidden = !view.detect.includes(ch);
+  }
+  for (const id of ['detect-slice', 'detect-volume']) $<Checkable>(id).disabled = view.detect.length === 0;
+  $<Checkable>('overlay-mask').disabled = !c.hasLabel;
+  notices.set('detect', view.detectNotice ?? '');
+  // Blend choices: the case's other sequences.
+  const blend = $<Valued>('blend-select');
+  const options: [string, string][] = [['none', 'none'], ...(view.fileTab ? [['opened', 'File'] as [string, string]] : []), ...view.tabs.map((t) => [t, t.toUpperCase()] as [string, string])];
+  blend.innerHTML = options.map(([v, t]) => `<vscode-option value="${v}">${t}</vscode-option>`).join('');
+  blend.value = state.blend ?? 'none';
+  showNotices();
+}
+
+// ---------- colour bar, score strip, label table, statistics, overlays ---------------------
+
+function drawColourBar(): void {
+  const h = state.heatmap;
+  if (!h) return;
+  const cb = $<HTMLCanvasElement>('colorbar');
+  const ctx = cb.getContext('2d')!;
+  const lut = nv.colormap($<Valued>('colormap').value || 'hot') as Uint8ClampedArray;
+  const img = ctx.createImageData(256, 1);
+  for (let i = 0; i < 256; i++) {
+    img.data.set([lut[4 * i], lut[4 * i + 1], lut[4 * i + 2], 255], 4 * i);
+  }
+  cb.width = 256;
+  cb.height = 1;
+  ctx.putImageData(img, 0, 0);
+  const t = colourBarTicks(h.range, h.threshold);
+  $('colorbar-min').textContent = t.min;
+  $('colorbar-max').textContent = t.max;
+  $('colorbar-threshold').textContent = `threshold ${t.threshold}${t.inside ? '' : ' (outside the range)'}`;
+  const mark = $('colorbar-mark');
+  mark.style.left = `calc(${(100 * t.at).toFixed(2)}% - 1px)`;
+  mark.title = `decision threshold ${t.threshold}`;
+}
+
+/** The per-slice score strip: one bar per canonical axial slice, red above the threshold, current slice marked. */
 function drawStrip(): void {
-  const canvas = $<HTMLCanvasElement>('slice-strip');
-  const w = Math.max(1, Math.round(canvas.clientWidth * devicePixelRatio));
-  if (canvas.width !== w) canvas.width = w;
-  const ctx = canvas.getContext('2d')!;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  const d = dims()!;
+  const d = dims();
+  if (!d) return;
+  const strip = $<HTMLCanvasElement>('slice-strip');
+  const w = Math.max(1, Math.round(strip.clientWidth * devicePixelRatio));
+  if (strip.width !== w) strip.width = w;
+  const ctx = strip.getContext('2d')!;
+  ctx.clearRect(0, 0, strip.width, strip.height);
   const nz = d[2];
-  const bar = canvas.width / nz;
+  const bar = strip.width / nz;
   if (state.sliceScores) {
     const { scores, threshold } = state.sliceScores;
     const [lo, hi] = finiteRange(scores);
     for (let z = 0; z < nz; z++) {
       const s = scores[z];
       if (s !== s) continue;
-      const hgt = Math.max(2, ((s - lo) / (hi - lo)) * canvas.height);
+      const hgt = Math.max(2, ((s - lo) / (hi - lo)) * strip.height);
       ctx.fillStyle = s >= threshold ? '#e04040' : '#4080e0';
-      ctx.fillRect(z * bar, canvas.height - hgt, Math.max(1, bar - 0.5), hgt);
+      ctx.fillRect(z * bar, strip.height - hgt, Math.max(1, bar - 0.5), hgt);
     }
   }
   ctx.fillStyle = '#0f0';
-  ctx.fillRect(state.cursor[2] * bar, 0, Math.max(1, bar), canvas.height);
+  ctx.fillRect(state.cursor[2] * bar, 0, Math.max(1, bar), strip.height);
 }
 
-// ---------- state changes ------------------------------------------------------------
-
-let viewStateTimer: ReturnType<typeof setTimeout> | undefined;
-/** Tells the host where the viewer is (debounced): the Detect command uses it. */
-function reportViewState(): void {
-  if (viewStateTimer !== undefined) clearTimeout(viewStateTimer);
-  viewStateTimer = setTimeout(() => {
-    if (state.init && state.modalities.size > 0) send({ type: 'viewState', cursor: [...state.cursor] as Dims3, modalities: [...state.modalities] });
-  }, 150);
-}
-
-function setSlice(plane: Plane, value: number): void {
-  const d = dims();
-  if (!d) return;
-  const axis = PLANE_AXES[plane].slice;
-  state.cursor[axis] = Math.max(0, Math.min(d[axis] - 1, Math.round(value)));
-  reportViewState();
-  requestRender();
-}
-
-/**
- * Shows the case's sequences: a tab and a Detect checkbox only for those that exist (all of
- * them ticked), the "File" tab only when the opened file is no known sequence. With no
- * FLAIR/T1/T2 at all Detect is disabled and the notice says how to assign one.
- */
-function applyCase(c: { sequences: SequenceTab[]; opened: SequenceTab | null; hasLabel: boolean }): void {
-  for (const s of ['flair', 't1', 't2', 't1ce'] as SequenceTab[]) {
-    const tab = $<HTMLButtonElement>(`seq-${s}`);
-    tab.disabled = !c.sequences.includes(s);
-    tab.hidden = !c.sequences.includes(s);
+function renderLabelTable(): void {
+  const table = $('label-table');
+  const present = new Set(state.labels.map((e) => e.value));
+  const value = labelValue();
+  const rows = [...state.labels, ...(present.has(value) ? [] : [labelEntry(state.labels, value)])];
+  table.innerHTML = '<tr><th></th><th class="num">#</th><th>Name</th><th>Show</th></tr>';
+  for (const e of rows) {
+    const tr = document.createElement('tr');
+    const sw = document.createElement('span');
+    sw.className = 'swatch';
+    sw.style.background = `rgb(${e.colour.join(',')})`;
+    const name = document.createElement('input');
+    name.className = 'name';
+    name.value = e.name;
+    name.dataset.testid = `label-name-${e.value}`;
+    name.setAttribute('aria-label', `Name of label ${e.value}`);
+    name.addEventListener('change', () => { state.labels = editLabel(state.labels, e.value, { name: name.value.slice(0, 200) }); applyLabelTable(); });
+    const vis = document.createElement('vscode-checkbox') as Checkable;
+    vis.checked = e.visible;
+    vis.dataset.testid = `label-visible-${e.value}`;
+    vis.setAttribute('aria-label', `Show label ${e.value}`);
+    vis.addEventListener('change', () => { state.labels = editLabel(state.labels, e.value, { visible: vis.checked }); applyLabelTable(); });
+    const cells = [sw, document.createTextNode(String(e.value)), name, vis];
+    cells.forEach((c, k) => {
+      const td = document.createElement('td');
+      if (k === 1) td.className = 'num';
+      td.append(c);
+      tr.append(td);
+    });
+    table.append(tr);
   }
-  const openedTab = $<HTMLButtonElement>('seq-opened');
-  openedTab.disabled = false;
-  openedTab.hidden = c.opened !== null;
-  const present = DETECT_CHANNELS.filter((ch) => c.sequences.includes(ch));
-  state.modalities = new Set(present);
-  for (const ch of DETECT_CHANNELS) {
-    const box = $<HTMLInputElement>(`mod-${ch}`);
-    box.checked = state.modalities.has(ch);
-    box.disabled = !present.includes(ch);
-    (box.parentElement as HTMLElement).hidden = !present.includes(ch);
+}
+
+/** Per-label statistics of the annotation and the label mask: voxels, ml, mean of every loaded sequence. */
+function computeStats(): void {
+  const map = state.map;
+  if (!map || !state.mirror || !state.init) return;
+  const [sx, sy, sz] = state.init.spacing;
+  const images: StatsImage[] = [];
+  for (const [key, img] of state.images) {
+    if (key === 'opened' && state.init.opened && state.images.has(state.init.opened)) continue;
+    images.push({ name: (key === 'opened' ? state.init.opened ?? 'file' : key).toUpperCase(), data: img.img as ArrayLike<number>, slope: img.hdr!.scl_slope, inter: img.hdr!.scl_inter });
   }
-  for (const id of ['detect-slice', 'detect-volume']) $<HTMLButtonElement>(id).disabled = present.length === 0;
-  $<HTMLInputElement>('overlay-mask').disabled = !c.hasLabel;
-  if (present.length === 0) notice('This file is not a known FLAIR, T1 or T2: run "AnyAD: Assign sequence…" (editor title bar) or add a data.sequences pattern to anyad.json to detect on it.');
-}
-
-/** Which volume a sequence tab shows: the opened file stands for its own sequence. */
-function tabKey(s: SeqKey): SeqKey {
-  return state.init && s === state.init.opened ? 'opened' : s;
-}
-
-function showSequence(s: SeqKey): void {
-  const key = tabKey(s);
-  state.shown = key;
-  if (!state.volumes.has(key) && key !== 'opened') {
-    notice(`Loading ${key.toUpperCase()}…`);
-    send({ type: 'requestSequence', sequence: key });
+  images.sort((a, b) => ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(a.name) - ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(b.name));
+  const sources: [string, ArrayLike<number>][] = [['Annotation', map.canonicalToStorage(map.drawToCanonical(state.mirror))]];
+  if (state.mask) sources.push(['Mask', state.mask.img as ArrayLike<number>]);
+  const table = $('stats');
+  table.innerHTML = `<tr><th>Layer</th><th>Label</th><th class="num">Voxels</th><th class="num">ml</th>${images.map((i) => `<th class="num">Mean ${i.name}</th>`).join('')}</tr>`;
+  for (const [src, labels] of sources) {
+    const rows = labelStatistics(labels, images, sx * sy * sz);
+    if (rows.length === 0) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td>${src}</td><td colspan="${3 + images.length}">empty</td>`;
+      table.append(tr);
+    }
+    for (const r of rows) {
+      const tr = document.createElement('tr');
+      tr.dataset.testid = `stats-${src.toLowerCase()}-${r.value}`;
+      const cells = [src, `${r.value} ${labelEntry(state.labels, r.value).name}`, String(r.voxels), r.ml.toFixed(3), ...images.map((i) => formatNumber(r.means[i.name]))];
+      cells.forEach((c, k) => {
+        const td = document.createElement('td');
+        if (k >= 2) td.className = 'num';
+        td.textContent = c;
+        tr.append(td);
+      });
+      table.append(tr);
+    }
   }
-  requestRender();
 }
 
-function applyWindowPreset(key: SeqKey): void {
-  const vol = state.volumes.get(key);
-  if (!vol) return;
-  const preset = $<HTMLSelectElement>('wl-preset').value;
-  vol.window = preset === 'full' ? finiteRange(vol.data) : preset === 'narrow' ? percentileWindow(vol.data, 0.05, 0.95) : percentileWindow(vol.data);
+function renderOverlayList(): void {
+  const list = $('overlay-list');
+  list.innerHTML = '';
+  state.overlays.forEach((o, i) => {
+    const box = document.createElement('vscode-checkbox') as Checkable;
+    box.id = `overlay-${i}-visible`;
+    box.dataset.testid = box.id;
+    box.checked = true;
+    box.textContent = o.name;
+    box.setAttribute('aria-label', `Show overlay ${o.name}`);
+    box.addEventListener('change', syncLayers);
+    const op = document.createElement('input');
+    op.type = 'range';
+    op.min = '0';
+    op.max = '100';
+    op.value = '60';
+    op.id = `overlay-${i}-opacity`;
+    op.dataset.testid = op.id;
+    op.setAttribute('aria-label', `Opacity of ${o.name}`);
+    op.addEventListener('input', syncLayers);
+    list.append(box, op);
+    if (!o.label) {
+      const sel = document.createElement('vscode-single-select') as Valued;
+      sel.id = `overlay-${i}-colormap`;
+      sel.dataset.testid = sel.id;
+      sel.setAttribute('aria-label', `Colormap of ${o.name}`);
+      sel.innerHTML = ['warm', 'hot', 'jet', 'viridis', 'plasma', 'cool'].map((c) => `<vscode-option value="${c}">${c}</vscode-option>`).join('');
+      sel.addEventListener('change', syncLayers);
+      list.append(sel);
+    }
+  });
+}
+
+// ---------- heatmap ------------------------------------------------------------------------
+
+/** The heatmap as an NVImage on the opened file's grid (NaN, i.e. not computed, below the range: transparent). */
+function buildHeatmapImage(): void {
+  const h = state.heatmap;
+  const back = state.images.get('opened');
+  if (!h || !back || !state.map) return;
+  const [lo, hi] = h.range;
+  const values = h.values.map((v) => (v === v ? v : lo - (hi - lo)));
+  const img = NVImage.zerosLike(back, 'float32');
+  img.img = state.map.canonicalToStorage(values);
+  img.hdr!.scl_slope = 1;
+  img.hdr!.scl_inter = 0;
+  img.name = 'anomaly heatmap';
+  img.cal_min = lo;
+  img.cal_max = hi;
+  img.colormap = $<Valued>('colormap').value || 'hot';
+  h.image = img;
+}
+
+// ---------- messages from the host -------------------------------------------------------
+
+window.addEventListener('message', (event: MessageEvent) => {
+  const msg = parseHostMessage(event.data, dims());
+  if (!msg) {
+    send({ type: 'log', level: 'warn', message: `viewer: dropped a malformed message from the host (type ${String((event.data as { type?: unknown })?.type).slice(0, 40)})` });
+    return;
+  }
+  void onHostMessage(msg);
+});
+
+async function onHostMessage(msg: HostToWebview): Promise<void> {
+  switch (msg.type) {
+    case 'init': {
+      state.init = msg;
+      const [nx, ny, nz] = msg.dims;
+      state.cursor = [Math.floor(nx / 2), Math.floor(ny / 2), Math.floor(nz / 2)];
+      $('info').textContent = `${msg.name} — ${nx}×${ny}×${nz}, ${msg.spacing.map((s) => s.toFixed(2)).join('×')} mm, stored ${msg.orientation}, ${msg.datatype}; annotation: ${msg.annotationFile}`;
+      applyCase(msg);
+      $<HTMLInputElement>('opacity-heatmap').value = String(Math.round(msg.overlay.opacity * 100));
+      $<Valued>('colormap').value = msg.overlay.colormap;
+      reportViewState();
+      updateControls();
+      return;
+    }
+    case 'case': {
+      if (!state.init) return;
+      state.init = { ...state.init, sequences: msg.sequences, opened: msg.opened, hasLabel: msg.hasLabel };
+      // Another file may now stand for a sequence: siblings are fetched again on use.
+      for (const key of [...state.images.keys()]) if (key !== 'opened') state.images.delete(key);
+      state.requested.clear();
+      notices.clearPrefix('sequence:');
+      if (!msg.hasLabel) state.mask = null;
+      applyCase(msg);
+      if (state.background !== 'opened' && !msg.sequences.includes(state.background)) state.background = 'opened';
+      if (state.blend && state.blend !== 'opened' && !msg.sequences.includes(state.blend)) state.blend = null;
+      if (state.blend && state.blend !== 'opened') requestSequence(state.blend);
+      if (state.background !== 'opened') requestSequence(state.background);
+      reportViewState();
+      syncLayers();
+      return;
+    }
+    case 'file':
+      await onFile(msg.layer, msg.name, msg.bytes);
+      return;
+    case 'labels':
+      setAnnotation(new Uint8Array(msg.data));
+      return;
+    case 'annotationPatch':
+      applyPatch(new Uint32Array(msg.indices), new Uint8Array(msg.values));
+      return;
+    case 'heatmap': {
+      const values = new Float32Array(msg.data);
+      state.heatmap = { ...msg, values, range: finiteRange(values), image: null };
+      buildHeatmapImage();
+      const where = msg.slice === null ? 'volume' : `axial slice ${msg.slice}`;
+      showModelWarning(msg.model);
+      $('score').textContent = `Anomaly score ${formatNumber(msg.score)} (threshold ${formatNumber(msg.threshold)}): ${msg.decision ? 'ANOMALOUS' : 'normal'} — ${where}, ${subsetLabel(msg.modalities)}`;
+      $<Checkable>('overlay-heatmap').checked = true;
+      syncLayers();
+      if (msg.slice !== null) setSlice('axial', msg.slice);
+      return;
+    }
+    case 'sliceScores':
+      state.sliceScores = { scores: new Float32Array(msg.scores), threshold: msg.threshold };
+      drawStrip();
+      return;
+    case 'clearHeatmap':
+      state.heatmap = null;
+      state.sliceScores = null;
+      $('score').textContent = '';
+      showModelWarning(null);
+      syncLayers();
+      return;
+    case 'notice':
+      notices.set('host', msg.text, msg.level);
+      showNotices();
+      return;
+    case 'error':
+      fatal(msg.title, msg.detail);
+      return;
+  }
 }
 
 /** The banner beside a result whose model carries a warning (random-init encoder); hidden otherwise. */
@@ -271,334 +826,107 @@ function showModelWarning(model: HeatmapModel | null): void {
   banner.title = `${model.description}\n${model.warning}`;
 }
 
-function notice(text: string): void {
-  $('notice').textContent = text;
+// ---------- view state for Detect ------------------------------------------------------------
+
+let viewStateTimer: ReturnType<typeof setTimeout> | undefined;
+/** Tells the host where the viewer is (debounced): the Detect command uses it. */
+function reportViewState(): void {
+  if (viewStateTimer !== undefined) clearTimeout(viewStateTimer);
+  viewStateTimer = setTimeout(reportViewStateNow, 150);
+}
+/** Sends the view state at once (before a Detect request, so the host sees the latest slice). */
+function reportViewStateNow(): void {
+  if (viewStateTimer !== undefined) clearTimeout(viewStateTimer);
+  if (state.init && state.modalities.length > 0) send({ type: 'viewState', cursor: [...state.cursor] as Dims3, modalities: [...state.modalities] });
 }
 
-function checked(id: string): boolean {
-  return $<HTMLInputElement>(id).checked;
-}
-function percent(id: string): number {
-  return Number($<HTMLInputElement>(id).value) / 100;
-}
+// ---------- keyboard and pointer -------------------------------------------------------------
 
-// ---------- messages from the host -------------------------------------------------------
-
-window.addEventListener('message', (event: MessageEvent) => {
-  const msg = parseHostMessage(event.data, dims());
-  if (!msg) {
-    send({ type: 'log', level: 'warn', message: `viewer: dropped a malformed message from the host (type ${String((event.data as { type?: unknown })?.type).slice(0, 40)})` });
-    return;
-  }
-  onHostMessage(msg);
-});
-
-function onHostMessage(msg: HostToWebview): void {
-  switch (msg.type) {
-    case 'init': {
-      state.init = msg;
-      const [nx, ny, nz] = msg.dims;
-      state.cursor = [Math.floor(nx / 2), Math.floor(ny / 2), Math.floor(nz / 2)];
-      $('info').textContent = `${msg.name} — ${nx}×${ny}×${nz}, ${msg.spacing.map((s) => s.toFixed(2)).join('×')} mm, stored ${msg.orientation} (shown canonical), ${msg.datatype}; annotation: ${msg.annotationFile}`;
-      applyCase(msg);
-      $<HTMLInputElement>('opacity-heatmap').value = String(Math.round(msg.overlay.opacity * 100));
-      $<HTMLSelectElement>('colormap').value = msg.overlay.colormap;
-      state.lut = colormapLut(msg.overlay.colormap);
-      reportViewState();
-      requestRender();
-      return;
-    }
-    case 'case': {
-      if (!state.init) return;
-      state.init = { ...state.init, sequences: msg.sequences, opened: msg.opened, hasLabel: msg.hasLabel };
-      // Another file may now stand for a sequence: fetch siblings again when their tab is used.
-      for (const key of [...state.volumes.keys()]) if (key !== 'opened') state.volumes.delete(key);
-      if (!msg.hasLabel) state.mask = null;
-      applyCase(msg);
-      if (state.shown !== 'opened' && !msg.sequences.includes(state.shown)) state.shown = 'opened';
-      reportViewState();
-      requestRender();
-      return;
-    }
-    case 'volume': {
-      const data = new Float32Array(msg.data);
-      state.volumes.set(msg.sequence, { data, window: percentileWindow(data) });
-      applyWindowPreset(msg.sequence);
-      if (msg.sequence === state.shown) notice('');
-      requestRender();
-      return;
-    }
-    case 'labels':
-      if (msg.layer === 'mask') state.mask = new Uint8Array(msg.data);
-      else state.annotation = new Uint8Array(msg.data);
-      requestRender();
-      return;
-    case 'annotationPatch': {
-      if (!state.annotation) return;
-      const idx = new Uint32Array(msg.indices);
-      const values = new Uint8Array(msg.values);
-      for (let i = 0; i < idx.length; i++) state.annotation[idx[i]] = values[i];
-      requestRender();
-      return;
-    }
-    case 'heatmap': {
-      const values = new Float32Array(msg.data);
-      state.heatmap = { ...msg, values, range: finiteRange(values) };
-      const where = msg.slice === null ? 'volume' : `axial slice ${msg.slice}`;
-      showModelWarning(msg.model);
-      $('score').textContent = `Anomaly score ${formatNumber(msg.score)} (threshold ${formatNumber(msg.threshold)}): ${msg.decision ? 'ANOMALOUS' : 'normal'} — ${where}, ${msg.modalities.map((m) => m.toUpperCase()).join('+')}`;
-      if (msg.slice !== null) setSlice('axial', msg.slice);
-      requestRender();
-      return;
-    }
-    case 'sliceScores':
-      state.sliceScores = { scores: new Float32Array(msg.scores), threshold: msg.threshold };
-      requestRender();
-      return;
-    case 'clearHeatmap':
-      state.heatmap = null;
-      state.sliceScores = null;
-      $('score').textContent = '';
-      showModelWarning(null);
-      requestRender();
-      return;
-    case 'notice':
-      notice(msg.text);
-      return;
-    case 'error':
-      $('info').textContent = msg.title;
-      $('error').textContent = msg.detail;
-      $('controls').hidden = true;
-      $('tools').hidden = true;
-      $('views').hidden = true;
-      $('slice-strip').hidden = true;
-      return;
-  }
-}
-
-// ---------- pointer, wheel and keys on the views -----------------------------------------
-
-interface Drag { plane: Plane; button: number; mode: 'cursor' | 'paint' | 'pan' | 'window'; lastX: number; lastY: number; points: number[]; slice: number }
-let drag: Drag | null = null;
-
-/** In-plane voxel (a, b) under a pointer event, or null outside the image. */
-function planePoint(plane: Plane, canvas: HTMLCanvasElement, e: MouseEvent): [number, number] | null {
-  const rect = canvas.getBoundingClientRect();
-  const g = geometry(plane, canvas);
-  const c = Math.floor(((e.clientX - rect.left) * devicePixelRatio - g.ox) / g.px);
-  const r = Math.floor(((e.clientY - rect.top) * devicePixelRatio - g.oy) / g.py);
-  return screenToPlane(dims()!, plane, flipA(plane), c, r);
-}
-
-function moveCursor(plane: Plane, p: [number, number]): void {
-  const ax = PLANE_AXES[plane];
-  state.cursor[ax.a] = p[0];
-  state.cursor[ax.b] = p[1];
-  reportViewState();
-  requestRender();
-}
-
-function brushRadius(): number {
-  return Math.max(0, Math.min(LIMITS.maxRadius, Math.round(Number($<HTMLInputElement>('brush-size').value))));
-}
-function labelValue(): number {
-  const v = Math.round(Number($<HTMLInputElement>('label-value').value));
-  return Number.isFinite(v) ? Math.max(1, Math.min(255, v)) : 1;
-}
-
-/** Paints the newest stroke segment locally so the stroke shows at once (the host's patch confirms it). */
-function previewStroke(dr: Drag): void {
-  if (!state.annotation) return;
-  const value = state.tool === 'eraser' ? 0 : labelValue();
-  const pts = dr.points.slice(-4);
-  for (const i of strokeVoxels(dims()!, dr.plane, dr.slice, pts, brushRadius())) state.annotation[i] = value;
-  requestRender();
-}
-
-function sendStroke(dr: Drag): void {
-  if (dr.points.length < 2) return;
-  const tool = state.tool === 'eraser' ? 'eraser' : 'brush';
-  send({ type: 'stroke', tool, plane: dr.plane, slice: dr.slice, points: dr.points, radius: brushRadius(), value: tool === 'eraser' ? 0 : labelValue() });
-}
-
-for (const plane of PLANES) {
-  const canvas = $<HTMLCanvasElement>(`view-${plane}`);
-  canvas.addEventListener('contextmenu', (e) => e.preventDefault());
-  canvas.addEventListener('mousedown', (e) => {
-    if (!dims()) return;
-    canvas.focus();
-    state.activePlane = plane;
-    const p = planePoint(plane, canvas, e);
-    const slice = state.cursor[PLANE_AXES[plane].slice];
-    let mode: Drag['mode'];
-    if (e.button === 2) mode = 'window';
-    else if (e.button === 1 || (e.button === 0 && e.shiftKey)) mode = 'pan';
-    else if (e.button === 0 && (state.tool === 'brush' || state.tool === 'eraser')) mode = 'paint';
-    else mode = 'cursor';
-    if (e.button === 0 && state.tool === 'fill' && !e.shiftKey) {
-      if (p) send({ type: 'fill', plane, slice, a: p[0], b: p[1], value: labelValue() });
-      requestRender();
-      return;
-    }
-    drag = { plane, button: e.button, mode, lastX: e.clientX, lastY: e.clientY, points: [], slice };
-    if (mode === 'paint' && p) {
-      drag.points.push(p[0], p[1]);
-      previewStroke(drag);
-    } else if (mode === 'cursor' && p) moveCursor(plane, p);
-    e.preventDefault();
-    requestRender();
-  });
-  canvas.addEventListener('wheel', (e) => {
-    if (!dims()) return;
-    e.preventDefault();
-    state.activePlane = plane;
-    if (e.ctrlKey || e.metaKey) {
-      const t = state.views[plane];
-      const factor = Math.exp(-e.deltaY * 0.0015);
-      const zoom = Math.max(0.25, Math.min(32, t.zoom * factor));
-      // Keep the point under the mouse fixed while zooming.
-      const rect = canvas.getBoundingClientRect();
-      const mx = (e.clientX - rect.left) * devicePixelRatio - canvas.width / 2;
-      const my = (e.clientY - rect.top) * devicePixelRatio - canvas.height / 2;
-      const k = zoom / t.zoom;
-      t.panX = mx - (mx - t.panX) * k;
-      t.panY = my - (my - t.panY) * k;
-      t.zoom = zoom;
-      requestRender();
-    } else {
-      setSlice(plane, state.cursor[PLANE_AXES[plane].slice] + (e.deltaY > 0 ? -1 : 1));
-    }
-  }, { passive: false });
-  canvas.addEventListener('keydown', (e) => {
-    e.stopPropagation();
-    onKey(plane, e);
-  });
-}
-// Keys pressed with nothing focused (e.g. after a toolbar click) go to the active view.
+// Capture phase: our keys act once, before NiiVue's canvas handlers see them.
 document.addEventListener('keydown', (e) => {
   const target = e.target as HTMLElement | null;
-  if (!target || target === document.body || target.tagName === 'BUTTON') onKey(state.activePlane, e);
-});
-
-window.addEventListener('mousemove', (e) => {
-  if (!drag) return;
-  const canvas = $<HTMLCanvasElement>(`view-${drag.plane}`);
-  const dx = e.clientX - drag.lastX;
-  const dy = e.clientY - drag.lastY;
-  drag.lastX = e.clientX;
-  drag.lastY = e.clientY;
-  if (drag.mode === 'pan') {
-    const t = state.views[drag.plane];
-    t.panX += dx * devicePixelRatio;
-    t.panY += dy * devicePixelRatio;
-    requestRender();
-  } else if (drag.mode === 'window') {
-    const vol = state.volumes.get(state.shown);
-    if (!vol) return;
-    let [lo, hi] = vol.window;
-    const width = hi - lo;
-    const level = (lo + hi) / 2 - dy * width * 0.005;
-    const newWidth = Math.max(width * 1e-3, width * Math.exp(dx * 0.005));
-    lo = level - newWidth / 2;
-    hi = level + newWidth / 2;
-    vol.window = [lo, hi];
-    requestRender();
-  } else {
-    const p = planePoint(drag.plane, canvas, e);
-    if (!p) return;
-    if (drag.mode === 'cursor') moveCursor(drag.plane, p);
-    else {
-      const n = drag.points.length;
-      if (drag.points[n - 2] === p[0] && drag.points[n - 1] === p[1]) return;
-      drag.points.push(p[0], p[1]);
-      previewStroke(drag);
-      if (drag.points.length >= 2 * LIMITS.strokePoints) {
-        // A very long stroke goes as several edits; the next one starts where this one ended.
-        sendStroke(drag);
-        drag.points = [p[0], p[1]];
-      }
-    }
-  }
-});
-
-window.addEventListener('mouseup', () => {
-  if (drag?.mode === 'paint') sendStroke(drag);
-  drag = null;
-});
-
-function onKey(plane: Plane, e: KeyboardEvent): void {
-  if (e.ctrlKey || e.metaKey || e.altKey) return; // undo/redo/save keys belong to VS Code
-  const step = { ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 }[e.key];
-  if (step !== undefined) {
-    setSlice(plane, state.cursor[PLANE_AXES[plane].slice] + step);
+  const typing = target && (target.tagName === 'INPUT' || target.tagName === 'VSCODE-TEXTFIELD' || target.tagName === 'VSCODE-SINGLE-SELECT');
+  if (typing || e.ctrlKey || e.metaKey || e.altKey) return; // undo/redo/save keys belong to VS Code
+  const step = ({ ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } as Record<string, number>)[e.key];
+  if (step !== undefined && state.init) {
+    setSlice(state.plane, state.cursor[PLANE_AXIS[state.plane]] + step);
     e.preventDefault();
+    e.stopPropagation();
     return;
   }
-  const tool = ({ n: 'navigate', b: 'brush', e: 'eraser', f: 'fill' } as Record<string, Tool>)[e.key.toLowerCase()];
+  const tool = ({ n: 'navigate', b: 'brush', e: 'eraser', f: 'fill', m: 'measure' } as Record<string, Tool>)[e.key.toLowerCase()];
+  const view = ({ 1: 'axial', 2: 'coronal', 3: 'sagittal', 4: 'multiplanar', 5: 'render' } as Record<string, View>)[e.key];
   if (tool) setTool(tool);
-  else if (e.key === 'r') {
-    state.views[plane] = { zoom: 1, panX: 0, panY: 0 };
-    requestRender();
-  }
-}
+  else if (view) setView(view);
+  else return;
+  e.preventDefault();
+  e.stopPropagation();
+}, true);
 
-function setTool(tool: Tool): void {
-  state.tool = tool;
-  requestRender();
-}
+canvas.addEventListener('pointerup', (e) => {
+  // NiiVue has moved the crosshair to the click by now (its listener was added first).
+  if (state.tool === 'fill' && e.button === 0) setTimeout(fillAt, 0);
+});
+canvas.addEventListener('contextmenu', (e) => e.preventDefault());
 
-// ---------- toolbar ------------------------------------------------------------------
+// ---------- toolbar ------------------------------------------------------------------------
 
-for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).addEventListener('click', () => showSequence(s));
-for (const p of PLANES) {
-  $(`plane-${p}`).addEventListener('click', () => {
-    state.activePlane = p;
-    state.threeUp = false;
-    requestRender();
-  });
-}
-$('layout-3up').addEventListener('click', () => { state.threeUp = !state.threeUp; requestRender(); });
-$('orient-toggle').addEventListener('click', () => { state.radiological = !state.radiological; requestRender(); });
-$('slice').addEventListener('input', () => setSlice(state.activePlane, Number($<HTMLInputElement>('slice').value)));
-$('wl-preset').addEventListener('change', () => { applyWindowPreset(state.shown); requestRender(); });
-for (const t of ['navigate', 'brush', 'eraser', 'fill'] as Tool[]) $(`tool-${t}`).addEventListener('click', () => setTool(t));
+for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).addEventListener('click', () => showBackground(s));
+$('blend-select').addEventListener('change', () => {
+  const v = $<Valued>('blend-select').value;
+  setBlend(v === 'none' || !v ? null : v as SeqKey);
+});
+$('blend-opacity').addEventListener('input', syncLayers);
+for (const p of ['axial', 'coronal', 'sagittal'] as Plane[]) $(`plane-${p}`).addEventListener('click', () => setView(p));
+$('view-multiplanar').addEventListener('click', () => setView('multiplanar'));
+$('view-3d').addEventListener('click', () => setView('render'));
+$('orient-toggle').addEventListener('click', () => {
+  state.radiological = !state.radiological;
+  nv.setRadiologicalConvention(state.radiological);
+  updateControls();
+});
+$('slice').addEventListener('input', () => setSlice(state.plane, Number($<HTMLInputElement>('slice').value)));
+$('wl-preset').addEventListener('change', applyWindowPreset);
+for (const id of ['wl-min', 'wl-max']) $(id).addEventListener('change', () => { $<Valued>('wl-preset').value = 'custom'; applyWindowPreset(); });
+for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[]) $(`tool-${t}`).addEventListener('click', () => setTool(t));
+$('pen-filled').addEventListener('change', () => setTool(state.tool));
+$('brush-size').addEventListener('input', () => setTool(state.tool));
+$('label-value').addEventListener('change', () => { setTool(state.tool); renderLabelTable(); });
 $('undo').addEventListener('click', () => send({ type: 'command', command: 'undo' }));
 $('redo').addEventListener('click', () => send({ type: 'command', command: 'redo' }));
 $('save').addEventListener('click', () => send({ type: 'command', command: 'save' }));
+$('save-as').addEventListener('click', () => send({ type: 'command', command: 'saveAs' }));
+$('revert').addEventListener('click', () => send({ type: 'command', command: 'revert' }));
 $('detect-slice').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectSlice' }); });
+$('detect-volume').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectVolume' }); });
 $('model-card').addEventListener('click', () => send({ type: 'command', command: 'showModelCard' }));
 $('pretrained-weights').addEventListener('click', () => send({ type: 'command', command: 'pretrainedWeights' }));
-$('detect-volume').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectVolume' }); });
-for (const id of ['overlay-heatmap', 'overlay-contour', 'overlay-mask', 'overlay-annotation', 'opacity-heatmap', 'opacity-mask', 'opacity-annotation']) $(id).addEventListener('input', requestRender);
-$('colormap').addEventListener('change', () => {
-  state.lut = colormapLut($<HTMLSelectElement>('colormap').value as Colormap);
-  requestRender();
-});
+$('add-overlay').addEventListener('click', () => send({ type: 'addOverlay' }));
+$('show-log').addEventListener('click', () => send({ type: 'command', command: 'showLog' }));
+$('stats-refresh').addEventListener('click', computeStats);
+for (const id of ['overlay-heatmap', 'overlay-mask', 'overlay-annotation']) $(id).addEventListener('change', syncLayers);
+for (const id of ['opacity-heatmap', 'opacity-mask', 'opacity-annotation']) $(id).addEventListener('input', syncLayers);
+$('colormap').addEventListener('change', syncLayers);
 for (const c of DETECT_CHANNELS) {
-  const box = $<HTMLInputElement>(`mod-${c}`);
+  const box = $<Checkable>(`mod-${c}`);
   box.addEventListener('change', () => {
-    if (box.checked) state.modalities.add(c);
-    else if (state.modalities.size > 1) state.modalities.delete(c);
-    else {
+    const r = toggleModality(state.modalities, c, box.checked);
+    state.modalities = r.modalities;
+    if (r.refused) {
       box.checked = true;
-      notice('Detection needs at least one of FLAIR, T1, T2.');
-    }
+      notices.set('modalities', 'Detection needs at least one of FLAIR, T1, T2.');
+    } else notices.clear('modalities');
+    showNotices();
     reportViewState();
   });
 }
 $('slice-strip').addEventListener('click', (e) => {
   const d = dims();
   if (!d) return;
-  const canvas = $<HTMLCanvasElement>('slice-strip');
-  const rect = canvas.getBoundingClientRect();
+  const rect = $('slice-strip').getBoundingClientRect();
   setSlice('axial', Math.floor(((e.clientX - rect.left) / rect.width) * d[2]));
 });
 
-/** Sends the view state at once (before a Detect request, so the host sees the latest slice). */
-function reportViewStateNow(): void {
-  if (viewStateTimer !== undefined) clearTimeout(viewStateTimer);
-  if (state.init && state.modalities.size > 0) send({ type: 'viewState', cursor: [...state.cursor] as Dims3, modalities: [...state.modalities] });
-}
-
-new ResizeObserver(requestRender).observe($('views'));
+new ResizeObserver(() => { if (nv.volumes.length) nv.resizeListener(); drawStrip(); }).observe($('canvas-box'));
+renderLabelTable();
 send({ type: 'ready' });

@@ -6,8 +6,11 @@
  * never acted on. Voxel data always travels as ArrayBuffers, never as JSON arrays.
  * Pure TypeScript: bundled into both the extension host and the browser.
  *
- * Volumes, maps and labels are on the opened volume's canonical (RAS) grid, x fastest:
- * index = x + nx·(y + ny·z). Parsers that check sizes take that grid's dims.
+ * Images travel as their files' bytes (the webview decodes them with NiiVue); maps and
+ * labels the host computes are on the opened volume's canonical (RAS) grid, x fastest:
+ * index = x + nx·(y + ny·z). Parsers that check sizes take that grid's dims. The init
+ * message says how that grid maps to the file's storage order (`axes`), so the webview can
+ * place them on NiiVue's own voxel order exactly, whatever the file's orientation.
  */
 import type { Plane } from '../extension/model/planes';
 import { ENCODER_KINDS, type EncoderKind } from '../shared/detectJson';
@@ -39,16 +42,26 @@ export interface InitMessage {
   hasLabel: boolean;
   annotationFile: string;
   overlay: { opacity: number; colormap: Colormap };
+  /** Storage dims of the file (dims[w] = sourceDims[axes[w].axis]). */
+  sourceDims: Dims3;
+  /** Canonical axis w is storage axis axes[w].axis, reversed when axes[w].flip. */
+  axes: [GridAxis, GridAxis, GridAxis];
 }
+export interface GridAxis { axis: 0 | 1 | 2; flip: boolean }
 /**
  * The case changed after init (a sequence assigned by hand, anyad.json edited): the same
  * fields as init's. Sibling volumes fetched before are stale and fetched again on use.
  */
 export interface CaseMessage { type: 'case'; sequences: SequenceTab[]; opened: SequenceTab | null; hasLabel: boolean }
-/** Intensities of one sequence (or the opened file itself), Float32 bytes. */
-export interface VolumeMessage { type: 'volume'; sequence: SequenceTab | 'opened'; data: ArrayBuffer }
-/** A whole label volume, Uint8 bytes: the case's label mask or the annotation. */
-export interface LabelsMessage { type: 'labels'; layer: 'mask' | 'annotation'; data: ArrayBuffer }
+/**
+ * A NIfTI file's bytes, as stored (.nii or .nii.gz): the opened file, a sibling sequence, the
+ * case's label mask, or an overlay the user added. The webview decodes it.
+ */
+export interface FileMessage { type: 'file'; layer: FileLayer; name: string; bytes: ArrayBuffer }
+export const FILE_LAYERS = ['opened', ...SEQUENCE_NAMES, 'mask', 'overlay'] as const;
+export type FileLayer = (typeof FILE_LAYERS)[number];
+/** The whole annotation, Uint8 bytes on the canonical grid (sent only when it is not blank). */
+export interface LabelsMessage { type: 'labels'; layer: 'annotation'; data: ArrayBuffer }
 /** New annotation labels for some voxels: indices as Uint32 bytes, values as Uint8 bytes. */
 export interface AnnotationPatchMessage { type: 'annotationPatch'; indices: ArrayBuffer; values: ArrayBuffer }
 /**
@@ -74,7 +87,7 @@ export interface ClearHeatmapMessage { type: 'clearHeatmap' }
 export interface NoticeMessage { type: 'notice'; level: 'info' | 'warn' | 'error'; text: string }
 export interface ErrorMessage { type: 'error'; title: string; detail: string }
 export type HostToWebview =
-  | InitMessage | CaseMessage | VolumeMessage | LabelsMessage | AnnotationPatchMessage | HeatmapMessage
+  | InitMessage | CaseMessage | FileMessage | LabelsMessage | AnnotationPatchMessage | HeatmapMessage
   | SliceScoresMessage | ClearHeatmapMessage | NoticeMessage | ErrorMessage;
 
 // ---- webview → host -------------------------------------------------------------
@@ -87,14 +100,25 @@ export interface RequestSequenceMessage { type: 'requestSequence'; sequence: Seq
 export interface StrokeMessage { type: 'stroke'; tool: 'brush' | 'eraser'; plane: Plane; slice: number; points: number[]; radius: number; value: number }
 /** Fill the closed region around (a, b) on one slice with `value`. */
 export interface FillMessage { type: 'fill'; plane: Plane; slice: number; a: number; b: number; value: number }
+/**
+ * One drawing action made with NiiVue's tools (pen stroke, filled outline, erase, flood fill):
+ * the canonical voxels it changed (Uint32 bytes, ascending) and their new labels (Uint8 bytes).
+ * The host records it as one undoable edit.
+ */
+export interface DrawEditMessage { type: 'drawEdit'; kind: 'brush' | 'eraser' | 'fill'; indices: ArrayBuffer; values: ArrayBuffer }
+/** Asks the host to pick another NIfTI of the subject and send it as an overlay layer. */
+export interface AddOverlayMessage { type: 'addOverlay' }
 /** A VS Code command the viewer's toolbar asks for (the host owns the document). */
 export interface CommandMessage { type: 'command'; command: ViewerCommand }
-/** showModelCard / pretrainedWeights: the links of the random-init banner (the host opens the documents). */
-export const VIEWER_COMMANDS = ['undo', 'redo', 'save', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights'] as const;
+/**
+ * showModelCard / pretrainedWeights: the links of the random-init banner (the host opens the
+ * documents); showLog opens the AnyAD output channel (it never opens by itself but on errors).
+ */
+export const VIEWER_COMMANDS = ['undo', 'redo', 'save', 'saveAs', 'revert', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights', 'showLog'] as const;
 export type ViewerCommand = (typeof VIEWER_COMMANDS)[number];
 /** Where the viewer is and which sequences detection should use. */
 export interface ViewStateMessage { type: 'viewState'; cursor: Dims3; modalities: DetectChannel[] }
-export type WebviewToHost = ReadyMessage | LogMessage | RequestSequenceMessage | StrokeMessage | FillMessage | CommandMessage | ViewStateMessage;
+export type WebviewToHost = ReadyMessage | LogMessage | RequestSequenceMessage | StrokeMessage | FillMessage | DrawEditMessage | AddOverlayMessage | CommandMessage | ViewStateMessage;
 
 export const LIMITS = {
   text: 4000,
@@ -102,6 +126,8 @@ export const LIMITS = {
   maxDim: 4096,
   strokePoints: 4096,
   maxRadius: 64,
+  /** Largest file the host sends (its own limit, anyad.maxVolumeMegabytes, is lower by default). */
+  fileBytes: 2 ** 31 - 1,
 } as const;
 
 // ---- validation helpers ---------------------------------------------------------
@@ -142,6 +168,19 @@ function hasOnlyKeys(raw: Record<string, unknown>, keys: string[]): boolean {
   return k.length === keys.length && k.every((x) => keys.includes(x));
 }
 
+/** init's grid fields: `axes` a permutation of the storage axes with flips, `sourceDims` consistent with `dims`. */
+function parseGridAxes(axes: unknown, sourceDims: unknown, dims: Dims3): { axes: [GridAxis, GridAxis, GridAxis]; sourceDims: Dims3 } | null {
+  if (!isTriple(sourceDims, (v) => isInt(v, 1, LIMITS.maxDim))) return null;
+  if (!Array.isArray(axes) || axes.length !== 3) return null;
+  const out: GridAxis[] = [];
+  for (const a of axes) {
+    if (!isObj(a) || !hasOnlyKeys(a, ['axis', 'flip']) || !isInt(a.axis, 0, 2) || typeof a.flip !== 'boolean') return null;
+    out.push({ axis: a.axis as 0 | 1 | 2, flip: a.flip });
+  }
+  if (new Set(out.map((a) => a.axis)).size !== 3 || out.some((a, w) => sourceDims[a.axis] !== dims[w])) return null;
+  return { axes: [out[0], out[1], out[2]], sourceDims: [sourceDims[0], sourceDims[1], sourceDims[2]] };
+}
+
 // ---- parsers --------------------------------------------------------------------
 
 /** Validates a message from the webview against the opened volume's `dims`; null = drop it. */
@@ -178,6 +217,19 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
       if (!isInt(slice, 0, dims[s] - 1) || !isInt(a, 0, dims[ia] - 1) || !isInt(b, 0, dims[ib] - 1) || !isInt(value, 0, 255)) return null;
       return { type: 'fill', plane, slice, a, b, value };
     }
+    case 'drawEdit': {
+      if (!dims || !hasOnlyKeys(raw, ['type', 'kind', 'indices', 'values'])) return null;
+      const { kind, indices, values } = raw;
+      const n = voxels(dims);
+      // At most one entry per voxel: the cost of handling it is bounded by the volume's size.
+      if (!oneOf(kind, ['brush', 'eraser', 'fill'] as const) || !isAnyBuffer(values) || values.byteLength === 0 || values.byteLength > n) return null;
+      if (!isBuffer(indices, 4 * values.byteLength)) return null;
+      const idx = new Uint32Array(indices.slice(0));
+      for (let i = 0; i < idx.length; i++) if (idx[i] >= n || (i > 0 && idx[i] <= idx[i - 1])) return null;
+      return { type: 'drawEdit', kind, indices: idx.buffer, values: values.slice(0) };
+    }
+    case 'addOverlay':
+      return hasOnlyKeys(raw, ['type']) ? { type: 'addOverlay' } : null;
     case 'command':
       return hasOnlyKeys(raw, ['type', 'command']) && oneOf(raw.command, VIEWER_COMMANDS)
         ? { type: 'command', command: raw.command }
@@ -202,17 +254,19 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
   if (!isObj(raw)) return null;
   switch (raw.type) {
     case 'init': {
-      const { name, dims: d, spacing, orientation, datatype, sequences, opened, hasLabel, annotationFile, overlay } = raw;
+      const { name, dims: d, spacing, orientation, datatype, sequences, opened, hasLabel, annotationFile, overlay, sourceDims, axes } = raw;
       if (!isText(name, LIMITS.name) || !isText(orientation, 8) || !isText(datatype, 16) || !isText(annotationFile, LIMITS.name)) return null;
       if (!isTriple(d, (v) => isInt(v, 1, LIMITS.maxDim))) return null;
       if (!isTriple(spacing, (v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) return null;
       if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
       if (!(opened === null || oneOf(opened, SEQUENCE_NAMES)) || typeof hasLabel !== 'boolean') return null;
       if (!isObj(overlay) || typeof overlay.opacity !== 'number' || !(overlay.opacity >= 0 && overlay.opacity <= 1) || !oneOf(overlay.colormap, COLORMAPS)) return null;
+      const grid = parseGridAxes(axes, sourceDims, d);
+      if (!grid) return null;
       return {
         type: 'init', name, dims: [d[0], d[1], d[2]], spacing: [spacing[0], spacing[1], spacing[2]], orientation, datatype,
         sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel, annotationFile,
-        overlay: { opacity: overlay.opacity, colormap: overlay.colormap },
+        overlay: { opacity: overlay.opacity, colormap: overlay.colormap }, ...grid,
       };
     }
     case 'case': {
@@ -222,11 +276,14 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
       if (!(opened === null || (oneOf(opened, SEQUENCE_NAMES) && (sequences as string[]).includes(opened))) || typeof hasLabel !== 'boolean') return null;
       return { type: 'case', sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel };
     }
-    case 'volume':
-      if (!dims || !(raw.sequence === 'opened' || oneOf(raw.sequence, SEQUENCE_NAMES)) || !isBuffer(raw.data, 4 * voxels(dims))) return null;
-      return { type: 'volume', sequence: raw.sequence, data: raw.data };
+    case 'file': {
+      const { layer, name, bytes } = raw;
+      if (!dims || !hasOnlyKeys(raw, ['type', 'layer', 'name', 'bytes']) || !oneOf(layer, FILE_LAYERS) || !isText(name, LIMITS.name) || name === '') return null;
+      if (!isAnyBuffer(bytes) || bytes.byteLength === 0 || bytes.byteLength > LIMITS.fileBytes) return null;
+      return { type: 'file', layer, name, bytes };
+    }
     case 'labels':
-      if (!dims || !oneOf(raw.layer, ['mask', 'annotation'] as const) || !isBuffer(raw.data, voxels(dims))) return null;
+      if (!dims || raw.layer !== 'annotation' || !isBuffer(raw.data, voxels(dims))) return null;
       return { type: 'labels', layer: raw.layer, data: raw.data };
     case 'annotationPatch': {
       const { indices, values } = raw;

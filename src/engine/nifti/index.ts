@@ -18,7 +18,7 @@ export { parseNiftiHeader, imageLayout, affineSource, effectiveScaling, type Ima
 export { readNifti, DEFAULT_MAX_BYTES, type ReadOptions, type ReadResult } from './read';
 export { loadVolume } from './load';
 export { encodeNifti, writeNifti, DEFAULT_GZIP_LEVEL, type NiftiImage, type WriteOptions } from './write';
-export { toCanonical, isCanonical, fromCanonical, canonicalAxes, type CanonicalAxis, type CanonicalAxes } from './orient';
+export { toCanonical, isCanonical, fromCanonical, canonicalAxes, canonicalGrid, type CanonicalAxis, type CanonicalAxes } from './orient';
 export { loadVolumeWithSource, sourceGridOf, writeOnSourceGrid, type SourceGrid, type SourceWriteOptions } from './sourceGrid';
 export { niftiOutputPath } from './outputName';
 export { orientationCode, axisOrientations, type AxisOrientation } from './affine';

@@ -48,19 +48,30 @@ function storageWalk(dims: readonly number[], axes: CanonicalAxes): { base: numb
   return { base, step, canonicalDims };
 }
 
-/** The RAS-ordered version of `vol` (returns `vol` itself when it already is RAS). */
-export function toCanonical(vol: Volume): Volume {
-  const axes = canonicalAxes(vol.affine);
-  if (isIdentity(axes)) return vol;
-  const { base, step, canonicalDims: dims } = storageWalk(vol.dims, axes);
-  const spacing: [number, number, number] = [vol.spacing[axes[0].axis], vol.spacing[axes[1].axis], vol.spacing[axes[2].axis]];
+/**
+ * The canonical grid (dims, spacing, affine) of a grid stored with `dims`/`spacing`/`affine`,
+ * without touching voxels: what toCanonical's result would have, for callers that read only
+ * a header (the viewer's host).
+ */
+export function canonicalGrid(grid: Pick<Volume, 'dims' | 'spacing' | 'affine'>): Pick<Volume, 'dims' | 'spacing' | 'affine'> {
+  const axes = canonicalAxes(grid.affine);
+  const pick = (v: readonly number[]): [number, number, number] => [v[axes[0].axis], v[axes[1].axis], v[axes[2].axis]];
   // T: output voxel → input voxel (4×4, row-major); new affine = A · T.
   const t = new Float64Array(16);
   t[15] = 1;
   axes.forEach(({ axis, flip }, w) => {
     t[axis * 4 + w] = flip ? -1 : 1;
-    if (flip) t[axis * 4 + 3] = vol.dims[axis] - 1;
+    if (flip) t[axis * 4 + 3] = grid.dims[axis] - 1;
   });
+  return { dims: pick(grid.dims), spacing: pick(grid.spacing), affine: multiply4(grid.affine, t) };
+}
+
+/** The RAS-ordered version of `vol` (returns `vol` itself when it already is RAS). */
+export function toCanonical(vol: Volume): Volume {
+  const axes = canonicalAxes(vol.affine);
+  if (isIdentity(axes)) return vol;
+  const { base, step } = storageWalk(vol.dims, axes);
+  const { dims, spacing, affine } = canonicalGrid(vol);
 
   const src = vol.data;
   const data = new Float32Array(src.length);
@@ -73,7 +84,7 @@ export function toCanonical(vol: Volume): Volume {
       for (let a = 0; a < ox; a++, p += s0) data[k++] = src[p];
     }
   }
-  return { dims, spacing, affine: multiply4(vol.affine, t), data };
+  return { dims, spacing, affine, data };
 }
 
 /**

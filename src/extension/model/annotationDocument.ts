@@ -20,12 +20,12 @@ export type LabelGrid = Pick<Volume, 'dims' | 'spacing' | 'affine'>;
 
 export type EditKind = 'brush' | 'eraser' | 'fill';
 
-/** One edit: the voxels it changed, their previous labels, and the label they all got. */
+/** One edit: the voxels it changed, their previous labels, and the labels they got. */
 export interface LabelEdit {
   readonly kind: EditKind;
   readonly indices: Uint32Array;
   readonly before: Uint8Array;
-  readonly value: number;
+  readonly after: Uint8Array;
 }
 
 /** New labels for some voxels: what the viewer must apply after an edit, undo or redo. */
@@ -41,7 +41,7 @@ export function defaultAnnotationPath(volumePath: string, caseId?: string): stri
 }
 
 /** Marks "state on disk unknown": a document restored from a backup is dirty until saved. */
-const NOT_ON_DISK: LabelEdit = { kind: 'fill', indices: new Uint32Array(0), before: new Uint8Array(0), value: 0 };
+const NOT_ON_DISK: LabelEdit = { kind: 'fill', indices: new Uint32Array(0), before: new Uint8Array(0), after: new Uint8Array(0) };
 
 export class AnnotationDocument {
   private edits: LabelEdit[] = [];
@@ -95,22 +95,38 @@ export class AnnotationDocument {
    */
   paint(kind: EditKind, indices: ArrayLike<number>, value: number): LabelEdit | null {
     if (!Number.isInteger(value) || value < 0 || value > 255) throw new RangeError(`label value must be an integer 0..255, got ${value}`);
+    return this.apply(kind, indices, new Uint8Array(indices.length).fill(value));
+  }
+
+  /**
+   * Sets voxel `indices[i]` to label `values[i]` as one undoable edit (a viewer stroke that
+   * drew, erased or filled; mixed values are one edit too). Only voxels that change are
+   * recorded, the last value of a repeated index wins; null when nothing changes.
+   */
+  apply(kind: EditKind, indices: ArrayLike<number>, values: ArrayLike<number>): LabelEdit | null {
+    if (values.length !== indices.length) throw new RangeError(`${indices.length} voxel indices but ${values.length} values`);
     const n = this.data.length;
-    const changed: number[] = [];
+    const target = new Map<number, number>();
     for (let i = 0; i < indices.length; i++) {
       const v = indices[i];
+      const value = values[i];
       if (!Number.isInteger(v) || v < 0 || v >= n) throw new RangeError(`voxel index ${v} is outside the volume (${n} voxels)`);
-      if (this.data[v] !== value) changed.push(v);
+      if (!Number.isInteger(value) || value < 0 || value > 255) throw new RangeError(`label value must be an integer 0..255, got ${value}`);
+      // Duplicates must be recorded once, or undo would restore the new value.
+      target.set(v, value);
     }
-    // Duplicates in `indices` must be recorded once, or undo would restore the new value.
-    const unique = Uint32Array.from(new Set(changed));
-    if (unique.length === 0) return null;
-    const before = new Uint8Array(unique.length);
-    for (let i = 0; i < unique.length; i++) {
-      before[i] = this.data[unique[i]];
-      this.data[unique[i]] = value;
-    }
-    const edit: LabelEdit = { kind, indices: unique, before, value };
+    const changed = [...target].filter(([v, value]) => this.data[v] !== value);
+    if (changed.length === 0) return null;
+    const unique = new Uint32Array(changed.length);
+    const before = new Uint8Array(changed.length);
+    const after = new Uint8Array(changed.length);
+    changed.forEach(([v, value], i) => {
+      unique[i] = v;
+      before[i] = this.data[v];
+      after[i] = value;
+      this.data[v] = value;
+    });
+    const edit: LabelEdit = { kind, indices: unique, before, after };
     this.edits.length = this.applied;
     this.edits.push(edit);
     this.applied++;
@@ -129,8 +145,8 @@ export class AnnotationDocument {
   redo(): LabelPatch | null {
     if (!this.canRedo) return null;
     const edit = this.edits[this.applied++];
-    for (let i = 0; i < edit.indices.length; i++) this.data[edit.indices[i]] = edit.value;
-    return { indices: edit.indices, values: new Uint8Array(edit.indices.length).fill(edit.value) };
+    for (let i = 0; i < edit.indices.length; i++) this.data[edit.indices[i]] = edit.after[i];
+    return { indices: edit.indices, values: edit.after };
   }
 
   /** Writes the labels to the annotation file (atomically) and marks the document clean. */
