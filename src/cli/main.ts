@@ -1,8 +1,13 @@
 /**
  * `anyad` command line: a thin layer over the engine. Each subcommand lives in
  * src/cli/commands/ and is listed in COMMANDS. Errors print one line and exit non-zero.
+ *
+ * Exit codes (README, "Command line"): 0 success; 1 an error the user can act on (bad file,
+ * config, I/O: disk full, permission, read-only…), one line naming the file and the cause;
+ * 2 usage; 70 internal error (a bug: message and stack trace); 130 cancelled (SIGINT/SIGTERM).
  */
 import { isAnyadError } from '../engine/errors';
+import { fileError, isSystemError } from '../engine/util/fileio';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { COMMANDS } from './commands';
 
@@ -40,6 +45,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isAnyadError(e)) {
       process.stderr.write(`anyad ${name}: error: ${e.message.split('\n')[0]}\n`);
+      return 1;
+    }
+    // A system error that escaped a typed wrapper (disk full, read-only file system…) is still
+    // the user's environment, not a bug: one line naming the path and the cause.
+    if (isSystemError(e)) {
+      const verbs: Record<string, string> = { open: 'open', read: 'read', write: 'write', mkdir: 'create folder', rename: 'move', unlink: 'remove', rmdir: 'remove', scandir: 'list', copyfile: 'copy' };
+      const err = fileError(e, e.path ?? '', verbs[e.syscall ?? ''] ?? 'access');
+      process.stderr.write(`anyad ${name}: error: ${err.message.split('\n')[0]}\n`);
       return 1;
     }
     process.stderr.write(`anyad ${name}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
