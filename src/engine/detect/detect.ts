@@ -98,6 +98,8 @@ export interface VolumeDetection {
   /** The file grid of the reference sequence (the subset's first): outputs go on it. */
   source: SourceGrid;
   provider: string;
+  /** Slices per model run. */
+  batch: number;
 }
 
 /** The subset of the requested sequences; ConfigError unless a non-empty set of flair/t1/t2. */
@@ -222,7 +224,7 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
       }
     }
     const ref = p.volumes[0];
-    return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, source: p.source, provider: p.session.provider };
+    return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, source: p.source, provider: p.session.provider, batch };
   }
   const z = opts.slice ?? Math.floor(nz / 2);
   const { image, width, height } = sliceInput(p, z);
