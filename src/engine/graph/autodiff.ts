@@ -12,8 +12,8 @@
  */
 import { GraphError } from '../errors';
 import {
-  add, cast, concat, convTranspose, div, equal, exp, expand, greater, greaterOrEqual,
-  lessOrEqual, less, log, matmul, mul, neg, pad, pow, reduceSum, reshape, slice, split, sub,
+  cast, concat, convTranspose, div, equal, exp, expand, gather, greater, greaterOrEqual,
+  lessOrEqual, log, matmul, mul, neg, pad, pow, reduceSum, reshape, slice, split, sub,
   sum, transpose, transposeLast2, unsqueeze, where, and,
 } from './ops';
 import { layerNormBackward } from './composites';
@@ -224,7 +224,9 @@ const RULES: Record<string, Rule> = {
   Clip: (n, [g]) => {
     const [x, lo, hi] = n.inputs;
     const inside = lo && hi ? and(greaterOrEqual(x!, lo), lessOrEqual(x!, hi)) : lo ? greaterOrEqual(x!, lo) : lessOrEqual(x!, hi!);
-    return [where(inside, g!, 0)];
+    // A float mask, not Where(bool): onnxruntime's layout optimiser may move a Transpose onto
+    // the condition, and the WebGPU provider has no bool Transpose (it would run on the CPU).
+    return [mul(g!, cast(inside, x!.dtype))];
   },
   Cast: (n, [g]) => [cast(g!, in0(n).dtype)],
   Where: (n, [g], [, na, nb]) => {
@@ -356,10 +358,11 @@ function gatherGrad(n: Node, g: Tensor): Tensor {
     Array.from(idx.data as BigInt64Array, Number).forEach((v, j) => { data[(v < 0 ? v + dim : v) * m + j] = 1; });
     oneHotT = graph.constant(data, [dim, m]);
   } else {
-    const flat = reshape(idx, [1, m]);
-    const normalised = where(less(flat, 0), add(flat, dim), flat);
-    const rows = graph.constant(BigInt64Array.from({ length: dim }, (_, i) => BigInt(i)), [dim, 1]);
-    oneHotT = cast(equal(rows, normalised), x.dtype);
+    // Columns of an identity picked by Gather (which resolves negative indices itself): int64
+    // arithmetic (Less/Add/Where/Equal) has no WebGPU kernel and would run on the CPU.
+    const eye = x.dtype === 'float32' ? new Float32Array(dim * dim) : new Float64Array(dim * dim);
+    for (let i = 0; i < dim; i++) eye[i * dim + i] = 1;
+    oneHotT = gather(graph.constant(eye, [dim, dim]), reshape(idx, [m]), 1);
   }
   const g3 = reshape(g, [outer, m, inner]);
   return reshape(matmul(oneHotT, g3), [...x.shape]);

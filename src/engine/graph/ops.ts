@@ -54,10 +54,16 @@ export function pow(a: Operand, b: Operand): Tensor {
   requireFloat('pow', ta);
   return elementwise('pow', 'Pow', [a, b]);
 }
-/** Sum of any number of same-dtype tensors (broadcasting), one ONNX Sum node. */
+/**
+ * Sum of any number of same-dtype tensors (broadcasting) as a left fold of Add nodes: the
+ * WebGPU provider has no Sum kernel (a Sum node would run on the CPU), and onnxruntime's CPU
+ * Sum adds its inputs in this order, so the values are the same.
+ */
 export function sum(ts: readonly Tensor[]): Tensor {
   if (ts.length === 0) throw graphError('sum', 'needs at least one tensor');
-  return ts.length === 1 ? ts[0] : elementwise('sum', 'Sum', ts);
+  let acc = ts[0];
+  for (let i = 1; i < ts.length; i++) acc = add(acc, ts[i]);
+  return acc;
 }
 
 export const neg = (x: Tensor): Tensor => unary('neg', 'Neg', x);

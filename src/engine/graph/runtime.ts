@@ -3,7 +3,8 @@
  *
  * - Execution provider: 'auto' tries CUDA (only when its provider library is installed next
  *   to the onnxruntime-node binding), then WebGPU (built into the Linux/Windows/macOS x64
- *   bindings, but it needs a GPU adapter, which is only found by trying), then the CPU; an
+ *   bindings, but it needs a GPU adapter, which is only found by trying; skipped when the
+ *   only Vulkan drivers are software ones, see adapters.ts), then the CPU; an
  *   explicit 'cpu' | 'cuda' | 'webgpu' either works or throws a RuntimeProviderError that
  *   says what to install or check.
  * - Sessions are cached by (model bytes hash | model file identity) + options, least recently
@@ -17,6 +18,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { RuntimeProviderError } from '../errors';
+import { webgpuSoftwareOnlyReason } from './adapters';
 
 export type ProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu';
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
@@ -63,7 +65,13 @@ export function initRuntime(opts: { logLevel?: 'verbose' | 'info' | 'warning' | 
   if (ortInitialised) return;
   ortInitialised = true;
   // Graph optimisers warn about every unused initializer of a training graph; keep stderr readable.
-  ort.env.logLevel = opts.logLevel ?? 'error';
+  // ANYAD_ORT_LOG=verbose makes onnxruntime print its node placements (provider checks, bug reports).
+  ort.env.logLevel = opts.logLevel ?? (verboseOrtLog() ? 'verbose' : 'error');
+}
+
+/** Whether onnxruntime should log verbosely to stderr (its "Node placements" lines among them). */
+export function verboseOrtLog(): boolean {
+  return process.env.ANYAD_ORT_LOG === 'verbose';
 }
 
 // ---------------------------------------------------------------------------------------
@@ -129,9 +137,9 @@ export function forgetProviderProbes(): void {
 }
 
 function logAutoChoice(ep: ExecutionProviderName, reasons: readonly string[], log: (m: string) => void): void {
-  if (autoChoiceLogged || reasons.length === 0) return;
+  if (autoChoiceLogged) return;
   autoChoiceLogged = true;
-  log(`provider 'auto' uses ${ep}: ${reasons.join(' | ')}`);
+  log(`provider 'auto' uses ${ep}: ${reasons.length ? reasons.join(' | ') : 'the first accelerator that started'}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -206,7 +214,7 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
   initRuntime();
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: opts.graphOptimization,
-    logSeverityLevel: 3,
+    logSeverityLevel: verboseOrtLog() ? 0 : 3,
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
   const make = (ep: ExecutionProviderName) => {
@@ -234,7 +242,7 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
   for (const ep of ['cuda', 'webgpu'] as const) {
     const known = autoUnavailable.get(ep);
     if (known) { reasons.push(known); continue; }
-    const why = providerUnavailable(ep);
+    const why = providerUnavailable(ep) ?? (ep === 'webgpu' ? webgpuSoftwareOnlyReason() : undefined);
     if (why) { reasons.push(why); autoUnavailable.set(ep, why); continue; }
     try {
       const session = wrap(await make(ep), ep, [...reasons]);

@@ -27,7 +27,7 @@
  */
 import { ConfigError } from '../errors';
 import {
-  type Tensor, add, gather, mul, reduceMean, reshape, sqrt, sub, unsqueeze,
+  type Tensor, add, concat, gather, mul, reduceMean, reshape, sqrt, sub, unsqueeze,
 } from '../graph';
 import { type GraphParams, toTokens } from './head';
 import type { WeightMap } from './headWeights';
@@ -57,8 +57,13 @@ export interface AffineInputs {
   fused: Tensor;
   /** Encoder groups [B, D, s, s]. */
   en: readonly [Tensor, Tensor];
-  /** Subset row per sample (id − 1, 0..6), int64 [B]. */
+  /** Subset row per sample (id − 1, 0..6), int64 [B]; with `subsetIds`, the ids 1..7 themselves. */
   subset: Tensor;
+  /**
+   * `subset` holds ids 1..7: the tables get a leading unused row (folded at build time) instead
+   * of an int64 `id − 1` in the graph, which the WebGPU provider would run on the CPU.
+   */
+  subsetIds?: boolean;
 }
 
 export interface AffineOutputs {
@@ -81,8 +86,9 @@ export function applyModalityAffine(inputs: AffineInputs, params: GraphParams): 
     const w = params.get(names.weight);
     const bias = params.get(names.bias);
     if (!w || !bias) throw new ConfigError('config/affine', `modality affine parameters ${names.weight} / ${names.bias} were not given`);
-    const gamma = gather(w, subset, 0); // [B, D]
-    const beta = gather(bias, subset, 0);
+    const table = (t: Tensor) => (inputs.subsetIds ? concat([t.graph.constant(new Float32Array(d), [1, d]), t], 0) : t);
+    const gamma = gather(table(w), subset, 0); // [B, D]
+    const beta = gather(table(bias), subset, 0);
     // Token layout: (γ − 1)·En_g + β, the change A_g makes to group g.
     const delta = add(mul(unsqueeze(sub(gamma, 1), 1), toTokens(e)), unsqueeze(beta, 1));
     shift = shift ? add(shift, delta) : delta;

@@ -93,7 +93,7 @@ export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
   if (spec.affine) {
     for (const [k, v] of spec.affine) params.set(k, g.param(k, v.shape, v.data));
     // Ids 1..7 → rows 0..6 of the affine tables.
-    headInput = g.scope('modality_affine', () => applyModalityAffine({ fused: enc.fused, en, subset: sub(subset, 1) }, params).headInput);
+    headInput = g.scope('modality_affine', () => applyModalityAffine({ fused: enc.fused, en, subset, subsetIds: true }, params).headInput);
   }
   const de = buildHead(g, { fused: headInput }, params, head).de;
 

@@ -1,0 +1,120 @@
+/**
+ * Provider agreement: the detection graph (encoder + head + map + score) and one training
+ * step's graph (head forward + backward on encoder features) of a preset, built with seeded
+ * random weights and inputs, run on the CPU provider and on another provider; the result is
+ * the largest |difference| of each output relative to that output's max |value| on the CPU.
+ *
+ * Used by the WebGPU CI test (test/runtime/webgpu.test.ts), `npm run bench:webgpu` and
+ * scripts/gpu-check.sh, each through scripts/provider-check.ts in a child process (onnxruntime
+ * writes its node placements only to the process's stderr).
+ */
+import { emitModel } from '../graph';
+import { type ExecutionProviderName, type Feed, type ProviderChoice, type Session, createSession, releaseSession, run } from '../graph/runtime';
+import { createRng } from '../util/random';
+import { type ChannelStats, initModalityAffine } from './alignment';
+import { createRandomEncoderWeights } from './encoderWeights';
+import { headConfig, initHeadParams } from './headWeights';
+import { INFERENCE_NAMES, buildInferenceModel } from './inference';
+import { DEFAULT_OBJECTIVE, TRAINING_GRAPH_NAMES, buildTrainingGraph, copyObjective } from './losses';
+import { modelPreset } from './presets';
+
+export interface CheckModel {
+  bytes: Uint8Array;
+  feeds: Record<string, Feed>;
+  shapes: Record<string, readonly number[]>;
+}
+
+/** The detection model (batch `detectBatch`) and the training-step model (batch `trainBatch`) of a preset. */
+export function buildCheckModels(presetName: string, opts: { detectBatch?: number; trainBatch?: number; seed?: number } = {}): { detect: CheckModel; train: CheckModel } {
+  const preset = modelPreset(presetName);
+  const seed = opts.seed ?? 7;
+  const c = preset.geometry.crop;
+  const s = c / preset.encoder.patchSize;
+  const encoder = createRandomEncoderWeights(preset.encoder, seed);
+  const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
+  const params = initHeadParams(cfg, seed);
+  const affine = initModalityAffine(cfg.dim);
+  const rng = createRng(seed + 1);
+  const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+
+  const bd = opts.detectBatch ?? 1;
+  const detect: CheckModel = {
+    bytes: buildInferenceModel({ encoder, head: { config: cfg, params }, affine, batch: bd, size: c }),
+    feeds: { [INFERENCE_NAMES.image]: normal(bd * 3 * c * c), [INFERENCE_NAMES.subset]: BigInt64Array.from({ length: bd }, (_, i) => BigInt(1 + ((i + 6) % 7))) },
+    shapes: { [INFERENCE_NAMES.image]: [bd, 3, c, c], [INFERENCE_NAMES.subset]: [bd] },
+  };
+
+  const b = opts.trainBatch ?? 2;
+  const d = cfg.dim;
+  const weights = new Map(params);
+  for (const [k, v] of affine) weights.set(k, v);
+  // Statistics away from the features' own so the alignment loss has a real gradient.
+  const stats: ChannelStats[] = [0, 1].map(() => ({ mean: normal(d).map((v) => 0.1 * v), std: normal(d).map((v) => 1 + 0.1 * Math.abs(v)), count: 1 }));
+  const { graph } = buildTrainingGraph({ batch: b, side: s, head: cfg, weights, objective: copyObjective(DEFAULT_OBJECTIVE), stats });
+  const N = TRAINING_GRAPH_NAMES;
+  const feeds: Record<string, Feed> = {
+    [N.fused]: normal(b * s * s * d), [N.en0]: normal(b * d * s * s), [N.en1]: normal(b * d * s * s),
+    [N.subset]: BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)),
+  };
+  const shapes: Record<string, readonly number[]> = { [N.fused]: [b, s * s, d], [N.en0]: [b, d, s, s], [N.en1]: [b, d, s, s], [N.subset]: [b] };
+  for (const [k, v] of weights) { feeds[k] = v.data; shapes[k] = v.shape; }
+  return { detect, train: { bytes: emitModel(graph, { paramsAs: 'inputs' }), feeds, shapes } };
+}
+
+/** max over outputs of max|a − b| / max|a| (a = reference). Non-finite values count as disagreement (Infinity). */
+export function maxRelativeDifference(ref: Record<string, ArrayLike<number>>, other: Record<string, ArrayLike<number>>): { maxRel: number; worst: string } {
+  let maxRel = 0;
+  let worst = '';
+  for (const [name, a] of Object.entries(ref)) {
+    const b = other[name];
+    if (!b || b.length !== a.length) return { maxRel: Infinity, worst: name };
+    let scale = 0;
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) {
+      const x = Number(a[i]);
+      const y = Number(b[i]);
+      if (!Number.isFinite(x) || !Number.isFinite(y)) return { maxRel: Infinity, worst: name };
+      scale = Math.max(scale, Math.abs(x));
+      diff = Math.max(diff, Math.abs(x - y));
+    }
+    // An all-zero output must stay all zero.
+    const rel = scale > 0 ? diff / scale : diff > 0 ? Infinity : 0;
+    if (worst === '' || rel > maxRel) { maxRel = rel; worst = name; }
+  }
+  return { maxRel, worst };
+}
+
+export interface ProviderRun {
+  provider: ExecutionProviderName;
+  outputs: Record<string, Float32Array>;
+  /** Session creation, then the median of the timed runs (after one warm-up run). */
+  sessionMs: number;
+  runMedianMs: number;
+}
+
+/** Runs a check model on a provider: one warm-up run, then `runs` timed runs (median); outputs of the last run. */
+export async function runCheckModel(m: CheckModel, provider: ProviderChoice, opts: { threads?: number; runs?: number } = {}): Promise<ProviderRun> {
+  const t0 = performance.now();
+  const session: Session = await createSession(m.bytes, { provider, threads: opts.threads ?? 0 });
+  const sessionMs = performance.now() - t0;
+  try {
+    let out = await run(session, m.feeds, m.shapes);
+    const times: number[] = [];
+    for (let i = 0; i < (opts.runs ?? 1); i++) {
+      const t = performance.now();
+      out = await run(session, m.feeds, m.shapes);
+      times.push(performance.now() - t);
+    }
+    const outputs: Record<string, Float32Array> = {};
+    for (const [k, v] of Object.entries(out)) if (v.data instanceof Float32Array) outputs[k] = v.data;
+    return { provider: session.provider, outputs, sessionMs, runMedianMs: median(times) };
+  } finally {
+    await releaseSession(session);
+  }
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
