@@ -336,6 +336,7 @@ export class RequestLedger {
   private nextId = 1;
   private ready = false;
   private readonly inFlight = new Map<number, AnsweredKind>();
+  private readonly cancelled = new Set<number>();
 
   /** A fresh id for a request of `kind`. */
   open(kind: AnsweredKind): number {
@@ -344,9 +345,19 @@ export class RequestLedger {
     return id;
   }
 
-  /** Forget a request the host gave up on (cancelled, engine gone). */
+  /** An id for a message that gets no answer (cancel): ids stay increasing. */
+  reserve(): number {
+    return this.nextId++;
+  }
+
+  /** Forget a request the host gave up on (engine gone). */
   drop(id: number): void {
     this.inFlight.delete(id);
+  }
+
+  /** A request the host cancelled: its remaining events (cancel and result may cross) are ignored, then forgotten. */
+  cancel(id: number): void {
+    if (this.inFlight.delete(id)) this.cancelled.add(id);
   }
 
   /** Whether the engine said ready. */
@@ -354,7 +365,11 @@ export class RequestLedger {
     return this.ready;
   }
 
-  /** Checks an event's order; returns the request kind for result/error/progress of a request. Throws EngineProtocolError. */
+  /**
+   * Checks an event's order; returns the request kind for an event of a request in flight,
+   * undefined for ready, id-less logs/errors and late events of a cancelled request.
+   * Throws EngineProtocolError.
+   */
   accept(e: EngineEvent): AnsweredKind | undefined {
     if (e.kind === 'ready') {
       if (this.ready) fail(`a second 'ready'`);
@@ -365,6 +380,10 @@ export class RequestLedger {
     if (e.id === null) {
       if (e.kind === 'log' || e.kind === 'error') return undefined;
       fail(`'${e.kind}' without a request id`);
+    }
+    if (this.cancelled.has(e.id)) {
+      if (e.kind === 'result' || e.kind === 'error') this.cancelled.delete(e.id);
+      return undefined;
     }
     const kind = this.inFlight.get(e.id);
     if (!kind) fail(`'${e.kind}' for request ${e.id}, which is not in flight (finished, cancelled or never sent)`);

@@ -8,6 +8,9 @@ import { detectCommand } from './detect';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
 import { weightsCommand } from './weights';
+import { scanCommand } from './scan';
+import { exportCommand } from './export';
+import { engineCommand } from './engine';
 
 export const COMMANDS: CommandSpec[] = [
   infoCommand,
@@ -18,4 +21,7 @@ export const COMMANDS: CommandSpec[] = [
   trainCommand,
   evalCommand,
   weightsCommand,
+  scanCommand,
+  exportCommand,
+  engineCommand,
 ];
