@@ -52,7 +52,7 @@ const BOUNDARY_VALUES: unknown[] = [0, -1, 1, 0.5, 1e9, -1e9, 1e308, 2 ** 53 + 1
 
 /** Byte-level mutations of a valid file: flips, random bytes, boundary integers, truncation, splices. */
 function mutateBytes(r: Rng, base: Uint8Array, hot: number): Uint8Array {
-  let b = Uint8Array.from(base);
+  let b: Uint8Array = Uint8Array.from(base);
   const rounds = 1 + int(r, 4);
   for (let k = 0; k < rounds; k++) {
     // Half the mutations hit the first `hot` bytes (the header), where the parser decides.

@@ -12,13 +12,13 @@
  * bundle that cannot load off the main thread, e.g. inside the VS Code extension host),
  * the cohort is written on the calling thread instead.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { StudyError } from '../errors';
 import { writeNifti } from '../nifti';
-import { writeFileAtomic } from '../util/atomic';
+import { mkdirs, writeFileAtomic } from '../util/atomic';
 import { createRng, mixSeed } from '../util/random';
 import { PHANTOM_SEQUENCES } from './contrast';
 import { checkPhantomSize, DEFAULT_PHANTOM_SIZE, generatePhantomArrays } from './generate';
@@ -88,7 +88,7 @@ export function phantomSliceRange(nz: number): { start: number; end: number; ste
 export function writePhantomCase(task: Omit<CaseTask, 'index'>): PhantomCaseSummary {
   const arrays = generatePhantomArrays({ seed: task.seed, size: task.size, anomalous: task.anomalous });
   const dir = join(task.outDir, task.id);
-  mkdirSync(dir, { recursive: true });
+  mkdirs(dir); // typed errors (Node's recursive mkdir says ENOENT on a read-only disk)
   const files = {} as PhantomCaseSummary['files'];
   const file = (suffix: string) => join(dir, `${task.id}_${suffix}.nii.gz`);
   const description = `AnyAD phantom ${task.id} seed ${task.seed}`;
@@ -121,7 +121,7 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
   const size = checkPhantomSize(opts.size ?? DEFAULT_PHANTOM_SIZE);
   const gzipLevel = opts.gzipLevel ?? 1;
   const root = resolve(outDir);
-  mkdirSync(root, { recursive: true });
+  mkdirs(root);
 
   // Exactly round(fraction × cases) anomalous cases, chosen by the seed.
   const order = createRng(mixSeed(seed, 0x5eed)).shuffle([...Array(cases).keys()]);

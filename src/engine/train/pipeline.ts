@@ -16,7 +16,7 @@
  * Resuming: runState.ts keeps what the checkpoints belong to, the evaluations, the losses and
  * the best parameters next to the checkpoints, so a resumed run selects among all evaluations.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { WorkspaceConfig } from '../config';
@@ -33,7 +33,7 @@ import { getCommandFor, loadCachedEncoder, loadEncoderFrom } from '../hub/encode
 import { buildSliceDataset, type SliceDataset } from '../study/dataset';
 import { type Case, discoverStudy } from '../study/discover';
 import { MODALITY_SUBSETS } from '../study/modalities';
-import { writeFileAtomic } from '../util/atomic';
+import { mkdirs, writeFileAtomic } from '../util/atomic';
 import { acquireRunLock } from '../util/runLock';
 import { type TrainingImages, loadTrainingImages, trainAnyAD } from './anyad';
 import { type EvaluationResult, HeadEvaluator, type ScoredImages, evaluateBaseline, evaluateModelFile, loadScoredImages } from './evaluate';
@@ -414,7 +414,7 @@ export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, 
   const baseline = await evaluateBaseline(test, boot);
   if (opts.signal?.aborted) throw new ConfigError('eval/cancelled', 'evaluation cancelled');
   const outDir = opts.outDir ?? bundleFolder(bundle.dir, now(), 'eval');
-  mkdirSync(outDir, { recursive: true });
+  mkdirs(outDir); // typed errors (Node's recursive mkdir says ENOENT on a read-only disk)
   const preset = m.preset ?? 'custom';
   const report = writeReport(outDir, {
     title: `AnyAD model ${bundle.dir} on ${config.data.root}`,

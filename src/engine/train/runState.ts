@@ -8,12 +8,12 @@
  * difference (trainAnyAD itself refuses a changed schedule, optimiser, head, objective or
  * masking).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import type { MetricSet } from '../eval';
 import { readSafetensors, toFloat32, writeSafetensors } from '../safetensors';
-import { writeFileAtomic } from '../util/atomic';
+import { mkdirs, writeFileAtomic } from '../util/atomic';
 import { listCheckpoints } from './checkpoint';
 import { cloneParams, makeParams, type Params } from './params';
 import { betterByImageAP } from './selection';
@@ -73,7 +73,7 @@ function checkRunIdentity(dir: string, identity: Record<string, unknown>): void 
     }
     return;
   }
-  mkdirSync(dir, { recursive: true });
+  mkdirs(dir); // typed errors (Node's recursive mkdir says ENOENT on a read-only disk)
   writeFileAtomic(file, JSON.stringify(identity, null, 2) + '\n');
 }
 

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { FileError } from '../errors';
 import { fileError } from './fileio';
 
 /** When this process started (ms since the epoch): temp files older than it cannot be ours. */
@@ -100,6 +101,9 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   try {
     fd = openSync(tmp, 'wx', 0o600);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new FileError('file/io', `cannot write: its temporary file ${basename(tmp)} already exists (a file or symlink planted there?); nothing was written`, path, { cause: e });
+    }
     throw fileError(e, path, 'write');
   }
   try {

@@ -60,7 +60,8 @@ export function fileError(e: unknown, path: string, verb = 'read', opts: { what?
   if (e instanceof AnyadError) return e;
   const Cls = opts.as ?? FileError;
   const sys = e as NodeJS.ErrnoException;
-  const file = typeof sys?.path === 'string' && sys.path !== path && isSystemError(e) ? sys.path : path;
+  // The caller's path names the file the user knows (not e.g. a temp file beside it); the error's own when none is given.
+  const file = !path && typeof sys?.path === 'string' && isSystemError(e) ? sys.path : path;
   const what = opts.what ? ` ${opts.what}` : '';
   return new Cls(opts.code ?? 'file/io', `cannot ${verb}${what}: ${describeIoError(e, file)}`, file, { cause: e });
 }

@@ -35,7 +35,10 @@ export function acquireRunLock(dir: string, what: string): () => void {
     }
     let other: Partial<LockInfo> = {};
     try { other = JSON.parse(readFileSync(path, 'utf8')) as LockInfo; } catch { /* half-written or removed: stale */ }
-    if (typeof other.pid === 'number' && other.pid !== process.pid && pidAlive(other.pid)) {
+    // Our own pid is busy too (another run in this process), unless the lock predates this
+    // process: then it is a dead process's whose pid we were given again.
+    const ours = other.pid === process.pid && Date.parse(other.startedAt ?? '') >= Math.floor(performance.timeOrigin);
+    if (typeof other.pid === 'number' && (ours || (other.pid !== process.pid && pidAlive(other.pid)))) {
       throw new ConfigError('train/busy', `another ${other.what ?? 'run'} (pid ${other.pid}, started ${other.startedAt ?? 'at an unknown time'}) is using this output folder; wait for it to finish or cancel it, or set output.dir to another folder`, dir);
     }
     rmSync(path, { force: true }); // stale: its process is gone
