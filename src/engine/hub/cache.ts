@@ -16,6 +16,7 @@ import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HubError } from '../errors';
 import { writeFileAtomic } from '../util/atomic';
+import { readRegularTextFile } from '../util/fileio'; // refs are tiny; a FIFO or device there must not block
 
 export type Env = Record<string, string | undefined>;
 
@@ -61,7 +62,7 @@ export function snapshotPath(cacheDir: string, repo: string, commit: string, fil
 export function cachedCommit(cacheDir: string, repo: string, revision: string): string | undefined {
   if (COMMIT_RE.test(revision)) return revision;
   try {
-    const c = readFileSync(join(repoDir(cacheDir, repo), 'refs', revision), 'utf8').trim();
+    const c = readRegularTextFile(join(repoDir(cacheDir, repo), 'refs', revision), { maxBytes: 4096 }).trim();
     return COMMIT_RE.test(c) ? c : undefined;
   } catch {
     return undefined;
@@ -167,7 +168,7 @@ export function listCache(cacheDir: string): CacheEntry[] {
     const dir = join(cacheDir, folder);
     const refs = new Map<string, string[]>();
     for (const rev of walkFiles(join(dir, 'refs'))) {
-      const c = readFileSync(join(dir, 'refs', rev), 'utf8').trim();
+      const c = readRegularTextFile(join(dir, 'refs', rev), { maxBytes: 4096 }).trim();
       refs.set(c, [...(refs.get(c) ?? []), rev]);
     }
     let commits: string[];

@@ -4,8 +4,9 @@
  * model.onnx and an anyad.json manifest with a `createdAt` (not the workspace config,
  * which has neither).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRegularTextFile } from '../util/fileio';
 import { BUNDLE_FILES } from './bundle';
 
 const SKIP = new Set(['node_modules', '.git', 'checkpoints']);
@@ -15,7 +16,8 @@ export function bundleCreatedAt(dir: string): number | undefined {
   const manifest = join(dir, BUNDLE_FILES.manifest);
   if (!existsSync(join(dir, BUNDLE_FILES.model)) || !existsSync(manifest)) return undefined;
   try {
-    const m = JSON.parse(readFileSync(manifest, 'utf8')) as { createdAt?: unknown };
+    // Guarded read: this walk runs in the extension host, where a FIFO named anyad.json would block it.
+    const m = JSON.parse(readRegularTextFile(manifest, { maxBytes: 16 << 20 })) as { createdAt?: unknown };
     const t = typeof m.createdAt === 'string' ? Date.parse(m.createdAt) : NaN;
     return Number.isFinite(t) ? t : statSync(manifest).mtimeMs;
   } catch {

@@ -8,12 +8,13 @@
  * difference (trainAnyAD itself refuses a changed schedule, optimiser, head, objective or
  * masking).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import type { MetricSet } from '../eval';
 import { readSafetensors, toFloat32, writeSafetensors } from '../safetensors';
 import { mkdirs, writeFileAtomic } from '../util/atomic';
+import { readRegularTextFile } from '../util/fileio';
 import { listCheckpoints } from './checkpoint';
 import { cloneParams, makeParams, type Params } from './params';
 import { betterByImageAP } from './selection';
@@ -60,7 +61,7 @@ function checkRunIdentity(dir: string, identity: Record<string, unknown>): void 
   if (listCheckpoints(dir).length > 0 && existsSync(file)) {
     let saved: Record<string, unknown>;
     try {
-      saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      saved = JSON.parse(readRegularTextFile(file, { maxBytes: 256 << 20 })) as Record<string, unknown>;
     } catch {
       throw new ConfigError('train/resume-mismatch', `${RUN_FILES.identity} is unreadable; delete the checkpoints folder to start afresh`, file);
     }
@@ -149,7 +150,7 @@ function loadState(dir: string, upToStep: number): SavedState {
   const file = join(dir, RUN_FILES.state);
   if (!existsSync(file)) return { evaluations: [], losses: [] };
   try {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as SavedState;
+    const s = JSON.parse(readRegularTextFile(file, { maxBytes: 256 << 20 })) as SavedState;
     const num = (v: unknown) => (v === null ? Number.NaN : (v as number));
     return {
       evaluations: s.evaluations.filter((e) => e.step <= upToStep).map((e) => ({ ...e, meanImageAP: num(e.meanImageAP), meanImageAUROC: num(e.meanImageAUROC), meanPixelAUROC: num(e.meanPixelAUROC) })),
