@@ -28,9 +28,9 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   ].join('; ');
   const btn = (id: string, label: string, title = label, extra = '') => `<vscode-button id="${id}" data-testid="${id}" secondary title="${esc(title)}" aria-label="${esc(title)}"${extra}>${label}</vscode-button>`;
   const seqTab = (s: string, label: string) => `<vscode-button id="seq-${s}" data-testid="seq-${s}" data-seq="${s}" role="tab" aria-selected="false" secondary disabled title="Show ${label} as the background">${label}</vscode-button>`;
-  const mod = (s: string, label: string) => `<vscode-checkbox id="mod-${s}" data-testid="mod-${s}" data-mod="${s}" label="${label}" aria-label="Detect with ${label}">${label}</vscode-checkbox>`;
+  const mod = (s: string, label: string) => `<vscode-checkbox id="mod-${s}" data-testid="mod-${s}" data-mod="${s}" label="${label}" aria-label="Detect with ${label}"></vscode-checkbox>`;
   const tool = (t: string, label: string, key: string) => btn(`tool-${t}`, label, `${label} (${key})`, ` data-tool="${t}" aria-pressed="false"`);
-  const check = (id: string, label: string, checked = true) => `<vscode-checkbox id="${id}" data-testid="${id}" label="${label}" aria-label="${label}"${checked ? ' checked' : ''}>${label}</vscode-checkbox>`;
+  const check = (id: string, label: string, checked = true) => `<vscode-checkbox id="${id}" data-testid="${id}" label="${label}" aria-label="${label}"${checked ? ' checked' : ''}></vscode-checkbox>`;
   const range = (id: string, label: string, min: number, max: number, value: number) => `<input type="range" id="${id}" data-testid="${id}" min="${min}" max="${max}" value="${value}" aria-label="${esc(label)}" title="${esc(label)}">`;
   const select = (id: string, label: string, options: [string, string][]) => `<vscode-single-select id="${id}" data-testid="${id}" aria-label="${esc(label)}" title="${esc(label)}">${options.map(([v, t]) => `<vscode-option value="${v}">${esc(t)}</vscode-option>`).join('')}</vscode-single-select>`;
   const colormaps: [string, string][] = [['hot', 'hot'], ['jet', 'jet'], ['viridis', 'viridis'], ['plasma', 'plasma'], ['warm', 'warm']];
@@ -92,7 +92,7 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
     ${btn('orient-toggle', 'Radiological', 'Radiological: patient right on the left; click for neurological', ' aria-pressed="false"')}</div>
   <div class="group"><label for="slice">Slice</label>${range('slice', 'Slice', 0, 0, 0).replace('data-testid="slice"', 'data-testid="slice-slider"')}<span id="slice-label" data-testid="slice-label"></span></div>
   <div class="group"><span class="cap">W/L</span>${select('wl-preset', 'Window preset', [['auto', 'Auto (NiiVue robust range)'], ['narrow', 'Narrow (5–95 %)'], ['full', 'Full range'], ['custom', 'Custom']])}
-    <vscode-textfield id="wl-min" data-testid="wl-min" type="number" aria-label="Window minimum" title="Window minimum"></vscode-textfield><vscode-textfield id="wl-max" data-testid="wl-max" type="number" aria-label="Window maximum" title="Window maximum"></vscode-textfield>
+    <vscode-textfield id="wl-min" data-testid="wl-min" type="number" step="any" aria-label="Window minimum" title="Window minimum"></vscode-textfield><vscode-textfield id="wl-max" data-testid="wl-max" type="number" step="any" aria-label="Window maximum" title="Window maximum"></vscode-textfield>
     <span id="wl-readout" data-testid="wl-readout"></span></div>
 </div>
 <div class="bar" id="tools">

@@ -48,8 +48,9 @@ const nv = new Niivue({
   maxDrawUndoBitmaps: 2, viewModeHotKey: '', clipPlaneHotKey: '', cycleClipPlaneHotKey: '', penSize: 3, isFilledPen: false,
   measureTextColor: [0, 1, 1, 1], measureLineColor: [0, 1, 1, 1],
 });
-// Shader compilation overlaps the host's reply (the file's bytes).
-const attached = nv.attachToCanvas(canvas).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
+// Shader compilation (synchronous in software GL) starts once 'ready' is sent, so it overlaps
+// the host reading and sending the file's bytes.
+const attached = new Promise((r) => setTimeout(r, 0)).then(() => nv.attachToCanvas(canvas)).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
 
 const saved = (vscode.getState() ?? {}) as { labels?: LabelEntry[] };
 const state = {
@@ -77,6 +78,7 @@ const state = {
   requested: new Set<SeqKey>(),
 };
 const notices = new Notices();
+let fileQueue: Promise<void> = Promise.resolve();
 
 // ---------- small helpers ----------------------------------------------------------------
 
@@ -116,36 +118,65 @@ function autoWindow(img: NVImage): [number, number] {
 
 // ---------- layers -------------------------------------------------------------------------
 
-/** Puts NiiVue's volume list in layer order: background, blend, mask, heatmap, added overlays. */
+/**
+ * Puts NiiVue's volume list in layer order (background, blend, mask, heatmap, added overlays)
+ * with each layer's colormap and opacity, then refreshes NiiVue's GL state once: every
+ * refresh re-renders all layers into textures (costly in software GL), so the list is set
+ * directly instead of through add/remove/setVolume, which refresh after each call.
+ */
 function syncLayers(): void {
   const bg = state.images.get(state.background);
   if (!bg) return;
   const blend = state.blend && state.blend !== state.background ? state.images.get(state.blend) ?? null : null;
   const wanted = [bg, blend, state.mask, state.heatmap?.image ?? null, ...state.overlays.map((o) => o.image)].filter((v): v is NVImage => v !== null);
-  for (const v of [...nv.volumes]) if (!wanted.includes(v)) nv.removeVolume(v);
-  wanted.forEach((v, i) => {
-    if (!nv.volumes.includes(v)) nv.addVolume(v);
-    if (nv.volumes.indexOf(v) !== i) nv.setVolume(v, i);
-  });
-  bg.colormap = 'gray';
-  bg.opacity = 1;
-  if (blend) {
-    blend.colormap = 'gray';
-    blend.opacity = percent('blend-opacity');
+  let changed = false;
+  if (wanted.length !== nv.volumes.length || wanted.some((v, i) => nv.volumes[i] !== v)) {
+    nv.volumes = wanted;
+    nv.back = wanted[0];
+    nv.overlays = wanted.slice(1);
+    changed = true;
   }
-  if (state.mask) state.mask.opacity = checked('overlay-mask') ? percent('opacity-mask') : 0;
-  if (state.heatmap?.image) {
-    state.heatmap.image.opacity = checked('overlay-heatmap') ? percent('opacity-heatmap') : 0;
-    state.heatmap.image.colormap = $<Valued>('colormap').value || 'hot';
-  }
+  changed = style(bg, 'gray', 1) || changed;
+  if (blend) changed = style(blend, 'gray', percent('blend-opacity')) || changed;
+  if (state.mask) changed = style(state.mask, null, checked('overlay-mask') ? percent('opacity-mask') : 0) || changed;
+  const heat = state.heatmap?.image;
+  if (heat) changed = style(heat, $<Valued>('colormap').value || 'hot', checked('overlay-heatmap') ? percent('opacity-heatmap') : 0) || changed;
   for (const [i, o] of state.overlays.entries()) {
-    o.image.opacity = (document.getElementById(`overlay-${i}-visible`) as Checkable | null)?.checked === false ? 0 : Number(($<HTMLInputElement>(`overlay-${i}-opacity`)?.value ?? '60')) / 100;
-    if (!o.label) o.image.colormap = ($<Valued>(`overlay-${i}-colormap`)?.value) || 'warm';
+    const visible = (document.getElementById(`overlay-${i}-visible`) as Checkable | null)?.checked !== false;
+    const opacity = Number((document.getElementById(`overlay-${i}-opacity`) as HTMLInputElement | null)?.value ?? '60') / 100;
+    const cmap = o.label ? null : (document.getElementById(`overlay-${i}-colormap`) as Valued | null)?.value || 'warm';
+    changed = style(o.image, cmap, visible ? opacity : 0) || changed;
   }
-  nv.setDrawOpacity(checked('overlay-annotation') ? percent('opacity-annotation') : 0);
-  nv.updateGLVolume();
+  if (changed) nv.updateGLVolume();
+  const drawOpacity = checked('overlay-annotation') ? percent('opacity-annotation') : 0;
+  if (nv.drawOpacity !== drawOpacity) nv.setDrawOpacity(drawOpacity);
   restoreDrawing();
   updateControls();
+}
+
+/**
+ * Sets a layer's colormap (null: keep its label colormap) and opacity without NiiVue's
+ * per-property refreshes; true when something changed. The colormap setter re-estimates the
+ * display range, so the range in use is kept.
+ */
+function style(img: NVImage, colormap: string | null, opacity: number): boolean {
+  let changed = false;
+  const raw = img as unknown as { _opacity: number; onColormapChange?: unknown };
+  if (colormap !== null && img.colormap !== colormap) {
+    const [lo, hi] = [img.cal_min, img.cal_max];
+    const hook = raw.onColormapChange;
+    raw.onColormapChange = undefined;
+    img.colormap = colormap;
+    raw.onColormapChange = hook;
+    img.cal_min = lo;
+    img.cal_max = hi;
+    changed = true;
+  }
+  if (raw._opacity !== opacity) {
+    raw._opacity = opacity;
+    changed = true;
+  }
+  return changed;
 }
 
 /** Shows sequence `s` as the background (fetching it from the host on first use). */
@@ -158,6 +189,7 @@ function showBackground(s: SeqKey): void {
     return;
   }
   syncLayers();
+  markPainted(key);
 }
 
 function setBlend(s: SeqKey | null): void {
@@ -166,11 +198,15 @@ function setBlend(s: SeqKey | null): void {
   syncLayers();
 }
 
-function requestSequence(key: SeqKey): void {
-  if (key === 'opened' || state.requested.has(key)) return;
+/** Asks the host for a sibling sequence once; `shown`: the user is waiting for it (say so). */
+function requestSequence(key: SeqKey, shown = true): void {
+  if (key === 'opened') return;
+  if (shown && !state.images.has(key)) {
+    notices.set(`sequence:${key}`, `Loading ${key.toUpperCase()}…`, 'info');
+    showNotices();
+  }
+  if (state.requested.has(key)) return;
   state.requested.add(key);
-  notices.set(`sequence:${key}`, `Loading ${key.toUpperCase()}…`, 'info');
-  showNotices();
   send({ type: 'requestSequence', sequence: key });
 }
 
@@ -195,8 +231,8 @@ function restoreDrawing(): void {
 function applyLabelTable(): void {
   const cm = niivueLabelColormap(state.labels);
   nv.setDrawColormap(cm as never);
-  if (state.mask) state.mask.setColormapLabel(cm as never);
-  for (const o of state.overlays) if (o.label) o.image.setColormapLabel(cm as never);
+  if (state.mask) state.mask.setColormapLabel(niivueLabelColormap(state.labels, labelMax(state.mask)) as never);
+  for (const o of state.overlays) if (o.label) o.image.setColormapLabel(niivueLabelColormap(state.labels, labelMax(o.image)) as never);
   vscode.setState({ labels: state.labels });
   if (nv.volumes.length) nv.updateGLVolume();
   renderLabelTable();
@@ -226,11 +262,11 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promi
     return;
   }
   if (layer === 'mask') {
-    img.setColormapLabel(niivueLabelColormap(state.labels) as never);
+    img.setColormapLabel(niivueLabelColormap(state.labels, labelMax(img)) as never);
     state.mask = img;
   } else if (layer === 'overlay') {
     const label = isLabelImage(img);
-    if (label) img.setColormapLabel(niivueLabelColormap(state.labels) as never);
+    if (label) img.setColormapLabel(niivueLabelColormap(state.labels, labelMax(img)) as never);
     else img.colormap = 'warm';
     img.opacity = 0.6;
     state.overlays.push({ name, image: img, label });
@@ -243,9 +279,19 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promi
     state.names.set(layer, name);
     notices.clear(`sequence:${layer}`);
     showNotices();
+    // A prefetched sequence nobody shows yet costs no GL refresh.
+    if (layer !== state.background && layer !== state.blend) return;
   }
   syncLayers();
   markPainted(layer === 'mask' || layer === 'overlay' ? null : layer);
+}
+
+/** Largest label of a label image (its colour table stops there, at least at the table's own labels). */
+function labelMax(img: NVImage): number {
+  const data = img.img as ArrayLike<number>;
+  let max = Math.max(...state.labels.map((e) => e.value), 1);
+  for (let i = 0; i < data.length; i++) if (data[i] > max) max = data[i];
+  return Math.min(255, max);
 }
 
 /** An overlay of small non-negative integers is shown with the label colour table. */
@@ -278,18 +324,25 @@ function onOpened(name: string, img: NVImage): void {
   img.cal_max = hi;
   state.images.set('opened', img);
   state.names.set('opened', name);
-  nv.addVolume(img);
-  nv.createEmptyDrawing();
-  state.mirror = new Uint8Array(nv.drawBitmap!.length);
+  // Everything that refreshes NiiVue's GL state is set before the one addVolume, so the first
+  // image costs one refresh; the drawing layer and the rest follow once it is on screen.
   nv.setDrawColormap(niivueLabelColormap(state.labels) as never);
-  if (state.pendingLabels) setAnnotation(state.pendingLabels);
-  state.pendingLabels = null;
-  setView(state.view);
-  moveCursor(state.cursor);
-  if (state.heatmap && !state.heatmap.image) buildHeatmapImage();
-  syncLayers();
+  nv.setSliceType(viewSliceType(state.view));
+  document.body.dataset.view = state.view;
+  nv.addVolume(img);
   markPainted('opened');
-  renderLabelTable();
+  setTimeout(() => {
+    nv.createEmptyDrawing();
+    state.mirror = new Uint8Array(nv.drawBitmap!.length);
+    if (state.pendingLabels) setAnnotation(state.pendingLabels);
+    state.pendingLabels = null;
+    if (state.heatmap && !state.heatmap.image) buildHeatmapImage();
+    nv.createOnLocationChange();
+    syncLayers();
+    renderLabelTable();
+    // The case's other sequences load while the user looks: a tab switch is then a layer swap.
+    for (const s of state.caseInfo?.sequences ?? []) if (tabKey(s) !== 'opened') requestSequence(s, false);
+  }, 0);
 }
 
 /** Records when a sequence was first drawn (epoch ms) for the viewer benchmark and tests. */
@@ -402,9 +455,13 @@ nv.onMeasurementCompleted = (m: { distance: number }) => {
 function setView(v: View): void {
   state.view = v;
   if (v !== 'multiplanar' && v !== 'render') state.plane = v;
-  nv.setSliceType(v === 'multiplanar' ? SLICE_TYPE.MULTIPLANAR : v === 'render' ? SLICE_TYPE.RENDER : SLICE_OF[v]);
+  nv.setSliceType(viewSliceType(v));
   document.body.dataset.view = v;
   updateControls();
+}
+
+function viewSliceType(v: View): number {
+  return v === 'multiplanar' ? SLICE_TYPE.MULTIPLANAR : v === 'render' ? SLICE_TYPE.RENDER : SLICE_OF[v];
 }
 
 function setSlice(plane: Plane, value: number): void {
@@ -686,7 +743,7 @@ function renderOverlayList(): void {
     box.id = `overlay-${i}-visible`;
     box.dataset.testid = box.id;
     box.checked = true;
-    box.textContent = o.name;
+    box.setAttribute('label', o.name);
     box.setAttribute('aria-label', `Show overlay ${o.name}`);
     box.addEventListener('change', syncLayers);
     const op = document.createElement('input');
@@ -774,8 +831,10 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       return;
     }
     case 'file':
-      await onFile(msg.layer, msg.name, msg.bytes);
-      return;
+      // One file at a time, in arrival order: the opened image is drawn before a small label
+      // file that decompresses sooner can take the main thread.
+      fileQueue = fileQueue.then(() => onFile(msg.layer, msg.name, msg.bytes));
+      return fileQueue;
     case 'labels':
       setAnnotation(new Uint8Array(msg.data));
       return;

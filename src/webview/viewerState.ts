@@ -140,12 +140,13 @@ export function editLabel(table: readonly LabelEntry[], value: number, change: P
 }
 
 /**
- * The table as a NiiVue label colormap over 0..255 (R, G, B, A, I, labels): 0 and hidden
+ * The table as a NiiVue label colormap over first..255 (R, G, B, A, I, labels): 0 and hidden
  * labels transparent, labels not in the table in spare colours, so every painted value shows.
  */
-export function niivueLabelColormap(table: readonly LabelEntry[]): { R: number[]; G: number[]; B: number[]; A: number[]; I: number[]; labels: string[] } {
+export function niivueLabelColormap(table: readonly LabelEntry[], last = 255): { R: number[]; G: number[]; B: number[]; A: number[]; I: number[]; labels: string[] } {
   const cm = { R: [] as number[], G: [] as number[], B: [] as number[], A: [] as number[], I: [] as number[], labels: [] as string[] };
-  for (let v = 0; v < 256; v++) {
+  // The drawing layer needs all 256 values; an image's table stops at its largest label.
+  for (let v = 0; v <= last; v++) {
     const e = v === 0 ? { name: '', colour: [0, 0, 0], visible: false } : labelEntry(table, v);
     cm.R.push(e.colour[0]);
     cm.G.push(e.colour[1]);
