@@ -23,6 +23,7 @@ import { isAnyadError } from '../src/engine/errors';
 import { encodeNifti, readNifti } from '../src/engine/nifti';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../src/engine/safetensors';
 import { parseHostMessage, parseWebviewMessage } from '../src/webview/protocol';
+import { mulberry32 } from '../test/helpers/random';
 
 const PARSERS = ['nifti', 'safetensors', 'config', 'webview'] as const;
 type ParserName = (typeof PARSERS)[number];
@@ -33,16 +34,7 @@ const watchdogMs = () => CASE_LIMIT_MS + 3000;
 
 // ---- deterministic randomness ---------------------------------------------------------
 
-function rngOf(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rngOf = mulberry32;
 type Rng = () => number;
 const int = (r: Rng, n: number) => Math.floor(r() * n);
 const pick = <T>(r: Rng, xs: readonly T[]): T => xs[int(r, xs.length)];

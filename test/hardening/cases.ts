@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceConfig, parseWorkspaceConfig } from '../../src/engine/config';
@@ -24,6 +23,8 @@ import { writeFileAtomic } from '../../src/engine/util/atomic';
 import { globMatch } from '../../src/engine/util/glob';
 import { acquireRunLock, RUN_LOCK_FILE } from '../../src/engine/util/runLock';
 import { resolveEncoder } from '../../src/engine/train/pipeline';
+import { FakeEventEmitter, fakeFileUri, requireWithVscode } from '../helpers/fakeVscode';
+import { fakePanel } from '../helpers/fakeWebviewPanel';
 import { runAnyad, type Measured, ROOT } from './harness';
 
 const work = mkdtempSync(join(tmpdir(), 'anyad-hardening-'));
@@ -384,29 +385,17 @@ async function cohort(name: string, steps: number, dataRoot?: string): Promise<{
 
 /** The custom editor provider against a minimal stand-in of the VS Code API (as test/extension does). */
 function loadEditor() {
-  const fileUri = (p: string) => ({ scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
-  class EventEmitter<T> {
-    private listeners: ((e: T) => void)[] = [];
-    event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose() {} }; };
-    fire(e: T) { for (const l of this.listeners) l(e); }
-    dispose() {}
-  }
   const vscodeStandIn = {
-    EventEmitter,
-    Uri: { joinPath: (base: { fsPath: string }, ...parts: string[]) => fileUri(join(base.fsPath, ...parts)), parse: (s: string) => fileUri(s.replace(/^file:\/\//, '')), file: fileUri },
+    EventEmitter: FakeEventEmitter,
+    Uri: { joinPath: (base: { fsPath: string }, ...parts: string[]) => fakeFileUri(join(base.fsPath, ...parts)), parse: (s: string) => fakeFileUri(s.replace(/^file:\/\//, '')), file: fakeFileUri },
     workspace: { fs: { readFile: async (u: { fsPath: string }) => new Uint8Array(readFileSync(u.fsPath)) }, getConfiguration: () => ({ get: (_k: string, d: unknown) => d }) },
     commands: { executeCommand: async () => undefined },
     window: { showWarningMessage: async () => undefined, showErrorMessage: async () => undefined },
   };
-  const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
-  const originalLoad = M._load;
-  M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : originalLoad(req, parent, isMain));
-  const mod = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
-  M._load = originalLoad;
-  const { fakePanel } = require('../helpers/fakeWebviewPanel') as typeof import('../helpers/fakeWebviewPanel');
+  const mod = requireWithVscode<typeof import('../../src/extension/niftiEditor')>(join(ROOT, 'src', 'extension', 'niftiEditor'), vscodeStandIn);
   const openEditor = async (path: string) => {
-    const provider = new mod.NiftiEditorProvider(fileUri('/ext') as never, { appendLine: () => {}, show: () => {} } as never);
-    const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
+    const provider = new mod.NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine: () => {}, show: () => {} } as never);
+    const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
     const view = fakePanel();
     await provider.resolveCustomEditor(doc, view.panel as never);
     return view;
