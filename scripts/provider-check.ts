@@ -10,10 +10,72 @@
  *   node --import tsx scripts/provider-check.ts --preset tiny-cpu --provider webgpu [--runs 1]
  *        [--parts detect,train] [--train-batch 2] [--threads 0]
  */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { releaseAllSessions } from '../src/engine/graph/runtime';
-import { PLACEMENT_MARKER } from '../src/engine/graph/placement';
+import { PLACEMENT_MARKER, type Placement, isPlacementLine, parsePlacements } from '../src/engine/graph/placement';
 import type { ProviderChoice } from '../src/engine/graph/runtime';
 import { buildCheckModels, maxRelativeDifference, runCheckModel } from '../src/engine/model/providerCheck';
+
+export interface PartResult {
+  /** max |device − cpu| / max |cpu| over the part's outputs ('Infinity' when not finite). */
+  maxRel: number | 'Infinity';
+  worst: string;
+  outputs: number;
+  cpu: { sessionMs: number; runMedianMs: number };
+  device: { sessionMs: number; runMedianMs: number };
+}
+
+export interface ProviderCheckResult {
+  preset: string;
+  requested: string;
+  /** The provider the sessions got ('auto' resolved). */
+  provider?: string;
+  detect?: PartResult;
+  train?: PartResult;
+  error?: string;
+}
+
+export interface SpawnedCheck {
+  result: ProviderCheckResult;
+  /** onnxruntime's node placement of the device session of each part ('detect', 'train'). */
+  placements: Map<string, Placement>;
+  code: number | null;
+  /** The last non-verbose stderr lines (errors). */
+  stderrTail: string;
+  ms: number;
+}
+
+/**
+ * Runs this script in a child process with ANYAD_ORT_LOG=verbose (plus `env`) and reads its
+ * JSON result and onnxruntime's placements. The verbose log is megabytes (every WebGPU shader
+ * is printed): only placement lines are kept.
+ */
+export function spawnProviderCheck(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<SpawnedCheck> {
+  const t0 = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], {
+      env: { ...process.env, ...opts.env, ANYAD_ORT_LOG: 'verbose' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const kept: string[] = [];
+    const tail: string[] = [];
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      if (isPlacementLine(line)) kept.push(line);
+      else if (!/^\d{4}-\d\d-\d\d .*\[[VIW]:onnxruntime/.test(line)) { tail.push(line); if (tail.length > 40) tail.shift(); }
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const last = stdout.trim().split('\n').pop() ?? '';
+      let result: ProviderCheckResult;
+      try { result = JSON.parse(last) as ProviderCheckResult; } catch { result = { preset: '?', requested: '?', error: `no result (exit ${code}): ${tail.join('\n')}` }; }
+      resolvePromise({ result, placements: parsePlacements(kept.join('\n')), code, stderrTail: tail.join('\n'), ms: performance.now() - t0 });
+    });
+  });
+}
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +108,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-main().catch((e) => {
-  process.stdout.write(`${JSON.stringify({ error: (e as Error).message })}\n`);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((e) => {
+    process.stdout.write(`${JSON.stringify({ error: (e as Error).message })}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeProviderError } from '../../src/engine/errors';
+import { webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
 import { Graph, add, emitModel, matmul, relu } from '../../src/engine/graph';
 import {
   cachedSessionCount, createSession, cudaProviderStatus, forgetProviderProbes, outputFloat32, releaseAllSessions,
@@ -78,9 +79,20 @@ test("'auto' picks CUDA/WebGPU when they work, otherwise CPU with a logged reaso
   await releaseAllSessions();
 });
 
+/**
+ * ANYAD_EXPECT_GPU=cuda|webgpu (comma-separated): this machine has that accelerator, so the
+ * explicit-provider tests below must get it instead of accepting a clear error
+ * (scripts/gpu-check.sh sets cuda; test/runtime/webgpu.test.ts sets webgpu over SwiftShader).
+ */
+const EXPECT_GPU = new Set((process.env.ANYAD_EXPECT_GPU ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+
 test("explicit 'cuda' works or fails with a RuntimeProviderError that says what to install/check", async () => {
   const m = tinyModel(4);
-  if (!cudaProviderStatus().installed) {
+  if (EXPECT_GPU.has('cuda')) {
+    const s = await createSession(m.bytes, { provider: 'cuda' });
+    assert.equal(s.provider, 'cuda');
+    assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
+  } else if (!cudaProviderStatus().installed) {
     await assert.rejects(createSession(m.bytes, { provider: 'cuda' }), isProviderError(/^runtime\/cuda-unavailable$/, /libonnxruntime_providers_cuda\.so.*--onnxruntime-node-install=cuda12.*cuDNN/));
   } else {
     try {
@@ -96,6 +108,14 @@ test("explicit 'cuda' works or fails with a RuntimeProviderError that says what 
 
 test("explicit 'webgpu' works or fails with a RuntimeProviderError (no crash)", async () => {
   const m = tinyModel(5);
+  if (EXPECT_GPU.has('webgpu')) {
+    const s = await createSession(m.bytes, { provider: 'webgpu' });
+    assert.equal(s.provider, 'webgpu');
+    const y = outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y');
+    expected(X, m.w, m.b).forEach((v, i) => assert.ok(Math.abs(y[i] - v) < 1e-5));
+    await releaseAllSessions();
+    return;
+  }
   try {
     const s = await createSession(m.bytes, { provider: 'webgpu' });
     assert.equal(s.provider, 'webgpu');
@@ -105,6 +125,20 @@ test("explicit 'webgpu' works or fails with a RuntimeProviderError (no crash)", 
     isProviderError(/^runtime\/webgpu-(failed|unavailable)$/, /WebGPU/)(e);
   }
   await releaseAllSessions();
+});
+
+test("'auto' never picks a software adapter: with only SwiftShader/lavapipe visible it says why and uses another provider", async () => {
+  const software = webgpuSoftwareOnlyReason();
+  if (!software) return; // a hardware Vulkan driver (or none to judge by) is visible: nothing to show here
+  forgetProviderProbes();
+  const logs: string[] = [];
+  const s = await createSession(tinyModel(9).bytes, { provider: 'auto', log: (l) => logs.push(l) });
+  assert.notEqual(s.provider, 'webgpu');
+  assert.ok(s.fallbackReasons.includes(software), s.fallbackReasons.join(' | '));
+  assert.equal(logs.length, 1);
+  assert.match(logs[0], new RegExp(`^provider 'auto' uses ${s.provider}: .*WebGPU`));
+  await releaseAllSessions();
+  forgetProviderProbes();
 });
 
 test('sessions are cached by model bytes + options (LRU); each createSession is an owner; freed after the last owner and run', async () => {

@@ -51,10 +51,13 @@ export function parsePlacements(log: string): Map<string, Placement> {
       continue;
     }
     const at = line.indexOf(TAG);
-    if (at < 0) { if (current) { label = undefined; current = undefined; } continue; }
+    if (at < 0) { current = undefined; continue; }
     const body = line.slice(at + TAG.length);
     if (/^\s*Node placements/.test(body)) {
+      // A marker labels only the next session's block.
+      current = undefined;
       if (label !== undefined && !out.has(label)) { current = { byProvider: {}, cpuNodes: [] }; out.set(label, current); }
+      label = undefined;
       ep = undefined;
       continue;
     }

@@ -1,0 +1,112 @@
+/**
+ * WebGPU, proven on every run: the WebGPU execution provider over Chromium's SwiftShader
+ * Vulkan driver (a software adapter; scripts/install-test-deps.sh installs it) runs the
+ * tiny-cpu detection graph and one training step's graph, agrees with the CPU provider
+ * (≤ 1e-4 of each output's max) and places no node on the CPU — counted from onnxruntime's own
+ * "Node placements" log. The sessions run in child processes: onnxruntime logs only to stderr,
+ * and VK_ICD_FILENAMES / LD_LIBRARY_PATH are read when a process starts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { classifyDriver, swiftShaderEnv, vulkanDriverManifests, vulkanDrivers, webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
+import { cpuNodeCount, describeCpuNodes, parsePlacements, PLACEMENT_MARKER } from '../../src/engine/graph/placement';
+import { spawnProviderCheck } from '../../scripts/provider-check';
+
+const TOLERANCE = 1e-4;
+
+function withoutTestContext(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_TEST_CONTEXT: _, ...rest } = env;
+  return rest;
+}
+const SWIFTSHADER = swiftShaderEnv();
+const MISSING = 'the SwiftShader Vulkan driver is missing (/usr/lib/chromium/vk_swiftshader_icd.json): run ./scripts/install-test-deps.sh';
+
+test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with the CPU within 1e-4 of max; 0 nodes on the CPU', async () => {
+  assert.ok(SWIFTSHADER, MISSING);
+  const { result, placements, code, stderrTail } = await spawnProviderCheck(['--preset', 'tiny-cpu', '--provider', 'webgpu', '--runs', '0'], { env: SWIFTSHADER });
+  assert.equal(code, 0, `provider check failed: ${result.error ?? stderrTail}`);
+  assert.equal(result.provider, 'webgpu');
+  for (const part of ['detect', 'train'] as const) {
+    const r = result[part]!;
+    assert.ok(typeof r.maxRel === 'number' && r.maxRel <= TOLERANCE, `${part}: WebGPU differs from the CPU by ${r.maxRel} of max (worst output ${r.worst})`);
+    assert.ok(r.outputs >= (part === 'detect' ? 3 : 100), `${part}: compared ${r.outputs} outputs`);
+    const p = placements.get(part);
+    assert.ok(p, `${part}: onnxruntime reported no node placement`);
+    assert.ok((p.byProvider.WebGpuExecutionProvider ?? 0) > 100, `${part}: ${JSON.stringify(p.byProvider)}`);
+    assert.equal(cpuNodeCount(p), 0, `${part}: nodes on the CPU: ${describeCpuNodes(p)} — ${p.cpuNodes.slice(0, 8).map((n) => n.name).join(', ')}`);
+  }
+});
+
+test("runtime tests with SwiftShader visible and ANYAD_EXPECT_GPU=webgpu: explicit 'webgpu' must work, 'auto' must not pick the software adapter", () => {
+  assert.ok(SWIFTSHADER, MISSING);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-name-pattern=webgpu|auto', join(__dirname, 'runtime.test.ts')], {
+    // Without NODE_TEST_CONTEXT, or node:test in the child thinks it is nested in this run and skips the file.
+    env: { ...withoutTestContext(process.env), ...SWIFTSHADER, ANYAD_EXPECT_GPU: 'webgpu' }, encoding: 'utf8', timeout: 120_000,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  assert.equal(r.status, 0, out);
+  assert.match(out, /✔ explicit 'webgpu'/);
+  assert.match(out, /✔ 'auto' never picks a software adapter/);
+  assert.doesNotMatch(out, /# (fail|skipped) [1-9]/);
+});
+
+test('placement parser: per marker, the next session\'s placement; CPU nodes listed', () => {
+  const line = (s: string) => `2026-12-05 10:42:42.8 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp] ${s}`;
+  const log = [
+    line('Node placements'), line(' All nodes placed on [CPUExecutionProvider]. Number of nodes: 763'), // the CPU reference session: unlabelled
+    `${PLACEMENT_MARKER} detect`,
+    '2026-12-05 10:42:42.7 [I:onnxruntime:, inference_session.cc:1 Initialize] Initializing session.',
+    line('Node placements'),
+    line(' Node(s) placed on [CPUExecutionProvider]. Number of nodes: 2'),
+    line('  Sum (encoder/fused/Sum_890)'), line('  Sub (modality_affine/Sub_1061)'),
+    line(' Node(s) placed on [WebGpuExecutionProvider]. Number of nodes: 827'),
+    line('  Reshape (encoder/embed/Reshape_8)'),
+    // The next block follows at once (the spawner keeps only placement lines): not 'detect'.
+    line('Node placements'), line(' All nodes placed on [CPUExecutionProvider]. Number of nodes: 5'),
+    `${PLACEMENT_MARKER} train`,
+    line('Node placements'), line(' All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 2002'),
+  ].join('\n');
+  const p = parsePlacements(log);
+  assert.deepEqual([...p.keys()], ['detect', 'train']);
+  assert.deepEqual(p.get('detect')!.byProvider, { CPUExecutionProvider: 2, WebGpuExecutionProvider: 827 });
+  assert.deepEqual(p.get('detect')!.cpuNodes, [{ op: 'Sum', name: 'encoder/fused/Sum_890' }, { op: 'Sub', name: 'modality_affine/Sub_1061' }]);
+  assert.equal(describeCpuNodes(p.get('detect')!), '2 (1 Sum, 1 Sub)');
+  assert.equal(cpuNodeCount(p.get('train')!), 0);
+});
+
+test('Vulkan drivers: the loader\'s manifests (override, search path), software ones recognised; SwiftShader alone → auto skips WebGPU', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-vk-'));
+  try {
+    const icd = (folder: string, file: string, lib: string) => {
+      mkdirSync(folder, { recursive: true });
+      writeFileSync(join(folder, file), JSON.stringify({ file_format_version: '1.0.0', ICD: { library_path: lib, api_version: '1.3.0' } }));
+      return join(folder, file);
+    };
+    const swift = icd(join(dir, 'chromium'), 'vk_swiftshader_icd.json', './libvk_swiftshader.so');
+    const etc = join(dir, 'etc');
+    const nvidia = icd(join(etc, 'vulkan', 'icd.d'), 'nvidia_icd.json', 'libGLX_nvidia.so.0');
+    const lvp = icd(join(dir, 'share', 'vulkan', 'icd.d'), 'lvp_icd.x86_64.json', '/usr/lib/x86_64-linux-gnu/libvulkan_lvp.so');
+    const search = { HOME: dir, XDG_CONFIG_DIRS: etc, XDG_DATA_DIRS: join(dir, 'share') };
+    assert.deepEqual(vulkanDriverManifests(search, 'linux'), [nvidia, lvp]);
+    assert.deepEqual(vulkanDriverManifests({ ...search, VK_ICD_FILENAMES: swift }, 'linux'), [swift]);
+    assert.deepEqual(vulkanDriverManifests({ ...search, VK_DRIVER_FILES: join(dir, 'chromium') }, 'linux'), [swift]);
+    assert.deepEqual(vulkanDriverManifests(search, 'win32'), []);
+    assert.deepEqual(vulkanDrivers({ ...search, VK_ICD_FILENAMES: swift }, 'linux').map((d) => [d.name, d.software]), [['SwiftShader', true]]);
+    assert.equal(classifyDriver('x.json', 'libvulkan_lvp.so').software, true);
+    assert.equal(classifyDriver('x.json', 'libvulkan_radeon.so').software, false);
+    assert.equal(classifyDriver('x.json', 'C:\\\\Windows\\\\System32\\\\nvoglv64.dll').software, false);
+    // A hardware driver beside a software one: WebGPU may get the GPU.
+    assert.equal(webgpuSoftwareOnlyReason(search, 'linux'), undefined);
+    assert.match(webgpuSoftwareOnlyReason({ ...search, VK_ICD_FILENAMES: swift }, 'linux')!, /software Vulkan driver \(SwiftShader: .*vk_swiftshader_icd\.json\).*'webgpu' explicitly/);
+    assert.match(webgpuSoftwareOnlyReason({ ...search, VK_ICD_FILENAMES: join(dir, 'none.json') }, 'linux')!, /no Vulkan driver/);
+    assert.equal(webgpuSoftwareOnlyReason({}, 'darwin'), undefined);
+    // The child-process environment: the ICD alone, its folder first on LD_LIBRARY_PATH.
+    assert.deepEqual(swiftShaderEnv({ ANYAD_SWIFTSHADER_ICD: swift, LD_LIBRARY_PATH: `/opt/x:${join(dir, 'chromium')}` }), { VK_ICD_FILENAMES: swift, LD_LIBRARY_PATH: `${join(dir, 'chromium')}:/opt/x` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
