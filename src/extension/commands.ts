@@ -1,24 +1,23 @@
 /** Command handlers: thin wrappers over the engine. */
 import * as vscode from 'vscode';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { locateBundle } from '../engine/model/bundleLocator';
-import { niftiOutputPath, readNifti, toCanonical } from '../engine/nifti';
+import { niftiOutputPath } from '../engine/nifti';
 import { cliErrorLine, runCli } from './cliRunner';
 import type { NiftiEditorProvider } from './niftiEditor';
 import type { WorkspaceSequences } from './workspaceSequences';
 import { CONFIG_TEMPLATE, loadWorkspaceConfig } from '../engine/config';
 import { isAnyadError } from '../engine/errors';
-import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../engine/study';
 import { writeFileAtomic } from '../engine/util/atomic';
-import { isVolumeResult, parseDetectOutput } from '../shared/detectJson';
+import { isVolumeResult } from '../shared/detectJson';
+import type { DetectParams, DetectResult } from '../shared/engineProtocol';
+import type { EngineClient } from './engineClient';
+import type { HostBlockProbe } from './hostBlockProbe';
 import { heatmapModel, modelCardPath, provenanceLogLine, statusSuffix, statusTooltip } from './provenance';
 import { ensureEncoderWeightsInVsCode, ensureHubWeightsInVsCode } from './weightsConsent';
 import { DINOV2_NAMES } from '../engine/hub/names';
 import { type ModelPresetName, modelPreset } from '../engine/model/presets';
-import { readRegularFile } from '../engine/util/fileio';
-import { privateTempFile } from './tempFolder';
 
 export interface CommandEnv {
   log: vscode.OutputChannel;
@@ -27,6 +26,10 @@ export interface CommandEnv {
   status: vscode.StatusBarItem;
   /** The workspace's sequence rules (anyad.json + "Assign sequence…" choices). */
   sequences?: WorkspaceSequences;
+  /** The window's engine process (Detect, dataset summary, training pre-flight, scan). */
+  engine: EngineClient;
+  /** Longest synchronous blocks of the host thread, per action. */
+  probe?: HostBlockProbe;
 }
 
 const NO_MODEL = 'AnyAD: no model found. Run "AnyAD: Train on workspace", or set anyad.modelPath to a model folder.';
@@ -42,7 +45,9 @@ function locateModel(env: CommandEnv): ReturnType<typeof locateBundle> {
 
 /**
  * AnyAD: Detect anomalies — on the active viewer's current axial slice or whole volume, with
- * the viewer's modality subset. Runs the CLI in a child process and shows the map it writes.
+ * the viewer's modality subset. The window's engine process does the work (case and model
+ * warm after the first Detect) and sends the map back as a Float32Array on the canonical grid;
+ * the host only routes it to the viewer.
  */
 export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: unknown): Promise<void> {
   const doc = env.viewer.activeDocument();
@@ -57,13 +62,13 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     return;
   }
   const loaded = doc.loaded;
-  // The viewer's case decides the files (one resolver for viewer, Detect and CLI): they go to the CLI explicitly.
+  // The viewer's case decides the files (one resolver for viewer, Detect and CLI): they go to the engine explicitly.
   const present = (['flair', 't1', 't2'] as const).filter((s) => loaded.case?.files[s]);
   if (present.length === 0) {
     await vscode.window.showErrorMessage('AnyAD: this file is not a known FLAIR, T1 or T2. Run "AnyAD: Assign sequence…" on it, or add a data.sequences pattern to anyad.json.');
     return;
   }
-  let mode = modeArg === 'slice' || modeArg === 'volume' ? modeArg : undefined;
+  let mode: 'slice' | 'volume' | undefined = modeArg === 'slice' || modeArg === 'volume' ? modeArg : undefined;
   const z = doc.viewState?.cursor[2] ?? Math.floor(loaded.grid.canonical.dims[2] / 2);
   if (!mode) {
     const pick = await vscode.window.showQuickPick([{ label: `Current slice (axial ${z})`, mode: 'slice' as const }, { label: 'Whole volume', mode: 'volume' as const }], { title: 'AnyAD: Detect anomalies on…' });
@@ -71,38 +76,57 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     mode = pick.mode;
   }
   const modalities = doc.viewState?.modalities.length ? doc.viewState.modalities : present;
-  const tmp = privateTempFile('-map.nii.gz'); // private 0700 folder, removed on deactivate
   const configPath = env.sequences?.rulesFor(doc.uri.fsPath).configPath;
-  const files = present.flatMap((s) => [`--${s}`, loaded.case!.files[s]!]);
-  const args = ['detect', '--model', located.dir, ...files, ...(configPath ? ['--config', configPath] : []), '--modalities', modalities.join(','), '--json', '--out', tmp,
-    '--provider', cfg.get<string>('executionProvider', 'auto'), '--threads', String(cfg.get<number>('threads', 0)),
-    ...(mode === 'volume' ? ['--all'] : ['--slice', String(z)])];
+  const files: DetectParams['files'] = {};
+  for (const s of present) files[s] = loaded.case!.files[s]!;
+  const provider = cfg.get<string>('executionProvider', 'auto') as DetectParams['provider'];
+  const params: DetectParams = {
+    model: located.dir, files, ...(configPath ? { config: configPath } : {}), modalities: [...modalities] as DetectParams['modalities'],
+    slice: mode === 'volume' ? 'all' : z, provider, threads: cfg.get<number>('threads', 0),
+  };
   env.log.appendLine(`Detect: model ${located.dir} (${located.source}), ${mode === 'volume' ? 'whole volume' : `slice ${z}`}, sequences ${modalities.join('+')}`);
   env.log.appendLine(`Detect: files ${present.map((s) => `${s.toUpperCase()} ${loaded.case!.files[s]}`).join(', ')}${configPath ? `; config ${configPath}` : ''}`);
+  const endPhase = env.probe?.phase('detect');
+  const t0 = performance.now();
   try {
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: detecting anomalies…', cancellable: true },
-      (_p, token) => runCli(env.extensionUri, args, { token, onStderrLine: (l) => env.log.appendLine(l) }));
-    if (r.code !== 0) {
-      if (r.code === null) return; // cancelled
-      throw new Error(cliErrorLine(r));
+    let r: DetectResult;
+    try {
+      r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: detecting anomalies…', cancellable: true }, async (progress, token) => {
+        const ac = new AbortController();
+        const sub = token.onCancellationRequested(() => ac.abort());
+        let shown = 0;
+        try {
+          return await env.engine.request('detect', params, {
+            signal: ac.signal,
+            onLog: (m) => env.log.appendLine(m),
+            onProgress: (done, total) => {
+              progress.report({ message: `slice ${done}/${total}`, increment: (100 * (done - shown)) / Math.max(1, total) });
+              shown = done;
+            },
+          });
+        } finally {
+          sub.dispose();
+        }
+      });
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError') {
+        env.log.appendLine('Detect cancelled');
+        return;
+      }
+      throw e;
     }
-    const res = parseDetectOutput(r.stdout);
-    if (isVolumeResult(res) !== (mode === 'volume')) throw new Error(`the AnyAD CLI answered a ${mode} detection with a ${isVolumeResult(res) ? 'volume' : 'slice'} result`);
+    const res = r.detect;
+    if (isVolumeResult(res) !== (mode === 'volume')) throw new Error(`the AnyAD engine answered a ${mode} detection with a ${isVolumeResult(res) ? 'volume' : 'slice'} result`);
     env.log.appendLine(provenanceLogLine(res));
     env.status.tooltip = statusTooltip(res, located.dir);
     const model = heatmapModel(res);
-    // Read the map file once and delete it before any prompt, so an unanswered prompt leaves
-    // nothing behind. It is Float32 on the opened grid; reading it holds the file's voxels and
-    // their Float32 copy at once (2 × 4 bytes a voxel), plus room for the header.
-    const mapFile = readRegularFile(tmp, { what: 'anomaly map', maxBytes: 8 * loaded.grid.canonical.dims.reduce((a, b) => a * b, 1) + (1 << 20) });
-    rmSync(tmp, { force: true });
-    const [nx, ny, nz] = loaded.grid.canonical.dims;
-    const map = toCanonical(readNifti(mapFile, { file: 'anomaly map', maxBytes: 8 * nx * ny * nz + (1 << 20) }).volume).data;
+    const [nx, ny, nz] = r.dims;
     if (!isVolumeResult(res)) {
-      const shown = new Float32Array(map.length).fill(NaN);
-      shown.set(map.subarray(z * nx * ny, (z + 1) * nx * ny), z * nx * ny);
+      // The engine sends the slice's map only; the viewer's heatmap is a volume, NaN off the slice.
+      const shown = new Float32Array(nx * ny * nz).fill(NaN);
+      shown.set(r.map, res.z * nx * ny);
       const threshold = res.threshold ?? Number.MAX_VALUE;
-      doc.showDetection(shown, { score: res.score, threshold, decision: res.anomalous === true, slice: z, modalities: [...modalities], model }, located.dir);
+      doc.showDetection(shown, { score: res.score, threshold, decision: res.anomalous === true, slice: res.z, modalities: [...modalities], model }, located.dir);
       env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${res.anomalous ? 'anomalous' : 'normal'} · score ${res.score.toFixed(3)}${res.threshold != null ? ` (threshold ${res.threshold.toFixed(3)})` : ''} · ${res.provider}${statusSuffix(res)}`;
     } else {
       const slices = res.slices;
@@ -112,27 +136,34 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       const worst = slices.reduce((a, s) => (s.score > a.score ? s : a), slices[0]);
       const flagged = slices.filter((s) => s.anomalous).length;
       doc.showSliceScores(scores, threshold);
-      doc.showDetection(map, { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities], model }, located.dir);
+      doc.showDetection(r.map, { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities], model }, located.dir);
       env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${flagged} of ${slices.length} slices anomalous · ${res.provider}${statusSuffix(res)}`;
-      const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
-      if (save) {
+    }
+    logDetectTiming(env, mode, r, performance.now() - t0);
+    env.status.show();
+    if (isVolumeResult(res)) {
+      const flagged = res.slices.filter((s) => s.anomalous).length;
+      const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${res.slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
+      if (save && r.mapId !== null) {
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
-        if (target) {
-          // The CLI wrote the map on the opened file's grid (gzip-compressed): copy it, unpacked for a .nii name.
-          const path = niftiOutputPath(target.fsPath);
-          writeFileAtomic(path, /\.gz$/i.test(path) ? mapFile : gunzipSync(mapFile));
-        }
+        // The engine keeps the map and writes it on the opened file's own grid.
+        if (target) await env.engine.request('saveMap', { detectId: r.mapId, path: niftiOutputPath(target.fsPath) });
       }
     }
-    env.status.show();
     if (!isVolumeResult(res) && res.threshold === null) void vscode.window.showWarningMessage('AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.');
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     env.log.appendLine(`Detect failed: ${message}`);
     void vscode.window.showErrorMessage(`AnyAD: ${message}`);
   } finally {
-    rmSync(tmp, { force: true });
+    endPhase?.();
+    if (env.probe) env.log.appendLine(`Host: longest synchronous block during Detect ${env.probe.max('detect').toFixed(1)} ms`);
   }
+}
+
+/** One log line per Detect: the host's wall time and the engine's own (the bench reads it). */
+function logDetectTiming(env: CommandEnv, mode: 'slice' | 'volume', r: DetectResult, totalMs: number): void {
+  env.log.appendLine(`Detect timing: ${mode} ${totalMs.toFixed(0)} ms in all; engine load ${r.timings.loadMs.toFixed(0)} ms, detect ${r.timings.detectMs.toFixed(0)} ms${mode === 'volume' ? ` (batch ${r.batch})` : ''}`);
 }
 
 interface TrainLine { type: 'progress' | 'log' | 'result'; message?: string; phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number; completed?: boolean; reportPath?: string | null; bundleDir?: string | null; encoderDescription?: string }
@@ -159,13 +190,17 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     }
     return;
   }
+  const endPhase = env.probe?.phase('train');
   try {
-    // Fail fast, in-process, on a bad config or an empty study (clear message, no child process).
+    // Fail fast on a bad config or an empty study, with a clear message, before training starts.
+    // The config is a small JSON read here (the weights consent needs it); the dataset scan
+    // (every case's label volume) runs in the engine process, never on this thread.
     const config = loadWorkspaceConfig(configPath);
-    const { cases, warnings } = discoverStudy(config.data.root, config);
-    const ds = buildSliceDataset(cases, config);
-    log.appendLine(formatDatasetSummary(ds.summary, config.data.root));
-    for (const w of warnings) log.appendLine(`warning: ${w}`);
+    const pre = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: checking the training data…' },
+      () => env.engine.request('trainPreflight', { config: configPath }, { onLog: (m) => log.appendLine(m) }));
+    log.appendLine(pre.text);
+    for (const w of pre.warnings) log.appendLine(`warning: ${w}`);
+    for (const n of pre.notes) log.appendLine(`note: ${n}`);
     log.show(true);
     // Pretrained weights named by model.encoder: cached, or downloaded now with consent (anyad.downloads).
     if (!(await ensureEncoderWeightsInVsCode(env.extensionUri, log, config, configPath))) return;
@@ -208,6 +243,69 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     log.appendLine(`Train on workspace failed: ${message}`);
     await vscode.window.showErrorMessage(`AnyAD: ${message}`);
+  } finally {
+    endPhase?.();
+    if (env.probe) log.appendLine(`Host: longest synchronous block during Train ${env.probe.max('train').toFixed(1)} ms`);
+  }
+}
+
+/**
+ * AnyAD: Scan workspace — whole-volume detection of every case in the workspace (the engine
+ * process's scan: maps on each source grid, cases.csv, slices.csv, summary.md sorted by score;
+ * resumable), with per-case progress and an ETA; the summary opens in a preview.
+ */
+export async function scanCommand(env: CommandEnv): Promise<void> {
+  const { log } = env;
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) {
+    await vscode.window.showErrorMessage('AnyAD: open a folder with your studies first.');
+    return;
+  }
+  const located = locateModel(env);
+  if (!located) {
+    await vscode.window.showErrorMessage(NO_MODEL);
+    return;
+  }
+  const root = folder.uri.fsPath;
+  const configPath = join(root, 'anyad.json');
+  const cfg = vscode.workspace.getConfiguration('anyad');
+  const out = join(root, 'anyad-scan');
+  log.appendLine(`Scan: model ${located.dir} (${located.source}), cases under ${root}, outputs in ${out}`);
+  const endPhase = env.probe?.phase('scan');
+  try {
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: scanning the workspace', cancellable: true }, async (progress, token) => {
+      const ac = new AbortController();
+      const sub = token.onCancellationRequested(() => ac.abort());
+      let shown = 0;
+      try {
+        return await env.engine.request('scan', {
+          root, model: located.dir, out, ...(existsSync(configPath) ? { config: configPath } : {}),
+          provider: cfg.get<string>('executionProvider', 'auto') as DetectParams['provider'], threads: cfg.get<number>('threads', 0),
+        }, {
+          signal: ac.signal,
+          onLog: (m) => log.appendLine(m),
+          onProgress: (done, total, message) => {
+            progress.report({ message, increment: (100 * (done - shown)) / Math.max(1, total) });
+            shown = done;
+            if (message) log.appendLine(`Scan: ${message}`);
+          },
+        });
+      } finally {
+        sub.dispose();
+      }
+    });
+    log.appendLine(`Scan finished: ${r.cases} cases (${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed). Summary: ${r.summary}`);
+    await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(r.summary));
+  } catch (e) {
+    if ((e as Error)?.name === 'AbortError') {
+      log.appendLine('Scan cancelled; running it again resumes where it stopped.');
+      return;
+    }
+    const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
+    log.appendLine(`Scan failed: ${message}`);
+    await vscode.window.showErrorMessage(`AnyAD: ${message}`);
+  } finally {
+    endPhase?.();
   }
 }
 

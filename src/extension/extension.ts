@@ -1,9 +1,13 @@
 /** Extension entry point: registers the NIfTI custom editor and the AnyAD commands. VS Code glue only. */
 import * as vscode from 'vscode';
-import { NIFTI_VIEW_TYPE, NiftiEditorProvider } from './niftiEditor';
+import { NIFTI_VIEW_TYPE, type NiftiDocument, NiftiEditorProvider } from './niftiEditor';
 import { WorkspaceSequences, assignSequenceCommand } from './workspaceSequences';
-import { type CommandEnv, detectCommand, pretrainedWeightsCommand, showModelCardCommand, trainCommand } from './commands';
+import { type CommandEnv, detectCommand, pretrainedWeightsCommand, scanCommand, showModelCardCommand, trainCommand } from './commands';
 import { removePrivateTempDir } from './tempFolder';
+import { EngineClient } from './engineClient';
+import { HostBlockProbe } from './hostBlockProbe';
+
+let engine: EngineClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('AnyAD');
@@ -16,19 +20,45 @@ export function activate(context: vscode.ExtensionContext): void {
   status.text = `AnyAD: ${vscode.workspace.getConfiguration('anyad').get<string>('executionProvider', 'auto')}`;
   status.tooltip = 'AnyAD execution provider / last detection';
   status.show();
-  const env: CommandEnv = { log, viewer, extensionUri: context.extensionUri, status, sequences };
+  // One engine process per window: started on first use, restarted after a crash, stopped when idle.
+  engine = new EngineClient({
+    command: { script: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath, args: ['engine'] },
+    log: (l) => log.appendLine(l),
+  });
+  // How long this thread is blocked while opening, detecting, training: logged, and asked by tests (anyad.hostBlock).
+  const probe = new HostBlockProbe();
+  probe.start();
+  const env: CommandEnv = { log, viewer, extensionUri: context.extensionUri, status, sequences, engine, probe };
+  // Opening a volume counts as the 'open' phase until its viewer has had time to ask for the file's bytes.
+  const editor: vscode.CustomEditorProvider<NiftiDocument> = {
+    onDidChangeCustomDocument: viewer.onDidChangeCustomDocument,
+    openCustomDocument: (uri, ctx, token) => {
+      const end = probe.phase('open');
+      setTimeout(() => { end(); log.appendLine(`Host: longest synchronous block during open ${probe.max('open').toFixed(1)} ms`); }, 5000);
+      return viewer.openCustomDocument(uri, ctx);
+    },
+    resolveCustomEditor: (doc, panel, token) => viewer.resolveCustomEditor(doc, panel),
+    saveCustomDocument: (doc, token) => viewer.saveCustomDocument(doc),
+    saveCustomDocumentAs: (doc, dest, token) => viewer.saveCustomDocumentAs(doc, dest),
+    revertCustomDocument: (doc, token) => viewer.revertCustomDocument(doc),
+    backupCustomDocument: (doc, ctx, token) => viewer.backupCustomDocument(doc, ctx),
+  };
   // An edited anyad.json (patterns, assignments) re-resolves the open viewers' cases.
   const configWatcher = vscode.workspace.createFileSystemWatcher('**/anyad.json');
   const refresh = () => viewer.refreshCases();
   context.subscriptions.push(
     log,
     status,
-    vscode.window.registerCustomEditorProvider(NIFTI_VIEW_TYPE, viewer, {
+    vscode.window.registerCustomEditorProvider(NIFTI_VIEW_TYPE, editor, {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: false,
     }),
     vscode.commands.registerCommand('anyad.detect', (uri?: unknown, mode?: unknown) => detectCommand(env, uri, mode)),
     vscode.commands.registerCommand('anyad.train', () => trainCommand(env)),
+    vscode.commands.registerCommand('anyad.scan', () => scanCommand(env)),
+    // Hidden (not in the palette): the longest host blocks per phase, for tests and benchmarks.
+    vscode.commands.registerCommand('anyad.hostBlock', (reset?: unknown) => { const s = probe.snapshot(); if (reset === true) probe.reset(); return s; }),
+    { dispose: () => probe.stop() },
     vscode.commands.registerCommand('anyad.assignSequence', (uri?: unknown) =>
       assignSequenceCommand({ sequences, log, activeFile: () => viewer.activeDocument()?.uri, refresh }, uri)),
     configWatcher, configWatcher.onDidChange(refresh), configWatcher.onDidCreate(refresh), configWatcher.onDidDelete(refresh),
@@ -38,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): void {
   log.appendLine('AnyAD activated');
 }
 
-export function deactivate(): void {
+export async function deactivate(): Promise<void> {
   removePrivateTempDir();
+  await engine?.dispose();
 }

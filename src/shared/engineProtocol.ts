@@ -95,6 +95,8 @@ export interface DetectResult {
   z: number | null;
   /** Slices per model run (1 for a slice or an older batch-1 model). */
   batch: number;
+  /** A volume map the engine keeps for saveMap (its detectId), or null. */
+  mapId: number | null;
   /** Engine-side milliseconds: loading the case and model (0 when warm), and detection. */
   timings: { loadMs: number; detectMs: number };
 }
@@ -310,7 +312,8 @@ export function parseEngineResult<K extends AnsweredKind>(kind: K, raw: unknown)
       try { detect = parseDetectJson(r.detect); } catch (e) { fail(`'result.detect': ${(e as Error).message}`); }
       if (('slices' in detect!) !== (z === null)) fail(`'result.detect' is a ${'slices' in detect! ? 'volume' : 'slice'} result but z is ${String(z)}`);
       const t = obj(r.timings, 'result.timings');
-      return { detect: detect!, map, dims, z, batch: int(r.batch, 'result.batch', 1, 256), timings: { loadMs: num(t.loadMs, 'result.timings.loadMs'), detectMs: num(t.detectMs, 'result.timings.detectMs') } } as EngineResults[K];
+      const mapId = r.mapId === null ? null : int(r.mapId, 'result.mapId', 1);
+      return { detect: detect!, map, dims, z, batch: int(r.batch, 'result.batch', 1, 256), mapId, timings: { loadMs: num(t.loadMs, 'result.timings.loadMs'), detectMs: num(t.detectMs, 'result.timings.detectMs') } } as EngineResults[K];
     }
     case 'saveMap': return { path: path(r.path, 'result.path') } as EngineResults[K];
     case 'datasetSummary':

@@ -59,7 +59,8 @@ test('engine: slice and volume detect match the CLI code path bit for bit; the s
     assert.deepEqual(vol.detect.slices, directVol.result.slices);
     // The map saved by the engine on the FLAIR file's own grid.
     const saved = join(root, 'saved_map.nii.gz');
-    await client.request('saveMap', { detectId: 5, path: saved });
+    assert.ok(vol.mapId !== null);
+    await client.request('saveMap', { detectId: vol.mapId, path: saved });
     const back = readNifti(saved, { file: 'map' });
     assert.equal(back.volume.data.length, vol.map.length);
     assert.equal(client.starts, 1);

@@ -41,15 +41,15 @@ test('requests: valid ones parse; malformed, oversized, unknown and other-versio
 
 test('events and results: a map must be a Float32Array of exactly its dims, within the size limit; the detect JSON is validated', () => {
   const map = new Float32Array(4 * 3);
-  const ok = parseEngineResult('detect', { detect: sliceJson, map, dims: [4, 3, 2], z: 1, batch: 1, timings: { loadMs: 1, detectMs: 2 } });
+  const ok = parseEngineResult('detect', { detect: sliceJson, map, dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } });
   assert.equal(ok.map, map);
   const bad: Array<[unknown, RegExp]> = [
-    [{ detect: sliceJson, map: Array.from(map), dims: [4, 3, 2], z: 1, batch: 1, timings: { loadMs: 1, detectMs: 2 } }, /Float32Array/],
-    [{ detect: sliceJson, map: new Float32Array(5), dims: [4, 3, 2], z: 1, batch: 1, timings: { loadMs: 1, detectMs: 2 } }, /has 5 values/],
-    [{ detect: sliceJson, map, dims: [4, 3, 2], z: 2, batch: 1, timings: { loadMs: 1, detectMs: 2 } }, /result.z/],
-    [{ detect: sliceJson, map, dims: [4, 3, 2], z: null, batch: 1, timings: { loadMs: 1, detectMs: 2 } }, /has 12 values|volume|slice/],
-    [{ detect: { ...sliceJson, score: 'high' }, map, dims: [4, 3, 2], z: 1, batch: 1, timings: { loadMs: 1, detectMs: 2 } }, /score/],
-    [{ detect: sliceJson, map: new Float32Array(1), dims: [65536, 65536, 1], z: null, batch: 1, timings: { loadMs: 1, detectMs: 2 } }, /oversized/],
+    [{ detect: sliceJson, map: Array.from(map), dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /Float32Array/],
+    [{ detect: sliceJson, map: new Float32Array(5), dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /has 5 values/],
+    [{ detect: sliceJson, map, dims: [4, 3, 2], z: 2, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /result.z/],
+    [{ detect: sliceJson, map, dims: [4, 3, 2], z: null, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /has 12 values|volume|slice/],
+    [{ detect: { ...sliceJson, score: 'high' }, map, dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /score/],
+    [{ detect: sliceJson, map: new Float32Array(1), dims: [65536, 65536, 1], z: null, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /oversized/],
   ];
   for (const [raw, re] of bad) assert.throws(() => parseEngineResult('detect', raw), (e: unknown) => e instanceof EngineProtocolError && re.test(e.message), re.source);
   assert.throws(() => parseEngineEvent({ v: V, kind: 'progress', id: 1, done: 5, total: 4 }), /'done'/);

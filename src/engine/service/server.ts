@@ -124,9 +124,9 @@ export class EngineServer {
         if ('slices' in r) {
           this.volumes.set(req.id, { source: r.source, data: r.map.data as Float32Array, label: r.subset.label });
           while (this.volumes.size > 2) this.volumes.delete(this.volumes.keys().next().value as number);
-          result = { detect: out.json, map: r.map.data as Float32Array, dims: [...r.map.dims], z: null, batch: out.batch, timings: out.timings };
+          result = { detect: out.json, map: r.map.data as Float32Array, dims: [...r.map.dims], z: null, batch: out.batch, mapId: req.id, timings: out.timings };
         } else {
-          result = { detect: out.json, map: r.map, dims: [...r.grid.dims], z: r.z, batch: 1, timings: out.timings };
+          result = { detect: out.json, map: r.map, dims: [...r.grid.dims], z: r.z, batch: 1, mapId: null, timings: out.timings };
         }
         return result;
       }
