@@ -107,7 +107,8 @@ function errorText(e: unknown, what: string): string {
 }
 /** The exact bytes of a typed array, as an ArrayBuffer postMessage can carry. */
 function bufferOf(a: Float32Array | Uint8Array | Uint32Array): ArrayBuffer {
-  return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a.buffer : a.slice().buffer) as ArrayBuffer;
+  // The typed-array slice copies (a Node Buffer's own slice would share its pooled memory).
+  return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a.buffer : Uint8Array.prototype.slice.call(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).buffer) as ArrayBuffer;
 }
 function patchMessage(p: LabelPatch): HostToWebview {
   return { type: 'annotationPatch', indices: bufferOf(p.indices), values: bufferOf(p.values) };

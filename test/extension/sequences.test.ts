@@ -102,8 +102,11 @@ async function open(path: string) {
   const view = fakePanel();
   await provider.resolveCustomEditor(doc, view.panel as never);
   view.send({ type: 'ready' });
+  await settle();
   return { doc, ...view };
 }
+/** Lets the host's asynchronous replies (file reads) arrive. */
+const settle = () => new Promise((r) => setTimeout(r, 50));
 
 /** Parses what the host posted as the webview would (every message must pass). */
 function parsed(posted: unknown[]): HostToWebview[] {
@@ -128,9 +131,11 @@ test('without anyad.json an odd name is just a file; with its patterns the viewe
   assert.equal(init.opened, 'flair');
   posted.length = 0;
   send({ type: 'requestSequence', sequence: 't2' });
-  const [t2] = parsed(posted) as Extract<HostToWebview, { type: 'volume' }>[];
-  assert.equal(t2.type, 'volume');
-  assert.equal(Math.max(...new Float32Array(t2.data)), 3 * 17, 'the T2 tab shows X_T2w.nii.gz');
+  await settle();
+  const [t2] = parsed(posted) as Extract<HostToWebview, { type: 'file' }>[];
+  assert.equal(t2.type, 'file');
+  assert.equal(t2.layer === 't2' && t2.name, 'X_T2w.nii.gz', 'the T2 tab shows X_T2w.nii.gz');
+  assert.deepEqual(new Uint8Array(t2.bytes), new Uint8Array(readFileSync(file('X_T2w.nii.gz'))), 'as the file\'s own bytes');
 });
 
 test('a broken anyad.json costs only the siblings, with a notice; the file still opens', async () => {
@@ -175,7 +180,8 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, { [file('X_T2w.nii.gz')]: 'label' });
   const last = parsed(viewer.posted).filter((m) => m.type === 'case').at(-1);
   assert.deepEqual(last, { type: 'case', sequences: ['flair', 't1', 't1ce'], opened: 'flair', hasLabel: true });
-  assert.ok(parsed(viewer.posted).some((m) => m.type === 'labels' && m.layer === 'mask'), 'the new label mask is sent');
+  await settle();
+  assert.ok(parsed(viewer.posted).some((m) => m.type === 'file' && m.layer === 'mask' && m.name === 'X_T2w.nii.gz'), 'the new label mask is sent');
 
   // Clear: forgets the workspace choice, and offers to remove what anyad.json says.
   picks.push('Clear', 'Also remove from anyad.json');
