@@ -190,3 +190,19 @@ test('a source grid that does not reorient to the label grid is refused', () => 
   const other = { ...canonical, dims: [canonical.dims[1], canonical.dims[0], canonical.dims[2]] as [number, number, number] };
   assert.throws(() => AnnotationDocument.open(other, annot, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch');
 });
+
+test('apply: one edit with mixed values (a NiiVue action that drew and erased), undone and redone exactly', () => {
+  const { doc } = fresh();
+  doc.paint('brush', [1, 2], 3);
+  const edit = doc.apply('brush', [2, 5, 6, 5], [0, 4, 7, 9])!;
+  assert.deepEqual([...edit.indices].sort((a, b) => a - b), [2, 5, 6]);
+  assert.deepEqual([doc.labels[1], doc.labels[2], doc.labels[5], doc.labels[6]], [3, 0, 9, 7], 'the last value of a repeated index wins');
+  doc.undo();
+  assert.deepEqual([doc.labels[2], doc.labels[5], doc.labels[6]], [3, 0, 0]);
+  const redo = doc.redo()!;
+  assert.deepEqual([doc.labels[2], doc.labels[5], doc.labels[6]], [0, 9, 7]);
+  assert.equal(redo.values.length, 3);
+  assert.throws(() => doc.apply('brush', [0], [256]), RangeError);
+  assert.throws(() => doc.apply('brush', [0, 1], [1]), RangeError);
+  assert.equal(doc.apply('fill', [1], [3]), null, 'no change, no edit');
+});

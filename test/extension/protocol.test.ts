@@ -9,7 +9,10 @@ const N = 24;
 const init = {
   type: 'init', name: 'a_flair.nii.gz', dims: D, spacing: [1, 1, 2], orientation: 'LPS', datatype: 'int16',
   sequences: ['flair', 't1'], opened: 'flair', hasLabel: true, annotationFile: '/x/a_annot.nii.gz', overlay: { opacity: 0.5, colormap: 'hot' },
+  // Stored y, z, x (reversed z): canonical x is storage axis 2, and so on.
+  sourceDims: [3, 2, 4], axes: [{ axis: 2, flip: false }, { axis: 0, flip: false }, { axis: 1, flip: true }],
 };
+const gz = new Uint8Array([0x1f, 0x8b, 8, 0]).buffer;
 /** The `model` of a heatmap from a random-init bundle, and from a pretrained one. */
 const RANDOM_INIT = { kind: 'random-init', description: 'RANDOM-INIT encoder (seed 7)', warning: 'RANDOM-INIT encoder (seed 7): maps and scores of this model are not meaningful for real data' };
 const PRETRAINED = { kind: 'pretrained', description: 'pretrained encoder model.safetensors (hf naming, 4 register tokens)', warning: null };
@@ -18,10 +21,10 @@ const stroke = { type: 'stroke', tool: 'brush', plane: 'coronal', slice: 2, poin
 test('host → webview: valid messages are accepted as sent', () => {
   assert.deepEqual(parseHostMessage(init, null), init);
   assert.deepEqual(parseHostMessage({ ...init, sequences: [], opened: null, hasLabel: false }, null)?.type, 'init');
-  const vol = { type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N) };
-  assert.deepEqual(parseHostMessage(vol, D), vol);
-  assert.equal(parseHostMessage({ type: 'volume', sequence: 't2', data: new ArrayBuffer(4 * N) }, D)?.type, 'volume');
-  assert.equal(parseHostMessage({ type: 'labels', layer: 'mask', data: new ArrayBuffer(N) }, D)?.type, 'labels');
+  const file = { type: 'file', layer: 'opened', name: 'a_flair.nii.gz', bytes: gz };
+  assert.deepEqual(parseHostMessage(file, D), file);
+  for (const layer of ['t2', 'mask', 'overlay']) assert.equal(parseHostMessage({ ...file, layer }, D)?.type, 'file');
+  assert.equal(parseHostMessage({ type: 'labels', layer: 'annotation', data: new ArrayBuffer(N) }, D)?.type, 'labels');
   const patch = { type: 'annotationPatch', indices: new Uint32Array([0, 23]).buffer, values: new Uint8Array([1, 2]).buffer };
   assert.deepEqual(parseHostMessage(patch, D), patch);
   const heat = { type: 'heatmap', data: new ArrayBuffer(4 * N), threshold: 0.3, score: 0.7, decision: true, slice: 1, modalities: ['t1', 'flair'], model: RANDOM_INIT };
@@ -43,12 +46,19 @@ test('host → webview: malformed messages are dropped', () => {
     [{ ...init, spacing: [1, -1, 1] }, null], [{ ...init, spacing: [1, NaN, 1] }, null], [{ ...init, name: 'x'.repeat(1001) }, null],
     [{ ...init, sequences: ['flair', 'flair'] }, null], [{ ...init, sequences: ['dwi'] }, null], [{ ...init, opened: 'pd' }, null],
     [{ ...init, hasLabel: 'yes' }, null], [{ ...init, overlay: { opacity: 2, colormap: 'hot' } }, null], [{ ...init, overlay: { opacity: 0.5, colormap: 'gray' } }, null],
-    [{ type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N) }, null], // before init
-    [{ type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N - 4) }, D],
-    [{ type: 'volume', sequence: 'opened', data: new Float32Array(N) }, D], // a view, not a buffer
-    [{ type: 'volume', sequence: 'opened', data: Array(N).fill(0) }, D], // a JSON array
-    [{ type: 'volume', sequence: 'pd', data: new ArrayBuffer(4 * N) }, D],
-    [{ type: 'labels', layer: 'mask', data: new ArrayBuffer(N + 1) }, D], [{ type: 'labels', layer: 'other', data: new ArrayBuffer(N) }, D],
+    // init's storage grid: a permutation of 0..2, dims consistent with the canonical ones, nothing extra.
+    [{ ...init, axes: [{ axis: 2, flip: false }, { axis: 2, flip: false }, { axis: 1, flip: true }] }, null],
+    [{ ...init, axes: [{ axis: 2, flip: 0 }, { axis: 0, flip: false }, { axis: 1, flip: true }] }, null],
+    [{ ...init, axes: [{ axis: 2, flip: false, x: 1 }, { axis: 0, flip: false }, { axis: 1, flip: true }] }, null],
+    [{ ...init, sourceDims: [4, 3, 2] }, null], [{ ...init, sourceDims: undefined }, null], [{ ...init, axes: undefined }, null],
+    [{ type: 'volume', sequence: 'opened', data: new ArrayBuffer(4 * N) }, D], // decoded voxels no longer travel
+    [{ type: 'file', layer: 'opened', name: 'a.nii.gz', bytes: gz }, null], // before init
+    [{ type: 'file', layer: 'opened', name: 'a.nii.gz', bytes: new Uint8Array(4) }, D], // a view, not a buffer
+    [{ type: 'file', layer: 'opened', name: 'a.nii.gz', bytes: [31, 139] }, D], // a JSON array
+    [{ type: 'file', layer: 'opened', name: 'a.nii.gz', bytes: new ArrayBuffer(0) }, D],
+    [{ type: 'file', layer: 'pd', name: 'a.nii.gz', bytes: gz }, D], [{ type: 'file', layer: 'opened', name: '', bytes: gz }, D],
+    [{ type: 'file', layer: 'opened', name: 'x'.repeat(1001), bytes: gz }, D], [{ type: 'file', layer: 'opened', name: 'a', bytes: gz, extra: 1 }, D],
+    [{ type: 'labels', layer: 'annotation', data: new ArrayBuffer(N + 1) }, D], [{ type: 'labels', layer: 'mask', data: new ArrayBuffer(N) }, D],
     [{ type: 'annotationPatch', indices: new Uint32Array([0, 24]).buffer, values: new Uint8Array([1, 2]).buffer }, D],
     [{ type: 'annotationPatch', indices: new Uint32Array([0]).buffer, values: new Uint8Array([1, 2]).buffer }, D],
     [{ type: 'annotationPatch', indices: [0], values: [1] }, D],
@@ -78,7 +88,12 @@ test('webview → host: valid messages are accepted as sent', () => {
   assert.deepEqual(parseWebviewMessage(erase, D), erase);
   const fill = { type: 'fill', plane: 'axial', slice: 1, a: 3, b: 2, value: 255 };
   assert.deepEqual(parseWebviewMessage(fill, D), fill);
-  for (const command of ['undo', 'redo', 'save', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights']) assert.deepEqual(parseWebviewMessage({ type: 'command', command }, D), { type: 'command', command });
+  const edit = { type: 'drawEdit', kind: 'brush', indices: new Uint32Array([0, 5, 23]).buffer, values: new Uint8Array([1, 0, 4]).buffer };
+  const parsedEdit = parseWebviewMessage(edit, D);
+  assert.equal(parsedEdit?.type, 'drawEdit');
+  assert.deepEqual(parsedEdit?.type === 'drawEdit' && [[...new Uint32Array(parsedEdit.indices)], [...new Uint8Array(parsedEdit.values)], parsedEdit.kind], [[0, 5, 23], [1, 0, 4], 'brush']);
+  assert.deepEqual(parseWebviewMessage({ type: 'addOverlay' }, D), { type: 'addOverlay' });
+  for (const command of ['undo', 'redo', 'save', 'saveAs', 'revert', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights', 'showLog']) assert.deepEqual(parseWebviewMessage({ type: 'command', command }, D), { type: 'command', command });
   const vs = { type: 'viewState', cursor: [3, 2, 1], modalities: ['t2'] };
   assert.deepEqual(parseWebviewMessage(vs, D), vs);
 });
@@ -99,6 +114,17 @@ test('webview → host: malformed messages, out-of-range indices and oversized p
     [{ ...stroke, extra: true }, D],
     [{ type: 'fill', plane: 'axial', slice: 2, a: 0, b: 0, value: 1 }, D], [{ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 3, value: 1 }, D],
     [{ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 0, value: -1 }, D],
+    // Drawing edits: ascending unique canonical indices inside the grid, one value each, at most one per voxel.
+    [{ type: 'drawEdit', kind: 'brush', indices: new Uint32Array([0, 24]).buffer, values: new Uint8Array([1, 1]).buffer }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: new Uint32Array([5, 5]).buffer, values: new Uint8Array([1, 1]).buffer }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: new Uint32Array([6, 5]).buffer, values: new Uint8Array([1, 1]).buffer }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: new Uint32Array([5]).buffer, values: new Uint8Array([1, 1]).buffer }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: new ArrayBuffer(0), values: new ArrayBuffer(0) }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: new Uint32Array(N + 1).buffer, values: new Uint8Array(N + 1).buffer }, D],
+    [{ type: 'drawEdit', kind: 'spray', indices: new Uint32Array([5]).buffer, values: new Uint8Array([1]).buffer }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: [5], values: [1] }, D],
+    [{ type: 'drawEdit', kind: 'brush', indices: new Uint32Array([5]).buffer, values: new Uint8Array([1]).buffer }, null],
+    [{ type: 'addOverlay', path: '/etc/passwd' }, D],
     [{ type: 'command', command: 'rm -rf' }, D], [{ type: 'command', command: 'workbench.action.files.save' }, D],
     [{ type: 'viewState', cursor: [4, 0, 0], modalities: ['t1'], model: RANDOM_INIT }, D], [{ type: 'viewState', cursor: [0, 0], modalities: ['t1'], model: RANDOM_INIT }, D],
     [{ type: 'viewState', cursor: [0, 0, 0], modalities: [], model: RANDOM_INIT }, D], [{ type: 'viewState', cursor: [0, 0, 0], modalities: ['t1', 't1'] }, D],
