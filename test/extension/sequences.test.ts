@@ -16,6 +16,8 @@ import { writeNifti } from '../../src/engine/nifti';
 import { loadWorkspaceConfig } from '../../src/engine/config';
 import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
 import { runCli as cliInProcess } from '../helpers/cli';
+import { engineClient } from '../engine/helpers';
+import type { DetectParams } from '../../src/shared/engineProtocol';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
 
 const ROOT = join(__dirname, '..', '..');
@@ -198,35 +200,41 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   assert.match(errors.at(-1) ?? '', /pick a \.nii \/ \.nii\.gz file/);
 });
 
-test('Detect passes the viewer\'s resolved files (and anyad.json) to the CLI, which scores exactly them', async () => {
+test('Detect passes the viewer\'s resolved files (and anyad.json) to the engine process, which scores exactly them', async () => {
   writeFileSync(CONFIG, CONFIG_TEXT);
   const viewer = await open(file('X_fla.nii.gz'));
   viewer.send({ type: 'viewState', cursor: [3, 3, 6], modalities: ['flair', 't2'] });
-  const env = { log: { appendLine: (l: string) => log.push(l) }, viewer: provider, extensionUri: fileUri(ROOT), status: { text: '', tooltip: '', show() {} }, sequences };
-  viewer.posted.length = 0;
-  await detectCommand(env as never, undefined, 'slice');
-  assert.deepEqual(errors.filter((e) => /Detect|CLI/.test(e)), []);
-  const args = cliCalls.at(-1)!;
-  const opt = (k: string) => args[args.indexOf(k) + 1];
-  assert.deepEqual([opt('--flair'), opt('--t1'), opt('--t2'), opt('--config'), opt('--modalities'), opt('--slice')],
-    [file('X_fla.nii.gz'), file('X_T1w.nii.gz'), file('X_T2w.nii.gz'), CONFIG, 'flair,t2', '6']);
-  assert.ok(!args.includes('--case'));
-  const heat = parsed(viewer.posted).find((m) => m.type === 'heatmap') as Extract<HostToWebview, { type: 'heatmap' }>;
-  assert.ok(heat, `a heatmap reached the viewer (log: ${log.slice(-3).join(' | ')})`);
-  assert.deepEqual(heat.modalities, ['flair', 't2']);
-  assert.equal(heat.slice, 6);
-  // The same files through the CLI directly give the same score.
-  const direct = await cliInProcess(['detect', '--model', join(ROOT, 'models', 'default'), '--config', CONFIG, '--case', file('X_fla.nii.gz'), '--modalities', 'flair,t2', '--slice', '6', '--provider', 'cpu', '--json']);
-  assert.equal(direct.code, 0, direct.stderr);
-  assert.equal(JSON.parse(direct.stdout).score, heat.score);
+  // The real engine process (anyad engine from source), with its requests recorded.
+  const client = engineClient();
+  const engineCalls: Array<{ kind: string; params: unknown }> = [];
+  const engine = { request: (kind: 'detect', params: DetectParams, o?: object) => { engineCalls.push({ kind, params }); return client.request(kind, params, o); } };
+  const env = { log: { appendLine: (l: string) => log.push(l) }, viewer: provider, extensionUri: fileUri(ROOT), status: { text: '', tooltip: '', show() {} }, sequences, engine };
+  try {
+    viewer.posted.length = 0;
+    await detectCommand(env as never, undefined, 'slice');
+    assert.deepEqual(errors.filter((e) => /Detect|CLI|engine/.test(e)), []);
+    const p = engineCalls.at(-1)!.params as DetectParams;
+    assert.deepEqual([p.files.flair, p.files.t1, p.files.t2, p.config, p.modalities, p.slice],
+      [file('X_fla.nii.gz'), file('X_T1w.nii.gz'), file('X_T2w.nii.gz'), CONFIG, ['flair', 't2'], 6]);
+    const heat = parsed(viewer.posted).find((m) => m.type === 'heatmap') as Extract<HostToWebview, { type: 'heatmap' }>;
+    assert.ok(heat, `a heatmap reached the viewer (log: ${log.slice(-3).join(' | ')})`);
+    assert.deepEqual(heat.modalities, ['flair', 't2']);
+    assert.equal(heat.slice, 6);
+    // The same files through the CLI directly give the same score.
+    const direct = await cliInProcess(['detect', '--model', join(ROOT, 'models', 'default'), '--config', CONFIG, '--case', file('X_fla.nii.gz'), '--modalities', 'flair,t2', '--slice', '6', '--provider', 'cpu', '--json']);
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.equal(JSON.parse(direct.stdout).score, heat.score);
 
-  // A file that is no known sequence: Detect says how to fix it instead of guessing.
-  copyFileSync(file('X_mystery.nii.gz'), join(ws, 'lonely.nii.gz'));
-  await open(join(ws, 'lonely.nii.gz'));
-  const calls = cliCalls.length;
-  await detectCommand(env as never, undefined, 'slice');
-  assert.equal(cliCalls.length, calls, 'no CLI run');
-  assert.match(errors.at(-1) ?? '', /not a known FLAIR, T1 or T2\. Run "AnyAD: Assign sequence…"/);
+    // A file that is no known sequence: Detect says how to fix it instead of guessing.
+    copyFileSync(file('X_mystery.nii.gz'), join(ws, 'lonely.nii.gz'));
+    await open(join(ws, 'lonely.nii.gz'));
+    const calls = engineCalls.length;
+    await detectCommand(env as never, undefined, 'slice');
+    assert.equal(engineCalls.length, calls, 'no engine request');
+    assert.match(errors.at(-1) ?? '', /not a known FLAIR, T1 or T2\. Run "AnyAD: Assign sequence…"/);
+  } finally {
+    await client.dispose();
+  }
 });
 
 test('protocol: a case message is validated like init (known sequences, opened among them, nothing extra)', () => {
