@@ -709,9 +709,14 @@ function computeStats(): void {
     images.push({ name: (key === 'opened' ? state.init.opened ?? 'file' : key).toUpperCase(), data: img.img as ArrayLike<number>, slope: img.hdr!.scl_slope, inter: img.hdr!.scl_inter });
   }
   images.sort((a, b) => ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(a.name) - ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(b.name));
-  const sources: [string, ArrayLike<number>][] = [['Annotation', map.canonicalToStorage(map.drawToCanonical(state.mirror))]];
+  const annotation = map.canonicalToStorage(map.drawToCanonical(state.mirror));
+  const sources: [string, ArrayLike<number>][] = [['Annotation', annotation]];
   if (state.mask) sources.push(['Mask', state.mask.img as ArrayLike<number>]);
   const table = $('stats');
+  // FNV-1a of the annotation in the file's voxel order: tests compare it with the saved file.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < annotation.length; i++) hash = Math.imul(hash ^ annotation[i], 0x01000193);
+  table.dataset.annotationHash = String(hash >>> 0);
   table.innerHTML = `<tr><th>Layer</th><th>Label</th><th class="num">Voxels</th><th class="num">ml</th>${images.map((i) => `<th class="num">Mean ${i.name}</th>`).join('')}</tr>`;
   for (const [src, labels] of sources) {
     const rows = labelStatistics(labels, images, sx * sy * sz);

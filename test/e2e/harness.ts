@@ -7,6 +7,16 @@ import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
+/**
+ * Chromium flags of the E2E browser. The viewer draws with WebGL2 (NiiVue); headless Chromium
+ * has no GPU here, so WebGL2 runs on SwiftShader through ANGLE: --use-gl=angle
+ * --use-angle=swiftshader picks it explicitly and --enable-unsafe-swiftshader allows it for web
+ * content (newer Chromium refuses the software fallback without it). No --disable-gpu: builds
+ * that honour it take WebGL away.
+ */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 /** Calls `probe` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
 export async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false, intervalMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;

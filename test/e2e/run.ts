@@ -14,7 +14,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readd
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { CodeServer, MemorySampler, codeServerCli, freePort, type CodeServerDirs } from './harness';
+import { CHROMIUM_ARGS, CodeServer, MemorySampler, codeServerCli, freePort, type CodeServerDirs } from './harness';
 import { STEPS, type StepContext } from './steps';
 import { Workbench } from './workbench';
 
@@ -22,8 +22,6 @@ const ROOT = resolve(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'e2e');
 const CODE_SERVER = join(process.env.ANYAD_E2E_DIR ?? join(ROOT, '.e2e'), 'code-server', 'node_modules', '.bin', 'code-server');
 const CHROMIUM = process.env.ANYAD_E2E_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 const COHORT = { cases: 3, size: '96x96x64', seed: 3 };
 /** Whole-run watchdog: a hung browser or server must not hang CI. */
 const RUN_TIMEOUT_MS = 10 * 60_000;

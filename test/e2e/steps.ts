@@ -14,7 +14,7 @@ import { readNifti, toCanonical } from '../../src/engine/nifti';
 import { tinyContents } from '../detect/helpers';
 import { HF_CONFIG, HF_WEIGHTS } from '../model/encoderHelpers';
 import type { Workbench } from './workbench';
-import { VIEWER, canvasStats, showsImage, type CanvasStats } from './workbench';
+import { VIEWER, canvasStats, isOn, setValue, showsImage, type CanvasStats } from './workbench';
 import { poll } from './harness';
 
 export interface StepContext {
@@ -31,6 +31,8 @@ export interface StepContext {
   trainedBundle?: string;
   /** File name of the viewer the random-init banner step detected in. */
   detectedFile?: string;
+  /** Workspace-relative file the annotation step drew on (saved, clean). */
+  annotatedFile?: string;
 }
 
 export interface Step {
@@ -67,7 +69,7 @@ async function openInViewer(wb: Workbench, relPath: string): Promise<FrameLocato
   const viewer = wb.viewer();
   // The visible viewer must be this file's (other viewers' webviews stay in the DOM, hidden).
   await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
-  const stats = await waitForImage(viewer, VIEWER.axialCanvas, `the viewer canvas to show a slice of ${name}`, 60_000);
+  const stats = await waitForImage(viewer, VIEWER.canvas, `the viewer canvas to show a slice of ${name}`, 60_000);
   console.log(`    canvas ${stats.width}×${stats.height}, ${(100 * stats.grey / (stats.width * stats.height)).toFixed(1)}% grey image pixels`);
   return viewer;
 }
@@ -79,6 +81,56 @@ function labelsPerAxialSlice(file: string): number[] {
   const counts = new Array<number>(nz).fill(0);
   for (let i = 0; i < v.data.length; i++) if (v.data[i] > 0) counts[Math.floor(i / (nx * ny))]++;
   return counts;
+}
+
+/** The phantom case with the most lesion voxels, and its axial slice with the most labels. */
+function lesionSlice(workspace: string): { lesionCase: { id: string }; z: number } {
+  const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string; labelVoxels: Record<string, number> }> };
+  const total = (c: { labelVoxels: Record<string, number> }) => Object.values(c.labelVoxels).reduce((a, b) => a + b, 0);
+  const lesionCase = [...cohort.cases].sort((a, b) => total(b) - total(a))[0];
+  assert.ok(lesionCase && total(lesionCase) > 0, 'the phantom cohort has a case with a lesion');
+  const perSlice = labelsPerAxialSlice(join(workspace, lesionCase.id, `${lesionCase.id}_seg.nii.gz`));
+  const z = perSlice.indexOf(Math.max(...perSlice));
+  console.log(`    ${lesionCase.id}: axial slice ${z} has ${perSlice[z]} label voxels`);
+  return { lesionCase, z };
+}
+
+/**
+ * Drags the left button over the viewer canvas through `points`, given as fractions of the
+ * canvas's shorter side from its centre (the phantom brain is centred): NiiVue draws, erases or
+ * measures along it, depending on the tool.
+ */
+async function dragOnCanvas(wb: Workbench, viewer: FrameLocator, points: [number, number][]): Promise<void> {
+  const box = await viewer.locator(VIEWER.canvas).boundingBox();
+  assert.ok(box, 'the canvas has a bounding box');
+  const side = Math.min(box.width, box.height);
+  const at = ([fx, fy]: [number, number]) => [box.x + box.width / 2 + fx * side, box.y + box.height / 2 + fy * side] as const;
+  await wb.page.mouse.move(...at(points[0]));
+  await wb.page.mouse.down();
+  for (const p of points.slice(1)) await wb.page.mouse.move(...at(p), { steps: 10 });
+  await wb.page.mouse.up();
+}
+
+/**
+ * The viewer's own account of its annotation (Statistics → Compute): voxels per label and the
+ * FNV-1a hash of the labels in the image file's voxel order.
+ */
+async function annotationStats(viewer: FrameLocator): Promise<{ counts: Record<number, number>; hash: number }> {
+  await viewer.locator(VIEWER.statsRefresh).click();
+  const hash = Number(await viewer.locator(VIEWER.stats).getAttribute('data-annotation-hash'));
+  const counts: Record<number, number> = {};
+  for (const row of await viewer.locator('[data-testid^="stats-annotation-"]').all()) {
+    const value = Number(((await row.getAttribute('data-testid')) ?? '').split('-').pop());
+    counts[value] = Number(await row.locator('td').nth(2).innerText());
+  }
+  return { counts, hash };
+}
+
+/** The same hash of a saved annotation file (labels in its own voxel order). */
+function fileHash(data: ArrayLike<number>): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < data.length; i++) hash = Math.imul(hash ^ (data[i] & 255), 0x01000193);
+  return hash >>> 0;
 }
 
 /** Moves the viewer's slice slider to `value` as a user drag would (an input event). */
@@ -174,16 +226,16 @@ export const STEPS: Step[] = [
     name: 'viewer switches to the coronal plane and the T1 sequence',
     async run({ wb }) {
       const viewer = wb.viewer();
+      const axial = await canvasStats(viewer, VIEWER.canvas);
       await viewer.locator(VIEWER.planeCoronal).click();
       await poll('plane-coronal to be pressed', 10_000, async () => (await viewer.locator(VIEWER.planeCoronal).getAttribute('aria-pressed')) === 'true');
-      await viewer.locator(VIEWER.coronalCanvas).waitFor({ state: 'visible', timeout: 10_000 });
-      await viewer.locator(VIEWER.axialCanvas).waitFor({ state: 'hidden', timeout: 10_000 });
-      const flair = await waitForImage(viewer, VIEWER.coronalCanvas, 'the coronal canvas to show FLAIR', 15_000);
+      // One NiiVue canvas shows every view: the coronal slice replaces the axial one.
+      const flair = await waitForImage(viewer, VIEWER.canvas, 'the canvas to show a coronal FLAIR slice (pixels differ from the axial one)', 15_000, (s) => s.checksum !== axial.checksum);
       assert.match(await viewer.locator(VIEWER.sliceLabel).innerText(), /^coronal \d+ \/ \d+$/);
       await viewer.locator(VIEWER.seqT1).click();
       await poll('the T1 tab to be selected', 10_000, async () => (await viewer.locator(VIEWER.seqT1).getAttribute('aria-selected')) === 'true');
       // T1 is fetched from the host on first use: wait for a non-blank image other than FLAIR's.
-      const t1 = await waitForImage(viewer, VIEWER.coronalCanvas, 'the coronal canvas to show T1 (pixels differ from FLAIR)', 30_000, (s) => s.checksum !== flair.checksum);
+      const t1 = await waitForImage(viewer, VIEWER.canvas, 'the coronal canvas to show T1 (pixels differ from FLAIR)', 30_000, (s) => s.checksum !== flair.checksum);
       console.log(`    coronal FLAIR checksum ${flair.checksum.toString(16)}, T1 ${t1.checksum.toString(16)} (${(100 * t1.grey / (t1.width * t1.height)).toFixed(1)}% grey)`);
     },
   },
@@ -195,15 +247,15 @@ export const STEPS: Step[] = [
       const annotFile = join(workspace, caseId, `${caseId}_annot.nii.gz`);
       assert.ok(!existsSync(annotFile), `${annotFile} exists before any save`);
       await viewer.locator(VIEWER.planeAxial).click();
-      await viewer.locator(VIEWER.axialCanvas).waitFor({ state: 'visible', timeout: 10_000 });
-      await waitForImage(viewer, VIEWER.axialCanvas, 'the axial canvas to show a slice', 15_000);
+      await poll('plane-axial to be pressed', 10_000, async () => (await viewer.locator(VIEWER.planeAxial).getAttribute('aria-pressed')) === 'true');
+      await waitForImage(viewer, VIEWER.canvas, 'the axial canvas to show a slice', 15_000);
       const z = Number(/^axial (\d+) \//.exec(await viewer.locator(VIEWER.sliceLabel).innerText())?.[1]);
       assert.ok(Number.isInteger(z), 'the slice label names the axial slice');
       await viewer.locator(VIEWER.toolBrush).click();
       await poll('tool-brush to be pressed', 10_000, async () => (await viewer.locator(VIEWER.toolBrush).getAttribute('aria-pressed')) === 'true');
-      const before = await canvasStats(viewer, VIEWER.axialCanvas);
+      const before = await canvasStats(viewer, VIEWER.canvas);
       // A horizontal stroke through the middle of the image (the phantom brain is centred).
-      const box = await viewer.locator(VIEWER.axialCanvas).boundingBox();
+      const box = await viewer.locator(VIEWER.canvas).boundingBox();
       assert.ok(box, 'the axial canvas has a bounding box');
       const cx = box.x + box.width / 2;
       const cy = box.y + box.height / 2;
@@ -214,7 +266,7 @@ export const STEPS: Step[] = [
       await wb.page.mouse.up();
       // The host's edit makes the document dirty; the preview paints the stroke in colour.
       await poll('the viewer tab to be dirty after the stroke', 10_000, () => wb.activeTabDirty());
-      const after = await canvasStats(viewer, VIEWER.axialCanvas);
+      const after = await canvasStats(viewer, VIEWER.canvas);
       assert.ok(after.coloured > before.coloured, `the stroke should add coloured pixels (${before.coloured} → ${after.coloured})`);
       await viewer.locator(VIEWER.save).click();
       await poll('the viewer tab to be saved (not dirty)', 15_000, async () => !(await wb.activeTabDirty()));
@@ -272,26 +324,19 @@ export const STEPS: Step[] = [
     name: 'Detect anomalies on a lesion slice with FLAIR+T2 shows a heatmap and a score',
     async run({ wb, workspace, trainedBundle }) {
       assert.ok(trainedBundle, 'the Train step recorded its bundle');
-      // The phantom case with the most lesion voxels, at its axial slice with the most labels.
-      const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string; labelVoxels: Record<string, number> }> };
-      const total = (c: { labelVoxels: Record<string, number> }) => Object.values(c.labelVoxels).reduce((a, b) => a + b, 0);
-      const lesionCase = [...cohort.cases].sort((a, b) => total(b) - total(a))[0];
-      assert.ok(lesionCase && total(lesionCase) > 0, 'the phantom cohort has a case with a lesion');
-      const perSlice = labelsPerAxialSlice(join(workspace, lesionCase.id, `${lesionCase.id}_seg.nii.gz`));
-      const z = perSlice.indexOf(Math.max(...perSlice));
-      console.log(`    ${lesionCase.id}: axial slice ${z} has ${perSlice[z]} label voxels`);
+      const { lesionCase, z } = lesionSlice(workspace);
       const viewer = await openInViewer(wb, `${lesionCase.id}/${lesionCase.id}_flair.nii.gz`);
       await setSlider(viewer, z);
       await poll(`the slice label to read axial ${z}`, 10_000, async () => (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`));
       await viewer.locator(VIEWER.modT1).click();
       await poll('mod-t1 unchecked, FLAIR and T2 checked', 10_000, async () =>
-        !(await viewer.locator(VIEWER.modT1).isChecked()) && (await viewer.locator(VIEWER.modFlair).isChecked()) && (await viewer.locator(VIEWER.modT2).isChecked()));
+        !(await isOn(viewer, VIEWER.modT1)) && (await isOn(viewer, VIEWER.modFlair)) && (await isOn(viewer, VIEWER.modT2)));
       // Baseline colour: crosshair and the case's label mask, before any heatmap.
-      const before = await waitForImage(viewer, VIEWER.axialCanvas, `the axial canvas to show slice ${z}`, 10_000);
+      const before = await waitForImage(viewer, VIEWER.canvas, `the axial canvas to show slice ${z}`, 10_000);
       const { score, logBefore } = await detectSliceScore(wb, viewer);
       assert.match(score, new RegExp(`^Anomaly score -?\\d+(\\.\\d+)?(e-?\\d+)? \\(threshold [^)]+\\): (ANOMALOUS|normal) — axial slice ${z}, FLAIR\\+T2$`));
       const after = await poll('heatmap colour in the axial canvas', 10_000, async () => {
-        const s = await canvasStats(viewer, VIEWER.axialCanvas);
+        const s = await canvasStats(viewer, VIEWER.canvas);
         return s.coloured - before.coloured > 0.02 * s.width * s.height ? s : false;
       });
       console.log(`    coloured pixels ${before.coloured} → ${after.coloured} of ${after.width * after.height}`);
@@ -402,14 +447,13 @@ export const STEPS: Step[] = [
       writeFileSync(configPath, JSON.stringify(config, null, 2));
       const viewer = await openInViewer(wb, `${id}/${names.flair}`);
       const tab = (s: string) => viewer.locator(`[data-testid="seq-${s}"]`);
-      const mod = (s: string) => viewer.locator(`[data-testid="mod-${s}"]`);
       await poll('FLAIR, T1 and T2 tabs (and no T1ce or File tab)', 15_000, async () =>
         (await tab('flair').isVisible()) && (await tab('t1').isEnabled()) && (await tab('t2').isEnabled()) && !(await tab('t1ce').isVisible()) && !(await tab('opened').isVisible()));
-      for (const s of ['flair', 't1', 't2']) assert.ok(await mod(s).isChecked(), `the ${s} Detect checkbox is ticked`);
+      for (const s of ['flair', 't1', 't2']) assert.ok(await isOn(viewer, `[data-testid="mod-${s}"]`), `the ${s} Detect checkbox is ticked`);
       assert.equal(await tab('flair').getAttribute('aria-selected'), 'true', 'the opened file is the FLAIR tab');
-      const flair = await waitForImage(viewer, VIEWER.axialCanvas, 'the axial canvas to show FLAIR', 15_000);
+      const flair = await waitForImage(viewer, VIEWER.canvas, 'the axial canvas to show FLAIR', 15_000);
       await tab('t2').click();
-      const t2 = await waitForImage(viewer, VIEWER.axialCanvas, `the axial canvas to show ${names.t2} (pixels differ from FLAIR)`, 30_000, (s) => s.checksum !== flair.checksum);
+      const t2 = await waitForImage(viewer, VIEWER.canvas, `the axial canvas to show ${names.t2} (pixels differ from FLAIR)`, 30_000, (s) => s.checksum !== flair.checksum);
       console.log(`    tabs FLAIR/T1/T2; axial FLAIR checksum ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}`);
       await tab('flair').click();
       const { score, logBefore } = await detectSliceScore(wb, viewer);
@@ -438,13 +482,153 @@ export const STEPS: Step[] = [
       await pick('Only in this workspace');
       await poll('the T1ce tab to stand for the opened file, the FLAIR tab and checkbox gone', 15_000, async () =>
         (await tab('t1ce').isVisible()) && (await tab('t1ce').getAttribute('aria-selected')) === 'true' && !(await tab('flair').isVisible())
-        && !(await viewer.locator(VIEWER.modFlair).isVisible()) && (await viewer.locator(VIEWER.modT2).isChecked()));
+        && !(await viewer.locator(VIEWER.modFlair).isVisible()) && (await isOn(viewer, VIEWER.modT2)));
       await poll('the AnyAD log to record the assignment', 10_000, () => wb.outputLog().slice(logBefore).includes(`Assign sequence: ${file} → T1CE (this workspace)`));
       await assign();
       await pick('Clear');
       await poll('the FLAIR tab back for the opened file', 15_000, async () =>
         (await tab('flair').isVisible()) && (await tab('flair').getAttribute('aria-selected')) === 'true' && !(await tab('t1ce').isVisible()));
       console.log('    FLAIR → T1ce (by hand) → cleared: tabs followed each time');
+    },
+  },
+  {
+    name: 'layers: T2 as the background, FLAIR blended over it, heatmap and label overlays toggled, the colour bar read',
+    async run({ wb, workspace }) {
+      const { lesionCase, z } = lesionSlice(workspace);
+      const viewer = await openInViewer(wb, `${lesionCase.id}/${lesionCase.id}_flair.nii.gz`);
+      await setSlider(viewer, z);
+      await poll(`the slice label to read axial ${z}`, 10_000, async () => (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`));
+      const flair = await waitForImage(viewer, VIEWER.canvas, `FLAIR at slice ${z}`, 10_000);
+      await viewer.locator(VIEWER.seqT2).click();
+      await poll('the T2 tab to be selected', 10_000, async () => (await viewer.locator(VIEWER.seqT2).getAttribute('aria-selected')) === 'true');
+      const t2 = await waitForImage(viewer, VIEWER.canvas, 'T2 as the background (pixels differ from FLAIR)', 30_000, (st) => st.checksum !== flair.checksum);
+      await setValue(viewer, VIEWER.blendSelect, 'flair');
+      await poll('FLAIR to be the blended layer', 10_000, async () => (await viewer.locator('body').getAttribute('data-blend')) === 'flair');
+      const blended = await waitForImage(viewer, VIEWER.canvas, 'FLAIR blended over T2 (pixels differ from T2 alone)', 30_000, (st) => st.checksum !== t2.checksum && st.checksum !== flair.checksum);
+      console.log(`    checksums FLAIR ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}, T2+FLAIR ${blended.checksum.toString(16)}`);
+      await setValue(viewer, VIEWER.blendSelect, 'none');
+      await viewer.locator(VIEWER.seqFlair).click();
+      await waitForImage(viewer, VIEWER.canvas, 'FLAIR alone again', 30_000, (st) => st.checksum !== blended.checksum && st.checksum !== t2.checksum);
+      // The label mask is on: switching it off removes its colour from the lesion slice.
+      await viewer.locator(VIEWER.overlayMask).click();
+      const noMask = await waitForImage(viewer, VIEWER.canvas, 'the label mask hidden', 10_000, (st) => st.coloured < flair.coloured);
+      console.log(`    label mask off: coloured pixels ${flair.coloured} → ${noMask.coloured}`);
+      await viewer.locator(VIEWER.overlayMask).click();
+      await waitForImage(viewer, VIEWER.canvas, 'the label mask shown again', 10_000, (st) => st.coloured > noMask.coloured);
+      const { score } = await detectSliceScore(wb, viewer);
+      const threshold = /\(threshold ([^)]+)\)/.exec(score)?.[1];
+      assert.ok(threshold, `the score names its threshold: ${score}`);
+      const heat = await waitForImage(viewer, VIEWER.canvas, 'heatmap colour on the slice', 30_000, (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height);
+      await viewer.locator(VIEWER.colorbarSection).waitFor({ state: 'visible', timeout: 10_000 });
+      const [lo, hi, thr] = await Promise.all([VIEWER.colorbarMin, VIEWER.colorbarMax, VIEWER.colorbarThreshold].map((q) => viewer.locator(q).innerText()));
+      const mark = await viewer.locator(VIEWER.colorbarMark).evaluate((el) => el.style.left);
+      console.log(`    colour bar ${lo} … ${hi}, ${thr}, mark at ${mark}`);
+      assert.match(thr, new RegExp(`^threshold ${threshold.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(outside the range\\))?$`));
+      assert.ok(Number(lo) < Number(hi), `a colour bar range: ${lo} … ${hi}`);
+      assert.match(mark, /^calc\(\d+(\.\d+)?% - 1px\)$/);
+      await viewer.locator(VIEWER.overlayHeatmap).click();
+      await waitForImage(viewer, VIEWER.canvas, 'the heatmap hidden', 10_000, (st) => st.coloured < heat.coloured - 0.02 * st.width * st.height);
+      await viewer.locator(VIEWER.overlayHeatmap).click();
+      await waitForImage(viewer, VIEWER.canvas, 'the heatmap shown again', 10_000, (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height);
+    },
+  },
+  {
+    name: '3-D render, then a distance measured on the axial view',
+    async run({ wb }) {
+      const viewer = wb.viewer();
+      const axial = await canvasStats(viewer, VIEWER.canvas);
+      await viewer.locator(VIEWER.view3d).click();
+      await poll('the 3-D view to be pressed', 10_000, async () => (await viewer.locator(VIEWER.view3d).getAttribute('aria-pressed')) === 'true');
+      await waitForImage(viewer, VIEWER.canvas, 'a 3-D rendering (pixels differ from the axial slice)', 30_000, (st) => st.checksum !== axial.checksum);
+      await wb.page.screenshot({ path: join(__dirname, '..', '..', 'test-artifacts', 'e2e', '3d-render.png') });
+      await viewer.locator(VIEWER.planeAxial).click();
+      await viewer.locator(VIEWER.toolMeasure).click();
+      await dragOnCanvas(wb, viewer, [[-0.15, 0.05], [0.15, 0.05]]);
+      const text = await poll('a distance in the measure read-out', 10_000, async () => (await viewer.locator(VIEWER.measureReadout).innerText()).trim() || false);
+      const mm = Number(/^Distance ([\d.]+) mm$/.exec(text)?.[1]);
+      console.log(`    ${text}`);
+      // 0.3 of the canvas's shorter side across a slice that fills it: tens of millimetres.
+      assert.ok(mm > 10 && mm < 200, text);
+      await viewer.locator(VIEWER.toolNavigate).click();
+    },
+  },
+  {
+    name: 'annotation with NiiVue tools: outline, fill, erase, undo/redo, save on the source grid, reopen voxel for voxel, revert',
+    async run(ctx) {
+      const { wb, workspace } = ctx;
+      const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string }> };
+      const id = cohort.cases.map((c) => c.id).find((c) => !existsSync(join(workspace, c, `${c}_annot.nii.gz`)));
+      assert.ok(id, 'a case without an annotation');
+      const image = join(workspace, id, `${id}_flair.nii.gz`);
+      const annotFile = join(workspace, id, `${id}_annot.nii.gz`);
+      let viewer = await openInViewer(wb, `${id}/${id}_flair.nii.gz`);
+      await viewer.locator(VIEWER.planeAxial).click();
+      await setValue(viewer, VIEWER.labelValue, '1');
+      await viewer.locator(VIEWER.toolBrush).click();
+      await dragOnCanvas(wb, viewer, [[-0.1, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1], [-0.1, -0.1]]);
+      await poll('the viewer tab to be dirty after the outline', 10_000, () => wb.activeTabDirty());
+      const outline = await poll('label 1 voxels of the outline', 10_000, async () => { const st = await annotationStats(viewer); return (st.counts[1] ?? 0) > 50 ? st : false; });
+      await setValue(viewer, VIEWER.labelValue, '2');
+      await viewer.locator(VIEWER.toolFill).click();
+      await dragOnCanvas(wb, viewer, [[0, 0]]);
+      const filled = await poll('label 2 filling the outline', 10_000, async () => { const st = await annotationStats(viewer); return (st.counts[2] ?? 0) > 50 ? st : false; });
+      await viewer.locator(VIEWER.toolEraser).click();
+      await dragOnCanvas(wb, viewer, [[-0.2, 0], [0.2, 0]]);
+      const erased = await poll('the eraser to remove labels', 10_000, async () => {
+        const st = await annotationStats(viewer);
+        return (st.counts[2] ?? 0) < filled.counts[2] && (st.counts[1] ?? 0) < outline.counts[1] ? st : false;
+      });
+      console.log(`    outline ${JSON.stringify(outline.counts)} → fill ${JSON.stringify(filled.counts)} → erase ${JSON.stringify(erased.counts)}`);
+      await viewer.locator(VIEWER.undo).click();
+      await poll('undo to restore the filled state', 10_000, async () => (await annotationStats(viewer)).hash === filled.hash);
+      await viewer.locator(VIEWER.redo).click();
+      await poll('redo to erase again', 10_000, async () => (await annotationStats(viewer)).hash === erased.hash);
+      await viewer.locator(VIEWER.save).click();
+      await poll('the viewer tab to be saved (not dirty)', 15_000, async () => !(await wb.activeTabDirty()));
+      await poll(`${annotFile} to be written`, 10_000, () => existsSync(annotFile));
+      const saved = readNifti(annotFile).volume;
+      const source = readNifti(image).volume;
+      assert.deepEqual(saved.dims, source.dims, 'the annotation has the image\'s dims');
+      assert.deepEqual([...saved.affine], [...source.affine], 'and its affine');
+      assert.equal(fileHash(saved.data), erased.hash, 'the file holds, in its own voxel order, exactly what the viewer showed');
+      // Reopen: the editor is closed and opened again; its annotation comes back voxel for voxel.
+      await wb.runCommand('View: Close Editor');
+      viewer = await openInViewer(wb, `${id}/${id}_flair.nii.gz`);
+      await poll('the reopened annotation to match the saved one', 20_000, async () => (await annotationStats(viewer)).hash === erased.hash);
+      // Revert: a new stroke, then back to the file.
+      await viewer.locator(VIEWER.toolBrush).click();
+      await dragOnCanvas(wb, viewer, [[-0.05, 0.15], [0.05, 0.15]]);
+      await poll('dirty after the new stroke', 10_000, () => wb.activeTabDirty());
+      assert.notEqual((await annotationStats(viewer)).hash, erased.hash);
+      await viewer.locator(VIEWER.revert).click();
+      await poll('revert to clean the tab', 15_000, async () => !(await wb.activeTabDirty()));
+      await poll('revert to bring back the saved labels', 10_000, async () => (await annotationStats(viewer)).hash === erased.hash);
+      await viewer.locator(VIEWER.toolNavigate).click();
+      ctx.annotatedFile = `${id}/${id}_flair.nii.gz`;
+    },
+  },
+  {
+    name: 'hot exit: an unsaved stroke comes back from VS Code\'s backup after the window reloads',
+    async run({ wb, annotatedFile }) {
+      assert.ok(annotatedFile, 'the annotation step recorded its file');
+      const viewer = wb.viewer();
+      await viewer.locator(VIEWER.toolBrush).click();
+      await dragOnCanvas(wb, viewer, [[-0.08, -0.18], [0.08, -0.18]]);
+      await poll('dirty after the stroke', 10_000, () => wb.activeTabDirty());
+      const before = await annotationStats(viewer);
+      // VS Code backs dirty editors up shortly after each change; then the window goes away.
+      await new Promise((r) => setTimeout(r, 3000));
+      await wb.page.reload({ timeout: 60_000 });
+      await wb.waitLoaded(90_000);
+      const name = annotatedFile.split('/').pop()!;
+      await poll(`the ${name} tab restored`, 60_000, async () => (await wb.activeTabTitle()).includes(name));
+      await poll('the restored tab to be dirty', 30_000, () => wb.activeTabDirty());
+      const restored = wb.viewer();
+      await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await restored.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
+      await waitForImage(restored, VIEWER.canvas, 'the restored viewer to draw', 60_000);
+      await poll('the unsaved stroke restored voxel for voxel', 30_000, async () => (await annotationStats(restored)).hash === before.hash);
+      await restored.locator(VIEWER.revert).click();
+      await poll('revert to clean the tab', 15_000, async () => !(await wb.activeTabDirty()));
     },
   },
 ];

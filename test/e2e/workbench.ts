@@ -10,8 +10,8 @@ import { findFiles, poll } from './harness';
 
 /** DOM hooks of the AnyAD viewer webview; one place to update when the viewer changes. */
 export const VIEWER = {
-  axialCanvas: '[data-testid="view-axial"]',
-  coronalCanvas: '[data-testid="view-coronal"]',
+  /** NiiVue's WebGL2 canvas: every view (axial, coronal, sagittal, multiplanar, 3-D) draws here. */
+  canvas: '[data-testid="viewer-canvas"]',
   planeAxial: '[data-testid="plane-axial"]',
   planeCoronal: '[data-testid="plane-coronal"]',
   seqT1: '[data-testid="seq-t1"]',
@@ -29,7 +29,44 @@ export const VIEWER = {
   error: '[data-testid="error"]',
   modelWarning: '[data-testid="model-warning"]',
   modelCard: '[data-testid="model-card"]',
+  planeSagittal: '[data-testid="plane-sagittal"]',
+  view3d: '[data-testid="view-3d"]',
+  seqT2: '[data-testid="seq-t2"]',
+  seqFlair: '[data-testid="seq-flair"]',
+  blendSelect: '[data-testid="blend-select"]',
+  overlayHeatmap: '[data-testid="overlay-heatmap"]',
+  overlayMask: '[data-testid="overlay-mask"]',
+  colorbarSection: '[data-testid="colorbar-section"]',
+  colorbarMin: '[data-testid="colorbar-min"]',
+  colorbarMax: '[data-testid="colorbar-max"]',
+  colorbarThreshold: '[data-testid="colorbar-threshold"]',
+  colorbarMark: '[data-testid="colorbar-mark"]',
+  toolMeasure: '[data-testid="tool-measure"]',
+  toolEraser: '[data-testid="tool-eraser"]',
+  toolFill: '[data-testid="tool-fill"]',
+  toolNavigate: '[data-testid="tool-navigate"]',
+  measureReadout: '[data-testid="measure-readout"]',
+  labelValue: '[data-testid="label-value"]',
+  brushSize: '[data-testid="brush-size"]',
+  undo: '[data-testid="undo"]',
+  redo: '[data-testid="redo"]',
+  revert: '[data-testid="revert"]',
+  statsRefresh: '[data-testid="stats-refresh"]',
+  stats: '[data-testid="stats"]',
 };
+
+/** Whether a checkbox (a vscode-checkbox web component or a native one) is ticked. */
+export async function isOn(viewer: FrameLocator, selector: string): Promise<boolean> {
+  return viewer.locator(selector).evaluate((el: HTMLElement & { checked?: boolean }) => Boolean(el.checked), undefined, { timeout: 5000 });
+}
+
+/** Sets a control's value as a user's choice would (vscode-single-select, vscode-textfield, range): value, then the event it fires. */
+export async function setValue(viewer: FrameLocator, selector: string, value: string, event: 'change' | 'input' = 'change'): Promise<void> {
+  await viewer.locator(selector).evaluate((el: HTMLElement & { value: string }, [v, ev]: [string, string]) => {
+    el.value = v;
+    el.dispatchEvent(new Event(ev, { bubbles: true }));
+  }, [value, event] as [string, string], { timeout: 5000 });
+}
 
 export interface Notification {
   text: string;
