@@ -127,7 +127,8 @@ export function openRegularFile(path: string, opts: OpenRegularOptions = {}): Re
     fd,
     size,
     read(offset, length, into) {
-      const out = into ?? Buffer.allocUnsafe(length);
+      // Not allocUnsafe: small buffers from its shared pool would hand callers that use .buffer 8 KiB of other data.
+      const out = into ?? Buffer.allocUnsafeSlow(length);
       if (offset + length > size) fail(opts.code ?? 'file/io', `cannot read${what}: asked for bytes up to ${offset + length} of a ${size}-byte file`);
       try {
         let done = 0;
