@@ -191,6 +191,14 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     return;
   }
   const endPhase = env.probe?.phase('train');
+  let logged = false;
+  /** Once: the longest host block from the start of Train to the finished run (pre-flight, consent, training). */
+  const logTrainBlock = () => {
+    if (logged) return;
+    logged = true;
+    endPhase?.();
+    if (env.probe) log.appendLine(`Host: longest synchronous block during Train ${env.probe.max('train').toFixed(1)} ms`);
+  };
   try {
     // Fail fast on a bad config or an empty study, with a clear message, before training starts.
     // The config is a small JSON read here (the weights consent needs it); the dataset scan
@@ -237,15 +245,18 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     }
     if (run.code !== 0 || !result?.reportPath) throw new Error(run.code === null ? 'training was stopped' : cliErrorLine(run));
     log.appendLine(`Training finished. Model: ${result.bundleDir}\nReport: ${result.reportPath}`);
+    logTrainBlock();
+    // The report preview is VS Code's markdown extension at work (on this same thread): measured apart.
+    const endPreview = env.probe?.phase('preview');
     await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(result.reportPath));
     void vscode.window.showInformationMessage(`AnyAD: training finished; report ${result.reportPath}`);
+    setTimeout(() => { endPreview?.(); if (env.probe) log.appendLine(`Host: longest synchronous block during the report preview (markdown extension) ${env.probe.max('preview').toFixed(1)} ms`); }, 2000);
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     log.appendLine(`Train on workspace failed: ${message}`);
     await vscode.window.showErrorMessage(`AnyAD: ${message}`);
   } finally {
-    endPhase?.();
-    if (env.probe) log.appendLine(`Host: longest synchronous block during Train ${env.probe.max('train').toFixed(1)} ms`);
+    logTrainBlock();
   }
 }
 
