@@ -8,11 +8,13 @@
  * The last stdout line is one JSON object (ProviderCheckChildResult).
  *
  *   node --import tsx scripts/provider-check.ts --preset tiny-cpu --provider webgpu [--runs 1]
- *        [--parts detect,train] [--train-batch 2] [--threads 0]
+ *        [--parts detect,train] [--train-batch 2] [--threads 0] [--placement-only]
+ * --placement-only creates the device sessions without running them (placements, no agreement).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { releaseAllSessions } from '../src/engine/graph/runtime';
+import { Graph, emitModel, relu } from '../src/engine/graph';
+import { createSession, releaseAllSessions, releaseSession } from '../src/engine/graph/runtime';
 import { PLACEMENT_MARKER, type Placement, isPlacementLine, parsePlacements } from '../src/engine/graph/placement';
 import type { ProviderChoice } from '../src/engine/graph/runtime';
 import { buildCheckModels, maxRelativeDifference, runCheckModel } from '../src/engine/model/providerCheck';
@@ -31,6 +33,8 @@ export interface ProviderCheckResult {
   requested: string;
   /** The provider the sessions got ('auto' resolved). */
   provider?: string;
+  /** What provider 'auto' resolves to in the child's environment, and why not a faster one. */
+  auto?: { provider: string; reasons: string[] };
   detect?: PartResult;
   train?: PartResult;
   error?: string;
@@ -92,8 +96,23 @@ async function main(): Promise<void> {
   const models = buildCheckModels(preset, { trainBatch: Number(arg('train-batch', '2')) });
   const buildMs = performance.now() - t0;
   const result: Record<string, unknown> = { preset, requested: provider, buildMs };
+  // What 'auto' picks in this environment (same drivers, same env), on a one-node model.
+  const probe = new Graph('auto-probe');
+  probe.output('y', relu(probe.input('x', [1, 4])));
+  const auto = await createSession(emitModel(probe), { provider: 'auto', log: () => {} });
+  result.auto = { provider: auto.provider, reasons: auto.fallbackReasons };
+  await releaseSession(auto);
+  const placementOnly = process.argv.includes('--placement-only');
   for (const part of parts) {
     const m = models[part];
+    if (placementOnly) {
+      // onnxruntime logs the placement when the session is created: no run needed.
+      process.stderr.write(`${PLACEMENT_MARKER} ${part}\n`);
+      const s = await createSession(m.bytes, { provider, threads });
+      result.provider = s.provider;
+      await releaseSession(s);
+      continue;
+    }
     const cpu = await runCheckModel(m, 'cpu', { threads, runs });
     process.stderr.write(`${PLACEMENT_MARKER} ${part}\n`);
     const dev = await runCheckModel(m, provider, { threads, runs });

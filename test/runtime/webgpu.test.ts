@@ -30,6 +30,9 @@ test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with
   const { result, placements, code, stderrTail } = await spawnProviderCheck(['--preset', 'tiny-cpu', '--provider', 'webgpu', '--runs', '0'], { env: SWIFTSHADER });
   assert.equal(code, 0, `provider check failed: ${result.error ?? stderrTail}`);
   assert.equal(result.provider, 'webgpu');
+  // The same environment, provider 'auto': never the software adapter.
+  assert.equal(result.auto?.provider, 'cpu', JSON.stringify(result.auto));
+  assert.ok(result.auto!.reasons.some((r) => /software Vulkan driver \(SwiftShader/.test(r)), result.auto!.reasons.join(' | '));
   for (const part of ['detect', 'train'] as const) {
     const r = result[part]!;
     assert.ok(typeof r.maxRel === 'number' && r.maxRel <= TOLERANCE, `${part}: WebGPU differs from the CPU by ${r.maxRel} of max (worst output ${r.worst})`);
@@ -38,6 +41,19 @@ test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with
     assert.ok(p, `${part}: onnxruntime reported no node placement`);
     assert.ok((p.byProvider.WebGpuExecutionProvider ?? 0) > 100, `${part}: ${JSON.stringify(p.byProvider)}`);
     assert.equal(cpuNodeCount(p), 0, `${part}: nodes on the CPU: ${describeCpuNodes(p)} — ${p.cpuNodes.slice(0, 8).map((n) => n.name).join(', ')}`);
+  }
+});
+
+test('cpu and paper presets on WebGPU: detection and training graphs place 0 nodes on the CPU (sessions created, not run)', async () => {
+  assert.ok(SWIFTSHADER, MISSING);
+  for (const preset of ['cpu', 'paper']) {
+    const { result, placements, code, stderrTail } = await spawnProviderCheck(['--preset', preset, '--provider', 'webgpu', '--placement-only'], { env: SWIFTSHADER });
+    assert.equal(code, 0, `${preset}: ${result.error ?? stderrTail}`);
+    for (const part of ['detect', 'train']) {
+      const p = placements.get(part);
+      assert.ok(p && (p.byProvider.WebGpuExecutionProvider ?? 0) > 100, `${preset} ${part}: ${JSON.stringify(p?.byProvider)}`);
+      assert.equal(cpuNodeCount(p), 0, `${preset} ${part}: nodes on the CPU: ${describeCpuNodes(p)}`);
+    }
   }
 });
 
