@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceConfig, parseWorkspaceConfig } from '../../src/engine/config';
 import { AnyadError, ConfigError, FileError, NiftiError, SafetensorsError } from '../../src/engine/errors';
-import { BundleError, loadBundle, manifestChecksum, writeBundle } from '../../src/engine/model/bundle';
-import { createRandomEncoderWeights, loadEncoderWeights } from '../../src/engine/model/encoderWeights';
+import { BundleError, loadBundle, loadBundleAsync, manifestChecksum, writeBundle } from '../../src/engine/model/bundle';
+import { createRandomEncoderWeights, loadEncoderWeights, loadEncoderWeightsAsync } from '../../src/engine/model/encoderWeights';
 import { headConfig, initHeadParams } from '../../src/engine/model/headWeights';
 import { vitPreset } from '../../src/engine/model/vitConfig';
 import { readNifti, writeNifti } from '../../src/engine/nifti';
@@ -118,6 +118,24 @@ const CASES: Record<string, () => Promise<void>> = {
     tinyImage(join(work, 'c1_flair.nii.gz'));
     const r = await cli(['detect', '--model', bundle, '--flair', join(work, 'c1_flair.nii.gz'), '--slice', '2']);
     assertOneLineError(r, /head\.safetensors: cannot read model file: a character device/);
+  },
+
+  /** A Cancel reaches long reads and hashes: a 2 GiB model and 1.5 GiB weights stop within a chunk. */
+  async 'cancel-long-read'() {
+    const bundle = join(work, 'bundle');
+    mkdirSync(bundle);
+    for (const f of ['head.safetensors', 'anyad.json']) copyFileSync(join(ROOT, 'models', 'default', f), join(bundle, f));
+    writeFileSync(join(bundle, 'model.onnx'), '');
+    truncateSync(join(bundle, 'model.onnx'), 2 * 1024 ** 3); // sparse: reads fast, as a big model would
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 30);
+    await assert.rejects(loadBundleAsync(bundle, { signal: abort.signal }), (e: unknown) => e instanceof BundleError && e.code === 'bundle/cancelled' && /model\.onnx: reading model file was cancelled/.test(e.message));
+    const weights = join(work, 'w.safetensors');
+    writeFileSync(weights, '');
+    truncateSync(weights, 1.5 * 1024 ** 3);
+    const abort2 = new AbortController();
+    setTimeout(() => abort2.abort(), 30);
+    await assert.rejects(loadEncoderWeightsAsync(weights, {}, abort2.signal), (e: unknown) => e instanceof SafetensorsError && e.code === 'safetensors/cancelled');
   },
 
   /** Glob patterns: linear-time matching, and a complexity cap that is a clear ConfigError. */

@@ -30,7 +30,7 @@ import { getFloat32, serializeSafetensors } from '../safetensors';
 import { CHANNELS, MODALITY_SUBSETS } from '../study/modalities';
 import type { PreprocessGeometry } from '../study/preprocess';
 import { mkdirs, writeFileAtomic } from '../util/atomic';
-import { fileError, openRegularFile, readRegularTextFile } from '../util/fileio';
+import { fileError, openRegularFile, readRegularFileAsync, readRegularTextFile } from '../util/fileio';
 import { MAX_IMAGE_SIZE } from '../config';
 import { MAX_SAFETENSORS_BYTES, readSafetensors } from '../safetensors';
 import type { ChannelStats } from './alignment';
@@ -316,14 +316,41 @@ export interface LoadBundleOptions {
 
 /** Reads and validates a bundle folder. */
 export function loadBundle(dir: string, opts: LoadBundleOptions = {}): LoadedBundle {
+  const m = readBundleManifest(dir);
+  if (opts.verify ?? true) {
+    for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) checkFileSum(m, f, sha256File(join(m.root, f), { signal: opts.signal }));
+  }
+  return loadBundleParams(m);
+}
+
+/**
+ * loadBundle with the checksums read in chunks without blocking the event loop, so that
+ * `signal` (a Cancel, SIGTERM) stops hashing a large model.
+ */
+export async function loadBundleAsync(dir: string, opts: LoadBundleOptions = {}): Promise<LoadedBundle> {
+  const m = readBundleManifest(dir);
+  if (opts.verify ?? true) {
+    for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
+      const hash = createHash('sha256');
+      const path = join(m.root, f);
+      let bytes = 0;
+      await readRegularFileAsync(path, { what: 'model file', maxBytes: MAX_MODEL_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large', signal: opts.signal, keep: false, onChunk: (c) => { hash.update(c); bytes += c.length; } });
+      checkFileSum(m, f, { sha256: hash.digest('hex'), bytes });
+    }
+  }
+  return loadBundleParams(m);
+}
+
+interface ReadManifest { root: string; manifestPath: string; manifest: BundleManifest; warnings: string[] }
+
+function readBundleManifest(dir: string): ReadManifest {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new BundleError('bundle/not-found', 'no such model folder', root);
-  const path = (f: string) => join(root, f);
-  const missing = Object.values(BUNDLE_FILES).filter((f) => !existsSync(path(f)));
+  const missing = Object.values(BUNDLE_FILES).filter((f) => !existsSync(join(root, f)));
   if (missing.length) {
     throw new BundleError('bundle/missing-file', `not a complete AnyAD model bundle: ${missing.join(', ')} missing (a bundle holds ${Object.values(BUNDLE_FILES).join(', ')})`, root);
   }
-  const manifestPath = path(BUNDLE_FILES.manifest);
+  const manifestPath = join(root, BUNDLE_FILES.manifest);
   const text = readRegularTextFile(manifestPath, { what: 'manifest', maxBytes: MAX_MANIFEST_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large' });
   let raw: unknown;
   try {
@@ -338,16 +365,18 @@ export function loadBundle(dir: string, opts: LoadBundleOptions = {}): LoadedBun
   } else if (manifestChecksum(manifest) !== manifest.manifestSha256) {
     throw new BundleError('bundle/manifest-tampered', 'the manifest was changed after the model was written (its manifestSha256 does not match its content): thresholds, sizes or checksums in it cannot be trusted; restore the original anyad.json or retrain', manifestPath);
   }
-  if (opts.verify ?? true) {
-    for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
-      const want = manifest.files[f];
-      const got = sha256File(path(f), { signal: opts.signal });
-      if (got.sha256 !== want.sha256) {
-        throw new BundleError('bundle/checksum', `checksum mismatch: ${got.bytes} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, the manifest expects ${want.bytes} bytes with ${want.sha256.slice(0, 12)}… (the file was changed or the bundle was written incompletely)`, path(f));
-      }
-    }
+  return { root, manifestPath, manifest, warnings };
+}
+
+function checkFileSum({ root, manifest }: ReadManifest, f: string, got: FileChecksum): void {
+  const want = manifest.files[f];
+  if (got.sha256 !== want.sha256) {
+    throw new BundleError('bundle/checksum', `checksum mismatch: ${got.bytes} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, the manifest expects ${want.bytes} bytes with ${want.sha256.slice(0, 12)}… (the file was changed or the bundle was written incompletely)`, join(root, f));
   }
-  const headPath = path(BUNDLE_FILES.head);
+}
+
+function loadBundleParams({ root, manifest, warnings }: ReadManifest): LoadedBundle {
+  const headPath = join(root, BUNDLE_FILES.head);
   let file;
   try {
     file = readSafetensors(headPath, { what: 'head' });
@@ -364,7 +393,7 @@ export function loadBundle(dir: string, opts: LoadBundleOptions = {}): LoadedBun
     const bad = t.data.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) throw new BundleError('bundle/non-finite', `parameter '${name}' holds a non-finite value (${t.data[bad]} at index ${bad}); the model is damaged, retrain it`, headPath);
   }
-  return { dir: root, modelPath: path(BUNDLE_FILES.model), manifest, head, affine, warnings };
+  return { dir: root, modelPath: join(root, BUNDLE_FILES.model), manifest, head, affine, warnings };
 }
 
 /** Sane ranges of the manifest's numbers: far beyond any real model, small enough to be safe to build. */

@@ -14,7 +14,7 @@
  * [q; k; v], heads contiguous; patch conv [D, 3, p, p]; everything float32.
  */
 import { createHash } from 'node:crypto';
-import { readRegularFile, readRegularTextFile } from '../util/fileio';
+import { readRegularFile, readRegularFileAsync, readRegularTextFile } from '../util/fileio';
 import { ConfigError, SafetensorsError } from '../errors';
 import { MAX_SAFETENSORS_BYTES, type SafetensorsFile, type TensorEntry, parseSafetensors, toFloat32 } from '../safetensors';
 import { createRng, mixSeed } from '../util/random';
@@ -181,6 +181,13 @@ export function loadEncoderWeights(path: string, opts: LoadEncoderOptions = {}):
   const bytes = readRegularFile(path, { what: 'encoder weights', maxBytes: MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large' });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   return encoderWeightsFromSafetensors(parseSafetensors(bytes, path), { ...opts, source: path, sha256 });
+}
+
+/** loadEncoderWeights, reading the file in chunks so that `signal` (a Cancel) stops a long read. */
+export async function loadEncoderWeightsAsync(path: string, opts: LoadEncoderOptions = {}, signal?: AbortSignal): Promise<EncoderWeights> {
+  const hash = createHash('sha256');
+  const bytes = await readRegularFileAsync(path, { what: 'encoder weights', maxBytes: MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large', signal, onChunk: (c) => hash.update(c) });
+  return encoderWeightsFromSafetensors(parseSafetensors(bytes, path), { ...opts, source: path, sha256: hash.digest('hex') });
 }
 
 /** Converts a parsed safetensors checkpoint to encoder weights. */

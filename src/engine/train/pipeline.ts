@@ -23,8 +23,8 @@ import type { WorkspaceConfig } from '../config';
 import { ConfigError, StudyError } from '../errors';
 import { type EncoderProvenance as ReportEncoder, type MetricSet, writeReport } from '../eval';
 import { initModalityAffine } from '../model/alignment';
-import { type BundleManifest, type SubsetThresholds, calibrateThresholds, loadBundle, writeBundle, writeStaged } from '../model/bundle';
-import { type EncoderWeights, createRandomEncoderWeights, describeProvenance, loadEncoderWeights } from '../model/encoderWeights';
+import { type BundleManifest, type SubsetThresholds, calibrateThresholds, loadBundleAsync, writeBundle, writeStaged } from '../model/bundle';
+import { type EncoderWeights, createRandomEncoderWeights, describeProvenance, loadEncoderWeightsAsync } from '../model/encoderWeights';
 import { type HeadConfig, headConfig, initHeadParams, type WeightMap } from '../model/headWeights';
 import type { ObjectiveConfig } from '../model/losses';
 import { modelPreset } from '../model/presets';
@@ -106,7 +106,7 @@ export const BOOTSTRAP_SAMPLES = 1000;
 export async function resolveEncoder(config: WorkspaceConfig, opts: { hub?: HubOptions; log?: (m: string) => void } = {}): Promise<EncoderWeights> {
   const m = config.model;
   const load = { registers: m.registers, config: m.encoderConfig };
-  if (m.encoderWeights) return loadEncoderWeights(m.encoderWeights, load);
+  if (m.encoderWeights) return loadEncoderWeightsAsync(m.encoderWeights, load, opts.hub?.signal); // Cancel reaches a long read
   if (m.encoder) return loadEncoderFrom(m.encoder, load, opts.hub);
   const preset = modelPreset(m.preset);
   if (preset.checkpoint) {
@@ -398,7 +398,7 @@ export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, 
   const emit = opts.onProgress ?? (() => {});
   const now = opts.now ?? (() => new Date());
   const tStart = performance.now();
-  const bundle = loadBundle(bundleDir);
+  const bundle = await loadBundleAsync(bundleDir, { signal: opts.signal });
   const m = bundle.manifest;
   const geom = { resize: m.preprocessing.resize, crop: m.preprocessing.crop };
   if (geom.resize !== config.preprocess.resize || geom.crop !== config.preprocess.crop) {

@@ -8,7 +8,7 @@
  * I/O failures become typed one-line errors naming the path and the cause in words
  * (ENOSPC → "disk full", ELOOP → "too many levels of symbolic links", …).
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, read, readSync } from 'node:fs';
 import { AnyadError, FileError } from '../errors';
 
 type ErrorClass = new (code: string, message: string, file?: string, options?: { cause?: unknown }) => AnyadError;
@@ -155,6 +155,35 @@ export function readRegularFile(path: string, opts: OpenRegularOptions = {}): Bu
   } finally {
     f.close();
   }
+}
+
+/** Chunk of the asynchronous reads: between chunks the event loop runs (a Cancel or SIGTERM is seen). */
+const ASYNC_CHUNK = 8 << 20;
+
+/**
+ * A regular file read in chunks without blocking the event loop, stopping with a typed
+ * '…/cancelled' error when `signal` aborts: for files that can be large (encoder weights,
+ * model files), so a Cancel reaches a long read. `onChunk` sees each chunk (e.g. a hash).
+ */
+export async function readRegularFileAsync(path: string, opts: OpenRegularOptions & { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void; keep?: boolean } = {}): Promise<Buffer> {
+  const f = openRegularFile(path, opts);
+  const keep = opts.keep ?? true;
+  const out = keep ? Buffer.allocUnsafeSlow(f.size) : Buffer.allocUnsafeSlow(Math.min(ASYNC_CHUNK, Math.max(1, f.size)));
+  try {
+    for (let off = 0; off < f.size;) {
+      if (opts.signal?.aborted) throw new (opts.as ?? FileError)(`${(opts.code ?? 'file/io').split('/')[0]}/cancelled`, `reading${opts.what ? ` ${opts.what}` : ''} was cancelled`, path);
+      const n = Math.min(ASYNC_CHUNK, f.size - off);
+      const at = keep ? off : 0;
+      const got = await new Promise<number>((resolve, reject) => read(f.fd, out, at, n, off, (e, bytes) => (e ? reject(e) : resolve(bytes))))
+        .catch((e: unknown) => { throw new (opts.as ?? FileError)(opts.code ?? 'file/io', `cannot read${opts.what ? ` ${opts.what}` : ''}: ${describeIoError(e, path)}`, path, { cause: e }); });
+      if (got === 0) throw new (opts.as ?? FileError)(opts.code ?? 'file/io', `cannot read${opts.what ? ` ${opts.what}` : ''}: the file shrank while being read (${off} of ${f.size} bytes)`, path);
+      opts.onChunk?.(out.subarray(at, at + got));
+      off += got;
+    }
+  } finally {
+    f.close();
+  }
+  return keep ? out : Buffer.alloc(0);
 }
 
 /** A regular UTF-8 text file of at most `maxBytes` (invalid UTF-8 is an error, not U+FFFD). */
