@@ -14,7 +14,7 @@
  * (`allowDownload`); HF_HUB_OFFLINE=1 forbids every request.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,7 @@ import {
   type CachedFile, type Env, blobPath, findCachedFile, hfHome, hubCacheDir, isOffline, linkSnapshot, lockBlob, snapshotPath, writeRef,
 } from './cache';
 import { cancelled, readBody, request } from './http';
+import { readRegularTextFile } from '../util/fileio';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -83,7 +84,7 @@ export function hubToken(opts: HubOptions = {}): string | undefined {
   const t = env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN;
   if (t) return t.trim();
   try {
-    return readFileSync(env.HF_TOKEN_PATH || join(hfHome(env), 'token'), 'utf8').trim() || undefined;
+    return readRegularTextFile(env.HF_TOKEN_PATH || join(hfHome(env), 'token'), { maxBytes: 64 * 1024 }).trim() || undefined; // a FIFO/device must not block
   } catch {
     return undefined;
   }

@@ -4,11 +4,11 @@
  * The file holds the owner's pid and start time; a lock whose process is gone is stale and
  * taken over. Created exclusively (`wx`), so of two starters exactly one wins.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { mkdirs, pidAlive } from './atomic';
-import { fileError } from './fileio';
+import { fileError, readRegularTextFile } from './fileio';
 
 export const RUN_LOCK_FILE = '.anyad-train.lock';
 
@@ -28,13 +28,13 @@ export function acquireRunLock(dir: string, what: string): () => void {
         if (released) return;
         released = true;
         // Only our own lock: a stale-lock takeover by another run must not be undone by us.
-        try { if ((JSON.parse(readFileSync(path, 'utf8')) as LockInfo).pid === process.pid) rmSync(path, { force: true }); } catch { /* gone */ }
+        try { if ((JSON.parse(readRegularTextFile(path, { maxBytes: 4096 })) as LockInfo).pid === process.pid) rmSync(path, { force: true }); } catch { /* gone */ }
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw fileError(e, path, 'create lock file');
     }
     let other: Partial<LockInfo> = {};
-    try { other = JSON.parse(readFileSync(path, 'utf8')) as LockInfo; } catch { /* half-written or removed: stale */ }
+    try { other = JSON.parse(readRegularTextFile(path, { maxBytes: 4096 })) as LockInfo; } catch { /* half-written or removed: stale */ }
     // Our own pid is busy too (another run in this process), unless the lock predates this
     // process: then it is a dead process's whose pid we were given again.
     const ours = other.pid === process.pid && Date.parse(other.startedAt ?? '') >= Math.floor(performance.timeOrigin);
