@@ -48,11 +48,14 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   .group { display: flex; gap: 4px; align-items: center; padding-right: 8px; border-right: 1px solid var(--vscode-panel-border, #8884); }
   .group > .cap { opacity: 0.75; }
   vscode-button[aria-pressed="true"], vscode-button[aria-selected="true"] { outline: 1px solid var(--vscode-focusBorder); }
-  vscode-single-select { min-width: 7em; }
-  vscode-textfield { width: 6em; }
+  vscode-single-select { width: 9em; }
+  vscode-textfield { width: 5.5em; }
+  /* Compact: the toolbars must leave the image most of a small editor. */
+  body { overflow: auto; }
+  vscode-button { --vscode-button-padding-horizontal: 6px; }
   input[type="range"] { width: 80px; accent-color: var(--vscode-button-background); }
   [hidden] { display: none !important; }
-  #main { flex: 1; min-height: 160px; display: flex; gap: 6px; }
+  #main { flex: 1; min-height: 280px; display: flex; gap: 6px; }
   #canvas-box { position: relative; flex: 1; min-width: 0; background: #000; }
   /* Absolutely placed so the canvas's pixel size never feeds back into the layout. */
   #viewer-canvas { position: absolute; inset: 0; width: 100%; height: 100%; display: block; outline: none; }
@@ -61,7 +64,7 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   #colorbar-box { position: relative; }
   #colorbar { width: 100%; height: 14px; display: block; }
   #colorbar-mark { position: absolute; top: -2px; width: 2px; height: 18px; background: #0ff; }
-  .ticks { display: flex; justify-content: space-between; font-size: 11px; }
+  .ticks { display: flex; justify-content: space-between; gap: 6px; font-size: 11px; }
   table { border-collapse: collapse; width: 100%; font-size: 11px; }
   td, th { padding: 1px 3px; text-align: left; border-bottom: 1px solid var(--vscode-panel-border, #8884); }
   td.num, th.num { text-align: right; }

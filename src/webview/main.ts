@@ -504,7 +504,8 @@ function updateControls(): void {
   for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[]) $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
   $('brush-size-label').textContent = $<HTMLInputElement>('brush-size').value;
   $('colorbar-section').hidden = !state.heatmap;
-  document.body.dataset.blend = state.blend ?? 'none';
+  // Named by sequence (the opened file stands for its own), for tests and screenshots.
+  document.body.dataset.blend = state.blend === 'opened' ? state.init?.opened ?? 'file' : state.blend ?? 'none';
   updateWindowControls();
   updateSliceControls();
   drawColourBar();
