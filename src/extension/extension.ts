@@ -6,6 +6,7 @@ import { type CommandEnv, detectCommand, pretrainedWeightsCommand, scanCommand, 
 import { removePrivateTempDir } from './tempFolder';
 import { EngineClient } from './engineClient';
 import { HostBlockProbe } from './hostBlockProbe';
+import { showSetupCommand } from './setup';
 
 let engine: EngineClient | undefined;
 
@@ -64,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): void {
     configWatcher, configWatcher.onDidChange(refresh), configWatcher.onDidCreate(refresh), configWatcher.onDidDelete(refresh),
     vscode.commands.registerCommand('anyad.showModelCard', (dir?: unknown) => showModelCardCommand(env, dir)),
     vscode.commands.registerCommand('anyad.pretrainedWeights', () => pretrainedWeightsCommand(env)),
+    vscode.commands.registerCommand('anyad.showSetup', () => showSetupCommand(context.extensionUri, log)),
   );
   log.appendLine('AnyAD activated');
 }

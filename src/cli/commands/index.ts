@@ -11,6 +11,7 @@ import { weightsCommand } from './weights';
 import { scanCommand } from './scan';
 import { exportCommand } from './export';
 import { engineCommand } from './engine';
+import { doctorCommand } from './doctor';
 
 export const COMMANDS: CommandSpec[] = [
   infoCommand,
@@ -24,4 +25,5 @@ export const COMMANDS: CommandSpec[] = [
   scanCommand,
   exportCommand,
   engineCommand,
+  doctorCommand,
 ];
