@@ -6,7 +6,6 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, freemem } from 'node:os';
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { vulkanDrivers, webgpuSoftwareOnlyReason } from './graph/adapters';
 import { Graph, emitModel, relu } from './graph';
