@@ -397,6 +397,7 @@ function loadBundleParams({ root, manifest, warnings }: ReadManifest): LoadedBun
 }
 
 /** Sane ranges of the manifest's numbers: far beyond any real model, small enough to be safe to build. */
+const ENCODER_RANGES: Record<string, [number, number]> = { embedDim: [1, 8192], depth: [1, 128], numHeads: [1, 128], patchSize: [1, 64], registers: [0, 64] };
 const HEAD_RANGES: Record<string, [number, number]> = { dim: [1, 4096], heads: [1, 128], inpCount: [1, 256], decoderDepth: [2, 64], mlpRatio: [0, 64] };
 
 /** Checks the manifest's shape; every message names the field. */
@@ -423,7 +424,12 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   // Bundles written before the symbolic batch say batch 1: they still run, one slice at a time.
   if ((model.batch !== 1 && model.batch !== 'dynamic') || model.inputSize !== pre.crop) fail(`'model' must have batch "dynamic" (or 1, an older bundle) and inputSize = preprocessing.crop (${String(pre.crop)})`);
   const enc = obj(m.encoder, 'encoder');
-  obj(enc.config, 'encoder.config');
+  const encConfig = obj(enc.config, 'encoder.config');
+  // Detection sizes its batches from these: each must be a sane number.
+  for (const [k, [lo, hi]] of Object.entries(ENCODER_RANGES)) {
+    const v = encConfig[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) fail(`'encoder.config.${k}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  }
   obj(enc.provenance, 'encoder.provenance');
   const headIn = obj(m.head, 'head');
   for (const [k, [lo, hi]] of Object.entries(HEAD_RANGES)) {
