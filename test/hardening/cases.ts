@@ -159,7 +159,8 @@ const CASES: Record<string, () => Promise<void>> = {
   async 'disk-full'() {
     const mnt = join(work, 'small');
     mkdirSync(mnt);
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
+    // ANYAD_HARDENING_NO_MOUNT=1 tries the injected-ENOSPC path where mounting works too.
+    const mounted = !process.env.ANYAD_HARDENING_NO_MOUNT && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
     details.mode = mounted ? 'tmpfs 1 MiB' : 'injected ENOSPC';
     const env = mounted ? process.env : { ...process.env, NODE_OPTIONS: `--require ${join(__dirname, 'inject-enospc.cjs')}`, ANYAD_INJECT_ENOSPC: mnt };
     if (!mounted) { process.env.ANYAD_INJECT_ENOSPC = mnt; require('./inject-enospc.cjs'); }
