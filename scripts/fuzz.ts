@@ -1,5 +1,6 @@
 /**
- * Fuzzes the parsers that read what users and files hand us: NIfTI (readNifti on bytes),
+ * Fuzzes the parsers that read what users and files hand us: NIfTI (readNifti on bytes, and the
+ * viewer's header-only headerGridOf),
  * safetensors (parseSafetensors + decoding every tensor), the workspace config
  * (parseWorkspaceConfig on JSON text) and the webview ↔ host messages (parseWebviewMessage,
  * parseHostMessage). Each case mutates a valid input (bit flips, byte runs, truncation,
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline';
 import { parseWorkspaceConfig } from '../src/engine/config';
 import { isAnyadError } from '../src/engine/errors';
 import { encodeNifti, readNifti } from '../src/engine/nifti';
+import { headerGridOf } from '../src/engine/nifti/headerGrid';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../src/engine/safetensors';
 import { parseHostMessage, parseWebviewMessage } from '../src/webview/protocol';
 import { mulberry32 } from '../test/helpers/random';
@@ -188,8 +190,11 @@ function makeCase(parser: ParserName): (i: number, seed: number) => boolean {
         let bytes = mutateBytes(r, base, base[0] === 0x1f ? base.length : 544);
         // Mutate inside the gzip stream too: the header the parser reads is the inflated one.
         if (base[0] === 0x1f && r() < 0.5) bytes = gzipSync(mutateBytes(r, readNiftiRaw(base), 544));
+        // The viewer's header-only reader sees the same untrusted bytes in the extension host.
+        let accepted = true;
+        try { headerGridOf(bytes, 'fuzz.nii', 16 << 20); } catch (e) { if (!isAnyadError(e)) throw e; accepted = false; }
         readNifti(bytes, { file: 'fuzz.nii', maxBytes: 16 << 20, allowNonFinite: r() < 0.5 });
-        return true;
+        return accepted;
       };
     }
     case 'safetensors': {
