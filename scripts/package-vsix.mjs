@@ -1,9 +1,11 @@
-// npm run package: builds, then packs a linux-x64 .vsix with @vscode/vsce.
+// npm run package [-- --target T[,T…]|all]: builds, then packs one .vsix per target with
+// @vscode/vsce (default linux-x64; `all` = darwin-arm64, linux-x64, linux-arm64, win32-x64,
+// win32-arm64 — every platform onnxruntime-node 1.30 ships a binding for).
 //
 // dist/extension.js and dist/cli.js keep onnxruntime-node external (a native addon cannot be
 // bundled), so the package must carry it. `vsce --no-dependencies` never packs node_modules/,
 // so the runtime goes into a staging folder at dist/node_modules/: Node resolves
-// require('onnxruntime-node') from dist/*.js there first. Only the linux/x64 binding is
+// require('onnxruntime-node') from dist/*.js there first. Only the target's own binding is
 // copied (the npm package carries ~290 MB for five platforms), and the development tree is
 // left untouched (a dist/node_modules in the repo would shadow the full install).
 import { spawnSync } from 'node:child_process';
@@ -12,11 +14,23 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const TARGET = { vsce: 'linux-x64', platform: 'linux', arch: 'x64' };
+/**
+ * The platforms onnxruntime-node 1.30 has a binding for, and the binding's files the package
+ * must carry (`skip`: files the binding never loads — darwin's libonnxruntime.1.30.0.dylib is
+ * a 44 MB copy of libonnxruntime.1.dylib, the only name the binding and the library refer to).
+ */
+export const TARGETS = {
+  'darwin-arm64': { platform: 'darwin', arch: 'arm64', files: ['onnxruntime_binding.node', 'libonnxruntime.1.dylib'], skip: ['libonnxruntime.1.30.0.dylib'] },
+  'linux-x64': { platform: 'linux', arch: 'x64', files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'], skip: [] },
+  'linux-arm64': { platform: 'linux', arch: 'arm64', files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'], skip: [] },
+  'win32-x64': { platform: 'win32', arch: 'x64', files: ['onnxruntime_binding.node', 'onnxruntime.dll', 'DirectML.dll', 'dxcompiler.dll', 'dxil.dll'], skip: [] },
+  'win32-arm64': { platform: 'win32', arch: 'arm64', files: ['onnxruntime_binding.node', 'onnxruntime.dll', 'DirectML.dll', 'dxcompiler.dll', 'dxil.dll'], skip: [] },
+};
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const stage = join(root, '.tmp', 'vsix-stage');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const vsixPath = join(root, `${manifest.name}-${TARGET.vsce}-${manifest.version}.vsix`);
+let TARGET;
+let stage;
+let vsixPath;
 
 function run(cmd, args, cwd) {
   const r = spawnSync(cmd, args, { cwd, stdio: 'inherit' });
@@ -44,7 +58,8 @@ function stageExtension() {
   const nm = join(stage, 'dist', 'node_modules');
   const binding = `bin/napi-v6/${TARGET.platform}/${TARGET.arch}/`;
   copyFiltered(join(root, 'node_modules', 'onnxruntime-node'), join(nm, 'onnxruntime-node'), (p) =>
-    p === 'package.json' || p === 'LICENSE' || (p.startsWith('dist/') && (p.endsWith('.js') || p.endsWith('/package.json'))) || p.startsWith(binding));
+    p === 'package.json' || p === 'LICENSE' || (p.startsWith('dist/') && (p.endsWith('.js') || p.endsWith('/package.json'))) ||
+    (p.startsWith(binding) && !TARGET.skip.includes(p.slice(binding.length))));
   copyFiltered(join(root, 'node_modules', 'onnxruntime-common'), join(nm, 'onnxruntime-common'), (p) =>
     p === 'package.json' || p === 'LICENSE' || (p.startsWith('dist/cjs/') && (p.endsWith('.js') || p.endsWith('/package.json'))));
 }
@@ -91,7 +106,7 @@ function auditVsix(file) {
     'extension/dist/webview.js',
     'extension/dist/cli.js',
     'extension/dist/node_modules/onnxruntime-node/dist/index.js',
-    `extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${TARGET.platform}/${TARGET.arch}/onnxruntime_binding.node`,
+    ...TARGET.files.map((f) => `extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${TARGET.platform}/${TARGET.arch}/${f}`),
     'extension/dist/node_modules/onnxruntime-common/dist/cjs/index.js',
   ];
   const missing = required.filter((n) => !names.has(n));
@@ -119,11 +134,36 @@ function auditVsix(file) {
   }
 }
 
+/** `--target a,b` / `--target all` (default linux-x64). */
+function targetsFromArgs(argv) {
+  const i = argv.indexOf('--target');
+  const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--target='))?.slice('--target='.length);
+  const names = !raw ? ['linux-x64'] : raw === 'all' ? Object.keys(TARGETS) : raw.split(',');
+  const unknown = names.filter((n) => !(n in TARGETS));
+  if (unknown.length) throw new Error(`unknown --target ${unknown.join(', ')} (known: ${Object.keys(TARGETS).join(', ')}, all)`);
+  return names;
+}
+
+export { zipEntries };
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+const argv = process.argv.slice(2);
+const targets = targetsFromArgs(argv);
+// --out-dir DIR: where the .vsix files go (default: the repo root).
+const outDir = argv.includes('--out-dir') ? resolve(argv[argv.indexOf('--out-dir') + 1]) : root;
+mkdirSync(outDir, { recursive: true });
 run(process.execPath, ['esbuild.mjs'], root);
-stageExtension();
-checkRuntimeResolves();
 const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-run(process.execPath, [vsce, 'package', '--target', TARGET.vsce, '--allow-missing-repository', '--no-dependencies',
-  '--skip-license', '--out', vsixPath], stage);
-auditVsix(vsixPath);
-rmSync(stage, { recursive: true, force: true });
+for (const name of targets) {
+  TARGET = { vsce: name, ...TARGETS[name] };
+  // Per process: a test and `npm run package` may stage at the same time.
+  stage = join(root, '.tmp', `vsix-stage-${name}-${process.pid}`);
+  vsixPath = join(outDir, `${manifest.name}-${name}-${manifest.version}.vsix`);
+  stageExtension();
+  checkRuntimeResolves();
+  run(process.execPath, [vsce, 'package', '--target', TARGET.vsce, '--allow-missing-repository', '--no-dependencies',
+    '--skip-license', '--out', vsixPath], stage);
+  auditVsix(vsixPath);
+  rmSync(stage, { recursive: true, force: true });
+}
+}
