@@ -140,6 +140,8 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${flagged} of ${slices.length} slices anomalous · ${res.provider}${statusSuffix(res)}`;
     }
     logDetectTiming(env, mode, r, performance.now() - t0);
+    // Remembered by the viewer: the status bar shows it again whenever that viewer is in front.
+    doc.status = { text: env.status.text, tooltip: String(env.status.tooltip ?? '') };
     env.status.show();
     if (isVolumeResult(res)) {
       const flagged = res.slices.filter((s) => s.anomalous).length;

@@ -21,6 +21,13 @@ export function activate(context: vscode.ExtensionContext): void {
   status.text = `AnyAD: ${vscode.workspace.getConfiguration('anyad').get<string>('executionProvider', 'auto')}`;
   status.tooltip = 'AnyAD execution provider / last detection';
   status.show();
+  // The status bar belongs to the viewer in front: its last result, else the provider line.
+  const idle = { text: status.text, tooltip: String(status.tooltip) };
+  viewer.onDidChangeActiveViewer((doc) => {
+    const s = doc?.status ?? idle;
+    status.text = s.text;
+    status.tooltip = s.tooltip;
+  });
   // One engine process per window: started on first use, restarted after a crash, stopped when idle.
   engine = new EngineClient({
     command: { script: vscode.Uri.joinPath(context.extensionUri, 'dist', 'cli.js').fsPath, args: ['engine'] },

@@ -66,6 +66,8 @@ export class NiftiDocument implements vscode.CustomDocument {
   viewState: ViewerState | null = null;
   /** Bundle folder of the detection shown: the viewer's "Model card" link opens its card. */
   shownModel: string | undefined;
+  /** The status bar line of this viewer's last result: shown again whenever it is the active editor. */
+  status: { text: string; tooltip: string } | undefined;
   constructor(readonly uri: vscode.Uri, readonly loaded: LoadedVolume | { error: string }, private readonly onDispose?: () => void) {}
 
   /** Sends `msg` to every viewer of this document. */
@@ -118,6 +120,15 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   private readonly changes = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<NiftiDocument>>();
   readonly onDidChangeCustomDocument = this.changes.event;
   private active: NiftiDocument | undefined;
+  private readonly activeChanged = new vscode.EventEmitter<NiftiDocument | undefined>();
+  /** The viewer in front changed (undefined: no viewer is the active editor): the status bar follows it. */
+  readonly onDidChangeActiveViewer = this.activeChanged.event;
+  private shown: NiftiDocument | undefined;
+  private setShown(doc: NiftiDocument | undefined): void {
+    if (doc === this.shown) return;
+    this.shown = doc;
+    this.activeChanged.fire(doc);
+  }
 
   /** Open documents, so a new sequence assignment reaches every viewer. */
   private readonly docs = new Set<NiftiDocument>();
@@ -193,10 +204,16 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     });
     doc.panels.add(panel);
     this.active = doc;
-    panel.onDidChangeViewState(() => { if (panel.active) this.active = doc; });
+    this.setShown(doc);
+    panel.onDidChangeViewState(() => {
+      if (panel.active) this.active = doc;
+      // Detect keeps using the last viewer; the status bar shows only the one in front.
+      this.setShown(panel.active ? doc : this.shown === doc ? undefined : this.shown);
+    });
     panel.onDidDispose(() => {
       doc.panels.delete(panel);
       if (this.active === doc && doc.panels.size === 0) this.active = undefined;
+      if (this.shown === doc) this.setShown(undefined);
     });
     const dims = 'error' in doc.loaded ? null : doc.loaded.grid.canonical.dims;
     panel.webview.onDidReceiveMessage((raw: unknown) => {

@@ -226,3 +226,25 @@ test('detection results and slice scores reach the viewer as valid heatmap and s
   send({ type: 'command', command: 'pretrainedWeights' });
   assert.deepEqual(executed.slice(-2), [['anyad.showModelCard', '/models/default'], ['anyad.pretrainedWeights']]);
 });
+
+test('the status bar follows the viewer in front: its last result, nothing for another editor', async () => {
+  const a = makeCase();
+  const b = makeCase();
+  const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine() {} } as never);
+  const shown: (string | undefined)[] = [];
+  provider.onDidChangeActiveViewer((doc) => shown.push(doc?.status?.text));
+  const open = async (path: string) => {
+    const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
+    const view = fakePanel();
+    await provider.resolveCustomEditor(doc, view.panel as never);
+    return { doc, ...view };
+  };
+  const first = await open(a.flair);
+  first.doc.status = { text: 'AnyAD: anomalous · score 0.9', tooltip: '' };
+  const second = await open(b.flair);
+  first.setActive(false);
+  second.setActive(false); // e.g. a markdown preview in front
+  first.setActive(true);
+  assert.deepEqual(shown, [undefined, undefined, undefined, 'AnyAD: anomalous · score 0.9']);
+  assert.equal(provider.activeDocument(), first.doc, 'Detect uses the viewer last in front');
+});

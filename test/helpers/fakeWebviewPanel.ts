@@ -5,6 +5,7 @@
 export function fakePanel() {
   const posted: unknown[] = [];
   let receive: (m: unknown) => void = () => {};
+  let viewState: () => void = () => {};
   const panel = {
     active: true,
     webview: {
@@ -12,8 +13,10 @@ export function fakePanel() {
       postMessage: async (m: unknown) => { posted.push(m); return true; },
       onDidReceiveMessage: (h: (m: unknown) => void) => { receive = h; return { dispose() {} }; },
     },
-    onDidChangeViewState: () => ({ dispose() {} }),
+    onDidChangeViewState: (h: () => void) => { viewState = h; return { dispose() {} }; },
     onDidDispose: () => ({ dispose() {} }),
   };
-  return { panel, posted, send: (m: unknown) => receive(m) };
+  /** The panel comes to the front (true) or goes behind another editor (false). */
+  const setActive = (active: boolean) => { panel.active = active; viewState(); };
+  return { panel, posted, send: (m: unknown) => receive(m), setActive };
 }
