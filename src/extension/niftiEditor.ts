@@ -436,6 +436,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     if ('error' in doc.loaded) return;
     doc.loaded.annotation.revert(maxBytes());
     doc.post({ type: 'labels', layer: 'annotation', data: bufferOf(doc.loaded.annotation.labels) });
+    this.log.appendLine(`viewer: reverted the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath} (${doc.panels.size} viewer(s))`);
   }
 
   /** Hot exit: the unsaved annotation goes to VS Code's backup location as a NIfTI. */

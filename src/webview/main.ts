@@ -52,6 +52,10 @@ const nv = new Niivue({
 // the host reading and sending the file's bytes.
 const attached = new Promise((r) => setTimeout(r, 0)).then(() => nv.attachToCanvas(canvas)).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
 
+// Script errors reach the AnyAD log (the host opens it for errors): a webview's console is out of sight.
+window.addEventListener('error', (e) => send({ type: 'log', level: 'error', message: `viewer script error: ${e.message} (${e.filename}:${e.lineno})`.slice(0, LIMITS.text) }));
+window.addEventListener('unhandledrejection', (e) => send({ type: 'log', level: 'error', message: `viewer script error: ${String((e.reason as Error)?.stack ?? e.reason)}`.slice(0, LIMITS.text) }));
+
 const saved = (vscode.getState() ?? {}) as { labels?: LabelEntry[] };
 const state = {
   init: null as InitMessage | null,
@@ -962,8 +966,9 @@ $('redo').addEventListener('click', () => send({ type: 'command', command: 'redo
 $('save').addEventListener('click', () => send({ type: 'command', command: 'save' }));
 $('save-as').addEventListener('click', () => send({ type: 'command', command: 'saveAs' }));
 $('revert').addEventListener('click', () => send({ type: 'command', command: 'revert' }));
-$('detect-slice').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectSlice' }); });
-$('detect-volume').addEventListener('click', () => { reportViewStateNow(); send({ type: 'command', command: 'detectVolume' }); });
+// A new detection clears the old score line, so it never stands beside the wrong result.
+$('detect-slice').addEventListener('click', () => { reportViewStateNow(); $('score').textContent = ''; send({ type: 'command', command: 'detectSlice' }); });
+$('detect-volume').addEventListener('click', () => { reportViewStateNow(); $('score').textContent = ''; send({ type: 'command', command: 'detectVolume' }); });
 $('model-card').addEventListener('click', () => send({ type: 'command', command: 'showModelCard' }));
 $('pretrained-weights').addEventListener('click', () => send({ type: 'command', command: 'pretrainedWeights' }));
 $('add-overlay').addEventListener('click', () => send({ type: 'addOverlay' }));

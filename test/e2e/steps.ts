@@ -520,10 +520,15 @@ export const STEPS: Step[] = [
       assert.ok(threshold, `the score names its threshold: ${score}`);
       const heat = await waitForImage(viewer, VIEWER.canvas, 'heatmap colour on the slice', 30_000, (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height);
       await viewer.locator(VIEWER.colorbarSection).waitFor({ state: 'visible', timeout: 10_000 });
-      const [lo, hi, thr] = await Promise.all([VIEWER.colorbarMin, VIEWER.colorbarMax, VIEWER.colorbarThreshold].map((q) => viewer.locator(q).innerText()));
+      // This viewer may still show an earlier result's bar for a moment: wait for this one's threshold.
+      const wanted = new RegExp(`^threshold ${threshold.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(outside the range\\))?$`);
+      const thr = await poll('the colour bar to mark this result\'s threshold', 10_000, async () => {
+        const t = await viewer.locator(VIEWER.colorbarThreshold).innerText();
+        return wanted.test(t) ? t : false;
+      });
+      const [lo, hi] = await Promise.all([VIEWER.colorbarMin, VIEWER.colorbarMax].map((q) => viewer.locator(q).innerText()));
       const mark = await viewer.locator(VIEWER.colorbarMark).evaluate((el) => el.style.left);
       console.log(`    colour bar ${lo} … ${hi}, ${thr}, mark at ${mark}`);
-      assert.match(thr, new RegExp(`^threshold ${threshold.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(outside the range\\))?$`));
       assert.ok(Number(lo) < Number(hi), `a colour bar range: ${lo} … ${hi}`);
       assert.match(mark, /^calc\(\d+(\.\d+)?% - 1px\)$/);
       await viewer.locator(VIEWER.overlayHeatmap).click();

@@ -248,3 +248,22 @@ test('the status bar follows the viewer in front: its last result, nothing for a
   assert.deepEqual(shown, [undefined, undefined, undefined, 'AnyAD: anomalous · score 0.9']);
   assert.equal(provider.activeDocument(), first.doc, 'Detect uses the viewer last in front');
 });
+
+test('drawEdit: one undoable edit per NiiVue action (mixed values), patches every viewer; revert sends the file\'s labels back', async () => {
+  const { flair } = makeCase();
+  const { doc, posted, send, edits, provider } = await openEditor(flair);
+  send({ type: 'ready' });
+  await settle();
+  posted.length = 0;
+  send({ type: 'drawEdit', kind: 'brush', indices: new Uint32Array([3, 40, 41]).buffer, values: new Uint8Array([2, 2, 0]).buffer });
+  await settle();
+  assert.equal(edits.length, 1, 'voxel 41 was already 0: one edit for the two that change');
+  assert.equal(edits[0].label, 'Brush stroke');
+  const [patch] = parsedAll(posted, DIMS) as Extract<HostToWebview, { type: 'annotationPatch' }>[];
+  assert.deepEqual([[...new Uint32Array(patch.indices)], [...new Uint8Array(patch.values)]], [[3, 40], [2, 2]]);
+  posted.length = 0;
+  await provider.revertCustomDocument(doc);
+  const [labels] = parsedAll(posted, DIMS) as Extract<HostToWebview, { type: 'labels' }>[];
+  assert.equal(labels.type, 'labels');
+  assert.equal(new Uint8Array(labels.data).reduce((a, b) => a + b, 0), 0, 'nothing saved yet: all zeros again');
+});
