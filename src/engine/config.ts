@@ -71,7 +71,7 @@ export interface ModelConfig {
   randomEncoderSeed: number;
 }
 
-export const PROVIDER_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu'] as const;
+export const PROVIDER_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
 export const MASKING_CHOICES = ['sample', 'batch', 'epoch'] as const;
 
 export interface TrainConfig {

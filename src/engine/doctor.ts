@@ -68,7 +68,7 @@ export async function doctorReport(opts: { anyadVersion: string; threads?: numbe
   try { bindingFiles = readdirSync(dir).sort(); } catch { /* no binding for this platform */ }
   const model = probeModel();
   const providers: ProviderReport[] = [];
-  for (const name of ['cpu', 'cuda', 'webgpu'] as const) {
+  for (const name of ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const) {
     const compiledIn = backends.includes(name);
     const r: ProviderReport = { name, compiledIn };
     if (!compiledIn) r.why = `not in onnxruntime-node's ${process.platform}/${process.arch} binding`;

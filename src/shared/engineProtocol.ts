@@ -33,9 +33,9 @@ export const ENGINE_LIMITS = Object.freeze({
 });
 
 export type ChannelId = 'flair' | 't1' | 't2';
-export type ProviderId = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+export type ProviderId = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 const CHANNEL_IDS: readonly ChannelId[] = ['flair', 't1', 't2'];
-const PROVIDER_IDS: readonly ProviderId[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+const PROVIDER_IDS: readonly ProviderId[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 export interface DetectParams {
   /** Bundle folder. */

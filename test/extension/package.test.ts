@@ -13,10 +13,7 @@ import { join } from 'node:path';
 const root = join(__dirname, '..', '..');
 
 test('npm run package -- --target all: five .vsix files, each with only its own onnxruntime binding', async () => {
-  const { TARGETS, zipEntries } = (await import('../../scripts/package-vsix.mjs')) as {
-    TARGETS: Record<string, { platform: string; arch: string; files: string[]; skip: string[] }>;
-    zipEntries: (file: string) => Array<{ name: string; size: number }>;
-  };
+  const { TARGETS, zipEntries } = await import('../../scripts/package-vsix.mjs');
   assert.deepEqual(Object.keys(TARGETS).sort(), ['darwin-arm64', 'linux-arm64', 'linux-x64', 'win32-arm64', 'win32-x64']);
   const out = mkdtempSync(join(tmpdir(), 'anyad-vsix-'));
   try {

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { listSupportedBackends } from 'onnxruntime-node';
 import { RuntimeProviderError } from '../../src/engine/errors';
 import { webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
 import { Graph, add, emitModel, matmul, relu } from '../../src/engine/graph';
 import {
-  cachedSessionCount, createSession, cudaProviderStatus, forgetProviderProbes, outputFloat32, releaseAllSessions,
+  autoOrder, cachedSessionCount, createSession, cudaProviderStatus, forgetProviderProbes, outputFloat32, releaseAllSessions,
   releaseSession, run, setSessionCacheCapacity,
 } from '../../src/engine/graph/runtime';
 
@@ -139,6 +140,28 @@ test("'auto' never picks a software adapter: with only SwiftShader/lavapipe visi
   assert.match(logs[0], new RegExp(`^provider 'auto' uses ${s.provider}: .*WebGPU`));
   await releaseAllSessions();
   forgetProviderProbes();
+});
+
+test("'auto' order per platform: the accelerators each onnxruntime-node binding has (CUDA, DirectML, WebGPU), never CoreML", () => {
+  // The provider names each platform's native binding registers (NUL-terminated strings in the .node file).
+  const names = new Set(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+  const backendsOf = (platform: string, arch: string): string[] => {
+    // This machine's own binding answers for itself (linux-x64's CUDA name is not a plain string in it).
+    if (platform === process.platform && arch === process.arch) return listSupportedBackends().map((b) => b.name).filter((n) => names.has(n)).sort();
+    const bin = readFileSync(join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', platform, arch, 'onnxruntime_binding.node'));
+    return [...new Set(bin.toString('latin1').split('\0').filter((t) => names.has(t)))].sort();
+  };
+  const expectations: Array<[string, string, string[], string[]]> = [
+    ['linux', 'x64', ['cpu', 'cuda', 'webgpu'], ['cuda', 'webgpu']],
+    ['linux', 'arm64', ['cpu'], []],
+    ['win32', 'x64', ['cpu', 'dml', 'webgpu'], ['dml', 'webgpu']],
+    ['win32', 'arm64', ['cpu', 'dml', 'webgpu'], ['dml', 'webgpu']],
+    ['darwin', 'arm64', ['coreml', 'cpu', 'webgpu'], ['webgpu']],
+  ];
+  for (const [platform, arch, backends, order] of expectations) {
+    assert.deepEqual(backendsOf(platform, arch), backends, `${platform}-${arch}`);
+    assert.deepEqual(autoOrder(backends), order, `${platform}-${arch}`);
+  }
 });
 
 test('sessions are cached by model bytes + options (LRU); each createSession is an owner; freed after the last owner and run', async () => {

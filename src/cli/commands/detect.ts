@@ -6,7 +6,7 @@ import { caseOfSpec, detectCase } from '../../engine/service/detectCase';
 import { CHANNELS, type ChannelName } from '../../engine/study';
 import { intOption, stringOption, type CommandSpec } from '../args';
 
-const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 function decision(anomalous: boolean | null): string {
   return anomalous === null ? 'no threshold' : anomalous ? 'ANOMALOUS' : 'normal';

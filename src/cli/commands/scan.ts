@@ -11,7 +11,7 @@ import { type ProviderChoice, releaseAllSessions } from '../../engine/graph/runt
 import { scanCohort, type ScanProgress } from '../../engine/service/scan';
 import { intOption, stringOption, type CommandSpec } from '../args';
 
-const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 /** How to start this CLI again (the bundle itself, or main.ts through tsx when run from source). */
 function cliEntry(): string[] {

@@ -20,8 +20,18 @@ import * as ort from 'onnxruntime-node';
 import { RuntimeProviderError } from '../errors';
 import { webgpuSoftwareOnlyReason } from './adapters';
 
-export type ProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu';
-export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu';
+export type ProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+
+/**
+ * The accelerators 'auto' tries, in order, among those a platform's binding has (linux-x64:
+ * cuda, webgpu; win32: dml, webgpu; darwin-arm64: webgpu; linux-arm64: none). CoreML is
+ * never tried: it runs only part of our graphs' ops (the rest falls back to the CPU, with a
+ * copy per partition) and has not been checked on them; ask for 'coreml' explicitly.
+ */
+export function autoOrder(backends: readonly string[]): ExecutionProviderName[] {
+  return (['cuda', 'dml', 'webgpu'] as const).filter((ep) => backends.includes(ep));
+}
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
 export interface SessionOptions {
@@ -98,6 +108,8 @@ const CUDA_INSTALL_HINT =
   '(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` in an existing checkout; this repo\'s .npmrc skips the download by default). ' +
   'It needs an NVIDIA driver and the CUDA 12 and cuDNN 9 runtime libraries on the library path (LD_LIBRARY_PATH).';
 
+const EP_LABEL: Record<ExecutionProviderName, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU', dml: 'DirectML', coreml: 'CoreML' };
+
 function providerUnavailable(ep: ExecutionProviderName): string | undefined {
   const backends = ort.listSupportedBackends().map((b) => b.name);
   if (ep === 'cuda') {
@@ -105,13 +117,15 @@ function providerUnavailable(ep: ExecutionProviderName): string | undefined {
     const st = cudaProviderStatus();
     if (!st.installed) return `the CUDA execution provider is not installed: ${st.missing.join(', ')} missing in ${st.dir}. ${CUDA_INSTALL_HINT}`;
   }
-  if (ep === 'webgpu' && !backends.includes('webgpu')) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no WebGPU execution provider`;
+  if (ep !== 'cpu' && !backends.includes(ep)) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no ${EP_LABEL[ep]} execution provider (it has: ${backends.join(', ')})`;
   return undefined;
 }
 
 function failureHint(ep: ExecutionProviderName, message: string): string {
   if (ep === 'cuda') return `the CUDA execution provider failed to start (${firstLine(message)}). Check the NVIDIA driver (nvidia-smi) and that the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH, or use provider 'cpu'.`;
   if (ep === 'webgpu') return `the WebGPU execution provider failed to start (${firstLine(message)}). It needs a GPU adapter (on Linux: a Vulkan driver and libvulkan.so.1); use provider 'cpu' otherwise.`;
+  if (ep === 'dml') return `the DirectML execution provider failed to start (${firstLine(message)}). It needs a DirectX 12 GPU and driver; use provider 'cpu' otherwise.`;
+  if (ep === 'coreml') return `the CoreML execution provider failed to start (${firstLine(message)}); use provider 'webgpu' or 'cpu'.`;
   return `onnxruntime could not create a CPU session (${firstLine(message)})`;
 }
 
@@ -218,7 +232,7 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
   const make = (ep: ExecutionProviderName) => {
-    const provider: ort.InferenceSession.ExecutionProviderConfig = ep === 'cuda' ? { name: 'cuda', deviceId: opts.deviceId } : ep;
+    const provider: ort.InferenceSession.ExecutionProviderConfig = ep === 'cuda' || ep === 'dml' ? { name: ep, deviceId: opts.deviceId } : ep;
     const o = { ...base, executionProviders: [provider] };
     return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
   };
@@ -239,7 +253,9 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
 
   const reasons: string[] = [];
   const failedHere: Array<[ExecutionProviderName, string]> = [];
-  for (const ep of ['cuda', 'webgpu'] as const) {
+  const backends = ort.listSupportedBackends().map((b) => b.name);
+  // Linux x64 lists CUDA whether or not its libraries are installed: say why it was skipped.
+  for (const ep of autoOrder(backends.includes('cuda') ? backends : ['cuda', ...backends])) {
     const known = autoUnavailable.get(ep);
     if (known) { reasons.push(known); continue; }
     const why = providerUnavailable(ep) ?? (ep === 'webgpu' ? webgpuSoftwareOnlyReason() : undefined);
