@@ -6,7 +6,7 @@ import { type CommandEnv, detectCommand, pretrainedWeightsCommand, scanCommand, 
 import { removePrivateTempDir } from './tempFolder';
 import { EngineClient } from './engineClient';
 import { HostBlockProbe } from './hostBlockProbe';
-import { showSetupCommand } from './setup';
+import { installCudaCommand, showSetupCommand } from './setup';
 
 let engine: EngineClient | undefined;
 
@@ -73,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('anyad.showModelCard', (dir?: unknown) => showModelCardCommand(env, dir)),
     vscode.commands.registerCommand('anyad.pretrainedWeights', () => pretrainedWeightsCommand(env)),
     vscode.commands.registerCommand('anyad.showSetup', () => showSetupCommand(context.extensionUri, log)),
+    vscode.commands.registerCommand('anyad.installCuda', () => installCudaCommand(context.extensionUri, log)),
   );
   log.appendLine('AnyAD activated');
 }

@@ -20,7 +20,7 @@ test('manifest: custom editor for .nii and .nii.gz, commands, settings, schema',
   const patterns = editor.selector.map((s: { filenamePattern: string }) => s.filenamePattern).sort();
   assert.deepEqual(patterns, ['*.nii', '*.nii.gz']);
   const titles = pkg.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`).sort();
-  assert.deepEqual(titles, ['AnyAD: Assign sequence…', 'AnyAD: Detect anomalies', 'AnyAD: Get pretrained encoder weights', 'AnyAD: Scan workspace', 'AnyAD: Show model card', 'AnyAD: Show setup', 'AnyAD: Train on workspace']);
+  assert.deepEqual(titles, ['AnyAD: Assign sequence…', 'AnyAD: Detect anomalies', 'AnyAD: Get pretrained encoder weights', 'AnyAD: Install CUDA provider', 'AnyAD: Scan workspace', 'AnyAD: Show model card', 'AnyAD: Show setup', 'AnyAD: Train on workspace']);
   // Assign sequence… is offered on NIfTI files in the Explorer and in the viewer's title bar.
   assert.deepEqual(pkg.contributes.menus['explorer/context'].map((m: { command: string; when: string }) => [m.command, m.when]),
     [['anyad.assignSequence', 'resourceScheme == file && resourceFilename =~ /\\.nii(\\.gz)?$/i']]);
