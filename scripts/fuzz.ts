@@ -290,11 +290,17 @@ function runWatched(parser: ParserName, start: number, count: number, seed: numb
     let at = start;
     let counts: Counts = { ok: 0, typed: 0, untyped: 0, maxMs: 0 };
     let complete = false;
-    const arm = () => setTimeout(() => child.kill('SIGKILL'), watchdogMs());
-    let timer = arm();
+    // The decision waits for setImmediate: if this process itself was starved, its timers run
+    // before the child's pending lines are read, and a busy child would look silent.
+    let lastLine = Date.now();
+    const arm = (delay: number): NodeJS.Timeout => setTimeout(() => setImmediate(() => {
+      const silent = Date.now() - lastLine;
+      if (silent >= watchdogMs()) child.kill('SIGKILL');
+      else timer = arm(watchdogMs() - silent);
+    }), delay);
+    let timer = arm(watchdogMs());
     createInterface({ input: child.stdout! }).on('line', (l) => {
-      clearTimeout(timer);
-      timer = arm();
+      lastLine = Date.now();
       if (l.startsWith('at ')) { const [i, ok, typed, untyped, maxMs] = l.slice(3).split(' ').map(Number); at = i; counts = { ok, typed, untyped, maxMs }; }
       else if (l.startsWith('example ')) examples.push(l.slice(8));
       else if (l.startsWith('result ')) { counts = JSON.parse(l.slice(7)) as Counts; complete = true; }
@@ -318,6 +324,7 @@ async function fuzzParser(parser: ParserName, cases: number, seed: number): Prom
     if (again.complete && again.counts.maxMs <= CASE_LIMIT_MS) {
       add(again.counts);
       rep.retried++;
+      process.stderr.write(`note: ${parser} case ${r.at}: its child went silent for ${watchdogMs()} ms; alone it took ${again.counts.maxMs.toFixed(1)} ms\n`);
     } else {
       rep.hangs++;
       rep.examples.push(`case ${r.at}: hang or crash (silent for ${watchdogMs()} ms or the process died, twice)`);
