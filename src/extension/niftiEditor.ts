@@ -184,6 +184,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         // An empty annotation at a path that does not exist: nothing is ever written over the broken file.
         annotation = AnnotationDocument.open(grid.canonical, privateTempFile('-annotation.nii.gz'), { source });
       }
+      if (backupPath && !annotationReadOnly) this.log.appendLine(`viewer: restored the unsaved annotation of ${uri.fsPath} from VS Code's backup`);
       const doc: NiftiDocument = new NiftiDocument(uri, { header: grid.header, grid, bytes, case: found, opened, caseNotice: notice, annotation, annotationReadOnly }, () => this.docs.delete(doc));
       this.docs.add(doc);
       return doc;
@@ -442,7 +443,10 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   /** Hot exit: the unsaved annotation goes to VS Code's backup location as a NIfTI. */
   async backupCustomDocument(doc: NiftiDocument, context: vscode.CustomDocumentBackupContext): Promise<vscode.CustomDocumentBackup> {
     const target = context.destination;
-    if (!('error' in doc.loaded)) doc.loaded.annotation.backup(target.fsPath);
+    if (!('error' in doc.loaded)) {
+      doc.loaded.annotation.backup(target.fsPath);
+      this.log.appendLine(`viewer: backed up the unsaved annotation of ${doc.uri.fsPath}`);
+    }
     return {
       id: target.toString(),
       delete: () => { try { unlinkSync(target.fsPath); } catch { /* already gone */ } },

@@ -56,9 +56,11 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   input[type="range"] { width: 80px; accent-color: var(--vscode-button-background); }
   [hidden] { display: none !important; }
   #main { flex: 1; min-height: 280px; display: flex; gap: 6px; }
-  #canvas-box { position: relative; flex: 1; min-width: 0; background: #000; }
+  #canvas-box { flex: 1; min-width: 0; display: flex; gap: 2px; }
+  .pane { position: relative; flex: 1; min-width: 0; background: #000; }
   /* Absolutely placed so the canvas's pixel size never feeds back into the layout. */
-  #viewer-canvas { position: absolute; inset: 0; width: 100%; height: 100%; display: block; outline: none; }
+  .pane canvas { position: absolute; inset: 0; width: 100%; height: 100%; display: block; outline: none; }
+  .pane .cap { position: absolute; left: 4px; bottom: 2px; color: #ccc; font-size: 11px; pointer-events: none; }
   #side { width: 250px; overflow: auto; display: flex; flex-direction: column; gap: 8px; }
   #side h3 { margin: 0; font-size: 11px; text-transform: uppercase; opacity: 0.8; }
   #colorbar-box { position: relative; }
@@ -87,6 +89,7 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
 <div class="bar" id="controls">
   <div class="group" role="tablist" aria-label="Background sequence">${seqTab('opened', 'File')}${seqTab('flair', 'FLAIR')}${seqTab('t1', 'T1')}${seqTab('t2', 'T2')}${seqTab('t1ce', 'T1ce')}</div>
   <div class="group"><span class="cap">Blend</span>${select('blend-select', 'Blend a second sequence over the background', [['none', 'none']])}${range('blend-opacity', 'Blend opacity', 0, 100, 50)}</div>
+  <div class="group"><span class="cap">Side by side</span>${select('side-select', 'Show a second sequence beside the first, crosshair and views synced', [['none', 'none']])}</div>
   <div class="group" aria-label="Detection sequences"><span class="cap">Detect with</span>${mod('flair', 'FLAIR')}${mod('t1', 'T1')}${mod('t2', 'T2')}
     ${btn('detect-slice', 'Detect slice', 'Detect anomalies on the current axial slice')}${btn('detect-volume', 'Detect volume', 'Detect anomalies on the whole volume')}</div>
 </div>
@@ -113,7 +116,8 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   <div class="group">${btn('add-overlay', 'Add overlay…', 'Add another NIfTI of this subject (a segmentation, a map) as an overlay')}${btn('show-log', 'Log', 'Open the AnyAD output channel')}</div>
 </div>
 <div id="main">
-  <div id="canvas-box"><canvas id="viewer-canvas" data-testid="viewer-canvas" tabindex="0" aria-label="Image view (NiiVue): arrow keys move slices, N/B/E/F/M pick tools, 1–5 pick views"></canvas></div>
+  <div id="canvas-box"><div class="pane"><canvas id="viewer-canvas" data-testid="viewer-canvas" tabindex="0" aria-label="Image view (NiiVue): arrow keys move slices, N/B/E/F/M pick tools, 1–5 pick views"></canvas></div>
+    <div class="pane" id="side-pane" hidden><canvas id="side-canvas" data-testid="side-canvas" tabindex="0" aria-label="Second sequence, side by side (crosshair synced)"></canvas><span class="cap" id="side-caption" data-testid="side-caption"></span></div></div>
   <div id="side">
     <section id="colorbar-section" data-testid="colorbar-section" hidden><h3>Anomaly heatmap</h3>
       <div id="colorbar-box"><canvas id="colorbar" data-testid="colorbar" width="256" height="14" role="img" aria-label="Heatmap colour bar"></canvas><div id="colorbar-mark" data-testid="colorbar-mark"></div></div>

@@ -64,6 +64,8 @@ const state = {
   names: new Map<SeqKey, string>(),
   background: 'opened' as SeqKey,
   blend: null as SeqKey | null,
+  /** The sequence shown beside the first (its own NiiVue, crosshair and views synced), or null. */
+  side: null as SeqKey | null,
   mask: null as NVImage | null,
   heatmap: null as (HeatmapMessage & { values: Float32Array; range: [number, number]; image: NVImage | null }) | null,
   overlays: [] as { name: string; image: NVImage; label: boolean }[],
@@ -202,6 +204,59 @@ function setBlend(s: SeqKey | null): void {
   syncLayers();
 }
 
+/** The second NiiVue for side-by-side viewing, made on first use. */
+let side: { nv: Niivue; ready: Promise<unknown>; image: NVImage | null; key: SeqKey | null } | null = null;
+
+function setSide(s: SeqKey | null): void {
+  state.side = s === null ? null : tabKey(s);
+  $('side-pane').hidden = state.side === null;
+  if (state.side && !state.images.has(state.side)) requestSequence(state.side);
+  void syncSide();
+}
+
+/** Shows state.side in the second NiiVue (a copy of the decoded image: each NiiVue owns its GL state). */
+async function syncSide(): Promise<void> {
+  const key = state.side;
+  document.body.dataset.side = key === 'opened' ? state.init?.opened ?? 'file' : key ?? 'none';
+  if (!key) {
+    nv.broadcastTo([], { '2d': true, '3d': true });
+    nv.resizeListener();
+    return;
+  }
+  const img = state.images.get(key);
+  if (!img) return;
+  if (!side) {
+    const c = $<HTMLCanvasElement>('side-canvas');
+    c.getContext('webgl2', { preserveDrawingBuffer: true, alpha: true, antialias: false });
+    const other = new Niivue({ ...nv.opts, dragAndDropEnabled: false });
+    side = { nv: other, ready: other.attachToCanvas(c), image: null, key: null };
+  }
+  await side.ready;
+  if (side.key !== key) {
+    const copy = img.clone();
+    copy.cal_min = img.cal_min;
+    copy.cal_max = img.cal_max;
+    side.nv.volumes = [copy];
+    side.nv.back = copy;
+    side.nv.overlays = [];
+    side.image = copy;
+    side.key = key;
+    side.nv.updateGLVolume();
+  }
+  $('side-caption').textContent = (key === 'opened' ? state.init?.opened ?? 'file' : key).toUpperCase();
+  side.nv.setSliceType(viewSliceType(state.view));
+  side.nv.setRadiologicalConvention(state.radiological);
+  // Each follows the other: crosshair, slice, zoom and 3-D angles.
+  nv.broadcastTo([side.nv], { '2d': true, '3d': true });
+  side.nv.broadcastTo([nv], { '2d': true, '3d': true });
+  nv.resizeListener();
+  side.nv.resizeListener();
+  side.nv.scene.crosshairPos = nv.scene.crosshairPos;
+  side.nv.drawScene();
+  markPainted(null);
+  requestAnimationFrame(() => { document.body.dataset.paintedSide = String(Math.round(performance.timeOrigin + performance.now())); });
+}
+
 /** Asks the host for a sibling sequence once; `shown`: the user is waiting for it (say so). */
 function requestSequence(key: SeqKey, shown = true): void {
   if (key === 'opened') return;
@@ -283,6 +338,7 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promi
     state.names.set(layer, name);
     notices.clear(`sequence:${layer}`);
     showNotices();
+    if (layer === state.side) void syncSide();
     // A prefetched sequence nobody shows yet costs no GL refresh.
     if (layer !== state.background && layer !== state.blend) return;
   }
@@ -460,6 +516,7 @@ function setView(v: View): void {
   state.view = v;
   if (v !== 'multiplanar' && v !== 'render') state.plane = v;
   nv.setSliceType(viewSliceType(v));
+  side?.nv.setSliceType(viewSliceType(v));
   document.body.dataset.view = v;
   updateControls();
 }
@@ -617,6 +674,9 @@ function applyCase(c: CaseInfo): void {
   const options: [string, string][] = [['none', 'none'], ...(view.fileTab ? [['opened', 'File'] as [string, string]] : []), ...view.tabs.map((t) => [t, t.toUpperCase()] as [string, string])];
   blend.innerHTML = options.map(([v, t]) => `<vscode-option value="${v}">${t}</vscode-option>`).join('');
   blend.value = state.blend ?? 'none';
+  const sideSelect = $<Valued>('side-select');
+  sideSelect.innerHTML = blend.innerHTML;
+  sideSelect.value = state.side ?? 'none';
   showNotices();
 }
 
@@ -834,6 +894,9 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       applyCase(msg);
       if (state.background !== 'opened' && !msg.sequences.includes(state.background)) state.background = 'opened';
       if (state.blend && state.blend !== 'opened' && !msg.sequences.includes(state.blend)) state.blend = null;
+      if (side) side.key = null; // the file behind a sequence may have changed: copy it again
+      if (state.side && state.side !== 'opened' && !msg.sequences.includes(state.side)) setSide(null);
+      else if (state.side && state.side !== 'opened') requestSequence(state.side);
       if (state.blend && state.blend !== 'opened') requestSequence(state.blend);
       if (state.background !== 'opened') requestSequence(state.background);
       reportViewState();
@@ -946,12 +1009,17 @@ $('blend-select').addEventListener('change', () => {
   setBlend(v === 'none' || !v ? null : v as SeqKey);
 });
 $('blend-opacity').addEventListener('input', syncLayers);
+$('side-select').addEventListener('change', () => {
+  const v = $<Valued>('side-select').value;
+  setSide(v === 'none' || !v ? null : v as SeqKey);
+});
 for (const p of ['axial', 'coronal', 'sagittal'] as Plane[]) $(`plane-${p}`).addEventListener('click', () => setView(p));
 $('view-multiplanar').addEventListener('click', () => setView('multiplanar'));
 $('view-3d').addEventListener('click', () => setView('render'));
 $('orient-toggle').addEventListener('click', () => {
   state.radiological = !state.radiological;
   nv.setRadiologicalConvention(state.radiological);
+  side?.nv.setRadiologicalConvention(state.radiological);
   updateControls();
 });
 $('slice').addEventListener('input', () => setSlice(state.plane, Number($<HTMLInputElement>('slice').value)));
@@ -997,6 +1065,10 @@ $('slice-strip').addEventListener('click', (e) => {
   setSlice('axial', Math.floor(((e.clientX - rect.left) / rect.width) * d[2]));
 });
 
-new ResizeObserver(() => { if (nv.volumes.length) nv.resizeListener(); drawStrip(); }).observe($('canvas-box'));
+new ResizeObserver(() => {
+  if (nv.volumes.length) nv.resizeListener();
+  if (side?.image) side.nv.resizeListener();
+  drawStrip();
+}).observe($('canvas-box'));
 renderLabelTable();
 send({ type: 'ready' });

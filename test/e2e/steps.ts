@@ -636,11 +636,12 @@ export const STEPS: Step[] = [
       await wb.waitLoaded(90_000);
       const name = annotatedFile.split('/').pop()!;
       await poll(`the ${name} tab restored`, 60_000, async () => (await wb.activeTabTitle()).includes(name));
-      await poll('the restored tab to be dirty', 30_000, () => wb.activeTabDirty());
       const restored = wb.viewer();
       await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await restored.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
       await waitForImage(restored, VIEWER.canvas, 'the restored viewer to draw', 60_000);
       await poll('the unsaved stroke restored voxel for voxel', 30_000, async () => (await annotationStats(restored)).hash === before.hash);
+      assert.match(wb.outputLog(), /viewer: restored the unsaved annotation of .* from VS Code's backup/, 'the document was opened from the backup');
+      await poll('the restored tab to be dirty (unsaved, as before the reload)', 30_000, () => wb.activeTabDirty());
       await restored.locator(VIEWER.revert).click();
       await poll('revert to clean the tab', 15_000, async () => !(await wb.activeTabDirty()));
     },
