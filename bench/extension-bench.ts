@@ -55,8 +55,21 @@ function cliDetect(args: string[]): { ms: number; stderr: string } {
 /** Runs Detect from the palette on `what` and returns the extension's timing line's total. */
 async function detectFromPalette(wb: Workbench, what: RegExp, mode: 'slice' | 'volume'): Promise<{ ms: number; text: string }> {
   const before = wb.outputLog().length;
-  await wb.runCommand('AnyAD: Detect anomalies');
-  const row = wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: what }).first();
+  // The palette, then Detect's own quick pick (slice or volume) in the same widget.
+  const page = wb.page;
+  const input = page.locator('.quick-input-widget input');
+  await page.locator('.monaco-workbench').focus().catch(() => undefined);
+  await page.keyboard.press('F1');
+  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
+    // A focused webview can swallow F1: the command center opens the same quick input.
+    await page.locator('.command-center-center').first().click({ timeout: 5000 });
+    await input.waitFor({ state: 'visible', timeout: 5000 });
+  }
+  await input.fill('>AnyAD: Detect anomalies');
+  const command = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'AnyAD: Detect anomalies' }).first();
+  await command.waitFor({ state: 'visible', timeout: 15_000 });
+  await command.click();
+  const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: what }).first();
   await row.waitFor({ state: 'visible', timeout: 15_000 });
   await row.click();
   const text = await poll(`Detect (${mode}) to log its timing`, 300_000, () => {
