@@ -186,6 +186,8 @@ const CASES: Record<string, () => Promise<void>> = {
     } finally {
       if (mounted) spawnSync('umount', [mnt]);
     }
+    // Folders under /proc: Node's recursive mkdir spins there; ours stops with a typed error.
+    throwsTyped(() => writeFileAtomic('/proc/anyad-x/y/z.json', '{}'), FileError, /\/proc\/anyad-x: cannot create folder/);
     // A folder where a file should be; a name too long; a name that is not UTF-8.
     mkdirSync(join(work, 'taken.json'));
     throwsTyped(() => writeFileAtomic(join(work, 'taken.json'), '{}'), FileError, /taken\.json: cannot write: is a folder/);

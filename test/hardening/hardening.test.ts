@@ -17,7 +17,7 @@ for (const [name, what] of [
   ['dev-zero', '/dev/zero and /dev/urandom as weights, image, config, bundle head: refused before reading'],
   ['cancel-long-read', 'a Cancel stops hashing a 2 GiB model and reading 1.5 GiB of weights within a chunk'],
   ['pathological-globs', 'a 21-star pattern against a 4000-character name is linear; complexity caps are ConfigErrors'],
-  ['disk-full', 'disk full (1 MiB tmpfs or injected ENOSPC), read-only, folder-for-file, long and non-UTF-8 names: one-line errors, nothing partial left'],
+  ['disk-full', 'disk full (1 MiB tmpfs or injected ENOSPC), read-only, folders under /proc, folder-for-file, long and non-UTF-8 names: one-line errors, nothing partial left'],
   ['temp-files', 'a symlink planted at the temp name is not followed; modes; orphan cleanup; unique temp names'],
   ['manifest-tampering', 'edited thresholds, decoderDepth 1e9, resize 1e5, NaN head: refused with clear messages; old manifests warn'],
   ['huge-config', 'a 50 MB anyad.json is refused by size; absurd steps/batch/resize are ConfigErrors'],
