@@ -8,10 +8,11 @@
  *   no WebAssembly, no workers: NiiVue 0.69 needs none of them for NIfTI);
  * - style-src: our nonce'd sheet; the elements style themselves through constructable
  *   stylesheets (adoptedStyleSheets), which CSP does not govern;
- * - img-src data: blob:: NiiVue uploads its font atlas and colour-bar/matcap bitmaps as data:
- *   and blob: images into WebGL textures;
- * - connect-src data: blob:: NiiVue reads those embedded assets back with fetch;
- * - everything else (remote content, frames, fonts, workers) stays 'none'.
+ * - img-src data:: NiiVue loads its font atlas and matcap bitmaps (embedded data: URLs)
+ *   through Image elements into WebGL textures;
+ * - everything else (fetch/XHR, remote content, frames, fonts, workers) stays 'none': files
+ *   arrive as message bytes, and decompression runs on in-memory streams.
+ * The canvas needs no CSP source: WebGL2 is not governed by CSP.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -21,8 +22,7 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   const nonce = randomBytes(16).toString('base64');
   const csp = [
     "default-src 'none'",
-    `img-src ${opts.cspSource} data: blob:`,
-    'connect-src data: blob:',
+    'img-src data:',
     `style-src ${opts.cspSource} 'nonce-${nonce}'`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');

@@ -507,6 +507,15 @@ export const STEPS: Step[] = [
       const blended = await waitForImage(viewer, VIEWER.canvas, 'FLAIR blended over T2 (pixels differ from T2 alone)', 30_000, (st) => st.checksum !== t2.checksum && st.checksum !== flair.checksum);
       console.log(`    checksums FLAIR ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}, T2+FLAIR ${blended.checksum.toString(16)}`);
       await setValue(viewer, VIEWER.blendSelect, 'none');
+      // Side by side: T1 in a second NiiVue beside the first, its crosshair following.
+      await setValue(viewer, VIEWER.sideSelect, 't1');
+      await poll('T1 drawn side by side', 30_000, async () => (await viewer.locator('body').getAttribute('data-side')) === 't1'
+        && Boolean(await viewer.locator('body').getAttribute('data-painted-side')));
+      const beside = await waitForImage(viewer, VIEWER.sideCanvas, 'T1 in the second view', 30_000);
+      console.log(`    side by side: T1 canvas ${beside.width}×${beside.height}, ${(100 * beside.grey / (beside.width * beside.height)).toFixed(1)}% grey`);
+      await wb.page.screenshot({ path: join(__dirname, '..', '..', 'test-artifacts', 'e2e', 'side-by-side.png') });
+      await setValue(viewer, VIEWER.sideSelect, 'none');
+      await viewer.locator(VIEWER.sideCanvas).waitFor({ state: 'hidden', timeout: 10_000 });
       await viewer.locator(VIEWER.seqFlair).click();
       await waitForImage(viewer, VIEWER.canvas, 'FLAIR alone again', 30_000, (st) => st.checksum !== blended.checksum && st.checksum !== t2.checksum);
       // The label mask is on: switching it off removes its colour from the lesion slice.
