@@ -98,7 +98,7 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
     ${btn('orient-toggle', 'Radiological', 'Radiological: patient right on the left; click for neurological', ' aria-pressed="false"')}</div>
   <div class="group"><label for="slice">Slice</label>${range('slice', 'Slice', 0, 0, 0).replace('data-testid="slice"', 'data-testid="slice-slider"')}<span id="slice-label" data-testid="slice-label"></span></div>
   <div class="group"><span class="cap">W/L</span>${select('wl-preset', 'Window preset', [['auto', 'Auto (NiiVue robust range)'], ['narrow', 'Narrow (5–95 %)'], ['full', 'Full range'], ['custom', 'Custom']])}
-    <vscode-textfield id="wl-min" data-testid="wl-min" type="number" step="any" aria-label="Window minimum" title="Window minimum"></vscode-textfield><vscode-textfield id="wl-max" data-testid="wl-max" type="number" step="any" aria-label="Window maximum" title="Window maximum"></vscode-textfield>
+    <vscode-textfield id="wl-min" data-testid="wl-min" inputmode="decimal" aria-label="Window minimum" title="Window minimum"></vscode-textfield><vscode-textfield id="wl-max" data-testid="wl-max" inputmode="decimal" aria-label="Window maximum" title="Window maximum"></vscode-textfield>
     <span id="wl-readout" data-testid="wl-readout"></span></div>
 </div>
 <div class="bar" id="tools">

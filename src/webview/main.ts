@@ -569,6 +569,7 @@ function updateControls(): void {
   document.body.dataset.blend = state.blend === 'opened' ? state.init?.opened ?? 'file' : state.blend ?? 'none';
   updateWindowControls();
   updateSliceControls();
+  updateReadout();
   drawColourBar();
   drawStrip();
 }
