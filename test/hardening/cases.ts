@@ -120,7 +120,7 @@ const CASES: Record<string, () => Promise<void>> = {
     assertOneLineError(r, /head\.safetensors: cannot read model file: a character device/);
   },
 
-  /** A Cancel reaches long reads and hashes: a 2 GiB model and 1.5 GiB weights stop within a chunk. */
+  /** A Cancel reaches long reads and hashes: a 2 GiB model and 1.5 GiB weights stop within a chunk; `anyad train` ends on SIGTERM while reading weights. */
   async 'cancel-long-read'() {
     const bundle = join(work, 'bundle');
     mkdirSync(bundle);
@@ -136,6 +136,17 @@ const CASES: Record<string, () => Promise<void>> = {
     const abort2 = new AbortController();
     setTimeout(() => abort2.abort(), 30);
     await assert.rejects(loadEncoderWeightsAsync(weights, {}, abort2.signal), (e: unknown) => e instanceof SafetensorsError && e.code === 'safetensors/cancelled');
+    // `anyad train` with 3.5 GiB of encoder weights: SIGTERM (the extension's Cancel) during the read ends it (exit 130).
+    const big = join(work, 'big.safetensors');
+    writeFileSync(big, '');
+    truncateSync(big, 3.5 * 1024 ** 3);
+    const { configPath } = await cohort('cancel', 4, undefined, { encoderWeights: big });
+    let sent = false;
+    const r = await cli(['train', '--config', configPath, '--progress-json'], {
+      onLine: (l, child) => { if (!sent && l.includes('"phase":"data"') && l.includes('training slices')) { sent = true; setTimeout(() => child.kill('SIGTERM'), 200); } },
+    });
+    assert.ok(sent);
+    assert.equal(r.code, 130, r.stderr);
   },
 
   /** Glob patterns: linear-time matching, and a complexity cap that is a clear ConfigError. */
@@ -388,7 +399,7 @@ const CASES: Record<string, () => Promise<void>> = {
 // ---------------------------------------------------------------------------------------
 
 /** A tiny phantom cohort (6 cases) and a config training `steps` steps, validating every 4. */
-async function cohort(name: string, steps: number, dataRoot?: string): Promise<{ root: string; configPath: string; outDir: string }> {
+async function cohort(name: string, steps: number, dataRoot?: string, model: Record<string, unknown> = {}): Promise<{ root: string; configPath: string; outDir: string }> {
   const size: [number, number, number] = [48, 48, 32];
   const root = dataRoot ?? join(work, `cohort-${name}`);
   if (!dataRoot) await writePhantomCohort(root, { cases: 6, seed: 11, size, anomalousFraction: 0.5, workers: 0 });
@@ -396,7 +407,7 @@ async function cohort(name: string, steps: number, dataRoot?: string): Promise<{
   const configPath = join(root, `anyad-${name}.json`);
   writeFileSync(configPath, JSON.stringify({
     data: { root: '.', slices: { axis: 'axial', ...phantomSliceRange(size[2]) } },
-    model: { preset: 'tiny-cpu', randomEncoderSeed: 3 },
+    model: { preset: 'tiny-cpu', randomEncoderSeed: 3, ...model },
     preprocess: { resize: 64, crop: 56 },
     output: { dir: outDir },
     train: { steps, batchSize: 4, evalEvery: 4, seed: 5, lr: 0.01, provider: 'cpu', threads: 1 },

@@ -15,7 +15,7 @@ for (const [name, what] of [
   ['fifo', 'a FIFO (or a symlink to one) as a case file, config, weights: refused at once, CLI one line'],
   ['symlink-loops', 'symlink loops: ELOOP in words; discovery of a folder with loops ends'],
   ['dev-zero', '/dev/zero and /dev/urandom as weights, image, config, bundle head: refused before reading'],
-  ['cancel-long-read', 'a Cancel stops hashing a 2 GiB model and reading 1.5 GiB of weights within a chunk'],
+  ['cancel-long-read', 'a Cancel stops hashing a 2 GiB model and reading 1.5 GiB of weights within a chunk; anyad train exits 130 on SIGTERM while reading 3.5 GiB of weights'],
   ['pathological-globs', 'a 21-star pattern against a 4000-character name is linear; complexity caps are ConfigErrors'],
   ['disk-full', 'disk full (1 MiB tmpfs or injected ENOSPC), read-only, folders under /proc, folder-for-file, long and non-UTF-8 names: one-line errors, nothing partial left'],
   ['temp-files', 'a symlink planted at the temp name is not followed; modes; orphan cleanup; unique temp names'],

@@ -1,7 +1,7 @@
 /** `anyad train`: the workspace training job (engine/train/pipeline.ts) with a progress bar. */
 import { resolve } from 'node:path';
 import { loadWorkspaceConfig, MAX_TRAIN_STEPS, PROVIDER_CHOICES, type WorkspaceConfig } from '../../engine/config';
-import { ConfigError } from '../../engine/errors';
+import { ConfigError, isAnyadError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
 import { intOption, stringOption, type CommandSpec } from '../args';
@@ -51,7 +51,17 @@ export const trainCommand: CommandSpec = {
       const onLog = json ? (m: string) => emit({ type: 'log', message: m }) : (m: string) => { progress.done(); process.stderr.write(`${m}\n`); };
       const downloads = json ? (p: DownloadProgress) => emit({ type: 'progress', phase: 'encoder', message: formatDownloadLine(p), download: p }) : downloadPrinter();
       const hub = { allowDownload: opts['allow-download'] === true, onProgress: downloads };
-      const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal, hub });
+      const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal, hub }).catch((e: unknown) => {
+        // Cancelled before training started (e.g. while reading large encoder weights): nothing to resume, exit 130 all the same.
+        if (abort.signal.aborted && isAnyadError(e) && e.code.endsWith('/cancelled')) return undefined;
+        throw e;
+      });
+      if (!r) {
+        progress.done();
+        if (json) emit({ type: 'result', completed: false, step: 0, bestStep: null, bundleDir: null, reportPath: null, encoderDescription: null, encoder: null, warning: null });
+        else process.stdout.write('cancelled before training started\n');
+        return 130;
+      }
       progress.done();
       if (json) {
         // A written model carries its provenance as detect's results do (null when cancelled: no model).
