@@ -143,14 +143,20 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     // Remembered by the viewer: the status bar shows it again whenever that viewer is in front.
     doc.status = { text: env.status.text, tooltip: String(env.status.tooltip ?? '') };
     env.status.show();
-    if (isVolumeResult(res)) {
+    if (isVolumeResult(res) && r.mapId !== null) {
+      // Not awaited: Detect is done; the offer stays until the user answers (or never does).
       const flagged = res.slices.filter((s) => s.anomalous).length;
-      const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${res.slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
-      if (save && r.mapId !== null) {
+      const mapId = r.mapId;
+      void (async () => {
+        const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${res.slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
+        if (!save) return;
         const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
         // The engine keeps the map and writes it on the opened file's own grid.
-        if (target) await env.engine.request('saveMap', { detectId: r.mapId, path: niftiOutputPath(target.fsPath) });
-      }
+        if (target) await env.engine.request('saveMap', { detectId: mapId, path: niftiOutputPath(target.fsPath) });
+      })().catch((e: unknown) => {
+        env.log.appendLine(`Saving the 3-D map failed: ${(e as Error)?.message ?? String(e)}`);
+        void vscode.window.showErrorMessage(`AnyAD: saving the 3-D map failed: ${(e as Error)?.message ?? String(e)}`);
+      });
     }
     if (!isVolumeResult(res) && res.threshold === null) void vscode.window.showWarningMessage('AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.');
   } catch (e) {
