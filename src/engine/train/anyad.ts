@@ -126,7 +126,9 @@ export interface TrainAnyADOptions {
   onProgress?: (p: AnyADProgress) => void | Promise<void>;
   /**
    * Called with the live parameters after every `evaluateEvery`-th step before the last (after
-   * that step's checkpoint is written and progress reported); the caller copies what it keeps.
+   * that step's checkpoint is written and progress reported), and again for the resumed step
+   * when resuming from such a checkpoint (its evaluation may have been interrupted; the caller
+   * skips what it already has); the caller copies what it keeps.
    * The final parameters come back in the result, so the last step is the caller's to evaluate.
    */
   onEvaluate?: (params: Params, step: number) => Promise<void>;
