@@ -4,15 +4,15 @@
  * provider against the CPU provider, in a child process each (scripts/provider-check.ts):
  * agreement (max |diff| / max |cpu| over the outputs), nodes onnxruntime placed on the CPU
  * (its own "Node placements" log), what 'auto' picks in the same environment, and timings
- * (session creation; median of --runs runs after a warm-up).
+ * (session creation; median of --runs runs after a warm-up, or with --runs 0 the one run's time).
  *
  * The device is Chromium's SwiftShader software Vulkan driver unless --env current is given
  * (then the machine's own drivers: a real GPU). The last line is one JSON object:
  * {detect_max_rel, train_max_rel, cpu_nodes_detect, cpu_nodes_train, provider_auto, …}
  * (the max over presets; per preset under `presets`).
  *
- *   node --import tsx bench/webgpu-bench.ts [--presets cpu,paper] [--runs 1] [--train-batch 2]
- *        [--provider webgpu] [--env swiftshader|current] [--placement-only paper]
+ *   node --import tsx bench/webgpu-bench.ts [--presets cpu,paper] [--runs 0] [--train-batch 2]
+ *        [--provider webgpu] [--env swiftshader|current] [--placement-only paper] [--timeout-s 3600]
  * On SwiftShader the paper preset is placement-only by default (its runs take tens of minutes
  * on 2 cores): its sessions are created, not run, and its max_rel is not part of the JSON.
  */
@@ -28,7 +28,8 @@ function arg(name: string, fallback: string): string {
 
 async function main(): Promise<void> {
   const presets = arg('presets', 'cpu,paper').split(',').filter(Boolean);
-  const runs = arg('runs', '1');
+  // 0: one run each, timed (on SwiftShader a cpu-preset training step alone takes minutes).
+  const runs = arg('runs', '0');
   const provider = arg('provider', 'webgpu');
   const envKind = arg('env', 'swiftshader');
   // On SwiftShader a paper-preset run takes tens of minutes on 2 cores: by default only its
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   let failed = false;
   for (const preset of presets) {
     const placementOnly = placementOnlyPresets.includes(preset);
-    const r = await spawnProviderCheck(['--preset', preset, '--provider', provider, '--runs', runs, '--train-batch', arg('train-batch', '2'), ...(placementOnly ? ['--placement-only'] : [])], { env });
+    const r = await spawnProviderCheck(['--preset', preset, '--provider', provider, '--runs', runs, '--train-batch', arg('train-batch', '2'), ...(placementOnly ? ['--placement-only'] : [])], { env, timeoutMs: Number(arg('timeout-s', '3600')) * 1000 });
     if (r.code !== 0 || r.result.error) {
       failed = true;
       log(`${preset}: FAILED (${r.result.error ?? `exit ${r.code}`})\n${r.stderrTail}`);

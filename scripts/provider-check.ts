@@ -3,8 +3,8 @@
  * with ANYAD_ORT_LOG=verbose and reads onnxruntime's node placements from its stderr).
  *
  * For one preset: the detection graph and a training step's graph on the CPU provider and on
- * `--provider`, compared output by output (max |diff| / max |cpu|). Before each session on the
- * provider it writes a marker line to stderr, so the parent can tell whose placement it reads.
+ * `--provider`, compared output by output (max |diff| / max |cpu|). The provider's sessions get
+ * the log id of their part ('detect', 'train'), so the parent can tell whose placement it reads.
  * The last stdout line is one JSON object (ProviderCheckChildResult).
  *
  *   node --import tsx scripts/provider-check.ts --preset tiny-cpu --provider webgpu [--runs 1]
@@ -12,10 +12,13 @@
  * --placement-only creates the device sessions without running them (placements, no agreement).
  */
 import { spawn } from 'node:child_process';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Graph, emitModel, relu } from '../src/engine/graph';
 import { createSession, releaseAllSessions, releaseSession } from '../src/engine/graph/runtime';
-import { PLACEMENT_MARKER, type Placement, isPlacementLine, parsePlacements } from '../src/engine/graph/placement';
+import { type Placement, isPlacementLine, parsePlacements } from '../src/engine/graph/placement';
 import type { ProviderChoice } from '../src/engine/graph/runtime';
 import { buildCheckModels, maxRelativeDifference, runCheckModel } from '../src/engine/model/providerCheck';
 
@@ -52,31 +55,49 @@ export interface SpawnedCheck {
 
 /**
  * Runs this script in a child process with ANYAD_ORT_LOG=verbose (plus `env`) and reads its
- * JSON result and onnxruntime's placements. The verbose log is megabytes (every WebGPU shader
- * is printed): only placement lines are kept.
+ * JSON result and onnxruntime's placements (only placement lines of the log are kept).
  */
 export function spawnProviderCheck(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<SpawnedCheck> {
   const t0 = performance.now();
+  // stderr goes to a file, not a pipe: onnxruntime writes from several threads, and writes
+  // into a full pipe are not atomic, so a placement line could arrive cut in two.
+  const dir = mkdtempSync(join(tmpdir(), 'anyad-provider-check-'));
+  const errFile = join(dir, 'stderr.log');
+  const errFd = openSync(errFile, 'w');
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], {
-      env: { ...process.env, ...opts.env, ANYAD_ORT_LOG: 'verbose' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env, ANYAD_ORT_LOG: 'verbose' }, stdio: ['ignore', 'pipe', errFd],
     });
-    const kept: string[] = [];
-    const tail: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      if (isPlacementLine(line)) kept.push(line);
-      else if (!/^\d{4}-\d\d-\d\d .*\[[VIW]:onnxruntime/.test(line)) { tail.push(line); if (tail.length > 40) tail.shift(); }
-    });
+    closeSync(errFd);
     let stdout = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    const limit = opts.timeoutMs ?? 600_000;
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, limit);
+    child.on('error', (e) => { rmSync(dir, { recursive: true, force: true }); reject(e); });
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const last = stdout.trim().split('\n').pop() ?? '';
-      let result: ProviderCheckResult;
-      try { result = JSON.parse(last) as ProviderCheckResult; } catch { result = { preset: '?', requested: '?', error: `no result (exit ${code}): ${tail.join('\n')}` }; }
-      resolvePromise({ result, placements: parsePlacements(kept.join('\n')), code, stderrTail: tail.join('\n'), ms: performance.now() - t0 });
+      const kept: string[] = [];
+      const tail: string[] = [];
+      let inShader = false;
+      const lines = createInterface({ input: createReadStream(errFile) });
+      lines.on('line', (line) => {
+        if (isPlacementLine(line)) { kept.push(line); return; }
+        // Verbose onnxruntime lines and WebGPU shader listings are noise for an error report.
+        if (/^=== WebGPU Shader code .* Start ===/.test(line)) { inShader = true; return; }
+        if (inShader) { inShader = !/^=== WebGPU Shader code .* End ===/.test(line); return; }
+        if (/^\d{4}-\d\d-\d\d .*\[[VIW]:onnxruntime/.test(line) || line.trim() === '') return;
+        tail.push(line);
+        if (tail.length > 40) tail.shift();
+      });
+      lines.on('close', () => {
+        rmSync(dir, { recursive: true, force: true });
+        const last = stdout.trim().split('\n').pop() ?? '';
+        const why = timedOut ? `timed out after ${Math.round(limit / 1000)} s` : signal ? `killed by ${signal}` : `exit ${code}`;
+        let result: ProviderCheckResult;
+        try { result = JSON.parse(last) as ProviderCheckResult; } catch { result = { preset: '?', requested: '?', error: `no result (${why}): ${tail.slice(-8).join('\n')}` }; }
+        resolvePromise({ result, placements: parsePlacements(kept.join('\n')), code, stderrTail: tail.join('\n'), ms: performance.now() - t0 });
+      });
     });
   });
 }
@@ -107,15 +128,13 @@ async function main(): Promise<void> {
     const m = models[part];
     if (placementOnly) {
       // onnxruntime logs the placement when the session is created: no run needed.
-      process.stderr.write(`${PLACEMENT_MARKER} ${part}\n`);
-      const s = await createSession(m.bytes, { provider, threads });
+      const s = await createSession(m.bytes, { provider, threads, logId: part });
       result.provider = s.provider;
       await releaseSession(s);
       continue;
     }
     const cpu = await runCheckModel(m, 'cpu', { threads, runs });
-    process.stderr.write(`${PLACEMENT_MARKER} ${part}\n`);
-    const dev = await runCheckModel(m, provider, { threads, runs });
+    const dev = await runCheckModel(m, provider, { threads, runs, logId: part });
     const { maxRel, worst } = maxRelativeDifference(cpu.outputs, dev.outputs);
     result.provider = dev.provider;
     result[part] = {

@@ -1,12 +1,14 @@
 /**
  * Which execution provider onnxruntime placed each node on, read from onnxruntime's own
  * verbose log (session_state.cc "Node placements"), which it writes only to the process's
- * stderr: a check runs its sessions in a child process started with ANYAD_ORT_LOG=verbose and
- * writes `PLACEMENT_MARKER label` to stderr before creating each session it wants counted.
+ * stderr: a check runs its sessions in a child process started with ANYAD_ORT_LOG=verbose,
+ * giving each session it wants counted a log id (createSession's `logId`), which onnxruntime
+ * prints in every line of that session — so lines of other sessions, and text written to
+ * stderr in between, cannot be mistaken for it.
  *
  * The log has one block per session:
- *   … VerifyEachNodeIsAssignedToAnEp] Node placements
- *   … VerifyEachNodeIsAssignedToAnEp]  All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 827
+ *   … [V:onnxruntime:detect, session_state.cc:1377 VerifyEachNodeIsAssignedToAnEp] Node placements
+ *   … [V:onnxruntime:detect, session_state.cc:1380 VerifyEachNodeIsAssignedToAnEp]  All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 827
  * or, when the nodes are split,
  *   … VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [CPUExecutionProvider]. Number of nodes: 4
  *   … VerifyEachNodeIsAssignedToAnEp]   Sum (encoder/fused/Sum_890)
@@ -14,9 +16,9 @@
  *   …
  */
 
-export const PLACEMENT_MARKER = '@@anyad-placement';
 const CPU_EP = 'CPUExecutionProvider';
 const TAG = 'VerifyEachNodeIsAssignedToAnEp]';
+const LINE = /\[\w:onnxruntime:([^,\]]*), session_state\.cc:\d+ VerifyEachNodeIsAssignedToAnEp\](.*)$/;
 
 export interface Placement {
   /** Nodes per execution provider, e.g. { WebGpuExecutionProvider: 827, CPUExecutionProvider: 4 }. */
@@ -32,46 +34,34 @@ export function cpuNodeCount(p: Placement): number {
 
 /** Whether a stderr line matters to parsePlacements (a caller streaming a large log keeps only these). */
 export function isPlacementLine(line: string): boolean {
-  return line.startsWith(PLACEMENT_MARKER) || line.includes(TAG);
+  return line.includes(TAG);
 }
 
-/**
- * The placement of the first session that reported its placement after each marker, by the
- * marker's label. A label whose session never reported (it failed) is absent.
- */
+/** The placement of each session that has a log id, by log id (the first block of each id). */
 export function parsePlacements(log: string): Map<string, Placement> {
   const out = new Map<string, Placement>();
-  let label: string | undefined;
-  let current: Placement | undefined;
-  let ep: string | undefined;
+  const open = new Map<string, { p: Placement; ep?: string }>();
   for (const line of log.split('\n')) {
-    if (line.startsWith(PLACEMENT_MARKER)) {
-      label = line.slice(PLACEMENT_MARKER.length).trim();
-      current = undefined;
-      continue;
-    }
-    const at = line.indexOf(TAG);
-    if (at < 0) { current = undefined; continue; }
-    const body = line.slice(at + TAG.length);
+    const m = LINE.exec(line);
+    if (!m || m[1] === '') continue;
+    const [, id, body] = m;
     if (/^\s*Node placements/.test(body)) {
-      // A marker labels only the next session's block.
-      current = undefined;
-      if (label !== undefined && !out.has(label)) { current = { byProvider: {}, cpuNodes: [] }; out.set(label, current); }
-      label = undefined;
-      ep = undefined;
+      if (out.has(id)) { open.delete(id); continue; }
+      const p: Placement = { byProvider: {}, cpuNodes: [] };
+      out.set(id, p);
+      open.set(id, { p });
       continue;
     }
-    if (!current) continue;
-    const all = /All nodes placed on \[(\w+)\]\. Number of nodes: (\d+)/.exec(body);
-    const some = /Node\(s\) placed on \[(\w+)\]\. Number of nodes: (\d+)/.exec(body);
-    const hit = all ?? some;
+    const cur = open.get(id);
+    if (!cur) continue;
+    const hit = /(?:All nodes|Node\(s\)) placed on \[(\w+)\]\. Number of nodes: (\d+)/.exec(body);
     if (hit) {
-      ep = hit[1];
-      current.byProvider[ep] = (current.byProvider[ep] ?? 0) + Number(hit[2]);
+      cur.ep = hit[1];
+      cur.p.byProvider[cur.ep] = (cur.p.byProvider[cur.ep] ?? 0) + Number(hit[2]);
       continue;
     }
     const node = /^\s+(\S+) \((.*)\)\s*$/.exec(body);
-    if (node && ep === CPU_EP) current.cpuNodes.push({ op: node[1], name: node[2] });
+    if (node && cur.ep === CPU_EP) cur.p.cpuNodes.push({ op: node[1], name: node[2] });
   }
   return out;
 }

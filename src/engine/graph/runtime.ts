@@ -45,6 +45,8 @@ export interface SessionOptions {
   deviceId?: number;
   /** Receives one line per provider fallback (default: stderr). */
   log?: (message: string) => void;
+  /** onnxruntime's session log id: names this session's lines of the verbose log (placement checks). */
+  logId?: string;
 }
 
 export interface Session {
@@ -75,8 +77,10 @@ export function initRuntime(opts: { logLevel?: 'verbose' | 'info' | 'warning' | 
   if (ortInitialised) return;
   ortInitialised = true;
   // Graph optimisers warn about every unused initializer of a training graph; keep stderr readable.
-  // ANYAD_ORT_LOG=verbose makes onnxruntime print its node placements (provider checks, bug reports).
-  ort.env.logLevel = opts.logLevel ?? (verboseOrtLog() ? 'verbose' : 'error');
+  // ANYAD_ORT_LOG=verbose makes each session log verbosely (its node placements among them:
+  // provider checks, bug reports); the process-wide logger stays at warnings, or every WebGPU
+  // shader's source is printed too.
+  ort.env.logLevel = opts.logLevel ?? (verboseOrtLog() ? 'warning' : 'error');
 }
 
 /** Whether onnxruntime should log verbosely to stderr (its "Node placements" lines among them). */
@@ -193,7 +197,7 @@ function modelKey(model: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(model).digest('hex')}`;
 }
 
-function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'log'>> {
+function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'log' | 'logId'>> {
   const threads = o.threads ?? 0;
   if (!Number.isInteger(threads) || threads < 0) throw new RuntimeProviderError('runtime/bad-option', `threads must be a non-negative integer, got ${threads}`);
   return { provider: o.provider ?? 'auto', threads, graphOptimization: o.graphOptimization ?? 'all', deviceId: o.deviceId ?? 0 };
@@ -205,7 +209,7 @@ function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'lo
  */
 export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
   const opts = normalisedOptions(options);
-  const key = `${modelKey(model)}|${opts.provider}|t${opts.threads}|${opts.graphOptimization}|d${opts.deviceId}`;
+  const key = `${modelKey(model)}|${opts.provider}|t${opts.threads}|${opts.graphOptimization}|d${opts.deviceId}${options.logId ? `|l${options.logId}` : ''}`;
   const hit = cache.get(key);
   if (hit) {
     cache.delete(key); // re-insert: Map order is our LRU order
@@ -213,7 +217,7 @@ export async function createSession(model: Uint8Array | string, options: Session
     hit.owners++;
     return hit.session;
   }
-  const entry: CacheEntry = { session: openSession(model, key, opts, options.log ?? defaultLog), running: 0, owners: 1, evicted: false, freed: false };
+  const entry: CacheEntry = { session: openSession(model, key, opts, options.log ?? defaultLog, options.logId), running: 0, owners: 1, evicted: false, freed: false };
   cache.set(key, entry);
   entry.session.then((s) => entryOf.set(s, entry), () => { if (cache.get(key) === entry) cache.delete(key); });
   evictOverCapacity();
@@ -224,11 +228,12 @@ function defaultLog(message: string): void {
   process.stderr.write(`[anyad runtime] ${message}\n`);
 }
 
-async function openSession(model: Uint8Array | string, key: string, opts: Required<Omit<SessionOptions, 'log'>>, log: (m: string) => void): Promise<Session> {
+async function openSession(model: Uint8Array | string, key: string, opts: Required<Omit<SessionOptions, 'log' | 'logId'>>, log: (m: string) => void, logId?: string): Promise<Session> {
   initRuntime();
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: opts.graphOptimization,
     logSeverityLevel: verboseOrtLog() ? 0 : 3,
+    ...(logId ? { logId } : {}),
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
   const make = (ep: ExecutionProviderName) => {

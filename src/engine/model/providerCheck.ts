@@ -92,14 +92,16 @@ export interface ProviderRun {
   runMedianMs: number;
 }
 
-/** Runs a check model on a provider: one warm-up run, then `runs` timed runs (median); outputs of the last run. */
-export async function runCheckModel(m: CheckModel, provider: ProviderChoice, opts: { threads?: number; runs?: number } = {}): Promise<ProviderRun> {
+/** Runs a check model on a provider: one warm-up run, then `runs` timed runs (median; runs 0: the warm-up's time); outputs of the last run. */
+export async function runCheckModel(m: CheckModel, provider: ProviderChoice, opts: { threads?: number; runs?: number; logId?: string } = {}): Promise<ProviderRun> {
   const t0 = performance.now();
-  const session: Session = await createSession(m.bytes, { provider, threads: opts.threads ?? 0 });
+  const session: Session = await createSession(m.bytes, { provider, threads: opts.threads ?? 0, logId: opts.logId });
   const sessionMs = performance.now() - t0;
   try {
+    const first = performance.now();
     let out = await run(session, m.feeds, m.shapes);
-    const times: number[] = [];
+    // No timed runs asked for: the first run's time (shader compilation and warm-up included) is all there is.
+    const times: number[] = (opts.runs ?? 1) === 0 ? [performance.now() - first] : [];
     for (let i = 0; i < (opts.runs ?? 1); i++) {
       const t = performance.now();
       out = await run(session, m.feeds, m.shapes);
