@@ -1,4 +1,4 @@
-// Bundles the three entry points: extension host (CJS, vscode external), webview (browser IIFE), CLI (CJS, node).
+// Bundles the entry points: extension host (CJS, vscode external), webview (browser IIFE), CLI (CJS, node), detect's preprocessing worker.
 import * as esbuild from 'esbuild';
 import { chmodSync } from 'node:fs';
 
@@ -12,6 +12,8 @@ const builds = [
   { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', minify: true,
     alias: Object.fromEntries(['numcodecs/blosc', 'numcodecs/lz4', 'numcodecs/zstd'].map((m) => [m, './src/webview/noZarrCodec.ts'])) },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', external: ['onnxruntime-node'], banner: { js: '#!/usr/bin/env node' } },
+  // The whole-volume detect's preprocessing worker, started by dist/cli.js (engine/detect/prepPool.ts).
+  { ...common, entryPoints: ['src/engine/detect/prepWorker.ts'], outfile: 'dist/prepWorker.js', platform: 'node', format: 'cjs' },
 ];
 
 if (watch) {

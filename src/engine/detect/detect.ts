@@ -26,6 +26,7 @@ import { type LoadedCase, loadCase } from '../study/load';
 import { CHANNELS, type ChannelName, type ModalitySubset, subsetOfChannels } from '../study/modalities';
 import { preprocessSlice } from '../study/preprocess';
 import { axialImage, imageToVoxel } from '../study/slice';
+import { PrepPool } from './prepPool';
 
 export interface DetectOptions {
   /** Axial slice index, or 'all' for the whole volume; default: the middle slice. */
@@ -156,6 +157,20 @@ function sliceInput(p: Prepared, z: number): { image: Float32Array; width: numbe
   return { image: preprocessSlice(slices, width, height, p.subset, { resize, crop }), width, height };
 }
 
+/** Model inputs of slices z0..z0+n−1: in the worker when there is one, else here. */
+async function prepareBatch(p: Prepared, z0: number, n: number, pool: PrepPool | undefined): Promise<{ images: Float32Array[]; width: number; height: number }> {
+  if (!pool) {
+    const inputs = Array.from({ length: n }, (_, i) => sliceInput(p, z0 + i));
+    return { images: inputs.map((x) => x.image), width: inputs[0].width, height: inputs[0].height };
+  }
+  // axialImage copies each slice into its own buffer, which then moves to the worker.
+  const views = Array.from({ length: n }, (_, i) => p.volumes.map((v) => axialImage(v, z0 + i)));
+  const { width, height } = views[0][0];
+  const { resize, crop } = p.bundle.manifest.preprocessing;
+  const images = await pool.prepare({ width, height, channels: [...p.subset.channels], geom: { resize, crop }, slices: views.map((vs) => vs.map((v) => v.data)) });
+  return { images, width, height };
+}
+
 async function runSlice(p: Prepared, image: Float32Array): Promise<{ score: number; map256: Float32Array }> {
   const [r] = await runBatch(p, [image]);
   return r;
@@ -210,17 +225,28 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
     const data = new Float32Array(nx * ny * nz);
     const slices: SliceScore[] = [];
     const batch = chooseBatchSize(p.bundle, undefined, opts.batchSize);
-    opts.log?.(`detect: ${nz} slices in batches of ${batch}`);
-    for (let z0 = 0; z0 < nz; z0 += batch) {
-      opts.signal?.throwIfAborted();
-      const inputs = Array.from({ length: Math.min(batch, nz - z0) }, (_, i) => sliceInput(p, z0 + i));
-      const results = await runBatch(p, inputs.map((x) => x.image));
-      for (let i = 0; i < results.length; i++) {
-        // An abort seen while reporting a batch's slices stops at once, not a batch later.
+    // Batched: a worker preprocesses batch k+1 while the model runs batch k on this thread.
+    const pool = batch > 1 && nz > batch ? PrepPool.get() : undefined;
+    opts.log?.(`detect: ${nz} slices in batches of ${batch}${pool ? ', preprocessing in a worker' : ''}`);
+    const starts = Array.from({ length: Math.ceil(nz / batch) }, (_, k) => k * batch);
+    // The first batch here: nothing to overlap yet, and the worker may still be starting.
+    const prepare = (z0: number) => prepareBatch(p, z0, Math.min(batch, nz - z0), z0 === 0 ? undefined : pool);
+    {
+      let next = prepare(starts[0]);
+      for (let k = 0; k < starts.length; k++) {
+        const z0 = starts[k];
+        const inputs = await next;
+        if (k + 1 < starts.length) next = prepare(starts[k + 1]);
+        next.catch(() => undefined); // awaited next round; an abort must not leave it unhandled
         opts.signal?.throwIfAborted();
-        slices.push(scoreOf(p, z0 + i, results[i].score));
-        toVoxelGrid(p, results[i].map256, inputs[i].width, inputs[i].height, data, (z0 + i) * nx * ny);
-        opts.onProgress?.(z0 + i + 1, nz);
+        const results = await runBatch(p, inputs.images);
+        for (let i = 0; i < results.length; i++) {
+          // An abort seen while reporting a batch's slices stops at once, not a batch later.
+          opts.signal?.throwIfAborted();
+          slices.push(scoreOf(p, z0 + i, results[i].score));
+          toVoxelGrid(p, results[i].map256, inputs.width, inputs.height, data, (z0 + i) * nx * ny);
+          opts.onProgress?.(z0 + i + 1, nz);
+        }
       }
     }
     const ref = p.volumes[0];
