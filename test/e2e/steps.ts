@@ -547,6 +547,27 @@ export const STEPS: Step[] = [
     },
   },
   {
+    name: 'Add overlay… adds another NIfTI of the subject (its T1ce, through VS Code\'s open dialog) as a layer with its own controls',
+    async run({ wb, workspace }) {
+      const { lesionCase } = lesionSlice(workspace);
+      const viewer = wb.viewer();
+      const before = await canvasStats(viewer, VIEWER.canvas);
+      await viewer.locator('[data-testid="add-overlay"]').click();
+      // VS Code's own open dialog in the browser: a quick input that takes a path.
+      const input = wb.page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 15_000 });
+      const file = join(workspace, lesionCase.id, `${lesionCase.id}_t1ce.nii.gz`);
+      await input.fill(file);
+      await poll('the dialog to offer the file', 10_000, async () => (await input.inputValue()) === file);
+      await wb.page.keyboard.press('Enter');
+      await viewer.locator('[data-testid="overlay-0-visible"]').waitFor({ state: 'visible', timeout: 30_000 });
+      const withOverlay = await waitForImage(viewer, VIEWER.canvas, 'the overlay drawn (pixels change)', 30_000, (st) => st.checksum !== before.checksum);
+      console.log(`    overlay ${lesionCase.id}_t1ce.nii.gz: coloured pixels ${before.coloured} → ${withOverlay.coloured}`);
+      await viewer.locator('[data-testid="overlay-0-visible"]').click();
+      await waitForImage(viewer, VIEWER.canvas, 'the overlay hidden again', 30_000, (st) => st.checksum !== withOverlay.checksum);
+    },
+  },
+  {
     name: '3-D render, then a distance measured on the axial view',
     async run({ wb }) {
       const viewer = wb.viewer();
