@@ -1,5 +1,6 @@
 /** A small, strict argument parser: unknown options and missing values are errors. */
 import { ConfigError } from '../engine/errors';
+import type { ProviderChoice } from '../engine/graph/runtime';
 
 export interface OptionSpec {
   /** 'string' takes a value, 'boolean' is a flag. */
@@ -73,6 +74,15 @@ export function intOption(opts: Record<string, string | boolean | undefined>, ke
   const v = typeof raw === 'string' ? Number(raw) : NaN;
   if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError('cli/bad-option', `--${key} must be an integer in [${min}, ${max}], got '${String(raw)}'`);
   return v;
+}
+
+const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
+
+/** --provider, one of the execution providers the runtime knows. */
+export function providerOption(opts: Record<string, string | boolean | undefined>): ProviderChoice {
+  const provider = String(opts.provider) as ProviderChoice;
+  if (!PROVIDERS.includes(provider)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDERS.join(', ')}, got '${provider}'`);
+  return provider;
 }
 
 /** Required string option. */

@@ -1,12 +1,11 @@
 /** `anyad detect`: anomaly score, decision and map of one slice or a whole volume with a model bundle. */
 import { ConfigError } from '../../engine/errors';
-import { type ProviderChoice, releaseAllSessions } from '../../engine/graph/runtime';
+import { releaseAllSessions } from '../../engine/graph/runtime';
 import { writeOnSourceGrid } from '../../engine/nifti';
 import { caseOfSpec, detectCase } from '../../engine/service/detectCase';
 import { CHANNELS, type ChannelName } from '../../engine/study';
-import { intOption, stringOption, type CommandSpec } from '../args';
+import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
 
-const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 function decision(anomalous: boolean | null): string {
   return anomalous === null ? 'no threshold' : anomalous ? 'ANOMALOUS' : 'normal';
@@ -41,8 +40,7 @@ export const detectCommand: CommandSpec = {
     for (const s of CHANNELS) if (typeof opts[s] === 'string') files[s] = opts[s] as string;
     const kase = caseOfSpec({ path: typeof opts.case === 'string' ? opts.case : undefined, files, config: typeof opts.config === 'string' ? opts.config : undefined });
     const casePath = typeof opts.case === 'string' ? opts.case : kase.dir;
-    const provider = String(opts.provider) as ProviderChoice;
-    if (!PROVIDERS.includes(provider)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDERS.join(', ')}, got '${provider}'`);
+    const provider = providerOption(opts);
     const threads = intOption(opts, 'threads', 0, 1024);
     const out = typeof opts.out === 'string' ? opts.out : undefined;
     if (out !== undefined && !/\.nii(\.gz)?$/i.test(out)) throw new ConfigError('cli/bad-option', `--out must end in .nii or .nii.gz, got '${out}'`);

@@ -7,11 +7,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ConfigError } from '../../engine/errors';
-import { type ProviderChoice, releaseAllSessions } from '../../engine/graph/runtime';
+import { releaseAllSessions } from '../../engine/graph/runtime';
 import { scanCohort, type ScanProgress } from '../../engine/service/scan';
-import { intOption, stringOption, type CommandSpec } from '../args';
+import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
 
-const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 /** How to start this CLI again (the bundle itself, or main.ts through tsx when run from source). */
 function cliEntry(): string[] {
@@ -62,8 +61,7 @@ export const scanCommand: CommandSpec = {
     const root = stringOption(opts, 'root');
     const model = stringOption(opts, 'model');
     const out = typeof opts.out === 'string' ? opts.out : join(root, 'anyad-scan');
-    const provider = String(opts.provider) as ProviderChoice;
-    if (!PROVIDERS.includes(provider)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDERS.join(', ')}, got '${provider}'`);
+    const provider = providerOption(opts);
     const threads = intOption(opts, 'threads', 0, 1024);
     const workers = intOption(opts, 'workers', 1, 64);
     const batchSize = opts.batch === undefined ? undefined : intOption(opts, 'batch', 1, 256);
