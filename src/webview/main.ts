@@ -21,6 +21,10 @@ import { DETECT_CHANNELS, LIMITS, parseHostMessage, type DetectChannel, type Dim
 import { BRATS_LABELS, caseView, colourBarTicks, editLabel, finiteRange, formatNumber, labelEntry, labelStatistics, niivueLabelColormap, Notices, subsetLabel, toggleModality, windowLevelText, type CaseInfo, type LabelEntry, type StatsImage } from './viewerState';
 import { VoxelMap } from './voxelMap';
 
+/** Epoch ms of a step of opening, on <body data-t-…> for the viewer benchmark's breakdown. */
+const stamp = (name: string): void => { document.body.dataset[name] = String(Math.round(performance.timeOrigin + performance.now())); };
+stamp('tScript');
+
 declare function acquireVsCodeApi(): { postMessage(msg: unknown): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
 const send = (m: WebviewToHost): void => vscode.postMessage(m);
@@ -50,7 +54,7 @@ const nv = new Niivue({
 });
 // Shader compilation (synchronous in software GL) starts once 'ready' is sent, so it overlaps
 // the host reading and sending the file's bytes.
-const attached = new Promise((r) => setTimeout(r, 0)).then(() => nv.attachToCanvas(canvas)).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
+const attached = new Promise((r) => setTimeout(r, 0)).then(() => nv.attachToCanvas(canvas)).then((v) => { stamp('tAttached'); return v; }).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
 
 // Script errors reach the AnyAD log (the host opens it for errors): a webview's console is out of sight.
 window.addEventListener('error', (e) => send({ type: 'log', level: 'error', message: `viewer script error: ${e.message} (${e.filename}:${e.lineno})`.slice(0, LIMITS.text) }));
@@ -302,8 +306,10 @@ function applyLabelTable(): void {
 async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promise<void> {
   if (!(await attached)) return;
   let img: NVImage;
+  if (layer === 'opened') stamp('tFile');
   try {
     img = await decode(bytes, name);
+    if (layer === 'opened') stamp('tDecoded');
   } catch (e) {
     const why = String((e as Error)?.message ?? e);
     if (layer === 'opened') fatal(`Cannot show ${name}`, `NiiVue could not decode it: ${why}`);
@@ -1073,3 +1079,4 @@ new ResizeObserver(() => {
 }).observe($('canvas-box'));
 renderLabelTable();
 send({ type: 'ready' });
+stamp('tReady');
