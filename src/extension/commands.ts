@@ -212,7 +212,7 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     // The config is a small JSON read here (the weights consent needs it); the dataset scan
     // (every case's label volume) runs in the engine process, never on this thread.
     const config = loadWorkspaceConfig(configPath);
-    const pre = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: checking the training data…' },
+    const pre = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'AnyAD: checking the training data…' },
       () => env.engine.request('trainPreflight', { config: configPath }, { onLog: (m) => log.appendLine(m) }));
     log.appendLine(pre.text);
     for (const w of pre.warnings) log.appendLine(`warning: ${w}`);
