@@ -233,7 +233,20 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         failed(e);
       }
     });
+    // The image goes out now, not after the webview's 'ready': VS Code holds messages until the
+    // page has loaded (its script listens by then), so the bytes travel while the script loads.
+    if (!('error' in doc.loaded)) {
+      const loaded = doc.loaded;
+      this.eager.add(panel);
+      void this.sendInitial(doc.uri, loaded, name, (m) => void panel.webview.postMessage(m)).catch((e) => {
+        this.log.appendLine(`viewer: sending ${name} failed: ${(e as Error)?.stack ?? String(e)}`);
+        void panel.webview.postMessage({ type: 'error', title: `Cannot show ${name}`, detail: errorText(e, 'sending it failed') } satisfies HostToWebview);
+      });
+    }
   }
+
+  /** Panels sent their image before their first 'ready' (a later 'ready' is a reloaded page: sent again). */
+  private readonly eager = new WeakSet<vscode.WebviewPanel>();
 
   private async handle(doc: NiftiDocument, panel: vscode.WebviewPanel, name: string, msg: WebviewToHost): Promise<void> {
     const post = (m: HostToWebview) => void panel.webview.postMessage(m);
@@ -250,6 +263,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const loaded = doc.loaded;
     switch (msg.type) {
       case 'ready':
+        if (this.eager.delete(panel)) return;
         await this.sendInitial(doc.uri, loaded, name, post);
         return;
       case 'requestSequence':

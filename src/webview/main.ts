@@ -89,6 +89,8 @@ const state = {
 };
 const notices = new Notices();
 let fileQueue: Promise<void> = Promise.resolve();
+/** The opened file is on its way (a repeated 'file' for it is ignored). */
+let openedPending = false;
 
 // ---------- small helpers ----------------------------------------------------------------
 
@@ -879,6 +881,8 @@ window.addEventListener('message', (event: MessageEvent) => {
 async function onHostMessage(msg: HostToWebview): Promise<void> {
   switch (msg.type) {
     case 'init': {
+      // Sent once per page; a repeat (the host answering a second 'ready') changes nothing.
+      if (state.init) return;
       state.init = msg;
       const [nx, ny, nz] = msg.dims;
       state.cursor = [Math.floor(nx / 2), Math.floor(ny / 2), Math.floor(nz / 2)];
@@ -911,6 +915,8 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       return;
     }
     case 'file':
+      if (msg.layer === 'opened' && (state.images.has('opened') || openedPending)) return;
+      if (msg.layer === 'opened') openedPending = true;
       // One file at a time, in arrival order: the opened image is drawn before a small label
       // file that decompresses sooner can take the main thread.
       fileQueue = fileQueue.then(() => onFile(msg.layer, msg.name, msg.bytes));
@@ -1080,3 +1086,6 @@ new ResizeObserver(() => {
 renderLabelTable();
 send({ type: 'ready' });
 stamp('tReady');
+// The host sends the image unasked; should that be lost (a page that loaded too early), asking
+// again after a while costs nothing: repeats are ignored above.
+setTimeout(() => { if (!state.init) send({ type: 'ready' }); }, 3000);

@@ -89,11 +89,20 @@ function parsedAll(posted: unknown[], initDims: Dims3 | null = null): HostToWebv
 test('open: init, canonical voxels, annotation and label mask reach the webview as valid messages; HTML is locked down', async () => {
   const { flair } = makeCase();
   const { posted, send, panel } = await openEditor(flair);
+  // Sent at once, not after 'ready' (the bytes travel while the page loads) …
+  await settle();
+  assert.deepEqual(posted.map((m) => (m as { type: string }).type), ['init', 'file', 'file']);
+  // … and the first 'ready' does not send them twice; a later one (a reloaded page) does.
+  send({ type: 'ready' });
+  await settle();
+  assert.equal(posted.length, 3);
+  send({ type: 'ready' });
+  await settle();
+  assert.equal(posted.length, 6);
+  posted.splice(3);
   assert.match(panel.webview.html, /script-src 'nonce-[^']+'/);
   assert.doesNotMatch(panel.webview.html, /\son[a-z]+=/i, 'no inline event handlers');
   assert.deepEqual((panel.webview.options as { localResourceRoots: FakeUri[] }).localResourceRoots.map((u) => u.fsPath), [join('/ext', 'dist')]);
-  send({ type: 'ready' });
-  await settle();
   const msgs = parsedAll(posted);
   // The files' own bytes (NiiVue decodes them); a blank annotation is not sent.
   assert.deepEqual(msgs.map((m) => m.type === 'file' ? `file:${m.layer}` : m.type), ['init', 'file:opened', 'file:mask']);
@@ -211,6 +220,8 @@ test('a volume over the size limit opens as an error view naming the limit', asy
 test('detection results and slice scores reach the viewer as valid heatmap and score-strip messages', async () => {
   const { flair } = makeCase();
   const { doc, posted, send } = await openEditor(flair);
+  await settle();
+  posted.length = 0; // the image, sent when the editor opened
   const map = new Float32Array(N).fill(NaN);
   map.fill(0.9, 0, 80); // axial slice 0 = the first 80 voxels
   const model = { kind: 'random-init', description: 'RANDOM-INIT encoder (seed 7)', warning: 'not meaningful for real data' } as const;
