@@ -561,10 +561,14 @@ export const STEPS: Step[] = [
       await poll('the dialog to offer the file', 10_000, async () => (await input.inputValue()) === file);
       await wb.page.keyboard.press('Enter');
       await viewer.locator('[data-testid="overlay-0-visible"]').waitFor({ state: 'visible', timeout: 30_000 });
-      const withOverlay = await waitForImage(viewer, VIEWER.canvas, 'the overlay drawn (pixels change)', 30_000, (st) => st.checksum !== before.checksum);
+      // Colour, not grey: the warm-coloured overlay covers the brain (so no grey-image check here).
+      const withOverlay = await poll('the overlay drawn (more coloured pixels)', 30_000, async () => {
+        const st = await canvasStats(viewer, VIEWER.canvas);
+        return st.coloured > before.coloured + 0.01 * st.width * st.height ? st : false;
+      }, 500);
       console.log(`    overlay ${lesionCase.id}_t1ce.nii.gz: coloured pixels ${before.coloured} → ${withOverlay.coloured}`);
       await viewer.locator('[data-testid="overlay-0-visible"]').click();
-      await waitForImage(viewer, VIEWER.canvas, 'the overlay hidden again', 30_000, (st) => st.checksum !== withOverlay.checksum);
+      await poll('the overlay hidden again', 30_000, async () => (await canvasStats(viewer, VIEWER.canvas)).coloured < withOverlay.coloured - 0.01 * withOverlay.width * withOverlay.height, 500);
     },
   },
   {
@@ -578,7 +582,8 @@ export const STEPS: Step[] = [
         // The rendered head is smaller than a slice filling the view: any clear image other than the slice.
         const render = await poll('a 3-D rendering (pixels differ from the axial slice)', 30_000, async () => {
           const st = await canvasStats(viewer, VIEWER.canvas);
-          return st.checksum !== axial.checksum && st.grey > 0.01 * st.width * st.height ? st : false;
+          // Grey head or coloured layers on it (the heatmap and an overlay may be shown).
+          return st.checksum !== axial.checksum && st.grey + st.coloured > 0.02 * st.width * st.height ? st : false;
         }, 500);
         console.log(`    3-D: ${(100 * render.grey / (render.width * render.height)).toFixed(1)}% grey pixels`);
         await wb.page.screenshot({ path: join(__dirname, '..', '..', 'test-artifacts', 'e2e', '3d-render.png') });
@@ -601,7 +606,9 @@ export const STEPS: Step[] = [
     async run(ctx) {
       const { wb, workspace } = ctx;
       const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string }> };
-      const id = cohort.cases.map((c) => c.id).find((c) => !existsSync(join(workspace, c, `${c}_annot.nii.gz`)));
+      // A case without an annotation, and not the one the layer steps left with overlays on.
+      const { lesionCase } = lesionSlice(workspace);
+      const id = cohort.cases.map((c) => c.id).find((c) => c !== lesionCase.id && !existsSync(join(workspace, c, `${c}_annot.nii.gz`)));
       assert.ok(id, 'a case without an annotation');
       const image = join(workspace, id, `${id}_flair.nii.gz`);
       const annotFile = join(workspace, id, `${id}_annot.nii.gz`);
