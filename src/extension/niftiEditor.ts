@@ -107,6 +107,17 @@ function readImageFile(path: string): Buffer {
 function errorText(e: unknown, what: string): string {
   return isAnyadError(e) ? e.message : `${what}: ${(e as Error)?.message ?? String(e)}`;
 }
+/**
+ * Whether any voxel is non-zero. A plain loop, four voxels a step where aligned: `.some` with a
+ * callback over a 240×240×155 volume held the host thread ~50 ms on open.
+ */
+function anyNonZero(a: Uint8Array): boolean {
+  const words = a.byteOffset % 4 === 0 ? new Uint32Array(a.buffer, a.byteOffset, a.length >> 2) : new Uint32Array(0);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return true;
+  for (let i = words.length << 2; i < a.length; i++) if (a[i] !== 0) return true;
+  return false;
+}
+
 /** The exact bytes of a typed array, as an ArrayBuffer postMessage can carry. */
 function bufferOf(a: Float32Array | Uint8Array | Uint32Array): ArrayBuffer {
   // The typed-array slice copies (a Node Buffer's own slice would share its pooled memory).
@@ -345,7 +356,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     loaded.bytes = undefined;
     post({ type: 'file', layer: 'opened', name, bytes: bufferOf(bytes) });
     // A blank annotation is not sent: the webview starts from an empty drawing.
-    if (loaded.annotation.labels.some((v) => v !== 0)) post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+    if (anyNonZero(loaded.annotation.labels)) post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
     const mask = await this.maskMessage(loaded);
     if (mask) post(mask);
     if (loaded.caseNotice) post({ type: 'notice', level: 'warn', text: loaded.caseNotice });
