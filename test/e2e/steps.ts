@@ -107,7 +107,7 @@ async function dragOnCanvas(wb: Workbench, viewer: FrameLocator, points: [number
   const at = ([fx, fy]: [number, number]) => [box.x + box.width / 2 + fx * side, box.y + box.height / 2 + fy * side] as const;
   await wb.page.mouse.move(...at(points[0]));
   await wb.page.mouse.down();
-  for (const p of points.slice(1)) await wb.page.mouse.move(...at(p), { steps: 10 });
+  for (const p of points.slice(1)) await wb.page.mouse.move(...at(p), { steps: 16 });
   await wb.page.mouse.up();
 }
 
@@ -557,8 +557,12 @@ export const STEPS: Step[] = [
       const input = wb.page.locator('.quick-input-widget input');
       await input.waitFor({ state: 'visible', timeout: 15_000 });
       const file = join(workspace, lesionCase.id, `${lesionCase.id}_t1ce.nii.gz`);
-      await input.fill(file);
-      await poll('the dialog to offer the file', 10_000, async () => (await input.inputValue()) === file);
+      // The dialog completes paths as they are typed: fill again until it holds exactly the file.
+      await poll('the dialog to hold the file\'s path', 20_000, async () => {
+        if ((await input.inputValue()) !== file) await input.fill(file);
+        await new Promise((r) => setTimeout(r, 300));
+        return (await input.inputValue()) === file;
+      }, 200);
       await wb.page.keyboard.press('Enter');
       await viewer.locator('[data-testid="overlay-0-visible"]').waitFor({ state: 'visible', timeout: 30_000 });
       // Colour, not grey: the warm-coloured overlay covers the brain (so no grey-image check here).
@@ -616,7 +620,9 @@ export const STEPS: Step[] = [
       await viewer.locator(VIEWER.planeAxial).click();
       await setValue(viewer, VIEWER.labelValue, '1');
       await viewer.locator(VIEWER.toolBrush).click();
-      await dragOnCanvas(wb, viewer, [[-0.1, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1], [-0.1, -0.1]]);
+      // A square outline; its first side is drawn twice so the outline is closed even if a loaded
+      // machine drops the first pointer moves.
+      await dragOnCanvas(wb, viewer, [[-0.1, -0.1], [-0.09, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1], [-0.1, -0.1], [0.1, -0.1]]);
       await poll('the viewer tab to be dirty after the outline', 10_000, () => wb.activeTabDirty());
       const outline = await poll('label 1 voxels of the outline', 10_000, async () => { const st = await annotationStats(viewer); return (st.counts[1] ?? 0) > 50 ? st : false; });
       await setValue(viewer, VIEWER.labelValue, '2');
