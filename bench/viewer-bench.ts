@@ -148,6 +148,13 @@ async function main(): Promise<void> {
     const t1 = Date.now();
     await wb.viewer().locator('[data-testid="seq-t1"]').click();
     switches.push((await painted(wb, `${id}_flair.nii.gz`, 'data-painted-t1')) - t1);
+    {
+      // T1's way (ms after the click; "wanted" only when it had not arrived yet): asked, bytes in, decoded, drawn.
+      const body = wb.viewer().locator('body');
+      const steps = await Promise.all(['data-t-wanted-t1', 'data-t-file-t1', 'data-t-decoded-t1', 'data-painted-t1']
+        .map(async (a) => { const v = await body.getAttribute(a); return `${a.replace(/^data-(t-)?/, '')} ${v ? `${Number(v) - t1 >= 0 ? '+' : ''}${Number(v) - t1}` : '–'}`; }));
+      console.log(`bench: round ${round + 1} switch breakdown: ${steps.join(', ')}`);
+    }
     if (round === 0) await page.screenshot({ path: join(ARTIFACTS, 'switch-t1.png') });
     await wb.runCommand('View: Close All Editors');
     decodeCli();

@@ -266,6 +266,7 @@ async function syncSide(): Promise<void> {
 /** Asks the host for a sibling sequence once; `shown`: the user is waiting for it (say so). */
 function requestSequence(key: SeqKey, shown = true): void {
   if (key === 'opened') return;
+  if (shown) stamp(`tWanted${key.toUpperCase()}`);
   if (shown && !state.images.has(key)) {
     notices.set(`sequence:${key}`, `Loading ${key.toUpperCase()}…`, 'info');
     showNotices();
@@ -308,10 +309,11 @@ function applyLabelTable(): void {
 async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promise<void> {
   if (!(await attached)) return;
   let img: NVImage;
-  if (layer === 'opened') stamp('tFile');
+  const tag = layer === 'opened' ? '' : layer.toUpperCase();
+  stamp(`tFile${tag}`);
   try {
     img = await decode(bytes, name);
-    if (layer === 'opened') stamp('tDecoded');
+    stamp(`tDecoded${tag}`);
   } catch (e) {
     const why = String((e as Error)?.message ?? e);
     if (layer === 'opened') fatal(`Cannot show ${name}`, `NiiVue could not decode it: ${why}`);
