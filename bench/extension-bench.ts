@@ -58,13 +58,15 @@ async function detectFromPalette(wb: Workbench, what: RegExp, mode: 'slice' | 'v
   // The palette, then Detect's own quick pick (slice or volume) in the same widget.
   const page = wb.page;
   const input = page.locator('.quick-input-widget input');
-  await page.locator('.monaco-workbench').focus().catch(() => undefined);
-  await page.keyboard.press('F1');
-  if (!(await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false))) {
-    // A focused webview can swallow F1: the command center opens the same quick input.
-    await page.locator('.command-center-center').first().click({ timeout: 5000 });
-    await input.waitFor({ state: 'visible', timeout: 5000 });
-  }
+  await poll('the command palette', 30_000, async () => {
+    if (await input.isVisible()) return true;
+    // A focused webview swallows F1: give the focus to the active tab's title first.
+    await page.locator('.tabs-container .tab.active').first().click({ timeout: 3000 }).catch(() => undefined);
+    await page.keyboard.press('F1');
+    if (await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return true;
+    await page.locator('.command-center-center').first().click({ timeout: 2000 }).catch(() => undefined);
+    return input.waitFor({ state: 'visible', timeout: 2000 }).then(() => true, () => false);
+  }, 500);
   await input.fill('>AnyAD: Detect anomalies');
   const command = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'AnyAD: Detect anomalies' }).first();
   await command.waitFor({ state: 'visible', timeout: 15_000 });
