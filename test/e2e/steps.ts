@@ -620,9 +620,9 @@ export const STEPS: Step[] = [
       await viewer.locator(VIEWER.planeAxial).click();
       await setValue(viewer, VIEWER.labelValue, '1');
       await viewer.locator(VIEWER.toolBrush).click();
-      // A square outline; its first side is drawn twice so the outline is closed even if a loaded
-      // machine drops the first pointer moves.
-      await dragOnCanvas(wb, viewer, [[-0.1, -0.1], [-0.09, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1], [-0.1, -0.1], [0.1, -0.1]]);
+      // A square outline, drawn twice (two strokes, two edits): in the workbench the first pointer
+      // events of a drag can be lost, and the fill below needs a closed outline.
+      for (let k = 0; k < 2; k++) await dragOnCanvas(wb, viewer, [[-0.1, -0.1], [-0.09, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1], [-0.1, -0.1], [0.1, -0.1]]);
       await poll('the viewer tab to be dirty after the outline', 10_000, () => wb.activeTabDirty());
       const outline = await poll('label 1 voxels of the outline', 10_000, async () => { const st = await annotationStats(viewer); return (st.counts[1] ?? 0) > 50 ? st : false; });
       await setValue(viewer, VIEWER.labelValue, '2');
