@@ -70,6 +70,11 @@ interface TrainTiming {
   floorMs: number;
   runRatioToFloor: number;
   encoderBatchMedianMs: number;
+  /** The process's peak RSS right after this batch size's training steps (MB). */
+  peakRssMb: number;
+  /** Bytes a step moves between the host and the session: parameters + batch in, gradients + loss out (on a GPU provider: host↔device). */
+  hostToDeviceBytesPerStep: number;
+  deviceToHostBytesPerStep: number;
 }
 
 /**
@@ -88,7 +93,8 @@ async function trainTiming(o: {
   const objective = copyObjective(DEFAULT_OBJECTIVE);
   const { graph } = buildTrainingGraph({ batch: b, side: s, head, weights: o.weights, objective, stats });
   const flops = countFlops(graph).total;
-  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { provider: o.provider, threads: o.threads });
+  // As the trainer: no memory pattern (runtime.ts leanMemory).
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { provider: o.provider, threads: o.threads, leanMemory: true });
   const params = makeParams([...o.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
   const optimizer = new StableAdamW(params);
   const N = TRAINING_GRAPH_NAMES;
@@ -113,6 +119,7 @@ async function trainTiming(o: {
   } finally {
     await releaseSession(session);
   }
+  const trainPeakRssMb = peakRssMb();
   const encSession = await createSession(encoderModelBytes(o.encoder, { batch: b, height: o.size, width: o.size }), { provider: o.provider, threads: o.threads });
   const encMs: number[] = [];
   try {
@@ -126,7 +133,10 @@ async function trainTiming(o: {
     await releaseSession(encSession);
   }
   const floorMs = (flops / (median(rates) * 1e9)) * 1000;
+  const paramBytes = [...params.values()].reduce((n, p) => n + p.data.byteLength, 0);
+  const batchBytes = Object.values(batchFeeds.feeds).reduce((n, f) => n + f.byteLength, 0);
   return {
+    peakRssMb: trainPeakRssMb, hostToDeviceBytesPerStep: paramBytes + batchBytes, deviceToHostBytesPerStep: paramBytes + 4,
     batch: b, gflop: flops / 1e9, stepMedianMs: median(steps), runMedianMs: median(runs), updateMedianMs: median(updates),
     floorMs, runRatioToFloor: median(runs) / floorMs, encoderBatchMedianMs: median(encMs),
   };
@@ -294,12 +304,18 @@ async function main(): Promise<void> {
       log(`  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s); peak RSS ${detectPeakRssMb.toFixed(0)} MB`);
       log(`  whole-volume detect (240×240×${volumeDetect.slices}): slice by slice median ${volumeDetect.sliceBySliceMedianMs.toFixed(0)} ms, batched (batch ${volumeDetect.batch}) ${volumeDetect.batchedMedianMs.toFixed(0)} ms = ${volumeDetect.speedup.toFixed(2)}× faster; outputs ${volumeDetect.identical ? 'identical' : 'DIFFER'}`);
       for (const t of training) {
-        log(`  training step, batch ${t.batch}, cached features (${(r.headParams / 1e6).toFixed(1)} M head params): median ${t.stepMedianMs.toFixed(0)} ms = forward+backward ${t.runMedianMs.toFixed(0)} ms (${t.gflop.toFixed(1)} GFLOP, ${t.runRatioToFloor.toFixed(2)}× floor) + clip/StableAdamW ${t.updateMedianMs.toFixed(0)} ms; encoder forward of the batch ${t.encoderBatchMedianMs.toFixed(0)} ms`);
+        log(`  training step, batch ${t.batch}, cached features (${(r.headParams / 1e6).toFixed(1)} M head params): median ${t.stepMedianMs.toFixed(0)} ms = forward+backward ${t.runMedianMs.toFixed(0)} ms (${t.gflop.toFixed(1)} GFLOP, ${t.runRatioToFloor.toFixed(2)}× floor) + clip/StableAdamW ${t.updateMedianMs.toFixed(0)} ms; encoder forward of the batch ${t.encoderBatchMedianMs.toFixed(0)} ms; peak RSS ${t.peakRssMb.toFixed(0)} MB; host→device ${(t.hostToDeviceBytesPerStep / 2 ** 20).toFixed(0)} MB, device→host ${(t.deviceToHostBytesPerStep / 2 ** 20).toFixed(0)} MB per step`);
       }
       log(`  peak RSS ${r.peakRssMb.toFixed(0)} MB`);
       rmSync(dir, { recursive: true, force: true });
     }
-    process.stdout.write(JSON.stringify({ bench: 'speed', cpus: cpus().length, loadAverage: loadavg(), provider, threads, runs, matmulGflopsAtStart: median(startRates), presets: results, peakRssMb: peakRssMb() }) + '\n');
+    // The paper preset's training step at batch 16: peak RSS (issue #12's target ≤ 8100 MB) and host↔device bytes.
+    const paper16 = ((results.paper as { training?: TrainTiming[] } | undefined)?.training ?? []).find((t) => t.batch === 16);
+    process.stdout.write(JSON.stringify({
+      bench: 'speed', cpus: cpus().length, loadAverage: loadavg(), provider, threads, runs, matmulGflopsAtStart: median(startRates), presets: results, peakRssMb: peakRssMb(),
+      paper_train_b16_peak_rss_mb: paper16?.peakRssMb ?? null,
+      paper_train_b16_host_device_bytes_per_step: paper16 ? paper16.hostToDeviceBytesPerStep + paper16.deviceToHostBytesPerStep : null,
+    }) + '\n');
   } finally {
     await releaseAllSessions();
     rmSync(root, { recursive: true, force: true });

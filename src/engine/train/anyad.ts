@@ -246,7 +246,8 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   }
 
   const { graph } = buildTrainingGraph({ batch, side, head, weights, objective, stats });
-  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), sessionOpts);
+  // No memory pattern: a training step's peak memory roughly halves (runtime.ts leanMemory).
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...sessionOpts, leanMemory: true });
   const N = TRAINING_GRAPH_NAMES;
   const terms: string[] = [N.recon, N.gather, ...(objective.lambdaAlign !== 0 ? [N.align] : [])];
   const term = (r: StepResult, name: string) => r.outputs[name] ?? Number.NaN;
