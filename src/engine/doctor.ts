@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, freemem } from 'node:os';
+import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { vulkanDrivers, webgpuSoftwareOnlyReason } from './graph/adapters';
 import { Graph, emitModel, relu } from './graph';
@@ -105,6 +106,8 @@ export async function doctorReport(opts: { anyadVersion: string; threads?: numbe
   const models: DoctorReport['models'] = [];
   for (const root of opts.workspaceRoots ?? []) {
     const d = findNewestBundle(root);
+    // The extension's own folder as a workspace would list the shipped default twice.
+    if (d && opts.shippedDefault && resolve(d) === resolve(opts.shippedDefault)) continue;
     if (d) models.push({ dir: d, source: 'workspace (newest)', createdAt: new Date(bundleCreatedAt(d)!).toISOString() });
   }
   if (opts.shippedDefault && existsSync(opts.shippedDefault)) {
