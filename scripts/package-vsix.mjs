@@ -152,7 +152,9 @@ const targets = targetsFromArgs(argv);
 // --out-dir DIR: where the .vsix files go (default: the repo root).
 const outDir = argv.includes('--out-dir') ? resolve(argv[argv.indexOf('--out-dir') + 1]) : root;
 mkdirSync(outDir, { recursive: true });
-run(process.execPath, ['esbuild.mjs'], root);
+// --no-build: package the dist/ that is there (the package test, so that it does not rewrite
+// dist/ while another test loads it).
+if (!argv.includes('--no-build') || !existsSync(join(root, 'dist', 'extension.js'))) run(process.execPath, ['esbuild.mjs'], root);
 const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 for (const name of targets) {
   TARGET = { vsce: name, ...TARGETS[name] };
