@@ -450,7 +450,10 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   }
 
   async saveCustomDocument(doc: NiftiDocument): Promise<void> {
-    if (!('error' in doc.loaded) && !doc.loaded.annotationReadOnly) doc.loaded.annotation.save();
+    if (!('error' in doc.loaded) && !doc.loaded.annotationReadOnly) {
+      doc.loaded.annotation.save();
+      this.log.appendLine(`viewer: saved the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath}`);
+    }
   }
 
   /** Save As writes the annotation to `destination`, which becomes its file from then on. */

@@ -196,7 +196,7 @@ function showBackground(s: SeqKey): void {
   const key = tabKey(s);
   state.background = key;
   if (!state.images.has(key)) {
-    requestSequence(key);
+    if (key === 'opened' || !takeWaiting(key)) requestSequence(key);
     updateControls();
     return;
   }
@@ -206,7 +206,7 @@ function showBackground(s: SeqKey): void {
 
 function setBlend(s: SeqKey | null): void {
   state.blend = s === null ? null : tabKey(s);
-  if (state.blend && !state.images.has(state.blend)) requestSequence(state.blend);
+  if (state.blend && !state.images.has(state.blend) && (state.blend === 'opened' || !takeWaiting(state.blend))) requestSequence(state.blend);
   syncLayers();
 }
 
@@ -216,7 +216,7 @@ let side: { nv: Niivue; ready: Promise<unknown>; image: NVImage | null; key: Seq
 function setSide(s: SeqKey | null): void {
   state.side = s === null ? null : tabKey(s);
   $('side-pane').hidden = state.side === null;
-  if (state.side && !state.images.has(state.side)) requestSequence(state.side);
+  if (state.side && !state.images.has(state.side) && (state.side === 'opened' || !takeWaiting(state.side))) requestSequence(state.side);
   void syncSide();
 }
 
@@ -306,8 +306,40 @@ function applyLabelTable(): void {
 
 // ---------- files from the host ------------------------------------------------------------
 
-async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer): Promise<void> {
+/**
+ * Sequences fetched ahead of use wait here as bytes, decoded one at a time when the page is
+ * idle (or at once when asked for): decoding right after the first image would hold the main
+ * thread while the user already clicks a tab.
+ */
+const waiting = new Map<FileLayer, { name: string; bytes: ArrayBuffer }>();
+let idleDecoding = false;
+function decodeWhenIdle(): void {
+  if (idleDecoding || waiting.size === 0) return;
+  idleDecoding = true;
+  requestIdleCallback(() => {
+    idleDecoding = false;
+    const next = [...waiting.keys()][0];
+    const decoding = next ? takeWaiting(next) : false;
+    if (decoding) void decoding.then(decodeWhenIdle);
+  }, { timeout: 4000 });
+}
+/** Decodes a waiting sequence now (in the file queue's order); false when none waits. */
+function takeWaiting(layer: FileLayer): Promise<void> | false {
+  const w = waiting.get(layer);
+  if (!w) return false;
+  waiting.delete(layer);
+  fileQueue = fileQueue.then(() => onFile(layer, w.name, w.bytes, true));
+  return fileQueue;
+}
+
+async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted = false): Promise<void> {
   if (!(await attached)) return;
+  const shown = layer === state.background || layer === state.blend || layer === state.side;
+  if (!wanted && !shown && layer !== 'opened' && layer !== 'mask' && layer !== 'overlay') {
+    waiting.set(layer, { name, bytes });
+    decodeWhenIdle();
+    return;
+  }
   let img: NVImage;
   const tag = layer === 'opened' ? '' : layer.toUpperCase();
   stamp(`tFile${tag}`);
@@ -901,6 +933,7 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       state.init = { ...state.init, sequences: msg.sequences, opened: msg.opened, hasLabel: msg.hasLabel };
       // Another file may now stand for a sequence: siblings are fetched again on use.
       for (const key of [...state.images.keys()]) if (key !== 'opened') state.images.delete(key);
+      waiting.clear();
       state.requested.clear();
       notices.clearPrefix('sequence:');
       if (!msg.hasLabel) state.mask = null;

@@ -673,6 +673,7 @@ export const STEPS: Step[] = [
       await dragOnCanvas(wb, viewer, [[-0.08, -0.18], [0.08, -0.18]]);
       await poll('dirty after the stroke', 10_000, () => wb.activeTabDirty());
       const before = await annotationStats(viewer);
+      const logBefore = wb.outputLog().length;
       // VS Code backs dirty editors up shortly after each change; then the window goes away.
       await new Promise((r) => setTimeout(r, 3000));
       await wb.page.reload({ timeout: 60_000 });
@@ -683,7 +684,12 @@ export const STEPS: Step[] = [
       await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await restored.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
       await waitForImage(restored, VIEWER.canvas, 'the restored viewer to draw', 60_000);
       await poll('the unsaved stroke restored voxel for voxel', 30_000, async () => (await annotationStats(restored)).hash === before.hash);
-      assert.match(wb.outputLog(), /viewer: restored the unsaved annotation of .* from VS Code's backup/, 'the document was opened from the backup');
+      // How it came back (the log is written a little later): from VS Code's backup, still unsaved.
+      const how = await poll('the AnyAD log to say how the annotation came back', 15_000, () => {
+        const log = wb.outputLog();
+        return /viewer: restored the unsaved annotation of .* from VS Code's backup/.test(log) ? 'backup' : /viewer: saved the annotation of /.test(log.slice(logBefore)) ? 'saved' : false;
+      });
+      assert.equal(how, 'backup', 'the stroke came back from the backup, not from a save on the way out');
       await poll('the restored tab to be dirty (unsaved, as before the reload)', 30_000, () => wb.activeTabDirty());
       await restored.locator(VIEWER.revert).click();
       await poll('revert to clean the tab', 15_000, async () => !(await wb.activeTabDirty()));
