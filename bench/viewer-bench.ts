@@ -33,7 +33,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts', 'bench-viewer');
 const SETTINGS = {
   'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
   'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'update.mode': 'none', 'telemetry.telemetryLevel': 'off',
-  'chat.commandCenter.enabled': false,
+  'chat.commandCenter.enabled': false, 'files.autoSave': 'off',
 };
 
 let server: CodeServer | undefined;

@@ -37,6 +37,9 @@ const USER_SETTINGS = {
   'telemetry.telemetryLevel': 'off',
   'chat.commandCenter.enabled': false,
   'files.exclude': { '**/.git': true },
+  // VS Code in the browser saves after 1 s by default (desktop: off); off here, so dirty state,
+  // revert and hot-exit backups are what a desktop user gets.
+  'files.autoSave': 'off',
 };
 
 let server: CodeServer | undefined;
