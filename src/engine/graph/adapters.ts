@@ -9,7 +9,8 @@
  * WebGPU checks), since the Vulkan loader reads VK_ICD_FILENAMES and the dynamic linker reads
  * LD_LIBRARY_PATH only when a process starts.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { readRegularTextFile } from '../util/fileio';
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
 
@@ -65,7 +66,7 @@ export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env, platform: No
   const out: VulkanDriver[] = [];
   for (const m of vulkanDriverManifests(env, platform)) {
     try {
-      const lib = (JSON.parse(readFileSync(m, 'utf8')) as { ICD?: { library_path?: unknown } }).ICD?.library_path;
+      const lib = (JSON.parse(readRegularTextFile(m, { maxBytes: 1024 * 1024 })) as { ICD?: { library_path?: unknown } }).ICD?.library_path;
       if (typeof lib === 'string') out.push(classifyDriver(m, lib));
     } catch { /* not a manifest */ }
   }

@@ -11,11 +11,11 @@
  * <cache> = HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
  * ~/.cache/huggingface/hub (huggingface_hub/constants.py).
  */
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HubError } from '../errors';
-import { writeFileAtomic } from '../util/atomic';
+import { pidAlive, writeFileAtomic } from '../util/atomic';
 import { readRegularTextFile } from '../util/fileio'; // refs are tiny; a FIFO or device there must not block
 
 export type Env = Record<string, string | undefined>;
@@ -123,20 +123,11 @@ export function lockBlob(cacheDir: string, repo: string, etag: string): () => vo
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
     }
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+    const pid = Number(readRegularTextFile(path, { maxBytes: 64 }).trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
       throw new HubError('hub/busy', `another process (pid ${pid}) is downloading ${repo} into ${cacheDir}; wait for it, or stop it and try again (its partial file is resumed)`);
     }
     rmSync(path, { force: true }); // stale: its process is gone
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
   }
 }
 

@@ -12,7 +12,8 @@
  * map without a record, which is redone. `shard` {index, count} takes every count-th case, so
  * several processes (anyad scan --workers N) share a cohort; the summary pass reads every record.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { readRegularTextFile } from '../util/fileio';
 import { join, resolve } from 'node:path';
 import { defaultWorkspaceConfig, loadWorkspaceConfig, type WorkspaceConfig } from '../config';
 import { ConfigError, StudyError } from '../errors';
@@ -107,7 +108,7 @@ export function safeName(id: string): string {
 
 function readRecord(path: string): ScanCaseRecord | undefined {
   try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as ScanCaseRecord;
+    const r = JSON.parse(readRegularTextFile(path, { maxBytes: 64 * 1024 * 1024 })) as ScanCaseRecord;
     return r && r.version === RECORD_VERSION && Array.isArray(r.slices) ? r : undefined;
   } catch {
     return undefined;
