@@ -473,7 +473,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const target = context.destination;
     if (!('error' in doc.loaded)) {
       doc.loaded.annotation.backup(target.fsPath);
-      this.log.appendLine(`viewer: backed up the unsaved annotation of ${doc.uri.fsPath}`);
+      this.log.appendLine(`viewer: backed up the unsaved annotation of ${doc.uri.fsPath} to ${target.fsPath}`);
     }
     return {
       id: target.toString(),
