@@ -665,6 +665,24 @@ export const STEPS: Step[] = [
     },
   },
   {
+    // Before the hot-exit step: its window reload starts a new extension host and log.
+    name: 'the extension host never blocked over 50 ms while opening volumes, detecting and training (engine process)',
+    async run({ wb }) {
+      // The extension logs its probe's longest synchronous block after each open, Detect and Train.
+      const log = wb.outputLog();
+      const worst = (phase: string) => Math.max(...[...log.matchAll(new RegExp(`^Host: longest synchronous block during ${phase} ([\\d.]+) ms`, 'gm'))].map((m) => Number(m[1])));
+      const blocks = { open: worst('open'), Detect: worst('Detect'), Train: worst('Train') };
+      console.log(`    longest host blocks (ms): ${JSON.stringify(blocks)}`);
+      for (const [phase, ms] of Object.entries(blocks)) {
+        assert.ok(Number.isFinite(ms), `no host-block line for ${phase} in the AnyAD log`);
+        assert.ok(ms <= 50, `the extension host was blocked ${ms} ms during ${phase} (limit 50)`);
+      }
+      // Detect ran in the window's engine process, started once.
+      assert.equal([...log.matchAll(/^engine process \d+ ready$/gm)].length, 1, 'one engine process served the window');
+      assert.match(log, /^Detect timing: slice \d+ ms in all; engine load \d+ ms, detect \d+ ms$/m);
+    },
+  },
+  {
     name: 'hot exit: an unsaved stroke is backed up by VS Code voxel for voxel; after a window reload (browser VS Code) the saved file is what opens',
     async run({ wb, annotatedFile }) {
       assert.ok(annotatedFile, 'the annotation step recorded its file');
