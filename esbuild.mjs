@@ -6,12 +6,34 @@ const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: true, logLevel: 'info', target: 'es2022' };
 
 const builds = [
-  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', external: ['vscode', 'onnxruntime-node'] },
+  {
+    ...common,
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    external: ['vscode', 'onnxruntime-node'],
+  },
   // Minified, and without the zarr codecs NiiVue's OME-Zarr support pulls in (WebAssembly, 1.3 MB;
   // see src/webview/noZarrCodec.ts): parse time is part of opening a volume.
-  { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', minify: true,
-    alias: Object.fromEntries(['numcodecs/blosc', 'numcodecs/lz4', 'numcodecs/zstd'].map((m) => [m, './src/webview/noZarrCodec.ts'])) },
-  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', external: ['onnxruntime-node'], banner: { js: '#!/usr/bin/env node' } },
+  {
+    ...common,
+    entryPoints: ['src/webview/main.ts'],
+    outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+    minify: true,
+    alias: Object.fromEntries(['numcodecs/blosc', 'numcodecs/lz4', 'numcodecs/zstd'].map((m) => [m, './src/webview/noZarrCodec.ts'])),
+  },
+  {
+    ...common,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    external: ['onnxruntime-node'],
+    banner: { js: '#!/usr/bin/env node' },
+  },
   // The whole-volume detect's preprocessing worker, started by dist/cli.js (engine/detect/prepPool.ts).
   { ...common, entryPoints: ['src/engine/detect/prepWorker.ts'], outfile: 'dist/prepWorker.js', platform: 'node', format: 'cjs' },
 ];

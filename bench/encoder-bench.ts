@@ -69,7 +69,9 @@ async function main(): Promise<void> {
     const session = await createSession(bytes, { provider, threads });
     sessions.push({ variant, session, buildMs, createMs: performance.now() - t0, modelMb: bytes.byteLength / 2 ** 20 });
   }
-  console.log(`ViT-${preset}/14 ${size}×${size} batch ${batch}: ${blocksUsed(cfg)} of ${cfg.depth} blocks; provider ${sessions[0].session.provider}; threads ${threads}; random init ${initMs.toFixed(0)} ms`);
+  console.log(
+    `ViT-${preset}/14 ${size}×${size} batch ${batch}: ${blocksUsed(cfg)} of ${cfg.depth} blocks; provider ${sessions[0].session.provider}; threads ${threads}; random init ${initMs.toFixed(0)} ms`,
+  );
   for (let i = 0; i < warmup; i++) for (const s of sessions) await run(s.session, { image }, shapes);
   const times = sessions.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
@@ -99,11 +101,22 @@ async function main(): Promise<void> {
   await releaseAllSessions();
 
   const flops = encoderForwardFlops(cfg, batch, size, size);
-  const result: Record<string, unknown> = { preset, size, batch, threads, provider: sessions[0].session.provider, gflop: Number((flops / 1e9).toFixed(2)), runs, warmup };
+  const result: Record<string, unknown> = {
+    preset,
+    size,
+    batch,
+    threads,
+    provider: sessions[0].session.provider,
+    gflop: Number((flops / 1e9).toFixed(2)),
+    runs,
+    warmup,
+  };
   for (const [k, s] of sessions.entries()) {
     const ms = median(times[k]);
     const gflops = flops / (ms / 1e3) / 1e9;
-    console.log(`${s.variant.padEnd(6)} patch embedding: forward ${ms.toFixed(0)} ms (min ${Math.min(...times[k]).toFixed(0)}) → ${gflops.toFixed(1)} GFLOP/s; graph build+emit ${s.buildMs.toFixed(0)} ms, model ${s.modelMb.toFixed(0)} MB, session ${s.createMs.toFixed(0)} ms`);
+    console.log(
+      `${s.variant.padEnd(6)} patch embedding: forward ${ms.toFixed(0)} ms (min ${Math.min(...times[k]).toFixed(0)}) → ${gflops.toFixed(1)} GFLOP/s; graph build+emit ${s.buildMs.toFixed(0)} ms, model ${s.modelMb.toFixed(0)} MB, session ${s.createMs.toFixed(0)} ms`,
+    );
     result[`${s.variant}_ms`] = Number(ms.toFixed(1));
     result[`${s.variant}_gflops`] = Number(gflops.toFixed(1));
   }
@@ -119,4 +132,8 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result));
 }
 
-if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });
+if (require.main === module)
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -12,13 +12,33 @@
  *   (--ops prints the op-type histogram of the forward and the training graph)
  */
 import {
-  Graph, type Tensor, add, emitModel, gelu, grad, layerNorm, liveNodes, matmul, mul, reduceMean, reshape, slice,
-  softmax, transpose, transposeLast2,
+  Graph,
+  type Tensor,
+  add,
+  emitModel,
+  gelu,
+  grad,
+  layerNorm,
+  liveNodes,
+  matmul,
+  mul,
+  reduceMean,
+  reshape,
+  slice,
+  softmax,
+  transpose,
+  transposeLast2,
 } from '../src/engine/graph';
 import { createSession, type ProviderChoice, releaseAllSessions, run, type Session } from '../src/engine/graph/runtime';
 import { createRng } from '../src/engine/util/random';
 
-const B = 4, T = 784, D = 768, H = 12, HD = D / H, M = 3072, MM = 2048;
+const B = 4,
+  T = 784,
+  D = 768,
+  H = 12,
+  HD = D / H,
+  M = 3072,
+  MM = 2048;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,7 +69,9 @@ function buildBlock(train: boolean): { graph: Graph; params: Map<string, Float32
 
   const qkv = linear(ln(x, 'norm1'), 'attn.qkv', D, 3 * D);
   const heads = (from: number) => transpose(reshape(slice(qkv, [from], [from + D], [-1]), [B, T, H, HD]), [0, 2, 1, 3]);
-  const q = heads(0), k = heads(D), v = heads(2 * D);
+  const q = heads(0),
+    k = heads(D),
+    v = heads(2 * D);
   const att = softmax(mul(matmul(q, transposeLast2(k)), 1 / Math.sqrt(HD)));
   const ctx = reshape(transpose(matmul(att, v), [0, 2, 1, 3]), [B, T, D]);
   const r1 = add(x, mul(linear(ctx, 'attn.proj', D, D), p('ls1.gamma', [D], new Float32Array(D).fill(0.5))));
@@ -76,7 +98,10 @@ function median(xs: number[]): number {
 type Feeds = Record<string, Float32Array>;
 type Shapes = Record<string, number[]>;
 
-interface Timing { wallMs: number; cpuMs: number }
+interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
 
 async function timeOnce(session: Session, feeds: Feeds, shapes: Shapes): Promise<Timing> {
   const c0 = process.cpuUsage();
@@ -93,7 +118,11 @@ async function timeOnce(session: Session, feeds: Feeds, shapes: Shapes): Promise
  * spinning worker threads add to it). Warm-up first: the first runs allocate the memory arena
  * and touch fresh pages (on the training graph the second run is still ~30 % slower).
  */
-async function timeInterleaved(jobs: Array<{ session: Session; feeds: Feeds; shapes: Shapes }>, runs: number, warmup: number): Promise<Timing[]> {
+async function timeInterleaved(
+  jobs: Array<{ session: Session; feeds: Feeds; shapes: Shapes }>,
+  runs: number,
+  warmup: number,
+): Promise<Timing[]> {
   for (let i = 0; i < warmup; i++) for (const j of jobs) await run(j.session, j.feeds, j.shapes);
   const times = jobs.map(() => [] as Timing[]);
   for (let i = 0; i < runs; i++) for (const [k, j] of jobs.entries()) times[k].push(await timeOnce(j.session, j.feeds, j.shapes));
@@ -103,7 +132,10 @@ async function timeInterleaved(jobs: Array<{ session: Session; feeds: Feeds; sha
 function opHistogram(g: Graph): string {
   const counts = new Map<string, number>();
   for (const n of liveNodes(g)) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ');
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k}×${v}`)
+    .join(' ');
 }
 
 async function main(): Promise<void> {
@@ -122,27 +154,48 @@ async function main(): Promise<void> {
   const x = normals(99, B * T * D, 1);
   const feeds: Record<string, Float32Array> = { x };
   const shapes: Record<string, number[]> = { x: [B, T, D] };
-  for (const [n, d] of fwd.params) { feeds[n] = d; shapes[n] = fwd.shapes.get(n)!; }
+  for (const [n, d] of fwd.params) {
+    feeds[n] = d;
+    shapes[n] = fwd.shapes.get(n)!;
+  }
 
   const fs = await createSession(emitModel(fwd.graph, { paramsAs: 'inputs' }), opts);
   const ts = await createSession(emitModel(trn.graph, { paramsAs: 'inputs' }), opts);
-  console.log(`execution provider: ${fs.provider}${fs.fallbackReasons.length ? ` (skipped: ${fs.fallbackReasons.map((r) => r.split(':')[0]).join('; ')})` : ''}; threads: ${threads || 'default'}; runs: ${runs} after ${warmup} warm-up`);
-  const [fwdT, trainT] = await timeInterleaved([{ session: fs, feeds, shapes }, { session: ts, feeds, shapes }], runs, warmup);
+  console.log(
+    `execution provider: ${fs.provider}${fs.fallbackReasons.length ? ` (skipped: ${fs.fallbackReasons.map((r) => r.split(':')[0]).join('; ')})` : ''}; threads: ${threads || 'default'}; runs: ${runs} after ${warmup} warm-up`,
+  );
+  const [fwdT, trainT] = await timeInterleaved(
+    [
+      { session: fs, feeds, shapes },
+      { session: ts, feeds, shapes },
+    ],
+    runs,
+    warmup,
+  );
   await releaseAllSessions();
-  const fwdMs = fwdT.wallMs, fwdbwdMs = trainT.wallMs;
+  const fwdMs = fwdT.wallMs,
+    fwdbwdMs = trainT.wallMs;
   console.log(`forward: ${fwdMs.toFixed(1)} ms (CPU ${fwdT.cpuMs.toFixed(0)} ms)`);
-  console.log(`forward+backward: ${fwdbwdMs.toFixed(1)} ms (CPU ${trainT.cpuMs.toFixed(0)} ms); ratio ${(fwdbwdMs / fwdMs).toFixed(2)} (CPU-time ratio ${(trainT.cpuMs / fwdT.cpuMs).toFixed(2)})`);
+  console.log(
+    `forward+backward: ${fwdbwdMs.toFixed(1)} ms (CPU ${trainT.cpuMs.toFixed(0)} ms); ratio ${(fwdbwdMs / fwdMs).toFixed(2)} (CPU-time ratio ${(trainT.cpuMs / fwdT.cpuMs).toFixed(2)})`,
+  );
 
   const flops = blockForwardFlops();
   const gflops = flops / (fwdMs / 1e3) / 1e9;
   // Backward of each matmul is two matmuls of the same size: 3× the forward FLOPs in total.
   const trainGflops = (3 * flops) / (fwdbwdMs / 1e3) / 1e9;
-  console.log(`block forward: ${(flops / 1e9).toFixed(1)} GFLOP → ${gflops.toFixed(1)} GFLOP/s; forward+backward ≈ ${(3 * flops / 1e9).toFixed(1)} GFLOP → ${trainGflops.toFixed(1)} GFLOP/s`);
+  console.log(
+    `block forward: ${(flops / 1e9).toFixed(1)} GFLOP → ${gflops.toFixed(1)} GFLOP/s; forward+backward ≈ ${((3 * flops) / 1e9).toFixed(1)} GFLOP → ${trainGflops.toFixed(1)} GFLOP/s`,
+  );
 
   const mg = new Graph('matmul');
   mg.output('c', matmul(mg.input('a', [MM, MM]), mg.input('b', [MM, MM])));
   const ms = await createSession(emitModel(mg), opts);
-  const [{ wallMs: mmMs, cpuMs: mmCpu }] = await timeInterleaved([{ session: ms, feeds: { a: normals(5, MM * MM, 1), b: normals(6, MM * MM, 1) }, shapes: { a: [MM, MM], b: [MM, MM] } }], runs, warmup);
+  const [{ wallMs: mmMs, cpuMs: mmCpu }] = await timeInterleaved(
+    [{ session: ms, feeds: { a: normals(5, MM * MM, 1), b: normals(6, MM * MM, 1) }, shapes: { a: [MM, MM], b: [MM, MM] } }],
+    runs,
+    warmup,
+  );
   await releaseAllSessions();
   const matmulGflops = (2 * MM ** 3) / (mmMs / 1e3) / 1e9;
   console.log(`matmul ${MM}³: ${mmMs.toFixed(1)} ms (CPU ${mmCpu.toFixed(0)} ms) → ${matmulGflops.toFixed(1)} GFLOP/s`);
@@ -150,10 +203,25 @@ async function main(): Promise<void> {
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(`peak RSS: ${peakRssMb.toFixed(0)} MB`);
   const r = (v: number, d = 1) => Number(v.toFixed(d));
-  console.log(JSON.stringify({
-    fwd_ms: r(fwdMs), fwdbwd_ms: r(fwdbwdMs), ratio: r(fwdbwdMs / fwdMs, 2), cpu_ratio: r(trainT.cpuMs / fwdT.cpuMs, 2), gflops: r(gflops), train_gflops: r(trainGflops),
-    matmul_gflops: r(matmulGflops), peak_rss_mb: r(peakRssMb, 0), provider: fs.provider, threads, runs, warmup,
-  }));
+  console.log(
+    JSON.stringify({
+      fwd_ms: r(fwdMs),
+      fwdbwd_ms: r(fwdbwdMs),
+      ratio: r(fwdbwdMs / fwdMs, 2),
+      cpu_ratio: r(trainT.cpuMs / fwdT.cpuMs, 2),
+      gflops: r(gflops),
+      train_gflops: r(trainGflops),
+      matmul_gflops: r(matmulGflops),
+      peak_rss_mb: r(peakRssMb, 0),
+      provider: fs.provider,
+      threads,
+      runs,
+      warmup,
+    }),
+  );
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -14,15 +14,28 @@ import { PixelMetricAccumulator } from '../src/engine/eval/pixelAccumulator';
 const IMAGES = 700;
 const SIZE = 240;
 
-interface RunResult { evalSeconds: number; synthSeconds: number; baseRssMB: number; peakRssMB: number; auroc: number | null; ap: number | null; f1: number | null; aupro: number | null; regions: number; pixels: number }
+interface RunResult {
+  evalSeconds: number;
+  synthSeconds: number;
+  baseRssMB: number;
+  peakRssMB: number;
+  auroc: number | null;
+  ap: number | null;
+  f1: number | null;
+  aupro: number | null;
+  regions: number;
+  pixels: number;
+}
 
 /** xorshift32, deterministic. */
 function makeRandom(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 4294967296;
   };
 }
@@ -40,7 +53,10 @@ function synthesise(k: number, rand: () => number, map: Float32Array, mask: Uint
       let v = base + 0.35 * rand();
       for (const [cx, cy, r, gain] of discs) {
         const d2 = (x - cx) ** 2 + (y - cy) ** 2;
-        if (d2 <= r * r) { mask[y * SIZE + x] = 1; v += gain * (1 - d2 / (r * r)) * rand(); }
+        if (d2 <= r * r) {
+          mask[y * SIZE + x] = 1;
+          v += gain * (1 - d2 / (r * r)) * rand();
+        }
       }
       map[y * SIZE + x] = v;
     }
@@ -69,9 +85,16 @@ function runOnce(hint: boolean): RunResult {
   const m = acc.finalize();
   evalTime += performance.now() - t;
   return {
-    evalSeconds: evalTime / 1000, synthSeconds: synth / 1000,
-    baseRssMB: baseRss / 2 ** 20, peakRssMB: process.resourceUsage().maxRSS / 1024,
-    auroc: m.auroc, ap: m.ap, f1: m.f1Max, aupro: m.aupro, regions: m.regions, pixels: m.positives + m.negatives,
+    evalSeconds: evalTime / 1000,
+    synthSeconds: synth / 1000,
+    baseRssMB: baseRss / 2 ** 20,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    auroc: m.auroc,
+    ap: m.ap,
+    f1: m.f1Max,
+    aupro: m.aupro,
+    regions: m.regions,
+    pixels: m.positives + m.negatives,
   };
 }
 
@@ -83,20 +106,42 @@ function main(): void {
   }
   const runs: RunResult[] = [];
   for (let i = 0; i < 3; i++) {
-    const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', __filename, '--child', ...(hint ? [] : ['--no-hint'])], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    if (r.status !== 0) { process.stderr.write(r.stderr); process.exit(1); }
+    const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', __filename, '--child', ...(hint ? [] : ['--no-hint'])], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    if (r.status !== 0) {
+      process.stderr.write(r.stderr);
+      process.exit(1);
+    }
     const res = JSON.parse(r.stdout) as RunResult;
     runs.push(res);
-    console.log(`run ${i + 1}: eval ${res.evalSeconds.toFixed(2)} s (synthesis ${res.synthSeconds.toFixed(2)} s), peak RSS ${res.peakRssMB.toFixed(0)} MB (${(res.peakRssMB - res.baseRssMB).toFixed(0)} MB above the ${res.baseRssMB.toFixed(0)} MB before the run)`);
+    console.log(
+      `run ${i + 1}: eval ${res.evalSeconds.toFixed(2)} s (synthesis ${res.synthSeconds.toFixed(2)} s), peak RSS ${res.peakRssMB.toFixed(0)} MB (${(res.peakRssMB - res.baseRssMB).toFixed(0)} MB above the ${res.baseRssMB.toFixed(0)} MB before the run)`,
+    );
   }
   const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[1];
   const r = runs[0];
-  console.log(`${IMAGES} maps × ${SIZE}² = ${(r.pixels / 1e6).toFixed(1)} M pixels, ${r.regions} regions, expectedPixels hint: ${hint ? 'yes' : 'no'}`);
+  console.log(
+    `${IMAGES} maps × ${SIZE}² = ${(r.pixels / 1e6).toFixed(1)} M pixels, ${r.regions} regions, expectedPixels hint: ${hint ? 'yes' : 'no'}`,
+  );
   console.log(`pixel AUROC ${r.auroc?.toFixed(4)}  AP ${r.ap?.toFixed(4)}  F1-max ${r.f1?.toFixed(4)}  AUPRO ${r.aupro?.toFixed(4)}`);
   const evalSeconds = median(runs.map((x) => x.evalSeconds));
   const extraRssMB = median(runs.map((x) => x.peakRssMB - x.baseRssMB));
   console.log(`median eval time ${evalSeconds.toFixed(2)} s; median peak extra RSS ${extraRssMB.toFixed(0)} MB`);
-  console.log(JSON.stringify({ bench: 'eval', pixels: r.pixels, regions: r.regions, eval_s: evalSeconds, extra_rss_mb: extraRssMB, auroc: r.auroc, ap: r.ap, f1: r.f1, aupro: r.aupro }));
+  console.log(
+    JSON.stringify({
+      bench: 'eval',
+      pixels: r.pixels,
+      regions: r.regions,
+      eval_s: evalSeconds,
+      extra_rss_mb: extraRssMB,
+      auroc: r.auroc,
+      ap: r.ap,
+      f1: r.f1,
+      aupro: r.aupro,
+    }),
+  );
 }
 
 main();

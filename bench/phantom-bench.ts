@@ -32,11 +32,19 @@ async function main(): Promise<void> {
   const s = await writePhantomCohort(out, { cases, seed: 1, size, workers });
   const seconds = (performance.now() - t0) / 1000;
   const bytes = bytesUnder(out);
-  console.log(JSON.stringify({
-    cases, size: size.join('x'), workers: s.workers, cpus: availableParallelism(), node: process.version,
-    seconds: +seconds.toFixed(2), secondsPerCase: +(seconds / cases).toFixed(3), megabytes: +(bytes / 1e6).toFixed(1),
-    anomalousCases: s.cases.filter((c) => c.anomalous).length,
-  }));
+  console.log(
+    JSON.stringify({
+      cases,
+      size: size.join('x'),
+      workers: s.workers,
+      cpus: availableParallelism(),
+      node: process.version,
+      seconds: +seconds.toFixed(2),
+      secondsPerCase: +(seconds / cases).toFixed(3),
+      megabytes: +(bytes / 1e6).toFixed(1),
+      anomalousCases: s.cases.filter((c) => c.anomalous).length,
+    }),
+  );
   if (!keep) rmSync(out, { recursive: true, force: true });
 }
 

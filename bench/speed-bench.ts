@@ -82,8 +82,16 @@ interface TrainTiming {
  * subsets cycle through all 7), and the encoder's forward on one batch.
  */
 async function trainTiming(o: {
-  batch: number; side: number; size: number; weights: WeightMap; head: HeadConfig;
-  encoder: EncoderWeights; runs: number; provider: ProviderChoice; threads: number; probeRate: () => Promise<number>;
+  batch: number;
+  side: number;
+  size: number;
+  weights: WeightMap;
+  head: HeadConfig;
+  encoder: EncoderWeights;
+  runs: number;
+  provider: ProviderChoice;
+  threads: number;
+  probeRate: () => Promise<number>;
 }): Promise<TrainTiming> {
   const { batch: b, side: s, head } = o;
   const d = head.dim;
@@ -94,12 +102,21 @@ async function trainTiming(o: {
   const { graph } = buildTrainingGraph({ batch: b, side: s, head, weights: o.weights, objective, stats });
   const flops = countFlops(graph).total;
   // As the trainer: no memory pattern (runtime.ts leanMemory).
-  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { provider: o.provider, threads: o.threads, leanMemory: true });
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), {
+    provider: o.provider,
+    threads: o.threads,
+    leanMemory: true,
+  });
   const params = makeParams([...o.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
   const optimizer = new StableAdamW(params);
   const N = TRAINING_GRAPH_NAMES;
   const batchFeeds = {
-    feeds: { [N.fused]: normal(b * s * s * d), [N.en0]: normal(b * d * s * s), [N.en1]: normal(b * d * s * s), [N.subset]: BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)) },
+    feeds: {
+      [N.fused]: normal(b * s * s * d),
+      [N.en0]: normal(b * d * s * s),
+      [N.en1]: normal(b * d * s * s),
+      [N.subset]: BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)),
+    },
     shapes: { [N.fused]: [b, s * s, d], [N.en0]: [b, d, s, s], [N.en1]: [b, d, s, s], [N.subset]: [b] },
   };
   const steps: number[] = [];
@@ -120,7 +137,10 @@ async function trainTiming(o: {
     await releaseSession(session);
   }
   const trainPeakRssMb = peakRssMb();
-  const encSession = await createSession(encoderModelBytes(o.encoder, { batch: b, height: o.size, width: o.size }), { provider: o.provider, threads: o.threads });
+  const encSession = await createSession(encoderModelBytes(o.encoder, { batch: b, height: o.size, width: o.size }), {
+    provider: o.provider,
+    threads: o.threads,
+  });
   const encMs: number[] = [];
   try {
     const image = normal(b * 3 * o.size * o.size);
@@ -136,16 +156,25 @@ async function trainTiming(o: {
   const paramBytes = [...params.values()].reduce((n, p) => n + p.data.byteLength, 0);
   const batchBytes = Object.values(batchFeeds.feeds).reduce((n, f) => n + f.byteLength, 0);
   return {
-    peakRssMb: trainPeakRssMb, hostToDeviceBytesPerStep: paramBytes + batchBytes, deviceToHostBytesPerStep: paramBytes + 4,
-    batch: b, gflop: flops / 1e9, stepMedianMs: median(steps), runMedianMs: median(runs), updateMedianMs: median(updates),
-    floorMs, runRatioToFloor: median(runs) / floorMs, encoderBatchMedianMs: median(encMs),
+    peakRssMb: trainPeakRssMb,
+    hostToDeviceBytesPerStep: paramBytes + batchBytes,
+    deviceToHostBytesPerStep: paramBytes + 4,
+    batch: b,
+    gflop: flops / 1e9,
+    stepMedianMs: median(steps),
+    runMedianMs: median(runs),
+    updateMedianMs: median(updates),
+    floorMs,
+    runRatioToFloor: median(runs) / floorMs,
+    encoderBatchMedianMs: median(encMs),
   };
 }
 
 /** Whether a matmul operand is a weight: a param/constant, possibly through shape-only ops. */
 function isWeight(t: Tensor): boolean {
   let cur = t;
-  while (cur.kind === 'value' && cur.producer && ['Transpose', 'Reshape', 'Identity'].includes(cur.producer.opType)) cur = cur.producer.inputs[0]!;
+  while (cur.kind === 'value' && cur.producer && ['Transpose', 'Reshape', 'Identity'].includes(cur.producer.opType))
+    cur = cur.producer.inputs[0]!;
   return cur.kind === 'param' || cur.kind === 'constant';
 }
 
@@ -172,7 +201,11 @@ async function matmulProbe(provider: ProviderChoice, threads: number, [m, k, n]:
   const g = new Graph(`matmul-${m}x${k}x${n}`);
   const rng = createRng(1);
   const a = g.input('a', [m, k]);
-  const b = g.constant(Float32Array.from({ length: k * n }, () => rng.normal()), [k, n], 'b');
+  const b = g.constant(
+    Float32Array.from({ length: k * n }, () => rng.normal()),
+    [k, n],
+    'b',
+  );
   g.output('c', matmul(a, b));
   const session = await createSession(emitModel(g), { provider, threads });
   const x = Float32Array.from({ length: m * k }, () => rng.normal());
@@ -185,18 +218,27 @@ async function matmulProbe(provider: ProviderChoice, threads: number, [m, k, n]:
 }
 
 /** Large-matmul shapes: square, wide, and the paper preset's MLP fc1 (785 tokens × 768 → 3072). */
-const RATE_SHAPES = [[2048, 2048, 2048], [1024, 1024, 4096], [785, 768, 3072]] as const;
+const RATE_SHAPES = [
+  [2048, 2048, 2048],
+  [1024, 1024, 4096],
+  [785, 768, 3072],
+] as const;
 
 async function main(): Promise<void> {
   const presets = arg('presets', 'cpu,paper').split(',');
   const runs = Number(arg('runs', '3'));
   const threads = Number(arg('threads', '0'));
   const provider = arg('provider', 'cpu') as ProviderChoice;
-  const trainBatches = arg('train-batches', '4,16').split(',').filter((v) => v !== '').map(Number);
+  const trainBatches = arg('train-batches', '4,16')
+    .split(',')
+    .filter((v) => v !== '')
+    .map(Number);
   if (trainBatches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('--train-batches: positive integers, comma-separated');
   const root = join(tmpdir(), `anyad-speed-bench-${process.pid}`);
   const log = (s: string) => process.stdout.write(`${s}\n`);
-  log(`speed bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}, provider ${provider}, threads ${threads || 'auto'}, ${runs} runs`);
+  log(
+    `speed bench: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(1)}, provider ${provider}, threads ${threads || 'auto'}, ${runs} runs`,
+  );
 
   try {
     await writePhantomCohort(join(root, 'data'), { cases: 1, seed: 5, size: [240, 240, 24], anomalousFraction: 1, workers: 0 });
@@ -214,7 +256,9 @@ async function main(): Promise<void> {
     };
     const startRates: number[] = [];
     for (let i = 0; i < 3; i++) startRates.push(await probeRate());
-    log(`runtime large-matmul rate (best of ${RATE_SHAPES.map((sh) => sh.join('x')).join(', ')}): median ${median(startRates).toFixed(1)} GFLOP/s`);
+    log(
+      `runtime large-matmul rate (best of ${RATE_SHAPES.map((sh) => sh.join('x')).join(', ')}): median ${median(startRates).toFixed(1)} GFLOP/s`,
+    );
 
     const results: Record<string, unknown> = {};
     for (const name of presets) {
@@ -224,7 +268,9 @@ async function main(): Promise<void> {
       const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
       const params = initHeadParams(cfg, 7);
       for (const [k, v] of initModalityAffine(cfg.dim)) params.set(k, v);
-      const flops = countFlops(buildInferenceGraph({ encoder, head: { config: cfg, params }, affine: initModalityAffine(cfg.dim), batch: 1, size: c }).graph);
+      const flops = countFlops(
+        buildInferenceGraph({ encoder, head: { config: cfg, params }, affine: initModalityAffine(cfg.dim), batch: 1, size: c }).graph,
+      );
 
       const dir = join(root, `model-${name}`);
       let t0 = performance.now();
@@ -265,9 +311,18 @@ async function main(): Promise<void> {
         const many = await volume();
         sliceBySliceMs.push(one.ms);
         batchedMs.push(many.ms);
-        identical &&= one.r.slices.every((s, k) => Object.is(s.score, many.r.slices[k].score)) && one.r.map.data.every((v, k) => Object.is(v, many.r.map.data[k]));
+        identical &&=
+          one.r.slices.every((s, k) => Object.is(s.score, many.r.slices[k].score)) &&
+          one.r.map.data.every((v, k) => Object.is(v, many.r.map.data[k]));
       }
-      const volumeDetect = { slices: volumeKase.volumes.flair!.dims[2], batch: volumeBatch, sliceBySliceMedianMs: median(sliceBySliceMs), batchedMedianMs: median(batchedMs), speedup: median(sliceBySliceMs) / median(batchedMs), identical };
+      const volumeDetect = {
+        slices: volumeKase.volumes.flair!.dims[2],
+        batch: volumeBatch,
+        sliceBySliceMedianMs: median(sliceBySliceMs),
+        batchedMedianMs: median(batchedMs),
+        speedup: median(sliceBySliceMs) / median(batchedMs),
+        identical,
+      };
       const image = new Float32Array(3 * c * c);
       const runMs: number[] = [];
       const rates: number[] = [];
@@ -287,35 +342,76 @@ async function main(): Promise<void> {
       await releaseSession(session);
       const training: TrainTiming[] = [];
       for (const b of trainBatches) {
-        const t = await trainTiming({ batch: b, side: c / preset.encoder.patchSize, size: c, weights: params, head: cfg, encoder, runs, provider, threads, probeRate });
+        const t = await trainTiming({
+          batch: b,
+          side: c / preset.encoder.patchSize,
+          size: c,
+          weights: params,
+          head: cfg,
+          encoder,
+          runs,
+          provider,
+          threads,
+          probeRate,
+        });
         training.push(t);
       }
       const r = {
-        inputSize: c, headParams: [...params.values()].reduce((n, v) => n + v.data.length, 0), gflop: flops.total / 1e9, attentionGflop: flops.attention / 1e9, matmulGflops: gflops,
-        bundleWriteMs: writeMs, bundleLoadMs: loadMs, sessionCreateMs: sessionMs,
-        detectMedianMs: median(detectMs), sessionRunMedianMs: median(runMs), floorMs,
-        ratioToFloor: median(ratios), achievedGflops: flops.total / (median(runMs) / 1000) / 1e9,
-        volumeDetect, training, detectPeakRssMb, peakRssMb: peakRssMb(),
+        inputSize: c,
+        headParams: [...params.values()].reduce((n, v) => n + v.data.length, 0),
+        gflop: flops.total / 1e9,
+        attentionGflop: flops.attention / 1e9,
+        matmulGflops: gflops,
+        bundleWriteMs: writeMs,
+        bundleLoadMs: loadMs,
+        sessionCreateMs: sessionMs,
+        detectMedianMs: median(detectMs),
+        sessionRunMedianMs: median(runMs),
+        floorMs,
+        ratioToFloor: median(ratios),
+        achievedGflops: flops.total / (median(runMs) / 1000) / 1e9,
+        volumeDetect,
+        training,
+        detectPeakRssMb,
+        peakRssMb: peakRssMb(),
       };
       results[name] = r;
       log(`${name} (${preset.description}):`);
-      log(`  forward ${r.gflop.toFixed(1)} GFLOP (attention ${r.attentionGflop.toFixed(1)}); floor at the interleaved median ${gflops.toFixed(1)} GFLOP/s = ${floorMs.toFixed(0)} ms`);
+      log(
+        `  forward ${r.gflop.toFixed(1)} GFLOP (attention ${r.attentionGflop.toFixed(1)}); floor at the interleaved median ${gflops.toFixed(1)} GFLOP/s = ${floorMs.toFixed(0)} ms`,
+      );
       log(`  bundle write ${writeMs.toFixed(0)} ms, load+verify ${loadMs.toFixed(0)} ms, session creation ${sessionMs.toFixed(0)} ms`);
-      log(`  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s); peak RSS ${detectPeakRssMb.toFixed(0)} MB`);
-      log(`  whole-volume detect (240×240×${volumeDetect.slices}): slice by slice median ${volumeDetect.sliceBySliceMedianMs.toFixed(0)} ms, batched (batch ${volumeDetect.batch}) ${volumeDetect.batchedMedianMs.toFixed(0)} ms = ${volumeDetect.speedup.toFixed(2)}× faster; outputs ${volumeDetect.identical ? 'identical' : 'DIFFER'}`);
+      log(
+        `  single-slice detect (240×240) median ${r.detectMedianMs.toFixed(0)} ms; session run ${r.sessionRunMedianMs.toFixed(0)} ms = ${r.ratioToFloor.toFixed(2)}× floor (${r.achievedGflops.toFixed(1)} GFLOP/s); peak RSS ${detectPeakRssMb.toFixed(0)} MB`,
+      );
+      log(
+        `  whole-volume detect (240×240×${volumeDetect.slices}): slice by slice median ${volumeDetect.sliceBySliceMedianMs.toFixed(0)} ms, batched (batch ${volumeDetect.batch}) ${volumeDetect.batchedMedianMs.toFixed(0)} ms = ${volumeDetect.speedup.toFixed(2)}× faster; outputs ${volumeDetect.identical ? 'identical' : 'DIFFER'}`,
+      );
       for (const t of training) {
-        log(`  training step, batch ${t.batch}, cached features (${(r.headParams / 1e6).toFixed(1)} M head params): median ${t.stepMedianMs.toFixed(0)} ms = forward+backward ${t.runMedianMs.toFixed(0)} ms (${t.gflop.toFixed(1)} GFLOP, ${t.runRatioToFloor.toFixed(2)}× floor) + clip/StableAdamW ${t.updateMedianMs.toFixed(0)} ms; encoder forward of the batch ${t.encoderBatchMedianMs.toFixed(0)} ms; peak RSS ${t.peakRssMb.toFixed(0)} MB; host→device ${(t.hostToDeviceBytesPerStep / 2 ** 20).toFixed(0)} MB, device→host ${(t.deviceToHostBytesPerStep / 2 ** 20).toFixed(0)} MB per step`);
+        log(
+          `  training step, batch ${t.batch}, cached features (${(r.headParams / 1e6).toFixed(1)} M head params): median ${t.stepMedianMs.toFixed(0)} ms = forward+backward ${t.runMedianMs.toFixed(0)} ms (${t.gflop.toFixed(1)} GFLOP, ${t.runRatioToFloor.toFixed(2)}× floor) + clip/StableAdamW ${t.updateMedianMs.toFixed(0)} ms; encoder forward of the batch ${t.encoderBatchMedianMs.toFixed(0)} ms; peak RSS ${t.peakRssMb.toFixed(0)} MB; host→device ${(t.hostToDeviceBytesPerStep / 2 ** 20).toFixed(0)} MB, device→host ${(t.deviceToHostBytesPerStep / 2 ** 20).toFixed(0)} MB per step`,
+        );
       }
       log(`  peak RSS ${r.peakRssMb.toFixed(0)} MB`);
       rmSync(dir, { recursive: true, force: true });
     }
     // The paper preset's training step at batch 16: peak RSS (issue #12's target ≤ 8100 MB) and host↔device bytes.
     const paper16 = ((results.paper as { training?: TrainTiming[] } | undefined)?.training ?? []).find((t) => t.batch === 16);
-    process.stdout.write(JSON.stringify({
-      bench: 'speed', cpus: cpus().length, loadAverage: loadavg(), provider, threads, runs, matmulGflopsAtStart: median(startRates), presets: results, peakRssMb: peakRssMb(),
-      paper_train_b16_peak_rss_mb: paper16?.peakRssMb ?? null,
-      paper_train_b16_host_device_bytes_per_step: paper16 ? paper16.hostToDeviceBytesPerStep + paper16.deviceToHostBytesPerStep : null,
-    }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'speed',
+        cpus: cpus().length,
+        loadAverage: loadavg(),
+        provider,
+        threads,
+        runs,
+        matmulGflopsAtStart: median(startRates),
+        presets: results,
+        peakRssMb: peakRssMb(),
+        paper_train_b16_peak_rss_mb: paper16?.peakRssMb ?? null,
+        paper_train_b16_host_device_bytes_per_step: paper16 ? paper16.hostToDeviceBytesPerStep + paper16.deviceToHostBytesPerStep : null,
+      }) + '\n',
+    );
   } finally {
     await releaseAllSessions();
     rmSync(root, { recursive: true, force: true });

@@ -50,8 +50,17 @@ function account(presetName: string, b: number) {
     for (const t of n.inputs) if (t && t.kind === 'value' && !t.name.startsWith('grad/')) kept.add(t);
   }
   const params = [...weights.values()].reduce((a, w) => a + w.data.length * 4, 0);
-  const top = [...kept].sort((x, y) => bytes(y) - bytes(x)).slice(0, 8).map((t) => `${t.name} [${t.shape.join('×')}] ${(bytes(t) / MB).toFixed(0)} MB`);
-  return { paramsMb: params / MB, gradsMb: params / MB, keptForBackwardMb: [...kept].reduce((a, t) => a + bytes(t), 0) / MB, keptTensors: kept.size, largestKept: top };
+  const top = [...kept]
+    .sort((x, y) => bytes(y) - bytes(x))
+    .slice(0, 8)
+    .map((t) => `${t.name} [${t.shape.join('×')}] ${(bytes(t) / MB).toFixed(0)} MB`);
+  return {
+    paramsMb: params / MB,
+    gradsMb: params / MB,
+    keptForBackwardMb: [...kept].reduce((a, t) => a + bytes(t), 0) / MB,
+    keptTensors: kept.size,
+    largestKept: top,
+  };
 }
 
 async function child(): Promise<void> {
@@ -60,8 +69,10 @@ async function child(): Promise<void> {
   const { graph, weights, s, d } = build(presetName, b);
   const bytesModel = emitModel(graph, { paramsAs: 'inputs' });
   const session = await ort.InferenceSession.create(bytesModel, {
-    graphOptimizationLevel: 'all', logSeverityLevel: 3,
-    enableCpuMemArena: arg('arena', 'on') === 'on', enableMemPattern: arg('pattern', 'on') === 'on',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    enableCpuMemArena: arg('arena', 'on') === 'on',
+    enableMemPattern: arg('pattern', 'on') === 'on',
   });
   const rng = createRng(3);
   const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
@@ -70,7 +81,11 @@ async function child(): Promise<void> {
     [N.fused]: new ort.Tensor('float32', normal(b * s * s * d), [b, s * s, d]),
     [N.en0]: new ort.Tensor('float32', normal(b * d * s * s), [b, d, s, s]),
     [N.en1]: new ort.Tensor('float32', normal(b * d * s * s), [b, d, s, s]),
-    [N.subset]: new ort.Tensor('int64', BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)), [b]),
+    [N.subset]: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)),
+      [b],
+    ),
   };
   for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape as number[]);
   const fetch = session.outputNames;
@@ -84,11 +99,17 @@ async function child(): Promise<void> {
   const stepMs = [...times].sort((x, y) => x - y)[Math.floor(times.length / 2)];
   const fed = Object.values(feeds).reduce((a, t) => a + (t.data as ArrayBufferView).byteLength, 0);
   const fetched = Object.values(out).reduce((a, t) => a + (t.data as ArrayBufferView).byteLength, 0);
-  process.stdout.write(`${JSON.stringify({ peakRssMb: process.resourceUsage().maxRSS / 1024, stepMs, hostToDeviceMb: fed / MB, deviceToHostMb: fetched / MB })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ peakRssMb: process.resourceUsage().maxRSS / 1024, stepMs, hostToDeviceMb: fed / MB, deviceToHostMb: fetched / MB })}\n`,
+  );
 }
 
 function rssMb(pid: number): number {
-  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024; } catch { return 0; }
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
 function runChild(args: string[], capMb: number): Promise<Record<string, unknown>> {
@@ -96,11 +117,22 @@ function runChild(args: string[], capMb: number): Promise<Record<string, unknown
     const c = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let killed = false;
-    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    const watch = setInterval(() => { if (rssMb(c.pid!) > capMb) { killed = true; c.kill('SIGKILL'); } }, 100);
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const watch = setInterval(() => {
+      if (rssMb(c.pid!) > capMb) {
+        killed = true;
+        c.kill('SIGKILL');
+      }
+    }, 100);
     c.on('close', () => {
       clearInterval(watch);
-      try { resolvePromise(JSON.parse(out.trim().split('\n').pop()!)); } catch { resolvePromise({ error: killed ? `killed above ${capMb} MB RSS` : 'failed' }); }
+      try {
+        resolvePromise(JSON.parse(out.trim().split('\n').pop()!));
+      } catch {
+        resolvePromise({ error: killed ? `killed above ${capMb} MB RSS` : 'failed' });
+      }
     });
   });
 }
@@ -118,13 +150,21 @@ async function ab(preset: string, b: number, rounds: number, cap: number): Promi
     for (let k = 0; k < configs.length; k++) {
       const name = configs[(i + k) % configs.length];
       const [arena, pattern] = name.split('-');
-      const r = await runChild(['--preset', preset, '--batch', String(b), '--arena', arena, '--pattern', pattern, '--steps', arg('steps', '3')], cap);
-      if (typeof r.stepMs === 'number') { t[name].push(r.stepMs); rss[name].push(r.peakRssMb as number); }
+      const r = await runChild(
+        ['--preset', preset, '--batch', String(b), '--arena', arena, '--pattern', pattern, '--steps', arg('steps', '3')],
+        cap,
+      );
+      if (typeof r.stepMs === 'number') {
+        t[name].push(r.stepMs);
+        rss[name].push(r.peakRssMb as number);
+      }
       process.stdout.write(`  round ${i} arena-pattern ${name}: ${JSON.stringify(r)}\n`);
     }
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  process.stdout.write(`${JSON.stringify({ bench: 'train-memory-ab', preset, batch: b, rounds, configs: Object.fromEntries(configs.map((c) => [c, { stepMedianMs: med(t[c]), peakRssMb: med(rss[c]), steps: t[c] }])) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'train-memory-ab', preset, batch: b, rounds, configs: Object.fromEntries(configs.map((c) => [c, { stepMedianMs: med(t[c]), peakRssMb: med(rss[c]), steps: t[c] }])) })}\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -135,8 +175,15 @@ async function main(): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   for (const b of arg('batches', '2,4').split(',').map(Number)) {
     const acc = account(preset, b);
-    process.stdout.write(`${preset} batch ${b}: params ${acc.paramsMb.toFixed(0)} MB, grads ${acc.gradsMb.toFixed(0)} MB, forward values read by the backward ${acc.keptForBackwardMb.toFixed(0)} MB in ${acc.keptTensors} tensors; largest: ${acc.largestKept.slice(0, 4).join('; ')}\n`);
-    for (const [arena, pattern] of [['on', 'on'], ['off', 'on'], ['on', 'off'], ['off', 'off']]) {
+    process.stdout.write(
+      `${preset} batch ${b}: params ${acc.paramsMb.toFixed(0)} MB, grads ${acc.gradsMb.toFixed(0)} MB, forward values read by the backward ${acc.keptForBackwardMb.toFixed(0)} MB in ${acc.keptTensors} tensors; largest: ${acc.largestKept.slice(0, 4).join('; ')}\n`,
+    );
+    for (const [arena, pattern] of [
+      ['on', 'on'],
+      ['off', 'on'],
+      ['on', 'off'],
+      ['off', 'off'],
+    ]) {
       const r = await runChild(['--preset', preset, '--batch', String(b), '--arena', arena, '--pattern', pattern], cap);
       process.stdout.write(`  arena ${arena}, memory pattern ${pattern}: ${JSON.stringify(r)}\n`);
       rows.push({ batch: b, arena, pattern, ...r, ...(arena === 'on' && pattern === 'on' ? { account: acc } : {}) });

@@ -31,9 +31,15 @@ const CODE_SERVER = join(process.env.ANYAD_E2E_DIR ?? join(ROOT, '.e2e'), 'code-
 const CHROMIUM = process.env.ANYAD_E2E_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'bench-viewer');
 const SETTINGS = {
-  'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false,
-  'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'update.mode': 'none', 'telemetry.telemetryLevel': 'off',
-  'chat.commandCenter.enabled': false, 'files.autoSave': 'off',
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'security.workspace.trust.enabled': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'update.mode': 'none',
+  'telemetry.telemetryLevel': 'off',
+  'chat.commandCenter.enabled': false,
+  'files.autoSave': 'off',
 };
 
 let server: CodeServer | undefined;
@@ -55,15 +61,30 @@ function median(v: number[]): number {
 async function openTimed(wb: Workbench, file: string): Promise<number> {
   const name = file.split('/').pop()!;
   const page = wb.page;
-  await poll(`quick open to list ${name}`, 60_000, async () => {
-    if (!(await page.locator('.quick-input-widget').isVisible())) {
-      await page.locator('.monaco-workbench').focus().catch(() => undefined);
-      await page.keyboard.press('Control+P');
-    }
-    const input = page.locator('.quick-input-widget input');
-    if ((await input.inputValue({ timeout: 3000 })) !== name) await input.fill(name, { timeout: 3000 });
-    return page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first().waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
-  }, 500);
+  await poll(
+    `quick open to list ${name}`,
+    60_000,
+    async () => {
+      if (!(await page.locator('.quick-input-widget').isVisible())) {
+        await page
+          .locator('.monaco-workbench')
+          .focus()
+          .catch(() => undefined);
+        await page.keyboard.press('Control+P');
+      }
+      const input = page.locator('.quick-input-widget input');
+      if ((await input.inputValue({ timeout: 3000 })) !== name) await input.fill(name, { timeout: 3000 });
+      return page
+        .locator('.quick-input-widget .monaco-list-row', { hasText: name })
+        .first()
+        .waitFor({ state: 'visible', timeout: 3000 })
+        .then(
+          () => true,
+          () => false,
+        );
+    },
+    500,
+  );
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: name }).first();
   const t0 = Date.now();
   await row.click();
@@ -72,26 +93,44 @@ async function openTimed(wb: Workbench, file: string): Promise<number> {
 
 /** Epoch ms the visible viewer stamped for `attr` (after its info line names `name`). */
 async function painted(wb: Workbench, name: string, attr: string): Promise<number> {
-  return poll(`${name}: ${attr}`, 120_000, async () => {
-    const viewer = wb.viewer();
-    const info = await viewer.locator('[data-testid="info"]').innerText({ timeout: 1000 }).catch(() => '');
-    if (!info.startsWith(name)) return false;
-    const v = await viewer.locator('body').getAttribute(attr, { timeout: 1000 }).catch(() => null);
-    return v ? Number(v) : false;
-  }, 50);
+  return poll(
+    `${name}: ${attr}`,
+    120_000,
+    async () => {
+      const viewer = wb.viewer();
+      const info = await viewer
+        .locator('[data-testid="info"]')
+        .innerText({ timeout: 1000 })
+        .catch(() => '');
+      if (!info.startsWith(name)) return false;
+      const v = await viewer
+        .locator('body')
+        .getAttribute(attr, { timeout: 1000 })
+        .catch(() => null);
+      return v ? Number(v) : false;
+    },
+    50,
+  );
 }
 
 async function main(): Promise<void> {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
   const vsix = join(ROOT, `${manifest.name}-linux-x64-${manifest.version}.vsix`);
-  for (const [what, p] of [['code-server (scripts/install-e2e-deps.sh)', CODE_SERVER], ['Chromium', CHROMIUM], ['the .vsix (npm run package)', vsix], ['dist/cli.js (npm run build)', join(ROOT, 'dist', 'cli.js')]]) {
+  for (const [what, p] of [
+    ['code-server (scripts/install-e2e-deps.sh)', CODE_SERVER],
+    ['Chromium', CHROMIUM],
+    ['the .vsix (npm run package)', vsix],
+    ['dist/cli.js (npm run build)', join(ROOT, 'dist', 'cli.js')],
+  ]) {
     if (!existsSync(p)) throw new Error(`missing ${what}: ${p}`);
   }
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });
   tmp = mkdtempSync(join(tmpdir(), 'anyad-bench-viewer-'));
   const workspace = join(tmp, 'workspace');
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'phantom', '--out', workspace, '--cases', '1', '--workers', '0'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'phantom', '--out', workspace, '--cases', '1', '--workers', '0'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`anyad phantom failed:\n${r.stdout}${r.stderr}`);
   const id = readdirSync(workspace).find((n) => existsSync(join(workspace, n, `${n}_flair.nii.gz`)))!;
   const flair = join(workspace, id, `${id}_flair.nii.gz`);
@@ -108,7 +147,12 @@ async function main(): Promise<void> {
   };
   decodeCli();
 
-  const dirs: CodeServerDirs = { bin: CODE_SERVER, userData: join(tmp, 'user-data'), extensions: join(tmp, 'extensions'), config: join(tmp, 'config.yaml') };
+  const dirs: CodeServerDirs = {
+    bin: CODE_SERVER,
+    userData: join(tmp, 'user-data'),
+    extensions: join(tmp, 'extensions'),
+    config: join(tmp, 'config.yaml'),
+  };
   mkdirSync(join(dirs.userData, 'User'), { recursive: true });
   writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(SETTINGS));
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
@@ -141,8 +185,11 @@ async function main(): Promise<void> {
       // Where the time went (webview stamps, ms after the click): script running, 'ready' sent,
       // shaders compiled, the file's bytes received, decoded, first frame.
       const body = wb.viewer().locator('body');
-      const steps = await Promise.all(['data-t-script', 'data-t-ready', 'data-t-attached', 'data-t-file', 'data-t-decoded', 'data-painted-opened']
-        .map(async (a) => `${a.replace(/^data-(t-)?/, '')} +${Number(await body.getAttribute(a)) - t0}`));
+      const steps = await Promise.all(
+        ['data-t-script', 'data-t-ready', 'data-t-attached', 'data-t-file', 'data-t-decoded', 'data-painted-opened'].map(
+          async (a) => `${a.replace(/^data-(t-)?/, '')} +${Number(await body.getAttribute(a)) - t0}`,
+        ),
+      );
       console.log(`bench: open breakdown (ms after the click): ${steps.join(', ')}`);
     }
     const t1 = Date.now();
@@ -151,8 +198,12 @@ async function main(): Promise<void> {
     {
       // T1's way (ms after the click; "wanted" only when it had not arrived yet): asked, bytes in, decoded, drawn.
       const body = wb.viewer().locator('body');
-      const steps = await Promise.all(['data-t-wanted-t1', 'data-t-file-t1', 'data-t-decoded-t1', 'data-painted-t1']
-        .map(async (a) => { const v = await body.getAttribute(a); return `${a.replace(/^data-(t-)?/, '')} ${v ? `${Number(v) - t1 >= 0 ? '+' : ''}${Number(v) - t1}` : '–'}`; }));
+      const steps = await Promise.all(
+        ['data-t-wanted-t1', 'data-t-file-t1', 'data-t-decoded-t1', 'data-painted-t1'].map(async (a) => {
+          const v = await body.getAttribute(a);
+          return `${a.replace(/^data-(t-)?/, '')} ${v ? `${Number(v) - t1 >= 0 ? '+' : ''}${Number(v) - t1}` : '–'}`;
+        }),
+      );
       console.log(`bench: round ${round + 1} switch breakdown: ${steps.join(', ')}`);
     }
     if (round === 0) await page.screenshot({ path: join(ARTIFACTS, 'switch-t1.png') });
@@ -163,10 +214,19 @@ async function main(): Promise<void> {
   const openMs = median(opens);
   const switchMs = median(switches);
   console.log(`bench: first (cold) open ${cold} ms (extension activation and first webview included, not the measure)`);
-  console.log(`bench: opens ${opens.join(', ')} ms; first switches ${switches.join(', ')} ms; anyad info ${cli.map((c) => c.toFixed(0)).join(', ')} ms (medians used)`);
+  console.log(
+    `bench: opens ${opens.join(', ')} ms; first switches ${switches.join(', ')} ms; anyad info ${cli.map((c) => c.toFixed(0)).join(', ')} ms (medians used)`,
+  );
   console.log(`bench: switch ratio ${(switchMs / decode).toFixed(2)}`);
   await cleanup();
-  console.log(JSON.stringify({ open_ms: openMs, first_sequence_switch_ms: switchMs, decode_ms_cli: Math.round(decode), open_ratio: Number((openMs / decode).toFixed(2)) }));
+  console.log(
+    JSON.stringify({
+      open_ms: openMs,
+      first_sequence_switch_ms: switchMs,
+      decode_ms_cli: Math.round(decode),
+      open_ratio: Number((openMs / decode).toFixed(2)),
+    }),
+  );
 }
 
 main().catch(async (e) => {

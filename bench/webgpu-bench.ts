@@ -34,11 +34,18 @@ async function main(): Promise<void> {
   const envKind = arg('env', 'swiftshader');
   // On SwiftShader a paper-preset run takes tens of minutes on 2 cores: by default only its
   // placement is read there (sessions created, not run); --placement-only '' runs everything.
-  const placementOnlyPresets = arg('placement-only', envKind === 'swiftshader' ? 'paper' : '').split(',').filter(Boolean);
+  const placementOnlyPresets = arg('placement-only', envKind === 'swiftshader' ? 'paper' : '')
+    .split(',')
+    .filter(Boolean);
   const env = envKind === 'swiftshader' ? swiftShaderEnv() : {};
-  if (!env) throw new Error('SwiftShader not found (/usr/lib/chromium/vk_swiftshader_icd.json): run ./scripts/install-test-deps.sh, or pass --env current');
+  if (!env)
+    throw new Error(
+      'SwiftShader not found (/usr/lib/chromium/vk_swiftshader_icd.json): run ./scripts/install-test-deps.sh, or pass --env current',
+    );
   const log = (s: string) => process.stdout.write(`${s}\n`);
-  log(`webgpu bench: ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}, provider ${provider}, drivers ${envKind}${env.VK_ICD_FILENAMES ? ` (${env.VK_ICD_FILENAMES})` : ''}, ${runs} timed run(s)`);
+  log(
+    `webgpu bench: ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}, provider ${provider}, drivers ${envKind}${env.VK_ICD_FILENAMES ? ` (${env.VK_ICD_FILENAMES})` : ''}, ${runs} timed run(s)`,
+  );
   const per: Record<string, unknown> = {};
   // Agreement only over the parts that ran (null in the JSON when none did).
   let detectMax = -1;
@@ -49,7 +56,20 @@ async function main(): Promise<void> {
   let failed = false;
   for (const preset of presets) {
     const placementOnly = placementOnlyPresets.includes(preset);
-    const r = await spawnProviderCheck(['--preset', preset, '--provider', provider, '--runs', runs, '--train-batch', arg('train-batch', '2'), ...(placementOnly ? ['--placement-only'] : [])], { env, timeoutMs: Number(arg('timeout-s', '3600')) * 1000 });
+    const r = await spawnProviderCheck(
+      [
+        '--preset',
+        preset,
+        '--provider',
+        provider,
+        '--runs',
+        runs,
+        '--train-batch',
+        arg('train-batch', '2'),
+        ...(placementOnly ? ['--placement-only'] : []),
+      ],
+      { env, timeoutMs: Number(arg('timeout-s', '3600')) * 1000 },
+    );
     if (r.code !== 0 || r.result.error) {
       failed = true;
       log(`${preset}: FAILED (${r.result.error ?? `exit ${r.code}`})\n${r.stderrTail}`);
@@ -70,21 +90,38 @@ async function main(): Promise<void> {
         continue;
       }
       const rel = typeof x.maxRel === 'number' ? x.maxRel : Infinity;
-      if (part === 'detect') { detectMax = Math.max(detectMax, rel); cpuDetect = Math.max(cpuDetect, cpuNodes < 0 ? Infinity : cpuNodes); }
-      else { trainMax = Math.max(trainMax, rel); cpuTrain = Math.max(cpuTrain, cpuNodes < 0 ? Infinity : cpuNodes); }
+      if (part === 'detect') {
+        detectMax = Math.max(detectMax, rel);
+        cpuDetect = Math.max(cpuDetect, cpuNodes < 0 ? Infinity : cpuNodes);
+      } else {
+        trainMax = Math.max(trainMax, rel);
+        cpuTrain = Math.max(cpuTrain, cpuNodes < 0 ? Infinity : cpuNodes);
+      }
       entry[part] = { ...x, cpuNodes, placement: p?.byProvider };
-      log(`${preset} ${part}: max rel ${rel.toExponential(2)} (${x.worst}), CPU nodes ${p ? describeCpuNodes(p) : 'not reported'}; ` +
-        `cpu: session ${x.cpu.sessionMs.toFixed(0)} ms, run ${x.cpu.runMedianMs?.toFixed(0) ?? '-'} ms; ${r.result.provider}: session ${x.device.sessionMs.toFixed(0)} ms, run ${x.device.runMedianMs?.toFixed(0) ?? '-'} ms`);
+      log(
+        `${preset} ${part}: max rel ${rel.toExponential(2)} (${x.worst}), CPU nodes ${p ? describeCpuNodes(p) : 'not reported'}; ` +
+          `cpu: session ${x.cpu.sessionMs.toFixed(0)} ms, run ${x.cpu.runMedianMs?.toFixed(0) ?? '-'} ms; ${r.result.provider}: session ${x.device.sessionMs.toFixed(0)} ms, run ${x.device.runMedianMs?.toFixed(0) ?? '-'} ms`,
+      );
     }
     log(`${preset}: 'auto' → ${r.result.auto?.provider} (${r.result.auto?.reasons.join(' | ')})`);
     per[preset] = entry;
   }
   const num = (v: number) => (Number.isFinite(v) ? v : null);
   const rel = (v: number) => (v < 0 ? null : Number.isFinite(v) ? v : 'Infinity');
-  process.stdout.write(`${JSON.stringify({
-    bench: 'webgpu', detect_max_rel: rel(detectMax), train_max_rel: rel(trainMax), cpu_nodes_detect: num(cpuDetect), cpu_nodes_train: num(cpuTrain),
-    provider_auto: auto, provider, drivers: envKind, runs: Number(runs), presets: per,
-  })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'webgpu',
+      detect_max_rel: rel(detectMax),
+      train_max_rel: rel(trainMax),
+      cpu_nodes_detect: num(cpuDetect),
+      cpu_nodes_train: num(cpuTrain),
+      provider_auto: auto,
+      provider,
+      drivers: envKind,
+      runs: Number(runs),
+      presets: per,
+    })}\n`,
+  );
   if (failed) process.exitCode = 1;
 }
 

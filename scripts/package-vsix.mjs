@@ -20,11 +20,26 @@ import { fileURLToPath } from 'node:url';
  * a 44 MB copy of libonnxruntime.1.dylib, the only name the binding and the library refer to).
  */
 export const TARGETS = {
-  'darwin-arm64': { platform: 'darwin', arch: 'arm64', files: ['onnxruntime_binding.node', 'libonnxruntime.1.dylib'], skip: ['libonnxruntime.1.30.0.dylib'] },
+  'darwin-arm64': {
+    platform: 'darwin',
+    arch: 'arm64',
+    files: ['onnxruntime_binding.node', 'libonnxruntime.1.dylib'],
+    skip: ['libonnxruntime.1.30.0.dylib'],
+  },
   'linux-x64': { platform: 'linux', arch: 'x64', files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'], skip: [] },
   'linux-arm64': { platform: 'linux', arch: 'arm64', files: ['onnxruntime_binding.node', 'libonnxruntime.so.1'], skip: [] },
-  'win32-x64': { platform: 'win32', arch: 'x64', files: ['onnxruntime_binding.node', 'onnxruntime.dll', 'DirectML.dll', 'dxcompiler.dll', 'dxil.dll'], skip: [] },
-  'win32-arm64': { platform: 'win32', arch: 'arm64', files: ['onnxruntime_binding.node', 'onnxruntime.dll', 'DirectML.dll', 'dxcompiler.dll', 'dxil.dll'], skip: [] },
+  'win32-x64': {
+    platform: 'win32',
+    arch: 'x64',
+    files: ['onnxruntime_binding.node', 'onnxruntime.dll', 'DirectML.dll', 'dxcompiler.dll', 'dxil.dll'],
+    skip: [],
+  },
+  'win32-arm64': {
+    platform: 'win32',
+    arch: 'arm64',
+    files: ['onnxruntime_binding.node', 'onnxruntime.dll', 'DirectML.dll', 'dxcompiler.dll', 'dxil.dll'],
+    skip: [],
+  },
 };
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -57,18 +72,28 @@ function stageExtension() {
   }
   const nm = join(stage, 'dist', 'node_modules');
   const binding = `bin/napi-v6/${TARGET.platform}/${TARGET.arch}/`;
-  copyFiltered(join(root, 'node_modules', 'onnxruntime-node'), join(nm, 'onnxruntime-node'), (p) =>
-    p === 'package.json' || p === 'LICENSE' || (p.startsWith('dist/') && (p.endsWith('.js') || p.endsWith('/package.json'))) ||
-    (p.startsWith(binding) && !TARGET.skip.includes(p.slice(binding.length))));
-  copyFiltered(join(root, 'node_modules', 'onnxruntime-common'), join(nm, 'onnxruntime-common'), (p) =>
-    p === 'package.json' || p === 'LICENSE' || (p.startsWith('dist/cjs/') && (p.endsWith('.js') || p.endsWith('/package.json'))));
+  copyFiltered(
+    join(root, 'node_modules', 'onnxruntime-node'),
+    join(nm, 'onnxruntime-node'),
+    (p) =>
+      p === 'package.json' ||
+      p === 'LICENSE' ||
+      (p.startsWith('dist/') && (p.endsWith('.js') || p.endsWith('/package.json'))) ||
+      (p.startsWith(binding) && !TARGET.skip.includes(p.slice(binding.length))),
+  );
+  copyFiltered(
+    join(root, 'node_modules', 'onnxruntime-common'),
+    join(nm, 'onnxruntime-common'),
+    (p) => p === 'package.json' || p === 'LICENSE' || (p.startsWith('dist/cjs/') && (p.endsWith('.js') || p.endsWith('/package.json'))),
+  );
 }
 
 /** Proves the trimmed runtime loads from where dist/*.js will look for it. */
 function checkRuntimeResolves() {
   const req = createRequire(join(stage, 'dist', 'extension.js'));
   const resolved = req.resolve('onnxruntime-node');
-  if (!resolved.startsWith(join(stage, 'dist', 'node_modules'))) throw new Error(`onnxruntime-node resolved outside the package: ${resolved}`);
+  if (!resolved.startsWith(join(stage, 'dist', 'node_modules')))
+    throw new Error(`onnxruntime-node resolved outside the package: ${resolved}`);
   if (process.platform === TARGET.platform && process.arch === TARGET.arch) {
     const ort = req('onnxruntime-node');
     if (typeof ort.InferenceSession?.create !== 'function') throw new Error('staged onnxruntime-node has no InferenceSession');
@@ -110,9 +135,11 @@ function auditVsix(file) {
     'extension/dist/node_modules/onnxruntime-common/dist/cjs/index.js',
   ];
   const missing = required.filter((n) => !names.has(n));
-  const forbidden = [...names].filter((n) =>
-    /^extension\/(src|test|bench|scripts|\.tmp|test-artifacts|\.e2e)\//.test(n) ||
-    (n.includes('/bin/napi-v6/') && !n.includes(`/bin/napi-v6/${TARGET.platform}/${TARGET.arch}/`)));
+  const forbidden = [...names].filter(
+    (n) =>
+      /^extension\/(src|test|bench|scripts|\.tmp|test-artifacts|\.e2e)\//.test(n) ||
+      (n.includes('/bin/napi-v6/') && !n.includes(`/bin/napi-v6/${TARGET.platform}/${TARGET.arch}/`)),
+  );
   if (missing.length || forbidden.length) {
     throw new Error(`${file}: missing [${missing.join(', ')}], must not contain [${forbidden.join(', ')}]`);
   }
@@ -120,11 +147,18 @@ function auditVsix(file) {
   const groups = new Map();
   for (const e of entries) {
     const parts = e.name.split('/');
-    const key = parts[0] !== 'extension' ? parts[0]
-      : parts[1] === 'dist' && parts[2] === 'node_modules' ? `dist/node_modules/${parts[3]}`
-      : parts.length > 2 ? `${parts[1]}/` : parts[1];
+    const key =
+      parts[0] !== 'extension'
+        ? parts[0]
+        : parts[1] === 'dist' && parts[2] === 'node_modules'
+          ? `dist/node_modules/${parts[3]}`
+          : parts.length > 2
+            ? `${parts[1]}/`
+            : parts[1];
     const g = groups.get(key) ?? { files: 0, size: 0, compressed: 0 };
-    g.files++; g.size += e.size; g.compressed += e.compressed;
+    g.files++;
+    g.size += e.size;
+    g.compressed += e.compressed;
     groups.set(key, g);
   }
   const mb = (n) => (n / 1048576).toFixed(2).padStart(7) + ' MB';
@@ -147,25 +181,28 @@ function targetsFromArgs(argv) {
 export { zipEntries };
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-const argv = process.argv.slice(2);
-const targets = targetsFromArgs(argv);
-// --out-dir DIR: where the .vsix files go (default: the repo root).
-const outDir = argv.includes('--out-dir') ? resolve(argv[argv.indexOf('--out-dir') + 1]) : root;
-mkdirSync(outDir, { recursive: true });
-// --no-build: package the dist/ that is there (the package test, so that it does not rewrite
-// dist/ while another test loads it).
-if (!argv.includes('--no-build') || !existsSync(join(root, 'dist', 'extension.js'))) run(process.execPath, ['esbuild.mjs'], root);
-const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-for (const name of targets) {
-  TARGET = { vsce: name, ...TARGETS[name] };
-  // Per process: a test and `npm run package` may stage at the same time.
-  stage = join(root, '.tmp', `vsix-stage-${name}-${process.pid}`);
-  vsixPath = join(outDir, `${manifest.name}-${name}-${manifest.version}.vsix`);
-  stageExtension();
-  checkRuntimeResolves();
-  run(process.execPath, [vsce, 'package', '--target', TARGET.vsce, '--allow-missing-repository', '--no-dependencies',
-    '--skip-license', '--out', vsixPath], stage);
-  auditVsix(vsixPath);
-  rmSync(stage, { recursive: true, force: true });
-}
+  const argv = process.argv.slice(2);
+  const targets = targetsFromArgs(argv);
+  // --out-dir DIR: where the .vsix files go (default: the repo root).
+  const outDir = argv.includes('--out-dir') ? resolve(argv[argv.indexOf('--out-dir') + 1]) : root;
+  mkdirSync(outDir, { recursive: true });
+  // --no-build: package the dist/ that is there (the package test, so that it does not rewrite
+  // dist/ while another test loads it).
+  if (!argv.includes('--no-build') || !existsSync(join(root, 'dist', 'extension.js'))) run(process.execPath, ['esbuild.mjs'], root);
+  const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
+  for (const name of targets) {
+    TARGET = { vsce: name, ...TARGETS[name] };
+    // Per process: a test and `npm run package` may stage at the same time.
+    stage = join(root, '.tmp', `vsix-stage-${name}-${process.pid}`);
+    vsixPath = join(outDir, `${manifest.name}-${name}-${manifest.version}.vsix`);
+    stageExtension();
+    checkRuntimeResolves();
+    run(
+      process.execPath,
+      [vsce, 'package', '--target', TARGET.vsce, '--allow-missing-repository', '--no-dependencies', '--skip-license', '--out', vsixPath],
+      stage,
+    );
+    auditVsix(vsixPath);
+    rmSync(stage, { recursive: true, force: true });
+  }
 }

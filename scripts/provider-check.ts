@@ -66,15 +66,24 @@ export function spawnProviderCheck(args: string[], opts: { env?: Record<string, 
   const errFd = openSync(errFile, 'w');
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', __filename, ...args], {
-      env: { ...process.env, ...opts.env, ANYAD_ORT_LOG: 'verbose' }, stdio: ['ignore', 'pipe', errFd],
+      env: { ...process.env, ...opts.env, ANYAD_ORT_LOG: 'verbose' },
+      stdio: ['ignore', 'pipe', errFd],
     });
     closeSync(errFd);
     let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
     const limit = opts.timeoutMs ?? 600_000;
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, limit);
-    child.on('error', (e) => { rmSync(dir, { recursive: true, force: true }); reject(e); });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, limit);
+    child.on('error', (e) => {
+      rmSync(dir, { recursive: true, force: true });
+      reject(e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const kept: string[] = [];
@@ -82,10 +91,19 @@ export function spawnProviderCheck(args: string[], opts: { env?: Record<string, 
       let inShader = false;
       const lines = createInterface({ input: createReadStream(errFile) });
       lines.on('line', (line) => {
-        if (isPlacementLine(line)) { kept.push(line); return; }
+        if (isPlacementLine(line)) {
+          kept.push(line);
+          return;
+        }
         // Verbose onnxruntime lines and WebGPU shader listings are noise for an error report.
-        if (/^=== WebGPU Shader code .* Start ===/.test(line)) { inShader = true; return; }
-        if (inShader) { inShader = !/^=== WebGPU Shader code .* End ===/.test(line); return; }
+        if (/^=== WebGPU Shader code .* Start ===/.test(line)) {
+          inShader = true;
+          return;
+        }
+        if (inShader) {
+          inShader = !/^=== WebGPU Shader code .* End ===/.test(line);
+          return;
+        }
         if (/^\d{4}-\d\d-\d\d .*\[[VIW]:onnxruntime/.test(line) || line.trim() === '') return;
         tail.push(line);
         if (tail.length > 40) tail.shift();
@@ -95,8 +113,18 @@ export function spawnProviderCheck(args: string[], opts: { env?: Record<string, 
         const last = stdout.trim().split('\n').pop() ?? '';
         const why = timedOut ? `timed out after ${Math.round(limit / 1000)} s` : signal ? `killed by ${signal}` : `exit ${code}`;
         let result: ProviderCheckResult;
-        try { result = JSON.parse(last) as ProviderCheckResult; } catch { result = { preset: '?', requested: '?', error: `no result (${why}): ${tail.slice(-8).join('\n')}` }; }
-        resolvePromise({ result, placements: parsePlacements(kept.join('\n')), code, stderrTail: tail.join('\n'), ms: performance.now() - t0 });
+        try {
+          result = JSON.parse(last) as ProviderCheckResult;
+        } catch {
+          result = { preset: '?', requested: '?', error: `no result (${why}): ${tail.slice(-8).join('\n')}` };
+        }
+        resolvePromise({
+          result,
+          placements: parsePlacements(kept.join('\n')),
+          code,
+          stderrTail: tail.join('\n'),
+          ms: performance.now() - t0,
+        });
       });
     });
   });
@@ -112,7 +140,9 @@ async function main(): Promise<void> {
   const provider = arg('provider', 'webgpu') as ProviderChoice;
   const runs = Number(arg('runs', '1'));
   const threads = Number(arg('threads', '0'));
-  const parts = arg('parts', 'detect,train').split(',').filter((p) => p === 'detect' || p === 'train') as Array<'detect' | 'train'>;
+  const parts = arg('parts', 'detect,train')
+    .split(',')
+    .filter((p) => p === 'detect' || p === 'train') as Array<'detect' | 'train'>;
   const t0 = performance.now();
   const models = buildCheckModels(preset, { trainBatch: Number(arg('train-batch', '2')) });
   const buildMs = performance.now() - t0;
@@ -138,8 +168,11 @@ async function main(): Promise<void> {
     const { maxRel, worst } = maxRelativeDifference(cpu.outputs, dev.outputs);
     result.provider = dev.provider;
     result[part] = {
-      maxRel: Number.isFinite(maxRel) ? maxRel : 'Infinity', worst, outputs: Object.keys(cpu.outputs).length,
-      cpu: { sessionMs: cpu.sessionMs, runMedianMs: cpu.runMedianMs }, device: { sessionMs: dev.sessionMs, runMedianMs: dev.runMedianMs },
+      maxRel: Number.isFinite(maxRel) ? maxRel : 'Infinity',
+      worst,
+      outputs: Object.keys(cpu.outputs).length,
+      cpu: { sessionMs: cpu.sessionMs, runMedianMs: cpu.runMedianMs },
+      device: { sessionMs: dev.sessionMs, runMedianMs: dev.runMedianMs },
     };
   }
   await releaseAllSessions();

@@ -17,10 +17,14 @@ import { loadScoredImages } from '../../src/engine/train/evaluate';
 const [dir, out] = process.argv.slice(2);
 if (!dir || !out) throw new Error('usage: dump-slices.ts <phantoms dir> <out.safetensors>');
 const phantoms = resolve(dir);
-const config = parseWorkspaceConfig({
-  data: { root: phantoms, slices: { axis: 'axial', ...phantomSliceRange(155) }, split: { trainFraction: 0.75, seed: 1 } },
-  model: { preset: 'tiny-cpu' },
-}, join(phantoms, 'anyad.json'), { virtual: true });
+const config = parseWorkspaceConfig(
+  {
+    data: { root: phantoms, slices: { axis: 'axial', ...phantomSliceRange(155) }, split: { trainFraction: 0.75, seed: 1 } },
+    model: { preset: 'tiny-cpu' },
+  },
+  join(phantoms, 'anyad.json'),
+  { virtual: true },
+);
 const { cases } = discoverStudy(config.data.root, config);
 const ds = buildSliceDataset(cases, config);
 const train = loadTrainingImages(cases, ds.train, config.preprocess);
@@ -33,7 +37,10 @@ const stack = (count: number, image: (i: number) => Float32Array) => {
 };
 const m2 = EVAL_MAP_SIZE * EVAL_MAP_SIZE;
 const masks = new Uint8Array(test.count * m2);
-for (let i = 0; i < test.count; i++) { const m = test.mask(i); if (m) masks.set(m, i * m2); }
+for (let i = 0; i < test.count; i++) {
+  const m = test.mask(i);
+  if (m) masks.set(m, i * m2);
+}
 writeSafetensors(out, {
   train: { dtype: 'F32', shape: [train.count, 3, c, c], data: stack(train.count, train.image) },
   test: { dtype: 'F32', shape: [test.count, 3, c, c], data: stack(test.count, test.image) },

@@ -19,20 +19,30 @@ export interface CommandSpec {
   run(opts: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number | void> | number | void;
 }
 
-export function parseArgs(spec: CommandSpec, argv: string[]): { opts: Record<string, string | boolean | undefined>; positionals: string[]; help: boolean } {
+export function parseArgs(
+  spec: CommandSpec,
+  argv: string[],
+): { opts: Record<string, string | boolean | undefined>; positionals: string[]; help: boolean } {
   const opts: Record<string, string | boolean | undefined> = {};
   for (const [k, o] of Object.entries(spec.options)) if (o.default !== undefined) opts[k] = o.default;
   const positionals: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') { help = true; continue; }
-    if (a === '--') { positionals.push(...argv.slice(i + 1)); break; }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const key = eq >= 0 ? a.slice(2, eq) : a.slice(2);
       const o = spec.options[key];
-      if (!o) throw new ConfigError('cli/unknown-option', `unknown option --${key} for 'anyad ${spec.name}' (see anyad ${spec.name} --help)`);
+      if (!o)
+        throw new ConfigError('cli/unknown-option', `unknown option --${key} for 'anyad ${spec.name}' (see anyad ${spec.name} --help)`);
       if (o.type === 'boolean') {
         if (eq >= 0) throw new ConfigError('cli/bad-option', `--${key} is a flag and takes no value`);
         opts[key] = true;
@@ -47,8 +57,10 @@ export function parseArgs(spec: CommandSpec, argv: string[]): { opts: Record<str
   }
   if (!help) {
     const [min, max] = spec.positionals;
-    if (positionals.length < min) throw new ConfigError('cli/missing-argument', `'anyad ${spec.name}' needs ${min} argument(s); usage: ${spec.usage}`);
-    if (positionals.length > max) throw new ConfigError('cli/extra-argument', `unexpected argument '${positionals[max]}'; usage: ${spec.usage}`);
+    if (positionals.length < min)
+      throw new ConfigError('cli/missing-argument', `'anyad ${spec.name}' needs ${min} argument(s); usage: ${spec.usage}`);
+    if (positionals.length > max)
+      throw new ConfigError('cli/extra-argument', `unexpected argument '${positionals[max]}'; usage: ${spec.usage}`);
   }
   return { opts, positionals, help };
 }
@@ -72,7 +84,8 @@ export function formatHelp(spec: CommandSpec): string {
 export function intOption(opts: Record<string, string | boolean | undefined>, key: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const raw = opts[key];
   const v = typeof raw === 'string' ? Number(raw) : NaN;
-  if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError('cli/bad-option', `--${key} must be an integer in [${min}, ${max}], got '${String(raw)}'`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new ConfigError('cli/bad-option', `--${key} must be an integer in [${min}, ${max}], got '${String(raw)}'`);
   return v;
 }
 
@@ -81,7 +94,8 @@ const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', '
 /** --provider, one of the execution providers the runtime knows. */
 export function providerOption(opts: Record<string, string | boolean | undefined>): ProviderChoice {
   const provider = String(opts.provider) as ProviderChoice;
-  if (!PROVIDERS.includes(provider)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDERS.join(', ')}, got '${provider}'`);
+  if (!PROVIDERS.includes(provider))
+    throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDERS.join(', ')}, got '${provider}'`);
   return provider;
 }
 

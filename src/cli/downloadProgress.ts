@@ -30,7 +30,10 @@ export function downloadPrinter(stream: NodeJS.WriteStream = process.stderr, tty
     if (tty) {
       stream.write(`\r\x1b[2K${formatDownloadLine(p).slice(0, Math.max(40, (stream.columns ?? 100) - 1))}`);
       shown = true;
-      if (p.done) { stream.write('\n'); shown = false; }
+      if (p.done) {
+        stream.write('\n');
+        shown = false;
+      }
       return;
     }
     const tenth = p.total > 0 ? Math.floor((10 * p.bytes) / p.total) : 10;
@@ -39,6 +42,11 @@ export function downloadPrinter(stream: NodeJS.WriteStream = process.stderr, tty
       stream.write(`${formatDownloadLine(p)}\n`);
     }
   }) as DownloadPrinter;
-  printer.done = () => { if (shown) { stream.write('\n'); shown = false; } };
+  printer.done = () => {
+    if (shown) {
+      stream.write('\n');
+      shown = false;
+    }
+  };
   return printer;
 }

@@ -50,7 +50,17 @@ export async function main(argv: string[]): Promise<number> {
     // A system error that escaped a typed wrapper (disk full, read-only file system…) is still
     // the user's environment, not a bug: one line naming the path and the cause.
     if (isSystemError(e)) {
-      const verbs: Record<string, string> = { open: 'open', read: 'read', write: 'write', mkdir: 'create folder', rename: 'move', unlink: 'remove', rmdir: 'remove', scandir: 'list', copyfile: 'copy' };
+      const verbs: Record<string, string> = {
+        open: 'open',
+        read: 'read',
+        write: 'write',
+        mkdir: 'create folder',
+        rename: 'move',
+        unlink: 'remove',
+        rmdir: 'remove',
+        scandir: 'list',
+        copyfile: 'copy',
+      };
       const err = fileError(e, e.path ?? '', verbs[e.syscall ?? ''] ?? 'access');
       process.stderr.write(`anyad ${name}: error: ${err.message.split('\n')[0]}\n`);
       return 1;
@@ -61,5 +71,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -39,7 +39,10 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, tty
   let barShown = false;
   let lastPlainStep = -1;
   const clearBar = () => {
-    if (barShown) { stream.write('\r\x1b[2K'); barShown = false; }
+    if (barShown) {
+      stream.write('\r\x1b[2K');
+      barShown = false;
+    }
   };
   const printer = ((p: PipelineProgress) => {
     if (p.phase === 'train') {
@@ -72,5 +75,12 @@ export function formatMetricsTable(perSubset: Record<string, MetricSet>): string
   const header = ['', ...t.allColumns];
   const rows = METRIC_ROWS.map((r) => [r, ...t.allColumns.map((c) => formatCell(table.rows[r][c]))]);
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((row) => row[i].length)));
-  return [header, ...rows].map((row) => row.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((v, i) => v.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -122,8 +122,16 @@ export const CONFIG_DEFAULTS = deepFreeze({
   output: { dir: 'anyad-out' },
   model: { preset: 'paper' as ModelPresetName, randomEncoderSeed: 0 },
   train: {
-    steps: 1000, batchSize: 16, seed: 0, masking: 'sample' as TrainConfig['masking'], evalEvery: 250,
-    lambdaGather: 0.2, lambdaAlign: 0.2, alignment: true, provider: 'auto' as TrainConfig['provider'], threads: 0,
+    steps: 1000,
+    batchSize: 16,
+    seed: 0,
+    masking: 'sample' as TrainConfig['masking'],
+    evalEvery: 250,
+    lambdaGather: 0.2,
+    lambdaAlign: 0.2,
+    alignment: true,
+    provider: 'auto' as TrainConfig['provider'],
+    threads: 0,
   },
 });
 
@@ -152,7 +160,13 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /** The text of an anyad.json: a regular UTF-8 file of at most MAX_CONFIG_BYTES. */
 export function readConfigText(path: string): string {
-  return readRegularTextFile(path, { what: 'config', maxBytes: MAX_CONFIG_BYTES, as: ConfigError, code: 'config/unreadable', tooLargeCode: 'config/too-large' });
+  return readRegularTextFile(path, {
+    what: 'config',
+    maxBytes: MAX_CONFIG_BYTES,
+    as: ConfigError,
+    code: 'config/unreadable',
+    tooLargeCode: 'config/too-large',
+  });
 }
 
 /** Reads and validates an anyad.json file. */
@@ -201,12 +215,16 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   }
   const valFraction = spIn.valFraction ?? CONFIG_DEFAULTS.data.split.valFraction;
   if (typeof valFraction !== 'number' || !(valFraction > 0 && valFraction < 1)) {
-    v.fail('data.split.valFraction', `must be a number strictly between 0 and 1 (the share of training cases held out for model selection), got ${JSON.stringify(valFraction)}`);
+    v.fail(
+      'data.split.valFraction',
+      `must be a number strictly between 0 and 1 (the share of training cases held out for model selection), got ${JSON.stringify(valFraction)}`,
+    );
   }
   const seed = v.integer(spIn.seed ?? CONFIG_DEFAULTS.data.split.seed, 'data.split.seed', 0, 0xffffffff);
   const minLesionVoxels = v.integer(data.minLesionVoxels ?? CONFIG_DEFAULTS.data.minLesionVoxels, 'data.minLesionVoxels', 1);
   const unlabelled = data.unlabelled ?? CONFIG_DEFAULTS.data.unlabelled;
-  if (unlabelled !== 'exclude' && unlabelled !== 'normal') v.fail('data.unlabelled', `must be "exclude" or "normal", got ${JSON.stringify(unlabelled)}`);
+  if (unlabelled !== 'exclude' && unlabelled !== 'normal')
+    v.fail('data.unlabelled', `must be "exclude" or "normal", got ${JSON.stringify(unlabelled)}`);
 
   // The model section first: an unset preprocess geometry follows the model preset's.
   const model = parseModel(v, v.object(top.model ?? {}, 'model'), baseDir);
@@ -227,8 +245,16 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   return {
     file: opts.virtual ? undefined : resolve(file),
     baseDir,
-    data: { root, sequences, assignments, slices: { axis: 'axial', start, end, step }, anomalyLabels,
-      split: { trainFraction: trainFraction as number, valFraction: valFraction as number, seed }, minLesionVoxels, unlabelled: unlabelled as 'exclude' | 'normal' },
+    data: {
+      root,
+      sequences,
+      assignments,
+      slices: { axis: 'axial', start, end, step },
+      anomalyLabels,
+      split: { trainFraction: trainFraction as number, valFraction: valFraction as number, seed },
+      minLesionVoxels,
+      unlabelled: unlabelled as 'exclude' | 'normal',
+    },
     preprocess: { resize, crop },
     output: { dir: outDir },
     model,
@@ -254,13 +280,26 @@ function parseModel(v: Validator, m: Record<string, unknown>, baseDir: string): 
       v.fail('model.encoder', (e as Error).message.replace(/^model\.encoder: /, '')); // the validator names the key and the file
     }
   }
-  if (out.encoderConfig && !out.encoderWeights && out.encoder?.kind !== 'local') v.fail('model.encoderConfig', 'needs model.encoderWeights or a local model.encoder (it describes that checkpoint)');
+  if (out.encoderConfig && !out.encoderWeights && out.encoder?.kind !== 'local')
+    v.fail('model.encoderConfig', 'needs model.encoderWeights or a local model.encoder (it describes that checkpoint)');
   if (m.registers !== undefined) out.registers = v.integer(m.registers, 'model.registers', 0, 64);
   return out;
 }
 
 function parseTrain(v: Validator, t: Record<string, unknown>): TrainConfig {
-  v.noUnknownKeys(t, 'train', ['steps', 'batchSize', 'lr', 'seed', 'masking', 'evalEvery', 'lambdaGather', 'lambdaAlign', 'alignment', 'provider', 'threads']);
+  v.noUnknownKeys(t, 'train', [
+    'steps',
+    'batchSize',
+    'lr',
+    'seed',
+    'masking',
+    'evalEvery',
+    'lambdaGather',
+    'lambdaAlign',
+    'alignment',
+    'provider',
+    'threads',
+  ]);
   const d = CONFIG_DEFAULTS.train;
   const out: TrainConfig = {
     steps: v.integer(t.steps ?? d.steps, 'train.steps', 1, MAX_TRAIN_STEPS),
@@ -279,7 +318,8 @@ function parseTrain(v: Validator, t: Record<string, unknown>): TrainConfig {
     if (!(lr > 0 && lr < 1)) v.fail('train.lr', `must be a number in (0, 1), got ${lr}`);
     out.lr = lr;
   }
-  if (out.lambdaAlign > 0 && !out.alignment) v.fail('train.lambdaAlign', 'must be 0 when train.alignment is false (the alignment loss acts through the modality affine)');
+  if (out.lambdaAlign > 0 && !out.alignment)
+    v.fail('train.lambdaAlign', 'must be 0 when train.alignment is false (the alignment loss acts through the modality affine)');
   return out;
 }
 
@@ -307,16 +347,20 @@ class Validator {
 
   integer(x: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
-      const what = min === 1 && max === Number.MAX_SAFE_INTEGER ? 'a positive integer'
-        : min === 0 && max === Number.MAX_SAFE_INTEGER ? 'a non-negative integer'
-        : `an integer in [${min}, ${max}]`;
+      const what =
+        min === 1 && max === Number.MAX_SAFE_INTEGER
+          ? 'a positive integer'
+          : min === 0 && max === Number.MAX_SAFE_INTEGER
+            ? 'a non-negative integer'
+            : `an integer in [${min}, ${max}]`;
       this.fail(path, `must be ${what}, got ${describe(x)}`);
     }
     return x;
   }
 
   oneOf<T extends string>(x: unknown, path: string, allowed: readonly T[]): T {
-    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x)) this.fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(x)}`);
+    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x))
+      this.fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(x)}`);
     return x as T;
   }
 
@@ -361,7 +405,8 @@ class Validator {
       const key = this.oneOf(role, at, SEQUENCE_KEYS);
       const abs = resolve(baseDir, rel);
       // Two spellings of one file ("a/x.nii.gz", "./a/x.nii.gz") must not say different things.
-      if (from[abs] !== undefined && out[abs] !== key) this.fail(at, `assigns ${abs} a second time (as ${key}; ${JSON.stringify(from[abs])} says ${out[abs]}); keep one entry`);
+      if (from[abs] !== undefined && out[abs] !== key)
+        this.fail(at, `assigns ${abs} a second time (as ${key}; ${JSON.stringify(from[abs])} says ${out[abs]}); keep one entry`);
       out[abs] = key;
       from[abs] = rel;
     }
@@ -370,7 +415,8 @@ class Validator {
 
   anomalyLabels(x: unknown, path: string): 'any' | number[] {
     if (x === 'any') return 'any';
-    if (!Array.isArray(x) || x.length === 0) this.fail(path, `must be "any" or a non-empty list of positive integer labels, got ${describe(x)}`);
+    if (!Array.isArray(x) || x.length === 0)
+      this.fail(path, `must be "any" or a non-empty list of positive integer labels, got ${describe(x)}`);
     const seen = new Set<number>();
     x.forEach((l, i) => {
       this.integer(l, `${path}[${i}]`, 1, 65535);

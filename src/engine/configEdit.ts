@@ -12,12 +12,17 @@ import { writeFileAtomic } from './util/atomic';
 
 /** How anyad.json names `file` in data.assignments: relative to the config's folder, with forward slashes. */
 export function assignmentKey(configPath: string, file: string): string {
-  return relative(dirname(resolve(configPath)), resolve(file)).split(sep).join('/');
+  return relative(dirname(resolve(configPath)), resolve(file))
+    .split(sep)
+    .join('/');
 }
 
 /** The file's indentation and line ends, so inserted lines look like their neighbours. */
 function formattingOf(text: string): FormattingOptions {
-  const indents = text.split('\n').map((l) => /^([ \t]+)\S/.exec(l)?.[1]).filter((s): s is string => s !== undefined);
+  const indents = text
+    .split('\n')
+    .map((l) => /^([ \t]+)\S/.exec(l)?.[1])
+    .filter((s): s is string => s !== undefined);
   const tabs = indents.length > 0 && indents.filter((s) => s.startsWith('\t')).length * 2 > indents.length;
   const spaces = indents.filter((s) => !s.startsWith('\t')).map((s) => s.length);
   return { insertSpaces: !tabs, tabSize: tabs ? 1 : spaces.length ? Math.min(...spaces) : 2, eol: text.includes('\r\n') ? '\r\n' : '\n' };

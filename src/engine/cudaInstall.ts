@@ -27,7 +27,11 @@ export class CudaInstallError extends AnyadError {}
 export const NUGET_INDEX = 'https://api.nuget.org/v3/index.json';
 export const CUDA_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
 /** Files taken from the package (the same three as onnxruntime-node's install-metadata.js). */
-export const CUDA_PACKAGE_FILES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'];
+export const CUDA_PACKAGE_FILES = [
+  'libonnxruntime_providers_cuda.so',
+  'libonnxruntime_providers_shared.so',
+  'libonnxruntime_providers_tensorrt.so',
+];
 const PATH_IN_PACKAGE = 'runtimes/linux-x64/native/';
 
 export interface CudaInstallOptions {
@@ -77,18 +81,26 @@ async function getJson<T>(url: string, o: CudaInstallOptions): Promise<T> {
   // NuGet's gz registration hives are stored gzipped and say so, whatever the request asked.
   const raw = Buffer.concat(parts);
   const text = (res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8');
-  try { return JSON.parse(text) as T; } catch { throw new CudaInstallError('cuda/bad-json', `${url} did not return JSON`); }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CudaInstallError('cuda/bad-json', `${url} did not return JSON`);
+  }
 }
 
-interface ServiceIndex { resources: Array<{ '@id': string; '@type': string }> }
+interface ServiceIndex {
+  resources: Array<{ '@id': string; '@type': string }>;
+}
 
 /** The .nupkg URL and its SHA-512 (base64) from the NuGet v3 API. */
 export async function resolveCudaPackage(o: CudaInstallOptions): Promise<{ url: string; sha512: string; bytes?: number }> {
   const index = await getJson<ServiceIndex>(o.index ?? NUGET_INDEX, o);
-  const find = (type: string) => (index.resources?.find((r) => r['@type'] === type) ?? index.resources?.find((r) => r['@type']?.startsWith(`${type}/`)))?.['@id'];
+  const find = (type: string) =>
+    (index.resources?.find((r) => r['@type'] === type) ?? index.resources?.find((r) => r['@type']?.startsWith(`${type}/`)))?.['@id'];
   const base = find('PackageBaseAddress');
   const registrations = find('RegistrationsBaseUrl');
-  if (!base || !registrations) throw new CudaInstallError('cuda/bad-index', `${o.index ?? NUGET_INDEX} names no PackageBaseAddress/RegistrationsBaseUrl`);
+  if (!base || !registrations)
+    throw new CudaInstallError('cuda/bad-index', `${o.index ?? NUGET_INDEX} names no PackageBaseAddress/RegistrationsBaseUrl`);
   const id = CUDA_PACKAGE.toLowerCase();
   const v = o.version.toLowerCase();
   const slash = (u: string) => (u.endsWith('/') ? u : `${u}/`);
@@ -114,8 +126,11 @@ export function zipDirectory(buf: Buffer): Array<{ name: string; method: number;
     if (buf.readUInt32LE(p) !== 0x02014b50) throw new CudaInstallError('cuda/bad-zip', `bad central directory entry ${i}`);
     const nameLen = buf.readUInt16LE(p + 28);
     out.push({
-      name: buf.toString('utf8', p + 46, p + 46 + nameLen), method: buf.readUInt16LE(p + 10),
-      compressed: buf.readUInt32LE(p + 20), size: buf.readUInt32LE(p + 24), offset: buf.readUInt32LE(p + 42),
+      name: buf.toString('utf8', p + 46, p + 46 + nameLen),
+      method: buf.readUInt16LE(p + 10),
+      compressed: buf.readUInt32LE(p + 20),
+      size: buf.readUInt32LE(p + 24),
+      offset: buf.readUInt32LE(p + 42),
     });
     p += 46 + nameLen + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
   }
@@ -139,13 +154,17 @@ async function download(url: string, dest: string, o: CudaInstallOptions): Promi
   let received = 0;
   const out = createWriteStream(dest);
   await new Promise<void>((resolvePromise, reject) => {
-    res.on('data', (c: Buffer) => { received += c.length; o.onProgress?.(received, total); });
+    res.on('data', (c: Buffer) => {
+      received += c.length;
+      o.onProgress?.(received, total);
+    });
     res.on('error', reject);
     out.on('error', reject);
     out.on('finish', () => resolvePromise());
     res.pipe(out);
   });
-  if (total !== undefined && received !== total) throw new CudaInstallError('cuda/truncated', `the download stopped after ${received} of ${total} bytes`);
+  if (total !== undefined && received !== total)
+    throw new CudaInstallError('cuda/truncated', `the download stopped after ${received} of ${total} bytes`);
 }
 
 /** Downloads, checks and installs the CUDA provider libraries; see the module comment. */
@@ -162,7 +181,8 @@ export async function installCudaProvider(o: CudaInstallOptions): Promise<CudaIn
     await download(pkg.url, file, o);
     const buf = readFileSync(file);
     const sha512 = createHash('sha512').update(buf).digest('base64');
-    if (sha512 !== pkg.sha512) throw new CudaInstallError('cuda/checksum', `the package's SHA-512 is ${sha512}, NuGet's catalog says ${pkg.sha512}: not installed`);
+    if (sha512 !== pkg.sha512)
+      throw new CudaInstallError('cuda/checksum', `the package's SHA-512 is ${sha512}, NuGet's catalog says ${pkg.sha512}: not installed`);
     const entries = zipDirectory(buf);
     const wanted = CUDA_PACKAGE_FILES.map((f) => {
       const e = entries.find((x) => x.name === `${PATH_IN_PACKAGE}${f}`);
@@ -178,7 +198,13 @@ export async function installCudaProvider(o: CudaInstallOptions): Promise<CudaIn
     }
     const result: CudaInstallResult = { installed: written, url: pkg.url, sha512 };
     if (o.verify) {
-      try { await o.verify(); result.verified = true; } catch (e) { result.verified = false; result.verifyError = (e as Error).message; }
+      try {
+        await o.verify();
+        result.verified = true;
+      } catch (e) {
+        result.verified = false;
+        result.verifyError = (e as Error).message;
+      }
     }
     return result;
   } finally {

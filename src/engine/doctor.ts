@@ -11,7 +11,13 @@ import * as ort from 'onnxruntime-node';
 import { vulkanDrivers, webgpuSoftwareOnlyReason } from './graph/adapters';
 import { Graph, emitModel, relu } from './graph';
 import {
-  type ExecutionProviderName, bindingDir, createSession, cudaProviderStatus, forgetProviderProbes, releaseSession, run,
+  type ExecutionProviderName,
+  bindingDir,
+  createSession,
+  cudaProviderStatus,
+  forgetProviderProbes,
+  releaseSession,
+  run,
 } from './graph/runtime';
 import { hubCacheDir, isOffline, listCache } from './hub/cache';
 import { bundleCreatedAt, findNewestBundle } from './model/bundleLocator';
@@ -37,17 +43,33 @@ export interface DoctorReport {
   webgpu: { vulkanDrivers: Array<{ name: string; software: boolean; manifest: string }>; softwareOnly?: string };
   threads: { logicalCpus: number; availableParallelism: number; setting: number; cpuModel: string };
   memory: { totalMb: number; freeMb: number };
-  encoderWeights: { cacheDir: string; offline: boolean; entries: Array<{ repo: string; commit: string; revisions: string[]; sizeMb: number; path: string }> };
+  encoderWeights: {
+    cacheDir: string;
+    offline: boolean;
+    entries: Array<{ repo: string; commit: string; revisions: string[]; sizeMb: number; path: string }>;
+  };
   models: Array<{ dir: string; source: string; createdAt?: string }>;
   env: Record<string, string>;
 }
 
-const ENV_KEYS = ['ANYAD_EXPECT_GPU', 'ANYAD_ORT_LOG', 'VK_ICD_FILENAMES', 'VK_DRIVER_FILES', 'LD_LIBRARY_PATH', 'CUDA_PATH', 'HF_HOME', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE'];
+const ENV_KEYS = [
+  'ANYAD_EXPECT_GPU',
+  'ANYAD_ORT_LOG',
+  'VK_ICD_FILENAMES',
+  'VK_DRIVER_FILES',
+  'LD_LIBRARY_PATH',
+  'CUDA_PATH',
+  'HF_HOME',
+  'HF_HUB_CACHE',
+  'HF_HUB_OFFLINE',
+];
 
 function onnxruntimeVersion(): string {
   try {
     return (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
-  } catch { return 'unknown'; }
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** A one-node model for probing providers. */
@@ -61,19 +83,33 @@ function probeModel(): Uint8Array {
  * Gathers the report. `probe` (default true) starts a one-node session on each provider the
  * binding has; `workspaceRoots`/`shippedDefault` are where models are looked for.
  */
-export async function doctorReport(opts: { anyadVersion: string; threads?: number; probe?: boolean; workspaceRoots?: string[]; shippedDefault?: string; env?: NodeJS.ProcessEnv } = { anyadVersion: '?' }): Promise<DoctorReport> {
+export async function doctorReport(
+  opts: {
+    anyadVersion: string;
+    threads?: number;
+    probe?: boolean;
+    workspaceRoots?: string[];
+    shippedDefault?: string;
+    env?: NodeJS.ProcessEnv;
+  } = { anyadVersion: '?' },
+): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const backends = ort.listSupportedBackends().map((b) => b.name);
   const dir = bindingDir();
   let bindingFiles: string[] = [];
-  try { bindingFiles = readdirSync(dir).sort(); } catch { /* no binding for this platform */ }
+  try {
+    bindingFiles = readdirSync(dir).sort();
+  } catch {
+    /* no binding for this platform */
+  }
   const model = probeModel();
   const providers: ProviderReport[] = [];
   for (const name of ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const) {
     const compiledIn = backends.includes(name);
     const r: ProviderReport = { name, compiledIn };
     if (!compiledIn) r.why = `not in onnxruntime-node's ${process.platform}/${process.arch} binding`;
-    else if (name === 'cuda' && !cudaProviderStatus().installed) r.why = `not installed: ${cudaProviderStatus().missing.join(', ')} missing in ${dir} (anyad doctor --install-cuda)`;
+    else if (name === 'cuda' && !cudaProviderStatus().installed)
+      r.why = `not installed: ${cudaProviderStatus().missing.join(', ')} missing in ${dir} (anyad doctor --install-cuda)`;
     else if (opts.probe ?? true) {
       const t0 = performance.now();
       try {
@@ -112,7 +148,11 @@ export async function doctorReport(opts: { anyadVersion: string; threads?: numbe
   }
   if (opts.shippedDefault && existsSync(opts.shippedDefault)) {
     const t = bundleCreatedAt(opts.shippedDefault);
-    models.push({ dir: opts.shippedDefault, source: t === undefined ? 'shipped default (not a bundle!)' : 'shipped default', createdAt: t === undefined ? undefined : new Date(t).toISOString() });
+    models.push({
+      dir: opts.shippedDefault,
+      source: t === undefined ? 'shipped default (not a bundle!)' : 'shipped default',
+      createdAt: t === undefined ? undefined : new Date(t).toISOString(),
+    });
   }
   return {
     anyad: opts.anyadVersion,
@@ -121,12 +161,23 @@ export async function doctorReport(opts: { anyadVersion: string; threads?: numbe
     onnxruntime: { version: onnxruntimeVersion(), bindingDir: dir, bindingFiles, backends },
     providers,
     auto,
-    webgpu: { vulkanDrivers: vulkanDrivers(env).map((d) => ({ name: d.name, software: d.software, manifest: d.manifest })), softwareOnly: webgpuSoftwareOnlyReason(env) },
-    threads: { logicalCpus: cpus().length, availableParallelism: availableParallelism(), setting: opts.threads ?? 0, cpuModel: cpus()[0]?.model ?? 'unknown' },
+    webgpu: {
+      vulkanDrivers: vulkanDrivers(env).map((d) => ({ name: d.name, software: d.software, manifest: d.manifest })),
+      softwareOnly: webgpuSoftwareOnlyReason(env),
+    },
+    threads: {
+      logicalCpus: cpus().length,
+      availableParallelism: availableParallelism(),
+      setting: opts.threads ?? 0,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+    },
     memory: { totalMb: Math.round(totalmem() / 2 ** 20), freeMb: Math.round(freemem() / 2 ** 20) },
     encoderWeights: {
-      cacheDir, offline: isOffline(env),
-      entries: listCache(cacheDir).filter((e) => /dinov2/i.test(e.repo)).map((e) => ({ repo: e.repo, commit: e.commit, revisions: e.revisions, sizeMb: Math.round(e.size / 2 ** 20), path: e.path })),
+      cacheDir,
+      offline: isOffline(env),
+      entries: listCache(cacheDir)
+        .filter((e) => /dinov2/i.test(e.repo))
+        .map((e) => ({ repo: e.repo, commit: e.commit, revisions: e.revisions, sizeMb: Math.round(e.size / 2 ** 20), path: e.path })),
     },
     models,
     env: Object.fromEntries(ENV_KEYS.filter((k) => env[k] !== undefined).map((k) => [k, env[k]!])),
@@ -142,17 +193,35 @@ export function formatDoctorReport(r: DoctorReport): string {
   L.push(`  providers compiled in: ${r.onnxruntime.backends.join(', ')}`);
   L.push('execution providers:');
   for (const p of r.providers) {
-    const state = !p.compiledIn ? 'unavailable' : p.works === undefined ? (p.why ? 'unavailable' : 'not probed') : p.works ? `works (${p.ms} ms)` : 'FAILS';
+    const state = !p.compiledIn
+      ? 'unavailable'
+      : p.works === undefined
+        ? p.why
+          ? 'unavailable'
+          : 'not probed'
+        : p.works
+          ? `works (${p.ms} ms)`
+          : 'FAILS';
     L.push(`  ${p.name.padEnd(7)} ${state}${p.why ? ` — ${p.why}` : ''}`);
   }
-  L.push('auto' in r && 'error' in r.auto ? `provider 'auto': ERROR ${r.auto.error}` : `provider 'auto' → ${(r.auto as { provider: string }).provider}`);
+  L.push(
+    'auto' in r && 'error' in r.auto
+      ? `provider 'auto': ERROR ${r.auto.error}`
+      : `provider 'auto' → ${(r.auto as { provider: string }).provider}`,
+  );
   if (!('error' in r.auto)) for (const why of r.auto.reasons) L.push(`  skipped: ${why}`);
-  L.push(`Vulkan drivers (what WebGPU runs on, Linux): ${r.webgpu.vulkanDrivers.length ? r.webgpu.vulkanDrivers.map((d) => `${d.name}${d.software ? ' (software)' : ''} [${d.manifest}]`).join(', ') : 'none found'}`);
-  L.push(`threads: ${r.threads.setting || `auto (onnxruntime: one per physical core)`}; ${r.threads.logicalCpus} logical CPUs (${r.threads.availableParallelism} available), ${r.threads.cpuModel}`);
+  L.push(
+    `Vulkan drivers (what WebGPU runs on, Linux): ${r.webgpu.vulkanDrivers.length ? r.webgpu.vulkanDrivers.map((d) => `${d.name}${d.software ? ' (software)' : ''} [${d.manifest}]`).join(', ') : 'none found'}`,
+  );
+  L.push(
+    `threads: ${r.threads.setting || `auto (onnxruntime: one per physical core)`}; ${r.threads.logicalCpus} logical CPUs (${r.threads.availableParallelism} available), ${r.threads.cpuModel}`,
+  );
   L.push(`memory: ${r.memory.freeMb} MB free of ${r.memory.totalMb} MB`);
   L.push(`encoder weights (Hugging Face cache ${r.encoderWeights.cacheDir}${r.encoderWeights.offline ? ', offline' : ''}):`);
-  if (r.encoderWeights.entries.length === 0) L.push('  none (anyad weights get facebook/dinov2-with-registers-small, or the random-init encoder is used)');
-  for (const e of r.encoderWeights.entries) L.push(`  ${e.repo}@${e.commit.slice(0, 12)}${e.revisions.length ? ` (${e.revisions.join(', ')})` : ''} ${e.sizeMb} MB`);
+  if (r.encoderWeights.entries.length === 0)
+    L.push('  none (anyad weights get facebook/dinov2-with-registers-small, or the random-init encoder is used)');
+  for (const e of r.encoderWeights.entries)
+    L.push(`  ${e.repo}@${e.commit.slice(0, 12)}${e.revisions.length ? ` (${e.revisions.join(', ')})` : ''} ${e.sizeMb} MB`);
   L.push('models:');
   if (r.models.length === 0) L.push('  none found');
   for (const m of r.models) L.push(`  ${m.source}: ${m.dir}${m.createdAt ? ` (${m.createdAt})` : ''}`);

@@ -12,7 +12,16 @@ import { readRegularFile } from './util/fileio';
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 const ELEMENT_SIZE: Record<SafetensorsDtype, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export interface TensorEntry {
@@ -31,7 +40,9 @@ export interface SafetensorsFile {
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): SafetensorsFile {
-  const fail = (msg: string): never => { throw new SafetensorsError('safetensors/invalid', msg, file); };
+  const fail = (msg: string): never => {
+    throw new SafetensorsError('safetensors/invalid', msg, file);
+  };
   if (buf.byteLength < 8) fail(`file is ${buf.byteLength} bytes; a safetensors file starts with an 8-byte header length`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(dv.getBigUint64(0, true));
@@ -63,9 +74,11 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
     const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}': entry is not an object`);
     // Own keys only: `'constructor' in ELEMENT_SIZE` is true.
-    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, e.dtype)) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, e.dtype))
+      fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as SafetensorsDtype;
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}': shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor '${name}': shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
     const shape = e.shape as number[];
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[0] > off[1]) {
@@ -75,7 +88,9 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
     if (end > dataLen) fail(`tensor '${name}': data [${begin}, ${end}) runs past the end of the data (${dataLen} bytes; file truncated?)`);
     const count = shape.reduce((a, b) => a * b, 1);
     if (count * ELEMENT_SIZE[dtype] !== end - begin) {
-      fail(`tensor '${name}': shape [${shape.join(', ')}] of ${dtype} needs ${count * ELEMENT_SIZE[dtype]} bytes but its data has ${end - begin}`);
+      fail(
+        `tensor '${name}': shape [${shape.join(', ')}] of ${dtype} needs ${count * ELEMENT_SIZE[dtype]} bytes but its data has ${end - begin}`,
+      );
     }
     if (end > begin) spans.push([begin, end, name]); // an empty tensor occupies no bytes and overlaps nothing
     tensors.set(name, { dtype, shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
@@ -92,7 +107,13 @@ export const MAX_SAFETENSORS_BYTES = bufferConstants.MAX_LENGTH;
 
 /** Reads a safetensors file: a regular file of at most `maxBytes` (FIFOs and devices refused). */
 export function readSafetensors(path: string, opts: { maxBytes?: number; what?: string } = {}): SafetensorsFile {
-  const buf = readRegularFile(path, { what: opts.what ?? 'safetensors file', maxBytes: opts.maxBytes ?? MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large' });
+  const buf = readRegularFile(path, {
+    what: opts.what ?? 'safetensors file',
+    maxBytes: opts.maxBytes ?? MAX_SAFETENSORS_BYTES,
+    as: SafetensorsError,
+    code: 'safetensors/unreadable',
+    tooLargeCode: 'safetensors/too-large',
+  });
   return parseSafetensors(buf, path);
 }
 
@@ -148,17 +169,29 @@ export function toFloat32(t: TensorEntry, name = 'tensor'): Float32Array {
 }
 
 /** Looks up a tensor and returns it as Float32 with its shape; a clear error names what is missing. */
-export function getFloat32(file: SafetensorsFile, name: string, expectShape?: number[], source = '<safetensors>'): { shape: number[]; data: Float32Array } {
+export function getFloat32(
+  file: SafetensorsFile,
+  name: string,
+  expectShape?: number[],
+  source = '<safetensors>',
+): { shape: number[]; data: Float32Array } {
   const t = file.tensors.get(name);
   if (!t) throw new SafetensorsError('safetensors/missing-tensor', `tensor '${name}' is missing`, source);
   if (expectShape && (expectShape.length !== t.shape.length || expectShape.some((d, i) => d !== t.shape[i]))) {
-    throw new SafetensorsError('safetensors/shape-mismatch', `tensor '${name}' has shape [${t.shape.join(', ')}], expected [${expectShape.join(', ')}]`, source);
+    throw new SafetensorsError(
+      'safetensors/shape-mismatch',
+      `tensor '${name}' has shape [${t.shape.join(', ')}], expected [${expectShape.join(', ')}]`,
+      source,
+    );
   }
   return { shape: t.shape, data: toFloat32(t, name) };
 }
 
 const ARRAY_DTYPE: Record<NonNullable<TensorToWrite['dtype']>, Function> = {
-  F32: Float32Array, F64: Float64Array, I64: BigInt64Array, U8: Uint8Array,
+  F32: Float32Array,
+  F64: Float64Array,
+  I64: BigInt64Array,
+  U8: Uint8Array,
 };
 
 export interface TensorToWrite {
@@ -174,11 +207,21 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite>, met
   let offset = 0;
   const parts: Uint8Array[] = [];
   for (const [name, t] of Object.entries(tensors)) {
-    const dtype = t.dtype ?? (t.data instanceof Float64Array ? 'F64' : t.data instanceof BigInt64Array ? 'I64' : t.data instanceof Uint8Array ? 'U8' : 'F32');
+    const dtype =
+      t.dtype ??
+      (t.data instanceof Float64Array ? 'F64' : t.data instanceof BigInt64Array ? 'I64' : t.data instanceof Uint8Array ? 'U8' : 'F32');
     if (name === '__metadata__') throw new SafetensorsError('safetensors/bad-name', `'__metadata__' is reserved and cannot name a tensor`);
-    if (!(t.data instanceof ARRAY_DTYPE[dtype])) throw new SafetensorsError('safetensors/dtype', `tensor '${name}': dtype ${dtype} needs a ${ARRAY_DTYPE[dtype].name}, got ${t.data.constructor.name}`);
+    if (!(t.data instanceof ARRAY_DTYPE[dtype]))
+      throw new SafetensorsError(
+        'safetensors/dtype',
+        `tensor '${name}': dtype ${dtype} needs a ${ARRAY_DTYPE[dtype].name}, got ${t.data.constructor.name}`,
+      );
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new SafetensorsError('safetensors/shape-mismatch', `tensor '${name}': shape [${t.shape.join(', ')}] holds ${count} values but ${t.data.length} were given`);
+    if (count !== t.data.length)
+      throw new SafetensorsError(
+        'safetensors/shape-mismatch',
+        `tensor '${name}': shape [${t.shape.join(', ')}] holds ${count} values but ${t.data.length} were given`,
+      );
     // Typed arrays are little-endian on every platform Node runs on that we support.
     const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes.byteLength] };
@@ -194,7 +237,10 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite>, met
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
   out.set(headerBytes, 8);
   let p = 8 + headerBytes.byteLength;
-  for (const b of parts) { out.set(b, p); p += b.byteLength; }
+  for (const b of parts) {
+    out.set(b, p);
+    p += b.byteLength;
+  }
   return out;
 }
 

@@ -6,9 +6,17 @@
 import { fork } from 'node:child_process';
 import * as vscode from 'vscode';
 
-export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
-export function runCli(extensionUri: vscode.Uri, args: string[], opts: { token?: vscode.CancellationToken; onStderrLine?: (line: string) => void; onStdoutLine?: (line: string) => void } = {}): Promise<CliResult> {
+export function runCli(
+  extensionUri: vscode.Uri,
+  args: string[],
+  opts: { token?: vscode.CancellationToken; onStderrLine?: (line: string) => void; onStdoutLine?: (line: string) => void } = {},
+): Promise<CliResult> {
   const cli = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
   return new Promise((resolvePromise, reject) => {
     const child = fork(cli, args, { silent: true, execArgv: [], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
@@ -28,17 +36,34 @@ export function runCli(extensionUri: vscode.Uri, args: string[], opts: { token?:
     };
     const out = lines(opts.onStdoutLine);
     const err = lines(opts.onStderrLine);
-    child.stdout?.on('data', (c: Buffer) => out(c, (s) => { stdout += s; }));
-    child.stderr?.on('data', (c: Buffer) => err(c, (s) => { stderr += s; }));
+    child.stdout?.on('data', (c: Buffer) =>
+      out(c, (s) => {
+        stdout += s;
+      }),
+    );
+    child.stderr?.on('data', (c: Buffer) =>
+      err(c, (s) => {
+        stderr += s;
+      }),
+    );
     const sub = opts.token?.onCancellationRequested(() => child.kill('SIGTERM'));
-    child.on('error', (e) => { sub?.dispose(); reject(e); });
-    child.on('exit', (code) => { sub?.dispose(); resolvePromise({ code, stdout, stderr }); });
+    child.on('error', (e) => {
+      sub?.dispose();
+      reject(e);
+    });
+    child.on('exit', (code) => {
+      sub?.dispose();
+      resolvePromise({ code, stdout, stderr });
+    });
   });
 }
 
 /** The CLI's one-line error (its last stderr line), for a notification. */
 export function cliErrorLine(r: CliResult): string {
-  const lines = r.stderr.trim().split('\n').filter((l) => l.trim() !== '');
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   // The CLI's own line ("anyad detect: error: …"), not the last frame of a stack trace after it.
   const own = lines.find((l) => /^anyad [\w-]+: (error|internal error): /.test(l));
   return own ?? lines[lines.length - 1] ?? `exited with code ${String(r.code)}`;

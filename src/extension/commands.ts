@@ -52,7 +52,9 @@ function locateModel(env: CommandEnv): ReturnType<typeof locateBundle> {
 export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: unknown): Promise<void> {
   const doc = env.viewer.activeDocument();
   if (!doc || 'error' in doc.loaded) {
-    await vscode.window.showErrorMessage('AnyAD: open a NIfTI volume in the AnyAD viewer first (its current slice and sequences are what Detect uses).');
+    await vscode.window.showErrorMessage(
+      'AnyAD: open a NIfTI volume in the AnyAD viewer first (its current slice and sequences are what Detect uses).',
+    );
     return;
   }
   const cfg = vscode.workspace.getConfiguration('anyad');
@@ -65,13 +67,21 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   // The viewer's case decides the files (one resolver for viewer, Detect and CLI): they go to the engine explicitly.
   const present = (['flair', 't1', 't2'] as const).filter((s) => loaded.case?.files[s]);
   if (present.length === 0) {
-    await vscode.window.showErrorMessage('AnyAD: this file is not a known FLAIR, T1 or T2. Run "AnyAD: Assign sequence…" on it, or add a data.sequences pattern to anyad.json.');
+    await vscode.window.showErrorMessage(
+      'AnyAD: this file is not a known FLAIR, T1 or T2. Run "AnyAD: Assign sequence…" on it, or add a data.sequences pattern to anyad.json.',
+    );
     return;
   }
   let mode: 'slice' | 'volume' | undefined = modeArg === 'slice' || modeArg === 'volume' ? modeArg : undefined;
   const z = doc.viewState?.cursor[2] ?? Math.floor(loaded.grid.canonical.dims[2] / 2);
   if (!mode) {
-    const pick = await vscode.window.showQuickPick([{ label: `Current slice (axial ${z})`, mode: 'slice' as const }, { label: 'Whole volume', mode: 'volume' as const }], { title: 'AnyAD: Detect anomalies on…' });
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: `Current slice (axial ${z})`, mode: 'slice' as const },
+        { label: 'Whole volume', mode: 'volume' as const },
+      ],
+      { title: 'AnyAD: Detect anomalies on…' },
+    );
     if (!pick) return;
     mode = pick.mode;
   }
@@ -81,33 +91,45 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   for (const s of present) files[s] = loaded.case!.files[s]!;
   const provider = cfg.get<string>('executionProvider', 'auto') as DetectParams['provider'];
   const params: DetectParams = {
-    model: located.dir, files, ...(configPath ? { config: configPath } : {}), modalities: [...modalities] as DetectParams['modalities'],
-    slice: mode === 'volume' ? 'all' : z, provider, threads: cfg.get<number>('threads', 0),
+    model: located.dir,
+    files,
+    ...(configPath ? { config: configPath } : {}),
+    modalities: [...modalities] as DetectParams['modalities'],
+    slice: mode === 'volume' ? 'all' : z,
+    provider,
+    threads: cfg.get<number>('threads', 0),
   };
-  env.log.appendLine(`Detect: model ${located.dir} (${located.source}), ${mode === 'volume' ? 'whole volume' : `slice ${z}`}, sequences ${modalities.join('+')}`);
-  env.log.appendLine(`Detect: files ${present.map((s) => `${s.toUpperCase()} ${loaded.case!.files[s]}`).join(', ')}${configPath ? `; config ${configPath}` : ''}`);
+  env.log.appendLine(
+    `Detect: model ${located.dir} (${located.source}), ${mode === 'volume' ? 'whole volume' : `slice ${z}`}, sequences ${modalities.join('+')}`,
+  );
+  env.log.appendLine(
+    `Detect: files ${present.map((s) => `${s.toUpperCase()} ${loaded.case!.files[s]}`).join(', ')}${configPath ? `; config ${configPath}` : ''}`,
+  );
   const endPhase = env.probe?.phase('detect');
   const t0 = performance.now();
   try {
     let r: DetectResult;
     try {
-      r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: detecting anomalies…', cancellable: true }, async (progress, token) => {
-        const ac = new AbortController();
-        const sub = token.onCancellationRequested(() => ac.abort());
-        let shown = 0;
-        try {
-          return await env.engine.request('detect', params, {
-            signal: ac.signal,
-            onLog: (m) => env.log.appendLine(m),
-            onProgress: (done, total) => {
-              progress.report({ message: `slice ${done}/${total}`, increment: (100 * (done - shown)) / Math.max(1, total) });
-              shown = done;
-            },
-          });
-        } finally {
-          sub.dispose();
-        }
-      });
+      r = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'AnyAD: detecting anomalies…', cancellable: true },
+        async (progress, token) => {
+          const ac = new AbortController();
+          const sub = token.onCancellationRequested(() => ac.abort());
+          let shown = 0;
+          try {
+            return await env.engine.request('detect', params, {
+              signal: ac.signal,
+              onLog: (m) => env.log.appendLine(m),
+              onProgress: (done, total) => {
+                progress.report({ message: `slice ${done}/${total}`, increment: (100 * (done - shown)) / Math.max(1, total) });
+                shown = done;
+              },
+            });
+          } finally {
+            sub.dispose();
+          }
+        },
+      );
     } catch (e) {
       if ((e as Error)?.name === 'AbortError') {
         env.log.appendLine('Detect cancelled');
@@ -116,7 +138,8 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       throw e;
     }
     const res = r.detect;
-    if (isVolumeResult(res) !== (mode === 'volume')) throw new Error(`the AnyAD engine answered a ${mode} detection with a ${isVolumeResult(res) ? 'volume' : 'slice'} result`);
+    if (isVolumeResult(res) !== (mode === 'volume'))
+      throw new Error(`the AnyAD engine answered a ${mode} detection with a ${isVolumeResult(res) ? 'volume' : 'slice'} result`);
     env.log.appendLine(provenanceLogLine(res));
     env.status.tooltip = statusTooltip(res, located.dir);
     const model = heatmapModel(res);
@@ -126,7 +149,11 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       const shown = new Float32Array(nx * ny * nz).fill(NaN);
       shown.set(r.map, res.z * nx * ny);
       const threshold = res.threshold ?? Number.MAX_VALUE;
-      doc.showDetection(shown, { score: res.score, threshold, decision: res.anomalous === true, slice: res.z, modalities: [...modalities], model }, located.dir);
+      doc.showDetection(
+        shown,
+        { score: res.score, threshold, decision: res.anomalous === true, slice: res.z, modalities: [...modalities], model },
+        located.dir,
+      );
       env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${res.anomalous ? 'anomalous' : 'normal'} · score ${res.score.toFixed(3)}${res.threshold != null ? ` (threshold ${res.threshold.toFixed(3)})` : ''} · ${res.provider}${statusSuffix(res)}`;
     } else {
       const slices = res.slices;
@@ -136,7 +163,11 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       const worst = slices.reduce((a, s) => (s.score > a.score ? s : a), slices[0]);
       const flagged = slices.filter((s) => s.anomalous).length;
       doc.showSliceScores(scores, threshold);
-      doc.showDetection(r.map, { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities], model }, located.dir);
+      doc.showDetection(
+        r.map,
+        { score: worst?.score ?? NaN, threshold, decision: flagged > 0, slice: null, modalities: [...modalities], model },
+        located.dir,
+      );
       env.status.text = `${res.warning ? '$(warning) ' : ''}AnyAD: ${flagged} of ${slices.length} slices anomalous · ${res.provider}${statusSuffix(res)}`;
     }
     logDetectTiming(env, mode, r, performance.now() - t0);
@@ -148,9 +179,15 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
       const flagged = res.slices.filter((s) => s.anomalous).length;
       const mapId = r.mapId;
       void (async () => {
-        const save = await vscode.window.showInformationMessage(`AnyAD: ${flagged} of ${res.slices.length} slices above the threshold.`, 'Save 3-D map as NIfTI…');
+        const save = await vscode.window.showInformationMessage(
+          `AnyAD: ${flagged} of ${res.slices.length} slices above the threshold.`,
+          'Save 3-D map as NIfTI…',
+        );
         if (!save) return;
-        const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')), filters: { NIfTI: ['nii.gz', 'nii'] } });
+        const target = await vscode.window.showSaveDialog({
+          defaultUri: vscode.Uri.file(doc.uri.fsPath.replace(/\.nii(\.gz)?$/i, '_anomaly_map.nii.gz')),
+          filters: { NIfTI: ['nii.gz', 'nii'] },
+        });
         // The engine keeps the map and writes it on the opened file's own grid.
         if (target) await env.engine.request('saveMap', { detectId: mapId, path: niftiOutputPath(target.fsPath) });
       })().catch((e: unknown) => {
@@ -158,7 +195,10 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
         void vscode.window.showErrorMessage(`AnyAD: saving the 3-D map failed: ${(e as Error)?.message ?? String(e)}`);
       });
     }
-    if (!isVolumeResult(res) && res.threshold === null) void vscode.window.showWarningMessage('AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.');
+    if (!isVolumeResult(res) && res.threshold === null)
+      void vscode.window.showWarningMessage(
+        'AnyAD: this model has no calibrated threshold for the chosen sequences; only the score is shown.',
+      );
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     env.log.appendLine(`Detect failed: ${message}`);
@@ -171,10 +211,24 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
 
 /** One log line per Detect: the host's wall time and the engine's own (the bench reads it). */
 function logDetectTiming(env: CommandEnv, mode: 'slice' | 'volume', r: DetectResult, totalMs: number): void {
-  env.log.appendLine(`Detect timing: ${mode} ${totalMs.toFixed(0)} ms in all; engine load ${r.timings.loadMs.toFixed(0)} ms, detect ${r.timings.detectMs.toFixed(0)} ms${mode === 'volume' ? ` (batch ${r.batch})` : ''}`);
+  env.log.appendLine(
+    `Detect timing: ${mode} ${totalMs.toFixed(0)} ms in all; engine load ${r.timings.loadMs.toFixed(0)} ms, detect ${r.timings.detectMs.toFixed(0)} ms${mode === 'volume' ? ` (batch ${r.batch})` : ''}`,
+  );
 }
 
-interface TrainLine { type: 'progress' | 'log' | 'result'; message?: string; phase?: string; step?: number; totalSteps?: number; loss?: number; etaSec?: number; completed?: boolean; reportPath?: string | null; bundleDir?: string | null; encoderDescription?: string }
+interface TrainLine {
+  type: 'progress' | 'log' | 'result';
+  message?: string;
+  phase?: string;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
+  etaSec?: number;
+  completed?: boolean;
+  reportPath?: string | null;
+  bundleDir?: string | null;
+  encoderDescription?: string;
+}
 
 /**
  * AnyAD: Train on workspace — reads anyad.json (offers a template when missing), trains in a
@@ -212,8 +266,10 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     // The config is a small JSON read here (the weights consent needs it); the dataset scan
     // (every case's label volume) runs in the engine process, never on this thread.
     const config = loadWorkspaceConfig(configPath);
-    const pre = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'AnyAD: checking the training data…' },
-      () => env.engine.request('trainPreflight', { config: configPath }, { onLog: (m) => log.appendLine(m) }));
+    const pre = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: 'AnyAD: checking the training data…' },
+      () => env.engine.request('trainPreflight', { config: configPath }, { onLog: (m) => log.appendLine(m) }),
+    );
     log.appendLine(pre.text);
     for (const w of pre.warnings) log.appendLine(`warning: ${w}`);
     for (const n of pre.notes) log.appendLine(`note: ${n}`);
@@ -225,30 +281,55 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     // other than their defaults ('auto', 0): a default setting must not mask the workspace's choice.
     const provider = cfg.get<string>('executionProvider', 'auto');
     const threads = cfg.get<number>('threads', 0);
-    const args = ['train', '--config', configPath, '--progress-json',
-      ...(provider !== 'auto' ? ['--provider', provider] : []), ...(threads > 0 ? ['--threads', String(threads)] : [])];
+    const args = [
+      'train',
+      '--config',
+      configPath,
+      '--progress-json',
+      ...(provider !== 'auto' ? ['--provider', provider] : []),
+      ...(threads > 0 ? ['--threads', String(threads)] : []),
+    ];
     let result: TrainLine | undefined;
-    const run = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: training', cancellable: true }, (progress, token) => {
-      let lastPct = 0;
-      return runCli(env.extensionUri, args, {
-        token,
-        onStderrLine: (l) => log.appendLine(l),
-        onStdoutLine: (l) => {
-          let m: TrainLine;
-          try { m = JSON.parse(l) as TrainLine; } catch { log.appendLine(l); return; }
-          if (m.type === 'result') { result = m; return; }
-          if (m.type === 'log') { log.appendLine(m.message ?? ''); return; }
-          const pct = m.totalSteps ? Math.floor((100 * (m.step ?? 0)) / m.totalSteps) : lastPct;
-          const detail = m.step !== undefined && m.totalSteps ? `step ${m.step}/${m.totalSteps}${m.loss !== undefined ? ` · loss ${m.loss.toFixed(4)}` : ''}${m.etaSec !== undefined ? ` · ETA ${Math.round(m.etaSec)} s` : ''}` : (m.message ?? m.phase ?? '');
-          progress.report({ message: detail, increment: Math.max(0, pct - lastPct) });
-          lastPct = Math.max(lastPct, pct);
-          if (m.message && m.phase !== 'train') log.appendLine(m.message);
-        },
-      });
-    });
+    const run = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'AnyAD: training', cancellable: true },
+      (progress, token) => {
+        let lastPct = 0;
+        return runCli(env.extensionUri, args, {
+          token,
+          onStderrLine: (l) => log.appendLine(l),
+          onStdoutLine: (l) => {
+            let m: TrainLine;
+            try {
+              m = JSON.parse(l) as TrainLine;
+            } catch {
+              log.appendLine(l);
+              return;
+            }
+            if (m.type === 'result') {
+              result = m;
+              return;
+            }
+            if (m.type === 'log') {
+              log.appendLine(m.message ?? '');
+              return;
+            }
+            const pct = m.totalSteps ? Math.floor((100 * (m.step ?? 0)) / m.totalSteps) : lastPct;
+            const detail =
+              m.step !== undefined && m.totalSteps
+                ? `step ${m.step}/${m.totalSteps}${m.loss !== undefined ? ` · loss ${m.loss.toFixed(4)}` : ''}${m.etaSec !== undefined ? ` · ETA ${Math.round(m.etaSec)} s` : ''}`
+                : (m.message ?? m.phase ?? '');
+            progress.report({ message: detail, increment: Math.max(0, pct - lastPct) });
+            lastPct = Math.max(lastPct, pct);
+            if (m.message && m.phase !== 'train') log.appendLine(m.message);
+          },
+        });
+      },
+    );
     if (result && result.completed === false) {
       log.appendLine(`Training cancelled at step ${result.step}; run it again to resume from the checkpoint.`);
-      await vscode.window.showInformationMessage(`AnyAD: training cancelled at step ${result.step}; running it again resumes from the checkpoint.`);
+      await vscode.window.showInformationMessage(
+        `AnyAD: training cancelled at step ${result.step}; running it again resumes from the checkpoint.`,
+      );
       return;
     }
     if (run.code !== 0 || !result?.reportPath) throw new Error(run.code === null ? 'training was stopped' : cliErrorLine(run));
@@ -258,7 +339,13 @@ export async function trainCommand(env: CommandEnv): Promise<void> {
     const endPreview = env.probe?.phase('preview');
     await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(result.reportPath));
     void vscode.window.showInformationMessage(`AnyAD: training finished; report ${result.reportPath}`);
-    setTimeout(() => { endPreview?.(); if (env.probe) log.appendLine(`Host: longest synchronous block during the report preview (markdown extension) ${env.probe.max('preview').toFixed(1)} ms`); }, 2000);
+    setTimeout(() => {
+      endPreview?.();
+      if (env.probe)
+        log.appendLine(
+          `Host: longest synchronous block during the report preview (markdown extension) ${env.probe.max('preview').toFixed(1)} ms`,
+        );
+    }, 2000);
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     log.appendLine(`Train on workspace failed: ${message}`);
@@ -292,28 +379,41 @@ export async function scanCommand(env: CommandEnv): Promise<void> {
   log.appendLine(`Scan: model ${located.dir} (${located.source}), cases under ${root}, outputs in ${out}`);
   const endPhase = env.probe?.phase('scan');
   try {
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'AnyAD: scanning the workspace', cancellable: true }, async (progress, token) => {
-      const ac = new AbortController();
-      const sub = token.onCancellationRequested(() => ac.abort());
-      let shown = 0;
-      try {
-        return await env.engine.request('scan', {
-          root, model: located.dir, out, ...(existsSync(configPath) ? { config: configPath } : {}),
-          provider: cfg.get<string>('executionProvider', 'auto') as DetectParams['provider'], threads: cfg.get<number>('threads', 0),
-        }, {
-          signal: ac.signal,
-          onLog: (m) => log.appendLine(m),
-          onProgress: (done, total, message) => {
-            progress.report({ message, increment: (100 * (done - shown)) / Math.max(1, total) });
-            shown = done;
-            if (message) log.appendLine(`Scan: ${message}`);
-          },
-        });
-      } finally {
-        sub.dispose();
-      }
-    });
-    log.appendLine(`Scan finished: ${r.cases} cases (${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed). Summary: ${r.summary}`);
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'AnyAD: scanning the workspace', cancellable: true },
+      async (progress, token) => {
+        const ac = new AbortController();
+        const sub = token.onCancellationRequested(() => ac.abort());
+        let shown = 0;
+        try {
+          return await env.engine.request(
+            'scan',
+            {
+              root,
+              model: located.dir,
+              out,
+              ...(existsSync(configPath) ? { config: configPath } : {}),
+              provider: cfg.get<string>('executionProvider', 'auto') as DetectParams['provider'],
+              threads: cfg.get<number>('threads', 0),
+            },
+            {
+              signal: ac.signal,
+              onLog: (m) => log.appendLine(m),
+              onProgress: (done, total, message) => {
+                progress.report({ message, increment: (100 * (done - shown)) / Math.max(1, total) });
+                shown = done;
+                if (message) log.appendLine(`Scan: ${message}`);
+              },
+            },
+          );
+        } finally {
+          sub.dispose();
+        }
+      },
+    );
+    log.appendLine(
+      `Scan finished: ${r.cases} cases (${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed). Summary: ${r.summary}`,
+    );
     await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(r.summary));
   } catch (e) {
     if ((e as Error)?.name === 'AbortError') {
@@ -355,22 +455,44 @@ export async function showModelCardCommand(env: CommandEnv, dir?: unknown): Prom
  */
 export async function pretrainedWeightsCommand(env: CommandEnv): Promise<void> {
   const forPreset = (preset: ModelPresetName) => modelPreset(preset).checkpoint;
-  const recommended = new Map([[forPreset('cpu'), 'preset "cpu" (laptops)'], [forPreset('paper'), 'preset "paper" (the paper\'s setting)']]);
+  const recommended = new Map([
+    [forPreset('cpu'), 'preset "cpu" (laptops)'],
+    [forPreset('paper'), 'preset "paper" (the paper\'s setting)'],
+  ]);
   const items = Object.entries(DINOV2_NAMES)
-    .map(([name, repo]) => ({ label: name, description: repo, detail: recommended.has(repo) ? `default of ${recommended.get(repo)}` : undefined, name, repo }))
+    .map(([name, repo]) => ({
+      label: name,
+      description: repo,
+      detail: recommended.has(repo) ? `default of ${recommended.get(repo)}` : undefined,
+      name,
+      repo,
+    }))
     .sort((a, b) => Number(recommended.has(b.repo)) - Number(recommended.has(a.repo)));
   const readme = { label: '$(book) How pretrained weights work (README)', name: '', repo: '' };
-  const pick = await vscode.window.showQuickPick([...items, readme], { title: 'AnyAD: pretrained DINOv2 encoder to put in the Hugging Face cache' });
+  const pick = await vscode.window.showQuickPick([...items, readme], {
+    title: 'AnyAD: pretrained DINOv2 encoder to put in the Hugging Face cache',
+  });
   if (!pick) return;
   if (!pick.name) {
-    await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'pretrained-dinov2-weights' }));
+    await vscode.commands.executeCommand(
+      'markdown.showPreview',
+      vscode.Uri.joinPath(env.extensionUri, 'README.md').with({ fragment: 'pretrained-dinov2-weights' }),
+    );
     return;
   }
   try {
-    const ok = await ensureHubWeightsInVsCode(env.extensionUri, env.log, { name: pick.name, repo: pick.repo, revision: 'main', target: [pick.name], then: 'try again' });
+    const ok = await ensureHubWeightsInVsCode(env.extensionUri, env.log, {
+      name: pick.name,
+      repo: pick.repo,
+      revision: 'main',
+      target: [pick.name],
+      then: 'try again',
+    });
     if (!ok) return;
     env.log.appendLine(`Encoder ${pick.name} (${pick.repo}) is in the Hugging Face cache.`);
-    void vscode.window.showInformationMessage(`AnyAD: ${pick.name} is ready. Set "model": { "encoder": "${pick.name}" } in anyad.json and train (AnyAD: Train on workspace) for a model with a pretrained encoder.`);
+    void vscode.window.showInformationMessage(
+      `AnyAD: ${pick.name} is ready. Set "model": { "encoder": "${pick.name}" } in anyad.json and train (AnyAD: Train on workspace) for a model with a pretrained encoder.`,
+    );
   } catch (e) {
     const message = isAnyadError(e) ? e.message : String((e as Error)?.message ?? e);
     env.log.appendLine(`Getting ${pick.name} failed: ${message}`);

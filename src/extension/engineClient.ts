@@ -9,8 +9,16 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import {
-  type AnsweredKind, ENGINE_PROTOCOL_VERSION, type EngineErrorJson, type EngineEvent, EngineProtocolError, type EngineRequest,
-  type EngineResults, RequestLedger, parseEngineEvent, parseEngineResult,
+  type AnsweredKind,
+  ENGINE_PROTOCOL_VERSION,
+  type EngineErrorJson,
+  type EngineEvent,
+  EngineProtocolError,
+  type EngineRequest,
+  type EngineResults,
+  RequestLedger,
+  parseEngineEvent,
+  parseEngineResult,
 } from '../shared/engineProtocol';
 
 export interface EngineCommand {
@@ -102,16 +110,24 @@ export class EngineClient {
     const { script, args, execArgv, env } = this.opts.command;
     this.starts++;
     const child = fork(script, args, {
-      serialization: 'advanced', execArgv: execArgv ?? [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      execArgv: execArgv ?? [],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...(env ?? process.env), ELECTRON_RUN_AS_NODE: '1' },
     });
     const ledger = new RequestLedger();
     const pending = new Map<number, Pending>();
     let onReady!: () => void;
     let onFail!: (e: Error) => void;
-    const ready = new Promise<void>((res, rej) => { onReady = res; onFail = rej; });
+    const ready = new Promise<void>((res, rej) => {
+      onReady = res;
+      onFail = rej;
+    });
     ready.catch(() => undefined);
-    const timer = setTimeout(() => { onFail(new EngineCrashedError(`the AnyAD engine did not start within ${(this.opts.startTimeoutMs ?? 60_000) / 1000} s`)); child.kill('SIGKILL'); }, this.opts.startTimeoutMs ?? 60_000);
+    const timer = setTimeout(() => {
+      onFail(new EngineCrashedError(`the AnyAD engine did not start within ${(this.opts.startTimeoutMs ?? 60_000) / 1000} s`));
+      child.kill('SIGKILL');
+    }, this.opts.startTimeoutMs ?? 60_000);
     const run: Running = { child, ledger, ready, pending };
     let partial = '';
     child.stderr?.on('data', (c: Buffer) => {
@@ -131,18 +147,41 @@ export class EngineClient {
         this.log(`engine message dropped: ${(err as Error).message}`);
         return;
       }
-      if (e.kind === 'ready') { clearTimeout(timer); this.log(`engine process ${e.pid} ready`); onReady(); return; }
-      if (e.kind === 'log' && e.id === null) { this.log(`engine: ${e.message}`); return; }
-      if (e.kind === 'error' && e.id === null) { this.log(`engine error: ${e.error.message}`); return; }
+      if (e.kind === 'ready') {
+        clearTimeout(timer);
+        this.log(`engine process ${e.pid} ready`);
+        onReady();
+        return;
+      }
+      if (e.kind === 'log' && e.id === null) {
+        this.log(`engine: ${e.message}`);
+        return;
+      }
+      if (e.kind === 'error' && e.id === null) {
+        this.log(`engine error: ${e.error.message}`);
+        return;
+      }
       if (!kind) return; // a late event of a cancelled request
       const p = pending.get(e.id as number)!;
       switch (e.kind) {
-        case 'progress': p.opts.onProgress?.(e.done, e.total, e.message); return;
-        case 'log': (p.opts.onLog ?? ((m: string) => this.log(`engine: ${m}`)))(e.message); return;
-        case 'error': pending.delete(e.id as number); p.reject(new EngineRequestError(e.error)); break;
+        case 'progress':
+          p.opts.onProgress?.(e.done, e.total, e.message);
+          return;
+        case 'log':
+          (p.opts.onLog ?? ((m: string) => this.log(`engine: ${m}`)))(e.message);
+          return;
+        case 'error':
+          pending.delete(e.id as number);
+          p.reject(new EngineRequestError(e.error));
+          break;
         case 'result':
           pending.delete(e.id);
-          try { p.resolve(parseEngineResult(kind, e.result)); } catch (err) { this.violations++; p.reject(err as Error); }
+          try {
+            p.resolve(parseEngineResult(kind, e.result));
+          } catch (err) {
+            this.violations++;
+            p.reject(err as Error);
+          }
           break;
       }
       this.armIdle();
@@ -153,10 +192,16 @@ export class EngineClient {
       const why = `the AnyAD engine process exited (${signal ?? `code ${String(code)}`})`;
       onFail(new EngineCrashedError(why));
       if (pending.size) this.log(`${why} with ${pending.size} request(s) in flight; it restarts on the next request`);
-      for (const [id, p] of pending) { ledger.drop(id); p.reject(new EngineCrashedError(why)); }
+      for (const [id, p] of pending) {
+        ledger.drop(id);
+        p.reject(new EngineCrashedError(why));
+      }
       pending.clear();
     });
-    child.on('error', (err) => { this.log(`engine process error: ${err.message}`); onFail(err); });
+    child.on('error', (err) => {
+      this.log(`engine process error: ${err.message}`);
+      onFail(err);
+    });
     return run;
   }
 
@@ -164,7 +209,10 @@ export class EngineClient {
   async request<K extends AnsweredKind>(kind: K, params: Params<K>, opts: RequestOptions = {}): Promise<EngineResults[K]> {
     if (this.disposed) throw new EngineCrashedError('the AnyAD engine was shut down');
     opts.signal?.throwIfAborted();
-    if (this.idleTimer) { clearTimeout(this.idleTimer); this.idleTimer = undefined; }
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
     const run = this.running ?? (this.running = this.start());
     await run.ready;
     opts.signal?.throwIfAborted();
@@ -178,7 +226,12 @@ export class EngineClient {
         reject(abortError());
         this.armIdle();
       };
-      const done = <T>(f: (v: T) => void) => (v: T) => { opts.signal?.removeEventListener('abort', onAbort); f(v); };
+      const done =
+        <T>(f: (v: T) => void) =>
+        (v: T) => {
+          opts.signal?.removeEventListener('abort', onAbort);
+          f(v);
+        };
       run.pending.set(id, { kind, resolve: done(resolvePromise as (v: unknown) => void), reject: done(reject), opts });
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.send(run, message);
@@ -197,19 +250,26 @@ export class EngineClient {
     const run = this.running;
     if (!run || run.pending.size > 0 || this.disposed) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      if (this.running === run && run.pending.size === 0) {
-        this.log('engine idle: shutting it down (it starts again on the next request)');
-        this.stop(run);
-      }
-    }, this.opts.idleMs ?? 10 * 60_000);
+    this.idleTimer = setTimeout(
+      () => {
+        if (this.running === run && run.pending.size === 0) {
+          this.log('engine idle: shutting it down (it starts again on the next request)');
+          this.stop(run);
+        }
+      },
+      this.opts.idleMs ?? 10 * 60_000,
+    );
     this.idleTimer.unref?.();
   }
 
   private stop(run: Running): void {
     if (this.running === run) this.running = undefined;
     // Disconnecting ends the engine's serve loop; a stuck one is killed.
-    try { run.child.disconnect(); } catch { /* already gone */ }
+    try {
+      run.child.disconnect();
+    } catch {
+      /* already gone */
+    }
     const kill = setTimeout(() => run.child.kill('SIGKILL'), 3000);
     kill.unref?.();
     run.child.once('exit', () => clearTimeout(kill));
@@ -226,7 +286,10 @@ export class EngineClient {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const run = this.running;
     if (!run) return;
-    const exited = new Promise<void>((r) => { if (run.child.exitCode !== null || run.child.signalCode !== null) r(); else run.child.once('exit', () => r()); });
+    const exited = new Promise<void>((r) => {
+      if (run.child.exitCode !== null || run.child.signalCode !== null) r();
+      else run.child.once('exit', () => r());
+    });
     this.stop(run);
     await exited;
   }

@@ -42,7 +42,10 @@ export function activate(context: vscode.ExtensionContext): void {
     onDidChangeCustomDocument: viewer.onDidChangeCustomDocument,
     openCustomDocument: (uri, ctx, token) => {
       const end = probe.phase('open');
-      setTimeout(() => { end(); log.appendLine(`Host: longest synchronous block during open ${probe.max('open').toFixed(1)} ms`); }, 5000);
+      setTimeout(() => {
+        end();
+        log.appendLine(`Host: longest synchronous block during open ${probe.max('open').toFixed(1)} ms`);
+      }, 5000);
       return viewer.openCustomDocument(uri, ctx);
     },
     resolveCustomEditor: (doc, panel, token) => viewer.resolveCustomEditor(doc, panel),
@@ -65,11 +68,19 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('anyad.train', () => trainCommand(env)),
     vscode.commands.registerCommand('anyad.scan', () => scanCommand(env)),
     // Hidden (not in the palette): the longest host blocks per phase, for tests and benchmarks.
-    vscode.commands.registerCommand('anyad.hostBlock', (reset?: unknown) => { const s = probe.snapshot(); if (reset === true) probe.reset(); return s; }),
+    vscode.commands.registerCommand('anyad.hostBlock', (reset?: unknown) => {
+      const s = probe.snapshot();
+      if (reset === true) probe.reset();
+      return s;
+    }),
     { dispose: () => probe.stop() },
     vscode.commands.registerCommand('anyad.assignSequence', (uri?: unknown) =>
-      assignSequenceCommand({ sequences, log, activeFile: () => viewer.activeDocument()?.uri, refresh }, uri)),
-    configWatcher, configWatcher.onDidChange(refresh), configWatcher.onDidCreate(refresh), configWatcher.onDidDelete(refresh),
+      assignSequenceCommand({ sequences, log, activeFile: () => viewer.activeDocument()?.uri, refresh }, uri),
+    ),
+    configWatcher,
+    configWatcher.onDidChange(refresh),
+    configWatcher.onDidCreate(refresh),
+    configWatcher.onDidDelete(refresh),
     vscode.commands.registerCommand('anyad.showModelCard', (dir?: unknown) => showModelCardCommand(env, dir)),
     vscode.commands.registerCommand('anyad.pretrainedWeights', () => pretrainedWeightsCommand(env)),
     vscode.commands.registerCommand('anyad.showSetup', () => showSetupCommand(context.extensionUri, log)),

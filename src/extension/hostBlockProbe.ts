@@ -40,7 +40,9 @@ export class HostBlockProbe {
   phase(name: string): () => void {
     this.active.add(name);
     this.maxByPhase.set(name, this.maxByPhase.get(name) ?? 0);
-    return () => { this.active.delete(name); };
+    return () => {
+      this.active.delete(name);
+    };
   }
 
   /** Longest block in ms, overall ('any') or for a phase. */

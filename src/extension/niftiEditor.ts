@@ -19,7 +19,18 @@ import type { NiftiHeader } from '../engine/nifti/types';
 import { findCaseOfFile, type Case, type SequenceRules } from '../engine/study';
 import { closedRegionVoxels, strokeCost, strokeVoxels } from './model/planes';
 import { AnnotationDocument, defaultAnnotationPath, type EditKind, type LabelPatch } from './model/annotationDocument';
-import { parseWebviewMessage, SEQUENCE_NAMES, type Colormap, type DetectChannel, type Dims3, type HeatmapMessage, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from '../webview/protocol';
+import {
+  parseWebviewMessage,
+  SEQUENCE_NAMES,
+  type Colormap,
+  type DetectChannel,
+  type Dims3,
+  type HeatmapMessage,
+  type HostToWebview,
+  type InitMessage,
+  type SequenceTab,
+  type WebviewToHost,
+} from '../webview/protocol';
 import { viewerHtml } from './webviewHtml';
 
 export const NIFTI_VIEW_TYPE = 'anyad.niftiViewer';
@@ -68,7 +79,11 @@ export class NiftiDocument implements vscode.CustomDocument {
   shownModel: string | undefined;
   /** The status bar line of this viewer's last result: shown again whenever it is the active editor. */
   status: { text: string; tooltip: string } | undefined;
-  constructor(readonly uri: vscode.Uri, readonly loaded: LoadedVolume | { error: string }, private readonly onDispose?: () => void) {}
+  constructor(
+    readonly uri: vscode.Uri,
+    readonly loaded: LoadedVolume | { error: string },
+    private readonly onDispose?: () => void,
+  ) {}
 
   /** Sends `msg` to every viewer of this document. */
   post(msg: HostToWebview): void {
@@ -121,7 +136,11 @@ function anyNonZero(a: Uint8Array): boolean {
 /** The exact bytes of a typed array, as an ArrayBuffer postMessage can carry. */
 function bufferOf(a: Float32Array | Uint8Array | Uint32Array): ArrayBuffer {
   // The typed-array slice copies (a Node Buffer's own slice would share its pooled memory).
-  return (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a.buffer : Uint8Array.prototype.slice.call(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).buffer) as ArrayBuffer;
+  return (
+    a.byteOffset === 0 && a.byteLength === a.buffer.byteLength
+      ? a.buffer
+      : Uint8Array.prototype.slice.call(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).buffer
+  ) as ArrayBuffer;
 }
 function patchMessage(p: LabelPatch): HostToWebview {
   return { type: 'annotationPatch', indices: bufferOf(p.indices), values: bufferOf(p.values) };
@@ -144,7 +163,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   /** Open documents, so a new sequence assignment reaches every viewer. */
   private readonly docs = new Set<NiftiDocument>();
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly log: vscode.OutputChannel, private readonly sequences?: SequenceRuleSource) {}
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly log: vscode.OutputChannel,
+    private readonly sequences?: SequenceRuleSource,
+  ) {}
 
   /**
    * Re-resolves the case of every open viewer (after "Assign sequence…" or an anyad.json
@@ -161,7 +184,9 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       doc.post({ type: 'case', sequences: SEQUENCE_NAMES.filter((s) => found?.files[s]), opened, hasLabel: Boolean(found?.label) });
       // An empty notice clears one left over from the previous case.
       doc.post({ type: 'notice', level: notice ? 'warn' : 'info', text: notice ?? '' });
-      void this.maskMessage(loaded).then((mask) => { if (mask) doc.post(mask); });
+      void this.maskMessage(loaded).then((mask) => {
+        if (mask) doc.post(mask);
+      });
     }
   }
 
@@ -190,13 +215,21 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       } catch (e) {
         // A broken annotation must not make the image (and every sequence of its case) unopenable.
         if (!isAnyadError(e)) throw e;
-        annotationReadOnly = { path: annotationPath, notice: `Annotation not loaded, drawing is off: ${e.message}. Fix, move or delete that file and reopen the image to annotate.` };
+        annotationReadOnly = {
+          path: annotationPath,
+          notice: `Annotation not loaded, drawing is off: ${e.message}. Fix, move or delete that file and reopen the image to annotate.`,
+        };
         this.log.appendLine(`viewer: ${annotationReadOnly.notice}`);
         // An empty annotation at a path that does not exist: nothing is ever written over the broken file.
         annotation = AnnotationDocument.open(grid.canonical, privateTempFile('-annotation.nii.gz'), { source });
       }
-      if (backupPath && !annotationReadOnly) this.log.appendLine(`viewer: restored the unsaved annotation of ${uri.fsPath} from VS Code's backup`);
-      const doc: NiftiDocument = new NiftiDocument(uri, { header: grid.header, grid, bytes, case: found, opened, caseNotice: notice, annotation, annotationReadOnly }, () => this.docs.delete(doc));
+      if (backupPath && !annotationReadOnly)
+        this.log.appendLine(`viewer: restored the unsaved annotation of ${uri.fsPath} from VS Code's backup`);
+      const doc: NiftiDocument = new NiftiDocument(
+        uri,
+        { header: grid.header, grid, bytes, case: found, opened, caseNotice: notice, annotation, annotationReadOnly },
+        () => this.docs.delete(doc),
+      );
       this.docs.add(doc);
       return doc;
     } catch (e) {
@@ -236,7 +269,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       }
       const failed = (e: unknown) => {
         this.log.appendLine(`viewer: ${msg.type} failed: ${(e as Error)?.stack ?? String(e)}`);
-        void panel.webview.postMessage({ type: 'notice', level: 'error', text: errorText(e, `${msg.type} failed`) } satisfies HostToWebview);
+        void panel.webview.postMessage({
+          type: 'notice',
+          level: 'error',
+          text: errorText(e, `${msg.type} failed`),
+        } satisfies HostToWebview);
       };
       try {
         void this.handle(doc, panel, name, msg).catch(failed);
@@ -251,7 +288,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       this.eager.add(panel);
       void this.sendInitial(doc.uri, loaded, name, (m) => void panel.webview.postMessage(m)).catch((e) => {
         this.log.appendLine(`viewer: sending ${name} failed: ${(e as Error)?.stack ?? String(e)}`);
-        void panel.webview.postMessage({ type: 'error', title: `Cannot show ${name}`, detail: errorText(e, 'sending it failed') } satisfies HostToWebview);
+        void panel.webview.postMessage({
+          type: 'error',
+          title: `Cannot show ${name}`,
+          detail: errorText(e, 'sending it failed'),
+        } satisfies HostToWebview);
       });
     }
   }
@@ -294,8 +335,14 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         const { dims } = loaded.grid.canonical;
         const cost = strokeCost(msg.points, msg.radius);
         if (cost > STROKE_COST_BUDGET) {
-          this.log.appendLine(`viewer: stroke refused: ${msg.points.length / 2} points, radius ${msg.radius} (cost ${cost} over ${STROKE_COST_BUDGET})`);
-          post({ type: 'notice', level: 'warn', text: 'Stroke not applied: too large to draw in one go (long jumps with a big brush); draw it in shorter strokes or with a smaller brush.' });
+          this.log.appendLine(
+            `viewer: stroke refused: ${msg.points.length / 2} points, radius ${msg.radius} (cost ${cost} over ${STROKE_COST_BUDGET})`,
+          );
+          post({
+            type: 'notice',
+            level: 'warn',
+            text: 'Stroke not applied: too large to draw in one go (long jumps with a big brush); draw it in shorter strokes or with a smaller brush.',
+          });
           post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
           return;
         }
@@ -307,7 +354,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         if (this.refuseReadOnly(loaded, post)) return;
         const voxels = closedRegionVoxels(loaded.annotation.labels, loaded.grid.canonical.dims, msg.plane, msg.slice, msg.a, msg.b);
         if (!voxels) {
-          post({ type: 'notice', level: 'warn', text: 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.' });
+          post({
+            type: 'notice',
+            level: 'warn',
+            text: 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.',
+          });
           post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
           return;
         }
@@ -319,10 +370,25 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
           this.log.show(true);
           return;
         }
-        const command = { undo: 'undo', redo: 'redo', save: 'workbench.action.files.save', saveAs: 'workbench.action.files.saveAs', revert: 'workbench.action.files.revert',
-          detectSlice: 'anyad.detect', detectVolume: 'anyad.detect', showModelCard: 'anyad.showModelCard', pretrainedWeights: 'anyad.pretrainedWeights' }[msg.command];
-        const args = msg.command === 'detectSlice' ? [doc.uri, 'slice'] : msg.command === 'detectVolume' ? [doc.uri, 'volume']
-          : msg.command === 'showModelCard' && doc.shownModel ? [doc.shownModel] : [];
+        const command = {
+          undo: 'undo',
+          redo: 'redo',
+          save: 'workbench.action.files.save',
+          saveAs: 'workbench.action.files.saveAs',
+          revert: 'workbench.action.files.revert',
+          detectSlice: 'anyad.detect',
+          detectVolume: 'anyad.detect',
+          showModelCard: 'anyad.showModelCard',
+          pretrainedWeights: 'anyad.pretrainedWeights',
+        }[msg.command];
+        const args =
+          msg.command === 'detectSlice'
+            ? [doc.uri, 'slice']
+            : msg.command === 'detectVolume'
+              ? [doc.uri, 'volume']
+              : msg.command === 'showModelCard' && doc.shownModel
+                ? [doc.shownModel]
+                : [];
         void vscode.commands.executeCommand(command, ...args);
         return;
       }
@@ -347,10 +413,22 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const opacity = cfg.get<number>('overlay.opacity', 0.5);
     const colormap = cfg.get<Colormap>('overlay.colormap', 'hot');
     post({
-      type: 'init', name, dims: grid.canonical.dims, spacing: grid.canonical.spacing, orientation: header.orientation, datatype: header.datatype,
-      sequences, opened: loaded.opened, hasLabel: Boolean(loaded.case?.label), annotationFile: loaded.annotationReadOnly?.path ?? loaded.annotation.annotationPath,
-      overlay: { opacity: Number.isFinite(opacity) ? Math.min(1, Math.max(0, opacity)) : 0.5, colormap: ['hot', 'jet', 'viridis'].includes(colormap) ? colormap : 'hot' },
-      sourceDims: grid.source.dims, axes: grid.source.axes.map((a) => ({ axis: a.axis, flip: a.flip })) as InitMessage['axes'],
+      type: 'init',
+      name,
+      dims: grid.canonical.dims,
+      spacing: grid.canonical.spacing,
+      orientation: header.orientation,
+      datatype: header.datatype,
+      sequences,
+      opened: loaded.opened,
+      hasLabel: Boolean(loaded.case?.label),
+      annotationFile: loaded.annotationReadOnly?.path ?? loaded.annotation.annotationPath,
+      overlay: {
+        opacity: Number.isFinite(opacity) ? Math.min(1, Math.max(0, opacity)) : 0.5,
+        colormap: ['hot', 'jet', 'viridis'].includes(colormap) ? colormap : 'hot',
+      },
+      sourceDims: grid.source.dims,
+      axes: grid.source.axes.map((a) => ({ axis: a.axis, flip: a.flip })) as InitMessage['axes'],
     });
     const bytes = loaded.bytes ?? readImageFile(uri.fsPath);
     loaded.bytes = undefined;
@@ -367,7 +445,12 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   private async maskMessage(loaded: LoadedVolume): Promise<HostToWebview | undefined> {
     if (!loaded.case?.label) return undefined;
     try {
-      return { type: 'file', layer: 'mask', name: basename(loaded.case.label), bytes: bufferOf(await this.onGrid(loaded, loaded.case.label)) };
+      return {
+        type: 'file',
+        layer: 'mask',
+        name: basename(loaded.case.label),
+        bytes: bufferOf(await this.onGrid(loaded, loaded.case.label)),
+      };
     } catch (e) {
       return { type: 'notice', level: 'warn', text: `Label mask not shown: ${errorText(e, 'cannot read it')}` };
     }
@@ -379,7 +462,9 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
    */
   private caseOf(path: string): { found?: Case; notice?: string } {
     const { rules, configProblem } = this.sequences?.rulesFor(path) ?? { rules: {} };
-    const ignored = configProblem ? `anyad.json is not applied (${configProblem}); fix it to see the sequences its patterns and assignments name.` : undefined;
+    const ignored = configProblem
+      ? `anyad.json is not applied (${configProblem}); fix it to see the sequences its patterns and assignments name.`
+      : undefined;
     if (ignored) this.log.appendLine(`viewer: ${ignored}`);
     try {
       return { found: findCaseOfFile(path, rules), notice: ignored };
@@ -406,7 +491,8 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const bytes = readImageFile(file);
     const other = headerGridOf(bytes, file, maxBytes()).canonical;
     const own = loaded.grid.canonical;
-    if (!sameGrid(other, own)) throw new Error(`${file} is not on the grid of the opened volume (${other.dims.join('×')} vs ${own.dims.join('×')})`);
+    if (!sameGrid(other, own))
+      throw new Error(`${file} is not on the grid of the opened volume (${other.dims.join('×')} vs ${own.dims.join('×')})`);
     return bytes;
   }
 
@@ -417,8 +503,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
    */
   private async addOverlay(uri: vscode.Uri, post: (m: HostToWebview) => void): Promise<void> {
     const picked = await vscode.window.showOpenDialog({
-      title: 'Add a NIfTI of this subject as an overlay', canSelectMany: false, defaultUri: vscode.Uri.joinPath(uri, '..'),
-      filters: { NIfTI: ['nii', 'nii.gz', 'gz'] }, openLabel: 'Add overlay',
+      title: 'Add a NIfTI of this subject as an overlay',
+      canSelectMany: false,
+      defaultUri: vscode.Uri.joinPath(uri, '..'),
+      filters: { NIfTI: ['nii', 'nii.gz', 'gz'] },
+      openLabel: 'Add overlay',
     });
     const file = picked?.[0];
     if (!file) return;
@@ -444,8 +533,14 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     this.changes.fire({
       document: doc,
       label: kind === 'fill' ? 'Fill region' : kind === 'eraser' ? 'Erase' : 'Brush stroke',
-      undo: () => { const p = annotation.undo(); if (p) doc.post(patchMessage(p)); },
-      redo: () => { const p = annotation.redo(); if (p) doc.post(patchMessage(p)); },
+      undo: () => {
+        const p = annotation.undo();
+        if (p) doc.post(patchMessage(p));
+      },
+      redo: () => {
+        const p = annotation.redo();
+        if (p) doc.post(patchMessage(p));
+      },
     });
   }
 
@@ -465,7 +560,9 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     if ('error' in doc.loaded) return;
     doc.loaded.annotation.revert(maxBytes());
     doc.post({ type: 'labels', layer: 'annotation', data: bufferOf(doc.loaded.annotation.labels) });
-    this.log.appendLine(`viewer: reverted the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath} (${doc.panels.size} viewer(s))`);
+    this.log.appendLine(
+      `viewer: reverted the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath} (${doc.panels.size} viewer(s))`,
+    );
   }
 
   /** Hot exit: the unsaved annotation goes to VS Code's backup location as a NIfTI. */
@@ -477,14 +574,20 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     }
     return {
       id: target.toString(),
-      delete: () => { try { unlinkSync(target.fsPath); } catch { /* already gone */ } },
+      delete: () => {
+        try {
+          unlinkSync(target.fsPath);
+        } catch {
+          /* already gone */
+        }
+      },
     };
   }
 }
 
 /** Which sequence of its case the opened file is (null when the rules do not say). */
 function openedRole(found: Case | undefined, path: string): SequenceTab | null {
-  return found ? SEQUENCE_NAMES.find((s) => found.files[s] === path) ?? null : null;
+  return found ? (SEQUENCE_NAMES.find((s) => found.files[s] === path) ?? null) : null;
 }
 
 function describe(raw: unknown): string {

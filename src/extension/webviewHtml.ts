@@ -20,20 +20,30 @@ const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: string }): string {
   const nonce = randomBytes(16).toString('base64');
-  const csp = [
-    "default-src 'none'",
-    'img-src data:',
-    `style-src ${opts.cspSource} 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  const btn = (id: string, label: string, title = label, extra = '') => `<vscode-button id="${id}" data-testid="${id}" secondary title="${esc(title)}" aria-label="${esc(title)}"${extra}>${label}</vscode-button>`;
-  const seqTab = (s: string, label: string) => `<vscode-button id="seq-${s}" data-testid="seq-${s}" data-seq="${s}" role="tab" aria-selected="false" secondary disabled title="Show ${label} as the background">${label}</vscode-button>`;
-  const mod = (s: string, label: string) => `<vscode-checkbox id="mod-${s}" data-testid="mod-${s}" data-mod="${s}" label="${label}" aria-label="Detect with ${label}"></vscode-checkbox>`;
-  const tool = (t: string, label: string, key: string) => btn(`tool-${t}`, label, `${label} (${key})`, ` data-tool="${t}" aria-pressed="false"`);
-  const check = (id: string, label: string, checked = true) => `<vscode-checkbox id="${id}" data-testid="${id}" label="${label}" aria-label="${label}"${checked ? ' checked' : ''}></vscode-checkbox>`;
-  const range = (id: string, label: string, min: number, max: number, value: number) => `<input type="range" id="${id}" data-testid="${id}" min="${min}" max="${max}" value="${value}" aria-label="${esc(label)}" title="${esc(label)}">`;
-  const select = (id: string, label: string, options: [string, string][]) => `<vscode-single-select id="${id}" data-testid="${id}" aria-label="${esc(label)}" title="${esc(label)}">${options.map(([v, t]) => `<vscode-option value="${v}">${esc(t)}</vscode-option>`).join('')}</vscode-single-select>`;
-  const colormaps: [string, string][] = [['hot', 'hot'], ['jet', 'jet'], ['viridis', 'viridis'], ['plasma', 'plasma'], ['warm', 'warm']];
+  const csp = ["default-src 'none'", 'img-src data:', `style-src ${opts.cspSource} 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`].join(
+    '; ',
+  );
+  const btn = (id: string, label: string, title = label, extra = '') =>
+    `<vscode-button id="${id}" data-testid="${id}" secondary title="${esc(title)}" aria-label="${esc(title)}"${extra}>${label}</vscode-button>`;
+  const seqTab = (s: string, label: string) =>
+    `<vscode-button id="seq-${s}" data-testid="seq-${s}" data-seq="${s}" role="tab" aria-selected="false" secondary disabled title="Show ${label} as the background">${label}</vscode-button>`;
+  const mod = (s: string, label: string) =>
+    `<vscode-checkbox id="mod-${s}" data-testid="mod-${s}" data-mod="${s}" label="${label}" aria-label="Detect with ${label}"></vscode-checkbox>`;
+  const tool = (t: string, label: string, key: string) =>
+    btn(`tool-${t}`, label, `${label} (${key})`, ` data-tool="${t}" aria-pressed="false"`);
+  const check = (id: string, label: string, checked = true) =>
+    `<vscode-checkbox id="${id}" data-testid="${id}" label="${label}" aria-label="${label}"${checked ? ' checked' : ''}></vscode-checkbox>`;
+  const range = (id: string, label: string, min: number, max: number, value: number) =>
+    `<input type="range" id="${id}" data-testid="${id}" min="${min}" max="${max}" value="${value}" aria-label="${esc(label)}" title="${esc(label)}">`;
+  const select = (id: string, label: string, options: [string, string][]) =>
+    `<vscode-single-select id="${id}" data-testid="${id}" aria-label="${esc(label)}" title="${esc(label)}">${options.map(([v, t]) => `<vscode-option value="${v}">${esc(t)}</vscode-option>`).join('')}</vscode-single-select>`;
+  const colormaps: [string, string][] = [
+    ['hot', 'hot'],
+    ['jet', 'jet'],
+    ['viridis', 'viridis'],
+    ['plasma', 'plasma'],
+    ['warm', 'warm'],
+  ];
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -97,7 +107,12 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
   <div class="group" aria-label="View">${btn('plane-axial', 'Axial', 'Axial view (1)', ' aria-pressed="false"')}${btn('plane-coronal', 'Coronal', 'Coronal view (2)', ' aria-pressed="false"')}${btn('plane-sagittal', 'Sagittal', 'Sagittal view (3)', ' aria-pressed="false"')}${btn('view-multiplanar', 'Multiplanar', 'Multiplanar: three planes and a 3-D render (4)', ' aria-pressed="false"')}${btn('view-3d', '3-D', '3-D render (5)', ' aria-pressed="false"')}
     ${btn('orient-toggle', 'Radiological', 'Radiological: patient right on the left; click for neurological', ' aria-pressed="false"')}</div>
   <div class="group"><label for="slice">Slice</label>${range('slice', 'Slice', 0, 0, 0).replace('data-testid="slice"', 'data-testid="slice-slider"')}<span id="slice-label" data-testid="slice-label"></span></div>
-  <div class="group"><span class="cap">W/L</span>${select('wl-preset', 'Window preset', [['auto', 'Auto (NiiVue robust range)'], ['narrow', 'Narrow (5–95 %)'], ['full', 'Full range'], ['custom', 'Custom']])}
+  <div class="group"><span class="cap">W/L</span>${select('wl-preset', 'Window preset', [
+    ['auto', 'Auto (NiiVue robust range)'],
+    ['narrow', 'Narrow (5–95 %)'],
+    ['full', 'Full range'],
+    ['custom', 'Custom'],
+  ])}
     <vscode-textfield id="wl-min" data-testid="wl-min" inputmode="decimal" aria-label="Window minimum" title="Window minimum"></vscode-textfield><vscode-textfield id="wl-max" data-testid="wl-max" inputmode="decimal" aria-label="Window maximum" title="Window maximum"></vscode-textfield>
     <span id="wl-readout" data-testid="wl-readout"></span></div>
 </div>

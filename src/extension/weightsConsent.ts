@@ -4,7 +4,12 @@ import type { WorkspaceConfig } from '../engine/config';
 import { runCli } from './cliRunner';
 import { type DownloadSetting, type HubWeights, type WeightsUi, ensureEncoderWeights, ensureHubWeights } from './weightsFlow';
 
-export function ensureEncoderWeightsInVsCode(extensionUri: vscode.Uri, log: vscode.OutputChannel, config: WorkspaceConfig, configPath: string): Promise<boolean> {
+export function ensureEncoderWeightsInVsCode(
+  extensionUri: vscode.Uri,
+  log: vscode.OutputChannel,
+  config: WorkspaceConfig,
+  configPath: string,
+): Promise<boolean> {
   return ensureEncoderWeights(vsCodeUi(extensionUri, log), config, configPath);
 }
 
@@ -16,12 +21,27 @@ export function ensureHubWeightsInVsCode(extensionUri: vscode.Uri, log: vscode.O
 function vsCodeUi(extensionUri: vscode.Uri, log: vscode.OutputChannel): WeightsUi {
   return {
     setting: () => vscode.workspace.getConfiguration('anyad').get<DownloadSetting>('downloads', 'ask'),
-    runCli: (args, opts) => runCli(extensionUri, args, { onStderrLine: (l) => log.appendLine(l), onStdoutLine: opts.onStdoutLine, token: opts.token as vscode.CancellationToken | undefined }),
+    runCli: (args, opts) =>
+      runCli(extensionUri, args, {
+        onStderrLine: (l) => log.appendLine(l),
+        onStdoutLine: opts.onStdoutLine,
+        token: opts.token as vscode.CancellationToken | undefined,
+      }),
     ask: async (message) => (await vscode.window.showInformationMessage(message, { modal: true }, 'Download')) === 'Download',
-    error: async (message) => { log.appendLine(message); await vscode.window.showErrorMessage(message); },
-    info: async (message) => { log.appendLine(message); await vscode.window.showInformationMessage(message); },
+    error: async (message) => {
+      log.appendLine(message);
+      await vscode.window.showErrorMessage(message);
+    },
+    info: async (message) => {
+      log.appendLine(message);
+      await vscode.window.showInformationMessage(message);
+    },
     log: (line) => log.appendLine(line),
-    withProgress: (title, task) => Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true },
-      (progress, token) => task((message, increment) => progress.report({ message, increment }), token))),
+    withProgress: (title, task) =>
+      Promise.resolve(
+        vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) =>
+          task((message, increment) => progress.report({ message, increment }), token),
+        ),
+      ),
   };
 }

@@ -16,7 +16,11 @@ import { ENCODER_FILES, getCommandFor } from '../engine/hub/encoderSource';
 
 export type DownloadSetting = 'ask' | 'allow' | 'never';
 
-export interface FlowResult { code: number | null; stdout: string; stderr: string }
+export interface FlowResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export interface WeightsUi {
   setting(): DownloadSetting;
@@ -34,30 +38,65 @@ export interface WeightsUi {
 /** Models the user agreed to download in this session: asked once per model. */
 const consented = new Set<string>();
 
-interface Plan { needed: boolean; name: string; repo: string; revision: string; commit?: string; endpoint: string; cacheDir: string; bytesToDownload: number }
-interface ProgressLine { type: string; file?: string; bytes?: number; total?: number; resumedFrom?: number; bytesPerSec?: number; etaSec?: number; cancelled?: boolean }
+interface Plan {
+  needed: boolean;
+  name: string;
+  repo: string;
+  revision: string;
+  commit?: string;
+  endpoint: string;
+  cacheDir: string;
+  bytesToDownload: number;
+}
+interface ProgressLine {
+  type: string;
+  file?: string;
+  bytes?: number;
+  total?: number;
+  resumedFrom?: number;
+  bytesPerSec?: number;
+  etaSec?: number;
+  cancelled?: boolean;
+}
 
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as T;
 const firstLine = (r: FlowResult) => r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exited with code ${String(r.code)}`;
 
 /** True when training may start (the weights are cached, or nothing needs downloading). */
-export async function ensureEncoderWeights(ui: WeightsUi, config: WorkspaceConfig, configPath: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
+export async function ensureEncoderWeights(
+  ui: WeightsUi,
+  config: WorkspaceConfig,
+  configPath: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<boolean> {
   const src = config.model.encoder;
   if (src?.kind !== 'hub') return true;
   return ensureHubWeights(ui, { ...src, target: ['--config', configPath], then: 'train again' }, env);
 }
 
 /** A hub encoder to make present in the cache; `target` names it to `anyad weights get` (a name, or --config FILE). */
-export interface HubWeights { name: string; repo: string; revision: string; target: string[]; then: string }
+export interface HubWeights {
+  name: string;
+  repo: string;
+  revision: string;
+  target: string[];
+  then: string;
+}
 
 /** True when the encoder's files are in the Hugging Face cache afterwards (already there, or downloaded with consent). */
-export async function ensureHubWeights(ui: WeightsUi, src: HubWeights, env: Record<string, string | undefined> = process.env): Promise<boolean> {
+export async function ensureHubWeights(
+  ui: WeightsUi,
+  src: HubWeights,
+  env: Record<string, string | undefined> = process.env,
+): Promise<boolean> {
   const cacheDir = cacheDirOf({ env });
   if (ENCODER_FILES.every((f) => findCachedFile(cacheDir, src.repo, src.revision, f))) return true;
   const command = getCommandFor(src.repo, src.revision);
   const setting = ui.setting();
   if (setting === 'never') {
-    await ui.error(`AnyAD: the encoder ${src.name} (${src.repo}) is not in the Hugging Face cache and anyad.downloads is "never". Run \`${command}\` in a terminal (or copy a Hugging Face cache that holds it to ${cacheDir}), then ${src.then}.`);
+    await ui.error(
+      `AnyAD: the encoder ${src.name} (${src.repo}) is not in the Hugging Face cache and anyad.downloads is "never". Run \`${command}\` in a terminal (or copy a Hugging Face cache that holds it to ${cacheDir}), then ${src.then}.`,
+    );
     return false;
   }
   const dry = await ui.runCli(['weights', 'get', ...src.target, '--dry-run', '--json'], {});
@@ -66,7 +105,9 @@ export async function ensureHubWeights(ui: WeightsUi, src: HubWeights, env: Reco
   if (!plan.needed) return true;
   const key = `${plan.repo}@${plan.revision}`;
   if (setting === 'ask' && !consented.has(key)) {
-    const yes = await ui.ask(`AnyAD: download the pretrained encoder ${plan.repo} (${formatBytes(plan.bytesToDownload)}, Apache-2.0) from ${plan.endpoint} into the Hugging Face cache ${plan.cacheDir}? Python tools share that cache.`);
+    const yes = await ui.ask(
+      `AnyAD: download the pretrained encoder ${plan.repo} (${formatBytes(plan.bytesToDownload)}, Apache-2.0) from ${plan.endpoint} into the Hugging Face cache ${plan.cacheDir}? Python tools share that cache.`,
+    );
     if (!yes) {
       await ui.info(`AnyAD: not downloaded. \`${command}\` fetches it from a terminal; anyad.downloads controls this question.`);
       return false;
@@ -82,7 +123,12 @@ export async function ensureHubWeights(ui: WeightsUi, src: HubWeights, env: Reco
       token,
       onStdoutLine: (line) => {
         let m: ProgressLine;
-        try { m = JSON.parse(line) as ProgressLine; } catch { ui.log(line); return; }
+        try {
+          m = JSON.parse(line) as ProgressLine;
+        } catch {
+          ui.log(line);
+          return;
+        }
         if (m.type !== 'progress' || !m.file) return;
         perFile.set(m.file, (m.bytes ?? 0) - (m.resumedFrom ?? 0));
         const done = [...perFile.values()].reduce((a, b) => a + b, 0);

@@ -81,17 +81,28 @@ export class WorkspaceSequences {
       const c = loadWorkspaceConfig(configPath);
       return { rules: { sequences: c.data.sequences, assignments: { ...c.data.assignments, ...manual } }, configPath };
     } catch (e) {
-      return { rules: { assignments: manual }, configProblem: isAnyadError(e) ? e.message : `${configPath}: ${String((e as Error)?.message ?? e)}` };
+      return {
+        rules: { assignments: manual },
+        configProblem: isAnyadError(e) ? e.message : `${configPath}: ${String((e as Error)?.message ?? e)}`,
+      };
     }
   }
 }
 
 const CHOICES: { label: string; role: CaseFileRole | undefined }[] = [
-  { label: 'FLAIR', role: 'flair' }, { label: 'T1', role: 't1' }, { label: 'T2', role: 't2' },
-  { label: 'T1ce', role: 't1ce' }, { label: 'Label', role: 'label' }, { label: 'Clear', role: undefined },
+  { label: 'FLAIR', role: 'flair' },
+  { label: 'T1', role: 't1' },
+  { label: 'T2', role: 't2' },
+  { label: 'T1ce', role: 't1ce' },
+  { label: 'Label', role: 'label' },
+  { label: 'Clear', role: undefined },
 ];
 const HOW: Record<FileMatch['scheme'], string> = {
-  manual: 'assigned by hand', config: 'anyad.json data.sequences pattern', brats2018: 'BraTS file name', brats2023: 'BraTS 2023 file name', folder: 'plain file name',
+  manual: 'assigned by hand',
+  config: 'anyad.json data.sequences pattern',
+  brats2018: 'BraTS file name',
+  brats2023: 'BraTS 2023 file name',
+  folder: 'plain file name',
 };
 
 export interface AssignDeps {
@@ -111,7 +122,9 @@ export interface AssignDeps {
 export async function assignSequenceCommand(deps: AssignDeps, arg?: unknown): Promise<void> {
   const uri = arg instanceof vscode.Uri ? arg : deps.activeFile();
   if (!uri || uri.scheme !== 'file' || !/\.nii(\.gz)?$/i.test(uri.fsPath)) {
-    await vscode.window.showErrorMessage('AnyAD: pick a .nii / .nii.gz file in the Explorer, or open one in the AnyAD viewer, to assign its sequence.');
+    await vscode.window.showErrorMessage(
+      'AnyAD: pick a .nii / .nii.gz file in the Explorer, or open one in the AnyAD viewer, to assign its sequence.',
+    );
     return;
   }
   const path = uri.fsPath;
@@ -124,8 +137,10 @@ export async function assignSequenceCommand(deps: AssignDeps, arg?: unknown): Pr
   } catch (e) {
     now = `now ambiguous: ${isAnyadError(e) ? e.message : String(e)}`;
   }
-  const pick = await vscode.window.showQuickPick(CHOICES.map((c) => ({ ...c, description: c.role ? undefined : 'forget the manual choice (patterns and built-in names apply again)' })),
-    { title: `AnyAD: which sequence is ${name}?`, placeHolder: now });
+  const pick = await vscode.window.showQuickPick(
+    CHOICES.map((c) => ({ ...c, description: c.role ? undefined : 'forget the manual choice (patterns and built-in names apply again)' })),
+    { title: `AnyAD: which sequence is ${name}?`, placeHolder: now },
+  );
   if (!pick) return;
   await deps.sequences.setManual(path, pick.role);
   deps.log.appendLine(`Assign sequence: ${path} → ${pick.role ? roleLabel(pick.role) : 'cleared'} (this workspace)`);
@@ -135,14 +150,25 @@ export async function assignSequenceCommand(deps: AssignDeps, arg?: unknown): Pr
   if (!configPath) return;
   let inConfig = false;
   if (existsSync(configPath)) {
-    try { inConfig = resolve(path) in loadWorkspaceConfig(configPath).data.assignments; } catch { /* a broken config is reported when written */ }
+    try {
+      inConfig = resolve(path) in loadWorkspaceConfig(configPath).data.assignments;
+    } catch {
+      /* a broken config is reported when written */
+    }
   }
   const offer = pick.role ? 'Also write to anyad.json' : inConfig ? 'Also remove from anyad.json' : undefined;
   if (!offer) return;
-  const second = await vscode.window.showQuickPick([
-    { label: 'Only in this workspace', detail: 'Remembered by VS Code for the viewer and Detect; training and the CLI read anyad.json.', write: false },
-    { label: offer, detail: `data.assignments in ${configPath}`, write: true },
-  ], { title: `AnyAD: ${name} → ${pick.role ? roleLabel(pick.role) : 'cleared'}` });
+  const second = await vscode.window.showQuickPick(
+    [
+      {
+        label: 'Only in this workspace',
+        detail: 'Remembered by VS Code for the viewer and Detect; training and the CLI read anyad.json.',
+        write: false,
+      },
+      { label: offer, detail: `data.assignments in ${configPath}`, write: true },
+    ],
+    { title: `AnyAD: ${name} → ${pick.role ? roleLabel(pick.role) : 'cleared'}` },
+  );
   if (!second?.write) return;
   try {
     const { created } = writeAssignment(configPath, path, pick.role);

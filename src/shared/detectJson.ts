@@ -48,7 +48,12 @@ interface DetectCommon extends ModelProvenanceJson {
   out: string | null;
 }
 
-export interface DetectSliceScoreJson { z: number; score: number; threshold: number | null; anomalous: boolean | null }
+export interface DetectSliceScoreJson {
+  z: number;
+  score: number;
+  threshold: number | null;
+  anomalous: boolean | null;
+}
 
 /** `anyad detect --json --slice Z`. */
 export interface DetectSliceJson extends DetectCommon, DetectSliceScoreJson {}
@@ -74,7 +79,11 @@ export function encoderJson(p: EncoderProvenance, description: string): EncoderJ
   // cache layout still says them; any other file is named by its file name.
   const source = p.source ?? '<memory>';
   const cached = HUB_PATH.exec(source);
-  const hub = p.hub ? { repo: p.hub.repo, revision: p.hub.commit } : cached ? { repo: `${cached[1]}/${cached[2]}`, revision: cached[3] } : undefined;
+  const hub = p.hub
+    ? { repo: p.hub.repo, revision: p.hub.commit }
+    : cached
+      ? { repo: `${cached[1]}/${cached[2]}`, revision: cached[3] }
+      : undefined;
   return {
     kind: 'pretrained',
     name: hub?.repo ?? (source.split(/[\\/]/).pop() || source),
@@ -85,7 +94,10 @@ export function encoderJson(p: EncoderProvenance, description: string): EncoderJ
 }
 
 /** The provenance of a bundle as its manifest states it (BundleManifest's `encoder` and `warning`). */
-export function modelProvenance(manifest: { encoder: { provenance: EncoderProvenance; description: string }; warning?: string }): ModelProvenanceJson {
+export function modelProvenance(manifest: {
+  encoder: { provenance: EncoderProvenance; description: string };
+  warning?: string;
+}): ModelProvenanceJson {
   return { encoder: encoderJson(manifest.encoder.provenance, manifest.encoder.description), warning: manifest.warning ?? null };
 }
 
@@ -127,18 +139,26 @@ function sliceIndex(v: unknown, name: string): number {
 function sliceScore(v: unknown, at: string): DetectSliceScoreJson {
   const s = obj(v, at || 'result');
   const f = (k: string) => (at ? `${at}.${k}` : k);
-  return { z: sliceIndex(s.z, f('z')), score: num(s.score, f('score')), threshold: nullableNum(s.threshold, f('threshold')), anomalous: nullableBool(s.anomalous, f('anomalous')) };
+  return {
+    z: sliceIndex(s.z, f('z')),
+    score: num(s.score, f('score')),
+    threshold: nullableNum(s.threshold, f('threshold')),
+    anomalous: nullableBool(s.anomalous, f('anomalous')),
+  };
 }
 
 /** Validates the provenance part of a result (`encoder`, `warning`); fields are copied, extras dropped. */
 export function parseModelProvenance(raw: Record<string, unknown>): ModelProvenanceJson {
   const e = obj(raw.encoder, 'encoder');
-  if (!(ENCODER_KINDS as readonly unknown[]).includes(e.kind)) fail(`'encoder.kind' must be one of ${ENCODER_KINDS.join(', ')}, got ${JSON.stringify(e.kind)?.slice(0, 40)}`);
+  if (!(ENCODER_KINDS as readonly unknown[]).includes(e.kind))
+    fail(`'encoder.kind' must be one of ${ENCODER_KINDS.join(', ')}, got ${JSON.stringify(e.kind)?.slice(0, 40)}`);
   const revision = optText(e.revision, 'encoder.revision');
   const sha256 = optText(e.sha256, 'encoder.sha256');
   const encoder: EncoderJson = {
-    kind: e.kind as EncoderKind, name: text(e.name, 'encoder.name'),
-    ...(revision !== undefined ? { revision } : {}), ...(sha256 !== undefined ? { sha256 } : {}),
+    kind: e.kind as EncoderKind,
+    name: text(e.name, 'encoder.name'),
+    ...(revision !== undefined ? { revision } : {}),
+    ...(sha256 !== undefined ? { sha256 } : {}),
     description: text(e.description, 'encoder.description'),
   };
   const warning = raw.warning === null ? null : text(raw.warning, 'warning');
@@ -151,7 +171,10 @@ export function parseModelProvenance(raw: Record<string, unknown>): ModelProvena
 export function parseDetectJson(raw: unknown): DetectJson {
   const r = obj(raw, 'result');
   const common: DetectCommon = {
-    model: text(r.model, 'model'), case: text(r.case, 'case'), subset: text(r.subset, 'subset'), provider: text(r.provider, 'provider'),
+    model: text(r.model, 'model'),
+    case: text(r.case, 'case'),
+    subset: text(r.subset, 'subset'),
+    provider: text(r.provider, 'provider'),
     out: r.out === null ? null : text(r.out, 'out'),
     ...parseModelProvenance(r),
   };

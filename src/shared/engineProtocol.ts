@@ -60,7 +60,9 @@ export interface SaveMapParams {
   path: string;
 }
 
-export interface ConfigParams { config: string }
+export interface ConfigParams {
+  config: string;
+}
 
 export interface ScanParams {
   root: string;
@@ -72,7 +74,10 @@ export interface ScanParams {
   threads: number;
 }
 
-interface RequestBase { v: typeof ENGINE_PROTOCOL_VERSION; id: number }
+interface RequestBase {
+  v: typeof ENGINE_PROTOCOL_VERSION;
+  id: number;
+}
 export type EngineRequest =
   | (RequestBase & { kind: 'detect'; params: DetectParams })
   | (RequestBase & { kind: 'saveMap'; params: SaveMapParams })
@@ -182,7 +187,8 @@ function num(v: unknown, name: string): number {
   return v as number;
 }
 function oneOf<T extends string>(v: unknown, allowed: readonly T[], name: string): T {
-  if (!(allowed as readonly unknown[]).includes(v)) fail(`'${name}' must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  if (!(allowed as readonly unknown[]).includes(v))
+    fail(`'${name}' must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)?.slice(0, 40)}`);
   return v as T;
 }
 function channels(v: unknown, name: string): ChannelId[] {
@@ -192,7 +198,8 @@ function channels(v: unknown, name: string): ChannelId[] {
   return out;
 }
 function strings(v: unknown, name: string): string[] {
-  if (!Array.isArray(v) || v.length > ENGINE_LIMITS.listItems) fail(`'${name}' must be an array of at most ${ENGINE_LIMITS.listItems} strings`);
+  if (!Array.isArray(v) || v.length > ENGINE_LIMITS.listItems)
+    fail(`'${name}' must be an array of at most ${ENGINE_LIMITS.listItems} strings`);
   return (v as unknown[]).map((s, i) => str(s, `${name}[${i}]`));
 }
 /** The size of the JSON part: typed arrays count as nothing (they are checked against dims). */
@@ -207,7 +214,10 @@ function jsonSize(v: unknown): number {
 }
 function envelope(raw: unknown, what: string): Record<string, unknown> {
   const m = obj(raw, what);
-  if (m.v !== ENGINE_PROTOCOL_VERSION) fail(`${what} of protocol version ${JSON.stringify(m.v)?.slice(0, 20)}; this side speaks ${ENGINE_PROTOCOL_VERSION} (restart VS Code after updating the extension)`);
+  if (m.v !== ENGINE_PROTOCOL_VERSION)
+    fail(
+      `${what} of protocol version ${JSON.stringify(m.v)?.slice(0, 20)}; this side speaks ${ENGINE_PROTOCOL_VERSION} (restart VS Code after updating the extension)`,
+    );
   const size = jsonSize(m);
   if (size > ENGINE_LIMITS.jsonChars) fail(`${what} is oversized (${size} characters of JSON, at most ${ENGINE_LIMITS.jsonChars})`);
   return m;
@@ -221,9 +231,13 @@ function detectParams(v: unknown): DetectParams {
   if (Object.keys(files).length === 0) fail(`'params.files' must name at least one sequence file`);
   const slice = p.slice === 'all' || p.slice === 'middle' ? p.slice : int(p.slice, 'params.slice', 0, 1 << 20);
   return {
-    model: path(p.model, 'params.model'), files, ...(p.config !== undefined ? { config: path(p.config, 'params.config') } : {}),
-    modalities: channels(p.modalities, 'params.modalities'), slice,
-    provider: oneOf(p.provider, PROVIDER_IDS, 'params.provider'), threads: int(p.threads, 'params.threads', 0, 1024),
+    model: path(p.model, 'params.model'),
+    files,
+    ...(p.config !== undefined ? { config: path(p.config, 'params.config') } : {}),
+    modalities: channels(p.modalities, 'params.modalities'),
+    slice,
+    provider: oneOf(p.provider, PROVIDER_IDS, 'params.provider'),
+    threads: int(p.threads, 'params.threads', 0, 1024),
     ...(p.batchSize !== undefined ? { batchSize: int(p.batchSize, 'params.batchSize', 1, 256) } : {}),
   };
 }
@@ -231,10 +245,13 @@ function detectParams(v: unknown): DetectParams {
 function scanParams(v: unknown): ScanParams {
   const p = obj(v, 'params');
   return {
-    root: path(p.root, 'params.root'), model: path(p.model, 'params.model'), out: path(p.out, 'params.out'),
+    root: path(p.root, 'params.root'),
+    model: path(p.model, 'params.model'),
+    out: path(p.out, 'params.out'),
     ...(p.config !== undefined ? { config: path(p.config, 'params.config') } : {}),
     ...(p.modalities !== undefined ? { modalities: channels(p.modalities, 'params.modalities') } : {}),
-    provider: oneOf(p.provider, PROVIDER_IDS, 'params.provider'), threads: int(p.threads, 'params.threads', 0, 1024),
+    provider: oneOf(p.provider, PROVIDER_IDS, 'params.provider'),
+    threads: int(p.threads, 'params.threads', 0, 1024),
   };
 }
 
@@ -247,7 +264,8 @@ export function parseEngineRequest(raw: unknown): EngineRequest {
   const base = { v: ENGINE_PROTOCOL_VERSION, id } as const;
   const kind = oneOf(m.kind, REQUEST_KINDS, 'kind');
   switch (kind) {
-    case 'detect': return { ...base, kind, params: detectParams(m.params) };
+    case 'detect':
+      return { ...base, kind, params: detectParams(m.params) };
     case 'saveMap': {
       const p = obj(m.params, 'params');
       const out = path(p.path, 'params.path');
@@ -255,10 +273,14 @@ export function parseEngineRequest(raw: unknown): EngineRequest {
       return { ...base, kind, params: { detectId: int(p.detectId, 'params.detectId', 1), path: out } };
     }
     case 'datasetSummary':
-    case 'trainPreflight': return { ...base, kind, params: { config: path(obj(m.params, 'params').config, 'params.config') } };
-    case 'scan': return { ...base, kind, params: scanParams(m.params) };
-    case 'stats': return { ...base, kind };
-    case 'cancel': return { ...base, kind, target: int(m.target, 'target', 1) };
+    case 'trainPreflight':
+      return { ...base, kind, params: { config: path(obj(m.params, 'params').config, 'params.config') } };
+    case 'scan':
+      return { ...base, kind, params: scanParams(m.params) };
+    case 'stats':
+      return { ...base, kind };
+    case 'cancel':
+      return { ...base, kind, target: int(m.target, 'target', 1) };
   }
 }
 
@@ -271,17 +293,25 @@ export function parseEngineEvent(raw: unknown): EngineEvent {
   const kind = oneOf(m.kind, EVENT_KINDS, 'kind');
   const optId = (x: unknown) => (x === null ? null : int(x, 'id', 1));
   switch (kind) {
-    case 'ready': return { v, kind, pid: int(m.pid, 'pid', 1) };
+    case 'ready':
+      return { v, kind, pid: int(m.pid, 'pid', 1) };
     case 'progress': {
       const total = int(m.total, 'total', 0);
       const done = int(m.done, 'done', 0, total);
       return { v, kind, id: int(m.id, 'id', 1), done, total, ...(m.message !== undefined ? { message: str(m.message, 'message') } : {}) };
     }
-    case 'log': return { v, kind, id: optId(m.id), message: str(m.message, 'message') };
-    case 'result': return { v, kind, id: int(m.id, 'id', 1), result: m.result };
+    case 'log':
+      return { v, kind, id: optId(m.id), message: str(m.message, 'message') };
+    case 'result':
+      return { v, kind, id: int(m.id, 'id', 1), result: m.result };
     case 'error': {
       const e = obj(m.error, 'error');
-      return { v, kind, id: optId(m.id), error: { name: str(e.name, 'error.name', 100), code: str(e.code, 'error.code', 200), message: str(e.message, 'error.message') } };
+      return {
+        v,
+        kind,
+        id: optId(m.id),
+        error: { name: str(e.name, 'error.name', 100), code: str(e.code, 'error.code', 200), message: str(e.message, 'error.message') },
+      };
     }
   }
 }
@@ -289,8 +319,11 @@ export function parseEngineEvent(raw: unknown): EngineEvent {
 function datasetResult(r: Record<string, unknown>): DatasetResult {
   const s = obj(r.slices, 'result.slices');
   return {
-    text: str(r.text, 'result.text', ENGINE_LIMITS.jsonChars), warnings: strings(r.warnings, 'result.warnings'), notes: strings(r.notes, 'result.notes'),
-    cases: int(r.cases, 'result.cases'), slices: { train: int(s.train, 'result.slices.train'), val: int(s.val, 'result.slices.val'), test: int(s.test, 'result.slices.test') },
+    text: str(r.text, 'result.text', ENGINE_LIMITS.jsonChars),
+    warnings: strings(r.warnings, 'result.warnings'),
+    notes: strings(r.notes, 'result.notes'),
+    cases: int(r.cases, 'result.cases'),
+    slices: { train: int(s.train, 'result.slices.train'), val: int(s.val, 'result.slices.val'), test: int(s.test, 'result.slices.test') },
   };
 }
 
@@ -307,25 +340,51 @@ export function parseEngineResult<K extends AnsweredKind>(kind: K, raw: unknown)
       const map = r.map as Float32Array;
       const want = z === null ? dims[0] * dims[1] * dims[2] : dims[0] * dims[1];
       if (want > ENGINE_LIMITS.mapVoxels) fail(`'result.map' is oversized (${want} voxels, at most ${ENGINE_LIMITS.mapVoxels})`);
-      if (map.length !== want) fail(`'result.map' has ${map.length} values; dims ${dims.join('×')} ${z === null ? '' : `(slice ${z}) `}need ${want}`);
+      if (map.length !== want)
+        fail(`'result.map' has ${map.length} values; dims ${dims.join('×')} ${z === null ? '' : `(slice ${z}) `}need ${want}`);
       let detect: DetectJson;
-      try { detect = parseDetectJson(r.detect); } catch (e) { fail(`'result.detect': ${(e as Error).message}`); }
-      if (('slices' in detect!) !== (z === null)) fail(`'result.detect' is a ${'slices' in detect! ? 'volume' : 'slice'} result but z is ${String(z)}`);
+      try {
+        detect = parseDetectJson(r.detect);
+      } catch (e) {
+        fail(`'result.detect': ${(e as Error).message}`);
+      }
+      if ('slices' in detect! !== (z === null))
+        fail(`'result.detect' is a ${'slices' in detect! ? 'volume' : 'slice'} result but z is ${String(z)}`);
       const t = obj(r.timings, 'result.timings');
       const mapId = r.mapId === null ? null : int(r.mapId, 'result.mapId', 1);
-      return { detect: detect!, map, dims, z, batch: int(r.batch, 'result.batch', 1, 256), mapId, timings: { loadMs: num(t.loadMs, 'result.timings.loadMs'), detectMs: num(t.detectMs, 'result.timings.detectMs') } } as EngineResults[K];
+      return {
+        detect: detect!,
+        map,
+        dims,
+        z,
+        batch: int(r.batch, 'result.batch', 1, 256),
+        mapId,
+        timings: { loadMs: num(t.loadMs, 'result.timings.loadMs'), detectMs: num(t.detectMs, 'result.timings.detectMs') },
+      } as EngineResults[K];
     }
-    case 'saveMap': return { path: path(r.path, 'result.path') } as EngineResults[K];
+    case 'saveMap':
+      return { path: path(r.path, 'result.path') } as EngineResults[K];
     case 'datasetSummary':
-    case 'trainPreflight': return datasetResult(r) as EngineResults[K];
-    case 'scan': return {
-      cases: int(r.cases, 'result.cases'), scanned: int(r.scanned, 'result.scanned'), skipped: int(r.skipped, 'result.skipped'), failed: int(r.failed, 'result.failed'),
-      summary: path(r.summary, 'result.summary'), casesCsv: path(r.casesCsv, 'result.casesCsv'), slicesCsv: path(r.slicesCsv, 'result.slicesCsv'),
-    } as EngineResults[K];
-    case 'stats': return {
-      pid: int(r.pid, 'result.pid', 1), cases: int(r.cases, 'result.cases'), caseBytes: int(r.caseBytes, 'result.caseBytes'),
-      sessions: int(r.sessions, 'result.sessions'), bundles: int(r.bundles, 'result.bundles'),
-    } as EngineResults[K];
+    case 'trainPreflight':
+      return datasetResult(r) as EngineResults[K];
+    case 'scan':
+      return {
+        cases: int(r.cases, 'result.cases'),
+        scanned: int(r.scanned, 'result.scanned'),
+        skipped: int(r.skipped, 'result.skipped'),
+        failed: int(r.failed, 'result.failed'),
+        summary: path(r.summary, 'result.summary'),
+        casesCsv: path(r.casesCsv, 'result.casesCsv'),
+        slicesCsv: path(r.slicesCsv, 'result.slicesCsv'),
+      } as EngineResults[K];
+    case 'stats':
+      return {
+        pid: int(r.pid, 'result.pid', 1),
+        cases: int(r.cases, 'result.cases'),
+        caseBytes: int(r.caseBytes, 'result.caseBytes'),
+        sessions: int(r.sessions, 'result.sessions'),
+        bundles: int(r.bundles, 'result.bundles'),
+      } as EngineResults[K];
   }
   return fail(`no result is defined for '${String(kind)}'`);
 }

@@ -17,12 +17,44 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { closedRegionVoxels, type Plane } from '../extension/model/planes';
-import { DETECT_CHANNELS, LIMITS, parseHostMessage, type DetectChannel, type Dims3, type FileLayer, type HeatmapMessage, type HeatmapModel, type HostToWebview, type InitMessage, type SequenceTab, type WebviewToHost } from './protocol';
-import { BRATS_LABELS, caseView, colourBarTicks, editLabel, finiteRange, formatNumber, labelEntry, labelStatistics, niivueLabelColormap, Notices, subsetLabel, toggleModality, windowLevelText, type CaseInfo, type LabelEntry, type StatsImage } from './viewerState';
+import {
+  DETECT_CHANNELS,
+  LIMITS,
+  parseHostMessage,
+  type DetectChannel,
+  type Dims3,
+  type FileLayer,
+  type HeatmapMessage,
+  type HeatmapModel,
+  type HostToWebview,
+  type InitMessage,
+  type SequenceTab,
+  type WebviewToHost,
+} from './protocol';
+import {
+  BRATS_LABELS,
+  caseView,
+  colourBarTicks,
+  editLabel,
+  finiteRange,
+  formatNumber,
+  labelEntry,
+  labelStatistics,
+  niivueLabelColormap,
+  Notices,
+  subsetLabel,
+  toggleModality,
+  windowLevelText,
+  type CaseInfo,
+  type LabelEntry,
+  type StatsImage,
+} from './viewerState';
 import { VoxelMap } from './voxelMap';
 
 /** Epoch ms of a step of opening, on <body data-t-…> for the viewer benchmark's breakdown. */
-const stamp = (name: string): void => { document.body.dataset[name] = String(Math.round(performance.timeOrigin + performance.now())); };
+const stamp = (name: string): void => {
+  document.body.dataset[name] = String(Math.round(performance.timeOrigin + performance.now()));
+};
 stamp('tScript');
 
 declare function acquireVsCodeApi(): { postMessage(msg: unknown): void; getState(): unknown; setState(s: unknown): void };
@@ -46,19 +78,54 @@ const canvas = $<HTMLCanvasElement>('viewer-canvas');
 // end-to-end tests and screenshots). NiiVue reuses this context: getContext returns it.
 canvas.getContext('webgl2', { preserveDrawingBuffer: true, alpha: true, antialias: false });
 const nv = new Niivue({
-  logLevel: 'warn', show3Dcrosshair: true, isRadiologicalConvention: true, sagittalNoseLeft: true, isColorbar: false,
-  isOrientationTextVisible: true, showAllOrientationMarkers: true, multiplanarShowRender: SHOW_RENDER.ALWAYS,
-  dragAndDropEnabled: false, backColor: [0, 0, 0, 1], crosshairColor: [0.1, 0.9, 0.1, 0.8], isNearestInterpolation: true,
-  maxDrawUndoBitmaps: 2, viewModeHotKey: '', clipPlaneHotKey: '', cycleClipPlaneHotKey: '', penSize: 3, isFilledPen: false,
-  measureTextColor: [0, 1, 1, 1], measureLineColor: [0, 1, 1, 1],
+  logLevel: 'warn',
+  show3Dcrosshair: true,
+  isRadiologicalConvention: true,
+  sagittalNoseLeft: true,
+  isColorbar: false,
+  isOrientationTextVisible: true,
+  showAllOrientationMarkers: true,
+  multiplanarShowRender: SHOW_RENDER.ALWAYS,
+  dragAndDropEnabled: false,
+  backColor: [0, 0, 0, 1],
+  crosshairColor: [0.1, 0.9, 0.1, 0.8],
+  isNearestInterpolation: true,
+  maxDrawUndoBitmaps: 2,
+  viewModeHotKey: '',
+  clipPlaneHotKey: '',
+  cycleClipPlaneHotKey: '',
+  penSize: 3,
+  isFilledPen: false,
+  measureTextColor: [0, 1, 1, 1],
+  measureLineColor: [0, 1, 1, 1],
 });
 // Shader compilation (synchronous in software GL) starts once 'ready' is sent, so it overlaps
 // the host reading and sending the file's bytes.
-const attached = new Promise((r) => setTimeout(r, 0)).then(() => nv.attachToCanvas(canvas)).then((v) => { stamp('tAttached'); return v; }).then(() => true, (e: unknown) => { fatal('WebGL2 is not available', String((e as Error)?.message ?? e)); return false; });
+const attached = new Promise((r) => setTimeout(r, 0))
+  .then(() => nv.attachToCanvas(canvas))
+  .then((v) => {
+    stamp('tAttached');
+    return v;
+  })
+  .then(
+    () => true,
+    (e: unknown) => {
+      fatal('WebGL2 is not available', String((e as Error)?.message ?? e));
+      return false;
+    },
+  );
 
 // Script errors reach the AnyAD log (the host opens it for errors): a webview's console is out of sight.
-window.addEventListener('error', (e) => send({ type: 'log', level: 'error', message: `viewer script error: ${e.message} (${e.filename}:${e.lineno})`.slice(0, LIMITS.text) }));
-window.addEventListener('unhandledrejection', (e) => send({ type: 'log', level: 'error', message: `viewer script error: ${String((e.reason as Error)?.stack ?? e.reason)}`.slice(0, LIMITS.text) }));
+window.addEventListener('error', (e) =>
+  send({ type: 'log', level: 'error', message: `viewer script error: ${e.message} (${e.filename}:${e.lineno})`.slice(0, LIMITS.text) }),
+);
+window.addEventListener('unhandledrejection', (e) =>
+  send({
+    type: 'log',
+    level: 'error',
+    message: `viewer script error: ${String((e.reason as Error)?.stack ?? e.reason)}`.slice(0, LIMITS.text),
+  }),
+);
 
 const saved = (vscode.getState() ?? {}) as { labels?: LabelEntry[] };
 const state = {
@@ -139,8 +206,10 @@ function autoWindow(img: NVImage): [number, number] {
 function syncLayers(): void {
   const bg = state.images.get(state.background);
   if (!bg) return;
-  const blend = state.blend && state.blend !== state.background ? state.images.get(state.blend) ?? null : null;
-  const wanted = [bg, blend, state.mask, state.heatmap?.image ?? null, ...state.overlays.map((o) => o.image)].filter((v): v is NVImage => v !== null);
+  const blend = state.blend && state.blend !== state.background ? (state.images.get(state.blend) ?? null) : null;
+  const wanted = [bg, blend, state.mask, state.heatmap?.image ?? null, ...state.overlays.map((o) => o.image)].filter(
+    (v): v is NVImage => v !== null,
+  );
   let changed = false;
   if (wanted.length !== nv.volumes.length || wanted.some((v, i) => nv.volumes[i] !== v)) {
     nv.volumes = wanted;
@@ -152,7 +221,8 @@ function syncLayers(): void {
   if (blend) changed = style(blend, 'gray', percent('blend-opacity')) || changed;
   if (state.mask) changed = style(state.mask, null, checked('overlay-mask') ? percent('opacity-mask') : 0) || changed;
   const heat = state.heatmap?.image;
-  if (heat) changed = style(heat, $<Valued>('colormap').value || 'hot', checked('overlay-heatmap') ? percent('opacity-heatmap') : 0) || changed;
+  if (heat)
+    changed = style(heat, $<Valued>('colormap').value || 'hot', checked('overlay-heatmap') ? percent('opacity-heatmap') : 0) || changed;
   for (const [i, o] of state.overlays.entries()) {
     const visible = (document.getElementById(`overlay-${i}-visible`) as Checkable | null)?.checked !== false;
     const opacity = Number((document.getElementById(`overlay-${i}-opacity`) as HTMLInputElement | null)?.value ?? '60') / 100;
@@ -206,7 +276,8 @@ function showBackground(s: SeqKey): void {
 
 function setBlend(s: SeqKey | null): void {
   state.blend = s === null ? null : tabKey(s);
-  if (state.blend && !state.images.has(state.blend) && (state.blend === 'opened' || !takeWaiting(state.blend))) requestSequence(state.blend);
+  if (state.blend && !state.images.has(state.blend) && (state.blend === 'opened' || !takeWaiting(state.blend)))
+    requestSequence(state.blend);
   syncLayers();
 }
 
@@ -223,7 +294,7 @@ function setSide(s: SeqKey | null): void {
 /** Shows state.side in the second NiiVue (a copy of the decoded image: each NiiVue owns its GL state). */
 async function syncSide(): Promise<void> {
   const key = state.side;
-  document.body.dataset.side = key === 'opened' ? state.init?.opened ?? 'file' : key ?? 'none';
+  document.body.dataset.side = key === 'opened' ? (state.init?.opened ?? 'file') : (key ?? 'none');
   if (!key) {
     nv.broadcastTo([], { '2d': true, '3d': true });
     nv.resizeListener();
@@ -249,7 +320,7 @@ async function syncSide(): Promise<void> {
     side.key = key;
     side.nv.updateGLVolume();
   }
-  $('side-caption').textContent = (key === 'opened' ? state.init?.opened ?? 'file' : key).toUpperCase();
+  $('side-caption').textContent = (key === 'opened' ? (state.init?.opened ?? 'file') : key).toUpperCase();
   side.nv.setSliceType(viewSliceType(state.view));
   side.nv.setRadiologicalConvention(state.radiological);
   // Each follows the other: crosshair, slice, zoom and 3-D angles.
@@ -260,7 +331,9 @@ async function syncSide(): Promise<void> {
   side.nv.scene.crosshairPos = nv.scene.crosshairPos;
   side.nv.drawScene();
   markPainted(null);
-  requestAnimationFrame(() => { document.body.dataset.paintedSide = String(Math.round(performance.timeOrigin + performance.now())); });
+  requestAnimationFrame(() => {
+    document.body.dataset.paintedSide = String(Math.round(performance.timeOrigin + performance.now()));
+  });
 }
 
 /** Asks the host for a sibling sequence once; `shown`: the user is waiting for it (say so). */
@@ -316,12 +389,15 @@ let idleDecoding = false;
 function decodeWhenIdle(): void {
   if (idleDecoding || waiting.size === 0) return;
   idleDecoding = true;
-  requestIdleCallback(() => {
-    idleDecoding = false;
-    const next = [...waiting.keys()][0];
-    const decoding = next ? takeWaiting(next) : false;
-    if (decoding) void decoding.then(decodeWhenIdle);
-  }, { timeout: 4000 });
+  requestIdleCallback(
+    () => {
+      idleDecoding = false;
+      const next = [...waiting.keys()][0];
+      const decoding = next ? takeWaiting(next) : false;
+      if (decoding) void decoding.then(decodeWhenIdle);
+    },
+    { timeout: 4000 },
+  );
 }
 /** Decodes a waiting sequence now (in the file queue's order); false when none waits. */
 function takeWaiting(layer: FileLayer): Promise<void> | false {
@@ -357,7 +433,7 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted
     return;
   }
   if (layer === 'opened') return onOpened(name, img);
-  if (!state.map || img.hdr!.dims[1] * img.hdr!.dims[2] * img.hdr!.dims[3] !== state.map.count && layer !== 'overlay') {
+  if (!state.map || (img.hdr!.dims[1] * img.hdr!.dims[2] * img.hdr!.dims[3] !== state.map.count && layer !== 'overlay')) {
     notices.set(`file:${layer}`, `${name} is not on the opened volume's grid: not shown`, 'error');
     showNotices();
     return;
@@ -410,7 +486,14 @@ function isLabelImage(img: NVImage): boolean {
   return true;
 }
 function datatypeName(img: NVImage): string {
-  return ({ 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32' } as Record<number, string>)[img.hdr!.datatypeCode] ?? 'other';
+  return (
+    (
+      { 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32' } as Record<
+        number,
+        string
+      >
+    )[img.hdr!.datatypeCode] ?? 'other'
+  );
 }
 
 function onOpened(name: string, img: NVImage): void {
@@ -597,18 +680,20 @@ function labelValue(): number {
 
 function updateControls(): void {
   const bg = state.background;
-  for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).setAttribute('aria-selected', String(tabKey(s) === bg));
+  for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[])
+    $(`seq-${s}`).setAttribute('aria-selected', String(tabKey(s) === bg));
   for (const p of ['axial', 'coronal', 'sagittal'] as Plane[]) $(`plane-${p}`).setAttribute('aria-pressed', String(state.view === p));
   $('view-multiplanar').setAttribute('aria-pressed', String(state.view === 'multiplanar'));
   $('view-3d').setAttribute('aria-pressed', String(state.view === 'render'));
   const orient = $('orient-toggle');
   orient.textContent = state.radiological ? 'Radiological' : 'Neurological';
   orient.setAttribute('aria-pressed', String(!state.radiological));
-  for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[]) $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
+  for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[])
+    $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
   $('brush-size-label').textContent = $<HTMLInputElement>('brush-size').value;
   $('colorbar-section').hidden = !state.heatmap;
   // Named by sequence (the opened file stands for its own), for tests and screenshots.
-  document.body.dataset.blend = state.blend === 'opened' ? state.init?.opened ?? 'file' : state.blend ?? 'none';
+  document.body.dataset.blend = state.blend === 'opened' ? (state.init?.opened ?? 'file') : (state.blend ?? 'none');
   updateWindowControls();
   updateSliceControls();
   updateReadout();
@@ -681,7 +766,10 @@ function updateReadout(): void {
   const raw = (img.img as ArrayLike<number>)[s];
   const slope = img.hdr!.scl_slope || 1;
   const value = raw * slope + (img.hdr!.scl_slope ? img.hdr!.scl_inter || 0 : 0);
-  const parts = [`voxel (${x}, ${y}, ${z})`, `${(state.background === 'opened' ? state.init?.opened ?? 'file' : state.background).toUpperCase()} ${formatNumber(value)}`];
+  const parts = [
+    `voxel (${x}, ${y}, ${z})`,
+    `${(state.background === 'opened' ? (state.init?.opened ?? 'file') : state.background).toUpperCase()} ${formatNumber(value)}`,
+  ];
   if (state.mask) parts.push(`label ${(state.mask.img as ArrayLike<number>)[s]}`);
   if (state.mirror) {
     const a = state.mirror[map.canonicalToDrawIndex(i)];
@@ -714,7 +802,11 @@ function applyCase(c: CaseInfo): void {
   notices.set('detect', view.detectNotice ?? '');
   // Blend choices: the case's other sequences.
   const blend = $<Valued>('blend-select');
-  const options: [string, string][] = [['none', 'none'], ...(view.fileTab ? [['opened', 'File'] as [string, string]] : []), ...view.tabs.map((t) => [t, t.toUpperCase()] as [string, string])];
+  const options: [string, string][] = [
+    ['none', 'none'],
+    ...(view.fileTab ? [['opened', 'File'] as [string, string]] : []),
+    ...view.tabs.map((t) => [t, t.toUpperCase()] as [string, string]),
+  ];
   blend.innerHTML = options.map(([v, t]) => `<vscode-option value="${v}">${t}</vscode-option>`).join('');
   blend.value = state.blend ?? 'none';
   const sideSelect = $<Valued>('side-select');
@@ -789,12 +881,18 @@ function renderLabelTable(): void {
     name.value = e.name;
     name.dataset.testid = `label-name-${e.value}`;
     name.setAttribute('aria-label', `Name of label ${e.value}`);
-    name.addEventListener('change', () => { state.labels = editLabel(state.labels, e.value, { name: name.value.slice(0, 200) }); applyLabelTable(); });
+    name.addEventListener('change', () => {
+      state.labels = editLabel(state.labels, e.value, { name: name.value.slice(0, 200) });
+      applyLabelTable();
+    });
     const vis = document.createElement('vscode-checkbox') as Checkable;
     vis.checked = e.visible;
     vis.dataset.testid = `label-visible-${e.value}`;
     vis.setAttribute('aria-label', `Show label ${e.value}`);
-    vis.addEventListener('change', () => { state.labels = editLabel(state.labels, e.value, { visible: vis.checked }); applyLabelTable(); });
+    vis.addEventListener('change', () => {
+      state.labels = editLabel(state.labels, e.value, { visible: vis.checked });
+      applyLabelTable();
+    });
     const cells = [sw, document.createTextNode(String(e.value)), name, vis];
     cells.forEach((c, k) => {
       const td = document.createElement('td');
@@ -814,7 +912,12 @@ function computeStats(): void {
   const images: StatsImage[] = [];
   for (const [key, img] of state.images) {
     if (key === 'opened' && state.init.opened && state.images.has(state.init.opened)) continue;
-    images.push({ name: (key === 'opened' ? state.init.opened ?? 'file' : key).toUpperCase(), data: img.img as ArrayLike<number>, slope: img.hdr!.scl_slope, inter: img.hdr!.scl_inter });
+    images.push({
+      name: (key === 'opened' ? (state.init.opened ?? 'file') : key).toUpperCase(),
+      data: img.img as ArrayLike<number>,
+      slope: img.hdr!.scl_slope,
+      inter: img.hdr!.scl_inter,
+    });
   }
   images.sort((a, b) => ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(a.name) - ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(b.name));
   const annotation = map.canonicalToStorage(map.drawToCanonical(state.mirror));
@@ -836,7 +939,13 @@ function computeStats(): void {
     for (const r of rows) {
       const tr = document.createElement('tr');
       tr.dataset.testid = `stats-${src.toLowerCase()}-${r.value}`;
-      const cells = [src, `${r.value} ${labelEntry(state.labels, r.value).name}`, String(r.voxels), r.ml.toFixed(3), ...images.map((i) => formatNumber(r.means[i.name]))];
+      const cells = [
+        src,
+        `${r.value} ${labelEntry(state.labels, r.value).name}`,
+        String(r.voxels),
+        r.ml.toFixed(3),
+        ...images.map((i) => formatNumber(r.means[i.name])),
+      ];
       cells.forEach((c, k) => {
         const td = document.createElement('td');
         if (k >= 2) td.className = 'num';
@@ -874,7 +983,9 @@ function renderOverlayList(): void {
       sel.id = `overlay-${i}-colormap`;
       sel.dataset.testid = sel.id;
       sel.setAttribute('aria-label', `Colormap of ${o.name}`);
-      sel.innerHTML = ['warm', 'hot', 'jet', 'viridis', 'plasma', 'cool'].map((c) => `<vscode-option value="${c}">${c}</vscode-option>`).join('');
+      sel.innerHTML = ['warm', 'hot', 'jet', 'viridis', 'plasma', 'cool']
+        .map((c) => `<vscode-option value="${c}">${c}</vscode-option>`)
+        .join('');
       sel.addEventListener('change', syncLayers);
       list.append(sel);
     }
@@ -906,7 +1017,11 @@ function buildHeatmapImage(): void {
 window.addEventListener('message', (event: MessageEvent) => {
   const msg = parseHostMessage(event.data, dims());
   if (!msg) {
-    send({ type: 'log', level: 'warn', message: `viewer: dropped a malformed message from the host (type ${String((event.data as { type?: unknown })?.type).slice(0, 40)})` });
+    send({
+      type: 'log',
+      level: 'warn',
+      message: `viewer: dropped a malformed message from the host (type ${String((event.data as { type?: unknown })?.type).slice(0, 40)})`,
+    });
     return;
   }
   void onHostMessage(msg);
@@ -920,7 +1035,8 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       state.init = msg;
       const [nx, ny, nz] = msg.dims;
       state.cursor = [Math.floor(nx / 2), Math.floor(ny / 2), Math.floor(nz / 2)];
-      $('info').textContent = `${msg.name} — ${nx}×${ny}×${nz}, ${msg.spacing.map((s) => s.toFixed(2)).join('×')} mm, stored ${msg.orientation}, ${msg.datatype}; annotation: ${msg.annotationFile}`;
+      $('info').textContent =
+        `${msg.name} — ${nx}×${ny}×${nz}, ${msg.spacing.map((s) => s.toFixed(2)).join('×')} mm, stored ${msg.orientation}, ${msg.datatype}; annotation: ${msg.annotationFile}`;
       applyCase(msg);
       $<HTMLInputElement>('opacity-heatmap').value = String(Math.round(msg.overlay.opacity * 100));
       $<Valued>('colormap').value = msg.overlay.colormap;
@@ -968,7 +1084,8 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       buildHeatmapImage();
       const where = msg.slice === null ? 'volume' : `axial slice ${msg.slice}`;
       showModelWarning(msg.model);
-      $('score').textContent = `Anomaly score ${formatNumber(msg.score)} (threshold ${formatNumber(msg.threshold)}): ${msg.decision ? 'ANOMALOUS' : 'normal'} — ${where}, ${subsetLabel(msg.modalities)}`;
+      $('score').textContent =
+        `Anomaly score ${formatNumber(msg.score)} (threshold ${formatNumber(msg.threshold)}): ${msg.decision ? 'ANOMALOUS' : 'normal'} — ${where}, ${subsetLabel(msg.modalities)}`;
       $<Checkable>('overlay-heatmap').checked = true;
       syncLayers();
       if (msg.slice !== null) setSlice('axial', msg.slice);
@@ -1000,9 +1117,10 @@ function showModelWarning(model: HeatmapModel | null): void {
   const banner = $('model-warning');
   banner.hidden = !model?.warning;
   if (!model?.warning) return;
-  $('model-warning-text').textContent = model.kind === 'random-init'
-    ? 'Random-init encoder: these detections are not meaningful for real data'
-    : `Model warning: ${model.warning}`;
+  $('model-warning-text').textContent =
+    model.kind === 'random-init'
+      ? 'Random-init encoder: these detections are not meaningful for real data'
+      : `Model warning: ${model.warning}`;
   banner.title = `${model.description}\n${model.warning}`;
 }
 
@@ -1017,31 +1135,37 @@ function reportViewState(): void {
 /** Sends the view state at once (before a Detect request, so the host sees the latest slice). */
 function reportViewStateNow(): void {
   if (viewStateTimer !== undefined) clearTimeout(viewStateTimer);
-  if (state.init && state.modalities.length > 0) send({ type: 'viewState', cursor: [...state.cursor] as Dims3, modalities: [...state.modalities] });
+  if (state.init && state.modalities.length > 0)
+    send({ type: 'viewState', cursor: [...state.cursor] as Dims3, modalities: [...state.modalities] });
 }
 
 // ---------- keyboard and pointer -------------------------------------------------------------
 
 // Capture phase: our keys act once, before NiiVue's canvas handlers see them.
-document.addEventListener('keydown', (e) => {
-  const target = e.target as HTMLElement | null;
-  const typing = target && (target.tagName === 'INPUT' || target.tagName === 'VSCODE-TEXTFIELD' || target.tagName === 'VSCODE-SINGLE-SELECT');
-  if (typing || e.ctrlKey || e.metaKey || e.altKey) return; // undo/redo/save keys belong to VS Code
-  const step = ({ ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } as Record<string, number>)[e.key];
-  if (step !== undefined && state.init) {
-    setSlice(state.plane, state.cursor[PLANE_AXIS[state.plane]] + step);
+document.addEventListener(
+  'keydown',
+  (e) => {
+    const target = e.target as HTMLElement | null;
+    const typing =
+      target && (target.tagName === 'INPUT' || target.tagName === 'VSCODE-TEXTFIELD' || target.tagName === 'VSCODE-SINGLE-SELECT');
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return; // undo/redo/save keys belong to VS Code
+    const step = ({ ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } as Record<string, number>)[e.key];
+    if (step !== undefined && state.init) {
+      setSlice(state.plane, state.cursor[PLANE_AXIS[state.plane]] + step);
+      e.preventDefault();
+      e.stopPropagation();
+      return;
+    }
+    const tool = ({ n: 'navigate', b: 'brush', e: 'eraser', f: 'fill', m: 'measure' } as Record<string, Tool>)[e.key.toLowerCase()];
+    const view = ({ 1: 'axial', 2: 'coronal', 3: 'sagittal', 4: 'multiplanar', 5: 'render' } as Record<string, View>)[e.key];
+    if (tool) setTool(tool);
+    else if (view) setView(view);
+    else return;
     e.preventDefault();
     e.stopPropagation();
-    return;
-  }
-  const tool = ({ n: 'navigate', b: 'brush', e: 'eraser', f: 'fill', m: 'measure' } as Record<string, Tool>)[e.key.toLowerCase()];
-  const view = ({ 1: 'axial', 2: 'coronal', 3: 'sagittal', 4: 'multiplanar', 5: 'render' } as Record<string, View>)[e.key];
-  if (tool) setTool(tool);
-  else if (view) setView(view);
-  else return;
-  e.preventDefault();
-  e.stopPropagation();
-}, true);
+  },
+  true,
+);
 
 canvas.addEventListener('pointerup', (e) => {
   // NiiVue has moved the crosshair to the click by now (its listener was added first).
@@ -1054,12 +1178,12 @@ canvas.addEventListener('contextmenu', (e) => e.preventDefault());
 for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).addEventListener('click', () => showBackground(s));
 $('blend-select').addEventListener('change', () => {
   const v = $<Valued>('blend-select').value;
-  setBlend(v === 'none' || !v ? null : v as SeqKey);
+  setBlend(v === 'none' || !v ? null : (v as SeqKey));
 });
 $('blend-opacity').addEventListener('input', syncLayers);
 $('side-select').addEventListener('change', () => {
   const v = $<Valued>('side-select').value;
-  setSide(v === 'none' || !v ? null : v as SeqKey);
+  setSide(v === 'none' || !v ? null : (v as SeqKey));
 });
 for (const p of ['axial', 'coronal', 'sagittal'] as Plane[]) $(`plane-${p}`).addEventListener('click', () => setView(p));
 $('view-multiplanar').addEventListener('click', () => setView('multiplanar'));
@@ -1072,19 +1196,34 @@ $('orient-toggle').addEventListener('click', () => {
 });
 $('slice').addEventListener('input', () => setSlice(state.plane, Number($<HTMLInputElement>('slice').value)));
 $('wl-preset').addEventListener('change', applyWindowPreset);
-for (const id of ['wl-min', 'wl-max']) $(id).addEventListener('change', () => { $<Valued>('wl-preset').value = 'custom'; applyWindowPreset(); });
+for (const id of ['wl-min', 'wl-max'])
+  $(id).addEventListener('change', () => {
+    $<Valued>('wl-preset').value = 'custom';
+    applyWindowPreset();
+  });
 for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[]) $(`tool-${t}`).addEventListener('click', () => setTool(t));
 $('pen-filled').addEventListener('change', () => setTool(state.tool));
 $('brush-size').addEventListener('input', () => setTool(state.tool));
-$('label-value').addEventListener('change', () => { setTool(state.tool); renderLabelTable(); });
+$('label-value').addEventListener('change', () => {
+  setTool(state.tool);
+  renderLabelTable();
+});
 $('undo').addEventListener('click', () => send({ type: 'command', command: 'undo' }));
 $('redo').addEventListener('click', () => send({ type: 'command', command: 'redo' }));
 $('save').addEventListener('click', () => send({ type: 'command', command: 'save' }));
 $('save-as').addEventListener('click', () => send({ type: 'command', command: 'saveAs' }));
 $('revert').addEventListener('click', () => send({ type: 'command', command: 'revert' }));
 // A new detection clears the old score line, so it never stands beside the wrong result.
-$('detect-slice').addEventListener('click', () => { reportViewStateNow(); $('score').textContent = ''; send({ type: 'command', command: 'detectSlice' }); });
-$('detect-volume').addEventListener('click', () => { reportViewStateNow(); $('score').textContent = ''; send({ type: 'command', command: 'detectVolume' }); });
+$('detect-slice').addEventListener('click', () => {
+  reportViewStateNow();
+  $('score').textContent = '';
+  send({ type: 'command', command: 'detectSlice' });
+});
+$('detect-volume').addEventListener('click', () => {
+  reportViewStateNow();
+  $('score').textContent = '';
+  send({ type: 'command', command: 'detectVolume' });
+});
 $('model-card').addEventListener('click', () => send({ type: 'command', command: 'showModelCard' }));
 $('pretrained-weights').addEventListener('click', () => send({ type: 'command', command: 'pretrainedWeights' }));
 $('add-overlay').addEventListener('click', () => send({ type: 'addOverlay' }));
@@ -1123,4 +1262,6 @@ send({ type: 'ready' });
 stamp('tReady');
 // The host sends the image unasked; should that be lost (a page that loaded too early), asking
 // again after a while costs nothing: repeats are ignored above.
-setTimeout(() => { if (!state.init) send({ type: 'ready' }); }, 3000);
+setTimeout(() => {
+  if (!state.init) send({ type: 'ready' });
+}, 3000);

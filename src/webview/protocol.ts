@@ -47,23 +47,44 @@ export interface InitMessage {
   /** Canonical axis w is storage axis axes[w].axis, reversed when axes[w].flip. */
   axes: [GridAxis, GridAxis, GridAxis];
 }
-export interface GridAxis { axis: 0 | 1 | 2; flip: boolean }
+export interface GridAxis {
+  axis: 0 | 1 | 2;
+  flip: boolean;
+}
 /**
  * The case changed after init (a sequence assigned by hand, anyad.json edited): the same
  * fields as init's. Sibling volumes fetched before are stale and fetched again on use.
  */
-export interface CaseMessage { type: 'case'; sequences: SequenceTab[]; opened: SequenceTab | null; hasLabel: boolean }
+export interface CaseMessage {
+  type: 'case';
+  sequences: SequenceTab[];
+  opened: SequenceTab | null;
+  hasLabel: boolean;
+}
 /**
  * A NIfTI file's bytes, as stored (.nii or .nii.gz): the opened file, a sibling sequence, the
  * case's label mask, or an overlay the user added. The webview decodes it.
  */
-export interface FileMessage { type: 'file'; layer: FileLayer; name: string; bytes: ArrayBuffer }
+export interface FileMessage {
+  type: 'file';
+  layer: FileLayer;
+  name: string;
+  bytes: ArrayBuffer;
+}
 export const FILE_LAYERS = ['opened', ...SEQUENCE_NAMES, 'mask', 'overlay'] as const;
 export type FileLayer = (typeof FILE_LAYERS)[number];
 /** The whole annotation, Uint8 bytes on the canonical grid (sent only when it is not blank). */
-export interface LabelsMessage { type: 'labels'; layer: 'annotation'; data: ArrayBuffer }
+export interface LabelsMessage {
+  type: 'labels';
+  layer: 'annotation';
+  data: ArrayBuffer;
+}
 /** New annotation labels for some voxels: indices as Uint32 bytes, values as Uint8 bytes. */
-export interface AnnotationPatchMessage { type: 'annotationPatch'; indices: ArrayBuffer; values: ArrayBuffer }
+export interface AnnotationPatchMessage {
+  type: 'annotationPatch';
+  indices: ArrayBuffer;
+  values: ArrayBuffer;
+}
 /**
  * An anomaly map on the voxel grid (Float32 bytes; NaN where it was not computed, e.g. all
  * other slices of a single-slice detection), with the image-level score and decision.
@@ -80,45 +101,129 @@ export interface HeatmapMessage {
   /** The model behind this result: the viewer shows `warning` (random-init encoder) beside it. */
   model: HeatmapModel;
 }
-export interface HeatmapModel { kind: EncoderKind; description: string; warning: string | null }
+export interface HeatmapModel {
+  kind: EncoderKind;
+  description: string;
+  warning: string | null;
+}
 /** Per-axial-slice scores (Float32 bytes, one per slice, NaN = not scored) for the score strip. */
-export interface SliceScoresMessage { type: 'sliceScores'; scores: ArrayBuffer; threshold: number }
-export interface ClearHeatmapMessage { type: 'clearHeatmap' }
-export interface NoticeMessage { type: 'notice'; level: 'info' | 'warn' | 'error'; text: string }
-export interface ErrorMessage { type: 'error'; title: string; detail: string }
+export interface SliceScoresMessage {
+  type: 'sliceScores';
+  scores: ArrayBuffer;
+  threshold: number;
+}
+export interface ClearHeatmapMessage {
+  type: 'clearHeatmap';
+}
+export interface NoticeMessage {
+  type: 'notice';
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+export interface ErrorMessage {
+  type: 'error';
+  title: string;
+  detail: string;
+}
 export type HostToWebview =
-  | InitMessage | CaseMessage | FileMessage | LabelsMessage | AnnotationPatchMessage | HeatmapMessage
-  | SliceScoresMessage | ClearHeatmapMessage | NoticeMessage | ErrorMessage;
+  | InitMessage
+  | CaseMessage
+  | FileMessage
+  | LabelsMessage
+  | AnnotationPatchMessage
+  | HeatmapMessage
+  | SliceScoresMessage
+  | ClearHeatmapMessage
+  | NoticeMessage
+  | ErrorMessage;
 
 // ---- webview → host -------------------------------------------------------------
 
-export interface ReadyMessage { type: 'ready' }
-export interface LogMessage { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+export interface ReadyMessage {
+  type: 'ready';
+}
+export interface LogMessage {
+  type: 'log';
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
 /** Asks for a sibling sequence's voxels (sent lazily when its tab is first opened). */
-export interface RequestSequenceMessage { type: 'requestSequence'; sequence: SequenceTab }
+export interface RequestSequenceMessage {
+  type: 'requestSequence';
+  sequence: SequenceTab;
+}
 /** A brush or eraser stroke on one slice: points [a0, b0, a1, b1, …] in the plane's voxel coordinates (see planes.ts). */
-export interface StrokeMessage { type: 'stroke'; tool: 'brush' | 'eraser'; plane: Plane; slice: number; points: number[]; radius: number; value: number }
+export interface StrokeMessage {
+  type: 'stroke';
+  tool: 'brush' | 'eraser';
+  plane: Plane;
+  slice: number;
+  points: number[];
+  radius: number;
+  value: number;
+}
 /** Fill the closed region around (a, b) on one slice with `value`. */
-export interface FillMessage { type: 'fill'; plane: Plane; slice: number; a: number; b: number; value: number }
+export interface FillMessage {
+  type: 'fill';
+  plane: Plane;
+  slice: number;
+  a: number;
+  b: number;
+  value: number;
+}
 /**
  * One drawing action made with NiiVue's tools (pen stroke, filled outline, erase, flood fill):
  * the canonical voxels it changed (Uint32 bytes, ascending) and their new labels (Uint8 bytes).
  * The host records it as one undoable edit.
  */
-export interface DrawEditMessage { type: 'drawEdit'; kind: 'brush' | 'eraser' | 'fill'; indices: ArrayBuffer; values: ArrayBuffer }
+export interface DrawEditMessage {
+  type: 'drawEdit';
+  kind: 'brush' | 'eraser' | 'fill';
+  indices: ArrayBuffer;
+  values: ArrayBuffer;
+}
 /** Asks the host to pick another NIfTI of the subject and send it as an overlay layer. */
-export interface AddOverlayMessage { type: 'addOverlay' }
+export interface AddOverlayMessage {
+  type: 'addOverlay';
+}
 /** A VS Code command the viewer's toolbar asks for (the host owns the document). */
-export interface CommandMessage { type: 'command'; command: ViewerCommand }
+export interface CommandMessage {
+  type: 'command';
+  command: ViewerCommand;
+}
 /**
  * showModelCard / pretrainedWeights: the links of the random-init banner (the host opens the
  * documents); showLog opens the AnyAD output channel (it never opens by itself but on errors).
  */
-export const VIEWER_COMMANDS = ['undo', 'redo', 'save', 'saveAs', 'revert', 'detectSlice', 'detectVolume', 'showModelCard', 'pretrainedWeights', 'showLog'] as const;
+export const VIEWER_COMMANDS = [
+  'undo',
+  'redo',
+  'save',
+  'saveAs',
+  'revert',
+  'detectSlice',
+  'detectVolume',
+  'showModelCard',
+  'pretrainedWeights',
+  'showLog',
+] as const;
 export type ViewerCommand = (typeof VIEWER_COMMANDS)[number];
 /** Where the viewer is and which sequences detection should use. */
-export interface ViewStateMessage { type: 'viewState'; cursor: Dims3; modalities: DetectChannel[] }
-export type WebviewToHost = ReadyMessage | LogMessage | RequestSequenceMessage | StrokeMessage | FillMessage | DrawEditMessage | AddOverlayMessage | CommandMessage | ViewStateMessage;
+export interface ViewStateMessage {
+  type: 'viewState';
+  cursor: Dims3;
+  modalities: DetectChannel[];
+}
+export type WebviewToHost =
+  | ReadyMessage
+  | LogMessage
+  | RequestSequenceMessage
+  | StrokeMessage
+  | FillMessage
+  | DrawEditMessage
+  | AddOverlayMessage
+  | CommandMessage
+  | ViewStateMessage;
 
 export const LIMITS = {
   text: 4000,
@@ -155,7 +260,9 @@ function oneOf<T extends string>(x: unknown, options: readonly T[]): x is T {
   return typeof x === 'string' && (options as readonly string[]).includes(x);
 }
 function isSubset<T extends string>(x: unknown, options: readonly T[]): x is T[] {
-  return Array.isArray(x) && x.length > 0 && x.length <= options.length && x.every((v) => oneOf(v, options)) && new Set(x).size === x.length;
+  return (
+    Array.isArray(x) && x.length > 0 && x.length <= options.length && x.every((v) => oneOf(v, options)) && new Set(x).size === x.length
+  );
 }
 const PLANE_NAMES: readonly Plane[] = ['axial', 'coronal', 'sagittal'];
 /** Canonical axis each plane's slices step along, and its in-plane axes (mirrors planes.ts). */
@@ -169,7 +276,11 @@ function hasOnlyKeys(raw: Record<string, unknown>, keys: string[]): boolean {
 }
 
 /** init's grid fields: `axes` a permutation of the storage axes with flips, `sourceDims` consistent with `dims`. */
-function parseGridAxes(axes: unknown, sourceDims: unknown, dims: Dims3): { axes: [GridAxis, GridAxis, GridAxis]; sourceDims: Dims3 } | null {
+function parseGridAxes(
+  axes: unknown,
+  sourceDims: unknown,
+  dims: Dims3,
+): { axes: [GridAxis, GridAxis, GridAxis]; sourceDims: Dims3 } | null {
   if (!isTriple(sourceDims, (v) => isInt(v, 1, LIMITS.maxDim))) return null;
   if (!Array.isArray(axes) || axes.length !== 3) return null;
   const out: GridAxis[] = [];
@@ -195,7 +306,9 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
       }
       return null;
     case 'requestSequence':
-      return hasOnlyKeys(raw, ['type', 'sequence']) && oneOf(raw.sequence, SEQUENCE_NAMES) ? { type: 'requestSequence', sequence: raw.sequence } : null;
+      return hasOnlyKeys(raw, ['type', 'sequence']) && oneOf(raw.sequence, SEQUENCE_NAMES)
+        ? { type: 'requestSequence', sequence: raw.sequence }
+        : null;
     case 'stroke': {
       if (!dims || !hasOnlyKeys(raw, ['type', 'tool', 'plane', 'slice', 'points', 'radius', 'value'])) return null;
       const { tool, plane, slice, points, radius, value } = raw;
@@ -222,7 +335,8 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
       const { kind, indices, values } = raw;
       const n = voxels(dims);
       // At most one entry per voxel: the cost of handling it is bounded by the volume's size.
-      if (!oneOf(kind, ['brush', 'eraser', 'fill'] as const) || !isAnyBuffer(values) || values.byteLength === 0 || values.byteLength > n) return null;
+      if (!oneOf(kind, ['brush', 'eraser', 'fill'] as const) || !isAnyBuffer(values) || values.byteLength === 0 || values.byteLength > n)
+        return null;
       if (!isBuffer(indices, 4 * values.byteLength)) return null;
       const idx = new Uint32Array(indices.slice(0));
       for (let i = 0; i < idx.length; i++) if (idx[i] >= n || (i > 0 && idx[i] <= idx[i - 1])) return null;
@@ -255,30 +369,57 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
   switch (raw.type) {
     case 'init': {
       const { name, dims: d, spacing, orientation, datatype, sequences, opened, hasLabel, annotationFile, overlay, sourceDims, axes } = raw;
-      if (!isText(name, LIMITS.name) || !isText(orientation, 8) || !isText(datatype, 16) || !isText(annotationFile, LIMITS.name)) return null;
+      if (!isText(name, LIMITS.name) || !isText(orientation, 8) || !isText(datatype, 16) || !isText(annotationFile, LIMITS.name))
+        return null;
       if (!isTriple(d, (v) => isInt(v, 1, LIMITS.maxDim))) return null;
       if (!isTriple(spacing, (v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) return null;
       if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
       if (!(opened === null || oneOf(opened, SEQUENCE_NAMES)) || typeof hasLabel !== 'boolean') return null;
-      if (!isObj(overlay) || typeof overlay.opacity !== 'number' || !(overlay.opacity >= 0 && overlay.opacity <= 1) || !oneOf(overlay.colormap, COLORMAPS)) return null;
+      if (
+        !isObj(overlay) ||
+        typeof overlay.opacity !== 'number' ||
+        !(overlay.opacity >= 0 && overlay.opacity <= 1) ||
+        !oneOf(overlay.colormap, COLORMAPS)
+      )
+        return null;
       const grid = parseGridAxes(axes, sourceDims, d);
       if (!grid) return null;
       return {
-        type: 'init', name, dims: [d[0], d[1], d[2]], spacing: [spacing[0], spacing[1], spacing[2]], orientation, datatype,
-        sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel, annotationFile,
-        overlay: { opacity: overlay.opacity, colormap: overlay.colormap }, ...grid,
+        type: 'init',
+        name,
+        dims: [d[0], d[1], d[2]],
+        spacing: [spacing[0], spacing[1], spacing[2]],
+        orientation,
+        datatype,
+        sequences: (sequences as SequenceTab[]).slice(),
+        opened,
+        hasLabel,
+        annotationFile,
+        overlay: { opacity: overlay.opacity, colormap: overlay.colormap },
+        ...grid,
       };
     }
     case 'case': {
       const { sequences, opened, hasLabel } = raw;
       if (!dims || !hasOnlyKeys(raw, ['type', 'sequences', 'opened', 'hasLabel'])) return null;
       if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
-      if (!(opened === null || (oneOf(opened, SEQUENCE_NAMES) && (sequences as string[]).includes(opened))) || typeof hasLabel !== 'boolean') return null;
+      if (
+        !(opened === null || (oneOf(opened, SEQUENCE_NAMES) && (sequences as string[]).includes(opened))) ||
+        typeof hasLabel !== 'boolean'
+      )
+        return null;
       return { type: 'case', sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel };
     }
     case 'file': {
       const { layer, name, bytes } = raw;
-      if (!dims || !hasOnlyKeys(raw, ['type', 'layer', 'name', 'bytes']) || !oneOf(layer, FILE_LAYERS) || !isText(name, LIMITS.name) || name === '') return null;
+      if (
+        !dims ||
+        !hasOnlyKeys(raw, ['type', 'layer', 'name', 'bytes']) ||
+        !oneOf(layer, FILE_LAYERS) ||
+        !isText(name, LIMITS.name) ||
+        name === ''
+      )
+        return null;
       if (!isAnyBuffer(bytes) || bytes.byteLength === 0 || bytes.byteLength > LIMITS.fileBytes) return null;
       return { type: 'file', layer, name, bytes };
     }
@@ -296,13 +437,35 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
     case 'heatmap': {
       const { data, threshold, score, decision, slice, modalities, model } = raw;
       if (!dims || !isBuffer(data, 4 * voxels(dims))) return null;
-      if (typeof threshold !== 'number' || !Number.isFinite(threshold) || typeof score !== 'number' || !Number.isFinite(score) || typeof decision !== 'boolean') return null;
+      if (
+        typeof threshold !== 'number' ||
+        !Number.isFinite(threshold) ||
+        typeof score !== 'number' ||
+        !Number.isFinite(score) ||
+        typeof decision !== 'boolean'
+      )
+        return null;
       if (!(slice === null || isInt(slice, 0, dims[2] - 1)) || !isSubset(modalities, DETECT_CHANNELS)) return null;
-      if (!isObj(model) || !hasOnlyKeys(model, ['kind', 'description', 'warning']) || !oneOf(model.kind, ENCODER_KINDS) || !isText(model.description, LIMITS.name)) return null;
+      if (
+        !isObj(model) ||
+        !hasOnlyKeys(model, ['kind', 'description', 'warning']) ||
+        !oneOf(model.kind, ENCODER_KINDS) ||
+        !isText(model.description, LIMITS.name)
+      )
+        return null;
       // A random-init result must arrive with its warning: the banner is what makes it safe to show.
       const warning = model.warning;
       if (!(warning === null ? model.kind === 'pretrained' : isText(warning, LIMITS.name) && warning !== '')) return null;
-      return { type: 'heatmap', data, threshold, score, decision, slice, modalities: modalities.slice(), model: { kind: model.kind, description: model.description, warning: warning as string | null } };
+      return {
+        type: 'heatmap',
+        data,
+        threshold,
+        score,
+        decision,
+        slice,
+        modalities: modalities.slice(),
+        model: { kind: model.kind, description: model.description, warning: warning as string | null },
+      };
     }
     case 'sliceScores':
       if (!dims || !isBuffer(raw.scores, 4 * dims[2]) || typeof raw.threshold !== 'number' || !Number.isFinite(raw.threshold)) return null;
@@ -310,7 +473,8 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
     case 'clearHeatmap':
       return hasOnlyKeys(raw, ['type']) ? { type: 'clearHeatmap' } : null;
     case 'notice':
-      if (oneOf(raw.level, ['info', 'warn', 'error'] as const) && isText(raw.text)) return { type: 'notice', level: raw.level, text: raw.text };
+      if (oneOf(raw.level, ['info', 'warn', 'error'] as const) && isText(raw.text))
+        return { type: 'notice', level: raw.level, text: raw.text };
       return null;
     case 'error':
       if (isText(raw.title, 500) && isText(raw.detail)) return { type: 'error', title: raw.title, detail: raw.detail };

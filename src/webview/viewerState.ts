@@ -9,7 +9,11 @@ import { DETECT_CHANNELS, type DetectChannel, type SequenceTab } from './protoco
 
 // ---- case: tabs and Detect choices -------------------------------------------------------
 
-export interface CaseInfo { sequences: SequenceTab[]; opened: SequenceTab | null; hasLabel: boolean }
+export interface CaseInfo {
+  sequences: SequenceTab[];
+  opened: SequenceTab | null;
+  hasLabel: boolean;
+}
 export interface CaseView {
   /** Sequence tabs shown (canonical order), the opened file's own role among them. */
   tabs: SequenceTab[];
@@ -29,20 +33,27 @@ export function caseView(c: CaseInfo): CaseView {
     tabs: TAB_ORDER.filter((s) => c.sequences.includes(s)),
     fileTab: c.opened === null,
     detect,
-    detectNotice: detect.length === 0
-      ? 'This file is not a known FLAIR, T1 or T2: run "AnyAD: Assign sequence…" (editor title bar) or add a data.sequences pattern to anyad.json to detect on it.'
-      : null,
+    detectNotice:
+      detect.length === 0
+        ? 'This file is not a known FLAIR, T1 or T2: run "AnyAD: Assign sequence…" (editor title bar) or add a data.sequences pattern to anyad.json to detect on it.'
+        : null,
   };
 }
 
 /** A subset written the one way everywhere: FLAIR+T1+T2 order, whatever order it was ticked in. */
 export function subsetLabel(modalities: Iterable<DetectChannel>): string {
   const set = new Set(modalities);
-  return DETECT_CHANNELS.filter((c) => set.has(c)).map((c) => c.toUpperCase()).join('+');
+  return DETECT_CHANNELS.filter((c) => set.has(c))
+    .map((c) => c.toUpperCase())
+    .join('+');
 }
 
 /** Toggling a Detect checkbox: the new subset, never empty (unticking the last one is refused). */
-export function toggleModality(current: Iterable<DetectChannel>, channel: DetectChannel, on: boolean): { modalities: DetectChannel[]; refused: boolean } {
+export function toggleModality(
+  current: Iterable<DetectChannel>,
+  channel: DetectChannel,
+  on: boolean,
+): { modalities: DetectChannel[]; refused: boolean } {
   const set = new Set(current);
   if (on) set.add(channel);
   else if (set.size > 1) set.delete(channel);
@@ -107,15 +118,29 @@ export function windowLevelText(lo: number, hi: number): string {
 }
 
 /** Ticks of the heatmap colour bar: its range and where the decision threshold sits on it (0..1, clamped). */
-export function colourBarTicks(range: [number, number], threshold: number): { min: string; max: string; threshold: string; at: number; inside: boolean } {
+export function colourBarTicks(
+  range: [number, number],
+  threshold: number,
+): { min: string; max: string; threshold: string; at: number; inside: boolean } {
   const [lo, hi] = range;
   const f = (threshold - lo) / (hi - lo);
-  return { min: formatNumber(lo), max: formatNumber(hi), threshold: formatNumber(threshold), at: Math.min(1, Math.max(0, f)), inside: f >= 0 && f <= 1 };
+  return {
+    min: formatNumber(lo),
+    max: formatNumber(hi),
+    threshold: formatNumber(threshold),
+    at: Math.min(1, Math.max(0, f)),
+    inside: f >= 0 && f <= 1,
+  };
 }
 
 // ---- label colour table --------------------------------------------------------------------
 
-export interface LabelEntry { value: number; name: string; colour: [number, number, number]; visible: boolean }
+export interface LabelEntry {
+  value: number;
+  name: string;
+  colour: [number, number, number];
+  visible: boolean;
+}
 
 /** BraTS labels: 1 necrotic core, 2 oedema, 3 enhancing tumour (2023+), 4 enhancing tumour (2018–2021). */
 export const BRATS_LABELS: readonly LabelEntry[] = [
@@ -125,11 +150,23 @@ export const BRATS_LABELS: readonly LabelEntry[] = [
   { value: 4, name: 'Enhancing tumour (ET, BraTS 2018–2021)', colour: [255, 200, 0], visible: true },
 ];
 
-const SPARE_COLOURS: [number, number, number][] = [[200, 64, 255], [0, 220, 220], [255, 128, 0], [255, 105, 180]];
+const SPARE_COLOURS: [number, number, number][] = [
+  [200, 64, 255],
+  [0, 220, 220],
+  [255, 128, 0],
+  [255, 105, 180],
+];
 
 /** The entry of label `value`: from the table, else a generated one ("Label 7"). */
 export function labelEntry(table: readonly LabelEntry[], value: number): LabelEntry {
-  return table.find((e) => e.value === value) ?? { value, name: `Label ${value}`, colour: SPARE_COLOURS[(value - 1) % SPARE_COLOURS.length], visible: true };
+  return (
+    table.find((e) => e.value === value) ?? {
+      value,
+      name: `Label ${value}`,
+      colour: SPARE_COLOURS[(value - 1) % SPARE_COLOURS.length],
+      visible: true,
+    }
+  );
 }
 
 /** Renames or recolours or hides a label: a new table, the entry added when it was not listed. */
@@ -143,7 +180,10 @@ export function editLabel(table: readonly LabelEntry[], value: number, change: P
  * The table as a NiiVue label colormap over first..255 (R, G, B, A, I, labels): 0 and hidden
  * labels transparent, labels not in the table in spare colours, so every painted value shows.
  */
-export function niivueLabelColormap(table: readonly LabelEntry[], last = 255): { R: number[]; G: number[]; B: number[]; A: number[]; I: number[]; labels: string[] } {
+export function niivueLabelColormap(
+  table: readonly LabelEntry[],
+  last = 255,
+): { R: number[]; G: number[]; B: number[]; A: number[]; I: number[]; labels: string[] } {
   const cm = { R: [] as number[], G: [] as number[], B: [] as number[], A: [] as number[], I: [] as number[], labels: [] as string[] };
   // The drawing layer needs all 256 values; an image's table stops at its largest label.
   for (let v = 0; v <= last; v++) {
@@ -160,8 +200,18 @@ export function niivueLabelColormap(table: readonly LabelEntry[], last = 255): {
 
 // ---- per-label statistics ------------------------------------------------------------------
 
-export interface StatsImage { name: string; data: ArrayLike<number>; slope?: number; inter?: number }
-export interface LabelStats { value: number; voxels: number; ml: number; means: Record<string, number> }
+export interface StatsImage {
+  name: string;
+  data: ArrayLike<number>;
+  slope?: number;
+  inter?: number;
+}
+export interface LabelStats {
+  value: number;
+  voxels: number;
+  ml: number;
+  means: Record<string, number>;
+}
 
 /**
  * Voxels, volume (ml) and mean intensity of every sequence per non-zero label. `labels` and
@@ -177,14 +227,16 @@ export function labelStatistics(labels: ArrayLike<number>, images: readonly Stat
     counts.set(v, (counts.get(v) ?? 0) + 1);
     for (let k = 0; k < images.length; k++) sums[k].set(v, (sums[k].get(v) ?? 0) + images[k].data[i]);
   }
-  return [...counts.keys()].sort((a, b) => a - b).map((value) => {
-    const voxels = counts.get(value)!;
-    const means: Record<string, number> = {};
-    images.forEach((img, k) => {
-      const slope = img.slope && Number.isFinite(img.slope) ? img.slope : 1;
-      const inter = img.slope && Number.isFinite(img.inter ?? 0) ? img.inter ?? 0 : 0;
-      means[img.name] = (sums[k].get(value)! / voxels) * slope + inter;
+  return [...counts.keys()]
+    .sort((a, b) => a - b)
+    .map((value) => {
+      const voxels = counts.get(value)!;
+      const means: Record<string, number> = {};
+      images.forEach((img, k) => {
+        const slope = img.slope && Number.isFinite(img.slope) ? img.slope : 1;
+        const inter = img.slope && Number.isFinite(img.inter ?? 0) ? (img.inter ?? 0) : 0;
+        means[img.name] = (sums[k].get(value)! / voxels) * slope + inter;
+      });
+      return { value, voxels, ml: (voxels * voxelMm3) / 1000, means };
     });
-    return { value, voxels, ml: (voxels * voxelMm3) / 1000, means };
-  });
 }

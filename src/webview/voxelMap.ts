@@ -20,7 +20,11 @@ export interface NiivueGrid {
 }
 
 /** index = base + Σ coord[w]·step[w] of one order, walked over the other order's coordinates. */
-interface Walk { dims: Dims3; base: number; step: Dims3 }
+interface Walk {
+  dims: Dims3;
+  base: number;
+  step: Dims3;
+}
 
 export class VoxelMap {
   readonly count: number;
@@ -33,13 +37,19 @@ export class VoxelMap {
   private readonly drawToCanon: Walk;
   private readonly canonToStorage: Walk;
 
-  constructor(readonly sourceDims: Dims3, readonly axes: readonly GridAxis[], nv: NiivueGrid) {
+  constructor(
+    readonly sourceDims: Dims3,
+    readonly axes: readonly GridAxis[],
+    nv: NiivueGrid,
+  ) {
     this.count = sourceDims[0] * sourceDims[1] * sourceDims[2];
     this.canonicalDims = axes.map((a) => sourceDims[a.axis]) as Dims3;
     const drawStorage = [0, 1, 2].map((p) => ({ axis: Math.abs(nv.permRAS[p]) - 1, flip: nv.permRAS[p] < 0 }));
     this.drawDims = drawStorage.map((d) => sourceDims[d.axis]) as Dims3;
     if (this.drawDims.some((d, p) => d !== nv.dimsRAS[p + 1]) || new Set(drawStorage.map((d) => d.axis)).size !== 3) {
-      throw new Error(`NiiVue's grid ${Array.from(nv.dimsRAS).slice(1).join('×')} (perm ${Array.from(nv.permRAS).join(',')}) is not a reordering of ${sourceDims.join('×')}`);
+      throw new Error(
+        `NiiVue's grid ${Array.from(nv.dimsRAS).slice(1).join('×')} (perm ${Array.from(nv.permRAS).join(',')}) is not a reordering of ${sourceDims.join('×')}`,
+      );
     }
     this.canonToDrawAxis = axes.map((a) => {
       const p = drawStorage.findIndex((d) => d.axis === a.axis);
@@ -58,14 +68,18 @@ export class VoxelMap {
   /** Draw-order voxel coordinates of canonical voxel `c`. */
   canonicalToDrawVoxel(c: readonly number[]): Dims3 {
     const out: Dims3 = [0, 0, 0];
-    this.canonToDrawAxis.forEach(({ axis, flip }, w) => { out[axis] = flip ? this.canonicalDims[w] - 1 - c[w] : c[w]; });
+    this.canonToDrawAxis.forEach(({ axis, flip }, w) => {
+      out[axis] = flip ? this.canonicalDims[w] - 1 - c[w] : c[w];
+    });
     return out;
   }
 
   /** Canonical voxel coordinates of draw-order voxel `r` (NiiVue's crosshair `vox`). */
   drawToCanonicalVoxel(r: readonly number[]): Dims3 {
     const out: Dims3 = [0, 0, 0];
-    this.canonToDrawAxis.forEach(({ axis, flip }, w) => { out[w] = flip ? this.drawDims[axis] - 1 - r[axis] : r[axis]; });
+    this.canonToDrawAxis.forEach(({ axis, flip }, w) => {
+      out[w] = flip ? this.drawDims[axis] - 1 - r[axis] : r[axis];
+    });
     return out;
   }
 

@@ -38,7 +38,13 @@ test('doctor report: providers probed with reasons, auto and why, Vulkan drivers
   const icd = join(root, 'vk_swiftshader_icd.json');
   writeFileSync(icd, JSON.stringify({ ICD: { library_path: './libvk_swiftshader.so' } }));
   const env = { ...process.env, HF_HUB_CACHE: cache, VK_ICD_FILENAMES: icd };
-  const r = await doctorReport({ anyadVersion: '9.9.9', threads: 3, workspaceRoots: [join(root, 'empty')], shippedDefault: DEFAULT_MODEL, env });
+  const r = await doctorReport({
+    anyadVersion: '9.9.9',
+    threads: 3,
+    workspaceRoots: [join(root, 'empty')],
+    shippedDefault: DEFAULT_MODEL,
+    env,
+  });
   const byName = Object.fromEntries(r.providers.map((p) => [p.name, p]));
   assert.equal(byName.cpu.works, true);
   assert.equal(byName.cpu.compiledIn, true);
@@ -51,15 +57,31 @@ test('doctor report: providers probed with reasons, auto and why, Vulkan drivers
   }
   assert.ok(!('error' in r.auto));
   assert.ok(['cpu', 'cuda', 'webgpu'].includes(r.auto.provider));
-  assert.deepEqual(r.webgpu.vulkanDrivers.map((d) => [d.name, d.software]), process.platform === 'linux' ? [['SwiftShader', true]] : []);
+  assert.deepEqual(
+    r.webgpu.vulkanDrivers.map((d) => [d.name, d.software]),
+    process.platform === 'linux' ? [['SwiftShader', true]] : [],
+  );
   assert.equal(r.threads.setting, 3);
   assert.ok(r.threads.logicalCpus >= 1);
-  assert.deepEqual(r.encoderWeights.entries.map((e) => [e.repo, e.revisions, e.sizeMb]), [['facebook/dinov2-with-registers-small', ['main'], 2]]);
-  assert.deepEqual(r.models.map((m) => m.source), ['shipped default']);
+  assert.deepEqual(
+    r.encoderWeights.entries.map((e) => [e.repo, e.revisions, e.sizeMb]),
+    [['facebook/dinov2-with-registers-small', ['main'], 2]],
+  );
+  assert.deepEqual(
+    r.models.map((m) => m.source),
+    ['shipped default'],
+  );
   assert.equal(r.env.VK_ICD_FILENAMES, icd);
   const text = formatDoctorReport(r);
-  for (const re of [/^AnyAD 9\.9\.9 · Node v\d+/, /^ {2}cpu {5}works \(\d+ ms\)$/m, /^provider 'auto' → (cpu|cuda|webgpu)$/m, /SwiftShader \(software\)/,
-    /^threads: 3; \d+ logical CPUs/m, /facebook\/dinov2-with-registers-small@aaaaaaaaaaaa \(main\) 2 MB/, /shipped default: .*models[/\\]default/]) {
+  for (const re of [
+    /^AnyAD 9\.9\.9 · Node v\d+/,
+    /^ {2}cpu {5}works \(\d+ ms\)$/m,
+    /^provider 'auto' → (cpu|cuda|webgpu)$/m,
+    /SwiftShader \(software\)/,
+    /^threads: 3; \d+ logical CPUs/m,
+    /facebook\/dinov2-with-registers-small@aaaaaaaaaaaa \(main\) 2 MB/,
+    /shipped default: .*models[/\\]default/,
+  ]) {
     assert.match(text, re);
   }
 });

@@ -9,7 +9,12 @@ import { tempDir, tinyContents, writeTinyBundle } from './helpers';
 
 test('calibrateThresholds: per-subset 0.99 quantile (numpy linear interpolation)', () => {
   // 0..100: the 0.99 quantile is exactly 99; two values 0 and 10: 0 + 0.99·10 = 9.9.
-  const t = calibrateThresholds(new Map<number, ArrayLike<number>>([[7, Float64Array.from({ length: 101 }, (_, i) => 100 - i)], [2, [10, 0]]]));
+  const t = calibrateThresholds(
+    new Map<number, ArrayLike<number>>([
+      [7, Float64Array.from({ length: 101 }, (_, i) => 100 - i)],
+      [2, [10, 0]],
+    ]),
+  );
   assert.equal(t.bySubset['7'], 99);
   assert.ok(Math.abs(t.bySubset['2'] - 9.9) < 1e-12);
   assert.deepEqual(Object.keys(t.bySubset), ['2', '7']);
@@ -62,12 +67,16 @@ test('bundle: corrupted or incomplete bundles are BundleErrors that say what is 
     writeTinyBundle(dir);
     const manifestPath = join(dir, BUNDLE_FILES.manifest);
     const manifest = readFileSync(manifestPath, 'utf8');
-    const expectError = (code: string, pattern: RegExp) => assert.throws(() => loadBundle(dir), (e: unknown) => {
-      assert.ok(e instanceof BundleError && e instanceof ConfigError, String(e));
-      assert.equal(e.code, code);
-      assert.match(e.message, pattern);
-      return true;
-    });
+    const expectError = (code: string, pattern: RegExp) =>
+      assert.throws(
+        () => loadBundle(dir),
+        (e: unknown) => {
+          assert.ok(e instanceof BundleError && e instanceof ConfigError, String(e));
+          assert.equal(e.code, code);
+          assert.match(e.message, pattern);
+          return true;
+        },
+      );
 
     writeFileSync(manifestPath, manifest.slice(0, 50));
     expectError('bundle/bad-json', /anyad\.json: the manifest is not valid JSON/);
@@ -88,12 +97,18 @@ test('bundle: corrupted or incomplete bundles are BundleErrors that say what is 
     const head = readFileSync(join(dir, BUNDLE_FILES.head));
     writeFileSync(join(dir, BUNDLE_FILES.head), head.subarray(0, 100));
     expectError('bundle/checksum', /head\.safetensors: checksum mismatch/);
-    assert.throws(() => loadBundle(dir, { verify: false }), (e: unknown) => e instanceof BundleError && e.code === 'bundle/bad-head');
+    assert.throws(
+      () => loadBundle(dir, { verify: false }),
+      (e: unknown) => e instanceof BundleError && e.code === 'bundle/bad-head',
+    );
     writeFileSync(join(dir, BUNDLE_FILES.head), head);
 
     unlinkSync(join(dir, BUNDLE_FILES.model));
     expectError('bundle/missing-file', /model\.onnx missing/);
-    assert.throws(() => loadBundle(join(dir, 'nope')), (e: unknown) => e instanceof BundleError && e.code === 'bundle/not-found');
+    assert.throws(
+      () => loadBundle(join(dir, 'nope')),
+      (e: unknown) => e instanceof BundleError && e.code === 'bundle/not-found',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

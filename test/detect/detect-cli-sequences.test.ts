@@ -38,7 +38,9 @@ before(async () => {
   copyFileSync(odd('Phantom_0001', 'fla'), join(root, 'data', 'Partial', 'Partial_fla.nii.gz'));
   copyFileSync(odd('Phantom_0001', 'T2w'), join(root, 'data', 'Partial', 'second_echo.nii.gz'));
   copyFileSync(odd('Phantom_0001', 'lesion'), join(root, 'data', 'Partial', 'Partial_lesion.nii.gz'));
-  writeFileSync(config, `{
+  writeFileSync(
+    config,
+    `{
   // odd names: patterns for the cohort, one file assigned by hand
   "data": {
     "root": "data",
@@ -47,7 +49,8 @@ before(async () => {
     "slices": { "axis": "axial", "start": 8, "end": 16, "step": 4 }
   }
 }
-`);
+`,
+  );
 });
 after(async () => {
   await releaseAllSessions();
@@ -61,13 +64,23 @@ test('anyad detect --config: a *_fla.nii.gz case resolves its T1 and T2 siblings
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.subset, 'F+T1+T2');
-  const direct = await detect(bundle, { id: 'Phantom_0001', dir: join(root, 'data', 'Phantom_0001'), files: { flair: odd('Phantom_0001', 'fla'), t1: odd('Phantom_0001', 'T1w'), t2: odd('Phantom_0001', 'T2w') } },
-    { slice: 12, modalities: ['flair', 't1', 't2'], provider: 'cpu' });
+  const direct = await detect(
+    bundle,
+    {
+      id: 'Phantom_0001',
+      dir: join(root, 'data', 'Phantom_0001'),
+      files: { flair: odd('Phantom_0001', 'fla'), t1: odd('Phantom_0001', 'T1w'), t2: odd('Phantom_0001', 'T2w') },
+    },
+    { slice: 12, modalities: ['flair', 't1', 't2'], provider: 'cpu' },
+  );
   assert.equal(j.score, direct.score, 'the CLI scored the same three files');
   // Without the config the same file is not a sequence, and the message says what to do.
   const bare = await cli([...base, '--case', odd('Phantom_0001', 'fla')]);
   assert.equal(bare.code, 1);
-  assert.match(bare.stderr, /Phantom_0001_fla\.nii\.gz: not a recognised sequence file name .*add a data\.sequences pattern to anyad\.json, or assign the file by hand/);
+  assert.match(
+    bare.stderr,
+    /Phantom_0001_fla\.nii\.gz: not a recognised sequence file name .*add a data\.sequences pattern to anyad\.json, or assign the file by hand/,
+  );
 });
 
 test('anyad detect --flair/--t2: explicit files alone, and winning over what --case finds', async () => {
@@ -75,13 +88,34 @@ test('anyad detect --flair/--t2: explicit files alone, and winning over what --c
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.subset, 'F+T2', 'the default subset is the sequences given');
-  const direct = await detect(bundle, { id: 'Phantom_0002', dir: join(root, 'data', 'Phantom_0002'), files: { flair: odd('Phantom_0002', 'fla'), t2: odd('Phantom_0002', 'T2w') } },
-    { slice: 12, modalities: ['flair', 't2'], provider: 'cpu' });
+  const direct = await detect(
+    bundle,
+    {
+      id: 'Phantom_0002',
+      dir: join(root, 'data', 'Phantom_0002'),
+      files: { flair: odd('Phantom_0002', 'fla'), t2: odd('Phantom_0002', 'T2w') },
+    },
+    { slice: 12, modalities: ['flair', 't2'], provider: 'cpu' },
+  );
   assert.equal(j.score, direct.score);
   // --case finds case 1's FLAIR/T1/T2 through the config; --t2 swaps in case 2's T2.
-  const mixed = await cli([...base, '--config', config, '--case', join(root, 'data', 'Phantom_0001'), '--t2', odd('Phantom_0002', 'T2w'), '--modalities', 't2']);
+  const mixed = await cli([
+    ...base,
+    '--config',
+    config,
+    '--case',
+    join(root, 'data', 'Phantom_0001'),
+    '--t2',
+    odd('Phantom_0002', 'T2w'),
+    '--modalities',
+    't2',
+  ]);
   assert.equal(mixed.code, 0, mixed.stderr);
-  const onlyT2 = await detect(bundle, { id: 'x', dir: root, files: { t2: odd('Phantom_0002', 'T2w') } }, { slice: 12, modalities: ['t2'], provider: 'cpu' });
+  const onlyT2 = await detect(
+    bundle,
+    { id: 'x', dir: root, files: { t2: odd('Phantom_0002', 'T2w') } },
+    { slice: 12, modalities: ['t2'], provider: 'cpu' },
+  );
   assert.equal(JSON.parse(mixed.stdout).score, onlyT2.score);
 });
 
@@ -92,7 +126,10 @@ test('anyad detect: the default subset is the sequences the case has; asking for
   assert.equal(JSON.parse(r.stdout).subset, 'F+T2', 'FLAIR by pattern + T2 assigned in data.assignments');
   const refused = await cli([...base, '--config', config, '--case', partial, '--modalities', 'flair,t1,t2']);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /case Partial has no T1 file \(it has FLAIR, T2\); pass --t1 FILE, add a data\.sequences pattern \(with --config anyad\.json\), or drop t1 from --modalities/);
+  assert.match(
+    refused.stderr,
+    /case Partial has no T1 file \(it has FLAIR, T2\); pass --t1 FILE, add a data\.sequences pattern \(with --config anyad\.json\), or drop t1 from --modalities/,
+  );
   const alone = await cli([...base, '--flair', partial, '--modalities', 'flair,t2']);
   assert.equal(alone.code, 1);
   assert.match(alone.stderr, /has no T2 file .*pass --t2 FILE/);

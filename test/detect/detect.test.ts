@@ -50,7 +50,10 @@ test('detect: one slice gives a finite map on the slice voxel grid and a thresho
   // The same model run by hand on the radiological image of slice 12: image (row, col) is voxel (nx−1−col, ny−1−row).
   const session = await createSession(bundle.modelPath, opts);
   const vols = loadCase(kase, { sequences: ['flair', 't2'] }).volumes;
-  const image = preprocessSlice({ flair: axialImage(vols.flair!, 12).data, t2: axialImage(vols.t2!, 12).data }, 48, 40, subsetById(5), { resize: 128, crop: 112 });
+  const image = preprocessSlice({ flair: axialImage(vols.flair!, 12).data, t2: axialImage(vols.t2!, 12).data }, 48, 40, subsetById(5), {
+    resize: 128,
+    crop: 112,
+  });
   const out = await run(session, { image, subset: BigInt64Array.of(5n) }, { image: [1, 3, 112, 112], subset: [1] });
   assert.equal((out.score.data as Float32Array)[0], r.score);
   const onImage = mapToSliceGrid(out.map256.data as Float32Array, 256, { resize: 128, crop: 112 }, 48, 40);
@@ -64,7 +67,12 @@ test('detect: one slice gives a finite map on the slice voxel grid and a thresho
 
 test('detect: the whole volume agrees with single slices and writes a NIfTI map on the case grid', async () => {
   const progress: number[] = [];
-  const all = await detect(bundle, kase.files.flair!, { ...opts, slice: 'all', modalities: ['t2', 'flair'], onProgress: (done, total) => progress.push(done / total) });
+  const all = await detect(bundle, kase.files.flair!, {
+    ...opts,
+    slice: 'all',
+    modalities: ['t2', 'flair'],
+    onProgress: (done, total) => progress.push(done / total),
+  });
   assert.equal(progress.length, 24);
   assert.equal(progress[23], 1);
   assert.equal(all.slices.length, 24);
@@ -87,23 +95,60 @@ test('detect: the whole volume agrees with single slices and writes a NIfTI map 
 });
 
 test('detect: bad modalities are ConfigErrors, a missing sequence or slice is a StudyError', async () => {
-  await assert.rejects(detect(bundle, kase, { ...opts, modalities: [] }), (e: unknown) => e instanceof ConfigError && /at least one modality/.test(e.message));
-  await assert.rejects(detect(bundle, kase, { ...opts, modalities: ['flair', 'dwi' as 'flair'] }), (e: unknown) => e instanceof ConfigError && /unknown modality 'dwi'/.test(e.message));
+  await assert.rejects(
+    detect(bundle, kase, { ...opts, modalities: [] }),
+    (e: unknown) => e instanceof ConfigError && /at least one modality/.test(e.message),
+  );
+  await assert.rejects(
+    detect(bundle, kase, { ...opts, modalities: ['flair', 'dwi' as 'flair'] }),
+    (e: unknown) => e instanceof ConfigError && /unknown modality 'dwi'/.test(e.message),
+  );
   await assert.rejects(detect(bundle, kase, { ...opts, modalities: ['t2', 't2'] }), ConfigError);
   const noT2: Case = { ...kase, files: { flair: kase.files.flair, t1: kase.files.t1 } };
-  await assert.rejects(detect(bundle, noT2, { ...opts, modalities: ['flair', 't2'] }), (e: unknown) => e instanceof StudyError && /has no T2/.test(e.message));
-  await assert.rejects(detect(bundle, kase, { ...opts, slice: 24, modalities: ['flair'] }), (e: unknown) => e instanceof StudyError && /slices 0\.\.23/.test(e.message));
+  await assert.rejects(
+    detect(bundle, noT2, { ...opts, modalities: ['flair', 't2'] }),
+    (e: unknown) => e instanceof StudyError && /has no T2/.test(e.message),
+  );
+  await assert.rejects(
+    detect(bundle, kase, { ...opts, slice: 24, modalities: ['flair'] }),
+    (e: unknown) => e instanceof StudyError && /slices 0\.\.23/.test(e.message),
+  );
   const controller = new AbortController();
   let seen = 0;
-  await assert.rejects(detect(bundle, kase, {
-    ...opts, slice: 'all', modalities: ['flair'], signal: controller.signal, onProgress: (done) => { seen = done; if (done === 2) controller.abort(); },
-  }), (e: unknown) => (e as Error).name === 'AbortError');
+  await assert.rejects(
+    detect(bundle, kase, {
+      ...opts,
+      slice: 'all',
+      modalities: ['flair'],
+      signal: controller.signal,
+      onProgress: (done) => {
+        seen = done;
+        if (done === 2) controller.abort();
+      },
+    }),
+    (e: unknown) => (e as Error).name === 'AbortError',
+  );
   assert.equal(seen, 2);
 });
 
 test('anyad detect: JSON per slice and per volume, the NIfTI map, and clear errors', async () => {
   const model = join(root, 'model');
-  const one = await cli(['detect', '--model', model, '--case', kase.dir, '--slice', '12', '--modalities', 'flair,t2', '--provider', 'cpu', '--json', '--out', join(root, 'z12.nii')]);
+  const one = await cli([
+    'detect',
+    '--model',
+    model,
+    '--case',
+    kase.dir,
+    '--slice',
+    '12',
+    '--modalities',
+    'flair,t2',
+    '--provider',
+    'cpu',
+    '--json',
+    '--out',
+    join(root, 'z12.nii'),
+  ]);
   assert.equal(one.code, 0, one.stderr);
   const j = JSON.parse(one.stdout);
   const direct = await detect(bundle, kase, { ...opts, slice: 12, modalities: ['flair', 't2'] });
@@ -112,9 +157,25 @@ test('anyad detect: JSON per slice and per volume, the NIfTI map, and clear erro
   const z12 = loadVolume(join(root, 'z12.nii'));
   assert.ok(sameGrid(z12, loadVolume(kase.files.flair!)));
   assert.deepEqual(z12.data.subarray(12 * 1920, 13 * 1920), direct.map);
-  assert.equal(z12.data.subarray(0, 12 * 1920).every((v) => v === 0), true);
+  assert.equal(
+    z12.data.subarray(0, 12 * 1920).every((v) => v === 0),
+    true,
+  );
 
-  const all = await cli(['detect', '--model', model, '--case', kase.files.t2!, '--all', '--modalities', 'flair,t2', '--provider', 'cpu', '--out', join(root, 'all.nii.gz')]);
+  const all = await cli([
+    'detect',
+    '--model',
+    model,
+    '--case',
+    kase.files.t2!,
+    '--all',
+    '--modalities',
+    'flair,t2',
+    '--provider',
+    'cpu',
+    '--out',
+    join(root, 'all.nii.gz'),
+  ]);
   assert.equal(all.code, 0, all.stderr);
   assert.match(all.stdout, /RANDOM-INIT/);
   assert.match(all.stdout, /z= 23/);

@@ -23,9 +23,18 @@ export function tinyContents(seed = 3, thresholds?: SubsetThresholds): BundleCon
   for (const [k, v] of initModalityAffine(cfg.dim)) params.set(k, v);
   params.get('modality_affine.en0.bias')!.data.fill(0.25, 4 * cfg.dim, 5 * cfg.dim); // subset 5 differs from identity
   return {
-    encoder, headConfig: cfg, params, geometry: preset.geometry, preset: preset.name,
-    stats: [{ mean: new Float32Array(cfg.dim).fill(0.5), std: new Float32Array(cfg.dim).fill(2), count: 64 }, { mean: new Float32Array(cfg.dim), std: new Float32Array(cfg.dim).fill(1), count: 64 }],
-    thresholds, training: { cases: 0, note: 'test bundle, untrained' }, metrics: { imageAuroc: 0.5 },
+    encoder,
+    headConfig: cfg,
+    params,
+    geometry: preset.geometry,
+    preset: preset.name,
+    stats: [
+      { mean: new Float32Array(cfg.dim).fill(0.5), std: new Float32Array(cfg.dim).fill(2), count: 64 },
+      { mean: new Float32Array(cfg.dim), std: new Float32Array(cfg.dim).fill(1), count: 64 },
+    ],
+    thresholds,
+    training: { cases: 0, note: 'test bundle, untrained' },
+    metrics: { imageAuroc: 0.5 },
     createdAt: new Date('2026-01-02T03:04:05Z'),
   };
 }

@@ -56,7 +56,8 @@ function assertOnInputVoxels(input: string, out: string, expected: (c: number) =
   assert.equal(stored.length, canonicalInput.length);
   for (let c = 0; c < canonicalInput.length; c++) {
     const s = canonicalInput[c] - 1;
-    if (stored[s] !== expected(c)) assert.fail(`${out}: storage voxel ${s} holds ${stored[s]}, expected ${expected(c)} (canonical voxel ${c})`);
+    if (stored[s] !== expected(c))
+      assert.fail(`${out}: storage voxel ${s} holds ${stored[s]}, expected ${expected(c)} (canonical voxel ${c})`);
   }
 }
 
@@ -64,7 +65,24 @@ for (const name of GRID_FIXTURES) {
   test(`anyad detect --slice --out on ${name}: the map is on the input's grid`, async () => {
     const input = caseFile(name);
     const out = join(root, `${name.replace(/\.nii(\.gz)?$/, '')}_z${Z}.nii.gz`);
-    const r = await cli(['detect', '--model', model, '--case', input, '--slice', String(Z), '--modalities', 'flair', '--provider', 'cpu', '--threads', '2', '--json', '--out', out]);
+    const r = await cli([
+      'detect',
+      '--model',
+      model,
+      '--case',
+      input,
+      '--slice',
+      String(Z),
+      '--modalities',
+      'flair',
+      '--provider',
+      'cpu',
+      '--threads',
+      '2',
+      '--json',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assertSameGridHeader(rawNifti(input), rawNifti(out), out);
     const direct = await detect(bundle, input, { ...opts, slice: Z });
@@ -80,7 +98,23 @@ for (const name of ['lps.nii.gz', 'oblique.nii.gz']) {
   test(`anyad detect --all --out on ${name}: every slice's map at its input voxels`, async () => {
     const input = caseFile(name);
     const out = join(root, `${name.replace(/\.nii(\.gz)?$/, '')}_all.nii`);
-    const r = await cli(['detect', '--model', model, '--case', input, '--all', '--modalities', 'flair', '--provider', 'cpu', '--threads', '2', '--json', '--out', out]);
+    const r = await cli([
+      'detect',
+      '--model',
+      model,
+      '--case',
+      input,
+      '--all',
+      '--modalities',
+      'flair',
+      '--provider',
+      'cpu',
+      '--threads',
+      '2',
+      '--json',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assertSameGridHeader(rawNifti(input), rawNifti(out), out);
     const direct = await detect(bundle, input, { ...opts, slice: 'all' });
@@ -93,7 +127,15 @@ test('nibabel reads the same affine, qform/sform and codes, zooms and units from
   assert.equal(verifyEntries.length, GRID_FIXTURES.length + 2, 'the tests above wrote every map');
   const manifest = join(root, 'verify.json');
   writeFileSync(manifest, JSON.stringify(verifyEntries));
-  const r = spawnSync('/usr/bin/python3', [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--verify', manifest], { encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--verify', manifest],
+    { encoding: 'utf8' },
+  );
   assert.ok(!r.error, `cannot run /usr/bin/python3 (${r.error?.message}); install python3 and python3-nibabel`);
-  assert.equal(r.status, 0, `nibabel check failed (is python3-nibabel installed? apt-get install python3-nibabel):\n${r.stdout}${r.stderr}`);
+  assert.equal(
+    r.status,
+    0,
+    `nibabel check failed (is python3-nibabel installed? apt-get install python3-nibabel):\n${r.stdout}${r.stderr}`,
+  );
 });

@@ -14,11 +14,25 @@ import { join } from 'node:path';
  * content (newer Chromium refuses the software fallback without it). No --disable-gpu: builds
  * that honour it take WebGL away.
  */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--use-gl=angle',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Calls `probe` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false> | T | undefined | false, intervalMs = 250): Promise<T> {
+export async function poll<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -62,24 +76,44 @@ export function codeServerCli(dirs: CodeServerDirs, args: string[], timeoutMs: n
     killSignal: 'SIGKILL',
   });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.status !== 0) throw new Error(`code-server ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${out}`);
+  if (r.status !== 0)
+    throw new Error(`code-server ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${out}`);
   return out;
 }
 
 /** A code-server started in its own process group, so stopping it takes its watcher and extension host too. */
 export class CodeServer {
   readonly url: string;
-  private constructor(private readonly child: ChildProcess, readonly port: number) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {
     this.url = `http://127.0.0.1:${port}`;
   }
 
   static start(dirs: CodeServerDirs, port: number, workspace: string, logFile: string): CodeServer {
     const fd = openSync(logFile, 'a');
-    const child = spawn(dirs.bin, [
-      '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
-      '--disable-workspace-trust', '--disable-getting-started-override',
-      '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions, '--config', dirs.config, workspace,
-    ], { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(
+      dirs.bin,
+      [
+        '--bind-addr',
+        `127.0.0.1:${port}`,
+        '--auth',
+        'none',
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--user-data-dir',
+        dirs.userData,
+        '--extensions-dir',
+        dirs.extensions,
+        '--config',
+        dirs.config,
+        workspace,
+      ],
+      { detached: true, stdio: ['ignore', fd, fd] },
+    );
     closeSync(fd);
     return new CodeServer(child, port);
   }
@@ -176,9 +210,13 @@ export class MemorySampler {
       const table = processTable();
       const tree = new Set([process.pid]);
       // Descendants: repeat until no process joins (the table is unordered).
-      for (let grew = true; grew; ) {
+      for (let grew = true; grew;) {
         grew = false;
-        for (const [pid, p] of table) if (!tree.has(pid) && (tree.has(p.ppid))) { tree.add(pid); grew = true; }
+        for (const [pid, p] of table)
+          if (!tree.has(pid) && tree.has(p.ppid)) {
+            tree.add(pid);
+            grew = true;
+          }
       }
       let total = 0;
       for (const pid of tree) total += pssKiB(pid);

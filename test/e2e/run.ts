@@ -74,16 +74,37 @@ function prerequisites(vsix: string): void {
 
 /** A phantom cohort in a fresh folder, written by the project's own CLI (it also writes anyad.json). */
 function makeWorkspace(dir: string): string {
-  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'phantom', '--out', dir, '--cases', String(COHORT.cases),
-    '--size', COHORT.size, '--seed', String(COHORT.seed), '--workers', '0'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, 'dist', 'cli.js'),
+      'phantom',
+      '--out',
+      dir,
+      '--cases',
+      String(COHORT.cases),
+      '--size',
+      COHORT.size,
+      '--seed',
+      String(COHORT.seed),
+      '--workers',
+      '0',
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`anyad phantom failed:\n${r.stdout}${r.stderr}`);
-  const caseDir = readdirSync(dir).filter((n) => existsSync(join(dir, n, `${n}_flair.nii.gz`))).sort()[0];
+  const caseDir = readdirSync(dir)
+    .filter((n) => existsSync(join(dir, n, `${n}_flair.nii.gz`)))
+    .sort()[0];
   if (!caseDir) throw new Error(`anyad phantom wrote no <case>/<case>_flair.nii.gz under ${dir}`);
   return `${caseDir}/${caseDir}_flair.nii.gz`;
 }
 
 function stepFileName(index: number, name: string): string {
-  return `${String(index + 1).padStart(2, '0')}-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
+  return `${String(index + 1).padStart(2, '0')}-${name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')}`;
 }
 
 async function main(): Promise<number> {
@@ -96,7 +117,12 @@ async function main(): Promise<number> {
   mkdirSync(ARTIFACTS, { recursive: true });
   tmp = mkdtempSync(join(tmpdir(), 'anyad-e2e-'));
   const workspace = join(tmp, 'workspace');
-  const dirs: CodeServerDirs = { bin: CODE_SERVER, userData: join(tmp, 'user-data'), extensions: join(tmp, 'extensions'), config: join(tmp, 'config.yaml') };
+  const dirs: CodeServerDirs = {
+    bin: CODE_SERVER,
+    userData: join(tmp, 'user-data'),
+    extensions: join(tmp, 'extensions'),
+    config: join(tmp, 'config.yaml'),
+  };
   mkdirSync(join(dirs.userData, 'User'), { recursive: true });
   writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
@@ -105,7 +131,8 @@ async function main(): Promise<number> {
   memory.start();
   const flairFile = makeWorkspace(workspace);
   const installOut = codeServerCli(dirs, ['--install-extension', vsix], 120_000);
-  if (!/successfully installed/i.test(installOut)) throw new Error(`installing ${relative(ROOT, vsix)} did not report success:\n${installOut}`);
+  if (!/successfully installed/i.test(installOut))
+    throw new Error(`installing ${relative(ROOT, vsix)} did not report success:\n${installOut}`);
   console.log(`e2e: installed ${relative(ROOT, vsix)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   const port = await freePort();
@@ -114,15 +141,28 @@ async function main(): Promise<number> {
   console.log(`e2e: code-server ${server.url} healthy (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   // Our signal handlers close the browser in order; Playwright's own would race them.
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000,
-    handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 60_000,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+  });
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
   const consoleLog = join(ARTIFACTS, 'browser-console.log');
   page.on('console', (m) => appendFileSync(consoleLog, `[${m.type()}] ${m.text()}\n`));
   page.on('pageerror', (e) => appendFileSync(consoleLog, `[pageerror] ${e.message}\n`));
   await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`, { timeout: 60_000 });
 
-  const ctx: StepContext = { wb: new Workbench(page, dirs.userData), workspace, cases: COHORT.cases, flairFile, extensionsDir: dirs.extensions };
+  const ctx: StepContext = {
+    wb: new Workbench(page, dirs.userData),
+    workspace,
+    cases: COHORT.cases,
+    flairFile,
+    extensionsDir: dirs.extensions,
+  };
   let passed = 0;
   let failed = 0;
   let gateFailed: string | undefined;
@@ -145,7 +185,11 @@ async function main(): Promise<number> {
     await page.screenshot({ path: shot, timeout: 15_000 }).catch((e) => console.log(`    (no screenshot: ${(e as Error).message})`));
     if (error) {
       failed++;
-      console.log(`FAIL     ${label} (${secs} s)\n    ${String((error as Error)?.stack ?? error).split('\n').join('\n    ')}`);
+      console.log(
+        `FAIL     ${label} (${secs} s)\n    ${String((error as Error)?.stack ?? error)
+          .split('\n')
+          .join('\n    ')}`,
+      );
       if (step.gate) gateFailed = step.name;
     } else {
       passed++;
@@ -155,7 +199,9 @@ async function main(): Promise<number> {
   writeFileSync(join(ARTIFACTS, 'anyad-output.log'), ctx.wb.outputLog());
   await cleanup();
   memory.stop();
-  console.log(`e2e: ${((Date.now() - t0) / 1000).toFixed(1)} s, peak memory (PSS of this process tree) ${(memory.peakKiB / 1048576).toFixed(2)} GiB; artifacts in ${relative(ROOT, ARTIFACTS)}/`);
+  console.log(
+    `e2e: ${((Date.now() - t0) / 1000).toFixed(1)} s, peak memory (PSS of this process tree) ${(memory.peakKiB / 1048576).toFixed(2)} GiB; artifacts in ${relative(ROOT, ARTIFACTS)}/`,
+  );
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }

@@ -52,13 +52,29 @@ const TINY_TRAINING = {
 };
 
 /** Polls until the viewer's canvas `selector` shows an image (failing at once on the viewer's error view). */
-async function waitForImage(viewer: FrameLocator, selector: string, what: string, timeoutMs: number, accept: (s: CanvasStats) => boolean = () => true): Promise<CanvasStats> {
-  return poll(what, timeoutMs, async () => {
-    const errorText = (await viewer.locator(VIEWER.error).innerText({ timeout: 2000 }).catch(() => '')).trim();
-    if (errorText) throw new Error(`viewer shows an error: ${errorText}`);
-    const s = await canvasStats(viewer, selector);
-    return showsImage(s) && accept(s) ? s : false;
-  }, 500);
+async function waitForImage(
+  viewer: FrameLocator,
+  selector: string,
+  what: string,
+  timeoutMs: number,
+  accept: (s: CanvasStats) => boolean = () => true,
+): Promise<CanvasStats> {
+  return poll(
+    what,
+    timeoutMs,
+    async () => {
+      const errorText = (
+        await viewer
+          .locator(VIEWER.error)
+          .innerText({ timeout: 2000 })
+          .catch(() => '')
+      ).trim();
+      if (errorText) throw new Error(`viewer shows an error: ${errorText}`);
+      const s = await canvasStats(viewer, selector);
+      return showsImage(s) && accept(s) ? s : false;
+    },
+    500,
+  );
 }
 
 /** Opens `relPath` (a NIfTI of the workspace) in the viewer and waits for its axial slice. */
@@ -68,9 +84,16 @@ async function openInViewer(wb: Workbench, relPath: string): Promise<FrameLocato
   await poll(`the ${name} tab to be active`, 15_000, async () => (await wb.activeTabTitle()).includes(name));
   const viewer = wb.viewer();
   // The visible viewer must be this file's (other viewers' webviews stay in the DOM, hidden).
-  await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
+  await poll(
+    `the viewer's info line to name ${name}`,
+    60_000,
+    async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name),
+    500,
+  );
   const stats = await waitForImage(viewer, VIEWER.canvas, `the viewer canvas to show a slice of ${name}`, 60_000);
-  console.log(`    canvas ${stats.width}×${stats.height}, ${(100 * stats.grey / (stats.width * stats.height)).toFixed(1)}% grey image pixels`);
+  console.log(
+    `    canvas ${stats.width}×${stats.height}, ${((100 * stats.grey) / (stats.width * stats.height)).toFixed(1)}% grey image pixels`,
+  );
   return viewer;
 }
 
@@ -85,7 +108,9 @@ function labelsPerAxialSlice(file: string): number[] {
 
 /** The phantom case with the most lesion voxels, and its axial slice with the most labels. */
 function lesionSlice(workspace: string): { lesionCase: { id: string }; z: number } {
-  const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as { cases: Array<{ id: string; labelVoxels: Record<string, number> }> };
+  const cohort = JSON.parse(readFileSync(join(workspace, 'phantom.json'), 'utf8')) as {
+    cases: Array<{ id: string; labelVoxels: Record<string, number> }>;
+  };
   const total = (c: { labelVoxels: Record<string, number> }) => Object.values(c.labelVoxels).reduce((a, b) => a + b, 0);
   const lesionCase = [...cohort.cases].sort((a, b) => total(b) - total(a))[0];
   assert.ok(lesionCase && total(lesionCase) > 0, 'the phantom cohort has a case with a lesion');
@@ -149,11 +174,16 @@ async function detectSliceScore(wb: Workbench, viewer: FrameLocator): Promise<{ 
   await wb.clearNotifications();
   const logBefore = wb.outputLog().length;
   await viewer.locator(VIEWER.detectSlice).click();
-  const score = await poll('the score read-out', 60_000, async () => {
-    const err = (await wb.notifications()).find((n) => n.severity === 'error');
-    if (err) return `error notification: ${err.text}`;
-    return (await viewer.locator(VIEWER.score).innerText()).trim() || false;
-  }, 500);
+  const score = await poll(
+    'the score read-out',
+    60_000,
+    async () => {
+      const err = (await wb.notifications()).find((n) => n.severity === 'error');
+      if (err) return `error notification: ${err.text}`;
+      return (await viewer.locator(VIEWER.score).innerText()).trim() || false;
+    },
+    500,
+  );
   console.log(`    ${score}`);
   return { score, logBefore };
 }
@@ -167,10 +197,15 @@ async function anyadStatus(wb: Workbench): Promise<string> {
 async function detectSliceWith(wb: Workbench, viewer: FrameLocator, modelDir: string): Promise<string> {
   const logBefore = wb.outputLog().length;
   await viewer.locator(VIEWER.detectSlice).click();
-  const run = await poll('Detect to log the model\'s provenance (or a failure)', 60_000, () => {
-    const log = wb.outputLog().slice(logBefore);
-    return /^Model provenance: /m.test(log) || /Detect failed/.test(log) ? log : false;
-  }, 250);
+  const run = await poll(
+    "Detect to log the model's provenance (or a failure)",
+    60_000,
+    () => {
+      const log = wb.outputLog().slice(logBefore);
+      return /^Model provenance: /m.test(log) || /Detect failed/.test(log) ? log : false;
+    },
+    250,
+  );
   assert.doesNotMatch(run, /Detect failed/, run);
   assert.equal(/^Detect: model (.+) \(\w+\),/m.exec(run)?.[1], modelDir, run);
   return run;
@@ -201,7 +236,9 @@ export const STEPS: Step[] = [
     async run({ wb, flairFile }) {
       await wb.waitLoaded(90_000);
       const caseFolder = flairFile.split('/')[0];
-      await wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: caseFolder }).first()
+      await wb.page
+        .locator('.explorer-folders-view .monaco-list-row', { hasText: caseFolder })
+        .first()
         .waitFor({ state: 'visible', timeout: 30_000 });
     },
   },
@@ -228,15 +265,37 @@ export const STEPS: Step[] = [
       const viewer = wb.viewer();
       const axial = await canvasStats(viewer, VIEWER.canvas);
       await viewer.locator(VIEWER.planeCoronal).click();
-      await poll('plane-coronal to be pressed', 10_000, async () => (await viewer.locator(VIEWER.planeCoronal).getAttribute('aria-pressed')) === 'true');
+      await poll(
+        'plane-coronal to be pressed',
+        10_000,
+        async () => (await viewer.locator(VIEWER.planeCoronal).getAttribute('aria-pressed')) === 'true',
+      );
       // One NiiVue canvas shows every view: the coronal slice replaces the axial one.
-      const flair = await waitForImage(viewer, VIEWER.canvas, 'the canvas to show a coronal FLAIR slice (pixels differ from the axial one)', 15_000, (s) => s.checksum !== axial.checksum);
+      const flair = await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'the canvas to show a coronal FLAIR slice (pixels differ from the axial one)',
+        15_000,
+        (s) => s.checksum !== axial.checksum,
+      );
       assert.match(await viewer.locator(VIEWER.sliceLabel).innerText(), /^coronal \d+ \/ \d+$/);
       await viewer.locator(VIEWER.seqT1).click();
-      await poll('the T1 tab to be selected', 10_000, async () => (await viewer.locator(VIEWER.seqT1).getAttribute('aria-selected')) === 'true');
+      await poll(
+        'the T1 tab to be selected',
+        10_000,
+        async () => (await viewer.locator(VIEWER.seqT1).getAttribute('aria-selected')) === 'true',
+      );
       // T1 is fetched from the host on first use: wait for a non-blank image other than FLAIR's.
-      const t1 = await waitForImage(viewer, VIEWER.canvas, 'the coronal canvas to show T1 (pixels differ from FLAIR)', 30_000, (s) => s.checksum !== flair.checksum);
-      console.log(`    coronal FLAIR checksum ${flair.checksum.toString(16)}, T1 ${t1.checksum.toString(16)} (${(100 * t1.grey / (t1.width * t1.height)).toFixed(1)}% grey)`);
+      const t1 = await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'the coronal canvas to show T1 (pixels differ from FLAIR)',
+        30_000,
+        (s) => s.checksum !== flair.checksum,
+      );
+      console.log(
+        `    coronal FLAIR checksum ${flair.checksum.toString(16)}, T1 ${t1.checksum.toString(16)} (${((100 * t1.grey) / (t1.width * t1.height)).toFixed(1)}% grey)`,
+      );
     },
   },
   {
@@ -247,12 +306,20 @@ export const STEPS: Step[] = [
       const annotFile = join(workspace, caseId, `${caseId}_annot.nii.gz`);
       assert.ok(!existsSync(annotFile), `${annotFile} exists before any save`);
       await viewer.locator(VIEWER.planeAxial).click();
-      await poll('plane-axial to be pressed', 10_000, async () => (await viewer.locator(VIEWER.planeAxial).getAttribute('aria-pressed')) === 'true');
+      await poll(
+        'plane-axial to be pressed',
+        10_000,
+        async () => (await viewer.locator(VIEWER.planeAxial).getAttribute('aria-pressed')) === 'true',
+      );
       await waitForImage(viewer, VIEWER.canvas, 'the axial canvas to show a slice', 15_000);
       const z = Number(/^axial (\d+) \//.exec(await viewer.locator(VIEWER.sliceLabel).innerText())?.[1]);
       assert.ok(Number.isInteger(z), 'the slice label names the axial slice');
       await viewer.locator(VIEWER.toolBrush).click();
-      await poll('tool-brush to be pressed', 10_000, async () => (await viewer.locator(VIEWER.toolBrush).getAttribute('aria-pressed')) === 'true');
+      await poll(
+        'tool-brush to be pressed',
+        10_000,
+        async () => (await viewer.locator(VIEWER.toolBrush).getAttribute('aria-pressed')) === 'true',
+      );
       const before = await canvasStats(viewer, VIEWER.canvas);
       // A horizontal stroke through the middle of the image (the phantom brain is centred).
       const box = await viewer.locator(VIEWER.canvas).boundingBox();
@@ -296,19 +363,33 @@ export const STEPS: Step[] = [
       await wb.clearNotifications();
       const logBefore = wb.outputLog().length;
       await wb.runCommand(TRAIN);
-      const note = await poll('the "training finished" notification (or an AnyAD error)', 180_000, async () =>
-        (await wb.notifications()).find((n) => /training finished/.test(n.text) || (n.severity === 'error' && n.text.includes('AnyAD'))), 500);
+      const note = await poll(
+        'the "training finished" notification (or an AnyAD error)',
+        180_000,
+        async () =>
+          (await wb.notifications()).find((n) => /training finished/.test(n.text) || (n.severity === 'error' && n.text.includes('AnyAD'))),
+        500,
+      );
       console.log(`    notification (${note.severity}): ${note.text}`);
       assert.notEqual(note.severity, 'error', `Train reported an error: ${note.text}\n${wb.outputLog().slice(logBefore)}`);
       const reportPath = /report (\S+report\.md)/.exec(note.text)?.[1];
       assert.ok(reportPath, `the notification names the report: ${note.text}`);
-      assert.ok(reportPath.startsWith(join(workspace, TINY_TRAINING.output.dir)), `the report should be under the output dir: ${reportPath}`);
+      assert.ok(
+        reportPath.startsWith(join(workspace, TINY_TRAINING.output.dir)),
+        `the report should be under the output dir: ${reportPath}`,
+      );
       assert.ok(existsSync(reportPath), `${reportPath} does not exist`);
       ctx.trainedBundle = join(reportPath, '..');
       assert.ok(existsSync(join(ctx.trainedBundle, 'model.onnx')), `no model.onnx beside ${reportPath}`);
-      const preview = await poll('a markdown preview tab of report.md', 30_000, async () => (await wb.tabTitles()).find((t) => t.includes('Preview') && t.includes('report')));
+      const preview = await poll('a markdown preview tab of report.md', 30_000, async () =>
+        (await wb.tabTitles()).find((t) => t.includes('Preview') && t.includes('report')),
+      );
       // The preview is a webview too: wait until it has rendered the report's title.
-      const heading = readFileSync(reportPath, 'utf8').split('\n').find((l) => l.startsWith('# '))?.slice(2).trim();
+      const heading = readFileSync(reportPath, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('# '))
+        ?.slice(2)
+        .trim();
       assert.ok(heading, `${reportPath} has a top-level heading`);
       await wb.webview().locator('h1', { hasText: heading }).first().waitFor({ state: 'visible', timeout: 30_000 });
       console.log(`    tab: ${preview}; rendered heading "${heading}"`);
@@ -327,14 +408,22 @@ export const STEPS: Step[] = [
       const { lesionCase, z } = lesionSlice(workspace);
       const viewer = await openInViewer(wb, `${lesionCase.id}/${lesionCase.id}_flair.nii.gz`);
       await setSlider(viewer, z);
-      await poll(`the slice label to read axial ${z}`, 10_000, async () => (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`));
+      await poll(`the slice label to read axial ${z}`, 10_000, async () =>
+        (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`),
+      );
       await viewer.locator(VIEWER.modT1).click();
-      await poll('mod-t1 unchecked, FLAIR and T2 checked', 10_000, async () =>
-        !(await isOn(viewer, VIEWER.modT1)) && (await isOn(viewer, VIEWER.modFlair)) && (await isOn(viewer, VIEWER.modT2)));
+      await poll(
+        'mod-t1 unchecked, FLAIR and T2 checked',
+        10_000,
+        async () => !(await isOn(viewer, VIEWER.modT1)) && (await isOn(viewer, VIEWER.modFlair)) && (await isOn(viewer, VIEWER.modT2)),
+      );
       // Baseline colour: crosshair and the case's label mask, before any heatmap.
       const before = await waitForImage(viewer, VIEWER.canvas, `the axial canvas to show slice ${z}`, 10_000);
       const { score, logBefore } = await detectSliceScore(wb, viewer);
-      assert.match(score, new RegExp(`^Anomaly score -?\\d+(\\.\\d+)?(e-?\\d+)? \\(threshold [^)]+\\): (ANOMALOUS|normal) — axial slice ${z}, FLAIR\\+T2$`));
+      assert.match(
+        score,
+        new RegExp(`^Anomaly score -?\\d+(\\.\\d+)?(e-?\\d+)? \\(threshold [^)]+\\): (ANOMALOUS|normal) — axial slice ${z}, FLAIR\\+T2$`),
+      );
       const after = await poll('heatmap colour in the axial canvas', 10_000, async () => {
         const s = await canvasStats(viewer, VIEWER.canvas);
         return s.coloured - before.coloured > 0.02 * s.width * s.height ? s : false;
@@ -343,7 +432,11 @@ export const STEPS: Step[] = [
       const log = wb.outputLog().slice(logBefore);
       const used = /^Detect: model (.+) \((\w+)\), slice (\d+), sequences (\S+)$/m.exec(log);
       assert.ok(used, `the AnyAD log names the model Detect used:\n${log}`);
-      assert.deepEqual(used.slice(1), [trainedBundle, 'workspace', String(z), 'flair+t2'], 'Detect should use the model just trained, the chosen slice and FLAIR+T2');
+      assert.deepEqual(
+        used.slice(1),
+        [trainedBundle, 'workspace', String(z), 'flair+t2'],
+        'Detect should use the model just trained, the chosen slice and FLAIR+T2',
+      );
       assert.doesNotMatch(log, /Detect failed/, log);
     },
   },
@@ -386,14 +479,27 @@ export const STEPS: Step[] = [
     },
   },
   {
-    name: 'the banner\'s Model card link opens the default model\'s card in a preview',
+    name: "the banner's Model card link opens the default model's card in a preview",
     async run({ wb, extensionsDir }) {
       const logBefore = wb.outputLog().length;
       await wb.viewer().locator(VIEWER.modelCard).click();
-      const card = await poll('the AnyAD log to name the model card', 15_000, () => /^Model card: (.+)$/m.exec(wb.outputLog().slice(logBefore))?.[1]);
-      assert.ok(card.startsWith(extensionsDir) && card.endsWith(join('models', 'default', 'MODEL_CARD.md')), `the card of the shipped default model: ${card}`);
-      const preview = await poll('a markdown preview tab of MODEL_CARD.md', 30_000, async () => (await wb.tabTitles()).find((t) => t.includes('Preview') && t.includes('MODEL_CARD')));
-      const heading = readFileSync(card, 'utf8').split('\n').find((l) => l.startsWith('# '))?.slice(2).trim();
+      const card = await poll(
+        'the AnyAD log to name the model card',
+        15_000,
+        () => /^Model card: (.+)$/m.exec(wb.outputLog().slice(logBefore))?.[1],
+      );
+      assert.ok(
+        card.startsWith(extensionsDir) && card.endsWith(join('models', 'default', 'MODEL_CARD.md')),
+        `the card of the shipped default model: ${card}`,
+      );
+      const preview = await poll('a markdown preview tab of MODEL_CARD.md', 30_000, async () =>
+        (await wb.tabTitles()).find((t) => t.includes('Preview') && t.includes('MODEL_CARD')),
+      );
+      const heading = readFileSync(card, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('# '))
+        ?.slice(2)
+        .trim();
       assert.ok(heading, `${card} has a top-level heading`);
       await wb.webview().locator('h1', { hasText: heading }).first().waitFor({ state: 'visible', timeout: 30_000 });
       console.log(`    tab: ${preview}; rendered heading "${heading}"`);
@@ -415,9 +521,18 @@ export const STEPS: Step[] = [
         await wb.quickOpen(detectedFile);
         await poll(`the ${detectedFile} tab to be active`, 15_000, async () => (await wb.activeTabTitle()).includes(detectedFile));
         const viewer = wb.viewer();
-        await poll(`the viewer's info line to name ${detectedFile}`, 30_000, async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(detectedFile), 500);
+        await poll(
+          `the viewer's info line to name ${detectedFile}`,
+          30_000,
+          async () => (await viewer.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(detectedFile),
+          500,
+        );
         const run = await detectSliceWith(wb, viewer, dir);
-        assert.match(run, /^Model provenance: pretrained encoder \(encoder-hf\.safetensors, sha256 [0-9a-f]{64}\): pretrained encoder /m, run);
+        assert.match(
+          run,
+          /^Model provenance: pretrained encoder \(encoder-hf\.safetensors, sha256 [0-9a-f]{64}\): pretrained encoder /m,
+          run,
+        );
         assert.doesNotMatch(run, /^WARNING:/m, run);
         await viewer.locator(VIEWER.modelWarning).waitFor({ state: 'hidden', timeout: 10_000 });
         const status = await poll('the status bar to drop the random-init flag', 10_000, async () => {
@@ -439,7 +554,8 @@ export const STEPS: Step[] = [
       const id = 'Oddnames01';
       mkdirSync(join(workspace, id), { recursive: true });
       const names = { flair: `${id}_fla.nii.gz`, t1: `${id}_T1w.nii.gz`, t2: `${id}_T2w.nii.gz` };
-      for (const [seq, name] of Object.entries(names)) copyFileSync(join(workspace, src, `${src}_${seq}.nii.gz`), join(workspace, id, name));
+      for (const [seq, name] of Object.entries(names))
+        copyFileSync(join(workspace, src, `${src}_${seq}.nii.gz`), join(workspace, id, name));
       // Patterns join whatever anyad.json already holds (the Train step's settings stay).
       const configPath = join(workspace, 'anyad.json');
       const config = JSON.parse(readFileSync(configPath, 'utf8')) as { data?: Record<string, unknown> };
@@ -447,20 +563,42 @@ export const STEPS: Step[] = [
       writeFileSync(configPath, JSON.stringify(config, null, 2));
       const viewer = await openInViewer(wb, `${id}/${names.flair}`);
       const tab = (s: string) => viewer.locator(`[data-testid="seq-${s}"]`);
-      await poll('FLAIR, T1 and T2 tabs (and no T1ce or File tab)', 15_000, async () =>
-        (await tab('flair').isVisible()) && (await tab('t1').isEnabled()) && (await tab('t2').isEnabled()) && !(await tab('t1ce').isVisible()) && !(await tab('opened').isVisible()));
-      for (const s of ['flair', 't1', 't2']) assert.ok(await isOn(viewer, `[data-testid="mod-${s}"]`), `the ${s} Detect checkbox is ticked`);
+      await poll(
+        'FLAIR, T1 and T2 tabs (and no T1ce or File tab)',
+        15_000,
+        async () =>
+          (await tab('flair').isVisible()) &&
+          (await tab('t1').isEnabled()) &&
+          (await tab('t2').isEnabled()) &&
+          !(await tab('t1ce').isVisible()) &&
+          !(await tab('opened').isVisible()),
+      );
+      for (const s of ['flair', 't1', 't2'])
+        assert.ok(await isOn(viewer, `[data-testid="mod-${s}"]`), `the ${s} Detect checkbox is ticked`);
       assert.equal(await tab('flair').getAttribute('aria-selected'), 'true', 'the opened file is the FLAIR tab');
       const flair = await waitForImage(viewer, VIEWER.canvas, 'the axial canvas to show FLAIR', 15_000);
       await tab('t2').click();
-      const t2 = await waitForImage(viewer, VIEWER.canvas, `the axial canvas to show ${names.t2} (pixels differ from FLAIR)`, 30_000, (s) => s.checksum !== flair.checksum);
+      const t2 = await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        `the axial canvas to show ${names.t2} (pixels differ from FLAIR)`,
+        30_000,
+        (s) => s.checksum !== flair.checksum,
+      );
       console.log(`    tabs FLAIR/T1/T2; axial FLAIR checksum ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}`);
       await tab('flair').click();
       const { score, logBefore } = await detectSliceScore(wb, viewer);
-      assert.match(score, /^Anomaly score -?\d+(\.\d+)?(e-?\d+)? \(threshold [^)]+\): (ANOMALOUS|normal) — axial slice \d+, FLAIR\+T1\+T2$/);
+      assert.match(
+        score,
+        /^Anomaly score -?\d+(\.\d+)?(e-?\d+)? \(threshold [^)]+\): (ANOMALOUS|normal) — axial slice \d+, FLAIR\+T1\+T2$/,
+      );
       const log = wb.outputLog().slice(logBefore);
       const files = /^Detect: files (.+)$/m.exec(log)?.[1];
-      assert.equal(files, `FLAIR ${join(workspace, id, names.flair)}, T1 ${join(workspace, id, names.t1)}, T2 ${join(workspace, id, names.t2)}; config ${configPath}`, log);
+      assert.equal(
+        files,
+        `FLAIR ${join(workspace, id, names.flair)}, T1 ${join(workspace, id, names.t1)}, T2 ${join(workspace, id, names.t2)}; config ${configPath}`,
+        log,
+      );
       assert.doesNotMatch(log, /Detect failed/, log);
     },
   },
@@ -480,14 +618,29 @@ export const STEPS: Step[] = [
       await assign();
       await pick('T1ce');
       await pick('Only in this workspace');
-      await poll('the T1ce tab to stand for the opened file, the FLAIR tab and checkbox gone', 15_000, async () =>
-        (await tab('t1ce').isVisible()) && (await tab('t1ce').getAttribute('aria-selected')) === 'true' && !(await tab('flair').isVisible())
-        && !(await viewer.locator(VIEWER.modFlair).isVisible()) && (await isOn(viewer, VIEWER.modT2)));
-      await poll('the AnyAD log to record the assignment', 10_000, () => wb.outputLog().slice(logBefore).includes(`Assign sequence: ${file} → T1CE (this workspace)`));
+      await poll(
+        'the T1ce tab to stand for the opened file, the FLAIR tab and checkbox gone',
+        15_000,
+        async () =>
+          (await tab('t1ce').isVisible()) &&
+          (await tab('t1ce').getAttribute('aria-selected')) === 'true' &&
+          !(await tab('flair').isVisible()) &&
+          !(await viewer.locator(VIEWER.modFlair).isVisible()) &&
+          (await isOn(viewer, VIEWER.modT2)),
+      );
+      await poll('the AnyAD log to record the assignment', 10_000, () =>
+        wb.outputLog().slice(logBefore).includes(`Assign sequence: ${file} → T1CE (this workspace)`),
+      );
       await assign();
       await pick('Clear');
-      await poll('the FLAIR tab back for the opened file', 15_000, async () =>
-        (await tab('flair').isVisible()) && (await tab('flair').getAttribute('aria-selected')) === 'true' && !(await tab('t1ce').isVisible()));
+      await poll(
+        'the FLAIR tab back for the opened file',
+        15_000,
+        async () =>
+          (await tab('flair').isVisible()) &&
+          (await tab('flair').getAttribute('aria-selected')) === 'true' &&
+          !(await tab('t1ce').isVisible()),
+      );
       console.log('    FLAIR → T1ce (by hand) → cleared: tabs followed each time');
     },
   },
@@ -497,27 +650,64 @@ export const STEPS: Step[] = [
       const { lesionCase, z } = lesionSlice(workspace);
       const viewer = await openInViewer(wb, `${lesionCase.id}/${lesionCase.id}_flair.nii.gz`);
       await setSlider(viewer, z);
-      await poll(`the slice label to read axial ${z}`, 10_000, async () => (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`));
+      await poll(`the slice label to read axial ${z}`, 10_000, async () =>
+        (await viewer.locator(VIEWER.sliceLabel).innerText()).startsWith(`axial ${z} /`),
+      );
       const flair = await waitForImage(viewer, VIEWER.canvas, `FLAIR at slice ${z}`, 10_000);
       await viewer.locator(VIEWER.seqT2).click();
-      await poll('the T2 tab to be selected', 10_000, async () => (await viewer.locator(VIEWER.seqT2).getAttribute('aria-selected')) === 'true');
-      const t2 = await waitForImage(viewer, VIEWER.canvas, 'T2 as the background (pixels differ from FLAIR)', 30_000, (st) => st.checksum !== flair.checksum);
+      await poll(
+        'the T2 tab to be selected',
+        10_000,
+        async () => (await viewer.locator(VIEWER.seqT2).getAttribute('aria-selected')) === 'true',
+      );
+      const t2 = await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'T2 as the background (pixels differ from FLAIR)',
+        30_000,
+        (st) => st.checksum !== flair.checksum,
+      );
       await setValue(viewer, VIEWER.blendSelect, 'flair');
-      await poll('FLAIR to be the blended layer', 10_000, async () => (await viewer.locator('body').getAttribute('data-blend')) === 'flair');
-      const blended = await waitForImage(viewer, VIEWER.canvas, 'FLAIR blended over T2 (pixels differ from T2 alone)', 30_000, (st) => st.checksum !== t2.checksum && st.checksum !== flair.checksum);
-      console.log(`    checksums FLAIR ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}, T2+FLAIR ${blended.checksum.toString(16)}`);
+      await poll(
+        'FLAIR to be the blended layer',
+        10_000,
+        async () => (await viewer.locator('body').getAttribute('data-blend')) === 'flair',
+      );
+      const blended = await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'FLAIR blended over T2 (pixels differ from T2 alone)',
+        30_000,
+        (st) => st.checksum !== t2.checksum && st.checksum !== flair.checksum,
+      );
+      console.log(
+        `    checksums FLAIR ${flair.checksum.toString(16)}, T2 ${t2.checksum.toString(16)}, T2+FLAIR ${blended.checksum.toString(16)}`,
+      );
       await setValue(viewer, VIEWER.blendSelect, 'none');
       // Side by side: T1 in a second NiiVue beside the first, its crosshair following.
       await setValue(viewer, VIEWER.sideSelect, 't1');
-      await poll('T1 drawn side by side', 30_000, async () => (await viewer.locator('body').getAttribute('data-side')) === 't1'
-        && Boolean(await viewer.locator('body').getAttribute('data-painted-side')));
+      await poll(
+        'T1 drawn side by side',
+        30_000,
+        async () =>
+          (await viewer.locator('body').getAttribute('data-side')) === 't1' &&
+          Boolean(await viewer.locator('body').getAttribute('data-painted-side')),
+      );
       const beside = await waitForImage(viewer, VIEWER.sideCanvas, 'T1 in the second view', 30_000);
-      console.log(`    side by side: T1 canvas ${beside.width}×${beside.height}, ${(100 * beside.grey / (beside.width * beside.height)).toFixed(1)}% grey`);
+      console.log(
+        `    side by side: T1 canvas ${beside.width}×${beside.height}, ${((100 * beside.grey) / (beside.width * beside.height)).toFixed(1)}% grey`,
+      );
       await wb.page.screenshot({ path: join(__dirname, '..', '..', 'test-artifacts', 'e2e', 'side-by-side.png') });
       await setValue(viewer, VIEWER.sideSelect, 'none');
       await viewer.locator(VIEWER.sideCanvas).waitFor({ state: 'hidden', timeout: 10_000 });
       await viewer.locator(VIEWER.seqFlair).click();
-      await waitForImage(viewer, VIEWER.canvas, 'FLAIR alone again', 30_000, (st) => st.checksum !== blended.checksum && st.checksum !== t2.checksum);
+      await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'FLAIR alone again',
+        30_000,
+        (st) => st.checksum !== blended.checksum && st.checksum !== t2.checksum,
+      );
       // The label mask is on: switching it off removes its colour from the lesion slice.
       await viewer.locator(VIEWER.overlayMask).click();
       const noMask = await waitForImage(viewer, VIEWER.canvas, 'the label mask hidden', 10_000, (st) => st.coloured < flair.coloured);
@@ -527,11 +717,17 @@ export const STEPS: Step[] = [
       const { score } = await detectSliceScore(wb, viewer);
       const threshold = /\(threshold ([^)]+)\)/.exec(score)?.[1];
       assert.ok(threshold, `the score names its threshold: ${score}`);
-      const heat = await waitForImage(viewer, VIEWER.canvas, 'heatmap colour on the slice', 30_000, (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height);
+      const heat = await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'heatmap colour on the slice',
+        30_000,
+        (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height,
+      );
       await viewer.locator(VIEWER.colorbarSection).waitFor({ state: 'visible', timeout: 10_000 });
       // This viewer may still show an earlier result's bar for a moment: wait for this one's threshold.
       const wanted = new RegExp(`^threshold ${threshold.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( \\(outside the range\\))?$`);
-      const thr = await poll('the colour bar to mark this result\'s threshold', 10_000, async () => {
+      const thr = await poll("the colour bar to mark this result's threshold", 10_000, async () => {
         const t = await viewer.locator(VIEWER.colorbarThreshold).innerText();
         return wanted.test(t) ? t : false;
       });
@@ -541,13 +737,25 @@ export const STEPS: Step[] = [
       assert.ok(Number(lo) < Number(hi), `a colour bar range: ${lo} … ${hi}`);
       assert.match(mark, /^calc\(\d+(\.\d+)?% - 1px\)$/);
       await viewer.locator(VIEWER.overlayHeatmap).click();
-      await waitForImage(viewer, VIEWER.canvas, 'the heatmap hidden', 10_000, (st) => st.coloured < heat.coloured - 0.02 * st.width * st.height);
+      await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'the heatmap hidden',
+        10_000,
+        (st) => st.coloured < heat.coloured - 0.02 * st.width * st.height,
+      );
       await viewer.locator(VIEWER.overlayHeatmap).click();
-      await waitForImage(viewer, VIEWER.canvas, 'the heatmap shown again', 10_000, (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height);
+      await waitForImage(
+        viewer,
+        VIEWER.canvas,
+        'the heatmap shown again',
+        10_000,
+        (st) => st.coloured - flair.coloured > 0.02 * st.width * st.height,
+      );
     },
   },
   {
-    name: 'Add overlay… adds another NIfTI of the subject (its T1ce, through VS Code\'s open dialog) as a layer with its own controls',
+    name: "Add overlay… adds another NIfTI of the subject (its T1ce, through VS Code's open dialog) as a layer with its own controls",
     async run({ wb, workspace }) {
       const { lesionCase } = lesionSlice(workspace);
       const viewer = wb.viewer();
@@ -558,21 +766,37 @@ export const STEPS: Step[] = [
       await input.waitFor({ state: 'visible', timeout: 15_000 });
       const file = join(workspace, lesionCase.id, `${lesionCase.id}_t1ce.nii.gz`);
       // The dialog completes paths as they are typed: fill again until it holds exactly the file.
-      await poll('the dialog to hold the file\'s path', 20_000, async () => {
-        if ((await input.inputValue()) !== file) await input.fill(file);
-        await new Promise((r) => setTimeout(r, 300));
-        return (await input.inputValue()) === file;
-      }, 200);
+      await poll(
+        "the dialog to hold the file's path",
+        20_000,
+        async () => {
+          if ((await input.inputValue()) !== file) await input.fill(file);
+          await new Promise((r) => setTimeout(r, 300));
+          return (await input.inputValue()) === file;
+        },
+        200,
+      );
       await wb.page.keyboard.press('Enter');
       await viewer.locator('[data-testid="overlay-0-visible"]').waitFor({ state: 'visible', timeout: 30_000 });
       // Colour, not grey: the warm-coloured overlay covers the brain (so no grey-image check here).
-      const withOverlay = await poll('the overlay drawn (more coloured pixels)', 30_000, async () => {
-        const st = await canvasStats(viewer, VIEWER.canvas);
-        return st.coloured > before.coloured + 0.01 * st.width * st.height ? st : false;
-      }, 500);
+      const withOverlay = await poll(
+        'the overlay drawn (more coloured pixels)',
+        30_000,
+        async () => {
+          const st = await canvasStats(viewer, VIEWER.canvas);
+          return st.coloured > before.coloured + 0.01 * st.width * st.height ? st : false;
+        },
+        500,
+      );
       console.log(`    overlay ${lesionCase.id}_t1ce.nii.gz: coloured pixels ${before.coloured} → ${withOverlay.coloured}`);
       await viewer.locator('[data-testid="overlay-0-visible"]').click();
-      await poll('the overlay hidden again', 30_000, async () => (await canvasStats(viewer, VIEWER.canvas)).coloured < withOverlay.coloured - 0.01 * withOverlay.width * withOverlay.height, 500);
+      await poll(
+        'the overlay hidden again',
+        30_000,
+        async () =>
+          (await canvasStats(viewer, VIEWER.canvas)).coloured < withOverlay.coloured - 0.01 * withOverlay.width * withOverlay.height,
+        500,
+      );
     },
   },
   {
@@ -582,22 +806,38 @@ export const STEPS: Step[] = [
       const axial = await canvasStats(viewer, VIEWER.canvas);
       await viewer.locator(VIEWER.view3d).click();
       try {
-        await poll('the 3-D view to be pressed', 10_000, async () => (await viewer.locator(VIEWER.view3d).getAttribute('aria-pressed')) === 'true');
+        await poll(
+          'the 3-D view to be pressed',
+          10_000,
+          async () => (await viewer.locator(VIEWER.view3d).getAttribute('aria-pressed')) === 'true',
+        );
         // The rendered head is smaller than a slice filling the view: any clear image other than the slice.
-        const render = await poll('a 3-D rendering (pixels differ from the axial slice)', 30_000, async () => {
-          const st = await canvasStats(viewer, VIEWER.canvas);
-          // Grey head or coloured layers on it (the heatmap and an overlay may be shown).
-          return st.checksum !== axial.checksum && st.grey + st.coloured > 0.02 * st.width * st.height ? st : false;
-        }, 500);
-        console.log(`    3-D: ${(100 * render.grey / (render.width * render.height)).toFixed(1)}% grey pixels`);
+        const render = await poll(
+          'a 3-D rendering (pixels differ from the axial slice)',
+          30_000,
+          async () => {
+            const st = await canvasStats(viewer, VIEWER.canvas);
+            // Grey head or coloured layers on it (the heatmap and an overlay may be shown).
+            return st.checksum !== axial.checksum && st.grey + st.coloured > 0.02 * st.width * st.height ? st : false;
+          },
+          500,
+        );
+        console.log(`    3-D: ${((100 * render.grey) / (render.width * render.height)).toFixed(1)}% grey pixels`);
         await wb.page.screenshot({ path: join(__dirname, '..', '..', 'test-artifacts', 'e2e', '3d-render.png') });
       } finally {
         // Later steps expect the axial view of this file.
         await viewer.locator(VIEWER.planeAxial).click();
       }
       await viewer.locator(VIEWER.toolMeasure).click();
-      await dragOnCanvas(wb, viewer, [[-0.15, 0.05], [0.15, 0.05]]);
-      const text = await poll('a distance in the measure read-out', 10_000, async () => (await viewer.locator(VIEWER.measureReadout).innerText()).trim() || false);
+      await dragOnCanvas(wb, viewer, [
+        [-0.15, 0.05],
+        [0.15, 0.05],
+      ]);
+      const text = await poll(
+        'a distance in the measure read-out',
+        10_000,
+        async () => (await viewer.locator(VIEWER.measureReadout).innerText()).trim() || false,
+      );
       const mm = Number(/^Distance ([\d.]+) mm$/.exec(text)?.[1]);
       console.log(`    ${text}`);
       // 0.3 of the canvas's shorter side across a slice that fills it: tens of millimetres.
@@ -622,20 +862,40 @@ export const STEPS: Step[] = [
       await viewer.locator(VIEWER.toolBrush).click();
       // A square outline, drawn twice (two strokes, two edits): in the workbench the first pointer
       // events of a drag can be lost, and the fill below needs a closed outline.
-      for (let k = 0; k < 2; k++) await dragOnCanvas(wb, viewer, [[-0.1, -0.1], [-0.09, -0.1], [0.1, -0.1], [0.1, 0.1], [-0.1, 0.1], [-0.1, -0.1], [0.1, -0.1]]);
+      for (let k = 0; k < 2; k++)
+        await dragOnCanvas(wb, viewer, [
+          [-0.1, -0.1],
+          [-0.09, -0.1],
+          [0.1, -0.1],
+          [0.1, 0.1],
+          [-0.1, 0.1],
+          [-0.1, -0.1],
+          [0.1, -0.1],
+        ]);
       await poll('the viewer tab to be dirty after the outline', 10_000, () => wb.activeTabDirty());
-      const outline = await poll('label 1 voxels of the outline', 10_000, async () => { const st = await annotationStats(viewer); return (st.counts[1] ?? 0) > 50 ? st : false; });
+      const outline = await poll('label 1 voxels of the outline', 10_000, async () => {
+        const st = await annotationStats(viewer);
+        return (st.counts[1] ?? 0) > 50 ? st : false;
+      });
       await setValue(viewer, VIEWER.labelValue, '2');
       await viewer.locator(VIEWER.toolFill).click();
       await dragOnCanvas(wb, viewer, [[0, 0]]);
-      const filled = await poll('label 2 filling the outline', 10_000, async () => { const st = await annotationStats(viewer); return (st.counts[2] ?? 0) > 50 ? st : false; });
+      const filled = await poll('label 2 filling the outline', 10_000, async () => {
+        const st = await annotationStats(viewer);
+        return (st.counts[2] ?? 0) > 50 ? st : false;
+      });
       await viewer.locator(VIEWER.toolEraser).click();
-      await dragOnCanvas(wb, viewer, [[-0.2, 0], [0.2, 0]]);
+      await dragOnCanvas(wb, viewer, [
+        [-0.2, 0],
+        [0.2, 0],
+      ]);
       const erased = await poll('the eraser to remove labels', 10_000, async () => {
         const st = await annotationStats(viewer);
         return (st.counts[2] ?? 0) < filled.counts[2] && (st.counts[1] ?? 0) < outline.counts[1] ? st : false;
       });
-      console.log(`    outline ${JSON.stringify(outline.counts)} → fill ${JSON.stringify(filled.counts)} → erase ${JSON.stringify(erased.counts)}`);
+      console.log(
+        `    outline ${JSON.stringify(outline.counts)} → fill ${JSON.stringify(filled.counts)} → erase ${JSON.stringify(erased.counts)}`,
+      );
       await viewer.locator(VIEWER.undo).click();
       await poll('undo to restore the filled state', 10_000, async () => (await annotationStats(viewer)).hash === filled.hash);
       await viewer.locator(VIEWER.redo).click();
@@ -645,16 +905,23 @@ export const STEPS: Step[] = [
       await poll(`${annotFile} to be written`, 10_000, () => existsSync(annotFile));
       const saved = readNifti(annotFile).volume;
       const source = readNifti(image).volume;
-      assert.deepEqual(saved.dims, source.dims, 'the annotation has the image\'s dims');
+      assert.deepEqual(saved.dims, source.dims, "the annotation has the image's dims");
       assert.deepEqual([...saved.affine], [...source.affine], 'and its affine');
       assert.equal(fileHash(saved.data), erased.hash, 'the file holds, in its own voxel order, exactly what the viewer showed');
       // Reopen: the editor is closed and opened again; its annotation comes back voxel for voxel.
       await wb.runCommand('View: Close Editor');
       viewer = await openInViewer(wb, `${id}/${id}_flair.nii.gz`);
-      await poll('the reopened annotation to match the saved one', 20_000, async () => (await annotationStats(viewer)).hash === erased.hash);
+      await poll(
+        'the reopened annotation to match the saved one',
+        20_000,
+        async () => (await annotationStats(viewer)).hash === erased.hash,
+      );
       // Revert: a new stroke, then back to the file.
       await viewer.locator(VIEWER.toolBrush).click();
-      await dragOnCanvas(wb, viewer, [[-0.05, 0.15], [0.05, 0.15]]);
+      await dragOnCanvas(wb, viewer, [
+        [-0.05, 0.15],
+        [0.05, 0.15],
+      ]);
       await poll('dirty after the new stroke', 10_000, () => wb.activeTabDirty());
       assert.notEqual((await annotationStats(viewer)).hash, erased.hash);
       await viewer.locator(VIEWER.revert).click();
@@ -670,7 +937,10 @@ export const STEPS: Step[] = [
     async run({ wb }) {
       // The extension logs its probe's longest synchronous block after each open, Detect and Train.
       const log = wb.outputLog();
-      const worst = (phase: string) => Math.max(...[...log.matchAll(new RegExp(`^Host: longest synchronous block during ${phase} ([\\d.]+) ms`, 'gm'))].map((m) => Number(m[1])));
+      const worst = (phase: string) =>
+        Math.max(
+          ...[...log.matchAll(new RegExp(`^Host: longest synchronous block during ${phase} ([\\d.]+) ms`, 'gm'))].map((m) => Number(m[1])),
+        );
       const blocks = { open: worst('open'), Detect: worst('Detect'), Train: worst('Train') };
       console.log(`    longest host blocks (ms): ${JSON.stringify(blocks)}`);
       for (const [phase, ms] of Object.entries(blocks)) {
@@ -690,13 +960,24 @@ export const STEPS: Step[] = [
       const saved = await annotationStats(viewer);
       const logBefore = wb.outputLog().length;
       await viewer.locator(VIEWER.toolBrush).click();
-      await dragOnCanvas(wb, viewer, [[-0.08, -0.18], [0.08, -0.18]]);
+      await dragOnCanvas(wb, viewer, [
+        [-0.08, -0.18],
+        [0.08, -0.18],
+      ]);
       await poll('dirty after the stroke', 10_000, () => wb.activeTabDirty());
       const before = await annotationStats(viewer);
       assert.notEqual(before.hash, saved.hash);
       // VS Code backs a dirty editor up shortly after the change: the backup holds the stroke.
-      const backup = await poll('VS Code to back the dirty annotation up', 30_000, () => /viewer: backed up the unsaved annotation of .* to (\S+)$/m.exec(wb.outputLog().slice(logBefore))?.[1]);
-      await poll(`${backup} to hold the unsaved stroke`, 15_000, () => existsSync(backup) && fileHash(readNifti(backup).volume.data) === before.hash);
+      const backup = await poll(
+        'VS Code to back the dirty annotation up',
+        30_000,
+        () => /viewer: backed up the unsaved annotation of .* to (\S+)$/m.exec(wb.outputLog().slice(logBefore))?.[1],
+      );
+      await poll(
+        `${backup} to hold the unsaved stroke`,
+        15_000,
+        () => existsSync(backup) && fileHash(readNifti(backup).volume.data) === before.hash,
+      );
       console.log(`    backup ${backup}: the unsaved labels, voxel for voxel (hash ${before.hash.toString(16)})`);
       // A reload: browser VS Code (code-server 4.100) reopens the editor but does not hand custom
       // editors their backup (desktop hot exit does; the restore path is unit-tested), so the
@@ -706,14 +987,21 @@ export const STEPS: Step[] = [
       const name = annotatedFile.split('/').pop()!;
       await poll(`the ${name} tab restored`, 60_000, async () => (await wb.activeTabTitle()).includes(name));
       const restored = wb.viewer();
-      await poll(`the viewer's info line to name ${name}`, 60_000, async () => (await restored.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name), 500);
+      await poll(
+        `the viewer's info line to name ${name}`,
+        60_000,
+        async () => (await restored.locator(VIEWER.info).innerText({ timeout: 2000 })).startsWith(name),
+        500,
+      );
       await waitForImage(restored, VIEWER.canvas, 'the reopened viewer to draw', 60_000);
       const after = await poll('the reopened annotation', 30_000, async () => {
         const st = await annotationStats(restored);
         return st.hash === before.hash || st.hash === saved.hash ? st : false;
       });
       const fromBackup = /viewer: restored the unsaved annotation of .* from VS Code's backup/.test(wb.outputLog());
-      console.log(`    after the reload: ${after.hash === before.hash ? 'the unsaved stroke' : 'the saved annotation'}${fromBackup ? ' (from the backup)' : ''}; tab ${(await wb.activeTabDirty()) ? 'dirty' : 'clean'}`);
+      console.log(
+        `    after the reload: ${after.hash === before.hash ? 'the unsaved stroke' : 'the saved annotation'}${fromBackup ? ' (from the backup)' : ''}; tab ${(await wb.activeTabDirty()) ? 'dirty' : 'clean'}`,
+      );
       // Whichever VS Code chose, the viewer is consistent with it: the backup's labels and a dirty tab, or the file's and a clean one.
       if (fromBackup) {
         assert.equal(after.hash, before.hash);

@@ -64,10 +64,14 @@ export async function isOn(viewer: FrameLocator, selector: string): Promise<bool
 
 /** Sets a control's value as a user's choice would (vscode-single-select, vscode-textfield, range): value, then the event it fires. */
 export async function setValue(viewer: FrameLocator, selector: string, value: string, event: 'change' | 'input' = 'change'): Promise<void> {
-  await viewer.locator(selector).evaluate((el: HTMLElement & { value: string }, [v, ev]: [string, string]) => {
-    el.value = v;
-    el.dispatchEvent(new Event(ev, { bubbles: true }));
-  }, [value, event] as [string, string], { timeout: 5000 });
+  await viewer.locator(selector).evaluate(
+    (el: HTMLElement & { value: string }, [v, ev]: [string, string]) => {
+      el.value = v;
+      el.dispatchEvent(new Event(ev, { bubbles: true }));
+    },
+    [value, event] as [string, string],
+    { timeout: 5000 },
+  );
 }
 
 export interface Notification {
@@ -76,7 +80,10 @@ export interface Notification {
 }
 
 export class Workbench {
-  constructor(readonly page: Page, private readonly userDataDir: string) {}
+  constructor(
+    readonly page: Page,
+    private readonly userDataDir: string,
+  ) {}
 
   async waitLoaded(timeoutMs: number): Promise<void> {
     await this.page.locator('.monaco-workbench .part.editor').waitFor({ state: 'visible', timeout: timeoutMs });
@@ -96,28 +103,47 @@ export class Workbench {
   /** Opens the command palette (F1: no browser binds it) with `text` typed, returning once the list shows `expectRow`. */
   private async openQuickInput(text: string, expectRow: RegExp, timeoutMs: number): Promise<void> {
     let lastRows: string[] = [];
-    await poll(`quick input row ${expectRow}`, timeoutMs, async () => {
-      const input = this.quickInput().locator('input');
-      if (!(await this.quickInput().isVisible())) {
-        await this.page.locator('.monaco-workbench').focus().catch(() => undefined);
-        await this.page.keyboard.press('F1');
-        const opened = await input.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false);
-        if (!opened) {
-          // A focused webview can swallow F1: the title bar's command center opens the same quick input by mouse.
-          await this.page.locator('.command-center-center').first().click({ timeout: 3000 });
-          await input.waitFor({ state: 'visible', timeout: 3000 });
+    await poll(
+      `quick input row ${expectRow}`,
+      timeoutMs,
+      async () => {
+        const input = this.quickInput().locator('input');
+        if (!(await this.quickInput().isVisible())) {
+          await this.page
+            .locator('.monaco-workbench')
+            .focus()
+            .catch(() => undefined);
+          await this.page.keyboard.press('F1');
+          const opened = await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+            () => true,
+            () => false,
+          );
+          if (!opened) {
+            // A focused webview can swallow F1: the title bar's command center opens the same quick input by mouse.
+            await this.page.locator('.command-center-center').first().click({ timeout: 3000 });
+            await input.waitFor({ state: 'visible', timeout: 3000 });
+          }
         }
-      }
-      // Short action timeouts: a stuck attempt is retried by the poll instead of eating its whole budget.
-      if ((await input.inputValue({ timeout: 3000 })) !== text) await input.fill(text, { timeout: 3000 });
-      // File results arrive asynchronously (a ripgrep search on the server): give them a moment
-      // before giving up on this attempt, or a slow first search is cancelled every time.
-      if (await this.quickInputRow(expectRow).waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return true;
-      // Not there (extension not registered, file index still building): close and retry.
-      lastRows = await this.quickInput().locator('.monaco-list-row').allTextContents();
-      await this.page.keyboard.press('Escape');
-      return false;
-    }, 1000).catch((e: Error) => {
+        // Short action timeouts: a stuck attempt is retried by the poll instead of eating its whole budget.
+        if ((await input.inputValue({ timeout: 3000 })) !== text) await input.fill(text, { timeout: 3000 });
+        // File results arrive asynchronously (a ripgrep search on the server): give them a moment
+        // before giving up on this attempt, or a slow first search is cancelled every time.
+        if (
+          await this.quickInputRow(expectRow)
+            .waitFor({ state: 'visible', timeout: 3000 })
+            .then(
+              () => true,
+              () => false,
+            )
+        )
+          return true;
+        // Not there (extension not registered, file index still building): close and retry.
+        lastRows = await this.quickInput().locator('.monaco-list-row').allTextContents();
+        await this.page.keyboard.press('Escape');
+        return false;
+      },
+      1000,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}; rows shown for "${text}": ${JSON.stringify(lastRows.slice(0, 8))}`);
     });
   }
@@ -162,8 +188,17 @@ export class Workbench {
     const items = this.page.locator('.notifications-toasts .notification-list-item');
     const out: Notification[] = [];
     for (const item of await items.all()) {
-      const text = (await item.locator('.notification-list-item-message').innerText().catch(() => '')).trim();
-      const icon = (await item.locator('.notification-list-item-icon').getAttribute('class').catch(() => '')) ?? '';
+      const text = (
+        await item
+          .locator('.notification-list-item-message')
+          .innerText()
+          .catch(() => '')
+      ).trim();
+      const icon =
+        (await item
+          .locator('.notification-list-item-icon')
+          .getAttribute('class')
+          .catch(() => '')) ?? '';
       const severity = /codicon-error/.test(icon) ? 'error' : /codicon-warning/.test(icon) ? 'warning' : 'info';
       if (text) out.push({ text, severity });
     }
@@ -208,25 +243,29 @@ export interface CanvasStats {
  * and WebGL sources).
  */
 export async function canvasStats(viewer: FrameLocator, selector: string): Promise<CanvasStats> {
-  return viewer.locator(selector).evaluate((c: HTMLCanvasElement) => {
-    const scratch = document.createElement('canvas');
-    scratch.width = c.width;
-    scratch.height = c.height;
-    const ctx = scratch.getContext('2d');
-    if (!ctx || c.width === 0 || c.height === 0) return { width: c.width, height: c.height, grey: 0, coloured: 0, checksum: 0 };
-    ctx.drawImage(c, 0, 0);
-    const px = ctx.getImageData(0, 0, c.width, c.height).data;
-    let grey = 0;
-    let coloured = 0;
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < px.length; i += 4) {
-      const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
-      if (Math.max(r, g, b) > 16 && Math.max(r, g, b) - Math.min(r, g, b) < 24) grey++;
-      if (r !== g || g !== b) coloured++;
-      hash = Math.imul(hash ^ (r | (g << 8) | (b << 16)), 0x01000193);
-    }
-    return { width: c.width, height: c.height, grey, coloured, checksum: hash >>> 0 };
-  }, undefined, { timeout: 5000 });
+  return viewer.locator(selector).evaluate(
+    (c: HTMLCanvasElement) => {
+      const scratch = document.createElement('canvas');
+      scratch.width = c.width;
+      scratch.height = c.height;
+      const ctx = scratch.getContext('2d');
+      if (!ctx || c.width === 0 || c.height === 0) return { width: c.width, height: c.height, grey: 0, coloured: 0, checksum: 0 };
+      ctx.drawImage(c, 0, 0);
+      const px = ctx.getImageData(0, 0, c.width, c.height).data;
+      let grey = 0;
+      let coloured = 0;
+      let hash = 0x811c9dc5;
+      for (let i = 0; i < px.length; i += 4) {
+        const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
+        if (Math.max(r, g, b) > 16 && Math.max(r, g, b) - Math.min(r, g, b) < 24) grey++;
+        if (r !== g || g !== b) coloured++;
+        hash = Math.imul(hash ^ (r | (g << 8) | (b << 16)), 0x01000193);
+      }
+      return { width: c.width, height: c.height, grey, coloured, checksum: hash >>> 0 };
+    },
+    undefined,
+    { timeout: 5000 },
+  );
 }
 
 /** Whether a canvas shows an image: a real size and at least 5 % grey image pixels. */

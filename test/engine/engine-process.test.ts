@@ -27,7 +27,14 @@ before(async () => {
   root = tempDir('engine');
   model = writeTinyBundle(join(root, 'model'));
   kase = await phantomCase(join(root, 'data'));
-  params = { model, files: { flair: kase.files.flair!, t1: kase.files.t1!, t2: kase.files.t2! }, modalities: ['flair', 't2'], slice: 12, provider: 'cpu', threads: 1 };
+  params = {
+    model,
+    files: { flair: kase.files.flair!, t1: kase.files.t1!, t2: kase.files.t2! },
+    modalities: ['flair', 't2'],
+    slice: 12,
+    provider: 'cpu',
+    threads: 1,
+  };
 });
 after(() => releaseAllSessions());
 
@@ -54,7 +61,10 @@ test('engine: slice and volume detect match the CLI code path bit for bit; the s
     const directVol = await detectCase({ model, case: kase, modalities: ['flair', 't2'], slice: 'all', provider: 'cpu', threads: 1 });
     assert.ok('slices' in directVol.result && 'slices' in vol.detect);
     assert.equal(vol.z, null);
-    assert.deepEqual(progress, Array.from({ length: 24 }, (_, i) => i + 1));
+    assert.deepEqual(
+      progress,
+      Array.from({ length: 24 }, (_, i) => i + 1),
+    );
     assert.deepEqual(vol.map, directVol.result.map.data);
     assert.deepEqual(vol.detect.slices, directVol.result.slices);
     // The map saved by the engine on the FLAIR file's own grid.
@@ -74,7 +84,20 @@ test('engine: a whole volume cancelled mid-way rejects with AbortError; the same
   try {
     const ac = new AbortController();
     let seen = 0;
-    await assert.rejects(client.request('detect', { ...params, slice: 'all', batchSize: 1 }, { signal: ac.signal, onProgress: (d) => { seen = d; if (d === 3) ac.abort(); } }), (e: Error) => e.name === 'AbortError');
+    await assert.rejects(
+      client.request(
+        'detect',
+        { ...params, slice: 'all', batchSize: 1 },
+        {
+          signal: ac.signal,
+          onProgress: (d) => {
+            seen = d;
+            if (d === 3) ac.abort();
+          },
+        },
+      ),
+      (e: Error) => e.name === 'AbortError',
+    );
     assert.ok(seen >= 3 && seen < 24, `progress ${seen}`);
     const pid = client.pid;
     // The engine stopped the volume (its queue is free): the next request is answered by the same process.
@@ -94,13 +117,24 @@ test('engine: a crash fails the request in flight with EngineCrashedError; the n
   try {
     await client.request('stats', undefined);
     const pid = client.pid;
-    const inFlight = client.request('detect', { ...params, slice: 'all', batchSize: 1 }, { onProgress: (d) => { if (d === 2) client.kill('SIGKILL'); } });
+    const inFlight = client.request(
+      'detect',
+      { ...params, slice: 'all', batchSize: 1 },
+      {
+        onProgress: (d) => {
+          if (d === 2) client.kill('SIGKILL');
+        },
+      },
+    );
     await assert.rejects(inFlight, EngineCrashedError);
     const again = await client.request('detect', params);
     assert.equal(again.z, 12);
     assert.notEqual(client.pid, pid);
     assert.equal(client.starts, 2);
-    assert.ok(lines.some((l) => /exited \(SIGKILL\)/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /exited \(SIGKILL\)/.test(l)),
+      lines.join('\n'),
+    );
   } finally {
     await client.dispose();
   }
@@ -110,7 +144,10 @@ test('engine: errors arrive typed (StudyError with its code); dataset summary an
   const lines: string[] = [];
   const client = engineClient({ idleMs: 200 }, lines);
   try {
-    await assert.rejects(client.request('detect', { ...params, slice: 99 }), (e: unknown) => e instanceof EngineRequestError && e.engineName === 'StudyError' && e.code === 'study/slice-index');
+    await assert.rejects(
+      client.request('detect', { ...params, slice: 99 }),
+      (e: unknown) => e instanceof EngineRequestError && e.engineName === 'StudyError' && e.code === 'study/slice-index',
+    );
     const config = join(root, 'anyad.json');
     writeFileSync(config, JSON.stringify({ data: { root: './data', slices: { start: 8, end: 16, step: 4 } } }));
     const ds = await client.request('trainPreflight', { config });
@@ -118,7 +155,10 @@ test('engine: errors arrive typed (StudyError with its code); dataset summary an
     assert.match(ds.text, /slices:/);
     const empty = join(root, 'empty.json');
     writeFileSync(empty, JSON.stringify({ data: { root: './nothing-here' } }));
-    await assert.rejects(client.request('trainPreflight', { config: empty }), (e: unknown) => e instanceof EngineRequestError && e.code.startsWith('study/'));
+    await assert.rejects(
+      client.request('trainPreflight', { config: empty }),
+      (e: unknown) => e instanceof EngineRequestError && e.code.startsWith('study/'),
+    );
     const pid = client.pid!;
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(client.pid, undefined, 'the idle engine was shut down');

@@ -27,7 +27,10 @@ test('host block probe: sees a synchronous 80 ms block (80 ms of CPU)', async ()
   const end = probe.phase('busy');
   // 80 ms of this thread's CPU in one synchronous stretch (wall time would be longer on a loaded machine).
   const c0 = process.cpuUsage();
-  for (;;) { const u = process.cpuUsage(c0); if (u.user + u.system >= 80_000) break; }
+  for (;;) {
+    const u = process.cpuUsage(c0);
+    if (u.user + u.system >= 80_000) break;
+  }
   await new Promise((r) => setTimeout(r, 20));
   end();
   probe.stop();
@@ -41,7 +44,14 @@ test(`host work of Detect (slice, volume) and the training pre-flight blocks the
   const kase = discoverCases(join(root, 'data'))[0];
   const config = join(root, 'anyad.json');
   writeFileSync(config, JSON.stringify({ data: { root: './data', slices: { start: 20, end: 40, step: 5 } } }));
-  const params: DetectParams = { model, files: { flair: kase.files.flair!, t1: kase.files.t1!, t2: kase.files.t2! }, modalities: ['flair', 't2'], slice: 30, provider: 'cpu', threads: 1 };
+  const params: DetectParams = {
+    model,
+    files: { flair: kase.files.flair!, t1: kase.files.t1!, t2: kase.files.t2! },
+    modalities: ['flair', 't2'],
+    slice: 30,
+    provider: 'cpu',
+    threads: 1,
+  };
   const client = engineClient();
   const probe = new HostBlockProbe();
   try {
@@ -56,7 +66,9 @@ test(`host work of Detect (slice, volume) and the training pre-flight blocks the
       end();
       phases[name] = probe.max(name);
     };
-    await measure('train pre-flight', async () => { await client.request('trainPreflight', { config }); });
+    await measure('train pre-flight', async () => {
+      await client.request('trainPreflight', { config });
+    });
     for (const round of ['cold', 'warm']) {
       await measure(`detect slice (${round})`, async () => {
         const r = await client.request('detect', params);

@@ -7,13 +7,30 @@ import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { test } from 'node:test';
 import {
-  ENGINE_LIMITS, ENGINE_PROTOCOL_VERSION as V, EngineProtocolError, RequestLedger, parseEngineEvent, parseEngineRequest, parseEngineResult,
+  ENGINE_LIMITS,
+  ENGINE_PROTOCOL_VERSION as V,
+  EngineProtocolError,
+  RequestLedger,
+  parseEngineEvent,
+  parseEngineRequest,
+  parseEngineResult,
 } from '../../src/shared/engineProtocol';
 import { CLI_MAIN } from './helpers';
 
 const detect = { model: '/m', files: { flair: '/a.nii.gz' }, modalities: ['flair'], slice: 3, provider: 'cpu', threads: 0 };
 const provenance = { encoder: { kind: 'pretrained', name: 'x', description: 'd' }, warning: null };
-const sliceJson = { model: '/m', case: '/c', subset: 'FLAIR', provider: 'cpu', out: null, ...provenance, z: 1, score: 0.5, threshold: null, anomalous: null };
+const sliceJson = {
+  model: '/m',
+  case: '/c',
+  subset: 'FLAIR',
+  provider: 'cpu',
+  out: null,
+  ...provenance,
+  z: 1,
+  score: 0.5,
+  threshold: null,
+  anomalous: null,
+};
 
 test('requests: valid ones parse; malformed, oversized, unknown and other-version ones are EngineProtocolErrors naming the field', () => {
   assert.equal(parseEngineRequest({ v: V, id: 1, kind: 'detect', params: detect }).kind, 'detect');
@@ -36,22 +53,63 @@ test('requests: valid ones parse; malformed, oversized, unknown and other-versio
     [{ v: V, id: 1, kind: 'stats', junk: 'x'.repeat(ENGINE_LIMITS.jsonChars) }, /oversized/],
     [{ v: V, id: 1, kind: 'saveMap', params: { detectId: 1, path: '/tmp/map.png' } }, /\.nii/],
   ];
-  for (const [raw, re] of bad) assert.throws(() => parseEngineRequest(raw), (e: unknown) => e instanceof EngineProtocolError && re.test(e.message), JSON.stringify(raw)?.slice(0, 80));
+  for (const [raw, re] of bad)
+    assert.throws(
+      () => parseEngineRequest(raw),
+      (e: unknown) => e instanceof EngineProtocolError && re.test(e.message),
+      JSON.stringify(raw)?.slice(0, 80),
+    );
 });
 
 test('events and results: a map must be a Float32Array of exactly its dims, within the size limit; the detect JSON is validated', () => {
   const map = new Float32Array(4 * 3);
-  const ok = parseEngineResult('detect', { detect: sliceJson, map, dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } });
+  const ok = parseEngineResult('detect', {
+    detect: sliceJson,
+    map,
+    dims: [4, 3, 2],
+    z: 1,
+    batch: 1,
+    mapId: null,
+    timings: { loadMs: 1, detectMs: 2 },
+  });
   assert.equal(ok.map, map);
   const bad: Array<[unknown, RegExp]> = [
-    [{ detect: sliceJson, map: Array.from(map), dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /Float32Array/],
-    [{ detect: sliceJson, map: new Float32Array(5), dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /has 5 values/],
+    [
+      { detect: sliceJson, map: Array.from(map), dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } },
+      /Float32Array/,
+    ],
+    [
+      { detect: sliceJson, map: new Float32Array(5), dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } },
+      /has 5 values/,
+    ],
     [{ detect: sliceJson, map, dims: [4, 3, 2], z: 2, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /result.z/],
-    [{ detect: sliceJson, map, dims: [4, 3, 2], z: null, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /has 12 values|volume|slice/],
-    [{ detect: { ...sliceJson, score: 'high' }, map, dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /score/],
-    [{ detect: sliceJson, map: new Float32Array(1), dims: [65536, 65536, 1], z: null, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } }, /oversized/],
+    [
+      { detect: sliceJson, map, dims: [4, 3, 2], z: null, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } },
+      /has 12 values|volume|slice/,
+    ],
+    [
+      { detect: { ...sliceJson, score: 'high' }, map, dims: [4, 3, 2], z: 1, batch: 1, mapId: null, timings: { loadMs: 1, detectMs: 2 } },
+      /score/,
+    ],
+    [
+      {
+        detect: sliceJson,
+        map: new Float32Array(1),
+        dims: [65536, 65536, 1],
+        z: null,
+        batch: 1,
+        mapId: null,
+        timings: { loadMs: 1, detectMs: 2 },
+      },
+      /oversized/,
+    ],
   ];
-  for (const [raw, re] of bad) assert.throws(() => parseEngineResult('detect', raw), (e: unknown) => e instanceof EngineProtocolError && re.test(e.message), re.source);
+  for (const [raw, re] of bad)
+    assert.throws(
+      () => parseEngineResult('detect', raw),
+      (e: unknown) => e instanceof EngineProtocolError && re.test(e.message),
+      re.source,
+    );
   assert.throws(() => parseEngineEvent({ v: V, kind: 'progress', id: 1, done: 5, total: 4 }), /'done'/);
   assert.throws(() => parseEngineEvent({ v: V, kind: 'log', id: 1, message: 'x'.repeat(ENGINE_LIMITS.text + 1) }), /oversized/);
   assert.throws(() => parseEngineEvent({ v: V, kind: 'bye' }), /'kind'/);
@@ -71,17 +129,29 @@ test('ledger: ready first and once; events only for requests in flight; nothing 
   const b = l.open('detect');
   l.cancel(b);
   assert.equal(l.accept({ v: V, kind: 'progress', id: b, done: 1, total: 2 }), undefined);
-  assert.equal(l.accept({ v: V, kind: 'error', id: b, error: { name: 'AbortError', code: 'engine/cancelled', message: 'cancelled' } }), undefined);
+  assert.equal(
+    l.accept({ v: V, kind: 'error', id: b, error: { name: 'AbortError', code: 'engine/cancelled', message: 'cancelled' } }),
+    undefined,
+  );
   assert.throws(() => l.accept({ v: V, kind: 'result', id: b, result: {} }), /not in flight/);
   assert.ok(l.reserve() > b);
 });
 
 test('a real engine process: garbage, oversized, other-version and out-of-order requests get id-less protocol errors; valid ones are still served', async () => {
-  const child = fork(CLI_MAIN, ['engine'], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  const child = fork(CLI_MAIN, ['engine'], {
+    execArgv: ['--import', 'tsx'],
+    serialization: 'advanced',
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+  });
   const events: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
-  child.on('message', (m) => { events.push(m as Record<string, unknown>); waiters.splice(0).forEach((w) => w()); });
-  const next = async (n: number) => { while (events.length < n) await new Promise<void>((r) => waiters.push(r)); };
+  child.on('message', (m) => {
+    events.push(m as Record<string, unknown>);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const next = async (n: number) => {
+    while (events.length < n) await new Promise<void>((r) => waiters.push(r));
+  };
   try {
     await next(1);
     assert.equal(events[0].kind, 'ready');
@@ -90,8 +160,11 @@ test('a real engine process: garbage, oversized, other-version and out-of-order 
     assert.equal(events[1].kind, 'result');
     assert.equal(events[1].id, 5);
     const raw: unknown[] = [
-      'hello', 42, { v: V, id: 6, kind: 'detect', params: { ...detect, slice: 'middle-ish' } },
-      { v: 99, id: 7, kind: 'stats' }, { v: V, id: 8, kind: 'stats', pad: 'x'.repeat(ENGINE_LIMITS.jsonChars + 1) },
+      'hello',
+      42,
+      { v: V, id: 6, kind: 'detect', params: { ...detect, slice: 'middle-ish' } },
+      { v: 99, id: 7, kind: 'stats' },
+      { v: V, id: 8, kind: 'stats', pad: 'x'.repeat(ENGINE_LIMITS.jsonChars + 1) },
       { v: V, id: 5, kind: 'stats' }, // reused id: out of order
       { v: V, id: 3, kind: 'stats' }, // older id: out of order
     ];

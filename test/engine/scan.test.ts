@@ -22,12 +22,34 @@ before(async () => {
   await writePhantomCohort(join(root, 'data'), { cases: 3, seed: 21, size: [40, 36, 24], anomalousFraction: 0.67, workers: 0 });
 });
 
-function scan(out: string, extra: string[] = [], killAfterFirstCase = false): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function scan(
+  out: string,
+  extra: string[] = [],
+  killAfterFirstCase = false,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_MAIN, 'scan', '--root', join(root, 'data'), '--model', model, '--out', out, '--provider', 'cpu', '--threads', '1', ...extra]);
+    const child = spawn(process.execPath, [
+      '--import',
+      'tsx',
+      CLI_MAIN,
+      'scan',
+      '--root',
+      join(root, 'data'),
+      '--model',
+      model,
+      '--out',
+      out,
+      '--provider',
+      'cpu',
+      '--threads',
+      '1',
+      ...extra,
+    ]);
     let stderr = '';
     let stdout = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString();
       if (killAfterFirstCase && /case 1\/3 \S+ scanned/.test(stderr)) child.kill('SIGKILL');
@@ -36,7 +58,12 @@ function scan(out: string, extra: string[] = [], killAfterFirstCase = false): Pr
   });
 }
 
-const rows = (csv: string) => csv.trim().split('\n').slice(1).map((l) => l.split(','));
+const rows = (csv: string) =>
+  csv
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
 
 test('scan: killed after one case, resumed: that case is skipped, the rest scanned; outputs on source grids, sorted by score', async () => {
   const out = join(root, 'out');
@@ -51,8 +78,14 @@ test('scan: killed after one case, resumed: that case is skipped, the rest scann
   const cases = rows(readFileSync(join(out, 'cases.csv'), 'utf8'));
   assert.equal(cases.length, 3);
   const scores = cases.map((r) => Number(r[2]));
-  assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
-  assert.deepEqual(cases.map((r) => Number(r[0])), [1, 2, 3]);
+  assert.deepEqual(
+    scores,
+    [...scores].sort((a, b) => b - a),
+  );
+  assert.deepEqual(
+    cases.map((r) => Number(r[0])),
+    [1, 2, 3],
+  );
   const slices = rows(readFileSync(join(out, 'slices.csv'), 'utf8'));
   assert.equal(slices.length, 3 * 24);
   for (const r of cases) assert.equal(Math.max(...slices.filter((s) => s[0] === r[1]).map((s) => Number(s[2]))), Number(r[2]));
@@ -64,7 +97,10 @@ test('scan: killed after one case, resumed: that case is skipped, the rest scann
     const map = readNifti(join(out, rec.map), { file: 'map' });
     const src = readNifti(rec.files.flair, { file: 'flair' });
     assert.deepEqual(map.header.dims.slice(1, 4), src.header.dims.slice(1, 4));
-    assert.deepEqual(Array.from(map.volume.affine).map((v) => v.toFixed(4)), Array.from(src.volume.affine).map((v) => v.toFixed(4)));
+    assert.deepEqual(
+      Array.from(map.volume.affine).map((v) => v.toFixed(4)),
+      Array.from(src.volume.affine).map((v) => v.toFixed(4)),
+    );
   }
   // A truncated map makes its case incomplete: redone, nothing else.
   const rec0 = JSON.parse(readFileSync(join(out, 'cases', `${cases[0][1]}.json`), 'utf8'));
@@ -77,5 +113,8 @@ test('scan: killed after one case, resumed: that case is skipped, the rest scann
   const w = await scan(par, ['--workers', '2']);
   assert.equal(w.code, 0, w.stderr);
   assert.match(w.stderr, /\[worker 2\/2\]/);
-  assert.deepEqual(rows(readFileSync(join(par, 'cases.csv'), 'utf8')).map((r) => r.slice(0, 8)), cases.map((r) => r.slice(0, 8)));
+  assert.deepEqual(
+    rows(readFileSync(join(par, 'cases.csv'), 'utf8')).map((r) => r.slice(0, 8)),
+    cases.map((r) => r.slice(0, 8)),
+  );
 });

@@ -26,7 +26,8 @@ test('export --triton: config.pbtxt from the bundle, 1/model.onnx, and the expor
   assert.match(config, /^backend: "onnxruntime"$/m);
   assert.match(config, /^max_batch_size: 16$/m);
   assert.match(config, /dynamic_batching \{ \}/);
-  const tensor = (name: string) => new RegExp(`name: "${name}"\\n\\s+data_type: (\\w+)\\n\\s+dims: \\[ ([\\d, ]+) \\]`).exec(config)?.slice(1);
+  const tensor = (name: string) =>
+    new RegExp(`name: "${name}"\\n\\s+data_type: (\\w+)\\n\\s+dims: \\[ ([\\d, ]+) \\]`).exec(config)?.slice(1);
   assert.deepEqual(tensor('image'), ['TYPE_FP32', '3, 112, 112']);
   assert.deepEqual(tensor('subset'), ['TYPE_INT64', '1']);
   assert.deepEqual(tensor('map'), ['TYPE_FP32', '1, 112, 112']);
@@ -47,7 +48,10 @@ test('export --triton: config.pbtxt from the bundle, 1/model.onnx, and the expor
     for (const k of ['map', 'map256', 'score']) {
       const x = oa[k].data as Float32Array;
       const y = ob[k].data as Float32Array;
-      assert.ok(x.every((v, i) => Math.abs(v - y[i]) <= 1e-6 * Math.max(1, Math.abs(y[i]))), `${k} differs from the static batch-3 model`);
+      assert.ok(
+        x.every((v, i) => Math.abs(v - y[i]) <= 1e-6 * Math.max(1, Math.abs(y[i]))),
+        `${k} differs from the static batch-3 model`,
+      );
     }
   } finally {
     await releaseSession(a);
@@ -76,10 +80,19 @@ test('an older batch-1 bundle still loads and detects a volume (slice by slice),
   const kase = await phantomCase(join(root, 'data'));
   const vol = await detect(bundle, kase, { slice: 'all', modalities: ['flair'], provider: 'cpu', threads: 1 });
   assert.equal(vol.batch, 1);
-  const fresh = await detect(writeTinyBundle(join(root, 'new')), kase, { slice: 'all', modalities: ['flair'], provider: 'cpu', threads: 1, batchSize: 4 });
+  const fresh = await detect(writeTinyBundle(join(root, 'new')), kase, {
+    slice: 'all',
+    modalities: ['flair'],
+    provider: 'cpu',
+    threads: 1,
+    batchSize: 4,
+  });
   assert.equal(fresh.batch, 4);
   // Same weights, same numbers, whichever model shape ran them.
-  assert.deepEqual(vol.slices.map((s) => s.score), fresh.slices.map((s) => s.score));
+  assert.deepEqual(
+    vol.slices.map((s) => s.score),
+    fresh.slices.map((s) => s.score),
+  );
   const r = await runCli(['export', '--triton', join(root, 'repo'), '--model', dir]);
   assert.equal(r.code, 0, r.stderr);
   const config = readFileSync(join(root, 'repo', 'anyad', 'config.pbtxt'), 'utf8');

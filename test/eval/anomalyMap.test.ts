@@ -7,8 +7,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { getFloat32, readSafetensors } from '../../src/engine/safetensors';
 import {
-  anomalyMapFromFeatures, cosineDistanceMap, evaluationMap, fuseScaleMaps, imageScore,
-  referenceGaussianKernel, smoothedMapAtPx,
+  anomalyMapFromFeatures,
+  cosineDistanceMap,
+  evaluationMap,
+  fuseScaleMaps,
+  imageScore,
+  referenceGaussianKernel,
+  smoothedMapAtPx,
 } from '../../src/engine/eval/anomalyMap';
 import { convolveZeroPad } from '../../src/engine/eval/gaussian';
 import { resizeBilinear, resizeNearest } from '../../src/engine/eval/resample';
@@ -91,7 +96,12 @@ test('256×256 resize and Gaussian match amap_256 and amap_256_smooth; PX varian
   assertClose(resized, get('full.amap_256').data, 1e-5, 'amap_256');
   assertClose(evaluationMap(img1, PX), get('full.amap_256_smooth').data, 1e-5, 'amap_256_smooth');
   for (let img = 0; img < 2; img++) {
-    assertClose(smoothedMapAtPx(plane(amapPx, img, PX * PX), PX), plane(get('full.amap_px_smooth'), img, PX * PX), 1e-5, `amap_px_smooth ${img}`);
+    assertClose(
+      smoothedMapAtPx(plane(amapPx, img, PX * PX), PX),
+      plane(get('full.amap_px_smooth'), img, PX * PX),
+      1e-5,
+      `amap_px_smooth ${img}`,
+    );
   }
 });
 
@@ -139,13 +149,22 @@ test('mapToSliceGrid: crop placed in the R×R canvas (zero outside), resized to 
   const flat = mapToSliceGrid(new Float32Array(256 * 256).fill(0.5), 256, { resize: 448, crop: 392 }, 448, 448);
   assert.equal(flat[224 * 448 + 224], 0.5);
   assert.equal(flat[0], 0);
-  assert.throws(() => mapToSliceGrid(crop, 14, { resize: 10, crop: 14 }, 5, 5), (e: unknown) => e instanceof EvalError && e.code === 'eval/bad-size');
-  assert.throws(() => mapToSliceGrid(crop, 15, { resize: 19, crop: 14 }, 5, 5), (e: unknown) => e instanceof EvalError && e.code === 'eval/size-mismatch');
+  assert.throws(
+    () => mapToSliceGrid(crop, 14, { resize: 10, crop: 14 }, 5, 5),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/bad-size',
+  );
+  assert.throws(
+    () => mapToSliceGrid(crop, 15, { resize: 19, crop: 14 }, 5, 5),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/size-mismatch',
+  );
 });
 
 test('top-k selection equals a full sort on random, tied and flat maps', () => {
   let seed = 5;
-  const rand = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 4294967296; };
+  const rand = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
   for (const kind of ['random', 'tied', 'flat', 'sorted']) {
     const a = new Float32Array(65536);
     for (let i = 0; i < a.length; i++) {
@@ -160,5 +179,8 @@ test('top-k selection equals a full sort on random, tied and flat maps', () => {
     const top = Float32Array.from(work.subarray(0, 655)).sort().reverse();
     assert.deepEqual(top, sorted.subarray(0, 655), kind);
   }
-  assert.throws(() => topKMean(Float32Array.from([1, NaN])), (e: unknown) => e instanceof EvalError && e.code === 'eval/non-finite-score');
+  assert.throws(
+    () => topKMean(Float32Array.from([1, NaN])),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/non-finite-score',
+  );
 });

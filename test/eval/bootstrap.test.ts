@@ -12,7 +12,12 @@ import { mulberry32 as rng } from '../helpers/random';
 
 const SIZE = 24;
 
-interface Slice { map: Float32Array; mask: Uint8Array | null; caseId: string; score: number }
+interface Slice {
+  map: Float32Array;
+  mask: Uint8Array | null;
+  caseId: string;
+  score: number;
+}
 
 /**
  * `cases` cases of `perCase` slices; each case has its own lesion contrast and score offset
@@ -28,11 +33,16 @@ function cohort(cases: number, perCase: number, seed: number, prefix = 'c'): Sli
       const anomalous = (c + s) % 2 === 1;
       const map = new Float32Array(SIZE * SIZE);
       const mask = anomalous ? new Uint8Array(SIZE * SIZE) : null;
-      const cx = 5 + r() * 14, cy = 5 + r() * 14, rad = 2 + r() * 3;
+      const cx = 5 + r() * 14,
+        cy = 5 + r() * 14,
+        rad = 2 + r() * 3;
       for (let y = 0; y < SIZE; y++) {
         for (let x = 0; x < SIZE; x++) {
           const i = y * SIZE + x;
-          if ((x - 11.5) ** 2 + (y - 11.5) ** 2 > 121) { map[i] = -1; continue; } // a constant background tie block
+          if ((x - 11.5) ** 2 + (y - 11.5) ** 2 > 121) {
+            map[i] = -1;
+            continue;
+          } // a constant background tie block
           const inLesion = mask !== null && (x - cx) ** 2 + (y - cy) ** 2 <= rad * rad;
           if (inLesion) mask![i] = 1;
           map[i] = r() + (inLesion ? gain * r() : 0);
@@ -51,7 +61,12 @@ function evaluate(slices: Slice[], opts: { samples?: number; seed?: number; bins
 }
 
 const width = (iv: [number, number] | null): number => (iv ? iv[1] - iv[0] : NaN);
-const METRICS = [['image', 'auroc'], ['image', 'ap'], ['pixel', 'auroc'], ['pixel', 'ap']] as const;
+const METRICS = [
+  ['image', 'auroc'],
+  ['image', 'ap'],
+  ['pixel', 'auroc'],
+  ['pixel', 'ap'],
+] as const;
 
 test('each 95 % interval contains its point estimate and lies in [0, 1]', () => {
   for (const seed of [1, 2, 3]) {
@@ -106,7 +121,10 @@ test('the resampling unit is the case: duplicating slices within cases keeps the
   }
   // Without case ids every slice is a unit: duplicated slices then do shrink the interval.
   const perSlice = evaluate(slices, { caseIds: false });
-  const perSliceDup = evaluate(slices.flatMap((s) => [s, s]), { caseIds: false });
+  const perSliceDup = evaluate(
+    slices.flatMap((s) => [s, s]),
+    { caseIds: false },
+  );
   assert.equal(perSlice.metrics.counts!.cases, 50);
   assert.ok(width(perSliceDup.metrics.ci!.image.auroc) < 0.85 * width(perSlice.metrics.ci!.image.auroc));
 });
@@ -125,11 +143,18 @@ test('image-level draws are exact: each equals binaryMetrics of the explicitly r
     for (let i = 0; i < 7; i++) w[g.int(7)]++;
     const S: number[] = [];
     const L: number[] = [];
-    slices.forEach((_, i) => { for (let k = 0; k < w[units[i]]; k++) { S.push(scores[i]); L.push(labels[i]); } });
+    slices.forEach((_, i) => {
+      for (let k = 0; k < w[units[i]]; k++) {
+        S.push(scores[i]);
+        L.push(labels[i]);
+      }
+    });
     const m = binaryMetrics(S, L);
     // Same integer counts and the same sweep formulas; only the AP sum's order of additions may differ.
-    if (m.auroc === null) assert.ok(Number.isNaN(draws.image.auroc[s])); else assert.ok(Math.abs(draws.image.auroc[s] - m.auroc) < 1e-14, `resample ${s}`);
-    if (m.ap === null) assert.ok(Number.isNaN(draws.image.ap[s])); else assert.ok(Math.abs(draws.image.ap[s] - m.ap) < 1e-14, `resample ${s}`);
+    if (m.auroc === null) assert.ok(Number.isNaN(draws.image.auroc[s]));
+    else assert.ok(Math.abs(draws.image.auroc[s] - m.auroc) < 1e-14, `resample ${s}`);
+    if (m.ap === null) assert.ok(Number.isNaN(draws.image.ap[s]));
+    else assert.ok(Math.abs(draws.image.ap[s] - m.ap) < 1e-14, `resample ${s}`);
   }
 });
 
@@ -139,7 +164,10 @@ test('blockAurocAp with one block per tie equals binaryMetrics exactly', () => {
   const labels = scores.map((s) => (r() < 0.2 + s / 60 ? 1 : 0));
   const pos = new Float64Array(40);
   const neg = new Float64Array(40);
-  scores.forEach((s, i) => { if (labels[i]) pos[39 - s]++; else neg[39 - s]++; });
+  scores.forEach((s, i) => {
+    if (labels[i]) pos[39 - s]++;
+    else neg[39 - s]++;
+  });
   const got = blockAurocAp(pos, neg);
   const want = binaryMetrics(scores, labels);
   assert.equal(got.auroc, want.auroc);
@@ -172,16 +200,40 @@ test('binBounds and the binned counts: one bin per tie block makes the binned va
   assert.equal(binned.bins, metrics.distinctThresholds);
   const pos = new Float64Array(binned.bins);
   const neg = new Float64Array(binned.bins);
-  for (let u = 0; u < 5; u++) for (let b = 0; b < binned.bins; b++) { pos[b] += binned.pos[u * binned.bins + b]; neg[b] += binned.neg[u * binned.bins + b]; }
-  assert.equal(pos.reduce((a, b) => a + b), metrics.positives);
-  assert.equal(neg.reduce((a, b) => a + b), metrics.negatives);
+  for (let u = 0; u < 5; u++)
+    for (let b = 0; b < binned.bins; b++) {
+      pos[b] += binned.pos[u * binned.bins + b];
+      neg[b] += binned.neg[u * binned.bins + b];
+    }
+  assert.equal(
+    pos.reduce((a, b) => a + b),
+    metrics.positives,
+  );
+  assert.equal(
+    neg.reduce((a, b) => a + b),
+    metrics.negatives,
+  );
   const v = blockAurocAp(pos, neg);
   assert.equal(v.auroc, metrics.auroc);
   assert.ok(Math.abs(v.ap - metrics.ap!) < 1e-15);
   assert.ok(binBounds(pos, neg).auroc > 0); // the bound does not know the bins are exact
   // Per unit: each case's pixels are in its own row.
-  const perUnit = Array.from({ length: 5 }, (_, u) => binned.neg.subarray(u * binned.bins, (u + 1) * binned.bins).reduce((a, b) => a + b) + binned.pos.subarray(u * binned.bins, (u + 1) * binned.bins).reduce((a, b) => a + b));
-  assert.deepEqual(perUnit, unit.reduce((acc2, u) => { acc2[u] += SIZE * SIZE; return acc2; }, [0, 0, 0, 0, 0]));
+  const perUnit = Array.from(
+    { length: 5 },
+    (_, u) =>
+      binned.neg.subarray(u * binned.bins, (u + 1) * binned.bins).reduce((a, b) => a + b) +
+      binned.pos.subarray(u * binned.bins, (u + 1) * binned.bins).reduce((a, b) => a + b),
+  );
+  assert.deepEqual(
+    perUnit,
+    unit.reduce(
+      (acc2, u) => {
+        acc2[u] += SIZE * SIZE;
+        return acc2;
+      },
+      [0, 0, 0, 0, 0],
+    ),
+  );
 });
 
 test('SliceInfo.anomalous sets the image label: a slice with an empty mask can be anomalous', () => {
@@ -212,7 +264,7 @@ test('intervals are null where the metric is undefined; without a bootstrap opti
   assert.ok(ok.metrics.ci!.image.auroc);
 });
 
-test('percentileSorted is numpy\'s linear percentile', () => {
+test("percentileSorted is numpy's linear percentile", () => {
   // np.percentile([1, 2, 3, 4], q) for q = 2.5, 50, 97.5, 99 and of [5] → 5.
   const a = [1, 2, 3, 4];
   assert.equal(percentileSorted(a, 2.5), 1.075);

@@ -17,7 +17,10 @@ import { EvalError } from '../../src/engine/errors';
 const FIX = join(__dirname, '..', 'fixtures', 'eval');
 const file = parseSafetensors(gunzipSync(readFileSync(join(FIX, 'baseline.safetensors.gz'))));
 const meta = JSON.parse(readFileSync(join(FIX, 'baseline.json'), 'utf8')) as {
-  size: number; mapSize: number; labels: number[]; caseIds: string[];
+  size: number;
+  mapSize: number;
+  labels: number[];
+  caseIds: string[];
   metrics: Record<string, { imageAUROC: number; imageAP: number; pixelAUROC: number; pixelAP: number }>;
 };
 const C = meta.size;
@@ -64,7 +67,8 @@ test('intensity baseline: scores and 256² maps match the numpy implementation o
         // in mean and std differ); rounding to float32 could then land 1 ulp apart (6e-8
         // relative; measured on this fixture: 0). 4e-7 allows a few ulps and still fails any
         // real difference.
-        if (d > 4e-7 * Math.max(1, Math.abs(want[k]))) assert.fail(`subset ${s}, slice ${i}, pixel ${k}: ${got.map[k]} vs numpy ${want[k]}`);
+        if (d > 4e-7 * Math.max(1, Math.abs(want[k])))
+          assert.fail(`subset ${s}, slice ${i}, pixel ${k}: ${got.map[k]} vs numpy ${want[k]}`);
       }
     }
   }
@@ -73,7 +77,13 @@ test('intensity baseline: scores and 256² maps match the numpy implementation o
 
 test('intensity baseline: a slice without brain scores 0 with an all-zero map; missing channels are ignored', () => {
   // The blank slice: every channel constant (the normalised zero background).
-  const blank = meta.caseIds.findIndex((_, i) => [0, 1, 2].every((c) => image(i).subarray(c * C * C, (c + 1) * C * C).every((v, _k, a) => v === a[0])));
+  const blank = meta.caseIds.findIndex((_, i) =>
+    [0, 1, 2].every((c) =>
+      image(i)
+        .subarray(c * C * C, (c + 1) * C * C)
+        .every((v, _k, a) => v === a[0]),
+    ),
+  );
   assert.ok(blank >= 0, 'the fixture has a blank slice');
   for (let s = 1; s <= 7; s++) {
     const r = intensityBaseline(image(blank), C, s);
@@ -108,7 +118,10 @@ test('intensity baseline: image and pixel AUROC/AP of its maps match scikit-lear
     // order is the same and only the order of additions differs (measured ≤ 4.5e-16). A
     // 1-ulp map difference would swap pixel pairs, each moving AUROC by 1/(P·N) ≈ 3e-10:
     // 1e-12 fails on any such swap as well as on any metric error.
-    assert.ok(Math.abs(r.metrics.pixel.auroc! - want.pixelAUROC) < 1e-12, `subset ${s} pixel AUROC ${r.metrics.pixel.auroc} vs ${want.pixelAUROC}`);
+    assert.ok(
+      Math.abs(r.metrics.pixel.auroc! - want.pixelAUROC) < 1e-12,
+      `subset ${s} pixel AUROC ${r.metrics.pixel.auroc} vs ${want.pixelAUROC}`,
+    );
     assert.ok(Math.abs(r.metrics.pixel.ap! - want.pixelAP) < 1e-12, `subset ${s} pixel AP ${r.metrics.pixel.ap} vs ${want.pixelAP}`);
   }
 });
@@ -116,7 +129,8 @@ test('intensity baseline: image and pixel AUROC/AP of its maps match scikit-lear
 test('percentiles by selection equal the sorted-array percentile bit for bit (ties, tiny and odd sizes)', () => {
   const r = rng(77);
   for (const n of [1, 2, 3, 4, 7, 100, 101, 1000, 4097]) {
-    for (const levels of [3, 50, 0]) { // few distinct values, some, all distinct
+    for (const levels of [3, 50, 0]) {
+      // few distinct values, some, all distinct
       const values = Float64Array.from({ length: n }, () => (levels ? Math.floor(r() * levels) / levels : r()));
       const sorted = Float64Array.from(values).sort();
       for (const q of [0, 1, 50, 97.5, 99, 100]) {

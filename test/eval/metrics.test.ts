@@ -17,18 +17,37 @@ import { mulberry32 as rng } from '../helpers/random';
 const FIX = join(__dirname, '..', 'fixtures', 'eval');
 
 interface BinaryCase {
-  name: string; scores: number[]; labels: number[]; positives: number; negatives: number;
-  auroc: number | null; ap: number | null; f1Max: number | null; f1Threshold: number | null;
+  name: string;
+  scores: number[];
+  labels: number[];
+  positives: number;
+  negatives: number;
+  auroc: number | null;
+  ap: number | null;
+  f1Max: number | null;
+  f1Threshold: number | null;
 }
-interface AuproImage { width: number; height: number; scores: number[]; mask: number[] }
-interface AuproCase { name: string; aupro: number | null; regions: number; images: AuproImage[] }
+interface AuproImage {
+  width: number;
+  height: number;
+  scores: number[];
+  mask: number[];
+}
+interface AuproCase {
+  name: string;
+  aupro: number | null;
+  regions: number;
+  images: AuproImage[];
+}
 
 const binaryCases = (JSON.parse(readFileSync(join(FIX, 'binary-metrics.json'), 'utf8')) as { cases: BinaryCase[] }).cases;
 const auproCases = (JSON.parse(readFileSync(join(FIX, 'aupro.json'), 'utf8')) as { cases: AuproCase[] }).cases;
 
-
 function close(actual: number | null, expected: number | null, tol: number, what: string): void {
-  if (expected === null) { assert.equal(actual, null, `${what}: expected null`); return; }
+  if (expected === null) {
+    assert.equal(actual, null, `${what}: expected null`);
+    return;
+  }
   assert.ok(actual !== null, `${what}: got null, expected ${expected}`);
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 }
@@ -43,7 +62,10 @@ function viaAccumulator(scores: number[], labels: number[]): BinaryMetrics {
 test('image metrics match scikit-learn (random, tied, degenerate score sets)', () => {
   assert.ok(binaryCases.length >= 8);
   for (const c of binaryCases) {
-    for (const [path, m] of [['binaryMetrics', binaryMetrics(c.scores, c.labels)], ['accumulator', viaAccumulator(c.scores, c.labels)]] as const) {
+    for (const [path, m] of [
+      ['binaryMetrics', binaryMetrics(c.scores, c.labels)],
+      ['accumulator', viaAccumulator(c.scores, c.labels)],
+    ] as const) {
       const what = `${c.name} (${path})`;
       assert.equal(m.positives, c.positives, what);
       assert.equal(m.negatives, c.negatives, what);
@@ -75,12 +97,27 @@ test('defined results for degenerate inputs: one class, all equal, a single posi
   assert.equal(eq.auroc, 0.5);
   assert.equal(eq.ap, 0.2);
   assert.equal(eq.distinctThresholds, 1);
-  assert.throws(() => binaryMetrics([0.1, NaN], [0, 1]), (e: unknown) => e instanceof EvalError && e.code === 'eval/non-finite-score');
-  assert.throws(() => binaryMetrics([0.1, 0.2], [0, 2]), (e: unknown) => e instanceof EvalError && e.code === 'eval/bad-label');
-  assert.throws(() => binaryMetrics([0.1], [0, 1]), (e: unknown) => e instanceof EvalError && e.code === 'eval/length-mismatch');
+  assert.throws(
+    () => binaryMetrics([0.1, NaN], [0, 1]),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/non-finite-score',
+  );
+  assert.throws(
+    () => binaryMetrics([0.1, 0.2], [0, 2]),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/bad-label',
+  );
+  assert.throws(
+    () => binaryMetrics([0.1], [0, 1]),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/length-mismatch',
+  );
   const acc = new PixelMetricAccumulator();
-  assert.throws(() => acc.add(Float32Array.from([0, Infinity]), null, 2, 1), (e: unknown) => e instanceof EvalError && /x 1, y 0/.test((e as Error).message));
-  assert.throws(() => acc.add(Float32Array.from([0, 1, 2]), null, 2, 1), (e: unknown) => e instanceof EvalError && e.code === 'eval/size-mismatch');
+  assert.throws(
+    () => acc.add(Float32Array.from([0, Infinity]), null, 2, 1),
+    (e: unknown) => e instanceof EvalError && /x 1, y 0/.test((e as Error).message),
+  );
+  assert.throws(
+    () => acc.add(Float32Array.from([0, 1, 2]), null, 2, 1),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/size-mismatch',
+  );
 });
 
 function accumulate(images: AuproImage[]): PixelMetricAccumulator {
@@ -129,11 +166,7 @@ test('AUPRO of a tiny case worked by hand', () => {
 });
 
 test('8-connected region labelling: a diagonal touch joins, a gap separates', () => {
-  const mask = Uint8Array.from([
-    1, 0, 0, 1,
-    0, 1, 0, 0,
-    0, 0, 0, 1,
-  ]);
+  const mask = Uint8Array.from([1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1]);
   const labels = new Int32Array(12);
   const r = labelRegions8(mask, 4, 3, labels);
   assert.equal(r.count, 3);
@@ -155,7 +188,10 @@ test('property: AUROC and AP are unchanged by a strictly increasing transform', 
       scores.push(trial % 2 ? Math.round(s * 10) / 10 : s);
     }
     const a = binaryMetrics(scores, labels);
-    const b = binaryMetrics(scores.map((s) => Math.exp(3 * s) - 7), labels);
+    const b = binaryMetrics(
+      scores.map((s) => Math.exp(3 * s) - 7),
+      labels,
+    );
     assert.equal(a.auroc, b.auroc);
     assert.equal(a.ap, b.ap);
     assert.equal(a.f1Max, b.f1Max);
@@ -171,7 +207,9 @@ function blobImages(seed: number, count: number, w: number, h: number): AuproIma
     const mask = new Array<number>(w * h).fill(0);
     const blobs = Math.floor(r() * 4);
     for (let b = 0; b < blobs; b++) {
-      const cx = 2 + r() * (w - 4), cy = 2 + r() * (h - 4), rad = 0.8 + r() * 3;
+      const cx = 2 + r() * (w - 4),
+        cy = 2 + r() * (h - 4),
+        rad = 0.8 + r() * 3;
       for (let y = 1; y < h - 1; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= rad * rad) mask[y * w + x] = 1;
     }
     const quant = k % 3 === 0;
@@ -190,11 +228,18 @@ test('property: streaming over many images equals one concatenated array; AUPRO 
     const streamed = accumulate(images).finalize();
     // The same pixels as one image stacked vertically: regions cannot merge across images
     // because each image's first and last rows are normal.
-    const stacked = accumulate([{
-      width: 24, height: 20 * images.length,
-      scores: images.flatMap((im) => im.scores), mask: images.flatMap((im) => im.mask),
-    }]).finalize();
-    const flat = binaryMetrics(images.flatMap((im) => im.scores), images.flatMap((im) => im.mask));
+    const stacked = accumulate([
+      {
+        width: 24,
+        height: 20 * images.length,
+        scores: images.flatMap((im) => im.scores),
+        mask: images.flatMap((im) => im.mask),
+      },
+    ]).finalize();
+    const flat = binaryMetrics(
+      images.flatMap((im) => im.scores),
+      images.flatMap((im) => im.mask),
+    );
     for (const k of ['auroc', 'ap', 'f1Max', 'f1Threshold', 'positives', 'negatives', 'distinctThresholds'] as const) {
       assert.equal(streamed[k], flat[k], `seed ${seed} ${k} vs index-sorted concatenation`);
       assert.equal(streamed[k], stacked[k], `seed ${seed} ${k} vs stacked image`);
@@ -215,7 +260,10 @@ test('property: AUPRO stays in [0, 1] for adversarial score layouts', () => {
       im.scores = im.scores.map((s, i) => (trial % 3 === 0 ? -s : trial % 3 === 1 ? Math.fround(r()) : im.mask[i] ? 0.1 : 0.2));
     }
     const m = accumulate(images).finalize();
-    if (m.aupro === null) { assert.equal(m.regions, 0); continue; }
+    if (m.aupro === null) {
+      assert.equal(m.regions, 0);
+      continue;
+    }
     assert.ok(m.aupro >= 0 && m.aupro <= 1 + 1e-12, `trial ${trial}: AUPRO ${m.aupro}`);
   }
 });
@@ -228,7 +276,10 @@ test('accumulator grows past its first block and past expectedPixels without cha
   const grown = acc.finalize();
   assert.equal(grown.auroc, exact.auroc);
   assert.equal(grown.aupro, exact.aupro);
-  assert.throws(() => acc.finalize(), (e: unknown) => e instanceof EvalError && e.code === 'eval/finalized');
+  assert.throws(
+    () => acc.finalize(),
+    (e: unknown) => e instanceof EvalError && e.code === 'eval/finalized',
+  );
 });
 
 test('negative zero and positive zero are one tie block; negative scores sort correctly', () => {

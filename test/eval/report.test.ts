@@ -14,15 +14,30 @@ import { EvalError } from '../../src/engine/errors';
 import { mulberry32 as rng } from '../helpers/random';
 
 // ---------------------------------------------------------------- a strict little XML parser
-interface XmlElement { name: string; attrs: Record<string, string>; children: XmlElement[]; text: string }
+interface XmlElement {
+  name: string;
+  attrs: Record<string, string>;
+  children: XmlElement[];
+  text: string;
+}
 
 /** Parses well-formed XML (elements, attributes, text, the 5 entities and &#..;) or throws. */
 function parseXml(src: string): XmlElement {
   let i = 0;
-  const fail = (msg: string): never => { throw new Error(`XML: ${msg} at offset ${i}: ${JSON.stringify(src.slice(i, i + 40))}`); };
+  const fail = (msg: string): never => {
+    throw new Error(`XML: ${msg} at offset ${i}: ${JSON.stringify(src.slice(i, i + 40))}`);
+  };
   const NAME = /[A-Za-z_:][\w:.-]*/y;
-  const name = (): string => { NAME.lastIndex = i; const m = NAME.exec(src); if (!m) fail('expected a name'); i += m![0].length; return m![0]; };
-  const ws = () => { while (i < src.length && /\s/.test(src[i])) i++; };
+  const name = (): string => {
+    NAME.lastIndex = i;
+    const m = NAME.exec(src);
+    if (!m) fail('expected a name');
+    i += m![0].length;
+    return m![0];
+  };
+  const ws = () => {
+    while (i < src.length && /\s/.test(src[i])) i++;
+  };
   const checkText = (t: string) => {
     if (t.includes('<')) fail('raw < in text or attribute');
     for (const m of t.matchAll(/&([^;]*);?/g)) {
@@ -35,8 +50,14 @@ function parseXml(src: string): XmlElement {
     const el: XmlElement = { name: name(), attrs: {}, children: [], text: '' };
     for (;;) {
       ws();
-      if (src.startsWith('/>', i)) { i += 2; return el; }
-      if (src[i] === '>') { i++; break; }
+      if (src.startsWith('/>', i)) {
+        i += 2;
+        return el;
+      }
+      if (src[i] === '>') {
+        i++;
+        break;
+      }
       const a = name();
       ws();
       if (src[i] !== '=') fail('expected =');
@@ -108,7 +129,9 @@ function evaluateSynthetic(seed: number, strength: number, label: string, cases?
   for (let s = 0; s < 40; s++) {
     const anomalous = s % 2 === 1;
     const mask = anomalous ? new Uint8Array(size * size) : null;
-    const cx = 6 + r() * 20, cy = 6 + r() * 20, rad = 2 + r() * 4;
+    const cx = 6 + r() * 20,
+      cy = 6 + r() * 20,
+      rad = 2 + r() * 4;
     const map = new Float32Array(size * size);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
@@ -130,8 +153,12 @@ function baseInput(): ReportInput {
     kind: 'standard',
     models: [],
     dataSummary: {
-      dataset: 'phantom (synthetic)', sliceRule: 'axial 80–120, every 5th',
-      splits: [{ name: 'train', cases: 8, slices: 72, normal: 72, anomalous: 0 }, { name: 'test', cases: 4, slices: 40, normal: 20, anomalous: 20 }],
+      dataset: 'phantom (synthetic)',
+      sliceRule: 'axial 80–120, every 5th',
+      splits: [
+        { name: 'train', cases: 8, slices: 72, normal: 72, anomalous: 0 },
+        { name: 'test', cases: 4, slices: 40, normal: 20, anomalous: 20 },
+      ],
     },
     config: { model: { encoder: 'vit_tiny', px: 112 }, train: { steps: 100, note: 'a ``` fence inside' } },
     encoder: { kind: 'pretrained', name: 'DINOv2 ViT-B/14 with registers', file: 'dinov2-reg-base.safetensors', sha256: 'ab'.repeat(32) },
@@ -142,7 +169,11 @@ function baseInput(): ReportInput {
 
 function withTempDir<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'anyad-report-'));
-  try { return fn(dir); } finally { rmSync(dir, { recursive: true, force: true }); }
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 test('report: paper table for two models, JSON twin with the same numbers, figures referenced', () => {
@@ -156,26 +187,50 @@ test('report: paper table for two models, JSON twin with the same numbers, figur
     baseline[l] = evaluateSynthetic(10 + k, 0.3, l).metrics;
   });
   // One cell with no defined value: the table must show n/a, never NaN.
-  baseline.T2 = { ...baseline.T2, pixel: { ...baseline.T2.pixel, aupro: null }, notes: ['pixel AUPRO: no anomalous regions in the ground truth'] };
+  baseline.T2 = {
+    ...baseline.T2,
+    pixel: { ...baseline.T2.pixel, aupro: null },
+    notes: ['pixel AUPRO: no anomalous regions in the ground truth'],
+  };
   // A NaN from a careless caller is shown as n/a as well.
   baseline.T1 = { ...baseline.T1, image: { ...baseline.T1.image, ap: NaN } };
-  const input: ReportInput = { ...baseInput(), models: [{ name: 'AnyAD', perSubset: anyad }, { name: 'INP-Former | baseline', perSubset: baseline }], curves: { perSubset: curves } };
+  const input: ReportInput = {
+    ...baseInput(),
+    models: [
+      { name: 'AnyAD', perSubset: anyad },
+      { name: 'INP-Former | baseline', perSubset: baseline },
+    ],
+    curves: { perSubset: curves },
+  };
 
   withTempDir((dir) => {
     const written = writeReport(dir, input);
     const md = readFileSync(written.markdownPath, 'utf8');
     const json = JSON.parse(readFileSync(written.jsonPath, 'utf8'));
     // Only the report's files are left: atomic writes leave no temp files behind.
-    assert.deepEqual(readdirSync(dir).sort(), ['bars.svg', 'models-auroc.svg', 'pr-image.svg', 'pr-pixel.svg', 'report.json', 'report.md', 'roc-image.svg', 'roc-pixel.svg']);
+    assert.deepEqual(readdirSync(dir).sort(), [
+      'bars.svg',
+      'models-auroc.svg',
+      'pr-image.svg',
+      'pr-pixel.svg',
+      'report.json',
+      'report.md',
+      'roc-image.svg',
+      'roc-pixel.svg',
+    ]);
     assert.equal(written.files.length, 8);
 
     assert.ok(md.includes('| Metric | Model | F | T1 | T2 | F+T1 | F+T2 | T1+T2 | F+T1+T2 | Mean |'), md);
-    const row = (metric: string, model: string) => md.split('\n').find((l) => l.startsWith(`| ${metric} | ${model} |`) || (metric === '' && l.startsWith(`|  | ${model} |`)));
+    const row = (metric: string, model: string) =>
+      md.split('\n').find((l) => l.startsWith(`| ${metric} | ${model} |`) || (metric === '' && l.startsWith(`|  | ${model} |`)));
     const auroc = row('AUROC', 'AnyAD')!;
     const f = anyad.F;
     assert.ok(auroc.includes(`| ${f.image.auroc!.toFixed(4)}/${f.pixel.auroc!.toFixed(4)} |`), auroc);
     const mean = (k: 'auroc') => LABELS.reduce((s, l) => s + anyad[l].image[k]!, 0) / 7;
-    assert.ok(auroc.trim().endsWith(`| ${mean('auroc').toFixed(4)}/${(LABELS.reduce((s, l) => s + anyad[l].pixel.auroc!, 0) / 7).toFixed(4)} |`), auroc);
+    assert.ok(
+      auroc.trim().endsWith(`| ${mean('auroc').toFixed(4)}/${(LABELS.reduce((s, l) => s + anyad[l].pixel.auroc!, 0) / 7).toFixed(4)} |`),
+      auroc,
+    );
     const aupro = row('AUPRO', 'AnyAD')!;
     assert.ok(aupro.includes(`| ${f.pixel.aupro!.toFixed(4)} |`) && !aupro.includes('/'), aupro);
     const baselineRows = md.split('\n').filter((l) => l.startsWith('|  | INP-Former \\| baseline |'));
@@ -209,7 +264,11 @@ test('report: paper table for two models, JSON twin with the same numbers, figur
 test('SVG figures are well-formed, self-contained, with axes, one polyline per curve and labels', () => {
   const perSubset: Record<string, MetricSet> = {};
   const curves: Record<string, ReturnType<typeof curvesOf>> = {};
-  LABELS.forEach((l, k) => { const a = evaluateSynthetic(40 + k, 0.7, l); perSubset[l] = a.metrics; curves[l] = curvesOf(a); });
+  LABELS.forEach((l, k) => {
+    const a = evaluateSynthetic(40 + k, 0.7, l);
+    perSubset[l] = a.metrics;
+    curves[l] = curvesOf(a);
+  });
   withTempDir((dir) => {
     writeReport(dir, { ...baseInput(), models: [{ name: 'AnyAD <&> v2', perSubset }], curves: { perSubset: curves } });
     for (const file of ['roc-image.svg', 'roc-pixel.svg', 'pr-image.svg', 'pr-pixel.svg', 'bars.svg']) {
@@ -218,12 +277,22 @@ test('SVG figures are well-formed, self-contained, with axes, one polyline per c
       assert.equal(svg.name, 'svg', file);
       assert.equal(svg.attrs.xmlns, 'http://www.w3.org/2000/svg');
       assert.match(svg.attrs.viewBox, /^0 0 \d+ \d+$/);
-      assert.equal(all(svg, 'script').length + all(svg, 'foreignObject').length + all(svg, 'image').length, 0, `${file}: nothing active or external`);
+      assert.equal(
+        all(svg, 'script').length + all(svg, 'foreignObject').length + all(svg, 'image').length,
+        0,
+        `${file}: nothing active or external`,
+      );
       assert.doesNotMatch(src, /href|url\(|@import/, file);
-      assert.ok(all(svg, 'path').some((p) => p.attrs.class === 'axis'), `${file}: axes`);
+      assert.ok(
+        all(svg, 'path').some((p) => p.attrs.class === 'axis'),
+        `${file}: axes`,
+      );
       const texts = all(svg, 'text').map(allText);
       assert.ok(texts.includes('0.0') && texts.includes('1.0'), `${file}: tick labels`);
-      assert.ok(texts.some((t) => t.includes('— AnyAD &lt;&amp;&gt; v2')), `${file}: title text, escaped`);
+      assert.ok(
+        texts.some((t) => t.includes('— AnyAD &lt;&amp;&gt; v2')),
+        `${file}: title text, escaped`,
+      );
       if (file === 'bars.svg') {
         assert.equal(all(svg, 'rect').filter((r) => r.attrs.class === 'bar').length, 8 * 7, 'a bar per metric per column');
         assert.ok(texts.includes('AUPRO') && texts.includes('F+T1+T2') && texts.includes('Mean'));
@@ -234,7 +303,10 @@ test('SVG figures are well-formed, self-contained, with axes, one polyline per c
           const pts = pl.attrs.points.split(' ').map((p) => p.split(',').map(Number));
           assert.ok(pts.length >= 2 && pts.every((p) => p.length === 2 && p.every(Number.isFinite)), `${file}: points`);
         }
-        assert.ok(texts.some((t) => /^F\+T1  (AUROC|AP) \d\.\d{4}$/.test(t)), `${file}: legend with values`);
+        assert.ok(
+          texts.some((t) => /^F\+T1  (AUROC|AP) \d\.\d{4}$/.test(t)),
+          `${file}: legend with values`,
+        );
         assert.ok(texts.includes(file.startsWith('roc') ? 'False positive rate' : 'Recall'));
       }
     }
@@ -244,7 +316,13 @@ test('SVG figures are well-formed, self-contained, with axes, one polyline per c
 test('cross-domain and zero-shot reports are labelled; missing labels and bad inputs are typed errors', () => {
   const m = evaluateSynthetic(3, 0.8, 'T1ce').metrics;
   withTempDir((dir) => {
-    const zs = writeReport(dir, { ...baseInput(), title: 'Zero-shot', kind: 'zero-shot', unseenSequence: 'T1ce', models: [{ name: 'AnyAD', perSubset: { T1ce: m } }] });
+    const zs = writeReport(dir, {
+      ...baseInput(),
+      title: 'Zero-shot',
+      kind: 'zero-shot',
+      unseenSequence: 'T1ce',
+      models: [{ name: 'AnyAD', perSubset: { T1ce: m } }],
+    });
     const md = readFileSync(zs.markdownPath, 'utf8');
     assert.match(md, /\*\*Zero-shot evaluation\*\* — input sequence \*\*T1ce\*\* was never seen in training/);
     assert.ok(md.includes('| Metric | T1ce |'), 'one column, no Mean, no Model column');
@@ -253,7 +331,11 @@ test('cross-domain and zero-shot reports are labelled; missing labels and bad in
   });
   withTempDir((dir) => {
     const cd = writeReport(dir, {
-      ...baseInput(), title: 'Cross-domain', kind: 'cross-domain', trainedOn: 'BraTS2018', testedOn: 'Pretreat-MetsToBrain-Masks',
+      ...baseInput(),
+      title: 'Cross-domain',
+      kind: 'cross-domain',
+      trainedOn: 'BraTS2018',
+      testedOn: 'Pretreat-MetsToBrain-Masks',
       models: [{ name: 'AnyAD', perSubset: { F: m, 'F+T1+T2': m } }],
       encoder: { kind: 'random-init', name: 'ViT-tiny/14', seed: 7 },
     });
@@ -262,7 +344,8 @@ test('cross-domain and zero-shot reports are labelled; missing labels and bad in
     assert.match(md, /^> ⚠️ \*\*WARNING — RANDOM-INIT ENCODER\.\*\*.*seed 7/m);
     assert.ok(md.includes('| Metric | F | F+T1+T2 | Mean |'));
   });
-  const bad = (patch: Partial<ReportInput>) => () => writeReport(join(tmpdir(), 'never-written'), { ...baseInput(), models: [{ name: 'A', perSubset: { F: m } }], ...patch });
+  const bad = (patch: Partial<ReportInput>) => () =>
+    writeReport(join(tmpdir(), 'never-written'), { ...baseInput(), models: [{ name: 'A', perSubset: { F: m } }], ...patch });
   const isBad = (e: unknown) => e instanceof EvalError && e.code === 'eval/bad-report';
   assert.throws(bad({ kind: 'cross-domain', trainedOn: 'A' }), isBad);
   assert.throws(bad({ kind: 'zero-shot' }), isBad);
@@ -279,7 +362,14 @@ test('report: per-model 95 % interval tables with counts, a sample-size header, 
   });
   const BASE = 'Intensity baseline (non-learned)';
   withTempDir((dir) => {
-    const written = writeReport(dir, { ...baseInput(), models: [{ name: 'AnyAD', perSubset: anyad }, { name: BASE, perSubset: baseline }], bootstrap: { samples: 200, seed: 0 } });
+    const written = writeReport(dir, {
+      ...baseInput(),
+      models: [
+        { name: 'AnyAD', perSubset: anyad },
+        { name: BASE, perSubset: baseline },
+      ],
+      bootstrap: { samples: 200, seed: 0 },
+    });
     const md = readFileSync(written.markdownPath, 'utf8');
     const json = JSON.parse(readFileSync(written.jsonPath, 'utf8'));
     const lines = md.split('\n');
@@ -299,8 +389,12 @@ test('report: per-model 95 % interval tables with counts, a sample-size header, 
     assert.ok(first > section && second > first, 'AnyAD first, the baseline second');
     const header = '| Subset | n | Image AUROC | Image AP | Pixel AUROC | Pixel AP |';
     assert.equal(lines.filter((l) => l === header).length, 2);
-    const fmt = (v: number | null, ci: [number, number] | null | undefined) => `${v!.toFixed(3)} [${ci![0].toFixed(3)}, ${ci![1].toFixed(3)}]`;
-    for (const [model, per, from] of [['AnyAD', anyad, first], [BASE, baseline, second]] as const) {
+    const fmt = (v: number | null, ci: [number, number] | null | undefined) =>
+      `${v!.toFixed(3)} [${ci![0].toFixed(3)}, ${ci![1].toFixed(3)}]`;
+    for (const [model, per, from] of [
+      ['AnyAD', anyad, first],
+      [BASE, baseline, second],
+    ] as const) {
       for (const l of LABELS) {
         const m = per[l];
         const want = `| ${l} | 5 / 40 (20/20) | ${fmt(m.image.auroc, m.ci!.image.auroc)} | ${fmt(m.image.ap, m.ci!.image.ap)} | ${fmt(m.pixel.auroc, m.ci!.pixel.auroc)} | ${fmt(m.pixel.ap, m.ci!.pixel.ap)} |`;
@@ -310,11 +404,16 @@ test('report: per-model 95 % interval tables with counts, a sample-size header, 
     }
     assert.match(md, /\| F \| 5 \/ 40 \(20\/20\) \| \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \|/);
     // The JSON twin holds the same intervals and counts.
-    assert.deepEqual(json.intervals.map((t: { model: string }) => t.model), ['AnyAD', BASE]);
+    assert.deepEqual(
+      json.intervals.map((t: { model: string }) => t.model),
+      ['AnyAD', BASE],
+    );
     const row = json.intervals[1].rows.find((r: { subset: string }) => r.subset === 'F+T2');
     assert.deepEqual(row['pixel AP'], { value: baseline['F+T2'].pixel.ap, ci: baseline['F+T2'].ci!.pixel.ap });
     assert.deepEqual(row.counts, { cases: 5, slices: 40, normal: 20, anomalous: 20 });
-    assert.deepEqual(json.counts, [{ counts: { cases: 5, slices: 40, normal: 20, anomalous: 20 }, models: ['AnyAD', BASE], subsets: LABELS }]);
+    assert.deepEqual(json.counts, [
+      { counts: { cases: 5, slices: 40, normal: 20, anomalous: 20 }, models: ['AnyAD', BASE], subsets: LABELS },
+    ]);
     assert.deepEqual(json.bootstrap, { samples: 200, seed: 0 });
   });
 
@@ -323,16 +422,38 @@ test('report: per-model 95 % interval tables with counts, a sample-size header, 
   const plain = Object.fromEntries(LABELS.map((l) => [l, { image: anyad[l].image, pixel: anyad[l].pixel }])) as Record<string, MetricSet>;
   const partial: Record<string, MetricSet> = {
     ...baseline,
-    F: { ...baseline.F, image: { ...baseline.F.image, auroc: null }, ci: { ...baseline.F.ci!, pixel: { auroc: null, ap: baseline.F.ci!.pixel.ap } } },
+    F: {
+      ...baseline.F,
+      image: { ...baseline.F.image, auroc: null },
+      ci: { ...baseline.F.ci!, pixel: { auroc: null, ap: baseline.F.ci!.pixel.ap } },
+    },
     T1: { ...baseline.T1, counts: { cases: 4, slices: 30, normal: 10, anomalous: 20 } },
   };
   withTempDir((dir) => {
-    const md = readFileSync(writeReport(dir, { ...baseInput(), models: [{ name: 'Old', perSubset: plain }, { name: BASE, perSubset: partial }] }).markdownPath, 'utf8');
+    const md = readFileSync(
+      writeReport(dir, {
+        ...baseInput(),
+        models: [
+          { name: 'Old', perSubset: plain },
+          { name: BASE, perSubset: partial },
+        ],
+      }).markdownPath,
+      'utf8',
+    );
     assert.doesNotMatch(md, /\*\*Old\*\*\n\n\| Subset/);
     assert.match(md, /over bootstrap resamples of the test/);
     const fRow = md.split('\n').find((l) => l.startsWith('| F | 5 / 40'))!;
     assert.equal(fRow.split(' | ')[2], 'n/a', fRow);
     assert.equal(fRow.split(' | ')[4], baseline.F.pixel.auroc!.toFixed(3), fRow);
-    assert.ok(md.includes('**Sample size:** the numbers rest on 5 cases, 40 slices (20 normal, 20 anomalous) (' + BASE + ': F, T2, F+T1, F+T2, T1+T2, F+T1+T2); 4 cases, 30 slices (10 normal, 20 anomalous) (' + BASE + ': T1).'), md.split('\n').find((l) => l.startsWith('**Sample')));
+    assert.ok(
+      md.includes(
+        '**Sample size:** the numbers rest on 5 cases, 40 slices (20 normal, 20 anomalous) (' +
+          BASE +
+          ': F, T2, F+T1, F+T2, T1+T2, F+T1+T2); 4 cases, 30 slices (10 normal, 20 anomalous) (' +
+          BASE +
+          ': T1).',
+      ),
+      md.split('\n').find((l) => l.startsWith('**Sample')),
+    );
   });
 });

@@ -21,7 +21,9 @@ function tempDir(): string {
   tempDirs.push(d);
   return d;
 }
-after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 const DIMS: [number, number, number] = [12, 10, 8];
 // LPS storage: x runs to the left, y to posterior; toCanonical flips both.
@@ -102,11 +104,14 @@ test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty
   const back = readNifti(annot);
   assert.equal(back.header.datatype, 'uint8');
   assert.equal(back.compressed, true);
-  assert.ok(sameGrid(back.volume, readNifti(path).volume), 'stored in the opened file\'s (LPS) order with its affine');
+  assert.ok(sameGrid(back.volume, readNifti(path).volume), "stored in the opened file's (LPS) order with its affine");
   assert.equal(back.header.orientation, 'LPS');
   const vol = toCanonical(back.volume);
   assert.ok(sameGrid(vol, canonical), 'annotation lies on the opened volume grid');
-  assert.equal(vol.data.reduce((s, v) => s + (v === 3 ? 1 : 0), 0), stroke.length);
+  assert.equal(
+    vol.data.reduce((s, v) => s + (v === 3 ? 1 : 0), 0),
+    stroke.length,
+  );
   for (const i of stroke) assert.equal(vol.data[i], 3);
   // Undoing past the save makes it dirty again; redoing to it makes it clean.
   doc.undo();
@@ -166,12 +171,18 @@ test('an annotation on another grid or with non-label values is refused with a t
   const { canonical, source, dir } = fresh();
   const wrongGrid = join(dir, 'wrong.nii.gz');
   writeNifti(wrongGrid, { dims: [12, 10, 7], affine: LPS_AFFINE, data: new Float32Array(12 * 10 * 7) }, { datatype: 'uint8' });
-  assert.throws(() => AnnotationDocument.open(canonical, wrongGrid, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch' && e.message.includes(wrongGrid));
+  assert.throws(
+    () => AnnotationDocument.open(canonical, wrongGrid, { source }),
+    (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch' && e.message.includes(wrongGrid),
+  );
   const fractional = join(dir, 'frac.nii.gz');
   const data = new Float32Array(canonical.data.length);
   data[5] = 1.5;
   writeNifti(fractional, { dims: canonical.dims, affine: canonical.affine, data });
-  assert.throws(() => AnnotationDocument.open(canonical, fractional, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-label');
+  assert.throws(
+    () => AnnotationDocument.open(canonical, fractional, { source }),
+    (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-label',
+  );
 });
 
 test('an annotation stored RAS (canonical order) by an earlier version still opens', () => {
@@ -188,14 +199,20 @@ test('an annotation stored RAS (canonical order) by an earlier version still ope
 test('a source grid that does not reorient to the label grid is refused', () => {
   const { canonical, source, annot } = fresh();
   const other = { ...canonical, dims: [canonical.dims[1], canonical.dims[0], canonical.dims[2]] as [number, number, number] };
-  assert.throws(() => AnnotationDocument.open(other, annot, { source }), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch');
+  assert.throws(
+    () => AnnotationDocument.open(other, annot, { source }),
+    (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch',
+  );
 });
 
 test('apply: one edit with mixed values (a NiiVue action that drew and erased), undone and redone exactly', () => {
   const { doc } = fresh();
   doc.paint('brush', [1, 2], 3);
   const edit = doc.apply('brush', [2, 5, 6, 5], [0, 4, 7, 9])!;
-  assert.deepEqual([...edit.indices].sort((a, b) => a - b), [2, 5, 6]);
+  assert.deepEqual(
+    [...edit.indices].sort((a, b) => a - b),
+    [2, 5, 6],
+  );
   assert.deepEqual([doc.labels[1], doc.labels[2], doc.labels[5], doc.labels[6]], [3, 0, 9, 7], 'the last value of a repeated index wins');
   doc.undo();
   assert.deepEqual([doc.labels[2], doc.labels[5], doc.labels[6]], [3, 0, 0]);

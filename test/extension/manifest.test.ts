@@ -20,13 +20,27 @@ test('manifest: custom editor for .nii and .nii.gz, commands, settings, schema',
   const patterns = editor.selector.map((s: { filenamePattern: string }) => s.filenamePattern).sort();
   assert.deepEqual(patterns, ['*.nii', '*.nii.gz']);
   const titles = pkg.contributes.commands.map((c: { category: string; title: string }) => `${c.category}: ${c.title}`).sort();
-  assert.deepEqual(titles, ['AnyAD: Assign sequence…', 'AnyAD: Detect anomalies', 'AnyAD: Get pretrained encoder weights', 'AnyAD: Install CUDA provider', 'AnyAD: Scan workspace', 'AnyAD: Show model card', 'AnyAD: Show setup', 'AnyAD: Train on workspace']);
+  assert.deepEqual(titles, [
+    'AnyAD: Assign sequence…',
+    'AnyAD: Detect anomalies',
+    'AnyAD: Get pretrained encoder weights',
+    'AnyAD: Install CUDA provider',
+    'AnyAD: Scan workspace',
+    'AnyAD: Show model card',
+    'AnyAD: Show setup',
+    'AnyAD: Train on workspace',
+  ]);
   // Assign sequence… is offered on NIfTI files in the Explorer and in the viewer's title bar.
-  assert.deepEqual(pkg.contributes.menus['explorer/context'].map((m: { command: string; when: string }) => [m.command, m.when]),
-    [['anyad.assignSequence', 'resourceScheme == file && resourceFilename =~ /\\.nii(\\.gz)?$/i']]);
-  assert.deepEqual(pkg.contributes.menus['editor/title'].map((m: { command: string; when: string }) => [m.command, m.when]),
-    [['anyad.assignSequence', `activeCustomEditorId == ${editor.viewType}`]]);
-  for (const key of ['anyad.executionProvider', 'anyad.threads', 'anyad.modelPath']) assert.ok(pkg.contributes.configuration.properties[key], key);
+  assert.deepEqual(
+    pkg.contributes.menus['explorer/context'].map((m: { command: string; when: string }) => [m.command, m.when]),
+    [['anyad.assignSequence', 'resourceScheme == file && resourceFilename =~ /\\.nii(\\.gz)?$/i']],
+  );
+  assert.deepEqual(
+    pkg.contributes.menus['editor/title'].map((m: { command: string; when: string }) => [m.command, m.when]),
+    [['anyad.assignSequence', `activeCustomEditorId == ${editor.viewType}`]],
+  );
+  for (const key of ['anyad.executionProvider', 'anyad.threads', 'anyad.modelPath'])
+    assert.ok(pkg.contributes.configuration.properties[key], key);
   const jv = pkg.contributes.jsonValidation[0];
   assert.equal(jv.fileMatch, 'anyad.json');
   const schemaPath = join(root, jv.url);
@@ -45,18 +59,35 @@ test('bundled extension activates and registers every contributed command and th
     window: {
       createOutputChannel: () => ({ appendLine() {}, dispose() {} }),
       createStatusBarItem: () => ({ text: '', tooltip: '', show() {}, dispose() {} }),
-      registerCustomEditorProvider: (viewType: string) => { registered.editors.push(viewType); return disposable; },
+      registerCustomEditorProvider: (viewType: string) => {
+        registered.editors.push(viewType);
+        return disposable;
+      },
       showInformationMessage: async () => undefined,
     },
-    commands: { registerCommand: (id: string) => { registered.commands.push(id); return disposable; } },
+    commands: {
+      registerCommand: (id: string) => {
+        registered.commands.push(id);
+        return disposable;
+      },
+    },
     workspace: {
       getConfiguration: () => ({ get: (_k: string, d: unknown) => d }),
-      createFileSystemWatcher: () => ({ onDidChange: () => disposable, onDidCreate: () => disposable, onDidDelete: () => disposable, dispose() {} }),
+      createFileSystemWatcher: () => ({
+        onDidChange: () => disposable,
+        onDidCreate: () => disposable,
+        onDidDelete: () => disposable,
+        dispose() {},
+      }),
     },
     Uri: { joinPath: () => ({}) },
     StatusBarAlignment: { Left: 1, Right: 2 },
     // The custom editor provider reports document edits through an EventEmitter.
-    EventEmitter: class { event = () => disposable; fire() {} dispose() {} },
+    EventEmitter: class {
+      event = () => disposable;
+      fire() {}
+      dispose() {}
+    },
   };
   const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
   const load = M._load;
@@ -66,7 +97,10 @@ test('bundled extension activates and registers every contributed command and th
     const subscriptions: unknown[] = [];
     ext.activate({ subscriptions, extensionUri: {} });
     // Plus one hidden command (no palette entry): the host-block probe tests and benchmarks read.
-    assert.deepEqual(registered.commands.sort(), [...pkg.contributes.commands.map((c: { command: string }) => c.command), 'anyad.hostBlock'].sort());
+    assert.deepEqual(
+      registered.commands.sort(),
+      [...pkg.contributes.commands.map((c: { command: string }) => c.command), 'anyad.hostBlock'].sort(),
+    );
     assert.deepEqual(registered.editors, [pkg.contributes.customEditors[0].viewType]);
     assert.ok(subscriptions.length >= 3, 'registrations are disposed with the extension');
   } finally {

@@ -21,9 +21,16 @@ function tempDir(): string {
   tempDirs.push(d);
   return d;
 }
-after(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
-interface FakeUri { scheme: string; fsPath: string; path: string; toString(): string }
+interface FakeUri {
+  scheme: string;
+  fsPath: string;
+  path: string;
+  toString(): string;
+}
 const fileUri = (p: string): FakeUri => ({ scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
 
 const executed: unknown[][] = [];
@@ -31,15 +38,30 @@ const settings: Record<string, unknown> = {};
 const logLines: string[] = [];
 class EventEmitter<T> {
   private listeners: ((e: T) => void)[] = [];
-  event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose() {} }; };
-  fire(e: T) { for (const l of this.listeners) l(e); }
+  event = (l: (e: T) => void) => {
+    this.listeners.push(l);
+    return { dispose() {} };
+  };
+  fire(e: T) {
+    for (const l of this.listeners) l(e);
+  }
   dispose() {}
 }
 const vscodeStandIn = {
   EventEmitter,
-  Uri: { joinPath: (base: FakeUri, ...parts: string[]) => fileUri(join(base.fsPath, ...parts)), parse: (s: string) => fileUri(s.replace(/^file:\/\//, '')) },
-  workspace: { fs: { readFile: async (u: FakeUri) => new Uint8Array(readFileSync(u.fsPath)) }, getConfiguration: () => ({ get: (k: string, d: unknown) => settings[k] ?? d }) },
-  commands: { executeCommand: async (...args: unknown[]) => { executed.push(args); } },
+  Uri: {
+    joinPath: (base: FakeUri, ...parts: string[]) => fileUri(join(base.fsPath, ...parts)),
+    parse: (s: string) => fileUri(s.replace(/^file:\/\//, '')),
+  },
+  workspace: {
+    fs: { readFile: async (u: FakeUri) => new Uint8Array(readFileSync(u.fsPath)) },
+    getConfiguration: () => ({ get: (k: string, d: unknown) => settings[k] ?? d }),
+  },
+  commands: {
+    executeCommand: async (...args: unknown[]) => {
+      executed.push(args);
+    },
+  },
 };
 const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
 const originalLoad = M._load;
@@ -91,7 +113,10 @@ test('open: init, canonical voxels, annotation and label mask reach the webview 
   const { posted, send, panel } = await openEditor(flair);
   // Sent at once, not after 'ready' (the bytes travel while the page loads) …
   await settle();
-  assert.deepEqual(posted.map((m) => (m as { type: string }).type), ['init', 'file', 'file']);
+  assert.deepEqual(
+    posted.map((m) => (m as { type: string }).type),
+    ['init', 'file', 'file'],
+  );
   // … and the first 'ready' does not send them twice; a later one (a reloaded page) does.
   send({ type: 'ready' });
   await settle();
@@ -102,10 +127,16 @@ test('open: init, canonical voxels, annotation and label mask reach the webview 
   posted.splice(3);
   assert.match(panel.webview.html, /script-src 'nonce-[^']+'/);
   assert.doesNotMatch(panel.webview.html, /\son[a-z]+=/i, 'no inline event handlers');
-  assert.deepEqual((panel.webview.options as { localResourceRoots: FakeUri[] }).localResourceRoots.map((u) => u.fsPath), [join('/ext', 'dist')]);
+  assert.deepEqual(
+    (panel.webview.options as { localResourceRoots: FakeUri[] }).localResourceRoots.map((u) => u.fsPath),
+    [join('/ext', 'dist')],
+  );
   const msgs = parsedAll(posted);
   // The files' own bytes (NiiVue decodes them); a blank annotation is not sent.
-  assert.deepEqual(msgs.map((m) => m.type === 'file' ? `file:${m.layer}` : m.type), ['init', 'file:opened', 'file:mask']);
+  assert.deepEqual(
+    msgs.map((m) => (m.type === 'file' ? `file:${m.layer}` : m.type)),
+    ['init', 'file:opened', 'file:mask'],
+  );
   const init = msgs[0] as Extract<HostToWebview, { type: 'init' }>;
   assert.deepEqual(init.sequences, ['flair', 't1']);
   assert.equal(init.opened, 'flair');
@@ -113,10 +144,23 @@ test('open: init, canonical voxels, annotation and label mask reach the webview 
   assert.equal(init.orientation, 'LPS');
   assert.equal(init.annotationFile, join(flair, '..', 'case7_annot.nii.gz'));
   // LPS storage: canonical x and y run against storage x and y; the webview maps grids with this.
-  assert.deepEqual([init.sourceDims, init.axes], [DIMS, [{ axis: 0, flip: true }, { axis: 1, flip: true }, { axis: 2, flip: false }]]);
+  assert.deepEqual(
+    [init.sourceDims, init.axes],
+    [
+      DIMS,
+      [
+        { axis: 0, flip: true },
+        { axis: 1, flip: true },
+        { axis: 2, flip: false },
+      ],
+    ],
+  );
   assert.deepEqual(init.dims, toCanonical(readNifti(flair).volume).dims);
   assert.deepEqual(new Uint8Array((msgs[1] as { bytes: ArrayBuffer }).bytes), new Uint8Array(readFileSync(flair)));
-  assert.deepEqual(new Uint8Array((msgs[2] as { bytes: ArrayBuffer }).bytes), new Uint8Array(readFileSync(join(flair, '..', 'case7_seg.nii.gz'))));
+  assert.deepEqual(
+    new Uint8Array((msgs[2] as { bytes: ArrayBuffer }).bytes),
+    new Uint8Array(readFileSync(join(flair, '..', 'case7_seg.nii.gz'))),
+  );
 });
 
 test('stroke → patch + undoable edit; undo/redo callbacks patch the webview; save writes the annotation', async () => {
@@ -141,8 +185,14 @@ test('stroke → patch + undoable edit; undo/redo callbacks patch the webview; s
   const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine() {} } as never);
   await provider.saveCustomDocument(doc);
   const saved = toCanonical(readNifti(join(dir, 'case7_annot.nii.gz')).volume);
-  assert.deepEqual(idx.map((i) => saved.data[i]), [3, 3, 3, 3, 3]);
-  assert.equal(saved.data.reduce((s, v) => s + v, 0), 15);
+  assert.deepEqual(
+    idx.map((i) => saved.data[i]),
+    [3, 3, 3, 3, 3],
+  );
+  assert.equal(
+    saved.data.reduce((s, v) => s + v, 0),
+    15,
+  );
 });
 
 test('backup, then reopening from the backup id restores the unsaved annotation', async () => {
@@ -155,7 +205,10 @@ test('backup, then reopening from the backup id restores the unsaved annotation'
   await settle();
   const annot = parsedAll(second.posted).find((m) => m.type === 'labels' && m.layer === 'annotation') as { data: ArrayBuffer };
   const labels = new Uint8Array(annot.data);
-  assert.equal(labels.reduce((s, v) => s + (v === 9 ? 1 : 0), 0), 6);
+  assert.equal(
+    labels.reduce((s, v) => s + (v === 9 ? 1 : 0), 0),
+    6,
+  );
   backup.delete();
 });
 
@@ -172,7 +225,10 @@ test('sibling sequences load lazily; missing ones, open fills and malformed mess
   send({ type: 'fill', plane: 'axial', slice: 0, a: 0, b: 0, value: 1 });
   const msgs = parsedAll(posted, DIMS);
   assert.equal(msgs[0].type === 'file' && msgs[0].layer, 't1');
-  assert.deepEqual(new Uint8Array((msgs[0] as { bytes: ArrayBuffer }).bytes), new Uint8Array(readFileSync(join(flair, '..', 'case7_t1.nii.gz'))));
+  assert.deepEqual(
+    new Uint8Array((msgs[0] as { bytes: ArrayBuffer }).bytes),
+    new Uint8Array(readFileSync(join(flair, '..', 'case7_t1.nii.gz'))),
+  );
   assert.equal(msgs[1].type === 'notice' && msgs[1].text, 'This case has no T2 file.');
   assert.equal(msgs[2].type, 'notice');
   assert.equal(edits.length, 0, 'an open region is not filled');
@@ -185,7 +241,10 @@ test('sibling sequences load lazily; missing ones, open fills and malformed mess
   assert.equal(logLines.length, logged + 2);
   send({ type: 'command', command: 'undo' });
   send({ type: 'command', command: 'detectSlice' });
-  assert.deepEqual(executed.slice(-2).map((a) => a[0]), ['undo', 'anyad.detect']);
+  assert.deepEqual(
+    executed.slice(-2).map((a) => a[0]),
+    ['undo', 'anyad.detect'],
+  );
 });
 
 test('a broken file opens as a readable error view', async () => {
@@ -260,7 +319,7 @@ test('the status bar follows the viewer in front: its last result, nothing for a
   assert.equal(provider.activeDocument(), first.doc, 'Detect uses the viewer last in front');
 });
 
-test('drawEdit: one undoable edit per NiiVue action (mixed values), patches every viewer; revert sends the file\'s labels back', async () => {
+test("drawEdit: one undoable edit per NiiVue action (mixed values), patches every viewer; revert sends the file's labels back", async () => {
   const { flair } = makeCase();
   const { doc, posted, send, edits, provider } = await openEditor(flair);
   send({ type: 'ready' });
@@ -271,10 +330,20 @@ test('drawEdit: one undoable edit per NiiVue action (mixed values), patches ever
   assert.equal(edits.length, 1, 'voxel 41 was already 0: one edit for the two that change');
   assert.equal(edits[0].label, 'Brush stroke');
   const [patch] = parsedAll(posted, DIMS) as Extract<HostToWebview, { type: 'annotationPatch' }>[];
-  assert.deepEqual([[...new Uint32Array(patch.indices)], [...new Uint8Array(patch.values)]], [[3, 40], [2, 2]]);
+  assert.deepEqual(
+    [[...new Uint32Array(patch.indices)], [...new Uint8Array(patch.values)]],
+    [
+      [3, 40],
+      [2, 2],
+    ],
+  );
   posted.length = 0;
   await provider.revertCustomDocument(doc);
   const [labels] = parsedAll(posted, DIMS) as Extract<HostToWebview, { type: 'labels' }>[];
   assert.equal(labels.type, 'labels');
-  assert.equal(new Uint8Array(labels.data).reduce((a, b) => a + b, 0), 0, 'nothing saved yet: all zeros again');
+  assert.equal(
+    new Uint8Array(labels.data).reduce((a, b) => a + b, 0),
+    0,
+    'nothing saved yet: all zeros again',
+  );
 });

@@ -18,7 +18,10 @@ test('plane coordinates map to canonical voxels: axial (x,y), coronal (x,z), sag
 test('a brush dab is the disc of lattice points within the radius, clipped at the border', () => {
   assert.deepEqual([...strokeVoxels(DIMS, 'axial', 1, [4, 3], 0)], [idx(4, 3, 1)]);
   // Radius 1: the centre and its four neighbours.
-  assert.deepEqual([...strokeVoxels(DIMS, 'coronal', 2, [4, 2], 1)], [idx(4, 2, 1), idx(3, 2, 2), idx(4, 2, 2), idx(5, 2, 2), idx(4, 2, 3)].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...strokeVoxels(DIMS, 'coronal', 2, [4, 2], 1)],
+    [idx(4, 2, 1), idx(3, 2, 2), idx(4, 2, 2), idx(5, 2, 2), idx(4, 2, 3)].sort((a, b) => a - b),
+  );
   // Radius 2 at a corner keeps the quarter disc: (0,0),(1,0),(2,0),(0,1),(1,1),(0,2).
   assert.equal(strokeVoxels(DIMS, 'sagittal', 0, [0, 0], 2).length, 6);
 });
@@ -28,7 +31,8 @@ test('a stroke between distant points leaves no gap', () => {
   // Every column 0..8 is hit, and consecutive cells are 8-connected.
   const cells = [...line].map((i) => [i % 9, Math.floor(i / 9)]).sort((p, q) => p[0] - q[0] || p[1] - q[1]);
   assert.deepEqual([...new Set(cells.map((c) => c[0]))], [0, 1, 2, 3, 4, 5, 6, 7, 8]);
-  for (let k = 1; k < cells.length; k++) assert.ok(Math.abs(cells[k][0] - cells[k - 1][0]) <= 1 && Math.abs(cells[k][1] - cells[k - 1][1]) <= 1);
+  for (let k = 1; k < cells.length; k++)
+    assert.ok(Math.abs(cells[k][0] - cells[k - 1][0]) <= 1 && Math.abs(cells[k][1] - cells[k - 1][1]) <= 1);
 });
 
 test('fill takes the enclosed region on one slice only, and refuses an open one', () => {

@@ -24,13 +24,28 @@ const ROOT = join(__dirname, '..', '..');
 const ws = mkdtempSync(join(tmpdir(), 'anyad-ext-seq-'));
 after(() => rmSync(ws, { recursive: true, force: true }));
 
-interface FakeUri { scheme: string; fsPath: string; path: string; toString(): string }
-const fileUri = (p: string): FakeUri => Object.assign(Object.create(Uri.prototype), { scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
-class Uri { static file = (p: string) => fileUri(p); static joinPath = (b: FakeUri, ...parts: string[]) => fileUri(join(b.fsPath, ...parts)); static parse = (s: string) => fileUri(s.replace(/^file:\/\//, '')); }
+interface FakeUri {
+  scheme: string;
+  fsPath: string;
+  path: string;
+  toString(): string;
+}
+const fileUri = (p: string): FakeUri =>
+  Object.assign(Object.create(Uri.prototype), { scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
+class Uri {
+  static file = (p: string) => fileUri(p);
+  static joinPath = (b: FakeUri, ...parts: string[]) => fileUri(join(b.fsPath, ...parts));
+  static parse = (s: string) => fileUri(s.replace(/^file:\/\//, ''));
+}
 class EventEmitter<T> {
   private listeners: ((e: T) => void)[] = [];
-  event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose() {} }; };
-  fire(e: T) { for (const l of this.listeners) l(e); }
+  event = (l: (e: T) => void) => {
+    this.listeners.push(l);
+    return { dispose() {} };
+  };
+  fire(e: T) {
+    for (const l of this.listeners) l(e);
+  }
   dispose() {}
 }
 
@@ -40,9 +55,15 @@ const offered: string[][] = [];
 const errors: string[] = [];
 const cliCalls: string[][] = [];
 const state = new Map<string, unknown>();
-const workspaceState = { get: <T>(k: string) => state.get(k) as T | undefined, update: async (k: string, v: unknown) => { state.set(k, v); } };
+const workspaceState = {
+  get: <T>(k: string) => state.get(k) as T | undefined,
+  update: async (k: string, v: unknown) => {
+    state.set(k, v);
+  },
+};
 const vscodeStandIn = {
-  EventEmitter, Uri,
+  EventEmitter,
+  Uri,
   ProgressLocation: { Notification: 15 },
   workspace: {
     workspaceFolders: [{ uri: fileUri(ws) }],
@@ -55,26 +76,37 @@ const vscodeStandIn = {
       const want = picks.shift();
       return items.find((i) => i.label === want);
     },
-    showErrorMessage: async (m: string) => { errors.push(m); return undefined; },
+    showErrorMessage: async (m: string) => {
+      errors.push(m);
+      return undefined;
+    },
     showWarningMessage: async () => undefined,
     showInformationMessage: async () => undefined,
-    withProgress: async (_o: unknown, task: (p: unknown, t: unknown) => Promise<unknown>) => task({ report() {} }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
+    withProgress: async (_o: unknown, task: (p: unknown, t: unknown) => Promise<unknown>) =>
+      task({ report() {} }, { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) }),
   },
   commands: { executeCommand: async () => undefined },
 };
 // The CLI runs in-process (same code as the bundled child), so the test sees what Detect asked for.
 const cliRunnerStandIn = {
-  runCli: async (_ext: unknown, args: string[]) => { cliCalls.push(args); return cliInProcess(args); },
+  runCli: async (_ext: unknown, args: string[]) => {
+    cliCalls.push(args);
+    return cliInProcess(args);
+  },
   cliErrorLine: (r: { stderr: string }) => r.stderr.trim().split('\n').pop() ?? '',
 };
 const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
 const originalLoad = M._load;
-M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : req === './cliRunner' ? cliRunnerStandIn : originalLoad(req, parent, isMain));
+M._load = (req, parent, isMain) =>
+  req === 'vscode' ? vscodeStandIn : req === './cliRunner' ? cliRunnerStandIn : originalLoad(req, parent, isMain);
 const { NiftiEditorProvider } = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
-const { WorkspaceSequences, assignSequenceCommand, ASSIGNMENTS_KEY } = require('../../src/extension/workspaceSequences') as typeof import('../../src/extension/workspaceSequences');
+const { WorkspaceSequences, assignSequenceCommand, ASSIGNMENTS_KEY } =
+  require('../../src/extension/workspaceSequences') as typeof import('../../src/extension/workspaceSequences');
 const { detectCommand } = require('../../src/extension/commands') as typeof import('../../src/extension/commands');
 M._load = originalLoad;
-after(async () => { await (await import('../../src/engine/graph/runtime')).releaseAllSessions(); });
+after(async () => {
+  await (await import('../../src/engine/graph/runtime')).releaseAllSessions();
+});
 
 const DIMS: Dims3 = [32, 28, 12];
 const N = DIMS[0] * DIMS[1] * DIMS[2];
@@ -83,7 +115,12 @@ const LPS = [-1.5, 0, 0, 10, 0, -1.5, 0, 20, 0, 0, 2, -5, 0, 0, 0, 1];
 const caseDir = join(ws, 'X');
 const file = (name: string) => join(caseDir, name);
 mkdirSync(caseDir, { recursive: true });
-for (const [name, f] of [['X_fla.nii.gz', 1], ['X_T1w.nii.gz', 2], ['X_T2w.nii.gz', 3], ['X_mystery.nii.gz', 4]] as const) {
+for (const [name, f] of [
+  ['X_fla.nii.gz', 1],
+  ['X_T1w.nii.gz', 2],
+  ['X_T2w.nii.gz', 3],
+  ['X_mystery.nii.gz', 4],
+] as const) {
   writeNifti(file(name), { dims: DIMS, affine: LPS, data: new Float32Array(N).map((_, i) => f * (1 + (i % 17))) });
 }
 const CONFIG = join(ws, 'anyad.json');
@@ -137,7 +174,7 @@ test('without anyad.json an odd name is just a file; with its patterns the viewe
   const [t2] = parsed(posted) as Extract<HostToWebview, { type: 'file' }>[];
   assert.equal(t2.type, 'file');
   assert.equal(t2.layer === 't2' && t2.name, 'X_T2w.nii.gz', 'the T2 tab shows X_T2w.nii.gz');
-  assert.deepEqual(new Uint8Array(t2.bytes), new Uint8Array(readFileSync(file('X_T2w.nii.gz'))), 'as the file\'s own bytes');
+  assert.deepEqual(new Uint8Array(t2.bytes), new Uint8Array(readFileSync(file('X_T2w.nii.gz'))), "as the file's own bytes");
 });
 
 test('a broken anyad.json costs only the siblings, with a notice; the file still opens', async () => {
@@ -145,7 +182,10 @@ test('a broken anyad.json costs only the siblings, with a notice; the file still
   try {
     const { posted } = await open(file('X_fla.nii.gz'));
     const msgs = parsed(posted);
-    assert.deepEqual(msgs.filter((m) => m.type === 'error'), []);
+    assert.deepEqual(
+      msgs.filter((m) => m.type === 'error'),
+      [],
+    );
     assert.deepEqual(initOf(posted).sequences, []);
     const notice = msgs.find((m) => m.type === 'notice') as Extract<HostToWebview, { type: 'notice' }>;
     assert.match(notice.text, /anyad\.json is not applied \(.*data\.sequences\.flair must be a file-name pattern/);
@@ -161,7 +201,15 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   viewer.posted.length = 0;
   mystery.posted.length = 0;
   let refreshed = 0;
-  const deps = { sequences, log: { appendLine: (l: string) => log.push(l) } as never, activeFile: () => undefined, refresh: () => { refreshed++; provider.refreshCases(); } };
+  const deps = {
+    sequences,
+    log: { appendLine: (l: string) => log.push(l) } as never,
+    activeFile: () => undefined,
+    refresh: () => {
+      refreshed++;
+      provider.refreshCases();
+    },
+  };
 
   // Only in this workspace: X_mystery becomes T1ce (remembered in workspaceState).
   picks.push('T1ce', 'Only in this workspace');
@@ -172,7 +220,10 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   assert.equal(readFileSync(CONFIG, 'utf8'), CONFIG_TEXT, 'anyad.json untouched');
   const [caseMsg] = parsed(viewer.posted).filter((m) => m.type === 'case') as Extract<HostToWebview, { type: 'case' }>[];
   assert.deepEqual(caseMsg, { type: 'case', sequences: ['flair', 't1', 't1ce', 't2'], opened: 'flair', hasLabel: false });
-  assert.deepEqual(parsed(mystery.posted).find((m) => m.type === 'case'), { type: 'case', sequences: ['flair', 't1', 't1ce', 't2'], opened: 't1ce', hasLabel: false });
+  assert.deepEqual(
+    parsed(mystery.posted).find((m) => m.type === 'case'),
+    { type: 'case', sequences: ['flair', 't1', 't1ce', 't2'], opened: 't1ce', hasLabel: false },
+  );
 
   // Written to anyad.json: X_T2w becomes the label; the comment stays; training's config sees it.
   picks.push('Label', 'Also write to anyad.json');
@@ -180,10 +231,15 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   const text = readFileSync(CONFIG, 'utf8');
   assert.match(text, /\/\/ odd names of this study/);
   assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, { [file('X_T2w.nii.gz')]: 'label' });
-  const last = parsed(viewer.posted).filter((m) => m.type === 'case').at(-1);
+  const last = parsed(viewer.posted)
+    .filter((m) => m.type === 'case')
+    .at(-1);
   assert.deepEqual(last, { type: 'case', sequences: ['flair', 't1', 't1ce'], opened: 'flair', hasLabel: true });
   await settle();
-  assert.ok(parsed(viewer.posted).some((m) => m.type === 'file' && m.layer === 'mask' && m.name === 'X_T2w.nii.gz'), 'the new label mask is sent');
+  assert.ok(
+    parsed(viewer.posted).some((m) => m.type === 'file' && m.layer === 'mask' && m.name === 'X_T2w.nii.gz'),
+    'the new label mask is sent',
+  );
 
   // Clear: forgets the workspace choice, and offers to remove what anyad.json says.
   picks.push('Clear', 'Also remove from anyad.json');
@@ -192,7 +248,12 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   picks.push('Clear');
   await assignSequenceCommand(deps, fileUri(file('X_mystery.nii.gz')));
   assert.deepEqual(state.get(ASSIGNMENTS_KEY), {});
-  assert.deepEqual(parsed(viewer.posted).filter((m) => m.type === 'case').at(-1), { type: 'case', sequences: ['flair', 't1', 't2'], opened: 'flair', hasLabel: false });
+  assert.deepEqual(
+    parsed(viewer.posted)
+      .filter((m) => m.type === 'case')
+      .at(-1),
+    { type: 'case', sequences: ['flair', 't1', 't2'], opened: 'flair', hasLabel: false },
+  );
   assert.ok(refreshed >= 4);
 
   // Not a NIfTI: refused with a message, nothing remembered.
@@ -200,28 +261,60 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   assert.match(errors.at(-1) ?? '', /pick a \.nii \/ \.nii\.gz file/);
 });
 
-test('Detect passes the viewer\'s resolved files (and anyad.json) to the engine process, which scores exactly them', async () => {
+test("Detect passes the viewer's resolved files (and anyad.json) to the engine process, which scores exactly them", async () => {
   writeFileSync(CONFIG, CONFIG_TEXT);
   const viewer = await open(file('X_fla.nii.gz'));
   viewer.send({ type: 'viewState', cursor: [3, 3, 6], modalities: ['flair', 't2'] });
   // The real engine process (anyad engine from source), with its requests recorded.
   const client = engineClient();
   const engineCalls: Array<{ kind: string; params: unknown }> = [];
-  const engine = { request: (kind: 'detect', params: DetectParams, o?: object) => { engineCalls.push({ kind, params }); return client.request(kind, params, o); } };
-  const env = { log: { appendLine: (l: string) => log.push(l) }, viewer: provider, extensionUri: fileUri(ROOT), status: { text: '', tooltip: '', show() {} }, sequences, engine };
+  const engine = {
+    request: (kind: 'detect', params: DetectParams, o?: object) => {
+      engineCalls.push({ kind, params });
+      return client.request(kind, params, o);
+    },
+  };
+  const env = {
+    log: { appendLine: (l: string) => log.push(l) },
+    viewer: provider,
+    extensionUri: fileUri(ROOT),
+    status: { text: '', tooltip: '', show() {} },
+    sequences,
+    engine,
+  };
   try {
     viewer.posted.length = 0;
     await detectCommand(env as never, undefined, 'slice');
-    assert.deepEqual(errors.filter((e) => /Detect|CLI|engine/.test(e)), []);
+    assert.deepEqual(
+      errors.filter((e) => /Detect|CLI|engine/.test(e)),
+      [],
+    );
     const p = engineCalls.at(-1)!.params as DetectParams;
-    assert.deepEqual([p.files.flair, p.files.t1, p.files.t2, p.config, p.modalities, p.slice],
-      [file('X_fla.nii.gz'), file('X_T1w.nii.gz'), file('X_T2w.nii.gz'), CONFIG, ['flair', 't2'], 6]);
+    assert.deepEqual(
+      [p.files.flair, p.files.t1, p.files.t2, p.config, p.modalities, p.slice],
+      [file('X_fla.nii.gz'), file('X_T1w.nii.gz'), file('X_T2w.nii.gz'), CONFIG, ['flair', 't2'], 6],
+    );
     const heat = parsed(viewer.posted).find((m) => m.type === 'heatmap') as Extract<HostToWebview, { type: 'heatmap' }>;
     assert.ok(heat, `a heatmap reached the viewer (log: ${log.slice(-3).join(' | ')})`);
     assert.deepEqual(heat.modalities, ['flair', 't2']);
     assert.equal(heat.slice, 6);
     // The same files through the CLI directly give the same score.
-    const direct = await cliInProcess(['detect', '--model', join(ROOT, 'models', 'default'), '--config', CONFIG, '--case', file('X_fla.nii.gz'), '--modalities', 'flair,t2', '--slice', '6', '--provider', 'cpu', '--json']);
+    const direct = await cliInProcess([
+      'detect',
+      '--model',
+      join(ROOT, 'models', 'default'),
+      '--config',
+      CONFIG,
+      '--case',
+      file('X_fla.nii.gz'),
+      '--modalities',
+      'flair,t2',
+      '--slice',
+      '6',
+      '--provider',
+      'cpu',
+      '--json',
+    ]);
     assert.equal(direct.code, 0, direct.stderr);
     assert.equal(JSON.parse(direct.stdout).score, heat.score);
 
@@ -242,8 +335,13 @@ test('protocol: a case message is validated like init (known sequences, opened a
   assert.deepEqual(parseHostMessage(ok, DIMS), ok);
   assert.deepEqual(parseHostMessage({ ...ok, sequences: [], opened: null }, DIMS), { ...ok, sequences: [], opened: null });
   for (const bad of [
-    { ...ok, sequences: ['flair', 'dwi'] }, { ...ok, sequences: ['flair', 'flair'] }, { ...ok, opened: 't1' },
-    { ...ok, hasLabel: 'yes' }, { ...ok, extra: 1 }, { ...ok, sequences: 'flair' },
-  ]) assert.equal(parseHostMessage(bad, DIMS), null, JSON.stringify(bad));
+    { ...ok, sequences: ['flair', 'dwi'] },
+    { ...ok, sequences: ['flair', 'flair'] },
+    { ...ok, opened: 't1' },
+    { ...ok, hasLabel: 'yes' },
+    { ...ok, extra: 1 },
+    { ...ok, sequences: 'flair' },
+  ])
+    assert.equal(parseHostMessage(bad, DIMS), null, JSON.stringify(bad));
   assert.equal(parseHostMessage(ok, null), null, 'not before init');
 });

@@ -2,8 +2,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  Graph, type Node, type Tensor, add, exp, gelu, grad, liveNodes, matmul, mul, reduceMax, reduceMean, reduceMin, reduceSum, scaleGradient,
-  softmax, stopGradient, tanh,
+  Graph,
+  type Node,
+  type Tensor,
+  add,
+  exp,
+  gelu,
+  grad,
+  liveNodes,
+  matmul,
+  mul,
+  reduceMax,
+  reduceMean,
+  reduceMin,
+  reduceSum,
+  scaleGradient,
+  softmax,
+  stopGradient,
+  tanh,
 } from '../../src/engine/graph';
 import { GraphError } from '../../src/engine/errors';
 import { BLOCK_PARAMS, blockParamShapes, transformerBlock } from './block';
@@ -43,7 +59,10 @@ test('stopGradient: identity forward, zero gradient through it', async () => {
   const out = await runGraph(g, { w: w.data! }, { paramsAs: 'inputs' });
   const wv = w.data as Float64Array;
   const rv = r.data as Float64Array;
-  assert.deepEqual(Array.from(out['grad.w'] as Float64Array), Array.from(wv, (v, i) => v * rv[i]));
+  assert.deepEqual(
+    Array.from(out['grad.w'] as Float64Array),
+    Array.from(wv, (v, i) => v * rv[i]),
+  );
   assert.deepEqual(Array.from(out['grad2.w'] as Float64Array), [0, 0, 0, 0, 0]);
   const direct = Array.from(wv, (v, i) => v * v * rv[i]).reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(Number((out.loss as Float64Array)[0]) - direct) < 1e-12);
@@ -71,7 +90,10 @@ test('pruning: branches off the param→loss path get no backward nodes; unreach
   for (const o of ops(backward(plain))) extra.splice(extra.indexOf(o), 1);
   assert.deepEqual(extra, ['Expand'], `backward ops: ${ops(backward(side))} vs ${ops(backward(plain))}`);
   assert.ok(!liveNodes(side).some((n) => n.opType === 'Softmax'), 'dead softmax branch emitted');
-  assert.ok(side.nodes.some((n) => n.opType === 'Softmax'), 'the dead branch was built');
+  assert.ok(
+    side.nodes.some((n) => n.opType === 'Softmax'),
+    'the dead branch was built',
+  );
   assert.equal(forward(side).length, forward(plain).length + 2); // Mul + Exp of the side output
 });
 
@@ -88,7 +110,10 @@ test('shared subexpressions: one Add chain per multiply-consumed tensor (no Sum:
   assert.equal(bw.filter((n) => n.opType === 'Sum').length, 0);
   const adds = bw.filter((n) => n.opType === 'Add');
   assert.equal(adds.length, 3);
-  assert.ok(adds.slice(1).every((n, i) => n.inputs[0] === adds[i].outputs[0]), 'a left fold');
+  assert.ok(
+    adds.slice(1).every((n, i) => n.inputs[0] === adds[i].outputs[0]),
+    'a left fold',
+  );
   // The backward reads forward values (e.g. Exp's output) instead of recomputing them.
   assert.equal(liveNodes(g).filter((n) => n.opType === 'Exp').length, 1);
   assert.equal(g.nodes.slice(0, forwardBefore).length, forward(g).length);
@@ -111,7 +136,10 @@ test('transformer block: backward costs ≤ 2.5× the forward in nodes; each for
   const out = transformerBlock(g, x, p, 2);
   const loss = g.output('loss', reduceMean(mul(out, out)));
   const nForward = liveNodes(g).length;
-  grad(loss, BLOCK_PARAMS.map((n) => p[n]));
+  grad(
+    loss,
+    BLOCK_PARAMS.map((n) => p[n]),
+  );
   const live = liveNodes(g);
   const nBackward = backward(g).length;
   assert.ok(nBackward <= 2.5 * nForward, `forward ${nForward} nodes, backward ${nBackward}`);
@@ -124,10 +152,19 @@ test('errors: missing gradient rule on a param path, non-scalar loss, foreign te
   const g = new Graph('err');
   const w = g.param('w', [3], new Float32Array(3));
   const [floored] = g.addNode('Floor', [w], [{ shape: [3], dtype: 'float32' }]);
-  assert.throws(() => grad(reduceSum(floored), [w]), (e: unknown) => e instanceof GraphError && /Floor .* has no gradient rule/.test(e.message));
-  assert.throws(() => grad(mul(w, 2), [w]), (e: unknown) => e instanceof GraphError && /loss must be a float scalar/.test(e.message));
+  assert.throws(
+    () => grad(reduceSum(floored), [w]),
+    (e: unknown) => e instanceof GraphError && /Floor .* has no gradient rule/.test(e.message),
+  );
+  assert.throws(
+    () => grad(mul(w, 2), [w]),
+    (e: unknown) => e instanceof GraphError && /loss must be a float scalar/.test(e.message),
+  );
   const other = new Graph('other').input('z', [3]);
-  assert.throws(() => add(w, other), (e: unknown) => e instanceof GraphError && /belongs to another graph/.test(e.message));
+  assert.throws(
+    () => add(w, other),
+    (e: unknown) => e instanceof GraphError && /belongs to another graph/.test(e.message),
+  );
 });
 
 test('gradient wrt a tensor the loss does not depend on is zeros; gelu backward is the closed form', async () => {
@@ -139,10 +176,18 @@ test('gradient wrt a tensor the loss does not depend on is zeros; gelu backward 
   const out = await runGraph(g, {}, {});
   assert.deepEqual(Array.from(out['grad.b'] as Float32Array), [0, 0, 0]);
   // d gelu/dx = Φ(x) + x φ(x), checked against an independent series evaluation of erf.
-  const erf = (z: number): number => { let s = 0; let t = z; for (let n = 0; n < 60; n++) { s += t / (2 * n + 1); t *= -z * z / (n + 1); } return (2 / Math.sqrt(Math.PI)) * s; };
+  const erf = (z: number): number => {
+    let s = 0;
+    let t = z;
+    for (let n = 0; n < 60; n++) {
+      s += t / (2 * n + 1);
+      t *= (-z * z) / (n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * s;
+  };
   Array.from(out['grad.a'] as Float32Array).forEach((v, i) => {
     const xv = (a.data as Float32Array)[i];
-    const expect = 0.5 * (1 + erf(xv / Math.SQRT2)) + (xv * Math.exp(-xv * xv / 2)) / Math.sqrt(2 * Math.PI);
+    const expect = 0.5 * (1 + erf(xv / Math.SQRT2)) + (xv * Math.exp((-xv * xv) / 2)) / Math.sqrt(2 * Math.PI);
     assert.ok(Math.abs(v - expect) < 1e-6, `${v} vs ${expect}`);
   });
   // Closed-form backward: no Erf node in the backward pass (it reuses the forward's 1 + erf).

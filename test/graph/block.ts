@@ -1,18 +1,52 @@
 /** A DINOv2-style pre-norm transformer block built with the graph ops (tests and timing only). */
 import {
-  type Graph, type Tensor, add, gelu, layerNorm, matmul, mul, reshape, softmax, split, transpose, transposeLast2,
+  type Graph,
+  type Tensor,
+  add,
+  gelu,
+  layerNorm,
+  matmul,
+  mul,
+  reshape,
+  softmax,
+  split,
+  transpose,
+  transposeLast2,
 } from '../../src/engine/graph';
 
 export const BLOCK_PARAMS = [
-  'norm1.weight', 'norm1.bias', 'attn.qkv.weight', 'attn.qkv.bias', 'attn.proj.weight', 'attn.proj.bias', 'ls1.gamma',
-  'norm2.weight', 'norm2.bias', 'mlp.fc1.weight', 'mlp.fc1.bias', 'mlp.fc2.weight', 'mlp.fc2.bias', 'ls2.gamma',
+  'norm1.weight',
+  'norm1.bias',
+  'attn.qkv.weight',
+  'attn.qkv.bias',
+  'attn.proj.weight',
+  'attn.proj.bias',
+  'ls1.gamma',
+  'norm2.weight',
+  'norm2.bias',
+  'mlp.fc1.weight',
+  'mlp.fc1.bias',
+  'mlp.fc2.weight',
+  'mlp.fc2.bias',
+  'ls2.gamma',
 ] as const;
 
 export function blockParamShapes(d: number): Record<(typeof BLOCK_PARAMS)[number], number[]> {
   return {
-    'norm1.weight': [d], 'norm1.bias': [d], 'attn.qkv.weight': [3 * d, d], 'attn.qkv.bias': [3 * d],
-    'attn.proj.weight': [d, d], 'attn.proj.bias': [d], 'ls1.gamma': [d], 'norm2.weight': [d], 'norm2.bias': [d],
-    'mlp.fc1.weight': [4 * d, d], 'mlp.fc1.bias': [4 * d], 'mlp.fc2.weight': [d, 4 * d], 'mlp.fc2.bias': [d], 'ls2.gamma': [d],
+    'norm1.weight': [d],
+    'norm1.bias': [d],
+    'attn.qkv.weight': [3 * d, d],
+    'attn.qkv.bias': [3 * d],
+    'attn.proj.weight': [d, d],
+    'attn.proj.bias': [d],
+    'ls1.gamma': [d],
+    'norm2.weight': [d],
+    'norm2.bias': [d],
+    'mlp.fc1.weight': [4 * d, d],
+    'mlp.fc1.bias': [4 * d],
+    'mlp.fc2.weight': [d, 4 * d],
+    'mlp.fc2.bias': [d],
+    'ls2.gamma': [d],
   };
 }
 

@@ -2,7 +2,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  Graph, add, concat, conv, emitModel, gather, layerNorm, matmul, reshape, resize, slice, transpose, mul, relu,
+  Graph,
+  add,
+  concat,
+  conv,
+  emitModel,
+  gather,
+  layerNorm,
+  matmul,
+  reshape,
+  resize,
+  slice,
+  transpose,
+  mul,
+  relu,
 } from '../../src/engine/graph';
 import { GraphError } from '../../src/engine/errors';
 import { relErr, runGraph } from './helpers';
@@ -27,8 +40,14 @@ test('shape errors name the op and the shapes, at build time', () => {
   throwsGraph(() => transpose(a, [0, 0]), /transpose: perm \[0,0\] is not a permutation/);
   throwsGraph(() => gather(a, [3], 0), /gather: index 3 is out of range for axis 0 of \[2,3\]/);
   throwsGraph(() => slice(a, [2], [5], [0]), /slice: 2:5:1 on axis 0 of \[2,3\] is empty/);
-  throwsGraph(() => layerNorm(a, g.input('w', [2]), g.input('bb', [3]), 1e-6), /layerNorm: x \[2,3\], w \[2\], b \[3\]: w and b must be \[3\]/);
-  throwsGraph(() => conv(g.input('x', [1, 3, 8, 8]), g.input('k', [4, 2, 3, 3])), /conv: x \[1,3,8,8\], w \[4,2,3,3\]: input channels 3 and weight channels 2 differ/);
+  throwsGraph(
+    () => layerNorm(a, g.input('w', [2]), g.input('bb', [3]), 1e-6),
+    /layerNorm: x \[2,3\], w \[2\], b \[3\]: w and b must be \[3\]/,
+  );
+  throwsGraph(
+    () => conv(g.input('x', [1, 3, 8, 8]), g.input('k', [4, 2, 3, 3])),
+    /conv: x \[1,3,8,8\], w \[4,2,3,3\]: input channels 3 and weight channels 2 differ/,
+  );
   throwsGraph(() => add(a, g.input('d', [2, 3], 'float64')), 'add: dtypes differ: float32 and float64');
   throwsGraph(() => resize(a, { mode: 'bicubic' }), /resize: give exactly one of size and scaleFactor/);
   throwsGraph(() => g.input('a', [1]), /the name 'a' is already used/);

@@ -16,6 +16,9 @@ for (const c of CASES) {
     const tol = dtype === 'float64' ? 1e-6 : 1e-2;
     assert.ok(r.worst < tol, `relative error ${JSON.stringify(r.perInput)} ≥ ${tol}`);
     // Non-degenerate: some gradient is clearly non-zero.
-    assert.ok(Object.values(r.analytic).some((gv) => gv.some((v) => Math.abs(v) > 1e-3)), 'all gradients ~0');
+    assert.ok(
+      Object.values(r.analytic).some((gv) => gv.some((v) => Math.abs(v) > 1e-3)),
+      'all gradients ~0',
+    );
   });
 }

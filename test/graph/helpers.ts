@@ -8,7 +8,12 @@ export async function sessionFor(g: Graph, opts: EmitOptions = {}): Promise<Sess
 }
 
 /** Feeds every graph input (and params when emitted as inputs) from `data`; returns all outputs by name. */
-export async function runSession(s: Session, g: Graph, data: Record<string, TensorData>, fetch?: string[]): Promise<Record<string, TensorData>> {
+export async function runSession(
+  s: Session,
+  g: Graph,
+  data: Record<string, TensorData>,
+  fetch?: string[],
+): Promise<Record<string, TensorData>> {
   const shapes: Record<string, number[]> = {};
   for (const t of [...g.inputs, ...g.params]) shapes[t.name] = [...t.shape];
   const feeds: Record<string, TensorData> = {};
@@ -83,7 +88,15 @@ export function lossGraph(
   const loss = g.output('loss', reduceSum(mul(out, r)));
   grad(loss, ts);
   const data: Record<string, Float32Array | Float64Array> = {};
-  for (const i of inputs) data[i.name] = typed(dtype, i.values ?? randn(rand, i.shape.reduce((a, b) => a * b, 1)));
+  for (const i of inputs)
+    data[i.name] = typed(
+      dtype,
+      i.values ??
+        randn(
+          rand,
+          i.shape.reduce((a, b) => a * b, 1),
+        ),
+    );
   return { g, data };
 }
 

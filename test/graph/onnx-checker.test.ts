@@ -37,9 +37,14 @@ function blockGraph(paramsAsInputs: boolean): Graph {
   const x = g.input('x', [2, 5, 16]);
   const shapes = blockParamShapes(16);
   const p: Record<string, Tensor> = {};
-  for (const name of BLOCK_PARAMS) p[name] = g.param(name, shapes[name], new Float32Array(shapes[name].reduce((a, b) => a * b, 1)).fill(0.01));
+  for (const name of BLOCK_PARAMS)
+    p[name] = g.param(name, shapes[name], new Float32Array(shapes[name].reduce((a, b) => a * b, 1)).fill(0.01));
   const out = g.output('out', transformerBlock(g, x, p, 2));
-  if (paramsAsInputs) grad(g.output('loss', reduceMean(mul(out, out))), BLOCK_PARAMS.map((n) => p[n]));
+  if (paramsAsInputs)
+    grad(
+      g.output('loss', reduceMean(mul(out, out))),
+      BLOCK_PARAMS.map((n) => p[n]),
+    );
   return g;
 }
 
@@ -62,10 +67,25 @@ test('onnx.checker (full_check) accepts every emitted model; node/IO counts agre
     const badPath = join(dir, 'bad.onnx');
     writeFileSync(badPath, emitModel(bad));
 
-    const r = spawnSync('/usr/bin/python3', ['-c', CHECK, ...models.map((m) => m.path), badPath], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync('/usr/bin/python3', ['-c', CHECK, ...models.map((m) => m.path), badPath], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     assert.ok(!r.error, `cannot run /usr/bin/python3 (${r.error?.message}); install python3 and python3-onnx`);
     assert.equal(r.status, 0, `python/onnx failed (is python3-onnx installed? apt-get install python3-onnx):\n${r.stderr}`);
-    const res = JSON.parse(r.stdout) as Record<string, { ok: boolean; error?: string; nodes: number; ir: number; opsets: Array<[string, number]>; inputs: string[]; outputs: string[]; initializers: number }>;
+    const res = JSON.parse(r.stdout) as Record<
+      string,
+      {
+        ok: boolean;
+        error?: string;
+        nodes: number;
+        ir: number;
+        opsets: Array<[string, number]>;
+        inputs: string[];
+        outputs: string[];
+        initializers: number;
+      }
+    >;
     const failures = models.filter((m) => !res[m.path].ok).map((m, i) => `${m.graph.name} #${i} ${m.path}: ${res[m.path].error}`);
     assert.deepEqual(failures, []);
     assert.equal(res[badPath].ok, false, 'the checker accepted a model with a wrong value_info shape');
@@ -75,7 +95,10 @@ test('onnx.checker (full_check) accepts every emitted model; node/IO counts agre
       assert.equal(info.ir, 8);
       assert.deepEqual(info.opsets, [['', 17]]);
       assert.equal(info.nodes, liveNodes(m.graph).length, m.path);
-      assert.deepEqual(info.outputs, m.graph.outputs.map((t) => t.name));
+      assert.deepEqual(
+        info.outputs,
+        m.graph.outputs.map((t) => t.name),
+      );
       const expectInputs = [...m.graph.inputs, ...(m.paramsAsInputs ? m.graph.params : [])].map((t) => t.name);
       assert.deepEqual(info.inputs, expectInputs);
     }

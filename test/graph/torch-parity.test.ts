@@ -3,7 +3,21 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
-  Graph, type Tensor, concat, cosineSimilarity, interpolationMatrix, reshape, slice, transpose, gelu, grad, l2Normalize, layerNorm, mul, reduceSum, resize,
+  Graph,
+  type Tensor,
+  concat,
+  cosineSimilarity,
+  interpolationMatrix,
+  reshape,
+  slice,
+  transpose,
+  gelu,
+  grad,
+  l2Normalize,
+  layerNorm,
+  mul,
+  reduceSum,
+  resize,
 } from '../../src/engine/graph';
 import { getFloat32, readSafetensors } from '../../src/engine/safetensors';
 import { BLOCK_PARAMS, blockParamShapes, transformerBlock } from './block';
@@ -38,13 +52,21 @@ test('torch parity: DINOv2-style transformer block forward and parameter gradien
 test('torch parity: layerNorm, gelu, cosineSimilarity, l2Normalize forward', async () => {
   const f = readSafetensors(join(FIX, 'ops.safetensors'));
   const g = new Graph('ops');
-  const t = (name: string): Tensor => { const v = getFloat32(f, name); return g.constant(v.data, v.shape); };
+  const t = (name: string): Tensor => {
+    const v = getFloat32(f, name);
+    return g.constant(v.data, v.shape);
+  };
   g.output('ln', layerNorm(t('layernorm.x'), t('layernorm.w'), t('layernorm.b'), 1e-6));
   g.output('gelu', gelu(t('gelu.x')));
   g.output('cos', cosineSimilarity(t('cos.a'), t('cos.b'), 1, 1e-8));
   g.output('norm', l2Normalize(t('cos.a'), 1, 1e-12));
   const res = await runGraph(g, {});
-  for (const [ours, ref] of [['ln', 'layernorm.out'], ['gelu', 'gelu.out'], ['cos', 'cos.out'], ['norm', 'normalize.out']]) {
+  for (const [ours, ref] of [
+    ['ln', 'layernorm.out'],
+    ['gelu', 'gelu.out'],
+    ['cos', 'cos.out'],
+    ['norm', 'normalize.out'],
+  ]) {
     const e = relErr(res[ours] as Float32Array, getFloat32(f, ref).data);
     assert.ok(e < 1e-6, `${ours}: rel err ${e}`);
   }
@@ -54,7 +76,10 @@ test('torch parity: F.interpolate bicubic (size, scale_factor) and bilinear (ali
   const f = readSafetensors(join(FIX, 'resize.safetensors'));
   const sf = Number(f.metadata.scale_37to28);
   const g = new Graph('resize');
-  const t = (name: string): Tensor => { const v = getFloat32(f, name); return g.constant(v.data, v.shape); };
+  const t = (name: string): Tensor => {
+    const v = getFloat32(f, name);
+    return g.constant(v.data, v.shape);
+  };
   const cases: Array<[string, Tensor]> = [
     ['bicubic.size.37to28', resize(t('big'), { mode: 'bicubic', size: [28, 28] })],
     ['bicubic.scale.37to28', resize(t('big'), { mode: 'bicubic', scaleFactor: [sf, sf] })],
@@ -78,7 +103,7 @@ test('torch parity: F.interpolate bicubic (size, scale_factor) and bilinear (ali
   assert.ok(relErr(res['bicubic.scale.37to28'] as Float32Array, getFloat32(f, 'bicubic.size.37to28').data) > 1e-3);
 });
 
-test('torch parity: interpolation weight matrices equal torch 1.13\'s to 1 float32 ulp', () => {
+test("torch parity: interpolation weight matrices equal torch 1.13's to 1 float32 ulp", () => {
   const f = readSafetensors(join(FIX, 'resize.safetensors'));
   const sf = Number(f.metadata.scale_37to28);
   const cases: Array<[string, number, number, Parameters<typeof interpolationMatrix>[2]]> = [
@@ -94,7 +119,9 @@ test('torch parity: interpolation weight matrices equal torch 1.13\'s to 1 float
     const ref = getFloat32(f, name, [m, n]).data;
     const ours = interpolationMatrix(n, m, opts);
     let worst = 0;
-    ref.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - ours[i])); });
+    ref.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - ours[i]));
+    });
     // 1 ulp of values below 1 is at most 2^-24 ≈ 6e-8 (bicubic taps merged at the border can differ by that).
     assert.ok(worst <= (name.includes('bicubic') ? 1.2e-7 : 0), `${name}: max weight difference ${worst}`);
   }

@@ -6,7 +6,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceConfig, parseWorkspaceConfig } from '../../src/engine/config';
@@ -52,7 +66,11 @@ function assertOneLineError(r: Measured, re: RegExp): void {
 
 function throwsTyped(fn: () => unknown, cls: new (...a: never[]) => AnyadError, re: RegExp): AnyadError {
   let caught: unknown;
-  try { fn(); } catch (e) { caught = e; }
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
   assert.ok(caught instanceof cls, `expected a ${cls.name}, got ${String((caught as Error)?.stack ?? caught)}`);
   assert.match((caught as Error).message, re);
   assert.doesNotMatch((caught as Error).message, /\n/);
@@ -86,7 +104,8 @@ const CASES: Record<string, () => Promise<void>> = {
 
   /** Symlink loops: a clear error (ELOOP), and discovery of a folder with loops ends. */
   async 'symlink-loops'() {
-    const a = join(work, 'a.nii.gz'), b = join(work, 'b.nii.gz');
+    const a = join(work, 'a.nii.gz'),
+      b = join(work, 'b.nii.gz');
     symlinkSync(b, a);
     symlinkSync(a, b);
     symlinkSync(work, join(work, 'self')); // a folder loop
@@ -108,7 +127,10 @@ const CASES: Record<string, () => Promise<void>> = {
     }
     // A config naming /dev/zero as encoder weights (what training resolves): refused at once.
     const config = parseWorkspaceConfig({ model: { preset: 'tiny-cpu', encoderWeights: '/dev/zero' } }, join(work, 'anyad.json'));
-    await assert.rejects(resolveEncoder(config), (e: unknown) => e instanceof SafetensorsError && /\/dev\/zero: cannot read encoder weights: a character device/.test(e.message));
+    await assert.rejects(
+      resolveEncoder(config),
+      (e: unknown) => e instanceof SafetensorsError && /\/dev\/zero: cannot read encoder weights: a character device/.test(e.message),
+    );
     // A bundle whose head is a symlink to /dev/zero is refused, not hashed forever.
     const bundle = join(work, 'bundle');
     mkdirSync(bundle);
@@ -129,13 +151,20 @@ const CASES: Record<string, () => Promise<void>> = {
     truncateSync(join(bundle, 'model.onnx'), 2 * 1024 ** 3); // sparse: reads fast, as a big model would
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 30);
-    await assert.rejects(loadBundleAsync(bundle, { signal: abort.signal }), (e: unknown) => e instanceof BundleError && e.code === 'bundle/cancelled' && /model\.onnx: reading model file was cancelled/.test(e.message));
+    await assert.rejects(
+      loadBundleAsync(bundle, { signal: abort.signal }),
+      (e: unknown) =>
+        e instanceof BundleError && e.code === 'bundle/cancelled' && /model\.onnx: reading model file was cancelled/.test(e.message),
+    );
     const weights = join(work, 'w.safetensors');
     writeFileSync(weights, '');
     truncateSync(weights, 1.5 * 1024 ** 3);
     const abort2 = new AbortController();
     setTimeout(() => abort2.abort(), 30);
-    await assert.rejects(loadEncoderWeightsAsync(weights, {}, abort2.signal), (e: unknown) => e instanceof SafetensorsError && e.code === 'safetensors/cancelled');
+    await assert.rejects(
+      loadEncoderWeightsAsync(weights, {}, abort2.signal),
+      (e: unknown) => e instanceof SafetensorsError && e.code === 'safetensors/cancelled',
+    );
     // `anyad train` with 3.5 GiB of encoder weights: SIGTERM (the extension's Cancel) during the read ends it (exit 130).
     const big = join(work, 'big.safetensors');
     writeFileSync(big, '');
@@ -143,7 +172,12 @@ const CASES: Record<string, () => Promise<void>> = {
     const { configPath } = await cohort('cancel', 4, undefined, { encoderWeights: big });
     let sent = false;
     const r = await cli(['train', '--config', configPath, '--progress-json'], {
-      onLine: (l, child) => { if (!sent && l.includes('"phase":"data"') && l.includes('training slices')) { sent = true; setTimeout(() => child.kill('SIGTERM'), 200); } },
+      onLine: (l, child) => {
+        if (!sent && l.includes('"phase":"data"') && l.includes('training slices')) {
+          sent = true;
+          setTimeout(() => child.kill('SIGTERM'), 200);
+        }
+      },
     });
     assert.ok(sent);
     assert.equal(r.code, 130, r.stderr);
@@ -157,8 +191,16 @@ const CASES: Record<string, () => Promise<void>> = {
     for (let i = 0; i < 50; i++) assert.equal(globMatch(twentyOne, name), false);
     assert.equal(globMatch('*A*.NII.gz', 'xa.nii.GZ'), true);
     assert.equal(globMatch('?_t1*', 'a_T1w.nii'), true);
-    throwsTyped(() => parseWorkspaceConfig({ data: { sequences: { flair: [twentyOne] } } }, join(work, 'anyad.json')), ConfigError, /data\.sequences\.flair\[0\] pattern has 21 '\*', more than the 16 allowed/);
-    throwsTyped(() => parseWorkspaceConfig({ data: { sequences: { t1: ['x'.repeat(300)] } } }, join(work, 'anyad.json')), ConfigError, /300 characters long/);
+    throwsTyped(
+      () => parseWorkspaceConfig({ data: { sequences: { flair: [twentyOne] } } }, join(work, 'anyad.json')),
+      ConfigError,
+      /data\.sequences\.flair\[0\] pattern has 21 '\*', more than the 16 allowed/,
+    );
+    throwsTyped(
+      () => parseWorkspaceConfig({ data: { sequences: { t1: ['x'.repeat(300)] } } }, join(work, 'anyad.json')),
+      ConfigError,
+      /300 characters long/,
+    );
     // The most complex allowed pattern against long names, through discovery.
     const sixteen = `${'*a'.repeat(15)}*b`;
     for (let i = 0; i < 40; i++) writeFileSync(join(work, `${'a'.repeat(200)}${i}.nii.gz`), '');
@@ -171,17 +213,37 @@ const CASES: Record<string, () => Promise<void>> = {
     const mnt = join(work, 'small');
     mkdirSync(mnt);
     // ANYAD_HARDENING_NO_MOUNT=1 tries the injected-ENOSPC path where mounting works too.
-    const mounted = !process.env.ANYAD_HARDENING_NO_MOUNT && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
+    const mounted =
+      !process.env.ANYAD_HARDENING_NO_MOUNT && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status === 0;
     details.mode = mounted ? 'tmpfs 1 MiB' : 'injected ENOSPC';
-    const env = mounted ? process.env : { ...process.env, NODE_OPTIONS: `--require ${join(__dirname, 'inject-enospc.cjs')}`, ANYAD_INJECT_ENOSPC: mnt };
-    if (!mounted) { process.env.ANYAD_INJECT_ENOSPC = mnt; require('./inject-enospc.cjs'); }
+    const env = mounted
+      ? process.env
+      : { ...process.env, NODE_OPTIONS: `--require ${join(__dirname, 'inject-enospc.cjs')}`, ANYAD_INJECT_ENOSPC: mnt };
+    if (!mounted) {
+      process.env.ANYAD_INJECT_ENOSPC = mnt;
+      require('./inject-enospc.cjs');
+    }
     try {
-      throwsTyped(() => writeFileAtomic(join(mnt, 'big.bin'), new Uint8Array(2 << 20)), FileError, /big\.bin: cannot write: disk full \(no space left on the device\) \(ENOSPC\)/);
+      throwsTyped(
+        () => writeFileAtomic(join(mnt, 'big.bin'), new Uint8Array(2 << 20)),
+        FileError,
+        /big\.bin: cannot write: disk full \(no space left on the device\) \(ENOSPC\)/,
+      );
       assert.deepEqual(readdirSync(mnt), [], 'no temp file left behind');
       // A bundle that does not fit: no model folder, complete or not, is left.
       const enc = createRandomEncoderWeights(vitPreset('tiny'), 0);
       const head = headConfig(enc.config.embedDim, enc.config.numHeads);
-      throwsTyped(() => writeBundle(join(mnt, 'model-1'), { encoder: enc, headConfig: head, params: initHeadParams(head, 0), geometry: { resize: 128, crop: 112 } }), FileError, /disk full/);
+      throwsTyped(
+        () =>
+          writeBundle(join(mnt, 'model-1'), {
+            encoder: enc,
+            headConfig: head,
+            params: initHeadParams(head, 0),
+            geometry: { resize: 128, crop: 112 },
+          }),
+        FileError,
+        /disk full/,
+      );
       assert.deepEqual(readdirSync(mnt), [], 'no partial bundle left behind');
       // The CLI: one line, exit 1.
       const r = await cli(['phantom', '--out', join(mnt, 'cohort'), '--cases', '2', '--size', '128x128x80', '--workers', '0'], { env });
@@ -222,7 +284,11 @@ const CASES: Record<string, () => Promise<void>> = {
     cryptoModule.randomBytes = () => Buffer.alloc(6);
     symlinkSync(victim, join(work, `.state.json.${process.pid}.000000000000.tmp`));
     try {
-      throwsTyped(() => writeFileAtomic(target, 'attacker-controlled?'), FileError, /state\.json: cannot write: its temporary file \.state\.json\.\d+\.0+\.tmp already exists/);
+      throwsTyped(
+        () => writeFileAtomic(target, 'attacker-controlled?'),
+        FileError,
+        /state\.json: cannot write: its temporary file \.state\.json\.\d+\.0+\.tmp already exists/,
+      );
     } finally {
       cryptoModule.randomBytes = real;
     }
@@ -239,7 +305,10 @@ const CASES: Record<string, () => Promise<void>> = {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     const orphan = join(work, `.report.md.${dead}.abc.tmp`);
     const live = join(work, `.report.md.${process.ppid}.def.tmp`);
-    for (const f of [orphan, live]) { writeFileSync(f, 'x'); utimesSync(f, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000)); }
+    for (const f of [orphan, live]) {
+      writeFileSync(f, 'x');
+      utimesSync(f, new Date(Date.now() - 3600_000), new Date(Date.now() - 3600_000));
+    }
     writeFileAtomic(join(work, 'report.md'), '# r');
     assert.equal(existsSync(orphan), false, 'orphan of a dead process removed');
     assert.equal(existsSync(live), true, 'temp file of a live process kept');
@@ -247,8 +316,16 @@ const CASES: Record<string, () => Promise<void>> = {
     const names = new Set<string>();
     const open = require('node:fs').openSync as typeof import('node:fs').openSync;
     const fs = require('node:fs') as { openSync: typeof open };
-    fs.openSync = ((p: string, ...rest: never[]) => { names.add(String(p)); return (open as (...a: unknown[]) => number)(p, ...rest); }) as typeof open;
-    try { writeFileAtomic(target, '1'); writeFileAtomic(target, '2'); } finally { fs.openSync = open; }
+    fs.openSync = ((p: string, ...rest: never[]) => {
+      names.add(String(p));
+      return (open as (...a: unknown[]) => number)(p, ...rest);
+    }) as typeof open;
+    try {
+      writeFileAtomic(target, '1');
+      writeFileAtomic(target, '2');
+    } finally {
+      fs.openSync = open;
+    }
     assert.equal([...names].filter((n) => n.endsWith('.tmp')).length, 2);
   },
 
@@ -279,26 +356,48 @@ const CASES: Record<string, () => Promise<void>> = {
       cli(['train', '--config', a.configPath, '--progress-json']),
       cli(['train', '--config', b.configPath, '--progress-json'], {
         onLine: (l, child) => {
-          if (!killedAt && l.includes('"phase":"evaluate"') && l.includes('validating step 4')) { killedAt = l; child.kill('SIGKILL'); }
+          if (!killedAt && l.includes('"phase":"evaluate"') && l.includes('validating step 4')) {
+            killedAt = l;
+            child.kill('SIGKILL');
+          }
         },
       }),
     ]);
     assert.equal(straight.code, 0, straight.stderr);
     assert.equal(killed.signal, 'SIGKILL', `the run was not killed during validation: ${killed.stderr}`);
     const ck = join(b.outDir, 'checkpoints');
-    const before = JSON.parse(readFileSync(join(ck, 'evaluations.json'), 'utf8')) as { evaluations: Array<{ step: number }>; losses: number[][] };
-    assert.deepEqual(before.evaluations.map((e) => e.step), [], 'killed before the step-4 validation was recorded');
-    assert.deepEqual(before.losses.map((l) => l[0]), [0, 1, 2, 3], 'losses up to the checkpoint were on disk');
+    const before = JSON.parse(readFileSync(join(ck, 'evaluations.json'), 'utf8')) as {
+      evaluations: Array<{ step: number }>;
+      losses: number[][];
+    };
+    assert.deepEqual(
+      before.evaluations.map((e) => e.step),
+      [],
+      'killed before the step-4 validation was recorded',
+    );
+    assert.deepEqual(
+      before.losses.map((l) => l[0]),
+      [0, 1, 2, 3],
+      'losses up to the checkpoint were on disk',
+    );
     assert.ok(existsSync(join(ck, 'checkpoint-00000004.safetensors')));
     const resumed = await cli(['train', '--config', b.configPath, '--progress-json']);
     assert.equal(resumed.code, 0, resumed.stderr);
     const history = (dir: string) => {
       const model = readdirSync(dir).find((n) => n.startsWith('model-'))!;
-      const t = JSON.parse(readFileSync(join(dir, model, 'training.json'), 'utf8')) as { bestStep: number; evaluations: Array<Record<string, unknown>>; losses: number[][] };
+      const t = JSON.parse(readFileSync(join(dir, model, 'training.json'), 'utf8')) as {
+        bestStep: number;
+        evaluations: Array<Record<string, unknown>>;
+        losses: number[][];
+      };
       return { bestStep: t.bestStep, losses: t.losses, evaluations: t.evaluations.map(({ seconds: _, ...e }) => e) };
     };
-    const x = history(a.outDir), y = history(b.outDir);
-    assert.deepEqual(y.evaluations.map((e) => e.step), [4, 8]);
+    const x = history(a.outDir),
+      y = history(b.outDir);
+    assert.deepEqual(
+      y.evaluations.map((e) => e.step),
+      [4, 8],
+    );
     assert.deepEqual(y, x, 'selection, evaluations and losses equal the uninterrupted run');
     details.bestStep = x.bestStep;
   },
@@ -317,15 +416,39 @@ const CASES: Record<string, () => Promise<void>> = {
       return dir;
     };
     assert.deepEqual(loadBundle(copy('intact')).warnings, []);
-    const edited = copy('thresholds', (m) => { m.thresholds.bySubset['7'] = 0; });
+    const edited = copy('thresholds', (m) => {
+      m.thresholds.bySubset['7'] = 0;
+    });
     throwsTyped(() => loadBundle(edited), BundleError, /anyad\.json: the manifest was changed after the model was written/);
-    throwsTyped(() => loadBundle(copy('depth', (m) => { m.head.decoderDepth = 1e9; })), BundleError, /'head\.decoderDepth' must be a number in \[2, 64\], got 1000000000/);
-    throwsTyped(() => loadBundle(copy('resize', (m) => { m.preprocessing.resize = 100000; })), BundleError, /crop <= resize <= 1024/);
+    throwsTyped(
+      () =>
+        loadBundle(
+          copy('depth', (m) => {
+            m.head.decoderDepth = 1e9;
+          }),
+        ),
+      BundleError,
+      /'head\.decoderDepth' must be a number in \[2, 64\], got 1000000000/,
+    );
+    throwsTyped(
+      () =>
+        loadBundle(
+          copy('resize', (m) => {
+            m.preprocessing.resize = 100000;
+          }),
+        ),
+      BundleError,
+      /crop <= resize <= 1024/,
+    );
     // NaN head, with the manifest re-sealed (as a careless tool would): refused at load.
     const nan = copy('nan');
     const head = readSafetensors(join(nan, 'head.safetensors'));
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [k, t] of head.tensors) tensors[k] = { shape: t.shape, data: new Float32Array(t.bytes.buffer.slice(t.bytes.byteOffset, t.bytes.byteOffset + t.bytes.byteLength)) };
+    for (const [k, t] of head.tensors)
+      tensors[k] = {
+        shape: t.shape,
+        data: new Float32Array(t.bytes.buffer.slice(t.bytes.byteOffset, t.bytes.byteOffset + t.bytes.byteLength)),
+      };
     const first = Object.keys(tensors)[0];
     tensors[first].data[0] = NaN;
     const nanBytes = serializeSafetensors(tensors, head.metadata);
@@ -334,9 +457,15 @@ const CASES: Record<string, () => Promise<void>> = {
     m.files['head.safetensors'] = { sha256: createHash('sha256').update(nanBytes).digest('hex'), bytes: nanBytes.length };
     m.manifestSha256 = manifestChecksum(m);
     writeFileSync(join(nan, 'anyad.json'), JSON.stringify(m, null, 2));
-    throwsTyped(() => loadBundle(nan), BundleError, new RegExp(`parameter '${first.replace(/\./g, '\\.')}' holds a non-finite value \\(NaN`));
+    throwsTyped(
+      () => loadBundle(nan),
+      BundleError,
+      new RegExp(`parameter '${first.replace(/\./g, '\\.')}' holds a non-finite value \\(NaN`),
+    );
     // A manifest from before checksums: loads, with a warning.
-    const old = copy('old', (mm) => { delete mm.manifestSha256; });
+    const old = copy('old', (mm) => {
+      delete mm.manifestSha256;
+    });
     assert.match(loadBundle(old).warnings.join('\n'), /has no checksum/);
     // The CLI says it in one line.
     tinyImage(join(work, 'c1_flair.nii.gz'));
@@ -354,9 +483,21 @@ const CASES: Record<string, () => Promise<void>> = {
     const r = await cli(['train', '--config', path]);
     assertOneLineError(r, /over the 4\.0 MiB limit/);
     // Absurd run sizes are config errors, not a months-long ETA.
-    throwsTyped(() => parseWorkspaceConfig({ train: { steps: 1e12 } }, path), ConfigError, /train\.steps must be an integer in \[1, 1000000\]/);
-    throwsTyped(() => parseWorkspaceConfig({ train: { batchSize: 4096 } }, path), ConfigError, /train\.batchSize must be an integer in \[1, 256\]/);
-    throwsTyped(() => parseWorkspaceConfig({ preprocess: { resize: 100000 } }, path), ConfigError, /preprocess\.resize must be an integer in \[14, 1024\]/);
+    throwsTyped(
+      () => parseWorkspaceConfig({ train: { steps: 1e12 } }, path),
+      ConfigError,
+      /train\.steps must be an integer in \[1, 1000000\]/,
+    );
+    throwsTyped(
+      () => parseWorkspaceConfig({ train: { batchSize: 4096 } }, path),
+      ConfigError,
+      /train\.batchSize must be an integer in \[1, 256\]/,
+    );
+    throwsTyped(
+      () => parseWorkspaceConfig({ preprocess: { resize: 100000 } }, path),
+      ConfigError,
+      /preprocess\.resize must be an integer in \[14, 1024\]/,
+    );
   },
 
   /** The viewer host: a pathological stroke is refused by cost; a broken annotation opens the image read-only. */
@@ -365,14 +506,24 @@ const CASES: Record<string, () => Promise<void>> = {
     const dir = join(work, 'case');
     mkdirSync(dir);
     const flair = join(dir, 'case7_flair.nii.gz');
-    writeNifti(flair, { dims: [256, 256, 8], affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1], data: new Float32Array(256 * 256 * 8).fill(1) });
+    writeNifti(flair, {
+      dims: [256, 256, 8],
+      affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1],
+      data: new Float32Array(256 * 256 * 8).fill(1),
+    });
     writeFileSync(join(dir, 'case7_annot.nii.gz'), 'not a nifti file');
     const ed = await openEditor(flair);
     ed.send({ type: 'ready' });
     await new Promise((r) => setTimeout(r, 200));
     const notices = () => ed.posted.filter((m: any) => m.type === 'notice').map((m: any) => String(m.text));
-    assert.ok(notices().some((t) => /Annotation not loaded, drawing is off: .*case7_annot\.nii\.gz/.test(t)), `notices: ${notices().join(' | ')}`);
-    assert.ok(ed.posted.some((m: any) => m.type === 'file' && m.layer === 'opened'), 'the image itself opened');
+    assert.ok(
+      notices().some((t) => /Annotation not loaded, drawing is off: .*case7_annot\.nii\.gz/.test(t)),
+      `notices: ${notices().join(' | ')}`,
+    );
+    assert.ok(
+      ed.posted.some((m: any) => m.type === 'file' && m.layer === 'opened'),
+      'the image itself opened',
+    );
     // Drawing is refused while the annotation is read-only; the broken file is untouched.
     ed.send({ type: 'stroke', tool: 'brush', plane: 'axial', slice: 2, points: [10, 10, 20, 20], radius: 2, value: 1 });
     await new Promise((r) => setTimeout(r, 50));
@@ -387,31 +538,44 @@ const CASES: Record<string, () => Promise<void>> = {
     ok.send({ type: 'stroke', tool: 'brush', plane: 'axial', slice: 2, points, radius: 64, value: 1 });
     await new Promise((r) => setTimeout(r, 50));
     details.strokeMs = performance.now() - t0;
-    assert.ok(ok.posted.some((m: any) => m.type === 'notice' && /Stroke not applied: too large/.test(m.text)), 'refused with a notice');
+    assert.ok(
+      ok.posted.some((m: any) => m.type === 'notice' && /Stroke not applied: too large/.test(m.text)),
+      'refused with a notice',
+    );
     details.budget = STROKE_COST_BUDGET;
     // An ordinary stroke still draws.
     ok.send({ type: 'stroke', tool: 'brush', plane: 'axial', slice: 2, points: [10, 10, 40, 40], radius: 3, value: 1 });
     await new Promise((r) => setTimeout(r, 50));
-    assert.ok(!ok.posted.some((m: any) => m.type === 'notice' && /Stroke not applied/.test(m.text) && ok.posted.indexOf(m) > ok.posted.length - 2));
+    assert.ok(
+      !ok.posted.some((m: any) => m.type === 'notice' && /Stroke not applied/.test(m.text) && ok.posted.indexOf(m) > ok.posted.length - 2),
+    );
   },
 };
 
 // ---------------------------------------------------------------------------------------
 
 /** A tiny phantom cohort (6 cases) and a config training `steps` steps, validating every 4. */
-async function cohort(name: string, steps: number, dataRoot?: string, model: Record<string, unknown> = {}): Promise<{ root: string; configPath: string; outDir: string }> {
+async function cohort(
+  name: string,
+  steps: number,
+  dataRoot?: string,
+  model: Record<string, unknown> = {},
+): Promise<{ root: string; configPath: string; outDir: string }> {
   const size: [number, number, number] = [48, 48, 32];
   const root = dataRoot ?? join(work, `cohort-${name}`);
   if (!dataRoot) await writePhantomCohort(root, { cases: 6, seed: 11, size, anomalousFraction: 0.5, workers: 0 });
   const outDir = join(work, `out-${name}`);
   const configPath = join(root, `anyad-${name}.json`);
-  writeFileSync(configPath, JSON.stringify({
-    data: { root: '.', slices: { axis: 'axial', ...phantomSliceRange(size[2]) } },
-    model: { preset: 'tiny-cpu', randomEncoderSeed: 3, ...model },
-    preprocess: { resize: 64, crop: 56 },
-    output: { dir: outDir },
-    train: { steps, batchSize: 4, evalEvery: 4, seed: 5, lr: 0.01, provider: 'cpu', threads: 1 },
-  }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      data: { root: '.', slices: { axis: 'axial', ...phantomSliceRange(size[2]) } },
+      model: { preset: 'tiny-cpu', randomEncoderSeed: 3, ...model },
+      preprocess: { resize: 64, crop: 56 },
+      output: { dir: outDir },
+      train: { steps, batchSize: 4, evalEvery: 4, seed: 5, lr: 0.01, provider: 'cpu', threads: 1 },
+    }),
+  );
   return { root, configPath, outDir };
 }
 
@@ -419,12 +583,22 @@ async function cohort(name: string, steps: number, dataRoot?: string, model: Rec
 function loadEditor() {
   const vscodeStandIn = {
     EventEmitter: FakeEventEmitter,
-    Uri: { joinPath: (base: { fsPath: string }, ...parts: string[]) => fakeFileUri(join(base.fsPath, ...parts)), parse: (s: string) => fakeFileUri(s.replace(/^file:\/\//, '')), file: fakeFileUri },
-    workspace: { fs: { readFile: async (u: { fsPath: string }) => new Uint8Array(readFileSync(u.fsPath)) }, getConfiguration: () => ({ get: (_k: string, d: unknown) => d }) },
+    Uri: {
+      joinPath: (base: { fsPath: string }, ...parts: string[]) => fakeFileUri(join(base.fsPath, ...parts)),
+      parse: (s: string) => fakeFileUri(s.replace(/^file:\/\//, '')),
+      file: fakeFileUri,
+    },
+    workspace: {
+      fs: { readFile: async (u: { fsPath: string }) => new Uint8Array(readFileSync(u.fsPath)) },
+      getConfiguration: () => ({ get: (_k: string, d: unknown) => d }),
+    },
     commands: { executeCommand: async () => undefined },
     window: { showWarningMessage: async () => undefined, showErrorMessage: async () => undefined },
   };
-  const mod = requireWithVscode<typeof import('../../src/extension/niftiEditor')>(join(ROOT, 'src', 'extension', 'niftiEditor'), vscodeStandIn);
+  const mod = requireWithVscode<typeof import('../../src/extension/niftiEditor')>(
+    join(ROOT, 'src', 'extension', 'niftiEditor'),
+    vscodeStandIn,
+  );
   const openEditor = async (path: string) => {
     const provider = new mod.NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine: () => {}, show: () => {} } as never);
     const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });

@@ -15,9 +15,15 @@ for (const [name, what] of [
   ['fifo', 'a FIFO (or a symlink to one) as a case file, config, weights: refused at once, CLI one line'],
   ['symlink-loops', 'symlink loops: ELOOP in words; discovery of a folder with loops ends'],
   ['dev-zero', '/dev/zero and /dev/urandom as weights, image, config, bundle head: refused before reading'],
-  ['cancel-long-read', 'a Cancel stops hashing a 2 GiB model and reading 1.5 GiB of weights within a chunk; anyad train exits 130 on SIGTERM while reading 3.5 GiB of weights'],
+  [
+    'cancel-long-read',
+    'a Cancel stops hashing a 2 GiB model and reading 1.5 GiB of weights within a chunk; anyad train exits 130 on SIGTERM while reading 3.5 GiB of weights',
+  ],
   ['pathological-globs', 'a 21-star pattern against a 4000-character name is linear; complexity caps are ConfigErrors'],
-  ['disk-full', 'disk full (1 MiB tmpfs or injected ENOSPC), read-only, folders under /proc, folder-for-file, long and non-UTF-8 names: one-line errors, nothing partial left'],
+  [
+    'disk-full',
+    'disk full (1 MiB tmpfs or injected ENOSPC), read-only, folders under /proc, folder-for-file, long and non-UTF-8 names: one-line errors, nothing partial left',
+  ],
   ['temp-files', 'a symlink planted at the temp name is not followed; modes; orphan cleanup; unique temp names'],
   ['manifest-tampering', 'edited thresholds, decoderDepth 1e9, resize 1e5, NaN head: refused with clear messages; old manifests warn'],
   ['huge-config', 'a 50 MB anyad.json is refused by size; absurd steps/batch/resize are ConfigErrors'],
@@ -25,6 +31,8 @@ for (const [name, what] of [
 ] as const) {
   test(`hardening: ${name} — ${what}`, async (t) => {
     const r = await runCase(name, QUICK);
-    t.diagnostic(`${name}: ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMB.toFixed(0)} MiB (bounds ${QUICK.timeoutMs / 1000} s, ${QUICK.maxRssMB} MiB)`);
+    t.diagnostic(
+      `${name}: ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMB.toFixed(0)} MiB (bounds ${QUICK.timeoutMs / 1000} s, ${QUICK.maxRssMB} MiB)`,
+    );
   });
 }

@@ -15,7 +15,10 @@ fs.writeSync = function (fd, ...rest) {
   if (fds.has(fd)) throw enospc();
   return writeSync.call(this, fd, ...rest);
 };
-fs.closeSync = function (fd) { fds.delete(fd); return closeSync.call(this, fd); };
+fs.closeSync = function (fd) {
+  fds.delete(fd);
+  return closeSync.call(this, fd);
+};
 fs.writeFileSync = function (p, ...rest) {
   if (typeof p === 'string' && resolve(p).startsWith(dir + '/')) throw enospc();
   return writeFileSync.call(this, p, ...rest);

@@ -17,7 +17,13 @@ test('globMatch equals the anchored, case-insensitive RegExp of the pattern on 2
   for (let i = 0; i < 20_000; i++) {
     const pattern = pick('aAb*?.', Math.floor(r() * 8));
     const name = pick('abAB.', Math.floor(r() * 10));
-    const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'is');
+    const re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      'is',
+    );
     assert.equal(globMatch(pattern, name), re.test(name), `${JSON.stringify(pattern)} vs ${JSON.stringify(name)}`);
   }
   assert.equal(globComplexityProblem('*_flair*.nii.gz'), undefined);
@@ -27,8 +33,15 @@ test('globMatch equals the anchored, case-insensitive RegExp of the pattern on 2
 test('I/O errors are said in words, with the code and the path, on one line', () => {
   const sys = (code: string) => Object.assign(new Error(`${code}: something, open '/x'`), { code, syscall: 'open', path: '/x' });
   const words: Record<string, RegExp> = {
-    ENOSPC: /disk full/, EROFS: /read-only file system/, EISDIR: /is a folder/, EACCES: /permission denied/,
-    ENAMETOOLONG: /file name too long/, ELOOP: /symbolic links/, ENOENT: /no such file/, EDQUOT: /quota/, EIO: /input\/output error/,
+    ENOSPC: /disk full/,
+    EROFS: /read-only file system/,
+    EISDIR: /is a folder/,
+    EACCES: /permission denied/,
+    ENAMETOOLONG: /file name too long/,
+    ELOOP: /symbolic links/,
+    ENOENT: /no such file/,
+    EDQUOT: /quota/,
+    EIO: /input\/output error/,
   };
   for (const [code, re] of Object.entries(words)) {
     assert.match(describeIoError(sys(code)), re);
@@ -45,5 +58,5 @@ test('strokeCost counts the brush stamps strokeVoxels makes: points × half-voxe
   assert.equal(strokeCost([5, 5], 2), 25);
   assert.equal(strokeCost([0, 0, 10, 0], 1), (1 + 20) * 9);
   const zigzag = Array.from({ length: 4096 }, (_, i) => (i % 2 === 0 ? [0, 0] : [255, 255])).flat();
-  assert.ok(strokeCost(zigzag, 64) > 1e10, 'the issue\'s stroke costs tens of billions of voxel visits');
+  assert.ok(strokeCost(zigzag, 64) > 1e10, "the issue's stroke costs tens of billions of voxel visits");
 });

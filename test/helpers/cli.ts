@@ -9,11 +9,12 @@ export async function runCli(args: string[]): Promise<{ code: number; stdout: st
   const out: string[] = [];
   const err: string[] = [];
   const [o, e] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-  const capture = (sink: string[], orig: typeof o) => ((c: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof c !== 'string') return (orig as (...a: unknown[]) => boolean)(c, ...rest);
-    sink.push(c);
-    return true;
-  }) as typeof process.stdout.write;
+  const capture = (sink: string[], orig: typeof o) =>
+    ((c: string | Uint8Array, ...rest: unknown[]) => {
+      if (typeof c !== 'string') return (orig as (...a: unknown[]) => boolean)(c, ...rest);
+      sink.push(c);
+      return true;
+    }) as typeof process.stdout.write;
   process.stdout.write = capture(out, o);
   process.stderr.write = capture(err, e);
   try {

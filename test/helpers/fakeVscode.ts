@@ -4,13 +4,23 @@
  */
 import Module from 'node:module';
 
-export interface FakeUri { scheme: string; fsPath: string; path: string; toString(): string }
+export interface FakeUri {
+  scheme: string;
+  fsPath: string;
+  path: string;
+  toString(): string;
+}
 export const fakeFileUri = (p: string): FakeUri => ({ scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
 
 export class FakeEventEmitter<T> {
   private listeners: ((e: T) => void)[] = [];
-  event = (l: (e: T) => void) => { this.listeners.push(l); return { dispose() {} }; };
-  fire(e: T) { for (const l of this.listeners) l(e); }
+  event = (l: (e: T) => void) => {
+    this.listeners.push(l);
+    return { dispose() {} };
+  };
+  fire(e: T) {
+    for (const l of this.listeners) l(e);
+  }
   dispose() {}
 }
 

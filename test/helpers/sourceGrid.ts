@@ -13,8 +13,22 @@ export const GRID_FIXTURES = ['ras.nii.gz', 'lps.nii.gz', 'las_be.nii', 'oblique
 
 /** [offset, bytes] of pixdim[0..3], xyzt_units, qform_code … srow_z, per version. */
 const GEOMETRY_FIELDS: Record<1 | 2, Record<string, [number, number]>> = {
-  1: { 'pixdim[0..3]': [76, 16], xyzt_units: [123, 1], qform_code: [252, 2], sform_code: [254, 2], 'quatern_b..qoffset_z': [256, 24], 'srow_x..srow_z': [280, 48] },
-  2: { 'pixdim[0..3]': [104, 32], qform_code: [344, 4], sform_code: [348, 4], 'quatern_b..qoffset_z': [352, 48], 'srow_x..srow_z': [400, 96], xyzt_units: [500, 4] },
+  1: {
+    'pixdim[0..3]': [76, 16],
+    xyzt_units: [123, 1],
+    qform_code: [252, 2],
+    sform_code: [254, 2],
+    'quatern_b..qoffset_z': [256, 24],
+    'srow_x..srow_z': [280, 48],
+  },
+  2: {
+    'pixdim[0..3]': [104, 32],
+    qform_code: [344, 4],
+    sform_code: [348, 4],
+    'quatern_b..qoffset_z': [352, 48],
+    'srow_x..srow_z': [400, 96],
+    xyzt_units: [500, 4],
+  },
 };
 
 export interface RawNifti {
@@ -34,9 +48,23 @@ export function rawNifti(path: string): RawNifti {
   const le = v.getInt32(0, true) === 348 || v.getInt32(0, true) === 540;
   const version = v.getInt32(0, le) === 348 ? 1 : 2;
   if (version === 1) {
-    return { bytes, version, le, dim: Array.from({ length: 8 }, (_, i) => v.getInt16(40 + 2 * i, le)), datatype: v.getInt16(70, le), voxOffset: v.getFloat32(108, le) };
+    return {
+      bytes,
+      version,
+      le,
+      dim: Array.from({ length: 8 }, (_, i) => v.getInt16(40 + 2 * i, le)),
+      datatype: v.getInt16(70, le),
+      voxOffset: v.getFloat32(108, le),
+    };
   }
-  return { bytes, version, le, dim: Array.from({ length: 8 }, (_, i) => Number(v.getBigInt64(16 + 8 * i, le))), datatype: v.getInt16(12, le), voxOffset: Number(v.getBigInt64(168, le)) };
+  return {
+    bytes,
+    version,
+    le,
+    dim: Array.from({ length: 8 }, (_, i) => Number(v.getBigInt64(16 + 8 * i, le))),
+    datatype: v.getInt16(12, le),
+    voxOffset: Number(v.getBigInt64(168, le)),
+  };
 }
 
 /** The output is a 3-D image of the input's version, byte order and spatial dims, its geometry fields byte-identical. */
@@ -45,7 +73,11 @@ export function assertSameGridHeader(input: RawNifti, output: RawNifti, what: st
   assert.equal(output.le, input.le, `${what}: byte order`);
   assert.deepEqual(output.dim, [3, input.dim[1], input.dim[2], input.dim[3], 1, 1, 1, 1], `${what}: dim[0..7]`);
   for (const [name, [offset, length]] of Object.entries(GEOMETRY_FIELDS[input.version])) {
-    assert.deepEqual([...output.bytes.subarray(offset, offset + length)], [...input.bytes.subarray(offset, offset + length)], `${what}: ${name} bytes differ from the input's`);
+    assert.deepEqual(
+      [...output.bytes.subarray(offset, offset + length)],
+      [...input.bytes.subarray(offset, offset + length)],
+      `${what}: ${name} bytes differ from the input's`,
+    );
   }
 }
 
@@ -53,7 +85,9 @@ export function assertSameGridHeader(input: RawNifti, output: RawNifti, what: st
 export function storedVoxels(r: RawNifti): number[] {
   const n = r.dim[1] * r.dim[2] * r.dim[3];
   const v = new DataView(r.bytes.buffer, r.bytes.byteOffset + r.voxOffset, r.bytes.byteLength - r.voxOffset);
-  const get = { 2: (i: number) => v.getUint8(i), 4: (i: number) => v.getInt16(2 * i, r.le), 16: (i: number) => v.getFloat32(4 * i, r.le) }[r.datatype];
+  const get = { 2: (i: number) => v.getUint8(i), 4: (i: number) => v.getInt16(2 * i, r.le), 16: (i: number) => v.getFloat32(4 * i, r.le) }[
+    r.datatype
+  ];
   assert.ok(get, `datatype ${r.datatype} not decoded here`);
   return Array.from({ length: n }, (_, i) => get(i));
 }

@@ -7,7 +7,17 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
-  existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,14 +53,21 @@ beforeEach(() => {
 
 /** Options isolated from the machine's environment (no ambient HF_* or proxy variables). */
 const opts = (o: HubOptions = {}): HubOptions => ({ env: {}, endpoint: hub.endpoint, cacheDir, allowDownload: true, ...o });
-const blobs = (repo = REPO) => { try { return readdirSync(join(cacheDir, repoFolderName(repo), 'blobs')).sort(); } catch { return []; } };
-const rejectsWith = (p: Promise<unknown>, code: string, message?: RegExp) => assert.rejects(p, (e: unknown) => {
-  assert.ok(e instanceof HubError, `a HubError, got ${String(e)}`);
-  assert.equal(e.code, code, e.message);
-  if (message) assert.match(e.message, message);
-  assert.ok(!e.message.includes('\n'), 'one line');
-  return true;
-});
+const blobs = (repo = REPO) => {
+  try {
+    return readdirSync(join(cacheDir, repoFolderName(repo), 'blobs')).sort();
+  } catch {
+    return [];
+  }
+};
+const rejectsWith = (p: Promise<unknown>, code: string, message?: RegExp) =>
+  assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof HubError, `a HubError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (message) assert.match(e.message, message);
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return true;
+  });
 
 test('the cache folder follows huggingface_hub: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME/huggingface/hub, else ~/.cache', () => {
   assert.equal(hubCacheDir({ HF_HUB_CACHE: '/c/hub', HF_HOME: '/h', XDG_CACHE_HOME: '/x' }), '/c/hub');
@@ -67,7 +84,10 @@ test('a download lands in the huggingface_hub layout: blobs by ETag, relative sn
   const repoDir = join(cacheDir, 'models--facebook--dinov2-small');
   assert.equal(readFileSync(join(repoDir, 'refs', 'main'), 'utf8'), COMMIT, 'refs/main holds the commit, no newline');
   assert.deepEqual(blobs(), [C_ETAG, W_SHA].sort(), 'blobs named by ETag (sha256 for LFS, git sha1 otherwise); no .incomplete left');
-  for (const [file, etag, bytes] of [['config.json', C_ETAG, CONFIG], ['model.safetensors', W_SHA, WEIGHTS]] as const) {
+  for (const [file, etag, bytes] of [
+    ['config.json', C_ETAG, CONFIG],
+    ['model.safetensors', W_SHA, WEIGHTS],
+  ] as const) {
     const pointer = join(repoDir, 'snapshots', COMMIT, file);
     assert.ok(lstatSync(pointer).isSymbolicLink(), `${file} is a link`);
     assert.equal(readlinkSync(pointer), `../../blobs/${etag}`, 'relative, as huggingface_hub writes it');
@@ -94,7 +114,10 @@ test('a download lands in the huggingface_hub layout: blobs by ETag, relative sn
   assert.ok(w.at(-1)!.bytesPerSec > 0);
   // `weights list` sees it.
   const listed = listCache(cacheDir);
-  assert.deepEqual(listed.map((e) => [e.repo, e.revisions, e.commit, e.size]), [[REPO, ['main'], COMMIT, WEIGHTS.length + CONFIG.length]]);
+  assert.deepEqual(
+    listed.map((e) => [e.repo, e.revisions, e.commit, e.size]),
+    [[REPO, ['main'], COMMIT, WEIGHTS.length + CONFIG.length]],
+  );
 });
 
 test('a populated cache is used without any request: by branch (refs), by commit hash, and a cache written by hand as Python does', async () => {
@@ -120,13 +143,20 @@ test('a populated cache is used without any request: by branch (refs), by commit
   symlinkSync(`../../blobs/${C_ETAG}`, join(repoDir, 'snapshots', OLD_COMMIT, 'config.json'));
   writeFileSync(join(repoDir, 'refs', 'main'), OLD_COMMIT);
   const closed = await closedPort();
-  const fromPy = await ensureRepoFiles('facebook/dinov2-with-registers-small', 'main', FILES, { env: { HF_HOME: join(tmp, 'unused'), HF_HUB_CACHE: py }, endpoint: `http://127.0.0.1:${closed}` });
+  const fromPy = await ensureRepoFiles('facebook/dinov2-with-registers-small', 'main', FILES, {
+    env: { HF_HOME: join(tmp, 'unused'), HF_HUB_CACHE: py },
+    endpoint: `http://127.0.0.1:${closed}`,
+  });
   assert.equal(fromPy.commit, OLD_COMMIT);
   assert.deepEqual(readFileSync(fromPy.files['model.safetensors'].path), WEIGHTS);
 });
 
 test('no consent, no request: a missing model is a typed error naming the command, and nothing is written', async () => {
-  await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts({ allowDownload: false, displayName: 'dinov2-small' })), 'hub/consent', /anyad weights get dinov2-small/);
+  await rejectsWith(
+    ensureRepoFiles(REPO, 'main', FILES, opts({ allowDownload: false, displayName: 'dinov2-small' })),
+    'hub/consent',
+    /anyad weights get dinov2-small/,
+  );
   assert.equal(hub.count(), 0);
   assert.equal(existsSync(cacheDir), false);
 });
@@ -144,7 +174,11 @@ test('HF_HUB_OFFLINE=1: never a request, even with consent; a clear error when n
 
 test('a private repo: 401 without a token is a typed error; HF_TOKEN is sent to the hub and never to the CDN', async () => {
   await rejectsWith(ensureRepoFiles('lab/private-dino', 'main', FILES, opts()), 'hub/unauthorized', /HF_TOKEN/);
-  await rejectsWith(ensureRepoFiles('lab/private-dino', 'main', FILES, opts({ env: { HF_TOKEN: 'wrong' } })), 'hub/unauthorized', /refused the token/);
+  await rejectsWith(
+    ensureRepoFiles('lab/private-dino', 'main', FILES, opts({ env: { HF_TOKEN: 'wrong' } })),
+    'hub/unauthorized',
+    /refused the token/,
+  );
   assert.deepEqual(blobs('lab/private-dino'), []);
   hub.requests.length = 0;
   await ensureRepoFiles('lab/private-dino', 'main', FILES, opts({ env: { HF_TOKEN: 'hf_secret' } }));
@@ -155,9 +189,17 @@ test('a private repo: 401 without a token is a typed error; HF_TOKEN is sent to 
 });
 
 test('404s name what is missing: repo, revision, file; nothing is written', async () => {
-  await rejectsWith(ensureRepoFiles('facebook/dinov2-tiny', 'main', FILES, opts()), 'hub/not-found', /repository facebook\/dinov2-tiny not found/);
+  await rejectsWith(
+    ensureRepoFiles('facebook/dinov2-tiny', 'main', FILES, opts()),
+    'hub/not-found',
+    /repository facebook\/dinov2-tiny not found/,
+  );
   await rejectsWith(ensureRepoFiles(REPO, 'v9', FILES, opts()), 'hub/not-found', /revision 'v9' not found/);
-  await rejectsWith(ensureRepoFiles(REPO, 'main', ['config.json', 'pytorch_model.bin'], opts()), 'hub/not-found', /pytorch_model\.bin not found/);
+  await rejectsWith(
+    ensureRepoFiles(REPO, 'main', ['config.json', 'pytorch_model.bin'], opts()),
+    'hub/not-found',
+    /pytorch_model\.bin not found/,
+  );
   assert.deepEqual(blobs(), []);
   assert.equal(existsSync(join(cacheDir, repoFolderName(REPO), 'refs')), false, 'no ref to a snapshot that lacks files');
 });
@@ -165,7 +207,10 @@ test('404s name what is missing: repo, revision, file; nothing is written', asyn
 test('a wrong sha256 deletes the download and is a typed error; no blob, no partial file', async () => {
   hub.behaviour = { corrupt: true };
   await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts()), 'hub/checksum', new RegExp(W_SHA));
-  assert.deepEqual(blobs().filter((b) => b.startsWith(W_SHA)), []);
+  assert.deepEqual(
+    blobs().filter((b) => b.startsWith(W_SHA)),
+    [],
+  );
   assert.equal(findCachedFile(cacheDir, REPO, 'main', 'model.safetensors'), undefined);
 });
 
@@ -182,7 +227,10 @@ test('a truncated body is a typed error that keeps only the .incomplete; the nex
   hub.requests.length = 0;
   const got = await ensureRepoFiles(REPO, 'main', FILES, opts());
   const cdn = hub.requests.filter((r) => r.server === 'cdn');
-  assert.deepEqual(cdn.map((r) => r.headers.range), [`bytes=${kept}-`]);
+  assert.deepEqual(
+    cdn.map((r) => r.headers.range),
+    [`bytes=${kept}-`],
+  );
   assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), W_SHA);
   assert.equal(existsSync(partial), false);
 });
@@ -198,7 +246,9 @@ test('a server that ignores Range: the download starts over and is still right',
 test('cancel (AbortSignal) mid-body: a typed error, the partial file is kept for resuming, no blob', async () => {
   hub.behaviour = { slow: { chunk: 64 * 1024, pauseMs: 20 } };
   const abort = new AbortController();
-  hub.onCdnBytes = (sent) => { if (sent >= 256 * 1024) abort.abort(); };
+  hub.onCdnBytes = (sent) => {
+    if (sent >= 256 * 1024) abort.abort();
+  };
   await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts({ signal: abort.signal })), 'hub/cancelled');
   assert.ok(!blobs().includes(W_SHA));
   assert.ok(blobs().includes(`${W_SHA}.incomplete`));
@@ -210,14 +260,23 @@ test('cancel (AbortSignal) mid-body: a typed error, the partial file is kept for
 
 test('a process killed mid-download: the next run resumes with a Range request and the file checks out', async () => {
   hub.behaviour = { slow: { chunk: 32 * 1024, pauseMs: 15 } };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'downloadChild.ts'), hub.endpoint, cacheDir, REPO], { stdio: 'pipe', env: { PATH: process.env.PATH } });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'downloadChild.ts'), hub.endpoint, cacheDir, REPO], {
+    stdio: 'pipe',
+    env: { PATH: process.env.PATH },
+  });
   const partial = join(cacheDir, repoFolderName(REPO), 'blobs', `${W_SHA}.incomplete`);
   // Kill it once part of the body is on disk (not merely sent).
   await new Promise<void>((resolve, reject) => {
     const poll = setInterval(() => {
-      if (existsSync(partial) && statSync(partial).size >= 300 * 1024) { clearInterval(poll); child.kill('SIGKILL'); }
+      if (existsSync(partial) && statSync(partial).size >= 300 * 1024) {
+        clearInterval(poll);
+        child.kill('SIGKILL');
+      }
     }, 5);
-    child.on('exit', (code, signal) => { clearInterval(poll); signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code}`)); });
+    child.on('exit', (code, signal) => {
+      clearInterval(poll);
+      signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code}`));
+    });
   });
   const kept = statSync(partial).size;
   assert.ok(kept > 0 && kept < WEIGHTS.length, `partial ${kept}`);
@@ -225,7 +284,10 @@ test('a process killed mid-download: the next run resumes with a Range request a
   hub.behaviour = {};
   hub.requests.length = 0;
   const got = await ensureRepoFiles(REPO, 'main', FILES, opts());
-  assert.deepEqual(hub.requests.filter((r) => r.server === 'cdn').map((r) => r.headers.range), [`bytes=${kept}-`]);
+  assert.deepEqual(
+    hub.requests.filter((r) => r.server === 'cdn').map((r) => r.headers.range),
+    [`bytes=${kept}-`],
+  );
   assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), W_SHA);
   assert.equal(existsSync(partial), false);
 });
@@ -240,7 +302,11 @@ test('disk full (ENOSPC) is a typed error', { skip: !existsSync('/dev/full') && 
 });
 
 test('connection refused is a typed one-line error', async () => {
-  await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts({ endpoint: `http://127.0.0.1:${await closedPort()}` })), 'hub/connection', /connection refused/);
+  await rejectsWith(
+    ensureRepoFiles(REPO, 'main', FILES, opts({ endpoint: `http://127.0.0.1:${await closedPort()}` })),
+    'hub/connection',
+    /connection refused/,
+  );
 });
 
 /** A port nothing listens on (bound, then released). */
@@ -257,7 +323,10 @@ test('a partial file that already holds every byte (killed before the rename): a
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${W_SHA}.incomplete`), WEIGHTS);
   const got = await ensureRepoFiles(REPO, 'main', FILES, opts());
-  assert.deepEqual(hub.requests.filter((r) => r.server === 'cdn').map((r) => r.headers.range), [`bytes=${WEIGHTS.length}-`]);
+  assert.deepEqual(
+    hub.requests.filter((r) => r.server === 'cdn').map((r) => r.headers.range),
+    [`bytes=${WEIGHTS.length}-`],
+  );
   assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), W_SHA);
   // The same with wrong bytes of the right length: the check catches it and deletes them.
   const other = join(tmp, `cache-${n++}`);
@@ -266,10 +335,13 @@ test('a partial file that already holds every byte (killed before the rename): a
   mkdirSync(join(other, repoFolderName(REPO), 'blobs'), { recursive: true });
   writeFileSync(join(other, repoFolderName(REPO), 'blobs', `${W_SHA}.incomplete`), bad);
   await rejectsWith(ensureRepoFiles(REPO, 'main', FILES, opts({ cacheDir: other })), 'hub/checksum');
-  assert.deepEqual(readdirSync(join(other, repoFolderName(REPO), 'blobs')).filter((b) => b.startsWith(W_SHA)), []);
+  assert.deepEqual(
+    readdirSync(join(other, repoFolderName(REPO), 'blobs')).filter((b) => b.startsWith(W_SHA)),
+    [],
+  );
 });
 
-test('one download per blob at a time: a live owner\'s lock is a typed error; a dead owner\'s lock is taken over', async () => {
+test("one download per blob at a time: a live owner's lock is a typed error; a dead owner's lock is taken over", async () => {
   const lockDir = join(cacheDir, '.locks', repoFolderName(REPO));
   mkdirSync(lockDir, { recursive: true });
   const lock = join(lockDir, `${W_SHA}.anyad.lock`);

@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceConfig } from '../../src/engine/config';
 import { findCachedFile, repoFolderName } from '../../src/engine/hub/cache';
-import { type DownloadSetting, type FlowResult, type WeightsUi, ensureEncoderWeights, ensureHubWeights } from '../../src/extension/weightsFlow';
+import {
+  type DownloadSetting,
+  type FlowResult,
+  type WeightsUi,
+  ensureEncoderWeights,
+  ensureHubWeights,
+} from '../../src/extension/weightsFlow';
 import { FakeHub, sha256 } from './fakeHub';
 import { WEIGHTS, tinyRepo } from './hubHelpers';
 
@@ -34,13 +40,22 @@ after(async () => {
 
 /** What the extension would do, recorded: a child-process CLI, questions answered by `answer`, progress kept. */
 function recordingUi(setting: DownloadSetting, env: Record<string, string>, answer = true, cancelAfterReports?: number) {
-  const rec = { asked: [] as string[], errors: [] as string[], infos: [] as string[], reports: [] as Array<[string, number]>, cliRuns: [] as string[][] };
+  const rec = {
+    asked: [] as string[],
+    errors: [] as string[],
+    infos: [] as string[],
+    reports: [] as Array<[string, number]>,
+    cliRuns: [] as string[][],
+  };
   const ui: WeightsUi = {
     setting: () => setting,
     runCli(args, opts): Promise<FlowResult> {
       rec.cliRuns.push(args);
       return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], { env: { PATH: process.env.PATH, ...env }, stdio: 'pipe' });
+        const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], {
+          env: { PATH: process.env.PATH, ...env },
+          stdio: 'pipe',
+        });
         let stdout = '';
         let stderr = '';
         let partial = '';
@@ -51,19 +66,32 @@ function recordingUi(setting: DownloadSetting, env: Record<string, string>, answ
           partial = lines.pop() ?? '';
           for (const l of lines) if (l) opts.onStdoutLine?.(l);
         });
-        child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+        });
         (opts.token as { onCancel?: (f: () => void) => void } | undefined)?.onCancel?.(() => child.kill('SIGTERM')); // as cliRunner.ts does
         child.on('error', reject);
         child.on('exit', (code) => resolve({ code, stdout, stderr }));
       });
     },
-    ask: async (m) => { rec.asked.push(m); return answer; },
-    error: (m) => { rec.errors.push(m); },
-    info: (m) => { rec.infos.push(m); },
+    ask: async (m) => {
+      rec.asked.push(m);
+      return answer;
+    },
+    error: (m) => {
+      rec.errors.push(m);
+    },
+    info: (m) => {
+      rec.infos.push(m);
+    },
     log: () => {},
     async withProgress(_title, task) {
       let cancel: (() => void) | undefined;
-      const token = { onCancel: (f: () => void) => { cancel = f; } };
+      const token = {
+        onCancel: (f: () => void) => {
+          cancel = f;
+        },
+      };
       return task((message, increment) => {
         rec.reports.push([message, increment]);
         if (cancelAfterReports !== undefined && rec.reports.length === cancelAfterReports) cancel?.(); // the user presses Cancel
@@ -139,14 +167,23 @@ test('Cancel during the download: SIGTERM to the CLI, a message, the partial fil
 
 test('a named encoder (AnyAD: Get pretrained encoder weights): the same question with the size, then `weights get NAME` with progress', async () => {
   const env = envFor('named');
-  const target = { name: 'dinov2-with-registers-small', repo: 'facebook/dinov2-with-registers-small', revision: 'main', target: ['dinov2-with-registers-small'], then: 'try again' };
+  const target = {
+    name: 'dinov2-with-registers-small',
+    repo: 'facebook/dinov2-with-registers-small',
+    revision: 'main',
+    target: ['dinov2-with-registers-small'],
+    then: 'try again',
+  };
   const never = recordingUi('never', env);
   assert.equal(await ensureHubWeights(never.ui, target, env), false);
   assert.match(never.rec.errors[0], /anyad weights get dinov2-with-registers-small`.*then try again/);
   const { ui, rec } = recordingUi('ask', env, true);
   assert.equal(await ensureHubWeights(ui, target, env), true);
   assert.match(rec.asked[0], /facebook\/dinov2-with-registers-small \(2\.4 MB, Apache-2\.0\)/);
-  assert.deepEqual(rec.cliRuns, [['weights', 'get', 'dinov2-with-registers-small', '--dry-run', '--json'], ['weights', 'get', 'dinov2-with-registers-small', '--progress-json']]);
+  assert.deepEqual(rec.cliRuns, [
+    ['weights', 'get', 'dinov2-with-registers-small', '--dry-run', '--json'],
+    ['weights', 'get', 'dinov2-with-registers-small', '--progress-json'],
+  ]);
   const got = findCachedFile(env.HF_HUB_CACHE, 'facebook/dinov2-with-registers-small', 'main', 'model.safetensors');
   assert.equal(sha256(readFileSync(got!.path)), sha256(WEIGHTS));
 });

@@ -35,7 +35,12 @@ export interface Behaviour {
   ignoreRange?: boolean;
 }
 
-export interface Recorded { server: 'hub' | 'cdn'; method: string; url: string; headers: IncomingMessage['headers'] }
+export interface Recorded {
+  server: 'hub' | 'cdn';
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+}
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 export const gitBlobSha1 = (b: Uint8Array): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
@@ -50,7 +55,10 @@ export class FakeHub {
   private servers: Server[] = [];
   private blobs = new Map<string, Uint8Array>();
 
-  constructor(readonly repos: Record<string, FakeRepo>, private readonly tls?: { key: string; cert: string }) {
+  constructor(
+    readonly repos: Record<string, FakeRepo>,
+    private readonly tls?: { key: string; cert: string },
+  ) {
     for (const r of Object.values(repos)) for (const f of r.lfs) this.blobs.set(sha256(r.files[f]), r.files[f]);
   }
 
@@ -67,7 +75,15 @@ export class FakeHub {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((r) => {
+            s.closeAllConnections();
+            s.close(() => r());
+          }),
+      ),
+    );
   }
 
   private listen(handler: (req: IncomingMessage, res: ServerResponse) => void, name: 'hub' | 'cdn'): Promise<string> {
@@ -78,51 +94,82 @@ export class FakeHub {
     const server: Server = this.tls ? createTlsServer(this.tls, onRequest) : createServer(onRequest);
     this.servers.push(server);
     const scheme = this.tls ? 'https' : 'http';
-    return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve(`${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+    );
   }
 
   private serveHub(req: IncomingMessage, res: ServerResponse): void {
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
-    const fail = (status: number, code?: string) => { res.writeHead(status, code ? { 'x-error-code': code } : {}); res.end(); };
+    const fail = (status: number, code?: string) => {
+      res.writeHead(status, code ? { 'x-error-code': code } : {});
+      res.end();
+    };
     if (!m) return fail(404);
     const [repoId, revision, file] = [m[1], decodeURIComponent(m[2]), decodeURIComponent(m[3])];
     const repo = this.repos[repoId];
     if (!repo) return fail(404, 'RepoNotFound');
     if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return fail(401);
     const commits = new Set([repo.commit, ...Object.values(repo.refs ?? {})]);
-    const commit = revision === 'main' ? repo.commit : repo.refs?.[revision] ?? (commits.has(revision) ? revision : undefined);
+    const commit = revision === 'main' ? repo.commit : (repo.refs?.[revision] ?? (commits.has(revision) ? revision : undefined));
     if (!commit) return fail(404, 'RevisionNotFound');
     const body = repo.files[file];
     if (!body) return fail(404, 'EntryNotFound');
     if (repo.lfs.includes(file)) {
       const etag = sha256(body);
       res.writeHead(302, {
-        location: `${this.cdn}/blobs/${etag}?file=${encodeURIComponent(file)}`, 'x-repo-commit': commit,
-        'x-linked-etag': `"${etag}"`, 'x-linked-size': String(body.length), etag: `"${gitBlobSha1(body)}"`, 'content-length': '0',
+        location: `${this.cdn}/blobs/${etag}?file=${encodeURIComponent(file)}`,
+        'x-repo-commit': commit,
+        'x-linked-etag': `"${etag}"`,
+        'x-linked-size': String(body.length),
+        etag: `"${gitBlobSha1(body)}"`,
+        'content-length': '0',
       });
       res.end();
       return;
     }
-    res.writeHead(200, { 'x-repo-commit': commit, etag: `"${gitBlobSha1(body)}"`, 'content-length': String(body.length), 'content-type': 'application/json' });
+    res.writeHead(200, {
+      'x-repo-commit': commit,
+      etag: `"${gitBlobSha1(body)}"`,
+      'content-length': String(body.length),
+      'content-type': 'application/json',
+    });
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(body));
   }
 
   private serveCdn(req: IncomingMessage, res: ServerResponse): void {
     const m = /^\/blobs\/([0-9a-f]{64})/.exec(req.url ?? '');
     const blob = m && this.blobs.get(m[1]);
-    if (!blob) { res.writeHead(404); res.end(); return; }
+    if (!blob) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
     let body = Buffer.from(blob);
-    if (this.behaviour.corrupt) { body = Buffer.from(body); body[body.length >> 1] ^= 0xff; }
+    if (this.behaviour.corrupt) {
+      body = Buffer.from(body);
+      body[body.length >> 1] ^= 0xff;
+    }
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     let start = 0;
     if (range && !this.behaviour.ignoreRange) {
       start = Number(range[1]);
-      if (start >= body.length) { res.writeHead(416, { 'content-range': `bytes */${body.length}` }); res.end(); return; }
-      res.writeHead(206, { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}`, 'content-length': String(body.length - start) });
+      if (start >= body.length) {
+        res.writeHead(416, { 'content-range': `bytes */${body.length}` });
+        res.end();
+        return;
+      }
+      res.writeHead(206, {
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+        'content-length': String(body.length - start),
+      });
     } else {
       res.writeHead(200, { 'content-length': String(body.length) });
     }
-    if (req.method === 'HEAD') { res.end(); return; }
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
     const rest = body.subarray(start);
     const { truncateAt, slow } = this.behaviour;
     const limit = truncateAt !== undefined ? Math.min(rest.length, truncateAt) : rest.length;
@@ -136,7 +183,10 @@ export class FakeHub {
         // A dropped connection mid-body: close the socket once the last bytes are flushed.
         res.write(piece, sent === limit && limit < rest.length ? () => res.socket?.end() : undefined);
         this.onCdnBytes?.(sent);
-        if (slow && sent < limit) { setTimeout(pump, slow.pauseMs); return; }
+        if (slow && sent < limit) {
+          setTimeout(pump, slow.pauseMs);
+          return;
+        }
       }
       if (limit === rest.length) res.end();
     };

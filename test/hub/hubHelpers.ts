@@ -11,5 +11,11 @@ export const OLD_COMMIT = fakeCommit('dinov2-small v1');
 
 /** The tiny weights under a repo, as the hub serves a DINOv2 model repo (config.json regular, weights LFS). */
 export function tinyRepo(extra: Partial<FakeRepo> = {}): FakeRepo {
-  return { commit: COMMIT, refs: { v1: OLD_COMMIT }, files: { 'config.json': CONFIG, 'model.safetensors': WEIGHTS }, lfs: ['model.safetensors'], ...extra };
+  return {
+    commit: COMMIT,
+    refs: { v1: OLD_COMMIT },
+    files: { 'config.json': CONFIG, 'model.safetensors': WEIGHTS },
+    lfs: ['model.safetensors'],
+    ...extra,
+  };
 }

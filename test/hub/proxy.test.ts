@@ -30,10 +30,13 @@ async function startProxy(): Promise<{ url: string; seen: string[]; server: Serv
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push(`${req.method} ${req.url}`);
     const target = new URL(req.url ?? '');
-    const up = httpRequest({ hostname: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = httpRequest(
+      { hostname: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
@@ -73,51 +76,106 @@ test('proxyFor: lower case wins, NO_PROXY hosts/domains/ports and * bypass, http
   assert.equal(proxyFor(u('https://cdn-lfs.huggingface.co/x'), { HTTPS_PROXY: 'http://p:1', NO_PROXY: '.huggingface.co' }), undefined);
   assert.equal(proxyFor(u('https://cdn-lfs.huggingface.co/x'), { HTTPS_PROXY: 'http://p:1', no_proxy: 'huggingface.co' }), undefined);
   assert.equal(proxyFor(u('https://nothuggingface.co/x'), { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'huggingface.co' })?.host, 'p:1');
-  assert.equal(proxyFor(u('https://h.org:8443/x'), { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'h.org:443' })?.host, 'p:1', 'another port is not bypassed');
+  assert.equal(
+    proxyFor(u('https://h.org:8443/x'), { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'h.org:443' })?.host,
+    'p:1',
+    'another port is not bypassed',
+  );
   assert.equal(proxyFor(u('https://h.org/x'), { HTTPS_PROXY: 'http://p:1', NO_PROXY: '*' }), undefined);
 });
 
 test('HTTP_PROXY: hub and CDN requests go through the proxy; NO_PROXY bypasses it', async () => {
   proxy.seen.length = 0;
-  const got = await ensureRepoFiles(REPO, 'main', FILES, { env: { HTTP_PROXY: proxy.url }, endpoint: hub.endpoint, cacheDir: join(tmp, 'c1'), allowDownload: true });
+  const got = await ensureRepoFiles(REPO, 'main', FILES, {
+    env: { HTTP_PROXY: proxy.url },
+    endpoint: hub.endpoint,
+    cacheDir: join(tmp, 'c1'),
+    allowDownload: true,
+  });
   assert.equal(sha256(readFileSync(got.files['model.safetensors'].path)), sha256(WEIGHTS));
-  assert.ok(proxy.seen.some((s) => s.startsWith(`HEAD ${hub.endpoint}/${REPO}/resolve/main/config.json`)), proxy.seen.join('\n'));
-  assert.ok(proxy.seen.some((s) => s.startsWith(`GET ${hub.cdn}/blobs/`)), 'the CDN through the proxy too');
+  assert.ok(
+    proxy.seen.some((s) => s.startsWith(`HEAD ${hub.endpoint}/${REPO}/resolve/main/config.json`)),
+    proxy.seen.join('\n'),
+  );
+  assert.ok(
+    proxy.seen.some((s) => s.startsWith(`GET ${hub.cdn}/blobs/`)),
+    'the CDN through the proxy too',
+  );
   proxy.seen.length = 0;
-  await ensureRepoFiles(REPO, 'main', FILES, { env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' }, endpoint: hub.endpoint, cacheDir: join(tmp, 'c2'), allowDownload: true });
+  await ensureRepoFiles(REPO, 'main', FILES, {
+    env: { HTTP_PROXY: proxy.url, NO_PROXY: '127.0.0.1' },
+    endpoint: hub.endpoint,
+    cacheDir: join(tmp, 'c2'),
+    allowDownload: true,
+  });
   assert.deepEqual(proxy.seen, []);
 });
 
 let openssl = false;
-try { execFileSync('openssl', ['version'], { stdio: 'ignore' }); openssl = true; } catch { /* skipped below */ }
+try {
+  execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  openssl = true;
+} catch {
+  /* skipped below */
+}
 
-test('HTTPS_PROXY: a CONNECT tunnel carries TLS to an https hub and its https CDN', { skip: !openssl && 'needs openssl to make a test certificate' }, async () => {
-  const key = join(tmp, 'key.pem');
-  const cert = join(tmp, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const tlsHub = await FakeHub.start({ [REPO]: tinyRepo() }, { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') });
-  try {
-    proxy.seen.length = 0;
-    const cacheDir = join(tmp, 'c3');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'downloadChild.ts'), tlsHub.endpoint, cacheDir, REPO], {
-      env: { PATH: process.env.PATH, HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: cert }, stdio: 'pipe',
-    });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const code = await new Promise<number | null>((r) => child.on('exit', r));
-    assert.equal(code, 0, stderr);
-    const hubPort = new URL(tlsHub.endpoint).port;
-    const cdnPort = new URL(tlsHub.cdn).port;
-    assert.ok(proxy.seen.includes(`CONNECT 127.0.0.1:${hubPort}`), proxy.seen.join('\n'));
-    assert.ok(proxy.seen.includes(`CONNECT 127.0.0.1:${cdnPort}`), 'the CDN through a tunnel too');
-    assert.ok(proxy.seen.every((s) => s.startsWith('CONNECT')), 'nothing in clear text');
-    assert.ok(tlsHub.count('cdn') === 1 && tlsHub.count('hub') === 3);
-    const blob = join(cacheDir, repoFolderName(REPO), 'blobs', sha256(WEIGHTS));
-    assert.equal(sha256(readFileSync(blob)), sha256(WEIGHTS));
-  } finally {
-    await tlsHub.close();
-  }
-});
+test(
+  'HTTPS_PROXY: a CONNECT tunnel carries TLS to an https hub and its https CDN',
+  { skip: !openssl && 'needs openssl to make a test certificate' },
+  async () => {
+    const key = join(tmp, 'key.pem');
+    const cert = join(tmp, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const tlsHub = await FakeHub.start({ [REPO]: tinyRepo() }, { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') });
+    try {
+      proxy.seen.length = 0;
+      const cacheDir = join(tmp, 'c3');
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'downloadChild.ts'), tlsHub.endpoint, cacheDir, REPO], {
+        env: { PATH: process.env.PATH, HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: cert },
+        stdio: 'pipe',
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      assert.equal(code, 0, stderr);
+      const hubPort = new URL(tlsHub.endpoint).port;
+      const cdnPort = new URL(tlsHub.cdn).port;
+      assert.ok(proxy.seen.includes(`CONNECT 127.0.0.1:${hubPort}`), proxy.seen.join('\n'));
+      assert.ok(proxy.seen.includes(`CONNECT 127.0.0.1:${cdnPort}`), 'the CDN through a tunnel too');
+      assert.ok(
+        proxy.seen.every((s) => s.startsWith('CONNECT')),
+        'nothing in clear text',
+      );
+      assert.ok(tlsHub.count('cdn') === 1 && tlsHub.count('hub') === 3);
+      const blob = join(cacheDir, repoFolderName(REPO), 'blobs', sha256(WEIGHTS));
+      assert.equal(sha256(readFileSync(blob)), sha256(WEIGHTS));
+    } finally {
+      await tlsHub.close();
+    }
+  },
+);
 
 test('anyad weights get: SIGTERM mid-download exits 130 and keeps the partial file for the next run', async () => {
   hub.behaviour = { slow: { chunk: 32 * 1024, pauseMs: 20 } };
@@ -126,14 +184,22 @@ test('anyad weights get: SIGTERM mid-download exits 130 and keeps the partial fi
   try {
     const cli = join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'weights', 'get', 'dinov2-small', '--endpoint', hub.endpoint], {
-      env: { PATH: process.env.PATH, HF_HUB_CACHE: cacheDir, HF_HOME: join(tmp, 'home') }, stdio: 'pipe',
+      env: { PATH: process.env.PATH, HF_HUB_CACHE: cacheDir, HF_HOME: join(tmp, 'home') },
+      stdio: 'pipe',
     });
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     // One SIGTERM (a second one would kill the process outright, as a second Ctrl-C should).
     let sent = false;
-    hub.onCdnBytes = (n) => { if (!sent && n >= 128 * 1024 && existsSync(partial) && statSync(partial).size > 0) { sent = true; child.kill('SIGTERM'); } };
+    hub.onCdnBytes = (n) => {
+      if (!sent && n >= 128 * 1024 && existsSync(partial) && statSync(partial).size > 0) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    };
     assert.equal(await exited, 130, stderr);
     assert.match(stderr, /cancelled .*resumes/);
     assert.ok(statSync(partial).size > 0);

@@ -63,7 +63,10 @@ test('weights get + train: the bundle and the report name the hub weights and th
   assert.equal(plan.repo, 'facebook/dinov2-small');
   assert.equal(plan.commit, COMMIT);
   assert.equal(plan.bytesToDownload, WEIGHTS.length + CONFIG.length);
-  assert.deepEqual(hub.requests.map((r) => r.method), ['HEAD', 'HEAD']);
+  assert.deepEqual(
+    hub.requests.map((r) => r.method),
+    ['HEAD', 'HEAD'],
+  );
 
   // Training without the weights and without consent: refused, one line naming the command.
   const refused = await runCli(['train', '--config', configPath]);
@@ -73,24 +76,40 @@ test('weights get + train: the bundle and the report name the hub weights and th
 
   const got = await runCli(['weights', 'get', 'dinov2-small', '--endpoint', hub.endpoint]);
   assert.equal(got.code, 0, got.stderr);
-  assert.match(got.stdout, new RegExp(`facebook/dinov2-small@main \\(commit ${COMMIT}\\) downloaded to ${cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(
+    got.stdout,
+    new RegExp(`facebook/dinov2-small@main \\(commit ${COMMIT}\\) downloaded to ${cache.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+  );
   assert.match(got.stderr, /model\.safetensors {2}\d.* \/ 2\.4 MB \[#+\] .*\/s done/, 'progress lines with bytes, rate');
 
   const list = await runCli(['weights', 'list', '--json']);
   const listed = JSON.parse(list.stdout);
   assert.equal(listed.cacheDir, cache);
-  assert.deepEqual(listed.models.map((m: { repo: string; commit: string; revisions: string[] }) => [m.repo, m.commit, m.revisions]), [['facebook/dinov2-small', COMMIT, ['main']]]);
+  assert.deepEqual(
+    listed.models.map((m: { repo: string; commit: string; revisions: string[] }) => [m.repo, m.commit, m.revisions]),
+    [['facebook/dinov2-small', COMMIT, ['main']]],
+  );
 
   const requests = hub.count();
   const trained = await runCli(['train', '--config', configPath, '--progress-json']);
   assert.equal(trained.code, 0, trained.stderr);
   assert.equal(hub.count(), requests, 'training from the cache makes no request');
-  const result = trained.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((m) => m.type === 'result');
+  const result = trained.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((m) => m.type === 'result');
   const manifest = loadBundle(result.bundleDir).manifest;
   const prov = manifest.encoder.provenance;
   assert.equal(prov.kind, 'pretrained');
   assert.equal(prov.sha256, W_SHA);
-  assert.deepEqual(prov.hub, { repo: 'facebook/dinov2-small', revision: 'main', commit: COMMIT, file: 'model.safetensors', cachePath: join(cache, 'models--facebook--dinov2-small', 'snapshots', COMMIT, 'model.safetensors') });
+  assert.deepEqual(prov.hub, {
+    repo: 'facebook/dinov2-small',
+    revision: 'main',
+    commit: COMMIT,
+    file: 'model.safetensors',
+    cachePath: join(cache, 'models--facebook--dinov2-small', 'snapshots', COMMIT, 'model.safetensors'),
+  });
   assert.equal(manifest.warning, undefined, 'no random-init warning');
   const onDisk = JSON.parse(readFileSync(join(result.bundleDir, 'anyad.json'), 'utf8'));
   assert.equal(onDisk.encoder.provenance.sha256, W_SHA);
@@ -101,7 +120,10 @@ test('weights get + train: the bundle and the report name the hub weights and th
 });
 
 test('train --allow-download fetches what the config names (resolveEncoder with consent), then loads it', async () => {
-  const config = parseWorkspaceConfig({ ...configJson, model: { preset: 'tiny-cpu', encoder: 'facebook/dinov2-with-registers-small@main' } }, configPath);
+  const config = parseWorkspaceConfig(
+    { ...configJson, model: { preset: 'tiny-cpu', encoder: 'facebook/dinov2-with-registers-small@main' } },
+    configPath,
+  );
   const env = { HF_HUB_CACHE: join(tmp, 'cache-2') };
   await assert.rejects(resolveEncoder(config, { hub: { env, endpoint: hub.endpoint } }), /not in the Hugging Face cache/);
   const enc = await resolveEncoder(config, { hub: { env, endpoint: hub.endpoint, allowDownload: true } });
@@ -110,14 +132,18 @@ test('train --allow-download fetches what the config names (resolveEncoder with 
   assert.equal(enc.config.embedDim, 64);
 });
 
-test('no model.encoder: the preset\'s checkpoint if cached (no request), else random init with a log line naming the command', async () => {
+test("no model.encoder: the preset's checkpoint if cached (no request), else random init with a log line naming the command", async () => {
   const config = parseWorkspaceConfig({ ...configJson, model: { preset: 'cpu' } }, configPath);
   const logs: string[] = [];
   const env = { HF_HUB_CACHE: join(tmp, 'cache-3') };
   const random = await resolveEncoder(config, { hub: { env }, log: (m) => logs.push(m) });
   assert.equal(random.provenance.kind, 'random-init');
   assert.match(logs.join('\n'), /anyad weights get dinov2-with-registers-small/);
-  await ensureRepoFiles('facebook/dinov2-with-registers-small', 'main', ['config.json', 'model.safetensors'], { env, endpoint: hub.endpoint, allowDownload: true });
+  await ensureRepoFiles('facebook/dinov2-with-registers-small', 'main', ['config.json', 'model.safetensors'], {
+    env,
+    endpoint: hub.endpoint,
+    allowDownload: true,
+  });
   const requests = hub.count();
   const cached = await resolveEncoder(config, { hub: { env, endpoint: 'http://127.0.0.1:9' } });
   assert.equal(hub.count(), requests);
@@ -139,15 +165,27 @@ test('CLI: HF_HUB_OFFLINE=1 refuses to download with a one-line error; --progres
   try {
     const r = await runCli(['weights', 'get', 'facebook/dinov2-small', '--endpoint', hub.endpoint, '--progress-json']);
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const progress = lines.filter((l) => l.type === 'progress' && l.file === 'model.safetensors');
     assert.ok(progress.length >= 2);
     assert.equal(progress.at(-1).bytes, WEIGHTS.length);
     assert.equal(progress.at(-1).done, true);
-    assert.deepEqual(lines.at(-1), { type: 'result', name: 'facebook/dinov2-small', repo: 'facebook/dinov2-small', revision: 'main', commit: COMMIT, cacheDir: join(tmp, 'cache-4'), downloaded: true, files: {
-      'config.json': join(tmp, 'cache-4', 'models--facebook--dinov2-small', 'snapshots', COMMIT, 'config.json'),
-      'model.safetensors': join(tmp, 'cache-4', 'models--facebook--dinov2-small', 'snapshots', COMMIT, 'model.safetensors'),
-    } });
+    assert.deepEqual(lines.at(-1), {
+      type: 'result',
+      name: 'facebook/dinov2-small',
+      repo: 'facebook/dinov2-small',
+      revision: 'main',
+      commit: COMMIT,
+      cacheDir: join(tmp, 'cache-4'),
+      downloaded: true,
+      files: {
+        'config.json': join(tmp, 'cache-4', 'models--facebook--dinov2-small', 'snapshots', COMMIT, 'config.json'),
+        'model.safetensors': join(tmp, 'cache-4', 'models--facebook--dinov2-small', 'snapshots', COMMIT, 'model.safetensors'),
+      },
+    });
   } finally {
     process.env.HF_HUB_CACHE = cache;
   }

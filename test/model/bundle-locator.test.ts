@@ -29,8 +29,14 @@ test('bundle locator: newest bundle wins; a workspace config is not a bundle; se
     fakeBundle(join(ws, 'node_modules', 'x'), '2027-01-01T00:00:00Z'); // never searched
     fakeBundle(join(ws, 'anyad-out', 'checkpoints', 'y'), '2027-01-01T00:00:00Z'); // never searched
     assert.equal(findNewestBundle(ws), join(ws, 'anyad-out', 'model-b'));
-    assert.deepEqual(locateBundle({ workspaceRoots: [ws], shippedDefault: shipped }), { dir: join(ws, 'anyad-out', 'model-b'), source: 'workspace' });
-    assert.deepEqual(locateBundle({ explicit: '/models/x', workspaceRoots: [ws], shippedDefault: shipped }), { dir: '/models/x', source: 'setting' });
+    assert.deepEqual(locateBundle({ workspaceRoots: [ws], shippedDefault: shipped }), {
+      dir: join(ws, 'anyad-out', 'model-b'),
+      source: 'workspace',
+    });
+    assert.deepEqual(locateBundle({ explicit: '/models/x', workspaceRoots: [ws], shippedDefault: shipped }), {
+      dir: '/models/x',
+      source: 'setting',
+    });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -11,7 +11,17 @@ import { interpolatePosEmbed } from '../../src/engine/model/posEmbed';
 import { readSafetensors } from '../../src/engine/safetensors';
 import { createRng } from '../../src/engine/util/random';
 import {
-  HF_CONFIG, HF_WEIGHTS, N_IMAGES, PX, REF_WEIGHTS, editCheckpoint, encoderRunner, goldenF32, maskedGoldenBatch, maxAbs, runEncoder,
+  HF_CONFIG,
+  HF_WEIGHTS,
+  N_IMAGES,
+  PX,
+  REF_WEIGHTS,
+  editCheckpoint,
+  encoderRunner,
+  goldenF32,
+  maskedGoldenBatch,
+  maxAbs,
+  runEncoder,
 } from './encoderHelpers';
 
 const D = 64;
@@ -21,13 +31,19 @@ const NP = S * S;
 const FEATURE_TOL = 1e-4;
 
 const GOLDEN_OUTPUTS: Array<[string, string]> = [
-  ['tokens', 'full.embeddings'], ['layers', 'full.enc_layers'], ['fused', 'full.fused'], ['en0', 'full.en0'], ['en1', 'full.en1'],
+  ['tokens', 'full.embeddings'],
+  ['layers', 'full.enc_layers'],
+  ['fused', 'full.fused'],
+  ['en0', 'full.en0'],
+  ['en1', 'full.en1'],
 ];
 
 function checkGolden(t: test.TestContext, label: string, out: Record<string, Float32Array>, tol = FEATURE_TOL): void {
   for (const [mine, ref] of GOLDEN_OUTPUTS) {
     const e = maxAbs(out[mine], goldenF32(ref));
-    t.diagnostic(`${label} ${ref}: max abs err ${e.err.toExponential(2)} at max|ref| ${e.scale.toFixed(3)} (relative ${e.rel.toExponential(2)})`);
+    t.diagnostic(
+      `${label} ${ref}: max abs err ${e.err.toExponential(2)} at max|ref| ${e.scale.toFixed(3)} (relative ${e.rel.toExponential(2)})`,
+    );
     assert.ok(e.rel <= tol, `${label} ${ref}: max abs error ${e.err} exceeds ${tol}·${e.scale}`);
   }
 }
@@ -95,11 +111,17 @@ test('batch independence: the 7 modality subsets of the 4 images in one batch of
       const en = maxAbs(all.en1.subarray(row * fusedSize, (row + 1) * fusedSize), single.en1);
       worst = Math.max(worst, en.rel);
       // A missing modality changes the features (the masking is real).
-      if (c !== 6) subsetGap = Math.min(subsetGap, maxAbs(all.fused.subarray(row * fusedSize, (row + 1) * fusedSize), full.subarray(i * fusedSize, (i + 1) * fusedSize)).err);
+      if (c !== 6)
+        subsetGap = Math.min(
+          subsetGap,
+          maxAbs(all.fused.subarray(row * fusedSize, (row + 1) * fusedSize), full.subarray(i * fusedSize, (i + 1) * fusedSize)).err,
+        );
     }
   }
   await one.release();
-  t.diagnostic(`batched vs B = 1 (28 rows): worst relative difference ${worst.toExponential(2)}; smallest subset-vs-full gap ${subsetGap.toFixed(3)}`);
+  t.diagnostic(
+    `batched vs B = 1 (28 rows): worst relative difference ${worst.toExponential(2)}; smallest subset-vs-full gap ${subsetGap.toFixed(3)}`,
+  );
   assert.ok(worst <= 1e-5, `batch rows differ from single runs by ${worst}`);
   assert.ok(subsetGap > 1e-2, `masked subsets barely change the features (${subsetGap})`);
 });
@@ -110,8 +132,10 @@ test('registers: a checkpoint with 4 register tokens uses them by default; regis
   const regs = Float32Array.from({ length: R * D }, () => rng.normal() * 0.02);
   const src = readSafetensors(REF_WEIGHTS);
   const config = JSON.parse(src.metadata.config) as Record<string, unknown>;
-  const file = editCheckpoint(src, (ts) => ts.set('encoder.register_tokens', { shape: [1, R, D], data: regs }),
-    { ...src.metadata, config: JSON.stringify({ ...config, num_register_tokens: R }) });
+  const file = editCheckpoint(src, (ts) => ts.set('encoder.register_tokens', { shape: [1, R, D], data: regs }), {
+    ...src.metadata,
+    config: JSON.stringify({ ...config, num_register_tokens: R }),
+  });
 
   const withRegs = encoderWeightsFromSafetensors(file, { source: 'reg4' });
   assert.equal(withRegs.config.registers, R);
@@ -128,7 +152,8 @@ test('registers: a checkpoint with 4 register tokens uses them by default; regis
     const refRow = (k: number) => refTokens.subarray((b * (1 + NP) + k) * D, (b * (1 + NP) + k + 1) * D);
     assert.deepEqual(row(0), refRow(0), 'cls + pos is first');
     for (let r = 0; r < R; r++) assert.deepEqual(row(1 + r), regs.subarray(r * D, (r + 1) * D), `register ${r} is inserted as is`);
-    for (const p of [0, 17, NP - 1]) assert.ok(maxAbs(row(1 + R + p), refRow(1 + p)).rel <= FEATURE_TOL, `patch ${p} follows the registers`);
+    for (const p of [0, 17, NP - 1])
+      assert.ok(maxAbs(row(1 + R + p), refRow(1 + p)).rel <= FEATURE_TOL, `patch ${p} follows the registers`);
   }
   // The registers take part in attention: the features move far beyond rounding noise.
   const gap = maxAbs(out.layers, goldenF32('full.enc_layers'));

@@ -4,7 +4,12 @@ import { type EncoderModelOptions, encoderModelBytes } from '../../src/engine/mo
 import type { EncoderWeights } from '../../src/engine/model/encoderWeights';
 import { createSession, releaseSession, run } from '../../src/engine/graph/runtime';
 import {
-  type SafetensorsFile, type TensorToWrite, parseSafetensors, readSafetensors, serializeSafetensors, toFloat32,
+  type SafetensorsFile,
+  type TensorToWrite,
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  toFloat32,
 } from '../../src/engine/safetensors';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures', 'model');
@@ -37,9 +42,11 @@ export function maskedGoldenBatch(): { image: Float32Array; subset: BigInt64Arra
   const plane = PX * PX;
   const per = 3 * plane;
   const batch = new Float32Array(N_IMAGES * C * per);
-  for (let i = 0; i < N_IMAGES; i++) for (let c = 0; c < C; c++) for (let ch = 0; ch < 3; ch++) {
-    if (combos[c * 3 + ch]) batch.set(image.subarray(i * per + ch * plane, i * per + (ch + 1) * plane), (i * C + c) * per + ch * plane);
-  }
+  for (let i = 0; i < N_IMAGES; i++)
+    for (let c = 0; c < C; c++)
+      for (let ch = 0; ch < 3; ch++) {
+        if (combos[c * 3 + ch]) batch.set(image.subarray(i * per + ch * plane, i * per + (ch + 1) * plane), (i * C + c) * per + ch * plane);
+      }
   const subset = BigInt64Array.from({ length: N_IMAGES * C }, (_, r) => BigInt((r % C) + 1));
   return { image: batch, subset, combos: C };
 }
@@ -62,7 +69,11 @@ export async function encoderRunner(weights: EncoderWeights, opts: Omit<EncoderM
 }
 
 /** Runs an encoder model once on `image` and returns every output by name. */
-export async function runEncoder(weights: EncoderWeights, image: Float32Array, opts: Omit<EncoderModelOptions, 'layers' | 'tokens'>): Promise<Record<string, Float32Array>> {
+export async function runEncoder(
+  weights: EncoderWeights,
+  image: Float32Array,
+  opts: Omit<EncoderModelOptions, 'layers' | 'tokens'>,
+): Promise<Record<string, Float32Array>> {
   const runner = await encoderRunner(weights, opts);
   try {
     return await runner.run(image);
@@ -115,6 +126,9 @@ export function bf16Checkpoint(file: SafetensorsFile): SafetensorsFile {
   new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
   out.set(json, 8);
   let p = 8 + json.byteLength;
-  for (const b of parts) { out.set(b, p); p += b.byteLength; }
+  for (const b of parts) {
+    out.set(b, p);
+    p += b.byteLength;
+  }
   return parseSafetensors(out);
 }

@@ -36,17 +36,21 @@ function shiftedFeeds(weights: WeightMap, subset: number[], shifted: number[]): 
   const feeds = goldenFeeds(0, B, weights, subset);
   for (const key of ['en0', 'en1'] as const) {
     const f = (feeds[key] as Float32Array).slice();
-    for (const i of shifted) for (let c = 0; c < D; c++) for (let k = 0; k < 64; k++) {
-      const j = (i * D + c) * 64 + k;
-      f[j] = SCALE[c] * f[j] + SHIFT[c];
-    }
+    for (const i of shifted)
+      for (let c = 0; c < D; c++)
+        for (let k = 0; k < 64; k++) {
+          const j = (i * D + c) * 64 + k;
+          f[j] = SCALE[c] * f[j] + SHIFT[c];
+        }
     feeds[key] = f;
   }
   const fused = (feeds.fused as Float32Array).slice();
-  for (const i of shifted) for (let k = 0; k < 64; k++) for (let c = 0; c < D; c++) {
-    const j = (i * 64 + k) * D + c;
-    fused[j] = SCALE[c] * fused[j] + SHIFT[c];
-  }
+  for (const i of shifted)
+    for (let k = 0; k < 64; k++)
+      for (let c = 0; c < D; c++) {
+        const j = (i * 64 + k) * D + c;
+        fused[j] = SCALE[c] * fused[j] + SHIFT[c];
+      }
   feeds.fused = fused;
   return feeds;
 }
@@ -86,10 +90,11 @@ test('the alignment term has a non-zero gradient on the affine of the subsets in
     for (let r = 1; r < FULL_ROW; r++) assert.equal(maxAbs(row(name, r)), 0, `${name} row ${r} (subset not in the batch)`);
   }
   // Only En1 is aligned (the paper's best), and the head itself is not touched by this term.
-  for (const name of ['modality_affine.en0.weight', 'bottleneck.0.fc1.weight', 'prototype_token']) assert.equal(maxAbs(out[`grad.${name}`]), 0, name);
+  for (const name of ['modality_affine.en0.weight', 'bottleneck.0.fc1.weight', 'prototype_token'])
+    assert.equal(maxAbs(out[`grad.${name}`]), 0, name);
 });
 
-test('recon trains both groups\' affines through the head input; the gather loss never reaches them', async () => {
+test("recon trains both groups' affines through the head input; the gather loss never reaches them", async () => {
   const weights = withAffine();
   const feeds = shiftedFeeds(weights, [0, 0, FULL_ROW, FULL_ROW], [0, 1]);
   const recon = buildTiny(B, config, weights, DEFAULT_OBJECTIVE, { stats: STATS, gradsOf: (o) => o.recon });
@@ -126,7 +131,10 @@ test('the alignment optimum undoes a channel shift (moment matching), and collap
     const weights = withAffine();
     const w = weights.get('modality_affine.en1.weight')!.data;
     const b = weights.get('modality_affine.en1.bias')!.data;
-    for (let c = 0; c < D; c++) { w[c] = gamma(c); b[c] = beta(c); } // row 0 (flair only)
+    for (let c = 0; c < D; c++) {
+      w[c] = gamma(c);
+      b[c] = beta(c);
+    } // row 0 (flair only)
     const built = buildTiny(B, config, weights, alignOnly, { stats: STATS, gradsOf: (o) => o.align! });
     const out = await runBuilt(await sessionOf(built), built, shiftedFeeds(weights, [0, 0, 0, 0], [0, 1, 2, 3]));
     let sq = 0;
@@ -134,13 +142,22 @@ test('the alignment optimum undoes a channel shift (moment matching), and collap
     for (const v of out['grad.modality_affine.en1.bias']) sq += v * v;
     return { align: out['loss.align'][0], gradNorm: Math.sqrt(sq) };
   };
-  const identity = await run(() => 1, () => 0);
+  const identity = await run(
+    () => 1,
+    () => 0,
+  );
   // γ = 1/a, β = −c/a maps a·f + c back to f, whose statistics are the full-modality ones.
-  const optimum = await run((c) => 1 / SCALE[c], (c) => -SHIFT[c] / SCALE[c]);
+  const optimum = await run(
+    (c) => 1 / SCALE[c],
+    (c) => -SHIFT[c] / SCALE[c],
+  );
   assert.ok(identity.align > 0.05, `identity ${identity.align}`);
   assert.ok(optimum.align < 1e-9 && optimum.gradNorm < 1e-4 * identity.gradNorm, `optimum ${JSON.stringify(optimum)}`);
   // Collapse (γ = 0, β = μ_full): every feature equal; the spread term costs mean σ_full² (~0.67 here).
-  const collapsed = await run(() => 0, (c) => STATS[1].mean[c]);
+  const collapsed = await run(
+    () => 0,
+    (c) => STATS[1].mean[c],
+  );
   const expected = STATS[1].std.reduce((s, v) => s + v * v, 0) / D;
   assert.ok(Math.abs(collapsed.align - expected) < 1e-4 * expected, `collapsed ${collapsed.align} vs mean σ² ${expected}`);
   // γ = 0 is a stationary point of the spread term, but a maximum along γ: worse than no alignment at all.
@@ -190,7 +207,10 @@ test('finite differences of the alignment term agree with its gradient on the af
     const g = analytic[`grad.${name}`];
     // A random direction over the rows of the subsets in the batch (0, 3, 6), and the gradient's own.
     const random = g.map((_, i) => ([0, 3, FULL_ROW].includes(Math.floor(i / D)) ? rand() * 2 - 1 : 0));
-    for (const [what, dir] of [['random direction', random], ['its gradient', g]] as const) {
+    for (const [what, dir] of [
+      ['random direction', random],
+      ['its gradient', g],
+    ] as const) {
       const norm = Math.sqrt(dir.reduce((s, v) => s + v * v, 0));
       const u = dir.map((v) => v / norm);
       const expected = u.reduce((s, v, i) => s + v * g[i], 0);
@@ -199,9 +219,11 @@ test('finite differences of the alignment term agree with its gradient on the af
         return (await runBuilt(fs, forward, { ...feeds, [name]: data }, ['loss.align']))['loss.align'][0];
       };
       const h = 1e-3;
-      const fd = (await alignAt(h) - await alignAt(-h)) / (2 * h);
+      const fd = ((await alignAt(h)) - (await alignAt(-h))) / (2 * h);
       const rel = Math.abs(fd - expected) / Math.abs(expected);
-      t.diagnostic(`${name} along ${what}: analytic ${expected.toExponential(4)}, finite difference ${fd.toExponential(4)}, rel ${rel.toExponential(2)}`);
+      t.diagnostic(
+        `${name} along ${what}: analytic ${expected.toExponential(4)}, finite difference ${fd.toExponential(4)}, rel ${rel.toExponential(2)}`,
+      );
       assert.ok(rel < 1e-2, `${name} along ${what}: ${rel}`);
     }
   }

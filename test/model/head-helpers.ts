@@ -38,11 +38,22 @@ export interface BuiltObjective {
  * of `gradsOf(objective)` w.r.t. every parameter (the trainer's own graph uses the total).
  */
 export function buildTiny(
-  b: number, cfg: HeadConfig, weights: WeightMap, objCfg: ObjectiveConfig,
+  b: number,
+  cfg: HeadConfig,
+  weights: WeightMap,
+  objCfg: ObjectiveConfig,
   opts: { stats?: ChannelStats[]; gradsOf?: (o: Objective) => Tensor; extraOutputs?: boolean } = {},
 ): BuiltObjective {
   const side = 8;
-  const { graph, objective, params } = buildTrainingGraph({ batch: b, side, head: cfg, weights, objective: objCfg, stats: opts.stats, grads: false });
+  const { graph, objective, params } = buildTrainingGraph({
+    batch: b,
+    side,
+    head: cfg,
+    weights,
+    objective: objCfg,
+    stats: opts.stats,
+    grads: false,
+  });
   if (opts.extraOutputs) {
     graph.output('out.inp', objective.head.inp);
     graph.output('out.bottleneck', objective.head.bottleneck);
@@ -72,7 +83,12 @@ export function goldenFeeds(from: number, to: number, weights: WeightMap, subset
   return feeds;
 }
 
-export async function runBuilt(session: Session, built: BuiltObjective, feeds: Feeds, fetch?: string[]): Promise<Record<string, Float32Array>> {
+export async function runBuilt(
+  session: Session,
+  built: BuiltObjective,
+  feeds: Feeds,
+  fetch?: string[],
+): Promise<Record<string, Float32Array>> {
   const used: Feeds = {};
   for (const name of session.inputNames) used[name] = feeds[name];
   const out = await run(session, used, built.shapes, fetch);

@@ -5,9 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, SafetensorsError } from '../../src/engine/errors';
-import {
-  headConfig, headParamShapes, initHeadParams, loadHeadParams, saveHeadParams,
-} from '../../src/engine/model/headWeights';
+import { headConfig, headParamShapes, initHeadParams, loadHeadParams, saveHeadParams } from '../../src/engine/model/headWeights';
 import { readSafetensors, serializeSafetensors, parseSafetensors, type TensorToWrite } from '../../src/engine/safetensors';
 import { WEIGHTS_FILE, referenceHead } from './head-helpers';
 
@@ -27,8 +25,16 @@ test('initHeadParams follows train.py: trunc-normal(0.01, ±0.03) Linear weights
     const vals = Array.from(t.data);
     if (name === 'prototype_token') continue;
     if (/\.(fc1|fc2|q|kv|proj)\.weight$/.test(name)) linearWeights.push(...vals);
-    else if (/norm\d\.weight$|learn_scale$/.test(name)) assert.ok(vals.every((v) => v === 1), name);
-    else assert.ok(vals.every((v) => v === 0), name);
+    else if (/norm\d\.weight$|learn_scale$/.test(name))
+      assert.ok(
+        vals.every((v) => v === 1),
+        name,
+      );
+    else
+      assert.ok(
+        vals.every((v) => v === 0),
+        name,
+      );
   }
   const n = linearWeights.length;
   const mean = linearWeights.reduce((s, v) => s + v, 0) / n;
@@ -54,10 +60,20 @@ function editedHead(edit: (tensors: Record<string, TensorToWrite>) => void) {
 }
 
 test('loadHeadParams names a missing or mismatched tensor', () => {
-  const missing = editedHead((t) => { delete t['decoder.5.mlp.fc2.bias']; });
-  assert.throws(() => loadHeadParams(missing), (e: unknown) => e instanceof SafetensorsError && /decoder\.5\.mlp\.fc2\.bias.*missing/.test(e.message));
-  const reshaped = editedHead((t) => { t['aggregation.0.attn.kv.weight'] = { shape: [64, 128], data: t['aggregation.0.attn.kv.weight'].data }; });
-  assert.throws(() => loadHeadParams(reshaped), (e: unknown) => e instanceof SafetensorsError && /aggregation\.0\.attn\.kv\.weight.*\[64, 128\].*\[128, 64\]/.test(e.message));
+  const missing = editedHead((t) => {
+    delete t['decoder.5.mlp.fc2.bias'];
+  });
+  assert.throws(
+    () => loadHeadParams(missing),
+    (e: unknown) => e instanceof SafetensorsError && /decoder\.5\.mlp\.fc2\.bias.*missing/.test(e.message),
+  );
+  const reshaped = editedHead((t) => {
+    t['aggregation.0.attn.kv.weight'] = { shape: [64, 128], data: t['aggregation.0.attn.kv.weight'].data };
+  });
+  assert.throws(
+    () => loadHeadParams(reshaped),
+    (e: unknown) => e instanceof SafetensorsError && /aggregation\.0\.attn\.kv\.weight.*\[64, 128\].*\[128, 64\]/.test(e.message),
+  );
   // An explicit config that does not fit the file: learn_scale has 4 heads, not 8.
   assert.throws(() => loadHeadParams(readSafetensors(WEIGHTS_FILE), headConfig(64, 8)), /learn_scale.*\[4, 1, 1\].*\[8, 1, 1\]/);
   const notAHead = parseSafetensors(serializeSafetensors({ x: { shape: [1], data: new Float32Array(1) } }), 'x.safetensors');

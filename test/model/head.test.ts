@@ -10,7 +10,16 @@ import { initModalityAffine } from '../../src/engine/model/alignment';
 import { headConfig, initHeadParams } from '../../src/engine/model/headWeights';
 import { DEFAULT_OBJECTIVE, REFERENCE_OBJECTIVE } from '../../src/engine/model/losses';
 import {
-  type Feeds, buildTiny, goldenFeeds, goldenTensor, images, maxErr, mulberry, referenceHead, runBuilt, sessionOf,
+  type Feeds,
+  buildTiny,
+  goldenFeeds,
+  goldenTensor,
+  images,
+  maxErr,
+  mulberry,
+  referenceHead,
+  runBuilt,
+  sessionOf,
 } from './head-helpers';
 
 const { config, params: weights } = referenceHead();
@@ -62,7 +71,14 @@ test('training gradients on the 4 full-modality images match the reference (hook
   check('loss_recon', out['loss.recon'], 'grad.loss_recon');
   check('loss_gather', out['loss.gather'], 'grad.loss_gather');
   check('loss_total', out.loss, 'grad.loss_total');
-  for (const name of ['bottleneck.0.fc1.weight', 'decoder.0.attn.q.weight', 'decoder.0.attn.learn_scale', 'decoder.7.attn.q.weight', 'aggregation.0.attn.q.weight', 'prototype_token']) {
+  for (const name of [
+    'bottleneck.0.fc1.weight',
+    'decoder.0.attn.q.weight',
+    'decoder.0.attn.learn_scale',
+    'decoder.7.attn.q.weight',
+    'aggregation.0.attn.q.weight',
+    'prototype_token',
+  ]) {
     check(`grad ${name}`, out[`grad.${name}`], `grad.${name}`);
   }
   let sq = 0;
@@ -103,7 +119,13 @@ test('finite differences of the loss (no hook) agree with the analytic gradient'
   };
   // Coordinates of weight matrices, among the largest gradients (float32 losses near 1 resolve
   // ~1e-7, so a coordinate must move the loss well above that): fourth-order central difference.
-  for (const name of ['bottleneck.0.fc1.weight', 'decoder.0.attn.q.weight', 'decoder.4.attn.kv.weight', 'decoder.7.mlp.fc2.weight', 'prototype_token']) {
+  for (const name of [
+    'bottleneck.0.fc1.weight',
+    'decoder.0.attn.q.weight',
+    'decoder.4.attn.kv.weight',
+    'decoder.7.mlp.fc2.weight',
+    'prototype_token',
+  ]) {
     const g = analytic[`grad.${name}`];
     const gmax = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const big = [...g.keys()].filter((i) => Math.abs(g[i]) >= 0.5 * gmax);
@@ -113,7 +135,10 @@ test('finite differences of the loss (no hook) agree with the analytic gradient'
       e[i] = 1;
       // Loss change ≈ 2e-4 (≫ float32 resolution), but never more than 1e-2 (kinks, curvature).
       const h = Math.min(1e-2, 1e-4 / Math.abs(g[i]));
-      const fd = (8 * (await lossAt(name, e, h) - await lossAt(name, e, -h)) - (await lossAt(name, e, 2 * h) - await lossAt(name, e, -2 * h))) / (12 * h);
+      const fd =
+        (8 * ((await lossAt(name, e, h)) - (await lossAt(name, e, -h))) -
+          ((await lossAt(name, e, 2 * h)) - (await lossAt(name, e, -2 * h)))) /
+        (12 * h);
       record(`${name}[${i}]`, fd, g[i]);
     }
   }
@@ -121,25 +146,36 @@ test('finite differences of the loss (no hook) agree with the analytic gradient'
   // biases, norms, learn_scale and the aggregation block, whose single coordinates are too weak
   // or too close to ReLU kinks for float32 differences. Step: loss change ≈ 1e-4, within [1e-3, 1e-2].
   for (const name of [
-    'bottleneck.0.fc1.weight', 'bottleneck.0.fc2.bias', 'decoder.0.attn.learn_scale', 'decoder.3.attn.proj.weight',
-    'decoder.7.norm2.weight', 'aggregation.0.attn.kv.weight', 'aggregation.0.mlp.fc2.bias', 'prototype_token',
+    'bottleneck.0.fc1.weight',
+    'bottleneck.0.fc2.bias',
+    'decoder.0.attn.learn_scale',
+    'decoder.3.attn.proj.weight',
+    'decoder.7.norm2.weight',
+    'aggregation.0.attn.kv.weight',
+    'aggregation.0.mlp.fc2.bias',
+    'prototype_token',
   ]) {
     const g = analytic[`grad.${name}`];
     const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
     const u = g.map((v) => v / norm);
     const h = Math.min(1e-2, Math.max(1e-3, 5e-5 / norm));
-    record(`${name} along its gradient`, (await lossAt(name, u, h) - await lossAt(name, u, -h)) / (2 * h), norm);
+    record(`${name} along its gradient`, ((await lossAt(name, u, h)) - (await lossAt(name, u, -h))) / (2 * h), norm);
   }
   assert.ok(worst < 1e-2, `worst relative error ${worst}`);
 });
-
 
 test('an initialised head of another shape (D 48, 3 heads, 4 INPs, 4 blocks) builds, runs and trains finitely', async () => {
   const cfg = headConfig(48, 3, { inpCount: 4, decoderDepth: 4 });
   const w = new Map([...initHeadParams(cfg, 3), ...initModalityAffine(48)]);
   const objective = { ...DEFAULT_OBJECTIVE, lambdaAlign: 0 };
   const built = buildTiny(2, cfg, w, objective, { gradsOf: (o) => o.total, extraOutputs: true });
-  assert.deepEqual(built.objective.head.de.map((t) => t.shape), [[2, 48, 8, 8], [2, 48, 8, 8]]);
+  assert.deepEqual(
+    built.objective.head.de.map((t) => t.shape),
+    [
+      [2, 48, 8, 8],
+      [2, 48, 8, 8],
+    ],
+  );
   assert.deepEqual(built.objective.head.inp.shape, [2, 4, 48]);
   const rand = mulberry(11);
   const feeds: Feeds = { subset: BigInt64Array.from([0n, 5n]) };

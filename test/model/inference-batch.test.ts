@@ -24,7 +24,10 @@ test('inference model, symbolic batch: any batch size, reference numbers, rows i
   const encoder = loadEncoderWeights(join(FIXTURES, 'encoder-ref.safetensors'));
   const head = referenceHead();
   const { image, subset } = maskedGoldenBatch();
-  const session = await createSession(buildInferenceModel({ encoder, head, affine: initModalityAffine(head.config.dim), batch: 'dynamic', size: PX }), { provider: 'cpu', threads: 2 });
+  const session = await createSession(
+    buildInferenceModel({ encoder, head, affine: initModalityAffine(head.config.dim), batch: 'dynamic', size: PX }),
+    { provider: 'cpu', threads: 2 },
+  );
   try {
     assert.deepEqual(session.inputNames, ['image', 'subset']);
     const per = 3 * PX * PX;
@@ -37,11 +40,20 @@ test('inference model, symbolic batch: any batch size, reference numbers, rows i
     const e = maxErr(score, goldenScore.subarray(0, b));
     assert.ok(e.rel < 1e-5, `score rel err ${e.rel}`);
     for (let i = 0; i < b; i++) {
-      const one = await run(session, { image: image.slice(i * per, (i + 1) * per), subset: subset.slice(i, i + 1) }, { image: [1, 3, PX, PX], subset: [1] });
+      const one = await run(
+        session,
+        { image: image.slice(i * per, (i + 1) * per), subset: subset.slice(i, i + 1) },
+        { image: [1, 3, PX, PX], subset: [1] },
+      );
       assert.equal((one.score.data as Float32Array)[0], score[i], `row ${i}: batched score differs from batch 1`);
       const m = one.map256.data as Float32Array;
       const mb = (out.map256.data as Float32Array).subarray(i * 65536, (i + 1) * 65536);
-      let d = 0; let n = 0; for (let j = 0; j < m.length; j++) { if (m[j] !== mb[j]) n++; d = Math.max(d, Math.abs(m[j] - mb[j])); }
+      let d = 0;
+      let n = 0;
+      for (let j = 0; j < m.length; j++) {
+        if (m[j] !== mb[j]) n++;
+        d = Math.max(d, Math.abs(m[j] - mb[j]));
+      }
       assert.ok(n === 0, `row ${i}: batched map256 differs from batch 1 in ${n} values, max ${d}`);
     }
   } finally {
@@ -61,7 +73,10 @@ test('symbolic batch emission: reshape and expand follow the run-time batch; the
       const data = Float32Array.from({ length: b * 6 }, (_, i) => i);
       const y = (await run(session, { x: data }, { x: [b, 2, 3] })).y;
       assert.deepEqual(y.dims, [b, 6]);
-      assert.deepEqual(Array.from(y.data as Float32Array), Array.from(data, (v, i) => v + [10, 20, 30][i % 3]));
+      assert.deepEqual(
+        Array.from(y.data as Float32Array),
+        Array.from(data, (v, i) => v + [10, 20, 30][i % 3]),
+      );
     }
   } finally {
     await releaseSession(session);

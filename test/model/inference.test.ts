@@ -42,7 +42,10 @@ test('inference model: scores of 4 images × 7 subsets and the maps match the re
   // Reference mode (no affine) and an identity affine must both give the reference's numbers.
   for (const affine of [undefined, initModalityAffine(head.config.dim)]) {
     const label = affine ? 'identity affine' : 'no affine';
-    const session = await createSession(buildInferenceModel({ encoder, head, affine, batch: b, size: PX }), { provider: 'cpu', threads: 2 });
+    const session = await createSession(buildInferenceModel({ encoder, head, affine, batch: b, size: PX }), {
+      provider: 'cpu',
+      threads: 2,
+    });
     try {
       const out = await run(session, { image, subset }, { image: [b, 3, PX, PX], subset: [b] });
       assert.deepEqual(out.map.dims, [b, 1, PX, PX]);
@@ -52,7 +55,9 @@ test('inference model: scores of 4 images × 7 subsets and the maps match the re
       const eScore = maxErr(score, goldenScore);
       const ePx = maxErr(fullRows(out.map.data as Float32Array, PX * PX, N), goldenPx);
       const e256 = maxErr(fullRows(out.map256.data as Float32Array, 256 * 256, 2), golden256);
-      t.diagnostic(`${label}: score max rel err ${eScore.rel.toExponential(2)}; amap_px ${ePx.abs.toExponential(2)} (max ${ePx.ref.toFixed(3)}); amap_256_smooth ${e256.abs.toExponential(2)} (max ${e256.ref.toFixed(3)})`);
+      t.diagnostic(
+        `${label}: score max rel err ${eScore.rel.toExponential(2)}; amap_px ${ePx.abs.toExponential(2)} (max ${ePx.ref.toFixed(3)}); amap_256_smooth ${e256.abs.toExponential(2)} (max ${e256.ref.toFixed(3)})`,
+      );
       assert.ok(eScore.rel < 1e-5, `${label}: score rel err ${eScore.rel}`);
       assert.ok(ePx.rel < 1e-5, `${label}: amap_px rel err ${ePx.rel}`);
       assert.ok(e256.rel < 1e-5, `${label}: amap_256_smooth rel err ${e256.rel}`);
@@ -72,7 +77,10 @@ test('inference model: a non-identity affine changes the scores of exactly the s
   const d = head.config.dim;
   const weight = affine.get('modality_affine.en1.weight')!.data;
   const bias = affine.get('modality_affine.en1.bias')!.data;
-  for (let c = 0; c < d; c++) { weight[d + c] = 4; bias[d + c] = c % 2 ? 2 : -2; }
+  for (let c = 0; c < d; c++) {
+    weight[d + c] = 4;
+    bias[d + c] = c % 2 ? 2 : -2;
+  }
   const { image, subset } = maskedGoldenBatch();
   const rows = [0, 1, 2]; // image 0, subsets 1..3
   const b = rows.length;
@@ -82,7 +90,10 @@ test('inference model: a non-identity affine changes the scores of exactly the s
   const ids = BigInt64Array.from(rows, (r) => subset[r]);
   const scores: Float32Array[] = [];
   for (const a of [undefined, affine]) {
-    const session = await createSession(buildInferenceModel({ encoder, head, affine: a, batch: b, size: PX }), { provider: 'cpu', threads: 2 });
+    const session = await createSession(buildInferenceModel({ encoder, head, affine: a, batch: b, size: PX }), {
+      provider: 'cpu',
+      threads: 2,
+    });
     scores.push((await run(session, { image: img, subset: ids }, { image: [b, 3, PX, PX], subset: [b] })).score.data as Float32Array);
     await releaseSession(session);
   }

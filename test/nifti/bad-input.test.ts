@@ -38,20 +38,40 @@ function put(name: string, bytes: Uint8Array | string): string {
   return path;
 }
 
-interface Case { name: string; file: string; code: string; opts?: Parameters<typeof readNifti>[1] }
+interface Case {
+  name: string;
+  file: string;
+  code: string;
+  opts?: Parameters<typeof readNifti>[1];
+}
 
 const rssBefore = process.memoryUsage().rss;
 const LE = true;
 const cases: Case[] = [];
-const add = (name: string, bytes: Uint8Array | string, code: string, opts?: Case['opts']) => cases.push({ name, file: put(name, bytes), code, opts });
+const add = (name: string, bytes: Uint8Array | string, code: string, opts?: Case['opts']) =>
+  cases.push({ name, file: put(name, bytes), code, opts });
 
 // Files that are not NIfTI at all.
 add('empty.nii', new Uint8Array(0), 'nifti/empty-file');
 add('empty.nii.gz', new Uint8Array(0), 'nifti/empty-file');
 add('text.nii.gz', 'subject,age\nsub-01,34\nsub-02,41\n'.repeat(20), 'nifti/not-nifti');
 add('three-bytes.nii', new Uint8Array([1, 2, 3]), 'nifti/not-nifti');
-add('analyze.nii', patched((v) => { v.setUint8(344, 0); v.setUint8(345, 0); v.setUint8(346, 0); }), 'nifti/not-nifti');
-add('pair-header.nii', patched((v) => { v.setUint8(345, 0x69); }), 'nifti/unsupported-format');
+add(
+  'analyze.nii',
+  patched((v) => {
+    v.setUint8(344, 0);
+    v.setUint8(345, 0);
+    v.setUint8(346, 0);
+  }),
+  'nifti/not-nifti',
+);
+add(
+  'pair-header.nii',
+  patched((v) => {
+    v.setUint8(345, 0x69);
+  }),
+  'nifti/unsupported-format',
+);
 
 // Broken gzip.
 const gz = gzipSync(valid({ dims: [16, 16, 16] }), { level: 1 });
@@ -76,40 +96,153 @@ add('truncated-data.nii', valid().subarray(0, 352 + 100), 'nifti/truncated-data'
 add('truncated-data.nii.gz', gzipSync(valid().subarray(0, 352 + 100)), 'nifti/truncated-data');
 
 // Dimensions.
-add('negative-dim.nii', patched((v) => v.setInt16(44, -4, LE)), 'nifti/bad-dims');
-add('zero-dim.nii', patched((v) => v.setInt16(46, 0, LE)), 'nifti/bad-dims');
-add('ndim-9.nii', patched((v) => v.setInt16(40, 9, LE)), 'nifti/bad-dim-count');
-add('ndim-0.nii', patched((v) => v.setInt16(40, 0, LE)), 'nifti/bad-dim-count');
-add('overflow-v1.nii', patched((v) => { v.setInt16(40, 7, LE); for (let i = 1; i <= 7; i++) v.setInt16(40 + 2 * i, 32767, LE); }), 'nifti/voxel-overflow');
-add('overflow-v2.nii', patched((v) => { for (let i = 1; i <= 3; i++) v.setBigInt64(16 + 8 * i, 2n ** 30n, LE); }, valid({ version: 2 })), 'nifti/voxel-overflow');
-add('absurd-dim-v2.nii', patched((v) => v.setBigInt64(24, 2n ** 40n, LE), valid({ version: 2 })), 'nifti/absurd-dims');
+add(
+  'negative-dim.nii',
+  patched((v) => v.setInt16(44, -4, LE)),
+  'nifti/bad-dims',
+);
+add(
+  'zero-dim.nii',
+  patched((v) => v.setInt16(46, 0, LE)),
+  'nifti/bad-dims',
+);
+add(
+  'ndim-9.nii',
+  patched((v) => v.setInt16(40, 9, LE)),
+  'nifti/bad-dim-count',
+);
+add(
+  'ndim-0.nii',
+  patched((v) => v.setInt16(40, 0, LE)),
+  'nifti/bad-dim-count',
+);
+add(
+  'overflow-v1.nii',
+  patched((v) => {
+    v.setInt16(40, 7, LE);
+    for (let i = 1; i <= 7; i++) v.setInt16(40 + 2 * i, 32767, LE);
+  }),
+  'nifti/voxel-overflow',
+);
+add(
+  'overflow-v2.nii',
+  patched(
+    (v) => {
+      for (let i = 1; i <= 3; i++) v.setBigInt64(16 + 8 * i, 2n ** 30n, LE);
+    },
+    valid({ version: 2 }),
+  ),
+  'nifti/voxel-overflow',
+);
+add(
+  'absurd-dim-v2.nii',
+  patched((v) => v.setBigInt64(24, 2n ** 40n, LE), valid({ version: 2 })),
+  'nifti/absurd-dims',
+);
 // A lying header in a tiny .gz: 30000×30000×30000 float32 would need ~100 TB.
-add('lying-header.nii.gz', gzipSync(patched((v) => { for (let i = 1; i <= 3; i++) v.setInt16(40 + 2 * i, 30000, LE); })), 'nifti/too-large');
+add(
+  'lying-header.nii.gz',
+  gzipSync(
+    patched((v) => {
+      for (let i = 1; i <= 3; i++) v.setInt16(40 + 2 * i, 30000, LE);
+    }),
+  ),
+  'nifti/too-large',
+);
 add('over-limit.nii', valid({ dims: [32, 32, 32] }), 'nifti/too-large', { maxBytes: 64 * 1024 });
 add('over-limit.nii.gz', gzipSync(valid({ dims: [32, 32, 32] })), 'nifti/too-large', { maxBytes: 64 * 1024 });
 
 // Offsets.
-add('vox-offset-past-eof.nii', patched((v) => v.setFloat32(108, 1e6, LE)), 'nifti/bad-vox-offset');
+add(
+  'vox-offset-past-eof.nii',
+  patched((v) => v.setFloat32(108, 1e6, LE)),
+  'nifti/bad-vox-offset',
+);
 add('vox-offset-past-eof.nii.gz', gzipSync(patched((v) => v.setFloat32(108, 1e5, LE))), 'nifti/bad-vox-offset');
-add('vox-offset-in-header.nii', patched((v) => v.setFloat32(108, 100, LE)), 'nifti/bad-vox-offset');
-add('vox-offset-fractional.nii', patched((v) => v.setFloat32(108, 352.5, LE)), 'nifti/bad-vox-offset');
+add(
+  'vox-offset-in-header.nii',
+  patched((v) => v.setFloat32(108, 100, LE)),
+  'nifti/bad-vox-offset',
+);
+add(
+  'vox-offset-fractional.nii',
+  patched((v) => v.setFloat32(108, 352.5, LE)),
+  'nifti/bad-vox-offset',
+);
 
 // Datatypes.
-add('unknown-datatype.nii', patched((v) => v.setInt16(70, 99, LE)), 'nifti/unknown-datatype');
-add('complex64.nii', patched((v) => { v.setInt16(70, 32, LE); v.setInt16(72, 64, LE); }), 'nifti/unsupported-datatype');
-add('rgb24.nii', patched((v) => { v.setInt16(70, 128, LE); v.setInt16(72, 24, LE); }), 'nifti/unsupported-datatype');
-add('bitpix-mismatch.nii', patched((v) => v.setInt16(72, 32, LE)), 'nifti/bad-bitpix');
+add(
+  'unknown-datatype.nii',
+  patched((v) => v.setInt16(70, 99, LE)),
+  'nifti/unknown-datatype',
+);
+add(
+  'complex64.nii',
+  patched((v) => {
+    v.setInt16(70, 32, LE);
+    v.setInt16(72, 64, LE);
+  }),
+  'nifti/unsupported-datatype',
+);
+add(
+  'rgb24.nii',
+  patched((v) => {
+    v.setInt16(70, 128, LE);
+    v.setInt16(72, 24, LE);
+  }),
+  'nifti/unsupported-datatype',
+);
+add(
+  'bitpix-mismatch.nii',
+  patched((v) => v.setInt16(72, 32, LE)),
+  'nifti/bad-bitpix',
+);
 
 // Values, scaling, transforms.
 const withNonFinite = Float32Array.from({ length: 64 }, (_, i) => (i === 3 ? NaN : i === 9 || i === 10 ? -Infinity : i));
 add('nan-inf.nii', valid({ datatype: 'float32', data: withNonFinite }), 'nifti/non-finite');
 add('nan-inf.nii.gz', gzipSync(valid({ datatype: 'float64', data: withNonFinite })), 'nifti/non-finite');
-add('inf-after-scaling.nii', patched((v) => v.setFloat32(112, 3e38, LE), valid({ datatype: 'int16' })), 'nifti/non-finite');
-add('bad-scl-inter.nii', patched((v) => { v.setFloat32(112, 2, LE); v.setFloat32(116, NaN, LE); }), 'nifti/bad-scaling');
-add('zero-sform.nii', patched((v) => { for (let i = 0; i < 12; i++) v.setFloat32(280 + 4 * i, 0, LE); }), 'nifti/bad-affine');
-add('nan-sform.nii', patched((v) => v.setFloat32(280, NaN, LE)), 'nifti/bad-affine');
-add('collinear-sform.nii', patched((v) => { v.setFloat32(284, 2, LE); v.setFloat32(300, 0, LE); }), 'nifti/bad-affine');
-add('qform-zero-pixdim.nii', patched((v) => { v.setInt16(254, 0, LE); v.setFloat32(84, 0, LE); }), 'nifti/bad-affine');
+add(
+  'inf-after-scaling.nii',
+  patched((v) => v.setFloat32(112, 3e38, LE), valid({ datatype: 'int16' })),
+  'nifti/non-finite',
+);
+add(
+  'bad-scl-inter.nii',
+  patched((v) => {
+    v.setFloat32(112, 2, LE);
+    v.setFloat32(116, NaN, LE);
+  }),
+  'nifti/bad-scaling',
+);
+add(
+  'zero-sform.nii',
+  patched((v) => {
+    for (let i = 0; i < 12; i++) v.setFloat32(280 + 4 * i, 0, LE);
+  }),
+  'nifti/bad-affine',
+);
+add(
+  'nan-sform.nii',
+  patched((v) => v.setFloat32(280, NaN, LE)),
+  'nifti/bad-affine',
+);
+add(
+  'collinear-sform.nii',
+  patched((v) => {
+    v.setFloat32(284, 2, LE);
+    v.setFloat32(300, 0, LE);
+  }),
+  'nifti/bad-affine',
+);
+add(
+  'qform-zero-pixdim.nii',
+  patched((v) => {
+    v.setInt16(254, 0, LE);
+    v.setFloat32(84, 0, LE);
+  }),
+  'nifti/bad-affine',
+);
 
 // 4-D volume index.
 const fourD = valid({ dims: [4, 4, 4, 3] });
@@ -140,7 +273,10 @@ test('a gzip bomb (small header, hundreds of MB of inflated data) is refused wit
   const parts = [head, ...Array.from({ length: 256 }, () => zeros)];
   const bomb = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
-  for (const p of parts) { bomb.set(p, o); o += p.length; }
+  for (const p of parts) {
+    bomb.set(p, o);
+    o += p.length;
+  }
   assert.ok(bomb.length < 400 * 1024, `bomb is ${bomb.length} bytes compressed`);
   const file = put('bomb.nii.gz', bomb);
   const before = process.memoryUsage().rss;
@@ -161,7 +297,11 @@ test('allowNonFinite replaces NaN/Inf with 0 and reports how many', () => {
 
 test('byte input: the same checks, named by opts.file', () => {
   assertNiftiError(() => readNifti(valid().subarray(0, 300), { file: 'in-memory.nii' }), 'nifti/truncated-header', 'in-memory.nii');
-  assertNiftiError(() => readNifti(gzipSync(valid()).subarray(0, 30), { file: 'in-memory.nii.gz' }), 'nifti/truncated-gzip', 'in-memory.nii.gz');
+  assertNiftiError(
+    () => readNifti(gzipSync(valid()).subarray(0, 30), { file: 'in-memory.nii.gz' }),
+    'nifti/truncated-gzip',
+    'in-memory.nii.gz',
+  );
   assert.equal(readNifti(gzipSync(valid())).volume.data[7], 7, 'valid bytes still read');
 });
 

@@ -38,7 +38,11 @@ const AFFINE_ATOL = 1e-4;
 test('the fixture set covers what the reader must handle', () => {
   const all = Object.values(expected);
   assert.ok(Object.keys(expected).length >= 20);
-  for (const dt of ['uint8', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64']) assert.ok(all.some((e) => e.datatype === dt), dt);
+  for (const dt of ['uint8', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'])
+    assert.ok(
+      all.some((e) => e.datatype === dt),
+      dt,
+    );
   assert.ok(all.some((e) => !e.littleEndian && e.version === 1) && all.some((e) => !e.littleEndian && e.version === 2));
   assert.ok(all.some((e) => e.dims.length === 4));
   assert.ok(all.some((e) => e.sformCode === 0 && e.qformCode > 0) && all.some((e) => e.sformCode === 0 && e.qformCode === 0));

@@ -36,9 +36,24 @@ test('refuses an empty file, a non-NIfTI, a truncated plain image and one over t
     return 'no error';
   };
   const plain = gunzipSync(readFileSync(join(GRID, 'lps.nii.gz')));
-  assert.equal(code(() => headerGridOf(new Uint8Array(0), 'e.nii')), 'nifti/empty-file');
-  assert.equal(code(() => headerGridOf(new TextEncoder().encode('definitely not a NIfTI file'), 'x.nii')), 'nifti/not-nifti');
-  assert.equal(code(() => headerGridOf(plain.subarray(0, plain.length - 10), 'cut.nii')), 'nifti/truncated-data');
-  assert.equal(code(() => headerGridOf(readFileSync(join(GRID, 'lps.nii.gz')), 'big.nii.gz', 2000)), 'nifti/too-large');
-  assert.equal(code(() => headerGridOf(plain, 'ok.nii')), 'no error');
+  assert.equal(
+    code(() => headerGridOf(new Uint8Array(0), 'e.nii')),
+    'nifti/empty-file',
+  );
+  assert.equal(
+    code(() => headerGridOf(new TextEncoder().encode('definitely not a NIfTI file'), 'x.nii')),
+    'nifti/not-nifti',
+  );
+  assert.equal(
+    code(() => headerGridOf(plain.subarray(0, plain.length - 10), 'cut.nii')),
+    'nifti/truncated-data',
+  );
+  assert.equal(
+    code(() => headerGridOf(readFileSync(join(GRID, 'lps.nii.gz')), 'big.nii.gz', 2000)),
+    'nifti/too-large',
+  );
+  assert.equal(
+    code(() => headerGridOf(plain, 'ok.nii')),
+    'no error',
+  );
 });

@@ -7,7 +7,16 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
-  axialSlice, coronalSlice, loadVolume, orientationCode, readNifti, sagittalSlice, sameGrid, toCanonical, volumeStats, writeNifti,
+  axialSlice,
+  coronalSlice,
+  loadVolume,
+  orientationCode,
+  readNifti,
+  sagittalSlice,
+  sameGrid,
+  toCanonical,
+  volumeStats,
+  writeNifti,
   type Volume,
 } from '../../src/engine/nifti';
 import { assertAllClose, assertNiftiError, makeTempDir, seededRandom } from './helpers';
@@ -33,11 +42,13 @@ function restore(ras: Volume, perm: [number, number, number], flips: [boolean, b
   const dims = perm.map((a) => ras.dims[a]) as [number, number, number];
   const data = new Float32Array(ras.data.length);
   const src = [0, 0, 0];
-  for (let k2 = 0; k2 < dims[2]; k2++) for (let k1 = 0; k1 < dims[1]; k1++) for (let k0 = 0; k0 < dims[0]; k0++) {
-    const k = [k0, k1, k2];
-    for (let s = 0; s < 3; s++) src[perm[s]] = flips[s] ? dims[s] - 1 - k[s] : k[s];
-    data[k0 + dims[0] * (k1 + dims[1] * k2)] = ras.data[src[0] + ras.dims[0] * (src[1] + ras.dims[1] * src[2])];
-  }
+  for (let k2 = 0; k2 < dims[2]; k2++)
+    for (let k1 = 0; k1 < dims[1]; k1++)
+      for (let k0 = 0; k0 < dims[0]; k0++) {
+        const k = [k0, k1, k2];
+        for (let s = 0; s < 3; s++) src[perm[s]] = flips[s] ? dims[s] - 1 - k[s] : k[s];
+        data[k0 + dims[0] * (k1 + dims[1] * k2)] = ras.data[src[0] + ras.dims[0] * (src[1] + ras.dims[1] * src[2])];
+      }
   const affine = new Float64Array(16);
   affine[15] = 1;
   for (let i = 0; i < 3; i++) {
@@ -71,7 +82,11 @@ test('RAS, LPS, LAS and a permuted storage load to identical canonical volumes a
   for (const [i, vol] of loaded.entries()) {
     const code = variants[i][0];
     assert.deepEqual(vol.dims, ras.dims, `${code} dims`);
-    assert.deepEqual(vol.spacing.map((s) => Math.fround(s)), ras.spacing.map((s) => Math.fround(s)), `${code} spacing`);
+    assert.deepEqual(
+      vol.spacing.map((s) => Math.fround(s)),
+      ras.spacing.map((s) => Math.fround(s)),
+      `${code} spacing`,
+    );
     assertAllClose(vol.affine, ras.affine, 0, 1e-5, `${code} canonical affine`);
     assert.deepEqual(vol.data, ras.data, `${code} canonical data`);
     for (let z = 0; z < ras.dims[2]; z++) assert.deepEqual(axialSlice(vol, z), axialSlice(ras, z), `${code} axial ${z}`);
@@ -84,7 +99,8 @@ test('toCanonical keeps every voxel at its world position', () => {
   const vol = restore(rasVolume(), [2, 0, 1], [false, true, true]);
   const canon = toCanonical(vol);
   assert.equal(orientationCode(canon.affine), 'RAS');
-  const world = (a: Float64Array, i: number, j: number, k: number) => [0, 1, 2].map((r) => a[r * 4] * i + a[r * 4 + 1] * j + a[r * 4 + 2] * k + a[r * 4 + 3]);
+  const world = (a: Float64Array, i: number, j: number, k: number) =>
+    [0, 1, 2].map((r) => a[r * 4] * i + a[r * 4 + 1] * j + a[r * 4 + 2] * k + a[r * 4 + 3]);
   const index = (v: Volume, i: number, j: number, k: number) => i + v.dims[0] * (j + v.dims[1] * k);
   const rand = seededRandom(5);
   for (let n = 0; n < 50; n++) {

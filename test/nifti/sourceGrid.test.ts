@@ -12,7 +12,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NiftiError } from '../../src/engine/errors';
-import { canonicalAxes, fromCanonical, isCanonical, loadVolumeWithSource, toCanonical, writeOnSourceGrid, type Volume } from '../../src/engine/nifti';
+import {
+  canonicalAxes,
+  fromCanonical,
+  isCanonical,
+  loadVolumeWithSource,
+  toCanonical,
+  writeOnSourceGrid,
+  type Volume,
+} from '../../src/engine/nifti';
 import { AnnotationDocument } from '../../src/extension/model/annotationDocument';
 import { assertSameGridHeader, canonicalIndexOf, GRID_FIXTURE_DIR, GRID_FIXTURES, rawNifti, storedVoxels } from '../helpers/sourceGrid';
 
@@ -20,7 +28,12 @@ const tmp = mkdtempSync(join(tmpdir(), 'anyad-srcgrid-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Storage voxels that get a marker: two corners and interior points. */
-const MARKERS: [number, number, number][] = [[0, 0, 0], [10, 12, 6], [3, 1, 5], [7, 9, 2]];
+const MARKERS: [number, number, number][] = [
+  [0, 0, 0],
+  [10, 12, 6],
+  [3, 1, 5],
+  [7, 9, 2],
+];
 
 test('fromCanonical inverts toCanonical bit for bit, for all 48 axis permutations and flips', () => {
   const dims = [5, 4, 3];
@@ -29,14 +42,24 @@ test('fromCanonical inverts toCanonical bit for bit, for all 48 axis permutation
   for (let i = 0; i < n; i++) data[i] = (i % 7 === 0 ? -1 : 1) * Math.fround(Math.sin(i + 1) * 1e3);
   data[1] = -0;
   data[2] = 1e-42; // subnormal
-  const perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+  const perms = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+  ];
   let cases = 0;
   for (const perm of perms) {
     for (let flips = 0; flips < 8; flips++) {
       // Storage axis k runs along world axis perm[k], reversed where flips has bit k.
       const affine = new Float64Array(16);
       affine[15] = 1;
-      perm.forEach((w, k) => { affine[w * 4 + k] = (flips >> k) & 1 ? -(k + 1) : k + 1; affine[w * 4 + 3] = 10 * w; });
+      perm.forEach((w, k) => {
+        affine[w * 4 + k] = (flips >> k) & 1 ? -(k + 1) : k + 1;
+        affine[w * 4 + 3] = 10 * w;
+      });
       const vol: Volume = { dims: dims as [number, number, number], spacing: [1, 2, 3], affine, data };
       const canonical = toCanonical(vol);
       assert.ok(isCanonical(canonical));
@@ -52,7 +75,11 @@ test('fromCanonical inverts toCanonical bit for bit, for all 48 axis permutation
     }
   }
   assert.equal(cases, 48);
-  assert.throws(() => fromCanonical(new Float32Array(59), { dims, axes: canonicalAxes(Float64Array.of(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1)) }), RangeError);
+  assert.throws(
+    () =>
+      fromCanonical(new Float32Array(59), { dims, axes: canonicalAxes(Float64Array.of(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1)) }),
+    RangeError,
+  );
 });
 
 /** Per fixture: writeOnSourceGrid of markers and of the input itself, and a saved annotation. */
@@ -75,7 +102,9 @@ for (const name of GRID_FIXTURES) {
 
     // A float32 map that is zero except for markers placed on the canonical grid.
     const map = new Float32Array(volume.data.length);
-    MARKERS.forEach((m, q) => { map[canonicalIndexOf(volume.data, raw.dim, m)] = 0.5 + q; });
+    MARKERS.forEach((m, q) => {
+      map[canonicalIndexOf(volume.data, raw.dim, m)] = 0.5 + q;
+    });
     const out = join(tmp, `${stem}_map.nii.gz`);
     writeOnSourceGrid(out, source, map, { description: 'markers' });
     const rawOut = rawNifti(out);
@@ -83,7 +112,9 @@ for (const name of GRID_FIXTURES) {
     const stored = storedVoxels(rawOut);
     const [nx, ny] = [raw.dim[1], raw.dim[2]];
     const expected = new Array<number>(stored.length).fill(0);
-    MARKERS.forEach(([i, j, k], q) => { expected[i + nx * (j + ny * k)] = 0.5 + q; });
+    MARKERS.forEach(([i, j, k], q) => {
+      expected[i + nx * (j + ny * k)] = 0.5 + q;
+    });
     assert.deepEqual(stored, expected, 'markers at their storage (i, j, k)');
     verifyEntries.push({ input, output: out, markers: MARKERS.map((m, q) => [...m, 0.5 + q]), only_markers: true });
   });
@@ -102,7 +133,9 @@ for (const name of GRID_FIXTURES) {
     const stored = storedVoxels(rawOut);
     const [nx, ny] = [raw.dim[1], raw.dim[2]];
     const expected = new Array<number>(stored.length).fill(0);
-    MARKERS.forEach(([i, j, k], q) => { expected[i + nx * (j + ny * k)] = q + 1; });
+    MARKERS.forEach(([i, j, k], q) => {
+      expected[i + nx * (j + ny * k)] = q + 1;
+    });
     assert.deepEqual(stored, expected);
     assert.deepEqual(AnnotationDocument.open(volume, annot, { source }).labels, doc.labels);
     verifyEntries.push({ input, output: annot, markers: MARKERS.map((m, q) => [...m, q + 1]), only_markers: true });
@@ -112,15 +145,33 @@ for (const name of GRID_FIXTURES) {
 test('writeOnSourceGrid refuses data of the wrong size with a NiftiError naming the file', () => {
   const { source } = loadVolumeWithSource(join(GRID_FIXTURE_DIR, 'lps.nii.gz'));
   const out = join(tmp, 'wrong.nii');
-  assert.throws(() => writeOnSourceGrid(out, source, new Float32Array(10)), (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-input' && e.message.includes(out) && e.message.includes('11×13×7'));
+  assert.throws(
+    () => writeOnSourceGrid(out, source, new Float32Array(10)),
+    (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-input' && e.message.includes(out) && e.message.includes('11×13×7'),
+  );
 });
 
-test('nibabel agrees: outputs have the input\'s shape, affine, qform/sform and codes, zooms, units and marker positions', () => {
+test("nibabel agrees: outputs have the input's shape, affine, qform/sform and codes, zooms, units and marker positions", () => {
   assert.equal(verifyEntries.length, 3 * GRID_FIXTURES.length, 'the tests above wrote every output');
   const manifest = join(tmp, 'verify.json');
   writeFileSync(manifest, JSON.stringify(verifyEntries));
-  const r = spawnSync('/usr/bin/python3', [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--verify', manifest], { encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--verify', manifest],
+    { encoding: 'utf8' },
+  );
   assert.ok(!r.error, `cannot run /usr/bin/python3 (${r.error?.message}); install python3 and python3-nibabel`);
-  assert.equal(r.status, 0, `nibabel check failed (is python3-nibabel installed? apt-get install python3-nibabel):\n${r.stdout}${r.stderr}`);
-  assert.equal(r.stdout.trim().split('\n').filter((l) => l.endsWith(': ok')).length, verifyEntries.length, r.stdout);
+  assert.equal(
+    r.status,
+    0,
+    `nibabel check failed (is python3-nibabel installed? apt-get install python3-nibabel):\n${r.stdout}${r.stderr}`,
+  );
+  assert.equal(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.endsWith(': ok')).length,
+    verifyEntries.length,
+    r.stdout,
+  );
 });

@@ -26,12 +26,7 @@ const AFFINE = (() => {
   const t = (8 * Math.PI) / 180;
   const [c, s] = [Math.cos(t), Math.sin(t)];
   // world = Rz(8°) · diag(-0.9, -1.1, 2.5) · voxel + offset
-  return new Float64Array([
-    -0.9 * c, 1.1 * s, 0, 90,
-    -0.9 * s, -1.1 * c, 0, 110,
-    0, 0, 2.5, -60,
-    0, 0, 0, 1,
-  ]);
+  return new Float64Array([-0.9 * c, 1.1 * s, 0, 90, -0.9 * s, -1.1 * c, 0, 110, 0, 0, 2.5, -60, 0, 0, 0, 1]);
 })();
 const SPACING: [number, number, number] = [0.9, 1.1, 2.5];
 
@@ -40,8 +35,14 @@ function valuesFor(datatype: NiftiDatatype, seed: number): Float64Array {
   const rand = seededRandom(seed);
   const out = new Float64Array(N);
   const ranges: Record<NiftiDatatype, [number, number]> = {
-    uint8: [0, 255], int8: [-128, 127], int16: [-32768, 32767], uint16: [0, 65535],
-    int32: [-(2 ** 24), 2 ** 24], uint32: [0, 2 ** 24], float32: [-1e6, 1e6], float64: [-1e6, 1e6],
+    uint8: [0, 255],
+    int8: [-128, 127],
+    int16: [-32768, 32767],
+    uint16: [0, 65535],
+    int32: [-(2 ** 24), 2 ** 24],
+    uint32: [0, 2 ** 24],
+    float32: [-1e6, 1e6],
+    float64: [-1e6, 1e6],
   };
   const [lo, hi] = ranges[datatype];
   const integer = !datatype.startsWith('float');
@@ -51,18 +52,28 @@ function valuesFor(datatype: NiftiDatatype, seed: number): Float64Array {
   }
   // Extremes that float32 still represents exactly.
   const extremes: Record<NiftiDatatype, number[]> = {
-    uint8: [0, 255], int8: [-128, 127], int16: [-32768, 32767], uint16: [0, 65535],
-    int32: [-(2 ** 31), 2 ** 31 - 128], uint32: [0, 2 ** 32 - 256],
-    float32: [Math.fround(3.0e38), Math.fround(-1.5e-30)], float64: [Math.fround(-3.0e38), 0],
+    uint8: [0, 255],
+    int8: [-128, 127],
+    int16: [-32768, 32767],
+    uint16: [0, 65535],
+    int32: [-(2 ** 31), 2 ** 31 - 128],
+    uint32: [0, 2 ** 32 - 256],
+    float32: [Math.fround(3.0e38), Math.fround(-1.5e-30)],
+    float64: [Math.fround(-3.0e38), 0],
   };
-  extremes[datatype].forEach((v, i) => { out[i] = v; });
+  extremes[datatype].forEach((v, i) => {
+    out[i] = v;
+  });
   return out;
 }
 
 function exportCopy(name: string, bytes: Uint8Array, dims: number[], datatype: NiftiDatatype, data: ArrayLike<number>): void {
   if (!exportDir) return;
   writeFileSync(join(exportDir, name), bytes);
-  writeFileSync(join(exportDir, `${name}.expect.json`), JSON.stringify({ dims, datatype_code: DATATYPE_CODE[datatype], affine: Array.from(AFFINE), data: Array.from(data) }));
+  writeFileSync(
+    join(exportDir, `${name}.expect.json`),
+    JSON.stringify({ dims, datatype_code: DATATYPE_CODE[datatype], affine: Array.from(AFFINE), data: Array.from(data) }),
+  );
 }
 
 const DATATYPES: NiftiDatatype[] = ['uint8', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'];
@@ -107,12 +118,19 @@ test('big-endian output really is big-endian, and .nii.gz is gzip of the .nii by
   assert.deepEqual([gz[0], gz[1]], [0x1f, 0x8b]);
   assert.deepEqual(new Uint8Array(gunzipSync(gz)), encodeNifti({ dims: DIMS, affine: AFFINE, data }, { datatype: 'int16' }));
   // Atomic write: nothing but the targets is left in the directory.
-  assert.deepEqual(readdirSync(tmp.dir).filter((n) => n.endsWith('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(tmp.dir).filter((n) => n.endsWith('.tmp')),
+    [],
+  );
 });
 
 test('scaled data (scl_slope/scl_inter) round-trips through integer storage', () => {
   const rand = seededRandom(7);
-  for (const [datatype, slope, inter] of [['int16', 0.5, -3], ['uint8', 2, 10], ['int32', -0.125, 1000]] as const) {
+  for (const [datatype, slope, inter] of [
+    ['int16', 0.5, -3],
+    ['uint8', 2, 10],
+    ['int32', -0.125, 1000],
+  ] as const) {
     const [lo, hi] = datatype === 'uint8' ? [0, 255] : [-30000, 30000];
     const data = Float64Array.from({ length: N }, () => Math.round(lo + rand() * (hi - lo)) * slope + inter);
     const path = join(tmp.dir, `scaled_${datatype}.nii.gz`);
@@ -150,7 +168,11 @@ test('NIfTI-1 header layout, checked field by field without our reader', () => {
   const le = true;
   assert.equal(bytes.length, 352 + N * 2);
   assert.equal(v.getInt32(0, le), 348, 'sizeof_hdr');
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => v.getInt16(40 + 2 * i, le)), [3, 7, 6, 5, 1, 1, 1, 1], 'dim');
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6, 7].map((i) => v.getInt16(40 + 2 * i, le)),
+    [3, 7, 6, 5, 1, 1, 1, 1],
+    'dim',
+  );
   assert.equal(v.getInt16(70, le), 4, 'datatype NIFTI_TYPE_INT16');
   assert.equal(v.getInt16(72, le), 16, 'bitpix');
   assert.equal(v.getFloat32(108, le), 352, 'vox_offset');
@@ -193,7 +215,10 @@ test('nifti-reader-js, as a second reader, agrees with what we write', async () 
   const data = stored.map((s) => s * 2 - 1);
   for (const version of [1, 2] as const) {
     for (const littleEndian of [true, false]) {
-      const bytes = encodeNifti({ dims: DIMS, affine: AFFINE, data }, { datatype: 'uint16', version, littleEndian, sclSlope: 2, sclInter: -1 });
+      const bytes = encodeNifti(
+        { dims: DIMS, affine: AFFINE, data },
+        { datatype: 'uint16', version, littleEndian, sclSlope: 2, sclInter: -1 },
+      );
       const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       assert.ok(version === 1 ? nifti.isNIFTI1(ab) : nifti.isNIFTI2(ab));
       const h = nifti.readHeader(ab);
@@ -222,8 +247,16 @@ test('the writer refuses values the datatype cannot hold, and bad images', () =>
   assertNiftiError(() => writeNifti(p, { ...base, data: withValue(2 ** 31) }, { datatype: 'int32' }), 'nifti/value-out-of-range', p);
   assertNiftiError(() => writeNifti(p, { ...base, data: withValue(Infinity) }, { datatype: 'int16' }), 'nifti/value-out-of-range', p);
   // In range only before scaling: 200 / 0.5 = 400 does not fit uint8.
-  assertNiftiError(() => writeNifti(p, { ...base, data: withValue(200) }, { datatype: 'uint8', sclSlope: 0.5 }), 'nifti/value-out-of-range', p);
-  assertNiftiError(() => writeNifti(p, { ...base, data: new Float64Array(N).fill(1e39) }, { datatype: 'float32' }), 'nifti/value-out-of-range', p);
+  assertNiftiError(
+    () => writeNifti(p, { ...base, data: withValue(200) }, { datatype: 'uint8', sclSlope: 0.5 }),
+    'nifti/value-out-of-range',
+    p,
+  );
+  assertNiftiError(
+    () => writeNifti(p, { ...base, data: new Float64Array(N).fill(1e39) }, { datatype: 'float32' }),
+    'nifti/value-out-of-range',
+    p,
+  );
   assertNiftiError(() => writeNifti(p, { ...base, data: withValue(NaN) }, { datatype: 'int16' }), 'nifti/nan-to-integer', p);
   assertNiftiError(() => writeNifti(p, { ...base, data: new Float32Array(N - 1) }), 'nifti/bad-input', p);
   assertNiftiError(() => writeNifti(p, { dims: [4, 0, 2], affine: AFFINE, data: new Float32Array(0) }), 'nifti/bad-input', p);
@@ -232,7 +265,11 @@ test('the writer refuses values the datatype cannot hold, and bad images', () =>
   assertNiftiError(() => writeNifti(p, { ...base, data: withValue(1) }, { sclSlope: 0 }), 'nifti/bad-input', p);
   const singular = new Float64Array([1, 2, 0, 0, 2, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
   assertNiftiError(() => writeNifti(p, { dims: DIMS, affine: singular, data: withValue(1) }), 'nifti/bad-affine', p);
-  assert.deepEqual(readdirSync(tmp.dir).filter((n) => n.startsWith('refused') || n.includes('refused.nii.')), [], 'nothing written');
+  assert.deepEqual(
+    readdirSync(tmp.dir).filter((n) => n.startsWith('refused') || n.includes('refused.nii.')),
+    [],
+    'nothing written',
+  );
   // NaN in a float file is writable (the reader then decides).
   writeNifti(p, { ...base, data: withValue(NaN) }, { datatype: 'float32' });
   assertNiftiError(() => readNifti(p), 'nifti/non-finite', p);
@@ -253,7 +290,8 @@ test('the qform alone reproduces the affine (proper and improper, oblique and pe
     for (const version of [1, 2] as const) {
       const bytes = encodeNifti({ dims: DIMS, affine, data }, { version });
       const v = new DataView(bytes.buffer, bytes.byteOffset);
-      if (version === 1) v.setInt16(254, 0, true); else v.setInt32(348, 0, true); // sform_code = 0
+      if (version === 1) v.setInt16(254, 0, true);
+      else v.setInt32(348, 0, true); // sform_code = 0
       const { header } = readNifti(bytes, { file: `${what}.nii` });
       assert.equal(header.sformCode, 0);
       assertAllClose(header.affine, affine, 0, version === 1 ? 2e-5 : 1e-9, `${what} v${version} affine from qform`);

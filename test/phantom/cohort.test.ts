@@ -52,7 +52,10 @@ test('same seed → identical bytes (with 2 workers and on the calling thread); 
 test('BraTS 2018 layout, label values, anomalous fraction, manifest and workspace config', async () => {
   const dir = join(tmp, 'layout');
   const s = await writePhantomCohort(dir, { cases: 5, seed: 7, size: SIZE, anomalousFraction: 0.6, workers: 0 });
-  const ids = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const ids = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   assert.deepEqual(ids, ['Phantom_0001', 'Phantom_0002', 'Phantom_0003', 'Phantom_0004', 'Phantom_0005']);
   for (const id of ids) {
     assert.deepEqual(readdirSync(join(dir, id)).sort(), SEQS.map((q) => `${id}_${q}.nii.gz`).sort());
@@ -70,10 +73,16 @@ test('BraTS 2018 layout, label values, anomalous fraction, manifest and workspac
   }
   const manifest = JSON.parse(readFileSync(join(dir, 'phantom.json'), 'utf8'));
   assert.equal(manifest.seed, 7);
-  assert.deepEqual(manifest.cases.map((c: { id: string }) => c.id), ids);
+  assert.deepEqual(
+    manifest.cases.map((c: { id: string }) => c.id),
+    ids,
+  );
   // The config written beside the cohort makes the slice range fit the grid.
   const config = loadWorkspaceConfig(join(dir, 'anyad.json'));
-  assert.deepEqual({ start: config.data.slices.start, end: config.data.slices.end, step: config.data.slices.step }, phantomSliceRange(SIZE[2]));
+  assert.deepEqual(
+    { start: config.data.slices.start, end: config.data.slices.end, step: config.data.slices.step },
+    phantomSliceRange(SIZE[2]),
+  );
   assert.ok(config.data.slices.end < SIZE[2]);
   assert.deepEqual(phantomSliceRange(155), { start: 80, end: 120, step: 5 });
   // An existing anyad.json is never overwritten.
@@ -84,20 +93,38 @@ test('BraTS 2018 layout, label values, anomalous fraction, manifest and workspac
 test('NIfTI-1 header of a written phantom, checked byte by byte', async () => {
   const dir = join(tmp, 'header');
   const s = await writePhantomCohort(dir, { cases: 1, seed: 1, size: SIZE, workers: 0 });
-  for (const [file, datatype, bitpix] of [[s.cases[0].files.t1, 4, 16], [s.cases[0].files.seg, 2, 8]] as const) {
+  for (const [file, datatype, bitpix] of [
+    [s.cases[0].files.t1, 4, 16],
+    [s.cases[0].files.seg, 2, 8],
+  ] as const) {
     const bytes = gunzipSync(readFileSync(file));
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     assert.equal(dv.getInt32(0, true), 348, 'sizeof_hdr');
-    assert.deepEqual([0, 1, 2, 3].map((i) => dv.getInt16(40 + 2 * i, true)), [3, ...SIZE], 'dim[0..3]');
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => dv.getInt16(40 + 2 * i, true)),
+      [3, ...SIZE],
+      'dim[0..3]',
+    );
     assert.equal(dv.getInt16(70, true), datatype, 'datatype');
     assert.equal(dv.getInt16(72, true), bitpix, 'bitpix');
-    assert.deepEqual([1, 2, 3].map((i) => dv.getFloat32(76 + 4 * i, true)), [1, 1, 1], 'pixdim (1 mm)');
+    assert.deepEqual(
+      [1, 2, 3].map((i) => dv.getFloat32(76 + 4 * i, true)),
+      [1, 1, 1],
+      'pixdim (1 mm)',
+    );
     assert.equal(dv.getFloat32(108, true), 352, 'vox_offset');
     assert.equal(String.fromCharCode(...bytes.subarray(344, 348)), 'n+1\0', 'magic');
     assert.ok(dv.getInt16(254, true) > 0, 'sform_code');
     // srow_x/y/z: LPS like BraTS — x and y flipped, 1 mm voxels.
     const srow = [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => dv.getFloat32(280 + 16 * r + 4 * c, true)));
-    assert.deepEqual(srow.map((r) => r.slice(0, 3)), [[-1, 0, 0], [0, -1, 0], [0, 0, 1]]);
+    assert.deepEqual(
+      srow.map((r) => r.slice(0, 3)),
+      [
+        [-1, 0, 0],
+        [0, -1, 0],
+        [0, 0, 1],
+      ],
+    );
     assert.equal(bytes.length, 352 + SIZE[0] * SIZE[1] * SIZE[2] * (bitpix / 8));
   }
   // Loaded canonically (RAS), the storage flip is undone: positive diagonal.
@@ -107,7 +134,20 @@ test('NIfTI-1 header of a written phantom, checked byte by byte', async () => {
 
 test('the phantom CLI writes a cohort and reports it', async () => {
   const out = join(tmp, 'cli');
-  const { code, stdout } = await runCli(['phantom', '--out', out, '--cases', '2', '--seed', '5', '--size', '48x48x32', '--workers', '0', '--json']);
+  const { code, stdout } = await runCli([
+    'phantom',
+    '--out',
+    out,
+    '--cases',
+    '2',
+    '--seed',
+    '5',
+    '--size',
+    '48x48x32',
+    '--workers',
+    '0',
+    '--json',
+  ]);
   assert.equal(code, 0);
   const summary = JSON.parse(stdout);
   assert.equal(summary.cases.length, 2);

@@ -18,7 +18,15 @@ function interiorTissueMeans(c: PhantomCase, seq: (typeof SEQS)[number]): number
   for (let i = nx * ny; i < d.length - nx * ny; i++) {
     const t = c.tissue[i];
     if (t === 0 || c.seg.data[i] !== 0) continue;
-    if (c.tissue[i + 1] !== t || c.tissue[i - 1] !== t || c.tissue[i + nx] !== t || c.tissue[i - nx] !== t || c.tissue[i + nx * ny] !== t || c.tissue[i - nx * ny] !== t) continue;
+    if (
+      c.tissue[i + 1] !== t ||
+      c.tissue[i - 1] !== t ||
+      c.tissue[i + nx] !== t ||
+      c.tissue[i - nx] !== t ||
+      c.tissue[i + nx * ny] !== t ||
+      c.tissue[i - nx * ny] !== t
+    )
+      continue;
     sum[t] += d[i];
     n[t]++;
   }
@@ -55,7 +63,14 @@ test('background is exactly 0 outside the brain and non-zero inside', () => {
   }
 });
 
-interface LesionStats { edema: number; wm: number; rim: number; core: number; nEdema: number; nRim: number }
+interface LesionStats {
+  edema: number;
+  wm: number;
+  rim: number;
+  core: number;
+  nEdema: number;
+  nRim: number;
+}
 
 function lesionStats(c: PhantomCase, id: number, seq: (typeof SEQS)[number]): LesionStats {
   const l = c.lesions[id - 1];
@@ -70,17 +85,33 @@ function lesionStats(c: PhantomCase, id: number, seq: (typeof SEQS)[number]): Le
         const idx = i + nx * (j + ny * k);
         const label = c.seg.data[idx];
         const mine = c.lesionMap[idx] === id;
-        if (label === 0 && c.lesionMap[idx] === 0 && c.tissue[idx] === Tissue.White) { acc.wm += d[idx]; acc.nWm++; }
-        else if (mine && label === 2 && c.tissue[idx] === Tissue.White) { acc.edema += d[idx]; acc.nEdema++; }
-        else if (mine && label === 4) { acc.rim += d[idx]; acc.nRim++; }
-        else if (mine && label === 1) { acc.core += d[idx]; acc.nCore++; }
+        if (label === 0 && c.lesionMap[idx] === 0 && c.tissue[idx] === Tissue.White) {
+          acc.wm += d[idx];
+          acc.nWm++;
+        } else if (mine && label === 2 && c.tissue[idx] === Tissue.White) {
+          acc.edema += d[idx];
+          acc.nEdema++;
+        } else if (mine && label === 4) {
+          acc.rim += d[idx];
+          acc.nRim++;
+        } else if (mine && label === 1) {
+          acc.core += d[idx];
+          acc.nCore++;
+        }
       }
     }
   }
-  return { edema: acc.edema / acc.nEdema, wm: acc.wm / acc.nWm, rim: acc.rim / acc.nRim, core: acc.core / acc.nCore, nEdema: acc.nEdema, nRim: acc.nRim };
+  return {
+    edema: acc.edema / acc.nEdema,
+    wm: acc.wm / acc.nWm,
+    rim: acc.rim / acc.nRim,
+    core: acc.core / acc.nCore,
+    nEdema: acc.nEdema,
+    nRim: acc.nRim,
+  };
 }
 
-test('edema vs surrounding WM: brighter on FLAIR and T2, darker on T1 — except on a lesion\'s weak sequence, where it is near-isointense', () => {
+test("edema vs surrounding WM: brighter on FLAIR and T2, darker on T1 — except on a lesion's weak sequence, where it is near-isointense", () => {
   let checked = 0;
   const weakSeen = new Set<string>();
   for (const [seed, c] of cases) {
@@ -114,8 +145,12 @@ test('the enhancing rim (label 4) stands out brightly only on T1ce', () => {
       const s = Object.fromEntries(SEQS.map((seq) => [seq, lesionStats(c, li + 1, seq)])) as Record<(typeof SEQS)[number], LesionStats>;
       if (s.t1ce.nEdema < 20 || s.t1ce.nRim < 15) return;
       const where = `seed ${seed} lesion ${li + 1}`;
-      assert.ok(s.t1ce.rim > 1.25 * s.t1ce.edema && s.t1ce.rim > 1.15 * s.t1ce.wm, `${where}: T1ce rim ${s.t1ce.rim}, edema ${s.t1ce.edema}, WM ${s.t1ce.wm}`);
-      for (const seq of ['flair', 't1', 't2'] as const) assert.ok(s[seq].rim < 1.1 * s[seq].edema, `${where} ${seq}: rim ${s[seq].rim} vs edema ${s[seq].edema}`);
+      assert.ok(
+        s.t1ce.rim > 1.25 * s.t1ce.edema && s.t1ce.rim > 1.15 * s.t1ce.wm,
+        `${where}: T1ce rim ${s.t1ce.rim}, edema ${s.t1ce.edema}, WM ${s.t1ce.wm}`,
+      );
+      for (const seq of ['flair', 't1', 't2'] as const)
+        assert.ok(s[seq].rim < 1.1 * s[seq].edema, `${where} ${seq}: rim ${s[seq].rim} vs edema ${s[seq].edema}`);
       assert.ok(s.t1.rim < s.t1.wm, `${where}: T1 rim ${s.t1.rim} should be darker than WM ${s.t1.wm}`);
       checked++;
     });
@@ -133,7 +168,8 @@ test('cases vary: brain size, intensity scale and lesion placement differ betwee
   const centres = new Set([...cases.values()].map((c) => c.lesions[0].center.join(',')));
   assert.equal(centres.size, cases.size);
   // Lesions sit in the axial band the paper samples (80–120 of 155 at full size).
-  for (const c of cases.values()) for (const l of c.lesions) assert.ok(l.center[2] >= 0.55 * SIZE[2] && l.center[2] <= 0.75 * SIZE[2], `lesion z ${l.center[2]}`);
+  for (const c of cases.values())
+    for (const l of c.lesions) assert.ok(l.center[2] >= 0.55 * SIZE[2] && l.center[2] <= 0.75 * SIZE[2], `lesion z ${l.center[2]}`);
 });
 
 test('a normal case has no labels; labels are BraTS values only', () => {

@@ -2,13 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRng, mixSeed } from '../../src/engine/util/random';
 
-const draw = (seed: number, n: number) => { const r = createRng(seed); return Array.from({ length: n }, () => r.nextUint32()); };
+const draw = (seed: number, n: number) => {
+  const r = createRng(seed);
+  return Array.from({ length: n }, () => r.nextUint32());
+};
 
 test('seeded streams: same seed → same numbers, other seeds (incl. beyond 32 bits) → others', () => {
   assert.deepEqual(draw(7, 50), draw(7, 50));
   assert.notDeepEqual(draw(7, 50), draw(8, 50));
   assert.notDeepEqual(draw(0, 50), draw(2 ** 40, 50));
-  assert.ok(draw(0, 50).some((v) => v !== 0), 'seed 0 is not degenerate');
+  assert.ok(
+    draw(0, 50).some((v) => v !== 0),
+    'seed 0 is not degenerate',
+  );
   assert.equal(mixSeed(1, 2), mixSeed(1, 2));
   assert.notEqual(mixSeed(1, 2), mixSeed(2, 1));
   assert.notEqual(mixSeed(1, 2), mixSeed(1, 3));
@@ -44,6 +50,9 @@ test('shuffle is a seeded permutation', () => {
   const a = createRng(5).shuffle([...Array(20).keys()]);
   const b = createRng(5).shuffle([...Array(20).keys()]);
   assert.deepEqual(a, b);
-  assert.deepEqual([...a].sort((p, q) => p - q), [...Array(20).keys()]);
+  assert.deepEqual(
+    [...a].sort((p, q) => p - q),
+    [...Array(20).keys()],
+  );
   assert.notDeepEqual(a, [...Array(20).keys()]);
 });

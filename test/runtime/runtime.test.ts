@@ -8,8 +8,16 @@ import { RuntimeProviderError } from '../../src/engine/errors';
 import { webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
 import { Graph, add, emitModel, matmul, relu } from '../../src/engine/graph';
 import {
-  autoOrder, cachedSessionCount, createSession, cudaProviderStatus, forgetProviderProbes, outputFloat32, releaseAllSessions,
-  releaseSession, run, setSessionCacheCapacity,
+  autoOrder,
+  cachedSessionCount,
+  createSession,
+  cudaProviderStatus,
+  forgetProviderProbes,
+  outputFloat32,
+  releaseAllSessions,
+  releaseSession,
+  run,
+  setSessionCacheCapacity,
 } from '../../src/engine/graph/runtime';
 
 /** y = relu(x·W + b) with W [3,2], b [2] baked in; `k` varies the weights (→ different model bytes). */
@@ -24,11 +32,12 @@ function tinyModel(k = 1): { bytes: Uint8Array; w: Float32Array; b: Float32Array
 
 function expected(x: Float32Array, w: Float32Array, b: Float32Array): number[] {
   const out: number[] = [];
-  for (let i = 0; i < 2; i++) for (let j = 0; j < 2; j++) {
-    let s = 0;
-    for (let k = 0; k < 3; k++) s += x[i * 3 + k] * w[k * 2 + j];
-    out.push(Math.max(0, Math.fround(s + b[j])));
-  }
+  for (let i = 0; i < 2; i++)
+    for (let j = 0; j < 2; j++) {
+      let s = 0;
+      for (let k = 0; k < 3; k++) s += x[i * 3 + k] * w[k * 2 + j];
+      out.push(Math.max(0, Math.fround(s + b[j])));
+    }
   return out;
 }
 
@@ -85,7 +94,12 @@ test("'auto' picks CUDA/WebGPU when they work, otherwise CPU with a logged reaso
  * explicit-provider tests below must get it instead of accepting a clear error
  * (scripts/gpu-check.sh sets cuda; test/runtime/webgpu.test.ts sets webgpu over SwiftShader).
  */
-const EXPECT_GPU = new Set((process.env.ANYAD_EXPECT_GPU ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const EXPECT_GPU = new Set(
+  (process.env.ANYAD_EXPECT_GPU ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 
 test("explicit 'cuda' works or fails with a RuntimeProviderError that says what to install/check", async () => {
   const m = tinyModel(4);
@@ -94,7 +108,10 @@ test("explicit 'cuda' works or fails with a RuntimeProviderError that says what 
     assert.equal(s.provider, 'cuda');
     assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
   } else if (!cudaProviderStatus().installed) {
-    await assert.rejects(createSession(m.bytes, { provider: 'cuda' }), isProviderError(/^runtime\/cuda-unavailable$/, /libonnxruntime_providers_cuda\.so.*--onnxruntime-node-install=cuda12.*cuDNN/));
+    await assert.rejects(
+      createSession(m.bytes, { provider: 'cuda' }),
+      isProviderError(/^runtime\/cuda-unavailable$/, /libonnxruntime_providers_cuda\.so.*--onnxruntime-node-install=cuda12.*cuDNN/),
+    );
   } else {
     try {
       const s = await createSession(m.bytes, { provider: 'cuda' });
@@ -147,9 +164,22 @@ test("'auto' order per platform: the accelerators each onnxruntime-node binding 
   const names = new Set(['cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
   const backendsOf = (platform: string, arch: string): string[] => {
     // This machine's own binding answers for itself (linux-x64's CUDA name is not a plain string in it).
-    if (platform === process.platform && arch === process.arch) return listSupportedBackends().map((b) => b.name).filter((n) => names.has(n)).sort();
-    const bin = readFileSync(join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', platform, arch, 'onnxruntime_binding.node'));
-    return [...new Set(bin.toString('latin1').split('\0').filter((t) => names.has(t)))].sort();
+    if (platform === process.platform && arch === process.arch)
+      return listSupportedBackends()
+        .map((b) => b.name)
+        .filter((n) => names.has(n))
+        .sort();
+    const bin = readFileSync(
+      join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', platform, arch, 'onnxruntime_binding.node'),
+    );
+    return [
+      ...new Set(
+        bin
+          .toString('latin1')
+          .split('\0')
+          .filter((t) => names.has(t)),
+      ),
+    ].sort();
   };
   const expectations: Array<[string, string, string[], string[]]> = [
     ['linux', 'x64', ['cpu', 'cuda', 'webgpu'], ['cuda', 'webgpu']],
@@ -207,8 +237,14 @@ test('a session from a model file; unreadable or invalid models are RuntimeProvi
     writeFileSync(path, m.bytes);
     const s = await createSession(path, { provider: 'cpu' });
     assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
-    await assert.rejects(createSession(join(dir, 'missing.onnx')), isProviderError(/^runtime\/model-unreadable$/, /missing\.onnx: cannot read model file \(ENOENT\)/));
-    await assert.rejects(createSession(Buffer.from('not an onnx model')), isProviderError(/^runtime\/session-failed$/, /could not create a CPU session/));
+    await assert.rejects(
+      createSession(join(dir, 'missing.onnx')),
+      isProviderError(/^runtime\/model-unreadable$/, /missing\.onnx: cannot read model file \(ENOENT\)/),
+    );
+    await assert.rejects(
+      createSession(Buffer.from('not an onnx model')),
+      isProviderError(/^runtime\/session-failed$/, /could not create a CPU session/),
+    );
     await assert.rejects(createSession(m.bytes, { threads: -1 }), isProviderError(/^runtime\/bad-option$/, /threads/));
   } finally {
     await releaseAllSessions();

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsError } from '../../src/engine/errors';
 import {
-  getFloat32, parseSafetensors, readSafetensors, serializeSafetensors, toFloat32, writeSafetensors,
+  getFloat32,
+  parseSafetensors,
+  readSafetensors,
+  serializeSafetensors,
+  toFloat32,
+  writeSafetensors,
 } from '../../src/engine/safetensors';
 
 // Written byte by byte by scripts/fixtures/make_safetensors_fixtures.py; the expected float32
@@ -33,12 +38,15 @@ function rawFile(header: unknown, data: Uint8Array, headerText?: string): Uint8A
 }
 
 function invalid(buf: Uint8Array, pattern: RegExp): void {
-  assert.throws(() => parseSafetensors(buf, 'bad.safetensors'), (e: unknown) => {
-    assert.ok(e instanceof SafetensorsError, `expected SafetensorsError, got ${String(e)}`);
-    assert.match(e.message, /^bad\.safetensors: /);
-    assert.match(e.message, pattern);
-    return true;
-  });
+  assert.throws(
+    () => parseSafetensors(buf, 'bad.safetensors'),
+    (e: unknown) => {
+      assert.ok(e instanceof SafetensorsError, `expected SafetensorsError, got ${String(e)}`);
+      assert.match(e.message, /^bad\.safetensors: /);
+      assert.match(e.message, pattern);
+      return true;
+    },
+  );
 }
 
 test('F32/F16/BF16/F64/ints/BOOL convert to float32 exactly as numpy/torch do (incl. ±0, ±inf, NaN, subnormals)', () => {
@@ -58,8 +66,14 @@ test('F32/F16/BF16/F64/ints/BOOL convert to float32 exactly as numpy/torch do (i
 test('getFloat32 checks presence and shape with clear errors', () => {
   const file = readSafetensors(MIXED);
   assert.deepEqual(getFloat32(file, 'f32', [2, 3]).shape, [2, 3]);
-  assert.throws(() => getFloat32(file, 'nope', undefined, MIXED), (e: unknown) => e instanceof SafetensorsError && /tensor 'nope' is missing/.test(e.message) && e.message.startsWith(MIXED));
-  assert.throws(() => getFloat32(file, 'f32', [3, 2]), (e: unknown) => e instanceof SafetensorsError && /has shape \[2, 3\], expected \[3, 2\]/.test(e.message));
+  assert.throws(
+    () => getFloat32(file, 'nope', undefined, MIXED),
+    (e: unknown) => e instanceof SafetensorsError && /tensor 'nope' is missing/.test(e.message) && e.message.startsWith(MIXED),
+  );
+  assert.throws(
+    () => getFloat32(file, 'f32', [3, 2]),
+    (e: unknown) => e instanceof SafetensorsError && /has shape \[2, 3\], expected \[3, 2\]/.test(e.message),
+  );
 });
 
 test('round trip: write → read gives the same tensors, dtypes, shapes and metadata; data 8-byte aligned', () => {
@@ -70,13 +84,32 @@ test('round trip: write → read gives the same tensors, dtypes, shapes and meta
     const b = new Float64Array([Math.PI, -1e-300]);
     const c = new BigInt64Array([-(2n ** 62n), 5n]);
     const d = new Uint8Array([1, 2, 3]);
-    writeSafetensors(path, { a: { shape: [2, 3], data: a }, b: { shape: [2], data: b }, c: { shape: [1, 2], data: c }, d: { shape: [3], data: d }, e: { shape: [0], data: new Float32Array(0) } }, { step: '12', note: 'ü ✓' });
+    writeSafetensors(
+      path,
+      {
+        a: { shape: [2, 3], data: a },
+        b: { shape: [2], data: b },
+        c: { shape: [1, 2], data: c },
+        d: { shape: [3], data: d },
+        e: { shape: [0], data: new Float32Array(0) },
+      },
+      { step: '12', note: 'ü ✓' },
+    );
     const bytes = readFileSync(path);
     const headerLen = Number(bytes.readBigUInt64LE(0));
     assert.equal((8 + headerLen) % 8, 0);
     const f = readSafetensors(path);
     assert.deepEqual(f.metadata, { step: '12', note: 'ü ✓' });
-    assert.deepEqual([...f.tensors].map(([n, t]) => [n, t.dtype, t.shape]), [['a', 'F32', [2, 3]], ['b', 'F64', [2]], ['c', 'I64', [1, 2]], ['d', 'U8', [3]], ['e', 'F32', [0]]]);
+    assert.deepEqual(
+      [...f.tensors].map(([n, t]) => [n, t.dtype, t.shape]),
+      [
+        ['a', 'F32', [2, 3]],
+        ['b', 'F64', [2]],
+        ['c', 'I64', [1, 2]],
+        ['d', 'U8', [3]],
+        ['e', 'F32', [0]],
+      ],
+    );
     sameFloat32(toFloat32(f.tensors.get('a')!), a, 'a');
     assert.deepEqual(new Float64Array(new Uint8Array(f.tensors.get('b')!.bytes).buffer), b);
     assert.deepEqual(new BigInt64Array(new Uint8Array(f.tensors.get('c')!.bytes).buffer), c);
@@ -89,8 +122,14 @@ test('round trip: write → read gives the same tensors, dtypes, shapes and meta
 });
 
 test('serializeSafetensors refuses inconsistent input', () => {
-  assert.throws(() => serializeSafetensors({ a: { shape: [2, 2], data: new Float32Array(3) } }), (e: unknown) => e instanceof SafetensorsError && /holds 4 values but 3/.test(e.message));
-  assert.throws(() => serializeSafetensors({ a: { dtype: 'F64', shape: [2], data: new Float32Array(2) } }), (e: unknown) => e instanceof SafetensorsError && /F64 needs a Float64Array/.test(e.message));
+  assert.throws(
+    () => serializeSafetensors({ a: { shape: [2, 2], data: new Float32Array(3) } }),
+    (e: unknown) => e instanceof SafetensorsError && /holds 4 values but 3/.test(e.message),
+  );
+  assert.throws(
+    () => serializeSafetensors({ a: { dtype: 'F64', shape: [2], data: new Float32Array(2) } }),
+    (e: unknown) => e instanceof SafetensorsError && /F64 needs a Float64Array/.test(e.message),
+  );
   assert.throws(() => serializeSafetensors({ __metadata__: { shape: [1], data: new Float32Array(1) } }), SafetensorsError);
 });
 
@@ -104,7 +143,10 @@ test('validation: offsets outside the file', () => {
 });
 
 test('validation: byte size ≠ shape × element size', () => {
-  invalid(rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } }, FOUR_F32), /shape \[3\] of F32 needs 12 bytes but its data has 16/);
+  invalid(
+    rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } }, FOUR_F32),
+    /shape \[3\] of F32 needs 12 bytes but its data has 16/,
+  );
   invalid(rawFile({ a: { dtype: 'F16', shape: [2, 2], data_offsets: [0, 16] } }, FOUR_F32), /needs 8 bytes/);
   invalid(rawFile({ a: { dtype: 'F32', shape: [2, -2], data_offsets: [0, 16] } }, FOUR_F32), /not a list of non-negative integers/);
   invalid(rawFile({ a: { dtype: 'F8', shape: [4], data_offsets: [0, 16] } }, FOUR_F32), /unsupported dtype "F8"/);
@@ -112,10 +154,18 @@ test('validation: byte size ≠ shape × element size', () => {
 });
 
 test('validation: overlapping tensors (empty tensors overlap nothing)', () => {
-  invalid(rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 12] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, FOUR_F32), /tensors 'a' and 'b' overlap/);
-  invalid(rawFile({ b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] }, a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, FOUR_F32), /overlap/);
+  invalid(
+    rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 12] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, FOUR_F32),
+    /tensors 'a' and 'b' overlap/,
+  );
+  invalid(
+    rawFile({ b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] }, a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, FOUR_F32),
+    /overlap/,
+  );
   // An empty tensor at another tensor's offset is fine, whatever the header order.
-  const ok = parseSafetensors(rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, e: { dtype: 'F32', shape: [0], data_offsets: [0, 0] } }, FOUR_F32));
+  const ok = parseSafetensors(
+    rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, e: { dtype: 'F32', shape: [0], data_offsets: [0, 0] } }, FOUR_F32),
+  );
   assert.deepEqual(ok.tensors.get('e')!.shape, [0]);
 });
 
@@ -154,7 +204,10 @@ test('readSafetensors: a missing file is a SafetensorsError naming it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'anyad-st-'));
   try {
     const p = join(dir, 'missing.safetensors');
-    assert.throws(() => readSafetensors(p), (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(p) && /ENOENT/.test(e.message));
+    assert.throws(
+      () => readSafetensors(p),
+      (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(p) && /ENOENT/.test(e.message),
+    );
     writeFileSync(p, rawFile({}, new Uint8Array(0)));
     assert.equal(readSafetensors(p).tensors.size, 0);
   } finally {

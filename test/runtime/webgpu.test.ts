@@ -12,7 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyDriver, swiftShaderEnv, vulkanDriverManifests, vulkanDrivers, webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
+import {
+  classifyDriver,
+  swiftShaderEnv,
+  vulkanDriverManifests,
+  vulkanDrivers,
+  webgpuSoftwareOnlyReason,
+} from '../../src/engine/graph/adapters';
 import { cpuNodeCount, describeCpuNodes, parsePlacements } from '../../src/engine/graph/placement';
 import { spawnProviderCheck } from '../../scripts/provider-check';
 
@@ -27,27 +33,46 @@ const MISSING = 'the SwiftShader Vulkan driver is missing (/usr/lib/chromium/vk_
 
 test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with the CPU within 1e-4 of max; 0 nodes on the CPU', async () => {
   assert.ok(SWIFTSHADER, MISSING);
-  const { result, placements, code, stderrTail } = await spawnProviderCheck(['--preset', 'tiny-cpu', '--provider', 'webgpu', '--runs', '0'], { env: SWIFTSHADER });
+  const { result, placements, code, stderrTail } = await spawnProviderCheck(
+    ['--preset', 'tiny-cpu', '--provider', 'webgpu', '--runs', '0'],
+    { env: SWIFTSHADER },
+  );
   assert.equal(code, 0, `provider check failed: ${result.error ?? stderrTail}`);
   assert.equal(result.provider, 'webgpu');
   // The same environment, provider 'auto': never the software adapter.
   assert.equal(result.auto?.provider, 'cpu', JSON.stringify(result.auto));
-  assert.ok(result.auto!.reasons.some((r) => /software Vulkan driver \(SwiftShader/.test(r)), result.auto!.reasons.join(' | '));
+  assert.ok(
+    result.auto!.reasons.some((r) => /software Vulkan driver \(SwiftShader/.test(r)),
+    result.auto!.reasons.join(' | '),
+  );
   for (const part of ['detect', 'train'] as const) {
     const r = result[part]!;
-    assert.ok(typeof r.maxRel === 'number' && r.maxRel <= TOLERANCE, `${part}: WebGPU differs from the CPU by ${r.maxRel} of max (worst output ${r.worst})`);
+    assert.ok(
+      typeof r.maxRel === 'number' && r.maxRel <= TOLERANCE,
+      `${part}: WebGPU differs from the CPU by ${r.maxRel} of max (worst output ${r.worst})`,
+    );
     assert.ok(r.outputs >= (part === 'detect' ? 3 : 100), `${part}: compared ${r.outputs} outputs`);
     const p = placements.get(part);
     assert.ok(p, `${part}: onnxruntime reported no node placement`);
     assert.ok((p.byProvider.WebGpuExecutionProvider ?? 0) > 100, `${part}: ${JSON.stringify(p.byProvider)}`);
-    assert.equal(cpuNodeCount(p), 0, `${part}: nodes on the CPU: ${describeCpuNodes(p)} — ${p.cpuNodes.slice(0, 8).map((n) => n.name).join(', ')}`);
+    assert.equal(
+      cpuNodeCount(p),
+      0,
+      `${part}: nodes on the CPU: ${describeCpuNodes(p)} — ${p.cpuNodes
+        .slice(0, 8)
+        .map((n) => n.name)
+        .join(', ')}`,
+    );
   }
 });
 
 test('cpu and paper presets on WebGPU: detection and training graphs place 0 nodes on the CPU (sessions created, not run)', async () => {
   assert.ok(SWIFTSHADER, MISSING);
   for (const preset of ['cpu', 'paper']) {
-    const { result, placements, code, stderrTail } = await spawnProviderCheck(['--preset', preset, '--provider', 'webgpu', '--placement-only'], { env: SWIFTSHADER });
+    const { result, placements, code, stderrTail } = await spawnProviderCheck(
+      ['--preset', preset, '--provider', 'webgpu', '--placement-only'],
+      { env: SWIFTSHADER },
+    );
     assert.equal(code, 0, `${preset}: ${result.error ?? stderrTail}`);
     for (const part of ['detect', 'train']) {
       const p = placements.get(part);
@@ -59,10 +84,16 @@ test('cpu and paper presets on WebGPU: detection and training graphs place 0 nod
 
 test("runtime tests with SwiftShader visible and ANYAD_EXPECT_GPU=webgpu: explicit 'webgpu' must work, 'auto' must not pick the software adapter", () => {
   assert.ok(SWIFTSHADER, MISSING);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-name-pattern=webgpu|auto', join(__dirname, 'runtime.test.ts')], {
-    // Without NODE_TEST_CONTEXT, or node:test in the child thinks it is nested in this run and skips the file.
-    env: { ...withoutTestContext(process.env), ...SWIFTSHADER, ANYAD_EXPECT_GPU: 'webgpu' }, encoding: 'utf8', timeout: 120_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-name-pattern=webgpu|auto', join(__dirname, 'runtime.test.ts')],
+    {
+      // Without NODE_TEST_CONTEXT, or node:test in the child thinks it is nested in this run and skips the file.
+      env: { ...withoutTestContext(process.env), ...SWIFTSHADER, ANYAD_EXPECT_GPU: 'webgpu' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   const out = `${r.stdout}\n${r.stderr}`;
   assert.equal(r.status, 0, out);
   assert.match(out, /✔ explicit 'webgpu'/);
@@ -71,31 +102,38 @@ test("runtime tests with SwiftShader visible and ANYAD_EXPECT_GPU=webgpu: explic
 });
 
 test('placement parser: per session log id, the first placement block; CPU nodes listed; other sessions and stray text ignored', () => {
-  const line = (id: string, s: string) => `2026-12-05 10:42:42.8 [V:onnxruntime:${id}, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp] ${s}`;
+  const line = (id: string, s: string) =>
+    `2026-12-05 10:42:42.8 [V:onnxruntime:${id}, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp] ${s}`;
   const log = [
-    line('', 'Node placements'), line('', ' All nodes placed on [CPUExecutionProvider]. Number of nodes: 763'), // the CPU reference session: no id
+    line('', 'Node placements'),
+    line('', ' All nodes placed on [CPUExecutionProvider]. Number of nodes: 763'), // the CPU reference session: no id
     '2026-12-05 10:42:42.7 [I:onnxruntime:, inference_session.cc:1 Initialize] Initializing session.',
     line('detect', 'Node placements'),
     line('detect', ' Node(s) placed on [CPUExecutionProvider]. Number of nodes: 2'),
     // Text written to stderr meanwhile (another thread, the JS side) breaks nothing.
     '  let acc = mm_Asub[0][0];',
     line('train', 'Node placements'), // a second session interleaved
-    line('detect', '  Sum (encoder/fused/Sum_890)'), line('detect', '  Sub (modality_affine/Sub_1061)'),
+    line('detect', '  Sum (encoder/fused/Sum_890)'),
+    line('detect', '  Sub (modality_affine/Sub_1061)'),
     line('train', ' All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 2002'),
     line('detect', ' Node(s) placed on [WebGpuExecutionProvider]. Number of nodes: 827'),
     line('detect', '  Reshape (encoder/embed/Reshape_8)'),
     // A later session with a used id does not add to the first.
-    line('detect', 'Node placements'), line('detect', ' All nodes placed on [CPUExecutionProvider]. Number of nodes: 5'),
+    line('detect', 'Node placements'),
+    line('detect', ' All nodes placed on [CPUExecutionProvider]. Number of nodes: 5'),
   ].join('\n');
   const p = parsePlacements(log);
   assert.deepEqual([...p.keys()], ['detect', 'train']);
   assert.deepEqual(p.get('detect')!.byProvider, { CPUExecutionProvider: 2, WebGpuExecutionProvider: 827 });
-  assert.deepEqual(p.get('detect')!.cpuNodes, [{ op: 'Sum', name: 'encoder/fused/Sum_890' }, { op: 'Sub', name: 'modality_affine/Sub_1061' }]);
+  assert.deepEqual(p.get('detect')!.cpuNodes, [
+    { op: 'Sum', name: 'encoder/fused/Sum_890' },
+    { op: 'Sub', name: 'modality_affine/Sub_1061' },
+  ]);
   assert.equal(describeCpuNodes(p.get('detect')!), '2 (1 Sum, 1 Sub)');
   assert.equal(cpuNodeCount(p.get('train')!), 0);
 });
 
-test('Vulkan drivers: the loader\'s manifests (override, search path), software ones recognised; SwiftShader alone → auto skips WebGPU', () => {
+test("Vulkan drivers: the loader's manifests (override, search path), software ones recognised; SwiftShader alone → auto skips WebGPU", () => {
   const dir = mkdtempSync(join(tmpdir(), 'anyad-vk-'));
   try {
     const icd = (folder: string, file: string, lib: string) => {
@@ -112,17 +150,26 @@ test('Vulkan drivers: the loader\'s manifests (override, search path), software 
     assert.deepEqual(vulkanDriverManifests({ ...search, VK_ICD_FILENAMES: swift }, 'linux'), [swift]);
     assert.deepEqual(vulkanDriverManifests({ ...search, VK_DRIVER_FILES: join(dir, 'chromium') }, 'linux'), [swift]);
     assert.deepEqual(vulkanDriverManifests(search, 'win32'), []);
-    assert.deepEqual(vulkanDrivers({ ...search, VK_ICD_FILENAMES: swift }, 'linux').map((d) => [d.name, d.software]), [['SwiftShader', true]]);
+    assert.deepEqual(
+      vulkanDrivers({ ...search, VK_ICD_FILENAMES: swift }, 'linux').map((d) => [d.name, d.software]),
+      [['SwiftShader', true]],
+    );
     assert.equal(classifyDriver('x.json', 'libvulkan_lvp.so').software, true);
     assert.equal(classifyDriver('x.json', 'libvulkan_radeon.so').software, false);
     assert.equal(classifyDriver('x.json', 'C:\\\\Windows\\\\System32\\\\nvoglv64.dll').software, false);
     // A hardware driver beside a software one: WebGPU may get the GPU.
     assert.equal(webgpuSoftwareOnlyReason(search, 'linux'), undefined);
-    assert.match(webgpuSoftwareOnlyReason({ ...search, VK_ICD_FILENAMES: swift }, 'linux')!, /software Vulkan driver \(SwiftShader: .*vk_swiftshader_icd\.json\).*'webgpu' explicitly/);
+    assert.match(
+      webgpuSoftwareOnlyReason({ ...search, VK_ICD_FILENAMES: swift }, 'linux')!,
+      /software Vulkan driver \(SwiftShader: .*vk_swiftshader_icd\.json\).*'webgpu' explicitly/,
+    );
     assert.match(webgpuSoftwareOnlyReason({ ...search, VK_ICD_FILENAMES: join(dir, 'none.json') }, 'linux')!, /no Vulkan driver/);
     assert.equal(webgpuSoftwareOnlyReason({}, 'darwin'), undefined);
     // The child-process environment: the ICD alone, its folder first on LD_LIBRARY_PATH.
-    assert.deepEqual(swiftShaderEnv({ ANYAD_SWIFTSHADER_ICD: swift, LD_LIBRARY_PATH: `/opt/x:${join(dir, 'chromium')}` }), { VK_ICD_FILENAMES: swift, LD_LIBRARY_PATH: `${join(dir, 'chromium')}:/opt/x` });
+    assert.deepEqual(swiftShaderEnv({ ANYAD_SWIFTSHADER_ICD: swift, LD_LIBRARY_PATH: `/opt/x:${join(dir, 'chromium')}` }), {
+      VK_ICD_FILENAMES: swift,
+      LD_LIBRARY_PATH: `${join(dir, 'chromium')}:/opt/x`,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,18 +3,32 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CONFIG_DEFAULTS, CONFIG_TEMPLATE, MASKING_CHOICES, MODEL_PRESETS, PROVIDER_CHOICES, defaultWorkspaceConfig, loadWorkspaceConfig, parseWorkspaceConfig, stripJsoncExtras, SEQUENCE_KEYS } from '../../src/engine/config';
+import {
+  CONFIG_DEFAULTS,
+  CONFIG_TEMPLATE,
+  MASKING_CHOICES,
+  MODEL_PRESETS,
+  PROVIDER_CHOICES,
+  defaultWorkspaceConfig,
+  loadWorkspaceConfig,
+  parseWorkspaceConfig,
+  stripJsoncExtras,
+  SEQUENCE_KEYS,
+} from '../../src/engine/config';
 import { ConfigError } from '../../src/engine/errors';
 
 const FILE = '/ws/project/anyad.json';
 
 function rejects(json: unknown, pattern: RegExp): void {
-  assert.throws(() => parseWorkspaceConfig(json, FILE), (e: unknown) => {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    assert.match(e.message, pattern);
-    assert.ok(e.message.startsWith(FILE), 'the message names the config file');
-    return true;
-  });
+  assert.throws(
+    () => parseWorkspaceConfig(json, FILE),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+      assert.match(e.message, pattern);
+      assert.ok(e.message.startsWith(FILE), 'the message names the config file');
+      return true;
+    },
+  );
 }
 
 test('an empty config is fully defaulted, with paths resolved against the config folder', () => {
@@ -31,10 +45,21 @@ test('an empty config is fully defaulted, with paths resolved against the config
   assert.deepEqual(c.model, { preset: 'paper', randomEncoderSeed: 0 });
   // An unset geometry follows the preset; a written one wins.
   assert.deepEqual(parseWorkspaceConfig({ model: { preset: 'tiny-cpu' } }, FILE).preprocess, { resize: 128, crop: 112 });
-  assert.deepEqual(parseWorkspaceConfig({ model: { preset: 'cpu' }, preprocess: { crop: 196 } }, FILE).preprocess, { resize: 256, crop: 196 });
+  assert.deepEqual(parseWorkspaceConfig({ model: { preset: 'cpu' }, preprocess: { crop: 196 } }, FILE).preprocess, {
+    resize: 256,
+    crop: 196,
+  });
   assert.deepEqual(c.train, {
-    steps: 1000, batchSize: 16, seed: 0, masking: 'sample', evalEvery: 250, lambdaGather: 0.2, lambdaAlign: 0.2,
-    alignment: true, provider: 'auto', threads: 0,
+    steps: 1000,
+    batchSize: 16,
+    seed: 0,
+    masking: 'sample',
+    evalEvery: 250,
+    lambdaGather: 0.2,
+    lambdaAlign: 0.2,
+    alignment: true,
+    provider: 'auto',
+    threads: 0,
   });
   assert.equal(c.file, FILE);
   const d = defaultWorkspaceConfig('/elsewhere');
@@ -65,7 +90,12 @@ test('JSON with comments and trailing commas is accepted; comment-like text insi
   assert.deepEqual(c.data.slices, { axis: 'axial', start: 10, end: 20, step: 2 });
   assert.deepEqual(c.data.anomalyLabels, [1, 2, 4]);
   assert.deepEqual(c.preprocess, { resize: 224, crop: 196 });
-  assert.deepEqual(c.model, { preset: 'paper', encoderWeights: '/ws/project/weights/dinov2.safetensors', registers: 0, randomEncoderSeed: 0 });
+  assert.deepEqual(c.model, {
+    preset: 'paper',
+    encoderWeights: '/ws/project/weights/dinov2.safetensors',
+    registers: 0,
+    randomEncoderSeed: 0,
+  });
   assert.equal(c.train.steps, 10);
   assert.equal(c.train.lr, 0.002);
   assert.equal(c.train.masking, 'epoch');
@@ -96,7 +126,10 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ model: [] }, /model must be an object, got an array/);
   rejects({ model: { preset: 'huge' } }, /model\.preset must be one of "tiny-cpu", "cpu", "paper", got "huge"/);
   rejects({ model: { encoder: 'x' } }, /model\.encoder 'x' is neither a file\/folder nor a model name \(known: dinov2-small/);
-  rejects({ model: { encoder: 'dinov2-small', encoderWeights: 'w.safetensors' } }, /model\.encoder give model\.encoder or model\.encoderWeights, not both/);
+  rejects(
+    { model: { encoder: 'dinov2-small', encoderWeights: 'w.safetensors' } },
+    /model\.encoder give model\.encoder or model\.encoderWeights, not both/,
+  );
   rejects({ model: { encoderConfig: 'c.json' } }, /model\.encoderConfig needs model\.encoderWeights/);
   rejects({ model: { registers: -1 } }, /model\.registers must be an integer in \[0, 64\]/);
   rejects({ train: { steps: 0 } }, /train\.steps must be an integer in \[1, 1000000\], got 0/);
@@ -125,8 +158,14 @@ test('syntax errors report a line and column', () => {
   try {
     const file = join(dir, 'anyad.json');
     writeFileSync(file, '{\n  // comment\n  "data": { "root": "x" \n  "output": {}\n}\n');
-    assert.throws(() => loadWorkspaceConfig(file), (e: unknown) => e instanceof ConfigError && /invalid JSON at line 4/.test(e.message) && e.message.includes(file));
-    assert.throws(() => loadWorkspaceConfig(join(dir, 'missing.json')), (e: unknown) => e instanceof ConfigError && /cannot read config/.test(e.message));
+    assert.throws(
+      () => loadWorkspaceConfig(file),
+      (e: unknown) => e instanceof ConfigError && /invalid JSON at line 4/.test(e.message) && e.message.includes(file),
+    );
+    assert.throws(
+      () => loadWorkspaceConfig(join(dir, 'missing.json')),
+      (e: unknown) => e instanceof ConfigError && /cannot read config/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -143,12 +182,20 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
   for (const k of ['axis', 'start', 'end', 'step'] as const) assert.deepEqual(sl[k].default, CONFIG_DEFAULTS.data.slices[k], `slices.${k}`);
   assert.equal(props.data.properties.root.default, CONFIG_DEFAULTS.data.root);
   assert.equal(props.data.properties.anomalyLabels.default, CONFIG_DEFAULTS.data.anomalyLabels);
-  for (const k of ['trainFraction', 'valFraction', 'seed'] as const) assert.equal(props.data.properties.split.properties[k].default, CONFIG_DEFAULTS.data.split[k]);
+  for (const k of ['trainFraction', 'valFraction', 'seed'] as const)
+    assert.equal(props.data.properties.split.properties[k].default, CONFIG_DEFAULTS.data.split[k]);
   for (const k of ['minLesionVoxels', 'unlabelled'] as const) assert.equal(props.data.properties[k].default, CONFIG_DEFAULTS.data[k]);
   for (const k of ['resize', 'crop'] as const) assert.equal(props.preprocess.properties[k].default, CONFIG_DEFAULTS.preprocess[k]);
   assert.equal(props.output.properties.dir.default, CONFIG_DEFAULTS.output.dir);
   // model and train: the schema lists exactly the validator's keys, with its defaults and enums.
-  assert.deepEqual(Object.keys(props.model.properties).sort(), ['encoder', 'encoderConfig', 'encoderWeights', 'preset', 'randomEncoderSeed', 'registers']);
+  assert.deepEqual(Object.keys(props.model.properties).sort(), [
+    'encoder',
+    'encoderConfig',
+    'encoderWeights',
+    'preset',
+    'randomEncoderSeed',
+    'registers',
+  ]);
   assert.deepEqual(props.model.properties.preset.enum, [...MODEL_PRESETS]);
   for (const [k, v] of Object.entries(CONFIG_DEFAULTS.model)) assert.deepEqual(props.model.properties[k].default, v, `model.${k}`);
   const defaulted = parseWorkspaceConfig({}, FILE).train;

@@ -25,7 +25,10 @@ const COMMENTED = `{
 
 test('setting an assignment keeps comments, trailing commas and the 4-space layout; the result validates', () => {
   const out = withAssignment(COMMENTED, CONFIG, file('data/s1/odd.nii.gz'), 't2');
-  assert.ok(out.startsWith('{\n    // my study: keep this comment\n    "data": {\n        "root": "data", /* trailing block comment */\n'), out);
+  assert.ok(
+    out.startsWith('{\n    // my study: keep this comment\n    "data": {\n        "root": "data", /* trailing block comment */\n'),
+    out,
+  );
   assert.match(out, /\n {8}"assignments": \{\n {12}"data\/s1\/odd\.nii\.gz": "t2"\n {8}\}/);
   assert.match(out, /"model": \{ "preset": "tiny-cpu" \}/);
   const c = parseWorkspaceConfig(out, CONFIG);
@@ -53,7 +56,10 @@ test('writeAssignment: atomic write, a missing config is created from the commen
   assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, { [file('a/b_fla.nii.gz')]: 'flair', [file('a/b_T1w.nii.gz')]: 't1' });
   const broken = '{ "data": { "root": 3 } }';
   writeFileSync(CONFIG, broken);
-  assert.throws(() => writeAssignment(CONFIG, file('a/b_fla.nii.gz'), 'flair'), (e: unknown) => e instanceof ConfigError && /data\.root must be a non-empty string/.test(e.message));
+  assert.throws(
+    () => writeAssignment(CONFIG, file('a/b_fla.nii.gz'), 'flair'),
+    (e: unknown) => e instanceof ConfigError && /data\.root must be a non-empty string/.test(e.message),
+  );
   assert.equal(readFileSync(CONFIG, 'utf8'), broken, 'a refused edit leaves the file alone');
   rmSync(CONFIG);
   assert.deepEqual(writeAssignment(CONFIG, file('a/b_fla.nii.gz'), undefined), { created: false }, 'clearing creates nothing');

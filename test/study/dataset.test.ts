@@ -9,8 +9,21 @@ import { loadVolume } from '../../src/engine/nifti';
 import type { Volume } from '../../src/engine/nifti/types';
 import { phantomSliceRange, writePhantomCohort, type PhantomCohortSummary } from '../../src/engine/phantom';
 import {
-  axialImage, buildSliceDataset, CHANNELS, discoverCases, imageToVoxel, IMAGENET_MEAN, IMAGENET_STD, loadCase, minMaxToUint8,
-  MODALITY_SUBSETS, preprocessMask, preprocessSlice, resizeBilinearU8, type Case, type SliceRef,
+  axialImage,
+  buildSliceDataset,
+  CHANNELS,
+  discoverCases,
+  imageToVoxel,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  loadCase,
+  minMaxToUint8,
+  MODALITY_SUBSETS,
+  preprocessMask,
+  preprocessSlice,
+  resizeBilinearU8,
+  type Case,
+  type SliceRef,
 } from '../../src/engine/study';
 import { runCli } from '../helpers/cli';
 
@@ -51,9 +64,20 @@ test('slice dataset: counts, labels, no case in two splits, balanced validation 
   const test_ = new Set(ds.test.map((s) => s.caseId));
   for (const id of train) assert.ok(!test_.has(id) && !val.has(id), `${id} is in two splits`);
   for (const id of val) assert.ok(!test_.has(id), `${id} is in validation and test`);
-  assert.deepEqual([...ds.summary.train.caseIds, ...ds.summary.val.caseIds, ...ds.summary.test.caseIds].sort(), cases.map((c) => c.id));
-  assert.ok(ds.train.every((s) => !s.anomalous), 'training is unsupervised: only normal slices');
-  for (const s of [...ds.train, ...ds.val, ...ds.test]) assert.equal(s.anomalous, truth(s.caseId, s.z, (v) => v > 0), `${s.caseId} z=${s.z}`);
+  assert.deepEqual(
+    [...ds.summary.train.caseIds, ...ds.summary.val.caseIds, ...ds.summary.test.caseIds].sort(),
+    cases.map((c) => c.id),
+  );
+  assert.ok(
+    ds.train.every((s) => !s.anomalous),
+    'training is unsupervised: only normal slices',
+  );
+  for (const s of [...ds.train, ...ds.val, ...ds.test])
+    assert.equal(
+      s.anomalous,
+      truth(s.caseId, s.z, (v) => v > 0),
+      `${s.caseId} z=${s.z}`,
+    );
   // Validation: valFraction (0.2) of each stratum's training cases, at least one where two remain.
   const trainAnom = ds.summary.cases.withAnomalies - Math.round(ds.summary.cases.withAnomalies * 0.2);
   const trainNormal = 12 - ds.summary.cases.withAnomalies - Math.round((12 - ds.summary.cases.withAnomalies) * 0.2);
@@ -65,14 +89,24 @@ test('slice dataset: counts, labels, no case in two splits, balanced validation 
   const withAnomalies = cases.filter((c) => zs.some((z) => truth(c.id, z, (v) => v > 0))).length;
   assert.equal(ds.summary.cases.withAnomalies, withAnomalies);
   assert.ok(withAnomalies >= 4 && withAnomalies < 12);
-  assert.equal(ds.summary.test.cases, Math.round(ds.summary.cases.withAnomalies * 0.2) + Math.round((12 - ds.summary.cases.withAnomalies) * 0.2));
+  assert.equal(
+    ds.summary.test.cases,
+    Math.round(ds.summary.cases.withAnomalies * 0.2) + Math.round((12 - ds.summary.cases.withAnomalies) * 0.2),
+  );
   // Balanced test set, drawn from the test cases only.
   const nTestNormal = ds.test.filter((s) => !s.anomalous).length;
   assert.equal(nTestNormal, ds.test.length - nTestNormal);
   assert.equal(nTestNormal, Math.min(ds.summary.test.availableNormal, ds.summary.test.availableAnomalous));
   assert.equal(ds.summary.test.normal, nTestNormal);
-  assert.equal(ds.summary.train.normal + ds.summary.train.anomalousLeftOut + ds.summary.val.availableNormal + ds.summary.val.availableAnomalous
-    + ds.summary.test.availableNormal + ds.summary.test.availableAnomalous, ds.summary.slices.total);
+  assert.equal(
+    ds.summary.train.normal +
+      ds.summary.train.anomalousLeftOut +
+      ds.summary.val.availableNormal +
+      ds.summary.val.availableAnomalous +
+      ds.summary.test.availableNormal +
+      ds.summary.test.availableAnomalous,
+    ds.summary.slices.total,
+  );
   assert.equal(ds.summary.train.normal, ds.train.length);
 });
 
@@ -89,14 +123,21 @@ test('the split is deterministic for a seed and changes with it', () => {
   assert.ok(moreVal.summary.val.cases > a.summary.val.cases && moreVal.summary.train.cases < a.summary.train.cases);
   assert.deepEqual(a.summary, b.summary);
   const others = [1, 2, 3].map((seed) => buildSliceDataset(cases, configWith({}, { seed })));
-  assert.ok(others.some((o) => o.summary.test.caseIds.join() !== a.summary.test.caseIds.join()), 'other seeds should give another test split');
+  assert.ok(
+    others.some((o) => o.summary.test.caseIds.join() !== a.summary.test.caseIds.join()),
+    'other seeds should give another test split',
+  );
 });
 
 test('anomalyLabels restricts which labels make a slice anomalous', () => {
   const any = buildSliceDataset(cases, configWith());
   const only4 = buildSliceDataset(cases, configWith({ anomalyLabels: [4] }));
   assert.ok(only4.summary.slices.anomalous < any.summary.slices.anomalous);
-  for (const s of [...only4.train, ...only4.val, ...only4.test]) assert.equal(s.anomalous, truth(s.caseId, s.z, (v) => v === 4));
+  for (const s of [...only4.train, ...only4.val, ...only4.test])
+    assert.equal(
+      s.anomalous,
+      truth(s.caseId, s.z, (v) => v === 4),
+    );
 });
 
 test('image labels come from the native label: lesion-voxel counts, minLesionVoxels, ambiguous slices left out', () => {
@@ -115,7 +156,10 @@ test('image labels come from the native label: lesion-voxel counts, minLesionVox
   const strict = buildSliceDataset(cases, configWith({ minLesionVoxels: min }));
   const strictAll = [...strict.train, ...strict.val, ...strict.test];
   assert.ok(strict.summary.slices.ambiguous > 0);
-  assert.ok(strictAll.every((s) => s.lesionVoxels === 0 || s.lesionVoxels >= min), 'no slice with 0 < lesion voxels < min is kept');
+  assert.ok(
+    strictAll.every((s) => s.lesionVoxels === 0 || s.lesionVoxels >= min),
+    'no slice with 0 < lesion voxels < min is kept',
+  );
   assert.ok(strictAll.every((s) => s.anomalous === s.lesionVoxels > 0));
   assert.equal(strict.summary.slices.total + strict.summary.slices.ambiguous, ds.summary.slices.total);
 });
@@ -133,11 +177,23 @@ test('cases without a label are excluded unless data.unlabelled is "normal"; a s
   assert.equal(asNormal.summary.cases.used, 12);
   assert.ok(asNormal.summary.notes.some((n) => /2 case\(s\) without a label used as all-normal/.test(n)));
   for (const s of [...asNormal.train, ...asNormal.val, ...asNormal.test]) if (s.caseId === cases[0].id) assert.equal(s.anomalous, false);
-  assert.throws(() => buildSliceDataset(unlabelled.map((c) => ({ ...c, label: undefined })), configWith()), /no usable cases: 12 case\(s\) have no label file/);
+  assert.throws(
+    () =>
+      buildSliceDataset(
+        unlabelled.map((c) => ({ ...c, label: undefined })),
+        configWith(),
+      ),
+    /no usable cases: 12 case\(s\) have no label file/,
+  );
   // The default range (80–120) does not fit a 48-slice phantom.
   const defaults = parseWorkspaceConfig({}, join(root, 'anyad.json'));
-  assert.throws(() => buildSliceDataset(cases, defaults), (e: unknown) =>
-    e instanceof ConfigError && /data\.slices 80–120 is outside the volume, which has 48 axial slices \(0–47\)/.test(e.message) && /_seg\.nii\.gz/.test(e.message));
+  assert.throws(
+    () => buildSliceDataset(cases, defaults),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /data\.slices 80–120 is outside the volume, which has 48 axial slices \(0–47\)/.test(e.message) &&
+      /_seg\.nii\.gz/.test(e.message),
+  );
 });
 
 test('axial images are radiological: anterior up, patient right on the image left', () => {
@@ -167,7 +223,10 @@ test('preprocessed phantom slices: channel c is sequence [FLAIR, T1, T2][c] with
   const loaded = loadCase(c);
   const z = 31;
   const geom = { resize: 112, crop: 98 };
-  const imgs = Object.fromEntries(CHANNELS.map((s) => [s, axialImage(loaded.volumes[s]!, z)])) as Record<(typeof CHANNELS)[number], ReturnType<typeof axialImage>>;
+  const imgs = Object.fromEntries(CHANNELS.map((s) => [s, axialImage(loaded.volumes[s]!, z)])) as Record<
+    (typeof CHANNELS)[number],
+    ReturnType<typeof axialImage>
+  >;
   const { width, height } = imgs.flair;
   const slices = Object.fromEntries(CHANNELS.map((s) => [s, imgs[s].data]));
   const full = preprocessSlice(slices, width, height, MODALITY_SUBSETS[6], geom);
@@ -193,7 +252,11 @@ test('preprocessed phantom slices: channel c is sequence [FLAIR, T1, T2][c] with
     subset.keep.forEach((keep, ch) => {
       const part = out.subarray(ch * plane, (ch + 1) * plane);
       if (keep) assert.deepEqual(part, full.subarray(ch * plane, (ch + 1) * plane), `${subset.label} channel ${ch}`);
-      else assert.ok(part.every((v) => Object.is(v, 0)), `${subset.label}: channel ${ch} must be exactly +0`);
+      else
+        assert.ok(
+          part.every((v) => Object.is(v, 0)),
+          `${subset.label}: channel ${ch} must be exactly +0`,
+        );
     });
   }
   // Masks follow the same geometry: a slice with a sizeable lesion gives 1s, an empty one none.
@@ -204,7 +267,10 @@ test('preprocessed phantom slices: channel c is sequence [FLAIR, T1, T2][c] with
   assert.equal(lesionMask.length, plane);
   const inMask = lesionMask.reduce((a, v) => a + v, 0);
   // Area scales with (112/64)² before the crop; allow for the border of the bilinear mask.
-  assert.ok(inMask > 0.5 * counts[zLesion] * (112 / 64) ** 2 && inMask < 2 * counts[zLesion] * (112 / 64) ** 2, `mask ${inMask} vs label ${counts[zLesion]}`);
+  assert.ok(
+    inMask > 0.5 * counts[zLesion] * (112 / 64) ** 2 && inMask < 2 * counts[zLesion] * (112 / 64) ** 2,
+    `mask ${inMask} vs label ${counts[zLesion]}`,
+  );
   assert.ok(preprocessMask(axialImage(loaded.label!, counts.indexOf(0)).data, width, height, geom).every((v) => v === 0));
 });
 

@@ -41,9 +41,12 @@ function tree(root: string): void {
 
 const ws = join(tmp, 'ws');
 tree(ws);
-const config = parseWorkspaceConfig({
-  data: { sequences: { flair: ['FLAIR.nii.gz', '*_fla.nii.gz'], t1: 'T1w.nii.gz', t2: ['*_T2w.nii.gz'], label: ['lesion_mask.nii.gz'] } },
-}, join(ws, 'anyad.json'));
+const config = parseWorkspaceConfig(
+  {
+    data: { sequences: { flair: ['FLAIR.nii.gz', '*_fla.nii.gz'], t1: 'T1w.nii.gz', t2: ['*_T2w.nii.gz'], label: ['lesion_mask.nii.gz'] } },
+  },
+  join(ws, 'anyad.json'),
+);
 
 test('file names: BraTS 2018–2021, BraTS 2023+, plain per-case names, and config patterns', () => {
   assert.deepEqual(matchFileName('Brats18_2013_2_1_t1ce.nii.gz'), { id: 'Brats18_2013_2_1', role: 't1ce', scheme: 'brats2018' });
@@ -58,12 +61,18 @@ test('file names: BraTS 2018–2021, BraTS 2023+, plain per-case names, and conf
   assert.equal(matchFileName('Brats18_A_flair.png'), undefined);
   assert.equal(matchFileName('anatomy.nii.gz'), undefined);
   assert.deepEqual(matchFileName('x_fla.nii.gz', config.data.sequences), { role: 'flair', scheme: 'config' });
-  assert.throws(() => matchFileName('a.nii.gz', { flair: ['*.nii.gz'], t1: ['a.*'] }), /matches the data.sequences patterns of several sequences \(flair, t1\)/);
+  assert.throws(
+    () => matchFileName('a.nii.gz', { flair: ['*.nii.gz'], t1: ['a.*'] }),
+    /matches the data.sequences patterns of several sequences \(flair, t1\)/,
+  );
 });
 
 test('discovery over a workspace: all schemes, sorted by id, hidden folders and node_modules skipped', () => {
   const { cases, warnings } = discoverStudy(ws, config);
-  assert.deepEqual(cases.map((c) => c.id), ['BraTS-GLI-00001-000', 'Brats18_A', 'Brats18_B', 'caseP', 'subj07', 'subj08']);
+  assert.deepEqual(
+    cases.map((c) => c.id),
+    ['BraTS-GLI-00001-000', 'Brats18_A', 'Brats18_B', 'caseP', 'subj07', 'subj08'],
+  );
   const byId = Object.fromEntries(cases.map((c) => [c.id, c]));
   const a = byId.Brats18_A;
   assert.equal(a.dir, join(ws, 'brats18', 'Brats18_A'));
@@ -72,7 +81,12 @@ test('discovery over a workspace: all schemes, sorted by id, hidden folders and 
   assert.deepEqual(Object.keys(byId.Brats18_B.files).sort(), ['flair', 't1', 't2']);
   assert.equal(byId.Brats18_B.label, undefined);
   const g = byId['BraTS-GLI-00001-000'];
-  assert.ok(g.files.flair!.endsWith('-t2f.nii.gz') && g.files.t1!.endsWith('-t1n.nii.gz') && g.files.t1ce!.endsWith('-t1c.nii.gz') && g.files.t2!.endsWith('-t2w.nii.gz'));
+  assert.ok(
+    g.files.flair!.endsWith('-t2f.nii.gz') &&
+      g.files.t1!.endsWith('-t1n.nii.gz') &&
+      g.files.t1ce!.endsWith('-t1c.nii.gz') &&
+      g.files.t2!.endsWith('-t2w.nii.gz'),
+  );
   assert.ok(g.label!.endsWith('-seg.nii.gz'));
   assert.deepEqual(Object.keys(byId.caseP.files).sort(), ['flair', 't1', 't2']);
   assert.ok(byId.caseP.label!.endsWith('seg.nii.gz'));
@@ -84,11 +98,20 @@ test('discovery over a workspace: all schemes, sorted by id, hidden folders and 
   assert.match(warnings[0], /Brats18_L_seg\.nii\.gz: a label for case Brats18_L but no image sequence; skipped/);
   // Without the config only the built-in names are understood.
   const plain = discoverCases(ws);
-  assert.deepEqual(plain.map((c) => c.id), ['BraTS-GLI-00001-000', 'Brats18_A', 'Brats18_B', 'caseP', 'subj07']);
+  assert.deepEqual(
+    plain.map((c) => c.id),
+    ['BraTS-GLI-00001-000', 'Brats18_A', 'Brats18_B', 'caseP', 'subj07'],
+  );
   assert.deepEqual(Object.keys(plain[4].files), ['flair']);
   // Depth is bounded.
-  assert.deepEqual(discoverCases(ws, { maxDepth: 1 }).map((c) => c.id), []);
-  assert.deepEqual(discoverCases(join(ws, 'brats18'), { maxDepth: 1 }).map((c) => c.id), ['Brats18_A', 'Brats18_B']);
+  assert.deepEqual(
+    discoverCases(ws, { maxDepth: 1 }).map((c) => c.id),
+    [],
+  );
+  assert.deepEqual(
+    discoverCases(join(ws, 'brats18'), { maxDepth: 1 }).map((c) => c.id),
+    ['Brats18_A', 'Brats18_B'],
+  );
 });
 
 test("the workspace's output folder is not searched", () => {
@@ -96,7 +119,10 @@ test("the workspace's output folder is not searched", () => {
   nii(join(w, 'data', 'Brats18_D', 'Brats18_D_flair.nii.gz'));
   nii(join(w, 'results', 'Brats18_D', 'Brats18_D_flair.nii.gz')); // e.g. a copy written by a run
   const cfg = parseWorkspaceConfig({ output: { dir: 'results' } }, join(w, 'anyad.json'));
-  assert.deepEqual(discoverCases(w, cfg).map((c) => c.dir), [join(w, 'data', 'Brats18_D')]);
+  assert.deepEqual(
+    discoverCases(w, cfg).map((c) => c.dir),
+    [join(w, 'data', 'Brats18_D')],
+  );
   assert.throws(() => discoverCases(w), /case id Brats18_D appears in two folders: data\/Brats18_D and results\/Brats18_D/);
 });
 
@@ -104,18 +130,33 @@ test('a single file: its case and sibling sequences', () => {
   const c = findCaseOfFile(join(ws, 'brats18', 'Brats18_A', 'Brats18_A_t2.nii.gz'));
   assert.equal(c?.id, 'Brats18_A');
   assert.equal(Object.keys(c!.files).length, 4);
-  assert.deepEqual(discoverCases(join(ws, 'plain', 'caseP', 't1.nii.gz')).map((x) => x.id), ['caseP']);
+  assert.deepEqual(
+    discoverCases(join(ws, 'plain', 'caseP', 't1.nii.gz')).map((x) => x.id),
+    ['caseP'],
+  );
   assert.equal(findCaseOfFile(join(ws, 'custom', 'subj07', 'T1w.nii.gz')), undefined, 'not a known name without the config');
-  assert.equal(findCaseOfFile(join(ws, 'custom', 'subj07', 'T1w.nii.gz'), config)?.files.flair, join(ws, 'custom', 'subj07', 'FLAIR.nii.gz'));
-  assert.throws(() => discoverCases(join(ws, 'notes.txt')), (e: unknown) => e instanceof StudyError && /not a recognised sequence file name/.test(e.message));
-  assert.throws(() => discoverCases(join(ws, 'nope')), (e: unknown) => e instanceof StudyError && /no such file/.test(e.message));
+  assert.equal(
+    findCaseOfFile(join(ws, 'custom', 'subj07', 'T1w.nii.gz'), config)?.files.flair,
+    join(ws, 'custom', 'subj07', 'FLAIR.nii.gz'),
+  );
+  assert.throws(
+    () => discoverCases(join(ws, 'notes.txt')),
+    (e: unknown) => e instanceof StudyError && /not a recognised sequence file name/.test(e.message),
+  );
+  assert.throws(
+    () => discoverCases(join(ws, 'nope')),
+    (e: unknown) => e instanceof StudyError && /no such file/.test(e.message),
+  );
 });
 
 test('ambiguous studies are errors: two FLAIRs for one case, one id in two folders', () => {
   const dup = join(tmp, 'dup');
   nii(join(dup, 'X', 'X_flair.nii'));
   nii(join(dup, 'X', 'X_flair.nii.gz'));
-  assert.throws(() => discoverCases(dup), (e: unknown) => e instanceof StudyError && /case X has two FLAIR files: X_flair\.nii and X_flair\.nii\.gz/.test(e.message));
+  assert.throws(
+    () => discoverCases(dup),
+    (e: unknown) => e instanceof StudyError && /case X has two FLAIR files: X_flair\.nii and X_flair\.nii\.gz/.test(e.message),
+  );
   const mixed = join(tmp, 'mixed');
   nii(join(mixed, 'Y', 'flair.nii.gz'));
   nii(join(mixed, 'Y', 'Y_flair.nii.gz'));
@@ -123,7 +164,10 @@ test('ambiguous studies are errors: two FLAIRs for one case, one id in two folde
   const twice = join(tmp, 'twice');
   nii(join(twice, 'a', 'Z', 'Z_t1.nii.gz'));
   nii(join(twice, 'b', 'Z', 'Z_t1.nii.gz'));
-  assert.throws(() => discoverCases(twice), (e: unknown) => e instanceof StudyError && /case id Z appears in two folders: a\/Z and b\/Z/.test(e.message));
+  assert.throws(
+    () => discoverCases(twice),
+    (e: unknown) => e instanceof StudyError && /case id Z appears in two folders: a\/Z and b\/Z/.test(e.message),
+  );
 });
 
 test('loadCase: canonical volumes on one grid; a missing sequence or a mismatched grid is a StudyError', () => {
@@ -135,17 +179,28 @@ test('loadCase: canonical volumes on one grid; a missing sequence or a mismatche
   assert.deepEqual([loaded.volumes.flair!.affine[0], loaded.volumes.flair!.affine[5]], [1, 1], 'canonical RAS');
   const sub = loadCase(byId.Brats18_B, { sequences: ['t2'] });
   assert.deepEqual(Object.keys(sub.volumes), ['t2']);
-  assert.throws(() => loadCase(byId.Brats18_B, { sequences: ['flair', 't1ce'] }), (e: unknown) => e instanceof StudyError && /case Brats18_B has no T1CE \(it has FLAIR, T1, T2\)/.test(e.message));
+  assert.throws(
+    () => loadCase(byId.Brats18_B, { sequences: ['flair', 't1ce'] }),
+    (e: unknown) => e instanceof StudyError && /case Brats18_B has no T1CE \(it has FLAIR, T1, T2\)/.test(e.message),
+  );
 
   const bad = join(tmp, 'badgrid');
   nii(join(bad, 'M', 'M_flair.nii.gz'));
   nii(join(bad, 'M', 'M_t1.nii.gz'), 1, [4, 5, 4]);
   const [m] = discoverCases(bad);
-  assert.throws(() => loadCase(m), (e: unknown) => e instanceof StudyError && /M_t1\.nii\.gz is not on the grid of M_flair\.nii\.gz: 4×5×4 voxels .* vs 4×5×3 voxels/.test(e.message));
+  assert.throws(
+    () => loadCase(m),
+    (e: unknown) =>
+      e instanceof StudyError && /M_t1\.nii\.gz is not on the grid of M_flair\.nii\.gz: 4×5×4 voxels .* vs 4×5×3 voxels/.test(e.message),
+  );
   const shifted = join(tmp, 'shifted');
   nii(join(shifted, 'S', 'S_t2.nii.gz'));
   nii(join(shifted, 'S', 'S_seg.nii.gz'), 0, DIMS, [-1, 0, 0, 15, 0, -1, 0, 20, 0, 0, 1, -5, 0, 0, 0, 1]);
   const [s] = discoverCases(shifted);
-  assert.throws(() => loadCase(s), (e: unknown) => e instanceof StudyError && /S_seg\.nii\.gz is not on the grid of S_t2\.nii\.gz/.test(e.message) && /origin/.test(e.message));
+  assert.throws(
+    () => loadCase(s),
+    (e: unknown) =>
+      e instanceof StudyError && /S_seg\.nii\.gz is not on the grid of S_t2\.nii\.gz/.test(e.message) && /origin/.test(e.message),
+  );
   assert.doesNotThrow(() => loadCase(s, { label: false }));
 });

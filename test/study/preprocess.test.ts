@@ -59,7 +59,10 @@ test('Pillow BILINEAR resize is bit-exact (upsampling 240→448, downsampling 24
       const got = resizeBilinearU8(minMaxToUint8(channel(k, c)), width, height, resize, resize);
       const exp = resized.subarray(c * resize * resize, (c + 1) * resize * resize);
       assert.equal(got.length, exp.length);
-      assert.ok(got.every((v, i) => v === exp[i]), `case ${k} channel ${c}: ${firstDiff(got, exp)}`);
+      assert.ok(
+        got.every((v, i) => v === exp[i]),
+        `case ${k} channel ${c}: ${firstDiff(got, exp)}`,
+      );
     }
   }
 });
@@ -123,8 +126,15 @@ test('every one of the 7 subsets keeps its channels and zeroes the others exactl
     CHANNELS.forEach((ch, c) => {
       const part = out.subarray(c * plane, (c + 1) * plane);
       if (s.channels.includes(ch)) assert.deepEqual(part, full.subarray(c * plane, (c + 1) * plane), `${s.label} ${ch}`);
-      else assert.ok(part.every((v) => Object.is(v, 0)), `${s.label}: ${ch} must be +0.0`);
+      else
+        assert.ok(
+          part.every((v) => Object.is(v, 0)),
+          `${s.label}: ${ch} must be +0.0`,
+        );
     });
   }
-  assert.throws(() => preprocessSlice({ flair: all.flair }, width, height, MODALITY_SUBSETS[3], { resize: R, crop: C }), /F\+T1 needs a T1 slice/);
+  assert.throws(
+    () => preprocessSlice({ flair: all.flair }, width, height, MODALITY_SUBSETS[3], { resize: R, crop: C }),
+    /F\+T1 needs a T1 slice/,
+  );
 });

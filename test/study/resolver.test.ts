@@ -51,19 +51,32 @@ test('names of datasets no built-in knows (Flair_subtrMeanDivStd.nii.gz) with da
     nii(join(root, p, 'Consensus.nii.gz'), 0);
   }
   nii(join(root, 'patient02', 'T1ce_subtrMeanDivStd.nii.gz'), 4);
-  const config = parseWorkspaceConfig({ data: { sequences: { flair: 'Flair_*.nii.gz', t1: 'T1_*.nii.gz', t1ce: 'T1ce_*.nii.gz', t2: 'T2_*.nii.gz', label: 'Consensus.nii.gz' } } }, join(root, 'anyad.json'));
+  const config = parseWorkspaceConfig(
+    {
+      data: {
+        sequences: { flair: 'Flair_*.nii.gz', t1: 'T1_*.nii.gz', t1ce: 'T1ce_*.nii.gz', t2: 'T2_*.nii.gz', label: 'Consensus.nii.gz' },
+      },
+    },
+    join(root, 'anyad.json'),
+  );
   assert.deepEqual(discoverStudy(root).cases, [], 'without the patterns nothing is a sequence');
   const { cases, warnings } = discoverStudy(root, config);
   assert.deepEqual(warnings, []);
-  assert.deepEqual(cases.map((c) => [c.id, Object.keys(c.files).sort(), Boolean(c.label)]), [
-    ['patient01', ['flair', 't1', 't2'], true],
-    ['patient02', ['flair', 't1', 't1ce', 't2'], true],
-  ]);
+  assert.deepEqual(
+    cases.map((c) => [c.id, Object.keys(c.files).sort(), Boolean(c.label)]),
+    [
+      ['patient01', ['flair', 't1', 't2'], true],
+      ['patient02', ['flair', 't1', 't1ce', 't2'], true],
+    ],
+  );
   // The viewer's question (which case is this file, which are its siblings) has the same answer.
   const opened = findCaseOfFile(join(root, 'patient02', 'Flair_subtrMeanDivStd.nii.gz'), config);
   assert.deepEqual(opened, cases[1]);
   const loaded = loadCase(opened!, { label: false });
-  assert.deepEqual(['flair', 't1', 't1ce', 't2'].map((s) => loaded.volumes[s as 'flair']!.data[0]), [1, 2, 4, 3]);
+  assert.deepEqual(
+    ['flair', 't1', 't1ce', 't2'].map((s) => loaded.volumes[s as 'flair']!.data[0]),
+    [1, 2, 4, 3],
+  );
 });
 
 test('a case with a single sequence is a case (no sibling needed)', () => {
@@ -72,7 +85,10 @@ test('a case with a single sequence is a case (no sibling needed)', () => {
   nii(join(dir, 'notes_scan.nii.gz')); // matches nothing: ignored, not an error
   const rules = { sequences: { flair: ['*_fla.nii.gz'] } };
   assert.deepEqual(findCaseOfFile(fla, rules), { id: 'onlyflair', dir, files: { flair: fla } });
-  assert.deepEqual(discoverStudy(join(tmp, 'single'), rules).cases.map((c) => c.files), [{ flair: fla }]);
+  assert.deepEqual(
+    discoverStudy(join(tmp, 'single'), rules).cases.map((c) => c.files),
+    [{ flair: fla }],
+  );
   assert.equal(findCaseOfFile(join(dir, 'notes_scan.nii.gz'), rules), undefined);
 });
 
@@ -82,15 +98,31 @@ test('conflicts are StudyErrors that say how to fix them', () => {
   const flair = nii(join(dir, 'caseC_flair.nii.gz'));
   const odd = nii(join(dir, 'caseC_x.nii.gz'));
   // A manual assignment that gives a case a second FLAIR: both files and both origins are named.
-  assert.throws(() => findCaseOfFile(flair, { assignments: { [fla]: 'flair' } }), (e: unknown) =>
-    e instanceof StudyError && e.code === 'study/duplicate-sequence'
-    && /case caseC has two FLAIR files: caseC_fla\.nii\.gz and caseC_flair\.nii\.gz \(caseC_fla\.nii\.gz: assigned by hand; caseC_flair\.nii\.gz: BraTS name\)/.test(e.message)
-    && /keep one, assign one of them to another sequence by hand \(data\.assignments/.test(e.message));
-  assert.throws(() => discoverStudy(join(tmp, 'conflicts'), { sequences: { flair: ['*_fla.nii.gz'] } }), /two FLAIR files: caseC_fla\.nii\.gz and caseC_flair\.nii\.gz .*narrow the data\.sequences patterns/);
+  assert.throws(
+    () => findCaseOfFile(flair, { assignments: { [fla]: 'flair' } }),
+    (e: unknown) =>
+      e instanceof StudyError &&
+      e.code === 'study/duplicate-sequence' &&
+      /case caseC has two FLAIR files: caseC_fla\.nii\.gz and caseC_flair\.nii\.gz \(caseC_fla\.nii\.gz: assigned by hand; caseC_flair\.nii\.gz: BraTS name\)/.test(
+        e.message,
+      ) &&
+      /keep one, assign one of them to another sequence by hand \(data\.assignments/.test(e.message),
+  );
+  assert.throws(
+    () => discoverStudy(join(tmp, 'conflicts'), { sequences: { flair: ['*_fla.nii.gz'] } }),
+    /two FLAIR files: caseC_fla\.nii\.gz and caseC_flair\.nii\.gz .*narrow the data\.sequences patterns/,
+  );
   // One file matching the patterns of two sequences; a manual assignment settles it.
   const ambiguous = { sequences: { t1: ['*_x.nii.gz'], t2: ['caseC_*'] } };
-  assert.throws(() => findCaseOfFile(odd, ambiguous), (e: unknown) =>
-    e instanceof StudyError && e.code === 'study/ambiguous-pattern' && /caseC_x\.nii\.gz matches the data\.sequences patterns of several sequences \(t1, t2\); make those patterns more specific, or assign the file by hand/.test(e.message));
+  assert.throws(
+    () => findCaseOfFile(odd, ambiguous),
+    (e: unknown) =>
+      e instanceof StudyError &&
+      e.code === 'study/ambiguous-pattern' &&
+      /caseC_x\.nii\.gz matches the data\.sequences patterns of several sequences \(t1, t2\); make those patterns more specific, or assign the file by hand/.test(
+        e.message,
+      ),
+  );
   const settled = findCaseOfFile(odd, { ...ambiguous, assignments: { [odd]: 't1', [fla]: 'label' } });
   // (caseC_flair.nii.gz matches the t2 pattern caseC_*: a pattern beats its BraTS name.)
   assert.deepEqual(settled, { id: 'caseC', dir, files: { t2: flair, t1: odd }, label: fla });
@@ -102,24 +134,41 @@ test('data.assignments: validated, resolved against the config file, and used by
   const b = nii(join(ws, 'data', 'subj1', 'scan_b.nii.gz'), 2);
   nii(join(ws, 'data', 'subj1', 'subj1_fla.nii.gz'), 3);
   const file = join(ws, 'anyad.json');
-  writeFileSync(file, `{
+  writeFileSync(
+    file,
+    `{
     // by hand: two files no pattern can tell apart
     "data": {
       "sequences": { "flair": "*_fla.nii.gz" },
       "assignments": { "data/subj1/scan_a.nii.gz": "t1", "./data/subj1/scan_b.nii.gz": "t2" },
     },
-  }`);
+  }`,
+  );
   const config = loadWorkspaceConfig(file);
   assert.deepEqual(config.data.assignments, { [a]: 't1', [b]: 't2' });
-  assert.deepEqual(discoverStudy(config.data.root, config).cases.map((c) => c.files), [{ flair: join(ws, 'data', 'subj1', 'subj1_fla.nii.gz'), t1: a, t2: b }]);
+  assert.deepEqual(
+    discoverStudy(config.data.root, config).cases.map((c) => c.files),
+    [{ flair: join(ws, 'data', 'subj1', 'subj1_fla.nii.gz'), t1: a, t2: b }],
+  );
   assert.deepEqual(parseWorkspaceConfig({}, file).data.assignments, {});
 
-  const rejects = (data: unknown, re: RegExp) => assert.throws(() => parseWorkspaceConfig({ data }, file), (e: unknown) => e instanceof ConfigError && re.test(e.message), String(re));
+  const rejects = (data: unknown, re: RegExp) =>
+    assert.throws(
+      () => parseWorkspaceConfig({ data }, file),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      String(re),
+    );
   rejects({ assignments: ['x.nii.gz'] }, /data\.assignments must be an object, got an array/);
-  rejects({ assignments: { 'x.nii.gz': 'pd' } }, /data\.assignments\["x\.nii\.gz"\] must be one of "flair", "t1", "t1ce", "t2", "label", got "pd"/);
+  rejects(
+    { assignments: { 'x.nii.gz': 'pd' } },
+    /data\.assignments\["x\.nii\.gz"\] must be one of "flair", "t1", "t1ce", "t2", "label", got "pd"/,
+  );
   rejects({ assignments: { 'x.nii.gz': 1 } }, /data\.assignments\["x\.nii\.gz"\] must be one of/);
   rejects({ assignments: { '': 't1' } }, /data\.assignments has an empty file path/);
-  rejects({ assignments: { 'a/x.nii.gz': 't1', './a/x.nii.gz': 't2' } }, /assigns .*x\.nii\.gz a second time \(as t2; "a\/x\.nii\.gz" says t1\); keep one entry/);
+  rejects(
+    { assignments: { 'a/x.nii.gz': 't1', './a/x.nii.gz': 't2' } },
+    /assigns .*x\.nii\.gz a second time \(as t2; "a\/x\.nii\.gz" says t1\); keep one entry/,
+  );
 
   // The JSON schema (IntelliSense) describes the same key and the same roles.
   const schema = JSON.parse(readFileSync(join(__dirname, '../../schemas/anyad.schema.json'), 'utf8'));
@@ -137,7 +186,11 @@ test('caseFromInputs: a case path and/or explicit files per sequence; explicit f
   const other = nii(join(tmp, 'inputs', 'elsewhere', 'other_T2.nii.gz'), 4);
   // --case alone: only what the rules know.
   assert.deepEqual(caseFromInputs({ path: t2 }).files, { t2 });
-  assert.deepEqual(caseFromInputs({ path: dir }, { sequences: { flair: ['*_fla.nii.gz'], t1: ['*_T1w.nii.gz'] } }).files, { flair: fla, t1, t2 });
+  assert.deepEqual(caseFromInputs({ path: dir }, { sequences: { flair: ['*_fla.nii.gz'], t1: ['*_T1w.nii.gz'] } }).files, {
+    flair: fla,
+    t1,
+    t2,
+  });
   // Explicit files alone: the case is their folder.
   assert.deepEqual(caseFromInputs({ files: { flair: fla, t1 } }), { id: 'subjI', dir, files: { flair: fla, t1 } });
   // Combined: an explicit file replaces what --case found, even from another folder; an unknown
@@ -145,7 +198,17 @@ test('caseFromInputs: a case path and/or explicit files per sequence; explicit f
   assert.deepEqual(caseFromInputs({ path: dir, files: { t2: other } }).files, { t2: other });
   assert.deepEqual(caseFromInputs({ path: fla, files: { flair: fla } }).files, { flair: fla });
   assert.deepEqual(caseFromInputs({ path: t2, files: { t1: t2 } }).files, { t1: t2 }, 'one file is not two sequences');
-  assert.throws(() => caseFromInputs({ path: fla }), (e: unknown) => e instanceof StudyError && /not a recognised sequence file name .*add a data\.sequences pattern.*data\.assignments/.test(e.message));
-  assert.throws(() => caseFromInputs({ files: { t1: join(dir, 'missing.nii.gz') } }), (e: unknown) => e instanceof StudyError && /missing\.nii\.gz: no such T1 file/.test(e.message));
-  assert.throws(() => caseFromInputs({}), (e: unknown) => e instanceof StudyError && e.code === 'study/no-case');
+  assert.throws(
+    () => caseFromInputs({ path: fla }),
+    (e: unknown) =>
+      e instanceof StudyError && /not a recognised sequence file name .*add a data\.sequences pattern.*data\.assignments/.test(e.message),
+  );
+  assert.throws(
+    () => caseFromInputs({ files: { t1: join(dir, 'missing.nii.gz') } }),
+    (e: unknown) => e instanceof StudyError && /missing\.nii\.gz: no such T1 file/.test(e.message),
+  );
+  assert.throws(
+    () => caseFromInputs({}),
+    (e: unknown) => e instanceof StudyError && e.code === 'study/no-case',
+  );
 });

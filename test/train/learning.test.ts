@@ -16,7 +16,9 @@ async function learns(problem: ToyProblem, steps: number): Promise<void> {
   const program = await problem.program();
   const params = problem.init();
   const r = await trainLoop({
-    program, params, totalSteps: steps,
+    program,
+    params,
+    totalSteps: steps,
     schedule: { baseValue: 1e-2, finalValue: 1e-3, totalIters: steps, warmupIters: 10, startWarmupValue: 0 },
     dataOrder: { seed: 5, datasetSize: problem.datasetSize, batchSize: problem.batchSize },
     makeBatch: (indices) => problem.makeBatch(indices),
@@ -26,7 +28,10 @@ async function learns(problem: ToyProblem, steps: number): Promise<void> {
   const first = mean(r.history.slice(0, 5).map((h) => h.loss));
   const last = mean(r.history.slice(-10).map((h) => h.loss));
   assert.ok(Number.isFinite(last));
-  assert.ok(last < 0.1 * first, `${problem.name}: loss ${first.toFixed(4)} → ${last.toFixed(4)} fell by only ${((1 - last / first) * 100).toFixed(1)} %`);
+  assert.ok(
+    last < 0.1 * first,
+    `${problem.name}: loss ${first.toFixed(4)} → ${last.toFixed(4)} fell by only ${((1 - last / first) * 100).toFixed(1)} %`,
+  );
   // The gradients were really clipped to the reference's 0.1 on the way (norms above it were seen).
   assert.ok(r.history.some((h) => h.gradNorm > 0.1));
   // The parameters the caller passed in are the ones trained (updated in place).

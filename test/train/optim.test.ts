@@ -12,7 +12,19 @@ const FIXTURE = join(__dirname, '..', 'fixtures', 'train', 'optim_trajectories.s
 const fx = readSafetensors(FIXTURE);
 const STEPS = Number(fx.metadata.steps);
 const NAMES = ['w1', 'b1', 'w2', 's'];
-interface CaseCfg { betas: [number, number]; eps: number; weight_decay: number; amsgrad: boolean; clip_threshold: number; base: number; final: number; total: number; warmup: number; start: number; max_norm: number }
+interface CaseCfg {
+  betas: [number, number];
+  eps: number;
+  weight_decay: number;
+  amsgrad: boolean;
+  clip_threshold: number;
+  base: number;
+  final: number;
+  total: number;
+  warmup: number;
+  start: number;
+  max_norm: number;
+}
 const CASES = JSON.parse(fx.metadata.cases) as Record<string, CaseCfg>;
 
 function tensor(name: string): { shape: number[]; data: Float32Array } {
@@ -25,10 +37,27 @@ function slice(name: string, t: number): Float32Array {
 }
 
 function replay(cfg: CaseCfg, onStep: (t: number, params: ReturnType<typeof makeParams>, lr: number, norm: number) => void): void {
-  const params = makeParams(NAMES.map((n) => { const t = tensor(`init.${n}`); return [n, t.shape, t.data.slice()]; }));
-  const opts: StableAdamWOptions = { betas: cfg.betas, eps: cfg.eps, weightDecay: cfg.weight_decay, amsgrad: cfg.amsgrad, clipThreshold: cfg.clip_threshold };
+  const params = makeParams(
+    NAMES.map((n) => {
+      const t = tensor(`init.${n}`);
+      return [n, t.shape, t.data.slice()];
+    }),
+  );
+  const opts: StableAdamWOptions = {
+    betas: cfg.betas,
+    eps: cfg.eps,
+    weightDecay: cfg.weight_decay,
+    amsgrad: cfg.amsgrad,
+    clipThreshold: cfg.clip_threshold,
+  };
   const opt = new StableAdamW(params, opts);
-  const sched: WarmCosineConfig = { baseValue: cfg.base, finalValue: cfg.final, totalIters: cfg.total, warmupIters: cfg.warmup, startWarmupValue: cfg.start };
+  const sched: WarmCosineConfig = {
+    baseValue: cfg.base,
+    finalValue: cfg.final,
+    totalIters: cfg.total,
+    warmupIters: cfg.warmup,
+    startWarmupValue: cfg.start,
+  };
   const present = fx.tensors.get('grad_present.s')!.bytes;
   for (let t = 0; t < STEPS; t++) {
     const grads = new Map<string, Float32Array>();
@@ -46,7 +75,9 @@ for (const [caseName, cfg] of Object.entries(CASES)) {
     assert.equal(lrEntry.dtype, 'F64');
     const lrs = new Float64Array(new Uint8Array(lrEntry.bytes).buffer); // float64, as numpy computed them
     const norms = tensor(`${caseName}.grad_norm`).data;
-    let worst = 0, exact = 0, total = 0;
+    let worst = 0,
+      exact = 0,
+      total = 0;
     replay(cfg, (t, params, lr, norm) => {
       assert.ok(Math.abs(lr - lrs[t]) <= 1e-15 + 1e-12 * Math.abs(lrs[t]), `lr at step ${t}: ${lr} vs ${lrs[t]}`);
       assert.ok(Math.abs(norm - norms[t]) <= 1e-6 * norms[t], `grad norm at step ${t}: ${norm} vs ${norms[t]}`);

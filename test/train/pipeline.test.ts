@@ -20,7 +20,14 @@ import { loadBundle } from '../../src/engine/model/bundle';
 import { phantomSliceRange, writePhantomCohort } from '../../src/engine/phantom';
 import { MODALITY_SUBSETS } from '../../src/engine/study';
 import { listCheckpoints } from '../../src/engine/train/checkpoint';
-import { type PipelineProgress, type RunTrainingResult, RUN_FILES, betterByImageAP, runEvaluation, runTraining } from '../../src/engine/train/pipeline';
+import {
+  type PipelineProgress,
+  type RunTrainingResult,
+  RUN_FILES,
+  betterByImageAP,
+  runEvaluation,
+  runTraining,
+} from '../../src/engine/train/pipeline';
 import { formatDuration, progressPrinter } from '../../src/cli/progress';
 import { readSafetensors, toFloat32 } from '../../src/engine/safetensors';
 
@@ -40,9 +47,15 @@ const configJson = {
   output: { dir: join(tmp, 'out') },
   train: { steps: 12, batchSize: 4, evalEvery: 4, seed: 5, lr: 0.01, provider: 'cpu', threads: 1 },
 };
-const config = (overrides: { model?: object; train?: object } = {}): WorkspaceConfig => parseWorkspaceConfig({
-  ...configJson, model: { ...configJson.model, ...overrides.model }, train: { ...configJson.train, ...overrides.train },
-}, configPath);
+const config = (overrides: { model?: object; train?: object } = {}): WorkspaceConfig =>
+  parseWorkspaceConfig(
+    {
+      ...configJson,
+      model: { ...configJson.model, ...overrides.model },
+      train: { ...configJson.train, ...overrides.train },
+    },
+    configPath,
+  );
 
 let first: RunTrainingResult;
 let second: RunTrainingResult;
@@ -52,7 +65,12 @@ before(async () => {
   await writePhantomCohort(root, { cases: 6, seed: 11, size: SIZE, anomalousFraction: 0.5, workers: 0 });
   writeFileSync(configPath, JSON.stringify(configJson));
   const abort = new AbortController();
-  first = await runTraining(config(), { signal: abort.signal, onProgress: (p) => { if (p.phase === 'train' && p.step === 6) abort.abort(); } });
+  first = await runTraining(config(), {
+    signal: abort.signal,
+    onProgress: (p) => {
+      if (p.phase === 'train' && p.step === 6) abort.abort();
+    },
+  });
   // Make the first run's step-4 evaluation the best one (its recorded mean AP raised to 1), so
   // the selection must pick parameters other than the final ones, kept from an earlier process.
   const statePath = join(tmp, 'out', 'checkpoints', RUN_FILES.state);
@@ -66,20 +84,33 @@ test('a cancelled run keeps its checkpoint and evaluations; the next run resumes
   assert.equal(first.completed, false);
   assert.equal(first.step, 6);
   assert.equal(first.bundleDir, undefined, 'no bundle from a cancelled run');
-  assert.deepEqual(first.evaluations.map((e) => e.step), [4]);
+  assert.deepEqual(
+    first.evaluations.map((e) => e.step),
+    [4],
+  );
   assert.equal(second.completed, true);
   assert.equal(second.resumedFrom, 6);
   assert.equal(second.step, 12);
-  assert.deepEqual(second.evaluations.map((e) => e.step), [4, 8, 12], 'the step-4 evaluation of the first run is kept');
+  assert.deepEqual(
+    second.evaluations.map((e) => e.step),
+    [4, 8, 12],
+    'the step-4 evaluation of the first run is kept',
+  );
   // The resumed run trained steps 6..11 only; the history in the bundle covers 0..11 exactly once.
   const trainSteps = secondEvents.filter((p) => p.phase === 'train').map((p) => p.step);
   assert.deepEqual(trainSteps, [7, 8, 9, 10, 11, 12]);
   const history = JSON.parse(readFileSync(join(second.bundleDir!, 'training.json'), 'utf8'));
-  assert.deepEqual(history.losses.map((l: number[]) => l[0]), Array.from({ length: 12 }, (_, i) => i));
+  assert.deepEqual(
+    history.losses.map((l: number[]) => l[0]),
+    Array.from({ length: 12 }, (_, i) => i),
+  );
   assert.ok(history.losses.every((l: number[]) => Number.isFinite(l[1])));
   // Progress events carry the evaluations with their metrics.
   const evals = secondEvents.filter((p) => p.evaluation);
-  assert.deepEqual(evals.map((p) => p.evaluation!.step), [8, 12]);
+  assert.deepEqual(
+    evals.map((p) => p.evaluation!.step),
+    [8, 12],
+  );
   assert.ok(secondEvents.some((p) => p.phase === 'train' && p.etaSec !== undefined && Number.isFinite(p.loss!)));
 });
 
@@ -103,10 +134,16 @@ test('the report has all 7 subsets with finite metrics, next to the bundle', () 
   }
   for (const c of labels) assert.ok(Number.isFinite(rows.AUPRO[c].pixel), `AUPRO ${c}`);
   assert.equal(report.encoder.kind, 'random-init');
-  assert.deepEqual(report.dataSummary.splits.map((s: { name: string }) => s.name), ['train', 'validation (selection, thresholds)', 'test (scored once)']);
+  assert.deepEqual(
+    report.dataSummary.splits.map((s: { name: string }) => s.name),
+    ['train', 'validation (selection, thresholds)', 'test (scored once)'],
+  );
   assert.ok(report.timingSeconds.train > 0 && report.timingSeconds.validation > 0 && report.timingSeconds.test > 0);
   // The baseline row, on the same test slices, and intervals with the counts behind them.
-  assert.deepEqual(report.results.map((r: { model: string }) => r.model), ['AnyAD', 'Intensity baseline (non-learned)']);
+  assert.deepEqual(
+    report.results.map((r: { model: string }) => r.model),
+    ['AnyAD', 'Intensity baseline (non-learned)'],
+  );
   assert.deepEqual(second.baseline!.F.counts, second.metrics!.F.counts);
   assert.match(md, /Intensity baseline \(non-learned\)/);
   for (const c of labels) {
@@ -132,17 +169,25 @@ test('the best parameters are those of the step with the highest mean image AP',
   // The saved best parameters are the bundle's.
   const best = readSafetensors(join(tmp, 'out', 'checkpoints', RUN_FILES.best));
   assert.equal(Number(best.metadata.step), second.bestStep);
-  for (const [name, t] of [...bundle.head.params, ...(bundle.affine ?? [])]) assert.deepEqual(t.data, toFloat32(best.tensors.get(name)!, name), name);
+  for (const [name, t] of [...bundle.head.params, ...(bundle.affine ?? [])])
+    assert.deepEqual(t.data, toFloat32(best.tensors.get(name)!, name), name);
   assert.ok(bundle.affine, 'trained with the modality affine');
   const final = readSafetensors(listCheckpoints(join(tmp, 'out', 'checkpoints'))[0].path);
-  assert.notDeepEqual(bundle.head.params.get('prototype_token')!.data, toFloat32(final.tensors.get('param/prototype_token')!, 'final'), 'not the final parameters');
+  assert.notDeepEqual(
+    bundle.head.params.get('prototype_token')!.data,
+    toFloat32(final.tensors.get('param/prototype_token')!, 'final'),
+    'not the final parameters',
+  );
   // The bundle's exported model reproduces the test scores of that step (ONNX graph vs the TS map pipeline).
   const evaluated = await runEvaluation(config(), second.bundleDir!, { outDir: join(tmp, 'eval') });
   const recorded = { perSubset: second.metrics! };
   assert.deepEqual(evaluated.baseline, second.baseline, 'the baseline row is the same computation on the same slices');
   for (const s of MODALITY_SUBSETS) {
     assert.ok(Math.abs(evaluated.metrics[s.label].image.ap! - recorded.perSubset[s.label].image.ap!) < 1e-3, `${s.label} image AP`);
-    assert.ok(Math.abs(evaluated.metrics[s.label].pixel.auroc! - recorded.perSubset[s.label].pixel.auroc!) < 1e-3, `${s.label} pixel AUROC`);
+    assert.ok(
+      Math.abs(evaluated.metrics[s.label].pixel.auroc! - recorded.perSubset[s.label].pixel.auroc!) < 1e-3,
+      `${s.label} pixel AUROC`,
+    );
   }
   assert.ok(existsSync(evaluated.reportPath));
 });
@@ -154,13 +199,22 @@ test('thresholds are calibrated per subset on normal validation slices', () => {
   assert.ok(values.every(Number.isFinite));
   assert.ok(new Set(values).size > 1, 'subsets get their own thresholds');
   const validationNormal = JSON.parse(readFileSync(join(second.bundleDir!, 'report.json'), 'utf8')).dataSummary.splits[1].normal;
-  assert.ok(Object.values(th.normalSlices).every((n) => n === validationNormal), `${JSON.stringify(th.normalSlices)} vs ${validationNormal} normal validation slices`);
+  assert.ok(
+    Object.values(th.normalSlices).every((n) => n === validationNormal),
+    `${JSON.stringify(th.normalSlices)} vs ${validationNormal} normal validation slices`,
+  );
   assert.deepEqual(loadBundle(second.bundleDir!).manifest.thresholds!.bySubset, th.bySubset);
 });
 
 test('checkpoints of a run with other settings are refused with a clear message', async () => {
-  await assert.rejects(runTraining(config({ train: { lr: 0.02 } })), (e: unknown) => e instanceof ConfigError && /resume-mismatch|schedule/.test(`${e.code} ${e.message}`));
-  await assert.rejects(runTraining(config({ model: { randomEncoderSeed: 4 } })), (e: unknown) => e instanceof ConfigError && /'encoder'/.test(e.message) && e.message.includes(join(tmp, 'out', 'checkpoints')));
+  await assert.rejects(
+    runTraining(config({ train: { lr: 0.02 } })),
+    (e: unknown) => e instanceof ConfigError && /resume-mismatch|schedule/.test(`${e.code} ${e.message}`),
+  );
+  await assert.rejects(
+    runTraining(config({ model: { randomEncoderSeed: 4 } })),
+    (e: unknown) => e instanceof ConfigError && /'encoder'/.test(e.message) && e.message.includes(join(tmp, 'out', 'checkpoints')),
+  );
   assert.equal(listCheckpoints(join(tmp, 'out', 'checkpoints'))[0].step, 12, 'the refused runs left the checkpoints alone');
 });
 
@@ -185,9 +239,25 @@ test('model selection: strictly higher mean image AP wins, ties keep the earlier
 
 test('progress output: plain lines are throttled to ~5 % of the run; evaluations and messages always print', () => {
   const lines: string[] = [];
-  const stream = { write: (s: string) => { lines.push(s); return true; } } as unknown as NodeJS.WriteStream;
+  const stream = {
+    write: (s: string) => {
+      lines.push(s);
+      return true;
+    },
+  } as unknown as NodeJS.WriteStream;
   const print = progressPrinter(stream, false);
-  for (let step = 1; step <= 100; step++) print({ phase: 'train', message: '', step, totalSteps: 100, loss: 0.5, recon: 0.4, gather: 0.3, align: Number.NaN, etaSec: 100 - step });
+  for (let step = 1; step <= 100; step++)
+    print({
+      phase: 'train',
+      message: '',
+      step,
+      totalSteps: 100,
+      loss: 0.5,
+      recon: 0.4,
+      gather: 0.3,
+      align: Number.NaN,
+      etaSec: 100 - step,
+    });
   print({ phase: 'evaluate', message: 'step 100: mean image AP 0.700' });
   assert.equal(lines.length, 22, lines.join(''));
   assert.match(lines[0], /^step 1\/100 \[\.+\] loss 0\.5000 \(rec 0\.400 gat 0\.300 aln -\) ETA 1m39s\n$/);

@@ -30,13 +30,16 @@ const clean = join(tmp, 'clean');
 const poisoned = join(tmp, 'poisoned');
 
 function configFor(root: string, out: string): WorkspaceConfig {
-  return parseWorkspaceConfig({
-    data: { root, slices: { axis: 'axial', ...phantomSliceRange(SIZE[2]) } },
-    model: { preset: 'tiny-cpu', randomEncoderSeed: 3 },
-    preprocess: { resize: 64, crop: 56 },
-    output: { dir: out },
-    train: { steps: 8, batchSize: 4, evalEvery: 4, seed: 5, lr: 0.01, provider: 'cpu', threads: 1 },
-  }, join(root, 'anyad.json'));
+  return parseWorkspaceConfig(
+    {
+      data: { root, slices: { axis: 'axial', ...phantomSliceRange(SIZE[2]) } },
+      model: { preset: 'tiny-cpu', randomEncoderSeed: 3 },
+      preprocess: { resize: 64, crop: 56 },
+      output: { dir: out },
+      train: { steps: 8, batchSize: 4, evalEvery: 4, seed: 5, lr: 0.01, provider: 'cpu', threads: 1 },
+    },
+    join(root, 'anyad.json'),
+  );
 }
 
 before(async () => {
@@ -61,8 +64,16 @@ test('selection and thresholds never read the test split: poisoned test images l
   const b = await runTraining(configFor(poisoned, join(tmp, 'out-poisoned')));
   assert.ok(a.completed && b.completed);
   assert.equal(a.bestStep, b.bestStep);
-  assert.deepEqual(a.evaluations.map((e) => e.perSubset), b.evaluations.map((e) => e.perSubset), 'identical validation history');
-  assert.deepEqual(readFileSync(join(a.bundleDir!, 'head.safetensors')), readFileSync(join(b.bundleDir!, 'head.safetensors')), 'the same parameters are saved');
+  assert.deepEqual(
+    a.evaluations.map((e) => e.perSubset),
+    b.evaluations.map((e) => e.perSubset),
+    'identical validation history',
+  );
+  assert.deepEqual(
+    readFileSync(join(a.bundleDir!, 'head.safetensors')),
+    readFileSync(join(b.bundleDir!, 'head.safetensors')),
+    'the same parameters are saved',
+  );
   assert.deepEqual(loadBundle(a.bundleDir!).manifest.thresholds, loadBundle(b.bundleDir!).manifest.thresholds, 'the same thresholds');
   // The poison did reach the test scores: the model and the baseline score other images there.
   assert.notDeepEqual(a.metrics, b.metrics);
@@ -84,9 +95,17 @@ test('a slice whose lesion vanishes when the mask is resized stays anomalous, an
   writeNifti(normalCase.label!, { dims: seg.dims, affine: seg.affine, data }, { datatype: 'uint8' });
   const ds = buildSliceDataset(discoverCases(clean, cfg), cfg);
   const all = [...ds.train, ...ds.val, ...ds.test];
-  assert.ok(all.every((s) => !(s.caseId === normalCase.id && s.z === z && !s.anomalous)), 'the slice is never a normal slice');
+  assert.ok(
+    all.every((s) => !(s.caseId === normalCase.id && s.z === z && !s.anomalous)),
+    'the slice is never a normal slice',
+  );
   // Score it on its own next to one normal slice of the same case.
-  const normal = all.find((s) => s.caseId === normalCase.id && !s.anomalous) ?? { caseId: normalCase.id, z: ds.summary.slices.indices[0], anomalous: false, lesionVoxels: 0 };
+  const normal = all.find((s) => s.caseId === normalCase.id && !s.anomalous) ?? {
+    caseId: normalCase.id,
+    z: ds.summary.slices.indices[0],
+    anomalous: false,
+    lesionVoxels: 0,
+  };
   const slices = [{ caseId: normalCase.id, z, anomalous: true, lesionVoxels: 1 }, normal];
   const set = loadScoredImages(cases, slices, cfg.preprocess, 'any');
   assert.equal(set.mask(0), null, 'the resized mask lost the lesion');

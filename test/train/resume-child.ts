@@ -14,7 +14,12 @@ async function main(): Promise<void> {
   const { problem, loop } = RESUME_SETUP();
   const program = await problem.program();
   const r = await trainLoop({
-    ...loop, program, params: problem.init(), checkpointDir: dir, checkpointEvery: 1, resume: true,
+    ...loop,
+    program,
+    params: problem.init(),
+    checkpointDir: dir,
+    checkpointEvery: 1,
+    resume: true,
     onStep: async (s) => {
       if (mode === 'stop' && s.step + 1 === Number(arg)) {
         process.stdout.write(`ready ${s.step + 1}\n`);
@@ -28,4 +33,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

@@ -17,14 +17,21 @@ const CHILD = join(__dirname, 'resume-child.ts');
 function spawnChild(args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += String(d); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  child.stderr.on('data', (d) => {
+    stderr += String(d);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const lines = createInterface({ input: child.stdout });
   /** Resolves with the first stdout line matching `re` (rejects if the child exits first). */
-  const waitFor = (re: RegExp) => new Promise<string>((resolve, reject) => {
-    lines.on('line', (l) => { if (re.test(l)) resolve(l); });
-    void exited.then((x) => reject(new Error(`child exited (${x.code ?? x.signal}) before printing ${re}: ${stderr}`)));
-  });
+  const waitFor = (re: RegExp) =>
+    new Promise<string>((resolve, reject) => {
+      lines.on('line', (l) => {
+        if (re.test(l)) resolve(l);
+      });
+      void exited.then((x) => reject(new Error(`child exited (${x.code ?? x.signal}) before printing ${re}: ${stderr}`)));
+    });
   return { child, exited, waitFor, stderr: () => stderr };
 }
 
@@ -79,16 +86,29 @@ test('trainLoop: resuming with other settings is refused; cancelling saves a che
     const base = { ...loop, program, checkpointDir: dir, checkpointEvery: 2, resume: true };
     const first = await trainLoop({ ...base, params: problem.init(), totalSteps: 4 });
     assert.deepEqual([first.resumedFrom, first.step], [0, 4]);
-    assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [4, 2]);
+    assert.deepEqual(
+      listCheckpoints(dir).map((c) => c.step),
+      [4, 2],
+    );
 
     const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && e.code === 'train/resume-mismatch' && re.test(e.message);
-    await assert.rejects(trainLoop({ ...base, params: problem.init(), schedule: { ...loop.schedule, baseValue: 5e-3 } }), refused(/schedule/));
+    await assert.rejects(
+      trainLoop({ ...base, params: problem.init(), schedule: { ...loop.schedule, baseValue: 5e-3 } }),
+      refused(/schedule/),
+    );
     await assert.rejects(trainLoop({ ...base, params: problem.init(), dataOrder: { ...loop.dataOrder, seed: 1 } }), refused(/data order/));
     await assert.rejects(trainLoop({ ...base, params: problem.init(), optimizer: { eps: 1e-8 } }), refused(/optimiser settings/));
 
     // Resume at 4; cancel after step 5 (an odd step, no periodic checkpoint): a checkpoint is still written.
     const ctl = new AbortController();
-    const second = await trainLoop({ ...base, params: problem.init(), signal: ctl.signal, onStep: (s) => { if (s.step === 4) ctl.abort(); } });
+    const second = await trainLoop({
+      ...base,
+      params: problem.init(),
+      signal: ctl.signal,
+      onStep: (s) => {
+        if (s.step === 4) ctl.abort();
+      },
+    });
     assert.deepEqual([second.resumedFrom, second.step, second.history.map((h) => h.step)], [4, 5, [4]]);
     assert.equal(listCheckpoints(dir)[0].step, 5);
   } finally {

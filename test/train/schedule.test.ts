@@ -25,11 +25,17 @@ test('reference warm-cosine schedule (1e-3 → 1e-4, 100 warm-up) equals torch/n
 
 test('schedule edge cases: no warm-up, one-step warm-up, invalid configs', () => {
   const c = { baseValue: 2, finalValue: 1, totalIters: 4, warmupIters: 0, startWarmupValue: 0 };
-  assert.deepEqual([0, 1, 2, 3, 4].map((i) => warmCosineLr(c, i)), [2, 1 + 0.5 * (1 + Math.cos(Math.PI / 4)), 1.5, 1 + 0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 1]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => warmCosineLr(c, i)),
+    [2, 1 + 0.5 * (1 + Math.cos(Math.PI / 4)), 1.5, 1 + 0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 1],
+  );
   assert.equal(warmCosineLr({ ...c, warmupIters: 1, startWarmupValue: 0.5 }, 0), 0.5);
   // Warm-up longer than the run (reference: the ramp is cut off, then finalValue).
   const short = { baseValue: 1e-3, finalValue: 1e-4, totalIters: 3, warmupIters: 5, startWarmupValue: 0 };
-  assert.deepEqual([0, 1, 2, 3].map((i) => warmCosineLr(short, i)), [0, 2.5e-4, 5e-4, 1e-4]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => warmCosineLr(short, i)),
+    [0, 2.5e-4, 5e-4, 1e-4],
+  );
   assert.throws(() => warmCosineLr({ ...c, warmupIters: -1 }, 0), /warmupIters/);
   assert.throws(() => warmCosineLr(c, -1), /iteration/);
 });

@@ -14,11 +14,16 @@ function values(n: number, seed: number, scale: number): Float32Array {
   const rng = createRng(seed);
   return Float32Array.from({ length: n }, (_, i) => {
     switch (i % 17) {
-      case 3: return 0;
-      case 7: return -0;
-      case 11: return 1e-30 * (rng.normal() > 0 ? 1 : -1);
-      case 13: return 3e18 * rng.normal();
-      default: return scale * rng.normal();
+      case 3:
+        return 0;
+      case 7:
+        return -0;
+      case 11:
+        return 1e-30 * (rng.normal() > 0 ? 1 : -1);
+      case 13:
+        return 3e18 * rng.normal();
+      default:
+        return scale * rng.normal();
     }
   });
 }
@@ -40,7 +45,15 @@ for (const amsgrad of [true, false]) {
   test(`kernel passes are bit-identical to the scalar loops (amsgrad ${amsgrad}; lengths around the 4-lane and chunk edges; eps 0 too)`, () => {
     for (const n of [1, 3, 4, 5, 17, 1001, KERNEL_CHUNK - 1, KERNEL_CHUNK, KERNEL_CHUNK + 5, 2 * KERNEL_CHUNK + 3]) {
       for (const eps of [1e-10, 0]) {
-        const c: MomentsConstants = { decay: f(1 - 1e-3 * 1e-4), b1: f(0.9), c1: f(0.1), b2: f(0.999), c2: f(1 - 0.999), sqrtBc2: f(Math.sqrt(1 - 0.999 ** 3)), eps: f(eps) };
+        const c: MomentsConstants = {
+          decay: f(1 - 1e-3 * 1e-4),
+          b1: f(0.9),
+          c1: f(0.1),
+          b2: f(0.999),
+          c2: f(1 - 0.999),
+          sqrtBc2: f(Math.sqrt(1 - 0.999 ** 3)),
+          eps: f(eps),
+        };
         const p = values(n, 1 + n, 0.5);
         const g = values(n, 2 + n, 1e-3);
         const m = values(n, 3 + n, 1e-4);
@@ -70,9 +83,28 @@ for (const amsgrad of [true, false]) {
 
 test('StableAdamW on the kernel: 20 steps on 3 tensors equal the scalar loops bit for bit', () => {
   // The optimiser as used (kernel), against the same arithmetic written out with the scalar passes.
-  const shapes: [string, number[]][] = [['a', [37, 11]], ['b', [KERNEL_CHUNK + 9]], ['c', [2]]];
-  const params = makeParams(shapes.map(([k, sh], i) => [k, sh, values(sh.reduce((x, y) => x * y, 1), 50 + i, 0.1)]));
-  const mirror = new Map([...params].map(([k, p]) => [k, { p: p.data.slice(), m: new Float32Array(p.data.length), v: new Float32Array(p.data.length), vmax: new Float32Array(p.data.length) }]));
+  const shapes: [string, number[]][] = [
+    ['a', [37, 11]],
+    ['b', [KERNEL_CHUNK + 9]],
+    ['c', [2]],
+  ];
+  const params = makeParams(
+    shapes.map(([k, sh], i) => [
+      k,
+      sh,
+      values(
+        sh.reduce((x, y) => x * y, 1),
+        50 + i,
+        0.1,
+      ),
+    ]),
+  );
+  const mirror = new Map(
+    [...params].map(([k, p]) => [
+      k,
+      { p: p.data.slice(), m: new Float32Array(p.data.length), v: new Float32Array(p.data.length), vmax: new Float32Array(p.data.length) },
+    ]),
+  );
   const opt = new StableAdamW(params);
   const [beta1, beta2] = [0.9, 0.999];
   for (let step = 1; step <= 20; step++) {
@@ -81,7 +113,15 @@ test('StableAdamW on the kernel: 20 steps on 3 tensors equal the scalar loops bi
     opt.step(grads, lr);
     for (const [k, s] of mirror) {
       const g = grads.get(k)!;
-      const c: MomentsConstants = { decay: f(1 - lr * 1e-4), b1: f(beta1), c1: f(1 - beta1), b2: f(beta2), c2: f(1 - beta2), sqrtBc2: f(Math.sqrt(1 - beta2 ** step)), eps: f(1e-10) };
+      const c: MomentsConstants = {
+        decay: f(1 - lr * 1e-4),
+        b1: f(beta1),
+        c1: f(1 - beta1),
+        b2: f(beta2),
+        c2: f(1 - beta2),
+        sqrtBc2: f(Math.sqrt(1 - beta2 ** step)),
+        eps: f(1e-10),
+      };
       const denom = new Float32Array(g.length);
       const sumSq = momentsScalar(s.p, g, s.m, s.v, s.vmax, denom, c);
       const ratio = f(f(f(Math.sqrt(sumSq)) / f(Math.sqrt(g.length))) / f(1));

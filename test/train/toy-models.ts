@@ -5,8 +5,23 @@
  * datasets produced by a fixed random "teacher" function.
  */
 import {
-  Graph, type Tensor, add, emitModel, gelu, grad, layerNorm, matmul, mul, reduceMean, relu, reshape, slice, softmax,
-  sub, transpose, transposeLast2,
+  Graph,
+  type Tensor,
+  add,
+  emitModel,
+  gelu,
+  grad,
+  layerNorm,
+  matmul,
+  mul,
+  reduceMean,
+  relu,
+  reshape,
+  slice,
+  softmax,
+  sub,
+  transpose,
+  transposeLast2,
 } from '../../src/engine/graph';
 import { createSession } from '../../src/engine/graph/runtime';
 import type { Batch, TrainingProgram } from '../../src/engine/train/step';
@@ -47,9 +62,15 @@ async function trainingProgram(g: Graph, loss: Tensor, params: Map<string, Tenso
 }
 
 /** Dataset: inputs N(0,1); targets = teacher(inputs), computed once in float64. */
-function dataset(seed: number, n: number, inSize: number, teacher: (x: Float64Array) => Float64Array): { xs: Float32Array[]; ys: Float32Array[] } {
+function dataset(
+  seed: number,
+  n: number,
+  inSize: number,
+  teacher: (x: Float64Array) => Float64Array,
+): { xs: Float32Array[]; ys: Float32Array[] } {
   const rng = createRng(seed);
-  const xs: Float32Array[] = [], ys: Float32Array[] = [];
+  const xs: Float32Array[] = [],
+    ys: Float32Array[] = [];
   for (let i = 0; i < n; i++) {
     const x = Float64Array.from({ length: inSize }, () => rng.normal());
     xs.push(Float32Array.from(x));
@@ -61,13 +82,20 @@ function dataset(seed: number, n: number, inSize: number, teacher: (x: Float64Ar
 function batchOf(indices: number[], xs: Float32Array[], ys: Float32Array[], xShape: number[], yShape: number[]): Batch {
   const x = new Float32Array(indices.length * xs[0].length);
   const y = new Float32Array(indices.length * ys[0].length);
-  indices.forEach((k, i) => { x.set(xs[k], i * xs[0].length); y.set(ys[k], i * ys[0].length); });
+  indices.forEach((k, i) => {
+    x.set(xs[k], i * xs[0].length);
+    y.set(ys[k], i * ys[0].length);
+  });
   return { feeds: { x, y }, shapes: { x: [indices.length, ...xShape], y: [indices.length, ...yShape] } };
 }
 
 /** y = tanh-ish teacher MLP of x (8 → 4); student: 8 → 32 (ReLU) → 4, MSE. */
 export function mlpProblem(seed = 1, threads = 1): ToyProblem {
-  const IN = 8, HID = 32, OUT = 4, N = 64, B = 16;
+  const IN = 8,
+    HID = 32,
+    OUT = 4,
+    N = 64,
+    B = 16;
   const tw1 = normals(mixSeed(seed, 1), IN * 6, 1 / Math.sqrt(IN));
   const tw2 = normals(mixSeed(seed, 2), 6 * OUT, 1 / Math.sqrt(6));
   const teacher = (x: Float64Array) => {
@@ -75,14 +103,18 @@ export function mlpProblem(seed = 1, threads = 1): ToyProblem {
     return Float64Array.from({ length: OUT }, (_, o) => h.reduce((s, v, j) => s + v * tw2[j * OUT + o], 0));
   };
   const { xs, ys } = dataset(mixSeed(seed, 3), N, IN, teacher);
-  const init = () => makeParams([
-    ['fc1.weight', [IN, HID], normals(mixSeed(seed, 10), IN * HID, 1 / Math.sqrt(IN))],
-    ['fc1.bias', [HID], new Float32Array(HID)],
-    ['fc2.weight', [HID, OUT], normals(mixSeed(seed, 11), HID * OUT, 1 / Math.sqrt(HID))],
-    ['fc2.bias', [OUT], new Float32Array(OUT)],
-  ]);
+  const init = () =>
+    makeParams([
+      ['fc1.weight', [IN, HID], normals(mixSeed(seed, 10), IN * HID, 1 / Math.sqrt(IN))],
+      ['fc1.bias', [HID], new Float32Array(HID)],
+      ['fc2.weight', [HID, OUT], normals(mixSeed(seed, 11), HID * OUT, 1 / Math.sqrt(HID))],
+      ['fc2.bias', [OUT], new Float32Array(OUT)],
+    ]);
   return {
-    name: 'mlp', init, datasetSize: N, batchSize: B,
+    name: 'mlp',
+    init,
+    datasetSize: N,
+    batchSize: B,
     makeBatch: (idx) => batchOf(idx, xs, ys, [IN], [OUT]),
     program: async () => {
       const g = new Graph('toy-mlp');
@@ -102,17 +134,28 @@ export function mlpProblem(seed = 1, threads = 1): ToyProblem {
  * (2 heads, MLP 4×, GELU) + a linear head, MSE.
  */
 export function transformerProblem(seed = 2, threads = 1): ToyProblem {
-  const T = 6, D = 16, H = 2, HD = D / H, OUT = 4, N = 48, B = 8;
+  const T = 6,
+    D = 16,
+    H = 2,
+    HD = D / H,
+    OUT = 4,
+    N = 48,
+    B = 8;
   const ta = normals(mixSeed(seed, 1), D * OUT, 1 / Math.sqrt(D));
   const tb = normals(mixSeed(seed, 2), D * OUT, 1 / Math.sqrt(D));
   const teacher = (x: Float64Array) => {
-    const mean = Float64Array.from({ length: D }, (_, d) => { let s = 0; for (let t = 0; t < T; t++) s += x[t * D + d]; return s / T; });
-    const y = new Float64Array(T * OUT);
-    for (let t = 0; t < T; t++) for (let o = 0; o < OUT; o++) {
+    const mean = Float64Array.from({ length: D }, (_, d) => {
       let s = 0;
-      for (let d = 0; d < D; d++) s += x[t * D + d] * ta[d * OUT + o] + mean[d] * tb[d * OUT + o] * 2;
-      y[t * OUT + o] = s;
-    }
+      for (let t = 0; t < T; t++) s += x[t * D + d];
+      return s / T;
+    });
+    const y = new Float64Array(T * OUT);
+    for (let t = 0; t < T; t++)
+      for (let o = 0; o < OUT; o++) {
+        let s = 0;
+        for (let d = 0; d < D; d++) s += x[t * D + d] * ta[d * OUT + o] + mean[d] * tb[d * OUT + o] * 2;
+        y[t * OUT + o] = s;
+      }
     return y;
   };
   const { xs, ys } = dataset(mixSeed(seed, 3), N, T * D, teacher);
@@ -123,12 +166,24 @@ export function transformerProblem(seed = 2, threads = 1): ToyProblem {
       [`${name}.bias`, [o], new Float32Array(o)],
     ];
     const ln = (name: string): Array<[string, number[], Float32Array]> => [
-      [`${name}.weight`, [D], new Float32Array(D).fill(1)], [`${name}.bias`, [D], new Float32Array(D)],
+      [`${name}.weight`, [D], new Float32Array(D).fill(1)],
+      [`${name}.bias`, [D], new Float32Array(D)],
     ];
-    return makeParams([...ln('norm1'), ...w('qkv', D, 3 * D), ...w('proj', D, D), ...ln('norm2'), ...w('fc1', D, 4 * D), ...w('fc2', 4 * D, D), ...w('head', D, OUT)]);
+    return makeParams([
+      ...ln('norm1'),
+      ...w('qkv', D, 3 * D),
+      ...w('proj', D, D),
+      ...ln('norm2'),
+      ...w('fc1', D, 4 * D),
+      ...w('fc2', 4 * D, D),
+      ...w('head', D, OUT),
+    ]);
   };
   return {
-    name: 'transformer', init, datasetSize: N, batchSize: B,
+    name: 'transformer',
+    init,
+    datasetSize: N,
+    batchSize: B,
     makeBatch: (idx) => batchOf(idx, xs, ys, [T, D], [T, OUT]),
     program: async () => {
       const g = new Graph('toy-transformer');
@@ -140,7 +195,9 @@ export function transformerProblem(seed = 2, threads = 1): ToyProblem {
       const heads = (v: Tensor) => transpose(reshape(v, [B, T, H, HD]), [0, 2, 1, 3]); // [B,H,T,HD]
       const h1 = layerNorm(x, P('norm1.weight'), P('norm1.bias'), 1e-6);
       const qkv = linear(h1, 'qkv');
-      const q = heads(sliceLast(qkv, 0, D)), k = heads(sliceLast(qkv, D, 2 * D)), v = heads(sliceLast(qkv, 2 * D, 3 * D));
+      const q = heads(sliceLast(qkv, 0, D)),
+        k = heads(sliceLast(qkv, D, 2 * D)),
+        v = heads(sliceLast(qkv, 2 * D, 3 * D));
       const att = softmax(mul(matmul(q, transposeLast2(k)), 1 / Math.sqrt(HD)));
       const ctx = reshape(transpose(matmul(att, v), [0, 2, 1, 3]), [B, T, D]);
       const r1 = add(x, linear(ctx, 'proj'));

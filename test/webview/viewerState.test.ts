@@ -1,7 +1,19 @@
 /** The viewer's state logic without a browser: case tabs, subsets, notices, W/L, colour bar, label table, statistics. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BRATS_LABELS, caseView, colourBarTicks, editLabel, labelEntry, labelStatistics, niivueLabelColormap, Notices, subsetLabel, toggleModality, windowLevelText } from '../../src/webview/viewerState';
+import {
+  BRATS_LABELS,
+  caseView,
+  colourBarTicks,
+  editLabel,
+  labelEntry,
+  labelStatistics,
+  niivueLabelColormap,
+  Notices,
+  subsetLabel,
+  toggleModality,
+  windowLevelText,
+} from '../../src/webview/viewerState';
 
 test('case view: tabs and Detect choices in canonical order, only for sequences that exist', () => {
   const v = caseView({ sequences: ['t2', 't1ce', 'flair'], opened: 'flair', hasLabel: true });
@@ -46,24 +58,34 @@ test('W/L read-out and colour bar ticks show the values in use, the threshold wh
   assert.deepEqual(colourBarTicks([0, 1], 3), { min: '0', max: '1', threshold: '3', at: 1, inside: false });
 });
 
-test('label table: BraTS names by default, edits and visibility reach NiiVue\'s colormap', () => {
+test("label table: BraTS names by default, edits and visibility reach NiiVue's colormap", () => {
   assert.equal(labelEntry(BRATS_LABELS, 2).name, 'Peritumoral oedema (ED)');
   assert.equal(labelEntry(BRATS_LABELS, 9).name, 'Label 9');
   const t = editLabel(editLabel(BRATS_LABELS, 4, { visible: false }), 7, { name: 'Cyst' });
-  assert.deepEqual(t.map((e) => e.value), [1, 2, 3, 4, 7]);
+  assert.deepEqual(
+    t.map((e) => e.value),
+    [1, 2, 3, 4, 7],
+  );
   const cm = niivueLabelColormap(t);
   assert.equal(cm.I.length, 256);
   assert.deepEqual([cm.A[0], cm.A[1], cm.A[4], cm.A[7], cm.A[200]], [0, 255, 0, 255, 255], '0 and hidden labels transparent');
   assert.equal(cm.labels[7], 'Cyst');
   assert.deepEqual([cm.R[1], cm.G[1], cm.B[1]], BRATS_LABELS[0].colour);
-  assert.equal(niivueLabelColormap(t, 4).I.length, 5, 'an image\'s table stops at its largest label');
+  assert.equal(niivueLabelColormap(t, 4).I.length, 5, "an image's table stops at its largest label");
 });
 
 test('per-label statistics: voxels, ml and the mean of each sequence with its scaling', () => {
   const labels = [0, 1, 1, 2, 0, 2, 2];
   const flair = [9, 10, 20, 1, 9, 2, 3];
   const t1 = [0, 1, 1, 1, 0, 1, 1];
-  const rows = labelStatistics(labels, [{ name: 'FLAIR', data: flair }, { name: 'T1', data: t1, slope: 2, inter: 1 }], 2);
+  const rows = labelStatistics(
+    labels,
+    [
+      { name: 'FLAIR', data: flair },
+      { name: 'T1', data: t1, slope: 2, inter: 1 },
+    ],
+    2,
+  );
   assert.deepEqual(rows, [
     { value: 1, voxels: 2, ml: 0.004, means: { FLAIR: 15, T1: 3 } },
     { value: 2, voxels: 3, ml: 0.006, means: { FLAIR: 2, T1: 3 } },

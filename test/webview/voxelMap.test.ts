@@ -21,12 +21,18 @@ const FILES = ['lps.nii.gz', 'ras.nii.gz', 'las_be.nii', 'nifti2_lip.nii.gz', 'o
 const tmp = mkdtempSync(join(tmpdir(), 'anyad-voxelmap-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface NvImage { permRAS: number[]; dimsRAS: number[]; img2RASstart: number[]; img2RASstep: number[]; img: ArrayLike<number> }
+interface NvImage {
+  permRAS: number[];
+  dimsRAS: number[];
+  img2RASstart: number[];
+  img2RASstep: number[];
+  img: ArrayLike<number>;
+}
 /** NiiVue's decode of a file (its package is ESM-only: imported dynamically). */
 async function niivue(bytes: Buffer, name: string): Promise<NvImage> {
   const { NVImage } = await import('@niivue/niivue');
   const ab = Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
-  return (await (NVImage.new as unknown as (b: ArrayBuffer, n: string) => Promise<NvImage>)(ab, name));
+  return await (NVImage.new as unknown as (b: ArrayBuffer, n: string) => Promise<NvImage>)(ab, name);
 }
 /** NiiVue's own draw-order → storage-index rule (as its drawing writer uses it). */
 function nativeIndex(nv: NvImage, j: number): number {
@@ -34,7 +40,9 @@ function nativeIndex(nv: NvImage, j: number): number {
   const rx = j % nx;
   const ry = Math.floor(j / nx) % ny;
   const rz = Math.floor(j / (nx * ny));
-  return nv.img2RASstart[0] + rx * nv.img2RASstep[0] + nv.img2RASstart[1] + ry * nv.img2RASstep[1] + nv.img2RASstart[2] + rz * nv.img2RASstep[2];
+  return (
+    nv.img2RASstart[0] + rx * nv.img2RASstep[0] + nv.img2RASstart[1] + ry * nv.img2RASstep[1] + nv.img2RASstart[2] + rz * nv.img2RASstep[2]
+  );
 }
 
 for (const file of FILES) {
@@ -46,7 +54,7 @@ for (const file of FILES) {
     const read = readNifti(bytes, { file });
     const canonical = toCanonical(read.volume);
     assert.deepEqual(map.canonicalDims, canonical.dims);
-    assert.deepEqual(grid.canonical.dims, canonical.dims, 'headerGridOf gives toCanonical\'s grid');
+    assert.deepEqual(grid.canonical.dims, canonical.dims, "headerGridOf gives toCanonical's grid");
     for (let k = 0; k < 16; k++) assert.ok(Math.abs(grid.canonical.affine[k] - canonical.affine[k]) < 1e-9, `canonical affine [${k}]`);
     const n = map.count;
     const seen = new Uint8Array(n);
@@ -59,7 +67,10 @@ for (const file of FILES) {
       assert.equal(canonical.data[i], read.volume.data[s]);
       seen[i]++;
     }
-    assert.ok(seen.every((c) => c === 1), 'a bijection');
+    assert.ok(
+      seen.every((c) => c === 1),
+      'a bijection',
+    );
     // Whole-array reorders agree with the index maps; coordinates with indices.
     const ramp = Float32Array.from({ length: n }, (_, i) => i);
     const drawn = map.canonicalToDraw(ramp);
@@ -85,9 +96,16 @@ test('a NiiVue drawing action on an oblique and an LPS file is saved voxel for v
     // What the webview does after a stroke: the drawing bitmap's changes, as canonical indices.
     const bitmap = new Uint8Array(map.count);
     const painted = [0, 3, map.count - 1, Math.floor(map.count / 2)];
-    painted.forEach((j, k) => { bitmap[j] = k + 1; });
+    painted.forEach((j, k) => {
+      bitmap[j] = k + 1;
+    });
     const changes = painted.map((j) => [map.drawToCanonicalIndex(j), bitmap[j]]).sort((a, b) => a[0] - b[0]);
-    const raw = { type: 'drawEdit', kind: 'brush', indices: Uint32Array.from(changes.map((c) => c[0])).buffer, values: Uint8Array.from(changes.map((c) => c[1])).buffer };
+    const raw = {
+      type: 'drawEdit',
+      kind: 'brush',
+      indices: Uint32Array.from(changes.map((c) => c[0])).buffer,
+      values: Uint8Array.from(changes.map((c) => c[1])).buffer,
+    };
     const msg = parseWebviewMessage(raw, grid.canonical.dims);
     assert.ok(msg && msg.type === 'drawEdit');
     const path = join(tmp, `${file}_annot.nii.gz`);

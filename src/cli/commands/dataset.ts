@@ -26,7 +26,7 @@ export const datasetCommand: CommandSpec = {
   summary: 'find the cases of a folder and summarise the train/test slice dataset',
   usage: 'anyad dataset --root DIR [--config anyad.json] [--json]',
   options: {
-    root: { type: 'string', description: 'folder with the studies (default: the config\'s data.root)' },
+    root: { type: 'string', description: "folder with the studies (default: the config's data.root)" },
     config: { type: 'string', description: 'workspace config (default: DIR/anyad.json if present)' },
     json: { type: 'boolean', description: 'print summary, warnings and slice lists as JSON' },
   },
@@ -35,10 +35,24 @@ export const datasetCommand: CommandSpec = {
     const root = typeof opts.root === 'string' ? opts.root : undefined;
     const config = resolveConfig(root, typeof opts.config === 'string' ? opts.config : undefined);
     const { cases, warnings } = discoverStudy(config.data.root, config);
-    if (cases.length === 0) throw new ConfigError('study/no-cases', `no cases found (BraTS names, per-case folders, or data.sequences patterns)`, config.data.root);
+    if (cases.length === 0)
+      throw new ConfigError(
+        'study/no-cases',
+        `no cases found (BraTS names, per-case folders, or data.sequences patterns)`,
+        config.data.root,
+      );
     const ds = buildSliceDataset(cases, config);
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ root: config.data.root, config: config.file ?? null, warnings, summary: ds.summary, train: ds.train, test: ds.test }) + '\n');
+      process.stdout.write(
+        JSON.stringify({
+          root: config.data.root,
+          config: config.file ?? null,
+          warnings,
+          summary: ds.summary,
+          train: ds.train,
+          test: ds.test,
+        }) + '\n',
+      );
       return 0;
     }
     const text = formatDatasetSummary(ds.summary, config.data.root);

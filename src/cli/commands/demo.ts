@@ -37,14 +37,17 @@ export const demoCommand: CommandSpec = {
     const seed = intOption(opts, 'seed', 0, 0xffffffff);
     const steps = intOption(opts, 'steps', 1, 1_000_000);
     const provider = String(opts.provider);
-    if (!(PROVIDER_CHOICES as readonly string[]).includes(provider)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${provider}'`);
+    if (!(PROVIDER_CHOICES as readonly string[]).includes(provider))
+      throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${provider}'`);
     const say = (s: string) => process.stdout.write(`${s}\n`);
     const tStart = Date.now();
 
     const phantoms = join(out, 'phantoms');
     let t0 = Date.now();
     const cohort = await writePhantomCohort(phantoms, { cases, seed });
-    say(`1/4 phantoms: ${cases} cases of ${cohort.size.join('×')} voxels (${cohort.cases.filter((c) => c.anomalous).length} with lesions) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${phantoms}`);
+    say(
+      `1/4 phantoms: ${cases} cases of ${cohort.size.join('×')} voxels (${cohort.cases.filter((c) => c.anomalous).length} with lesions) in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${phantoms}`,
+    );
 
     // The demo's workspace config, written so the run can be repeated with `anyad train`.
     const configJson = {
@@ -64,14 +67,21 @@ export const demoCommand: CommandSpec = {
     // A fresh run each time: the demo's own checkpoints would otherwise be resumed.
     rmSync(join(config.output.dir, 'checkpoints'), { recursive: true, force: true });
     const progress = progressPrinter();
-    const onLog = (m: string) => { progress.done(); process.stderr.write(`${m}\n`); };
+    const onLog = (m: string) => {
+      progress.done();
+      process.stderr.write(`${m}\n`);
+    };
     try {
       t0 = Date.now();
-      say(`3/4 training: preset tiny-cpu, RANDOM-INIT encoder, ${steps} steps of batch 16, evaluation every ${config.train.evalEvery} steps`);
+      say(
+        `3/4 training: preset tiny-cpu, RANDOM-INIT encoder, ${steps} steps of batch 16, evaluation every ${config.train.evalEvery} steps`,
+      );
       const trained = await runTraining(config, { onProgress: progress, onLog });
       progress.done();
       if (!trained.completed) return 130;
-      say(`    ${((Date.now() - t0) / 1000).toFixed(1)} s; step ${trained.bestStep} of ${trained.step} selected on the validation split; test metrics (image/pixel), scored once:`);
+      say(
+        `    ${((Date.now() - t0) / 1000).toFixed(1)} s; step ${trained.bestStep} of ${trained.step} selected on the validation split; test metrics (image/pixel), scored once:`,
+      );
       say(formatMetricsTable(trained.metrics!).replace(/^/gm, '    '));
       say('    intensity baseline (non-learned) on the same test slices:');
       say(formatMetricsTable(trained.baseline!).replace(/^/gm, '    '));
@@ -80,8 +90,12 @@ export const demoCommand: CommandSpec = {
       t0 = Date.now();
       const evaluated = await runEvaluation(config, trained.bundleDir!, { onProgress: progress, onLog });
       progress.done();
-      say(`4/4 eval of the bundle's model.onnx on the test split: mean image AP ${evaluated.meanImageAP.toFixed(4)} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n    report: ${evaluated.reportPath}`);
-      say(`done in ${formatDuration((Date.now() - tStart) / 1000)}. The encoder is RANDOM-INIT: these numbers show the pipeline works, not what AnyAD achieves with DINOv2 weights.`);
+      say(
+        `4/4 eval of the bundle's model.onnx on the test split: mean image AP ${evaluated.meanImageAP.toFixed(4)} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n    report: ${evaluated.reportPath}`,
+      );
+      say(
+        `done in ${formatDuration((Date.now() - tStart) / 1000)}. The encoder is RANDOM-INIT: these numbers show the pipeline works, not what AnyAD achieves with DINOv2 weights.`,
+      );
       say(`Report: ${trained.reportPath}`);
       return 0;
     } finally {

@@ -6,7 +6,6 @@ import { caseOfSpec, detectCase } from '../../engine/service/detectCase';
 import { CHANNELS, type ChannelName } from '../../engine/study';
 import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
 
-
 function decision(anomalous: boolean | null): string {
   return anomalous === null ? 'no threshold' : anomalous ? 'ANOMALOUS' : 'normal';
 }
@@ -14,14 +13,18 @@ function decision(anomalous: boolean | null): string {
 export const detectCommand: CommandSpec = {
   name: 'detect',
   summary: 'score a slice (or every slice) of a case with a trained model and write the anomaly map',
-  usage: 'anyad detect --model DIR (--case PATH | --flair FILE | --t1 FILE | --t2 FILE)... [--config anyad.json] [--slice Z | --all] [--modalities flair,t1,t2] [--out map.nii.gz] [--json] [--progress] [--batch N] [--provider auto|cpu|cuda|webgpu]',
+  usage:
+    'anyad detect --model DIR (--case PATH | --flair FILE | --t1 FILE | --t2 FILE)... [--config anyad.json] [--slice Z | --all] [--modalities flair,t1,t2] [--out map.nii.gz] [--json] [--progress] [--batch N] [--provider auto|cpu|cuda|webgpu]',
   options: {
     model: { type: 'string', description: 'model bundle folder (model.onnx + anyad.json + head.safetensors)' },
     case: { type: 'string', description: 'a sequence file of the case, or the case folder' },
     flair: { type: 'string', description: 'the FLAIR file (wins over what --case finds)' },
     t1: { type: 'string', description: 'the T1 file (wins over what --case finds)' },
     t2: { type: 'string', description: 'the T2 file (wins over what --case finds)' },
-    config: { type: 'string', description: "workspace config whose data.sequences patterns and data.assignments say which file is which sequence" },
+    config: {
+      type: 'string',
+      description: 'workspace config whose data.sequences patterns and data.assignments say which file is which sequence',
+    },
     slice: { type: 'string', description: 'axial slice index (default: the middle slice)' },
     all: { type: 'boolean', description: 'score every axial slice (3-D map)' },
     modalities: { type: 'string', description: 'sequences to use, comma-separated (default: those of flair, t1, t2 the case has)' },
@@ -38,34 +41,56 @@ export const detectCommand: CommandSpec = {
     if (opts.all && opts.slice !== undefined) throw new ConfigError('cli/bad-option', 'give --slice or --all, not both');
     const files: Partial<Record<ChannelName, string>> = {};
     for (const s of CHANNELS) if (typeof opts[s] === 'string') files[s] = opts[s] as string;
-    const kase = caseOfSpec({ path: typeof opts.case === 'string' ? opts.case : undefined, files, config: typeof opts.config === 'string' ? opts.config : undefined });
+    const kase = caseOfSpec({
+      path: typeof opts.case === 'string' ? opts.case : undefined,
+      files,
+      config: typeof opts.config === 'string' ? opts.config : undefined,
+    });
     const casePath = typeof opts.case === 'string' ? opts.case : kase.dir;
     const provider = providerOption(opts);
     const threads = intOption(opts, 'threads', 0, 1024);
     const out = typeof opts.out === 'string' ? opts.out : undefined;
-    if (out !== undefined && !/\.nii(\.gz)?$/i.test(out)) throw new ConfigError('cli/bad-option', `--out must end in .nii or .nii.gz, got '${out}'`);
+    if (out !== undefined && !/\.nii(\.gz)?$/i.test(out))
+      throw new ConfigError('cli/bad-option', `--out must end in .nii or .nii.gz, got '${out}'`);
     const modalities = typeof opts.modalities === 'string' ? opts.modalities.split(',') : undefined;
-    const slice = opts.all ? 'all' as const : opts.slice === undefined ? undefined : intOption(opts, 'slice', 0);
+    const slice = opts.all ? ('all' as const) : opts.slice === undefined ? undefined : intOption(opts, 'slice', 0);
     // --progress: one stderr line per slice of a volume, with the engine's own timings at the end.
     const onProgress = opts.progress ? (done: number, total: number) => process.stderr.write(`slice ${done}/${total}\n`) : undefined;
     try {
       // The same engine function the extension's engine process calls (there with warm caches).
-      const { bundle, result: r, json, timings, batch } = await detectCase({
-        model, case: kase, caseLabel: casePath, modalities, slice, provider, threads, onProgress,
+      const {
+        bundle,
+        result: r,
+        json,
+        timings,
+        batch,
+      } = await detectCase({
+        model,
+        case: kase,
+        caseLabel: casePath,
+        modalities,
+        slice,
+        provider,
+        threads,
+        onProgress,
         batchSize: opts.batch === undefined ? undefined : intOption(opts, 'batch', 1, 256),
       });
       const warn = bundle.manifest.warning ? `warning: ${bundle.manifest.warning}\n` : '';
-      if (opts.progress) process.stderr.write(`timings: load ${timings.loadMs.toFixed(0)} ms, detect ${timings.detectMs.toFixed(0)} ms (batch ${batch})\n`);
+      if (opts.progress)
+        process.stderr.write(`timings: load ${timings.loadMs.toFixed(0)} ms, detect ${timings.detectMs.toFixed(0)} ms (batch ${batch})\n`);
       if ('slices' in r) {
-        if (out) writeOnSourceGrid(out, r.source, r.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
+        if (out)
+          writeOnSourceGrid(out, r.source, r.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
         if (opts.json) {
           process.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
           return 0;
         }
         const flagged = r.slices.filter((s) => s.anomalous).map((s) => s.z);
         const lines = r.slices.map((s) => `  z=${String(s.z).padStart(3)}  ${s.score.toFixed(4)}${s.anomalous ? '  *' : ''}`);
-        process.stdout.write(`${warn}${casePath} (${r.subset.label}, ${r.provider}), threshold ${r.slices[0]?.threshold?.toFixed(4) ?? 'none'}; * = anomalous\n${lines.join('\n')}\n` +
-          `${flagged.length} of ${r.slices.length} slices anomalous${flagged.length ? `: ${flagged.join(', ')}` : ''}${out ? `\nmap: ${out}` : ''}\n`);
+        process.stdout.write(
+          `${warn}${casePath} (${r.subset.label}, ${r.provider}), threshold ${r.slices[0]?.threshold?.toFixed(4) ?? 'none'}; * = anomalous\n${lines.join('\n')}\n` +
+            `${flagged.length} of ${r.slices.length} slices anomalous${flagged.length ? `: ${flagged.join(', ')}` : ''}${out ? `\nmap: ${out}` : ''}\n`,
+        );
         return 0;
       }
       if (out) {
@@ -79,7 +104,9 @@ export const detectCommand: CommandSpec = {
         process.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
         return 0;
       }
-      process.stdout.write(`${warn}${casePath} slice ${r.z} (${r.subset.label}, ${r.provider}): score ${r.score.toFixed(4)}, threshold ${r.threshold?.toFixed(4) ?? 'none'} → ${decision(r.anomalous)}${out ? `\nmap: ${out}` : ''}\n`);
+      process.stdout.write(
+        `${warn}${casePath} slice ${r.z} (${r.subset.label}, ${r.provider}): score ${r.score.toFixed(4)}, threshold ${r.threshold?.toFixed(4) ?? 'none'} → ${decision(r.anomalous)}${out ? `\nmap: ${out}` : ''}\n`,
+      );
       return 0;
     } finally {
       await releaseAllSessions();

@@ -13,7 +13,11 @@ export function packageRoot(from = __dirname): string | undefined {
   for (let d = from; ; d = dirname(d)) {
     const p = join(d, 'package.json');
     if (existsSync(p)) {
-      try { if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'anyad-vscode') return d; } catch { /* not ours */ }
+      try {
+        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: string }).name === 'anyad-vscode') return d;
+      } catch {
+        /* not ours */
+      }
     }
     if (dirname(d) === d) return undefined;
   }
@@ -22,10 +26,15 @@ export function packageRoot(from = __dirname): string | undefined {
 export const doctorCommand: CommandSpec = {
   name: 'doctor',
   summary: 'show the setup (execution providers and why not, GPU adapter, threads, encoder weights, models) for a bug report',
-  usage: 'anyad doctor [--json] [--workspace DIR] [--threads N] [--no-probe] | anyad doctor --install-cuda [--yes] [--progress-json] [--nuget-index URL]',
+  usage:
+    'anyad doctor [--json] [--workspace DIR] [--threads N] [--no-probe] | anyad doctor --install-cuda [--yes] [--progress-json] [--nuget-index URL]',
   options: {
     json: { type: 'boolean', description: 'print one JSON object instead of text' },
-    'install-cuda': { type: 'boolean', description: 'download onnxruntime-node\'s CUDA provider libraries (NuGet, checked by SHA-512) next to the binding, then start a CUDA session (Linux x64)' },
+    'install-cuda': {
+      type: 'boolean',
+      description:
+        "download onnxruntime-node's CUDA provider libraries (NuGet, checked by SHA-512) next to the binding, then start a CUDA session (Linux x64)",
+    },
     yes: { type: 'boolean', description: 'consent to the --install-cuda download without asking' },
     'progress-json': { type: 'boolean', description: 'with --install-cuda: one JSON line per progress step and a final result line' },
     'nuget-index': { type: 'string', description: 'NuGet v3 service index to fetch from (a mirror)' },
@@ -38,11 +47,18 @@ export const doctorCommand: CommandSpec = {
     if (opts['install-cuda']) return installCuda(opts);
     const root = packageRoot();
     let version = '?';
-    try { if (root) version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version; } catch { /* unknown */ }
+    try {
+      if (root) version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      /* unknown */
+    }
     try {
       const report = await doctorReport({
-        anyadVersion: version, threads: intOption(opts, 'threads', 0), probe: opts['no-probe'] !== true,
-        workspaceRoots: [String(opts.workspace)], shippedDefault: root ? join(root, 'models', 'default') : undefined,
+        anyadVersion: version,
+        threads: intOption(opts, 'threads', 0),
+        probe: opts['no-probe'] !== true,
+        workspaceRoots: [String(opts.workspace)],
+        shippedDefault: root ? join(root, 'models', 'default') : undefined,
       });
       process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatDoctorReport(report));
     } finally {
@@ -55,27 +71,39 @@ export const doctorCommand: CommandSpec = {
 /** `anyad doctor --install-cuda`: see engine/cudaInstall.ts. Consent: --yes, or a y/N question on a terminal. */
 async function installCuda(opts: Record<string, string | boolean | undefined>): Promise<number> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new CudaInstallError('cuda/platform', `onnxruntime-node has a CUDA provider only on Linux x64 (this is ${process.platform}-${process.arch}); on Windows use provider 'dml', elsewhere 'webgpu'`);
+    throw new CudaInstallError(
+      'cuda/platform',
+      `onnxruntime-node has a CUDA provider only on Linux x64 (this is ${process.platform}-${process.arch}); on Windows use provider 'dml', elsewhere 'webgpu'`,
+    );
   }
   const json = opts['progress-json'] === true;
   const say = (o: Record<string, unknown>, text: string) => process.stdout.write(json ? `${JSON.stringify(o)}\n` : `${text}\n`);
   const version = (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
   let lastPct = -1;
   const result = await installCudaProvider({
-    version, targetDir: bindingDir(), index: typeof opts['nuget-index'] === 'string' ? opts['nuget-index'] : undefined,
+    version,
+    targetDir: bindingDir(),
+    index: typeof opts['nuget-index'] === 'string' ? opts['nuget-index'] : undefined,
     log: (l) => say({ event: 'info', message: l }, l),
     confirm: async ({ url, bytes, targetDir }) => {
       const what = `download ${url}${bytes ? ` (${(bytes / 2 ** 20).toFixed(0)} MB)` : ''} and install the CUDA provider into ${targetDir}`;
       if (opts.yes === true) return true;
       if (!process.stdin.isTTY) throw new CudaInstallError('cuda/consent', `this would ${what}; run again with --yes to consent`);
       const rl = createInterface({ input: process.stdin, output: process.stdout });
-      try { return /^y(es)?$/i.test((await rl.question(`AnyAD will ${what}. Continue? [y/N] `)).trim()); } finally { rl.close(); }
+      try {
+        return /^y(es)?$/i.test((await rl.question(`AnyAD will ${what}. Continue? [y/N] `)).trim());
+      } finally {
+        rl.close();
+      }
     },
     onProgress: (received, total) => {
       const pct = total ? Math.floor((100 * received) / total) : Math.floor(received / 2 ** 24);
       if (pct === lastPct) return;
       lastPct = pct;
-      say({ event: 'progress', received, total }, total ? `  ${pct}% of ${(total / 2 ** 20).toFixed(0)} MB` : `  ${(received / 2 ** 20).toFixed(0)} MB`);
+      say(
+        { event: 'progress', received, total },
+        total ? `  ${pct}% of ${(total / 2 ** 20).toFixed(0)} MB` : `  ${(received / 2 ** 20).toFixed(0)} MB`,
+      );
     },
     verify: async () => {
       const g = new Graph('cuda-probe');
@@ -85,6 +113,9 @@ async function installCuda(opts: Record<string, string | boolean | undefined>): 
     },
   });
   await releaseAllSessions();
-  say({ event: 'done', ...result }, `installed ${result.installed.join(', ')} (SHA-512 checked)\n${result.verified ? 'a CUDA session started: provider \'cuda\' (and \'auto\') can use the GPU' : `but a CUDA session did not start: ${result.verifyError}`}`);
+  say(
+    { event: 'done', ...result },
+    `installed ${result.installed.join(', ')} (SHA-512 checked)\n${result.verified ? "a CUDA session started: provider 'cuda' (and 'auto') can use the GPU" : `but a CUDA session did not start: ${result.verifyError}`}`,
+  );
   return result.verified ? 0 : 1;
 }

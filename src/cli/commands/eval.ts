@@ -27,12 +27,18 @@ export const evalCommand: CommandSpec = {
       const model = resolve(stringOption(opts, 'model'));
       const r = await runEvaluation(config, model, {
         outDir: typeof opts.out === 'string' ? resolve(opts.out) : undefined,
-        onProgress: progress, onLog: (m) => { progress.done(); process.stderr.write(`${m}\n`); },
+        onProgress: progress,
+        onLog: (m) => {
+          progress.done();
+          process.stderr.write(`${m}\n`);
+        },
       });
       progress.done();
       // The metrics of a random-init model say nothing about AnyAD: say so beside them, as detect does.
       const warning = loadBundle(model, { verify: false }).manifest.warning;
-      process.stdout.write(`${warning ? `warning: ${warning}\n` : ''}test split (image/pixel):\n${formatMetricsTable(r.metrics)}\nintensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`);
+      process.stdout.write(
+        `${warning ? `warning: ${warning}\n` : ''}test split (image/pixel):\n${formatMetricsTable(r.metrics)}\nintensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`,
+      );
       return 0;
     } finally {
       await releaseAllSessions();

@@ -16,14 +16,20 @@ export const exportCommand: CommandSpec = {
   },
   positionals: [0, 0],
   run(opts) {
-    if (typeof opts.triton !== 'string') throw new ConfigError('cli/missing-option', '--triton DIR is required (the only export format so far)');
-    const r = exportTriton(stringOption(opts, 'model'), opts.triton, { name: String(opts.name), maxBatch: intOption(opts, 'max-batch', 1, 4096) });
+    if (typeof opts.triton !== 'string')
+      throw new ConfigError('cli/missing-option', '--triton DIR is required (the only export format so far)');
+    const r = exportTriton(stringOption(opts, 'model'), opts.triton, {
+      name: String(opts.name),
+      maxBatch: intOption(opts, 'max-batch', 1, 4096),
+    });
     if (opts.json) {
       process.stdout.write(JSON.stringify(r) + '\n');
       return 0;
     }
-    process.stdout.write(`Triton model repository: ${opts.triton}\n  ${r.config}\n  ${r.model}\n  max_batch_size ${r.maxBatchSize}\n` +
-      `Serve it: docker run --rm -p8000:8000 -p8001:8001 -v ${opts.triton}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models\n`);
+    process.stdout.write(
+      `Triton model repository: ${opts.triton}\n  ${r.config}\n  ${r.model}\n  max_batch_size ${r.maxBatchSize}\n` +
+        `Serve it: docker run --rm -p8000:8000 -p8001:8001 -v ${opts.triton}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models\n`,
+    );
     return 0;
   },
 };

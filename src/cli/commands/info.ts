@@ -9,7 +9,7 @@ function fmt(v: number): string {
 
 export const infoCommand: CommandSpec = {
   name: 'info',
-  summary: 'show a NIfTI file\'s header summary and intensity statistics',
+  summary: "show a NIfTI file's header summary and intensity statistics",
   usage: 'anyad info FILE [--json] [--volume N]',
   options: {
     json: { type: 'boolean', description: 'print one JSON object instead of text' },

@@ -4,8 +4,12 @@ import { DEFAULT_ANOMALOUS_FRACTION, DEFAULT_PHANTOM_SIZE, writePhantomCohort } 
 import { intOption, stringOption, type CommandSpec } from '../args';
 
 function parseSize(raw: string): [number, number, number] {
-  const parts = raw.toLowerCase().split('x').map((p) => Number(p));
-  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p))) throw new ConfigError('cli/bad-option', `--size must look like 240x240x155, got '${raw}'`);
+  const parts = raw
+    .toLowerCase()
+    .split('x')
+    .map((p) => Number(p));
+  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p)))
+    throw new ConfigError('cli/bad-option', `--size must look like 240x240x155, got '${raw}'`);
   return [parts[0], parts[1], parts[2]];
 }
 
@@ -29,12 +33,25 @@ export const phantomCommand: CommandSpec = {
     const seed = intOption(opts, 'seed', 0, 0xffffffff);
     const size = parseSize(String(opts.size));
     const fraction = Number(opts['anomalous-fraction']);
-    if (!(fraction >= 0 && fraction <= 1)) throw new ConfigError('cli/bad-option', `--anomalous-fraction must be a number in [0, 1], got '${String(opts['anomalous-fraction'])}'`);
+    if (!(fraction >= 0 && fraction <= 1))
+      throw new ConfigError(
+        'cli/bad-option',
+        `--anomalous-fraction must be a number in [0, 1], got '${String(opts['anomalous-fraction'])}'`,
+      );
     const workers = opts.workers === undefined ? undefined : intOption(opts, 'workers', 0, 256);
     const t0 = Date.now();
     const summary = await writePhantomCohort(out, {
-      cases, seed, size, anomalousFraction: fraction, workers,
-      onCase: opts.json ? undefined : (c, done, total) => process.stderr.write(`  [${done}/${total}] ${c.id}${c.anomalous ? ` (${c.lesions.length} lesion${c.lesions.length === 1 ? '' : 's'})` : ''}\n`),
+      cases,
+      seed,
+      size,
+      anomalousFraction: fraction,
+      workers,
+      onCase: opts.json
+        ? undefined
+        : (c, done, total) =>
+            process.stderr.write(
+              `  [${done}/${total}] ${c.id}${c.anomalous ? ` (${c.lesions.length} lesion${c.lesions.length === 1 ? '' : 's'})` : ''}\n`,
+            ),
     });
     const seconds = (Date.now() - t0) / 1000;
     if (opts.json) {
@@ -42,12 +59,14 @@ export const phantomCommand: CommandSpec = {
       return 0;
     }
     const anomalous = summary.cases.filter((c) => c.anomalous).length;
-    process.stdout.write([
-      `Wrote ${cases} phantom case${cases === 1 ? '' : 's'} (${anomalous} with lesions) of ${size.join('×')} voxels to ${summary.outDir}`,
-      `  in ${seconds.toFixed(1)} s on ${summary.workers === 0 ? 'the main thread' : `${summary.workers} worker thread${summary.workers === 1 ? '' : 's'}`}`,
-      `  manifest: phantom.json${summary.configWritten ? '; workspace config: anyad.json' : ' (existing anyad.json kept)'}`,
-      `Next: anyad dataset --root ${out}`,
-    ].join('\n') + '\n');
+    process.stdout.write(
+      [
+        `Wrote ${cases} phantom case${cases === 1 ? '' : 's'} (${anomalous} with lesions) of ${size.join('×')} voxels to ${summary.outDir}`,
+        `  in ${seconds.toFixed(1)} s on ${summary.workers === 0 ? 'the main thread' : `${summary.workers} worker thread${summary.workers === 1 ? '' : 's'}`}`,
+        `  manifest: phantom.json${summary.configWritten ? '; workspace config: anyad.json' : ' (existing anyad.json kept)'}`,
+        `Next: anyad dataset --root ${out}`,
+      ].join('\n') + '\n',
+    );
     return 0;
   },
 };

@@ -11,7 +11,6 @@ import { releaseAllSessions } from '../../engine/graph/runtime';
 import { scanCohort, type ScanProgress } from '../../engine/service/scan';
 import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
 
-
 /** How to start this CLI again (the bundle itself, or main.ts through tsx when run from source). */
 function cliEntry(): string[] {
   return __filename.endsWith('.ts') ? ['--import', 'tsx', join(__dirname, '..', 'main.ts')] : [__filename];
@@ -19,7 +18,9 @@ function cliEntry(): string[] {
 
 function runWorker(args: string[], index: number, count: number, log: (l: string) => void): Promise<number> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...cliEntry(), 'scan', ...args, '--shard', `${index}/${count}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...cliEntry(), 'scan', ...args, '--shard', `${index}/${count}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let partial = '';
     child.stderr.on('data', (c: Buffer) => {
       partial += c.toString('utf8');
@@ -42,7 +43,8 @@ function runWorker(args: string[], index: number, count: number, log: (l: string
 export const scanCommand: CommandSpec = {
   name: 'scan',
   summary: 'detect every case of a folder: 3-D maps on each source grid, per-case/per-slice CSV and a markdown summary (resumable)',
-  usage: 'anyad scan --root DIR --model DIR [--out DIR] [--modalities flair,t1,t2] [--workers N] [--config anyad.json] [--json] [--provider P] [--threads N]',
+  usage:
+    'anyad scan --root DIR --model DIR [--out DIR] [--modalities flair,t1,t2] [--workers N] [--config anyad.json] [--json] [--provider P] [--threads N]',
   options: {
     root: { type: 'string', description: 'folder with the studies' },
     model: { type: 'string', description: 'model bundle folder' },
@@ -54,7 +56,7 @@ export const scanCommand: CommandSpec = {
     provider: { type: 'string', description: 'execution provider', default: 'auto' },
     threads: { type: 'string', description: 'intra-op threads per process (0: one per core)', default: '0' },
     batch: { type: 'string', description: 'slices per model run (default: from free memory)' },
-    shard: { type: 'string', description: 'INDEX/COUNT: only this worker\'s share of the cases, no summary (used by --workers)' },
+    shard: { type: 'string', description: "INDEX/COUNT: only this worker's share of the cases, no summary (used by --workers)" },
   },
   positionals: [0, 0],
   async run(opts) {
@@ -74,18 +76,45 @@ export const scanCommand: CommandSpec = {
     const modalities = typeof opts.modalities === 'string' ? opts.modalities.split(',') : undefined;
     const log = (l: string) => process.stderr.write(`${l}\n`);
     if (workers > 1 && !shard) {
-      const pass = ['--root', root, '--model', model, '--out', out, '--provider', provider, '--threads', String(threads),
-        ...(modalities ? ['--modalities', modalities.join(',')] : []), ...(typeof opts.config === 'string' ? ['--config', opts.config] : []),
-        ...(batchSize ? ['--batch', String(batchSize)] : [])];
+      const pass = [
+        '--root',
+        root,
+        '--model',
+        model,
+        '--out',
+        out,
+        '--provider',
+        provider,
+        '--threads',
+        String(threads),
+        ...(modalities ? ['--modalities', modalities.join(',')] : []),
+        ...(typeof opts.config === 'string' ? ['--config', opts.config] : []),
+        ...(batchSize ? ['--batch', String(batchSize)] : []),
+      ];
       const codes = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(pass, i, workers, log)));
       if (codes.some((c) => c === 130)) return 130;
       // Every worker's cases now have records; this pass redoes any a worker failed and writes the summaries.
     }
     const onProgress = (p: ScanProgress) => log(p.message);
     try {
-      const r = await scanCohort({ root, model, out, config: typeof opts.config === 'string' ? opts.config : undefined, modalities, provider, threads, batchSize, shard, log, onProgress });
+      const r = await scanCohort({
+        root,
+        model,
+        out,
+        config: typeof opts.config === 'string' ? opts.config : undefined,
+        modalities,
+        provider,
+        threads,
+        batchSize,
+        shard,
+        log,
+        onProgress,
+      });
       if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
-      else if (!shard) process.stdout.write(`${r.cases} cases: ${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed\nsummary: ${r.summary}\nper case: ${r.casesCsv}\nper slice: ${r.slicesCsv}\n`);
+      else if (!shard)
+        process.stdout.write(
+          `${r.cases} cases: ${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed\nsummary: ${r.summary}\nper case: ${r.casesCsv}\nper slice: ${r.slicesCsv}\n`,
+        );
       return r.failed > 0 ? 1 : 0;
     } finally {
       await releaseAllSessions();

@@ -18,7 +18,8 @@ export function withTrainOverrides(config: WorkspaceConfig, opts: Record<string,
   if (opts.threads !== undefined) train.threads = intOption(opts, 'threads', 0, 1024);
   if (opts.provider !== undefined) {
     const p = String(opts.provider);
-    if (!(PROVIDER_CHOICES as readonly string[]).includes(p)) throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${p}'`);
+    if (!(PROVIDER_CHOICES as readonly string[]).includes(p))
+      throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${p}'`);
     train.provider = p as WorkspaceConfig['train']['provider'];
   }
   return { ...config, train };
@@ -33,8 +34,16 @@ export const trainCommand: CommandSpec = {
     steps: { type: 'string', description: 'override train.steps' },
     provider: { type: 'string', description: 'override train.provider' },
     threads: { type: 'string', description: 'override train.threads' },
-    'progress-json': { type: 'boolean', description: 'machine-readable output: one JSON object per line on stdout ({type: "progress"|"log"|"result", …}); used by the VS Code extension' },
-    'allow-download': { type: 'boolean', description: 'consent to download the model.encoder weights from the Hugging Face hub when they are not cached (else: anyad weights get NAME first)' },
+    'progress-json': {
+      type: 'boolean',
+      description:
+        'machine-readable output: one JSON object per line on stdout ({type: "progress"|"log"|"result", …}); used by the VS Code extension',
+    },
+    'allow-download': {
+      type: 'boolean',
+      description:
+        'consent to download the model.encoder weights from the Hugging Face hub when they are not cached (else: anyad weights get NAME first)',
+    },
   },
   positionals: [0, 0],
   async run(opts) {
@@ -44,12 +53,23 @@ export const trainCommand: CommandSpec = {
     const progress = json ? Object.assign((p: object) => emit({ type: 'progress', ...p }), { done() {} }) : progressPrinter();
     const abort = new AbortController();
     // SIGINT (Ctrl-C) and SIGTERM (the extension's Cancel) both stop at a checkpoint.
-    const onSignal = () => { progress.done(); process.stderr.write('interrupt: saving a checkpoint (run again to resume)\n'); abort.abort(); };
+    const onSignal = () => {
+      progress.done();
+      process.stderr.write('interrupt: saving a checkpoint (run again to resume)\n');
+      abort.abort();
+    };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      const onLog = json ? (m: string) => emit({ type: 'log', message: m }) : (m: string) => { progress.done(); process.stderr.write(`${m}\n`); };
-      const downloads = json ? (p: DownloadProgress) => emit({ type: 'progress', phase: 'encoder', message: formatDownloadLine(p), download: p }) : downloadPrinter();
+      const onLog = json
+        ? (m: string) => emit({ type: 'log', message: m })
+        : (m: string) => {
+            progress.done();
+            process.stderr.write(`${m}\n`);
+          };
+      const downloads = json
+        ? (p: DownloadProgress) => emit({ type: 'progress', phase: 'encoder', message: formatDownloadLine(p), download: p })
+        : downloadPrinter();
       const hub = { allowDownload: opts['allow-download'] === true, onProgress: downloads };
       const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal, hub }).catch((e: unknown) => {
         // Cancelled before training started (e.g. while reading large encoder weights): nothing to resume, exit 130 all the same.
@@ -58,15 +78,37 @@ export const trainCommand: CommandSpec = {
       });
       if (!r) {
         progress.done();
-        if (json) emit({ type: 'result', completed: false, step: 0, bestStep: null, bundleDir: null, reportPath: null, encoderDescription: null, encoder: null, warning: null });
+        if (json)
+          emit({
+            type: 'result',
+            completed: false,
+            step: 0,
+            bestStep: null,
+            bundleDir: null,
+            reportPath: null,
+            encoderDescription: null,
+            encoder: null,
+            warning: null,
+          });
         else process.stdout.write('cancelled before training started\n');
         return 130;
       }
       progress.done();
       if (json) {
         // A written model carries its provenance as detect's results do (null when cancelled: no model).
-        const provenance = r.bundleDir ? modelProvenance(loadBundle(r.bundleDir, { verify: false }).manifest) : { encoder: null, warning: null };
-        emit({ type: 'result', completed: r.completed, step: r.step, bestStep: r.bestStep ?? null, bundleDir: r.bundleDir ?? null, reportPath: r.reportPath ?? null, encoderDescription: r.encoder, ...provenance });
+        const provenance = r.bundleDir
+          ? modelProvenance(loadBundle(r.bundleDir, { verify: false }).manifest)
+          : { encoder: null, warning: null };
+        emit({
+          type: 'result',
+          completed: r.completed,
+          step: r.step,
+          bestStep: r.bestStep ?? null,
+          bundleDir: r.bundleDir ?? null,
+          reportPath: r.reportPath ?? null,
+          encoderDescription: r.encoder,
+          ...provenance,
+        });
         return r.completed ? 0 : 130;
       }
       if (!r.completed) {
@@ -75,7 +117,9 @@ export const trainCommand: CommandSpec = {
       }
       process.stdout.write(`test split, scored once (image/pixel):\n${formatMetricsTable(r.metrics!)}\n`);
       process.stdout.write(`intensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline!)}\n`);
-      process.stdout.write(`step ${r.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`);
+      process.stdout.write(
+        `step ${r.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`,
+      );
       process.stdout.write(`model:  ${r.bundleDir}\nreport: ${r.reportPath}\n`);
       return 0;
     } finally {

@@ -17,7 +17,8 @@ type Opts = Record<string, string | boolean | undefined>;
 
 /** The hub model `get` is about: NAME, or the config's model.encoder; undefined when the config names none. */
 function target(opts: Opts, name: string | undefined): Extract<EncoderSource, { kind: 'hub' }> | undefined {
-  if (name !== undefined && typeof opts.config === 'string') throw new ConfigError('cli/bad-option', 'give a model NAME or --config, not both');
+  if (name !== undefined && typeof opts.config === 'string')
+    throw new ConfigError('cli/bad-option', 'give a model NAME or --config, not both');
   let src: EncoderSource | undefined;
   if (name !== undefined) src = parseEncoderSpec(name, process.cwd(), 'NAME');
   else if (typeof opts.config === 'string') src = loadWorkspaceConfig(resolve(opts.config)).model.encoder;
@@ -26,21 +27,26 @@ function target(opts: Opts, name: string | undefined): Extract<EncoderSource, { 
     if (name !== undefined) throw new ConfigError('cli/bad-option', `'${name}' is a local path, not a hub model; nothing to download`);
     return undefined;
   }
-  if (src && typeof opts.revision === 'string') return { ...src, revision: opts.revision, name: `${src.name.replace(/@.*$/, '')}@${opts.revision}` };
+  if (src && typeof opts.revision === 'string')
+    return { ...src, revision: opts.revision, name: `${src.name.replace(/@.*$/, '')}@${opts.revision}` };
   return src;
 }
 
 export const weightsCommand: CommandSpec = {
   name: 'weights',
   summary: 'list or download pretrained DINOv2 weights (Hugging Face cache, shared with Python)',
-  usage: 'anyad weights list [--json] | anyad weights get NAME|--config anyad.json [--revision R] [--endpoint URL] [--dry-run] [--json|--progress-json]',
+  usage:
+    'anyad weights list [--json] | anyad weights get NAME|--config anyad.json [--revision R] [--endpoint URL] [--dry-run] [--json|--progress-json]',
   options: {
     revision: { type: 'string', description: 'branch, tag or commit of the hub repo (default main, or NAME@revision)' },
     endpoint: { type: 'string', description: 'hub URL (overrides HF_ENDPOINT; default https://huggingface.co)' },
     config: { type: 'string', description: 'get: the model.encoder of this workspace config' },
     'dry-run': { type: 'boolean', description: 'get: say what would be downloaded (sizes from the hub; no request when cached)' },
     json: { type: 'boolean', description: 'one JSON object on stdout' },
-    'progress-json': { type: 'boolean', description: 'get: JSON lines on stdout ({type: "progress"|"result"}); used by the VS Code extension' },
+    'progress-json': {
+      type: 'boolean',
+      description: 'get: JSON lines on stdout ({type: "progress"|"result"}); used by the VS Code extension',
+    },
   },
   positionals: [1, 2],
   async run(opts, positionals) {
@@ -48,14 +54,20 @@ export const weightsCommand: CommandSpec = {
     const out = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
     const hub: HubOptions = { endpoint: typeof opts.endpoint === 'string' ? opts.endpoint : undefined };
     if (action === 'list') {
-      if (name !== undefined) throw new ConfigError('cli/extra-argument', `unexpected argument '${name}'; usage: anyad weights list [--json]`);
+      if (name !== undefined)
+        throw new ConfigError('cli/extra-argument', `unexpected argument '${name}'; usage: anyad weights list [--json]`);
       const cacheDir = hubCacheDir();
       const models = listCache(cacheDir);
-      if (opts.json === true) { out({ cacheDir, models }); return 0; }
+      if (opts.json === true) {
+        out({ cacheDir, models });
+        return 0;
+      }
       process.stdout.write(`Hugging Face cache: ${cacheDir}\n`);
       if (models.length === 0) process.stdout.write('no models cached (anyad weights get dinov2-small fetches one)\n');
       for (const m of models) {
-        process.stdout.write(`${m.repo}  ${m.revisions.length ? m.revisions.join(',') : '(by commit)'}  ${m.commit.slice(0, 12)}  ${formatBytes(m.size)}  ${m.path}\n`);
+        process.stdout.write(
+          `${m.repo}  ${m.revisions.length ? m.revisions.join(',') : '(by commit)'}  ${m.commit.slice(0, 12)}  ${formatBytes(m.size)}  ${m.path}\n`,
+        );
       }
       return 0;
     }
@@ -70,13 +82,23 @@ export const weightsCommand: CommandSpec = {
     hub.displayName = src.name.replace(/@.*$/, '');
     if (opts['dry-run'] === true) {
       const plan = await planDownload(src.repo, src.revision, ENCODER_FILES, hub);
-      const result = { needed: plan.bytesToDownload > 0 || plan.files.some((f) => !f.cached), name: hub.displayName, endpoint: hubEndpoint(hub), ...plan };
+      const result = {
+        needed: plan.bytesToDownload > 0 || plan.files.some((f) => !f.cached),
+        name: hub.displayName,
+        endpoint: hubEndpoint(hub),
+        ...plan,
+      };
       if (opts.json === true) out(result);
       else {
-        process.stdout.write(result.needed
-          ? `would download ${formatBytes(plan.bytesToDownload)} of ${src.repo}@${src.revision} (commit ${plan.commit}) from ${result.endpoint} into ${plan.cacheDir}\n`
-          : `${src.repo}@${src.revision} is cached (commit ${plan.commit}) in ${plan.cacheDir}\n`);
-        for (const f of plan.files) process.stdout.write(`  ${f.file}  ${f.size !== undefined ? formatBytes(f.size) : '?'}  ${f.cached ? 'cached' : 'to download'}\n`);
+        process.stdout.write(
+          result.needed
+            ? `would download ${formatBytes(plan.bytesToDownload)} of ${src.repo}@${src.revision} (commit ${plan.commit}) from ${result.endpoint} into ${plan.cacheDir}\n`
+            : `${src.repo}@${src.revision} is cached (commit ${plan.commit}) in ${plan.cacheDir}\n`,
+        );
+        for (const f of plan.files)
+          process.stdout.write(
+            `  ${f.file}  ${f.size !== undefined ? formatBytes(f.size) : '?'}  ${f.cached ? 'cached' : 'to download'}\n`,
+          );
       }
       return 0;
     }
@@ -89,14 +111,30 @@ export const weightsCommand: CommandSpec = {
     process.once('SIGTERM', onSignal);
     try {
       const onProgress = progressJson ? (p: DownloadProgress) => out({ type: 'progress', ...p }) : printer;
-      const got = await ensureRepoFiles(src.repo, src.revision, ENCODER_FILES, { ...hub, allowDownload: true, signal: abort.signal, onProgress });
+      const got = await ensureRepoFiles(src.repo, src.revision, ENCODER_FILES, {
+        ...hub,
+        allowDownload: true,
+        signal: abort.signal,
+        onProgress,
+      });
       printer?.done();
       const files = Object.fromEntries(Object.entries(got.files).map(([f, c]) => [f, c.path]));
       const downloaded = Object.values(got.files).some((f) => f.downloaded);
-      const result = { name: hub.displayName, repo: got.repo, revision: got.revision, commit: got.commit, cacheDir: got.cacheDir, downloaded, files };
+      const result = {
+        name: hub.displayName,
+        repo: got.repo,
+        revision: got.revision,
+        commit: got.commit,
+        cacheDir: got.cacheDir,
+        downloaded,
+        files,
+      };
       if (progressJson) out({ type: 'result', ...result });
       else if (opts.json === true) out(result);
-      else process.stdout.write(`${got.repo}@${got.revision} (commit ${got.commit}) ${downloaded ? 'downloaded to' : 'already in'} ${got.cacheDir}\n`);
+      else
+        process.stdout.write(
+          `${got.repo}@${got.revision} (commit ${got.commit}) ${downloaded ? 'downloaded to' : 'already in'} ${got.cacheDir}\n`,
+        );
       return 0;
     } catch (e) {
       printer?.done();

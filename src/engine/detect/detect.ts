@@ -56,7 +56,8 @@ export const MAX_BATCH = 16;
 export function chooseBatchSize(bundle: LoadedBundle, freeBytes = freemem(), requested?: number): number {
   if (bundle.manifest.model.batch !== 'dynamic') return 1;
   if (requested !== undefined) {
-    if (!Number.isSafeInteger(requested) || requested < 1) throw new ConfigError('config/batch', `batch size must be a positive integer, got ${requested}`);
+    if (!Number.isSafeInteger(requested) || requested < 1)
+      throw new ConfigError('config/batch', `batch size must be a positive integer, got ${requested}`);
     return Math.min(requested, 256);
   }
   const c = bundle.manifest.preprocessing.crop;
@@ -65,7 +66,7 @@ export function chooseBatchSize(bundle: LoadedBundle, freeBytes = freemem(), req
   const tokens = (c / (e.patchSize ?? 14)) ** 2 + 5;
   // Float32 activations alive at once: MLP (4d) and attention scores dominate, ×2 for the allocator.
   const perSlice = 4 * 2 * (tokens * d * 8 + (e.numHeads ?? 12) * tokens * tokens + 3 * c * c + 3 * 256 * 256);
-  return Math.max(1, Math.min(MAX_BATCH, Math.floor((freeBytes / 4) / perSlice)));
+  return Math.max(1, Math.min(MAX_BATCH, Math.floor(freeBytes / 4 / perSlice)));
 }
 
 export interface SliceScore {
@@ -106,8 +107,10 @@ export interface VolumeDetection {
 /** The subset of the requested sequences; ConfigError unless a non-empty set of flair/t1/t2. */
 export function subsetOfModalities(modalities: readonly string[]): ModalitySubset {
   const bad = modalities.filter((m) => !(CHANNELS as readonly string[]).includes(m));
-  if (bad.length) throw new ConfigError('config/modalities', `unknown modality ${bad.map((m) => `'${m}'`).join(', ')}: use flair, t1 and/or t2`);
-  if (new Set(modalities).size !== modalities.length) throw new ConfigError('config/modalities', `modalities repeat a sequence: ${modalities.join(', ')}`);
+  if (bad.length)
+    throw new ConfigError('config/modalities', `unknown modality ${bad.map((m) => `'${m}'`).join(', ')}: use flair, t1 and/or t2`);
+  if (new Set(modalities).size !== modalities.length)
+    throw new ConfigError('config/modalities', `modalities repeat a sequence: ${modalities.join(', ')}`);
   const s = subsetOfChannels(modalities as ChannelName[]);
   if (!s) throw new ConfigError('config/modalities', 'at least one modality (flair, t1, t2) is needed');
   return s;
@@ -121,8 +124,18 @@ function resolveCase(input: Case | LoadedCase | string, channels: readonly Chann
   if ('volumes' in input) {
     const missing = channels.filter((c) => !input.volumes[c]);
     const unplaced = channels.filter((c) => !missing.includes(c) && !input.sources[c]);
-    if (missing.length) throw new StudyError('study/missing-sequence', `case ${input.case.id} has no ${missing.map((s) => s.toUpperCase()).join(', ')} loaded`, input.case.dir);
-    if (unplaced.length) throw new StudyError('study/missing-sequence', `case ${input.case.id}: no file grid for ${unplaced.map((s) => s.toUpperCase()).join(', ')} (load it with loadCase)`, input.case.dir);
+    if (missing.length)
+      throw new StudyError(
+        'study/missing-sequence',
+        `case ${input.case.id} has no ${missing.map((s) => s.toUpperCase()).join(', ')} loaded`,
+        input.case.dir,
+      );
+    if (unplaced.length)
+      throw new StudyError(
+        'study/missing-sequence',
+        `case ${input.case.id}: no file grid for ${unplaced.map((s) => s.toUpperCase()).join(', ')} (load it with loadCase)`,
+        input.case.dir,
+      );
     return input;
   }
   return loadCase(input, { sequences: channels, label: false });
@@ -143,7 +156,9 @@ async function prepare(bundleOrDir: LoadedBundle | string, input: Case | LoadedC
   const loaded = resolveCase(input, subset.channels);
   const volumes = subset.channels.map((c) => loaded.volumes[c]!);
   if (opts.slice !== 'all' && opts.slice !== undefined) checkSlice(volumes[0].dims[2], opts.slice, loaded.case.dir);
-  const session = opts.session ?? await createSession(bundle.modelPath, { provider: opts.provider ?? 'auto', threads: opts.threads ?? 0, log: opts.log });
+  const session =
+    opts.session ??
+    (await createSession(bundle.modelPath, { provider: opts.provider ?? 'auto', threads: opts.threads ?? 0, log: opts.log }));
   return { bundle, session, subset, volumes, source: loaded.sources[subset.channels[0]]!, dims: volumes[0].dims };
 }
 
@@ -151,14 +166,21 @@ async function prepare(bundleOrDir: LoadedBundle | string, input: Case | LoadedC
 function sliceInput(p: Prepared, z: number): { image: Float32Array; width: number; height: number } {
   const views = p.volumes.map((v) => axialImage(v, z));
   const slices: Partial<Record<ChannelName, Float32Array>> = {};
-  p.subset.channels.forEach((c, i) => { slices[c] = views[i].data; });
+  p.subset.channels.forEach((c, i) => {
+    slices[c] = views[i].data;
+  });
   const { width, height } = views[0];
   const { resize, crop } = p.bundle.manifest.preprocessing;
   return { image: preprocessSlice(slices, width, height, p.subset, { resize, crop }), width, height };
 }
 
 /** Model inputs of slices z0..z0+n−1: in the worker when there is one, else here. */
-async function prepareBatch(p: Prepared, z0: number, n: number, pool: PrepPool | undefined): Promise<{ images: Float32Array[]; width: number; height: number }> {
+async function prepareBatch(
+  p: Prepared,
+  z0: number,
+  n: number,
+  pool: PrepPool | undefined,
+): Promise<{ images: Float32Array[]; width: number; height: number }> {
   if (!pool) {
     const inputs = Array.from({ length: n }, (_, i) => sliceInput(p, z0 + i));
     return { images: inputs.map((x) => x.image), width: inputs[0].width, height: inputs[0].height };
@@ -167,7 +189,13 @@ async function prepareBatch(p: Prepared, z0: number, n: number, pool: PrepPool |
   const views = Array.from({ length: n }, (_, i) => p.volumes.map((v) => axialImage(v, z0 + i)));
   const { width, height } = views[0][0];
   const { resize, crop } = p.bundle.manifest.preprocessing;
-  const images = await pool.prepare({ width, height, channels: [...p.subset.channels], geom: { resize, crop }, slices: views.map((vs) => vs.map((v) => v.data)) });
+  const images = await pool.prepare({
+    width,
+    height,
+    channels: [...p.subset.channels],
+    geom: { resize, crop },
+    slices: views.map((vs) => vs.map((v) => v.data)),
+  });
   return { images, width, height };
 }
 
@@ -183,8 +211,12 @@ async function runBatch(p: Prepared, images: readonly Float32Array[]): Promise<A
   const per = 3 * c * c;
   const stacked = n === 1 ? images[0] : new Float32Array(n * per);
   if (n > 1) images.forEach((im, i) => stacked.set(im, i * per));
-  const out = await run(p.session, { [INFERENCE_NAMES.image]: stacked, [INFERENCE_NAMES.subset]: new BigInt64Array(n).fill(BigInt(p.subset.id)) },
-    { [INFERENCE_NAMES.image]: [n, 3, c, c], [INFERENCE_NAMES.subset]: [n] }, [INFERENCE_NAMES.map256, INFERENCE_NAMES.score]);
+  const out = await run(
+    p.session,
+    { [INFERENCE_NAMES.image]: stacked, [INFERENCE_NAMES.subset]: new BigInt64Array(n).fill(BigInt(p.subset.id)) },
+    { [INFERENCE_NAMES.image]: [n, 3, c, c], [INFERENCE_NAMES.subset]: [n] },
+    [INFERENCE_NAMES.map256, INFERENCE_NAMES.score],
+  );
   const score = outputFloat32(out, INFERENCE_NAMES.score);
   const map256 = outputFloat32(out, INFERENCE_NAMES.map256);
   const m = map256.length / n;
@@ -210,15 +242,32 @@ function toVoxelGrid(p: Prepared, map256: Float32Array, width: number, height: n
 }
 
 function checkSlice(nz: number, z: number, where: string): void {
-  if (!Number.isInteger(z) || z < 0 || z >= nz) throw new StudyError('study/slice-index', `axial slice ${z} is out of range: the volume has slices 0..${nz - 1}`, where);
+  if (!Number.isInteger(z) || z < 0 || z >= nz)
+    throw new StudyError('study/slice-index', `axial slice ${z} is out of range: the volume has slices 0..${nz - 1}`, where);
 }
 
 /** Detection on one slice (default: the middle one). */
-export async function detect(bundle: LoadedBundle | string, input: Case | LoadedCase | string, opts: DetectOptions & { slice?: number }): Promise<SliceDetection>;
+export async function detect(
+  bundle: LoadedBundle | string,
+  input: Case | LoadedCase | string,
+  opts: DetectOptions & { slice?: number },
+): Promise<SliceDetection>;
 /** Detection on every axial slice. */
-export async function detect(bundle: LoadedBundle | string, input: Case | LoadedCase | string, opts: DetectOptions & { slice: 'all' }): Promise<VolumeDetection>;
-export async function detect(bundle: LoadedBundle | string, input: Case | LoadedCase | string, opts: DetectOptions): Promise<SliceDetection | VolumeDetection>;
-export async function detect(bundle: LoadedBundle | string, input: Case | LoadedCase | string, opts: DetectOptions): Promise<SliceDetection | VolumeDetection> {
+export async function detect(
+  bundle: LoadedBundle | string,
+  input: Case | LoadedCase | string,
+  opts: DetectOptions & { slice: 'all' },
+): Promise<VolumeDetection>;
+export async function detect(
+  bundle: LoadedBundle | string,
+  input: Case | LoadedCase | string,
+  opts: DetectOptions,
+): Promise<SliceDetection | VolumeDetection>;
+export async function detect(
+  bundle: LoadedBundle | string,
+  input: Case | LoadedCase | string,
+  opts: DetectOptions,
+): Promise<SliceDetection | VolumeDetection> {
   const p = await prepare(bundle, input, opts);
   const [nx, ny, nz] = p.dims;
   if (opts.slice === 'all') {
@@ -250,7 +299,14 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
       }
     }
     const ref = p.volumes[0];
-    return { subset: p.subset, slices, map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data }, source: p.source, provider: p.session.provider, batch };
+    return {
+      subset: p.subset,
+      slices,
+      map: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice(), data },
+      source: p.source,
+      provider: p.session.provider,
+      batch,
+    };
   }
   const z = opts.slice ?? Math.floor(nz / 2);
   const { image, width, height } = sliceInput(p, z);
@@ -259,7 +315,12 @@ export async function detect(bundle: LoadedBundle | string, input: Case | Loaded
   toVoxelGrid(p, map256, width, height, map, 0);
   const ref = p.volumes[0];
   return {
-    ...scoreOf(p, z, score), subset: p.subset, map, mapSize: [nx, ny],
-    grid: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice() }, source: p.source, provider: p.session.provider,
+    ...scoreOf(p, z, score),
+    subset: p.subset,
+    map,
+    mapSize: [nx, ny],
+    grid: { dims: [nx, ny, nz], spacing: [...ref.spacing], affine: ref.affine.slice() },
+    source: p.source,
+    provider: p.session.provider,
   };
 }

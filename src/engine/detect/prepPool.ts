@@ -40,7 +40,9 @@ export class PrepPool {
       this.pending.clear();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => { if (code !== 0) fail(new Error(`preprocessing worker exited with code ${code}`)); });
+    worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`preprocessing worker exited with code ${code}`));
+    });
     worker.unref();
   }
 
@@ -70,7 +72,10 @@ export class PrepPool {
       this.pending.set(id, { resolve: resolvePromise, reject });
       // Held while work is pending (an unref'd worker's answer would not keep the process alive).
       this.worker.ref();
-      this.worker.postMessage({ ...req, id } satisfies PrepRequest, req.slices.flat().map((a) => a.buffer as ArrayBuffer));
+      this.worker.postMessage(
+        { ...req, id } satisfies PrepRequest,
+        req.slices.flat().map((a) => a.buffer as ArrayBuffer),
+      );
     });
   }
 

@@ -26,10 +26,15 @@ parentPort?.on('message', (m: PrepRequest) => {
     if (!subset) throw new Error(`no modality subset of ${m.channels.join(', ')}`);
     const images = m.slices.map((views) => {
       const byName: Partial<Record<ChannelName, Float32Array>> = {};
-      m.channels.forEach((c, i) => { byName[c] = views[i]; });
+      m.channels.forEach((c, i) => {
+        byName[c] = views[i];
+      });
       return preprocessSlice(byName, m.width, m.height, subset, m.geom);
     });
-    parentPort!.postMessage({ id: m.id, images } satisfies PrepReply, images.map((x) => x.buffer as ArrayBuffer));
+    parentPort!.postMessage(
+      { id: m.id, images } satisfies PrepReply,
+      images.map((x) => x.buffer as ArrayBuffer),
+    );
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error)?.message ?? String(e) } satisfies PrepReply);
   }

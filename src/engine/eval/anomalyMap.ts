@@ -33,14 +33,19 @@ export function referenceGaussianKernel(): Float32Array {
 export function cosineDistanceMap(en: Float32Array, de: Float32Array, channels: number, positions: number): Float32Array {
   const n = channels * positions;
   if (en.length !== n || de.length !== n) {
-    throw new EvalError('eval/size-mismatch', `cosine map: expected [${channels}, ${positions}] features, got ${en.length} and ${de.length} values`);
+    throw new EvalError(
+      'eval/size-mismatch',
+      `cosine map: expected [${channels}, ${positions}] features, got ${en.length} and ${de.length} values`,
+    );
   }
   const eps2 = 1e-16;
   const out = new Float32Array(positions);
   for (let p = 0; p < positions; p++) {
-    let xx = 0, yy = 0;
+    let xx = 0,
+      yy = 0;
     for (let c = 0; c < channels; c++) {
-      const x = en[c * positions + p], y = de[c * positions + p];
+      const x = en[c * positions + p],
+        y = de[c * positions + p];
       xx += x * x;
       yy += y * y;
     }
@@ -76,7 +81,11 @@ export function anomalyMapFromFeatures(
   s: number,
   px: number,
 ): Float32Array {
-  return fuseScaleMaps(pairs.map((p) => cosineDistanceMap(p.en, p.de, channels, s * s)), s, px);
+  return fuseScaleMaps(
+    pairs.map((p) => cosineDistanceMap(p.en, p.de, channels, s * s)),
+    s,
+    px,
+  );
 }
 
 /** The reference evaluation map: amap_px (PX×PX) → 256×256 bilinear (align_corners=False) → Gaussian. */

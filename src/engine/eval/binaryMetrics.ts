@@ -36,7 +36,10 @@ export function binaryMetrics(
     if (l !== 0 && l !== 1 && l !== true && l !== false) {
       throw new EvalError('eval/bad-label', `${what}: label ${i} is ${String(l)}; labels must be 0/1 or booleans`);
     }
-    if (l === 1 || l === true) { isPos[i] = 1; positives++; }
+    if (l === 1 || l === true) {
+      isPos[i] = 1;
+      positives++;
+    }
   }
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -45,11 +48,12 @@ export function binaryMetrics(
   const sweep = new ThresholdSweep(positives, n - positives, options.curvePoints);
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     const t = scores[order[k]];
     // A tie block (all scores equal to t) moves as one step.
     while (k < n && scores[order[k]] === t) {
-      if (isPos[order[k]]) tp++; else fp++;
+      if (isPos[order[k]]) tp++;
+      else fp++;
       k++;
     }
     sweep.step(t, tp, fp);

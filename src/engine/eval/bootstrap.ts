@@ -82,7 +82,10 @@ export function blockAurocAp(pos: ArrayLike<number>, neg: ArrayLike<number>, blo
 export function binBounds(pos: ArrayLike<number>, neg: ArrayLike<number>, blocks = pos.length): AurocAp {
   let P = 0;
   let N = 0;
-  for (let b = 0; b < blocks; b++) { P += pos[b]; N += neg[b]; }
+  for (let b = 0; b < blocks; b++) {
+    P += pos[b];
+    N += neg[b];
+  }
   let pairs = 0;
   let apRange = 0;
   let tp = 0;
@@ -150,7 +153,12 @@ export interface BootstrapDraws {
  * Draws `samples` case resamples (the same draws for image and pixel level) and returns the
  * metric values of each.
  */
-export function caseBootstrap(units: number, image: ImageSamples, pixel: BinnedPixelCounts | undefined, options: BootstrapOptions): BootstrapDraws {
+export function caseBootstrap(
+  units: number,
+  image: ImageSamples,
+  pixel: BinnedPixelCounts | undefined,
+  options: BootstrapOptions,
+): BootstrapDraws {
   const S = options.samples;
   const rng = createRng(options.seed);
   const w = new Float64Array(units);
@@ -180,7 +188,10 @@ export function caseBootstrap(units: number, image: ImageSamples, pixel: BinnedP
     const sumPos = new Float64Array(K);
     const sumNeg = new Float64Array(K);
     for (let u = 0; u < units; u++) {
-      for (let b = 0; b < K; b++) { sumPos[b] += pixel.pos[u * K + b]; sumNeg[b] += pixel.neg[u * K + b]; }
+      for (let b = 0; b < K; b++) {
+        sumPos[b] += pixel.pos[u * K + b];
+        sumNeg[b] += pixel.neg[u * K + b];
+      }
     }
     out.pixelBinned = { bins: K, binned: blockAurocAp(sumPos, sumNeg), bound: binBounds(sumPos, sumNeg) };
   }
@@ -196,7 +207,8 @@ export function caseBootstrap(units: number, image: ImageSamples, pixel: BinnedP
     for (let i = 0; i < n; i++) {
       const wi = w[image.units[i]];
       if (wi === 0) continue;
-      if (image.labels[i]) ipos[sliceBlock[i]] += wi; else ineg[sliceBlock[i]] += wi;
+      if (image.labels[i]) ipos[sliceBlock[i]] += wi;
+      else ineg[sliceBlock[i]] += wi;
     }
     const im = blockAurocAp(ipos, ineg, blocks);
     out.image.auroc[s] = im.auroc;
@@ -210,7 +222,10 @@ export function caseBootstrap(units: number, image: ImageSamples, pixel: BinnedP
         const u = active[a];
         const wu = w[u];
         const off = u * K;
-        for (let b = 0; b < K; b++) { ppos[b] += wu * pos[off + b]; pneg[b] += wu * neg[off + b]; }
+        for (let b = 0; b < K; b++) {
+          ppos[b] += wu * pos[off + b];
+          pneg[b] += wu * neg[off + b];
+        }
       }
       const px = blockAurocAp(ppos, pneg, K);
       out.pixel.auroc[s] = px.auroc;

@@ -50,14 +50,22 @@ export interface IntensityBaselineResult {
  */
 function selectKth(a: Float64Array, k: number, lo = 0, hi = a.length - 1): void {
   while (hi > lo) {
-    const x = a[lo], y = a[(lo + hi) >>> 1], z = a[hi];
+    const x = a[lo],
+      y = a[(lo + hi) >>> 1],
+      z = a[hi];
     const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
     let i = lo;
     let j = hi;
     while (i <= j) {
       while (a[i] < pivot) i++;
       while (a[j] > pivot) j--;
-      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
     }
     if (k <= j) hi = j;
     else if (k >= i) lo = i;
@@ -82,9 +90,11 @@ export function percentileBySelection(values: Float64Array, q: number): number {
 
 export function intensityBaseline(image: Float32Array, imageSize: number, subsetId: number): IntensityBaselineResult {
   const C = imageSize;
-  if (!(Number.isSafeInteger(C) && C > 0)) throw new EvalError('eval/bad-size', `intensity baseline: image size must be a positive integer, got ${C}`);
+  if (!(Number.isSafeInteger(C) && C > 0))
+    throw new EvalError('eval/bad-size', `intensity baseline: image size must be a positive integer, got ${C}`);
   const n = C * C;
-  if (image.length !== 3 * n) throw new EvalError('eval/size-mismatch', `intensity baseline: ${image.length} values for a [3, ${C}, ${C}] image`);
+  if (image.length !== 3 * n)
+    throw new EvalError('eval/size-mismatch', `intensity baseline: ${image.length} values for a [3, ${C}, ${C}] image`);
   const channels = subsetById(subsetId).keep.flatMap((k, c) => (k ? [c] : []));
 
   // Intensities of the available channels, ImageNet normalisation undone.
@@ -107,7 +117,11 @@ export function intensityBaseline(image: Float32Array, imageSize: number, subset
     const inside = new Float64Array(count);
     let k = 0;
     let total = 0;
-    for (let i = 0; i < n; i++) if (brain[i]) { inside[k++] = vc[i]; total += vc[i]; }
+    for (let i = 0; i < n; i++)
+      if (brain[i]) {
+        inside[k++] = vc[i];
+        total += vc[i];
+      }
     const mu = total / count;
     let ss = 0;
     for (let j = 0; j < count; j++) ss += (inside[j] - mu) ** 2;

@@ -125,23 +125,34 @@ export class PixelMetricAccumulator {
       throw new EvalError('eval/bad-size', `${name}: size ${width}×${height} is not a positive integer size`);
     }
     if (scores.length !== n) throw new EvalError('eval/size-mismatch', `${name}: ${scores.length} scores for a ${width}×${height} image`);
-    if (mask && mask.length !== n) throw new EvalError('eval/size-mismatch', `${name}: mask has ${mask.length} pixels for a ${width}×${height} image`);
+    if (mask && mask.length !== n)
+      throw new EvalError('eval/size-mismatch', `${name}: mask has ${mask.length} pixels for a ${width}×${height} image`);
     if (this.images >= MAX_IMAGES) throw new EvalError('eval/too-many-images', `${name}: more than ${MAX_IMAGES} images in one evaluation`);
     for (let i = 0; i < n; i++) {
       const s = scores[i];
       if (s - s !== 0) {
-        throw new EvalError('eval/non-finite-score', `${name}: pixel (x ${i % width}, y ${Math.floor(i / width)}) has score ${s}; scores must be finite`);
+        throw new EvalError(
+          'eval/non-finite-score',
+          `${name}: pixel (x ${i % width}, y ${Math.floor(i / width)}) has score ${s}; scores must be finite`,
+        );
       }
     }
     const regionOffset = this.regionSizes.length;
     let labels: Int32Array | null = null;
     if (mask) {
-      if (this.labels.length < n) { this.labels = new Int32Array(n); this.stack = new Int32Array(n); }
+      if (this.labels.length < n) {
+        this.labels = new Int32Array(n);
+        this.stack = new Int32Array(n);
+      }
       const found = labelRegions8(mask, width, height, this.labels, this.stack);
       if (regionOffset + found.count > MAX_REGIONS) {
         throw new EvalError('eval/too-many-regions', `${name}: more than ${MAX_REGIONS} ground-truth regions in one evaluation`);
       }
-      for (const s of found.sizes) { this.regionSizes.push(s); this.regionImage.push(this.images); this.positives += s; }
+      for (const s of found.sizes) {
+        this.regionSizes.push(s);
+        this.regionImage.push(this.images);
+        this.positives += s;
+      }
       labels = this.labels;
     }
 
@@ -181,11 +192,15 @@ export class PixelMetricAccumulator {
       throw new EvalError('eval/bad-option', `${this.what}: binning needs units ≥ 1 and bins ≥ 2, got ${units} and ${bins}`);
     }
     if (imageUnit.length !== this.images) {
-      throw new EvalError('eval/bad-option', `${this.what}: binning names the unit of ${imageUnit.length} images, ${this.images} were added`);
+      throw new EvalError(
+        'eval/bad-option',
+        `${this.what}: binning names the unit of ${imageUnit.length} images, ${this.images} were added`,
+      );
     }
     for (let i = 0; i < imageUnit.length; i++) {
       const u = imageUnit[i];
-      if (!(Number.isInteger(u) && u >= 0 && u < units)) throw new EvalError('eval/bad-option', `${this.what}: image ${i} has unit ${u}, outside 0..${units - 1}`);
+      if (!(Number.isInteger(u) && u >= 0 && u < units))
+        throw new EvalError('eval/bad-option', `${this.what}: image ${i} has unit ${u}, outside 0..${units - 1}`);
     }
     const r = this.sortAndSweep(binning);
     return { metrics: r.metrics, binned: r.binned! };
@@ -233,22 +248,35 @@ export class PixelMetricAccumulator {
     let tp = 0;
     let fp = 0;
     let proSum = 0;
-    for (let k = keys.length - 1; k >= 0; ) {
+    for (let k = keys.length - 1; k >= 0;) {
       const hi = words[2 * k + 1];
       const lo = words[2 * k] & SCORE_MASK;
       if (binning) {
-        if (bin < 0 || ((tp - binTp >= posStep || fp - binFp >= negStep) && bin < maxBins - 1)) { bin++; binTp = tp; binFp = fp; }
+        if (bin < 0 || ((tp - binTp >= posStep || fp - binFp >= negStep) && bin < maxBins - 1)) {
+          bin++;
+          binTp = tp;
+          binFp = fp;
+        }
         do {
           const tag = words[2 * k] & TAG_MASK;
-          if (tag & NORMAL_TAG) { fp++; neg[imageUnit[tag ^ NORMAL_TAG] * maxBins + bin]++; }
-          else { tp++; proSum += proWeight[tag]; pos[regionUnit[tag] * maxBins + bin]++; }
+          if (tag & NORMAL_TAG) {
+            fp++;
+            neg[imageUnit[tag ^ NORMAL_TAG] * maxBins + bin]++;
+          } else {
+            tp++;
+            proSum += proWeight[tag];
+            pos[regionUnit[tag] * maxBins + bin]++;
+          }
           k--;
         } while (k >= 0 && words[2 * k + 1] === hi && (words[2 * k] & SCORE_MASK) === lo);
       } else {
         do {
           const tag = words[2 * k] & TAG_MASK;
           if (tag & NORMAL_TAG) fp++;
-          else { tp++; proSum += proWeight[tag]; }
+          else {
+            tp++;
+            proSum += proWeight[tag];
+          }
           k--;
         } while (k >= 0 && words[2 * k + 1] === hi && (words[2 * k] & SCORE_MASK) === lo);
       }

@@ -31,8 +31,10 @@ export function formatSeconds(s: number): string {
 /** The loud line shown at the top when the encoder is not a pretrained one. */
 export function encoderWarning(e: EncoderProvenance): string | null {
   if (e.kind !== 'random-init') return null;
-  return `> ⚠️ **WARNING — RANDOM-INIT ENCODER.** This run used a seeded random-init encoder (${e.name}, seed ${e.seed}), ` +
-    'not pretrained DINOv2 weights. These numbers only show that the pipeline runs; they say nothing about AnyAD\'s detection quality.';
+  return (
+    `> ⚠️ **WARNING — RANDOM-INIT ENCODER.** This run used a seeded random-init encoder (${e.name}, seed ${e.seed}), ` +
+    "not pretrained DINOv2 weights. These numbers only show that the pipeline runs; they say nothing about AnyAD's detection quality."
+  );
 }
 
 function encoderLine(e: EncoderProvenance): string {
@@ -80,10 +82,14 @@ export function countsLine(t: ResultsTables): string | null {
 function intervalSection(input: ReportInput, t: ResultsTables): string[] {
   if (!t.intervals.length) return [];
   const b = input.bootstrap;
-  const out = ['### 95 % confidence intervals', '',
+  const out = [
+    '### 95 % confidence intervals',
+    '',
     `Value [2.5th, 97.5th percentile] over ${b ? `${b.samples} bootstrap resamples (seed ${b.seed})` : 'bootstrap resamples'} of the test **cases** ` +
-    '(a case is drawn with all its slices); pixel-level intervals come from rank-binned pixel counts, shifted so they sit at the exact estimate. ' +
-    'n = cases / slices (normal/anomalous) scored for that subset.', ''];
+      '(a case is drawn with all its slices); pixel-level intervals come from rank-binned pixel counts, shifted so they sit at the exact estimate. ' +
+      'n = cases / slices (normal/anomalous) scored for that subset.',
+    '',
+  ];
   for (const table of t.intervals) {
     out.push(`**${cellText(table.model)}**`, '');
     const header = ['Subset', 'n', ...INTERVAL_COLUMNS.map((c) => c.replace(/^(\w)/, (m) => m.toUpperCase()))];
@@ -101,14 +107,20 @@ export function renderMarkdown(input: ReportInput, tables: ResultsTables, figure
   const out: string[] = [`# ${input.title.replace(/\r?\n/g, ' ')}`, '', kindLine(input), ''];
   const warning = encoderWarning(input.encoder);
   if (warning) out.push(warning, '');
-  out.push(`Generated ${input.generatedAt ?? new Date().toISOString()} by AnyAD for VS Code. Machine-readable twin: [${jsonFile}](${jsonFile}).`, '');
+  out.push(
+    `Generated ${input.generatedAt ?? new Date().toISOString()} by AnyAD for VS Code. Machine-readable twin: [${jsonFile}](${jsonFile}).`,
+    '',
+  );
   const counts = countsLine(tables);
   if (counts) out.push(counts, '');
   if (tables.tables.length > 1) out.push(`Models, in table order: ${tables.tables.map((t) => `**${cellText(t.model)}**`).join(', ')}.`, '');
 
   out.push('## Results', '');
-  out.push('Cells are **image-level/pixel-level**; AUPRO is pixel-level only. F = FLAIR. ' +
-    'AP is step-wise average precision, F1 is the best F1 over all thresholds, AUPRO integrates PRO over FPR ∈ [0, 0.3] (÷ 0.3).', '');
+  out.push(
+    'Cells are **image-level/pixel-level**; AUPRO is pixel-level only. F = FLAIR. ' +
+      'AP is step-wise average precision, F1 is the best F1 over all thresholds, AUPRO integrates PRO over FPR ∈ [0, 0.3] (÷ 0.3).',
+    '',
+  );
   out.push(...resultsTable(tables), '');
   if (tables.notes.length) {
     out.push('n/a values:', '', ...tables.notes.map((n) => `- ${n}`), '');

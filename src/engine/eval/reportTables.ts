@@ -66,10 +66,14 @@ const finite = (v: number | null | undefined): number | null => (typeof v === 'n
 function cellOf(m: MetricSet | undefined, row: MetricRow): Cell {
   if (!m) return row === 'AUPRO' ? { pixel: null } : { image: null, pixel: null };
   switch (row) {
-    case 'AUROC': return { image: finite(m.image.auroc), pixel: finite(m.pixel.auroc) };
-    case 'AP': return { image: finite(m.image.ap), pixel: finite(m.pixel.ap) };
-    case 'F1': return { image: finite(m.image.f1), pixel: finite(m.pixel.f1) };
-    case 'AUPRO': return { pixel: finite(m.pixel.aupro) };
+    case 'AUROC':
+      return { image: finite(m.image.auroc), pixel: finite(m.pixel.auroc) };
+    case 'AP':
+      return { image: finite(m.image.ap), pixel: finite(m.pixel.ap) };
+    case 'F1':
+      return { image: finite(m.image.f1), pixel: finite(m.pixel.f1) };
+    case 'AUPRO':
+      return { pixel: finite(m.pixel.aupro) };
   }
 }
 
@@ -101,20 +105,32 @@ export function buildResultsTables(models: ModelResult[], columns = defaultColum
       for (const c of columns) r[c] = cellOf(model.perSubset[c], row);
       if (showMean) {
         const cells = columns.map((c) => r[c]);
-        r[MEAN_COLUMN] = row === 'AUPRO'
-          ? { pixel: mean(cells.map((x) => x.pixel)) }
-          : { image: mean(cells.map((x) => x.image)), pixel: mean(cells.map((x) => x.pixel)) };
+        r[MEAN_COLUMN] =
+          row === 'AUPRO'
+            ? { pixel: mean(cells.map((x) => x.pixel)) }
+            : { image: mean(cells.map((x) => x.image)), pixel: mean(cells.map((x) => x.pixel)) };
       }
       rows[row] = r;
     }
     return { model: model.name, rows };
   });
-  const hasMissingMean = showMean && tables.some((t) => METRIC_ROWS.some((row) => {
-    const m = t.rows[row][MEAN_COLUMN];
-    return m.pixel === null || m.image === null;
-  }));
+  const hasMissingMean =
+    showMean &&
+    tables.some((t) =>
+      METRIC_ROWS.some((row) => {
+        const m = t.rows[row][MEAN_COLUMN];
+        return m.pixel === null || m.image === null;
+      }),
+    );
   if (hasMissingMean) notes.push('Mean is n/a where any subset of the row is n/a.');
-  return { columns, allColumns: showMean ? [...columns, MEAN_COLUMN] : columns, tables, intervals: intervalTables(models, columns), counts: distinctCounts(models, columns), notes };
+  return {
+    columns,
+    allColumns: showMean ? [...columns, MEAN_COLUMN] : columns,
+    tables,
+    intervals: intervalTables(models, columns),
+    counts: distinctCounts(models, columns),
+    notes,
+  };
 }
 
 function intervalTables(models: ModelResult[], columns: string[]): ModelIntervalTable[] {
@@ -153,8 +169,14 @@ function distinctCounts(models: ModelResult[], columns: string[]): ResultsTables
     for (const subset of columns) {
       const c = model.perSubset[subset]?.counts;
       if (!c) continue;
-      let entry = out.find((e) => e.counts.cases === c.cases && e.counts.slices === c.slices && e.counts.normal === c.normal && e.counts.anomalous === c.anomalous);
-      if (!entry) out.push(entry = { counts: { cases: c.cases, slices: c.slices, normal: c.normal, anomalous: c.anomalous }, models: [], subsets: [] });
+      let entry = out.find(
+        (e) =>
+          e.counts.cases === c.cases && e.counts.slices === c.slices && e.counts.normal === c.normal && e.counts.anomalous === c.anomalous,
+      );
+      if (!entry)
+        out.push(
+          (entry = { counts: { cases: c.cases, slices: c.slices, normal: c.normal, anomalous: c.anomalous }, models: [], subsets: [] }),
+        );
       if (!entry.models.includes(model.name)) entry.models.push(model.name);
       if (!entry.subsets.includes(subset)) entry.subsets.push(subset);
     }

@@ -31,8 +31,7 @@ export interface DataSummary {
 
 /** Where the encoder weights came from. A random-init encoder is flagged loudly in the report. */
 export type EncoderProvenance =
-  | { kind: 'pretrained'; name: string; file?: string; sha256?: string }
-  | { kind: 'random-init'; name: string; seed: number };
+  { kind: 'pretrained'; name: string; file?: string; sha256?: string } | { kind: 'random-init'; name: string; seed: number };
 
 export interface ReportInput {
   title: string;

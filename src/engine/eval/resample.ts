@@ -27,15 +27,18 @@ function checkSize(what: string, h: number, w: number): void {
  */
 function linearTaps(inSize: number, outSize: number, alignCorners: boolean): AxisTaps {
   const taps: AxisTaps = {
-    i0: new Int32Array(outSize), i1: new Int32Array(outSize),
-    w0: new Float64Array(outSize), w1: new Float64Array(outSize),
+    i0: new Int32Array(outSize),
+    i1: new Int32Array(outSize),
+    w0: new Float64Array(outSize),
+    w1: new Float64Array(outSize),
   };
-  const scale = alignCorners
-    ? (outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : 0)
-    : Math.fround(inSize / outSize);
+  const scale = alignCorners ? (outSize > 1 ? Math.fround((inSize - 1) / (outSize - 1)) : 0) : Math.fround(inSize / outSize);
   for (let i = 0; i < outSize; i++) {
     if (inSize === outSize) {
-      taps.i0[i] = i; taps.i1[i] = i; taps.w0[i] = 1; taps.w1[i] = 0;
+      taps.i0[i] = i;
+      taps.i1[i] = i;
+      taps.w0[i] = 1;
+      taps.w1[i] = 0;
       continue;
     }
     let src = alignCorners ? scale * i : scale * (i + 0.5) - 0.5;
@@ -91,7 +94,13 @@ export function resizeBilinear(
 export function resizeNearest(src: Uint8Array, srcH: number, srcW: number, dstH: number, dstW: number): Uint8Array;
 /** The same nearest-neighbour resize of a float plane (e.g. a score map on the mask's grid). */
 export function resizeNearest(src: Float32Array, srcH: number, srcW: number, dstH: number, dstW: number): Float32Array;
-export function resizeNearest(src: Uint8Array | Float32Array, srcH: number, srcW: number, dstH: number, dstW: number): Uint8Array | Float32Array {
+export function resizeNearest(
+  src: Uint8Array | Float32Array,
+  srcH: number,
+  srcW: number,
+  dstH: number,
+  dstW: number,
+): Uint8Array | Float32Array {
   checkSize('nearest resize source', srcH, srcW);
   checkSize('nearest resize target', dstH, dstW);
   if (src.length !== srcH * srcW) {

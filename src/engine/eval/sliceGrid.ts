@@ -21,17 +21,14 @@ export interface CropGeometry {
   crop: number;
 }
 
-export function mapToSliceGrid(
-  map: Float32Array,
-  mapSize: number,
-  geometry: CropGeometry,
-  width: number,
-  height: number,
-): Float32Array {
+export function mapToSliceGrid(map: Float32Array, mapSize: number, geometry: CropGeometry, width: number, height: number): Float32Array {
   const { resize: R, crop: C } = geometry;
   const ints = [mapSize, R, C, width, height];
   if (!ints.every((v) => Number.isSafeInteger(v) && v > 0)) {
-    throw new EvalError('eval/bad-size', `mapToSliceGrid: sizes must be positive integers (map ${mapSize}, resize ${R}, crop ${C}, slice ${width}×${height})`);
+    throw new EvalError(
+      'eval/bad-size',
+      `mapToSliceGrid: sizes must be positive integers (map ${mapSize}, resize ${R}, crop ${C}, slice ${width}×${height})`,
+    );
   }
   if (C > R) throw new EvalError('eval/bad-size', `mapToSliceGrid: crop ${C} is larger than the resized image ${R}`);
   if (map.length !== mapSize * mapSize) {

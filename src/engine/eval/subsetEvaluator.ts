@@ -75,10 +75,14 @@ export class SubsetEvaluator {
   constructor(private readonly options: SubsetEvaluatorOptions) {
     this.label = options.label ?? 'subset';
     const size = options.mapSize;
-    if (!(Number.isSafeInteger(size) && size > 0)) throw new EvalError('eval/bad-size', `${this.label}: mapSize must be a positive integer, got ${size}`);
+    if (!(Number.isSafeInteger(size) && size > 0))
+      throw new EvalError('eval/bad-size', `${this.label}: mapSize must be a positive integer, got ${size}`);
     const b = options.bootstrap;
     if (b && !(Number.isSafeInteger(b.samples) && b.samples >= 0 && Number.isFinite(b.seed))) {
-      throw new EvalError('eval/bad-option', `${this.label}: bootstrap needs a whole number of samples ≥ 0 and a finite seed, got ${b.samples}, ${b.seed}`);
+      throw new EvalError(
+        'eval/bad-option',
+        `${this.label}: bootstrap needs a whole number of samples ≥ 0 and a finite seed, got ${b.samples}, ${b.seed}`,
+      );
     }
     this.pixels = new PixelMetricAccumulator({
       expectedPixels: options.expectedSlices !== undefined ? options.expectedSlices * size * size : undefined,
@@ -95,7 +99,8 @@ export class SubsetEvaluator {
     const size = this.options.mapSize;
     const name = info.name;
     const s = info.score ?? imageScore(map, this.options.topRatio);
-    if (!Number.isFinite(s)) throw new EvalError('eval/non-finite-score', `${this.label}, slice ${name ?? this.scores.length}: image score is ${s}`);
+    if (!Number.isFinite(s))
+      throw new EvalError('eval/non-finite-score', `${this.label}, slice ${name ?? this.scores.length}: image score is ${s}`);
     this.pixels.add(map, mask, size, size, name);
     this.scores.push(s);
     this.labels.push((info.anomalous ?? (mask !== null && mask.some((v) => v !== 0))) ? 1 : 0);
@@ -137,8 +142,12 @@ export class SubsetEvaluator {
 /** The report cells of one subset, with the reasons for any n/a. */
 export function toMetricSet(image: BinaryMetrics, pixel: PixelMetrics): MetricSet {
   const notes: string[] = [];
-  for (const [level, m] of [['image', image], ['pixel', pixel]] as const) {
-    for (const [metric, reason] of Object.entries(m.undefinedReasons)) notes.push(`${level} ${metric === 'f1Max' ? 'F1' : metric.toUpperCase()}: ${reason}`);
+  for (const [level, m] of [
+    ['image', image],
+    ['pixel', pixel],
+  ] as const) {
+    for (const [metric, reason] of Object.entries(m.undefinedReasons))
+      notes.push(`${level} ${metric === 'f1Max' ? 'F1' : metric.toUpperCase()}: ${reason}`);
   }
   return {
     image: { auroc: image.auroc, ap: image.ap, f1: image.f1Max },

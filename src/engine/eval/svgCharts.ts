@@ -6,7 +6,18 @@
 import type { Curve } from './types';
 
 /** Distinguishable colours (Tableau 10), one per series in order. */
-export const SERIES_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+export const SERIES_COLOURS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -32,7 +43,12 @@ function open(width: number, height: number, title: string): string[] {
   ];
 }
 
-interface Frame { left: number; top: number; width: number; height: number }
+interface Frame {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
 
 /** Y axis 0..1 with ticks every 0.2, grid lines, and its label. */
 function yAxis(f: Frame, label: string): string[] {
@@ -62,9 +78,11 @@ function legend(x: number, y: number, entries: Array<{ label: string; colour: st
   const out = [`<g class="legend">`];
   entries.forEach((e, i) => {
     const yy = y + i * 20;
-    out.push(e.kind === 'line'
-      ? `<line x1="${n(x)}" y1="${n(yy)}" x2="${n(x + 22)}" y2="${n(yy)}" stroke="${e.colour}" stroke-width="2.5"/>`
-      : `<rect x="${n(x + 4)}" y="${n(yy - 6)}" width="12" height="12" fill="${e.colour}"/>`);
+    out.push(
+      e.kind === 'line'
+        ? `<line x1="${n(x)}" y1="${n(yy)}" x2="${n(x + 22)}" y2="${n(yy)}" stroke="${e.colour}" stroke-width="2.5"/>`
+        : `<rect x="${n(x + 4)}" y="${n(yy - 6)}" width="12" height="12" fill="${e.colour}"/>`,
+    );
     out.push(`<text x="${n(x + 28)}" y="${n(yy + 4)}" fill="#222222">${escapeXml(e.label)}</text>`);
   });
   out.push('</g>');
@@ -101,15 +119,28 @@ export function lineChartSvg(o: LineChartOptions): string {
     out.push(`<text x="${n(x)}" y="${n(f.top + f.height + 20)}" text-anchor="middle" fill="#333333">${(i / 5).toFixed(1)}</text>`);
   }
   out.push(`<path class="ticks" d="${xticks}" stroke="#333333" stroke-width="1" fill="none"/>`);
-  out.push(`<path class="grid" d="${Array.from({ length: 6 }, (_, i) => `M${n(f.left + (i / 5) * f.width)} ${n(f.top)}V${n(f.top + f.height)}`).join('')}" stroke="#e6e6e6" stroke-width="1" fill="none"/>`);
-  out.push(`<text x="${n(f.left + f.width / 2)}" y="${n(f.top + f.height + 42)}" text-anchor="middle" fill="#222222">${escapeXml(o.xLabel)}</text>`);
-  if (o.diagonal) out.push(`<path class="chance" d="M${n(px(0))} ${n(py(0))}L${n(px(1))} ${n(py(1))}" stroke="#999999" stroke-width="1" stroke-dasharray="4 4" fill="none"/>`);
+  out.push(
+    `<path class="grid" d="${Array.from({ length: 6 }, (_, i) => `M${n(f.left + (i / 5) * f.width)} ${n(f.top)}V${n(f.top + f.height)}`).join('')}" stroke="#e6e6e6" stroke-width="1" fill="none"/>`,
+  );
+  out.push(
+    `<text x="${n(f.left + f.width / 2)}" y="${n(f.top + f.height + 42)}" text-anchor="middle" fill="#222222">${escapeXml(o.xLabel)}</text>`,
+  );
+  if (o.diagonal)
+    out.push(
+      `<path class="chance" d="M${n(px(0))} ${n(py(0))}L${n(px(1))} ${n(py(1))}" stroke="#999999" stroke-width="1" stroke-dasharray="4 4" fill="none"/>`,
+    );
   out.push(axes(f));
   o.series.forEach((s, i) => {
     const pts = s.curve.x.map((x, k) => `${n(px(x))},${n(py(s.curve.y[k]))}`).join(' ');
     out.push(`<polyline class="series" points="${pts}" fill="none" stroke="${colour(i)}" stroke-width="1.8" stroke-linejoin="round"/>`);
   });
-  out.push(...legend(f.left + f.width + 24, f.top + 10, o.series.map((s, i) => ({ label: s.label, colour: colour(i), kind: 'line' as const }))));
+  out.push(
+    ...legend(
+      f.left + f.width + 24,
+      f.top + 10,
+      o.series.map((s, i) => ({ label: s.label, colour: colour(i), kind: 'line' as const })),
+    ),
+  );
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
@@ -136,7 +167,9 @@ export function barChartSvg(o: BarChartOptions): string {
   const bar = (groupWidth - 20) / Math.max(1, o.seriesLabels.length);
   o.groups.forEach((g, gi) => {
     const gx = f.left + gi * groupWidth + 10;
-    out.push(`<text x="${n(gx + (groupWidth - 20) / 2)}" y="${n(f.top + f.height + 20)}" text-anchor="middle" fill="#222222">${escapeXml(g.label)}</text>`);
+    out.push(
+      `<text x="${n(gx + (groupWidth - 20) / 2)}" y="${n(f.top + f.height + 20)}" text-anchor="middle" fill="#222222">${escapeXml(g.label)}</text>`,
+    );
     g.values.forEach((v, si) => {
       const x = gx + si * bar;
       if (v === null || !Number.isFinite(v)) {
@@ -144,11 +177,19 @@ export function barChartSvg(o: BarChartOptions): string {
         return;
       }
       const h = Math.min(1, Math.max(0, v)) * f.height;
-      out.push(`<rect class="bar" x="${n(x + 1)}" y="${n(f.top + f.height - h)}" width="${n(Math.max(1, bar - 2))}" height="${n(h)}" fill="${colour(si)}"><title>${escapeXml(`${g.label} ${o.seriesLabels[si]}: ${v.toFixed(4)}`)}</title></rect>`);
+      out.push(
+        `<rect class="bar" x="${n(x + 1)}" y="${n(f.top + f.height - h)}" width="${n(Math.max(1, bar - 2))}" height="${n(h)}" fill="${colour(si)}"><title>${escapeXml(`${g.label} ${o.seriesLabels[si]}: ${v.toFixed(4)}`)}</title></rect>`,
+      );
     });
   });
   out.push(axes(f));
-  out.push(...legend(f.left + f.width + 24, f.top + 10, o.seriesLabels.map((l, i) => ({ label: l, colour: colour(i), kind: 'box' as const }))));
+  out.push(
+    ...legend(
+      f.left + f.width + 24,
+      f.top + 10,
+      o.seriesLabels.map((l, i) => ({ label: l, colour: colour(i), kind: 'box' as const })),
+    ),
+  );
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

@@ -51,9 +51,17 @@ export class CurveSampler {
     this.pendingX = NaN;
     if (this.xs.length > this.maxPoints) {
       let w = 0;
-      for (let r = 0; r < this.xs.length; r += 2) { this.xs[w] = this.xs[r]; this.ys[w] = this.ys[r]; w++; }
+      for (let r = 0; r < this.xs.length; r += 2) {
+        this.xs[w] = this.xs[r];
+        this.ys[w] = this.ys[r];
+        w++;
+      }
       // Keep the newest point: it is the reference for the next distance test.
-      if ((this.xs.length & 1) === 0) { this.xs[w] = x; this.ys[w] = y; w++; }
+      if ((this.xs.length & 1) === 0) {
+        this.xs[w] = x;
+        this.ys[w] = y;
+        w++;
+      }
       this.xs.length = w;
       this.ys.length = w;
       this.delta *= 2;
@@ -74,7 +82,11 @@ export class ThresholdSweep {
   private readonly rocCurve: CurveSampler;
   private readonly prCurve: CurveSampler;
 
-  constructor(readonly positives: number, readonly negatives: number, curvePoints = 512) {
+  constructor(
+    readonly positives: number,
+    readonly negatives: number,
+    curvePoints = 512,
+  ) {
     this.rocCurve = new CurveSampler(curvePoints);
     this.prCurve = new CurveSampler(curvePoints);
     this.rocCurve.push(0, 0);
@@ -90,7 +102,10 @@ export class ThresholdSweep {
       const precision = tp / (tp + fp);
       this.apSum += (tp - this.tpPrev) * precision;
       const f1 = (2 * tp) / (tp + fp + P);
-      if (f1 >= this.bestF1) { this.bestF1 = f1; this.bestThreshold = threshold; }
+      if (f1 >= this.bestF1) {
+        this.bestF1 = f1;
+        this.bestThreshold = threshold;
+      }
       this.prCurve.push(tp / P, precision);
       if (N > 0) this.rocCurve.push(fp / N, tp / P);
     }
@@ -106,7 +121,10 @@ export class ThresholdSweep {
     const noPos = P === 0 ? 'no anomalous samples (one class only)' : undefined;
     const noNeg = N === 0 ? 'no normal samples (one class only)' : undefined;
     if (noPos || noNeg) reasons.auroc = noPos ?? noNeg;
-    if (noPos) { reasons.ap = noPos; reasons.f1Max = noPos; }
+    if (noPos) {
+      reasons.ap = noPos;
+      reasons.f1Max = noPos;
+    }
     const rocDefined = P > 0 && N > 0;
     return {
       auroc: rocDefined ? this.area2 / (2 * P * N) : null,

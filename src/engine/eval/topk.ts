@@ -14,11 +14,15 @@ export function selectLargest(a: Float32Array, k: number): void {
   let budget = 2 * Math.ceil(Math.log2(a.length)) + 8;
   while (hi > lo) {
     if (budget-- === 0) {
-      a.subarray(lo, hi + 1).sort().reverse();
+      a.subarray(lo, hi + 1)
+        .sort()
+        .reverse();
       return;
     }
     const mid = lo + ((hi - lo) >> 1);
-    const p0 = a[lo], p1 = a[mid], p2 = a[hi];
+    const p0 = a[lo],
+      p1 = a[mid],
+      p2 = a[hi];
     const pivot = Math.max(Math.min(p0, p1), Math.min(Math.max(p0, p1), p2));
     let i = lo;
     let j = hi;
@@ -27,7 +31,9 @@ export function selectLargest(a: Float32Array, k: number): void {
       while (a[i] > pivot) i++;
       while (a[j] < pivot) j--;
       if (i <= j) {
-        const t = a[i]; a[i] = a[j]; a[j] = t;
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
         i++;
         j--;
       }

@@ -18,13 +18,16 @@ export const REPORT_JSON = 'report.json';
 export const REPORT_SCHEMA = 'anyad.report/1';
 
 function validate(input: ReportInput): void {
-  const bad = (msg: string): never => { throw new EvalError('eval/bad-report', `report '${input.title}': ${msg}`); };
+  const bad = (msg: string): never => {
+    throw new EvalError('eval/bad-report', `report '${input.title}': ${msg}`);
+  };
   if (!input.title || !input.title.trim()) bad('the title is empty');
   if (!input.models.length) bad('no model results');
   if (new Set(input.models.map((m) => m.name)).size !== input.models.length) bad('two models have the same name');
   if (input.kind === 'cross-domain' && !(input.trainedOn && input.testedOn)) bad('a cross-domain report needs trainedOn and testedOn');
   if (input.kind === 'zero-shot' && !input.unseenSequence) bad('a zero-shot report needs unseenSequence');
-  if (input.curves?.model && !input.models.some((m) => m.name === input.curves!.model)) bad(`curves name model '${input.curves.model}', which has no results`);
+  if (input.curves?.model && !input.models.some((m) => m.name === input.curves!.model))
+    bad(`curves name model '${input.curves.model}', which has no results`);
 }
 
 /** The run's kind, for figure titles. */
@@ -34,7 +37,11 @@ function kindSuffix(input: ReportInput): string {
   return '';
 }
 
-interface SvgFile { file: string; caption: string; svg: string }
+interface SvgFile {
+  file: string;
+  caption: string;
+  svg: string;
+}
 
 function figures(input: ReportInput, tables: ResultsTables): SvgFile[] {
   const out: SvgFile[] = [];
@@ -57,9 +64,11 @@ function figures(input: ReportInput, tables: ResultsTables): SvgFile[] {
       out.push({
         file: `${kind}-${level}.svg`,
         caption: `${name} curves, ${level} level`,
-        svg: lineChartSvg(kind === 'roc'
-          ? { title, xLabel: 'False positive rate', yLabel: 'True positive rate', series, diagonal: true }
-          : { title, xLabel: 'Recall', yLabel: 'Precision', series }),
+        svg: lineChartSvg(
+          kind === 'roc'
+            ? { title, xLabel: 'False positive rate', yLabel: 'True positive rate', series, diagonal: true }
+            : { title, xLabel: 'Recall', yLabel: 'Precision', series },
+        ),
       });
     }
   }
@@ -113,27 +122,30 @@ export function writeReport(outDir: string, input: ReportInput): WrittenReport {
   }
   const figureList: Figure[] = svgs.map(({ file, caption }) => ({ file, caption }));
   const jsonPath = join(outDir, REPORT_JSON);
-  writeFileAtomic(jsonPath, toJson({
-    schema: REPORT_SCHEMA,
-    title: input.title,
-    kind: input.kind,
-    trainedOn: input.trainedOn,
-    testedOn: input.testedOn,
-    unseenSequence: input.unseenSequence,
-    generatedAt,
-    columns: tables.allColumns,
-    results: tables.tables,
-    intervals: tables.intervals,
-    counts: tables.counts,
-    bootstrap: input.bootstrap,
-    naNotes: tables.notes,
-    dataSummary: input.dataSummary,
-    encoder: input.encoder,
-    timingSeconds: input.timing,
-    config: input.config ?? null,
-    notes: input.notes ?? [],
-    figures: figureList,
-  }));
+  writeFileAtomic(
+    jsonPath,
+    toJson({
+      schema: REPORT_SCHEMA,
+      title: input.title,
+      kind: input.kind,
+      trainedOn: input.trainedOn,
+      testedOn: input.testedOn,
+      unseenSequence: input.unseenSequence,
+      generatedAt,
+      columns: tables.allColumns,
+      results: tables.tables,
+      intervals: tables.intervals,
+      counts: tables.counts,
+      bootstrap: input.bootstrap,
+      naNotes: tables.notes,
+      dataSummary: input.dataSummary,
+      encoder: input.encoder,
+      timingSeconds: input.timing,
+      config: input.config ?? null,
+      notes: input.notes ?? [],
+      figures: figureList,
+    }),
+  );
   files.push(jsonPath);
   const markdownPath = join(outDir, REPORT_MARKDOWN);
   writeFileAtomic(markdownPath, renderMarkdown({ ...input, generatedAt }, tables, figureList, REPORT_JSON));

@@ -49,8 +49,13 @@ export function vulkanDriverManifests(env: NodeJS.ProcessEnv = process.env, plat
   const expand = (p: string): string[] => {
     try {
       if (p.endsWith('.json')) return existsSync(p) ? [p] : [];
-      return readdirSync(p).filter((f) => f.endsWith('.json')).sort().map((f) => join(p, f));
-    } catch { return []; }
+      return readdirSync(p)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => join(p, f));
+    } catch {
+      return [];
+    }
   };
   const override = list(env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES);
   if (override.length > 0) return override.flatMap(expand);
@@ -68,7 +73,9 @@ export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env, platform: No
     try {
       const lib = (JSON.parse(readRegularTextFile(m, { maxBytes: 1024 * 1024 })) as { ICD?: { library_path?: unknown } }).ICD?.library_path;
       if (typeof lib === 'string') out.push(classifyDriver(m, lib));
-    } catch { /* not a manifest */ }
+    } catch {
+      /* not a manifest */
+    }
   }
   return out;
 }
@@ -77,10 +84,13 @@ export function vulkanDrivers(env: NodeJS.ProcessEnv = process.env, platform: No
  * Why 'auto' should not use WebGPU on this machine, or undefined when a hardware adapter may
  * exist (or we cannot tell: Windows and macOS, where Dawn picks a D3D12/Metal adapter).
  */
-export function webgpuSoftwareOnlyReason(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string | undefined {
+export function webgpuSoftwareOnlyReason(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string | undefined {
   if (platform !== 'linux') return undefined;
   const drivers = vulkanDrivers(env, platform);
-  if (drivers.length === 0) return 'WebGPU has no Vulkan driver to run on (no ICD manifest in the Vulkan loader\'s search path)';
+  if (drivers.length === 0) return "WebGPU has no Vulkan driver to run on (no ICD manifest in the Vulkan loader's search path)";
   if (drivers.every((d) => d.software)) {
     const names = [...new Set(drivers.map((d) => d.name))].join(', ');
     return `WebGPU would run on a software Vulkan driver (${names}: ${drivers.map((d) => d.manifest).join(', ')}), slower than the CPU provider; ask for provider 'webgpu' explicitly to use it anyway`;

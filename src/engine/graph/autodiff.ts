@@ -12,14 +12,37 @@
  */
 import { GraphError } from '../errors';
 import {
-  cast, concat, convTranspose, div, equal, exp, expand, gather, greater, greaterOrEqual,
-  lessOrEqual, log, matmul, mul, neg, pad, pow, reduceSum, reshape, slice, split, sub,
-  sum, transpose, transposeLast2, unsqueeze, where, and,
+  cast,
+  concat,
+  convTranspose,
+  div,
+  equal,
+  exp,
+  expand,
+  gather,
+  greater,
+  greaterOrEqual,
+  lessOrEqual,
+  log,
+  matmul,
+  mul,
+  neg,
+  pad,
+  pow,
+  reduceSum,
+  reshape,
+  slice,
+  split,
+  sub,
+  sum,
+  transpose,
+  transposeLast2,
+  unsqueeze,
+  where,
+  and,
 } from './ops';
 import { layerNormBackward } from './composites';
-import {
-  type Composite, type Node, type Shape, type Tensor, fmt, graphError, isFloat, sameShape, sizeOf,
-} from './tensor';
+import { type Composite, type Node, type Shape, type Tensor, fmt, graphError, isFloat, sameShape, sizeOf } from './tensor';
 
 export interface GradOptions {
   /** Declare each gradient as a graph output named `${prefix}${param.name}` (default true, prefix 'grad.'). */
@@ -32,7 +55,8 @@ type Rule = (node: Node, g: ReadonlyArray<Tensor | null>, needs: readonly boolea
 /** Gradients of a scalar `loss` with respect to each tensor of `wrt` (zeros where it does not depend on it). */
 export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
   const graph = loss.graph;
-  if (!isFloat(loss.dtype) || loss.size !== 1) throw graphError('grad', `the loss must be a float scalar, got ${loss.dtype}${fmt(loss.shape)} ${loss.name}`);
+  if (!isFloat(loss.dtype) || loss.size !== 1)
+    throw graphError('grad', `the loss must be a float scalar, got ${loss.dtype}${fmt(loss.shape)} ${loss.name}`);
   for (const t of wrt) {
     if (t.graph !== graph) throw graphError('grad', `${t.name} belongs to another graph`);
     if (!isFloat(t.dtype)) throw graphError('grad', `cannot differentiate with respect to ${t.dtype} tensor ${t.name}`);
@@ -86,7 +110,13 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
       } else {
         const rule = ruleFor(n);
         if (!rule) {
-          throw new GraphError('graph/no-gradient', `grad: ${n.opType} (${n.name}) has no gradient rule, but ${ins.filter((t, k) => needs[k]).map((t) => t!.name).join(', ')} lies on a path from the parameters to the loss`);
+          throw new GraphError(
+            'graph/no-gradient',
+            `grad: ${n.opType} (${n.name}) has no gradient rule, but ${ins
+              .filter((t, k) => needs[k])
+              .map((t) => t!.name)
+              .join(', ')} lies on a path from the parameters to the loss`,
+          );
         }
         gIn = rule(n, gOut, needs);
       }
@@ -94,7 +124,10 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
         const gk = gIn[k];
         if (!needs[k] || !gk) return;
         if (!sameShape(gk.shape, t!.shape) || gk.dtype !== t!.dtype) {
-          throw new GraphError('graph/internal', `grad: rule for ${unit.name} gave ${gk.dtype}${fmt(gk.shape)} for input ${t!.name} of ${t!.dtype}${fmt(t!.shape)}`);
+          throw new GraphError(
+            'graph/internal',
+            `grad: rule for ${unit.name} gave ${gk.dtype}${fmt(gk.shape)} for input ${t!.name} of ${t!.dtype}${fmt(t!.shape)}`,
+          );
         }
         const list = contributions.get(t!) ?? [];
         list.push(gk);
@@ -139,7 +172,8 @@ function swapLast2(t: Tensor): Tensor {
 }
 
 function constInts(t: Tensor | null, what: string): number[] {
-  if (!t || t.kind !== 'constant' || !(t.data instanceof BigInt64Array)) throw new GraphError('graph/internal', `grad: ${what} must be an int64 constant`);
+  if (!t || t.kind !== 'constant' || !(t.data instanceof BigInt64Array))
+    throw new GraphError('graph/internal', `grad: ${what} must be an int64 constant`);
   return Array.from(t.data, Number);
 }
 
@@ -280,18 +314,35 @@ const RULES: Record<string, Rule> = {
   },
   Concat: (n, [g], needs) => {
     const axis = intAttr(n, 'axis');
-    const parts = split(g!, n.inputs.map((t) => t!.shape[axis]), axis);
+    const parts = split(
+      g!,
+      n.inputs.map((t) => t!.shape[axis]),
+      axis,
+    );
     return parts.map((p, k) => (needs[k] ? p : null));
   },
   Split: (n, gs) => {
     const axis = intAttr(n, 'axis');
-    return [concat(n.outputs.map((o, k) => gs[k] ?? zeros(o)), axis), null];
+    return [
+      concat(
+        n.outputs.map((o, k) => gs[k] ?? zeros(o)),
+        axis,
+      ),
+      null,
+    ];
   },
   Slice: (n, [g]) => [sliceGrad(n, g!), null, null, null, null],
   Pad: (n, [g]) => {
     const x = in0(n);
     const pads = constInts(n.inputs[1], 'Pad pads');
-    return [slice(g!, pads.slice(0, x.rank), x.shape.map((d, i) => pads[i] + d)), null];
+    return [
+      slice(
+        g!,
+        pads.slice(0, x.rank),
+        x.shape.map((d, i) => pads[i] + d),
+      ),
+      null,
+    ];
   },
   Gather: (n, [g]) => [gatherGrad(n, g!), null],
   Conv: (n, [g], needs) => convGrad(n, g!, needs),
@@ -355,7 +406,9 @@ function gatherGrad(n: Node, g: Tensor): Tensor {
   let oneHotT: Tensor;
   if (idx.kind === 'constant') {
     const data = x.dtype === 'float32' ? new Float32Array(dim * m) : new Float64Array(dim * m);
-    Array.from(idx.data as BigInt64Array, Number).forEach((v, j) => { data[(v < 0 ? v + dim : v) * m + j] = 1; });
+    Array.from(idx.data as BigInt64Array, Number).forEach((v, j) => {
+      data[(v < 0 ? v + dim : v) * m + j] = 1;
+    });
     oneHotT = graph.constant(data, [dim, m]);
   } else {
     // Columns of an identity picked by Gather (which resolves negative indices itself): int64
@@ -374,10 +427,12 @@ function convGrad(n: Node, g: Tensor, needs: readonly boolean[]): Array<Tensor |
   const pads = intsAttr(n, 'pads');
   const [kh, kw] = [w!.shape[2], w!.shape[3]];
   const [ho, wo] = [g.shape[2], g.shape[3]];
-  const gx = when(needs[0], () => convTranspose(g, w!, strides, pads, [
-    x!.shape[2] - (strides[0] * (ho - 1) + kh - pads[0] - pads[2]),
-    x!.shape[3] - (strides[1] * (wo - 1) + kw - pads[1] - pads[3]),
-  ]));
+  const gx = when(needs[0], () =>
+    convTranspose(g, w!, strides, pads, [
+      x!.shape[2] - (strides[0] * (ho - 1) + kh - pads[0] - pads[2]),
+      x!.shape[3] - (strides[1] * (wo - 1) + kw - pads[1] - pads[3]),
+    ]),
+  );
   const gw = when(needs[1], () => {
     // dW[o,c] = Σ_n xpad[n,c] ⋆ g[n,o] with the stride as dilation: a conv over the batch axis.
     const xT = transpose(x!, [1, 0, 2, 3]);
@@ -385,8 +440,10 @@ function convGrad(n: Node, g: Tensor, needs: readonly boolean[]): Array<Tensor |
     const outH = x!.shape[2] + pads[0] + pads[2] - strides[0] * (ho - 1);
     const outW = x!.shape[3] + pads[1] + pads[3] - strides[1] * (wo - 1);
     const [full] = x!.graph.addNode('Conv', [xT, gT], [{ shape: [x!.shape[1], g.shape[1], outH, outW], dtype: x!.dtype }], {
-      kernel_shape: { kind: 'ints', value: [ho, wo] }, strides: { kind: 'ints', value: [1, 1] },
-      dilations: { kind: 'ints', value: strides }, pads: { kind: 'ints', value: pads },
+      kernel_shape: { kind: 'ints', value: [ho, wo] },
+      strides: { kind: 'ints', value: [1, 1] },
+      dilations: { kind: 'ints', value: strides },
+      pads: { kind: 'ints', value: pads },
     });
     const cropped = outH > kh || outW > kw ? slice(full, [0, 0], [kh, kw], [2, 3]) : full;
     return transpose(cropped, [1, 0, 2, 3]);

@@ -5,8 +5,18 @@
  * to the same graph through the same ops.
  */
 import {
-  type Attr, type Composite, type DType, type Node, type Shape, type TensorData, Tensor,
-  dtypeOfData, fmt, graphError, isFloat, sizeOf,
+  type Attr,
+  type Composite,
+  type DType,
+  type Node,
+  type Shape,
+  type TensorData,
+  Tensor,
+  dtypeOfData,
+  fmt,
+  graphError,
+  isFloat,
+  sizeOf,
 } from './tensor';
 
 export interface OutputSpec {
@@ -41,7 +51,8 @@ export class Graph {
    */
   param(name: string, shape: Shape, data: Float32Array | Float64Array): Tensor {
     checkShape('param', shape);
-    if (data.length !== sizeOf(shape)) throw graphError('param', `'${name}' has shape ${fmt(shape)} (${sizeOf(shape)} values) but ${data.length} values were given`);
+    if (data.length !== sizeOf(shape))
+      throw graphError('param', `'${name}' has shape ${fmt(shape)} (${sizeOf(shape)} values) but ${data.length} values were given`);
     const t = this.newTensor(this.claimName('param', name), shape, dtypeOfData(data), 'param');
     t.data = data;
     this.params.push(t);
@@ -60,9 +71,13 @@ export class Graph {
   /** A constant (emitted as an initializer). Small constants are shared. */
   constant(data: TensorData, shape: Shape, name?: string): Tensor {
     checkShape('constant', shape);
-    if (data.length !== sizeOf(shape)) throw graphError('constant', `shape ${fmt(shape)} needs ${sizeOf(shape)} values but ${data.length} were given`);
+    if (data.length !== sizeOf(shape))
+      throw graphError('constant', `shape ${fmt(shape)} needs ${sizeOf(shape)} values but ${data.length} were given`);
     const dtype = dtypeOfData(data);
-    const key = !name && data.length <= 16 ? `${dtype}${fmt(shape)}${Array.from(data as ArrayLike<number | bigint>, (v) => (Object.is(v, -0) ? '-0' : String(v))).join(',')}` : undefined;
+    const key =
+      !name && data.length <= 16
+        ? `${dtype}${fmt(shape)}${Array.from(data as ArrayLike<number | bigint>, (v) => (Object.is(v, -0) ? '-0' : String(v))).join(',')}`
+        : undefined;
     const cached = key !== undefined ? this.constantCache.get(key) : undefined;
     if (cached) return cached;
     const t = this.newTensor(name ? this.claimName('constant', name) : this.autoName('const'), shape, dtype, 'constant');
@@ -79,7 +94,10 @@ export class Graph {
 
   /** A 1-d int64 constant (shapes, axes, indices). */
   int64s(values: readonly number[]): Tensor {
-    return this.constant(BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
+    return this.constant(
+      BigInt64Array.from(values, (v) => BigInt(v)),
+      [values.length],
+    );
   }
 
   /**
@@ -115,11 +133,7 @@ export class Graph {
    * outputs plus their vector–Jacobian product. Autodiff differentiates the composite as a
    * whole with that vjp instead of going through its primitives.
    */
-  composite(
-    name: string,
-    inputs: readonly Tensor[],
-    forward: () => { outputs: Tensor[]; vjp: Composite['vjp'] },
-  ): Tensor[] {
+  composite(name: string, inputs: readonly Tensor[], forward: () => { outputs: Tensor[]; vjp: Composite['vjp'] }): Tensor[] {
     const start = this.nodes.length;
     const { outputs, vjp } = this.scope(name, forward);
     const c: Composite = { name, inputs, outputs, vjp };
@@ -149,7 +163,12 @@ export class Graph {
     const nodeName = this.autoName(opType);
     const outs = outputs.map((o, i) => {
       checkShape(opType, o.shape);
-      const name = baseName !== undefined && outputs.length === 1 ? this.claimName(opType, baseName) : outputs.length === 1 ? nodeName : `${nodeName}.out${i}`;
+      const name =
+        baseName !== undefined && outputs.length === 1
+          ? this.claimName(opType, baseName)
+          : outputs.length === 1
+            ? nodeName
+            : `${nodeName}.out${i}`;
       return this.newTensor(name, o.shape, o.dtype, 'value');
     });
     const node: Node = { id: this.nodes.length, name: nodeName, opType, inputs, outputs: outs, attrs };
@@ -177,22 +196,28 @@ export class Graph {
   private autoName(base: string): string {
     const prefix = this.scopes.length ? `${this.scopes.join('/')}/` : '';
     let name: string;
-    do name = `${prefix}${base}_${this.nextId++}`; while (this.usedNames.has(name));
+    do name = `${prefix}${base}_${this.nextId++}`;
+    while (this.usedNames.has(name));
     this.usedNames.add(name);
     return name;
   }
 }
 
 function checkShape(op: string, shape: Shape): void {
-  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw graphError(op, `shape ${fmt(shape)} is not a list of non-negative integers`);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    throw graphError(op, `shape ${fmt(shape)} is not a list of non-negative integers`);
 }
 
 /** A typed array of the given dtype holding `values`. */
 export function makeData(dtype: DType, values: ArrayLike<number>): TensorData {
   switch (dtype) {
-    case 'float32': return Float32Array.from(values);
-    case 'float64': return Float64Array.from(values);
-    case 'int64': return BigInt64Array.from(Array.from(values), (v) => BigInt(v));
-    case 'bool': return Uint8Array.from(values, (v) => (v ? 1 : 0));
+    case 'float32':
+      return Float32Array.from(values);
+    case 'float64':
+      return Float64Array.from(values);
+    case 'int64':
+      return BigInt64Array.from(Array.from(values), (v) => BigInt(v));
+    case 'bool':
+      return Uint8Array.from(values, (v) => (v ? 1 : 0));
   }
 }

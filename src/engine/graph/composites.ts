@@ -4,9 +4,7 @@
  * resize as separable interpolation matrices.
  */
 import { type InterpAxisOptions, type InterpMode, interpolationMatrix, isIdentity, scaledSize } from './interp';
-import {
-  add, clip, div, erf, exp, matmul, mul, reduceMean, reduceSum, sqrt, sub,
-} from './ops';
+import { add, clip, div, erf, exp, matmul, mul, reduceMean, reduceSum, sqrt, sub } from './ops';
 import { type Tensor, attr, fmt, graphError, isFloat } from './tensor';
 
 /**
@@ -25,9 +23,16 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor 
   if (!(eps > 0)) throw graphError('layerNorm', `eps must be > 0, got ${eps}`);
   if (x.dtype === 'float32') {
     const stats = [...x.shape.slice(0, -1), 1];
-    return x.graph.addNode('LayerNormalization', [x, w, b], [
-      { shape: x.shape, dtype: x.dtype }, { shape: stats, dtype: x.dtype }, { shape: stats, dtype: x.dtype },
-    ], { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(1) })[0];
+    return x.graph.addNode(
+      'LayerNormalization',
+      [x, w, b],
+      [
+        { shape: x.shape, dtype: x.dtype },
+        { shape: stats, dtype: x.dtype },
+        { shape: stats, dtype: x.dtype },
+      ],
+      { axis: attr.int(-1), epsilon: attr.float(eps), stash_type: attr.int(1) },
+    )[0];
   }
   return x.graph.composite('layerNorm', [x, w, b], () => {
     const xc = sub(x, reduceMean(x, [-1], true));
@@ -117,13 +122,18 @@ export interface ResizeOptions {
 export function resize(x: Tensor, opts: ResizeOptions): Tensor {
   if (x.rank < 2) throw graphError('resize', `needs a tensor with ≥ 2 axes, got ${fmt(x.shape)}`);
   if (!isFloat(x.dtype)) throw graphError('resize', `needs a float tensor, got ${x.dtype}`);
-  if ((opts.size === undefined) === (opts.scaleFactor === undefined)) throw graphError('resize', 'give exactly one of size and scaleFactor');
+  if ((opts.size === undefined) === (opts.scaleFactor === undefined))
+    throw graphError('resize', 'give exactly one of size and scaleFactor');
   const [h, w] = x.shape.slice(-2);
   const outH = opts.size ? opts.size[0] : scaledSize(h, opts.scaleFactor![0]);
   const outW = opts.size ? opts.size[1] : scaledSize(w, opts.scaleFactor![1]);
   if (!(outH >= 1 && outW >= 1)) throw graphError('resize', `${fmt(x.shape)} → [${outH},${outW}]: output must be at least 1×1`);
   const g = x.graph;
-  const axisOpts = (axis: 0 | 1): InterpAxisOptions => ({ mode: opts.mode, alignCorners: opts.alignCorners, scaleFactor: opts.scaleFactor?.[axis] });
+  const axisOpts = (axis: 0 | 1): InterpAxisOptions => ({
+    mode: opts.mode,
+    alignCorners: opts.alignCorners,
+    scaleFactor: opts.scaleFactor?.[axis],
+  });
   const matrix = (inSize: number, outSize: number, axis: 0 | 1): Float32Array | Float64Array => {
     const m = interpolationMatrix(inSize, outSize, axisOpts(axis));
     return x.dtype === 'float32' ? Float32Array.from(m) : m;

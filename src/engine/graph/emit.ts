@@ -44,7 +44,11 @@ export function liveNodes(graph: Graph): Node[] {
     const n = t.producer;
     if (!n || live.has(n)) continue;
     live.add(n);
-    for (const i of n.inputs) if (i && !seen.has(i)) { seen.add(i); stack.push(i); }
+    for (const i of n.inputs)
+      if (i && !seen.has(i)) {
+        seen.add(i);
+        stack.push(i);
+      }
   }
   return graph.nodes.filter((n) => live.has(n));
 }
@@ -68,7 +72,8 @@ export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
   const used = new Set<Tensor>(graph.outputs);
   for (const n of nodes) for (const i of n.inputs) if (i) used.add(i);
   const asInput = new Set<Tensor>(opts.inputParams ?? (opts.paramsAs === 'inputs' ? graph.params : []));
-  for (const t of asInput) if (t.kind !== 'param' || t.graph !== graph) throw graphError('emit', `${t.name} is not a parameter of graph '${graph.name}'`);
+  for (const t of asInput)
+    if (t.kind !== 'param' || t.graph !== graph) throw graphError('emit', `${t.name} is not a parameter of graph '${graph.name}'`);
   const inputs = [...graph.inputs, ...graph.params.filter((t) => asInput.has(t))];
   const initializers = [...graph.params.filter((t) => !asInput.has(t)), ...graph.constants].filter((t) => used.has(t));
   const outputs = new Set(graph.outputs);
@@ -79,7 +84,10 @@ export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
     outputs: n.outputs.map((t, k) => (k > 0 && OPTIONAL_OUTPUTS.has(n.opType) && !used.has(t) ? '' : t.name)),
     attributes: attributes(n),
   }));
-  const intermediates = opts.valueInfo === false ? [] : nodes.flatMap((n) => n.outputs.filter((t, k) => !outputs.has(t) && (k === 0 || !OPTIONAL_OUTPUTS.has(n.opType) || used.has(t))));
+  const intermediates =
+    opts.valueInfo === false
+      ? []
+      : nodes.flatMap((n) => n.outputs.filter((t, k) => !outputs.has(t) && (k === 0 || !OPTIONAL_OUTPUTS.has(n.opType) || used.has(t))));
   const batch = opts.symbolicBatch ? { size: opts.symbolicBatch.size, name: opts.symbolicBatch.name ?? 'batch' } : undefined;
   const extra = batch ? symboliseBatch(graph, nodes, nodeInits, batch.size) : { nodes: [], initializers: [] };
   const vi = (t: Tensor) => valueInfo(t, batch);
@@ -111,9 +119,16 @@ function int64Init(name: string, values: readonly bigint[]): TensorProtoInit {
  * Rewrites `nodeInits` (parallel to `nodes`) so that the sentinel batch `size` becomes a run-time
  * dimension; returns the nodes and initializers to add. Static shapes elsewhere stay as built.
  */
-function symboliseBatch(graph: Graph, nodes: readonly Node[], nodeInits: NodeInit[], size: number): { nodes: NodeInit[]; initializers: TensorProtoInit[] } {
+function symboliseBatch(
+  graph: Graph,
+  nodes: readonly Node[],
+  nodeInits: NodeInit[],
+  size: number,
+): { nodes: NodeInit[]; initializers: TensorProtoInit[] } {
   const S = BigInt(size);
-  const fail = (n: Node, what: string): never => { throw graphError('emit', `cannot emit a symbolic batch: ${n.opType} node ${n.name} ${what}`); };
+  const fail = (n: Node, what: string): never => {
+    throw graphError('emit', `cannot emit a symbolic batch: ${n.opType} node ${n.name} ${what}`);
+  };
   const source = graph.inputs.find((t) => t.shape[0] === size);
   if (!source) throw graphError('emit', `cannot emit a symbolic batch: no graph input has batch ${size} on axis 0`);
   const extraNodes: NodeInit[] = [];
@@ -122,12 +137,22 @@ function symboliseBatch(graph: Graph, nodes: readonly Node[], nodeInits: NodeIni
   const runtimeBatch = (): string => {
     if (batchDim) return batchDim;
     batchDim = 'batch/dim';
-    extraNodes.push({ name: 'batch/Shape', opType: 'Shape', inputs: [source.name], outputs: [batchDim], attributes: [{ name: 'start', kind: 'int', value: 0 }, { name: 'end', kind: 'int', value: 1 }] });
+    extraNodes.push({
+      name: 'batch/Shape',
+      opType: 'Shape',
+      inputs: [source.name],
+      outputs: [batchDim],
+      attributes: [
+        { name: 'start', kind: 'int', value: 0 },
+        { name: 'end', kind: 'int', value: 1 },
+      ],
+    });
     return batchDim;
   };
   nodes.forEach((n, i) => {
     for (const a of Object.values(n.attrs)) {
-      if ((a.kind === 'int' && a.value === size) || (a.kind === 'ints' && a.value.includes(size))) fail(n, `has an attribute equal to the batch ${size}`);
+      if ((a.kind === 'int' && a.value === size) || (a.kind === 'ints' && a.value.includes(size)))
+        fail(n, `has an attribute equal to the batch ${size}`);
     }
     n.inputs.forEach((t, k) => {
       const v = int64Values(t);
@@ -144,7 +169,13 @@ function symboliseBatch(graph: Graph, nodes: readonly Node[], nodeInits: NodeIni
         const tail = `${nodeInits[i].name}/shape_tail`;
         const shape = `${nodeInits[i].name}/shape_batch`;
         extraInits.push(int64Init(tail, rest));
-        extraNodes.push({ name: `${nodeInits[i].name}/Concat_batch`, opType: 'Concat', inputs: [runtimeBatch(), tail], outputs: [shape], attributes: [{ name: 'axis', kind: 'int', value: 0 }] });
+        extraNodes.push({
+          name: `${nodeInits[i].name}/Concat_batch`,
+          opType: 'Concat',
+          inputs: [runtimeBatch(), tail],
+          outputs: [shape],
+          attributes: [{ name: 'axis', kind: 'int', value: 0 }],
+        });
         inputs[1] = shape;
       } else {
         fail(n, `reads the batch ${size} from a constant`);

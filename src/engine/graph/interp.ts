@@ -74,7 +74,9 @@ export function interpolationMatrix(inSize: number, outSize: number, opts: Inter
   if (align) scale = outSize > 1 ? f32((inSize - 1) / (outSize - 1)) : 0;
   else scale = opts.scaleFactor !== undefined ? f32(1 / opts.scaleFactor) : f32(inSize / outSize);
   const cubic = opts.mode === 'bicubic';
-  const put = (o: number, i: number, w: number): void => { m[o * inSize + i] = f32(m[o * inSize + i] + w); };
+  const put = (o: number, i: number, w: number): void => {
+    m[o * inSize + i] = f32(m[o * inSize + i] + w);
+  };
   for (let o = 0; o < outSize; o++) {
     const src = align ? scale * o : scale * (o + 0.5) - 0.5;
     if (cubic) {

@@ -168,11 +168,21 @@ function attributeProto(a: AttributeInit): ProtoWriter {
   const w = new ProtoWriter();
   w.string(1, a.name);
   switch (a.kind) {
-    case 'float': w.float(2, a.value); break;
-    case 'int': w.int(3, a.value); break;
-    case 'string': w.string(4, a.value); break;
-    case 'floats': for (const v of a.value) w.float(7, v); break;
-    case 'ints': for (const v of a.value) w.int(8, v); break;
+    case 'float':
+      w.float(2, a.value);
+      break;
+    case 'int':
+      w.int(3, a.value);
+      break;
+    case 'string':
+      w.string(4, a.value);
+      break;
+    case 'floats':
+      for (const v of a.value) w.float(7, v);
+      break;
+    case 'ints':
+      for (const v of a.value) w.int(8, v);
+      break;
   }
   w.int(20, ATTR_TYPE[a.kind]);
   return w;

@@ -5,8 +5,18 @@
  */
 import type { Graph } from './builder';
 import {
-  type DType, type Shape, Tensor, attr, broadcastShapes, fmt, graphError, isFloat, normAxes, normAxis,
-  sameShape, sizeOf,
+  type DType,
+  type Shape,
+  Tensor,
+  attr,
+  broadcastShapes,
+  fmt,
+  graphError,
+  isFloat,
+  normAxes,
+  normAxis,
+  sameShape,
+  sizeOf,
 } from './tensor';
 
 export type Operand = Tensor | number;
@@ -23,7 +33,8 @@ function lift(op: string, operands: readonly Operand[]): Tensor[] {
   const dtype = (operands.find((o) => o instanceof Tensor) as Tensor).dtype;
   return operands.map((o) => {
     if (typeof o === 'number') return g.scalar(o, dtype);
-    if (o.dtype !== dtype) throw graphError(op, `dtypes differ: ${operands.map((x) => (x instanceof Tensor ? x.dtype : 'number')).join(' and ')}`);
+    if (o.dtype !== dtype)
+      throw graphError(op, `dtypes differ: ${operands.map((x) => (x instanceof Tensor ? x.dtype : 'number')).join(' and ')}`);
     return o;
   });
 }
@@ -34,7 +45,10 @@ function requireFloat(op: string, t: Tensor): void {
 
 function elementwise(op: string, onnx: string, operands: readonly Operand[], outDtype?: DType): Tensor {
   const ts = lift(op, operands);
-  const shape = broadcastShapes(op, ts.map((t) => t.shape));
+  const shape = broadcastShapes(
+    op,
+    ts.map((t) => t.shape),
+  );
   return ts[0].graph.addNode(onnx, ts, [{ shape, dtype: outDtype ?? ts[0].dtype }])[0];
 }
 
@@ -156,18 +170,30 @@ export function conv(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOpt
   const wo = Math.floor((x.shape[3] + pads[1] + pads[3] - kw) / strides[1]) + 1;
   if (ho < 1 || wo < 1) throw graphError('conv', `${desc}: kernel larger than the padded input`);
   return x.graph.addNode('Conv', bias ? [x, w, bias] : [x, w], [{ shape: [x.shape[0], w.shape[0], ho, wo], dtype: x.dtype }], {
-    kernel_shape: attr.ints([kh, kw]), strides: attr.ints(strides), pads: attr.ints(pads),
+    kernel_shape: attr.ints([kh, kw]),
+    strides: attr.ints(strides),
+    pads: attr.ints(pads),
   })[0];
 }
 
 /** Transposed 2-D convolution (the input-gradient of conv): x [N,O,h,w], w [O,C,kh,kw]. */
-export function convTranspose(x: Tensor, w: Tensor, strides: readonly [number, number], pads: readonly number[], outputPadding: readonly [number, number]): Tensor {
-  if (x.rank !== 4 || w.rank !== 4 || x.shape[1] !== w.shape[0]) throw graphError('convTranspose', `x ${fmt(x.shape)} and w ${fmt(w.shape)} do not fit`);
+export function convTranspose(
+  x: Tensor,
+  w: Tensor,
+  strides: readonly [number, number],
+  pads: readonly number[],
+  outputPadding: readonly [number, number],
+): Tensor {
+  if (x.rank !== 4 || w.rank !== 4 || x.shape[1] !== w.shape[0])
+    throw graphError('convTranspose', `x ${fmt(x.shape)} and w ${fmt(w.shape)} do not fit`);
   const [kh, kw] = [w.shape[2], w.shape[3]];
   const ho = strides[0] * (x.shape[2] - 1) + outputPadding[0] + kh - pads[0] - pads[2];
   const wo = strides[1] * (x.shape[3] - 1) + outputPadding[1] + kw - pads[1] - pads[3];
   return x.graph.addNode('ConvTranspose', [x, w], [{ shape: [x.shape[0], w.shape[1], ho, wo], dtype: x.dtype }], {
-    kernel_shape: attr.ints([kh, kw]), strides: attr.ints(strides), pads: attr.ints(pads), output_padding: attr.ints(outputPadding),
+    kernel_shape: attr.ints([kh, kw]),
+    strides: attr.ints(strides),
+    pads: attr.ints(pads),
+    output_padding: attr.ints(outputPadding),
   })[0];
 }
 
@@ -204,17 +230,23 @@ function reduce(op: string, onnx: string, x: Tensor, axes: readonly number[] | u
 }
 
 /** Reductions over `axes` (all axes when omitted). */
-export const reduceSum = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('reduceSum', 'ReduceSum', x, axes, keepdims);
-export const reduceMean = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('reduceMean', 'ReduceMean', x, axes, keepdims);
+export const reduceSum = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
+  reduce('reduceSum', 'ReduceSum', x, axes, keepdims);
+export const reduceMean = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
+  reduce('reduceMean', 'ReduceMean', x, axes, keepdims);
 /** Gradient goes to the maximal entries, split equally among ties. */
-export const reduceMax = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('reduceMax', 'ReduceMax', x, axes, keepdims);
+export const reduceMax = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
+  reduce('reduceMax', 'ReduceMax', x, axes, keepdims);
 /** Gradient goes to the minimal entries, split equally among ties. */
-export const reduceMin = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor => reduce('reduceMin', 'ReduceMin', x, axes, keepdims);
+export const reduceMin = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
+  reduce('reduceMin', 'ReduceMin', x, axes, keepdims);
 
 function argReduce(op: string, onnx: string, x: Tensor, axis: number, keepdims: boolean): Tensor {
   const a = normAxis(op, axis, x.rank);
   return x.graph.addNode(onnx, [x], [{ shape: reducedShape(x.shape, [a], keepdims), dtype: 'int64' }], {
-    axis: attr.int(a), keepdims: attr.int(keepdims ? 1 : 0), select_last_index: attr.int(0),
+    axis: attr.int(a),
+    keepdims: attr.int(keepdims ? 1 : 0),
+    select_last_index: attr.int(0),
   })[0];
 }
 /** Index (int64) of the first minimum along `axis`; no gradient. */
@@ -230,11 +262,22 @@ export const argMax = (x: Tensor, axis: number, keepdims = false): Tensor => arg
 export function topK(x: Tensor, k: number, axis = -1, largest = true): [Tensor, Tensor] {
   requireFloat('topK', x);
   const a = normAxis('topK', axis, x.rank);
-  if (!Number.isInteger(k) || k < 1 || k > x.shape[a]) throw graphError('topK', `k = ${k} must be an integer in [1, ${x.shape[a]}] (axis ${a} of ${fmt(x.shape)})`);
+  if (!Number.isInteger(k) || k < 1 || k > x.shape[a])
+    throw graphError('topK', `k = ${k} must be an integer in [1, ${x.shape[a]}] (axis ${a} of ${fmt(x.shape)})`);
   const shape = x.shape.map((d, i) => (i === a ? k : d));
-  const [values, indices] = x.graph.addNode('TopK', [x, x.graph.int64s([k])], [{ shape, dtype: x.dtype }, { shape, dtype: 'int64' }], {
-    axis: attr.int(a), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1),
-  });
+  const [values, indices] = x.graph.addNode(
+    'TopK',
+    [x, x.graph.int64s([k])],
+    [
+      { shape, dtype: x.dtype },
+      { shape, dtype: 'int64' },
+    ],
+    {
+      axis: attr.int(a),
+      largest: attr.int(largest ? 1 : 0),
+      sorted: attr.int(1),
+    },
+  );
   return [values, indices];
 }
 
@@ -249,7 +292,12 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (bad || sizeOf(out) !== x.size) throw graphError('reshape', `cannot reshape ${fmt(x.shape)} (${x.size} values) to ${fmt(shape)}`);
   if (sameShape(out, x.shape)) return x;
   // allowzero: a 0 in the target means an empty axis, not "copy the input's axis".
-  return x.graph.addNode('Reshape', [x, x.graph.int64s(out)], [{ shape: out, dtype: x.dtype }], out.includes(0) ? { allowzero: attr.int(1) } : {})[0];
+  return x.graph.addNode(
+    'Reshape',
+    [x, x.graph.int64s(out)],
+    [{ shape: out, dtype: x.dtype }],
+    out.includes(0) ? { allowzero: attr.int(1) } : {},
+  )[0];
 }
 
 /** Inserts a size-1 axis at `axis` (in the output's numbering). */
@@ -262,7 +310,10 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 export function squeeze(x: Tensor, axes: readonly number[]): Tensor {
   const ax = normAxes('squeeze', axes, x.rank);
   for (const a of ax) if (x.shape[a] !== 1) throw graphError('squeeze', `axis ${a} of ${fmt(x.shape)} is not 1`);
-  return reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !ax.includes(i)),
+  );
 }
 
 /** Permutes axes (reverses them when perm is omitted). */
@@ -309,7 +360,12 @@ export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor
     throw graphError('split', `sizes [${sizes.join(',')}] do not add up to axis ${a} of ${fmt(x.shape)}`);
   }
   if (sizes.length === 1) return [x];
-  return x.graph.addNode('Split', [x, x.graph.int64s(sizes)], sizes.map((s) => ({ shape: x.shape.map((d, i) => (i === a ? s : d)), dtype: x.dtype })), { axis: attr.int(a) });
+  return x.graph.addNode(
+    'Split',
+    [x, x.graph.int64s(sizes)],
+    sizes.map((s) => ({ shape: x.shape.map((d, i) => (i === a ? s : d)), dtype: x.dtype })),
+    { axis: attr.int(a) },
+  );
 }
 
 /** A resolved slice along one axis: elements start, start+step, … (count of them). */
@@ -324,7 +380,13 @@ export interface SliceAxis {
  * Numpy-style slicing: for each listed axis (default 0, 1, …) take start:end:step, with
  * negative start/end counting from the end and out-of-range values clamped. Steps ≥ 1.
  */
-export function slice(x: Tensor, starts: readonly number[], ends: readonly number[], axes?: readonly number[], steps?: readonly number[]): Tensor {
+export function slice(
+  x: Tensor,
+  starts: readonly number[],
+  ends: readonly number[],
+  axes?: readonly number[],
+  steps?: readonly number[],
+): Tensor {
   const ax = axes ?? starts.map((_, i) => i);
   const st = steps ?? starts.map(() => 1);
   if (starts.length !== ends.length || ax.length !== starts.length || st.length !== starts.length) {
@@ -336,7 +398,8 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   for (let i = 0; i < ax.length; i++) {
     const a = normAxis('slice', ax[i], x.rank);
     const n = x.shape[a];
-    if (!Number.isInteger(st[i]) || st[i] < 1) throw graphError('slice', `step ${st[i]} on axis ${a} of ${fmt(x.shape)}: only steps ≥ 1 are supported`);
+    if (!Number.isInteger(st[i]) || st[i] < 1)
+      throw graphError('slice', `step ${st[i]} on axis ${a} of ${fmt(x.shape)}: only steps ≥ 1 are supported`);
     const clampIdx = (v: number): number => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
     const s = clampIdx(starts[i]);
     const e = clampIdx(ends[i]);
@@ -346,16 +409,24 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
     shape[a] = count;
   }
   const g = x.graph;
-  const [t] = g.addNode('Slice', [
-    x, g.int64s(resolved.map((r) => r.start)), g.int64s(resolved.map((r) => r.start + (r.count - 1) * r.step + 1)),
-    g.int64s(resolved.map((r) => r.axis)), g.int64s(resolved.map((r) => r.step)),
-  ], [{ shape, dtype: x.dtype }]);
+  const [t] = g.addNode(
+    'Slice',
+    [
+      x,
+      g.int64s(resolved.map((r) => r.start)),
+      g.int64s(resolved.map((r) => r.start + (r.count - 1) * r.step + 1)),
+      g.int64s(resolved.map((r) => r.axis)),
+      g.int64s(resolved.map((r) => r.step)),
+    ],
+    [{ shape, dtype: x.dtype }],
+  );
   return t;
 }
 
 /** Zero (constant) padding: pads = [begin_0, …, begin_{r-1}, end_0, …, end_{r-1}], all ≥ 0. */
 export function pad(x: Tensor, pads: readonly number[]): Tensor {
-  if (pads.length !== 2 * x.rank || pads.some((p) => !Number.isInteger(p) || p < 0)) throw graphError('pad', `pads [${pads}] do not fit ${fmt(x.shape)}`);
+  if (pads.length !== 2 * x.rank || pads.some((p) => !Number.isInteger(p) || p < 0))
+    throw graphError('pad', `pads [${pads}] do not fit ${fmt(x.shape)}`);
   if (pads.every((p) => p === 0)) return x;
   const shape = x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]);
   return x.graph.addNode('Pad', [x, x.graph.int64s(pads)], [{ shape, dtype: x.dtype }], { mode: attr.string('constant') })[0];
@@ -377,7 +448,10 @@ export function gather(x: Tensor, indices: Tensor | readonly number[] | number, 
     const list = typeof indices === 'number' ? [indices] : indices;
     const bad = list.find((v) => !Number.isInteger(v) || v < -n || v >= n);
     if (bad !== undefined) throw graphError('gather', `index ${bad} is out of range for axis ${a} of ${fmt(x.shape)}`);
-    idx = g.constant(BigInt64Array.from(list, (v) => BigInt(v)), typeof indices === 'number' ? [] : [list.length]);
+    idx = g.constant(
+      BigInt64Array.from(list, (v) => BigInt(v)),
+      typeof indices === 'number' ? [] : [list.length],
+    );
   }
   if (idx.kind === 'constant') {
     const bad = Array.from(idx.data as BigInt64Array).find((v) => v < -n || v >= n);

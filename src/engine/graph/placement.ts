@@ -46,7 +46,10 @@ export function parsePlacements(log: string): Map<string, Placement> {
     if (!m || m[1] === '') continue;
     const [, id, body] = m;
     if (/^\s*Node placements/.test(body)) {
-      if (out.has(id)) { open.delete(id); continue; }
+      if (out.has(id)) {
+        open.delete(id);
+        continue;
+      }
       const p: Placement = { byProvider: {}, cpuNodes: [] };
       out.set(id, p);
       open.set(id, { p });
@@ -70,6 +73,9 @@ export function parsePlacements(log: string): Map<string, Placement> {
 export function describeCpuNodes(p: Placement): string {
   const byOp = new Map<string, number>();
   for (const n of p.cpuNodes) byOp.set(n.op, (byOp.get(n.op) ?? 0) + 1);
-  const ops = [...byOp].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${n} ${op}`).join(', ');
+  const ops = [...byOp]
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${n} ${op}`)
+    .join(', ');
   return `${cpuNodeCount(p)}${ops ? ` (${ops})` : ''}`;
 }

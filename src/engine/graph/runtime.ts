@@ -118,7 +118,7 @@ export function cudaProviderStatus(): { installed: boolean; dir: string; missing
 
 const CUDA_INSTALL_HINT =
   'Install it with `npm install onnxruntime-node --onnxruntime-node-install=cuda12` ' +
-  '(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` in an existing checkout; this repo\'s .npmrc skips the download by default). ' +
+  "(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` in an existing checkout; this repo's .npmrc skips the download by default). " +
   'It needs an NVIDIA driver and the CUDA 12 and cuDNN 9 runtime libraries on the library path (LD_LIBRARY_PATH).';
 
 const EP_LABEL: Record<ExecutionProviderName, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU', dml: 'DirectML', coreml: 'CoreML' };
@@ -126,18 +126,24 @@ const EP_LABEL: Record<ExecutionProviderName, string> = { cpu: 'CPU', cuda: 'CUD
 function providerUnavailable(ep: ExecutionProviderName): string | undefined {
   const backends = ort.listSupportedBackends().map((b) => b.name);
   if (ep === 'cuda') {
-    if (!backends.includes('cuda')) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no CUDA execution provider (only Linux x64 does)`;
+    if (!backends.includes('cuda'))
+      return `this onnxruntime-node build (${process.platform}/${process.arch}) has no CUDA execution provider (only Linux x64 does)`;
     const st = cudaProviderStatus();
-    if (!st.installed) return `the CUDA execution provider is not installed: ${st.missing.join(', ')} missing in ${st.dir}. ${CUDA_INSTALL_HINT}`;
+    if (!st.installed)
+      return `the CUDA execution provider is not installed: ${st.missing.join(', ')} missing in ${st.dir}. ${CUDA_INSTALL_HINT}`;
   }
-  if (ep !== 'cpu' && !backends.includes(ep)) return `this onnxruntime-node build (${process.platform}/${process.arch}) has no ${EP_LABEL[ep]} execution provider (it has: ${backends.join(', ')})`;
+  if (ep !== 'cpu' && !backends.includes(ep))
+    return `this onnxruntime-node build (${process.platform}/${process.arch}) has no ${EP_LABEL[ep]} execution provider (it has: ${backends.join(', ')})`;
   return undefined;
 }
 
 function failureHint(ep: ExecutionProviderName, message: string): string {
-  if (ep === 'cuda') return `the CUDA execution provider failed to start (${firstLine(message)}). Check the NVIDIA driver (nvidia-smi) and that the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH, or use provider 'cpu'.`;
-  if (ep === 'webgpu') return `the WebGPU execution provider failed to start (${firstLine(message)}). It needs a GPU adapter (on Linux: a Vulkan driver and libvulkan.so.1); use provider 'cpu' otherwise.`;
-  if (ep === 'dml') return `the DirectML execution provider failed to start (${firstLine(message)}). It needs a DirectX 12 GPU and driver; use provider 'cpu' otherwise.`;
+  if (ep === 'cuda')
+    return `the CUDA execution provider failed to start (${firstLine(message)}). Check the NVIDIA driver (nvidia-smi) and that the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH, or use provider 'cpu'.`;
+  if (ep === 'webgpu')
+    return `the WebGPU execution provider failed to start (${firstLine(message)}). It needs a GPU adapter (on Linux: a Vulkan driver and libvulkan.so.1); use provider 'cpu' otherwise.`;
+  if (ep === 'dml')
+    return `the DirectML execution provider failed to start (${firstLine(message)}). It needs a DirectX 12 GPU and driver; use provider 'cpu' otherwise.`;
   if (ep === 'coreml') return `the CoreML execution provider failed to start (${firstLine(message)}); use provider 'webgpu' or 'cpu'.`;
   return `onnxruntime could not create a CPU session (${firstLine(message)})`;
 }
@@ -198,8 +204,15 @@ function modelKey(model: Uint8Array | string): string {
     // A file: identity by path, size and mtime (hashing a 300 MB encoder on every lookup is waste).
     const p = resolve(model);
     let st;
-    try { st = statSync(p); } catch (e) {
-      throw new RuntimeProviderError('runtime/model-unreadable', `cannot read model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, p, { cause: e });
+    try {
+      st = statSync(p);
+    } catch (e) {
+      throw new RuntimeProviderError(
+        'runtime/model-unreadable',
+        `cannot read model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        p,
+        { cause: e },
+      );
     }
     return `file:${p}:${st.size}:${st.mtimeMs}`;
   }
@@ -208,7 +221,8 @@ function modelKey(model: Uint8Array | string): string {
 
 function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'log' | 'logId' | 'leanMemory'>> {
   const threads = o.threads ?? 0;
-  if (!Number.isInteger(threads) || threads < 0) throw new RuntimeProviderError('runtime/bad-option', `threads must be a non-negative integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 0)
+    throw new RuntimeProviderError('runtime/bad-option', `threads must be a non-negative integer, got ${threads}`);
   return { provider: o.provider ?? 'auto', threads, graphOptimization: o.graphOptimization ?? 'all', deviceId: o.deviceId ?? 0 };
 }
 
@@ -226,9 +240,20 @@ export async function createSession(model: Uint8Array | string, options: Session
     hit.owners++;
     return hit.session;
   }
-  const entry: CacheEntry = { session: openSession(model, key, opts, options.log ?? defaultLog, options.logId, options.leanMemory), running: 0, owners: 1, evicted: false, freed: false };
+  const entry: CacheEntry = {
+    session: openSession(model, key, opts, options.log ?? defaultLog, options.logId, options.leanMemory),
+    running: 0,
+    owners: 1,
+    evicted: false,
+    freed: false,
+  };
   cache.set(key, entry);
-  entry.session.then((s) => entryOf.set(s, entry), () => { if (cache.get(key) === entry) cache.delete(key); });
+  entry.session.then(
+    (s) => entryOf.set(s, entry),
+    () => {
+      if (cache.get(key) === entry) cache.delete(key);
+    },
+  );
   evictOverCapacity();
   return entry.session;
 }
@@ -237,7 +262,14 @@ function defaultLog(message: string): void {
   process.stderr.write(`[anyad runtime] ${message}\n`);
 }
 
-async function openSession(model: Uint8Array | string, key: string, opts: Required<Omit<SessionOptions, 'log' | 'logId' | 'leanMemory'>>, log: (m: string) => void, logId?: string, leanMemory?: boolean): Promise<Session> {
+async function openSession(
+  model: Uint8Array | string,
+  key: string,
+  opts: Required<Omit<SessionOptions, 'log' | 'logId' | 'leanMemory'>>,
+  log: (m: string) => void,
+  logId?: string,
+  leanMemory?: boolean,
+): Promise<Session> {
   initRuntime();
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: opts.graphOptimization,
@@ -247,12 +279,18 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
   const make = (ep: ExecutionProviderName) => {
-    const provider: ort.InferenceSession.ExecutionProviderConfig = ep === 'cuda' || ep === 'dml' ? { name: ep, deviceId: opts.deviceId } : ep;
+    const provider: ort.InferenceSession.ExecutionProviderConfig =
+      ep === 'cuda' || ep === 'dml' ? { name: ep, deviceId: opts.deviceId } : ep;
     const o = { ...base, executionProviders: [provider] };
     return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
   };
   const wrap = (inference: ort.InferenceSession, provider: ExecutionProviderName, fallbackReasons: string[]): Session => ({
-    inference, provider, fallbackReasons, key, inputNames: inference.inputNames, outputNames: inference.outputNames,
+    inference,
+    provider,
+    fallbackReasons,
+    key,
+    inputNames: inference.inputNames,
+    outputNames: inference.outputNames,
   });
 
   if (opts.provider !== 'auto') {
@@ -262,7 +300,12 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     try {
       return wrap(await make(ep), ep, []);
     } catch (e) {
-      throw new RuntimeProviderError(`runtime/${ep}-failed`, failureHint(ep, (e as Error).message), typeof model === 'string' ? model : undefined, { cause: e });
+      throw new RuntimeProviderError(
+        `runtime/${ep}-failed`,
+        failureHint(ep, (e as Error).message),
+        typeof model === 'string' ? model : undefined,
+        { cause: e },
+      );
     }
   }
 
@@ -272,9 +315,16 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
   // Linux x64 lists CUDA whether or not its libraries are installed: say why it was skipped.
   for (const ep of autoOrder(backends.includes('cuda') ? backends : ['cuda', ...backends])) {
     const known = autoUnavailable.get(ep);
-    if (known) { reasons.push(known); continue; }
+    if (known) {
+      reasons.push(known);
+      continue;
+    }
     const why = providerUnavailable(ep) ?? (ep === 'webgpu' ? webgpuSoftwareOnlyReason() : undefined);
-    if (why) { reasons.push(why); autoUnavailable.set(ep, why); continue; }
+    if (why) {
+      reasons.push(why);
+      autoUnavailable.set(ep, why);
+      continue;
+    }
     try {
       const session = wrap(await make(ep), ep, [...reasons]);
       logAutoChoice(ep, reasons, log);
@@ -290,7 +340,12 @@ async function openSession(model: Uint8Array | string, key: string, opts: Requir
     cpu = await make('cpu');
   } catch (e) {
     // The CPU fails too: the model is at fault, not the providers; do not blacklist them.
-    throw new RuntimeProviderError('runtime/session-failed', failureHint('cpu', (e as Error).message), typeof model === 'string' ? model : undefined, { cause: e });
+    throw new RuntimeProviderError(
+      'runtime/session-failed',
+      failureHint('cpu', (e as Error).message),
+      typeof model === 'string' ? model : undefined,
+      { cause: e },
+    );
   }
   for (const [ep, reason] of failedHere) autoUnavailable.set(ep, reason);
   logAutoChoice('cpu', reasons, log);
@@ -309,7 +364,11 @@ function evictOverCapacity(): void {
 async function freeIfUnused(entry: CacheEntry): Promise<void> {
   if (!entry.evicted || entry.freed || entry.owners > 0 || entry.running > 0) return;
   entry.freed = true;
-  try { await (await entry.session).inference.release(); } catch { /* a failed or already released session has nothing to free */ }
+  try {
+    await (await entry.session).inference.release();
+  } catch {
+    /* a failed or already released session has nothing to free */
+  }
 }
 
 /** Drops a session from the cache and frees it (after any run in progress). */
@@ -327,7 +386,11 @@ export async function releaseSession(session: Session): Promise<void> {
 export async function releaseAllSessions(): Promise<void> {
   const entries = [...cache.values()];
   cache.clear();
-  for (const e of entries) { e.evicted = true; e.owners = 0; await freeIfUnused(e); }
+  for (const e of entries) {
+    e.evicted = true;
+    e.owners = 0;
+    await freeIfUnused(e);
+  }
 }
 
 /** Number of sessions currently cached (for tests and diagnostics). */
@@ -358,15 +421,27 @@ export async function run(
 ): Promise<Record<string, OutputTensor>> {
   const inputs: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
-    if (!(name in feeds)) throw new RuntimeProviderError('runtime/missing-feed', `input '${name}' was not fed (inputs: ${session.inputNames.join(', ')})`);
+    if (!(name in feeds))
+      throw new RuntimeProviderError('runtime/missing-feed', `input '${name}' was not fed (inputs: ${session.inputNames.join(', ')})`);
   }
   for (const [name, value] of Object.entries(feeds)) {
-    if (!session.inputNames.includes(name)) throw new RuntimeProviderError('runtime/unknown-feed', `'${name}' is not an input of this model (inputs: ${session.inputNames.join(', ')})`);
-    if (!ArrayBuffer.isView(value)) { inputs[name] = value; continue; }
+    if (!session.inputNames.includes(name))
+      throw new RuntimeProviderError(
+        'runtime/unknown-feed',
+        `'${name}' is not an input of this model (inputs: ${session.inputNames.join(', ')})`,
+      );
+    if (!ArrayBuffer.isView(value)) {
+      inputs[name] = value;
+      continue;
+    }
     const dims = shapes[name];
     if (!dims) throw new RuntimeProviderError('runtime/missing-shape', `no shape given for input '${name}'`);
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== value.length) throw new RuntimeProviderError('runtime/bad-feed', `input '${name}': shape [${dims.join(', ')}] holds ${count} values but ${value.length} were given`);
+    if (count !== value.length)
+      throw new RuntimeProviderError(
+        'runtime/bad-feed',
+        `input '${name}': shape [${dims.join(', ')}] holds ${count} values but ${value.length} were given`,
+      );
     inputs[name] = new ort.Tensor(tensorType(value), value, dims);
   }
   const names = fetch ?? session.outputNames;
@@ -383,7 +458,12 @@ export async function run(
     return result;
   } catch (e) {
     if (e instanceof RuntimeProviderError) throw e;
-    throw new RuntimeProviderError('runtime/run-failed', `onnxruntime run failed on ${session.provider}: ${firstLine((e as Error).message)}`, undefined, { cause: e });
+    throw new RuntimeProviderError(
+      'runtime/run-failed',
+      `onnxruntime run failed on ${session.provider}: ${firstLine((e as Error).message)}`,
+      undefined,
+      { cause: e },
+    );
   } finally {
     if (entry) {
       entry.running--;
@@ -396,6 +476,7 @@ export async function run(
 export function outputFloat32(outputs: Record<string, OutputTensor>, name: string): Float32Array {
   const t = outputs[name];
   if (!t) throw new RuntimeProviderError('runtime/missing-output', `output '${name}' was not fetched`);
-  if (!(t.data instanceof Float32Array)) throw new RuntimeProviderError('runtime/output-type', `output '${name}' is ${t.type}, not float32`);
+  if (!(t.data instanceof Float32Array))
+    throw new RuntimeProviderError('runtime/output-type', `output '${name}' is ${t.type}, not float32`);
   return t.data;
 }

@@ -11,7 +11,20 @@
  * <cache> = HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
  * ~/.cache/huggingface/hub (huggingface_hub/constants.py).
  */
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HubError } from '../errors';
@@ -125,7 +138,10 @@ export function lockBlob(cacheDir: string, repo: string, etag: string): () => vo
     }
     const pid = Number(readRegularTextFile(path, { maxBytes: 64 }).trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
-      throw new HubError('hub/busy', `another process (pid ${pid}) is downloading ${repo} into ${cacheDir}; wait for it, or stop it and try again (its partial file is resumed)`);
+      throw new HubError(
+        'hub/busy',
+        `another process (pid ${pid}) is downloading ${repo} into ${cacheDir}; wait for it, or stop it and try again (its partial file is resumed)`,
+      );
     }
     rmSync(path, { force: true }); // stale: its process is gone
   }
@@ -153,7 +169,13 @@ export interface CacheEntry {
 export function listCache(cacheDir: string): CacheEntry[] {
   const out: CacheEntry[] = [];
   let repos: string[];
-  try { repos = readdirSync(cacheDir).filter((n) => n.startsWith('models--')).sort(); } catch { return out; }
+  try {
+    repos = readdirSync(cacheDir)
+      .filter((n) => n.startsWith('models--'))
+      .sort();
+  } catch {
+    return out;
+  }
   for (const folder of repos) {
     const repo = folder.slice('models--'.length).split('--').join('/');
     const dir = join(cacheDir, folder);
@@ -163,11 +185,19 @@ export function listCache(cacheDir: string): CacheEntry[] {
       refs.set(c, [...(refs.get(c) ?? []), rev]);
     }
     let commits: string[];
-    try { commits = readdirSync(join(dir, 'snapshots')).sort(); } catch { continue; }
+    try {
+      commits = readdirSync(join(dir, 'snapshots')).sort();
+    } catch {
+      continue;
+    }
     for (const commit of commits) {
       const snap = join(dir, 'snapshots', commit);
       const files = walkFiles(snap).flatMap((file) => {
-        try { return [{ file, size: statSync(join(snap, file)).size }]; } catch { return []; } // dangling link
+        try {
+          return [{ file, size: statSync(join(snap, file)).size }];
+        } catch {
+          return [];
+        } // dangling link
       });
       out.push({ repo, revisions: refs.get(commit) ?? [], commit, files, size: files.reduce((n, f) => n + f.size, 0), path: snap });
     }
@@ -178,7 +208,11 @@ export function listCache(cacheDir: string): CacheEntry[] {
 /** Relative paths of the files (and links) below dir, '/'-separated. */
 function walkFiles(dir: string, prefix = ''): string[] {
   let names: string[];
-  try { names = readdirSync(join(dir, prefix)).sort(); } catch { return []; }
+  try {
+    names = readdirSync(join(dir, prefix)).sort();
+  } catch {
+    return [];
+  }
   return names.flatMap((n) => {
     const rel = prefix ? `${prefix}/${n}` : n;
     return lstatSync(join(dir, rel)).isDirectory() ? walkFiles(dir, rel) : [rel];

@@ -20,7 +20,17 @@ import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { HubError } from '../errors';
 import {
-  type CachedFile, type Env, blobPath, findCachedFile, hfHome, hubCacheDir, isOffline, linkSnapshot, lockBlob, snapshotPath, writeRef,
+  type CachedFile,
+  type Env,
+  blobPath,
+  findCachedFile,
+  hfHome,
+  hubCacheDir,
+  isOffline,
+  linkSnapshot,
+  lockBlob,
+  snapshotPath,
+  writeRef,
 } from './cache';
 import { cancelled, readBody, request } from './http';
 import { readRegularTextFile } from '../util/fileio';
@@ -111,19 +121,29 @@ export async function fileMetadata(repo: string, revision: string, file: string,
   let url = resolveUrl(endpoint, repo, revision, file);
   for (let hop = 0; hop < 5; hop++) {
     const res = await request(url, {
-      method: 'HEAD', env: opts.env, signal: opts.signal, idleTimeoutMs: opts.idleTimeoutMs,
+      method: 'HEAD',
+      env: opts.env,
+      signal: opts.signal,
+      idleTimeoutMs: opts.idleTimeoutMs,
       headers: { 'accept-encoding': 'identity', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     });
     res.resume();
     const status = res.statusCode ?? 0;
     const location = header(res, 'location');
-    if (status >= 300 && status < 400 && location?.startsWith('/')) { url = new URL(location, url).href; continue; } // renamed repo
-    if (status >= 400 || (status >= 300 && !location)) throw await httpError(res, { repo, revision, file, endpoint, token: Boolean(token), opts });
+    if (status >= 300 && status < 400 && location?.startsWith('/')) {
+      url = new URL(location, url).href;
+      continue;
+    } // renamed repo
+    if (status >= 400 || (status >= 300 && !location))
+      throw await httpError(res, { repo, revision, file, endpoint, token: Boolean(token), opts });
     const commit = header(res, 'x-repo-commit');
     const etag = normalizeEtag(header(res, 'x-linked-etag') ?? header(res, 'etag'));
     const size = Number(header(res, 'x-linked-size') ?? header(res, 'content-length'));
     if (!commit || !/^[0-9a-f]{40}$/.test(commit) || !etag || !Number.isSafeInteger(size)) {
-      throw new HubError('hub/bad-response', `${endpoint} did not answer like a Hugging Face hub for ${repo}/${file} (missing X-Repo-Commit, ETag or size); check HF_ENDPOINT`);
+      throw new HubError(
+        'hub/bad-response',
+        `${endpoint} did not answer like a Hugging Face hub for ${repo}/${file} (missing X-Repo-Commit, ETag or size); check HF_ENDPOINT`,
+      );
     }
     if (!/^[\w.-]+$/.test(etag)) throw new HubError('hub/bad-response', `unexpected ETag '${etag}' for ${repo}/${file}`);
     // Without a redirect, GET the commit (not the branch): every file then comes from one snapshot.
@@ -132,24 +152,38 @@ export async function fileMetadata(repo: string, revision: string, file: string,
   throw new HubError('hub/redirects', `too many redirects resolving ${repo}/${file}`);
 }
 
-async function httpError(res: IncomingMessage, ctx: { repo: string; revision: string; file: string; endpoint: string; token: boolean; opts: HubOptions }): Promise<HubError> {
+async function httpError(
+  res: IncomingMessage,
+  ctx: { repo: string; revision: string; file: string; endpoint: string; token: boolean; opts: HubOptions },
+): Promise<HubError> {
   const status = res.statusCode ?? 0;
   const code = header(res, 'x-error-code');
   const name = ctx.opts.displayName && ctx.opts.displayName !== ctx.repo ? `${ctx.opts.displayName} (${ctx.repo})` : ctx.repo;
-  const detail = (header(res, 'x-error-message') ?? (res.method === 'HEAD' ? '' : (await readBody(res).catch(() => '')).slice(0, 200))).replace(/\s+/g, ' ').trim();
+  const detail = (header(res, 'x-error-message') ?? (res.method === 'HEAD' ? '' : (await readBody(res).catch(() => '')).slice(0, 200)))
+    .replace(/\s+/g, ' ')
+    .trim();
   if (status === 401 || (status === 403 && code !== 'GatedRepo')) {
-    return new HubError('hub/unauthorized', ctx.token
-      ? `${ctx.endpoint} refused the token for ${name} (HTTP ${status}): it may lack access to this private or gated repo`
-      : `${name} needs authentication on ${ctx.endpoint} (HTTP ${status}): it is private or gated, or does not exist; set HF_TOKEN to a token with access`);
+    return new HubError(
+      'hub/unauthorized',
+      ctx.token
+        ? `${ctx.endpoint} refused the token for ${name} (HTTP ${status}): it may lack access to this private or gated repo`
+        : `${name} needs authentication on ${ctx.endpoint} (HTTP ${status}): it is private or gated, or does not exist; set HF_TOKEN to a token with access`,
+    );
   }
-  if (code === 'GatedRepo') return new HubError('hub/gated', `${name} is gated: accept its conditions on ${ctx.endpoint}/${ctx.repo} and set HF_TOKEN`);
+  if (code === 'GatedRepo')
+    return new HubError('hub/gated', `${name} is gated: accept its conditions on ${ctx.endpoint}/${ctx.repo} and set HF_TOKEN`);
   if (status === 404) {
-    if (code === 'RevisionNotFound') return new HubError('hub/not-found', `revision '${ctx.revision}' not found in ${name} on ${ctx.endpoint}`);
-    if (code === 'EntryNotFound') return new HubError('hub/not-found', `${ctx.file} not found in ${name}@${ctx.revision} on ${ctx.endpoint}`);
+    if (code === 'RevisionNotFound')
+      return new HubError('hub/not-found', `revision '${ctx.revision}' not found in ${name} on ${ctx.endpoint}`);
+    if (code === 'EntryNotFound')
+      return new HubError('hub/not-found', `${ctx.file} not found in ${name}@${ctx.revision} on ${ctx.endpoint}`);
     if (code === 'RepoNotFound') return new HubError('hub/not-found', `repository ${name} not found on ${ctx.endpoint}`);
     return new HubError('hub/not-found', `not found on ${ctx.endpoint}: ${name}@${ctx.revision}/${ctx.file} (check the name and revision)`);
   }
-  return new HubError('hub/http', `${ctx.endpoint} answered HTTP ${status} for ${name}@${ctx.revision}/${ctx.file}${detail ? `: ${detail}` : ''}`);
+  return new HubError(
+    'hub/http',
+    `${ctx.endpoint} answered HTTP ${status} for ${name}@${ctx.revision}/${ctx.file}${detail ? `: ${detail}` : ''}`,
+  );
 }
 
 export interface RepoFiles {
@@ -179,7 +213,10 @@ function cachedAll(cacheDir: string, repo: string, revision: string, files: read
 
 function offlineError(repo: string, revision: string, cacheDir: string, opts: HubOptions): HubError {
   const name = opts.displayName ?? repo;
-  return new HubError('hub/offline', `${name} (${repo}@${revision}) is not in the Hugging Face cache ${cacheDir} and HF_HUB_OFFLINE is set: copy a cache folder that holds it there, or unset HF_HUB_OFFLINE and run 'anyad weights get ${name}'`);
+  return new HubError(
+    'hub/offline',
+    `${name} (${repo}@${revision}) is not in the Hugging Face cache ${cacheDir} and HF_HUB_OFFLINE is set: copy a cache folder that holds it there, or unset HF_HUB_OFFLINE and run 'anyad weights get ${name}'`,
+  );
 }
 
 /** Sizes and cache state of files of repo@revision; asks the hub (HEAD only) unless all are cached. */
@@ -187,7 +224,14 @@ export async function planDownload(repo: string, revision: string, files: readon
   const cacheDir = cacheDirOf(opts);
   const hit = cachedAll(cacheDir, repo, revision, files);
   if (hit) {
-    return { repo, revision, commit: hit[0].commit, cacheDir, bytesToDownload: 0, files: hit.map((h) => ({ file: h.file, cached: true, size: statSync(h.path).size, path: h.path })) };
+    return {
+      repo,
+      revision,
+      commit: hit[0].commit,
+      cacheDir,
+      bytesToDownload: 0,
+      files: hit.map((h) => ({ file: h.file, cached: true, size: statSync(h.path).size, path: h.path })),
+    };
   }
   if (isOffline(opts.env ?? process.env)) throw offlineError(repo, revision, cacheDir, opts);
   const out: DownloadPlan = { repo, revision, cacheDir, files: [], bytesToDownload: 0 };
@@ -210,12 +254,21 @@ export async function ensureRepoFiles(repo: string, revision: string, files: rea
   const cacheDir = cacheDirOf(opts);
   const hit = cachedAll(cacheDir, repo, revision, files);
   if (hit) {
-    return { repo, revision, commit: hit[0].commit, cacheDir, files: Object.fromEntries(hit.map((h) => [h.file, { ...h, downloaded: false }])) };
+    return {
+      repo,
+      revision,
+      commit: hit[0].commit,
+      cacheDir,
+      files: Object.fromEntries(hit.map((h) => [h.file, { ...h, downloaded: false }])),
+    };
   }
   if (isOffline(opts.env ?? process.env)) throw offlineError(repo, revision, cacheDir, opts);
   if (!opts.allowDownload) {
     const name = opts.displayName ?? repo;
-    throw new HubError('hub/consent', `${name} (${repo}@${revision}) is not in the Hugging Face cache ${cacheDir}; download it with 'anyad weights get ${name}${revision !== 'main' ? ` --revision ${revision}` : ''}' (or pass --allow-download)`);
+    throw new HubError(
+      'hub/consent',
+      `${name} (${repo}@${revision}) is not in the Hugging Face cache ${cacheDir}; download it with 'anyad weights get ${name}${revision !== 'main' ? ` --revision ${revision}` : ''}' (or pass --allow-download)`,
+    );
   }
   const metas: FileMetadata[] = [];
   for (const file of files) metas.push(await fileMetadata(repo, metas[0]?.commit ?? revision, file, opts));
@@ -244,20 +297,35 @@ export async function ensureRepoFiles(repo: string, revision: string, files: rea
 }
 
 function sizeOr0(path: string): number {
-  try { return statSync(path).size; } catch { return 0; }
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
 }
 
 function checkFreeSpace(cacheDir: string, repo: string, metas: FileMetadata[]): void {
-  const need = metas.reduce((n, m) => (existsSync(blobPath(cacheDir, repo, m.etag)) ? n : n + m.size - sizeOr0(`${blobPath(cacheDir, repo, m.etag)}.incomplete`)), 0);
+  const need = metas.reduce(
+    (n, m) => (existsSync(blobPath(cacheDir, repo, m.etag)) ? n : n + m.size - sizeOr0(`${blobPath(cacheDir, repo, m.etag)}.incomplete`)),
+    0,
+  );
   let dir = cacheDir;
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
   let free: number;
-  try { const s = statfsSync(dir); free = s.bavail * s.bsize; } catch { return; } // not every platform/filesystem reports it
+  try {
+    const s = statfsSync(dir);
+    free = s.bavail * s.bsize;
+  } catch {
+    return;
+  } // not every platform/filesystem reports it
   if (need > free) throw diskFull(cacheDir, need - free);
 }
 
 function diskFull(where: string, short?: number): HubError {
-  return new HubError('hub/disk-full', `no space left on the device holding ${where}${short ? ` (${formatBytes(short)} short)` : ''}; free some space or point HF_HUB_CACHE elsewhere (a partial download is kept and resumed)`);
+  return new HubError(
+    'hub/disk-full',
+    `no space left on the device holding ${where}${short ? ` (${formatBytes(short)} short)` : ''}; free some space or point HF_HUB_CACHE elsewhere (a partial download is kept and resumed)`,
+  );
 }
 
 export function formatBytes(n: number): string {
@@ -265,7 +333,10 @@ export function formatBytes(n: number): string {
   const units = ['kB', 'MB', 'GB', 'TB'];
   let v = n / 1024;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
@@ -276,7 +347,10 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
   const endpointHost = new URL(hubEndpoint(opts)).host;
   const token = hubToken(opts);
   let resumeFrom = sizeOr0(incomplete);
-  if (resumeFrom > meta.size) { rmSync(incomplete, { force: true }); resumeFrom = 0; }
+  if (resumeFrom > meta.size) {
+    rmSync(incomplete, { force: true });
+    resumeFrom = 0;
+  }
   let url = meta.url;
   // The body to read; undefined when the partial file already holds every byte (a 416 at its end).
   let res: IncomingMessage | undefined;
@@ -284,7 +358,10 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     if (hop === 6) throw new HubError('hub/redirects', `too many redirects downloading ${repo}/${file}`);
     const host = new URL(url).host;
     const r = await request(url, {
-      method: 'GET', env: opts.env, signal: opts.signal, idleTimeoutMs: opts.idleTimeoutMs,
+      method: 'GET',
+      env: opts.env,
+      signal: opts.signal,
+      idleTimeoutMs: opts.idleTimeoutMs,
       headers: {
         'accept-encoding': 'identity',
         ...(token && host === endpointHost ? { authorization: `Bearer ${token}` } : {}),
@@ -293,7 +370,11 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     });
     const status = r.statusCode ?? 0;
     const location = header(r, 'location');
-    if (status >= 300 && status < 400 && location) { r.resume(); url = new URL(location, url).href; continue; }
+    if (status >= 300 && status < 400 && location) {
+      r.resume();
+      url = new URL(location, url).href;
+      continue;
+    }
     if (status === 416 && resumeFrom > 0) {
       r.resume();
       if (resumeFrom === meta.size) break; // complete already: only the check and the rename are left
@@ -301,8 +382,15 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
       resumeFrom = 0;
       continue;
     }
-    if (status !== 200 && status !== 206) throw await httpError(r, { repo, revision: meta.commit, file, endpoint: hubEndpoint(opts), token: Boolean(token), opts });
-    if (status === 206 && !header(r, 'content-range')?.startsWith(`bytes ${resumeFrom}-`)) { r.resume(); throw new HubError('hub/bad-response', `the server answered a resume request for ${repo}/${file} with the wrong range (${header(r, 'content-range')})`); }
+    if (status !== 200 && status !== 206)
+      throw await httpError(r, { repo, revision: meta.commit, file, endpoint: hubEndpoint(opts), token: Boolean(token), opts });
+    if (status === 206 && !header(r, 'content-range')?.startsWith(`bytes ${resumeFrom}-`)) {
+      r.resume();
+      throw new HubError(
+        'hub/bad-response',
+        `the server answered a resume request for ${repo}/${file} with the wrong range (${header(r, 'content-range')})`,
+      );
+    }
     if (status === 200) resumeFrom = 0; // the server ignored the Range: start over
     res = r;
     break;
@@ -321,7 +409,16 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     lastReport = now;
     const sec = (now - t0) / 1000;
     const bytesPerSec = sec > 0 ? (bytes - resumeFrom) / sec : 0;
-    opts.onProgress?.({ repo, file, bytes, total: meta.size, resumedFrom: resumeFrom, bytesPerSec, etaSec: bytesPerSec > 0 ? (meta.size - bytes) / bytesPerSec : undefined, done });
+    opts.onProgress?.({
+      repo,
+      file,
+      bytes,
+      total: meta.size,
+      resumedFrom: resumeFrom,
+      bytesPerSec,
+      etaSec: bytesPerSec > 0 ? (meta.size - bytes) / bytesPerSec : undefined,
+      done,
+    });
   };
   let failure: unknown;
   try {
@@ -346,18 +443,28 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     if (code === 'ENOSPC' || code === 'EDQUOT') throw diskFull(dirname(blob));
     if (opts.signal?.aborted || (failure instanceof HubError && failure.code === 'hub/cancelled')) throw cancelled();
     if (failure instanceof HubError) throw failure;
-    if (!['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') && (failure as Error).message !== 'aborted') throw failure;
+    if (
+      !['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') &&
+      (failure as Error).message !== 'aborted'
+    )
+      throw failure;
     // The connection dropped mid-body: fall through to the size check (the partial file is kept).
   }
   if (bytes !== meta.size) {
     if (bytes > meta.size) rmSync(incomplete, { force: true });
-    throw new HubError('hub/truncated', `download of ${repo}/${file} stopped after ${formatBytes(bytes)} of ${formatBytes(meta.size)}; run the same command again to resume`);
+    throw new HubError(
+      'hub/truncated',
+      `download of ${repo}/${file} stopped after ${formatBytes(bytes)} of ${formatBytes(meta.size)}; run the same command again to resume`,
+    );
   }
   // LFS files are named by their sha256: the content must match it (regular files' ETags are git hashes, not checked).
   const sha256 = hash.digest('hex');
   if (/^[0-9a-f]{64}$/.test(meta.etag) && sha256 !== meta.etag) {
     rmSync(incomplete, { force: true });
-    throw new HubError('hub/checksum', `${repo}/${file} failed its checksum: sha256 ${sha256} but the hub says ${meta.etag}; the download was deleted, run the command again`);
+    throw new HubError(
+      'hub/checksum',
+      `${repo}/${file} failed its checksum: sha256 ${sha256} but the hub says ${meta.etag}; the download was deleted, run the command again`,
+    );
   }
   renameSync(incomplete, blob);
   report(true);

@@ -22,7 +22,12 @@ export async function loadEncoderFrom(src: EncoderSource, load: LoadOptions, hub
     const isDir = existsSync(src.path) && statSync(src.path).isDirectory();
     if (!isDir) return loadEncoderWeights(src.path, load);
     const weights = join(src.path, 'model.safetensors');
-    if (!existsSync(weights)) throw new ConfigError('config/encoder', 'the encoder folder holds no model.safetensors (expected a Hugging Face model folder: model.safetensors + config.json)', src.path);
+    if (!existsSync(weights))
+      throw new ConfigError(
+        'config/encoder',
+        'the encoder folder holds no model.safetensors (expected a Hugging Face model folder: model.safetensors + config.json)',
+        src.path,
+      );
     const config = load.config ?? (existsSync(join(src.path, 'config.json')) ? join(src.path, 'config.json') : undefined);
     return loadEncoderWeights(weights, { ...load, config });
   }
@@ -34,7 +39,12 @@ export async function loadEncoderFrom(src: EncoderSource, load: LoadOptions, hub
  * The preset's checkpoint when it is already in the cache (no request is ever made), else
  * undefined: a default must not reach for the network.
  */
-export function loadCachedEncoder(repo: string, revision: string, load: LoadOptions, hub: Pick<HubOptions, 'env' | 'cacheDir'> = {}): EncoderWeights | undefined {
+export function loadCachedEncoder(
+  repo: string,
+  revision: string,
+  load: LoadOptions,
+  hub: Pick<HubOptions, 'env' | 'cacheDir'> = {},
+): EncoderWeights | undefined {
   const cacheDir = cacheDirOf(hub);
   const weights = findCachedFile(cacheDir, repo, revision, 'model.safetensors');
   const config = findCachedFile(cacheDir, repo, revision, 'config.json');
@@ -42,7 +52,14 @@ export function loadCachedEncoder(repo: string, revision: string, load: LoadOpti
   return loadHubSnapshot(repo, revision, weights.path, config.path, weights.commit, load);
 }
 
-function loadHubSnapshot(repo: string, revision: string, weights: string, config: string, commit: string, load: LoadOptions): EncoderWeights {
+function loadHubSnapshot(
+  repo: string,
+  revision: string,
+  weights: string,
+  config: string,
+  commit: string,
+  load: LoadOptions,
+): EncoderWeights {
   const enc = loadEncoderWeights(weights, { ...load, config: load.config ?? config });
   enc.provenance.hub = { repo, revision, commit, file: 'model.safetensors', cachePath: weights };
   return enc;

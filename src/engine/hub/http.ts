@@ -36,13 +36,16 @@ export function proxyFor(url: URL, env: Env = process.env): URL | undefined {
 function bypassProxy(url: URL, noProxy: string): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return noProxy.split(/[\s,]+/).filter(Boolean).some((entry) => {
-    if (entry === '*') return true;
-    const m = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase())!;
-    const h = m[1].replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
-    if (m[2] && m[2] !== port) return false;
-    return host === h || host.endsWith(`.${h}`);
-  });
+  return noProxy
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((entry) => {
+      if (entry === '*') return true;
+      const m = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase())!;
+      const h = m[1].replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
+      if (m[2] && m[2] !== port) return false;
+      return host === h || host.endsWith(`.${h}`);
+    });
 }
 
 /** Sends the request and resolves with the response head (the body is the caller's to read or discard). */
@@ -52,10 +55,15 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
   const headers: Record<string, string> = { 'user-agent': 'anyad-vscode (huggingface_hub-compatible)', ...opts.headers };
   const idle = opts.idleTimeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) { reject(cancelled()); return; }
+    if (opts.signal?.aborted) {
+      reject(cancelled());
+      return;
+    }
     let req: http.ClientRequest | undefined;
     const fail = (e: unknown) => reject(e instanceof HubError ? e : connectionError(target, proxy, e as NodeJS.ErrnoException));
-    const onAbort = () => { req?.destroy(cancelled()); };
+    const onAbort = () => {
+      req?.destroy(cancelled());
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const send = (mod: typeof http | typeof https, reqOpts: https.RequestOptions) => {
       req = mod.request(reqOpts, (res) => {
@@ -75,19 +83,42 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
     };
     const base = { method: opts.method, headers, agent: false as const };
     if (!proxy) {
-      send(target.protocol === 'https:' ? https : http, { ...base, protocol: target.protocol, hostname: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || undefined, path: target.pathname + target.search });
+      send(target.protocol === 'https:' ? https : http, {
+        ...base,
+        protocol: target.protocol,
+        hostname: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port || undefined,
+        path: target.pathname + target.search,
+      });
       return;
     }
-    const proxyAuth = proxy.username ? { 'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}` } : {};
+    const proxyAuth = proxy.username
+      ? {
+          'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`,
+        }
+      : {};
     const proxyHost = { hostname: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80) };
     if (target.protocol === 'http:') {
       // Plain HTTP through a proxy: the request line carries the absolute URL.
-      send(proxy.protocol === 'https:' ? https : http, { ...base, ...proxyHost, path: target.href, headers: { ...headers, host: target.host, ...proxyAuth } });
+      send(proxy.protocol === 'https:' ? https : http, {
+        ...base,
+        ...proxyHost,
+        path: target.href,
+        headers: { ...headers, host: target.host, ...proxyAuth },
+      });
       return;
     }
     const authority = `${target.hostname}:${target.port || 443}`;
-    const connect = (proxy.protocol === 'https:' ? https : http).request({ ...proxyHost, method: 'CONNECT', path: authority, headers: { host: authority, ...proxyAuth }, agent: false });
-    connect.setTimeout(idle, () => connect.destroy(new HubError('hub/timeout', `no answer from the proxy ${proxy.host} for ${Math.round(idle / 1000)} s`)));
+    const connect = (proxy.protocol === 'https:' ? https : http).request({
+      ...proxyHost,
+      method: 'CONNECT',
+      path: authority,
+      headers: { host: authority, ...proxyAuth },
+      agent: false,
+    });
+    connect.setTimeout(idle, () =>
+      connect.destroy(new HubError('hub/timeout', `no answer from the proxy ${proxy.host} for ${Math.round(idle / 1000)} s`)),
+    );
     connect.on('error', fail);
     connect.on('connect', (res: http.IncomingMessage, socket: Socket) => {
       if (res.statusCode !== 200) {
@@ -96,7 +127,13 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
         return;
       }
       const servername = target.hostname.replace(/^\[|\]$/g, '');
-      send(https, { ...base, hostname: servername, port: target.port || 443, path: target.pathname + target.search, createConnection: () => tls.connect({ socket, servername }) });
+      send(https, {
+        ...base,
+        hostname: servername,
+        port: target.port || 443,
+        path: target.pathname + target.search,
+        createConnection: () => tls.connect({ socket, servername }),
+      });
     });
     connect.end();
   });
@@ -108,10 +145,18 @@ export function cancelled(): HubError {
 
 function connectionError(target: URL, proxy: URL | undefined, e: NodeJS.ErrnoException): HubError {
   const via = proxy ? ` via the proxy ${proxy.host}` : '';
-  const what = e.code === 'ECONNREFUSED' ? 'connection refused'
-    : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' ? 'host not found (offline?)'
-      : e.code ?? e.message;
-  return new HubError('hub/connection', `cannot reach ${target.host}${via}: ${what}; check the network (or HF_ENDPOINT), or work offline with HF_HUB_OFFLINE=1 and a populated cache`, undefined, { cause: e });
+  const what =
+    e.code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN'
+        ? 'host not found (offline?)'
+        : (e.code ?? e.message);
+  return new HubError(
+    'hub/connection',
+    `cannot reach ${target.host}${via}: ${what}; check the network (or HF_ENDPOINT), or work offline with HF_HUB_OFFLINE=1 and a populated cache`,
+    undefined,
+    { cause: e },
+  );
 }
 
 /** Reads a (small) response body to a string, e.g. an error page. */

@@ -26,9 +26,7 @@
  *   through the affine; x' is trained only through the bottleneck → decoder path (recon).
  */
 import { ConfigError } from '../errors';
-import {
-  type Tensor, add, concat, gather, mul, reduceMean, reshape, sqrt, sub, unsqueeze,
-} from '../graph';
+import { type Tensor, add, concat, gather, mul, reduceMean, reshape, sqrt, sub, unsqueeze } from '../graph';
 import { type GraphParams, toTokens } from './head';
 import type { WeightMap } from './headWeights';
 
@@ -116,7 +114,10 @@ const STD_EPS = 1e-12;
 export function alignmentLoss(f: Tensor, stats: ChannelStats): Tensor {
   const c = f.shape[1];
   if (f.rank !== 4 || stats.mean.length !== c || stats.std.length !== c) {
-    throw new ConfigError('config/alignment', `alignment statistics have ${stats.mean.length} channels but the features are [${f.shape.join(', ')}]`);
+    throw new ConfigError(
+      'config/alignment',
+      `alignment statistics have ${stats.mean.length} channels but the features are [${f.shape.join(', ')}]`,
+    );
   }
   const g = f.graph;
   const mean = reduceMean(f, [0, 2, 3], true);
@@ -145,7 +146,10 @@ export class ChannelStatsAccumulator {
   add(data: Float32Array, shape: readonly number[]): void {
     const [b, c, h, w] = shape;
     if (shape.length !== 4 || c !== this.channels || data.length !== b * c * h * w) {
-      throw new ConfigError('config/alignment', `expected [B, ${this.channels}, h, w] features, got shape [${shape.join(', ')}] with ${data.length} values`);
+      throw new ConfigError(
+        'config/alignment',
+        `expected [B, ${this.channels}, h, w] features, got shape [${shape.join(', ')}] with ${data.length} values`,
+      );
     }
     const plane = h * w;
     for (let i = 0; i < b; i++) {

@@ -151,7 +151,13 @@ const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
  */
 export function sha256File(path: string, opts: { maxBytes?: number; signal?: AbortSignal } = {}): FileChecksum {
   const hash = createHash('sha256');
-  const f = openRegularFile(path, { what: 'model file', maxBytes: opts.maxBytes ?? MAX_MODEL_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large' });
+  const f = openRegularFile(path, {
+    what: 'model file',
+    maxBytes: opts.maxBytes ?? MAX_MODEL_BYTES,
+    as: BundleError,
+    code: 'bundle/unreadable',
+    tooLargeCode: 'bundle/too-large',
+  });
   const buf = Buffer.allocUnsafe(Math.min(8 << 20, Math.max(1, f.size)));
   try {
     for (let off = 0; off < f.size; off += buf.length) {
@@ -169,7 +175,10 @@ export function sha256File(path: string, opts: { maxBytes?: number; signal?: Abo
 function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }
@@ -197,13 +206,15 @@ export function calibrateThresholds(
   quantile = THRESHOLD_QUANTILE,
 ): SubsetThresholds {
   if (!(quantile > 0 && quantile < 1)) throw new ConfigError('config/threshold', `threshold quantile must be in (0, 1), got ${quantile}`);
-  const entries: Array<[number, ArrayLike<number>]> = scoresBySubset instanceof Map
-    ? [...scoresBySubset.entries()]
-    : Object.entries(scoresBySubset).map(([k, v]) => [Number(k), v as ArrayLike<number>]);
+  const entries: Array<[number, ArrayLike<number>]> =
+    scoresBySubset instanceof Map
+      ? [...scoresBySubset.entries()]
+      : Object.entries(scoresBySubset).map(([k, v]) => [Number(k), v as ArrayLike<number>]);
   const out: SubsetThresholds = { quantile, method: 'linear', rule: 'anomalous when score > threshold', bySubset: {}, normalSlices: {} };
   for (const [id, scores] of entries.sort((a, b) => a[0] - b[0])) {
     if (!MODALITY_SUBSETS[id - 1] || !Number.isInteger(id)) throw new ConfigError('config/threshold', `subset id must be 1..7, got ${id}`);
-    if (scores.length === 0) throw new ConfigError('config/threshold', `no normal training scores for subset ${id} (${MODALITY_SUBSETS[id - 1].label})`);
+    if (scores.length === 0)
+      throw new ConfigError('config/threshold', `no normal training scores for subset ${id} (${MODALITY_SUBSETS[id - 1].label})`);
     const sorted = Float64Array.from(scores).sort();
     if (!sorted.every(Number.isFinite)) throw new ConfigError('config/threshold', `subset ${id} has non-finite scores`);
     out.bySubset[String(id)] = quantileLinear(sorted, quantile);
@@ -234,7 +245,11 @@ export function writeStaged<T>(dir: string, write: (tmp: string) => T): T {
   try {
     mkdirs(tmp);
     const out = write(tmp);
-    try { renameSync(tmp, dir); } catch (e) { throw fileError(e, dir, 'create folder'); }
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      throw fileError(e, dir, 'create folder');
+    }
     return out;
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
@@ -247,7 +262,11 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
   const headConfig = validateHeadConfig(contents.headConfig);
   const { resize: r, crop: c } = contents.geometry;
   if (!Number.isSafeInteger(r) || !Number.isSafeInteger(c) || c < 1 || c > r) {
-    throw new ConfigError('config/bundle', `preprocessing geometry needs integers 0 < crop <= resize, got resize ${r}, crop ${c}`, finalRoot);
+    throw new ConfigError(
+      'config/bundle',
+      `preprocessing geometry needs integers 0 < crop <= resize, got resize ${r}, crop ${c}`,
+      finalRoot,
+    );
   }
   const head: WeightMap = new Map();
   for (const [name] of headParamShapes(headConfig)) {
@@ -257,7 +276,13 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
   }
   const affine = pickAffineParams(contents.params);
 
-  const model = buildInferenceModel({ encoder: contents.encoder, head: { config: headConfig, params: head }, affine, batch: 'dynamic', size: c });
+  const model = buildInferenceModel({
+    encoder: contents.encoder,
+    head: { config: headConfig, params: head },
+    affine,
+    batch: 'dynamic',
+    size: c,
+  });
   const modelPath = join(root, BUNDLE_FILES.model);
   writeFileAtomic(modelPath, model);
 
@@ -271,18 +296,25 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
     format: 'anyad-model-bundle',
     schemaVersion: BUNDLE_SCHEMA_VERSION,
     createdAt: (contents.createdAt ?? new Date()).toISOString(),
-    ...(prov.kind === 'random-init' ? { warning: `${describeProvenance(prov)}: maps and scores of this model are not meaningful for real data` } : {}),
+    ...(prov.kind === 'random-init'
+      ? { warning: `${describeProvenance(prov)}: maps and scores of this model are not meaningful for real data` }
+      : {}),
     ...(contents.preset ? { preset: contents.preset } : {}),
     encoder: { config: contents.encoder.config, provenance: prov, description: describeProvenance(prov) },
     head: headConfig,
     modalityAffine: affine !== undefined,
     ...(contents.objective ? { objective: contents.objective } : {}),
     preprocessing: {
-      resize: r, crop: c, channels: [...CHANNELS],
-      steps: 'per channel: min-max to uint8 (truncated), PIL bilinear resize to resize×resize, /255, centre crop crop×crop, ImageNet mean/std; missing channels = 0',
+      resize: r,
+      crop: c,
+      channels: [...CHANNELS],
+      steps:
+        'per channel: min-max to uint8 (truncated), PIL bilinear resize to resize×resize, /255, centre crop crop×crop, ImageNet mean/std; missing channels = 0',
     },
     model: {
-      file: BUNDLE_FILES.model, batch: 'dynamic', inputSize: c,
+      file: BUNDLE_FILES.model,
+      batch: 'dynamic',
+      inputSize: c,
       inputs: { [INFERENCE_NAMES.image]: `float32 [batch,3,${c},${c}]`, [INFERENCE_NAMES.subset]: 'int64 [batch], subset id 1..7' },
       outputs: {
         [INFERENCE_NAMES.map]: `float32 [batch,1,${c},${c}] mean over groups of 1-cos(En,De), bilinear align_corners upsampled`,
@@ -293,7 +325,9 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
       scoreTopK: topKCount(EVAL_MAP_SIZE * EVAL_MAP_SIZE, SCORE_TOP_RATIO),
     },
     subsets: MODALITY_SUBSETS.map((s) => ({ id: s.id, label: s.label, channels: [...s.channels] })),
-    ...(contents.stats ? { fullModalityStats: contents.stats.map((s) => ({ mean: Array.from(s.mean), std: Array.from(s.std), count: s.count })) } : {}),
+    ...(contents.stats
+      ? { fullModalityStats: contents.stats.map((s) => ({ mean: Array.from(s.mean), std: Array.from(s.std), count: s.count })) }
+      : {}),
     ...(contents.thresholds ? { thresholds: contents.thresholds } : {}),
     ...(contents.training !== undefined ? { training: contents.training } : {}),
     ...(contents.metrics !== undefined ? { metrics: contents.metrics } : {}),
@@ -334,24 +368,51 @@ export async function loadBundleAsync(dir: string, opts: LoadBundleOptions = {})
       const hash = createHash('sha256');
       const path = join(m.root, f);
       let bytes = 0;
-      await readRegularFileAsync(path, { what: 'model file', maxBytes: MAX_MODEL_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large', signal: opts.signal, keep: false, onChunk: (c) => { hash.update(c); bytes += c.length; } });
+      await readRegularFileAsync(path, {
+        what: 'model file',
+        maxBytes: MAX_MODEL_BYTES,
+        as: BundleError,
+        code: 'bundle/unreadable',
+        tooLargeCode: 'bundle/too-large',
+        signal: opts.signal,
+        keep: false,
+        onChunk: (c) => {
+          hash.update(c);
+          bytes += c.length;
+        },
+      });
       checkFileSum(m, f, { sha256: hash.digest('hex'), bytes });
     }
   }
   return loadBundleParams(m);
 }
 
-interface ReadManifest { root: string; manifestPath: string; manifest: BundleManifest; warnings: string[] }
+interface ReadManifest {
+  root: string;
+  manifestPath: string;
+  manifest: BundleManifest;
+  warnings: string[];
+}
 
 function readBundleManifest(dir: string): ReadManifest {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new BundleError('bundle/not-found', 'no such model folder', root);
   const missing = Object.values(BUNDLE_FILES).filter((f) => !existsSync(join(root, f)));
   if (missing.length) {
-    throw new BundleError('bundle/missing-file', `not a complete AnyAD model bundle: ${missing.join(', ')} missing (a bundle holds ${Object.values(BUNDLE_FILES).join(', ')})`, root);
+    throw new BundleError(
+      'bundle/missing-file',
+      `not a complete AnyAD model bundle: ${missing.join(', ')} missing (a bundle holds ${Object.values(BUNDLE_FILES).join(', ')})`,
+      root,
+    );
   }
   const manifestPath = join(root, BUNDLE_FILES.manifest);
-  const text = readRegularTextFile(manifestPath, { what: 'manifest', maxBytes: MAX_MANIFEST_BYTES, as: BundleError, code: 'bundle/unreadable', tooLargeCode: 'bundle/too-large' });
+  const text = readRegularTextFile(manifestPath, {
+    what: 'manifest',
+    maxBytes: MAX_MANIFEST_BYTES,
+    as: BundleError,
+    code: 'bundle/unreadable',
+    tooLargeCode: 'bundle/too-large',
+  });
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -361,9 +422,15 @@ function readBundleManifest(dir: string): ReadManifest {
   const warnings: string[] = [];
   const manifest = validateManifest(raw, manifestPath);
   if (manifest.manifestSha256 === undefined) {
-    warnings.push(`${manifestPath}: the manifest has no checksum (written by an older AnyAD), so edits to it cannot be detected; retrain or re-export the model to add one`);
+    warnings.push(
+      `${manifestPath}: the manifest has no checksum (written by an older AnyAD), so edits to it cannot be detected; retrain or re-export the model to add one`,
+    );
   } else if (manifestChecksum(manifest) !== manifest.manifestSha256) {
-    throw new BundleError('bundle/manifest-tampered', 'the manifest was changed after the model was written (its manifestSha256 does not match its content): thresholds, sizes or checksums in it cannot be trusted; restore the original anyad.json or retrain', manifestPath);
+    throw new BundleError(
+      'bundle/manifest-tampered',
+      'the manifest was changed after the model was written (its manifestSha256 does not match its content): thresholds, sizes or checksums in it cannot be trusted; restore the original anyad.json or retrain',
+      manifestPath,
+    );
   }
   return { root, manifestPath, manifest, warnings };
 }
@@ -371,7 +438,11 @@ function readBundleManifest(dir: string): ReadManifest {
 function checkFileSum({ root, manifest }: ReadManifest, f: string, got: FileChecksum): void {
   const want = manifest.files[f];
   if (got.sha256 !== want.sha256) {
-    throw new BundleError('bundle/checksum', `checksum mismatch: ${got.bytes} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, the manifest expects ${want.bytes} bytes with ${want.sha256.slice(0, 12)}… (the file was changed or the bundle was written incompletely)`, join(root, f));
+    throw new BundleError(
+      'bundle/checksum',
+      `checksum mismatch: ${got.bytes} bytes with SHA-256 ${got.sha256.slice(0, 12)}…, the manifest expects ${want.bytes} bytes with ${want.sha256.slice(0, 12)}… (the file was changed or the bundle was written incompletely)`,
+      join(root, f),
+    );
   }
 }
 
@@ -386,55 +457,95 @@ function loadBundleParams({ root, manifest, warnings }: ReadManifest): LoadedBun
   }
   const head = loadHeadParams(file, manifest.head);
   const affineNames = [...file.tensors.keys()].filter((k) => k.startsWith('modality_affine.'));
-  const affine = manifest.modalityAffine ? pickAffineParams(new Map(affineNames.map((k) => [k, getFloat32(file, k, undefined, headPath)]))) : undefined;
-  if (manifest.modalityAffine && !affine) throw new BundleError('bundle/bad-head', 'the manifest says the model has a modality affine, but head.safetensors holds none', headPath);
+  const affine = manifest.modalityAffine
+    ? pickAffineParams(new Map(affineNames.map((k) => [k, getFloat32(file, k, undefined, headPath)])))
+    : undefined;
+  if (manifest.modalityAffine && !affine)
+    throw new BundleError(
+      'bundle/bad-head',
+      'the manifest says the model has a modality affine, but head.safetensors holds none',
+      headPath,
+    );
   // A NaN/Inf parameter would give NaN maps and scores that every threshold silently calls normal.
   for (const [name, t] of [...head.params, ...(affine ?? [])]) {
     const bad = t.data.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) throw new BundleError('bundle/non-finite', `parameter '${name}' holds a non-finite value (${t.data[bad]} at index ${bad}); the model is damaged, retrain it`, headPath);
+    if (bad >= 0)
+      throw new BundleError(
+        'bundle/non-finite',
+        `parameter '${name}' holds a non-finite value (${t.data[bad]} at index ${bad}); the model is damaged, retrain it`,
+        headPath,
+      );
   }
   return { dir: root, modelPath: join(root, BUNDLE_FILES.model), manifest, head, affine, warnings };
 }
 
 /** Sane ranges of the manifest's numbers: far beyond any real model, small enough to be safe to build. */
-const ENCODER_RANGES: Record<string, [number, number]> = { embedDim: [1, 8192], depth: [1, 128], numHeads: [1, 128], patchSize: [1, 64], registers: [0, 64] };
-const HEAD_RANGES: Record<string, [number, number]> = { dim: [1, 4096], heads: [1, 128], inpCount: [1, 256], decoderDepth: [2, 64], mlpRatio: [0, 64] };
+const ENCODER_RANGES: Record<string, [number, number]> = {
+  embedDim: [1, 8192],
+  depth: [1, 128],
+  numHeads: [1, 128],
+  patchSize: [1, 64],
+  registers: [0, 64],
+};
+const HEAD_RANGES: Record<string, [number, number]> = {
+  dim: [1, 4096],
+  heads: [1, 128],
+  inpCount: [1, 256],
+  decoderDepth: [2, 64],
+  mlpRatio: [0, 64],
+};
 
 /** Checks the manifest's shape; every message names the field. */
 function validateManifest(raw: unknown, file: string): BundleManifest {
-  const fail = (msg: string): never => { throw new BundleError('bundle/bad-manifest', msg, file); };
+  const fail = (msg: string): never => {
+    throw new BundleError('bundle/bad-manifest', msg, file);
+  };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('the manifest must be a JSON object');
   const m = raw as Record<string, unknown>;
   if (m.format !== 'anyad-model-bundle') fail(`'format' must be "anyad-model-bundle", got ${JSON.stringify(m.format)}`);
   if (m.schemaVersion !== BUNDLE_SCHEMA_VERSION) {
-    fail(typeof m.schemaVersion === 'number' && m.schemaVersion > BUNDLE_SCHEMA_VERSION
-      ? `bundle schema version ${m.schemaVersion} is newer than this AnyAD understands (${BUNDLE_SCHEMA_VERSION}); update the extension`
-      : `'schemaVersion' must be ${BUNDLE_SCHEMA_VERSION}, got ${JSON.stringify(m.schemaVersion)}`);
+    fail(
+      typeof m.schemaVersion === 'number' && m.schemaVersion > BUNDLE_SCHEMA_VERSION
+        ? `bundle schema version ${m.schemaVersion} is newer than this AnyAD understands (${BUNDLE_SCHEMA_VERSION}); update the extension`
+        : `'schemaVersion' must be ${BUNDLE_SCHEMA_VERSION}, got ${JSON.stringify(m.schemaVersion)}`,
+    );
   }
   const obj = (v: unknown, name: string): Record<string, unknown> => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`'${name}' must be an object`);
     return v as Record<string, unknown>;
   };
   const pre = obj(m.preprocessing, 'preprocessing');
-  if (!Number.isSafeInteger(pre.resize) || !Number.isSafeInteger(pre.crop) || (pre.crop as number) < 1 || (pre.crop as number) > (pre.resize as number) || (pre.resize as number) > MAX_IMAGE_SIZE) {
-    fail(`'preprocessing' needs integers 0 < crop <= resize <= ${MAX_IMAGE_SIZE}, got resize ${JSON.stringify(pre.resize)}, crop ${JSON.stringify(pre.crop)}`);
+  if (
+    !Number.isSafeInteger(pre.resize) ||
+    !Number.isSafeInteger(pre.crop) ||
+    (pre.crop as number) < 1 ||
+    (pre.crop as number) > (pre.resize as number) ||
+    (pre.resize as number) > MAX_IMAGE_SIZE
+  ) {
+    fail(
+      `'preprocessing' needs integers 0 < crop <= resize <= ${MAX_IMAGE_SIZE}, got resize ${JSON.stringify(pre.resize)}, crop ${JSON.stringify(pre.crop)}`,
+    );
   }
-  if (JSON.stringify(pre.channels) !== JSON.stringify(CHANNELS)) fail(`'preprocessing.channels' must be ${JSON.stringify(CHANNELS)}, got ${JSON.stringify(pre.channels)}`);
+  if (JSON.stringify(pre.channels) !== JSON.stringify(CHANNELS))
+    fail(`'preprocessing.channels' must be ${JSON.stringify(CHANNELS)}, got ${JSON.stringify(pre.channels)}`);
   const model = obj(m.model, 'model');
   // Bundles written before the symbolic batch say batch 1: they still run, one slice at a time.
-  if ((model.batch !== 1 && model.batch !== 'dynamic') || model.inputSize !== pre.crop) fail(`'model' must have batch "dynamic" (or 1, an older bundle) and inputSize = preprocessing.crop (${String(pre.crop)})`);
+  if ((model.batch !== 1 && model.batch !== 'dynamic') || model.inputSize !== pre.crop)
+    fail(`'model' must have batch "dynamic" (or 1, an older bundle) and inputSize = preprocessing.crop (${String(pre.crop)})`);
   const enc = obj(m.encoder, 'encoder');
   const encConfig = obj(enc.config, 'encoder.config');
   // Detection sizes its batches from these: each must be a sane number.
   for (const [k, [lo, hi]] of Object.entries(ENCODER_RANGES)) {
     const v = encConfig[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) fail(`'encoder.config.${k}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi)
+      fail(`'encoder.config.${k}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
   }
   obj(enc.provenance, 'encoder.provenance');
   const headIn = obj(m.head, 'head');
   for (const [k, [lo, hi]] of Object.entries(HEAD_RANGES)) {
     const v = headIn[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) fail(`'head.${k}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi)
+      fail(`'head.${k}' must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
   }
   try {
     validateHeadConfig(headIn as unknown as HeadConfig, file);
@@ -445,16 +556,25 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   const files = obj(m.files, 'files');
   for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
     const c = obj(files[f], `files.${f}`);
-    if (typeof c.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(c.sha256) || !Number.isSafeInteger(c.bytes) || (c.bytes as number) < 0 || (c.bytes as number) > MAX_MODEL_BYTES) fail(`'files.${f}' needs a hex sha256 and a byte count (at most ${MAX_MODEL_BYTES})`);
+    if (
+      typeof c.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(c.sha256) ||
+      !Number.isSafeInteger(c.bytes) ||
+      (c.bytes as number) < 0 ||
+      (c.bytes as number) > MAX_MODEL_BYTES
+    )
+      fail(`'files.${f}' needs a hex sha256 and a byte count (at most ${MAX_MODEL_BYTES})`);
   }
-  if (m.manifestSha256 !== undefined && (typeof m.manifestSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.manifestSha256))) fail(`'manifestSha256' must be a hex SHA-256`);
+  if (m.manifestSha256 !== undefined && (typeof m.manifestSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.manifestSha256)))
+    fail(`'manifestSha256' must be a hex SHA-256`);
   if (m.fullModalityStats !== undefined) {
     if (!Array.isArray(m.fullModalityStats)) fail(`'fullModalityStats' must be a list`);
     (m.fullModalityStats as unknown[]).forEach((g, i) => {
       const st = obj(g, `fullModalityStats[${i}]`);
       for (const key of ['mean', 'std'] as const) {
         const a = st[key];
-        if (!Array.isArray(a) || a.length > 4096 || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) fail(`'fullModalityStats[${i}].${key}' must be a list of finite numbers`);
+        if (!Array.isArray(a) || a.length > 4096 || !a.every((x) => typeof x === 'number' && Number.isFinite(x)))
+          fail(`'fullModalityStats[${i}].${key}' must be a list of finite numbers`);
       }
     });
   }
@@ -462,7 +582,8 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
     const t = obj(m.thresholds, 'thresholds');
     const by = obj(t.bySubset, 'thresholds.bySubset');
     for (const [k, v] of Object.entries(by)) {
-      if (!MODALITY_SUBSETS[Number(k) - 1] || typeof v !== 'number' || !Number.isFinite(v)) fail(`'thresholds.bySubset.${k}' must be a finite number for a subset id 1..7`);
+      if (!MODALITY_SUBSETS[Number(k) - 1] || typeof v !== 'number' || !Number.isFinite(v))
+        fail(`'thresholds.bySubset.${k}' must be a finite number for a subset id 1..7`);
     }
   }
   return m as unknown as BundleManifest;

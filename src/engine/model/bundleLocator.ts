@@ -36,11 +36,19 @@ export function findNewestBundle(root: string, maxDepth = 4): string | undefined
     }
     if (depth >= maxDepth) return;
     let entries: string[];
-    try { entries = readdirSync(dir); } catch { return; }
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
     for (const name of entries) {
       if (name.startsWith('.') || SKIP.has(name)) continue;
       const p = join(dir, name);
-      try { if (statSync(p).isDirectory()) walk(p, depth + 1); } catch { /* vanished or unreadable */ }
+      try {
+        if (statSync(p).isDirectory()) walk(p, depth + 1);
+      } catch {
+        /* vanished or unreadable */
+      }
     }
   };
   walk(root, 0);
@@ -48,7 +56,11 @@ export function findNewestBundle(root: string, maxDepth = 4): string | undefined
 }
 
 /** Resolution order: explicit setting → newest in the workspace roots → the shipped default. */
-export function locateBundle(opts: { explicit?: string; workspaceRoots: string[]; shippedDefault?: string }): { dir: string; source: 'setting' | 'workspace' | 'shipped' } | undefined {
+export function locateBundle(opts: {
+  explicit?: string;
+  workspaceRoots: string[];
+  shippedDefault?: string;
+}): { dir: string; source: 'setting' | 'workspace' | 'shipped' } | undefined {
   if (opts.explicit) return { dir: opts.explicit, source: 'setting' };
   let newest: { dir: string; t: number } | undefined;
   for (const root of opts.workspaceRoots) {

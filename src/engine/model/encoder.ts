@@ -7,8 +7,25 @@
  * the encoder is inference-only, and training caches its outputs.
  */
 import {
-  Graph, type Tensor, add, concat, conv, div, emitModel, expand, gelu, layerNorm, matmul, mul, reshape, slice, softmax,
-  split, sum, transpose, unsqueeze,
+  Graph,
+  type Tensor,
+  add,
+  concat,
+  conv,
+  div,
+  emitModel,
+  expand,
+  gelu,
+  layerNorm,
+  matmul,
+  mul,
+  reshape,
+  slice,
+  softmax,
+  split,
+  sum,
+  transpose,
+  unsqueeze,
 } from '../graph';
 import { GraphError } from '../errors';
 import { type EncoderBlockWeights, type EncoderWeights, type LinearWeights, describeProvenance } from './encoderWeights';
@@ -51,7 +68,10 @@ export function buildEncoder(g: Graph, x: Tensor, weights: EncoderWeights, opts:
     throw new GraphError('graph/encoder-input', `encoder input must be float32 [B, 3, H, W], got ${x.dtype}[${x.shape.join(', ')}]`);
   }
   if (weights.blocks.length < blocksUsed(cfg)) {
-    throw new GraphError('graph/encoder-weights', `the encoder weights hold ${weights.blocks.length} blocks, but target layer ${blocksUsed(cfg) - 1} needs ${blocksUsed(cfg)}`);
+    throw new GraphError(
+      'graph/encoder-weights',
+      `the encoder weights hold ${weights.blocks.length} blocks, but target layer ${blocksUsed(cfg) - 1} needs ${blocksUsed(cfg)}`,
+    );
   }
   const [b, , height, width] = x.shape;
   const [h, w] = patchGrid(height, width, cfg.patchSize);
@@ -81,14 +101,23 @@ export function buildEncoder(g: Graph, x: Tensor, weights: EncoderWeights, opts:
   // stack().mean() as Sum / k (the same sequential sum): onnxruntime's ReduceMean over a non-last axis is far slower.
   const mean = (ts: Tensor[]): Tensor => div(sum(ts), ts.length);
   const fused = g.scope('fused', () => mean(layers));
-  const en = cfg.fuseGroups.map((grp, k) => g.scope(`en${k}`, () => reshape(transpose(mean(grp.map((j) => layers[j])), [0, 2, 1]), [b, d, h, w])));
+  const en = cfg.fuseGroups.map((grp, k) =>
+    g.scope(`en${k}`, () => reshape(transpose(mean(grp.map((j) => layers[j])), [0, 2, 1]), [b, d, h, w])),
+  );
   return { layers, fused, en, tokens, grid: [h, w] };
 }
 
 type ConstFn = (name: string, data: Float32Array, shape: number[]) => Tensor;
 
 /** Patch embedding of x [B, 3, H, W] → tokens [B, n, D] (row-major patches), by either variant. */
-export function buildPatchEmbedding(g: Graph, x: Tensor, pe: LinearWeights, patchSize: number, variant: 'conv' | 'matmul', prefix = 'encoder'): Tensor {
+export function buildPatchEmbedding(
+  g: Graph,
+  x: Tensor,
+  pe: LinearWeights,
+  patchSize: number,
+  variant: 'conv' | 'matmul',
+  prefix = 'encoder',
+): Tensor {
   const [h, w] = patchGrid(x.shape[2], x.shape[3], patchSize);
   const c: ConstFn = (name, data, shape) => g.constant(data, shape, `${prefix}.${name}`);
   return variant === 'matmul' ? patchEmbedMatmul(x, pe, patchSize, h, w, c) : patchEmbedConv(x, pe, patchSize, h, w, c);
@@ -106,7 +135,10 @@ function patchEmbedMatmul(x: Tensor, pe: LinearWeights, p: number, h: number, w:
   const d = pe.bias.length;
   const b = x.shape[0];
   const patches = reshape(transpose(reshape(x, [b, 3, h, p, w, p]), [0, 2, 4, 1, 3, 5]), [b, h * w, 3 * p * p]);
-  return add(matmul(patches, c('patch_embed.weightT', transposed(pe.weight, d, 3 * p * p), [3 * p * p, d])), c('patch_embed.bias', pe.bias, [d]));
+  return add(
+    matmul(patches, c('patch_embed.weightT', transposed(pe.weight, d, 3 * p * p), [3 * p * p, d])),
+    c('patch_embed.bias', pe.bias, [d]),
+  );
 }
 
 /** torch Linear with the weight stored transposed ([in, out]) so no Transpose runs. */
@@ -147,7 +179,6 @@ function block(x: Tensor, bw: EncoderBlockWeights, heads: number, eps: number, c
   return add(y, scaled(mlp, bw.ls2, 'ls2.gamma'));
 }
 
-
 function transposed(m: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(m.length);
   for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) out[k * rows + r] = m[r * cols + k];
@@ -178,12 +209,21 @@ export function buildEncoderModel(weights: EncoderWeights, opts: EncoderModelOpt
   const outputs = buildEncoder(g, x, weights, opts);
   g.output(ENCODER_OUTPUTS.fused, outputs.fused);
   outputs.en.forEach((t, k) => g.output(ENCODER_OUTPUTS.en(k), t));
-  if (opts.layers) g.output(ENCODER_OUTPUTS.layers, concat(outputs.layers.map((l) => unsqueeze(l, 1)), 1));
+  if (opts.layers)
+    g.output(
+      ENCODER_OUTPUTS.layers,
+      concat(
+        outputs.layers.map((l) => unsqueeze(l, 1)),
+        1,
+      ),
+    );
   if (opts.tokens) g.output(ENCODER_OUTPUTS.tokens, outputs.tokens);
   return { graph: g, outputs };
 }
 
 /** ONNX bytes of `buildEncoderModel` (weights as initializers). */
 export function encoderModelBytes(weights: EncoderWeights, opts: EncoderModelOptions): Uint8Array {
-  return emitModel(buildEncoderModel(weights, opts).graph, { docString: `DINOv2 encoder (AnyAD features): ${describeProvenance(weights.provenance)}` });
+  return emitModel(buildEncoderModel(weights, opts).graph, {
+    docString: `DINOv2 encoder (AnyAD features): ${describeProvenance(weights.provenance)}`,
+  });
 }

@@ -19,8 +19,14 @@ import { ConfigError, SafetensorsError } from '../errors';
 import { MAX_SAFETENSORS_BYTES, type SafetensorsFile, type TensorEntry, parseSafetensors, toFloat32 } from '../safetensors';
 import { createRng, mixSeed } from '../util/random';
 import {
-  DEFAULT_FUSE_GROUPS, DEFAULT_TARGET_LAYERS, type VitConfig, type VitConfigHints, blocksUsed, headsForWidth,
-  validateVitConfig, vitHintsFromJson,
+  DEFAULT_FUSE_GROUPS,
+  DEFAULT_TARGET_LAYERS,
+  type VitConfig,
+  type VitConfigHints,
+  blocksUsed,
+  headsForWidth,
+  validateVitConfig,
+  vitHintsFromJson,
 } from './vitConfig';
 
 export type EncoderNaming = 'hf' | 'meta' | 'anyad-reference';
@@ -110,9 +116,13 @@ export interface LoadEncoderOptions {
 /** One-line label for reports; random init is unmistakable. */
 export function describeProvenance(p: EncoderProvenance): string {
   if (p.kind === 'random-init') return `RANDOM-INIT encoder (seed ${p.seed ?? '?'}; not pretrained — features carry no learned meaning)`;
-  const regs = p.checkpointRegisters !== undefined && p.checkpointRegisters !== p.registers
-    ? `${p.registers} of the checkpoint's ${p.checkpointRegisters} register tokens` : `${p.registers} register tokens`;
-  const name = p.hub ? `${p.hub.repo}@${p.hub.commit.slice(0, 12)}${p.hub.revision !== p.hub.commit ? ` (${p.hub.revision})` : ''}` : p.source ?? '<memory>';
+  const regs =
+    p.checkpointRegisters !== undefined && p.checkpointRegisters !== p.registers
+      ? `${p.registers} of the checkpoint's ${p.checkpointRegisters} register tokens`
+      : `${p.registers} register tokens`;
+  const name = p.hub
+    ? `${p.hub.repo}@${p.hub.commit.slice(0, 12)}${p.hub.revision !== p.hub.commit ? ` (${p.hub.revision})` : ''}`
+    : (p.source ?? '<memory>');
   return `pretrained encoder ${name} (${p.naming} naming, ${regs}${p.sha256 ? `, sha256 ${p.sha256.slice(0, 12)}…` : ''})`;
 }
 
@@ -135,7 +145,8 @@ function scheme(naming: EncoderNaming, prefix: string): NamingScheme {
   const esc = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   if (naming === 'hf') {
     return {
-      naming, prefix,
+      naming,
+      prefix,
       cls: `${prefix}embeddings.cls_token`,
       registers: `${prefix}embeddings.register_tokens`,
       pos: `${prefix}embeddings.position_embeddings`,
@@ -146,7 +157,8 @@ function scheme(naming: EncoderNaming, prefix: string): NamingScheme {
     };
   }
   return {
-    naming, prefix,
+    naming,
+    prefix,
     cls: `${prefix}cls_token`,
     registers: `${prefix}register_tokens`,
     pos: `${prefix}pos_embed`,
@@ -170,7 +182,11 @@ export function detectEncoderNaming(names: Iterable<string>, source?: string): {
     if (all.some((n) => s.blockPattern.test(n))) return found;
   }
   const shown = all.slice(0, 8).join(', ') + (all.length > 8 ? `, … (${all.length} tensors)` : '');
-  throw new SafetensorsError('safetensors/not-an-encoder', `no DINOv2 encoder found: expected 'cls_token' (Meta/AnyAD naming) or 'embeddings.cls_token' (Hugging Face) next to transformer blocks; the file has ${shown || 'no tensors'}`, source);
+  throw new SafetensorsError(
+    'safetensors/not-an-encoder',
+    `no DINOv2 encoder found: expected 'cls_token' (Meta/AnyAD naming) or 'embeddings.cls_token' (Hugging Face) next to transformer blocks; the file has ${shown || 'no tensors'}`,
+    source,
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -178,7 +194,13 @@ export function detectEncoderNaming(names: Iterable<string>, source?: string): {
 
 /** Reads an encoder checkpoint file (see the module comment for the namings). */
 export function loadEncoderWeights(path: string, opts: LoadEncoderOptions = {}): EncoderWeights {
-  const bytes = readRegularFile(path, { what: 'encoder weights', maxBytes: MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large' });
+  const bytes = readRegularFile(path, {
+    what: 'encoder weights',
+    maxBytes: MAX_SAFETENSORS_BYTES,
+    as: SafetensorsError,
+    code: 'safetensors/unreadable',
+    tooLargeCode: 'safetensors/too-large',
+  });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   return encoderWeightsFromSafetensors(parseSafetensors(bytes, path), { ...opts, source: path, sha256 });
 }
@@ -186,13 +208,22 @@ export function loadEncoderWeights(path: string, opts: LoadEncoderOptions = {}):
 /** loadEncoderWeights, reading the file in chunks so that `signal` (a Cancel) stops a long read. */
 export async function loadEncoderWeightsAsync(path: string, opts: LoadEncoderOptions = {}, signal?: AbortSignal): Promise<EncoderWeights> {
   const hash = createHash('sha256');
-  const bytes = await readRegularFileAsync(path, { what: 'encoder weights', maxBytes: MAX_SAFETENSORS_BYTES, as: SafetensorsError, code: 'safetensors/unreadable', tooLargeCode: 'safetensors/too-large', signal, onChunk: (c) => hash.update(c) });
+  const bytes = await readRegularFileAsync(path, {
+    what: 'encoder weights',
+    maxBytes: MAX_SAFETENSORS_BYTES,
+    as: SafetensorsError,
+    code: 'safetensors/unreadable',
+    tooLargeCode: 'safetensors/too-large',
+    signal,
+    onChunk: (c) => hash.update(c),
+  });
   return encoderWeightsFromSafetensors(parseSafetensors(bytes, path), { ...opts, source: path, sha256: hash.digest('hex') });
 }
 
 /** Converts a parsed safetensors checkpoint to encoder weights. */
 export function encoderWeightsFromSafetensors(
-  file: SafetensorsFile, opts: LoadEncoderOptions & { source?: string; sha256?: string } = {},
+  file: SafetensorsFile,
+  opts: LoadEncoderOptions & { source?: string; sha256?: string } = {},
 ): EncoderWeights {
   const source = opts.source;
   const { naming, prefix } = detectEncoderNaming(file.tensors.keys(), source);
@@ -202,13 +233,18 @@ export function encoderWeightsFromSafetensors(
   const entry = (name: string): TensorEntry => {
     const t = file.tensors.get(name);
     if (!t) throw new SafetensorsError('safetensors/missing-tensor', `${name}: missing (${label})`, source);
-    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) throw new SafetensorsError('safetensors/dtype', `${name}: expected a floating-point tensor, found ${t.dtype}`, source);
+    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
+      throw new SafetensorsError('safetensors/dtype', `${name}: expected a floating-point tensor, found ${t.dtype}`, source);
     return t;
   };
   const tensor = (name: string, shape: readonly number[]): Float32Array => {
     const t = entry(name);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new SafetensorsError('safetensors/shape-mismatch', `${name}: expected [${shape.join(', ')}], found [${t.shape.join(', ')}]`, source);
+      throw new SafetensorsError(
+        'safetensors/shape-mismatch',
+        `${name}: expected [${shape.join(', ')}], found [${t.shape.join(', ')}]`,
+        source,
+      );
     }
     return toFloat32(t, name);
   };
@@ -223,13 +259,21 @@ export function encoderWeightsFromSafetensors(
   }
   const patchShape = shapeOf(s.patchWeight);
   if (patchShape.length !== 4 || patchShape[0] !== d || patchShape[1] !== 3 || patchShape[2] !== patchShape[3]) {
-    throw new SafetensorsError('safetensors/shape-mismatch', `${s.patchWeight}: expected [${d}, 3, p, p], found [${patchShape.join(', ')}]`, source);
+    throw new SafetensorsError(
+      'safetensors/shape-mismatch',
+      `${s.patchWeight}: expected [${d}, 3, p, p], found [${patchShape.join(', ')}]`,
+      source,
+    );
   }
   const patchSize = patchShape[2];
   const posShape = shapeOf(s.pos);
   const posGrid = Math.round(Math.sqrt((posShape[1] ?? 0) - 1));
   if (posShape.length !== 3 || posShape[0] !== 1 || posShape[2] !== d || posGrid * posGrid + 1 !== posShape[1]) {
-    throw new SafetensorsError('safetensors/shape-mismatch', `${s.pos}: expected [1, 1 + G², ${d}] for a square grid G, found [${posShape.join(', ')}]`, source);
+    throw new SafetensorsError(
+      'safetensors/shape-mismatch',
+      `${s.pos}: expected [1, 1 + G², ${d}] for a square grid G, found [${posShape.join(', ')}]`,
+      source,
+    );
   }
   let depth = 0;
   for (const n of file.tensors.keys()) {
@@ -239,14 +283,19 @@ export function encoderWeightsFromSafetensors(
   const fc1Name = `${s.blockPrefix(0)}mlp.fc1.weight`;
   const hidden = shapeOf(fc1Name)[0];
   const hasLayerScale = file.tensors.has(`${s.blockPrefix(0)}${naming === 'hf' ? 'layer_scale1.lambda1' : 'ls1.gamma'}`);
-  const checkpointRegisters = file.tensors.has(s.registers) ? shapeOf(s.registers)[1] ?? 0 : 0;
+  const checkpointRegisters = file.tensors.has(s.registers) ? (shapeOf(s.registers)[1] ?? 0) : 0;
   if (file.tensors.has(s.registers)) {
     const rs = shapeOf(s.registers);
-    if (rs.length !== 3 || rs[0] !== 1 || rs[2] !== d) throw new SafetensorsError('safetensors/shape-mismatch', `${s.registers}: expected [1, R, ${d}], found [${rs.join(', ')}]`, source);
+    if (rs.length !== 3 || rs[0] !== 1 || rs[2] !== d)
+      throw new SafetensorsError('safetensors/shape-mismatch', `${s.registers}: expected [1, R, ${d}], found [${rs.join(', ')}]`, source);
   }
 
   const mismatch = (field: string, fromConfig: unknown, fromWeights: unknown): never => {
-    throw new ConfigError('config/vit-mismatch', `the encoder config says ${field} = ${JSON.stringify(fromConfig)} but the weights have ${JSON.stringify(fromWeights)}`, source);
+    throw new ConfigError(
+      'config/vit-mismatch',
+      `the encoder config says ${field} = ${JSON.stringify(fromConfig)} but the weights have ${JSON.stringify(fromWeights)}`,
+      source,
+    );
   };
   if (hints.embedDim !== undefined && hints.embedDim !== d) mismatch('embedDim', hints.embedDim, d);
   if (hints.patchSize !== undefined && hints.patchSize !== patchSize) mismatch('patchSize', hints.patchSize, patchSize);
@@ -254,30 +303,52 @@ export function encoderWeightsFromSafetensors(
   // A checkpoint may be trimmed to the blocks AnyAD uses, so it can hold fewer blocks than the config says.
   if (hints.depth !== undefined && hints.depth < depth) mismatch('depth', hints.depth, depth);
   if (hints.mlpRatio !== undefined && hints.mlpRatio * d !== hidden) mismatch('mlpRatio', hints.mlpRatio, hidden / d);
-  if (hints.registers !== undefined && hints.registers !== checkpointRegisters) mismatch('num_register_tokens', hints.registers, checkpointRegisters);
+  if (hints.registers !== undefined && hints.registers !== checkpointRegisters)
+    mismatch('num_register_tokens', hints.registers, checkpointRegisters);
   const numHeads = hints.numHeads ?? headsForWidth(d);
   if (numHeads === undefined) {
-    throw new ConfigError('config/vit-heads', `cannot tell the number of attention heads of a width-${d} encoder; pass a config JSON with num_attention_heads`, source);
+    throw new ConfigError(
+      'config/vit-heads',
+      `cannot tell the number of attention heads of a width-${d} encoder; pass a config JSON with num_attention_heads`,
+      source,
+    );
   }
   let registers = checkpointRegisters;
   if (opts.registers !== undefined) {
     if (opts.registers !== 0 && opts.registers !== checkpointRegisters) {
-      throw new ConfigError('config/registers', `registers: ${opts.registers} requested, but the checkpoint has ${checkpointRegisters} register tokens (use ${checkpointRegisters}, or 0 to drop them)`, source);
+      throw new ConfigError(
+        'config/registers',
+        `registers: ${opts.registers} requested, but the checkpoint has ${checkpointRegisters} register tokens (use ${checkpointRegisters}, or 0 to drop them)`,
+        source,
+      );
     }
     registers = opts.registers;
   }
-  const config = validateVitConfig({
-    embedDim: d, depth: hints.depth ?? depth, numHeads, patchSize, mlpRatio: hidden / d, registers,
-    lnEps: hints.lnEps ?? 1e-6, posGrid, layerScale: hasLayerScale,
-    targetLayers: [...(opts.targetLayers ?? hints.targetLayers ?? DEFAULT_TARGET_LAYERS)],
-    fuseGroups: (opts.fuseGroups ?? hints.fuseGroups ?? DEFAULT_FUSE_GROUPS).map((g) => [...g]),
-  }, source);
+  const config = validateVitConfig(
+    {
+      embedDim: d,
+      depth: hints.depth ?? depth,
+      numHeads,
+      patchSize,
+      mlpRatio: hidden / d,
+      registers,
+      lnEps: hints.lnEps ?? 1e-6,
+      posGrid,
+      layerScale: hasLayerScale,
+      targetLayers: [...(opts.targetLayers ?? hints.targetLayers ?? DEFAULT_TARGET_LAYERS)],
+      fuseGroups: (opts.fuseGroups ?? hints.fuseGroups ?? DEFAULT_FUSE_GROUPS).map((g) => [...g]),
+    },
+    source,
+  );
 
   // ---- tensors
   const blocks: EncoderBlockWeights[] = [];
   for (let i = 0; i < blocksUsed(config); i++) {
     const p = s.blockPrefix(i);
-    const lin = (name: string, out: number, inp: number): LinearWeights => ({ weight: tensor(`${p}${name}.weight`, [out, inp]), bias: tensor(`${p}${name}.bias`, [out]) });
+    const lin = (name: string, out: number, inp: number): LinearWeights => ({
+      weight: tensor(`${p}${name}.weight`, [out, inp]),
+      bias: tensor(`${p}${name}.bias`, [out]),
+    });
     const norm = (name: string): NormWeights => ({ weight: tensor(`${p}${name}.weight`, [d]), bias: tensor(`${p}${name}.bias`, [d]) });
     if (naming === 'hf') {
       const q = lin('attention.attention.query', d, d);
@@ -315,7 +386,12 @@ export function encoderWeightsFromSafetensors(
     patchEmbed: { weight: tensor(s.patchWeight, [d, 3, patchSize, patchSize]), bias: tensor(s.patchBias, [d]) },
     blocks,
     provenance: {
-      kind: 'pretrained', source, sha256: opts.sha256, naming, registers, checkpointRegisters,
+      kind: 'pretrained',
+      source,
+      sha256: opts.sha256,
+      naming,
+      registers,
+      checkpointRegisters,
     },
   };
 }
@@ -325,7 +401,9 @@ function configHints(file: SafetensorsFile, opts: LoadEncoderOptions, source?: s
   if (typeof opts.config === 'string') {
     let json: unknown;
     try {
-      json = JSON.parse(readRegularTextFile(opts.config, { what: 'encoder config', maxBytes: 1 << 20, as: ConfigError, code: 'config/vit-json' }));
+      json = JSON.parse(
+        readRegularTextFile(opts.config, { what: 'encoder config', maxBytes: 1 << 20, as: ConfigError, code: 'config/vit-json' }),
+      );
     } catch (e) {
       if (e instanceof ConfigError) throw e;
       throw new ConfigError('config/vit-json', `the encoder config is not valid JSON (${(e as Error).message})`, opts.config, { cause: e });
@@ -336,14 +414,23 @@ function configHints(file: SafetensorsFile, opts: LoadEncoderOptions, source?: s
   const meta = file.metadata.config;
   if (meta === undefined) return {};
   let json: unknown;
-  try { json = JSON.parse(meta); } catch { return {}; } // metadata is free-form; only a JSON object is a config
-  return typeof json === 'object' && json !== null && !Array.isArray(json) ? vitHintsFromJson(json, `${source ?? '<safetensors>'} (metadata config)`) : {};
+  try {
+    json = JSON.parse(meta);
+  } catch {
+    return {};
+  } // metadata is free-form; only a JSON object is a config
+  return typeof json === 'object' && json !== null && !Array.isArray(json)
+    ? vitHintsFromJson(json, `${source ?? '<safetensors>'} (metadata config)`)
+    : {};
 }
 
 function concatF32(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -380,7 +467,8 @@ export function createRandomEncoderWeights(config: VitConfig, seed: number): Enc
     return Float32Array.from({ length: n }, () => rng.range(lo, hi));
   };
   const linear = (ids: number[], out: number, inp: number, std: number): LinearWeights => ({
-    weight: normal([...ids, 0], out * inp, std, true), bias: normal([...ids, 1], out, 0.02),
+    weight: normal([...ids, 0], out * inp, std, true),
+    bias: normal([...ids, 1], out, 0.02),
   });
   const norm = (ids: number[]): NormWeights => ({ weight: shifted([...ids, 0], d, 1, 0.1), bias: normal([...ids, 1], d, 0.02) });
 

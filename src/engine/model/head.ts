@@ -14,8 +14,27 @@
  */
 import { ConfigError } from '../errors';
 import {
-  type Graph, type Tensor, add, concat, expand, gelu, l2Normalize, layerNorm, matmul, mul, reduceMean,
-  reduceMin, relu, reshape, softmax, split, stopGradient, sub, transpose, transposeLast2, unsqueeze,
+  type Graph,
+  type Tensor,
+  add,
+  concat,
+  expand,
+  gelu,
+  l2Normalize,
+  layerNorm,
+  matmul,
+  mul,
+  reduceMean,
+  reduceMin,
+  relu,
+  reshape,
+  softmax,
+  split,
+  stopGradient,
+  sub,
+  transpose,
+  transposeLast2,
+  unsqueeze,
 } from '../graph';
 import type { HeadConfig, WeightMap } from './headWeights';
 
@@ -45,7 +64,8 @@ export interface HeadOutputs {
 export function buildHead(g: Graph, inputs: { fused: Tensor }, params: GraphParams, cfg: HeadConfig): HeadOutputs {
   const x = inputs.fused;
   const [b, n, d] = x.shape;
-  if (x.rank !== 3 || d !== cfg.dim) throw new ConfigError('config/head', `head input must be [B, n, ${cfg.dim}], got [${x.shape.join(', ')}]`);
+  if (x.rank !== 3 || d !== cfg.dim)
+    throw new ConfigError('config/head', `head input must be [B, n, ${cfg.dim}], got [${x.shape.join(', ')}]`);
   const side = Math.round(Math.sqrt(n));
   if (side * side !== n) throw new ConfigError('config/head', `head input has ${n} tokens, not a square patch grid`);
   const p = (name: string): Tensor => {
@@ -72,7 +92,18 @@ export function buildHead(g: Graph, inputs: { fused: Tensor }, params: GraphPara
     // The reference reverses the decoder outputs, then fuses the first and second halves.
     const reversed = [...decBlocks].reverse();
     const half = cfg.decoderDepth / 2;
-    const fuse = (ts: Tensor[]): Tensor => toSpatial(reduceMean(concat(ts.map((t) => unsqueeze(t, 1)), 1), [1], false), side);
+    const fuse = (ts: Tensor[]): Tensor =>
+      toSpatial(
+        reduceMean(
+          concat(
+            ts.map((t) => unsqueeze(t, 1)),
+            1,
+          ),
+          [1],
+          false,
+        ),
+        side,
+      );
     const de: [Tensor, Tensor] = [fuse(reversed.slice(0, half)), fuse(reversed.slice(half))];
     return { inp, bottleneck, decBlocks, de, gatherLoss };
   });

@@ -37,13 +37,16 @@ export function headConfig(dim: number, heads: number, overrides: Partial<HeadCo
 }
 
 export function validateHeadConfig(cfg: HeadConfig, source?: string): HeadConfig {
-  const fail = (msg: string): never => { throw new ConfigError('config/head', msg, source); };
+  const fail = (msg: string): never => {
+    throw new ConfigError('config/head', msg, source);
+  };
   for (const key of ['dim', 'heads', 'inpCount', 'decoderDepth'] as const) {
     if (!Number.isSafeInteger(cfg[key]) || cfg[key] < 1) fail(`${key} must be a positive integer, got ${JSON.stringify(cfg[key])}`);
   }
   if (cfg.dim % cfg.heads !== 0) fail(`dim ${cfg.dim} is not divisible by heads ${cfg.heads}`);
   if (cfg.decoderDepth % 2 !== 0) fail(`decoderDepth must be even (its halves form De0 and De1), got ${cfg.decoderDepth}`);
-  if (!(cfg.mlpRatio > 0) || !Number.isSafeInteger(cfg.mlpRatio * cfg.dim)) fail(`mlpRatio ${cfg.mlpRatio} × dim ${cfg.dim} is not a positive integer`);
+  if (!(cfg.mlpRatio > 0) || !Number.isSafeInteger(cfg.mlpRatio * cfg.dim))
+    fail(`mlpRatio ${cfg.mlpRatio} × dim ${cfg.dim} is not a positive integer`);
   if (!(cfg.lnEps > 0)) fail(`lnEps must be > 0, got ${cfg.lnEps}`);
   return cfg;
 }
@@ -52,13 +55,23 @@ export function validateHeadConfig(cfg: HeadConfig, source?: string): HeadConfig
 const HEAD_CONFIG_KEY = 'anyad_head_config';
 
 type Kind = 'linearWeight' | 'bias' | 'lnWeight' | 'lnBias' | 'learnScale' | 'inp';
-interface ParamSpec { name: string; shape: number[]; kind: Kind }
+interface ParamSpec {
+  name: string;
+  shape: number[];
+  kind: Kind;
+}
 
 function linear(prefix: string, out: number, inp: number): ParamSpec[] {
-  return [{ name: `${prefix}.weight`, shape: [out, inp], kind: 'linearWeight' }, { name: `${prefix}.bias`, shape: [out], kind: 'bias' }];
+  return [
+    { name: `${prefix}.weight`, shape: [out, inp], kind: 'linearWeight' },
+    { name: `${prefix}.bias`, shape: [out], kind: 'bias' },
+  ];
 }
 function layerNorm(prefix: string, d: number): ParamSpec[] {
-  return [{ name: `${prefix}.weight`, shape: [d], kind: 'lnWeight' }, { name: `${prefix}.bias`, shape: [d], kind: 'lnBias' }];
+  return [
+    { name: `${prefix}.weight`, shape: [d], kind: 'lnWeight' },
+    { name: `${prefix}.bias`, shape: [d], kind: 'lnBias' },
+  ];
 }
 
 /** Every head parameter with its shape, in the reference module order. */
@@ -67,18 +80,25 @@ function headParamSpecs(cfg: HeadConfig): ParamSpec[] {
   const hidden = cfg.mlpRatio * d;
   const mlp = (p: string): ParamSpec[] => [...linear(`${p}.mlp.fc1`, hidden, d), ...linear(`${p}.mlp.fc2`, d, hidden)];
   const specs: ParamSpec[] = [
-    ...linear('bottleneck.0.fc1', hidden, d), ...linear('bottleneck.0.fc2', d, hidden),
+    ...linear('bottleneck.0.fc1', hidden, d),
+    ...linear('bottleneck.0.fc2', d, hidden),
     ...layerNorm('aggregation.0.norm1', d),
-    ...linear('aggregation.0.attn.q', d, d), ...linear('aggregation.0.attn.kv', 2 * d, d), ...linear('aggregation.0.attn.proj', d, d),
-    ...layerNorm('aggregation.0.norm2', d), ...mlp('aggregation.0'),
+    ...linear('aggregation.0.attn.q', d, d),
+    ...linear('aggregation.0.attn.kv', 2 * d, d),
+    ...linear('aggregation.0.attn.proj', d, d),
+    ...layerNorm('aggregation.0.norm2', d),
+    ...mlp('aggregation.0'),
   ];
   for (let k = 0; k < cfg.decoderDepth; k++) {
     const p = `decoder.${k}`;
     specs.push(
       ...layerNorm(`${p}.norm1`, d),
       { name: `${p}.attn.learn_scale`, shape: [cfg.heads, 1, 1], kind: 'learnScale' },
-      ...linear(`${p}.attn.q`, d, d), ...linear(`${p}.attn.kv`, 2 * d, d), ...linear(`${p}.attn.proj`, d, d),
-      ...layerNorm(`${p}.norm2`, d), ...mlp(p),
+      ...linear(`${p}.attn.q`, d, d),
+      ...linear(`${p}.attn.kv`, 2 * d, d),
+      ...linear(`${p}.attn.proj`, d, d),
+      ...layerNorm(`${p}.norm2`, d),
+      ...mlp(p),
     );
   }
   specs.push({ name: 'prototype_token', shape: [cfg.inpCount, d], kind: 'inp' });
@@ -124,18 +144,30 @@ export function initHeadParams(cfg: HeadConfig, seed: number): WeightMap {
 export function inferHeadConfig(file: SafetensorsFile, source = '<safetensors>'): HeadConfig {
   const shapeOf = (name: string): number[] => {
     const t = file.tensors.get(name);
-    if (!t) throw new SafetensorsError('safetensors/missing-tensor', `tensor '${name}' is missing: this is not an AnyAD/INP-Former head checkpoint (reference state_dict names expected)`, source);
+    if (!t)
+      throw new SafetensorsError(
+        'safetensors/missing-tensor',
+        `tensor '${name}' is missing: this is not an AnyAD/INP-Former head checkpoint (reference state_dict names expected)`,
+        source,
+      );
     return t.shape;
   };
   const inp = shapeOf('prototype_token');
   const scale = shapeOf('decoder.0.attn.learn_scale');
   const fc1 = shapeOf('bottleneck.0.fc1.weight');
   if (inp.length !== 2 || scale.length !== 3 || fc1.length !== 2) {
-    throw new SafetensorsError('safetensors/shape-mismatch', `head tensors have unexpected ranks: prototype_token [${inp}], decoder.0.attn.learn_scale [${scale}], bottleneck.0.fc1.weight [${fc1}]`, source);
+    throw new SafetensorsError(
+      'safetensors/shape-mismatch',
+      `head tensors have unexpected ranks: prototype_token [${inp}], decoder.0.attn.learn_scale [${scale}], bottleneck.0.fc1.weight [${fc1}]`,
+      source,
+    );
   }
   let depth = 0;
   while (file.tensors.has(`decoder.${depth}.attn.learn_scale`)) depth++;
-  return validateHeadConfig({ dim: inp[1], heads: scale[0], inpCount: inp[0], decoderDepth: depth, mlpRatio: fc1[0] / inp[1], lnEps: savedLnEps(file) ?? 1e-8 }, source);
+  return validateHeadConfig(
+    { dim: inp[1], heads: scale[0], inpCount: inp[0], decoderDepth: depth, mlpRatio: fc1[0] / inp[1], lnEps: savedLnEps(file) ?? 1e-8 },
+    source,
+  );
 }
 
 /** The LayerNorm epsilon recorded by saveHeadParams (tensors cannot tell it); undefined in reference files. */
@@ -163,7 +195,11 @@ export function loadHeadParams(file: SafetensorsFile | string, expected?: HeadCo
   const params: WeightMap = new Map();
   for (const s of headParamSpecs(config)) {
     if (!st.tensors.has(s.name)) {
-      throw new SafetensorsError('safetensors/missing-tensor', `head weight '${s.name}' (shape [${s.shape.join(', ')}]) is missing`, source);
+      throw new SafetensorsError(
+        'safetensors/missing-tensor',
+        `head weight '${s.name}' (shape [${s.shape.join(', ')}]) is missing`,
+        source,
+      );
     }
     params.set(s.name, { shape: s.shape, data: getFloat32(st, s.name, s.shape, source).data });
   }

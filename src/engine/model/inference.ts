@@ -16,7 +16,22 @@
  */
 import { ConfigError } from '../errors';
 import {
-  Graph, SYMBOLIC_BATCH_SENTINEL, type Tensor, add, clip, conv, div, emitModel, matmul, mul, reshape, resize, sqrt, sub, topK, transpose,
+  Graph,
+  SYMBOLIC_BATCH_SENTINEL,
+  type Tensor,
+  add,
+  clip,
+  conv,
+  div,
+  emitModel,
+  matmul,
+  mul,
+  reshape,
+  resize,
+  sqrt,
+  sub,
+  topK,
+  transpose,
 } from '../graph';
 import { EVAL_MAP_SIZE, SCORE_TOP_RATIO, referenceGaussianKernel, topKCount } from '../eval';
 import { AFFINE_GROUPS, affineParamNames, applyModalityAffine } from './alignment';
@@ -57,7 +72,8 @@ export function pickAffineParams(params: ReadonlyMap<string, { shape: readonly n
     }
   }
   if (out.size === 0) return undefined;
-  if (out.size !== 2 * AFFINE_GROUPS) throw new ConfigError('config/affine', `the modality affine is incomplete: found ${[...out.keys()].join(', ')}`);
+  if (out.size !== 2 * AFFINE_GROUPS)
+    throw new ConfigError('config/affine', `the modality affine is incomplete: found ${[...out.keys()].join(', ')}`);
   return out;
 }
 
@@ -71,13 +87,18 @@ export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
   if (!Number.isSafeInteger(c) || c < cfg.patchSize || c % cfg.patchSize !== 0) {
     throw new ConfigError('config/inference', `input size ${c} must be a positive multiple of the patch size ${cfg.patchSize}`);
   }
-  if (head.dim !== cfg.embedDim) throw new ConfigError('config/inference', `the head is ${head.dim} wide but the encoder's features are ${cfg.embedDim} wide`);
-  if (cfg.fuseGroups.length !== 2) throw new ConfigError('config/inference', `AnyAD needs exactly 2 encoder groups, the encoder config has ${cfg.fuseGroups.length}`);
+  if (head.dim !== cfg.embedDim)
+    throw new ConfigError('config/inference', `the head is ${head.dim} wide but the encoder's features are ${cfg.embedDim} wide`);
+  if (cfg.fuseGroups.length !== 2)
+    throw new ConfigError('config/inference', `AnyAD needs exactly 2 encoder groups, the encoder config has ${cfg.fuseGroups.length}`);
   const headWeights: WeightMap = new Map();
   for (const [name, shape] of headParamShapes(head)) {
     const t = spec.head.params.get(name);
     if (!t || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new ConfigError('config/inference', `head parameter '${name}' must be [${shape.join(', ')}], got ${t ? `[${t.shape.join(', ')}]` : 'nothing'}`);
+      throw new ConfigError(
+        'config/inference',
+        `head parameter '${name}' must be [${shape.join(', ')}], got ${t ? `[${t.shape.join(', ')}]` : 'nothing'}`,
+      );
     }
     headWeights.set(name, t);
   }
@@ -99,7 +120,9 @@ export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
 
   const map = g.scope('map', () => {
     // Per group 1 − cos over channels [B,1,s,s], upsampled (align_corners) to C, then averaged.
-    const up = en.map((e, k) => resize(reshape(sub(1, batchInvariantCosine(g, e, de[k])), [b, 1, s, s]), { mode: 'bilinear', alignCorners: true, size: [c, c] }));
+    const up = en.map((e, k) =>
+      resize(reshape(sub(1, batchInvariantCosine(g, e, de[k])), [b, 1, s, s]), { mode: 'bilinear', alignCorners: true, size: [c, c] }),
+    );
     return div(add(up[0], up[1]), 2);
   });
   const m = EVAL_MAP_SIZE;
@@ -109,7 +132,9 @@ export function buildInferenceGraph(spec: InferenceModelSpec): InferenceGraph {
   });
   const k = topKCount(m * m, SCORE_TOP_RATIO);
   // The top-k sum as a MatMul by ones, for the same reason as batchInvariantCosine.
-  const score = g.scope('score', () => reshape(div(matmul(topK(reshape(map256, [b, m * m]), k, 1)[0], g.constant(new Float32Array(k).fill(1), [k, 1])), k), [b]));
+  const score = g.scope('score', () =>
+    reshape(div(matmul(topK(reshape(map256, [b, m * m]), k, 1)[0], g.constant(new Float32Array(k).fill(1), [k, 1])), k), [b]),
+  );
   g.output(INFERENCE_NAMES.map, map);
   g.output(INFERENCE_NAMES.map256, map256);
   g.output(INFERENCE_NAMES.score, score);

@@ -9,8 +9,21 @@
  */
 import { ConfigError } from '../errors';
 import {
-  Graph, type Tensor, add, cosineSimilarity, div, grad, mul, pow, reduceMean, reshape, scaleGradient,
-  stopGradient, sub, sum, unsqueeze,
+  Graph,
+  type Tensor,
+  add,
+  cosineSimilarity,
+  div,
+  grad,
+  mul,
+  pow,
+  reduceMean,
+  reshape,
+  scaleGradient,
+  stopGradient,
+  sub,
+  sum,
+  unsqueeze,
 } from '../graph';
 import { type ChannelStats, alignmentLoss, applyModalityAffine } from './alignment';
 import { type GraphParams, type HeadOutputs, addGraphParams, buildHead } from './head';
@@ -33,7 +46,8 @@ export interface ReconLossOptions {
  */
 export function adaptiveCosineLoss(en: readonly Tensor[], de: readonly Tensor[], opts: ReconLossOptions = {}): Tensor {
   const gamma = opts.gamma ?? 3;
-  if (en.length === 0 || en.length !== de.length) throw new ConfigError('config/loss', `need as many encoder as decoder groups (got ${en.length} and ${de.length})`);
+  if (en.length === 0 || en.length !== de.length)
+    throw new ConfigError('config/loss', `need as many encoder as decoder groups (got ${en.length} and ${de.length})`);
   const terms = en.map((e, i) => {
     const target = stopGradient(e);
     let d = de[i];
@@ -61,12 +75,20 @@ export interface ObjectiveConfig {
 }
 
 export const DEFAULT_OBJECTIVE: Readonly<ObjectiveConfig> = Object.freeze({
-  lambdaGather: 0.2, lambdaAlign: 0.2, alignGroups: [1], modalityAffine: true, recon: {},
+  lambdaGather: 0.2,
+  lambdaAlign: 0.2,
+  alignGroups: [1],
+  modalityAffine: true,
+  recon: {},
 });
 
 /** The reference's effective training loss: recon + 0.2·gather, no affine, no alignment term. */
 export const REFERENCE_OBJECTIVE: Readonly<ObjectiveConfig> = Object.freeze({
-  lambdaGather: 0.2, lambdaAlign: 0, alignGroups: [1], modalityAffine: false, recon: {},
+  lambdaGather: 0.2,
+  lambdaAlign: 0,
+  alignGroups: [1],
+  modalityAffine: false,
+  recon: {},
 });
 
 /** A fresh (mutable, unshared) copy of an objective such as DEFAULT_OBJECTIVE, with overrides. */
@@ -100,14 +122,20 @@ export interface Objective {
  * for each group in cfg.alignGroups when λ2 > 0.
  */
 export function buildObjective(
-  g: Graph, inputs: ObjectiveInputs, params: GraphParams, headCfg: HeadConfig, cfg: ObjectiveConfig,
+  g: Graph,
+  inputs: ObjectiveInputs,
+  params: GraphParams,
+  headCfg: HeadConfig,
+  cfg: ObjectiveConfig,
   stats: ReadonlyArray<ChannelStats | undefined> = [],
 ): Objective {
   let headInput = inputs.fused;
   let statFeatures: readonly Tensor[] = inputs.en;
   if (cfg.modalityAffine) {
     if (!inputs.subset) throw new ConfigError('config/objective', 'the modality affine needs the per-sample subset input');
-    const affine = g.scope('modality_affine', () => applyModalityAffine({ fused: inputs.fused, en: inputs.en, subset: inputs.subset! }, params));
+    const affine = g.scope('modality_affine', () =>
+      applyModalityAffine({ fused: inputs.fused, en: inputs.en, subset: inputs.subset! }, params),
+    );
     headInput = affine.headInput;
     statFeatures = affine.enAffine;
   }
@@ -117,13 +145,24 @@ export function buildObjective(
   let align: Tensor | null = null;
   if (cfg.lambdaAlign !== 0) {
     if (cfg.alignGroups.length === 0) throw new ConfigError('config/objective', 'lambdaAlign > 0 but no alignGroups are given');
-    align = g.scope('align', () => div(sum(cfg.alignGroups.map((grp) => {
-      const f = statFeatures[grp];
-      const s = stats[grp];
-      if (!f) throw new ConfigError('config/objective', `alignGroups names group ${grp}, but there are ${statFeatures.length} encoder groups`);
-      if (!s) throw new ConfigError('config/objective', `no full-modality statistics were given for encoder group ${grp}`);
-      return alignmentLoss(f, s);
-    })), cfg.alignGroups.length));
+    align = g.scope('align', () =>
+      div(
+        sum(
+          cfg.alignGroups.map((grp) => {
+            const f = statFeatures[grp];
+            const s = stats[grp];
+            if (!f)
+              throw new ConfigError(
+                'config/objective',
+                `alignGroups names group ${grp}, but there are ${statFeatures.length} encoder groups`,
+              );
+            if (!s) throw new ConfigError('config/objective', `no full-modality statistics were given for encoder group ${grp}`);
+            return alignmentLoss(f, s);
+          }),
+        ),
+        cfg.alignGroups.length,
+      ),
+    );
     total = add(total, mul(align, cfg.lambdaAlign));
   }
   return { head, headInput, recon, gather: head.gatherLoss, align, total };
@@ -131,8 +170,14 @@ export function buildObjective(
 
 /** Input and output names of the training graph (parameters are inputs named as themselves, gradients 'grad.<name>'). */
 export const TRAINING_GRAPH_NAMES = Object.freeze({
-  fused: 'fused', en0: 'en0', en1: 'en1', subset: 'subset',
-  loss: 'loss', recon: 'loss.recon', gather: 'loss.gather', align: 'loss.align',
+  fused: 'fused',
+  en0: 'en0',
+  en1: 'en1',
+  subset: 'subset',
+  loss: 'loss',
+  recon: 'loss.recon',
+  gather: 'loss.gather',
+  align: 'loss.align',
 });
 
 export interface TrainingGraphSpec {

@@ -14,7 +14,10 @@ export const POS_INTERPOLATE_OFFSET = 0.1;
 
 /** Patch-grid size [rows, cols] of an H×W input; throws when a side is not a multiple of the patch. */
 export function patchGrid(height: number, width: number, patchSize: number): [number, number] {
-  for (const [name, v] of [['height', height], ['width', width]] as const) {
+  for (const [name, v] of [
+    ['height', height],
+    ['width', width],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < patchSize || v % patchSize !== 0) {
       throw new ConfigError('config/image-size', `image ${name} ${v} must be a positive multiple of the patch size ${patchSize}`);
     }
@@ -29,12 +32,20 @@ export function patchGrid(height: number, width: number, patchSize: number): [nu
  * as the reference does.
  */
 export function interpolatePosEmbed(
-  table: Float32Array, embedDim: number, posGrid: number, height: number, width: number, patchSize: number,
+  table: Float32Array,
+  embedDim: number,
+  posGrid: number,
+  height: number,
+  width: number,
+  patchSize: number,
 ): Float32Array {
   const d = embedDim;
   const g = posGrid;
   if (table.length !== (1 + g * g) * d) {
-    throw new ConfigError('config/pos-embed', `position embedding has ${table.length} values, expected (1 + ${g}²)·${d} = ${(1 + g * g) * d}`);
+    throw new ConfigError(
+      'config/pos-embed',
+      `position embedding has ${table.length} values, expected (1 + ${g}²)·${d} = ${(1 + g * g) * d}`,
+    );
   }
   const [h, w] = patchGrid(height, width, patchSize);
   if (h * w === g * g && height === width) return table.slice();

@@ -32,11 +32,28 @@ export const MODEL_PRESET_NAMES: readonly ModelPresetName[] = Object.freeze(['ti
 export function modelPreset(name: string): ModelPreset {
   switch (name) {
     case 'tiny-cpu':
-      return { name, description: 'tiny ViT (D 64, 10 blocks) at 112 px from 128: tests and offline demos with random-init weights', encoder: vitPreset('tiny'), geometry: { resize: 128, crop: 112 } };
+      return {
+        name,
+        description: 'tiny ViT (D 64, 10 blocks) at 112 px from 128: tests and offline demos with random-init weights',
+        encoder: vitPreset('tiny'),
+        geometry: { resize: 128, crop: 112 },
+      };
     case 'cpu':
-      return { name, description: 'DINOv2 ViT-S/14 at 224 px from 256: the laptop preset', encoder: vitPreset('small'), geometry: { resize: 256, crop: 224 }, checkpoint: 'facebook/dinov2-with-registers-small' };
+      return {
+        name,
+        description: 'DINOv2 ViT-S/14 at 224 px from 256: the laptop preset',
+        encoder: vitPreset('small'),
+        geometry: { resize: 256, crop: 224 },
+        checkpoint: 'facebook/dinov2-with-registers-small',
+      };
     case 'paper':
-      return { name, description: 'DINOv2 ViT-B/14 at 392 px from 448: the paper\'s setting', encoder: vitPreset('base'), geometry: { resize: 448, crop: 392 }, checkpoint: 'facebook/dinov2-with-registers-base' };
+      return {
+        name,
+        description: "DINOv2 ViT-B/14 at 392 px from 448: the paper's setting",
+        encoder: vitPreset('base'),
+        geometry: { resize: 448, crop: 392 },
+        checkpoint: 'facebook/dinov2-with-registers-base',
+      };
     default:
       throw new ConfigError('config/model-preset', `unknown model preset '${name}' (known: ${MODEL_PRESET_NAMES.join(', ')})`);
   }

@@ -9,7 +9,15 @@
  * writes its node placements only to the process's stderr).
  */
 import { emitModel } from '../graph';
-import { type ExecutionProviderName, type Feed, type ProviderChoice, type Session, createSession, releaseSession, run } from '../graph/runtime';
+import {
+  type ExecutionProviderName,
+  type Feed,
+  type ProviderChoice,
+  type Session,
+  createSession,
+  releaseSession,
+  run,
+} from '../graph/runtime';
 import { createRng } from '../util/random';
 import { type ChannelStats, initModalityAffine } from './alignment';
 import { createRandomEncoderWeights } from './encoderWeights';
@@ -25,7 +33,10 @@ export interface CheckModel {
 }
 
 /** The detection model (batch `detectBatch`) and the training-step model (batch `trainBatch`) of a preset. */
-export function buildCheckModels(presetName: string, opts: { detectBatch?: number; trainBatch?: number; seed?: number } = {}): { detect: CheckModel; train: CheckModel } {
+export function buildCheckModels(
+  presetName: string,
+  opts: { detectBatch?: number; trainBatch?: number; seed?: number } = {},
+): { detect: CheckModel; train: CheckModel } {
   const preset = modelPreset(presetName);
   const seed = opts.seed ?? 7;
   const c = preset.geometry.crop;
@@ -40,7 +51,10 @@ export function buildCheckModels(presetName: string, opts: { detectBatch?: numbe
   const bd = opts.detectBatch ?? 1;
   const detect: CheckModel = {
     bytes: buildInferenceModel({ encoder, head: { config: cfg, params }, affine, batch: bd, size: c }),
-    feeds: { [INFERENCE_NAMES.image]: normal(bd * 3 * c * c), [INFERENCE_NAMES.subset]: BigInt64Array.from({ length: bd }, (_, i) => BigInt(1 + ((i + 6) % 7))) },
+    feeds: {
+      [INFERENCE_NAMES.image]: normal(bd * 3 * c * c),
+      [INFERENCE_NAMES.subset]: BigInt64Array.from({ length: bd }, (_, i) => BigInt(1 + ((i + 6) % 7))),
+    },
     shapes: { [INFERENCE_NAMES.image]: [bd, 3, c, c], [INFERENCE_NAMES.subset]: [bd] },
   };
 
@@ -49,20 +63,37 @@ export function buildCheckModels(presetName: string, opts: { detectBatch?: numbe
   const weights = new Map(params);
   for (const [k, v] of affine) weights.set(k, v);
   // Statistics away from the features' own so the alignment loss has a real gradient.
-  const stats: ChannelStats[] = [0, 1].map(() => ({ mean: normal(d).map((v) => 0.1 * v), std: normal(d).map((v) => 1 + 0.1 * Math.abs(v)), count: 1 }));
+  const stats: ChannelStats[] = [0, 1].map(() => ({
+    mean: normal(d).map((v) => 0.1 * v),
+    std: normal(d).map((v) => 1 + 0.1 * Math.abs(v)),
+    count: 1,
+  }));
   const { graph } = buildTrainingGraph({ batch: b, side: s, head: cfg, weights, objective: copyObjective(DEFAULT_OBJECTIVE), stats });
   const N = TRAINING_GRAPH_NAMES;
   const feeds: Record<string, Feed> = {
-    [N.fused]: normal(b * s * s * d), [N.en0]: normal(b * d * s * s), [N.en1]: normal(b * d * s * s),
+    [N.fused]: normal(b * s * s * d),
+    [N.en0]: normal(b * d * s * s),
+    [N.en1]: normal(b * d * s * s),
     [N.subset]: BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)),
   };
-  const shapes: Record<string, readonly number[]> = { [N.fused]: [b, s * s, d], [N.en0]: [b, d, s, s], [N.en1]: [b, d, s, s], [N.subset]: [b] };
-  for (const [k, v] of weights) { feeds[k] = v.data; shapes[k] = v.shape; }
+  const shapes: Record<string, readonly number[]> = {
+    [N.fused]: [b, s * s, d],
+    [N.en0]: [b, d, s, s],
+    [N.en1]: [b, d, s, s],
+    [N.subset]: [b],
+  };
+  for (const [k, v] of weights) {
+    feeds[k] = v.data;
+    shapes[k] = v.shape;
+  }
   return { detect, train: { bytes: emitModel(graph, { paramsAs: 'inputs' }), feeds, shapes } };
 }
 
 /** max over outputs of max|a − b| / max|a| (a = reference). Non-finite values count as disagreement (Infinity). */
-export function maxRelativeDifference(ref: Record<string, ArrayLike<number>>, other: Record<string, ArrayLike<number>>): { maxRel: number; worst: string } {
+export function maxRelativeDifference(
+  ref: Record<string, ArrayLike<number>>,
+  other: Record<string, ArrayLike<number>>,
+): { maxRel: number; worst: string } {
   let maxRel = 0;
   let worst = '';
   for (const [name, a] of Object.entries(ref)) {
@@ -79,7 +110,10 @@ export function maxRelativeDifference(ref: Record<string, ArrayLike<number>>, ot
     }
     // An all-zero output must stay all zero.
     const rel = scale > 0 ? diff / scale : diff > 0 ? Infinity : 0;
-    if (worst === '' || rel > maxRel) { maxRel = rel; worst = name; }
+    if (worst === '' || rel > maxRel) {
+      maxRel = rel;
+      worst = name;
+    }
   }
   return { maxRel, worst };
 }
@@ -93,7 +127,11 @@ export interface ProviderRun {
 }
 
 /** Runs a check model on a provider: one warm-up run, then `runs` timed runs (median; runs 0: the warm-up's time); outputs of the last run. */
-export async function runCheckModel(m: CheckModel, provider: ProviderChoice, opts: { threads?: number; runs?: number; logId?: string } = {}): Promise<ProviderRun> {
+export async function runCheckModel(
+  m: CheckModel,
+  provider: ProviderChoice,
+  opts: { threads?: number; runs?: number; logId?: string } = {},
+): Promise<ProviderRun> {
   const t0 = performance.now();
   const session: Session = await createSession(m.bytes, { provider, threads: opts.threads ?? 0, logId: opts.logId });
   const sessionMs = performance.now() - t0;

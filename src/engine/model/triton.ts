@@ -24,7 +24,12 @@ export interface TritonExportOptions {
   maxBatch?: number;
 }
 
-export interface TritonTensor { name: string; dataType: 'TYPE_FP32' | 'TYPE_INT64'; dims: number[]; reshape?: number[] }
+export interface TritonTensor {
+  name: string;
+  dataType: 'TYPE_FP32' | 'TYPE_INT64';
+  dims: number[];
+  reshape?: number[];
+}
 
 export interface TritonExport {
   dir: string;
@@ -36,17 +41,28 @@ export interface TritonExport {
 }
 
 /** Triton's tensors for a bundle (what config.pbtxt declares). */
-export function tritonTensors(bundle: LoadedBundle, maxBatch: number): { maxBatchSize: number; inputs: TritonTensor[]; outputs: TritonTensor[] } {
+export function tritonTensors(
+  bundle: LoadedBundle,
+  maxBatch: number,
+): { maxBatchSize: number; inputs: TritonTensor[]; outputs: TritonTensor[] } {
   const c = bundle.manifest.preprocessing.crop;
   const m = bundle.manifest.model.evalMapSize;
   const dynamic = bundle.manifest.model.batch === 'dynamic';
   // With batching Triton adds the batch axis in front; a [B] tensor is declared [1] and reshaped to [].
   const t = (name: string, dataType: TritonTensor['dataType'], dims: number[]): TritonTensor =>
-    dynamic ? (dims.length === 0 ? { name, dataType, dims: [1], reshape: [] } : { name, dataType, dims }) : { name, dataType, dims: [1, ...dims] };
+    dynamic
+      ? dims.length === 0
+        ? { name, dataType, dims: [1], reshape: [] }
+        : { name, dataType, dims }
+      : { name, dataType, dims: [1, ...dims] };
   return {
     maxBatchSize: dynamic ? maxBatch : 0,
     inputs: [t(INFERENCE_NAMES.image, 'TYPE_FP32', [3, c, c]), t(INFERENCE_NAMES.subset, 'TYPE_INT64', [])],
-    outputs: [t(INFERENCE_NAMES.map, 'TYPE_FP32', [1, c, c]), t(INFERENCE_NAMES.map256, 'TYPE_FP32', [1, m, m]), t(INFERENCE_NAMES.score, 'TYPE_FP32', [])],
+    outputs: [
+      t(INFERENCE_NAMES.map, 'TYPE_FP32', [1, c, c]),
+      t(INFERENCE_NAMES.map256, 'TYPE_FP32', [1, m, m]),
+      t(INFERENCE_NAMES.score, 'TYPE_FP32', []),
+    ],
   };
 }
 
@@ -63,9 +79,11 @@ function tensorText(x: TritonTensor): string {
 
 export function exportTriton(bundleDir: string, outDir: string, opts: TritonExportOptions = {}): TritonExport {
   const name = opts.name ?? 'anyad';
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name === '.' || name === '..') throw new ConfigError('cli/bad-option', `model name must be letters, digits, '_', '-', '.', got '${name}'`);
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(name) || name === '.' || name === '..')
+    throw new ConfigError('cli/bad-option', `model name must be letters, digits, '_', '-', '.', got '${name}'`);
   const maxBatch = opts.maxBatch ?? 16;
-  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1 || maxBatch > 4096) throw new ConfigError('cli/bad-option', `max batch must be an integer in 1..4096, got ${maxBatch}`);
+  if (!Number.isSafeInteger(maxBatch) || maxBatch < 1 || maxBatch > 4096)
+    throw new ConfigError('cli/bad-option', `max batch must be an integer in 1..4096, got ${maxBatch}`);
   const bundle = loadBundle(bundleDir);
   const { maxBatchSize, inputs, outputs } = tritonTensors(bundle, maxBatch);
   const dir = join(resolve(outDir), name);
@@ -79,8 +97,12 @@ export function exportTriton(bundleDir: string, outDir: string, opts: TritonExpo
     `name: "${name}"`,
     'backend: "onnxruntime"',
     `max_batch_size: ${maxBatchSize}`,
-    'input [', inputs.map(tensorText).join(',\n'), ']',
-    'output [', outputs.map(tensorText).join(',\n'), ']',
+    'input [',
+    inputs.map(tensorText).join(',\n'),
+    ']',
+    'output [',
+    outputs.map(tensorText).join(',\n'),
+    ']',
     ...(maxBatchSize > 0 ? ['dynamic_batching { }'] : []),
     'instance_group [ { kind: KIND_AUTO } ]',
     '',

@@ -30,12 +30,20 @@ export interface VitConfig {
 export type VitPresetName = 'tiny' | 'small' | 'base' | 'large';
 
 const COMMON = {
-  patchSize: 14, mlpRatio: 4, registers: 0, lnEps: 1e-6, posGrid: 37, layerScale: true,
+  patchSize: 14,
+  mlpRatio: 4,
+  registers: 0,
+  lnEps: 1e-6,
+  posGrid: 37,
+  layerScale: true,
 } as const;
 
 /** AnyAD's feature layers: raw outputs of blocks 2..9, fused as (2–5) and (6–9). */
 export const DEFAULT_TARGET_LAYERS: readonly number[] = [2, 3, 4, 5, 6, 7, 8, 9];
-export const DEFAULT_FUSE_GROUPS: readonly (readonly number[])[] = [[0, 1, 2, 3], [4, 5, 6, 7]];
+export const DEFAULT_FUSE_GROUPS: readonly (readonly number[])[] = [
+  [0, 1, 2, 3],
+  [4, 5, 6, 7],
+];
 
 const SIZES: Record<VitPresetName, { embedDim: number; depth: number; numHeads: number }> = {
   tiny: { embedDim: 64, depth: 10, numHeads: 4 },
@@ -49,8 +57,10 @@ export function vitPreset(name: VitPresetName, overrides: Partial<VitConfig> = {
   const size = SIZES[name];
   if (!size) throw new ConfigError('config/vit-preset', `unknown ViT preset '${String(name)}' (known: ${Object.keys(SIZES).join(', ')})`);
   return validateVitConfig({
-    ...COMMON, ...size,
-    targetLayers: [...DEFAULT_TARGET_LAYERS], fuseGroups: DEFAULT_FUSE_GROUPS.map((g) => [...g]),
+    ...COMMON,
+    ...size,
+    targetLayers: [...DEFAULT_TARGET_LAYERS],
+    fuseGroups: DEFAULT_FUSE_GROUPS.map((g) => [...g]),
     ...overrides,
   });
 }
@@ -67,7 +77,9 @@ export function blocksUsed(cfg: VitConfig): number {
 
 /** Checks a config's internal consistency; returns it unchanged. Throws ConfigError naming the field. */
 export function validateVitConfig(cfg: VitConfig, source?: string): VitConfig {
-  const fail = (msg: string): never => { throw new ConfigError('config/vit', msg, source); };
+  const fail = (msg: string): never => {
+    throw new ConfigError('config/vit', msg, source);
+  };
   const posInt = (name: keyof VitConfig, v: unknown): void => {
     if (!Number.isSafeInteger(v) || (v as number) < 1) fail(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
   };
@@ -77,18 +89,23 @@ export function validateVitConfig(cfg: VitConfig, source?: string): VitConfig {
   posInt('patchSize', cfg.patchSize);
   posInt('posGrid', cfg.posGrid);
   if (cfg.embedDim % cfg.numHeads !== 0) fail(`embedDim ${cfg.embedDim} is not divisible by numHeads ${cfg.numHeads}`);
-  if (!Number.isSafeInteger(cfg.mlpRatio * cfg.embedDim) || cfg.mlpRatio <= 0) fail(`mlpRatio ${cfg.mlpRatio} × embedDim ${cfg.embedDim} is not a positive integer`);
-  if (!Number.isSafeInteger(cfg.registers) || cfg.registers < 0) fail(`registers must be a non-negative integer, got ${JSON.stringify(cfg.registers)}`);
+  if (!Number.isSafeInteger(cfg.mlpRatio * cfg.embedDim) || cfg.mlpRatio <= 0)
+    fail(`mlpRatio ${cfg.mlpRatio} × embedDim ${cfg.embedDim} is not a positive integer`);
+  if (!Number.isSafeInteger(cfg.registers) || cfg.registers < 0)
+    fail(`registers must be a non-negative integer, got ${JSON.stringify(cfg.registers)}`);
   if (!(cfg.lnEps > 0)) fail(`lnEps must be > 0, got ${cfg.lnEps}`);
   if (!Array.isArray(cfg.targetLayers) || cfg.targetLayers.length === 0) fail('targetLayers must be a non-empty list');
   cfg.targetLayers.forEach((l, i) => {
-    if (!Number.isSafeInteger(l) || l < 0 || l >= cfg.depth) fail(`targetLayers[${i}] = ${l} is not a block of a ${cfg.depth}-block encoder`);
+    if (!Number.isSafeInteger(l) || l < 0 || l >= cfg.depth)
+      fail(`targetLayers[${i}] = ${l} is not a block of a ${cfg.depth}-block encoder`);
     if (i > 0 && l <= cfg.targetLayers[i - 1]) fail('targetLayers must be strictly increasing');
   });
   if (!Array.isArray(cfg.fuseGroups) || cfg.fuseGroups.length === 0) fail('fuseGroups must be a non-empty list of groups');
   cfg.fuseGroups.forEach((grp, i) => {
     if (!Array.isArray(grp) || grp.length === 0) fail(`fuseGroups[${i}] must be a non-empty list`);
-    for (const j of grp) if (!Number.isSafeInteger(j) || j < 0 || j >= cfg.targetLayers.length) fail(`fuseGroups[${i}] refers to target layer #${j}, but there are ${cfg.targetLayers.length}`);
+    for (const j of grp)
+      if (!Number.isSafeInteger(j) || j < 0 || j >= cfg.targetLayers.length)
+        fail(`fuseGroups[${i}] refers to target layer #${j}, but there are ${cfg.targetLayers.length}`);
   });
   return cfg;
 }
@@ -114,19 +131,23 @@ export interface VitConfigHints {
  * target_layers, …). Fields that contradict the weights are caught when the weights load.
  */
 export function vitHintsFromJson(json: unknown, source?: string): VitConfigHints {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError('config/vit-json', 'encoder config is not a JSON object', source);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new ConfigError('config/vit-json', 'encoder config is not a JSON object', source);
   const j = json as Record<string, unknown>;
   const num = (...keys: string[]): number | undefined => {
     for (const k of keys) {
       const v = j[k];
       if (v === undefined || v === null) continue;
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError('config/vit-json', `${k} must be a number, got ${JSON.stringify(v)}`, source);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new ConfigError('config/vit-json', `${k} must be a number, got ${JSON.stringify(v)}`, source);
       return v;
     }
     return undefined;
   };
-  if (j.use_swiglu_ffn === true) throw new ConfigError('config/vit-json', 'SwiGLU MLPs (DINOv2 ViT-g) are not supported; use a small, base or large checkpoint', source);
-  if (typeof j.hidden_act === 'string' && j.hidden_act !== 'gelu') throw new ConfigError('config/vit-json', `hidden_act '${j.hidden_act}' is not supported (DINOv2 uses exact 'gelu')`, source);
+  if (j.use_swiglu_ffn === true)
+    throw new ConfigError('config/vit-json', 'SwiGLU MLPs (DINOv2 ViT-g) are not supported; use a small, base or large checkpoint', source);
+  if (typeof j.hidden_act === 'string' && j.hidden_act !== 'gelu')
+    throw new ConfigError('config/vit-json', `hidden_act '${j.hidden_act}' is not supported (DINOv2 uses exact 'gelu')`, source);
   const imageSize = num('image_size', 'img_size_pos_embed', 'img_size');
   const patchSize = num('patch_size');
   const hints: VitConfigHints = {

@@ -36,13 +36,15 @@ export function det3(a: Affine): number {
  */
 export function affineProblem(a: ArrayLike<number>): string | null {
   if (a.length !== 16) return `affine must have 16 entries, got ${a.length}`;
-  for (let i = 0; i < 16; i++) if (!Number.isFinite(a[i])) return `affine has a non-finite entry (${a[i]}) at row ${Math.floor(i / 4)}, column ${i % 4}`;
+  for (let i = 0; i < 16; i++)
+    if (!Number.isFinite(a[i])) return `affine has a non-finite entry (${a[i]}) at row ${Math.floor(i / 4)}, column ${i % 4}`;
   if (a[12] !== 0 || a[13] !== 0 || a[14] !== 0 || a[15] !== 1) return 'affine bottom row is not [0 0 0 1]';
   const m = toAffine(a);
   const norms = [0, 1, 2].map((j) => columnNorm(m, j));
   if (norms.some((n) => n === 0)) return `affine maps voxel axis ${norms.findIndex((n) => n === 0)} to a point (zero voxel size)`;
   // |det| / product of column norms is 1 for orthogonal axes and 0 for collinear ones.
-  if (Math.abs(det3(m)) / (norms[0] * norms[1] * norms[2]) < 1e-6) return 'affine is singular (voxel axes are collinear), so it has no inverse';
+  if (Math.abs(det3(m)) / (norms[0] * norms[1] * norms[2]) < 1e-6)
+    return 'affine is singular (voxel axes are collinear), so it has no inverse';
   return null;
 }
 
@@ -64,12 +66,21 @@ export function pixdimAffine(pixdim: readonly number[]): Affine {
  * NIfTI method 2 (qform): rotation from the quaternion (b, c, d; a = √(1 − b² − c² − d²)),
  * scaled by the voxel sizes, with the k axis flipped when qfac = −1, then offset.
  */
-export function quaternionAffine(b: number, c: number, d: number, offset: readonly number[], zooms: readonly number[], qfac: 1 | -1): Affine {
+export function quaternionAffine(
+  b: number,
+  c: number,
+  d: number,
+  offset: readonly number[],
+  zooms: readonly number[],
+  qfac: 1 | -1,
+): Affine {
   let aa = 1 - (b * b + c * c + d * d);
   if (aa < 1e-7) {
     // (b, c, d) is (nearly) a unit vector: a 180° rotation; renormalise as nifti1_io does.
     const s = 1 / Math.sqrt(b * b + c * c + d * d);
-    b *= s; c *= s; d *= s;
+    b *= s;
+    c *= s;
+    d *= s;
     aa = 0;
   }
   const a = Math.sqrt(aa);
@@ -118,16 +129,28 @@ export function qformFromAffine(a: Affine): Qform {
   const trace = r00 + r11 + r22;
   if (trace > 0) {
     const s = 0.5 / Math.sqrt(trace + 1);
-    qa = 0.25 / s; qb = (r21 - r12) * s; qc = (r02 - r20) * s; qd = (r10 - r01) * s;
+    qa = 0.25 / s;
+    qb = (r21 - r12) * s;
+    qc = (r02 - r20) * s;
+    qd = (r10 - r01) * s;
   } else if (r00 > r11 && r00 > r22) {
     const s = 2 * Math.sqrt(1 + r00 - r11 - r22);
-    qa = (r21 - r12) / s; qb = 0.25 * s; qc = (r01 + r10) / s; qd = (r02 + r20) / s;
+    qa = (r21 - r12) / s;
+    qb = 0.25 * s;
+    qc = (r01 + r10) / s;
+    qd = (r02 + r20) / s;
   } else if (r11 > r22) {
     const s = 2 * Math.sqrt(1 + r11 - r00 - r22);
-    qa = (r02 - r20) / s; qb = (r01 + r10) / s; qc = 0.25 * s; qd = (r12 + r21) / s;
+    qa = (r02 - r20) / s;
+    qb = (r01 + r10) / s;
+    qc = 0.25 * s;
+    qd = (r12 + r21) / s;
   } else {
     const s = 2 * Math.sqrt(1 + r22 - r00 - r11);
-    qa = (r10 - r01) / s; qb = (r02 + r20) / s; qc = (r12 + r21) / s; qd = 0.25 * s;
+    qa = (r10 - r01) / s;
+    qb = (r02 + r20) / s;
+    qc = (r12 + r21) / s;
+    qd = 0.25 * s;
   }
   // NIfTI stores only b, c, d and takes a ≥ 0, so use the equivalent quaternion with a ≥ 0.
   const sign = qa < 0 ? -1 : 1;
@@ -136,12 +159,20 @@ export function qformFromAffine(a: Affine): Qform {
 
 function invert3(m: number[]): number[] {
   const [a, b, c, d, e, f, g, h, i] = m;
-  const A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
+  const A = e * i - f * h,
+    B = -(d * i - f * g),
+    C = d * h - e * g;
   const det = a * A + b * B + c * C;
   return [
-    A / det, -(b * i - c * h) / det, (b * f - c * e) / det,
-    B / det, (a * i - c * g) / det, -(a * f - c * d) / det,
-    C / det, -(a * h - b * g) / det, (a * e - b * d) / det,
+    A / det,
+    -(b * i - c * h) / det,
+    (b * f - c * e) / det,
+    B / det,
+    (a * i - c * g) / det,
+    -(a * f - c * d) / det,
+    C / det,
+    -(a * h - b * g) / det,
+    (a * e - b * d) / det,
   ];
 }
 
@@ -162,13 +193,19 @@ export function axisOrientations(a: Affine): [AxisOrientation, AxisOrientation, 
   const usedRow = [false, false, false];
   const usedCol = [false, false, false];
   for (let step = 0; step < 3; step++) {
-    let best = -1, bi = 0, bj = 0;
+    let best = -1,
+      bi = 0,
+      bj = 0;
     for (let i = 0; i < 3; i++) {
       if (usedRow[i]) continue;
       for (let j = 0; j < 3; j++) {
         if (usedCol[j]) continue;
         const v = Math.abs(a[i * 4 + j] / norms[j]);
-        if (v > best) { best = v; bi = i; bj = j; }
+        if (v > best) {
+          best = v;
+          bi = i;
+          bj = j;
+        }
       }
     }
     usedRow[bi] = usedCol[bj] = true;

@@ -2,7 +2,14 @@
 import { DATATYPE_CODE, type NiftiDatatype } from './types';
 
 export const BYTES_PER_VOXEL: Record<NiftiDatatype, number> = {
-  uint8: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8,
+  uint8: 1,
+  int8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  float32: 4,
+  float64: 8,
 };
 
 const DATATYPE_BY_CODE = new Map<number, NiftiDatatype>(
@@ -23,10 +30,7 @@ const UNSUPPORTED_DATATYPES: Record<number, string> = {
   2304: 'RGBA32 (colour)',
 };
 
-export type DatatypeLookup =
-  | { kind: 'supported'; datatype: NiftiDatatype }
-  | { kind: 'unsupported'; name: string }
-  | { kind: 'unknown' };
+export type DatatypeLookup = { kind: 'supported'; datatype: NiftiDatatype } | { kind: 'unsupported'; name: string } | { kind: 'unknown' };
 
 export function lookupDatatype(code: number): DatatypeLookup {
   const datatype = DATATYPE_BY_CODE.get(code);
@@ -50,14 +54,22 @@ export type VoxelArray = Uint8Array | Int8Array | Int16Array | Uint16Array | Int
 /** A typed-array view of `length` voxels of `datatype` over `buffer` (offset must be aligned). */
 export function voxelView(datatype: NiftiDatatype, buffer: ArrayBufferLike, byteOffset: number, length: number): VoxelArray {
   switch (datatype) {
-    case 'uint8': return new Uint8Array(buffer, byteOffset, length);
-    case 'int8': return new Int8Array(buffer, byteOffset, length);
-    case 'int16': return new Int16Array(buffer, byteOffset, length);
-    case 'uint16': return new Uint16Array(buffer, byteOffset, length);
-    case 'int32': return new Int32Array(buffer, byteOffset, length);
-    case 'uint32': return new Uint32Array(buffer, byteOffset, length);
-    case 'float32': return new Float32Array(buffer, byteOffset, length);
-    case 'float64': return new Float64Array(buffer, byteOffset, length);
+    case 'uint8':
+      return new Uint8Array(buffer, byteOffset, length);
+    case 'int8':
+      return new Int8Array(buffer, byteOffset, length);
+    case 'int16':
+      return new Int16Array(buffer, byteOffset, length);
+    case 'uint16':
+      return new Uint16Array(buffer, byteOffset, length);
+    case 'int32':
+      return new Int32Array(buffer, byteOffset, length);
+    case 'uint32':
+      return new Uint32Array(buffer, byteOffset, length);
+    case 'float32':
+      return new Float32Array(buffer, byteOffset, length);
+    case 'float64':
+      return new Float64Array(buffer, byteOffset, length);
   }
 }
 

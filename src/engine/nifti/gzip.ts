@@ -41,10 +41,15 @@ function gzipHeaderLength(bytes: Uint8Array, file: string | undefined): number |
 function gzipError(e: unknown, file: string | undefined, maxOutput?: number): NiftiError {
   const code = (e as { code?: string })?.code;
   if (code === 'ERR_BUFFER_TOO_LARGE') {
-    return new NiftiError('nifti/gzip-bomb', `decompresses to more than the ${maxOutput ?? HEADER_PASS_MAX_OUTPUT} bytes its header accounts for (gzip bomb or corrupt header); refusing to inflate further`, file);
+    return new NiftiError(
+      'nifti/gzip-bomb',
+      `decompresses to more than the ${maxOutput ?? HEADER_PASS_MAX_OUTPUT} bytes its header accounts for (gzip bomb or corrupt header); refusing to inflate further`,
+      file,
+    );
   }
   if (e instanceof RangeError) return new NiftiError('nifti/too-large', `not enough memory to inflate: ${e.message}`, file, { cause: e });
-  if (code === 'Z_BUF_ERROR') return new NiftiError('nifti/truncated-gzip', 'gzip data ends unexpectedly (file truncated?)', file, { cause: e });
+  if (code === 'Z_BUF_ERROR')
+    return new NiftiError('nifti/truncated-gzip', 'gzip data ends unexpectedly (file truncated?)', file, { cause: e });
   return new NiftiError('nifti/bad-gzip', `gzip data is corrupt: ${(e as Error)?.message ?? String(e)}`, file, { cause: e });
 }
 
@@ -54,7 +59,12 @@ function gzipError(e: unknown, file: string | undefined, maxOutput?: number): Ni
  * whether `prefix` is the entire file. Returns fewer bytes only when the (complete, valid)
  * stream is that short.
  */
-export function inflateGzipStart(prefix: Uint8Array, wholeFile: boolean, need: (start: Uint8Array) => number, file: string | undefined): Uint8Array {
+export function inflateGzipStart(
+  prefix: Uint8Array,
+  wholeFile: boolean,
+  need: (start: Uint8Array) => number,
+  file: string | undefined,
+): Uint8Array {
   const start = gzipHeaderLength(prefix, file);
   if (start === null) {
     if (wholeFile) throw new NiftiError('nifti/truncated-gzip', 'gzip data ends inside its own header (file truncated?)', file);
@@ -69,7 +79,11 @@ export function inflateGzipStart(prefix: Uint8Array, wholeFile: boolean, need: (
   }
   if (out.length >= need(out)) return out;
   if (!(wholeFile && end === prefix.length)) {
-    throw new NiftiError('nifti/bad-gzip', `the first ${end - start} bytes of compressed data (or its first gzip member) hold only ${out.length} bytes, too few for the NIfTI header`, file);
+    throw new NiftiError(
+      'nifti/bad-gzip',
+      `the first ${end - start} bytes of compressed data (or its first gzip member) hold only ${out.length} bytes, too few for the NIfTI header`,
+      file,
+    );
   }
   // The whole (small) file inflated to less than a header: either a cut-off stream or a
   // complete stream of something too short. A checked full inflate tells which.

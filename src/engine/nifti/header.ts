@@ -38,7 +38,13 @@ export function imageLayout(h: NiftiHeader): ImageLayout {
   const voxelsPerVolume = (h.dims[0] ?? 1) * (h.dims[1] ?? 1) * (h.dims[2] ?? 1);
   const volumes = h.dims.slice(3).reduce((p, d) => p * d, 1);
   const bytesPerVoxel = BYTES_PER_VOXEL[h.datatype];
-  return { voxelsPerVolume, volumes, bytesPerVoxel, volumeBytes: voxelsPerVolume * bytesPerVoxel, dataBytes: voxelsPerVolume * volumes * bytesPerVoxel };
+  return {
+    voxelsPerVolume,
+    volumes,
+    bytesPerVoxel,
+    volumeBytes: voxelsPerVolume * bytesPerVoxel,
+    dataBytes: voxelsPerVolume * volumes * bytesPerVoxel,
+  };
 }
 
 /** Size of the header the first four bytes announce (sizeof_hdr), or null when they announce none. */
@@ -77,18 +83,31 @@ interface RawHeader {
 
 function readAscii(bytes: Uint8Array, start: number, length: number): string {
   let s = '';
-  for (let i = start; i < start + length && bytes[i] !== 0; i++) s += bytes[i] >= 32 && bytes[i] < 127 ? String.fromCharCode(bytes[i]) : '?';
+  for (let i = start; i < start + length && bytes[i] !== 0; i++)
+    s += bytes[i] >= 32 && bytes[i] < 127 ? String.fromCharCode(bytes[i]) : '?';
   return s;
 }
 
 function readRaw1(bytes: Uint8Array, view: DataView, le: boolean, file: string | undefined): RawHeader {
   const magic = readAscii(bytes, 344, 4);
-  if (magic === 'ni1') throw new NiftiError('nifti/unsupported-format', "header has magic 'ni1' (a .hdr/.img pair); only single-file .nii/.nii.gz is supported", file);
-  if (magic !== 'n+1' || bytes[347] !== 0) throw new NiftiError('nifti/not-nifti', `not a NIfTI-1 file: sizeof_hdr is 348 but the magic is '${magic}' instead of 'n+1' (an ANALYZE 7.5 header?)`, file);
+  if (magic === 'ni1')
+    throw new NiftiError(
+      'nifti/unsupported-format',
+      "header has magic 'ni1' (a .hdr/.img pair); only single-file .nii/.nii.gz is supported",
+      file,
+    );
+  if (magic !== 'n+1' || bytes[347] !== 0)
+    throw new NiftiError(
+      'nifti/not-nifti',
+      `not a NIfTI-1 file: sizeof_hdr is 348 but the magic is '${magic}' instead of 'n+1' (an ANALYZE 7.5 header?)`,
+      file,
+    );
   const f32 = (o: number) => view.getFloat32(o, le);
   const voxOffset = f32(108);
   return {
-    version: 1, littleEndian: le, size: NIFTI1_HEADER_SIZE,
+    version: 1,
+    littleEndian: le,
+    size: NIFTI1_HEADER_SIZE,
     dim: Array.from({ length: 8 }, (_, i) => BigInt(view.getInt16(40 + 2 * i, le))),
     datatypeCode: view.getInt16(70, le),
     bitpix: view.getInt16(72, le),
@@ -107,12 +126,24 @@ function readRaw1(bytes: Uint8Array, view: DataView, le: boolean, file: string |
 }
 
 function readRaw2(bytes: Uint8Array, view: DataView, le: boolean, file: string | undefined): RawHeader {
-  if (bytes[4] === 0x6e && bytes[5] === 0x69 && bytes[6] === 0x32) throw new NiftiError('nifti/unsupported-format', "header has magic 'ni2' (a .hdr/.img pair); only single-file .nii/.nii.gz is supported", file);
-  if (NIFTI2_MAGIC.some((b, i) => bytes[4 + i] !== b)) throw new NiftiError('nifti/not-nifti', `not a NIfTI-2 file: sizeof_hdr is 540 but the magic is '${readAscii(bytes, 4, 4)}' instead of 'n+2'`, file);
+  if (bytes[4] === 0x6e && bytes[5] === 0x69 && bytes[6] === 0x32)
+    throw new NiftiError(
+      'nifti/unsupported-format',
+      "header has magic 'ni2' (a .hdr/.img pair); only single-file .nii/.nii.gz is supported",
+      file,
+    );
+  if (NIFTI2_MAGIC.some((b, i) => bytes[4 + i] !== b))
+    throw new NiftiError(
+      'nifti/not-nifti',
+      `not a NIfTI-2 file: sizeof_hdr is 540 but the magic is '${readAscii(bytes, 4, 4)}' instead of 'n+2'`,
+      file,
+    );
   const f64 = (o: number) => view.getFloat64(o, le);
   const voxOffset = view.getBigInt64(168, le);
   return {
-    version: 2, littleEndian: le, size: NIFTI2_HEADER_SIZE,
+    version: 2,
+    littleEndian: le,
+    size: NIFTI2_HEADER_SIZE,
     dim: Array.from({ length: 8 }, (_, i) => view.getBigInt64(16 + 8 * i, le)),
     datatypeCode: view.getInt16(12, le),
     bitpix: view.getInt16(14, le),
@@ -140,9 +171,14 @@ export function parseNiftiHeader(bytes: Uint8Array, file?: string): NiftiHeader 
   const sniff = sniffHeader(bytes);
   if (!sniff) {
     const first = bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset, 4).getInt32(0, true) : null;
-    throw new NiftiError('nifti/not-nifti', `not a NIfTI file: sizeof_hdr is ${first ?? `missing (${bytes.length} bytes)`}, expected 348 (NIfTI-1) or 540 (NIfTI-2)`, file);
+    throw new NiftiError(
+      'nifti/not-nifti',
+      `not a NIfTI file: sizeof_hdr is ${first ?? `missing (${bytes.length} bytes)`}, expected 348 (NIfTI-1) or 540 (NIfTI-2)`,
+      file,
+    );
   }
-  if (bytes.length < sniff.size) throw new NiftiError('nifti/truncated-header', `header is truncated: ${bytes.length} of ${sniff.size} bytes`, file);
+  if (bytes.length < sniff.size)
+    throw new NiftiError('nifti/truncated-header', `header is truncated: ${bytes.length} of ${sniff.size} bytes`, file);
   const view = new DataView(bytes.buffer, bytes.byteOffset, sniff.size);
   const raw = sniff.version === 1 ? readRaw1(bytes, view, sniff.littleEndian, file) : readRaw2(bytes, view, sniff.littleEndian, file);
   return validate(raw, file);
@@ -155,31 +191,50 @@ function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
   const dimsBig = raw.dim.slice(1, n + 1);
   dimsBig.forEach((d, i) => {
     if (d <= 0n) throw new NiftiError('nifti/bad-dims', `dim[${i + 1}] is ${d}; every dimension must be at least 1`, file);
-    if (d > BigInt(MAX_DIM)) throw new NiftiError('nifti/absurd-dims', `dim[${i + 1}] is ${d}, more than the ${MAX_DIM} voxels an axis can have`, file);
+    if (d > BigInt(MAX_DIM))
+      throw new NiftiError('nifti/absurd-dims', `dim[${i + 1}] is ${d}, more than the ${MAX_DIM} voxels an axis can have`, file);
   });
 
   const dt = lookupDatatype(raw.datatypeCode);
-  if (dt.kind === 'unsupported') throw new NiftiError('nifti/unsupported-datatype', `datatype ${raw.datatypeCode} (${dt.name}) is not supported; supported: uint8, int8, int16, uint16, int32, uint32, float32, float64`, file);
-  if (dt.kind === 'unknown') throw new NiftiError('nifti/unknown-datatype', `datatype code ${raw.datatypeCode} is not a NIfTI datatype`, file);
+  if (dt.kind === 'unsupported')
+    throw new NiftiError(
+      'nifti/unsupported-datatype',
+      `datatype ${raw.datatypeCode} (${dt.name}) is not supported; supported: uint8, int8, int16, uint16, int32, uint32, float32, float64`,
+      file,
+    );
+  if (dt.kind === 'unknown')
+    throw new NiftiError('nifti/unknown-datatype', `datatype code ${raw.datatypeCode} is not a NIfTI datatype`, file);
   const datatype = dt.datatype;
   const bytesPerVoxel = BYTES_PER_VOXEL[datatype];
-  if (raw.bitpix !== bytesPerVoxel * 8) throw new NiftiError('nifti/bad-bitpix', `bitpix is ${raw.bitpix} but datatype ${datatype} has ${bytesPerVoxel * 8} bits per voxel`, file);
+  if (raw.bitpix !== bytesPerVoxel * 8)
+    throw new NiftiError(
+      'nifti/bad-bitpix',
+      `bitpix is ${raw.bitpix} but datatype ${datatype} has ${bytesPerVoxel * 8} bits per voxel`,
+      file,
+    );
 
   // Exact integer arithmetic: the product of up to seven axes can exceed 2^53 long before any
   // single axis looks suspicious.
   const voxels = dimsBig.reduce((p, d) => p * d, 1n);
   const dataBytes = voxels * BigInt(bytesPerVoxel);
   if (dataBytes > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new NiftiError('nifti/voxel-overflow', `dims ${dimsBig.join('×')} make ${voxels} voxels (${dataBytes} bytes), beyond what can be addressed`, file);
+    throw new NiftiError(
+      'nifti/voxel-overflow',
+      `dims ${dimsBig.join('×')} make ${voxels} voxels (${dataBytes} bytes), beyond what can be addressed`,
+      file,
+    );
   }
 
-  if (!Number.isFinite(raw.voxOffset) || !Number.isInteger(raw.voxOffset)) throw new NiftiError('nifti/bad-vox-offset', `vox_offset is ${raw.voxOffset}, not a whole byte offset`, file);
-  if (raw.voxOffset < raw.size) throw new NiftiError('nifti/bad-vox-offset', `vox_offset ${raw.voxOffset} lies inside the ${raw.size}-byte header`, file);
+  if (!Number.isFinite(raw.voxOffset) || !Number.isInteger(raw.voxOffset))
+    throw new NiftiError('nifti/bad-vox-offset', `vox_offset is ${raw.voxOffset}, not a whole byte offset`, file);
+  if (raw.voxOffset < raw.size)
+    throw new NiftiError('nifti/bad-vox-offset', `vox_offset ${raw.voxOffset} lies inside the ${raw.size}-byte header`, file);
 
   // Slope 0 or non-finite means "no scaling" (NIfTI spec); a usable slope with an unusable
   // intercept has no sensible reading.
   const scaled = Number.isFinite(raw.sclSlope) && raw.sclSlope !== 0;
-  if (scaled && !Number.isFinite(raw.sclInter)) throw new NiftiError('nifti/bad-scaling', `scl_slope is ${raw.sclSlope} but scl_inter is ${raw.sclInter}`, file);
+  if (scaled && !Number.isFinite(raw.sclInter))
+    throw new NiftiError('nifti/bad-scaling', `scl_slope is ${raw.sclSlope} but scl_inter is ${raw.sclInter}`, file);
 
   const pixdim = raw.pixdim.slice(1, n + 1);
   const zooms = [1, 2, 3].map((i) => (i <= n ? Math.abs(raw.pixdim[i]) : 1));

@@ -26,18 +26,29 @@ export interface HeaderGrid {
 /** The grid of the NIfTI whose whole file is `bytes` (plain or gzip, told by content). */
 export function headerGridOf(bytes: Uint8Array, file?: string, maxBytes = DEFAULT_MAX_BYTES): HeaderGrid {
   if (bytes.length === 0) throw new NiftiError('nifti/empty-file', 'file is empty (0 bytes)', file);
-  if (bytes.length > maxBytes) throw new NiftiError('nifti/too-large', `file is ${bytes.length} bytes, over the ${maxBytes}-byte limit (maxBytes)`, file);
+  if (bytes.length > maxBytes)
+    throw new NiftiError('nifti/too-large', `file is ${bytes.length} bytes, over the ${maxBytes}-byte limit (maxBytes)`, file);
   const compressed = isGzip(bytes);
   const start = compressed
-    ? inflateGzipStart(bytes.subarray(0, GZIP_PREFIX_BYTES), bytes.length <= GZIP_PREFIX_BYTES, (s) => sniffHeader(s)?.size ?? NIFTI2_HEADER_SIZE, file)
+    ? inflateGzipStart(
+        bytes.subarray(0, GZIP_PREFIX_BYTES),
+        bytes.length <= GZIP_PREFIX_BYTES,
+        (s) => sniffHeader(s)?.size ?? NIFTI2_HEADER_SIZE,
+        file,
+      )
     : bytes.subarray(0, NIFTI2_HEADER_SIZE);
   const header = parseNiftiHeader(start, file);
   const layout = imageLayout(header);
   // What decoding one volume needs (stored bytes + Float32 copy), as readNifti counts it.
   const need = (compressed ? header.voxOffset + layout.dataBytes : layout.volumeBytes) + 4 * layout.voxelsPerVolume;
-  if (need > maxBytes) throw new NiftiError('nifti/too-large', `reading needs ${need} bytes of memory, over the ${maxBytes}-byte limit (maxBytes)`, file);
+  if (need > maxBytes)
+    throw new NiftiError('nifti/too-large', `reading needs ${need} bytes of memory, over the ${maxBytes}-byte limit (maxBytes)`, file);
   if (!compressed && bytes.length - header.voxOffset < layout.volumeBytes) {
-    throw new NiftiError('nifti/truncated-data', `image data is truncated: ${Math.max(0, bytes.length - header.voxOffset)} of ${layout.volumeBytes} bytes present (dims ${header.dims.join('×')}, ${header.datatype})`, file);
+    throw new NiftiError(
+      'nifti/truncated-data',
+      `image data is truncated: ${Math.max(0, bytes.length - header.voxOffset)} of ${layout.volumeBytes} bytes present (dims ${header.dims.join('×')}, ${header.datatype})`,
+      file,
+    );
   }
   const affine = new Float64Array(header.affine);
   const grid = {

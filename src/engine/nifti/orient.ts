@@ -19,7 +19,9 @@ export type CanonicalAxes = readonly [CanonicalAxis, CanonicalAxis, CanonicalAxi
 /** How toCanonical reorders a volume with this (storage voxel → world) affine. */
 export function canonicalAxes(affine: Float64Array): CanonicalAxes {
   const out: CanonicalAxis[] = [];
-  axisOrientations(affine).forEach((o, j) => { out[o.worldAxis] = { axis: j as 0 | 1 | 2, flip: o.sign < 0 }; });
+  axisOrientations(affine).forEach((o, j) => {
+    out[o.worldAxis] = { axis: j as 0 | 1 | 2, flip: o.sign < 0 };
+  });
   return out as unknown as CanonicalAxes;
 }
 
@@ -35,7 +37,10 @@ export function isCanonical(vol: Volume): boolean {
  * Where canonical voxel (a, b, c) lies in storage order: base + a·step[0] + b·step[1] +
  * c·step[2], for storage dims `dims`. Both directions walk this one map.
  */
-function storageWalk(dims: readonly number[], axes: CanonicalAxes): { base: number; step: number[]; canonicalDims: [number, number, number] } {
+function storageWalk(
+  dims: readonly number[],
+  axes: CanonicalAxes,
+): { base: number; step: number[]; canonicalDims: [number, number, number] } {
   const stride = [1, dims[0], dims[0] * dims[1]];
   let base = 0;
   const step = [0, 0, 0];
@@ -97,7 +102,11 @@ export function fromCanonical<T extends VoxelArray>(data: T, grid: { dims: reado
   const n = dims[0] * dims[1] * dims[2];
   if (data.length !== n) throw new RangeError(`canonical data has ${data.length} values but the grid ${dims.join('×')} has ${n} voxels`);
   if (isIdentity(axes)) return data;
-  const { base, step, canonicalDims: [ox, oy, oz] } = storageWalk(dims, axes);
+  const {
+    base,
+    step,
+    canonicalDims: [ox, oy, oz],
+  } = storageWalk(dims, axes);
   const [s0, s1, s2] = step;
   const out = new (data.constructor as new (length: number) => T)(n);
   let k = 0;

@@ -60,9 +60,7 @@ function readFromSource(source: ByteSource, file: string | undefined, opts: Read
   if (!(maxBytes > 0)) throw new NiftiError('nifti/bad-option', `maxBytes must be positive, got ${maxBytes}`, file);
   if (source.size === 0) throw new NiftiError('nifti/empty-file', 'file is empty (0 bytes)', file);
   const prefix = source.read(0, Math.min(source.size, GZIP_PREFIX_BYTES));
-  return isGzip(prefix)
-    ? readGzipped(source, prefix, file, opts, maxBytes)
-    : readPlain(source, prefix, file, opts, maxBytes);
+  return isGzip(prefix) ? readGzipped(source, prefix, file, opts, maxBytes) : readPlain(source, prefix, file, opts, maxBytes);
 }
 
 function readPlain(source: ByteSource, prefix: Uint8Array, file: string | undefined, opts: ReadOptions, maxBytes: number): ReadResult {
@@ -93,7 +91,8 @@ function readGzipped(source: ByteSource, prefix: Uint8Array, file: string | unde
   const index = checkVolumeIndex(opts.volumeIndex, layout, file);
   const expected = header.voxOffset + layout.dataBytes;
   checkMemory(expected + 4 * layout.voxelsPerVolume, maxBytes, file);
-  if (source.size > maxBytes) throw new NiftiError('nifti/too-large', `compressed file is ${source.size} bytes, over the ${maxBytes}-byte limit`, file);
+  if (source.size > maxBytes)
+    throw new NiftiError('nifti/too-large', `compressed file is ${source.size} bytes, over the ${maxBytes}-byte limit`, file);
   const inflated = inflateGzipBounded(source.read(0, source.size), expected + GZIP_TRAILING_SLACK, file);
   checkDataExtent(header, layout, inflated.length, file);
   const offset = header.voxOffset + index * layout.volumeBytes;
@@ -112,22 +111,39 @@ function checkVolumeIndex(volumeIndex: number | undefined, layout: ImageLayout, 
 /** `available`: bytes of the (uncompressed) file. */
 function checkDataExtent(header: NiftiHeader, layout: ImageLayout, available: number, file: string | undefined): void {
   if (header.voxOffset >= available && layout.dataBytes > 0) {
-    throw new NiftiError('nifti/bad-vox-offset', `vox_offset ${header.voxOffset} is past the end of the image (${available} bytes uncompressed)`, file);
+    throw new NiftiError(
+      'nifti/bad-vox-offset',
+      `vox_offset ${header.voxOffset} is past the end of the image (${available} bytes uncompressed)`,
+      file,
+    );
   }
   const have = available - header.voxOffset;
   if (have < layout.dataBytes) {
-    throw new NiftiError('nifti/truncated-data', `image data is truncated: ${have} of ${layout.dataBytes} bytes present (dims ${header.dims.join('×')}, ${header.datatype})`, file);
+    throw new NiftiError(
+      'nifti/truncated-data',
+      `image data is truncated: ${have} of ${layout.dataBytes} bytes present (dims ${header.dims.join('×')}, ${header.datatype})`,
+      file,
+    );
   }
 }
 
 function checkMemory(bytes: number, maxBytes: number, file: string | undefined): void {
-  if (bytes > maxBytes) throw new NiftiError('nifti/too-large', `reading needs ${formatBytes(bytes)} of memory, over the ${formatBytes(maxBytes)} limit (maxBytes)`, file);
+  if (bytes > maxBytes)
+    throw new NiftiError(
+      'nifti/too-large',
+      `reading needs ${formatBytes(bytes)} of memory, over the ${formatBytes(maxBytes)} limit (maxBytes)`,
+      file,
+    );
 }
 
 function formatBytes(n: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n, u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  let v = n,
+    u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
 }
 
@@ -137,7 +153,11 @@ function finish(header: NiftiHeader, layout: ImageLayout, stored: Uint8Array, fi
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
   if (bad > 0) {
     if (!opts.allowNonFinite) {
-      throw new NiftiError('nifti/non-finite', `${bad} of ${data.length} voxels are NaN or infinite as float32 after scaling (allowNonFinite replaces them with 0)`, file);
+      throw new NiftiError(
+        'nifti/non-finite',
+        `${bad} of ${data.length} voxels are NaN or infinite as float32 after scaling (allowNonFinite replaces them with 0)`,
+        file,
+      );
     }
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) data[i] = 0;
   }

@@ -22,6 +22,8 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
   return {
     size: bytes.length,
     read: (offset, length) => bytes.subarray(offset, offset + length),
-    close() { /* nothing held */ },
+    close() {
+      /* nothing held */
+    },
   };
 }

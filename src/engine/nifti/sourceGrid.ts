@@ -34,7 +34,10 @@ export function sourceGridOf(read: Pick<ReadResult, 'header' | 'volume'>, file?:
 }
 
 /** Like loadVolume (one volume, canonical RAS), plus the grid outputs for it must be written on. */
-export function loadVolumeWithSource(pathOrBytes: string | Uint8Array, opts: ReadOptions = {}): { volume: Volume; source: SourceGrid; header: NiftiHeader } {
+export function loadVolumeWithSource(
+  pathOrBytes: string | Uint8Array,
+  opts: ReadOptions = {},
+): { volume: Volume; source: SourceGrid; header: NiftiHeader } {
   const read = readNifti(pathOrBytes, opts);
   const file = opts.file ?? (typeof pathOrBytes === 'string' ? pathOrBytes : undefined);
   return { volume: toCanonical(read.volume), source: sourceGridOf(read, file), header: read.header };
@@ -57,7 +60,11 @@ export interface SourceWriteOptions {
 export function writeOnSourceGrid(path: string, source: SourceGrid, canonicalData: VoxelArray, opts: SourceWriteOptions = {}): void {
   const n = source.dims[0] * source.dims[1] * source.dims[2];
   if (canonicalData.length !== n) {
-    throw new NiftiError('nifti/bad-input', `data has ${canonicalData.length} values but the grid of ${source.file ?? 'the input'} (${source.dims.join('×')}) has ${n} voxels`, path);
+    throw new NiftiError(
+      'nifti/bad-input',
+      `data has ${canonicalData.length} values but the grid of ${source.file ?? 'the input'} (${source.dims.join('×')}) has ${n} voxels`,
+      path,
+    );
   }
   const g = source.geometry;
   const bytes = encodeNifti(

@@ -14,7 +14,10 @@ export interface VolumeStats {
 /** Statistics of the (already scaled) voxel values; the sum is accumulated in double precision. */
 export function volumeStats(vol: Pick<Volume, 'data'>): VolumeStats {
   const d = vol.data;
-  let min = Infinity, max = -Infinity, sum = 0, nonZero = 0;
+  let min = Infinity,
+    max = -Infinity,
+    sum = 0,
+    nonZero = 0;
   for (let i = 0; i < d.length; i++) {
     const v = d[i];
     if (v < min) min = v;

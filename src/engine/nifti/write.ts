@@ -57,13 +57,15 @@ export function encodeNifti(image: NiftiImage | Volume, opts: WriteOptions & { g
   const inter = opts.sclInter ?? 0;
   if (version !== 1 && version !== 2) throw badInput(`NIfTI version must be 1 or 2, got ${String(version)}`, file);
   if (!(datatype in BYTES_PER_VOXEL)) throw badInput(`cannot write datatype '${String(datatype)}'`, file);
-  if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(inter)) throw badInput(`scl_slope must be finite and non-zero and scl_inter finite, got ${slope} and ${inter}`, file);
+  if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(inter))
+    throw badInput(`scl_slope must be finite and non-zero and scl_inter finite, got ${slope} and ${inter}`, file);
 
   const dims = Array.from(image.dims);
   if (dims.length < 1 || dims.length > 7) throw badInput(`an image has 1 to 7 dimensions, got ${dims.length}`, file);
   const maxDim = version === 1 ? 32767 : 2 ** 31 - 1;
   dims.forEach((d, i) => {
-    if (!Number.isInteger(d) || d < 1 || d > maxDim) throw badInput(`dims[${i}] is ${d}; must be an integer in 1..${maxDim}${version === 1 ? ' (use NIfTI-2 for larger)' : ''}`, file);
+    if (!Number.isInteger(d) || d < 1 || d > maxDim)
+      throw badInput(`dims[${i}] is ${d}; must be an integer in 1..${maxDim}${version === 1 ? ' (use NIfTI-2 for larger)' : ''}`, file);
   });
   const count = dims.reduce((p, d) => p * d, 1);
   if (image.data.length !== count) throw badInput(`data has ${image.data.length} values but dims ${dims.join('×')} need ${count}`, file);
@@ -74,7 +76,8 @@ export function encodeNifti(image: NiftiImage | Volume, opts: WriteOptions & { g
   if (image.spacing) {
     image.spacing.slice(0, 3).forEach((s, j) => {
       const norm = columnNorm(affine, j);
-      if (!(Math.abs(s - norm) <= 1e-4 * norm + 1e-6)) throw badInput(`spacing[${j}] is ${s} but the affine's voxel size along axis ${j} is ${norm}`, file);
+      if (!(Math.abs(s - norm) <= 1e-4 * norm + 1e-6))
+        throw badInput(`spacing[${j}] is ${s} but the affine's voxel size along axis ${j} is ${norm}`, file);
     });
   }
 
@@ -99,7 +102,14 @@ export function writeNifti(path: string, image: NiftiImage | Volume, opts: Write
 }
 
 /** Converts values to stored numbers: inverse scaling, rounding and range checks for integers. */
-function fillStored(target: VoxelArray, data: ArrayLike<number>, datatype: NiftiDatatype, slope: number, inter: number, file: string | undefined): void {
+function fillStored(
+  target: VoxelArray,
+  data: ArrayLike<number>,
+  datatype: NiftiDatatype,
+  slope: number,
+  inter: number,
+  file: string | undefined,
+): void {
   const scaled = slope !== 1 || inter !== 0;
   const range = INTEGER_RANGE[datatype];
   const n = target.length;
@@ -110,7 +120,11 @@ function fillStored(target: VoxelArray, data: ArrayLike<number>, datatype: Nifti
       const s = Math.round(scaled ? (v - inter) / slope : v);
       if (!(s >= lo && s <= hi)) {
         if (Number.isNaN(v)) throw new NiftiError('nifti/nan-to-integer', `voxel ${i} is NaN, which ${datatype} cannot store`, file);
-        throw new NiftiError('nifti/value-out-of-range', `voxel ${i} is ${v}${scaled ? ` (stored ${s} with scl_slope ${slope}, scl_inter ${inter})` : ''}, outside ${datatype}'s range ${lo}..${hi}`, file);
+        throw new NiftiError(
+          'nifti/value-out-of-range',
+          `voxel ${i} is ${v}${scaled ? ` (stored ${s} with scl_slope ${slope}, scl_inter ${inter})` : ''}, outside ${datatype}'s range ${lo}..${hi}`,
+          file,
+        );
       }
       target[i] = s;
     }

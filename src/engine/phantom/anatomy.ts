@@ -80,11 +80,7 @@ export function buildBrain(rng: Rng, dims: [number, number, number]): BrainModel
     const wx = -i + ox - center[0];
     const wy = -j + oy - center[1];
     const wz = k + oz - center[2];
-    return [
-      rot[0] * wx + rot[1] * wy + rot[2] * wz,
-      rot[3] * wx + rot[4] * wy + rot[5] * wz,
-      rot[6] * wx + rot[7] * wy + rot[8] * wz,
-    ];
+    return [rot[0] * wx + rot[1] * wy + rot[2] * wz, rot[3] * wx + rot[4] * wy + rot[5] * wz, rot[6] * wx + rot[7] * wy + rot[8] * wz];
   };
 
   // Bounding box: the envelope never exceeds 1.15 × the largest semi-axis from the centre.

@@ -94,10 +94,18 @@ export function writePhantomCase(task: Omit<CaseTask, 'index'>): PhantomCaseSumm
   const description = `AnyAD phantom ${task.id} seed ${task.seed}`;
   for (const seq of PHANTOM_SEQUENCES) {
     files[seq] = file(seq);
-    writeNifti(files[seq], { dims: arrays.dims, affine: arrays.affine, data: arrays.images[seq] }, { datatype: 'int16', gzipLevel: task.gzipLevel, description });
+    writeNifti(
+      files[seq],
+      { dims: arrays.dims, affine: arrays.affine, data: arrays.images[seq] },
+      { datatype: 'int16', gzipLevel: task.gzipLevel, description },
+    );
   }
   files.seg = file('seg');
-  writeNifti(files.seg, { dims: arrays.dims, affine: arrays.affine, data: arrays.seg }, { datatype: 'uint8', gzipLevel: task.gzipLevel, description });
+  writeNifti(
+    files.seg,
+    { dims: arrays.dims, affine: arrays.affine, data: arrays.seg },
+    { datatype: 'uint8', gzipLevel: task.gzipLevel, description },
+  );
   const labelVoxels = { necrotic: 0, edema: 0, enhancing: 0 };
   for (const l of arrays.lesions) {
     labelVoxels.necrotic += l.voxels.necrotic;
@@ -105,19 +113,31 @@ export function writePhantomCase(task: Omit<CaseTask, 'index'>): PhantomCaseSumm
     labelVoxels.enhancing += l.voxels.enhancing;
   }
   return {
-    id: task.id, dir, seed: task.seed, anomalous: task.anomalous, files, labelVoxels,
+    id: task.id,
+    dir,
+    seed: task.seed,
+    anomalous: task.anomalous,
+    files,
+    labelVoxels,
     lesions: arrays.lesions.map(({ center, radii, kind, weakSequence, voxels }) => ({
-      center, radii: radii.map((r) => Math.round(r * 100) / 100) as [number, number, number], kind, weakSequence, voxels,
+      center,
+      radii: radii.map((r) => Math.round(r * 100) / 100) as [number, number, number],
+      kind,
+      weakSequence,
+      voxels,
     })),
   };
 }
 
 export async function writePhantomCohort(outDir: string, opts: PhantomCohortOptions): Promise<PhantomCohortSummary> {
   const { cases, seed } = opts;
-  if (!Number.isInteger(cases) || cases < 1 || cases > 9999) throw new StudyError('phantom/bad-option', `cases must be an integer 1..9999, got ${cases}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new StudyError('phantom/bad-option', `seed must be an integer 0..4294967295, got ${seed}`);
+  if (!Number.isInteger(cases) || cases < 1 || cases > 9999)
+    throw new StudyError('phantom/bad-option', `cases must be an integer 1..9999, got ${cases}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new StudyError('phantom/bad-option', `seed must be an integer 0..4294967295, got ${seed}`);
   const fraction = opts.anomalousFraction ?? DEFAULT_ANOMALOUS_FRACTION;
-  if (!(fraction >= 0 && fraction <= 1)) throw new StudyError('phantom/bad-option', `anomalous fraction must be in [0, 1], got ${fraction}`);
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new StudyError('phantom/bad-option', `anomalous fraction must be in [0, 1], got ${fraction}`);
   const size = checkPhantomSize(opts.size ?? DEFAULT_PHANTOM_SIZE);
   const gzipLevel = opts.gzipLevel ?? 1;
   const root = resolve(outDir);
@@ -127,7 +147,13 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
   const order = createRng(mixSeed(seed, 0x5eed)).shuffle([...Array(cases).keys()]);
   const anomalous = new Set(order.slice(0, Math.round(fraction * cases)));
   const tasks: CaseTask[] = [...Array(cases).keys()].map((index) => ({
-    index, id: phantomCaseId(index), seed: mixSeed(seed, index + 1), anomalous: anomalous.has(index), size, outDir: root, gzipLevel,
+    index,
+    id: phantomCaseId(index),
+    seed: mixSeed(seed, index + 1),
+    anomalous: anomalous.has(index),
+    size,
+    outDir: root,
+    gzipLevel,
   }));
 
   const wanted = Math.max(0, Math.min(opts.workers ?? availableParallelism(), cases));
@@ -153,7 +179,10 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
   }
 
   const manifest = {
-    generator: 'AnyAD phantom', seed, size, anomalousFraction: fraction,
+    generator: 'AnyAD phantom',
+    seed,
+    size,
+    anomalousFraction: fraction,
     cases: results.map(({ id, seed: s, anomalous: a, labelVoxels, lesions }) => ({ id, seed: s, anomalous: a, labelVoxels, lesions })),
   };
   writeFileAtomic(join(root, 'phantom.json'), JSON.stringify(manifest, null, 2) + '\n');
@@ -171,9 +200,7 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
 const WORKER_TAG = 'anyad-phantom-writer';
 
 type WorkerReply =
-  | { type: 'ready' }
-  | { type: 'done'; index: number; summary: PhantomCaseSummary }
-  | { type: 'failed'; index: number; message: string };
+  { type: 'ready' } | { type: 'done'; index: number; summary: PhantomCaseSummary } | { type: 'failed'; index: number; message: string };
 
 /** tsx's require hook: only needed when this module runs from TypeScript source (tests). */
 const TSX_REQUIRE_HOOK = 'tsx/cjs';
@@ -192,11 +219,13 @@ async function startWorkers(count: number): Promise<Worker[] | undefined> {
   for (let w = 0; w < count; w++) {
     const worker = new Worker(workerSource(), { eval: true, workerData: { tag: WORKER_TAG } });
     pool.push(worker);
-    starts.push(new Promise((res) => {
-      worker.once('message', (m: WorkerReply) => res(m.type === 'ready'));
-      worker.once('error', () => res(false));
-      worker.once('exit', () => res(false));
-    }));
+    starts.push(
+      new Promise((res) => {
+        worker.once('message', (m: WorkerReply) => res(m.type === 'ready'));
+        worker.once('error', () => res(false));
+        worker.once('exit', () => res(false));
+      }),
+    );
   }
   const ok = (await Promise.all(starts)).every(Boolean);
   if (!ok) {
@@ -222,14 +251,17 @@ function runOnWorkers(pool: Worker[], tasks: CaseTask[], record: (index: number,
     for (const w of pool) {
       w.on('message', (m: WorkerReply) => {
         if (closing) return;
-        if (m.type === 'failed') return close(new StudyError('phantom/write-failed', `phantom case ${tasks[m.index].id}: ${m.message}`, tasks[m.index].outDir));
+        if (m.type === 'failed')
+          return close(new StudyError('phantom/write-failed', `phantom case ${tasks[m.index].id}: ${m.message}`, tasks[m.index].outDir));
         if (m.type !== 'done') return;
         record(m.index, m.summary);
         if (++finished === tasks.length) close();
         else feed(w);
       });
       w.on('error', (e) => close(e));
-      w.on('exit', (code) => { if (!closing) close(new Error(`phantom worker exited early with code ${code}`)); });
+      w.on('exit', (code) => {
+        if (!closing) close(new Error(`phantom worker exited early with code ${code}`));
+      });
       feed(w);
     }
   });

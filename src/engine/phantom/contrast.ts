@@ -12,9 +12,9 @@ export type PhantomSequence = (typeof PHANTOM_SEQUENCES)[number];
 /** Indexed by Tissue code: background, CSF, GM, WM, deep GM, choroid plexus, vessel. */
 export const TISSUE_SIGNAL: Record<PhantomSequence, readonly number[]> = {
   //      bg    csf   gm    wm    deepGM choroid vessel
-  t1:    [0, 0.22, 0.62, 1.0, 0.72, 0.55, 0.4],
-  t1ce:  [0, 0.22, 0.64, 1.0, 0.74, 1.25, 1.35],
-  t2:    [0, 1.0, 0.58, 0.4, 0.5, 0.7, 0.25],
+  t1: [0, 0.22, 0.62, 1.0, 0.72, 0.55, 0.4],
+  t1ce: [0, 0.22, 0.64, 1.0, 0.74, 1.25, 1.35],
+  t2: [0, 1.0, 0.58, 0.4, 0.5, 0.7, 0.25],
   flair: [0, 0.12, 0.66, 0.52, 0.6, 0.35, 0.2],
 };
 
@@ -38,6 +38,8 @@ export const NON_ENHANCING_CORE: Record<PhantomSequence, number> = { flair: 0.85
 /** The per-case tissue table: the reference values with ±5 % jitter (orderings kept). */
 export function jitteredTissueSignal(seq: PhantomSequence, jitter: () => number): Float32Array {
   const out = new Float32Array(TISSUE_COUNT);
-  TISSUE_SIGNAL[seq].forEach((v, t) => { out[t] = v * jitter(); });
+  TISSUE_SIGNAL[seq].forEach((v, t) => {
+    out[t] = v * jitter();
+  });
   return out;
 }

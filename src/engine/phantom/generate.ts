@@ -57,7 +57,10 @@ export function phantomAffine(dims: readonly [number, number, number]): Float64A
 
 export function checkPhantomSize(size: readonly number[]): [number, number, number] {
   if (size.length !== 3 || size.some((d, i) => !Number.isInteger(d) || d < MIN_PHANTOM_SIZE[i] || d > 1024)) {
-    throw new StudyError('phantom/bad-size', `phantom size must be 3 integers from ${MIN_PHANTOM_SIZE.join('×')} to 1024³, got ${size.join('×')}`);
+    throw new StudyError(
+      'phantom/bad-size',
+      `phantom size must be 3 integers from ${MIN_PHANTOM_SIZE.join('×')} to 1024³, got ${size.join('×')}`,
+    );
   }
   return [size[0], size[1], size[2]];
 }
@@ -67,9 +70,10 @@ export function generatePhantomArrays(params: PhantomParams): PhantomArrays {
   const rng = createRng(params.seed);
   const brain = buildBrain(rng, dims);
   const n = dims[0] * dims[1] * dims[2];
-  const { lesions, maps } = params.anomalous === false
-    ? { lesions: [], maps: { seg: new Uint8Array(n), lesionId: new Uint8Array(n), edemaWeight: new Uint8Array(n) } }
-    : makeLesions(rng, brain);
+  const { lesions, maps } =
+    params.anomalous === false
+      ? { lesions: [], maps: { seg: new Uint8Array(n), lesionId: new Uint8Array(n), edemaWeight: new Uint8Array(n) } }
+      : makeLesions(rng, brain);
   const scratch = new Float32Array(n);
   const images = {} as Record<PhantomSequence, Int16Array>;
   for (const seq of PHANTOM_SEQUENCES) images[seq] = synthesise(rng, brain, seq, lesions, maps, scratch);
@@ -79,14 +83,32 @@ export function generatePhantomArrays(params: PhantomParams): PhantomArrays {
 /** The same case as in-memory volumes (storage orientation, values as written). */
 export function generatePhantomCase(params: PhantomParams): PhantomCase {
   const a = generatePhantomArrays(params);
-  const vol = (data: ArrayLike<number>): Volume => ({ dims: [...a.dims], spacing: [1, 1, 1], affine: a.affine.slice(), data: Float32Array.from(data) });
+  const vol = (data: ArrayLike<number>): Volume => ({
+    dims: [...a.dims],
+    spacing: [1, 1, 1],
+    affine: a.affine.slice(),
+    data: Float32Array.from(data),
+  });
   return {
-    flair: vol(a.images.flair), t1: vol(a.images.t1), t1ce: vol(a.images.t1ce), t2: vol(a.images.t2), seg: vol(a.seg),
-    tissue: a.tissue, lesionMap: a.lesionMap, lesions: a.lesions,
+    flair: vol(a.images.flair),
+    t1: vol(a.images.t1),
+    t1ce: vol(a.images.t1ce),
+    t2: vol(a.images.t2),
+    seg: vol(a.seg),
+    tissue: a.tissue,
+    lesionMap: a.lesionMap,
+    lesions: a.lesions,
   };
 }
 
-function synthesise(rng: Rng, brain: BrainModel, seq: PhantomSequence, lesions: LesionInfo[], maps: LesionMaps, img: Float32Array): Int16Array {
+function synthesise(
+  rng: Rng,
+  brain: BrainModel,
+  seq: PhantomSequence,
+  lesions: LesionInfo[],
+  maps: LesionMaps,
+  img: Float32Array,
+): Int16Array {
   const [nx, ny] = brain.dims;
   const [i0, i1, j0, j1, k0, k1] = brain.bbox;
   const tissue = brain.tissue;
@@ -130,9 +152,13 @@ function synthesise(rng: Rng, brain: BrainModel, seq: PhantomSequence, lesions: 
       for (let i = i0; i <= i1; i++, idx++) {
         if (tissue[idx] === BG) continue; // skull-stripped: exactly 0 outside
         const clean = img[idx] * gain.row[i - i0];
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
         const re = clean + sigma * gauss[x >>> GAUSS_SHIFT];
-        x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
         const im = sigma * gauss[x >>> GAUSS_SHIFT];
         out[idx] = Math.min(32767, Math.round(Math.sqrt(re * re + im * im)));
       }
@@ -146,7 +172,13 @@ function synthesise(rng: Rng, brain: BrainModel, seq: PhantomSequence, lesions: 
  * BIAS_STEP voxels and linearly interpolated between (the field varies over ≥ 20 voxels).
  */
 const BIAS_STEP = 8;
-function biasRow(bias: ValueNoise3D, amp: number, scale: number, i0: number, i1: number): { row: Float32Array; fill(j: number, k: number): void } {
+function biasRow(
+  bias: ValueNoise3D,
+  amp: number,
+  scale: number,
+  i0: number,
+  i1: number,
+): { row: Float32Array; fill(j: number, k: number): void } {
   const len = i1 - i0 + 1;
   const row = new Float32Array(Math.max(len, 0));
   return {

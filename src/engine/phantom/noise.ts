@@ -59,8 +59,14 @@ export class ValueNoise3D {
     const gx = this.gx;
     const i0 = ix + gx * iy + this.gxy * iz;
     const i1 = i0 + this.gxy;
-    const c000 = v[i0], c100 = v[i0 + 1], c010 = v[i0 + gx], c110 = v[i0 + gx + 1];
-    const c001 = v[i1], c101 = v[i1 + 1], c011 = v[i1 + gx], c111 = v[i1 + gx + 1];
+    const c000 = v[i0],
+      c100 = v[i0 + 1],
+      c010 = v[i0 + gx],
+      c110 = v[i0 + gx + 1];
+    const c001 = v[i1],
+      c101 = v[i1 + 1],
+      c011 = v[i1 + gx],
+      c111 = v[i1 + gx + 1];
     const a = c000 + sx * (c100 - c000);
     const b = c010 + sx * (c110 - c010);
     const c = c001 + sx * (c101 - c001);

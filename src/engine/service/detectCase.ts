@@ -29,7 +29,10 @@ export function caseOfSpec(spec: CaseSpec): Case {
   const files: Partial<Record<ChannelName, string>> = {};
   for (const s of CHANNELS) if (spec.files?.[s]) files[s] = spec.files[s];
   if (spec.path === undefined && Object.keys(files).length === 0) {
-    throw new ConfigError('cli/missing-option', 'give --case PATH (a sequence file of the case, or its folder) and/or the files themselves with --flair/--t1/--t2 FILE');
+    throw new ConfigError(
+      'cli/missing-option',
+      'give --case PATH (a sequence file of the case, or its folder) and/or the files themselves with --flair/--t1/--t2 FILE',
+    );
   }
   return caseFromInputs({ path: spec.path, files }, config);
 }
@@ -39,7 +42,11 @@ export function modalitiesFor(requested: readonly string[] | undefined, kase: Ca
   const have = CHANNELS.filter((c) => kase.files[c]);
   if (requested === undefined) {
     if (have.length === 0) {
-      throw new StudyError('study/missing-sequence', `case ${kase.id} has no FLAIR, T1 or T2 file${kase.files.t1ce ? ' (T1CE is not a model input)' : ''}; pass --flair/--t1/--t2 FILE, or say which file is which with --config anyad.json (data.sequences patterns or data.assignments)`, kase.dir);
+      throw new StudyError(
+        'study/missing-sequence',
+        `case ${kase.id} has no FLAIR, T1 or T2 file${kase.files.t1ce ? ' (T1CE is not a model input)' : ''}; pass --flair/--t1/--t2 FILE, or say which file is which with --config anyad.json (data.sequences patterns or data.assignments)`,
+        kase.dir,
+      );
     }
     return have;
   }
@@ -48,7 +55,11 @@ export function modalitiesFor(requested: readonly string[] | undefined, kase: Ca
   const missing = modalities.filter((m) => !kase.files[m]);
   if (missing.length) {
     const names = missing.map((m) => m.toUpperCase()).join(' or ');
-    throw new StudyError('study/missing-sequence', `case ${kase.id} has no ${names} file (it has ${have.map((c) => c.toUpperCase()).join(', ') || 'none of FLAIR, T1, T2'}); pass ${missing.map((m) => `--${m} FILE`).join(' and ')}, add a data.sequences pattern (with --config anyad.json), or drop ${missing.join(',')} from --modalities`, kase.dir);
+    throw new StudyError(
+      'study/missing-sequence',
+      `case ${kase.id} has no ${names} file (it has ${have.map((c) => c.toUpperCase()).join(', ') || 'none of FLAIR, T1, T2'}); pass ${missing.map((m) => `--${m} FILE`).join(' and ')}, add a data.sequences pattern (with --config anyad.json), or drop ${missing.join(',')} from --modalities`,
+      kase.dir,
+    );
   }
   return modalities;
 }
@@ -88,13 +99,22 @@ export async function detectCase(o: DetectCaseOptions): Promise<DetectCaseOutcom
   o.signal?.throwIfAborted();
   const t1 = performance.now();
   const common = { modalities, provider: o.provider, threads: o.threads, log: o.log, session, signal: o.signal };
-  const result = o.slice === 'all'
-    ? await detect(bundle, input, { ...common, slice: 'all', batchSize: o.batchSize, onProgress: o.onProgress })
-    : await detect(bundle, input, { ...common, slice: o.slice });
+  const result =
+    o.slice === 'all'
+      ? await detect(bundle, input, { ...common, slice: 'all', batchSize: o.batchSize, onProgress: o.onProgress })
+      : await detect(bundle, input, { ...common, slice: o.slice });
   const t2 = performance.now();
-  const head = { model: bundle.dir, case: o.caseLabel ?? o.case.dir, subset: result.subset.label, provider: result.provider, ...modelProvenance(bundle.manifest), out: null };
-  const json: DetectJson = 'slices' in result
-    ? { ...head, slices: result.slices }
-    : { ...head, z: result.z, score: result.score, threshold: result.threshold, anomalous: result.anomalous };
+  const head = {
+    model: bundle.dir,
+    case: o.caseLabel ?? o.case.dir,
+    subset: result.subset.label,
+    provider: result.provider,
+    ...modelProvenance(bundle.manifest),
+    out: null,
+  };
+  const json: DetectJson =
+    'slices' in result
+      ? { ...head, slices: result.slices }
+      : { ...head, z: result.z, score: result.score, threshold: result.threshold, anomalous: result.anomalous };
   return { bundle, result, json, batch: 'batch' in result ? result.batch : 1, timings: { loadMs: t1 - t0, detectMs: t2 - t1 } };
 }

@@ -25,7 +25,13 @@ import { writeFileAtomic } from '../util/atomic';
 import { detectCase } from './detectCase';
 import type { WarmState } from './warm';
 
-export const SCAN_FILES = Object.freeze({ cases: 'cases.csv', slices: 'slices.csv', summary: 'summary.md', records: 'cases', maps: 'maps' });
+export const SCAN_FILES = Object.freeze({
+  cases: 'cases.csv',
+  slices: 'slices.csv',
+  summary: 'summary.md',
+  records: 'cases',
+  maps: 'maps',
+});
 const RECORD_VERSION = 1;
 
 export interface ScanProgress {
@@ -57,7 +63,12 @@ export interface ScanOptions {
   warm?: WarmState;
 }
 
-export interface ScanSliceRecord { z: number; score: number; threshold: number | null; anomalous: boolean | null }
+export interface ScanSliceRecord {
+  z: number;
+  score: number;
+  threshold: number | null;
+  anomalous: boolean | null;
+}
 
 export interface ScanCaseRecord {
   version: number;
@@ -133,24 +144,45 @@ function csvField(v: unknown): string {
 }
 const csvLine = (fields: unknown[]) => fields.map(csvField).join(',') + '\n';
 
-function writeSummaries(out: string, records: ScanCaseRecord[], failures: Array<{ caseId: string; message: string }>, modelDir: string): Pick<ScanSummary, 'summary' | 'casesCsv' | 'slicesCsv'> {
+function writeSummaries(
+  out: string,
+  records: ScanCaseRecord[],
+  failures: Array<{ caseId: string; message: string }>,
+  modelDir: string,
+): Pick<ScanSummary, 'summary' | 'casesCsv' | 'slicesCsv'> {
   const sorted = [...records].sort((a, b) => b.score - a.score || a.caseId.localeCompare(b.caseId));
   const casesCsv = join(out, SCAN_FILES.cases);
   const slicesCsv = join(out, SCAN_FILES.slices);
   const summary = join(out, SCAN_FILES.summary);
-  writeFileAtomic(casesCsv, csvLine(['rank', 'case', 'score', 'mean_score', 'anomalous_slices', 'slices', 'threshold', 'subset', 'map']) +
-    sorted.map((r, i) => csvLine([i + 1, r.caseId, r.score, r.meanScore, r.anomalousSlices, r.slices.length, r.threshold, r.subset, r.map])).join(''));
-  writeFileAtomic(slicesCsv, csvLine(['case', 'z', 'score', 'threshold', 'anomalous']) +
-    sorted.flatMap((r) => r.slices.map((s) => csvLine([r.caseId, s.z, s.score, s.threshold, s.anomalous]))).join(''));
+  writeFileAtomic(
+    casesCsv,
+    csvLine(['rank', 'case', 'score', 'mean_score', 'anomalous_slices', 'slices', 'threshold', 'subset', 'map']) +
+      sorted
+        .map((r, i) => csvLine([i + 1, r.caseId, r.score, r.meanScore, r.anomalousSlices, r.slices.length, r.threshold, r.subset, r.map]))
+        .join(''),
+  );
+  writeFileAtomic(
+    slicesCsv,
+    csvLine(['case', 'z', 'score', 'threshold', 'anomalous']) +
+      sorted.flatMap((r) => r.slices.map((s) => csvLine([r.caseId, s.z, s.score, s.threshold, s.anomalous]))).join(''),
+  );
   const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(4));
   const md = [
-    '# AnyAD cohort scan', '',
+    '# AnyAD cohort scan',
+    '',
     `Model: \`${modelDir}\`. ${records.length} case${records.length === 1 ? '' : 's'} scanned${failures.length ? `, ${failures.length} failed` : ''}; sorted by case score (the highest slice score).`,
-    'A slice is anomalous when its score is above the model\'s threshold for the sequences used.', '',
-    '| rank | case | score | anomalous slices | threshold | sequences | map |', '|---:|---|---:|---:|---:|---|---|',
-    ...sorted.map((r, i) => `| ${i + 1} | ${r.caseId.replace(/\|/g, '\\|')} | ${r.score.toFixed(4)} | ${r.anomalousSlices} of ${r.slices.length} | ${fmt(r.threshold)} | ${r.subset} | [${r.map}](${encodeURI(r.map)}) |`),
+    "A slice is anomalous when its score is above the model's threshold for the sequences used.",
+    '',
+    '| rank | case | score | anomalous slices | threshold | sequences | map |',
+    '|---:|---|---:|---:|---:|---|---|',
+    ...sorted.map(
+      (r, i) =>
+        `| ${i + 1} | ${r.caseId.replace(/\|/g, '\\|')} | ${r.score.toFixed(4)} | ${r.anomalousSlices} of ${r.slices.length} | ${fmt(r.threshold)} | ${r.subset} | [${r.map}](${encodeURI(r.map)}) |`,
+    ),
     ...(failures.length ? ['', '## Failed', '', ...failures.map((f) => `- ${f.caseId}: ${f.message}`)] : []),
-    '', `Per case: [${SCAN_FILES.cases}](${SCAN_FILES.cases}); per slice: [${SCAN_FILES.slices}](${SCAN_FILES.slices}).`, '',
+    '',
+    `Per case: [${SCAN_FILES.cases}](${SCAN_FILES.cases}); per slice: [${SCAN_FILES.slices}](${SCAN_FILES.slices}).`,
+    '',
   ].join('\n');
   writeFileAtomic(summary, md);
   return { summary, casesCsv, slicesCsv };
@@ -163,10 +195,14 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
   const config = scanConfig(root, o.config);
   const { cases: all, warnings } = discoverStudy(root, config);
   for (const w of warnings) o.log?.(`warning: ${w}`);
-  if (all.length === 0) throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', root);
+  if (all.length === 0)
+    throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', root);
   const sorted = [...all].sort((a, b) => a.id.localeCompare(b.id));
   const shard = o.shard;
-  if (shard && !(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
+  if (
+    shard &&
+    !(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)
+  ) {
     throw new ConfigError('cli/bad-option', `shard must be INDEX/COUNT with 0 <= INDEX < COUNT, got ${shard.index}/${shard.count}`);
   }
   const cases = shard ? sorted.filter((_, i) => i % shard.count === shard.index) : sorted;
@@ -193,19 +229,43 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
     } else {
       const t0 = performance.now();
       try {
-        const r = await detectCase({ model: bundle, case: kase, modalities: requested, slice: 'all', provider: o.provider, threads: o.threads, batchSize: o.batchSize, signal: o.signal, log: o.log, warm: o.warm });
+        const r = await detectCase({
+          model: bundle,
+          case: kase,
+          modalities: requested,
+          slice: 'all',
+          provider: o.provider,
+          threads: o.threads,
+          batchSize: o.batchSize,
+          signal: o.signal,
+          log: o.log,
+          warm: o.warm,
+        });
         const v = r.result;
         if (!('slices' in v)) throw new Error('internal: a volume detection returned a slice');
         const mapRel = `${SCAN_FILES.maps}/${safeName(kase.id)}_anomaly_map.nii.gz`;
-        writeOnSourceGrid(join(out, mapRel), v.source, v.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${v.subset.label})` });
+        writeOnSourceGrid(join(out, mapRel), v.source, v.map.data, {
+          datatype: 'float32',
+          description: `AnyAD anomaly map (${v.subset.label})`,
+        });
         const scores = v.slices.map((s) => s.score);
         const seconds = (performance.now() - t0) / 1000;
         const record: ScanCaseRecord = {
-          version: RECORD_VERSION, caseId: kase.id, files: Object.fromEntries(Object.entries(kase.files).filter(([, f]) => f)) as Record<string, string>,
-          subset: v.subset.label, modalities: requested ?? [...v.subset.channels], modelSha256: modelSha, provider: v.provider,
-          score: Math.max(...scores), meanScore: scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length),
-          anomalousSlices: v.slices.filter((s) => s.anomalous).length, threshold: v.slices[0]?.threshold ?? null,
-          map: mapRel, mapBytes: statSync(join(out, mapRel)).size, seconds, slices: v.slices.map((s) => ({ z: s.z, score: s.score, threshold: s.threshold, anomalous: s.anomalous })),
+          version: RECORD_VERSION,
+          caseId: kase.id,
+          files: Object.fromEntries(Object.entries(kase.files).filter(([, f]) => f)) as Record<string, string>,
+          subset: v.subset.label,
+          modalities: requested ?? [...v.subset.channels],
+          modelSha256: modelSha,
+          provider: v.provider,
+          score: Math.max(...scores),
+          meanScore: scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length),
+          anomalousSlices: v.slices.filter((s) => s.anomalous).length,
+          threshold: v.slices[0]?.threshold ?? null,
+          map: mapRel,
+          mapBytes: statSync(join(out, mapRel)).size,
+          seconds,
+          slices: v.slices.map((s) => ({ z: s.z, score: s.score, threshold: s.threshold, anomalous: s.anomalous })),
         };
         // The record last: its presence says the map is complete.
         writeFileAtomic(join(out, SCAN_FILES.records, `${safeName(kase.id)}.json`), JSON.stringify(record) + '\n');
@@ -223,7 +283,11 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
     const left = cases.length - i - 1;
     const etaSec = scanned > 0 ? (scanSeconds / scanned) * left : null;
     o.onProgress?.({
-      done: i + 1, total: cases.length, caseId: kase.id, status, etaSec,
+      done: i + 1,
+      total: cases.length,
+      caseId: kase.id,
+      status,
+      etaSec,
       message: `case ${i + 1}/${cases.length} ${kase.id} ${status}${etaSec !== null ? ` · ETA ${Math.round(etaSec)} s` : ''}`,
     });
   }

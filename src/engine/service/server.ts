@@ -12,8 +12,15 @@ import { StudyError } from '../errors';
 import type { SourceGrid } from '../nifti/sourceGrid';
 import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../study';
 import {
-  type AnsweredKind, type DatasetResult, type DetectResult, ENGINE_PROTOCOL_VERSION, type EngineErrorJson, type EngineEvent,
-  type EngineRequest, type EngineResults, parseEngineRequest,
+  type AnsweredKind,
+  type DatasetResult,
+  type DetectResult,
+  ENGINE_PROTOCOL_VERSION,
+  type EngineErrorJson,
+  type EngineEvent,
+  type EngineRequest,
+  type EngineResults,
+  parseEngineRequest,
 } from '../../shared/engineProtocol';
 import { caseOfSpec, detectCase } from './detectCase';
 import { scanCohort } from './scan';
@@ -39,16 +46,24 @@ export function errorJson(e: unknown): EngineErrorJson {
 export function datasetSummary(configPath: string, needCases: boolean): DatasetResult {
   const config = loadWorkspaceConfig(configPath);
   const { cases, warnings } = discoverStudy(config.data.root, config);
-  if (needCases && cases.length === 0) throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', config.data.root);
-  if (cases.length === 0) return { text: `no cases found in ${config.data.root}`, warnings, notes: [], cases: 0, slices: { train: 0, val: 0, test: 0 } };
+  if (needCases && cases.length === 0)
+    throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', config.data.root);
+  if (cases.length === 0)
+    return { text: `no cases found in ${config.data.root}`, warnings, notes: [], cases: 0, slices: { train: 0, val: 0, test: 0 } };
   const ds = buildSliceDataset(cases, config);
   return {
-    text: formatDatasetSummary(ds.summary, config.data.root), warnings, notes: [...ds.summary.notes], cases: cases.length,
+    text: formatDatasetSummary(ds.summary, config.data.root),
+    warnings,
+    notes: [...ds.summary.notes],
+    cases: cases.length,
     slices: { train: ds.train.length, val: ds.val.length, test: ds.test.length },
   };
 }
 
-interface Pending { req: Exclude<EngineRequest, { kind: 'cancel' }>; abort: AbortController }
+interface Pending {
+  req: Exclude<EngineRequest, { kind: 'cancel' }>;
+  abort: AbortController;
+}
 
 export class EngineServer {
   readonly warm: WarmState;
@@ -59,7 +74,10 @@ export class EngineServer {
   /** Whole-volume maps of the last detections, for saveMap. */
   private readonly volumes = new Map<number, { source: SourceGrid; data: Float32Array; label: string }>();
 
-  constructor(private readonly port: EnginePort, warm?: WarmState) {
+  constructor(
+    private readonly port: EnginePort,
+    warm?: WarmState,
+  ) {
     this.warm = warm ?? new WarmState();
     port.onMessage((raw) => this.receive(raw));
     port.send({ v: V, kind: 'ready', pid: process.pid });
@@ -81,7 +99,12 @@ export class EngineServer {
       const i = this.queue.findIndex((p) => p.req.id === target);
       if (i >= 0) {
         const [p] = this.queue.splice(i, 1);
-        this.port.send({ v: V, kind: 'error', id: p.req.id, error: { name: 'AbortError', code: 'engine/cancelled', message: 'cancelled' } });
+        this.port.send({
+          v: V,
+          kind: 'error',
+          id: p.req.id,
+          error: { name: 'AbortError', code: 'engine/cancelled', message: 'cancelled' },
+        });
       }
       return; // a cancel for a finished request crossed its result: nothing to do
     }
@@ -115,8 +138,16 @@ export class EngineServer {
         const p = req.params;
         const kase = caseOfSpec({ files: p.files, config: p.config });
         const out = await detectCase({
-          model: p.model, case: kase, modalities: p.modalities, slice: p.slice === 'middle' ? undefined : p.slice,
-          provider: p.provider, threads: p.threads, batchSize: p.batchSize, signal, log, warm: this.warm,
+          model: p.model,
+          case: kase,
+          modalities: p.modalities,
+          slice: p.slice === 'middle' ? undefined : p.slice,
+          provider: p.provider,
+          threads: p.threads,
+          batchSize: p.batchSize,
+          signal,
+          log,
+          warm: this.warm,
           onProgress: (done, total) => this.port.send({ v: V, kind: 'progress', id: req.id, done, total }),
         });
         const r = out.result;
@@ -124,7 +155,15 @@ export class EngineServer {
         if ('slices' in r) {
           this.volumes.set(req.id, { source: r.source, data: r.map.data as Float32Array, label: r.subset.label });
           while (this.volumes.size > 2) this.volumes.delete(this.volumes.keys().next().value as number);
-          result = { detect: out.json, map: r.map.data as Float32Array, dims: [...r.map.dims], z: null, batch: out.batch, mapId: req.id, timings: out.timings };
+          result = {
+            detect: out.json,
+            map: r.map.data as Float32Array,
+            dims: [...r.map.dims],
+            z: null,
+            batch: out.batch,
+            mapId: req.id,
+            timings: out.timings,
+          };
         } else {
           result = { detect: out.json, map: r.map, dims: [...r.grid.dims], z: r.z, batch: 1, mapId: null, timings: out.timings };
         }
@@ -132,34 +171,54 @@ export class EngineServer {
       }
       case 'saveMap': {
         const v = this.volumes.get(req.params.detectId);
-        if (!v) throw new StudyError('engine/no-map', `no whole-volume map of request ${req.params.detectId} is kept (only the last two are); run Detect again`);
+        if (!v)
+          throw new StudyError(
+            'engine/no-map',
+            `no whole-volume map of request ${req.params.detectId} is kept (only the last two are); run Detect again`,
+          );
         writeOnSourceGrid(req.params.path, v.source, v.data, { datatype: 'float32', description: `AnyAD anomaly map (${v.label})` });
         return { path: req.params.path };
       }
-      case 'datasetSummary': return datasetSummary(req.params.config, false);
-      case 'trainPreflight': return datasetSummary(req.params.config, true);
+      case 'datasetSummary':
+        return datasetSummary(req.params.config, false);
+      case 'trainPreflight':
+        return datasetSummary(req.params.config, true);
       case 'scan': {
         const p = req.params;
         return scanCohort({
-          root: p.root, model: p.model, out: p.out, config: p.config, modalities: p.modalities, provider: p.provider, threads: p.threads,
-          signal, log, warm: this.warm,
+          root: p.root,
+          model: p.model,
+          out: p.out,
+          config: p.config,
+          modalities: p.modalities,
+          provider: p.provider,
+          threads: p.threads,
+          signal,
+          log,
+          warm: this.warm,
           onProgress: (e) => this.port.send({ v: V, kind: 'progress', id: req.id, done: e.done, total: e.total, message: e.message }),
         });
       }
-      case 'stats': return { pid: process.pid, ...this.warm.stats() };
+      case 'stats':
+        return { pid: process.pid, ...this.warm.stats() };
     }
   }
 }
 
 /** Serves the protocol over this process's IPC channel until the parent disconnects. */
 export function serveOverIpc(): Promise<void> {
-  if (!process.send) throw new StudyError('engine/no-ipc', 'anyad engine talks to the VS Code extension over IPC; start it with child_process.fork');
+  if (!process.send)
+    throw new StudyError('engine/no-ipc', 'anyad engine talks to the VS Code extension over IPC; start it with child_process.fork');
   const send = process.send.bind(process);
   const server = new EngineServer({
-    send: (e) => { send(e); },
+    send: (e) => {
+      send(e);
+    },
     onMessage: (l) => process.on('message', l),
   });
   return new Promise((resolvePromise) => {
-    process.on('disconnect', () => { void server.warm.dispose().finally(resolvePromise); });
+    process.on('disconnect', () => {
+      void server.warm.dispose().finally(resolvePromise);
+    });
   });
 }

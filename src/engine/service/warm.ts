@@ -38,7 +38,10 @@ function caseBytes(c: LoadedCase): number {
 /** A Map used as an LRU: get() moves the entry to the end. */
 function touch<K, V>(m: Map<K, V>, k: K): V | undefined {
   const v = m.get(k);
-  if (v !== undefined) { m.delete(k); m.set(k, v); }
+  if (v !== undefined) {
+    m.delete(k);
+    m.set(k, v);
+  }
   return v;
 }
 
@@ -75,11 +78,16 @@ export class WarmState {
     if (hit) return hit;
     const s = createSession(bundle.modelPath, { provider, threads, log });
     this.sessions.set(key, s);
-    s.catch(() => { if (this.sessions.get(key) === s) this.sessions.delete(key); });
+    s.catch(() => {
+      if (this.sessions.get(key) === s) this.sessions.delete(key);
+    });
     while (this.sessions.size > this.maxSessions) {
       const [k, old] = this.sessions.entries().next().value as [string, Promise<Session>];
       this.sessions.delete(k);
-      void old.then((x) => releaseSession(x), () => undefined);
+      void old.then(
+        (x) => releaseSession(x),
+        () => undefined,
+      );
     }
     return s;
   }
@@ -116,6 +124,10 @@ export class WarmState {
     this.cases.clear();
     this.bundles.clear();
     this.bytes = 0;
-    for (const s of sessions) await s.then((x) => releaseSession(x), () => undefined);
+    for (const s of sessions)
+      await s.then(
+        (x) => releaseSession(x),
+        () => undefined,
+      );
   }
 }

@@ -52,14 +52,25 @@ export type ScoredSplitSummary = SplitCounts & {
 
 export interface SliceDatasetSummary {
   cases: {
-    total: number; used: number; withLabel: number; withoutLabel: number; withAnomalies: number; skipped: string[];
+    total: number;
+    used: number;
+    withLabel: number;
+    withoutLabel: number;
+    withAnomalies: number;
+    skipped: string[];
     /** The data.unlabelled rule, and the unlabelled cases it left out. */
-    unlabelled: 'exclude' | 'normal'; excludedUnlabelled: string[];
+    unlabelled: 'exclude' | 'normal';
+    excludedUnlabelled: string[];
   };
   slices: {
-    axis: 'axial'; indices: number[]; total: number; normal: number; anomalous: number;
+    axis: 'axial';
+    indices: number[];
+    total: number;
+    normal: number;
+    anomalous: number;
     /** Slices with 0 < lesion voxels < minLesionVoxels, left out. */
-    ambiguous: number; minLesionVoxels: number;
+    ambiguous: number;
+    minLesionVoxels: number;
   };
   train: SplitCounts & { caseIds: string[]; anomalousLeftOut: number };
   val: ScoredSplitSummary;
@@ -126,7 +137,10 @@ function caseSlices(c: Case, config: WorkspaceConfig, maxBytes?: number): CaseSl
 
 /** Seeded choice of `k` of `items`, returned in their original order. */
 function subsample<T>(items: T[], k: number, seed: number): T[] {
-  const idx = createRng(seed).shuffle([...items.keys()]).slice(0, k).sort((a, b) => a - b);
+  const idx = createRng(seed)
+    .shuffle([...items.keys()])
+    .slice(0, k)
+    .sort((a, b) => a - b);
   return idx.map((i) => items[i]);
 }
 
@@ -142,7 +156,13 @@ function holdOut(ids: string[], fraction: number, seed: number): { kept: string[
 const bySliceOrder = (x: SliceRef, y: SliceRef) => (x.caseId < y.caseId ? -1 : x.caseId > y.caseId ? 1 : x.z - y.z);
 
 /** Normal and anomalous slices of a scored split, balanced to equal numbers (seeded). */
-function balancedSplit(name: 'validation' | 'test', ids: Set<string>, per: CaseSlices[], seed: number, notes: string[]): { slices: SliceRef[]; summary: ScoredSplitSummary } {
+function balancedSplit(
+  name: 'validation' | 'test',
+  ids: Set<string>,
+  per: CaseSlices[],
+  seed: number,
+  notes: string[],
+): { slices: SliceRef[]; summary: ScoredSplitSummary } {
   const all = per.filter((c) => ids.has(c.id)).flatMap((c) => c.slices);
   const availNormal = all.filter((s) => !s.anomalous);
   const availAnomalous = all.filter((s) => s.anomalous);
@@ -151,21 +171,32 @@ function balancedSplit(name: 'validation' | 'test', ids: Set<string>, per: CaseS
   let anomalous = availAnomalous;
   if (availNormal.length === 0 || availAnomalous.length === 0) {
     balance = 'one-sided';
-    notes.push(`the ${name} set has ${availNormal.length} normal and ${availAnomalous.length} anomalous slices: detection metrics need both`);
+    notes.push(
+      `the ${name} set has ${availNormal.length} normal and ${availAnomalous.length} anomalous slices: detection metrics need both`,
+    );
   } else if (availAnomalous.length > availNormal.length) {
     balance = 'subsampled-anomalous';
     anomalous = subsample(availAnomalous, availNormal.length, seed);
-    notes.push(`${name}: ${availAnomalous.length} anomalous slices for ${availNormal.length} normal ones; ${availNormal.length} anomalous slices sub-sampled to balance`);
+    notes.push(
+      `${name}: ${availAnomalous.length} anomalous slices for ${availNormal.length} normal ones; ${availNormal.length} anomalous slices sub-sampled to balance`,
+    );
   } else if (availNormal.length > availAnomalous.length) {
     balance = 'subsampled-normal';
     normal = subsample(availNormal, availAnomalous.length, seed);
-    notes.push(`${name}: fewer anomalous (${availAnomalous.length}) than normal (${availNormal.length}) slices; ${availAnomalous.length} normal slices sub-sampled to balance`);
+    notes.push(
+      `${name}: fewer anomalous (${availAnomalous.length}) than normal (${availNormal.length}) slices; ${availAnomalous.length} normal slices sub-sampled to balance`,
+    );
   }
   return {
     slices: [...normal, ...anomalous].sort(bySliceOrder),
     summary: {
-      cases: ids.size, caseIds: [...ids].sort(), normal: normal.length, anomalous: anomalous.length,
-      availableNormal: availNormal.length, availableAnomalous: availAnomalous.length, balance,
+      cases: ids.size,
+      caseIds: [...ids].sort(),
+      normal: normal.length,
+      anomalous: anomalous.length,
+      availableNormal: availNormal.length,
+      availableAnomalous: availAnomalous.length,
+      balance,
     },
   };
 }
@@ -193,18 +224,29 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
   }
   if (skipped.length) notes.push(`${skipped.length} case(s) without FLAIR, T1 or T2 skipped: ${skipped.join(', ')}`);
   if (excludedUnlabelled.length) {
-    notes.push(`${excludedUnlabelled.length} case(s) without a label file left out (data.unlabelled is "exclude"; set it to "normal" only if they hold no anomaly): ${excludedUnlabelled.join(', ')}`);
+    notes.push(
+      `${excludedUnlabelled.length} case(s) without a label file left out (data.unlabelled is "exclude"; set it to "normal" only if they hold no anomaly): ${excludedUnlabelled.join(', ')}`,
+    );
   }
   const unlabelledUsed = per.filter((c) => !c.labelled);
-  if (unlabelledUsed.length) notes.push(`${unlabelledUsed.length} case(s) without a label used as all-normal (data.unlabelled is "normal"): ${unlabelledUsed.map((c) => c.id).join(', ')}`);
+  if (unlabelledUsed.length)
+    notes.push(
+      `${unlabelledUsed.length} case(s) without a label used as all-normal (data.unlabelled is "normal"): ${unlabelledUsed.map((c) => c.id).join(', ')}`,
+    );
   if (per.length === 0) {
-    throw new StudyError('study/no-cases', excludedUnlabelled.length
-      ? `no usable cases: ${excludedUnlabelled.length} case(s) have no label file and data.unlabelled is "exclude" (add label files, or set data.unlabelled to "normal" if they hold no anomaly)`
-      : 'no usable cases (each needs FLAIR, T1 or T2)');
+    throw new StudyError(
+      'study/no-cases',
+      excludedUnlabelled.length
+        ? `no usable cases: ${excludedUnlabelled.length} case(s) have no label file and data.unlabelled is "exclude" (add label files, or set data.unlabelled to "normal" if they hold no anomaly)`
+        : 'no usable cases (each needs FLAIR, T1 or T2)',
+    );
   }
   const ambiguous = per.reduce((a, c) => a + c.ambiguous, 0);
   const { minLesionVoxels } = config.data;
-  if (ambiguous) notes.push(`${ambiguous} slice(s) with 1–${minLesionVoxels - 1} lesion voxels (below data.minLesionVoxels ${minLesionVoxels}) left out as ambiguous`);
+  if (ambiguous)
+    notes.push(
+      `${ambiguous} slice(s) with 1–${minLesionVoxels - 1} lesion voxels (below data.minLesionVoxels ${minLesionVoxels}) left out as ambiguous`,
+    );
 
   const { trainFraction, valFraction, seed } = config.data.split;
   const hasAnom = (c: CaseSlices) => c.slices.some((s) => s.anomalous);
@@ -237,8 +279,14 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
   const all = per.flatMap((c) => c.slices);
   const summary: SliceDatasetSummary = {
     cases: {
-      total: cases.length, used: per.length, withLabel: per.length - unlabelledUsed.length, withoutLabel,
-      withAnomalies: groups[0].length, skipped, unlabelled: rule, excludedUnlabelled,
+      total: cases.length,
+      used: per.length,
+      withLabel: per.length - unlabelledUsed.length,
+      withoutLabel,
+      withAnomalies: groups[0].length,
+      skipped,
+      unlabelled: rule,
+      excludedUnlabelled,
     },
     slices: {
       axis: 'axial',
@@ -246,7 +294,8 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
       total: all.length,
       normal: all.filter((s) => !s.anomalous).length,
       anomalous: all.filter((s) => s.anomalous).length,
-      ambiguous, minLesionVoxels,
+      ambiguous,
+      minLesionVoxels,
     },
     train: { cases: trainIds.size, caseIds: [...trainIds].sort(), normal: train.length, anomalous: 0, anomalousLeftOut },
     val: val.summary,
@@ -263,11 +312,16 @@ function plural(n: number, word: string): string {
 /** A short text rendering of the summary (what `anyad dataset` prints). */
 export function formatDatasetSummary(s: SliceDatasetSummary, root?: string): string {
   const sl = s.slices;
-  const range = sl.indices.length > 1 ? `${sl.indices[0]}–${sl.indices[sl.indices.length - 1]} every ${sl.indices[1] - sl.indices[0]}` : `${sl.indices[0]}`;
-  const scored = (x: ScoredSplitSummary) => `${plural(x.cases, 'case')}, ${x.normal} normal + ${x.anomalous} anomalous slices (available ${x.availableNormal} + ${x.availableAnomalous}; ${x.balance})`;
-  const unlabelled = s.cases.unlabelled === 'exclude'
-    ? `${s.cases.excludedUnlabelled.length} without label excluded`
-    : `${s.cases.withoutLabel} without label used as normal`;
+  const range =
+    sl.indices.length > 1
+      ? `${sl.indices[0]}–${sl.indices[sl.indices.length - 1]} every ${sl.indices[1] - sl.indices[0]}`
+      : `${sl.indices[0]}`;
+  const scored = (x: ScoredSplitSummary) =>
+    `${plural(x.cases, 'case')}, ${x.normal} normal + ${x.anomalous} anomalous slices (available ${x.availableNormal} + ${x.availableAnomalous}; ${x.balance})`;
+  const unlabelled =
+    s.cases.unlabelled === 'exclude'
+      ? `${s.cases.excludedUnlabelled.length} without label excluded`
+      : `${s.cases.withoutLabel} without label used as normal`;
   const lines = [
     ...(root ? [`Slice dataset of ${root}`] : []),
     `cases:   ${s.cases.used} used (${s.cases.withAnomalies} with anomalous slices; ${unlabelled})${s.cases.skipped.length ? `, ${s.cases.skipped.length} skipped` : ''}`,

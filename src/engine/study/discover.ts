@@ -47,7 +47,12 @@ export function discoverStudy(root: string, config?: WorkspaceConfig | Discovery
   }
   if (st.isFile()) {
     const c = findCaseOfFile(abs, opts);
-    if (!c) throw new StudyError('study/unknown-file', `not a recognised sequence file name (built in: BraTS _flair/_t1/_t1ce/_t2, -t2f/-t1n/-t1c/-t2w, plain flair/t1/t1ce/t2 in a case folder); add a data.sequences pattern to anyad.json, or assign the file by hand (data.assignments, or "AnyAD: Assign sequence…" in VS Code)`, abs);
+    if (!c)
+      throw new StudyError(
+        'study/unknown-file',
+        `not a recognised sequence file name (built in: BraTS _flair/_t1/_t1ce/_t2, -t2f/-t1n/-t1c/-t2w, plain flair/t1/t1ce/t2 in a case folder); add a data.sequences pattern to anyad.json, or assign the file by hand (data.assignments, or "AnyAD: Assign sequence…" in VS Code)`,
+        abs,
+      );
     return { cases: [c], warnings: [] };
   }
   const collector = new SequenceResolver(opts).collector(abs);
@@ -106,16 +111,31 @@ export function caseFromInputs(inputs: CaseInputs, config?: WorkspaceConfig | Di
   let base: Case;
   if (inputs.path !== undefined) {
     const abs = resolve(inputs.path);
-    const unknownFile = explicit.length > 0 && existsSync(abs) && statSync(abs).isFile() && !new SequenceResolver(optionsOf(config)).classify(abs);
+    const unknownFile =
+      explicit.length > 0 && existsSync(abs) && statSync(abs).isFile() && !new SequenceResolver(optionsOf(config)).classify(abs);
     if (unknownFile) {
       base = { id: basename(dirname(abs)), dir: dirname(abs), files: {} };
     } else {
       const { cases } = discoverStudy(abs, config);
-      if (cases.length !== 1) throw new StudyError('study/ambiguous-case', cases.length === 0 ? 'no case found here' : `this folder holds ${cases.length} cases (${cases.slice(0, 3).map((c) => c.id).join(', ')}…); give one case's file or folder`, abs);
+      if (cases.length !== 1)
+        throw new StudyError(
+          'study/ambiguous-case',
+          cases.length === 0
+            ? 'no case found here'
+            : `this folder holds ${cases.length} cases (${cases
+                .slice(0, 3)
+                .map((c) => c.id)
+                .join(', ')}…); give one case's file or folder`,
+          abs,
+        );
       base = cases[0];
     }
   } else {
-    if (explicit.length === 0) throw new StudyError('study/no-case', 'no case given: name a sequence file of the case or its folder, or the sequence files themselves');
+    if (explicit.length === 0)
+      throw new StudyError(
+        'study/no-case',
+        'no case given: name a sequence file of the case or its folder, or the sequence files themselves',
+      );
     const dir = dirname(explicit[0][1]);
     base = { id: basename(dir), dir, files: {} };
   }

@@ -34,7 +34,11 @@ export function loadCase(c: Case, opts: LoadCaseOptions = {}): LoadedCase {
   const missing = wanted.filter((s) => !c.files[s]);
   if (missing.length) {
     const have = SEQUENCES.filter((s) => c.files[s]).map((s) => s.toUpperCase());
-    throw new StudyError('study/missing-sequence', `case ${c.id} has no ${missing.map((s) => s.toUpperCase()).join(', ')} (it has ${have.join(', ') || 'no sequences'})`, c.dir);
+    throw new StudyError(
+      'study/missing-sequence',
+      `case ${c.id} has no ${missing.map((s) => s.toUpperCase()).join(', ')} (it has ${have.join(', ') || 'no sequences'})`,
+      c.dir,
+    );
   }
   const readOpts = opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes };
   const loaded: { file: string; vol: Volume }[] = [];

@@ -66,7 +66,12 @@ function clip8(v: number): number {
 }
 
 /** Output window of a resize: columns [left, left + width), rows [top, top + height). */
-export interface ResizeWindow { left: number; top: number; width: number; height: number }
+export interface ResizeWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
 
 const coeffCache = new Map<string, Coeffs>();
 /** Coefficients are pure functions of the sizes: a volume's slices share them. */
@@ -87,11 +92,25 @@ function coeffs(inSize: number, outSize: number): Coeffs {
  * `window`: only that part of the output (e.g. a centre crop), each pixel the same as in the
  * full output; the horizontal pass then skips columns and the vertical pass rows nobody reads.
  */
-export function resizeBilinearU8(src: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, window?: ResizeWindow): Uint8Array {
+export function resizeBilinearU8(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  window?: ResizeWindow,
+): Uint8Array {
   if (src.length !== width * height) throw new RangeError(`resizeBilinearU8: ${src.length} pixels is not ${width}×${height}`);
   if (!(outWidth > 0 && outHeight > 0)) throw new RangeError(`resizeBilinearU8: bad output size ${outWidth}×${outHeight}`);
   const win = window ?? { left: 0, top: 0, width: outWidth, height: outHeight };
-  if (!(win.left >= 0 && win.top >= 0 && win.width > 0 && win.height > 0 && win.left + win.width <= outWidth && win.top + win.height <= outHeight)) {
+  if (!(
+    win.left >= 0 &&
+    win.top >= 0 &&
+    win.width > 0 &&
+    win.height > 0 &&
+    win.left + win.width <= outWidth &&
+    win.top + win.height <= outHeight
+  )) {
     throw new RangeError(`resizeBilinearU8: window ${JSON.stringify(win)} is outside ${outWidth}×${outHeight}`);
   }
   // Horizontal pass: the window's columns, every input row (an identity pass just crops).

@@ -63,9 +63,13 @@ function checkGeometry(width: number, height: number, geom: PreprocessGeometry, 
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
     throw new StudyError('study/bad-slice', `slice size must be positive integers, got ${width}×${height}`);
   }
-  if (got !== expectedLength) throw new StudyError('study/bad-slice', `${what} has ${got} values, expected ${width}×${height} = ${expectedLength}`);
+  if (got !== expectedLength)
+    throw new StudyError('study/bad-slice', `${what} has ${got} values, expected ${width}×${height} = ${expectedLength}`);
   if (!(Number.isInteger(geom.resize) && Number.isInteger(geom.crop) && geom.crop > 0 && geom.crop <= geom.resize)) {
-    throw new StudyError('study/bad-geometry', `preprocess geometry needs integers 0 < crop <= resize, got resize ${geom.resize}, crop ${geom.crop}`);
+    throw new StudyError(
+      'study/bad-geometry',
+      `preprocess geometry needs integers 0 < crop <= resize, got resize ${geom.resize}, crop ${geom.crop}`,
+    );
   }
 }
 
@@ -99,7 +103,11 @@ export function preprocessSlice(
   CHANNELS.forEach((name, c) => {
     if (!subset.keep[c]) return;
     const img = slices[name];
-    if (!img) throw new StudyError('study/missing-sequence', `modality subset ${subset.label} needs a ${name.toUpperCase()} slice, but none was given`);
+    if (!img)
+      throw new StudyError(
+        'study/missing-sequence',
+        `modality subset ${subset.label} needs a ${name.toUpperCase()} slice, but none was given`,
+      );
     checkGeometry(width, height, geom, width * height, img.length, `the ${name} slice`);
     // Only the centre crop of the resized image is computed (same pixels as resize-then-crop).
     const u8 = resizeBilinearU8(minMaxToUint8(img), width, height, R, R, { left, top, width: C, height: C });
@@ -142,4 +150,3 @@ export function anomalyPredicate(anomalyLabels: 'any' | readonly number[]): (v: 
   const set = new Set(anomalyLabels);
   return (v) => set.has(Math.round(v));
 }
-

@@ -60,10 +60,22 @@ const PLAIN = /^(flair|t1ce|t1|t2|seg|label|mask)\.nii(?:\.gz)?$/i;
 
 const ROLE_2018: Record<string, CaseFileRole> = { flair: 'flair', t1: 't1', t1ce: 't1ce', t2: 't2', seg: 'label' };
 const ROLE_2023: Record<string, CaseFileRole> = { t2f: 'flair', t1n: 't1', t1c: 't1ce', t2w: 't2', seg: 'label' };
-const ROLE_PLAIN: Record<string, CaseFileRole> = { flair: 'flair', t1: 't1', t1ce: 't1ce', t2: 't2', seg: 'label', label: 'label', mask: 'label' };
+const ROLE_PLAIN: Record<string, CaseFileRole> = {
+  flair: 'flair',
+  t1: 't1',
+  t1ce: 't1ce',
+  t2: 't2',
+  seg: 'label',
+  label: 'label',
+  mask: 'label',
+};
 
 const SCHEME_WORDS: Record<FileMatch['scheme'], string> = {
-  manual: 'assigned by hand', config: 'a data.sequences pattern', brats2018: 'BraTS name', brats2023: 'BraTS 2023 name', folder: 'plain name',
+  manual: 'assigned by hand',
+  config: 'a data.sequences pattern',
+  brats2018: 'BraTS name',
+  brats2023: 'BraTS 2023 name',
+  folder: 'plain name',
 };
 
 /** "FLAIR", "T1", …, "label": how messages name a role. */
@@ -77,7 +89,10 @@ const compiled = new Map<string, RegExp>();
 export function globToRegExp(pattern: string): RegExp {
   let re = compiled.get(pattern);
   if (!re) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     re = new RegExp(`^${body}$`, 'i');
     compiled.set(pattern, re);
   }
@@ -92,7 +107,10 @@ export function matchFileName(name: string, sequences?: Partial<SequencePatterns
       if (patterns?.some((p) => globMatch(p, name))) hits.push(role); // linear time: no RegExp backtracking
     }
     if (hits.length > 1) {
-      throw new StudyError('study/ambiguous-pattern', `file name ${name} matches the data.sequences patterns of several sequences (${hits.join(', ')}); make those patterns more specific, or assign the file by hand (data.assignments in anyad.json, or "AnyAD: Assign sequence…")`);
+      throw new StudyError(
+        'study/ambiguous-pattern',
+        `file name ${name} matches the data.sequences patterns of several sequences (${hits.join(', ')}); make those patterns more specific, or assign the file by hand (data.assignments in anyad.json, or "AnyAD: Assign sequence…")`,
+      );
     }
     if (hits.length === 1) return { role: hits[0], scheme: 'config' };
   }
@@ -140,7 +158,10 @@ export class CaseCollector {
   private readonly how = new Map<string, FileMatch['scheme']>();
   private readonly warnings: string[] = [];
 
-  constructor(private readonly resolver: SequenceResolver, private readonly root: string) {}
+  constructor(
+    private readonly resolver: SequenceResolver,
+    private readonly root: string,
+  ) {}
 
   /** Adds the files `names` of folder `dir` (names no rule applies to are skipped); `only` keeps one case id. */
   addFolder(dir: string, names: string[], only?: string): void {
@@ -167,7 +188,11 @@ export class CaseCollector {
     if (existing) {
       const [ha, hb] = [SCHEME_WORDS[this.how.get(existing) ?? 'folder'], SCHEME_WORDS[match.scheme]];
       const why = ha === hb ? '' : ` (${basename(existing)}: ${ha}; ${basename(file)}: ${hb})`;
-      throw new StudyError('study/duplicate-sequence', `case ${id} has two ${roleLabel(match.role)} files: ${basename(existing)} and ${basename(file)}${why}; keep one, assign one of them to another sequence by hand (data.assignments in anyad.json, or "AnyAD: Assign sequence…"), or narrow the data.sequences patterns`, dir);
+      throw new StudyError(
+        'study/duplicate-sequence',
+        `case ${id} has two ${roleLabel(match.role)} files: ${basename(existing)} and ${basename(file)}${why}; keep one, assign one of them to another sequence by hand (data.assignments in anyad.json, or "AnyAD: Assign sequence…"), or narrow the data.sequences patterns`,
+        dir,
+      );
     }
     if (match.role === 'label') c.label = file;
     else c.files[match.role] = file;
@@ -188,7 +213,11 @@ export class CaseCollector {
     for (const c of cases) {
       const other = seen.get(c.id);
       if (other) {
-        throw new StudyError('study/duplicate-case', `case id ${c.id} appears in two folders: ${this.rel(other.dir)} and ${this.rel(c.dir)}; remove the copy or point data.root at one of them`, this.root);
+        throw new StudyError(
+          'study/duplicate-case',
+          `case id ${c.id} appears in two folders: ${this.rel(other.dir)} and ${this.rel(c.dir)}; remove the copy or point data.root at one of them`,
+          this.root,
+        );
       }
       seen.set(c.id, c);
     }

@@ -11,7 +11,13 @@ import { axialImage } from './slice';
  * Calls `visit(loaded, i)` for every slice i, loading each case once. `what` names the slice
  * set in the error for a slice whose case was not discovered (e.g. 'training', 'test').
  */
-export function forEachSliceByCase(cases: readonly Case[], slices: readonly SliceRef[], opts: LoadCaseOptions, what: string, visit: (loaded: LoadedCase, index: number) => void): void {
+export function forEachSliceByCase(
+  cases: readonly Case[],
+  slices: readonly SliceRef[],
+  opts: LoadCaseOptions,
+  what: string,
+  visit: (loaded: LoadedCase, index: number) => void,
+): void {
   const byId = new Map(cases.map((c) => [c.id, c]));
   const wanted = new Map<string, number[]>();
   slices.forEach((s, i) => wanted.set(s.caseId, [...(wanted.get(s.caseId) ?? []), i]));

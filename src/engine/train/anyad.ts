@@ -50,7 +50,11 @@ export interface TrainingImages {
  * Training needs FLAIR, T1 and T2 for every training case (the masking removes channels,
  * the statistics need all of them); a case without one is a StudyError naming it.
  */
-export function loadTrainingImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry): TrainingImages & { slices: SliceRef[] } {
+export function loadTrainingImages(
+  cases: readonly Case[],
+  slices: readonly SliceRef[],
+  geom: PreprocessGeometry,
+): TrainingImages & { slices: SliceRef[] } {
   const images: Float32Array[] = new Array(slices.length);
   forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: false }, 'training', (loaded, i) => {
     images[i] = fullModalityInput(loaded, slices[i].z, geom);
@@ -164,7 +168,14 @@ export interface TrainAnyADResult {
  * modality affine is the identity for the full subset at the start, so these are the raw
  * features' statistics; the alignment term pulls the other subsets' affine-mapped features to them.
  */
-export async function fullModalityStats(cache: FeatureCache, count: number, chunk: number, dim: number, side: number, signal?: AbortSignal): Promise<ChannelStats[] | undefined> {
+export async function fullModalityStats(
+  cache: FeatureCache,
+  count: number,
+  chunk: number,
+  dim: number,
+  side: number,
+  signal?: AbortSignal,
+): Promise<ChannelStats[] | undefined> {
   const acc = [new ChannelStatsAccumulator(dim), new ChannelStatsAccumulator(dim)];
   for (let start = 0; start < count; start += chunk) {
     if (signal?.aborted) return undefined;
@@ -179,7 +190,12 @@ export async function fullModalityStats(cache: FeatureCache, count: number, chun
 
 /** What must be the same for a checkpoint to be resumed (beyond schedule, data order, optimiser). */
 function runIdentity(head: HeadConfig, objective: ObjectiveConfig, masking: MaskingConfig, imageSize: number): Record<string, string> {
-  return { head: JSON.stringify(head), objective: JSON.stringify(objective), masking: JSON.stringify(masking), imageSize: String(imageSize) };
+  return {
+    head: JSON.stringify(head),
+    objective: JSON.stringify(objective),
+    masking: JSON.stringify(masking),
+    imageSize: String(imageSize),
+  };
 }
 
 /** An encoder session and the feature cache over one training image set (see TrainAnyADOptions.features). */
@@ -192,25 +208,44 @@ export interface TrainingFeatures {
 }
 
 /** Opens the frozen encoder on `images` with a feature cache; `batch` must be the training batch size. */
-export async function openTrainingFeatures(encoder: EncoderWeights, images: TrainingImages, o: { batch: number; maxEntries?: number; provider?: ProviderChoice; threads?: number; log?: (message: string) => void }): Promise<TrainingFeatures> {
+export async function openTrainingFeatures(
+  encoder: EncoderWeights,
+  images: TrainingImages,
+  o: { batch: number; maxEntries?: number; provider?: ProviderChoice; threads?: number; log?: (message: string) => void },
+): Promise<TrainingFeatures> {
   const enc = encoder.config;
   const [side] = patchGrid(images.imageSize, images.imageSize, enc.patchSize);
-  const session = await createSession(encoderModelBytes(encoder, { batch: o.batch, height: images.imageSize, width: images.imageSize }), { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log });
+  const session = await createSession(encoderModelBytes(encoder, { batch: o.batch, height: images.imageSize, width: images.imageSize }), {
+    provider: o.provider ?? 'cpu',
+    threads: o.threads ?? 0,
+    log: o.log,
+  });
   const cache = new FeatureCache({
-    session, encoderBatch: o.batch, imageSize: images.imageSize, dim: enc.embedDim, side, image: images.image, maxEntries: o.maxEntries,
+    session,
+    encoderBatch: o.batch,
+    imageSize: images.imageSize,
+    dim: enc.embedDim,
+    side,
+    image: images.image,
+    maxEntries: o.maxEntries,
   });
   return { cache, imageSize: images.imageSize, batch: o.batch, release: () => releaseSession(session) };
 }
 
 export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult> {
   const enc = o.encoder.config;
-  if (enc.fuseGroups.length !== 2) throw new ConfigError('config/train', `AnyAD needs exactly 2 encoder groups (En0, En1), the encoder config has ${enc.fuseGroups.length}`);
+  if (enc.fuseGroups.length !== 2)
+    throw new ConfigError(
+      'config/train',
+      `AnyAD needs exactly 2 encoder groups (En0, En1), the encoder config has ${enc.fuseGroups.length}`,
+    );
   const { images } = o;
   if (images.count < 1) throw new ConfigError('train/empty', 'the training set is empty: no normal slices in the train cases');
   const seed = o.seed ?? 0;
   const totalSteps = o.steps ?? DEFAULT_TRAIN_STEPS;
   const batch = o.batchSize ?? REFERENCE_BATCH_SIZE;
-  if (!Number.isInteger(totalSteps) || totalSteps < 0) throw new ConfigError('config/train', `steps must be a non-negative integer, got ${totalSteps}`);
+  if (!Number.isInteger(totalSteps) || totalSteps < 0)
+    throw new ConfigError('config/train', `steps must be a non-negative integer, got ${totalSteps}`);
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('config/train', `batch size must be a positive integer, got ${batch}`);
   const objective = o.objective ?? copyObjective(DEFAULT_OBJECTIVE);
   const headOverrides = Object.fromEntries(Object.entries(o.head ?? {}).filter(([, v]) => v !== undefined)) as Partial<HeadConfig>;
@@ -225,12 +260,19 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   // Encoder + cache, then the full-modality statistics the alignment loss is built with.
   const t0 = performance.now();
   if (o.features && (o.features.imageSize !== images.imageSize || o.features.batch !== batch)) {
-    throw new ConfigError('config/train', `the shared encoder features were opened for ${o.features.imageSize} px at batch ${o.features.batch}, this training runs ${images.imageSize} px at batch ${batch}`);
+    throw new ConfigError(
+      'config/train',
+      `the shared encoder features were opened for ${o.features.imageSize} px at batch ${o.features.batch}, this training runs ${images.imageSize} px at batch ${batch}`,
+    );
   }
-  const ownFeatures = o.features ? undefined : await openTrainingFeatures(o.encoder, images, { batch, maxEntries: o.cacheMaxEntries, ...sessionOpts });
+  const ownFeatures = o.features
+    ? undefined
+    : await openTrainingFeatures(o.encoder, images, { batch, maxEntries: o.cacheMaxEntries, ...sessionOpts });
   const { cache } = o.features ?? ownFeatures!;
-  const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal)
-    .catch(async (e: unknown) => { await ownFeatures?.release(); throw e; });
+  const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal).catch(async (e: unknown) => {
+    await ownFeatures?.release();
+    throw e;
+  });
   const statsSec = (performance.now() - t0) / 1000;
 
   // Parameters: the reference head at init + the modality affine at identity.
@@ -240,8 +282,16 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   if (!stats) {
     await ownFeatures?.release();
     return {
-      params, headConfig: head, objective, stats: [], history: [], step: 0, resumedFrom: 0, cancelled: true,
-      cache: cache.stats(), timing: { statsSec, trainSec: 0 },
+      params,
+      headConfig: head,
+      objective,
+      stats: [],
+      history: [],
+      step: 0,
+      resumedFrom: 0,
+      cancelled: true,
+      cache: cache.stats(),
+      timing: { statsSec, trainSec: 0 },
     };
   }
 
@@ -254,25 +304,58 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   const n = side * side * head.dim;
   const history: AnyADStepRecord[] = [];
   const toRecord = (r: StepResult): AnyADStepRecord => ({
-    step: r.step, loss: r.loss, recon: term(r, N.recon), gather: term(r, N.gather), align: term(r, N.align), gradNorm: r.gradNorm, lr: r.lr,
-    subsets: batchSubsets(masking, dataOrder, r.step), ms: r.ms,
+    step: r.step,
+    loss: r.loss,
+    recon: term(r, N.recon),
+    gather: term(r, N.gather),
+    align: term(r, N.align),
+    gradNorm: r.gradNorm,
+    lr: r.lr,
+    subsets: batchSubsets(masking, dataOrder, r.step),
+    ms: r.ms,
   });
   const tTrain = performance.now();
   let firstStep: number | undefined;
   try {
     const loop = await trainLoop({
-      program: { session }, params, optimizer: o.optimizer, schedule, totalSteps, dataOrder,
-      maxGradNorm: o.maxGradNorm, scalarOutputs: terms, identity: runIdentity(head, objective, masking, images.imageSize),
-      checkpointDir: o.checkpointDir, checkpointEvery: o.checkpointEvery, keepCheckpoints: o.keepCheckpoints,
-      resume: o.resume, signal: o.signal, log: o.log,
+      program: { session },
+      params,
+      optimizer: o.optimizer,
+      schedule,
+      totalSteps,
+      dataOrder,
+      maxGradNorm: o.maxGradNorm,
+      scalarOutputs: terms,
+      identity: runIdentity(head, objective, masking, images.imageSize),
+      checkpointDir: o.checkpointDir,
+      checkpointEvery: o.checkpointEvery,
+      keepCheckpoints: o.keepCheckpoints,
+      resume: o.resume,
+      signal: o.signal,
+      log: o.log,
       // A batch: cached encoder features of each slice under its drawn modality subset.
       makeBatch: async (indices, step) => {
         const subsets = batchSubsets(masking, dataOrder, step);
         const feats = await cache.get(indices.map((slice, i) => ({ slice, subset: subsets[i] })));
         const feeds: Record<string, Feed> = {
-          [N.fused]: concatAll(feats.map((f) => f.fused), n), [N.en0]: concatAll(feats.map((f) => f.en0), n), [N.en1]: concatAll(feats.map((f) => f.en1), n),
+          [N.fused]: concatAll(
+            feats.map((f) => f.fused),
+            n,
+          ),
+          [N.en0]: concatAll(
+            feats.map((f) => f.en0),
+            n,
+          ),
+          [N.en1]: concatAll(
+            feats.map((f) => f.en1),
+            n,
+          ),
         };
-        const shapes: Record<string, readonly number[]> = { [N.fused]: [batch, side * side, head.dim], [N.en0]: [batch, head.dim, side, side], [N.en1]: [batch, head.dim, side, side] };
+        const shapes: Record<string, readonly number[]> = {
+          [N.fused]: [batch, side * side, head.dim],
+          [N.en0]: [batch, head.dim, side, side],
+          [N.en1]: [batch, head.dim, side, side],
+        };
         if (objective.modalityAffine) {
           feeds[N.subset] = BigInt64Array.from(subsets, (id) => BigInt(id - 1));
           shapes[N.subset] = [batch];
@@ -286,7 +369,8 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
         if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps) await o.onEvaluate(params, step);
       },
       onStep: async (r) => {
-        if (!Number.isFinite(r.loss)) throw new ConfigError('train/diverged', `the loss is ${r.loss} at step ${r.step}; lower the learning rate`);
+        if (!Number.isFinite(r.loss))
+          throw new ConfigError('train/diverged', `the loss is ${r.loss} at step ${r.step}; lower the learning rate`);
         const rec = toRecord(r);
         history.push(rec);
         firstStep ??= r.step;
@@ -294,16 +378,30 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
         const elapsed = (performance.now() - tTrain) / 1000;
         const done = step - firstStep;
         await o.onProgress?.({
-          step, totalSteps, loss: rec.loss, recon: rec.recon, gather: rec.gather, align: rec.align,
-          samplesPerSec: (done * batch) / elapsed, etaSec: (elapsed / done) * (totalSteps - step),
+          step,
+          totalSteps,
+          loss: rec.loss,
+          recon: rec.recon,
+          gather: rec.gather,
+          align: rec.align,
+          samplesPerSec: (done * batch) / elapsed,
+          etaSec: (elapsed / done) * (totalSteps - step),
         });
         const every = o.evaluateEvery ?? 0;
         if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps && !o.signal?.aborted) await o.onEvaluate(params, step);
       },
     });
     return {
-      params, headConfig: head, objective, stats, history, step: loop.step, resumedFrom: loop.resumedFrom,
-      cancelled: loop.step < totalSteps, cache: cache.stats(), timing: { statsSec, trainSec: (performance.now() - tTrain) / 1000 },
+      params,
+      headConfig: head,
+      objective,
+      stats,
+      history,
+      step: loop.step,
+      resumedFrom: loop.resumedFrom,
+      cancelled: loop.step < totalSteps,
+      cache: cache.stats(),
+      timing: { statsSec, trainSec: (performance.now() - tTrain) / 1000 },
     };
   } finally {
     await releaseSession(session);
@@ -316,4 +414,3 @@ function concatAll(parts: Float32Array[], per: number): Float32Array {
   parts.forEach((p, i) => out.set(p, i * per));
   return out;
 }
-

@@ -69,14 +69,21 @@ export function saveCheckpoint(path: string, s: TrainingState): void {
  */
 export function loadCheckpoint(path: string, expect?: Params): TrainingState {
   const file = readSafetensors(path);
-  const fail = (msg: string): never => { throw new SafetensorsError('checkpoint/invalid', msg, path); };
+  const fail = (msg: string): never => {
+    throw new SafetensorsError('checkpoint/invalid', msg, path);
+  };
   const m = file.metadata;
-  if (m.anyad_checkpoint !== FORMAT) fail(`not an AnyAD training checkpoint (format ${JSON.stringify(m.anyad_checkpoint)}, expected ${FORMAT})`);
+  if (m.anyad_checkpoint !== FORMAT)
+    fail(`not an AnyAD training checkpoint (format ${JSON.stringify(m.anyad_checkpoint)}, expected ${FORMAT})`);
   const step = Number(m.step);
   if (!Number.isInteger(step) || step < 0) fail(`metadata step ${JSON.stringify(m.step)} is not a step count`);
   const json = <T>(key: string): T | undefined => {
     if (m[key] === undefined) return undefined;
-    try { return JSON.parse(m[key]) as T; } catch { return fail(`metadata '${key}' is not valid JSON`); }
+    try {
+      return JSON.parse(m[key]) as T;
+    } catch {
+      return fail(`metadata '${key}' is not valid JSON`);
+    }
   };
 
   const entries: Array<[string, readonly number[], Float32Array]> = [];
@@ -90,7 +97,8 @@ export function loadCheckpoint(path: string, expect?: Params): TrainingState {
     for (const [name, p] of expect) {
       const got = params.get(name);
       if (!got) fail(`parameter '${name}' is missing`);
-      else if (got.shape.join(',') !== p.shape.join(',')) fail(`parameter '${name}' has shape [${got.shape.join(', ')}], the model [${p.shape.join(', ')}]`);
+      else if (got.shape.join(',') !== p.shape.join(','))
+        fail(`parameter '${name}' has shape [${got.shape.join(', ')}], the model [${p.shape.join(', ')}]`);
     }
     for (const name of params.keys()) if (!expect.has(name)) fail(`parameter '${name}' is not part of this model`);
   }
@@ -102,7 +110,8 @@ export function loadCheckpoint(path: string, expect?: Params): TrainingState {
     const p = params.get(name) ?? fail(`optimizer state for unknown parameter '${name}'`);
     const get = (what: string): Float32Array => {
       const t = file.tensors.get(`optim/${name}/${what}`) ?? fail(`tensor 'optim/${name}/${what}' is missing`);
-      if (t.dtype !== 'F32' || t.shape.join(',') !== p.shape.join(',')) fail(`tensor 'optim/${name}/${what}' is ${t.dtype}[${t.shape.join(', ')}], expected F32[${p.shape.join(', ')}]`);
+      if (t.dtype !== 'F32' || t.shape.join(',') !== p.shape.join(','))
+        fail(`tensor 'optim/${name}/${what}' is ${t.dtype}[${t.shape.join(', ')}], expected F32[${p.shape.join(', ')}]`);
       return toFloat32(t, what);
     };
     if (!Number.isInteger(count) || count < 1) fail(`optimizer step count of '${name}' is ${count}`);
@@ -135,8 +144,16 @@ export function checkpointPath(dir: string, step: number): string {
 /** Checkpoints in `dir`, newest first. */
 export function listCheckpoints(dir: string): Array<{ step: number; path: string }> {
   let names: string[];
-  try { names = readdirSync(dir); } catch { return []; }
-  return names.flatMap((n) => { const mm = NAME.exec(n); return mm ? [{ step: Number(mm[1]), path: join(dir, n) }] : []; })
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .flatMap((n) => {
+      const mm = NAME.exec(n);
+      return mm ? [{ step: Number(mm[1]), path: join(dir, n) }] : [];
+    })
     .sort((a, b) => b.step - a.step);
 }
 

@@ -27,7 +27,9 @@ function epochPermutation(seed: number, epoch: number, n: number): Uint32Array {
     for (let i = 0; i < n; i++) perm[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = rng.int(i + 1);
-      const t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+      const t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
     }
     if (permCache.size >= 4) permCache.delete(permCache.keys().next().value as string);
     permCache.set(key, perm);

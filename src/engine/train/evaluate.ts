@@ -13,8 +13,15 @@
  * evaluateBaseline scores the non-learned intensity baseline on exactly the same slices.
  */
 import {
-  EVAL_MAP_SIZE, type MetricSet, SubsetEvaluator, type SubsetCurves, anomalyMapFromFeatures, curvesOf, evaluationMap,
-  imageScore, resizeNearest,
+  EVAL_MAP_SIZE,
+  type MetricSet,
+  SubsetEvaluator,
+  type SubsetCurves,
+  anomalyMapFromFeatures,
+  curvesOf,
+  evaluationMap,
+  imageScore,
+  resizeNearest,
 } from '../eval';
 import { intensityBaseline } from '../eval/intensityBaseline';
 import { Graph, emitModel } from '../graph';
@@ -50,7 +57,13 @@ export interface ScoredImages {
  * preprocessMask (the model's input grid) then nearest-neighbour to 256², as the reference's
  * ground truth. A scored case needs FLAIR, T1 and T2 (each subset is cut from the full image).
  */
-export function loadScoredImages(cases: readonly Case[], slices: readonly SliceRef[], geom: PreprocessGeometry, anomalyLabels: 'any' | readonly number[], what = 'test'): ScoredImages {
+export function loadScoredImages(
+  cases: readonly Case[],
+  slices: readonly SliceRef[],
+  geom: PreprocessGeometry,
+  anomalyLabels: 'any' | readonly number[],
+  what = 'test',
+): ScoredImages {
   const images: Float32Array[] = new Array(slices.length);
   const masks: (Uint8Array | null)[] = new Array(slices.length).fill(null);
   forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: true }, what, (loaded, i) => {
@@ -73,9 +86,15 @@ export interface EvaluateOptions {
 }
 
 /** One subset's evaluator over a scored set; `add(i, map, score?)` per slice. */
-function subsetEvaluator(set: ScoredImages, subset: ModalitySubset, o: EvaluateOptions): { add: (i: number, map: Float32Array, score?: number) => void; ev: SubsetEvaluator } {
+function subsetEvaluator(
+  set: ScoredImages,
+  subset: ModalitySubset,
+  o: EvaluateOptions,
+): { add: (i: number, map: Float32Array, score?: number) => void; ev: SubsetEvaluator } {
   const ev = new SubsetEvaluator({
-    mapSize: EVAL_MAP_SIZE, expectedSlices: set.count, label: subset.label,
+    mapSize: EVAL_MAP_SIZE,
+    expectedSlices: set.count,
+    label: subset.label,
     bootstrap: { samples: o.bootstrapSamples ?? 0, seed: o.bootstrapSeed ?? 0 },
   });
   const add = (i: number, map: Float32Array, score?: number) => {
@@ -87,7 +106,9 @@ function subsetEvaluator(set: ScoredImages, subset: ModalitySubset, o: EvaluateO
 
 /** Runs `perSubset(subset, add)` for the 7 subsets and collects metrics and curves. */
 async function evaluateSubsets(
-  set: ScoredImages, step: number, o: EvaluateOptions,
+  set: ScoredImages,
+  step: number,
+  o: EvaluateOptions,
   perSubset: (subset: ModalitySubset, add: (i: number, map: Float32Array, score?: number) => void) => Promise<void>,
 ): Promise<EvaluationResult> {
   const t0 = performance.now();
@@ -182,7 +203,11 @@ export class HeadEvaluator {
   private readonly caches = new Map<ImageSet, FeatureCache>();
   private readonly side: number;
 
-  private constructor(private readonly o: HeadEvaluatorOptions, private readonly encoderSession: Session, private readonly headSession: Session) {
+  private constructor(
+    private readonly o: HeadEvaluatorOptions,
+    private readonly encoderSession: Session,
+    private readonly headSession: Session,
+  ) {
     this.side = patchGrid(o.imageSize, o.imageSize, o.encoder.config.patchSize)[0];
   }
 
@@ -206,8 +231,13 @@ export class HeadEvaluator {
     if (!c) {
       const perEntry = 3 * this.side * this.side * this.o.head.dim * 4;
       c = new FeatureCache({
-        session: this.encoderSession, encoderBatch: this.o.batch, imageSize: this.o.imageSize, dim: this.o.head.dim, side: this.side,
-        image: set.image, maxEntries: Math.floor((this.o.cacheBytes ?? 2 ** 30) / perEntry),
+        session: this.encoderSession,
+        encoderBatch: this.o.batch,
+        imageSize: this.o.imageSize,
+        dim: this.o.head.dim,
+        side: this.side,
+        image: set.image,
+        maxEntries: Math.floor((this.o.cacheBytes ?? 2 ** 30) / perEntry),
       });
       this.caches.set(set, c);
     }
@@ -218,7 +248,13 @@ export class HeadEvaluator {
    * Evaluation maps (256², reference pipeline) of `indices` of `set` with `subsetId`, in
    * batches; `onMap` receives each map with its index.
    */
-  async maps(set: ImageSet, subsetId: number, params: WeightMap, onMap: (index: number, map: Float32Array) => void, indices?: readonly number[]): Promise<void> {
+  async maps(
+    set: ImageSet,
+    subsetId: number,
+    params: WeightMap,
+    onMap: (index: number, map: Float32Array) => void,
+    indices?: readonly number[],
+  ): Promise<void> {
     const { batch: b, head, imageSize } = this.o;
     const s = this.side;
     const d = head.dim;
@@ -228,7 +264,10 @@ export class HeadEvaluator {
     const N = HEAD_GRAPH_NAMES;
     const feeds: Record<string, Feed> = {};
     const shapes: Record<string, readonly number[]> = { [N.fused]: [b, s * s, d], [N.en0]: [b, d, s, s], [N.en1]: [b, d, s, s] };
-    for (const [name, p] of params) { feeds[name] = p.data; shapes[name] = p.shape; }
+    for (const [name, p] of params) {
+      feeds[name] = p.data;
+      shapes[name] = p.shape;
+    }
     if (this.o.modalityAffine) {
       feeds[N.subset] = new BigInt64Array(b).fill(BigInt(subsetId - 1));
       shapes[N.subset] = [b];
@@ -239,13 +278,25 @@ export class HeadEvaluator {
       const fused = new Float32Array(b * per);
       const en0 = new Float32Array(b * per);
       const en1 = new Float32Array(b * per);
-      feats.forEach((f, i) => { fused.set(f.fused, i * per); en0.set(f.en0, i * per); en1.set(f.en1, i * per); });
+      feats.forEach((f, i) => {
+        fused.set(f.fused, i * per);
+        en0.set(f.en0, i * per);
+        en1.set(f.en1, i * per);
+      });
       const out = await run(this.headSession, { ...feeds, [N.fused]: fused, [N.en0]: en0, [N.en1]: en1 }, shapes, [N.de0, N.de1]);
       const de0 = outputFloat32(out, N.de0);
       const de1 = outputFloat32(out, N.de1);
       idx.forEach((index, i) => {
         const sl = (a: Float32Array) => a.subarray(i * per, (i + 1) * per);
-        const amap = anomalyMapFromFeatures([{ en: sl(en0), de: sl(de0) }, { en: sl(en1), de: sl(de1) }], d, s, imageSize);
+        const amap = anomalyMapFromFeatures(
+          [
+            { en: sl(en0), de: sl(de0) },
+            { en: sl(en1), de: sl(de1) },
+          ],
+          d,
+          s,
+          imageSize,
+        );
         onMap(index, evaluationMap(amap, imageSize));
       });
     }
@@ -269,14 +320,21 @@ export class HeadEvaluator {
  * subset id [1] → map256, score), so a bundle is judged by exactly what detection runs.
  */
 export async function evaluateModelFile(
-  modelPath: string, set: ScoredImages, opts: EvaluateOptions & { provider?: ProviderChoice; threads?: number; log?: (m: string) => void; step?: number } = {},
+  modelPath: string,
+  set: ScoredImages,
+  opts: EvaluateOptions & { provider?: ProviderChoice; threads?: number; log?: (m: string) => void; step?: number } = {},
 ): Promise<EvaluationResult> {
   const session = await createSession(modelPath, { provider: opts.provider ?? 'cpu', threads: opts.threads ?? 0, log: opts.log });
   const c = set.imageSize;
   try {
     return await evaluateSubsets(set, opts.step ?? 0, opts, async (subset, add) => {
       for (let i = 0; i < set.count; i++) {
-        const out = await run(session, { image: maskImage(set.image(i), subset.id), subset: BigInt64Array.of(BigInt(subset.id)) }, { image: [1, 3, c, c], subset: [1] }, ['map256', 'score']);
+        const out = await run(
+          session,
+          { image: maskImage(set.image(i), subset.id), subset: BigInt64Array.of(BigInt(subset.id)) },
+          { image: [1, 3, c, c], subset: [1] },
+          ['map256', 'score'],
+        );
         add(i, outputFloat32(out, 'map256'), outputFloat32(out, 'score')[0]);
       }
     });
@@ -289,7 +347,9 @@ export async function evaluateModelFile(
 function means(perSubset: Record<string, MetricSet>): Pick<EvaluationResult, 'meanImageAP' | 'meanImageAUROC' | 'meanPixelAUROC'> {
   const mean = (get: (m: MetricSet) => number | null): number => {
     const vals = Object.values(perSubset).map(get);
-    return vals.length === MODALITY_SUBSETS.length && vals.every((v) => v !== null) ? (vals as number[]).reduce((a, v) => a + v, 0) / vals.length : Number.NaN;
+    return vals.length === MODALITY_SUBSETS.length && vals.every((v) => v !== null)
+      ? (vals as number[]).reduce((a, v) => a + v, 0) / vals.length
+      : Number.NaN;
   };
   return { meanImageAP: mean((m) => m.image.ap), meanImageAUROC: mean((m) => m.image.auroc), meanPixelAUROC: mean((m) => m.pixel.auroc) };
 }

@@ -70,8 +70,10 @@ export class FeatureCache {
   readonly bytesPerEntry: number;
 
   constructor(private readonly o: FeatureCacheOptions) {
-    if (!Number.isInteger(o.encoderBatch) || o.encoderBatch < 1) throw new ConfigError('config/feature-cache', `encoder batch must be a positive integer, got ${o.encoderBatch}`);
-    if (o.maxEntries !== undefined && !(Number.isInteger(o.maxEntries) && o.maxEntries >= 0)) throw new ConfigError('config/feature-cache', `maxEntries must be a non-negative integer, got ${o.maxEntries}`);
+    if (!Number.isInteger(o.encoderBatch) || o.encoderBatch < 1)
+      throw new ConfigError('config/feature-cache', `encoder batch must be a positive integer, got ${o.encoderBatch}`);
+    if (o.maxEntries !== undefined && !(Number.isInteger(o.maxEntries) && o.maxEntries >= 0))
+      throw new ConfigError('config/feature-cache', `maxEntries must be a non-negative integer, got ${o.maxEntries}`);
     this.bytesPerEntry = 3 * o.side * o.side * o.dim * 4;
   }
 
@@ -82,7 +84,10 @@ export class FeatureCache {
     const missing = new Map<string, FeatureRequest>();
     out.forEach((f, i) => {
       if (f) this.hits++;
-      else { this.misses++; missing.set(key(requests[i]), requests[i]); }
+      else {
+        this.misses++;
+        missing.set(key(requests[i]), requests[i]);
+      }
     });
     const computed = new Map<string, EncoderFeatures>();
     const todo = [...missing.entries()];
@@ -99,8 +104,13 @@ export class FeatureCache {
 
   stats(): FeatureCacheStats {
     return {
-      entries: this.entries.size, bytesPerEntry: this.bytesPerEntry, bytes: this.entries.size * this.bytesPerEntry,
-      hits: this.hits, misses: this.misses, encoderRuns: this.encoderRuns, imagesEncoded: this.imagesEncoded,
+      entries: this.entries.size,
+      bytesPerEntry: this.bytesPerEntry,
+      bytes: this.entries.size * this.bytesPerEntry,
+      hits: this.hits,
+      misses: this.misses,
+      encoderRuns: this.encoderRuns,
+      imagesEncoded: this.imagesEncoded,
     };
   }
 
@@ -111,7 +121,11 @@ export class FeatureCache {
     const images = new Float32Array(b * per);
     reqs.forEach((r, i) => {
       const full = this.o.image(r.slice);
-      if (full.length !== per) throw new ConfigError('config/feature-cache', `slice ${r.slice}: image has ${full.length} values, the encoder takes [3, ${h}, ${h}] = ${per}`);
+      if (full.length !== per)
+        throw new ConfigError(
+          'config/feature-cache',
+          `slice ${r.slice}: image has ${full.length} values, the encoder takes [3, ${h}, ${h}] = ${per}`,
+        );
       images.set(maskImage(full, r.subset), i * per);
     });
     const names = [ENCODER_OUTPUTS.fused, ENCODER_OUTPUTS.en(0), ENCODER_OUTPUTS.en(1)];
@@ -122,7 +136,9 @@ export class FeatureCache {
     const m = s * s * d;
     // Copies (slice), so one entry does not keep a whole batch's output buffer alive.
     return reqs.map((_, i) => ({
-      fused: fused.slice(i * m, (i + 1) * m), en0: en0.slice(i * m, (i + 1) * m), en1: en1.slice(i * m, (i + 1) * m),
+      fused: fused.slice(i * m, (i + 1) * m),
+      en0: en0.slice(i * m, (i + 1) * m),
+      en1: en1.slice(i * m, (i + 1) * m),
     }));
   }
 }

@@ -32,11 +32,13 @@ export const ALL_SUBSET_IDS: readonly number[] = MODALITY_SUBSETS.map((s) => s.i
 /** A full masking config from partial settings; throws ConfigError on a bad mode or subset id. */
 export function maskingConfig(partial: Partial<MaskingConfig> = {}): MaskingConfig {
   const mode = partial.mode ?? 'sample';
-  if (!MASKING_MODES.includes(mode)) throw new ConfigError('config/masking', `masking mode must be one of ${MASKING_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+  if (!MASKING_MODES.includes(mode))
+    throw new ConfigError('config/masking', `masking mode must be one of ${MASKING_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   const subsets = [...(partial.subsets ?? ALL_SUBSET_IDS)];
   if (subsets.length === 0) throw new ConfigError('config/masking', 'masking needs at least one modality subset');
   for (const id of subsets) {
-    if (!Number.isInteger(id) || id < 1 || id > 7) throw new ConfigError('config/masking', `modality subset ids are integers 1..7, got ${JSON.stringify(id)}`);
+    if (!Number.isInteger(id) || id < 1 || id > 7)
+      throw new ConfigError('config/masking', `modality subset ids are integers 1..7, got ${JSON.stringify(id)}`);
   }
   return { mode, seed: partial.seed ?? 0, subsets };
 }
@@ -51,9 +53,12 @@ function draw(cfg: MaskingConfig, ...key: number[]): number {
 /** Subset id of the sample at position `index` (0-based) of training batch `step`. */
 export function subsetFor(cfg: MaskingConfig, order: DataOrder, step: number, index: number): number {
   switch (cfg.mode) {
-    case 'sample': return draw(cfg, TAG.sample, step, index);
-    case 'batch': return draw(cfg, TAG.batch, step);
-    case 'epoch': return draw(cfg, TAG.epoch, Math.floor((step * order.batchSize + index) / order.datasetSize));
+    case 'sample':
+      return draw(cfg, TAG.sample, step, index);
+    case 'batch':
+      return draw(cfg, TAG.batch, step);
+    case 'epoch':
+      return draw(cfg, TAG.epoch, Math.floor((step * order.batchSize + index) / order.datasetSize));
   }
 }
 
@@ -70,6 +75,8 @@ export function maskImage(full: Float32Array, subsetId: number): Float32Array {
   if (full.length % 3 !== 0) throw new RangeError(`an image [3, H, W] has a multiple of 3 values, got ${full.length}`);
   const plane = full.length / 3;
   const out = full.slice();
-  subsetById(subsetId).keep.forEach((keep, c) => { if (!keep) out.fill(0, c * plane, (c + 1) * plane); });
+  subsetById(subsetId).keep.forEach((keep, c) => {
+    if (!keep) out.fill(0, c * plane, (c + 1) * plane);
+  });
   return out;
 }

@@ -66,11 +66,15 @@ export class StableAdamW {
   readonly state = new Map<string, AdamParamState>();
   private scratch = new Float32Array(0);
 
-  constructor(readonly params: Params, options: Partial<StableAdamWOptions> = {}) {
+  constructor(
+    readonly params: Params,
+    options: Partial<StableAdamWOptions> = {},
+  ) {
     const o = { ...REFERENCE_STABLE_ADAMW, ...options };
     const [b1, b2] = o.betas;
     if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`betas must be in [0, 1), got [${o.betas.join(', ')}]`);
-    if (!(o.eps >= 0) || !(o.weightDecay >= 0) || !(o.clipThreshold > 0)) throw new RangeError('eps and weightDecay must be ≥ 0 and clipThreshold > 0');
+    if (!(o.eps >= 0) || !(o.weightDecay >= 0) || !(o.clipThreshold > 0))
+      throw new RangeError('eps and weightDecay must be ≥ 0 and clipThreshold > 0');
     this.options = Object.freeze({ ...o, betas: [b1, b2] as [number, number] });
   }
 
@@ -90,7 +94,12 @@ export class StableAdamW {
       let st = this.state.get(name);
       if (!st) {
         const n = p.data.length;
-        st = { step: 0, expAvg: new Float32Array(n), expAvgSq: new Float32Array(n), maxExpAvgSq: this.options.amsgrad ? new Float32Array(n) : null };
+        st = {
+          step: 0,
+          expAvg: new Float32Array(n),
+          expAvgSq: new Float32Array(n),
+          maxExpAvgSq: this.options.amsgrad ? new Float32Array(n) : null,
+        };
         this.state.set(name, st);
       }
       this.stepParam(p.data, g, st, lr);
@@ -98,7 +107,12 @@ export class StableAdamW {
   }
 
   private stepParam(p: Float32Array, g: Float32Array, st: AdamParamState, lr: number): void {
-    const { betas: [beta1, beta2], eps, weightDecay, clipThreshold } = this.options;
+    const {
+      betas: [beta1, beta2],
+      eps,
+      weightDecay,
+      clipThreshold,
+    } = this.options;
     const n = p.length;
     if (this.scratch.length < n) this.scratch = new Float32Array(n);
     const denom = this.scratch.subarray(0, n);
@@ -109,12 +123,16 @@ export class StableAdamW {
     const c: MomentsConstants = {
       // p.data.mul_(1 - lr * wd): the Python float is cast to float32 by the kernel.
       decay: f(1 - lr * weightDecay),
-      b1: f(beta1), c1: f(1 - beta1), b2: f(beta2), c2: f(1 - beta2),
+      b1: f(beta1),
+      c1: f(1 - beta1),
+      b2: f(beta2),
+      c2: f(1 - beta2),
       sqrtBc2: f(Math.sqrt(bc2)),
       eps: f(eps),
     };
-    const sumSq = kernelMoments(p, g, st.expAvg, st.expAvgSq, st.maxExpAvgSq, denom, c)
-      ?? momentsScalar(p, g, st.expAvg, st.expAvgSq, st.maxExpAvgSq, denom, c);
+    const sumSq =
+      kernelMoments(p, g, st.expAvg, st.expAvgSq, st.maxExpAvgSq, denom, c) ??
+      momentsScalar(p, g, st.expAvg, st.expAvgSq, st.maxExpAvgSq, denom, c);
     // lr_scale = max(1.0, rms(grad / denom) / clip_threshold), rms = norm / sqrt(numel)
     const rms = f(f(Math.sqrt(sumSq)) / f(Math.sqrt(n)));
     const ratio = f(rms / f(clipThreshold));
@@ -131,7 +149,15 @@ export class StableAdamW {
  * bit): p *= decay; exp_avg, exp_avg_sq (and max_exp_avg_sq) updated; denom filled. Returns
  * Σ (grad / denom)², in float64, in index order.
  */
-export function momentsScalar(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, denom: Float32Array, c: MomentsConstants): number {
+export function momentsScalar(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  vmax: Float32Array | null,
+  denom: Float32Array,
+  c: MomentsConstants,
+): number {
   const { decay, b1, c1, b2, c2, sqrtBc2, eps } = c;
   let sumSq = 0;
   for (let i = 0; i < p.length; i++) {

@@ -21,7 +21,8 @@ export function makeParams(entries: Iterable<[string, readonly number[], Float32
     if (out.has(name)) throw new RangeError(`parameter '${name}' given twice`);
     const n = numel(shape);
     const d = data ?? new Float32Array(n);
-    if (d.length !== n) throw new RangeError(`parameter '${name}': shape [${shape.join(', ')}] holds ${n} values but ${d.length} were given`);
+    if (d.length !== n)
+      throw new RangeError(`parameter '${name}': shape [${shape.join(', ')}] holds ${n} values but ${d.length} were given`);
     out.set(name, { shape: [...shape], data: d });
   }
   return out;

@@ -23,7 +23,14 @@ import type { WorkspaceConfig } from '../config';
 import { ConfigError, StudyError } from '../errors';
 import { type EncoderProvenance as ReportEncoder, type MetricSet, writeReport } from '../eval';
 import { initModalityAffine } from '../model/alignment';
-import { type BundleManifest, type SubsetThresholds, calibrateThresholds, loadBundleAsync, writeBundle, writeStaged } from '../model/bundle';
+import {
+  type BundleManifest,
+  type SubsetThresholds,
+  calibrateThresholds,
+  loadBundleAsync,
+  writeBundle,
+  writeStaged,
+} from '../model/bundle';
 import { type EncoderWeights, createRandomEncoderWeights, describeProvenance, loadEncoderWeightsAsync } from '../model/encoderWeights';
 import { type HeadConfig, headConfig, initHeadParams, type WeightMap } from '../model/headWeights';
 import type { ObjectiveConfig } from '../model/losses';
@@ -103,7 +110,10 @@ export const BOOTSTRAP_SAMPLES = 1000;
  * preset's checkpoint if it is already cached (no request); else a seeded random init of the
  * preset's architecture, with a log line naming the command that fetches the pretrained one.
  */
-export async function resolveEncoder(config: WorkspaceConfig, opts: { hub?: HubOptions; log?: (m: string) => void } = {}): Promise<EncoderWeights> {
+export async function resolveEncoder(
+  config: WorkspaceConfig,
+  opts: { hub?: HubOptions; log?: (m: string) => void } = {},
+): Promise<EncoderWeights> {
   const m = config.model;
   const load = { registers: m.registers, config: m.encoderConfig };
   if (m.encoderWeights) return loadEncoderWeightsAsync(m.encoderWeights, load, opts.hub?.signal); // Cancel reaches a long read
@@ -112,9 +122,13 @@ export async function resolveEncoder(config: WorkspaceConfig, opts: { hub?: HubO
   if (preset.checkpoint) {
     const cached = loadCachedEncoder(preset.checkpoint, 'main', load, opts.hub);
     if (cached) return cached;
-    opts.log?.(`note: ${preset.checkpoint} (preset '${preset.name}') is not in the Hugging Face cache, so a seeded RANDOM-INIT encoder is used; '${getCommandFor(preset.checkpoint)}' fetches the pretrained weights, which later runs then use`);
+    opts.log?.(
+      `note: ${preset.checkpoint} (preset '${preset.name}') is not in the Hugging Face cache, so a seeded RANDOM-INIT encoder is used; '${getCommandFor(preset.checkpoint)}' fetches the pretrained weights, which later runs then use`,
+    );
   } else {
-    opts.log?.(`note: preset '${preset.name}' uses a seeded RANDOM-INIT encoder; set model.encoder (e.g. "dinov2-small", fetched with 'anyad weights get dinov2-small') for pretrained DINOv2 weights`);
+    opts.log?.(
+      `note: preset '${preset.name}' uses a seeded RANDOM-INIT encoder; set model.encoder (e.g. "dinov2-small", fetched with 'anyad weights get dinov2-small') for pretrained DINOv2 weights`,
+    );
   }
   return createRandomEncoderWeights({ ...preset.encoder, registers: m.registers ?? preset.encoder.registers }, m.randomEncoderSeed);
 }
@@ -122,14 +136,21 @@ export async function resolveEncoder(config: WorkspaceConfig, opts: { hub?: HubO
 /** The report's form of the encoder's provenance. */
 export function reportEncoder(enc: Pick<EncoderWeights, 'config' | 'provenance'>, preset: string): ReportEncoder {
   const p = enc.provenance;
-  if (p.kind === 'random-init') return { kind: 'random-init', name: `${preset} ViT (D ${enc.config.embedDim}, ${enc.config.depth} blocks)`, seed: p.seed ?? 0 };
+  if (p.kind === 'random-init')
+    return { kind: 'random-init', name: `${preset} ViT (D ${enc.config.embedDim}, ${enc.config.depth} blocks)`, seed: p.seed ?? 0 };
   return { kind: 'pretrained', name: describeProvenance(p), file: p.source, sha256: p.sha256 };
 }
 
 /** Objective from the train section. */
 export function objectiveOf(config: WorkspaceConfig): ObjectiveConfig {
   const t = config.train;
-  return { lambdaGather: t.lambdaGather, lambdaAlign: t.alignment ? t.lambdaAlign : 0, alignGroups: [1], modalityAffine: t.alignment, recon: {} };
+  return {
+    lambdaGather: t.lambdaGather,
+    lambdaAlign: t.alignment ? t.lambdaAlign : 0,
+    alignGroups: [1],
+    modalityAffine: t.alignment,
+    recon: {},
+  };
 }
 
 /** Warm-cosine schedule overrides: the reference's 100 warm-up steps, at most a fifth of a short run. */
@@ -157,7 +178,14 @@ function runIdentity(config: WorkspaceConfig, encoder: EncoderWeights, ds: Slice
 }
 
 function compact(r: EvaluationResult): EvaluationRecord {
-  return { step: r.step, meanImageAP: r.meanImageAP, meanImageAUROC: r.meanImageAUROC, meanPixelAUROC: r.meanPixelAUROC, perSubset: r.perSubset, seconds: r.seconds };
+  return {
+    step: r.step,
+    meanImageAP: r.meanImageAP,
+    meanImageAUROC: r.meanImageAUROC,
+    meanPixelAUROC: r.meanPixelAUROC,
+    perSubset: r.perSubset,
+    seconds: r.seconds,
+  };
 }
 
 /** A fresh output folder name from the time: model-20261129-101500 (-2, -3 … if taken). */
@@ -178,7 +206,8 @@ function evenlySpaced<T>(items: readonly T[], most: number): T[] {
 function workspaceDataset(config: WorkspaceConfig, log: (m: string) => void): { cases: Case[]; ds: SliceDataset } {
   const { cases, warnings } = discoverStudy(config.data.root, config);
   for (const w of warnings) log(`warning: ${w}`);
-  if (cases.length === 0) throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', config.data.root);
+  if (cases.length === 0)
+    throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', config.data.root);
   const ds = buildSliceDataset(cases, config);
   for (const n of ds.summary.notes) log(`note: ${n}`);
   return { cases, ds };
@@ -196,7 +225,8 @@ function loadTrainingData(config: WorkspaceConfig, log: (m: string) => void): Tr
   const { cases, ds } = workspaceDataset(config, log);
   const geom = config.preprocess;
   return {
-    cases, ds,
+    cases,
+    ds,
     train: loadTrainingImages(cases, ds.train, geom),
     val: loadScoredImages(cases, ds.val, geom, config.data.anomalyLabels, 'validation'),
   };
@@ -211,11 +241,21 @@ function headOf(encoder: EncoderWeights, objective: ObjectiveConfig): { head: He
 }
 
 /** Per-subset thresholds from the normal validation slices (training slices when validation has none). */
-async function calibrate(evaluator: HeadEvaluator, data: TrainingData, params: Params, log: (m: string) => void): Promise<{ thresholds: SubsetThresholds; source: string }> {
+async function calibrate(
+  evaluator: HeadEvaluator,
+  data: TrainingData,
+  params: Params,
+  log: (m: string) => void,
+): Promise<{ thresholds: SubsetThresholds; source: string }> {
   const normalVal = data.val.slices.flatMap((s, i) => (s.anomalous ? [] : [i]));
-  const [set, idx, source] = normalVal.length > 0
-    ? [data.val, evenlySpaced(normalVal, CALIBRATION_SLICES), 'normal validation slices']
-    : [data.train, evenlySpaced([...Array(data.train.count).keys()], CALIBRATION_SLICES), 'normal TRAINING slices (the validation split has no normal slice)'];
+  const [set, idx, source] =
+    normalVal.length > 0
+      ? [data.val, evenlySpaced(normalVal, CALIBRATION_SLICES), 'normal validation slices']
+      : [
+          data.train,
+          evenlySpaced([...Array(data.train.count).keys()], CALIBRATION_SLICES),
+          'normal TRAINING slices (the validation split has no normal slice)',
+        ];
   if (normalVal.length === 0) log('note: thresholds calibrated on training slices: the validation split has no normal slice');
   const scores = new Map<number, number[]>();
   for (const s of MODALITY_SUBSETS) scores.set(s.id, await evaluator.scores(set, s.id, params, idx));
@@ -229,13 +269,18 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
   const t = config.train;
   const timing: Record<string, number> = {};
   const tStart = performance.now();
-  const lap = (name: string, since: number) => { timing[name] = (timing[name] ?? 0) + (performance.now() - since) / 1000; };
+  const lap = (name: string, since: number) => {
+    timing[name] = (timing[name] ?? 0) + (performance.now() - since) / 1000;
+  };
 
   let t0 = performance.now();
   emit({ phase: 'data', message: `discovering cases in ${config.data.root}` });
   const data = loadTrainingData(config, log);
   const { ds } = data;
-  emit({ phase: 'data', message: `${ds.train.length} training slices (${ds.summary.train.cases} cases), ${ds.val.length} validation slices (${ds.summary.val.normal} normal + ${ds.summary.val.anomalous} anomalous); ${ds.test.length} test slices held out` });
+  emit({
+    phase: 'data',
+    message: `${ds.train.length} training slices (${ds.summary.train.cases} cases), ${ds.val.length} validation slices (${ds.summary.val.normal} normal + ${ds.summary.val.anomalous} anomalous); ${ds.test.length} test slices held out`,
+  });
   lap('data', t0);
 
   t0 = performance.now();
@@ -245,7 +290,9 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
   const encoderText = describeProvenance(encoder.provenance);
   log(`encoder: ${encoderText}`);
   if (geom.crop !== preset.geometry.crop || geom.resize !== preset.geometry.resize) {
-    log(`note: preprocess ${geom.resize} → ${geom.crop} differs from preset '${preset.name}' (${preset.geometry.resize} → ${preset.geometry.crop})`);
+    log(
+      `note: preprocess ${geom.resize} → ${geom.crop} differs from preset '${preset.name}' (${preset.geometry.resize} → ${preset.geometry.crop})`,
+    );
   }
   emit({ phase: 'encoder', message: encoderText });
   const objective = objectiveOf(config);
@@ -260,8 +307,15 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
   try {
     state = RunState.open(ckDir, runIdentity(config, encoder, ds));
     evaluator = await HeadEvaluator.create({
-      encoder, head, template, modalityAffine: objective.modalityAffine, imageSize: geom.crop, batch: t.batchSize,
-      provider: t.provider, threads: t.threads, log,
+      encoder,
+      head,
+      template,
+      modalityAffine: objective.modalityAffine,
+      imageSize: geom.crop,
+      batch: t.batchSize,
+      provider: t.provider,
+      threads: t.threads,
+      log,
     });
   } catch (e) {
     unlock();
@@ -270,13 +324,24 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
   let evalSeconds = 0;
   /** Validates `params` (live, the trainer's) at `step`; false when cancelled part-way. */
   const validate = async (params: Params, step: number): Promise<boolean> => {
-    emit({ phase: 'evaluate', message: `validating step ${step} on ${data.val.count} validation slices × 7 subsets`, step, totalSteps: t.steps });
+    emit({
+      phase: 'evaluate',
+      message: `validating step ${step} on ${data.val.count} validation slices × 7 subsets`,
+      step,
+      totalSteps: t.steps,
+    });
     const r = await evaluator.evaluate(data.val, params, step, { signal: opts.signal });
     evalSeconds += r.seconds;
     if (opts.signal?.aborted) return false;
     const rec = compact(r);
     const isBest = state.record(rec, params);
-    emit({ phase: 'evaluate', message: `step ${step}: validation mean image AP ${rec.meanImageAP.toFixed(3)}, AUROC ${rec.meanImageAUROC.toFixed(3)}${isBest ? ' (best so far)' : ''}`, step, totalSteps: t.steps, evaluation: { ...rec, best: isBest } });
+    emit({
+      phase: 'evaluate',
+      message: `step ${step}: validation mean image AP ${rec.meanImageAP.toFixed(3)}, AUROC ${rec.meanImageAUROC.toFixed(3)}${isBest ? ' (best so far)' : ''}`,
+      step,
+      totalSteps: t.steps,
+      evaluation: { ...rec, best: isBest },
+    });
     return true;
   };
   const cancelled = (step: number, resumedFrom: number): RunTrainingResult => {
@@ -288,20 +353,38 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
   try {
     t0 = performance.now();
     const result = await trainAnyAD({
-      images: data.train, encoder, objective, seed: t.seed, steps: t.steps, batchSize: t.batchSize,
-      lr: lrOverrides(config), masking: { mode: t.masking }, provider: t.provider, threads: t.threads,
-      checkpointDir: ckDir, checkpointEvery: t.evalEvery, resume: true, signal: opts.signal, log,
+      images: data.train,
+      encoder,
+      objective,
+      seed: t.seed,
+      steps: t.steps,
+      batchSize: t.batchSize,
+      lr: lrOverrides(config),
+      masking: { mode: t.masking },
+      provider: t.provider,
+      threads: t.threads,
+      checkpointDir: ckDir,
+      checkpointEvery: t.evalEvery,
+      resume: true,
+      signal: opts.signal,
+      log,
       onProgress: (p) => emit({ phase: 'train', message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`, ...p }),
       evaluateEvery: t.evalEvery,
-      onEvaluate: async (params, step) => { if (!state.hasEvaluated(step)) await validate(params, step); },
+      onEvaluate: async (params, step) => {
+        if (!state.hasEvaluated(step)) await validate(params, step);
+      },
       // The loss history reaches the disk with each checkpoint, so a kill does not lose it.
-      onCheckpoint: (_step, records) => { state.addLosses(records); state.save(); },
+      onCheckpoint: (_step, records) => {
+        state.addLosses(records);
+        state.save();
+      },
     });
     state.addLosses(result.history);
     timing['feature cache + statistics'] = result.timing.statsSec;
     timing.train = Math.max(0, (performance.now() - t0) / 1000 - result.timing.statsSec - evalSeconds);
     if (result.cancelled || opts.signal?.aborted) return cancelled(result.step, result.resumedFrom);
-    if (!state.hasEvaluated(result.step) && !(await validate(result.params, result.step))) return cancelled(result.step, result.resumedFrom);
+    if (!state.hasEvaluated(result.step) && !(await validate(result.params, result.step)))
+      return cancelled(result.step, result.resumedFrom);
     timing.validation = evalSeconds;
     const chosen = state.best()!;
 
@@ -312,7 +395,10 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
 
     // The test split: read now, scored once, by the selected parameters and by the baseline.
     t0 = performance.now();
-    emit({ phase: 'test', message: `scoring the test split once (${ds.test.length} slices × 7 subsets) with the selected step ${chosen.record.step} and the intensity baseline` });
+    emit({
+      phase: 'test',
+      message: `scoring the test split once (${ds.test.length} slices × 7 subsets) with the selected step ${chosen.record.step} and the intensity baseline`,
+    });
     const test = loadScoredImages(data.cases, ds.test, geom, config.data.anomalyLabels, 'test');
     const boot = { bootstrapSamples: BOOTSTRAP_SAMPLES, bootstrapSeed: config.data.split.seed, signal: opts.signal };
     const scored = await evaluator.evaluate(test, chosen.params, chosen.record.step, boot);
@@ -324,49 +410,88 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
     const bundleDir = bundleFolder(config.output.dir, now());
     emit({ phase: 'write', message: `writing the model and the report to ${bundleDir}` });
     const trainingSummary = {
-      steps: result.step, bestStep: chosen.record.step, selection: SELECTION_RULE,
-      resumedFrom: result.resumedFrom, data: ds.summary, config: { model: config.model, train: config.train, preprocess: config.preprocess },
+      steps: result.step,
+      bestStep: chosen.record.step,
+      selection: SELECTION_RULE,
+      resumedFrom: result.resumedFrom,
+      data: ds.summary,
+      config: { model: config.model, train: config.train, preprocess: config.preprocess },
     };
     // Everything goes into a hidden folder renamed to bundleDir when complete: a failure (disk
     // full) leaves no model-* folder that looks like a bundle.
     const { report } = writeStaged(bundleDir, (dir) => {
-    const manifest: BundleManifest = writeBundle(dir, {
-      encoder, headConfig: head, params: chosen.params, geometry: geom, preset: preset.name, stats: result.stats, objective,
-      thresholds, training: trainingSummary, metrics: { step: chosen.record.step, split: 'test', perSubset: scored.perSubset, baseline: baseline.perSubset, validation: chosen.record.perSubset }, createdAt: now(),
-    });
-    const { evaluations, losses } = state;
-    writeFileAtomic(join(dir, 'training.json'), toJson({ bestStep: chosen.record.step, selection: SELECTION_RULE, evaluations, losses, test: { model: scored.perSubset, baseline: baseline.perSubset }, cache: result.cache }));
-    writeFileAtomic(join(dir, 'training.svg'), trainingChart(losses, evaluations, t.steps));
-    lap('write', t0);
-    timing.total = (performance.now() - tStart) / 1000;
-    const thresholdText = MODALITY_SUBSETS.map((s) => `${s.label} ${thresholds.bySubset[String(s.id)]?.toFixed(4)}`).join(', ');
-    const report = writeReport(dir, {
-      title: `AnyAD on ${config.data.root}`,
-      kind: 'standard',
-      models: reportModels(scored, baseline),
-      dataSummary: dataSummary(config, ds, ['train', 'val', 'test']),
-      config: { model: config.model, train: config.train, preprocess: config.preprocess, data: config.data },
-      encoder: reportEncoder(encoder, preset.name),
-      timing,
-      curves: { perSubset: scored.curves },
-      bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
-      generatedAt: now().toISOString(),
-      notes: [
-        `Parameters of step ${chosen.record.step} of ${result.step}: ${SELECTION_RULE} (${chosen.record.meanImageAP.toFixed(4)}; validated at steps ${evaluations.map((e) => e.step).join(', ')}). The test split was read and scored once, after selection and calibration.`,
-        PROTOCOL_NOTE,
-        ...(result.resumedFrom > 0 ? [`Resumed from the checkpoint of step ${result.resumedFrom}.`] : []),
-        `Thresholds (score > threshold is anomalous; ${thresholds.quantile} quantile of the scores of ${calibrationSource} per subset): ${thresholdText}.`,
-        'Training curves: training.svg (loss and mean validation metrics over the run); every number in training.json.',
-        `Model bundle in this folder: ${Object.keys(manifest.files).join(', ')}, anyad.json.`,
-      ],
-    });
-    return { report: { markdownPath: join(bundleDir, basename(report.markdownPath)) } };
+      const manifest: BundleManifest = writeBundle(dir, {
+        encoder,
+        headConfig: head,
+        params: chosen.params,
+        geometry: geom,
+        preset: preset.name,
+        stats: result.stats,
+        objective,
+        thresholds,
+        training: trainingSummary,
+        metrics: {
+          step: chosen.record.step,
+          split: 'test',
+          perSubset: scored.perSubset,
+          baseline: baseline.perSubset,
+          validation: chosen.record.perSubset,
+        },
+        createdAt: now(),
+      });
+      const { evaluations, losses } = state;
+      writeFileAtomic(
+        join(dir, 'training.json'),
+        toJson({
+          bestStep: chosen.record.step,
+          selection: SELECTION_RULE,
+          evaluations,
+          losses,
+          test: { model: scored.perSubset, baseline: baseline.perSubset },
+          cache: result.cache,
+        }),
+      );
+      writeFileAtomic(join(dir, 'training.svg'), trainingChart(losses, evaluations, t.steps));
+      lap('write', t0);
+      timing.total = (performance.now() - tStart) / 1000;
+      const thresholdText = MODALITY_SUBSETS.map((s) => `${s.label} ${thresholds.bySubset[String(s.id)]?.toFixed(4)}`).join(', ');
+      const report = writeReport(dir, {
+        title: `AnyAD on ${config.data.root}`,
+        kind: 'standard',
+        models: reportModels(scored, baseline),
+        dataSummary: dataSummary(config, ds, ['train', 'val', 'test']),
+        config: { model: config.model, train: config.train, preprocess: config.preprocess, data: config.data },
+        encoder: reportEncoder(encoder, preset.name),
+        timing,
+        curves: { perSubset: scored.curves },
+        bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
+        generatedAt: now().toISOString(),
+        notes: [
+          `Parameters of step ${chosen.record.step} of ${result.step}: ${SELECTION_RULE} (${chosen.record.meanImageAP.toFixed(4)}; validated at steps ${evaluations.map((e) => e.step).join(', ')}). The test split was read and scored once, after selection and calibration.`,
+          PROTOCOL_NOTE,
+          ...(result.resumedFrom > 0 ? [`Resumed from the checkpoint of step ${result.resumedFrom}.`] : []),
+          `Thresholds (score > threshold is anomalous; ${thresholds.quantile} quantile of the scores of ${calibrationSource} per subset): ${thresholdText}.`,
+          'Training curves: training.svg (loss and mean validation metrics over the run); every number in training.json.',
+          `Model bundle in this folder: ${Object.keys(manifest.files).join(', ')}, anyad.json.`,
+        ],
+      });
+      return { report: { markdownPath: join(bundleDir, basename(report.markdownPath)) } };
     });
     const { evaluations } = state;
     log(`report: ${report.markdownPath}`);
     return {
-      completed: true, bundleDir, reportPath: report.markdownPath, metrics: scored.perSubset, baseline: baseline.perSubset, bestStep: chosen.record.step,
-      evaluations, thresholds, step: result.step, resumedFrom: result.resumedFrom, encoder: encoderText, timingSec: timing,
+      completed: true,
+      bundleDir,
+      reportPath: report.markdownPath,
+      metrics: scored.perSubset,
+      baseline: baseline.perSubset,
+      bestStep: chosen.record.step,
+      evaluations,
+      thresholds,
+      step: result.step,
+      resumedFrom: result.resumedFrom,
+      encoder: encoderText,
+      timingSec: timing,
     };
   } finally {
     await evaluator.release();
@@ -393,7 +518,11 @@ export interface RunEvaluationResult {
  * split, all 7 subsets, next to the intensity baseline, and writes a report. The bundle's own
  * preprocessing geometry is used.
  */
-export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, opts: RunEvaluationOptions = {}): Promise<RunEvaluationResult> {
+export async function runEvaluation(
+  config: WorkspaceConfig,
+  bundleDir: string,
+  opts: RunEvaluationOptions = {},
+): Promise<RunEvaluationResult> {
   const log = opts.onLog ?? (() => {});
   const emit = opts.onProgress ?? (() => {});
   const now = opts.now ?? (() => new Date());
@@ -402,7 +531,9 @@ export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, 
   const m = bundle.manifest;
   const geom = { resize: m.preprocessing.resize, crop: m.preprocessing.crop };
   if (geom.resize !== config.preprocess.resize || geom.crop !== config.preprocess.crop) {
-    log(`note: the model was trained at ${geom.resize} → ${geom.crop}; the config's preprocess (${config.preprocess.resize} → ${config.preprocess.crop}) is not used`);
+    log(
+      `note: the model was trained at ${geom.resize} → ${geom.crop}; the config's preprocess (${config.preprocess.resize} → ${config.preprocess.crop}) is not used`,
+    );
   }
   emit({ phase: 'data', message: `discovering cases in ${config.data.root}` });
   const { cases, ds } = workspaceDataset(config, log);
@@ -410,7 +541,12 @@ export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, 
   const dataSec = (performance.now() - tStart) / 1000;
   emit({ phase: 'test', message: `evaluating ${bundle.modelPath} on ${test.count} test slices × 7 subsets` });
   const boot = { bootstrapSamples: BOOTSTRAP_SAMPLES, bootstrapSeed: config.data.split.seed, signal: opts.signal };
-  const r = await evaluateModelFile(bundle.modelPath, test, { ...boot, provider: config.train.provider, threads: config.train.threads, log });
+  const r = await evaluateModelFile(bundle.modelPath, test, {
+    ...boot,
+    provider: config.train.provider,
+    threads: config.train.threads,
+    log,
+  });
   const baseline = await evaluateBaseline(test, boot);
   if (opts.signal?.aborted) throw new ConfigError('eval/cancelled', 'evaluation cancelled');
   const outDir = opts.outDir ?? bundleFolder(bundle.dir, now(), 'eval');
@@ -427,7 +563,17 @@ export async function runEvaluation(config: WorkspaceConfig, bundleDir: string, 
     curves: { perSubset: r.curves },
     bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
     generatedAt: now().toISOString(),
-    notes: [`Evaluated through the bundle's model.onnx (${m.modalityAffine ? 'with' : 'without'} modality affine), created ${m.createdAt}.`, PROTOCOL_NOTE],
+    notes: [
+      `Evaluated through the bundle's model.onnx (${m.modalityAffine ? 'with' : 'without'} modality affine), created ${m.createdAt}.`,
+      PROTOCOL_NOTE,
+    ],
   });
-  return { reportPath: report.markdownPath, outDir, metrics: r.perSubset, baseline: baseline.perSubset, meanImageAP: r.meanImageAP, seconds: (performance.now() - tStart) / 1000 };
+  return {
+    reportPath: report.markdownPath,
+    outDir,
+    metrics: r.perSubset,
+    baseline: baseline.perSubset,
+    meanImageAP: r.meanImageAP,
+    seconds: (performance.now() - tStart) / 1000,
+  };
 }

@@ -52,7 +52,10 @@ function saveParams(path: string, params: Params, step: number): void {
 function loadParams(path: string): { params: Params; step: number } | undefined {
   if (!existsSync(path)) return undefined;
   const f = readSafetensors(path);
-  return { params: makeParams([...f.tensors].map(([k, t]) => [k, t.shape, toFloat32(t, k)] as [string, readonly number[], Float32Array])), step: Number(f.metadata.step) };
+  return {
+    params: makeParams([...f.tensors].map(([k, t]) => [k, t.shape, toFloat32(t, k)] as [string, readonly number[], Float32Array])),
+    step: Number(f.metadata.step),
+  };
 }
 
 /** Refuses checkpoints made for another run; records the identity for a fresh one. */
@@ -63,13 +66,23 @@ function checkRunIdentity(dir: string, identity: Record<string, unknown>): void 
     try {
       saved = JSON.parse(readRegularTextFile(file, { maxBytes: 256 << 20 })) as Record<string, unknown>;
     } catch {
-      throw new ConfigError('train/resume-mismatch', `${RUN_FILES.identity} is unreadable; delete the checkpoints folder to start afresh`, file);
+      throw new ConfigError(
+        'train/resume-mismatch',
+        `${RUN_FILES.identity} is unreadable; delete the checkpoints folder to start afresh`,
+        file,
+      );
     }
     for (const key of Object.keys(identity)) {
       if (JSON.stringify(saved[key]) !== JSON.stringify(identity[key])) {
         const sliceSet = /^(train|val|test)Slices$/.exec(key);
-        const what = sliceSet ? `a different ${{ train: 'training', val: 'validation', test: 'test' }[sliceSet[1]]} slice set` : `${key} ${JSON.stringify(saved[key])}`;
-        throw new ConfigError('train/resume-mismatch', `the checkpoints here were made with ${what}, this run differs in '${key}'; delete this folder to start afresh or restore the settings`, dir);
+        const what = sliceSet
+          ? `a different ${{ train: 'training', val: 'validation', test: 'test' }[sliceSet[1]]} slice set`
+          : `${key} ${JSON.stringify(saved[key])}`;
+        throw new ConfigError(
+          'train/resume-mismatch',
+          `the checkpoints here were made with ${what}, this run differs in '${key}'; delete this folder to start afresh or restore the settings`,
+          dir,
+        );
       }
     }
     return;
@@ -85,7 +98,10 @@ export class RunState {
   private bestAP: number | undefined;
   private bestParams: Params | undefined;
 
-  private constructor(private readonly dir: string, saved: SavedState) {
+  private constructor(
+    private readonly dir: string,
+    saved: SavedState,
+  ) {
     this.evaluations = saved.evaluations;
     this.losses = saved.losses;
   }
@@ -100,12 +116,19 @@ export class RunState {
     const newest = listCheckpoints(dir)[0]?.step ?? 0;
     const state = new RunState(dir, loadState(dir, newest));
     for (const e of state.evaluations) {
-      if (betterByImageAP(e.meanImageAP, state.bestAP)) { state.bestStep = e.step; state.bestAP = e.meanImageAP; }
+      if (betterByImageAP(e.meanImageAP, state.bestAP)) {
+        state.bestStep = e.step;
+        state.bestAP = e.meanImageAP;
+      }
     }
     if (state.bestStep !== undefined) {
       const saved = loadParams(join(dir, RUN_FILES.best));
       if (saved && saved.step === state.bestStep) state.bestParams = saved.params;
-      else { state.evaluations.length = 0; state.bestStep = undefined; state.bestAP = undefined; }
+      else {
+        state.evaluations.length = 0;
+        state.bestStep = undefined;
+        state.bestAP = undefined;
+      }
     }
     return state;
   }
@@ -153,7 +176,14 @@ function loadState(dir: string, upToStep: number): SavedState {
     const s = JSON.parse(readRegularTextFile(file, { maxBytes: 256 << 20 })) as SavedState;
     const num = (v: unknown) => (v === null ? Number.NaN : (v as number));
     return {
-      evaluations: s.evaluations.filter((e) => e.step <= upToStep).map((e) => ({ ...e, meanImageAP: num(e.meanImageAP), meanImageAUROC: num(e.meanImageAUROC), meanPixelAUROC: num(e.meanPixelAUROC) })),
+      evaluations: s.evaluations
+        .filter((e) => e.step <= upToStep)
+        .map((e) => ({
+          ...e,
+          meanImageAP: num(e.meanImageAP),
+          meanImageAUROC: num(e.meanImageAUROC),
+          meanPixelAUROC: num(e.meanPixelAUROC),
+        })),
       losses: s.losses.filter((l) => l[0] < upToStep),
     };
   } catch {

@@ -22,10 +22,12 @@ export function referenceLrSchedule(totalIters: number): WarmCosineConfig {
 }
 
 function checkConfig(c: WarmCosineConfig): void {
-  if (!Number.isInteger(c.totalIters) || c.totalIters < 0) throw new RangeError(`totalIters must be a non-negative integer, got ${c.totalIters}`);
+  if (!Number.isInteger(c.totalIters) || c.totalIters < 0)
+    throw new RangeError(`totalIters must be a non-negative integer, got ${c.totalIters}`);
   // warmupIters > totalIters is allowed, as in the reference: a short run then ends inside the
   // warm-up ramp (and uses finalValue from totalIters on).
-  if (!Number.isInteger(c.warmupIters) || c.warmupIters < 0) throw new RangeError(`warmupIters must be a non-negative integer, got ${c.warmupIters}`);
+  if (!Number.isInteger(c.warmupIters) || c.warmupIters < 0)
+    throw new RangeError(`warmupIters must be a non-negative integer, got ${c.warmupIters}`);
 }
 
 /** Learning rate of the optimiser step with 0-based index `iteration`, in float64 as numpy computes it. */

@@ -15,8 +15,24 @@ export const KERNEL_CHUNK = 16384;
 
 interface KernelExports {
   memory: WebAssembly.Memory;
-  moments(n: number, p: number, g: number, m: number, v: number, vmax: number, denom: number,
-    decay: number, b1: number, c1: number, b2: number, c2: number, sqrtBc2: number, eps: number, amsgrad: number, sum: number): number;
+  moments(
+    n: number,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    vmax: number,
+    denom: number,
+    decay: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    sqrtBc2: number,
+    eps: number,
+    amsgrad: number,
+    sum: number,
+  ): number;
   apply(n: number, p: number, m: number, denom: number, value: number): void;
 }
 
@@ -32,7 +48,12 @@ export interface MomentsConstants {
 }
 
 // Element offsets of the chunk buffers in the module's memory.
-const P = 0, G = KERNEL_CHUNK, M = 2 * KERNEL_CHUNK, V = 3 * KERNEL_CHUNK, VMAX = 4 * KERNEL_CHUNK, DENOM = 5 * KERNEL_CHUNK;
+const P = 0,
+  G = KERNEL_CHUNK,
+  M = 2 * KERNEL_CHUNK,
+  V = 3 * KERNEL_CHUNK,
+  VMAX = 4 * KERNEL_CHUNK,
+  DENOM = 5 * KERNEL_CHUNK;
 
 let kernel: { exports: KernelExports; heap: Float32Array } | null | undefined;
 
@@ -85,7 +106,15 @@ function streamChunks(heap: Float32Array, n: number, streams: readonly Stream[],
  * Pass 1 over one parameter: p *= decay; m, v (and vmax when given) updated; denom filled.
  * Returns Σ (g / denom)² accumulated in float64 in index order, or undefined without the kernel.
  */
-export function kernelMoments(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, vmax: Float32Array | null, denom: Float32Array, c: MomentsConstants): number | undefined {
+export function kernelMoments(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  vmax: Float32Array | null,
+  denom: Float32Array,
+  c: MomentsConstants,
+): number | undefined {
   const k = load();
   if (!k) return undefined;
   // Padding lanes: g = 0 and v = vmax = 1 give denom > 0 and (g/denom)² = +0, so the sum is unchanged.
@@ -99,7 +128,24 @@ export function kernelMoments(p: Float32Array, g: Float32Array, m: Float32Array,
   ];
   let sum = 0;
   streamChunks(k.heap, p.length, streams, (padded) => {
-    sum = k.exports.moments(padded, P * 4, G * 4, M * 4, V * 4, VMAX * 4, DENOM * 4, c.decay, c.b1, c.c1, c.b2, c.c2, c.sqrtBc2, c.eps, vmax ? 1 : 0, sum);
+    sum = k.exports.moments(
+      padded,
+      P * 4,
+      G * 4,
+      M * 4,
+      V * 4,
+      VMAX * 4,
+      DENOM * 4,
+      c.decay,
+      c.b1,
+      c.c1,
+      c.b2,
+      c.c2,
+      c.sqrtBc2,
+      c.eps,
+      vmax ? 1 : 0,
+      sum,
+    );
   });
   return sum;
 }
@@ -108,10 +154,15 @@ export function kernelMoments(p: Float32Array, g: Float32Array, m: Float32Array,
 export function kernelApply(p: Float32Array, m: Float32Array, denom: Float32Array, value: number): boolean {
   const k = load();
   if (!k) return false;
-  streamChunks(k.heap, p.length, [
-    { data: p, at: P, pad: 0, in: true, out: true },
-    { data: m, at: M, pad: 0, in: true, out: false },
-    { data: denom, at: DENOM, pad: 1, in: true, out: false },
-  ], (padded) => k.exports.apply(padded, P * 4, M * 4, DENOM * 4, value));
+  streamChunks(
+    k.heap,
+    p.length,
+    [
+      { data: p, at: P, pad: 0, in: true, out: true },
+      { data: m, at: M, pad: 0, in: true, out: false },
+      { data: denom, at: DENOM, pad: 1, in: true, out: false },
+    ],
+    (padded) => k.exports.apply(padded, P * 4, M * 4, DENOM * 4, value),
+  );
   return true;
 }

@@ -47,7 +47,15 @@ export interface StepResult {
  * to `maxGradNorm` (Infinity: measure only), and apply one optimiser step with `lr`.
  * `scalarOutputs` are fetched in the same run and returned by name.
  */
-export async function trainStep(program: TrainingProgram, params: Params, optimizer: StableAdamW, batch: Batch, lr: number, maxGradNorm = REFERENCE_MAX_GRAD_NORM, scalarOutputs: readonly string[] = []): Promise<{ loss: number; gradNorm: number; outputs: Record<string, number>; timing: { runMs: number; updateMs: number } }> {
+export async function trainStep(
+  program: TrainingProgram,
+  params: Params,
+  optimizer: StableAdamW,
+  batch: Batch,
+  lr: number,
+  maxGradNorm = REFERENCE_MAX_GRAD_NORM,
+  scalarOutputs: readonly string[] = [],
+): Promise<{ loss: number; gradNorm: number; outputs: Record<string, number>; timing: { runMs: number; updateMs: number } }> {
   const inputName = program.paramInput ?? ((n: string) => n);
   const gradName = program.gradOutput ?? ((n: string) => `grad.${n}`);
   const lossName = program.lossOutput ?? 'loss';
@@ -127,11 +135,31 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     const ck = resumeFromCheckpoint(o.checkpointDir, params, o.log);
     if (ck) {
       const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-      if (!same(ck.schedule, o.schedule)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`, o.checkpointDir);
-      if (!same(ck.dataOrder, o.dataOrder)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`, o.checkpointDir);
-      if (!same(ck.optimizer.options, optimizer.options)) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with optimiser settings ${JSON.stringify(ck.optimizer.options)}, this run uses ${JSON.stringify(optimizer.options)}`, o.checkpointDir);
+      if (!same(ck.schedule, o.schedule))
+        throw new ConfigError(
+          'train/resume-mismatch',
+          `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`,
+          o.checkpointDir,
+        );
+      if (!same(ck.dataOrder, o.dataOrder))
+        throw new ConfigError(
+          'train/resume-mismatch',
+          `the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`,
+          o.checkpointDir,
+        );
+      if (!same(ck.optimizer.options, optimizer.options))
+        throw new ConfigError(
+          'train/resume-mismatch',
+          `the checkpoint was made with optimiser settings ${JSON.stringify(ck.optimizer.options)}, this run uses ${JSON.stringify(optimizer.options)}`,
+          o.checkpointDir,
+        );
       for (const [k, v] of Object.entries(o.identity ?? {})) {
-        if (ck.extra?.[k] !== v) throw new ConfigError('train/resume-mismatch', `the checkpoint was made with ${k} ${JSON.stringify(ck.extra?.[k])}, this run uses ${JSON.stringify(v)}; start a fresh run or keep the settings`, o.checkpointDir);
+        if (ck.extra?.[k] !== v)
+          throw new ConfigError(
+            'train/resume-mismatch',
+            `the checkpoint was made with ${k} ${JSON.stringify(ck.extra?.[k])}, this run uses ${JSON.stringify(v)}; start a fresh run or keep the settings`,
+            o.checkpointDir,
+          );
       }
       // Copy into the caller's arrays so references they hold stay live.
       for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
@@ -147,7 +175,11 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const save = async () => {
     await o.beforeCheckpoint?.(step, history.slice(reported));
     reported = history.length;
-    saveCheckpointIn(o.checkpointDir!, { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder, extra: o.identity }, o.keepCheckpoints ?? 2);
+    saveCheckpointIn(
+      o.checkpointDir!,
+      { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder, extra: o.identity },
+      o.keepCheckpoints ?? 2,
+    );
   };
   if (resumedFrom > 0 && !o.signal?.aborted) await o.onResume?.(resumedFrom);
   while (step < o.totalSteps) {
@@ -159,7 +191,15 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     const t0 = performance.now();
     const lr = warmCosineLr(o.schedule, step);
     const batch = await o.makeBatch(batchIndices(o.dataOrder, step), step);
-    const { loss, gradNorm, outputs } = await trainStep(o.program, params, optimizer, batch, lr, o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM, o.scalarOutputs);
+    const { loss, gradNorm, outputs } = await trainStep(
+      o.program,
+      params,
+      optimizer,
+      batch,
+      lr,
+      o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM,
+      o.scalarOutputs,
+    );
     const r: StepResult = { step, loss, gradNorm, lr, outputs, ms: performance.now() - t0 };
     step += 1;
     history.push(r);

@@ -23,7 +23,13 @@ export function dataSummary(config: WorkspaceConfig, ds: SliceDataset, splits: R
   const s = ds.summary;
   const of = {
     train: { name: 'train', cases: s.train.cases, slices: ds.train.length, normal: s.train.normal, anomalous: 0 },
-    val: { name: 'validation (selection, thresholds)', cases: s.val.cases, slices: ds.val.length, normal: s.val.normal, anomalous: s.val.anomalous },
+    val: {
+      name: 'validation (selection, thresholds)',
+      cases: s.val.cases,
+      slices: ds.val.length,
+      normal: s.val.normal,
+      anomalous: s.val.anomalous,
+    },
     test: { name: 'test (scored once)', cases: s.test.cases, slices: ds.test.length, normal: s.test.normal, anomalous: s.test.anomalous },
   };
   return { dataset: config.data.root, sliceRule: sliceRule(config), splits: splits.map((k) => of[k]) };
@@ -31,7 +37,10 @@ export function dataSummary(config: WorkspaceConfig, ds: SliceDataset, splits: R
 
 /** The report rows: the model, then the baseline on exactly the same slices. */
 export function reportModels(model: EvaluationResult, baseline: EvaluationResult): ModelResult[] {
-  return [{ name: 'AnyAD', perSubset: model.perSubset }, { name: BASELINE_NAME, perSubset: baseline.perSubset }];
+  return [
+    { name: 'AnyAD', perSubset: model.perSubset },
+    { name: BASELINE_NAME, perSubset: baseline.perSubset },
+  ];
 }
 
 /** The note that explains the baseline row and the intervals. */
@@ -43,7 +52,10 @@ export function trainingChart(losses: number[][], evaluations: EvaluationRecord[
   const maxLoss = Math.max(...sorted.map((l) => l[1]).filter(Number.isFinite), 1e-12);
   const evals = [...evaluations].sort((a, b) => a.step - b.step);
   const series = [
-    { label: `loss ÷ ${maxLoss.toPrecision(3)}`, curve: { x: sorted.map((l) => (l[0] + 1) / steps), y: sorted.map((l) => l[1] / maxLoss) } },
+    {
+      label: `loss ÷ ${maxLoss.toPrecision(3)}`,
+      curve: { x: sorted.map((l) => (l[0] + 1) / steps), y: sorted.map((l) => l[1] / maxLoss) },
+    },
     { label: 'mean image AP (validation)', curve: { x: evals.map((e) => e.step / steps), y: evals.map((e) => e.meanImageAP) } },
     { label: 'mean image AUROC (validation)', curve: { x: evals.map((e) => e.step / steps), y: evals.map((e) => e.meanImageAUROC) } },
     { label: 'mean pixel AUROC (validation)', curve: { x: evals.map((e) => e.step / steps), y: evals.map((e) => e.meanPixelAUROC) } },

@@ -63,7 +63,11 @@ function removeOrphans(dir: string, name: string): void {
   if (cleaned.has(key)) return;
   cleaned.add(key);
   let entries: string[];
-  try { entries = readdirSync(dir); } catch { return; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
   const prefix = `.${name}.`;
   for (const e of entries) {
     if (!e.startsWith(prefix) || !e.endsWith('.tmp')) continue;
@@ -72,7 +76,9 @@ function removeOrphans(dir: string, name: string): void {
     const p = join(dir, e);
     try {
       if (statSync(p).mtimeMs < PROCESS_START_MS) unlinkSync(p);
-    } catch { /* gone already, or not ours to remove */ }
+    } catch {
+      /* gone already, or not ours to remove */
+    }
   }
 }
 
@@ -102,7 +108,12 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     fd = openSync(tmp, 'wx', 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new FileError('file/io', `cannot write: its temporary file ${basename(tmp)} already exists (a file or symlink planted there?); nothing was written`, path, { cause: e });
+      throw new FileError(
+        'file/io',
+        `cannot write: its temporary file ${basename(tmp)} already exists (a file or symlink planted there?); nothing was written`,
+        path,
+        { cause: e },
+      );
     }
     throw fileError(e, path, 'write');
   }
@@ -115,8 +126,17 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     chmodSync(tmp, mode);
     renameSync(tmp, path);
   } catch (e) {
-    if (fd >= 0) try { closeSync(fd); } catch { /* already closed */ }
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    if (fd >= 0)
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw fileError(e, path, 'write');
   }
 }

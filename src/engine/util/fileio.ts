@@ -41,7 +41,8 @@ export function describeIoError(e: unknown, path?: string): string {
   const err = e as NodeJS.ErrnoException;
   const code = typeof err?.code === 'string' ? err.code : undefined;
   // Node turns bytes that are not UTF-8 in a file name into U+FFFD; opening the result fails.
-  if (code === 'ENOENT' && path?.includes('\uFFFD')) return 'the file name is not valid UTF-8 (rename the file using only UTF-8 characters) (ENOENT)';
+  if (code === 'ENOENT' && path?.includes('\uFFFD'))
+    return 'the file name is not valid UTF-8 (rename the file using only UTF-8 characters) (ENOENT)';
   if (code && CAUSES[code]) return `${CAUSES[code]} (${code})`;
   const msg = err instanceof Error ? err.message : String(e);
   return code ? `${msg.split('\n')[0]} (${code})` : msg.split('\n')[0];
@@ -49,14 +50,21 @@ export function describeIoError(e: unknown, path?: string): string {
 
 /** Whether `e` is a Node system error (has an errno code such as ENOSPC). */
 export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!);
+  return (
+    e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!)
+  );
 }
 
 /**
  * A typed error for a failed read or write of `path` (already-typed errors pass through).
  * `verb`: 'read', 'write', … as in "cannot write: disk full".
  */
-export function fileError(e: unknown, path: string, verb = 'read', opts: { what?: string; as?: ErrorClass; code?: string } = {}): AnyadError {
+export function fileError(
+  e: unknown,
+  path: string,
+  verb = 'read',
+  opts: { what?: string; as?: ErrorClass; code?: string } = {},
+): AnyadError {
   if (e instanceof AnyadError) return e;
   const Cls = opts.as ?? FileError;
   const sys = e as NodeJS.ErrnoException;
@@ -116,7 +124,10 @@ export function openRegularFile(path: string, opts: OpenRegularOptions = {}): Re
     if (kind) fail(opts.code ?? 'file/not-regular', `cannot read${what}: ${kind}, not a regular file`);
     size = st.size;
     if (opts.maxBytes !== undefined && size > opts.maxBytes) {
-      fail(opts.tooLargeCode ?? 'file/too-large', `${opts.what ?? 'file'} is ${formatSize(size)}, over the ${formatSize(opts.maxBytes)} limit`);
+      fail(
+        opts.tooLargeCode ?? 'file/too-large',
+        `${opts.what ?? 'file'} is ${formatSize(size)}, over the ${formatSize(opts.maxBytes)} limit`,
+      );
     }
   } catch (e) {
     closeSync(fd);
@@ -129,12 +140,17 @@ export function openRegularFile(path: string, opts: OpenRegularOptions = {}): Re
     read(offset, length, into) {
       // Not allocUnsafe: small buffers from its shared pool would hand callers that use .buffer 8 KiB of other data.
       const out = into ?? Buffer.allocUnsafeSlow(length);
-      if (offset + length > size) fail(opts.code ?? 'file/io', `cannot read${what}: asked for bytes up to ${offset + length} of a ${size}-byte file`);
+      if (offset + length > size)
+        fail(opts.code ?? 'file/io', `cannot read${what}: asked for bytes up to ${offset + length} of a ${size}-byte file`);
       try {
         let done = 0;
         while (done < length) {
           const n = readSync(fd, out, done, length - done, offset + done);
-          if (n === 0) fail(opts.code ?? 'file/io', `cannot read${what}: the file shrank while being read (${offset + done} of ${offset + length} bytes)`);
+          if (n === 0)
+            fail(
+              opts.code ?? 'file/io',
+              `cannot read${what}: the file shrank while being read (${offset + done} of ${offset + length} bytes)`,
+            );
           done += n;
         }
       } catch (e) {
@@ -143,7 +159,9 @@ export function openRegularFile(path: string, opts: OpenRegularOptions = {}): Re
       }
       return out;
     },
-    close() { closeSync(fd); },
+    close() {
+      closeSync(fd);
+    },
   };
 }
 
@@ -165,18 +183,39 @@ const ASYNC_CHUNK = 8 << 20;
  * '…/cancelled' error when `signal` aborts: for files that can be large (encoder weights,
  * model files), so a Cancel reaches a long read. `onChunk` sees each chunk (e.g. a hash).
  */
-export async function readRegularFileAsync(path: string, opts: OpenRegularOptions & { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void; keep?: boolean } = {}): Promise<Buffer> {
+export async function readRegularFileAsync(
+  path: string,
+  opts: OpenRegularOptions & { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void; keep?: boolean } = {},
+): Promise<Buffer> {
   const f = openRegularFile(path, opts);
   const keep = opts.keep ?? true;
   const out = keep ? Buffer.allocUnsafeSlow(f.size) : Buffer.allocUnsafeSlow(Math.min(ASYNC_CHUNK, Math.max(1, f.size)));
   try {
     for (let off = 0; off < f.size;) {
-      if (opts.signal?.aborted) throw new (opts.as ?? FileError)(`${(opts.code ?? 'file/io').split('/')[0]}/cancelled`, `reading${opts.what ? ` ${opts.what}` : ''} was cancelled`, path);
+      if (opts.signal?.aborted)
+        throw new (opts.as ?? FileError)(
+          `${(opts.code ?? 'file/io').split('/')[0]}/cancelled`,
+          `reading${opts.what ? ` ${opts.what}` : ''} was cancelled`,
+          path,
+        );
       const n = Math.min(ASYNC_CHUNK, f.size - off);
       const at = keep ? off : 0;
-      const got = await new Promise<number>((resolve, reject) => read(f.fd, out, at, n, off, (e, bytes) => (e ? reject(e) : resolve(bytes))))
-        .catch((e: unknown) => { throw new (opts.as ?? FileError)(opts.code ?? 'file/io', `cannot read${opts.what ? ` ${opts.what}` : ''}: ${describeIoError(e, path)}`, path, { cause: e }); });
-      if (got === 0) throw new (opts.as ?? FileError)(opts.code ?? 'file/io', `cannot read${opts.what ? ` ${opts.what}` : ''}: the file shrank while being read (${off} of ${f.size} bytes)`, path);
+      const got = await new Promise<number>((resolve, reject) =>
+        read(f.fd, out, at, n, off, (e, bytes) => (e ? reject(e) : resolve(bytes))),
+      ).catch((e: unknown) => {
+        throw new (opts.as ?? FileError)(
+          opts.code ?? 'file/io',
+          `cannot read${opts.what ? ` ${opts.what}` : ''}: ${describeIoError(e, path)}`,
+          path,
+          { cause: e },
+        );
+      });
+      if (got === 0)
+        throw new (opts.as ?? FileError)(
+          opts.code ?? 'file/io',
+          `cannot read${opts.what ? ` ${opts.what}` : ''}: the file shrank while being read (${off} of ${f.size} bytes)`,
+          path,
+        );
       opts.onChunk?.(out.subarray(at, at + got));
       off += got;
     }
@@ -192,13 +231,22 @@ export function readRegularTextFile(path: string, opts: OpenRegularOptions = {})
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
-    throw new (opts.as ?? FileError)(opts.code ?? 'file/not-utf8', `cannot read${opts.what ? ` ${opts.what}` : ''}: the file is not UTF-8 text`, path, { cause: e });
+    throw new (opts.as ?? FileError)(
+      opts.code ?? 'file/not-utf8',
+      `cannot read${opts.what ? ` ${opts.what}` : ''}: the file is not UTF-8 text`,
+      path,
+      { cause: e },
+    );
   }
 }
 
 export function formatSize(n: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n, u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  let v = n,
+    u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]}`;
 }

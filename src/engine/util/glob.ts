@@ -23,13 +23,22 @@ export function globComplexityProblem(pattern: string): string | undefined {
 export function globMatch(pattern: string, name: string): boolean {
   const p = pattern.toLowerCase();
   const s = name.toLowerCase();
-  let pi = 0, si = 0;
+  let pi = 0,
+    si = 0;
   // Where the last `*` was and the name position it currently stands for the end of.
-  let star = -1, mark = 0;
+  let star = -1,
+    mark = 0;
   while (si < s.length) {
-    if (pi < p.length && (p[pi] === '?' || (p[pi] !== '*' && p[pi] === s[si]))) { pi++; si++; }
-    else if (pi < p.length && p[pi] === '*') { star = pi++; mark = si; }
-    else if (star >= 0) { pi = star + 1; si = ++mark; } // let the last `*` take one more character
+    if (pi < p.length && (p[pi] === '?' || (p[pi] !== '*' && p[pi] === s[si]))) {
+      pi++;
+      si++;
+    } else if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      mark = si;
+    } else if (star >= 0) {
+      pi = star + 1;
+      si = ++mark;
+    } // let the last `*` take one more character
     else return false;
   }
   while (pi < p.length && p[pi] === '*') pi++;

@@ -43,16 +43,22 @@ export function createRng(seed: number): Rng {
   // Fold seeds outside 32 bits (e.g. 2**40) into the state instead of silently truncating.
   const hi = Math.floor(seed / 0x100000000) >>> 0;
   let s = splitmix32((seed >>> 0) ^ splitmix32(hi));
-  let a = s; s = splitmix32(s);
-  let b = s; s = splitmix32(s);
-  let c = s; s = splitmix32(s);
+  let a = s;
+  s = splitmix32(s);
+  let b = s;
+  s = splitmix32(s);
+  let c = s;
+  s = splitmix32(s);
   let d = s;
   if ((a | b | c | d) === 0) a = 1; // the all-zero state is a fixed point
 
   const nextUint32 = (): number => {
     const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
     const t = b << 9;
-    c ^= a; d ^= b; b ^= c; a ^= d;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
     c ^= t;
     d = rotl(d, 11);
     return r;

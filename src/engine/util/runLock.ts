@@ -12,7 +12,11 @@ import { fileError, readRegularTextFile } from './fileio';
 
 export const RUN_LOCK_FILE = '.anyad-train.lock';
 
-interface LockInfo { pid: number; startedAt: string; what: string }
+interface LockInfo {
+  pid: number;
+  startedAt: string;
+  what: string;
+}
 
 /** Takes the lock of `dir` for `what` ("training"); returns the release function. */
 export function acquireRunLock(dir: string, what: string): () => void {
@@ -22,24 +26,40 @@ export function acquireRunLock(dir: string, what: string): () => void {
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o644);
-      try { writeSync(fd, JSON.stringify(mine) + '\n'); } finally { closeSync(fd); }
+      try {
+        writeSync(fd, JSON.stringify(mine) + '\n');
+      } finally {
+        closeSync(fd);
+      }
       let released = false;
       return () => {
         if (released) return;
         released = true;
         // Only our own lock: a stale-lock takeover by another run must not be undone by us.
-        try { if ((JSON.parse(readRegularTextFile(path, { maxBytes: 4096 })) as LockInfo).pid === process.pid) rmSync(path, { force: true }); } catch { /* gone */ }
+        try {
+          if ((JSON.parse(readRegularTextFile(path, { maxBytes: 4096 })) as LockInfo).pid === process.pid) rmSync(path, { force: true });
+        } catch {
+          /* gone */
+        }
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw fileError(e, path, 'create lock file');
     }
     let other: Partial<LockInfo> = {};
-    try { other = JSON.parse(readRegularTextFile(path, { maxBytes: 4096 })) as LockInfo; } catch { /* half-written or removed: stale */ }
+    try {
+      other = JSON.parse(readRegularTextFile(path, { maxBytes: 4096 })) as LockInfo;
+    } catch {
+      /* half-written or removed: stale */
+    }
     // Our own pid is busy too (another run in this process), unless the lock predates this
     // process: then it is a dead process's whose pid we were given again.
     const ours = other.pid === process.pid && Date.parse(other.startedAt ?? '') >= Math.floor(performance.timeOrigin);
     if (typeof other.pid === 'number' && (ours || (other.pid !== process.pid && pidAlive(other.pid)))) {
-      throw new ConfigError('train/busy', `another ${other.what ?? 'run'} (pid ${other.pid}, started ${other.startedAt ?? 'at an unknown time'}) is using this output folder; wait for it to finish or cancel it, or set output.dir to another folder`, dir);
+      throw new ConfigError(
+        'train/busy',
+        `another ${other.what ?? 'run'} (pid ${other.pid}, started ${other.startedAt ?? 'at an unknown time'}) is using this output folder; wait for it to finish or cancel it, or set output.dir to another folder`,
+        dir,
+      );
     }
     rmSync(path, { force: true }); // stale: its process is gone
   }

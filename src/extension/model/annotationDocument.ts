@@ -50,7 +50,12 @@ export class AnnotationDocument {
   /** The top applied edit when the labels last matched the file (null: no edit). */
   private savedTop: LabelEdit | null = null;
 
-  private constructor(readonly grid: LabelGrid, private readonly source: SourceGrid, private path: string, private data: Uint8Array) {}
+  private constructor(
+    readonly grid: LabelGrid,
+    private readonly source: SourceGrid,
+    private path: string,
+    private data: Uint8Array,
+  ) {}
 
   /**
    * Opens the annotation of `grid` stored at `path` (all zeros when the file does not exist
@@ -62,7 +67,11 @@ export class AnnotationDocument {
     const { source } = opts;
     const canonicalDims = source.axes.map((a) => source.dims[a.axis]);
     if (canonicalDims.some((d, w) => d !== grid.dims[w])) {
-      throw new NiftiError('nifti/grid-mismatch', `the source grid ${source.dims.join('×')} does not reorient to the label grid ${grid.dims.join('×')}`, source.file ?? path);
+      throw new NiftiError(
+        'nifti/grid-mismatch',
+        `the source grid ${source.dims.join('×')} does not reorient to the label grid ${grid.dims.join('×')}`,
+        source.file ?? path,
+      );
     }
     if (opts.backupPath !== undefined) {
       const doc = new AnnotationDocument(grid, source, path, readLabels(opts.backupPath, grid, opts.maxBytes));
@@ -193,12 +202,17 @@ function loadOrEmpty(path: string, grid: LabelGrid, maxBytes?: number): Uint8Arr
 function readLabels(path: string, grid: LabelGrid, maxBytes?: number): Uint8Array {
   const vol = toCanonical(readNifti(path, maxBytes === undefined ? {} : { maxBytes }).volume);
   if (!sameGrid(vol, grid)) {
-    throw new NiftiError('nifti/grid-mismatch', `the annotation is not on the grid of the opened volume (${vol.dims.join('×')} vs ${grid.dims.join('×')} voxels, or a different affine)`, path);
+    throw new NiftiError(
+      'nifti/grid-mismatch',
+      `the annotation is not on the grid of the opened volume (${vol.dims.join('×')} vs ${grid.dims.join('×')} voxels, or a different affine)`,
+      path,
+    );
   }
   const out = new Uint8Array(vol.data.length);
   for (let i = 0; i < out.length; i++) {
     const v = vol.data[i];
-    if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new NiftiError('nifti/bad-label', `voxel ${i} holds ${v}; annotation labels must be integers 0..255`, path);
+    if (!(Number.isInteger(v) && v >= 0 && v <= 255))
+      throw new NiftiError('nifti/bad-label', `voxel ${i} holds ${v}; annotation labels must be integers 0..255`, path);
     out[i] = v;
   }
   return out;

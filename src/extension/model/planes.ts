@@ -119,6 +119,7 @@ export function closedRegionVoxels(labels: Uint8Array, dims: Dims, plane: Plane,
 
 function planeCellsToVoxels(dims: Dims, plane: Plane, slice: number, cells: Uint8Array, width: number, height: number): Uint32Array {
   const out: number[] = [];
-  for (let b = 0; b < height; b++) for (let a = 0; a < width; a++) if (cells[a + width * b]) out.push(planeVoxelIndex(dims, plane, slice, a, b));
+  for (let b = 0; b < height; b++)
+    for (let a = 0; a < width; a++) if (cells[a + width * b]) out.push(planeVoxelIndex(dims, plane, slice, a, b));
   return Uint32Array.from(out).sort();
 }
