@@ -36,6 +36,14 @@ const builds = [
   },
   // The whole-volume detect's preprocessing worker, started by dist/cli.js (engine/detect/prepPool.ts).
   { ...common, entryPoints: ['src/engine/detect/prepWorker.ts'], outfile: 'dist/prepWorker.js', platform: 'node', format: 'cjs' },
+  // The viewer's annotation file reads and writes, off the extension host's thread (extension/model/labelFiles.ts).
+  {
+    ...common,
+    entryPoints: ['src/extension/model/labelFileWorker.ts'],
+    outfile: 'dist/labelFileWorker.js',
+    platform: 'node',
+    format: 'cjs',
+  },
 ];
 
 if (watch) {

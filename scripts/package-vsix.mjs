@@ -130,6 +130,8 @@ function auditVsix(file) {
     'extension/dist/extension.js',
     'extension/dist/webview.js',
     'extension/dist/cli.js',
+    'extension/dist/prepWorker.js',
+    'extension/dist/labelFileWorker.js',
     'extension/dist/node_modules/onnxruntime-node/dist/index.js',
     ...TARGET.files.map((f) => `extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${TARGET.platform}/${TARGET.arch}/${f}`),
     'extension/dist/node_modules/onnxruntime-common/dist/cjs/index.js',

@@ -6,6 +6,7 @@ import { type CommandEnv, detectCommand, pretrainedWeightsCommand, scanCommand, 
 import { removePrivateTempDir } from './tempFolder';
 import { EngineClient } from './engineClient';
 import { HostBlockProbe } from './hostBlockProbe';
+import { closeLabelFiles } from './model/labelFiles';
 import { installCudaCommand, showSetupCommand } from './setup';
 
 let engine: EngineClient | undefined;
@@ -91,5 +92,6 @@ export function activate(context: vscode.ExtensionContext): void {
 
 export async function deactivate(): Promise<void> {
   removePrivateTempDir();
+  closeLabelFiles();
   await engine?.dispose();
 }

@@ -11,7 +11,7 @@ import * as vscode from 'vscode';
 import { unlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isAnyadError, NiftiError } from '../engine/errors';
-import { readRegularFile } from '../engine/util/fileio';
+import { readRegularFileAsync } from '../engine/util/fileio';
 import { privateTempFile } from './tempFolder';
 import { sameGrid } from '../engine/nifti';
 import { headerGridOf, type HeaderGrid } from '../engine/nifti/headerGrid';
@@ -114,10 +114,17 @@ function maxBytes(): number {
 }
 /**
  * The bytes of an image file: a regular file (a FIFO would block the host forever, /dev/zero
- * never end) no larger on disk than anyad.maxVolumeMegabytes, checked before reading.
+ * never end) no larger on disk than anyad.maxVolumeMegabytes, checked before reading; read
+ * without blocking the host's thread.
  */
-function readImageFile(path: string): Buffer {
-  return readRegularFile(path, { what: 'image', maxBytes: maxBytes(), as: NiftiError, code: 'nifti/io', tooLargeCode: 'nifti/too-large' });
+function readImageFile(path: string): Promise<Buffer> {
+  return readRegularFileAsync(path, {
+    what: 'image',
+    maxBytes: maxBytes(),
+    as: NiftiError,
+    code: 'nifti/io',
+    tooLargeCode: 'nifti/too-large',
+  });
 }
 function errorText(e: unknown, what: string): string {
   return isAnyadError(e) ? e.message : `${what}: ${(e as Error)?.message ?? String(e)}`;
@@ -199,7 +206,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const name = uri.path.split('/').pop() ?? uri.path;
     try {
       if (uri.scheme !== 'file') throw new Error(`only files on disk can be opened (this is a '${uri.scheme}' resource)`);
-      const bytes = readImageFile(uri.fsPath);
+      const bytes = await readImageFile(uri.fsPath);
       // Header only: the webview decodes the image (a .nii.gz is inflated here just to its header).
       const grid = headerGridOf(bytes, name, maxBytes());
       const source = { ...grid.source, file: uri.fsPath };
@@ -211,7 +218,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       let annotation: AnnotationDocument;
       let annotationReadOnly: LoadedVolume['annotationReadOnly'];
       try {
-        annotation = AnnotationDocument.open(grid.canonical, annotationPath, { source, backupPath, maxBytes: maxBytes() });
+        annotation = await AnnotationDocument.open(grid.canonical, annotationPath, { source, backupPath, maxBytes: maxBytes() });
       } catch (e) {
         // A broken annotation must not make the image (and every sequence of its case) unopenable.
         if (!isAnyadError(e)) throw e;
@@ -221,7 +228,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         };
         this.log.appendLine(`viewer: ${annotationReadOnly.notice}`);
         // An empty annotation at a path that does not exist: nothing is ever written over the broken file.
-        annotation = AnnotationDocument.open(grid.canonical, privateTempFile('-annotation.nii.gz'), { source });
+        annotation = await AnnotationDocument.open(grid.canonical, privateTempFile('-annotation.nii.gz'), { source });
       }
       if (backupPath && !annotationReadOnly)
         this.log.appendLine(`viewer: restored the unsaved annotation of ${uri.fsPath} from VS Code's backup`);
@@ -430,7 +437,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       sourceDims: grid.source.dims,
       axes: grid.source.axes.map((a) => ({ axis: a.axis, flip: a.flip })) as InitMessage['axes'],
     });
-    const bytes = loaded.bytes ?? readImageFile(uri.fsPath);
+    const bytes = loaded.bytes ?? (await readImageFile(uri.fsPath));
     loaded.bytes = undefined;
     post({ type: 'file', layer: 'opened', name, bytes: bufferOf(bytes) });
     // A blank annotation is not sent: the webview starts from an empty drawing.
@@ -488,7 +495,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
 
   /** A case file's bytes, once its header says it lies on the opened volume's grid. */
   private async onGrid(loaded: LoadedVolume, file: string): Promise<Uint8Array> {
-    const bytes = readImageFile(file);
+    const bytes = await readImageFile(file);
     const other = headerGridOf(bytes, file, maxBytes()).canonical;
     const own = loaded.grid.canonical;
     if (!sameGrid(other, own))
@@ -513,7 +520,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     if (!file) return;
     const name = basename(file.fsPath);
     try {
-      const bytes = readImageFile(file.fsPath);
+      const bytes = await readImageFile(file.fsPath);
       headerGridOf(bytes, name, maxBytes());
       post({ type: 'file', layer: 'overlay', name, bytes: bufferOf(bytes) });
     } catch (e) {
@@ -546,19 +553,19 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
 
   async saveCustomDocument(doc: NiftiDocument): Promise<void> {
     if (!('error' in doc.loaded) && !doc.loaded.annotationReadOnly) {
-      doc.loaded.annotation.save();
+      await doc.loaded.annotation.save();
       this.log.appendLine(`viewer: saved the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath}`);
     }
   }
 
   /** Save As writes the annotation to `destination`, which becomes its file from then on. */
   async saveCustomDocumentAs(doc: NiftiDocument, destination: vscode.Uri): Promise<void> {
-    if (!('error' in doc.loaded)) doc.loaded.annotation.saveAs(destination.fsPath);
+    if (!('error' in doc.loaded)) await doc.loaded.annotation.saveAs(destination.fsPath);
   }
 
   async revertCustomDocument(doc: NiftiDocument): Promise<void> {
     if ('error' in doc.loaded) return;
-    doc.loaded.annotation.revert(maxBytes());
+    await doc.loaded.annotation.revert(maxBytes());
     doc.post({ type: 'labels', layer: 'annotation', data: bufferOf(doc.loaded.annotation.labels) });
     this.log.appendLine(
       `viewer: reverted the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath} (${doc.panels.size} viewer(s))`,
@@ -569,7 +576,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   async backupCustomDocument(doc: NiftiDocument, context: vscode.CustomDocumentBackupContext): Promise<vscode.CustomDocumentBackup> {
     const target = context.destination;
     if (!('error' in doc.loaded)) {
-      doc.loaded.annotation.backup(target.fsPath);
+      await doc.loaded.annotation.backup(target.fsPath);
       this.log.appendLine(`viewer: backed up the unsaved annotation of ${doc.uri.fsPath} to ${target.fsPath}`);
     }
     return {

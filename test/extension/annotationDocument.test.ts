@@ -38,23 +38,23 @@ function sourceGrid(dir: string) {
   return { path, canonical, source };
 }
 
-function fresh() {
+async function fresh() {
   const dir = tempDir();
   const { path, canonical, source } = sourceGrid(dir);
   const annot = defaultAnnotationPath(path, 'case1');
-  return { dir, path, canonical, source, annot, doc: AnnotationDocument.open(canonical, annot, { source }) };
+  return { dir, path, canonical, source, annot, doc: await AnnotationDocument.open(canonical, annot, { source }) };
 }
 
 const count = (a: Uint8Array, v: number) => a.reduce((s, x) => s + (x === v ? 1 : 0), 0);
 
-test('annotation path: <case>_annot.nii.gz beside the file, else the file stem', () => {
+test('annotation path: <case>_annot.nii.gz beside the file, else the file stem', async () => {
   assert.equal(defaultAnnotationPath('/d/BraTS_001_flair.nii.gz', 'BraTS_001'), '/d/BraTS_001_annot.nii.gz');
   assert.equal(defaultAnnotationPath('/d/scan.nii'), '/d/scan_annot.nii.gz');
   assert.equal(defaultAnnotationPath('/d/brain.NII.GZ'), '/d/brain_annot.nii.gz');
 });
 
-test('a new annotation is all zeros on the canonical grid, clean, with nothing to undo', () => {
-  const { doc, canonical, annot } = fresh();
+test('a new annotation is all zeros on the canonical grid, clean, with nothing to undo', async () => {
+  const { doc, canonical, annot } = await fresh();
   assert.equal(doc.labels.length, canonical.data.length);
   assert.equal(count(doc.labels, 0), doc.labels.length);
   assert.equal(doc.dirty, false);
@@ -64,8 +64,8 @@ test('a new annotation is all zeros on the canonical grid, clean, with nothing t
   assert.equal(existsSync(annot), false, 'opening does not write');
 });
 
-test('brush edit records only changed voxels once; undo/redo restore exact labels; dirty follows', () => {
-  const { doc } = fresh();
+test('brush edit records only changed voxels once; undo/redo restore exact labels; dirty follows', async () => {
+  const { doc } = await fresh();
   // A radius-2 disc has 13 lattice points (x² + y² ≤ 4).
   const disc = strokeVoxels(DIMS, 'axial', 3, [5, 5], 2);
   assert.equal(disc.length, 13);
@@ -95,11 +95,11 @@ test('brush edit records only changed voxels once; undo/redo restore exact label
   assert.throws(() => doc.paint('brush', [0], 256), RangeError);
 });
 
-test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty tracks the saved edit', () => {
-  const { doc, canonical, source, annot, path } = fresh();
+test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty tracks the saved edit', async () => {
+  const { doc, canonical, source, annot, path } = await fresh();
   const stroke = strokeVoxels(DIMS, 'coronal', 4, [2, 1, 8, 6], 1);
   doc.paint('brush', stroke, 3);
-  doc.save();
+  await doc.save();
   assert.equal(doc.dirty, false);
   const back = readNifti(annot);
   assert.equal(back.header.datatype, 'uint8');
@@ -119,16 +119,16 @@ test('save writes a uint8 NIfTI on the same grid; stroke voxels read back; dirty
   doc.redo();
   assert.equal(doc.dirty, false);
   // The saved file reopens as the annotation, clean.
-  const again = AnnotationDocument.open(canonical, annot, { source });
+  const again = await AnnotationDocument.open(canonical, annot, { source });
   assert.deepEqual(again.labels, doc.labels);
   assert.equal(again.dirty, false);
 });
 
-test('save as writes elsewhere and moves the annotation there', () => {
-  const { doc, canonical, dir } = fresh();
+test('save as writes elsewhere and moves the annotation there', async () => {
+  const { doc, canonical, dir } = await fresh();
   doc.paint('brush', [planeVoxelIndex(DIMS, 'axial', 0, 0, 0)], 9);
   const other = join(dir, 'elsewhere', 'mine.nii');
-  doc.saveAs(other);
+  await doc.saveAs(other);
   assert.equal(doc.annotationPath, other);
   assert.equal(doc.dirty, false);
   const vol = toCanonical(readNifti(other).volume);
@@ -136,13 +136,13 @@ test('save as writes elsewhere and moves the annotation there', () => {
   assert.equal(vol.data[0], 9);
 });
 
-test('revert reloads the file and drops the history', () => {
-  const { doc, canonical } = fresh();
+test('revert reloads the file and drops the history', async () => {
+  const { doc, canonical } = await fresh();
   doc.paint('brush', [10, 11], 1);
-  doc.save();
+  await doc.save();
   doc.paint('brush', [20, 21, 22], 4);
   doc.paint('eraser', [10], 0);
-  doc.revert();
+  await doc.revert();
   assert.equal(doc.dirty, false);
   assert.equal(doc.canUndo, false);
   assert.equal(doc.canRedo, false);
@@ -150,28 +150,28 @@ test('revert reloads the file and drops the history', () => {
   assert.equal(count(doc.labels, 0), canonical.data.length - 2);
 });
 
-test('backup then restore: same labels, dirty until saved, saving goes to the annotation file', () => {
-  const { doc, canonical, source, annot, dir } = fresh();
+test('backup then restore: same labels, dirty until saved, saving goes to the annotation file', async () => {
+  const { doc, canonical, source, annot, dir } = await fresh();
   const stroke = strokeVoxels(DIMS, 'sagittal', 7, [1, 1, 1, 6], 1);
   doc.paint('brush', stroke, 7);
   const backup = join(dir, 'backups', 'abc123');
-  doc.backup(backup);
+  await doc.backup(backup);
   assert.equal(existsSync(annot), false, 'a backup is not a save');
-  const restored = AnnotationDocument.open(canonical, annot, { source, backupPath: backup });
+  const restored = await AnnotationDocument.open(canonical, annot, { source, backupPath: backup });
   assert.deepEqual(restored.labels, doc.labels);
   assert.equal(restored.dirty, true);
-  restored.save();
+  await restored.save();
   assert.equal(restored.dirty, false);
   const vol = toCanonical(readNifti(annot).volume);
   assert.ok(sameGrid(vol, canonical));
   for (const i of stroke) assert.equal(vol.data[i], 7);
 });
 
-test('an annotation on another grid or with non-label values is refused with a typed error', () => {
-  const { canonical, source, dir } = fresh();
+test('an annotation on another grid or with non-label values is refused with a typed error', async () => {
+  const { canonical, source, dir } = await fresh();
   const wrongGrid = join(dir, 'wrong.nii.gz');
   writeNifti(wrongGrid, { dims: [12, 10, 7], affine: LPS_AFFINE, data: new Float32Array(12 * 10 * 7) }, { datatype: 'uint8' });
-  assert.throws(
+  await assert.rejects(
     () => AnnotationDocument.open(canonical, wrongGrid, { source }),
     (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch' && e.message.includes(wrongGrid),
   );
@@ -179,34 +179,34 @@ test('an annotation on another grid or with non-label values is refused with a t
   const data = new Float32Array(canonical.data.length);
   data[5] = 1.5;
   writeNifti(fractional, { dims: canonical.dims, affine: canonical.affine, data });
-  assert.throws(
+  await assert.rejects(
     () => AnnotationDocument.open(canonical, fractional, { source }),
     (e: unknown) => e instanceof NiftiError && e.code === 'nifti/bad-label',
   );
 });
 
-test('an annotation stored RAS (canonical order) by an earlier version still opens', () => {
-  const { canonical, source, dir } = fresh();
+test('an annotation stored RAS (canonical order) by an earlier version still opens', async () => {
+  const { canonical, source, dir } = await fresh();
   const old = join(dir, 'old_annot.nii.gz');
   const data = new Float32Array(canonical.data.length);
   data[7] = 2;
   writeNifti(old, { dims: canonical.dims, affine: canonical.affine, data }, { datatype: 'uint8' });
-  const doc = AnnotationDocument.open(canonical, old, { source });
+  const doc = await AnnotationDocument.open(canonical, old, { source });
   assert.equal(doc.labels[7], 2);
   assert.equal(count(doc.labels, 0), doc.labels.length - 1);
 });
 
-test('a source grid that does not reorient to the label grid is refused', () => {
-  const { canonical, source, annot } = fresh();
+test('a source grid that does not reorient to the label grid is refused', async () => {
+  const { canonical, source, annot } = await fresh();
   const other = { ...canonical, dims: [canonical.dims[1], canonical.dims[0], canonical.dims[2]] as [number, number, number] };
-  assert.throws(
+  await assert.rejects(
     () => AnnotationDocument.open(other, annot, { source }),
     (e: unknown) => e instanceof NiftiError && e.code === 'nifti/grid-mismatch',
   );
 });
 
-test('apply: one edit with mixed values (a NiiVue action that drew and erased), undone and redone exactly', () => {
-  const { doc } = fresh();
+test('apply: one edit with mixed values (a NiiVue action that drew and erased), undone and redone exactly', async () => {
+  const { doc } = await fresh();
   doc.paint('brush', [1, 2], 3);
   const edit = doc.apply('brush', [2, 5, 6, 5], [0, 4, 7, 9])!;
   assert.deepEqual(
@@ -222,4 +222,34 @@ test('apply: one edit with mixed values (a NiiVue action that drew and erased), 
   assert.throws(() => doc.apply('brush', [0], [256]), RangeError);
   assert.throws(() => doc.apply('brush', [0, 1], [1]), RangeError);
   assert.equal(doc.apply('fill', [1], [3]), null, 'no change, no edit');
+});
+
+test("the annotation's file work runs off the calling thread: the event loop keeps turning while a large annotation is read and written", async () => {
+  // 200×200×150 voxels: tens of ms of inflating and checking that must not hold the extension host.
+  const dir = tempDir();
+  const dims: [number, number, number] = [200, 200, 150];
+  const path = join(dir, 'big_flair.nii.gz');
+  writeNifti(path, { dims, affine: LPS_AFFINE, data: new Float32Array(dims[0] * dims[1] * dims[2]) }, { datatype: 'uint8' });
+  const { volume: canonical, source } = loadVolumeWithSource(path);
+  const annot = defaultAnnotationPath(path, 'big');
+  const doc = await AnnotationDocument.open(canonical, annot, { source });
+  doc.paint('brush', [0, 12345, doc.labels.length - 1], 3);
+  const turnsDuring = async (work: Promise<unknown>) => {
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    await work;
+    done = true;
+    return turns;
+  };
+  // In-thread work would finish before the first setImmediate: at most one turn.
+  assert.ok((await turnsDuring(doc.save())) > 1, 'save ran on the calling thread');
+  const reopened = AnnotationDocument.open(canonical, annot, { source });
+  assert.ok((await turnsDuring(reopened)) > 1, 'open ran on the calling thread');
+  assert.deepEqual((await reopened).labels, doc.labels);
 });

@@ -45,6 +45,8 @@ test('npm run package -- --target all: five .vsix files, each with only its own 
         'extension/dist/extension.js',
         'extension/dist/cli.js',
         'extension/dist/webview.js',
+        'extension/dist/prepWorker.js',
+        'extension/dist/labelFileWorker.js',
         'extension/schemas/anyad.schema.json',
         'extension/models/default/model.onnx',
         'extension.vsixmanifest',

@@ -119,14 +119,14 @@ for (const name of GRID_FIXTURES) {
     verifyEntries.push({ input, output: out, markers: MARKERS.map((m, q) => [...m, 0.5 + q]), only_markers: true });
   });
 
-  test(`annotation save on ${name}: input header geometry bytes, a painted voxel at its storage (i, j, k), reopens`, () => {
+  test(`annotation save on ${name}: input header geometry bytes, a painted voxel at its storage (i, j, k), reopens`, async () => {
     const input = join(GRID_FIXTURE_DIR, name);
     const raw = rawNifti(input);
     const { volume, source } = loadVolumeWithSource(input);
     const annot = join(tmp, `${name.replace(/\.nii(\.gz)?$/, '')}_annot.nii.gz`);
-    const doc = AnnotationDocument.open(volume, annot, { source });
+    const doc = await AnnotationDocument.open(volume, annot, { source });
     MARKERS.forEach((m, q) => doc.paint('brush', [canonicalIndexOf(volume.data, raw.dim, m)], q + 1));
-    doc.save();
+    await doc.save();
     const rawOut = rawNifti(annot);
     assertSameGridHeader(raw, rawOut, annot);
     assert.equal(rawOut.datatype, 2, 'uint8');
@@ -137,7 +137,7 @@ for (const name of GRID_FIXTURES) {
       expected[i + nx * (j + ny * k)] = q + 1;
     });
     assert.deepEqual(stored, expected);
-    assert.deepEqual(AnnotationDocument.open(volume, annot, { source }).labels, doc.labels);
+    assert.deepEqual((await AnnotationDocument.open(volume, annot, { source })).labels, doc.labels);
     verifyEntries.push({ input, output: annot, markers: MARKERS.map((m, q) => [...m, q + 1]), only_markers: true });
   });
 }

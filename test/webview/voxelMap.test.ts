@@ -109,10 +109,10 @@ test('a NiiVue drawing action on an oblique and an LPS file is saved voxel for v
     const msg = parseWebviewMessage(raw, grid.canonical.dims);
     assert.ok(msg && msg.type === 'drawEdit');
     const path = join(tmp, `${file}_annot.nii.gz`);
-    const doc = AnnotationDocument.open(grid.canonical, path, { source: { ...grid.source, file } });
+    const doc = await AnnotationDocument.open(grid.canonical, path, { source: { ...grid.source, file } });
     const edit = doc.apply(msg.kind, new Uint32Array(msg.indices), new Uint8Array(msg.values));
     assert.equal(edit?.indices.length, painted.length);
-    doc.save();
+    await doc.save();
     const saved = readNifti(path);
     assert.deepEqual(saved.volume.dims, grid.source.dims, 'same dims as the image');
     assert.deepEqual([...saved.volume.affine], [...readNifti(bytes).volume.affine], 'same affine as the image');

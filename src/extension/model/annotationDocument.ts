@@ -7,16 +7,15 @@
  * On disk the annotation is a uint8 NIfTI on the opened file's own grid (its voxel order and
  * header geometry, via writeOnSourceGrid), written atomically, so other tools can index it
  * like the image. Reading goes through toCanonical, so annotations stored RAS by earlier
- * versions still open.
+ * versions still open. File work runs off the calling thread (labelFiles.ts): the extension
+ * host must not inflate a volume.
  */
-import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { NiftiError } from '../../engine/errors';
-import { readNifti, sameGrid, toCanonical, writeOnSourceGrid, type SourceGrid } from '../../engine/nifti';
-import type { Volume } from '../../engine/nifti/types';
+import type { SourceGrid } from '../../engine/nifti';
+import { readLabels, writeLabels, type LabelGrid } from './labelFiles';
 
-/** The voxel grid an annotation lives on (the opened volume's canonical grid). */
-export type LabelGrid = Pick<Volume, 'dims' | 'spacing' | 'affine'>;
+export type { LabelGrid };
 
 export type EditKind = 'brush' | 'eraser' | 'fill';
 
@@ -63,7 +62,11 @@ export class AnnotationDocument {
    * `source` is the opened file's grid (loadVolumeWithSource / sourceGridOf), `grid` its
    * canonical one; files are written on `source`.
    */
-  static open(grid: LabelGrid, path: string, opts: { source: SourceGrid; backupPath?: string; maxBytes?: number }): AnnotationDocument {
+  static async open(
+    grid: LabelGrid,
+    path: string,
+    opts: { source: SourceGrid; backupPath?: string; maxBytes?: number },
+  ): Promise<AnnotationDocument> {
     const { source } = opts;
     const canonicalDims = source.axes.map((a) => source.dims[a.axis]);
     if (canonicalDims.some((d, w) => d !== grid.dims[w])) {
@@ -74,11 +77,11 @@ export class AnnotationDocument {
       );
     }
     if (opts.backupPath !== undefined) {
-      const doc = new AnnotationDocument(grid, source, path, readLabels(opts.backupPath, grid, opts.maxBytes));
+      const doc = new AnnotationDocument(grid, source, path, await readLabels(opts.backupPath, grid, { maxBytes: opts.maxBytes }));
       doc.savedTop = NOT_ON_DISK;
       return doc;
     }
-    return new AnnotationDocument(grid, source, path, loadOrEmpty(path, grid, opts.maxBytes));
+    return new AnnotationDocument(grid, source, path, await readLabels(path, grid, { orEmpty: true, maxBytes: opts.maxBytes }));
   }
 
   /** The current labels, x fastest (read-only for callers). */
@@ -158,62 +161,39 @@ export class AnnotationDocument {
     return { indices: edit.indices, values: edit.after };
   }
 
-  /** Writes the labels to the annotation file (atomically) and marks the document clean. */
-  save(): void {
-    writeLabels(this.path, this.source, this.data);
-    this.savedTop = this.top();
+  /**
+   * Writes the labels to the annotation file (atomically) and marks the document clean as of
+   * the call: an edit made while the file is written keeps it dirty.
+   */
+  async save(): Promise<void> {
+    const top = this.top();
+    await writeLabels(this.path, this.source, this.data);
+    this.savedTop = top;
   }
 
   /** Writes the labels to `path`, which becomes the annotation file from now on. */
-  saveAs(path: string): void {
-    writeLabels(path, this.source, this.data);
+  async saveAs(path: string): Promise<void> {
+    const top = this.top();
+    await writeLabels(path, this.source, this.data);
     this.path = path;
-    this.savedTop = this.top();
+    this.savedTop = top;
   }
 
   /** Reloads the annotation file (zeros when it does not exist), dropping edits and history. */
-  revert(maxBytes?: number): void {
-    this.data = loadOrEmpty(this.path, this.grid, maxBytes);
+  async revert(maxBytes?: number): Promise<void> {
+    const data = await readLabels(this.path, this.grid, { orEmpty: true, maxBytes });
+    this.data = data;
     this.edits = [];
     this.applied = 0;
     this.savedTop = null;
   }
 
   /** Writes the unsaved labels to `path` (hot exit); `open(…, { backupPath })` restores them. */
-  backup(path: string): void {
-    writeLabels(path, this.source, this.data);
+  async backup(path: string): Promise<void> {
+    await writeLabels(path, this.source, this.data);
   }
 
   private top(): LabelEdit | null {
     return this.applied > 0 ? this.edits[this.applied - 1] : null;
   }
-}
-
-function writeLabels(path: string, source: SourceGrid, labels: Uint8Array): void {
-  writeOnSourceGrid(path, source, labels, { datatype: 'uint8', description: 'AnyAD annotation' });
-}
-
-function loadOrEmpty(path: string, grid: LabelGrid, maxBytes?: number): Uint8Array {
-  if (!existsSync(path)) return new Uint8Array(grid.dims[0] * grid.dims[1] * grid.dims[2]);
-  return readLabels(path, grid, maxBytes);
-}
-
-/** Reads a label file onto `grid`: it must be on the same grid and hold integers 0..255. */
-function readLabels(path: string, grid: LabelGrid, maxBytes?: number): Uint8Array {
-  const vol = toCanonical(readNifti(path, maxBytes === undefined ? {} : { maxBytes }).volume);
-  if (!sameGrid(vol, grid)) {
-    throw new NiftiError(
-      'nifti/grid-mismatch',
-      `the annotation is not on the grid of the opened volume (${vol.dims.join('×')} vs ${grid.dims.join('×')} voxels, or a different affine)`,
-      path,
-    );
-  }
-  const out = new Uint8Array(vol.data.length);
-  for (let i = 0; i < out.length; i++) {
-    const v = vol.data[i];
-    if (!(Number.isInteger(v) && v >= 0 && v <= 255))
-      throw new NiftiError('nifti/bad-label', `voxel ${i} holds ${v}; annotation labels must be integers 0..255`, path);
-    out[i] = v;
-  }
-  return out;
 }
