@@ -87,7 +87,7 @@ async function child(): Promise<void> {
       [b],
     ),
   };
-  for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape as number[]);
+  for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape);
   const fetch = session.outputNames;
   let out = await session.run(feeds, fetch);
   const times: number[] = [];

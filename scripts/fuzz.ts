@@ -17,7 +17,7 @@
  * Prints one line per parser and a final JSON line; exits 1 on any untyped error or hang.
  */
 import { spawn } from 'node:child_process';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { createInterface } from 'node:readline';
 import { parseWorkspaceConfig } from '../src/engine/config';
 import { isAnyadError } from '../src/engine/errors';
@@ -351,7 +351,7 @@ function makeCase(parser: ParserName): (i: number, seed: number) => boolean {
 }
 
 function readNiftiRaw(gz: Uint8Array): Uint8Array {
-  return new Uint8Array(require('node:zlib').gunzipSync(gz) as Buffer);
+  return new Uint8Array(gunzipSync(gz));
 }
 
 /** A safetensors file whose JSON header was edited as JSON (offsets, shapes, dtypes), length fixed up. */
@@ -457,7 +457,7 @@ function runWatched(
         delay,
       );
     let timer = arm(watchdogMs());
-    createInterface({ input: child.stdout! }).on('line', (l) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
       lastLine = Date.now();
       if (l.startsWith('at ')) {
         const [i, ok, typed, untyped, maxMs] = l.slice(3).split(' ').map(Number);

@@ -51,17 +51,19 @@ async function main(): Promise<void> {
   let ok = true;
 
   const smi = sh('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'], 20);
-  result.gpu = smi.code === 0 ? smi.out.trim() : null;
-  log(`nvidia-smi: ${result.gpu ?? 'not available'}`);
+  const gpu = smi.code === 0 ? smi.out.trim() : null;
+  result.gpu = gpu;
+  log(`nvidia-smi: ${gpu ?? 'not available'}`);
   if (!dry && smi.code !== 0) ok = false;
 
   const [node, doctorArgs] = tsx('src/cli/main.ts', ['doctor', '--json']);
   const doc = lastJson(sh(node, [...doctorArgs], 120, { ...process.env, ...env }).out) as
     { providers?: Array<{ name: string; works?: boolean; why?: string }>; auto?: { provider?: string; reasons?: string[] } } | undefined;
   result.providers = doc?.providers?.map((p) => ({ name: p.name, works: p.works ?? null, why: p.why ?? null }));
-  result.provider_auto = doc?.auto?.provider ?? null;
-  log(`doctor: auto → ${result.provider_auto}; ${doc?.providers?.map((p) => `${p.name} ${p.works ? 'works' : 'no'}`).join(', ')}`);
-  if (!dry && result.provider_auto !== 'cuda') ok = false;
+  const providerAuto = doc?.auto?.provider ?? null;
+  result.provider_auto = providerAuto;
+  log(`doctor: auto → ${providerAuto}; ${doc?.providers?.map((p) => `${p.name} ${p.works ? 'works' : 'no'}`).join(', ')}`);
+  if (!dry && providerAuto !== 'cuda') ok = false;
 
   const rt = sh(
     process.execPath,

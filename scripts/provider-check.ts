@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', '0'));
   const parts = arg('parts', 'detect,train')
     .split(',')
-    .filter((p) => p === 'detect' || p === 'train') as Array<'detect' | 'train'>;
+    .filter((p): p is 'detect' | 'train' => p === 'detect' || p === 'train');
   const t0 = performance.now();
   const models = buildCheckModels(preset, { trainBatch: Number(arg('train-batch', '2')) });
   const buildMs = performance.now() - t0;

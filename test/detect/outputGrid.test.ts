@@ -129,7 +129,7 @@ test('nibabel reads the same affine, qform/sform and codes, zooms and units from
   writeFileSync(manifest, JSON.stringify(verifyEntries));
   const r = spawnSync(
     '/usr/bin/python3',
-    [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--verify', manifest],
+    [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--check-written', manifest],
     { encoding: 'utf8' },
   );
   assert.ok(!r.error, `cannot run /usr/bin/python3 (${r.error?.message}); install python3 and python3-nibabel`);

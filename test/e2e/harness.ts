@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 
 /**
  * Chromium flags of the E2E browser. The viewer draws with WebGL2 (NiiVue); headless Chromium
@@ -43,7 +44,7 @@ export async function poll<T>(
       lastError = e;
     }
     if (Date.now() > deadline) {
-      const why = lastError ? ` (last error: ${(lastError as Error)?.message ?? String(lastError)})` : '';
+      const why = lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : inspect(lastError)})` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));

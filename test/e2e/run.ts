@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { inspect } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 import { CHROMIUM_ARGS, CodeServer, MemorySampler, codeServerCli, freePort, type CodeServerDirs } from './harness';
 import { STEPS, type StepContext } from './steps';
@@ -186,7 +187,7 @@ async function main(): Promise<number> {
     if (error) {
       failed++;
       console.log(
-        `FAIL     ${label} (${secs} s)\n    ${String((error as Error)?.stack ?? error)
+        `FAIL     ${label} (${secs} s)\n    ${(error instanceof Error ? (error.stack ?? error.message) : inspect(error))
           .split('\n')
           .join('\n    ')}`,
       );

@@ -1,7 +1,7 @@
-// Anomaly-map post-processing against the public AnyAD reference (shared/golden/tiny-112,
-// trimmed into test/fixtures/eval/reference-maps.safetensors) and torch 1.13's
-// F.interpolate / conv2d on small inputs (resize-golden.safetensors), both written by
-// scripts/fixtures/make_eval_fixtures.py.
+// Anomaly-map post-processing (docs/reference-arithmetic.md#anomaly-map) against the public AnyAD
+// reference (goldens tiny-112, trimmed into test/fixtures/eval/reference-maps.safetensors) and
+// torch 1.13's F.interpolate / conv2d on small inputs (resize-golden.safetensors), both written by
+// scripts/fixtures/make_eval_fixtures.py (docs/fixtures.md#make_eval_fixturespy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

@@ -44,7 +44,7 @@ function cohort(cases: number, perCase: number, seed: number, prefix = 'c'): Sli
             continue;
           } // a constant background tie block
           const inLesion = mask !== null && (x - cx) ** 2 + (y - cy) ** 2 <= rad * rad;
-          if (inLesion) mask![i] = 1;
+          if (inLesion) mask[i] = 1;
           map[i] = r() + (inLesion ? gain * r() : 0);
         }
       }
@@ -76,8 +76,8 @@ test('each 95 % interval contains its point estimate and lies in [0, 1]', () => 
       const iv = ci[level][metric];
       const point = r.metrics[level][metric]!;
       assert.ok(iv, `${level} ${metric}: interval`);
-      assert.ok(iv[0] <= point && point <= iv[1], `seed ${seed}, ${level} ${metric}: ${point} outside [${iv}]`);
-      assert.ok(iv[0] >= 0 && iv[1] <= 1 && iv[0] < iv[1], `${level} ${metric}: [${iv}]`);
+      assert.ok(iv[0] <= point && point <= iv[1], `seed ${seed}, ${level} ${metric}: ${point} outside [${iv.join(',')}]`);
+      assert.ok(iv[0] >= 0 && iv[1] <= 1 && iv[0] < iv[1], `${level} ${metric}: [${iv.join(',')}]`);
     }
   }
 });
@@ -115,7 +115,7 @@ test('the resampling unit is the case: duplicating slices within cases keeps the
     const s = dupSlices.metrics.ci![level][metric]!;
     // Same draws, every count doubled: AUROC and AP of each resample are the same numbers
     // (up to the last bit of the pixel-level shift, which is a difference of two values).
-    assert.ok(Math.abs(s[0] - b[0]) < 1e-12 && Math.abs(s[1] - b[1]) < 1e-12, `${level} ${metric}: [${s}] vs [${b}]`);
+    assert.ok(Math.abs(s[0] - b[0]) < 1e-12 && Math.abs(s[1] - b[1]) < 1e-12, `${level} ${metric}: [${s.join(',')}] vs [${b.join(',')}]`);
     const ratio = width(dupCases.metrics.ci![level][metric]) / width(b);
     assert.ok(ratio < 0.85, `${level} ${metric}: duplicating cases, width ratio ${ratio.toFixed(3)} (≈ 0.71 expected)`);
   }

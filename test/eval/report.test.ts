@@ -304,7 +304,7 @@ test('SVG figures are well-formed, self-contained, with axes, one polyline per c
           assert.ok(pts.length >= 2 && pts.every((p) => p.length === 2 && p.every(Number.isFinite)), `${file}: points`);
         }
         assert.ok(
-          texts.some((t) => /^F\+T1  (AUROC|AP) \d\.\d{4}$/.test(t)),
+          texts.some((t) => /^F\+T1 {2}(AUROC|AP) \d\.\d{4}$/.test(t)),
           `${file}: legend with values`,
         );
         assert.ok(texts.includes(file.startsWith('roc') ? 'False positive rate' : 'Recall'));

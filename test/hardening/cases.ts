@@ -21,11 +21,19 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkspaceConfig, parseWorkspaceConfig } from '../../src/engine/config';
 import { AnyadError, ConfigError, FileError, NiftiError, SafetensorsError } from '../../src/engine/errors';
-import { BundleError, loadBundle, loadBundleAsync, manifestChecksum, writeBundle } from '../../src/engine/model/bundle';
+import {
+  type BundleManifest,
+  BundleError,
+  loadBundle,
+  loadBundleAsync,
+  manifestChecksum,
+  writeBundle,
+} from '../../src/engine/model/bundle';
 import { createRandomEncoderWeights, loadEncoderWeights, loadEncoderWeightsAsync } from '../../src/engine/model/encoderWeights';
 import { headConfig, initHeadParams } from '../../src/engine/model/headWeights';
 import { vitPreset } from '../../src/engine/model/vitConfig';
@@ -37,9 +45,14 @@ import { writeFileAtomic } from '../../src/engine/util/atomic';
 import { globMatch } from '../../src/engine/util/glob';
 import { acquireRunLock, RUN_LOCK_FILE } from '../../src/engine/util/runLock';
 import { resolveEncoder } from '../../src/engine/train/pipeline';
+import type { HostToWebview } from '../../src/webview/protocol';
 import { FakeEventEmitter, fakeFileUri, requireWithVscode } from '../helpers/fakeVscode';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
 import { runAnyad, type Measured, ROOT } from './harness';
+
+// The mutable CommonJS exports objects (which ES import bindings are not): some cases patch
+// node:crypto or node:fs functions that src/engine calls through, or load a CommonJS preload.
+const requireCommonJs = createRequire(__filename);
 
 const work = mkdtempSync(join(tmpdir(), 'anyad-hardening-'));
 let childrenRssMB = 0;
@@ -74,7 +87,7 @@ function throwsTyped(fn: () => unknown, cls: new (...a: never[]) => AnyadError, 
   assert.ok(caught instanceof cls, `expected a ${cls.name}, got ${String((caught as Error)?.stack ?? caught)}`);
   assert.match((caught as Error).message, re);
   assert.doesNotMatch((caught as Error).message, /\n/);
-  return caught as AnyadError;
+  return caught;
 }
 
 function tinyImage(path: string): void {
@@ -221,7 +234,7 @@ const CASES: Record<string, () => Promise<void>> = {
       : { ...process.env, NODE_OPTIONS: `--require ${join(__dirname, 'inject-enospc.cjs')}`, ANYAD_INJECT_ENOSPC: mnt };
     if (!mounted) {
       process.env.ANYAD_INJECT_ENOSPC = mnt;
-      require('./inject-enospc.cjs');
+      requireCommonJs('./inject-enospc.cjs');
     }
     try {
       throwsTyped(
@@ -279,7 +292,7 @@ const CASES: Record<string, () => Promise<void>> = {
     writeFileSync(victim, 'precious');
     const target = join(work, 'state.json');
     // Make the temp name predictable for this test only, and plant a symlink there.
-    const cryptoModule = require('node:crypto') as { randomBytes: unknown };
+    const cryptoModule = requireCommonJs('node:crypto') as { randomBytes: unknown };
     const real = cryptoModule.randomBytes;
     cryptoModule.randomBytes = () => Buffer.alloc(6);
     symlinkSync(victim, join(work, `.state.json.${process.pid}.000000000000.tmp`));
@@ -314,8 +327,8 @@ const CASES: Record<string, () => Promise<void>> = {
     assert.equal(existsSync(live), true, 'temp file of a live process kept');
     // Two writers of one file never share a temp name.
     const names = new Set<string>();
-    const open = require('node:fs').openSync as typeof import('node:fs').openSync;
-    const fs = require('node:fs') as { openSync: typeof open };
+    const fs = requireCommonJs('node:fs') as { openSync: typeof import('node:fs').openSync };
+    const open = fs.openSync;
     fs.openSync = ((p: string, ...rest: never[]) => {
       names.add(String(p));
       return (open as (...a: unknown[]) => number)(p, ...rest);
@@ -404,12 +417,12 @@ const CASES: Record<string, () => Promise<void>> = {
 
   /** A tampered manifest is refused with a clear message; absurd sizes and NaN parameters too. */
   async 'manifest-tampering'() {
-    const copy = (name: string, edit?: (m: Record<string, any>) => void): string => {
+    const copy = (name: string, edit?: (m: BundleManifest) => void): string => {
       const dir = join(work, name);
       mkdirSync(dir);
       for (const f of ['model.onnx', 'head.safetensors', 'anyad.json']) copyFileSync(join(ROOT, 'models', 'default', f), join(dir, f));
       if (edit) {
-        const m = JSON.parse(readFileSync(join(dir, 'anyad.json'), 'utf8')) as Record<string, any>;
+        const m = JSON.parse(readFileSync(join(dir, 'anyad.json'), 'utf8')) as BundleManifest;
         edit(m);
         writeFileSync(join(dir, 'anyad.json'), JSON.stringify(m, null, 2));
       }
@@ -417,7 +430,7 @@ const CASES: Record<string, () => Promise<void>> = {
     };
     assert.deepEqual(loadBundle(copy('intact')).warnings, []);
     const edited = copy('thresholds', (m) => {
-      m.thresholds.bySubset['7'] = 0;
+      m.thresholds!.bySubset['7'] = 0;
     });
     throwsTyped(() => loadBundle(edited), BundleError, /anyad\.json: the manifest was changed after the model was written/);
     throwsTyped(
@@ -453,7 +466,7 @@ const CASES: Record<string, () => Promise<void>> = {
     tensors[first].data[0] = NaN;
     const nanBytes = serializeSafetensors(tensors, head.metadata);
     writeFileSync(join(nan, 'head.safetensors'), nanBytes);
-    const m = JSON.parse(readFileSync(join(nan, 'anyad.json'), 'utf8')) as Record<string, any>;
+    const m = JSON.parse(readFileSync(join(nan, 'anyad.json'), 'utf8')) as BundleManifest;
     m.files['head.safetensors'] = { sha256: createHash('sha256').update(nanBytes).digest('hex'), bytes: nanBytes.length };
     m.manifestSha256 = manifestChecksum(m);
     writeFileSync(join(nan, 'anyad.json'), JSON.stringify(m, null, 2));
@@ -515,13 +528,13 @@ const CASES: Record<string, () => Promise<void>> = {
     const ed = await openEditor(flair);
     ed.send({ type: 'ready' });
     await new Promise((r) => setTimeout(r, 200));
-    const notices = () => ed.posted.filter((m: any) => m.type === 'notice').map((m: any) => String(m.text));
+    const notices = () => hostMessages(ed).flatMap((m) => (m.type === 'notice' ? [m.text] : []));
     assert.ok(
       notices().some((t) => /Annotation not loaded, drawing is off: .*case7_annot\.nii\.gz/.test(t)),
       `notices: ${notices().join(' | ')}`,
     );
     assert.ok(
-      ed.posted.some((m: any) => m.type === 'file' && m.layer === 'opened'),
+      hostMessages(ed).some((m) => m.type === 'file' && m.layer === 'opened'),
       'the image itself opened',
     );
     // Drawing is refused while the annotation is read-only; the broken file is untouched.
@@ -539,16 +552,14 @@ const CASES: Record<string, () => Promise<void>> = {
     await new Promise((r) => setTimeout(r, 50));
     details.strokeMs = performance.now() - t0;
     assert.ok(
-      ok.posted.some((m: any) => m.type === 'notice' && /Stroke not applied: too large/.test(m.text)),
+      hostMessages(ok).some((m) => m.type === 'notice' && /Stroke not applied: too large/.test(m.text)),
       'refused with a notice',
     );
     details.budget = STROKE_COST_BUDGET;
     // An ordinary stroke still draws.
     ok.send({ type: 'stroke', tool: 'brush', plane: 'axial', slice: 2, points: [10, 10, 40, 40], radius: 3, value: 1 });
     await new Promise((r) => setTimeout(r, 50));
-    assert.ok(
-      !ok.posted.some((m: any) => m.type === 'notice' && /Stroke not applied/.test(m.text) && ok.posted.indexOf(m) > ok.posted.length - 2),
-    );
+    assert.ok(!hostMessages(ok).some((m, i, all) => m.type === 'notice' && /Stroke not applied/.test(m.text) && i > all.length - 2));
   },
 };
 
@@ -580,6 +591,11 @@ async function cohort(
 }
 
 /** The custom editor provider against a minimal stand-in of the VS Code API (as test/extension does). */
+/** What the editor host posted to the stand-in panel: host-to-webview messages. */
+function hostMessages(view: { posted: unknown[] }): HostToWebview[] {
+  return view.posted as HostToWebview[];
+}
+
 function loadEditor() {
   const vscodeStandIn = {
     EventEmitter: FakeEventEmitter,

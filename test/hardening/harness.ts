@@ -54,14 +54,14 @@ export function spawnMeasured(
       peak = 0,
       timedOut = false,
       partial = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       stdout += String(d);
       partial += String(d);
       const lines = partial.split('\n');
       partial = lines.pop()!;
       for (const l of lines) opts.onLine?.(l, child);
     });
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       stderr += String(d);
     });
     const poll = setInterval(() => {

@@ -275,7 +275,8 @@ test('a process killed mid-download: the next run resumes with a Range request a
     }, 5);
     child.on('exit', (code, signal) => {
       clearInterval(poll);
-      signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code}`));
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`child exited ${code}`));
     });
   });
   const kept = statSync(partial).size;

@@ -112,7 +112,7 @@ test("recon trains both groups' affines through the head input; the gather loss 
 });
 
 test('reference-compatible mode (no affine): the alignment term changes the loss but its gradient is exactly zero', async () => {
-  // The public reference computes the alignment on frozen encoder features (golden README finding 4).
+  // The public reference computes the alignment on frozen encoder features (docs/reference-arithmetic.md, finding 4).
   const refWithAlign: ObjectiveConfig = { ...REFERENCE_OBJECTIVE, lambdaAlign: 0.2 };
   const a = buildTiny(B, config, headWeights, refWithAlign, { stats: STATS, gradsOf: (o) => o.total });
   const r = buildTiny(B, config, headWeights, REFERENCE_OBJECTIVE, { gradsOf: (o) => o.total });

@@ -52,7 +52,7 @@ test('all 7 modality subsets: encoder → head per-image losses match the refere
   t.diagnostic(
     `loss_recon: max abs err ${eRecon.abs.toExponential(2)} (max ${eRecon.ref.toFixed(3)}); loss_gather: ${eGather.abs.toExponential(2)} (max ${eGather.ref.toFixed(3)})`,
   );
-  // Encoder features may carry ~1e-4·max relative error (golden README); the losses average it down.
+  // Encoder features may carry ~1e-4·max relative error (docs/reference-arithmetic.md#tolerances); the losses average it down.
   assert.ok(eRecon.rel < 1e-5 && eGather.rel < 1e-5, `recon ${eRecon.rel}, gather ${eGather.rel}`);
   // The subsets really differ (the check is not 28 copies of one value).
   const spread = Math.max(...recon) - Math.min(...recon);

@@ -1,6 +1,6 @@
 /**
  * Golden parity of the AnyAD head and its losses against the public PyTorch reference
- * (shared/golden tiny-112, trimmed into test/fixtures/model by scripts/fixtures/make_head_fixtures.py):
+ * (goldens tiny-112, trimmed into test/fixtures/model: docs/fixtures.md#make_head_fixturespy):
  * forward outputs per image (B = 1), the training gradients on the 4 full-modality images
  * (recon + 0.2·gather, gradient hook included), and finite differences of the loss.
  */
@@ -23,7 +23,7 @@ import {
 } from './head-helpers';
 
 const { config, params: weights } = referenceHead();
-/** Float32 port vs float32 reference: ~1e-5 of the largest reference value (golden README). */
+/** Float32 port vs float32 reference: ~1e-5 of the largest reference value (docs/reference-arithmetic.md#tolerances). */
 const TOL = 1e-5;
 /** Combination 7 (all modalities) on the goldens' combination axis. */
 const FULL = 6;

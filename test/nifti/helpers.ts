@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { inspect } from 'node:util';
 import { NiftiError } from '../../src/engine/errors';
 
 import { mulberry32 as seededRandom } from '../helpers/random';
@@ -23,7 +24,7 @@ export function assertNiftiError(fn: () => unknown, code: string, file?: string)
     caught = e;
   }
   assert.ok(caught !== undefined, `expected NiftiError ${code}, but nothing was thrown`);
-  assert.ok(caught instanceof NiftiError, `expected NiftiError ${code}, got ${(caught as Error)?.stack ?? String(caught)}`);
+  assert.ok(caught instanceof NiftiError, `expected NiftiError ${code}, got ${caught instanceof Error ? caught.stack : inspect(caught)}`);
   assert.equal(caught.code, code, `wrong code; message: ${caught.message}`);
   if (file) assert.ok(caught.message.includes(basename(file)), `message does not name ${basename(file)}: ${caught.message}`);
   return caught;

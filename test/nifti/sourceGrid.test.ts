@@ -66,7 +66,7 @@ test('fromCanonical inverts toCanonical bit for bit, for all 48 axis permutation
       const source = { dims, axes: canonicalAxes(affine) };
       const back = fromCanonical(canonical.data, source);
       assert.ok(back instanceof Float32Array);
-      assert.deepEqual(new Uint32Array(back.buffer), new Uint32Array(data.buffer), `perm ${perm} flips ${flips}`);
+      assert.deepEqual(new Uint32Array(back.buffer), new Uint32Array(data.buffer), `perm ${perm.join(',')} flips ${flips}`);
       const label = (v: number) => Math.trunc(Math.abs(v)) % 256;
       const labels = fromCanonical(Uint8Array.from(canonical.data, label), source);
       assert.ok(labels instanceof Uint8Array);
@@ -157,7 +157,7 @@ test("nibabel agrees: outputs have the input's shape, affine, qform/sform and co
   writeFileSync(manifest, JSON.stringify(verifyEntries));
   const r = spawnSync(
     '/usr/bin/python3',
-    [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--verify', manifest],
+    [join(__dirname, '..', '..', 'scripts', 'fixtures', 'make_grid_fixtures.py'), '--check-written', manifest],
     { encoding: 'utf8' },
   );
   assert.ok(!r.error, `cannot run /usr/bin/python3 (${r.error?.message}); install python3 and python3-nibabel`);

@@ -4,7 +4,7 @@
  * nifti-reader-js as a second reader; and the writer's refusals.
  *
  * With NIFTI_EXPORT_DIR set, the round-trip files are also kept there with sidecars for
- * `/usr/bin/python3 scripts/fixtures/make_nifti_fixtures.py --verify DIR` (nibabel).
+ * `/usr/bin/python3 scripts/fixtures/make_nifti_fixtures.py --check-written DIR` (nibabel).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

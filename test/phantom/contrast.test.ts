@@ -39,9 +39,9 @@ test('tissue contrasts per sequence: T1 WM > GM > CSF, T2 CSF > GM > WM, FLAIR G
     const t1 = interiorTissueMeans(c, 't1');
     const t2 = interiorTissueMeans(c, 't2');
     const { Csf, Grey, White } = Tissue;
-    assert.ok(t1[White] > t1[Grey] && t1[Grey] > t1[Csf], `seed ${seed} T1 ${t1}`);
-    assert.ok(t2[Csf] > t2[Grey] && t2[Grey] > t2[White], `seed ${seed} T2 ${t2}`);
-    assert.ok(f[Grey] > f[White] && f[White] > 1.5 * f[Csf], `seed ${seed} FLAIR ${f}`);
+    assert.ok(t1[White] > t1[Grey] && t1[Grey] > t1[Csf], `seed ${seed} T1 ${t1.join(',')}`);
+    assert.ok(t2[Csf] > t2[Grey] && t2[Grey] > t2[White], `seed ${seed} T2 ${t2.join(',')}`);
+    assert.ok(f[Grey] > f[White] && f[White] > 1.5 * f[Csf], `seed ${seed} FLAIR ${f.join(',')}`);
     assert.ok(f[Grey] < 1.4 * f[White], `seed ${seed}: FLAIR GM/WM contrast should be slight`);
   }
 });
@@ -164,7 +164,7 @@ test('cases vary: brain size, intensity scale and lesion placement differ betwee
   const sd = Math.sqrt(brainVoxels.reduce((a, b) => a + (b - mean) ** 2, 0) / brainVoxels.length);
   assert.ok(sd / mean > 0.03, `brain volume coefficient of variation ${sd / mean}`);
   const wmT1 = [...cases.values()].map((c) => interiorTissueMeans(c, 't1')[Tissue.White]);
-  assert.ok(Math.max(...wmT1) / Math.min(...wmT1) > 1.3, `T1 WM means ${wmT1}`);
+  assert.ok(Math.max(...wmT1) / Math.min(...wmT1) > 1.3, `T1 WM means ${wmT1.join(',')}`);
   const centres = new Set([...cases.values()].map((c) => c.lesions[0].center.join(',')));
   assert.equal(centres.size, cases.size);
   // Lesions sit in the axial band the paper samples (80–120 of 155 at full size).

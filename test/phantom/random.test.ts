@@ -39,7 +39,7 @@ test('uniform, normal and int have the right ranges and moments', () => {
   assert.ok(Math.abs(su / n - 0.5) < 0.005, `uniform mean ${su / n}`);
   assert.ok(Math.abs(sn / n) < 0.02, `normal mean ${sn / n}`);
   assert.ok(Math.abs(sn2 / n - 1) < 0.03, `normal variance ${sn2 / n}`);
-  for (const c of counts) assert.ok(Math.abs(c / n - 1 / 7) < 0.01, `int(7) frequencies ${counts}`);
+  for (const c of counts) assert.ok(Math.abs(c / n - 1 / 7) < 0.01, `int(7) frequencies ${counts.join(',')}`);
   const x = r.range(-2, 3);
   assert.ok(x >= -2 && x < 3);
   assert.throws(() => r.int(0), RangeError);

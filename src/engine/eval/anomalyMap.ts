@@ -1,6 +1,6 @@
 /**
  * Anomaly maps and image scores exactly as the public AnyAD reference computes them
- * (shared/golden/README.md, "Anomaly map and score"), on the CPU, for one image:
+ * (docs/reference-arithmetic.md#anomaly-map and #image-score), on the CPU, for one image:
  *
  *   per scale 1 − cos(En_s, De_s) [s×s]  →  bilinear align_corners=True to PX×PX  →  mean over
  *   scales (upsample first)  = amap_px  →  bilinear align_corners=False to 256×256  →  5×5

@@ -4,7 +4,7 @@
  * The paper pulls the per-channel mean and spread of missing-modality features toward
  * statistics precomputed on full-modality images. The public reference computes that loss on
  * frozen encoder features, so it has no gradient and only changes the logged loss value
- * (shared/golden/README.md, finding 4). Here the loss acts through a trainable
+ * (docs/reference-arithmetic.md#findings-about-the-reference, finding 4). Here the loss acts through a trainable
  * **modality-conditioned channel affine**: per modality subset s (ids 1..7) and encoder group
  * g (En0, En1) a scale γ[s,g,c] and shift β[s,g,c] per channel, initialised to 1 and 0.
  *

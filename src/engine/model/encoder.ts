@@ -3,7 +3,7 @@
  * cls without position embedding, pre-norm blocks with LayerScale up to the last target
  * layer, no final norm. Outputs the target blocks' patch tokens, their mean (the decoder
  * input) and the per-group means as feature maps En0, En1 — the AnyAD reference's
- * arithmetic (see shared/golden/README.md). All weights are graph constants (initializers):
+ * arithmetic (docs/reference-arithmetic.md#encoder). All weights are graph constants (initializers):
  * the encoder is inference-only, and training caches its outputs.
  */
 import {

@@ -1,6 +1,6 @@
 /**
  * The trainable AnyAD head as a graph, with the reference's exact arithmetic (INP-Former code
- * as used by AnyAD; see shared/golden/README.md "Model semantics"):
+ * as used by AnyAD; see docs/reference-arithmetic.md#head):
  *
  *   x ─┬─ Aggregation_Block(INPs, x) → P            (6 INPs refined by softmax cross-attention)
  *      ├─ gather loss: mean over tokens of min over INPs of 1 − cos(x, P)

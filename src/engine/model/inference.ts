@@ -10,7 +10,7 @@
  *   map256 [B,1,256,256] = Gaussian5×5,σ4,zero-pad(resize_{half-pixel}(map, 256)) (golden amap_256_smooth)
  *   score  [B]           = mean of the top ⌊0.01·256²⌋ = 655 values of map256       (golden all.score)
  *
- * The arithmetic is the reference's (shared/golden/README.md "Anomaly map and score"), the same
+ * The arithmetic is the reference's (docs/reference-arithmetic.md#anomaly-map, #image-score), the same
  * as eval/anomalyMap.ts computes on the CPU; `subset` (int64 ids 1..7) selects the modality
  * affine's row and is ignored when the model has no affine (reference mode).
  */
