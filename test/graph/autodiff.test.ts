@@ -88,7 +88,7 @@ test('pruning: branches off the param→loss path get no backward nodes; unreach
   // Same backward (plus only the zeros for v), and nothing of the dead branch emitted.
   const extra = [...ops(backward(side))];
   for (const o of ops(backward(plain))) extra.splice(extra.indexOf(o), 1);
-  assert.deepEqual(extra, ['Expand'], `backward ops: ${ops(backward(side))} vs ${ops(backward(plain))}`);
+  assert.deepEqual(extra, ['Expand'], `backward ops: ${ops(backward(side)).join()} vs ${ops(backward(plain)).join()}`);
   assert.ok(!liveNodes(side).some((n) => n.opType === 'Softmax'), 'dead softmax branch emitted');
   assert.ok(
     side.nodes.some((n) => n.opType === 'Softmax'),

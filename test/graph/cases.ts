@@ -45,12 +45,15 @@ import {
   unsqueeze,
 } from '../../src/engine/graph';
 import { type GradCheckInput, randn, rng } from './helpers';
+import { type Reference, convReference, erfReference, expReference, geluReference, layerNormReference } from './references';
 
 export type Case = {
   name: string;
   dtype?: 'float32' | 'float64';
   inputs: GradCheckInput[];
   build: (g: Graph, ts: Tensor[]) => Tensor;
+  /** float32 cases: the same function in float64, for the finite differences (see referenceGradCheck). */
+  reference?: Reference;
 };
 
 const positive = (n: number, seed: number): number[] => randn(rng(seed), n).map((v) => 0.5 + Math.abs(v));
@@ -211,15 +214,17 @@ export const CASES: Case[] = [
       { name: 'b', shape: [5] },
     ],
     build: (g, [x, w, b]) => layerNorm(x, w, b, 1e-5),
+    reference: layerNormReference(1e-5),
   },
   {
     name: 'cast float32 → float64 → float32 (float32)',
     dtype: 'float32',
     inputs: [in3()],
     build: (g, [a]) => cast(exp(cast(a, 'float64')), 'float32'),
+    reference: expReference,
   },
-  { name: 'erf (float32)', dtype: 'float32', inputs: [in3()], build: (g, [a]) => erf(a) },
-  { name: 'gelu (float32)', dtype: 'float32', inputs: [in3()], build: (g, [a]) => gelu(a) },
+  { name: 'erf (float32)', dtype: 'float32', inputs: [in3()], build: (g, [a]) => erf(a), reference: erfReference },
+  { name: 'gelu (float32)', dtype: 'float32', inputs: [in3()], build: (g, [a]) => gelu(a), reference: geluReference },
   {
     name: 'conv stride 2, asymmetric pads, bias (float32)',
     dtype: 'float32',
@@ -229,6 +234,7 @@ export const CASES: Case[] = [
       { name: 'b', shape: [3] },
     ],
     build: (g, [x, w, b]) => conv(x, w, b, { strides: [2, 2], pads: [1, 0, 0, 1] }),
+    reference: convReference({ x: [2, 2, 7, 6], w: [3, 2, 3, 2], strides: [2, 2], pads: [1, 0, 0, 1] }),
   },
   {
     name: 'conv patch embedding stride = kernel (float32)',
@@ -238,5 +244,6 @@ export const CASES: Case[] = [
       { name: 'w', shape: [4, 3, 4, 4] },
     ],
     build: (g, [x, w]) => conv(x, w, null, { strides: 4 }),
+    reference: convReference({ x: [1, 3, 8, 8], w: [4, 3, 4, 4], strides: [4, 4], pads: [0, 0, 0, 0] }),
   },
 ];

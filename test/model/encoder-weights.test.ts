@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { ConfigError, SafetensorsError } from '../../src/engine/errors';
+import { type AnyadError, ConfigError, SafetensorsError } from '../../src/engine/errors';
 import {
   createRandomEncoderWeights,
   describeProvenance,
@@ -30,11 +30,11 @@ import {
 
 const D = 64;
 
-function throwsWith(fn: () => unknown, cls: Function, code: string, message: RegExp): void {
+function throwsWith(fn: () => unknown, cls: abstract new (...args: never[]) => AnyadError, code: string, message: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    assert.equal((e as SafetensorsError).code, code);
-    assert.match((e as Error).message, message);
+    assert.equal(e.code, code);
+    assert.match(e.message, message);
     return true;
   });
 }

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { listSupportedBackends } from 'onnxruntime-node';
 import { RuntimeProviderError } from '../../src/engine/errors';
-import { webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
+import { vulkanDrivers, webgpuSoftwareOnlyReason } from '../../src/engine/graph/adapters';
 import { Graph, add, emitModel, matmul, relu } from '../../src/engine/graph';
 import {
   autoOrder,
@@ -93,30 +93,53 @@ test("'auto' picks CUDA/WebGPU when they work, otherwise CPU with a logged reaso
  * ANYAD_EXPECT_GPU=cuda|webgpu (comma-separated): this machine has that accelerator, so the
  * explicit-provider tests below must get it instead of accepting a clear error
  * (scripts/gpu-check.sh sets cuda; test/runtime/webgpu.test.ts sets webgpu over SwiftShader).
+ * Without it they still require a definite outcome where the machine shows one: no NVIDIA
+ * driver, or no Vulkan driver for WebGPU, means the provider must fail with its typed error.
  */
+const GPU_FLAG_VALUES = ['cuda', 'webgpu'];
+const GPU_FLAG = process.env.ANYAD_EXPECT_GPU ?? '';
 const EXPECT_GPU = new Set(
-  (process.env.ANYAD_EXPECT_GPU ?? '')
-    .split(',')
+  GPU_FLAG.split(',')
     .map((s) => s.trim())
     .filter(Boolean),
 );
 
-test("explicit 'cuda' works or fails with a RuntimeProviderError that says what to install/check", async () => {
+/** The kernel module's version file: present wherever an NVIDIA driver is loaded (containers with a GPU included). */
+const NVIDIA_DRIVER_LOADED = existsSync('/proc/driver/nvidia/version');
+
+/** A session on `provider` that must work: it runs the tiny model and gives the CPU's answer. */
+async function assertProviderWorks(provider: 'cuda' | 'webgpu', m: ReturnType<typeof tinyModel>): Promise<void> {
+  const s = await createSession(m.bytes, { provider });
+  assert.equal(s.provider, provider);
+  const y = outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y');
+  expected(X, m.w, m.b).forEach((v, i) => assert.ok(Math.abs(y[i] - v) < 1e-5, `y[${i}] = ${y[i]}, expected ${v}`));
+}
+
+test('ANYAD_EXPECT_GPU names only cuda and webgpu (a misspelt name would make the GPU tests lenient)', () => {
+  const unknown = [...EXPECT_GPU].filter((name) => !GPU_FLAG_VALUES.includes(name));
+  assert.deepEqual(unknown, [], `ANYAD_EXPECT_GPU=${GPU_FLAG}: use ${GPU_FLAG_VALUES.join(', ')} or both, comma-separated`);
+});
+
+test("explicit 'cuda' works where expected, otherwise fails with a RuntimeProviderError that says what to install/check", async (t) => {
   const m = tinyModel(4);
   if (EXPECT_GPU.has('cuda')) {
-    const s = await createSession(m.bytes, { provider: 'cuda' });
-    assert.equal(s.provider, 'cuda');
-    assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
+    await assertProviderWorks('cuda', m);
   } else if (!cudaProviderStatus().installed) {
     await assert.rejects(
       createSession(m.bytes, { provider: 'cuda' }),
       isProviderError(/^runtime\/cuda-unavailable$/, /libonnxruntime_providers_cuda\.so.*--onnxruntime-node-install=cuda12.*cuDNN/),
     );
+  } else if (process.platform === 'linux' && !NVIDIA_DRIVER_LOADED) {
+    // Installed, but no GPU to run on: it must fail, and say to check the driver.
+    await assert.rejects(
+      createSession(m.bytes, { provider: 'cuda' }),
+      isProviderError(/^runtime\/cuda-failed$/, /NVIDIA driver.*LD_LIBRARY_PATH/),
+    );
   } else {
+    // An NVIDIA driver without ANYAD_EXPECT_GPU=cuda: it may lack cuDNN, so either outcome, but a failure is the typed error.
+    t.diagnostic('an NVIDIA driver is loaded: set ANYAD_EXPECT_GPU=cuda to require the CUDA provider to work');
     try {
-      const s = await createSession(m.bytes, { provider: 'cuda' });
-      assert.equal(s.provider, 'cuda');
-      assert.deepEqual([...outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y')], expected(X, m.w, m.b));
+      await assertProviderWorks('cuda', m);
     } catch (e) {
       isProviderError(/^runtime\/cuda-failed$/, /NVIDIA driver|LD_LIBRARY_PATH/)(e);
     }
@@ -124,23 +147,23 @@ test("explicit 'cuda' works or fails with a RuntimeProviderError that says what 
   await releaseAllSessions();
 });
 
-test("explicit 'webgpu' works or fails with a RuntimeProviderError (no crash)", async () => {
+test("explicit 'webgpu' works where expected, otherwise fails with a RuntimeProviderError (no crash)", async (t) => {
   const m = tinyModel(5);
   if (EXPECT_GPU.has('webgpu')) {
-    const s = await createSession(m.bytes, { provider: 'webgpu' });
-    assert.equal(s.provider, 'webgpu');
-    const y = outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y');
-    expected(X, m.w, m.b).forEach((v, i) => assert.ok(Math.abs(y[i] - v) < 1e-5));
-    await releaseAllSessions();
-    return;
-  }
-  try {
-    const s = await createSession(m.bytes, { provider: 'webgpu' });
-    assert.equal(s.provider, 'webgpu');
-    const y = outputFloat32(await run(s, { x: X }, { x: [2, 3] }), 'y');
-    expected(X, m.w, m.b).forEach((v, i) => assert.ok(Math.abs(y[i] - v) < 1e-5));
-  } catch (e) {
-    isProviderError(/^runtime\/webgpu-(failed|unavailable)$/, /WebGPU/)(e);
+    await assertProviderWorks('webgpu', m);
+  } else if (process.platform === 'linux' && vulkanDrivers().length === 0) {
+    // No Vulkan driver for Dawn to use: it must fail, and say that it needs one.
+    await assert.rejects(
+      createSession(m.bytes, { provider: 'webgpu' }),
+      isProviderError(/^runtime\/webgpu-failed$/, /WebGPU execution provider failed to start.*Vulkan driver/),
+    );
+  } else {
+    t.diagnostic('a Vulkan driver is visible: set ANYAD_EXPECT_GPU=webgpu to require the WebGPU provider to work');
+    try {
+      await assertProviderWorks('webgpu', m);
+    } catch (e) {
+      isProviderError(/^runtime\/webgpu-(failed|unavailable)$/, /WebGPU/)(e);
+    }
   }
   await releaseAllSessions();
 });

@@ -42,8 +42,8 @@ test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with
   // The same environment, provider 'auto': never the software adapter.
   assert.equal(result.auto?.provider, 'cpu', JSON.stringify(result.auto));
   assert.ok(
-    result.auto!.reasons.some((r) => /software Vulkan driver \(SwiftShader/.test(r)),
-    result.auto!.reasons.join(' | '),
+    result.auto.reasons.some((r) => /software Vulkan driver \(SwiftShader/.test(r)),
+    result.auto.reasons.join(' | '),
   );
   for (const part of ['detect', 'train'] as const) {
     const r = result[part]!;

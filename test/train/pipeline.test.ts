@@ -150,7 +150,7 @@ test('the report has all 7 subsets with finite metrics, next to the bundle', () 
     const m = second.metrics![c];
     assert.equal(m.counts!.slices, report.dataSummary.splits[2].slices, 'the counts in the report are the slices scored');
     const ci = m.ci!.image.auroc!;
-    assert.ok(ci[0] <= m.image.auroc! && m.image.auroc! <= ci[1], `${c}: ${m.image.auroc} in [${ci}]`);
+    assert.ok(ci[0] <= m.image.auroc! && m.image.auroc! <= ci[1], `${c}: ${m.image.auroc} in [${ci.join()}]`);
   }
   for (const f of ['roc-image.svg', 'pr-pixel.svg', 'training.svg']) assert.ok(existsSync(join(dir, f)), f);
   // The metrics returned are the test scores of the selected step, as in the report.

@@ -42,7 +42,18 @@ import {
   and,
 } from './ops';
 import { layerNormBackward } from './composites';
-import { type Composite, type Node, type Shape, type Tensor, fmt, graphError, isFloat, sameShape, sizeOf } from './tensor';
+import {
+  type Composite,
+  type Node,
+  type Shape,
+  type Tensor,
+  firstOutputGradient,
+  fmt,
+  graphError,
+  isFloat,
+  sameShape,
+  sizeOf,
+} from './tensor';
 
 export interface GradOptions {
   /** Declare each gradient as a graph output named `${prefix}${param.name}` (default true, prefix 'grad.'). */
@@ -50,95 +61,125 @@ export interface GradOptions {
   prefix?: string;
 }
 
-type Rule = (node: Node, g: ReadonlyArray<Tensor | null>, needs: readonly boolean[]) => Array<Tensor | null>;
+/** Backward of an op whose gradient flows from its first output (every op but Split): g is that output's gradient. */
+type Rule = (node: Node, g: Tensor, needs: readonly boolean[]) => Array<Tensor | null>;
+/** Backward of an op with several differentiable outputs: a missing output gradient is null (zero). */
+type MultiOutputRule = (node: Node, gs: ReadonlyArray<Tensor | null>, needs: readonly boolean[]) => Array<Tensor | null>;
+
+/** A broken invariant of grad itself or of a graph's construction (a bug, not the caller's mistake). */
+function internalError(message: string): GraphError {
+  return new GraphError('graph/internal', `grad: ${message}`);
+}
+
+/** Input k of n, which n's op requires (its builder never leaves it out). */
+function inputOf(n: Node, k: number): Tensor {
+  const t = n.inputs[k];
+  if (!t) throw internalError(`${n.opType} ${n.name} has no input ${k}`);
+  return t;
+}
 
 /** Gradients of a scalar `loss` with respect to each tensor of `wrt` (zeros where it does not depend on it). */
 export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {}): Tensor[] {
+  checkGradArguments(loss, wrt);
   const graph = loss.graph;
-  if (!isFloat(loss.dtype) || loss.size !== 1)
-    throw graphError('grad', `the loss must be a float scalar, got ${loss.dtype}${fmt(loss.shape)} ${loss.name}`);
-  for (const t of wrt) {
-    if (t.graph !== graph) throw graphError('grad', `${t.name} belongs to another graph`);
-    if (!isFloat(t.dtype)) throw graphError('grad', `cannot differentiate with respect to ${t.dtype} tensor ${t.name}`);
-  }
   const nodes = graph.nodes.slice();
-
-  // Tensors that depend on wrt (through differentiable float values).
-  const dep = new Set<Tensor>(wrt);
-  for (const n of nodes) {
-    if (n.gradMarker?.kind === 'stop') continue;
-    if (n.inputs.some((t) => t && dep.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) dep.add(o);
-  }
-  // Tensors the loss depends on.
-  const anc = new Set<Tensor>([loss]);
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i];
-    if (n.outputs.some((o) => anc.has(o))) for (const t of n.inputs) if (t) anc.add(t);
-  }
-  const relevant = (t: Tensor | null): boolean => t !== null && dep.has(t) && anc.has(t);
-
-  const contributions = new Map<Tensor, Tensor[]>();
-  const settled = new Map<Tensor, Tensor>();
-  const gradOf = (t: Tensor): Tensor | null => {
-    const done = settled.get(t);
-    if (done) return done;
-    const list = contributions.get(t);
-    if (!list) return null;
-    const s = sum(list);
-    settled.set(t, s);
-    return s;
-  };
-
+  const relevant = onPathFromWrtToLoss(nodes, loss, wrt);
+  const grads = new GradientSums();
   return graph.scope('grad', () => {
-    contributions.set(loss, [expand(graph.scalar(1, loss.dtype), loss.shape)]);
+    grads.add(loss, expand(graph.scalar(1, loss.dtype), loss.shape));
     const seen = new Set<Composite>();
+    // Creation order is topological: walking it backwards settles each output's gradient before its unit is visited.
     for (let i = nodes.length - 1; i >= 0; i--) {
       const n = nodes[i];
       if (n.composite && seen.has(n.composite)) continue;
-      const unit = n.composite ?? n;
       if (n.composite) seen.add(n.composite);
-      const ins = unit.inputs;
-      const outs = unit.outputs;
-      if (!outs.some(relevant)) continue;
-      const needs = ins.map(relevant);
-      if (!needs.some(Boolean)) continue;
-      const gOut = outs.map((o) => (relevant(o) ? gradOf(o) : null));
-      if (gOut.every((x) => x === null)) continue;
-      let gIn: Array<Tensor | null>;
-      if (n.composite) {
-        gIn = n.composite.vjp(gOut, needs);
-      } else {
-        const rule = ruleFor(n);
-        if (!rule) {
-          throw new GraphError(
-            'graph/no-gradient',
-            `grad: ${n.opType} (${n.name}) has no gradient rule, but ${ins
-              .filter((t, k) => needs[k])
-              .map((t) => t!.name)
-              .join(', ')} lies on a path from the parameters to the loss`,
-          );
-        }
-        gIn = rule(n, gOut, needs);
-      }
-      ins.forEach((t, k) => {
-        const gk = gIn[k];
-        if (!needs[k] || !gk) return;
-        if (!sameShape(gk.shape, t!.shape) || gk.dtype !== t!.dtype) {
-          throw new GraphError(
-            'graph/internal',
-            `grad: rule for ${unit.name} gave ${gk.dtype}${fmt(gk.shape)} for input ${t!.name} of ${t!.dtype}${fmt(t!.shape)}`,
-          );
-        }
-        const list = contributions.get(t!) ?? [];
-        list.push(gk);
-        contributions.set(t!, list);
-      });
+      backpropagateUnit(n, relevant, grads);
     }
     const prefix = opts.prefix ?? 'grad.';
     return wrt.map((t) => {
-      const r = gradOf(t) ?? zeros(t);
+      const r = grads.of(t) ?? zeros(t);
       return opts.outputs === false ? r : graph.output(`${prefix}${t.name}`, r);
     });
+  });
+}
+
+function checkGradArguments(loss: Tensor, wrt: readonly Tensor[]): void {
+  if (!isFloat(loss.dtype) || loss.size !== 1)
+    throw graphError('grad', `the loss must be a float scalar, got ${loss.dtype}${fmt(loss.shape)} ${loss.name}`);
+  for (const t of wrt) {
+    if (t.graph !== loss.graph) throw graphError('grad', `${t.name} belongs to another graph`);
+    if (!isFloat(t.dtype)) throw graphError('grad', `cannot differentiate with respect to ${t.dtype} tensor ${t.name}`);
+  }
+}
+
+/** Whether a tensor both depends on `wrt` (through differentiable float values) and feeds the loss. */
+function onPathFromWrtToLoss(nodes: readonly Node[], loss: Tensor, wrt: readonly Tensor[]): (t: Tensor | null) => t is Tensor {
+  const dependsOnWrt = new Set<Tensor>(wrt);
+  for (const n of nodes) {
+    if (n.gradMarker?.kind === 'stop') continue;
+    if (n.inputs.some((t) => t && dependsOnWrt.has(t))) for (const o of n.outputs) if (isFloat(o.dtype)) dependsOnWrt.add(o);
+  }
+  const feedsLoss = new Set<Tensor>([loss]);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (n.outputs.some((o) => feedsLoss.has(o))) for (const t of n.inputs) if (t) feedsLoss.add(t);
+  }
+  return (t): t is Tensor => t !== null && dependsOnWrt.has(t) && feedsLoss.has(t);
+}
+
+/** Each tensor's gradient contributions, summed by one Sum node the first time the total is asked for. */
+class GradientSums {
+  private readonly contributions = new Map<Tensor, Tensor[]>();
+  private readonly settled = new Map<Tensor, Tensor>();
+
+  add(t: Tensor, g: Tensor): void {
+    if (this.settled.has(t)) throw internalError(`a gradient contribution to ${t.name} arrived after its total was used`);
+    const list = this.contributions.get(t) ?? [];
+    list.push(g);
+    this.contributions.set(t, list);
+  }
+
+  /** The total gradient of t, or null when nothing contributed to it. */
+  of(t: Tensor): Tensor | null {
+    const done = this.settled.get(t);
+    if (done) return done;
+    const list = this.contributions.get(t);
+    if (!list) return null;
+    const s = sum(list);
+    this.settled.set(t, s);
+    return s;
+  }
+}
+
+/** Appends the backward of one unit (n, or the composite n belongs to) and records its inputs' gradient contributions. */
+function backpropagateUnit(n: Node, relevant: (t: Tensor | null) => t is Tensor, grads: GradientSums): void {
+  const unit = n.composite ?? n;
+  const ins = unit.inputs;
+  if (!unit.outputs.some(relevant)) return;
+  const needs = ins.map(relevant);
+  if (!needs.some(Boolean)) return;
+  const gOut = unit.outputs.map((o) => (relevant(o) ? grads.of(o) : null));
+  if (gOut.every((x) => x === null)) return;
+  let gIn: Array<Tensor | null>;
+  if (n.composite) {
+    gIn = n.composite.vjp(gOut, needs);
+  } else {
+    const rule = ruleFor(n);
+    if (!rule) {
+      const onPath = ins.flatMap((t, k) => (t && needs[k] ? [t.name] : []));
+      throw new GraphError(
+        'graph/no-gradient',
+        `grad: ${n.opType} (${n.name}) has no gradient rule, but ${onPath.join(', ')} lies on a path from the parameters to the loss`,
+      );
+    }
+    gIn = rule(n, gOut, needs);
+  }
+  ins.forEach((t, k) => {
+    const gk = gIn[k];
+    if (!t || !needs[k] || !gk) return;
+    if (!sameShape(gk.shape, t.shape) || gk.dtype !== t.dtype)
+      throw internalError(`rule for ${unit.name} gave ${gk.dtype}${fmt(gk.shape)} for input ${t.name} of ${t.dtype}${fmt(t.shape)}`);
+    grads.add(t, gk);
   });
 }
 
@@ -163,7 +204,7 @@ function swappedSource(t: Tensor): Tensor | undefined {
   if (n?.opType !== 'Transpose' || n.gradMarker) return undefined;
   const perm = intsAttr(n, 'perm');
   const r = perm.length;
-  return perm.every((v, i) => (i < r - 2 ? v === i : v === (i === r - 2 ? r - 1 : r - 2))) ? n.inputs[0]! : undefined;
+  return perm.every((v, i) => (i < r - 2 ? v === i : v === (i === r - 2 ? r - 1 : r - 2))) ? inputOf(n, 0) : undefined;
 }
 
 /** t with its last two axes swapped, reusing the source when t is itself such a transpose. */
@@ -195,14 +236,14 @@ function reduceAxes(n: Node): number[] {
 
 /** Upstream gradient of a reduction, broadcast back to the input's shape (keepdims layout first). */
 function keepdimsGrad(n: Node, g: Tensor): { gKeep: Tensor; keepShape: number[]; axes: number[] } {
-  const x = n.inputs[0]!;
+  const x = inputOf(n, 0);
   const axes = reduceAxes(n);
   const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   return { gKeep: reshape(g, keepShape), keepShape, axes };
 }
 
-const in0 = (n: Node): Tensor => n.inputs[0]!;
-const in1 = (n: Node): Tensor => n.inputs[1]!;
+const in0 = (n: Node): Tensor => inputOf(n, 0);
+const in1 = (n: Node): Tensor => inputOf(n, 1);
 const out0 = (n: Node): Tensor => n.outputs[0];
 /** Applies `f` only where the input needs a gradient. */
 const when = (need: boolean, f: () => Tensor): Tensor | null => (need ? f() : null);
@@ -214,113 +255,131 @@ function scalarConstant(t: Tensor): number | undefined {
 }
 
 const RULES: Record<string, Rule> = {
-  Identity: (n, [g]) => [g],
-  Add: (n, [g], [na, nb]) => [when(na, () => unbroadcast(g!, in0(n).shape)), when(nb, () => unbroadcast(g!, in1(n).shape))],
-  Sub: (n, [g], [na, nb]) => [when(na, () => unbroadcast(g!, in0(n).shape)), when(nb, () => neg(unbroadcast(g!, in1(n).shape)))],
-  Sum: (n, [g], needs) => n.inputs.map((t, k) => when(needs[k], () => unbroadcast(g!, t!.shape))),
-  Mul: (n, [g], [na, nb]) => [
-    when(na, () => unbroadcast(mul(g!, in1(n)), in0(n).shape)),
-    when(nb, () => unbroadcast(mul(g!, in0(n)), in1(n).shape)),
+  Identity: (n, g) => [g],
+  Add: (n, g, [na, nb]) => [when(na, () => unbroadcast(g, in0(n).shape)), when(nb, () => unbroadcast(g, in1(n).shape))],
+  Sub: (n, g, [na, nb]) => [when(na, () => unbroadcast(g, in0(n).shape)), when(nb, () => neg(unbroadcast(g, in1(n).shape)))],
+  Sum: (n, g, needs) => n.inputs.map((_, k) => when(needs[k], () => unbroadcast(g, inputOf(n, k).shape))),
+  Mul: (n, g, [na, nb]) => [
+    when(na, () => unbroadcast(mul(g, in1(n)), in0(n).shape)),
+    when(nb, () => unbroadcast(mul(g, in0(n)), in1(n).shape)),
   ],
-  Div: (n, [g], [na, nb]) => [
-    when(na, () => unbroadcast(div(g!, in1(n)), in0(n).shape)),
+  Div: (n, g, [na, nb]) => [
+    when(na, () => unbroadcast(div(g, in1(n)), in0(n).shape)),
     // d(a/b)/db = −(a/b)/b
-    when(nb, () => unbroadcast(neg(div(mul(g!, out0(n)), in1(n))), in1(n).shape)),
+    when(nb, () => unbroadcast(neg(div(mul(g, out0(n)), in1(n))), in1(n).shape)),
   ],
-  Pow: (n, [g], [na, nb]) => {
+  Pow: (n, g, [na, nb]) => {
     const [a, b] = [in0(n), in1(n)];
     return [
       when(na, () => {
         const c = scalarConstant(b);
         const slope = c === undefined ? mul(b, pow(a, sub(b, 1))) : c === 2 ? mul(a, 2) : c === 1 ? undefined : mul(pow(a, c - 1), c);
-        return unbroadcast(slope ? mul(g!, slope) : g!, a.shape);
+        return unbroadcast(slope ? mul(g, slope) : g, a.shape);
       }),
-      when(nb, () => unbroadcast(mul(g!, mul(out0(n), log(a))), b.shape)),
+      when(nb, () => unbroadcast(mul(g, mul(out0(n), log(a))), b.shape)),
     ];
   },
-  Neg: (n, [g]) => [neg(g!)],
-  Sqrt: (n, [g]) => [div(mul(g!, 0.5), out0(n))],
-  Exp: (n, [g]) => [mul(g!, out0(n))],
-  Log: (n, [g]) => [div(g!, in0(n))],
-  Erf: (n, [g]) => {
+  Neg: (n, g) => [neg(g)],
+  Sqrt: (n, g) => [div(mul(g, 0.5), out0(n))],
+  Exp: (n, g) => [mul(g, out0(n))],
+  Log: (n, g) => [div(g, in0(n))],
+  Erf: (n, g) => {
     const x = in0(n);
-    return [mul(g!, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))];
+    return [mul(g, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)))];
   },
-  Relu: (n, [g]) => [where(greater(out0(n), 0), g!, 0)],
-  Sigmoid: (n, [g]) => {
+  Relu: (n, g) => [where(greater(out0(n), 0), g, 0)],
+  Sigmoid: (n, g) => {
     const y = out0(n);
-    return [mul(g!, mul(y, sub(1, y)))];
+    return [mul(g, mul(y, sub(1, y)))];
   },
-  Tanh: (n, [g]) => {
+  Tanh: (n, g) => {
     const y = out0(n);
-    return [mul(g!, sub(1, mul(y, y)))];
+    return [mul(g, sub(1, mul(y, y)))];
   },
-  Clip: (n, [g]) => {
-    const [x, lo, hi] = n.inputs;
-    const inside = lo && hi ? and(greaterOrEqual(x!, lo), lessOrEqual(x!, hi)) : lo ? greaterOrEqual(x!, lo) : lessOrEqual(x!, hi!);
+  Clip: (n, g) => {
+    const [x, lo, hi] = [in0(n), n.inputs[1], n.inputs[2]];
+    const inside = lo && hi ? and(greaterOrEqual(x, lo), lessOrEqual(x, hi)) : lo ? greaterOrEqual(x, lo) : lessOrEqual(x, inputOf(n, 2));
     // A float mask, not Where(bool): onnxruntime's layout optimiser may move a Transpose onto
     // the condition, and the WebGPU provider has no bool Transpose (it would run on the CPU).
-    return [mul(g!, cast(inside, x!.dtype))];
+    return [mul(g, cast(inside, x.dtype))];
   },
-  Cast: (n, [g]) => [cast(g!, in0(n).dtype)],
-  Where: (n, [g], [, na, nb]) => {
-    const [c, a, b] = n.inputs;
-    return [null, when(na, () => unbroadcast(where(c!, g!, 0), a!.shape)), when(nb, () => unbroadcast(where(c!, 0, g!), b!.shape))];
+  Cast: (n, g) => [cast(g, in0(n).dtype)],
+  Where: (n, g, [, na, nb]) => {
+    const [c, a, b] = [in0(n), in1(n), inputOf(n, 2)];
+    return [null, when(na, () => unbroadcast(where(c, g, 0), a.shape)), when(nb, () => unbroadcast(where(c, 0, g), b.shape))];
   },
-  MatMul: (n, [g], [na, nb]) => {
+  MatMul: (n, g, [na, nb]) => {
     const [a, b] = [in0(n), in1(n)];
     return [
-      when(na, () => unbroadcast(matmul(g!, swapLast2(b)), a.shape)),
+      when(na, () => unbroadcast(matmul(g, swapLast2(b)), a.shape)),
       when(nb, () => {
         if (b.rank === 2 && a.rank > 2) {
           // Fold the batch into the rows: one [k, rows] × [rows, n] product.
           const a2 = reshape(a, [-1, a.shape[a.rank - 1]]);
-          const g2 = reshape(g!, [-1, b.shape[1]]);
+          const g2 = reshape(g, [-1, b.shape[1]]);
           // b = Wᵀ (a torch-layout linear): form dW = g2ᵀ·a2 directly; the Transpose returned here
           // cancels against the one in Wᵀ's own rule, so no weight-sized transpose is computed.
           if (swappedSource(b)) return transposeLast2(matmul(transposeLast2(g2), a2));
           return matmul(transposeLast2(a2), g2);
         }
-        return unbroadcast(matmul(swapLast2(a), g!), b.shape);
+        return unbroadcast(matmul(swapLast2(a), g), b.shape);
       }),
     ];
   },
-  Softmax: (n, [g]) => {
+  Softmax: (n, g) => {
     const y = out0(n);
     const axis = intAttr(n, 'axis');
-    return [mul(y, sub(g!, reduceSum(mul(g!, y), [axis], true)))];
+    return [mul(y, sub(g, reduceSum(mul(g, y), [axis], true)))];
   },
-  LayerNormalization: (n, [g], needs) => {
+  LayerNormalization: (n, g, needs) => {
     const [, mean, invStd] = n.outputs;
-    return layerNormBackward(g!, in1(n), mul(sub(in0(n), mean), invStd), invStd, needs);
+    return layerNormBackward(g, in1(n), mul(sub(in0(n), mean), invStd), invStd, needs);
   },
-  ReduceSum: (n, [g]) => {
-    const { gKeep } = keepdimsGrad(n, g!);
+  ReduceSum: (n, g) => {
+    const { gKeep } = keepdimsGrad(n, g);
     return [expand(gKeep, in0(n).shape), null];
   },
-  ReduceMean: (n, [g]) => {
+  ReduceMean: (n, g) => {
     const x = in0(n);
-    const { gKeep } = keepdimsGrad(n, g!);
+    const { gKeep } = keepdimsGrad(n, g);
     return [expand(mul(gKeep, sizeOf(out0(n).shape) / x.size), x.shape)];
   },
-  ReduceMax: (n, [g]) => extremumGrad(n, g!),
-  ReduceMin: (n, [g]) => extremumGrad(n, g!),
-  Reshape: (n, [g]) => [reshape(g!, [...in0(n).shape]), null],
-  Expand: (n, [g]) => [unbroadcast(g!, in0(n).shape), null],
-  Transpose: (n, [g]) => {
+  ReduceMax: (n, g) => extremumGrad(n, g),
+  ReduceMin: (n, g) => extremumGrad(n, g),
+  Reshape: (n, g) => [reshape(g, [...in0(n).shape]), null],
+  Expand: (n, g) => [unbroadcast(g, in0(n).shape), null],
+  Transpose: (n, g) => {
     const perm = intsAttr(n, 'perm');
     const inv = perm.map((_, i) => perm.indexOf(i));
-    return [transpose(g!, inv)];
+    return [transpose(g, inv)];
   },
-  Concat: (n, [g], needs) => {
+  Concat: (n, g, needs) => {
     const axis = intAttr(n, 'axis');
     const parts = split(
-      g!,
-      n.inputs.map((t) => t!.shape[axis]),
+      g,
+      n.inputs.map((_, k) => inputOf(n, k).shape[axis]),
       axis,
     );
     return parts.map((p, k) => (needs[k] ? p : null));
   },
+  Slice: (n, g) => [sliceGrad(n, g), null, null, null, null],
+  Pad: (n, g) => {
+    const x = in0(n);
+    const pads = constInts(n.inputs[1], 'Pad pads');
+    return [
+      slice(
+        g,
+        pads.slice(0, x.rank),
+        x.shape.map((d, i) => pads[i] + d),
+      ),
+      null,
+    ];
+  },
+  Gather: (n, g) => [gatherGrad(n, g), null],
+  Conv: (n, g, needs) => convGrad(n, g, needs),
+};
+
+const MULTI_OUTPUT_RULES: Record<string, MultiOutputRule> = {
   Split: (n, gs) => {
     const axis = intAttr(n, 'axis');
     return [
@@ -331,29 +390,19 @@ const RULES: Record<string, Rule> = {
       null,
     ];
   },
-  Slice: (n, [g]) => [sliceGrad(n, g!), null, null, null, null],
-  Pad: (n, [g]) => {
-    const x = in0(n);
-    const pads = constInts(n.inputs[1], 'Pad pads');
-    return [
-      slice(
-        g!,
-        pads.slice(0, x.rank),
-        x.shape.map((d, i) => pads[i] + d),
-      ),
-      null,
-    ];
-  },
-  Gather: (n, [g]) => [gatherGrad(n, g!), null],
-  Conv: (n, [g], needs) => convGrad(n, g!, needs),
 };
 
-function ruleFor(n: Node): Rule | undefined {
+const hasOwn = (table: object, key: string): boolean => Object.prototype.hasOwnProperty.call(table, key);
+
+function ruleFor(n: Node): MultiOutputRule | undefined {
   if (n.gradMarker?.kind === 'scale') {
     const s = n.gradMarker.scale;
-    return (_n, [g]) => [mul(g!, s)];
+    return (_n, gs) => [mul(firstOutputGradient(`${n.opType} ${n.name}`, gs), s)];
   }
-  return Object.prototype.hasOwnProperty.call(RULES, n.opType) ? RULES[n.opType] : undefined;
+  if (hasOwn(MULTI_OUTPUT_RULES, n.opType)) return MULTI_OUTPUT_RULES[n.opType];
+  if (!hasOwn(RULES, n.opType)) return undefined;
+  const rule = RULES[n.opType];
+  return (node, gs, needs) => rule(node, firstOutputGradient(`${node.opType} ${node.name}`, gs), needs);
 }
 
 function extremumGrad(n: Node, g: Tensor): Array<Tensor | null> {
@@ -422,24 +471,24 @@ function gatherGrad(n: Node, g: Tensor): Tensor {
 }
 
 function convGrad(n: Node, g: Tensor, needs: readonly boolean[]): Array<Tensor | null> {
-  const [x, w, b] = n.inputs;
+  const [x, w, b] = [inputOf(n, 0), inputOf(n, 1), n.inputs[2]];
   const strides = intsAttr(n, 'strides') as [number, number];
   const pads = intsAttr(n, 'pads');
-  const [kh, kw] = [w!.shape[2], w!.shape[3]];
+  const [kh, kw] = [w.shape[2], w.shape[3]];
   const [ho, wo] = [g.shape[2], g.shape[3]];
   const gx = when(needs[0], () =>
-    convTranspose(g, w!, strides, pads, [
-      x!.shape[2] - (strides[0] * (ho - 1) + kh - pads[0] - pads[2]),
-      x!.shape[3] - (strides[1] * (wo - 1) + kw - pads[1] - pads[3]),
+    convTranspose(g, w, strides, pads, [
+      x.shape[2] - (strides[0] * (ho - 1) + kh - pads[0] - pads[2]),
+      x.shape[3] - (strides[1] * (wo - 1) + kw - pads[1] - pads[3]),
     ]),
   );
   const gw = when(needs[1], () => {
     // dW[o,c] = Σ_n xpad[n,c] ⋆ g[n,o] with the stride as dilation: a conv over the batch axis.
-    const xT = transpose(x!, [1, 0, 2, 3]);
+    const xT = transpose(x, [1, 0, 2, 3]);
     const gT = transpose(g, [1, 0, 2, 3]);
-    const outH = x!.shape[2] + pads[0] + pads[2] - strides[0] * (ho - 1);
-    const outW = x!.shape[3] + pads[1] + pads[3] - strides[1] * (wo - 1);
-    const [full] = x!.graph.addNode('Conv', [xT, gT], [{ shape: [x!.shape[1], g.shape[1], outH, outW], dtype: x!.dtype }], {
+    const outH = x.shape[2] + pads[0] + pads[2] - strides[0] * (ho - 1);
+    const outW = x.shape[3] + pads[1] + pads[3] - strides[1] * (wo - 1);
+    const [full] = x.graph.addNode('Conv', [xT, gT], [{ shape: [x.shape[1], g.shape[1], outH, outW], dtype: x.dtype }], {
       kernel_shape: { kind: 'ints', value: [ho, wo] },
       strides: { kind: 'ints', value: [1, 1] },
       dilations: { kind: 'ints', value: strides },

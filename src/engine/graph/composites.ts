@@ -5,7 +5,7 @@
  */
 import { type InterpAxisOptions, type InterpMode, interpolationMatrix, isIdentity, scaledSize } from './interp';
 import { add, clip, div, erf, exp, matmul, mul, reduceMean, reduceSum, sqrt, sub } from './ops';
-import { type Tensor, attr, fmt, graphError, isFloat } from './tensor';
+import { type Tensor, attr, firstOutputGradient, fmt, graphError, isFloat } from './tensor';
 
 /**
  * LayerNorm over the last axis: (x − mean)/√(var + eps) · w + b, with w and b of shape [D].
@@ -38,7 +38,10 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps: number): Tensor 
     const xc = sub(x, reduceMean(x, [-1], true));
     const invStd = div(1, sqrt(add(reduceMean(mul(xc, xc), [-1], true), eps)));
     const xhat = mul(xc, invStd);
-    return { outputs: [add(mul(xhat, w), b)], vjp: ([g], needs) => layerNormBackward(g!, w, xhat, invStd, needs) };
+    return {
+      outputs: [add(mul(xhat, w), b)],
+      vjp: (gs, needs) => layerNormBackward(firstOutputGradient('layerNorm', gs), w, xhat, invStd, needs),
+    };
   })[0];
 }
 
@@ -68,9 +71,9 @@ export function gelu(x: Tensor): Tensor {
     return {
       outputs: [mul(mul(x, 0.5), onePlusErf)],
       // d/dx = Φ(x) + x·φ(x)
-      vjp: ([g]) => {
+      vjp: (gs) => {
         const xPdf = mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI));
-        return [mul(g!, add(cdf, xPdf))];
+        return [mul(firstOutputGradient('gelu', gs), add(cdf, xPdf))];
       },
     };
   })[0];
@@ -122,11 +125,11 @@ export interface ResizeOptions {
 export function resize(x: Tensor, opts: ResizeOptions): Tensor {
   if (x.rank < 2) throw graphError('resize', `needs a tensor with ≥ 2 axes, got ${fmt(x.shape)}`);
   if (!isFloat(x.dtype)) throw graphError('resize', `needs a float tensor, got ${x.dtype}`);
-  if ((opts.size === undefined) === (opts.scaleFactor === undefined))
-    throw graphError('resize', 'give exactly one of size and scaleFactor');
   const [h, w] = x.shape.slice(-2);
-  const outH = opts.size ? opts.size[0] : scaledSize(h, opts.scaleFactor![0]);
-  const outW = opts.size ? opts.size[1] : scaledSize(w, opts.scaleFactor![1]);
+  let outH: number, outW: number;
+  if (opts.size && !opts.scaleFactor) [outH, outW] = opts.size;
+  else if (opts.scaleFactor && !opts.size) [outH, outW] = [scaledSize(h, opts.scaleFactor[0]), scaledSize(w, opts.scaleFactor[1])];
+  else throw graphError('resize', 'give exactly one of size and scaleFactor');
   if (!(outH >= 1 && outW >= 1)) throw graphError('resize', `${fmt(x.shape)} → [${outH},${outW}]: output must be at least 1×1`);
   const g = x.graph;
   const axisOpts = (axis: 0 | 1): InterpAxisOptions => ({

@@ -4,6 +4,7 @@
  * the trainer feeds them and reads gradients from the outputs). Every intermediate value
  * gets a value_info with its static shape, so ONNX's own shape inference cross-checks ours.
  */
+import { GraphError } from '../errors';
 import type { Graph } from './builder';
 import { type AttributeInit, type NodeInit, type TensorProtoInit, type ValueInfoInit, encodeModel } from './onnx-proto';
 import { type Node, type Tensor, graphError } from './tensor';
@@ -39,8 +40,7 @@ export function liveNodes(graph: Graph): Node[] {
   const live = new Set<Node>();
   const stack: Tensor[] = [...graph.outputs];
   const seen = new Set<Tensor>(stack);
-  while (stack.length) {
-    const t = stack.pop()!;
+  for (let t = stack.pop(); t; t = stack.pop()) {
     const n = t.producer;
     if (!n || live.has(n)) continue;
     live.add(n);
@@ -58,11 +58,12 @@ function valueInfo(t: Tensor, batch?: { size: number; name: string }): ValueInfo
 }
 
 function attributes(n: Node): AttributeInit[] {
-  return Object.entries(n.attrs).map(([name, a]) => ({ name, ...a }) as AttributeInit);
+  return Object.entries(n.attrs).map(([name, a]) => ({ name, ...a }));
 }
 
 function initializer(t: Tensor): TensorProtoInit {
-  const d = t.data!;
+  const d = t.data;
+  if (!d) throw new GraphError('graph/internal', `${t.kind} ${t.name} has no data to emit`);
   return { name: t.name, dtype: t.dtype, dims: t.shape, raw: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) };
 }
 

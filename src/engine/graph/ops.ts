@@ -3,9 +3,11 @@
  * op and the shapes) and adds one ONNX node (opset 17). Numbers passed as operands become
  * scalar constants of the other operand's dtype. Negative axes count from the end.
  */
+import { GraphError } from '../errors';
 import type { Graph } from './builder';
 import {
   type DType,
+  type Node,
   type Shape,
   Tensor,
   attr,
@@ -163,7 +165,7 @@ export function conv(x: Tensor, w: Tensor, bias?: Tensor | null, opts: Conv2dOpt
   if (w.shape[1] !== x.shape[1]) throw graphError('conv', `${desc}: input channels ${x.shape[1]} and weight channels ${w.shape[1]} differ`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) throw graphError('conv', `${desc}: bias must be [${w.shape[0]}]`);
   if (!strides.every((s) => Number.isInteger(s) && s >= 1) || !pads.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw graphError('conv', `${desc}: strides [${strides}] must be ≥ 1 and pads [${pads}] ≥ 0`);
+    throw graphError('conv', `${desc}: strides [${strides.join()}] must be ≥ 1 and pads [${pads.join()}] ≥ 0`);
   }
   const [kh, kw] = [w.shape[2], w.shape[3]];
   const ho = Math.floor((x.shape[2] + pads[0] + pads[2] - kh) / strides[0]) + 1;
@@ -327,7 +329,8 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const inner = x.producer;
   if (inner?.opType === 'Transpose' && !inner.gradMarker) {
     const q = inner.attrs.perm.value as readonly number[];
-    if (p.every((v, i) => q[v] === i)) return inner.inputs[0]!;
+    const source = inner.inputs[0];
+    if (source && p.every((v, i) => q[v] === i)) return source;
   }
   return x.graph.addNode('Transpose', [x], [{ shape: p.map((i) => x.shape[i]), dtype: x.dtype }], { perm: attr.ints(p) })[0];
 }
@@ -390,7 +393,10 @@ export function slice(
   const ax = axes ?? starts.map((_, i) => i);
   const st = steps ?? starts.map(() => 1);
   if (starts.length !== ends.length || ax.length !== starts.length || st.length !== starts.length) {
-    throw graphError('slice', `starts [${starts}], ends [${ends}], axes [${ax}], steps [${st}] differ in length`);
+    throw graphError(
+      'slice',
+      `starts [${starts.join()}], ends [${ends.join()}], axes [${ax.join()}], steps [${st.join()}] differ in length`,
+    );
   }
   const resolved: SliceAxis[] = [];
   const shape = [...x.shape];
@@ -426,7 +432,7 @@ export function slice(
 /** Zero (constant) padding: pads = [begin_0, …, begin_{r-1}, end_0, …, end_{r-1}], all ≥ 0. */
 export function pad(x: Tensor, pads: readonly number[]): Tensor {
   if (pads.length !== 2 * x.rank || pads.some((p) => !Number.isInteger(p) || p < 0))
-    throw graphError('pad', `pads [${pads}] do not fit ${fmt(x.shape)}`);
+    throw graphError('pad', `pads [${pads.join()}] do not fit ${fmt(x.shape)}`);
   if (pads.every((p) => p === 0)) return x;
   const shape = x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]);
   return x.graph.addNode('Pad', [x, x.graph.int64s(pads)], [{ shape, dtype: x.dtype }], { mode: attr.string('constant') })[0];
@@ -473,7 +479,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 /** Identity forward; no gradient flows back through it. */
 export function stopGradient(x: Tensor): Tensor {
   const [y] = x.graph.addNode('Identity', [x], [{ shape: x.shape, dtype: x.dtype }]);
-  y.producer!.gradMarker = { kind: 'stop' };
+  producerOf(y).gradMarker = { kind: 'stop' };
   return y;
 }
 
@@ -487,6 +493,12 @@ export function scaleGradient(x: Tensor, s: Tensor): Tensor {
   const b = broadcastShapes('scaleGradient', [x.shape, s.shape]);
   if (!sameShape(b, x.shape)) throw graphError('scaleGradient', `scale ${fmt(s.shape)} does not broadcast to ${fmt(x.shape)}`);
   const [y] = x.graph.addNode('Identity', [x], [{ shape: x.shape, dtype: x.dtype }]);
-  y.producer!.gradMarker = { kind: 'scale', scale: s };
+  producerOf(y).gradMarker = { kind: 'scale', scale: s };
   return y;
+}
+
+/** The node that computes t, which every tensor addNode returns has. */
+function producerOf(t: Tensor): Node {
+  if (!t.producer) throw new GraphError('graph/internal', `${t.name} has no producing node`);
+  return t.producer;
 }

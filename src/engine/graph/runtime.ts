@@ -449,10 +449,10 @@ export async function run(
   if (entry?.freed) throw new RuntimeProviderError('runtime/released', 'this session was released; create it again with createSession');
   if (entry) entry.running++;
   try {
-    const out = await session.inference.run(inputs, names as string[]);
+    const out = await session.inference.run(inputs, names);
     const result: Record<string, OutputTensor> = {};
     for (const name of names) {
-      const t = out[name] as ort.Tensor;
+      const t = out[name];
       result[name] = { data: t.data as FeedArray, dims: [...t.dims], type: t.type };
     }
     return result;

@@ -110,6 +110,20 @@ export function graphError(op: string, message: string): GraphError {
   return new GraphError(`graph/${op}`, `${op}: ${message}`);
 }
 
+/**
+ * The gradient of a unit's first output, the one its backward differentiates (`unit` names it
+ * in the error). Missing only if grad reached the unit through another output: a bug.
+ */
+export function firstOutputGradient(unit: string, gs: ReadonlyArray<Tensor | null>): Tensor {
+  const g = gs[0];
+  if (!g)
+    throw new GraphError(
+      'graph/internal',
+      `grad: only a secondary output of ${unit} lies on a path to the loss, and its backward differentiates the first`,
+    );
+  return g;
+}
+
 /** Numpy broadcasting of any number of shapes; the error names the op and every shape. */
 export function broadcastShapes(op: string, shapes: readonly Shape[]): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
