@@ -31,7 +31,7 @@ export const demoCommand: CommandSpec = {
     provider: { type: 'string', description: 'execution provider', default: 'cpu' },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const out = resolve(stringOption(opts, 'out'));
     const cases = intOption(opts, 'cases', 4, 9999);
     const seed = intOption(opts, 'seed', 0, 0xffffffff);
@@ -39,7 +39,7 @@ export const demoCommand: CommandSpec = {
     const provider = String(opts.provider);
     if (!(PROVIDER_CHOICES as readonly string[]).includes(provider))
       throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${provider}'`);
-    const say = (s: string) => process.stdout.write(`${s}\n`);
+    const say = (s: string) => io.stdout.write(`${s}\n`);
     const tStart = Date.now();
 
     const phantoms = join(out, 'phantoms');
@@ -66,10 +66,10 @@ export const demoCommand: CommandSpec = {
 
     // A fresh run each time: the demo's own checkpoints would otherwise be resumed.
     rmSync(join(config.output.dir, 'checkpoints'), { recursive: true, force: true });
-    const progress = progressPrinter();
+    const progress = progressPrinter(io.stderr);
     const onLog = (m: string) => {
       progress.done();
-      process.stderr.write(`${m}\n`);
+      io.stderr.write(`${m}\n`);
     };
     try {
       t0 = Date.now();

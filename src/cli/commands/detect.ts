@@ -36,7 +36,7 @@ export const detectCommand: CommandSpec = {
     progress: { type: 'boolean', description: 'print "slice N/TOTAL" per slice and the load/detect timings on stderr' },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const model = stringOption(opts, 'model');
     if (opts.all && opts.slice !== undefined) throw new ConfigError('cli/bad-option', 'give --slice or --all, not both');
     const files: Partial<Record<ChannelName, string>> = {};
@@ -55,7 +55,7 @@ export const detectCommand: CommandSpec = {
     const modalities = typeof opts.modalities === 'string' ? opts.modalities.split(',') : undefined;
     const slice = opts.all ? ('all' as const) : opts.slice === undefined ? undefined : intOption(opts, 'slice', 0);
     // --progress: one stderr line per slice of a volume, with the engine's own timings at the end.
-    const onProgress = opts.progress ? (done: number, total: number) => process.stderr.write(`slice ${done}/${total}\n`) : undefined;
+    const onProgress = opts.progress ? (done: number, total: number) => io.stderr.write(`slice ${done}/${total}\n`) : undefined;
     try {
       // The same engine function the extension's engine process calls (there with warm caches).
       const {
@@ -77,17 +77,17 @@ export const detectCommand: CommandSpec = {
       });
       const warn = bundle.manifest.warning ? `warning: ${bundle.manifest.warning}\n` : '';
       if (opts.progress)
-        process.stderr.write(`timings: load ${timings.loadMs.toFixed(0)} ms, detect ${timings.detectMs.toFixed(0)} ms (batch ${batch})\n`);
+        io.stderr.write(`timings: load ${timings.loadMs.toFixed(0)} ms, detect ${timings.detectMs.toFixed(0)} ms (batch ${batch})\n`);
       if ('slices' in r) {
         if (out)
           writeOnSourceGrid(out, r.source, r.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
+          io.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
           return 0;
         }
         const flagged = r.slices.filter((s) => s.anomalous).map((s) => s.z);
         const lines = r.slices.map((s) => `  z=${String(s.z).padStart(3)}  ${s.score.toFixed(4)}${s.anomalous ? '  *' : ''}`);
-        process.stdout.write(
+        io.stdout.write(
           `${warn}${casePath} (${r.subset.label}, ${r.provider}), threshold ${r.slices[0]?.threshold?.toFixed(4) ?? 'none'}; * = anomalous\n${lines.join('\n')}\n` +
             `${flagged.length} of ${r.slices.length} slices anomalous${flagged.length ? `: ${flagged.join(', ')}` : ''}${out ? `\nmap: ${out}` : ''}\n`,
         );
@@ -101,10 +101,10 @@ export const detectCommand: CommandSpec = {
         writeOnSourceGrid(out, r.source, data, { datatype: 'float32', description: `AnyAD anomaly map z=${r.z} (${r.subset.label})` });
       }
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
+        io.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
         return 0;
       }
-      process.stdout.write(
+      io.stdout.write(
         `${warn}${casePath} slice ${r.z} (${r.subset.label}, ${r.provider}): score ${r.score.toFixed(4)}, threshold ${r.threshold?.toFixed(4) ?? 'none'} → ${decision(r.anomalous)}${out ? `\nmap: ${out}` : ''}\n`,
       );
       return 0;

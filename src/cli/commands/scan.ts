@@ -59,7 +59,7 @@ export const scanCommand: CommandSpec = {
     shard: { type: 'string', description: "INDEX/COUNT: only this worker's share of the cases, no summary (used by --workers)" },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const root = stringOption(opts, 'root');
     const model = stringOption(opts, 'model');
     const out = typeof opts.out === 'string' ? opts.out : join(root, 'anyad-scan');
@@ -74,7 +74,7 @@ export const scanCommand: CommandSpec = {
       shard = { index: Number(m[1]), count: Number(m[2]) };
     }
     const modalities = typeof opts.modalities === 'string' ? opts.modalities.split(',') : undefined;
-    const log = (l: string) => process.stderr.write(`${l}\n`);
+    const log = (l: string) => io.stderr.write(`${l}\n`);
     if (workers > 1 && !shard) {
       const pass = [
         '--root',
@@ -110,9 +110,9 @@ export const scanCommand: CommandSpec = {
         log,
         onProgress,
       });
-      if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
+      if (opts.json) io.stdout.write(JSON.stringify(r) + '\n');
       else if (!shard)
-        process.stdout.write(
+        io.stdout.write(
           `${r.cases} cases: ${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed\nsummary: ${r.summary}\nper case: ${r.casesCsv}\nper slice: ${r.slicesCsv}\n`,
         );
       return r.failed > 0 ? 1 : 0;
