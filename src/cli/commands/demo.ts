@@ -17,6 +17,7 @@ import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../../en
 import { runEvaluation, runTraining } from '../../engine/train/pipeline';
 import { writeFileAtomic } from '../../engine/util/atomic';
 import { intOption, stringOption, type CommandSpec } from '../args';
+import { completedRun } from '../completedRun';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
 
 export const demoCommand: CommandSpec = {
@@ -79,16 +80,17 @@ export const demoCommand: CommandSpec = {
       const trained = await runTraining(config, { onProgress: progress, onLog });
       progress.done();
       if (!trained.completed) return 130;
+      const run = completedRun(trained);
       say(
-        `    ${((Date.now() - t0) / 1000).toFixed(1)} s; step ${trained.bestStep} of ${trained.step} selected on the validation split; test metrics (image/pixel), scored once:`,
+        `    ${((Date.now() - t0) / 1000).toFixed(1)} s; step ${run.bestStep} of ${trained.step} selected on the validation split; test metrics (image/pixel), scored once:`,
       );
-      say(formatMetricsTable(trained.metrics!).replace(/^/gm, '    '));
+      say(formatMetricsTable(run.metrics).replace(/^/gm, '    '));
       say('    intensity baseline (non-learned) on the same test slices:');
-      say(formatMetricsTable(trained.baseline!).replace(/^/gm, '    '));
-      say(`    model:  ${trained.bundleDir}\n    report: ${trained.reportPath}`);
+      say(formatMetricsTable(run.baseline).replace(/^/gm, '    '));
+      say(`    model:  ${run.bundleDir}\n    report: ${run.reportPath}`);
 
       t0 = Date.now();
-      const evaluated = await runEvaluation(config, trained.bundleDir!, { onProgress: progress, onLog });
+      const evaluated = await runEvaluation(config, run.bundleDir, { onProgress: progress, onLog });
       progress.done();
       say(
         `4/4 eval of the bundle's model.onnx on the test split: mean image AP ${evaluated.meanImageAP.toFixed(4)} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n    report: ${evaluated.reportPath}`,
@@ -96,7 +98,7 @@ export const demoCommand: CommandSpec = {
       say(
         `done in ${formatDuration((Date.now() - tStart) / 1000)}. The encoder is RANDOM-INIT: these numbers show the pipeline works, not what AnyAD achieves with DINOv2 weights.`,
       );
-      say(`Report: ${trained.reportPath}`);
+      say(`Report: ${run.reportPath}`);
       return 0;
     } finally {
       await releaseAllSessions();

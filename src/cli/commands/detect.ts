@@ -40,7 +40,10 @@ export const detectCommand: CommandSpec = {
     const model = stringOption(opts, 'model');
     if (opts.all && opts.slice !== undefined) throw new ConfigError('cli/bad-option', 'give --slice or --all, not both');
     const files: Partial<Record<ChannelName, string>> = {};
-    for (const s of CHANNELS) if (typeof opts[s] === 'string') files[s] = opts[s] as string;
+    for (const s of CHANNELS) {
+      const file = opts[s];
+      if (typeof file === 'string') files[s] = file;
+    }
     const kase = caseOfSpec({
       path: typeof opts.case === 'string' ? opts.case : undefined,
       files,

@@ -5,6 +5,7 @@ import { ConfigError, isAnyadError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
 import { intOption, stringOption, type CommandSpec, type OptionValues } from '../args';
+import { completedRun } from '../completedRun';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
 import type { DownloadProgress } from '../../engine/hub/download';
 import { downloadPrinter, formatDownloadLine } from '../downloadProgress';
@@ -115,10 +116,11 @@ export const trainCommand: CommandSpec = {
         io.stdout.write(`cancelled at step ${r.step}; run the same command again to resume\n`);
         return 130;
       }
-      io.stdout.write(`test split, scored once (image/pixel):\n${formatMetricsTable(r.metrics!)}\n`);
-      io.stdout.write(`intensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline!)}\n`);
-      io.stdout.write(`step ${r.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`);
-      io.stdout.write(`model:  ${r.bundleDir}\nreport: ${r.reportPath}\n`);
+      const run = completedRun(r);
+      io.stdout.write(`test split, scored once (image/pixel):\n${formatMetricsTable(run.metrics)}\n`);
+      io.stdout.write(`intensity baseline (non-learned), same slices:\n${formatMetricsTable(run.baseline)}\n`);
+      io.stdout.write(`step ${run.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`);
+      io.stdout.write(`model:  ${run.bundleDir}\nreport: ${run.reportPath}\n`);
       return 0;
     } finally {
       process.removeListener('SIGINT', onSignal);
