@@ -1,13 +1,13 @@
 /** `anyad doctor`: the setup report for bug reports (providers, adapter, threads, weights, models). */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { CudaInstallError, installCudaProvider } from '../../engine/cudaInstall';
 import { doctorReport, formatDoctorReport } from '../../engine/doctor';
 import { Graph, emitModel, relu } from '../../engine/graph';
 import { bindingDir, createSession, releaseAllSessions, releaseSession } from '../../engine/graph/runtime';
 import { intOption, type CommandSpec, type OptionValues } from '../args';
-import type { CliIo } from '../io';
+import type { CliIo, CliOutput } from '../io';
 
 /** The extension/CLI package root (dist/cli.js and src/cli/commands/*.ts both sit below it). */
 export function packageRoot(from = __dirname): string | undefined {
@@ -90,14 +90,7 @@ async function installCuda(opts: OptionValues, io: CliIo): Promise<number> {
       const what = `download ${url}${bytes ? ` (${(bytes / 2 ** 20).toFixed(0)} MB)` : ''} and install the CUDA provider into ${targetDir}`;
       if (opts.yes === true) return true;
       if (!process.stdin.isTTY) throw new CudaInstallError('cuda/consent', `this would ${what}; run again with --yes to consent`);
-      // The question goes to io.stdout; readline only reads the answer (the terminal echoes it).
-      io.stdout.write(`AnyAD will ${what}. Continue? [y/N] `);
-      const rl = createInterface({ input: process.stdin });
-      try {
-        return /^y(es)?$/i.test((await rl.question('')).trim());
-      } finally {
-        rl.close();
-      }
+      return askYesNo(`AnyAD will ${what}. Continue? [y/N] `, process.stdin, io.stdout);
     },
     onProgress: (received, total) => {
       const pct = total ? Math.floor((100 * received) / total) : Math.floor(received / 2 ** 24);
@@ -121,4 +114,20 @@ async function installCuda(opts: OptionValues, io: CliIo): Promise<number> {
     `installed ${result.installed.join(', ')} (SHA-512 checked)\n${result.verified ? "a CUDA session started: provider 'cuda' (and 'auto') can use the GPU" : `but a CUDA session did not start: ${result.verifyError}`}`,
   );
   return result.verified ? 0 : 1;
+}
+
+/** A y/N question: true for y or yes (any case); false for anything else and for the end of input (Ctrl-D). */
+export async function askYesNo(question: string, input: NodeJS.ReadableStream, output: CliOutput): Promise<boolean> {
+  // The question goes to `output`; readline only reads the answer (a terminal echoes what is typed).
+  output.write(question);
+  const rl = createInterface({ input });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.once('line', resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }
