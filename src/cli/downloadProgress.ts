@@ -3,6 +3,7 @@
  * elsewhere a line per 10 % of each file, so logs stay short.
  */
 import { type DownloadProgress, formatBytes } from '../engine/hub/download';
+import type { CliOutput } from './io';
 import { formatDuration } from './progress';
 
 /** "model.safetensors  12.0 MB / 88.0 MB [######..................] 4.1 MB/s ETA 18s" */
@@ -23,7 +24,7 @@ export interface DownloadPrinter {
   done(): void;
 }
 
-export function downloadPrinter(stream: NodeJS.WriteStream = process.stderr, tty = Boolean(stream.isTTY)): DownloadPrinter {
+export function downloadPrinter(stream: CliOutput, tty = Boolean(stream.isTTY)): DownloadPrinter {
   let shown = false;
   const lastTenth = new Map<string, number>();
   const printer = ((p: DownloadProgress) => {

@@ -10,6 +10,7 @@ import { isAnyadError } from '../engine/errors';
 import { fileError, isSystemError } from '../engine/util/fileio';
 import { formatHelp, parseArgs, type CommandSpec } from './args';
 import { COMMANDS } from './commands';
+import { type CliIo, processIo } from './io';
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -23,28 +24,29 @@ function topHelp(): string {
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Runs `anyad ARGV...`, printing to io; returns the exit code. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(topHelp() + '\n');
+    io.stdout.write(topHelp() + '\n');
     return name ? 0 : 2;
   }
   const cmd: CommandSpec | undefined = COMMANDS.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`anyad: unknown command '${name}' (try anyad --help)\n`);
+    io.stderr.write(`anyad: unknown command '${name}' (try anyad --help)\n`);
     return 2;
   }
   try {
     const { opts, positionals, help } = parseArgs(cmd, rest);
     if (help) {
-      process.stdout.write(formatHelp(cmd) + '\n');
+      io.stdout.write(formatHelp(cmd) + '\n');
       return 0;
     }
-    const code = await cmd.run(opts, positionals);
+    const code = await cmd.run(opts, positionals, io);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
     if (isAnyadError(e)) {
-      process.stderr.write(`anyad ${name}: error: ${e.message.split('\n')[0]}\n`);
+      io.stderr.write(`anyad ${name}: error: ${e.message.split('\n')[0]}\n`);
       return 1;
     }
     // A system error that escaped a typed wrapper (disk full, read-only file system…) is still
@@ -62,16 +64,17 @@ export async function main(argv: string[]): Promise<number> {
         copyfile: 'copy',
       };
       const err = fileError(e, e.path ?? '', verbs[e.syscall ?? ''] ?? 'access');
-      process.stderr.write(`anyad ${name}: error: ${err.message.split('\n')[0]}\n`);
+      io.stderr.write(`anyad ${name}: error: ${err.message.split('\n')[0]}\n`);
       return 1;
     }
-    process.stderr.write(`anyad ${name}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    io.stderr.write(`anyad ${name}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     return 70;
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  // main() turns every error into an exit code and a message; nothing is left to reject.
+  void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }

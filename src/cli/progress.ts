@@ -5,6 +5,7 @@
  */
 import { METRIC_ROWS, type MetricSet, buildResultsTables, formatCell } from '../engine/eval';
 import type { PipelineProgress } from '../engine/train/pipeline';
+import type { CliOutput } from './io';
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '?';
@@ -35,7 +36,7 @@ export interface ProgressPrinter {
   done(): void;
 }
 
-export function progressPrinter(stream: NodeJS.WriteStream = process.stderr, tty = Boolean(stream.isTTY)): ProgressPrinter {
+export function progressPrinter(stream: CliOutput, tty = Boolean(stream.isTTY)): ProgressPrinter {
   let barShown = false;
   let lastPlainStep = -1;
   const clearBar = () => {

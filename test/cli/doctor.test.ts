@@ -7,7 +7,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli as cli } from '../helpers/cli';
+import { Readable } from 'node:stream';
+import { askYesNo } from '../../src/cli/commands/doctor';
+import { runCli as cli, textSink } from '../helpers/cli';
 import { doctorReport, formatDoctorReport } from '../../src/engine/doctor';
 import { releaseAllSessions } from '../../src/engine/graph/runtime';
 import { tempDir } from '../detect/helpers';
@@ -97,4 +99,19 @@ test('anyad doctor --json --no-probe: one JSON object, providers not started; te
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^execution providers:$/m);
   assert.match(text.stdout, /^ {2}cpu {5}not probed$/m);
+});
+
+test("--install-cuda's consent question: asked on the command's stdout, yes only for y or yes", async () => {
+  for (const [answer, yes] of [
+    ['y\n', true],
+    [' YES \n', true],
+    ['n\n', false],
+    ['\n', false],
+    ['yep\n', false],
+    ['', false],
+  ] as const) {
+    const output = textSink();
+    assert.equal(await askYesNo('Continue? [y/N] ', Readable.from([answer]), output), yes, JSON.stringify(answer));
+    assert.equal(output.text(), 'Continue? [y/N] ');
+  }
 });

@@ -1,26 +1,22 @@
 import { main } from '../../src/cli/main';
+import type { CliOutput } from '../../src/cli/io';
 
-/**
- * Runs the CLI in-process; returns the exit code and what it printed. Only string writes are
- * captured: the test runner's own (binary) messages on stdout must still reach it, or a report
- * written while a test runs would land in the captured text.
- */
-export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [o, e] = [process.stdout.write.bind(process.stdout), process.stderr.write.bind(process.stderr)];
-  const capture = (sink: string[], orig: typeof o) =>
-    ((c: string | Uint8Array, ...rest: unknown[]) => {
-      if (typeof c !== 'string') return (orig as (...a: unknown[]) => boolean)(c, ...rest);
-      sink.push(c);
+/** A stream that keeps what is written to it; not a terminal, so progress prints plain lines. */
+export function textSink(): CliOutput & { text(): string } {
+  const chunks: string[] = [];
+  return {
+    write(text: string) {
+      chunks.push(text);
       return true;
-    }) as typeof process.stdout.write;
-  process.stdout.write = capture(out, o);
-  process.stderr.write = capture(err, e);
-  try {
-    return { code: await main(args), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
+    },
+    text: () => chunks.join(''),
+  };
+}
+
+/** Runs the CLI in-process with its own output streams; returns the exit code and what it printed. */
+export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = textSink();
+  const stderr = textSink();
+  const code = await main(args, { stdout, stderr });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
 }

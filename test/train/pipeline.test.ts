@@ -12,7 +12,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
 import { parseWorkspaceConfig, type WorkspaceConfig } from '../../src/engine/config';
 import { ConfigError } from '../../src/engine/errors';
 import { releaseAllSessions } from '../../src/engine/graph/runtime';
@@ -29,6 +28,7 @@ import {
   runTraining,
 } from '../../src/engine/train/pipeline';
 import { formatDuration, progressPrinter } from '../../src/cli/progress';
+import { runCli } from '../helpers/cli';
 import { readSafetensors, toFloat32 } from '../../src/engine/safetensors';
 
 const tmp = mkdtempSync(join(tmpdir(), 'anyad-pipeline-'));
@@ -219,13 +219,17 @@ test('checkpoints of a run with other settings are refused with a clear message'
 });
 
 test('anyad eval evaluates a bundle from the command line', async () => {
-  // (stdout is the test runner's channel in a child process: the command's table is not captured.)
   const out = join(tmp, 'cli-eval');
-  assert.equal(await main(['eval', '--config', configPath, '--model', second.bundleDir!, '--out', out]), 0);
+  const evaluated = await runCli(['eval', '--config', configPath, '--model', second.bundleDir!, '--out', out]);
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  assert.match(evaluated.stdout, /^test split \(image\/pixel\):\n +F +T1 +T2 /m, 'the metrics table, one column per subset');
+  assert.ok(evaluated.stdout.endsWith(`report: ${join(out, 'report.md')}\n`), evaluated.stdout);
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.deepEqual(report.columns, [...MODALITY_SUBSETS.map((s) => s.label), 'Mean']);
   assert.ok(existsSync(join(out, 'report.md')));
-  assert.equal(await main(['eval', '--config', configPath, '--model', join(tmp, 'nope')]), 1, 'a missing bundle is a one-line error');
+  const missing = await runCli(['eval', '--config', configPath, '--model', join(tmp, 'nope')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^anyad eval: error: .*nope.*\n$/, 'a missing bundle is a one-line error');
 });
 
 test('model selection: strictly higher mean image AP wins, ties keep the earlier step, NaN never beats a number', () => {
@@ -244,7 +248,7 @@ test('progress output: plain lines are throttled to ~5 % of the run; evaluations
       lines.push(s);
       return true;
     },
-  } as unknown as NodeJS.WriteStream;
+  };
   const print = progressPrinter(stream, false);
   for (let step = 1; step <= 100; step++)
     print({

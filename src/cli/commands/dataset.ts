@@ -31,7 +31,7 @@ export const datasetCommand: CommandSpec = {
     json: { type: 'boolean', description: 'print summary, warnings and slice lists as JSON' },
   },
   positionals: [0, 0],
-  run(opts) {
+  run(opts, _positionals, io) {
     const root = typeof opts.root === 'string' ? opts.root : undefined;
     const config = resolveConfig(root, typeof opts.config === 'string' ? opts.config : undefined);
     const { cases, warnings } = discoverStudy(config.data.root, config);
@@ -43,7 +43,7 @@ export const datasetCommand: CommandSpec = {
       );
     const ds = buildSliceDataset(cases, config);
     if (opts.json) {
-      process.stdout.write(
+      io.stdout.write(
         JSON.stringify({
           root: config.data.root,
           config: config.file ?? null,
@@ -56,7 +56,7 @@ export const datasetCommand: CommandSpec = {
       return 0;
     }
     const text = formatDatasetSummary(ds.summary, config.data.root);
-    process.stdout.write(text + '\n' + warnings.map((w) => `warning: ${w}\n`).join(''));
+    io.stdout.write(text + '\n' + warnings.map((w) => `warning: ${w}\n`).join(''));
     return 0;
   },
 };

@@ -17,6 +17,7 @@ import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../../en
 import { runEvaluation, runTraining } from '../../engine/train/pipeline';
 import { writeFileAtomic } from '../../engine/util/atomic';
 import { intOption, stringOption, type CommandSpec } from '../args';
+import { completedRun } from '../completedRun';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
 
 export const demoCommand: CommandSpec = {
@@ -31,7 +32,7 @@ export const demoCommand: CommandSpec = {
     provider: { type: 'string', description: 'execution provider', default: 'cpu' },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const out = resolve(stringOption(opts, 'out'));
     const cases = intOption(opts, 'cases', 4, 9999);
     const seed = intOption(opts, 'seed', 0, 0xffffffff);
@@ -39,7 +40,7 @@ export const demoCommand: CommandSpec = {
     const provider = String(opts.provider);
     if (!(PROVIDER_CHOICES as readonly string[]).includes(provider))
       throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${provider}'`);
-    const say = (s: string) => process.stdout.write(`${s}\n`);
+    const say = (s: string) => io.stdout.write(`${s}\n`);
     const tStart = Date.now();
 
     const phantoms = join(out, 'phantoms');
@@ -66,10 +67,10 @@ export const demoCommand: CommandSpec = {
 
     // A fresh run each time: the demo's own checkpoints would otherwise be resumed.
     rmSync(join(config.output.dir, 'checkpoints'), { recursive: true, force: true });
-    const progress = progressPrinter();
+    const progress = progressPrinter(io.stderr);
     const onLog = (m: string) => {
       progress.done();
-      process.stderr.write(`${m}\n`);
+      io.stderr.write(`${m}\n`);
     };
     try {
       t0 = Date.now();
@@ -79,16 +80,17 @@ export const demoCommand: CommandSpec = {
       const trained = await runTraining(config, { onProgress: progress, onLog });
       progress.done();
       if (!trained.completed) return 130;
+      const run = completedRun(trained);
       say(
-        `    ${((Date.now() - t0) / 1000).toFixed(1)} s; step ${trained.bestStep} of ${trained.step} selected on the validation split; test metrics (image/pixel), scored once:`,
+        `    ${((Date.now() - t0) / 1000).toFixed(1)} s; step ${run.bestStep} of ${trained.step} selected on the validation split; test metrics (image/pixel), scored once:`,
       );
-      say(formatMetricsTable(trained.metrics!).replace(/^/gm, '    '));
+      say(formatMetricsTable(run.metrics).replace(/^/gm, '    '));
       say('    intensity baseline (non-learned) on the same test slices:');
-      say(formatMetricsTable(trained.baseline!).replace(/^/gm, '    '));
-      say(`    model:  ${trained.bundleDir}\n    report: ${trained.reportPath}`);
+      say(formatMetricsTable(run.baseline).replace(/^/gm, '    '));
+      say(`    model:  ${run.bundleDir}\n    report: ${run.reportPath}`);
 
       t0 = Date.now();
-      const evaluated = await runEvaluation(config, trained.bundleDir!, { onProgress: progress, onLog });
+      const evaluated = await runEvaluation(config, run.bundleDir, { onProgress: progress, onLog });
       progress.done();
       say(
         `4/4 eval of the bundle's model.onnx on the test split: mean image AP ${evaluated.meanImageAP.toFixed(4)} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n    report: ${evaluated.reportPath}`,
@@ -96,7 +98,7 @@ export const demoCommand: CommandSpec = {
       say(
         `done in ${formatDuration((Date.now() - tStart) / 1000)}. The encoder is RANDOM-INIT: these numbers show the pipeline works, not what AnyAD achieves with DINOv2 weights.`,
       );
-      say(`Report: ${trained.reportPath}`);
+      say(`Report: ${run.reportPath}`);
       return 0;
     } finally {
       await releaseAllSessions();

@@ -4,7 +4,8 @@ import { releaseAllSessions } from '../../engine/graph/runtime';
 import { writeOnSourceGrid } from '../../engine/nifti';
 import { caseOfSpec, detectCase } from '../../engine/service/detectCase';
 import { CHANNELS, type ChannelName } from '../../engine/study';
-import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
+import { intOption, type CommandSpec } from '../args';
+import { INFERENCE_OPTIONS, inferenceOptions } from '../inferenceOptions';
 
 function decision(anomalous: boolean | null): string {
   return anomalous === null ? 'no threshold' : anomalous ? 'ANOMALOUS' : 'normal';
@@ -16,46 +17,43 @@ export const detectCommand: CommandSpec = {
   usage:
     'anyad detect --model DIR (--case PATH | --flair FILE | --t1 FILE | --t2 FILE)... [--config anyad.json] [--slice Z | --all] [--modalities flair,t1,t2] [--out map.nii.gz] [--json] [--progress] [--batch N] [--provider auto|cpu|cuda|webgpu]',
   options: {
-    model: { type: 'string', description: 'model bundle folder (model.onnx + anyad.json + head.safetensors)' },
+    model: INFERENCE_OPTIONS.model,
     case: { type: 'string', description: 'a sequence file of the case, or the case folder' },
     flair: { type: 'string', description: 'the FLAIR file (wins over what --case finds)' },
     t1: { type: 'string', description: 'the T1 file (wins over what --case finds)' },
     t2: { type: 'string', description: 'the T2 file (wins over what --case finds)' },
-    config: {
-      type: 'string',
-      description: 'workspace config whose data.sequences patterns and data.assignments say which file is which sequence',
-    },
+    config: INFERENCE_OPTIONS.config,
     slice: { type: 'string', description: 'axial slice index (default: the middle slice)' },
     all: { type: 'boolean', description: 'score every axial slice (3-D map)' },
-    modalities: { type: 'string', description: 'sequences to use, comma-separated (default: those of flair, t1, t2 the case has)' },
+    modalities: INFERENCE_OPTIONS.modalities,
     out: { type: 'string', description: "write the anomaly map as float32 NIfTI on the case file's own grid (.nii or .nii.gz)" },
     json: { type: 'boolean', description: 'print one JSON object' },
-    provider: { type: 'string', description: 'execution provider', default: 'auto' },
-    threads: { type: 'string', description: 'intra-op threads (0: one per core)', default: '0' },
-    batch: { type: 'string', description: 'with --all: slices per model run (default: from free memory, at most 16; 1 = slice by slice)' },
+    provider: INFERENCE_OPTIONS.provider,
+    threads: INFERENCE_OPTIONS.threads,
+    batch: { ...INFERENCE_OPTIONS.batch, description: `with --all: ${INFERENCE_OPTIONS.batch.description}` },
     progress: { type: 'boolean', description: 'print "slice N/TOTAL" per slice and the load/detect timings on stderr' },
   },
   positionals: [0, 0],
-  async run(opts) {
-    const model = stringOption(opts, 'model');
+  async run(opts, _positionals, io) {
+    const { model, config, modalities, provider, threads, batchSize } = inferenceOptions(opts);
     if (opts.all && opts.slice !== undefined) throw new ConfigError('cli/bad-option', 'give --slice or --all, not both');
     const files: Partial<Record<ChannelName, string>> = {};
-    for (const s of CHANNELS) if (typeof opts[s] === 'string') files[s] = opts[s] as string;
+    for (const s of CHANNELS) {
+      const file = opts[s];
+      if (typeof file === 'string') files[s] = file;
+    }
     const kase = caseOfSpec({
       path: typeof opts.case === 'string' ? opts.case : undefined,
       files,
-      config: typeof opts.config === 'string' ? opts.config : undefined,
+      config,
     });
     const casePath = typeof opts.case === 'string' ? opts.case : kase.dir;
-    const provider = providerOption(opts);
-    const threads = intOption(opts, 'threads', 0, 1024);
     const out = typeof opts.out === 'string' ? opts.out : undefined;
     if (out !== undefined && !/\.nii(\.gz)?$/i.test(out))
       throw new ConfigError('cli/bad-option', `--out must end in .nii or .nii.gz, got '${out}'`);
-    const modalities = typeof opts.modalities === 'string' ? opts.modalities.split(',') : undefined;
     const slice = opts.all ? ('all' as const) : opts.slice === undefined ? undefined : intOption(opts, 'slice', 0);
     // --progress: one stderr line per slice of a volume, with the engine's own timings at the end.
-    const onProgress = opts.progress ? (done: number, total: number) => process.stderr.write(`slice ${done}/${total}\n`) : undefined;
+    const onProgress = opts.progress ? (done: number, total: number) => io.stderr.write(`slice ${done}/${total}\n`) : undefined;
     try {
       // The same engine function the extension's engine process calls (there with warm caches).
       const {
@@ -73,21 +71,21 @@ export const detectCommand: CommandSpec = {
         provider,
         threads,
         onProgress,
-        batchSize: opts.batch === undefined ? undefined : intOption(opts, 'batch', 1, 256),
+        batchSize,
       });
       const warn = bundle.manifest.warning ? `warning: ${bundle.manifest.warning}\n` : '';
       if (opts.progress)
-        process.stderr.write(`timings: load ${timings.loadMs.toFixed(0)} ms, detect ${timings.detectMs.toFixed(0)} ms (batch ${batch})\n`);
+        io.stderr.write(`timings: load ${timings.loadMs.toFixed(0)} ms, detect ${timings.detectMs.toFixed(0)} ms (batch ${batch})\n`);
       if ('slices' in r) {
         if (out)
           writeOnSourceGrid(out, r.source, r.map.data, { datatype: 'float32', description: `AnyAD anomaly map (${r.subset.label})` });
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
+          io.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
           return 0;
         }
         const flagged = r.slices.filter((s) => s.anomalous).map((s) => s.z);
         const lines = r.slices.map((s) => `  z=${String(s.z).padStart(3)}  ${s.score.toFixed(4)}${s.anomalous ? '  *' : ''}`);
-        process.stdout.write(
+        io.stdout.write(
           `${warn}${casePath} (${r.subset.label}, ${r.provider}), threshold ${r.slices[0]?.threshold?.toFixed(4) ?? 'none'}; * = anomalous\n${lines.join('\n')}\n` +
             `${flagged.length} of ${r.slices.length} slices anomalous${flagged.length ? `: ${flagged.join(', ')}` : ''}${out ? `\nmap: ${out}` : ''}\n`,
         );
@@ -101,10 +99,10 @@ export const detectCommand: CommandSpec = {
         writeOnSourceGrid(out, r.source, data, { datatype: 'float32', description: `AnyAD anomaly map z=${r.z} (${r.subset.label})` });
       }
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
+        io.stdout.write(JSON.stringify({ ...json, out: out ?? null }) + '\n');
         return 0;
       }
-      process.stdout.write(
+      io.stdout.write(
         `${warn}${casePath} slice ${r.z} (${r.subset.label}, ${r.provider}): score ${r.score.toFixed(4)}, threshold ${r.threshold?.toFixed(4) ?? 'none'} → ${decision(r.anomalous)}${out ? `\nmap: ${out}` : ''}\n`,
       );
       return 0;

@@ -1,12 +1,13 @@
 /** `anyad doctor`: the setup report for bug reports (providers, adapter, threads, weights, models). */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { CudaInstallError, installCudaProvider } from '../../engine/cudaInstall';
 import { doctorReport, formatDoctorReport } from '../../engine/doctor';
 import { Graph, emitModel, relu } from '../../engine/graph';
 import { bindingDir, createSession, releaseAllSessions, releaseSession } from '../../engine/graph/runtime';
-import { intOption, type CommandSpec } from '../args';
+import { intOption, type CommandSpec, type OptionValues } from '../args';
+import type { CliIo, CliOutput } from '../io';
 
 /** The extension/CLI package root (dist/cli.js and src/cli/commands/*.ts both sit below it). */
 export function packageRoot(from = __dirname): string | undefined {
@@ -43,8 +44,8 @@ export const doctorCommand: CommandSpec = {
     'no-probe': { type: 'boolean', description: 'do not start a one-node session on each provider' },
   },
   positionals: [0, 0],
-  async run(opts) {
-    if (opts['install-cuda']) return installCuda(opts);
+  async run(opts, _positionals, io) {
+    if (opts['install-cuda']) return installCuda(opts, io);
     const root = packageRoot();
     let version = '?';
     try {
@@ -60,7 +61,7 @@ export const doctorCommand: CommandSpec = {
         workspaceRoots: [String(opts.workspace)],
         shippedDefault: root ? join(root, 'models', 'default') : undefined,
       });
-      process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatDoctorReport(report));
+      io.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : formatDoctorReport(report));
     } finally {
       await releaseAllSessions();
     }
@@ -69,7 +70,7 @@ export const doctorCommand: CommandSpec = {
 };
 
 /** `anyad doctor --install-cuda`: see engine/cudaInstall.ts. Consent: --yes, or a y/N question on a terminal. */
-async function installCuda(opts: Record<string, string | boolean | undefined>): Promise<number> {
+async function installCuda(opts: OptionValues, io: CliIo): Promise<number> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new CudaInstallError(
       'cuda/platform',
@@ -77,7 +78,7 @@ async function installCuda(opts: Record<string, string | boolean | undefined>): 
     );
   }
   const json = opts['progress-json'] === true;
-  const say = (o: Record<string, unknown>, text: string) => process.stdout.write(json ? `${JSON.stringify(o)}\n` : `${text}\n`);
+  const say = (o: Record<string, unknown>, text: string) => io.stdout.write(json ? `${JSON.stringify(o)}\n` : `${text}\n`);
   const version = (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
   let lastPct = -1;
   const result = await installCudaProvider({
@@ -89,12 +90,7 @@ async function installCuda(opts: Record<string, string | boolean | undefined>): 
       const what = `download ${url}${bytes ? ` (${(bytes / 2 ** 20).toFixed(0)} MB)` : ''} and install the CUDA provider into ${targetDir}`;
       if (opts.yes === true) return true;
       if (!process.stdin.isTTY) throw new CudaInstallError('cuda/consent', `this would ${what}; run again with --yes to consent`);
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`AnyAD will ${what}. Continue? [y/N] `)).trim());
-      } finally {
-        rl.close();
-      }
+      return askYesNo(`AnyAD will ${what}. Continue? [y/N] `, process.stdin, io.stdout);
     },
     onProgress: (received, total) => {
       const pct = total ? Math.floor((100 * received) / total) : Math.floor(received / 2 ** 24);
@@ -118,4 +114,20 @@ async function installCuda(opts: Record<string, string | boolean | undefined>): 
     `installed ${result.installed.join(', ')} (SHA-512 checked)\n${result.verified ? "a CUDA session started: provider 'cuda' (and 'auto') can use the GPU" : `but a CUDA session did not start: ${result.verifyError}`}`,
   );
   return result.verified ? 0 : 1;
+}
+
+/** A y/N question: true for y or yes (any case); false for anything else and for the end of input (Ctrl-D). */
+export async function askYesNo(question: string, input: NodeJS.ReadableStream, output: CliOutput): Promise<boolean> {
+  // The question goes to `output`; readline only reads the answer (a terminal echoes what is typed).
+  output.write(question);
+  const rl = createInterface({ input });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.once('line', resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }

@@ -20,9 +20,9 @@ export const evalCommand: CommandSpec = {
     threads: { type: 'string', description: 'override train.threads' },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const config = withTrainOverrides(loadWorkspaceConfig(resolve(stringOption(opts, 'config'))), opts);
-    const progress = progressPrinter();
+    const progress = progressPrinter(io.stderr);
     try {
       const model = resolve(stringOption(opts, 'model'));
       const r = await runEvaluation(config, model, {
@@ -30,13 +30,13 @@ export const evalCommand: CommandSpec = {
         onProgress: progress,
         onLog: (m) => {
           progress.done();
-          process.stderr.write(`${m}\n`);
+          io.stderr.write(`${m}\n`);
         },
       });
       progress.done();
       // The metrics of a random-init model say nothing about AnyAD: say so beside them, as detect does.
       const warning = loadBundle(model, { verify: false }).manifest.warning;
-      process.stdout.write(
+      io.stdout.write(
         `${warning ? `warning: ${warning}\n` : ''}test split (image/pixel):\n${formatMetricsTable(r.metrics)}\nintensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline)}\n${formatDuration(r.seconds)} in all\nreport: ${r.reportPath}\n`,
       );
       return 0;

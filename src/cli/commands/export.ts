@@ -15,7 +15,7 @@ export const exportCommand: CommandSpec = {
     json: { type: 'boolean', description: 'print what was written as JSON' },
   },
   positionals: [0, 0],
-  run(opts) {
+  run(opts, _positionals, io) {
     if (typeof opts.triton !== 'string')
       throw new ConfigError('cli/missing-option', '--triton DIR is required (the only export format so far)');
     const r = exportTriton(stringOption(opts, 'model'), opts.triton, {
@@ -23,10 +23,10 @@ export const exportCommand: CommandSpec = {
       maxBatch: intOption(opts, 'max-batch', 1, 4096),
     });
     if (opts.json) {
-      process.stdout.write(JSON.stringify(r) + '\n');
+      io.stdout.write(JSON.stringify(r) + '\n');
       return 0;
     }
-    process.stdout.write(
+    io.stdout.write(
       `Triton model repository: ${opts.triton}\n  ${r.config}\n  ${r.model}\n  max_batch_size ${r.maxBatchSize}\n` +
         `Serve it: docker run --rm -p8000:8000 -p8001:8001 -v ${opts.triton}:/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 tritonserver --model-repository=/models\n`,
     );

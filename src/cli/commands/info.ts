@@ -17,7 +17,7 @@ export const infoCommand: CommandSpec = {
     'allow-non-finite': { type: 'boolean', description: 'count NaN/Inf voxels as 0 instead of failing' },
   },
   positionals: [1, 1],
-  run(opts, [file]) {
+  run(opts, [file], io) {
     const volumeIndex = intOption(opts, 'volume', 0);
     const r = readNifti(file, { volumeIndex, allowNonFinite: opts['allow-non-finite'] === true });
     const h = r.header;
@@ -43,7 +43,7 @@ export const infoCommand: CommandSpec = {
       stats: { ...stats, nonFiniteReplaced: r.nonFiniteReplaced },
     };
     if (opts.json) {
-      process.stdout.write(JSON.stringify(summary) + '\n');
+      io.stdout.write(JSON.stringify(summary) + '\n');
       return 0;
     }
     const lines = [
@@ -59,7 +59,7 @@ export const infoCommand: CommandSpec = {
       `  min ${fmt(stats.min)}, max ${fmt(stats.max)}, mean ${fmt(stats.mean)}, non-zero ${stats.nonZero} of ${stats.count} voxels`,
       ...(r.nonFiniteReplaced ? [`  ${r.nonFiniteReplaced} NaN/Inf voxels counted as 0`] : []),
     ];
-    process.stdout.write(lines.join('\n') + '\n');
+    io.stdout.write(lines.join('\n') + '\n');
     return 0;
   },
 };

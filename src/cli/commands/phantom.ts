@@ -27,7 +27,7 @@ export const phantomCommand: CommandSpec = {
     json: { type: 'boolean', description: 'print the cohort summary as JSON' },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const out = stringOption(opts, 'out');
     const cases = intOption(opts, 'cases', 1, 9999);
     const seed = intOption(opts, 'seed', 0, 0xffffffff);
@@ -49,17 +49,17 @@ export const phantomCommand: CommandSpec = {
       onCase: opts.json
         ? undefined
         : (c, done, total) =>
-            process.stderr.write(
+            io.stderr.write(
               `  [${done}/${total}] ${c.id}${c.anomalous ? ` (${c.lesions.length} lesion${c.lesions.length === 1 ? '' : 's'})` : ''}\n`,
             ),
     });
     const seconds = (Date.now() - t0) / 1000;
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ ...summary, seconds }) + '\n');
+      io.stdout.write(JSON.stringify({ ...summary, seconds }) + '\n');
       return 0;
     }
     const anomalous = summary.cases.filter((c) => c.anomalous).length;
-    process.stdout.write(
+    io.stdout.write(
       [
         `Wrote ${cases} phantom case${cases === 1 ? '' : 's'} (${anomalous} with lesions) of ${size.join('×')} voxels to ${summary.outDir}`,
         `  in ${seconds.toFixed(1)} s on ${summary.workers === 0 ? 'the main thread' : `${summary.workers} worker thread${summary.workers === 1 ? '' : 's'}`}`,

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { ConfigError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { scanCohort, type ScanProgress } from '../../engine/service/scan';
-import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
+import { intOption, stringOption, type CommandSpec } from '../args';
+import { INFERENCE_OPTIONS, inferenceOptions } from '../inferenceOptions';
 
 /** How to start this CLI again (the bundle itself, or main.ts through tsx when run from source). */
 function cliEntry(): string[] {
@@ -47,34 +48,30 @@ export const scanCommand: CommandSpec = {
     'anyad scan --root DIR --model DIR [--out DIR] [--modalities flair,t1,t2] [--workers N] [--config anyad.json] [--json] [--provider P] [--threads N]',
   options: {
     root: { type: 'string', description: 'folder with the studies' },
-    model: { type: 'string', description: 'model bundle folder' },
+    model: INFERENCE_OPTIONS.model,
     out: { type: 'string', description: 'output folder (default ROOT/anyad-scan)' },
-    modalities: { type: 'string', description: 'sequences to use, comma-separated (default: every model sequence each case has)' },
+    modalities: INFERENCE_OPTIONS.modalities,
     workers: { type: 'string', description: 'processes scanning in parallel', default: '1' },
-    config: { type: 'string', description: 'workspace config with sequence rules (default ROOT/anyad.json when present)' },
+    config: { ...INFERENCE_OPTIONS.config, description: `${INFERENCE_OPTIONS.config.description} (default ROOT/anyad.json when present)` },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
-    provider: { type: 'string', description: 'execution provider', default: 'auto' },
-    threads: { type: 'string', description: 'intra-op threads per process (0: one per core)', default: '0' },
-    batch: { type: 'string', description: 'slices per model run (default: from free memory)' },
+    provider: INFERENCE_OPTIONS.provider,
+    threads: INFERENCE_OPTIONS.threads,
+    batch: INFERENCE_OPTIONS.batch,
     shard: { type: 'string', description: "INDEX/COUNT: only this worker's share of the cases, no summary (used by --workers)" },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const root = stringOption(opts, 'root');
-    const model = stringOption(opts, 'model');
+    const { model, config, modalities, provider, threads, batchSize } = inferenceOptions(opts);
     const out = typeof opts.out === 'string' ? opts.out : join(root, 'anyad-scan');
-    const provider = providerOption(opts);
-    const threads = intOption(opts, 'threads', 0, 1024);
     const workers = intOption(opts, 'workers', 1, 64);
-    const batchSize = opts.batch === undefined ? undefined : intOption(opts, 'batch', 1, 256);
     let shard: { index: number; count: number } | undefined;
     if (typeof opts.shard === 'string') {
       const m = /^(\d+)\/(\d+)$/.exec(opts.shard);
       if (!m) throw new ConfigError('cli/bad-option', `--shard must be INDEX/COUNT, got '${opts.shard}'`);
       shard = { index: Number(m[1]), count: Number(m[2]) };
     }
-    const modalities = typeof opts.modalities === 'string' ? opts.modalities.split(',') : undefined;
-    const log = (l: string) => process.stderr.write(`${l}\n`);
+    const log = (l: string) => io.stderr.write(`${l}\n`);
     if (workers > 1 && !shard) {
       const pass = [
         '--root',
@@ -88,7 +85,7 @@ export const scanCommand: CommandSpec = {
         '--threads',
         String(threads),
         ...(modalities ? ['--modalities', modalities.join(',')] : []),
-        ...(typeof opts.config === 'string' ? ['--config', opts.config] : []),
+        ...(config !== undefined ? ['--config', config] : []),
         ...(batchSize ? ['--batch', String(batchSize)] : []),
       ];
       const codes = await Promise.all(Array.from({ length: workers }, (_, i) => runWorker(pass, i, workers, log)));
@@ -101,7 +98,7 @@ export const scanCommand: CommandSpec = {
         root,
         model,
         out,
-        config: typeof opts.config === 'string' ? opts.config : undefined,
+        config,
         modalities,
         provider,
         threads,
@@ -110,9 +107,9 @@ export const scanCommand: CommandSpec = {
         log,
         onProgress,
       });
-      if (opts.json) process.stdout.write(JSON.stringify(r) + '\n');
+      if (opts.json) io.stdout.write(JSON.stringify(r) + '\n');
       else if (!shard)
-        process.stdout.write(
+        io.stdout.write(
           `${r.cases} cases: ${r.scanned} scanned, ${r.skipped} already done, ${r.failed} failed\nsummary: ${r.summary}\nper case: ${r.casesCsv}\nper slice: ${r.slicesCsv}\n`,
         );
       return r.failed > 0 ? 1 : 0;

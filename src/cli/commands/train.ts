@@ -4,7 +4,8 @@ import { loadWorkspaceConfig, MAX_TRAIN_STEPS, PROVIDER_CHOICES, type WorkspaceC
 import { ConfigError, isAnyadError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
-import { intOption, stringOption, type CommandSpec } from '../args';
+import { intOption, stringOption, type CommandSpec, type OptionValues } from '../args';
+import { completedRun } from '../completedRun';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
 import type { DownloadProgress } from '../../engine/hub/download';
 import { downloadPrinter, formatDownloadLine } from '../downloadProgress';
@@ -12,7 +13,7 @@ import { loadBundle } from '../../engine/model/bundle';
 import { modelProvenance } from '../../shared/detectJson';
 
 /** --steps / --provider / --threads override the config's train section. */
-export function withTrainOverrides(config: WorkspaceConfig, opts: Record<string, string | boolean | undefined>): WorkspaceConfig {
+export function withTrainOverrides(config: WorkspaceConfig, opts: OptionValues): WorkspaceConfig {
   const train = { ...config.train };
   if (opts.steps !== undefined) train.steps = intOption(opts, 'steps', 1, MAX_TRAIN_STEPS);
   if (opts.threads !== undefined) train.threads = intOption(opts, 'threads', 0, 1024);
@@ -46,16 +47,16 @@ export const trainCommand: CommandSpec = {
     },
   },
   positionals: [0, 0],
-  async run(opts) {
+  async run(opts, _positionals, io) {
     const config = withTrainOverrides(loadWorkspaceConfig(resolve(stringOption(opts, 'config'))), opts);
     const json = opts['progress-json'] === true;
-    const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
-    const progress = json ? Object.assign((p: object) => emit({ type: 'progress', ...p }), { done() {} }) : progressPrinter();
+    const emit = (o: object) => io.stdout.write(`${JSON.stringify(o)}\n`);
+    const progress = json ? Object.assign((p: object) => emit({ type: 'progress', ...p }), { done() {} }) : progressPrinter(io.stderr);
     const abort = new AbortController();
     // SIGINT (Ctrl-C) and SIGTERM (the extension's Cancel) both stop at a checkpoint.
     const onSignal = () => {
       progress.done();
-      process.stderr.write('interrupt: saving a checkpoint (run again to resume)\n');
+      io.stderr.write('interrupt: saving a checkpoint (run again to resume)\n');
       abort.abort();
     };
     process.once('SIGINT', onSignal);
@@ -65,11 +66,11 @@ export const trainCommand: CommandSpec = {
         ? (m: string) => emit({ type: 'log', message: m })
         : (m: string) => {
             progress.done();
-            process.stderr.write(`${m}\n`);
+            io.stderr.write(`${m}\n`);
           };
       const downloads = json
         ? (p: DownloadProgress) => emit({ type: 'progress', phase: 'encoder', message: formatDownloadLine(p), download: p })
-        : downloadPrinter();
+        : downloadPrinter(io.stderr);
       const hub = { allowDownload: opts['allow-download'] === true, onProgress: downloads };
       const r = await runTraining(config, { onProgress: progress, onLog, signal: abort.signal, hub }).catch((e: unknown) => {
         // Cancelled before training started (e.g. while reading large encoder weights): nothing to resume, exit 130 all the same.
@@ -90,7 +91,7 @@ export const trainCommand: CommandSpec = {
             encoder: null,
             warning: null,
           });
-        else process.stdout.write('cancelled before training started\n');
+        else io.stdout.write('cancelled before training started\n');
         return 130;
       }
       progress.done();
@@ -112,15 +113,14 @@ export const trainCommand: CommandSpec = {
         return r.completed ? 0 : 130;
       }
       if (!r.completed) {
-        process.stdout.write(`cancelled at step ${r.step}; run the same command again to resume\n`);
+        io.stdout.write(`cancelled at step ${r.step}; run the same command again to resume\n`);
         return 130;
       }
-      process.stdout.write(`test split, scored once (image/pixel):\n${formatMetricsTable(r.metrics!)}\n`);
-      process.stdout.write(`intensity baseline (non-learned), same slices:\n${formatMetricsTable(r.baseline!)}\n`);
-      process.stdout.write(
-        `step ${r.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`,
-      );
-      process.stdout.write(`model:  ${r.bundleDir}\nreport: ${r.reportPath}\n`);
+      const run = completedRun(r);
+      io.stdout.write(`test split, scored once (image/pixel):\n${formatMetricsTable(run.metrics)}\n`);
+      io.stdout.write(`intensity baseline (non-learned), same slices:\n${formatMetricsTable(run.baseline)}\n`);
+      io.stdout.write(`step ${run.bestStep} of ${r.step} selected on the validation split; ${formatDuration(r.timingSec.total)} in all\n`);
+      io.stdout.write(`model:  ${run.bundleDir}\nreport: ${run.reportPath}\n`);
       return 0;
     } finally {
       process.removeListener('SIGINT', onSignal);

@@ -10,13 +10,11 @@ import { hubCacheDir, listCache } from '../../engine/hub/cache';
 import { type DownloadProgress, type HubOptions, ensureRepoFiles, formatBytes, hubEndpoint, planDownload } from '../../engine/hub/download';
 import { ENCODER_FILES } from '../../engine/hub/encoderSource';
 import { type EncoderSource, parseEncoderSpec } from '../../engine/hub/names';
-import type { CommandSpec } from '../args';
+import type { CommandSpec, OptionValues } from '../args';
 import { downloadPrinter } from '../downloadProgress';
 
-type Opts = Record<string, string | boolean | undefined>;
-
 /** The hub model `get` is about: NAME, or the config's model.encoder; undefined when the config names none. */
-function target(opts: Opts, name: string | undefined): Extract<EncoderSource, { kind: 'hub' }> | undefined {
+function target(opts: OptionValues, name: string | undefined): Extract<EncoderSource, { kind: 'hub' }> | undefined {
   if (name !== undefined && typeof opts.config === 'string')
     throw new ConfigError('cli/bad-option', 'give a model NAME or --config, not both');
   let src: EncoderSource | undefined;
@@ -49,9 +47,9 @@ export const weightsCommand: CommandSpec = {
     },
   },
   positionals: [1, 2],
-  async run(opts, positionals) {
+  async run(opts, positionals, io) {
     const [action, name] = positionals;
-    const out = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+    const out = (o: object) => io.stdout.write(`${JSON.stringify(o)}\n`);
     const hub: HubOptions = { endpoint: typeof opts.endpoint === 'string' ? opts.endpoint : undefined };
     if (action === 'list') {
       if (name !== undefined)
@@ -62,10 +60,10 @@ export const weightsCommand: CommandSpec = {
         out({ cacheDir, models });
         return 0;
       }
-      process.stdout.write(`Hugging Face cache: ${cacheDir}\n`);
-      if (models.length === 0) process.stdout.write('no models cached (anyad weights get dinov2-small fetches one)\n');
+      io.stdout.write(`Hugging Face cache: ${cacheDir}\n`);
+      if (models.length === 0) io.stdout.write('no models cached (anyad weights get dinov2-small fetches one)\n');
       for (const m of models) {
-        process.stdout.write(
+        io.stdout.write(
           `${m.repo}  ${m.revisions.length ? m.revisions.join(',') : '(by commit)'}  ${m.commit.slice(0, 12)}  ${formatBytes(m.size)}  ${m.path}\n`,
         );
       }
@@ -76,7 +74,7 @@ export const weightsCommand: CommandSpec = {
     if (!src) {
       const none = { needed: false, reason: 'the config names no hub model (model.encoder is unset or a local path)' };
       if (opts.json === true || opts['progress-json'] === true) out(opts['progress-json'] === true ? { type: 'result', ...none } : none);
-      else process.stdout.write(`${none.reason}; nothing to download\n`);
+      else io.stdout.write(`${none.reason}; nothing to download\n`);
       return 0;
     }
     hub.displayName = src.name.replace(/@.*$/, '');
@@ -90,20 +88,18 @@ export const weightsCommand: CommandSpec = {
       };
       if (opts.json === true) out(result);
       else {
-        process.stdout.write(
+        io.stdout.write(
           result.needed
             ? `would download ${formatBytes(plan.bytesToDownload)} of ${src.repo}@${src.revision} (commit ${plan.commit}) from ${result.endpoint} into ${plan.cacheDir}\n`
             : `${src.repo}@${src.revision} is cached (commit ${plan.commit}) in ${plan.cacheDir}\n`,
         );
         for (const f of plan.files)
-          process.stdout.write(
-            `  ${f.file}  ${f.size !== undefined ? formatBytes(f.size) : '?'}  ${f.cached ? 'cached' : 'to download'}\n`,
-          );
+          io.stdout.write(`  ${f.file}  ${f.size !== undefined ? formatBytes(f.size) : '?'}  ${f.cached ? 'cached' : 'to download'}\n`);
       }
       return 0;
     }
     const progressJson = opts['progress-json'] === true;
-    const printer = progressJson ? undefined : downloadPrinter();
+    const printer = progressJson ? undefined : downloadPrinter(io.stderr);
     const abort = new AbortController();
     // SIGINT (Ctrl-C) and SIGTERM (the extension's Cancel): stop; the partial file is resumed next time.
     const onSignal = () => abort.abort();
@@ -132,14 +128,14 @@ export const weightsCommand: CommandSpec = {
       if (progressJson) out({ type: 'result', ...result });
       else if (opts.json === true) out(result);
       else
-        process.stdout.write(
+        io.stdout.write(
           `${got.repo}@${got.revision} (commit ${got.commit}) ${downloaded ? 'downloaded to' : 'already in'} ${got.cacheDir}\n`,
         );
       return 0;
     } catch (e) {
       printer?.done();
       if (e instanceof HubError && e.code === 'hub/cancelled') {
-        process.stderr.write(`anyad weights: ${e.message}\n`);
+        io.stderr.write(`anyad weights: ${e.message}\n`);
         if (progressJson) out({ type: 'result', cancelled: true });
         return 130;
       }
