@@ -1,6 +1,6 @@
 /** A small, strict argument parser: unknown options and missing values are errors. */
 import { ConfigError } from '../engine/errors';
-import type { ProviderChoice } from '../engine/graph/runtime';
+import { PROVIDERS, type ProviderChoice } from '../shared/vocabulary';
 
 export interface OptionSpec {
   /** 'string' takes a value, 'boolean' is a flag. */
@@ -88,8 +88,6 @@ export function intOption(opts: Record<string, string | boolean | undefined>, ke
     throw new ConfigError('cli/bad-option', `--${key} must be an integer in [${min}, ${max}], got '${String(raw)}'`);
   return v;
 }
-
-const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 /** --provider, one of the execution providers the runtime knows. */
 export function providerOption(opts: Record<string, string | boolean | undefined>): ProviderChoice {
