@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { parseWorkspaceConfig } from '../../engine/config';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { phantomSliceRange, writePhantomCohort } from '../../engine/phantom';
-import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../../engine/study';
+import { workspaceDataset } from '../../engine/study';
 import { runEvaluation, runTraining } from '../../engine/train/pipeline';
 import { writeFileAtomic } from '../../engine/util/atomic';
 import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
@@ -56,9 +56,8 @@ export const demoCommand: CommandSpec = {
     const configPath = join(out, 'anyad.json');
     writeFileAtomic(configPath, JSON.stringify(configJson, null, 2) + '\n');
     const config = parseWorkspaceConfig(configJson, configPath);
-    const { cases: found, warnings } = discoverStudy(config.data.root, config);
-    const ds = buildSliceDataset(found, config);
-    say(`2/4 slice dataset (config ${configPath}):\n${formatDatasetSummary(ds.summary, config.data.root)}`);
+    const { warnings, text } = workspaceDataset(config);
+    say(`2/4 slice dataset (config ${configPath}):\n${text}`);
     for (const w of warnings) say(`warning: ${w}`);
 
     // A fresh run each time: the demo's own checkpoints would otherwise be resumed.
