@@ -10,7 +10,7 @@
  */
 import { parseArgs as tokenizeArgs } from 'node:util';
 import { ConfigError } from '../engine/errors';
-import type { ProviderChoice } from '../engine/graph/runtime';
+import { PROVIDERS, type ProviderChoice } from '../shared/vocabulary';
 import type { CliIo } from './io';
 
 export interface OptionSpec {
@@ -114,8 +114,6 @@ export function intOption(opts: OptionValues, key: string, min = 1, max = Number
     throw new ConfigError('cli/bad-option', `--${key} must be an integer in [${min}, ${max}], got '${String(raw)}'`);
   return v;
 }
-
-const PROVIDERS: readonly ProviderChoice[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
 
 /** --provider, one of the execution providers the runtime knows. */
 export function providerOption(opts: OptionValues): ProviderChoice {

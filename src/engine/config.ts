@@ -8,15 +8,21 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors';
 import { readRegularTextFile } from './util/fileio';
 import { globComplexityProblem } from './util/glob';
-import { MODEL_PRESET_NAMES, type ModelPresetName, modelPreset } from './model/presets';
+import { modelPreset } from './model/presets';
 import { type EncoderSource, parseEncoderSpec } from './hub/names';
+import {
+  CASE_FILE_ROLES,
+  MASKING_SCHEMES,
+  MODEL_PRESET_NAMES,
+  PROVIDERS,
+  type CaseFileRole,
+  type MaskingScheme,
+  type ModelPresetName,
+  type ProviderChoice,
+} from '../shared/vocabulary';
 
-/** Keys of `data.sequences`: the 4 sequences and the label mask. */
-export const SEQUENCE_KEYS = ['flair', 't1', 't1ce', 't2', 'label'] as const;
-export type SequenceKey = (typeof SEQUENCE_KEYS)[number];
-
-/** Extra file-name patterns per sequence (`*` any run of characters, `?` one). */
-export type SequencePatterns = Record<SequenceKey, string[]>;
+/** Extra file-name patterns per role, the keys of `data.sequences` (`*` any run of characters, `?` one). */
+export type SequencePatterns = Record<CaseFileRole, string[]>;
 
 export interface SliceSelection {
   axis: 'axial';
@@ -32,7 +38,7 @@ export interface DataConfig {
   root: string;
   sequences: SequencePatterns;
   /** Files assigned to a sequence by hand: absolute path → role (written relative to the config file). */
-  assignments: Record<string, SequenceKey>;
+  assignments: Record<string, CaseFileRole>;
   slices: SliceSelection;
   /** Label values that make a slice anomalous; 'any' = every label > 0. */
   anomalyLabels: 'any' | number[];
@@ -54,9 +60,6 @@ export interface PreprocessConfig {
   crop: number;
 }
 
-/** Model presets (model/presets.ts): encoder size and input geometry. 'tiny-cpu' trains in minutes on a CPU. */
-export const MODEL_PRESETS = MODEL_PRESET_NAMES;
-
 export interface ModelConfig {
   preset: ModelPresetName;
   /** Absolute path of DINOv2 encoder weights (safetensors; Hugging Face, Meta or AnyAD-reference naming). */
@@ -71,23 +74,20 @@ export interface ModelConfig {
   randomEncoderSeed: number;
 }
 
-export const PROVIDER_CHOICES = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'] as const;
-export const MASKING_CHOICES = ['sample', 'batch', 'epoch'] as const;
-
 export interface TrainConfig {
   steps: number;
   batchSize: number;
   /** Peak learning rate of the warm-cosine schedule (it decays to lr/10); default the reference's 1e-3. */
   lr?: number;
   seed: number;
-  masking: (typeof MASKING_CHOICES)[number];
+  masking: MaskingScheme;
   /** Evaluate on the test split every this many steps (and at the end); 0 = only at the end. */
   evalEvery: number;
   lambdaGather: number;
   lambdaAlign: number;
   /** Train the modality-conditioned affine through which the alignment loss acts. */
   alignment: boolean;
-  provider: (typeof PROVIDER_CHOICES)[number];
+  provider: ProviderChoice;
   /** Intra-op threads (0 = one per core). */
   threads: number;
 }
@@ -109,8 +109,8 @@ export interface WorkspaceConfig {
 export const CONFIG_DEFAULTS = deepFreeze({
   data: {
     root: '.',
-    sequences: { flair: [], t1: [], t1ce: [], t2: [], label: [] } as Record<SequenceKey, string[]>,
-    assignments: {} as Record<string, SequenceKey>,
+    sequences: { flair: [], t1: [], t1ce: [], t2: [], label: [] } as Record<CaseFileRole, string[]>,
+    assignments: {} as Record<string, CaseFileRole>,
     slices: { axis: 'axial' as const, start: 80, end: 120, step: 5 },
     anomalyLabels: 'any' as 'any' | number[],
     split: { trainFraction: 0.8, valFraction: 0.2, seed: 0 },
@@ -190,9 +190,9 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
   const root = resolve(baseDir, v.nonEmptyString(data.root ?? CONFIG_DEFAULTS.data.root, 'data.root'));
 
   const seqIn = v.object(data.sequences ?? {}, 'data.sequences');
-  v.noUnknownKeys(seqIn, 'data.sequences', SEQUENCE_KEYS);
+  v.noUnknownKeys(seqIn, 'data.sequences', CASE_FILE_ROLES);
   const sequences = {} as SequencePatterns;
-  for (const k of SEQUENCE_KEYS) sequences[k] = v.patterns(seqIn[k], `data.sequences.${k}`);
+  for (const k of CASE_FILE_ROLES) sequences[k] = v.patterns(seqIn[k], `data.sequences.${k}`);
   const assignments = v.assignments(data.assignments ?? {}, 'data.assignments', baseDir);
 
   const slIn = v.object(data.slices ?? {}, 'data.slices');
@@ -266,7 +266,7 @@ function parseModel(v: Validator, m: Record<string, unknown>, baseDir: string): 
   v.noUnknownKeys(m, 'model', ['preset', 'encoder', 'encoderWeights', 'encoderConfig', 'registers', 'randomEncoderSeed']);
   const d = CONFIG_DEFAULTS.model;
   const out: ModelConfig = {
-    preset: v.oneOf(m.preset ?? d.preset, 'model.preset', MODEL_PRESETS),
+    preset: v.oneOf(m.preset ?? d.preset, 'model.preset', MODEL_PRESET_NAMES),
     randomEncoderSeed: v.integer(m.randomEncoderSeed ?? d.randomEncoderSeed, 'model.randomEncoderSeed', 0, 0xffffffff),
   };
   if (m.encoderWeights !== undefined) out.encoderWeights = resolve(baseDir, v.nonEmptyString(m.encoderWeights, 'model.encoderWeights'));
@@ -305,12 +305,12 @@ function parseTrain(v: Validator, t: Record<string, unknown>): TrainConfig {
     steps: v.integer(t.steps ?? d.steps, 'train.steps', 1, MAX_TRAIN_STEPS),
     batchSize: v.integer(t.batchSize ?? d.batchSize, 'train.batchSize', 1, MAX_BATCH_SIZE),
     seed: v.integer(t.seed ?? d.seed, 'train.seed', 0, 0xffffffff),
-    masking: v.oneOf(t.masking ?? d.masking, 'train.masking', MASKING_CHOICES),
+    masking: v.oneOf(t.masking ?? d.masking, 'train.masking', MASKING_SCHEMES),
     evalEvery: v.integer(t.evalEvery ?? d.evalEvery, 'train.evalEvery', 0, MAX_TRAIN_STEPS),
     lambdaGather: v.nonNegativeNumber(t.lambdaGather ?? d.lambdaGather, 'train.lambdaGather'),
     lambdaAlign: v.nonNegativeNumber(t.lambdaAlign ?? d.lambdaAlign, 'train.lambdaAlign'),
     alignment: v.boolean(t.alignment ?? d.alignment, 'train.alignment'),
-    provider: v.oneOf(t.provider ?? d.provider, 'train.provider', PROVIDER_CHOICES),
+    provider: v.oneOf(t.provider ?? d.provider, 'train.provider', PROVIDERS),
     threads: v.integer(t.threads ?? d.threads, 'train.threads', 0, 1024),
   };
   if (t.lr !== undefined) {
@@ -395,14 +395,14 @@ class Validator {
   }
 
   /** File path (relative to the config) → sequence key; returned with absolute paths. */
-  assignments(x: unknown, path: string, baseDir: string): Record<string, SequenceKey> {
+  assignments(x: unknown, path: string, baseDir: string): Record<string, CaseFileRole> {
     const obj = this.object(x, path);
-    const out: Record<string, SequenceKey> = {};
+    const out: Record<string, CaseFileRole> = {};
     const from: Record<string, string> = {};
     for (const [rel, role] of Object.entries(obj)) {
       const at = `${path}[${JSON.stringify(rel)}]`;
       if (rel.trim() === '') this.fail(path, 'has an empty file path; give the file relative to anyad.json, e.g. "sub01/sub01_fla.nii.gz"');
-      const key = this.oneOf(role, at, SEQUENCE_KEYS);
+      const key = this.oneOf(role, at, CASE_FILE_ROLES);
       const abs = resolve(baseDir, rel);
       // Two spellings of one file ("a/x.nii.gz", "./a/x.nii.gz") must not say different things.
       if (from[abs] !== undefined && out[abs] !== key)

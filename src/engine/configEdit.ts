@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 // The ESM build: the package's UMD entry hides its internal requires from bundlers.
 import { applyEdits, modify, type FormattingOptions } from 'jsonc-parser/lib/esm/main.js';
-import { CONFIG_TEMPLATE, parseJsonc, parseWorkspaceConfig, readConfigText, type SequenceKey } from './config';
+import { CONFIG_TEMPLATE, parseJsonc, parseWorkspaceConfig, readConfigText } from './config';
+import type { CaseFileRole } from '../shared/vocabulary';
 import { writeFileAtomic } from './util/atomic';
 
 /** How anyad.json names `file` in data.assignments: relative to the config's folder, with forward slashes. */
@@ -33,7 +34,7 @@ function formattingOf(text: string): FormattingOptions {
  * undefined (every spelling of that path: "a/x.nii.gz" and "./a/x.nii.gz" are one file).
  * A config that does not validate is refused (ConfigError) rather than edited.
  */
-export function withAssignment(text: string, configPath: string, file: string, role: SequenceKey | undefined): string {
+export function withAssignment(text: string, configPath: string, file: string, role: CaseFileRole | undefined): string {
   const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
   let out = bom ? text.slice(1) : text;
   if (out.trim() === '') out = '{}\n';
@@ -55,7 +56,7 @@ export function withAssignment(text: string, configPath: string, file: string, r
  * `configPath`; a missing config is created from the commented template. Returns whether
  * the file was created.
  */
-export function writeAssignment(configPath: string, file: string, role: SequenceKey | undefined): { created: boolean } {
+export function writeAssignment(configPath: string, file: string, role: CaseFileRole | undefined): { created: boolean } {
   const created = !existsSync(configPath);
   if (created && role === undefined) return { created: false };
   const text = created ? CONFIG_TEMPLATE : readConfigText(configPath);

@@ -18,6 +18,7 @@ import { heatmapModel, modelCardPath, provenanceLogLine, statusSuffix, statusToo
 import { ensureEncoderWeightsInVsCode, ensureHubWeightsInVsCode } from './weightsConsent';
 import { DINOV2_NAMES } from '../engine/hub/names';
 import { type ModelPresetName, modelPreset } from '../engine/model/presets';
+import { CHANNELS } from '../shared/vocabulary';
 
 export interface CommandEnv {
   log: vscode.OutputChannel;
@@ -65,7 +66,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   }
   const loaded = doc.loaded;
   // The viewer's case decides the files (one resolver for viewer, Detect and CLI): they go to the engine explicitly.
-  const present = (['flair', 't1', 't2'] as const).filter((s) => loaded.case?.files[s]);
+  const present = CHANNELS.filter((s) => loaded.case?.files[s]);
   if (present.length === 0) {
     await vscode.window.showErrorMessage(
       'AnyAD: this file is not a known FLAIR, T1 or T2. Run "AnyAD: Assign sequence…" on it, or add a data.sequences pattern to anyad.json.',

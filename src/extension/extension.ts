@@ -8,6 +8,7 @@ import { EngineClient } from './engineClient';
 import { HostBlockProbe } from './hostBlockProbe';
 import { closeLabelFiles } from './model/labelFiles';
 import { installCudaCommand, showSetupCommand } from './setup';
+import { COMMANDS, HOST_BLOCK_COMMAND } from '../shared/vocabulary';
 
 let engine: EngineClient | undefined;
 
@@ -65,27 +66,27 @@ export function activate(context: vscode.ExtensionContext): void {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: false,
     }),
-    vscode.commands.registerCommand('anyad.detect', (uri?: unknown, mode?: unknown) => detectCommand(env, uri, mode)),
-    vscode.commands.registerCommand('anyad.train', () => trainCommand(env)),
-    vscode.commands.registerCommand('anyad.scan', () => scanCommand(env)),
+    vscode.commands.registerCommand(COMMANDS.detect, (uri?: unknown, mode?: unknown) => detectCommand(env, uri, mode)),
+    vscode.commands.registerCommand(COMMANDS.train, () => trainCommand(env)),
+    vscode.commands.registerCommand(COMMANDS.scan, () => scanCommand(env)),
     // Hidden (not in the palette): the longest host blocks per phase, for tests and benchmarks.
-    vscode.commands.registerCommand('anyad.hostBlock', (reset?: unknown) => {
+    vscode.commands.registerCommand(HOST_BLOCK_COMMAND, (reset?: unknown) => {
       const s = probe.snapshot();
       if (reset === true) probe.reset();
       return s;
     }),
     { dispose: () => probe.stop() },
-    vscode.commands.registerCommand('anyad.assignSequence', (uri?: unknown) =>
+    vscode.commands.registerCommand(COMMANDS.assignSequence, (uri?: unknown) =>
       assignSequenceCommand({ sequences, log, activeFile: () => viewer.activeDocument()?.uri, refresh }, uri),
     ),
     configWatcher,
     configWatcher.onDidChange(refresh),
     configWatcher.onDidCreate(refresh),
     configWatcher.onDidDelete(refresh),
-    vscode.commands.registerCommand('anyad.showModelCard', (dir?: unknown) => showModelCardCommand(env, dir)),
-    vscode.commands.registerCommand('anyad.pretrainedWeights', () => pretrainedWeightsCommand(env)),
-    vscode.commands.registerCommand('anyad.showSetup', () => showSetupCommand(context.extensionUri, log)),
-    vscode.commands.registerCommand('anyad.installCuda', () => installCudaCommand(context.extensionUri, log)),
+    vscode.commands.registerCommand(COMMANDS.showModelCard, (dir?: unknown) => showModelCardCommand(env, dir)),
+    vscode.commands.registerCommand(COMMANDS.pretrainedWeights, () => pretrainedWeightsCommand(env)),
+    vscode.commands.registerCommand(COMMANDS.showSetup, () => showSetupCommand(context.extensionUri, log)),
+    vscode.commands.registerCommand(COMMANDS.installCuda, () => installCudaCommand(context.extensionUri, log)),
   );
   log.appendLine('AnyAD activated');
 }

@@ -32,6 +32,7 @@ import {
   type WebviewToHost,
 } from '../webview/protocol';
 import { viewerHtml } from './webviewHtml';
+import { COLORMAPS, COMMANDS } from '../shared/vocabulary';
 
 export const NIFTI_VIEW_TYPE = 'anyad.niftiViewer';
 
@@ -383,10 +384,10 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
           save: 'workbench.action.files.save',
           saveAs: 'workbench.action.files.saveAs',
           revert: 'workbench.action.files.revert',
-          detectSlice: 'anyad.detect',
-          detectVolume: 'anyad.detect',
-          showModelCard: 'anyad.showModelCard',
-          pretrainedWeights: 'anyad.pretrainedWeights',
+          detectSlice: COMMANDS.detect,
+          detectVolume: COMMANDS.detect,
+          showModelCard: COMMANDS.showModelCard,
+          pretrainedWeights: COMMANDS.pretrainedWeights,
         }[msg.command];
         const args =
           msg.command === 'detectSlice'
@@ -432,7 +433,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       annotationFile: loaded.annotationReadOnly?.path ?? loaded.annotation.annotationPath,
       overlay: {
         opacity: Number.isFinite(opacity) ? Math.min(1, Math.max(0, opacity)) : 0.5,
-        colormap: ['hot', 'jet', 'viridis'].includes(colormap) ? colormap : 'hot',
+        colormap: (COLORMAPS as readonly string[]).includes(colormap) ? colormap : 'hot',
       },
       sourceDims: grid.source.dims,
       axes: grid.source.axes.map((a) => ({ axis: a.axis, flip: a.flip })) as InitMessage['axes'],

@@ -10,11 +10,12 @@
  *   progress notification with bytes, rate and ETA.
  */
 import type { WorkspaceConfig } from '../engine/config';
+import type { DownloadSetting } from '../shared/vocabulary';
 import { findCachedFile } from '../engine/hub/cache';
 import { cacheDirOf, formatBytes } from '../engine/hub/download';
 import { ENCODER_FILES, getCommandFor } from '../engine/hub/encoderSource';
 
-export type DownloadSetting = 'ask' | 'allow' | 'never';
+export type { DownloadSetting };
 
 export interface FlowResult {
   code: number | null;

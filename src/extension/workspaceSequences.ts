@@ -10,7 +10,8 @@ import { basename, join, relative, isAbsolute, resolve } from 'node:path';
 import { loadWorkspaceConfig } from '../engine/config';
 import { writeAssignment } from '../engine/configEdit';
 import { isAnyadError } from '../engine/errors';
-import { CASE_FILE_ROLES, SequenceResolver, roleLabel, type CaseFileRole, type FileMatch, type SequenceRules } from '../engine/study';
+import { SequenceResolver, type FileMatch, type SequenceRules } from '../engine/study';
+import { CASE_FILE_ROLES, ROLE_TITLES, SEQUENCE_DISPLAY_ORDER, roleLabel, type CaseFileRole } from '../shared/vocabulary';
 
 /** workspaceState key of the manual assignments (absolute path → role). */
 export const ASSIGNMENTS_KEY = 'anyad.sequenceAssignments';
@@ -90,11 +91,7 @@ export class WorkspaceSequences {
 }
 
 const CHOICES: { label: string; role: CaseFileRole | undefined }[] = [
-  { label: 'FLAIR', role: 'flair' },
-  { label: 'T1', role: 't1' },
-  { label: 'T2', role: 't2' },
-  { label: 'T1ce', role: 't1ce' },
-  { label: 'Label', role: 'label' },
+  ...[...SEQUENCE_DISPLAY_ORDER, 'label' as const].map((role) => ({ label: ROLE_TITLES[role], role })),
   { label: 'Clear', role: undefined },
 ];
 const HOW: Record<FileMatch['scheme'], string> = {

@@ -40,7 +40,7 @@ interface DetectCommon extends ModelProvenanceJson {
   /** The bundle folder used. */
   model: string;
   case: string;
-  /** Modality subset label, e.g. "FLAIR+T2". */
+  /** Modality subset label (vocabulary.ts subsetLabel), e.g. "F+T2". */
   subset: string;
   /** Execution provider that ran the model. */
   provider: string;

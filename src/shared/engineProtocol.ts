@@ -16,6 +16,7 @@
  * Pure TypeScript with type-only imports: safe for the engine, the extension host and tests.
  */
 import { type DetectJson, parseDetectJson } from './detectJson';
+import { CHANNELS, PROVIDERS, type ChannelName, type ProviderChoice } from './vocabulary';
 
 export const ENGINE_PROTOCOL_VERSION = 1;
 
@@ -32,10 +33,10 @@ export const ENGINE_LIMITS = Object.freeze({
   listItems: 100_000,
 });
 
-export type ChannelId = 'flair' | 't1' | 't2';
-export type ProviderId = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
-const CHANNEL_IDS: readonly ChannelId[] = ['flair', 't1', 't2'];
-const PROVIDER_IDS: readonly ProviderId[] = ['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'];
+export type ChannelId = ChannelName;
+export type ProviderId = ProviderChoice;
+const CHANNEL_IDS: readonly ChannelId[] = CHANNELS;
+const PROVIDER_IDS: readonly ProviderId[] = PROVIDERS;
 
 export interface DetectParams {
   /** Bundle folder. */

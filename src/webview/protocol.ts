@@ -14,14 +14,13 @@
  */
 import type { Plane } from '../extension/model/planes';
 import { ENCODER_KINDS, type EncoderKind } from '../shared/detectJson';
+import { SEQUENCES, type SequenceName, CHANNELS, type ChannelName, COLORMAPS, type Colormap } from '../shared/vocabulary';
 
-export const SEQUENCE_NAMES = ['flair', 't1', 't1ce', 't2'] as const;
-export type SequenceTab = (typeof SEQUENCE_NAMES)[number];
-/** Sequences a detection can use (T1ce is shown but not a model input). */
-export const DETECT_CHANNELS = ['flair', 't1', 't2'] as const;
-export type DetectChannel = (typeof DETECT_CHANNELS)[number];
-export const COLORMAPS = ['hot', 'jet', 'viridis'] as const;
-export type Colormap = (typeof COLORMAPS)[number];
+// The viewer's names for the shared vocabulary (src/shared/vocabulary.ts): its sequence tabs,
+// the sequences a detection can use (T1ce is shown but not a model input), overlay colormaps.
+export { SEQUENCES as SEQUENCE_NAMES, CHANNELS as DETECT_CHANNELS, COLORMAPS, type Colormap };
+export type SequenceTab = SequenceName;
+export type DetectChannel = ChannelName;
 export type Dims3 = [number, number, number];
 
 // ---- host → webview -------------------------------------------------------------
@@ -71,7 +70,7 @@ export interface FileMessage {
   name: string;
   bytes: ArrayBuffer;
 }
-export const FILE_LAYERS = ['opened', ...SEQUENCE_NAMES, 'mask', 'overlay'] as const;
+export const FILE_LAYERS = ['opened', ...SEQUENCES, 'mask', 'overlay'] as const;
 export type FileLayer = (typeof FILE_LAYERS)[number];
 /** The whole annotation, Uint8 bytes on the canonical grid (sent only when it is not blank). */
 export interface LabelsMessage {
@@ -306,7 +305,7 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
       }
       return null;
     case 'requestSequence':
-      return hasOnlyKeys(raw, ['type', 'sequence']) && oneOf(raw.sequence, SEQUENCE_NAMES)
+      return hasOnlyKeys(raw, ['type', 'sequence']) && oneOf(raw.sequence, SEQUENCES)
         ? { type: 'requestSequence', sequence: raw.sequence }
         : null;
     case 'stroke': {
@@ -352,7 +351,7 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
       if (!dims || !hasOnlyKeys(raw, ['type', 'cursor', 'modalities'])) return null;
       const { cursor, modalities } = raw;
       if (!Array.isArray(cursor) || cursor.length !== 3 || !cursor.every((v, i) => isInt(v, 0, dims[i] - 1))) return null;
-      if (!isSubset(modalities, DETECT_CHANNELS)) return null;
+      if (!isSubset(modalities, CHANNELS)) return null;
       return { type: 'viewState', cursor: [cursor[0], cursor[1], cursor[2]], modalities: modalities.slice() };
     }
     default:
@@ -373,8 +372,8 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
         return null;
       if (!isTriple(d, (v) => isInt(v, 1, LIMITS.maxDim))) return null;
       if (!isTriple(spacing, (v) => typeof v === 'number' && Number.isFinite(v) && v > 0)) return null;
-      if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
-      if (!(opened === null || oneOf(opened, SEQUENCE_NAMES)) || typeof hasLabel !== 'boolean') return null;
+      if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCES)) return null;
+      if (!(opened === null || oneOf(opened, SEQUENCES)) || typeof hasLabel !== 'boolean') return null;
       if (
         !isObj(overlay) ||
         typeof overlay.opacity !== 'number' ||
@@ -402,11 +401,8 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
     case 'case': {
       const { sequences, opened, hasLabel } = raw;
       if (!dims || !hasOnlyKeys(raw, ['type', 'sequences', 'opened', 'hasLabel'])) return null;
-      if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCE_NAMES)) return null;
-      if (
-        !(opened === null || (oneOf(opened, SEQUENCE_NAMES) && (sequences as string[]).includes(opened))) ||
-        typeof hasLabel !== 'boolean'
-      )
+      if (!(Array.isArray(sequences) && sequences.length === 0) && !isSubset(sequences, SEQUENCES)) return null;
+      if (!(opened === null || (oneOf(opened, SEQUENCES) && (sequences as string[]).includes(opened))) || typeof hasLabel !== 'boolean')
         return null;
       return { type: 'case', sequences: (sequences as SequenceTab[]).slice(), opened, hasLabel };
     }
@@ -445,7 +441,7 @@ export function parseHostMessage(raw: unknown, dims: Dims3 | null): HostToWebvie
         typeof decision !== 'boolean'
       )
         return null;
-      if (!(slice === null || isInt(slice, 0, dims[2] - 1)) || !isSubset(modalities, DETECT_CHANNELS)) return null;
+      if (!(slice === null || isInt(slice, 0, dims[2] - 1)) || !isSubset(modalities, CHANNELS)) return null;
       if (
         !isObj(model) ||
         !hasOnlyKeys(model, ['kind', 'description', 'warning']) ||

@@ -6,6 +6,7 @@
  * and per-label statistics. main.ts only wires these to NiiVue and the controls.
  */
 import { DETECT_CHANNELS, type DetectChannel, type SequenceTab } from './protocol';
+import { SEQUENCE_DISPLAY_ORDER, subsetDisplayName } from '../shared/vocabulary';
 
 // ---- case: tabs and Detect choices -------------------------------------------------------
 
@@ -25,12 +26,10 @@ export interface CaseView {
   detectNotice: string | null;
 }
 
-const TAB_ORDER: SequenceTab[] = ['flair', 't1', 't2', 't1ce'];
-
 export function caseView(c: CaseInfo): CaseView {
   const detect = DETECT_CHANNELS.filter((ch) => c.sequences.includes(ch));
   return {
-    tabs: TAB_ORDER.filter((s) => c.sequences.includes(s)),
+    tabs: SEQUENCE_DISPLAY_ORDER.filter((s) => c.sequences.includes(s)),
     fileTab: c.opened === null,
     detect,
     detectNotice:
@@ -42,10 +41,7 @@ export function caseView(c: CaseInfo): CaseView {
 
 /** A subset written the one way everywhere: FLAIR+T1+T2 order, whatever order it was ticked in. */
 export function subsetLabel(modalities: Iterable<DetectChannel>): string {
-  const set = new Set(modalities);
-  return DETECT_CHANNELS.filter((c) => set.has(c))
-    .map((c) => c.toUpperCase())
-    .join('+');
+  return subsetDisplayName(modalities);
 }
 
 /** Toggling a Detect checkbox: the new subset, never empty (unticking the last one is refused). */

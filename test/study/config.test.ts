@@ -6,15 +6,12 @@ import { join, resolve } from 'node:path';
 import {
   CONFIG_DEFAULTS,
   CONFIG_TEMPLATE,
-  MASKING_CHOICES,
-  MODEL_PRESETS,
-  PROVIDER_CHOICES,
   defaultWorkspaceConfig,
   loadWorkspaceConfig,
   parseWorkspaceConfig,
   stripJsoncExtras,
-  SEQUENCE_KEYS,
 } from '../../src/engine/config';
+import { CASE_FILE_ROLES, MASKING_SCHEMES, MODEL_PRESET_NAMES, PROVIDERS } from '../../src/shared/vocabulary';
 import { ConfigError } from '../../src/engine/errors';
 
 const FILE = '/ws/project/anyad.json';
@@ -177,7 +174,7 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
   const props = schema.properties;
   assert.deepEqual(Object.keys(props).sort(), ['$schema', 'data', 'model', 'output', 'preprocess', 'train']);
   assert.deepEqual(Object.keys(props.data.properties).sort(), Object.keys(CONFIG_DEFAULTS.data).sort());
-  assert.deepEqual(Object.keys(props.data.properties.sequences.properties).sort(), [...SEQUENCE_KEYS].sort());
+  assert.deepEqual(Object.keys(props.data.properties.sequences.properties).sort(), [...CASE_FILE_ROLES].sort());
   const sl = props.data.properties.slices.properties;
   for (const k of ['axis', 'start', 'end', 'step'] as const) assert.deepEqual(sl[k].default, CONFIG_DEFAULTS.data.slices[k], `slices.${k}`);
   assert.equal(props.data.properties.root.default, CONFIG_DEFAULTS.data.root);
@@ -196,13 +193,13 @@ test('the JSON schema and the hand validator agree: same keys, same defaults', (
     'randomEncoderSeed',
     'registers',
   ]);
-  assert.deepEqual(props.model.properties.preset.enum, [...MODEL_PRESETS]);
+  assert.deepEqual(props.model.properties.preset.enum, [...MODEL_PRESET_NAMES]);
   for (const [k, v] of Object.entries(CONFIG_DEFAULTS.model)) assert.deepEqual(props.model.properties[k].default, v, `model.${k}`);
   const defaulted = parseWorkspaceConfig({}, FILE).train;
   assert.deepEqual(Object.keys(props.train.properties).sort(), [...Object.keys(defaulted), 'lr'].sort());
   for (const [k, v] of Object.entries(CONFIG_DEFAULTS.train)) assert.deepEqual(props.train.properties[k].default, v, `train.${k}`);
-  assert.deepEqual(props.train.properties.masking.enum, [...MASKING_CHOICES]);
-  assert.deepEqual(props.train.properties.provider.enum, [...PROVIDER_CHOICES]);
+  assert.deepEqual(props.train.properties.masking.enum, [...MASKING_SCHEMES]);
+  assert.deepEqual(props.train.properties.provider.enum, [...PROVIDERS]);
   // Every object in the schema closes its keys (as the validator does), and documents itself.
   const walk = (node: Record<string, unknown>, path: string) => {
     if (node.type === 'object' && node.properties) assert.equal(node.additionalProperties, false, `${path} additionalProperties`);

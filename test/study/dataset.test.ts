@@ -1,10 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseWorkspaceConfig, type WorkspaceConfig } from '../../src/engine/config';
-import { ConfigError } from '../../src/engine/errors';
+import { ConfigError, StudyError } from '../../src/engine/errors';
 import { loadVolume } from '../../src/engine/nifti';
 import type { Volume } from '../../src/engine/nifti/types';
 import { phantomSliceRange, writePhantomCohort, type PhantomCohortSummary } from '../../src/engine/phantom';
@@ -13,6 +13,7 @@ import {
   buildSliceDataset,
   CHANNELS,
   discoverCases,
+  formatDatasetSummary,
   imageToVoxel,
   IMAGENET_MEAN,
   IMAGENET_STD,
@@ -24,6 +25,7 @@ import {
   resizeBilinearU8,
   type Case,
   type SliceRef,
+  workspaceDataset,
 } from '../../src/engine/study';
 import { runCli } from '../helpers/cli';
 
@@ -281,4 +283,32 @@ test('anyad dataset --json prints the same dataset as the engine', async () => {
   const ds = buildSliceDataset(cases, configWith());
   assert.deepEqual(printed.summary, ds.summary);
   assert.deepEqual(printed.test, ds.test);
+});
+
+test('workspaceDataset: discovery, slice dataset and summary text in one call; warnings and notes go to the log', () => {
+  const config = configWith({ unlabelled: 'normal' });
+  const logged: string[] = [];
+  const wd = workspaceDataset(config, { log: (m) => logged.push(m) });
+  const ds = buildSliceDataset(cases, config);
+  assert.deepEqual(
+    wd.cases.map((c) => c.id),
+    cases.map((c) => c.id),
+  );
+  assert.deepEqual(wd.dataset, ds);
+  assert.equal(wd.text, formatDatasetSummary(ds.summary, root));
+  assert.deepEqual(logged, [...wd.warnings.map((w) => `warning: ${w}`), ...ds.summary.notes.map((n) => `note: ${n}`)]);
+});
+
+test('workspaceDataset: a folder without cases is a study/no-cases error, after its discovery warnings are logged', () => {
+  const empty = join(tmp, 'no-cases');
+  mkdirSync(empty, { recursive: true });
+  writeFileSync(join(empty, 'lonely_seg.nii.gz'), 'a label without images');
+  const config = parseWorkspaceConfig({}, join(empty, 'anyad.json'));
+  const logged: string[] = [];
+  assert.throws(
+    () => workspaceDataset(config, { log: (m) => logged.push(m) }),
+    (e: unknown) => e instanceof StudyError && e.code === 'study/no-cases' && e.message.startsWith(`${empty}: no cases found`),
+  );
+  assert.equal(logged.length, 1);
+  assert.match(logged[0], /^warning: .*lonely_seg\.nii\.gz/);
 });

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CONFIG_DEFAULTS, SEQUENCE_KEYS, loadWorkspaceConfig, parseWorkspaceConfig } from '../../src/engine/config';
+import { CONFIG_DEFAULTS, loadWorkspaceConfig, parseWorkspaceConfig } from '../../src/engine/config';
+import { CASE_FILE_ROLES } from '../../src/shared/vocabulary';
 import { ConfigError, StudyError } from '../../src/engine/errors';
 import { writeNifti } from '../../src/engine/nifti';
 import { SequenceResolver, caseFromInputs, discoverStudy, findCaseOfFile, loadCase } from '../../src/engine/study';
@@ -175,7 +176,7 @@ test('data.assignments: validated, resolved against the config file, and used by
   const s = schema.properties.data.properties.assignments;
   assert.equal(s.type, 'object');
   assert.deepEqual(s.default, CONFIG_DEFAULTS.data.assignments);
-  assert.deepEqual(s.additionalProperties.enum, [...SEQUENCE_KEYS]);
+  assert.deepEqual(s.additionalProperties.enum, [...CASE_FILE_ROLES]);
 });
 
 test('caseFromInputs: a case path and/or explicit files per sequence; explicit files win', () => {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultWorkspaceConfig, loadWorkspaceConfig, type WorkspaceConfig } from '../../engine/config';
 import { ConfigError } from '../../engine/errors';
-import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../../engine/study';
+import { workspaceDataset } from '../../engine/study';
 import type { CommandSpec } from '../args';
 
 /** --config wins; else ROOT/anyad.json if present; else defaults. --root overrides data.root. */
@@ -34,14 +34,7 @@ export const datasetCommand: CommandSpec = {
   run(opts, _positionals, io) {
     const root = typeof opts.root === 'string' ? opts.root : undefined;
     const config = resolveConfig(root, typeof opts.config === 'string' ? opts.config : undefined);
-    const { cases, warnings } = discoverStudy(config.data.root, config);
-    if (cases.length === 0)
-      throw new ConfigError(
-        'study/no-cases',
-        `no cases found (BraTS names, per-case folders, or data.sequences patterns)`,
-        config.data.root,
-      );
-    const ds = buildSliceDataset(cases, config);
+    const { warnings, dataset: ds, text } = workspaceDataset(config);
     if (opts.json) {
       io.stdout.write(
         JSON.stringify({
@@ -55,7 +48,6 @@ export const datasetCommand: CommandSpec = {
       );
       return 0;
     }
-    const text = formatDatasetSummary(ds.summary, config.data.root);
     io.stdout.write(text + '\n' + warnings.map((w) => `warning: ${w}\n`).join(''));
     return 0;
   },

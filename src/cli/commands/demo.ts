@@ -9,14 +9,13 @@
  */
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PROVIDER_CHOICES, parseWorkspaceConfig } from '../../engine/config';
-import { ConfigError } from '../../engine/errors';
+import { parseWorkspaceConfig } from '../../engine/config';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { phantomSliceRange, writePhantomCohort } from '../../engine/phantom';
-import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../../engine/study';
+import { workspaceDataset } from '../../engine/study';
 import { runEvaluation, runTraining } from '../../engine/train/pipeline';
 import { writeFileAtomic } from '../../engine/util/atomic';
-import { intOption, stringOption, type CommandSpec } from '../args';
+import { intOption, providerOption, stringOption, type CommandSpec } from '../args';
 import { completedRun } from '../completedRun';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
 
@@ -37,9 +36,7 @@ export const demoCommand: CommandSpec = {
     const cases = intOption(opts, 'cases', 4, 9999);
     const seed = intOption(opts, 'seed', 0, 0xffffffff);
     const steps = intOption(opts, 'steps', 1, 1_000_000);
-    const provider = String(opts.provider);
-    if (!(PROVIDER_CHOICES as readonly string[]).includes(provider))
-      throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${provider}'`);
+    const provider = providerOption(opts);
     const say = (s: string) => io.stdout.write(`${s}\n`);
     const tStart = Date.now();
 
@@ -60,9 +57,8 @@ export const demoCommand: CommandSpec = {
     const configPath = join(out, 'anyad.json');
     writeFileAtomic(configPath, JSON.stringify(configJson, null, 2) + '\n');
     const config = parseWorkspaceConfig(configJson, configPath);
-    const { cases: found, warnings } = discoverStudy(config.data.root, config);
-    const ds = buildSliceDataset(found, config);
-    say(`2/4 slice dataset (config ${configPath}):\n${formatDatasetSummary(ds.summary, config.data.root)}`);
+    const { warnings, text } = workspaceDataset(config);
+    say(`2/4 slice dataset (config ${configPath}):\n${text}`);
     for (const w of warnings) say(`warning: ${w}`);
 
     // A fresh run each time: the demo's own checkpoints would otherwise be resumed.

@@ -1,10 +1,10 @@
 /** `anyad train`: the workspace training job (engine/train/pipeline.ts) with a progress bar. */
 import { resolve } from 'node:path';
-import { loadWorkspaceConfig, MAX_TRAIN_STEPS, PROVIDER_CHOICES, type WorkspaceConfig } from '../../engine/config';
-import { ConfigError, isAnyadError } from '../../engine/errors';
+import { loadWorkspaceConfig, MAX_TRAIN_STEPS, type WorkspaceConfig } from '../../engine/config';
+import { isAnyadError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { runTraining } from '../../engine/train/pipeline';
-import { intOption, stringOption, type CommandSpec, type OptionValues } from '../args';
+import { intOption, providerOption, stringOption, type CommandSpec, type OptionValues } from '../args';
 import { completedRun } from '../completedRun';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
 import type { DownloadProgress } from '../../engine/hub/download';
@@ -17,12 +17,7 @@ export function withTrainOverrides(config: WorkspaceConfig, opts: OptionValues):
   const train = { ...config.train };
   if (opts.steps !== undefined) train.steps = intOption(opts, 'steps', 1, MAX_TRAIN_STEPS);
   if (opts.threads !== undefined) train.threads = intOption(opts, 'threads', 0, 1024);
-  if (opts.provider !== undefined) {
-    const p = String(opts.provider);
-    if (!(PROVIDER_CHOICES as readonly string[]).includes(p))
-      throw new ConfigError('cli/bad-option', `--provider must be one of ${PROVIDER_CHOICES.join(', ')}, got '${p}'`);
-    train.provider = p as WorkspaceConfig['train']['provider'];
-  }
+  if (opts.provider !== undefined) train.provider = providerOption(opts);
   return { ...config, train };
 }
 

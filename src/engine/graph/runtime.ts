@@ -20,7 +20,9 @@ import * as ort from 'onnxruntime-node';
 import { RuntimeProviderError } from '../errors';
 import { webgpuSoftwareOnlyReason } from './adapters';
 
-export type ProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+import type { ProviderChoice } from '../../shared/vocabulary';
+
+export type { ProviderChoice };
 export type ExecutionProviderName = 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
 /**

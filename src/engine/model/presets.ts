@@ -14,8 +14,7 @@
 import { ConfigError } from '../errors';
 import type { PreprocessGeometry } from '../study/preprocess';
 import { type VitConfig, vitPreset } from './vitConfig';
-
-export type ModelPresetName = 'tiny-cpu' | 'cpu' | 'paper';
+import { MODEL_PRESET_NAMES, type ModelPresetName } from '../../shared/vocabulary';
 
 export interface ModelPreset {
   name: ModelPresetName;
@@ -26,7 +25,7 @@ export interface ModelPreset {
   checkpoint?: string;
 }
 
-export const MODEL_PRESET_NAMES: readonly ModelPresetName[] = Object.freeze(['tiny-cpu', 'cpu', 'paper']);
+export { MODEL_PRESET_NAMES, type ModelPresetName };
 
 /** A preset (fresh objects each call). Unknown names are a ConfigError listing the known ones. */
 export function modelPreset(name: string): ModelPreset {

@@ -6,8 +6,11 @@
  */
 import { TISSUE_COUNT } from './anatomy';
 
-export const PHANTOM_SEQUENCES = ['flair', 't1', 't1ce', 't2'] as const;
-export type PhantomSequence = (typeof PHANTOM_SEQUENCES)[number];
+import { SEQUENCES, type SequenceName } from '../../shared/vocabulary';
+
+/** A phantom study holds every sequence a study can. */
+export const PHANTOM_SEQUENCES = SEQUENCES;
+export type PhantomSequence = SequenceName;
 
 /** Indexed by Tissue code: background, CSF, GM, WM, deep GM, choroid plexus, vessel. */
 export const TISSUE_SIGNAL: Record<PhantomSequence, readonly number[]> = {

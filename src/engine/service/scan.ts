@@ -21,6 +21,7 @@ import type { ProviderChoice } from '../graph/runtime';
 import { type LoadedBundle, loadBundle } from '../model/bundle';
 import { writeOnSourceGrid } from '../nifti';
 import { type Case, discoverStudy } from '../study/discover';
+import { requireCases } from '../study/workspaceDataset';
 import { writeFileAtomic } from '../util/atomic';
 import { detectCase } from './detectCase';
 import type { WarmState } from './warm';
@@ -193,10 +194,9 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
   const out = resolve(o.out);
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new StudyError('study/not-found', 'no such folder', root);
   const config = scanConfig(root, o.config);
-  const { cases: all, warnings } = discoverStudy(root, config);
-  for (const w of warnings) o.log?.(`warning: ${w}`);
-  if (all.length === 0)
-    throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', root);
+  const found = discoverStudy(root, config);
+  for (const w of found.warnings) o.log?.(`warning: ${w}`);
+  const all = requireCases(found, root).cases;
   const sorted = [...all].sort((a, b) => a.id.localeCompare(b.id));
   const shard = o.shard;
   if (

@@ -10,7 +10,7 @@ import { writeOnSourceGrid } from '../nifti';
 import { loadWorkspaceConfig } from '../config';
 import { StudyError } from '../errors';
 import type { SourceGrid } from '../nifti/sourceGrid';
-import { buildSliceDataset, discoverStudy, formatDatasetSummary } from '../study';
+import { discoverWorkspace, workspaceDataset } from '../study';
 import {
   type AnsweredKind,
   type DatasetResult,
@@ -45,14 +45,18 @@ export function errorJson(e: unknown): EngineErrorJson {
 /** The dataset summary of a workspace config (also the training pre-flight, which needs cases). */
 export function datasetSummary(configPath: string, needCases: boolean): DatasetResult {
   const config = loadWorkspaceConfig(configPath);
-  const { cases, warnings } = discoverStudy(config.data.root, config);
-  if (needCases && cases.length === 0)
-    throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', config.data.root);
-  if (cases.length === 0)
-    return { text: `no cases found in ${config.data.root}`, warnings, notes: [], cases: 0, slices: { train: 0, val: 0, test: 0 } };
-  const ds = buildSliceDataset(cases, config);
+  const found = discoverWorkspace(config);
+  if (!needCases && found.cases.length === 0)
+    return {
+      text: `no cases found in ${config.data.root}`,
+      warnings: found.warnings,
+      notes: [],
+      cases: 0,
+      slices: { train: 0, val: 0, test: 0 },
+    };
+  const { cases, warnings, dataset: ds, text } = workspaceDataset(config, { found });
   return {
-    text: formatDatasetSummary(ds.summary, config.data.root),
+    text,
     warnings,
     notes: [...ds.summary.notes],
     cases: cases.length,

@@ -54,3 +54,4 @@ export {
 } from './preprocess';
 export { resizeBilinearU8 } from './pil-resize';
 export { forEachSliceByCase, fullModalityInput } from './sliceImages';
+export { discoverWorkspace, requireCases, workspaceDataset, type WorkspaceDataset, type WorkspaceDatasetOptions } from './workspaceDataset';

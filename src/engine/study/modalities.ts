@@ -3,13 +3,10 @@
  * Channel order is [FLAIR, T1, T2] everywhere; ids 1..7 are the reference's combination ids.
  */
 
-/** Sequences a study can hold. T1ce is never a model channel, but studies may carry it. */
-export const SEQUENCES = ['flair', 't1', 't1ce', 't2'] as const;
-export type SequenceName = (typeof SEQUENCES)[number];
+import { CHANNELS, type ChannelName, subsetLabel } from '../../shared/vocabulary';
 
-/** The model's input channels, in channel order. */
-export const CHANNELS = ['flair', 't1', 't2'] as const;
-export type ChannelName = (typeof CHANNELS)[number];
+// Sequence and channel names live in the shared vocabulary; re-exported for the engine's callers.
+export { SEQUENCES, CHANNELS, type SequenceName, type ChannelName } from '../../shared/vocabulary';
 
 export interface ModalitySubset {
   /** Reference combination id, 1..7. */
@@ -22,20 +19,20 @@ export interface ModalitySubset {
   keep: readonly [boolean, boolean, boolean];
 }
 
-function subset(id: number, label: string, channels: ChannelName[]): ModalitySubset {
+function subset(id: number, channels: ChannelName[]): ModalitySubset {
   const keep = CHANNELS.map((c) => channels.includes(c)) as [boolean, boolean, boolean];
-  return Object.freeze({ id, label, channels: Object.freeze([...channels]), keep: Object.freeze(keep) });
+  return Object.freeze({ id, label: subsetLabel(channels), channels: Object.freeze([...channels]), keep: Object.freeze(keep) });
 }
 
 /** All 7 non-empty subsets, index = id - 1. */
 export const MODALITY_SUBSETS: readonly ModalitySubset[] = Object.freeze([
-  subset(1, 'F', ['flair']),
-  subset(2, 'T1', ['t1']),
-  subset(3, 'T2', ['t2']),
-  subset(4, 'F+T1', ['flair', 't1']),
-  subset(5, 'F+T2', ['flair', 't2']),
-  subset(6, 'T1+T2', ['t1', 't2']),
-  subset(7, 'F+T1+T2', ['flair', 't1', 't2']),
+  subset(1, ['flair']),
+  subset(2, ['t1']),
+  subset(3, ['t2']),
+  subset(4, ['flair', 't1']),
+  subset(5, ['flair', 't2']),
+  subset(6, ['t1', 't2']),
+  subset(7, ['flair', 't1', 't2']),
 ]);
 
 /** The full-modality subset (id 7). */

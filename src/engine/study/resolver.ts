@@ -17,7 +17,7 @@
 import { basename, join, relative, resolve, sep } from 'node:path';
 import type { SequencePatterns } from '../config';
 import { StudyError } from '../errors';
-import type { SequenceName } from './modalities';
+import { type CaseFileRole, type SequenceName, roleLabel } from '../../shared/vocabulary';
 import { globMatch } from '../util/glob';
 
 export interface Case {
@@ -28,9 +28,7 @@ export interface Case {
   label?: string;
 }
 
-export type CaseFileRole = SequenceName | 'label';
-/** Every role a file can be given (the keys of `data.sequences` and values of `data.assignments`). */
-export const CASE_FILE_ROLES: readonly CaseFileRole[] = ['flair', 't1', 't1ce', 't2', 'label'];
+export { CASE_FILE_ROLES, roleLabel, type CaseFileRole } from '../../shared/vocabulary';
 
 /** How one file is understood: its case id (undefined: the folder's name) and role. */
 export interface FileMatch {
@@ -77,11 +75,6 @@ const SCHEME_WORDS: Record<FileMatch['scheme'], string> = {
   brats2023: 'BraTS 2023 name',
   folder: 'plain name',
 };
-
-/** "FLAIR", "T1", …, "label": how messages name a role. */
-export function roleLabel(role: CaseFileRole): string {
-  return role === 'label' ? 'label' : role.toUpperCase();
-}
 
 const compiled = new Map<string, RegExp>();
 

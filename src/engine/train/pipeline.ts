@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { WorkspaceConfig } from '../config';
-import { ConfigError, StudyError } from '../errors';
+import { ConfigError } from '../errors';
 import { type EncoderProvenance as ReportEncoder, type MetricSet, writeReport } from '../eval';
 import { initModalityAffine } from '../model/alignment';
 import {
@@ -37,8 +37,9 @@ import type { ObjectiveConfig } from '../model/losses';
 import { modelPreset } from '../model/presets';
 import type { HubOptions } from '../hub/download';
 import { getCommandFor, loadCachedEncoder, loadEncoderFrom } from '../hub/encoderSource';
-import { buildSliceDataset, type SliceDataset } from '../study/dataset';
-import { type Case, discoverStudy } from '../study/discover';
+import type { SliceDataset } from '../study/dataset';
+import type { Case } from '../study/discover';
+import { workspaceDataset } from '../study/workspaceDataset';
 import { MODALITY_SUBSETS } from '../study/modalities';
 import { mkdirs, writeFileAtomic } from '../util/atomic';
 import { acquireRunLock } from '../util/runLock';
@@ -202,17 +203,6 @@ function evenlySpaced<T>(items: readonly T[], most: number): T[] {
   return Array.from({ length: most }, (_, i) => items[Math.floor((i * items.length) / most)]);
 }
 
-/** Cases and the slice dataset of the config (discovery warnings and dataset notes logged). */
-function workspaceDataset(config: WorkspaceConfig, log: (m: string) => void): { cases: Case[]; ds: SliceDataset } {
-  const { cases, warnings } = discoverStudy(config.data.root, config);
-  for (const w of warnings) log(`warning: ${w}`);
-  if (cases.length === 0)
-    throw new StudyError('study/no-cases', 'no cases found (BraTS names, per-case folders, or data.sequences patterns)', config.data.root);
-  const ds = buildSliceDataset(cases, config);
-  for (const n of ds.summary.notes) log(`note: ${n}`);
-  return { cases, ds };
-}
-
 /** The data a training run reads before it trains: never the test split's images. */
 interface TrainingData {
   cases: Case[];
@@ -222,7 +212,7 @@ interface TrainingData {
 }
 
 function loadTrainingData(config: WorkspaceConfig, log: (m: string) => void): TrainingData {
-  const { cases, ds } = workspaceDataset(config, log);
+  const { cases, dataset: ds } = workspaceDataset(config, { log });
   const geom = config.preprocess;
   return {
     cases,
@@ -536,7 +526,7 @@ export async function runEvaluation(
     );
   }
   emit({ phase: 'data', message: `discovering cases in ${config.data.root}` });
-  const { cases, ds } = workspaceDataset(config, log);
+  const { cases, dataset: ds } = workspaceDataset(config, { log });
   const test = loadScoredImages(cases, ds.test, geom, config.data.anomalyLabels, 'test');
   const dataSec = (performance.now() - tStart) / 1000;
   emit({ phase: 'test', message: `evaluating ${bundle.modelPath} on ${test.count} test slices × 7 subsets` });
