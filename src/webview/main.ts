@@ -16,7 +16,7 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { closedRegionVoxels, type Plane } from '../extension/model/planes';
+import { closedRegionVoxels, type Plane } from '../shared/planes';
 import {
   DETECT_CHANNELS,
   LIMITS,
@@ -30,7 +30,7 @@ import {
   type InitMessage,
   type SequenceTab,
   type WebviewToHost,
-} from './protocol';
+} from '../shared/webviewProtocol';
 import {
   BRATS_LABELS,
   caseView,

@@ -5,7 +5,7 @@
  * label colour table (BraTS by default, editable, per-label visibility) as NiiVue wants it,
  * and per-label statistics. main.ts only wires these to NiiVue and the controls.
  */
-import { DETECT_CHANNELS, type DetectChannel, type SequenceTab } from './protocol';
+import { DETECT_CHANNELS, type DetectChannel, type SequenceTab } from '../shared/webviewProtocol';
 
 // ---- case: tabs and Detect choices -------------------------------------------------------
 

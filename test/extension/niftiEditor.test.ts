@@ -11,7 +11,7 @@ import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, toCanonical, writeNifti } from '../../src/engine/nifti';
-import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/shared/webviewProtocol';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
 
 /** Temp folders of this file, removed when its tests end. */

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNifti } from '../../src/engine/nifti';
 import { loadWorkspaceConfig } from '../../src/engine/config';
-import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/shared/webviewProtocol';
 import { runCli as cliInProcess } from '../helpers/cli';
 import { engineClient } from '../engine/helpers';
 import type { DetectParams } from '../../src/shared/engineProtocol';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { readNifti, toCanonical } from '../../src/engine/nifti';
 import { headerGridOf } from '../../src/engine/nifti/headerGrid';
 import { AnnotationDocument } from '../../src/extension/model/annotationDocument';
-import { parseWebviewMessage } from '../../src/webview/protocol';
+import { parseWebviewMessage } from '../../src/shared/webviewProtocol';
 import { VoxelMap } from '../../src/webview/voxelMap';
 
 const GRID = join(__dirname, '..', 'fixtures', 'nifti', 'grid');

@@ -12,8 +12,8 @@
  * message says how that grid maps to the file's storage order (`axes`), so the webview can
  * place them on NiiVue's own voxel order exactly, whatever the file's orientation.
  */
-import type { Plane } from '../extension/model/planes';
-import { ENCODER_KINDS, type EncoderKind } from '../shared/detectJson';
+import type { Plane } from './planes';
+import { ENCODER_KINDS, type EncoderKind } from './detectJson';
 
 export const SEQUENCE_NAMES = ['flair', 't1', 't1ce', 't2'] as const;
 export type SequenceTab = (typeof SEQUENCE_NAMES)[number];
