@@ -167,3 +167,12 @@ test('layering: the import scan tells type-only imports from value imports', () 
     ['./a:type', './b:type', './c', './d', './e', './f', './g:type', './h', './i', './j:type'],
   );
 });
+
+test('layering: tests load extension code through the one vscode stand-in loader (test/helpers/fakeVscode.ts)', () => {
+  const TEST = __dirname;
+  const patching = tsFiles(TEST)
+    // This file names the hook only to look for it.
+    .filter((f) => f !== __filename && !f.includes(`${sep}fixtures${sep}`) && /\b_load\b/.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(TEST, f));
+  assert.deepEqual(patching, [join('helpers', 'fakeVscode.ts')]);
+});
