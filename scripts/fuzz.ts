@@ -24,7 +24,7 @@ import { isAnyadError } from '../src/engine/errors';
 import { encodeNifti, readNifti } from '../src/engine/nifti';
 import { headerGridOf } from '../src/engine/nifti/headerGrid';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../src/engine/safetensors';
-import { parseHostMessage, parseWebviewMessage } from '../src/webview/protocol';
+import { parseHostMessage, parseWebviewMessage } from '../src/shared/webviewProtocol';
 import { mulberry32 } from '../test/helpers/random';
 
 const PARSERS = ['nifti', 'safetensors', 'config', 'webview'] as const;

@@ -66,7 +66,11 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   }
   const loaded = doc.loaded;
   // The viewer's case decides the files (one resolver for viewer, Detect and CLI): they go to the engine explicitly.
-  const present = CHANNELS.filter((s) => loaded.case?.files[s]);
+  const presentFiles = CHANNELS.flatMap((s) => {
+    const file = loaded.case?.files[s];
+    return file ? [{ sequence: s, file }] : [];
+  });
+  const present = presentFiles.map((p) => p.sequence);
   if (present.length === 0) {
     await vscode.window.showErrorMessage(
       'AnyAD: this file is not a known FLAIR, T1 or T2. Run "AnyAD: Assign sequence…" on it, or add a data.sequences pattern to anyad.json.',
@@ -89,7 +93,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
   const modalities = doc.viewState?.modalities.length ? doc.viewState.modalities : present;
   const configPath = env.sequences?.rulesFor(doc.uri.fsPath).configPath;
   const files: DetectParams['files'] = {};
-  for (const s of present) files[s] = loaded.case!.files[s]!;
+  for (const p of presentFiles) files[p.sequence] = p.file;
   const provider = cfg.get<string>('executionProvider', 'auto') as DetectParams['provider'];
   const params: DetectParams = {
     model: located.dir,
@@ -104,7 +108,7 @@ export async function detectCommand(env: CommandEnv, _uri?: unknown, modeArg?: u
     `Detect: model ${located.dir} (${located.source}), ${mode === 'volume' ? 'whole volume' : `slice ${z}`}, sequences ${modalities.join('+')}`,
   );
   env.log.appendLine(
-    `Detect: files ${present.map((s) => `${s.toUpperCase()} ${loaded.case!.files[s]}`).join(', ')}${configPath ? `; config ${configPath}` : ''}`,
+    `Detect: files ${presentFiles.map((p) => `${p.sequence.toUpperCase()} ${p.file}`).join(', ')}${configPath ? `; config ${configPath}` : ''}`,
   );
   const endPhase = env.probe?.phase('detect');
   const t0 = performance.now();

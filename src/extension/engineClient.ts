@@ -161,8 +161,8 @@ export class EngineClient {
         this.log(`engine error: ${e.error.message}`);
         return;
       }
-      if (!kind) return; // a late event of a cancelled request
-      const p = pending.get(e.id as number)!;
+      const p = pending.get(e.id as number);
+      if (!kind || !p) return; // a late event of a cancelled request
       switch (e.kind) {
         case 'progress':
           p.opts.onProgress?.(e.done, e.total, e.message);

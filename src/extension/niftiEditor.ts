@@ -17,7 +17,7 @@ import { sameGrid } from '../engine/nifti';
 import { headerGridOf, type HeaderGrid } from '../engine/nifti/headerGrid';
 import type { NiftiHeader } from '../engine/nifti/types';
 import { findCaseOfFile, type Case, type SequenceRules } from '../engine/study';
-import { closedRegionVoxels, strokeCost, strokeVoxels } from './model/planes';
+import { closedRegionVoxels, strokeCost, strokeVoxels } from '../shared/planes';
 import { AnnotationDocument, defaultAnnotationPath, type EditKind, type LabelPatch } from './model/annotationDocument';
 import {
   parseWebviewMessage,
@@ -30,7 +30,7 @@ import {
   type InitMessage,
   type SequenceTab,
   type WebviewToHost,
-} from '../webview/protocol';
+} from '../shared/webviewProtocol';
 import { viewerHtml } from './webviewHtml';
 import { COLORMAPS, COMMANDS } from '../shared/vocabulary';
 

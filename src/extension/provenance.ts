@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelProvenanceJson } from '../shared/detectJson';
-import type { HeatmapModel } from '../webview/protocol';
+import type { HeatmapModel } from '../shared/webviewProtocol';
 
 /** Files that describe a bundle, best first: the shipped default's card, then a trained bundle's report. */
 export const MODEL_CARD_FILES = ['MODEL_CARD.md', 'report.md'] as const;

@@ -58,7 +58,7 @@ export async function installCudaCommand(extensionUri: vscode.Uri, log: vscode.O
           try {
             const e = JSON.parse(l) as { event: string; received?: number; total?: number; message?: string };
             if (e.event === 'progress' && e.total) {
-              const pct = Math.floor((100 * e.received!) / e.total);
+              const pct = Math.floor((100 * (e.received ?? 0)) / e.total);
               progress.report({ increment: pct - last, message: `${pct}% of ${(e.total / 2 ** 20).toFixed(0)} MB` });
               last = pct;
             } else if (e.event === 'info' && e.message) log.appendLine(e.message);

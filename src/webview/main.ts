@@ -7,8 +7,11 @@
  * Views: axial/coronal/sagittal, multiplanar, 3-D; radiological/neurological; distance
  * measurement; per-label statistics. Drawing (pen, filled outline, eraser, fill) happens in
  * NiiVue; each action is diffed against the last confirmed bitmap and sent to the host as one
- * edit, so VS Code owns undo/redo, dirty state, save and backups. State logic lives in
- * viewerState.ts (unit-tested); this file wires it to NiiVue and the controls.
+ * edit, so VS Code owns undo/redo, dirty state, save and backups. The decisions live in
+ * unit-tested modules without DOM or NiiVue — viewerState.ts (case tabs, notices, labels,
+ * statistics), layers.ts (layer stack, arriving files, case changes), imageMath.ts (windows,
+ * label images, drawing edits) and viewControls.ts (keys, slices, tools, strip, texts); this
+ * file reads the page and NiiVue, asks them, and applies the answers.
  */
 import { Niivue, NVImage, SLICE_TYPE, SHOW_RENDER, DRAG_MODE } from '@niivue/niivue';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
@@ -16,7 +19,7 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { closedRegionVoxels, type Plane } from '../extension/model/planes';
+import { closedRegionVoxels, type Plane } from '../shared/planes';
 import {
   DETECT_CHANNELS,
   LIMITS,
@@ -30,7 +33,7 @@ import {
   type InitMessage,
   type SequenceTab,
   type WebviewToHost,
-} from './protocol';
+} from '../shared/webviewProtocol';
 import {
   BRATS_LABELS,
   caseView,
@@ -42,7 +45,6 @@ import {
   labelStatistics,
   niivueLabelColormap,
   Notices,
-  subsetLabel,
   toggleModality,
   windowLevelText,
   type CaseInfo,
@@ -50,6 +52,52 @@ import {
   type StatsImage,
 } from './viewerState';
 import { VoxelMap } from './voxelMap';
+import {
+  caseChange,
+  fileDisposition,
+  fitsGrid,
+  layerStack,
+  refreshesLayers,
+  sameLayers,
+  seqName,
+  tabKey as tabKeyOf,
+  DEFAULT_HEATMAP_COLORMAP,
+  type SeqKey,
+} from './layers';
+import {
+  annotationHash,
+  autoWindow,
+  drawingEdit,
+  heatmapDisplayValues,
+  isLabelData,
+  labelMax as labelMaxOf,
+  niftiScaling,
+  sameBitmap,
+  windowRange,
+} from './imageMath';
+import {
+  PLANE_AXIS,
+  TOOLS,
+  centreVoxel,
+  chosenSlot,
+  cursorOnSlice,
+  fillSeed,
+  infoText,
+  keyAction,
+  modelWarning,
+  nearestVoxel,
+  penLabelValue,
+  readoutText,
+  scoreText,
+  sequenceChoices,
+  sliceControl,
+  statsColumns,
+  stripBars,
+  stripSliceAt,
+  toolSettings,
+  type Tool,
+  type View,
+} from './viewControls';
 
 /** Epoch ms of a step of opening, on <body data-t-…> for the viewer benchmark's breakdown. */
 const stamp = (name: string): void => {
@@ -62,16 +110,11 @@ const vscode = acquireVsCodeApi();
 const send = (m: WebviewToHost): void => vscode.postMessage(m);
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
-type SeqKey = SequenceTab | 'opened';
-type Tool = 'navigate' | 'brush' | 'eraser' | 'fill' | 'measure';
-type View = Plane | 'multiplanar' | 'render';
 /** vscode-elements' form controls: `checked` / `value` like native inputs. */
 type Checkable = HTMLElement & { checked: boolean; disabled: boolean };
 type Valued = HTMLElement & { value: string; disabled: boolean };
 
 const SLICE_OF: Record<Plane, number> = { axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, sagittal: SLICE_TYPE.SAGITTAL };
-/** Canonical axis a plane's slices step along. */
-const PLANE_AXIS: Record<Plane, 0 | 1 | 2> = { axial: 2, coronal: 1, sagittal: 0 };
 
 const canvas = $<HTMLCanvasElement>('viewer-canvas');
 // preserveDrawingBuffer: the image stays readable after it is shown (pixel read-back for the
@@ -188,11 +231,9 @@ async function decode(bytes: ArrayBuffer, name: string): Promise<NVImage> {
 function redraw(): void {
   if (nv.volumes.length) nv.drawScene();
 }
-/** Robust display window of an image: NiiVue's own robust range (2–98 %). */
-function autoWindow(img: NVImage): [number, number] {
-  const lo = img.robust_min ?? img.cal_min ?? 0;
-  const hi = img.robust_max ?? img.cal_max ?? 1;
-  return hi > lo ? [lo, hi] : [lo, lo + 1];
+/** An image's voxel values in storage order (NiiVue types them loosely). */
+function voxels(img: NVImage): ArrayLike<number> {
+  return img.img as ArrayLike<number>;
 }
 
 // ---------- layers -------------------------------------------------------------------------
@@ -204,31 +245,39 @@ function autoWindow(img: NVImage): [number, number] {
  * directly instead of through add/remove/setVolume, which refresh after each call.
  */
 function syncLayers(): void {
-  const bg = state.images.get(state.background);
-  if (!bg) return;
-  const blend = state.blend && state.blend !== state.background ? (state.images.get(state.blend) ?? null) : null;
-  const wanted = [bg, blend, state.mask, state.heatmap?.image ?? null, ...state.overlays.map((o) => o.image)].filter(
-    (v): v is NVImage => v !== null,
+  const stack = layerStack(
+    {
+      images: state.images,
+      background: state.background,
+      blend: state.blend,
+      mask: state.mask,
+      heatmap: state.heatmap?.image ?? null,
+      overlays: state.overlays,
+    },
+    {
+      blendOpacity: percent('blend-opacity'),
+      maskShown: checked('overlay-mask'),
+      maskOpacity: percent('opacity-mask'),
+      heatmapShown: checked('overlay-heatmap'),
+      heatmapOpacity: percent('opacity-heatmap'),
+      heatmapColormap: $<Valued>('colormap').value,
+      overlays: state.overlays.map((_, i) => ({
+        visible: (document.getElementById(`overlay-${i}-visible`) as Checkable | null)?.checked,
+        opacityPercent: (document.getElementById(`overlay-${i}-opacity`) as HTMLInputElement | null)?.value,
+        colormap: (document.getElementById(`overlay-${i}-colormap`) as Valued | null)?.value,
+      })),
+    },
   );
+  if (!stack) return;
+  const wanted = stack.map((l) => l.image);
   let changed = false;
-  if (wanted.length !== nv.volumes.length || wanted.some((v, i) => nv.volumes[i] !== v)) {
+  if (!sameLayers(nv.volumes, wanted)) {
     nv.volumes = wanted;
     nv.back = wanted[0];
     nv.overlays = wanted.slice(1);
     changed = true;
   }
-  changed = style(bg, 'gray', 1) || changed;
-  if (blend) changed = style(blend, 'gray', percent('blend-opacity')) || changed;
-  if (state.mask) changed = style(state.mask, null, checked('overlay-mask') ? percent('opacity-mask') : 0) || changed;
-  const heat = state.heatmap?.image;
-  if (heat)
-    changed = style(heat, $<Valued>('colormap').value || 'hot', checked('overlay-heatmap') ? percent('opacity-heatmap') : 0) || changed;
-  for (const [i, o] of state.overlays.entries()) {
-    const visible = (document.getElementById(`overlay-${i}-visible`) as Checkable | null)?.checked !== false;
-    const opacity = Number((document.getElementById(`overlay-${i}-opacity`) as HTMLInputElement | null)?.value ?? '60') / 100;
-    const cmap = o.label ? null : (document.getElementById(`overlay-${i}-colormap`) as Valued | null)?.value || 'warm';
-    changed = style(o.image, cmap, visible ? opacity : 0) || changed;
-  }
+  for (const l of stack) changed = style(l.image, l.colormap, l.opacity) || changed;
   if (changed) nv.updateGLVolume();
   const drawOpacity = checked('overlay-annotation') ? percent('opacity-annotation') : 0;
   if (nv.drawOpacity !== drawOpacity) nv.setDrawOpacity(drawOpacity);
@@ -294,7 +343,7 @@ function setSide(s: SeqKey | null): void {
 /** Shows state.side in the second NiiVue (a copy of the decoded image: each NiiVue owns its GL state). */
 async function syncSide(): Promise<void> {
   const key = state.side;
-  document.body.dataset.side = key === 'opened' ? (state.init?.opened ?? 'file') : (key ?? 'none');
+  document.body.dataset.side = key === null ? 'none' : nameOf(key);
   if (!key) {
     nv.broadcastTo([], { '2d': true, '3d': true });
     nv.resizeListener();
@@ -320,7 +369,7 @@ async function syncSide(): Promise<void> {
     side.key = key;
     side.nv.updateGLVolume();
   }
-  $('side-caption').textContent = (key === 'opened' ? (state.init?.opened ?? 'file') : key).toUpperCase();
+  $('side-caption').textContent = nameOf(key).toUpperCase();
   side.nv.setSliceType(viewSliceType(state.view));
   side.nv.setRadiologicalConvention(state.radiological);
   // Each follows the other: crosshair, slice, zoom and 3-D angles.
@@ -351,27 +400,37 @@ function requestSequence(key: SeqKey, shown = true): void {
 
 /** Which image a sequence tab shows: the opened file stands for its own sequence. */
 function tabKey(s: SeqKey): SeqKey {
-  return state.init && s === state.init.opened ? 'opened' : s;
+  return tabKeyOf(s, state.init?.opened);
+}
+/** The sequence name slot `key` is shown under. */
+function nameOf(key: SeqKey): string {
+  return seqName(key, state.init?.opened);
 }
 
 /** The drawing must survive NiiVue re-creating its bitmap (a background swap): put the mirror back. */
 function restoreDrawing(): void {
   if (!state.mirror) return;
   if (!nv.drawBitmap || nv.drawBitmap.length !== state.mirror.length) nv.createEmptyDrawing();
-  let same = true;
-  const bmp = nv.drawBitmap!;
-  for (let i = 0; i < bmp.length && same; i++) if (bmp[i] !== state.mirror[i]) same = false;
-  if (!same) {
+  const bmp = nv.drawBitmap;
+  if (bmp && !sameBitmap(bmp, state.mirror)) {
     bmp.set(state.mirror);
     nv.refreshDrawing(true);
   }
 }
 
+/** Largest label of a label image (its colour table stops there, at least at the table's own labels). */
+function labelMax(img: NVImage): number {
+  return labelMaxOf(
+    voxels(img),
+    state.labels.map((e) => e.value),
+  );
+}
+
 function applyLabelTable(): void {
   const cm = niivueLabelColormap(state.labels);
   nv.setDrawColormap(cm as never);
-  if (state.mask) state.mask.setColormapLabel(niivueLabelColormap(state.labels, labelMax(state.mask)) as never);
-  for (const o of state.overlays) if (o.label) o.image.setColormapLabel(niivueLabelColormap(state.labels, labelMax(o.image)) as never);
+  if (state.mask) state.mask.setColormapLabel(niivueLabelColormap(state.labels, labelMax(state.mask)));
+  for (const o of state.overlays) if (o.label) o.image.setColormapLabel(niivueLabelColormap(state.labels, labelMax(o.image)));
   vscode.setState({ labels: state.labels });
   if (nv.volumes.length) nv.updateGLVolume();
   renderLabelTable();
@@ -410,8 +469,7 @@ function takeWaiting(layer: FileLayer): Promise<void> | false {
 
 async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted = false): Promise<void> {
   if (!(await attached)) return;
-  const shown = layer === state.background || layer === state.blend || layer === state.side;
-  if (!wanted && !shown && layer !== 'opened' && layer !== 'mask' && layer !== 'overlay') {
+  if (fileDisposition(layer, state, wanted) === 'wait') {
     waiting.set(layer, { name, bytes });
     decodeWhenIdle();
     return;
@@ -433,17 +491,18 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted
     return;
   }
   if (layer === 'opened') return onOpened(name, img);
-  if (!state.map || (img.hdr!.dims[1] * img.hdr!.dims[2] * img.hdr!.dims[3] !== state.map.count && layer !== 'overlay')) {
+  const d = img.hdr?.dims ?? [0, 0, 0, 0];
+  if (!fitsGrid(layer, d[1] * d[2] * d[3], state.map?.count ?? null)) {
     notices.set(`file:${layer}`, `${name} is not on the opened volume's grid: not shown`, 'error');
     showNotices();
     return;
   }
   if (layer === 'mask') {
-    img.setColormapLabel(niivueLabelColormap(state.labels, labelMax(img)) as never);
+    img.setColormapLabel(niivueLabelColormap(state.labels, labelMax(img)));
     state.mask = img;
   } else if (layer === 'overlay') {
     const label = isLabelImage(img);
-    if (label) img.setColormapLabel(niivueLabelColormap(state.labels, labelMax(img)) as never);
+    if (label) img.setColormapLabel(niivueLabelColormap(state.labels, labelMax(img)));
     else img.colormap = 'warm';
     img.opacity = 0.6;
     state.overlays.push({ name, image: img, label });
@@ -458,48 +517,23 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted
     showNotices();
     if (layer === state.side) void syncSide();
     // A prefetched sequence nobody shows yet costs no GL refresh.
-    if (layer !== state.background && layer !== state.blend) return;
+    if (!refreshesLayers(layer, state)) return;
   }
   syncLayers();
   markPainted(layer === 'mask' || layer === 'overlay' ? null : layer);
 }
 
-/** Largest label of a label image (its colour table stops there, at least at the table's own labels). */
-function labelMax(img: NVImage): number {
-  const data = img.img as ArrayLike<number>;
-  let max = Math.max(...state.labels.map((e) => e.value), 1);
-  for (let i = 0; i < data.length; i++) if (data[i] > max) max = data[i];
-  return Math.min(255, max);
-}
-
 /** An overlay of small non-negative integers is shown with the label colour table. */
 function isLabelImage(img: NVImage): boolean {
-  const data = img.img as ArrayLike<number> | null;
-  if (!data || !/^(uint8|int8|uint16|int16|int32|uint32)$/.test(datatypeName(img))) return false;
-  const seen = new Set<number>();
-  for (let i = 0; i < data.length; i += 7) {
-    const v = data[i];
-    if (v < 0 || v > 255) return false;
-    seen.add(v);
-    if (seen.size > 64) return false;
-  }
-  return true;
-}
-function datatypeName(img: NVImage): string {
-  return (
-    (
-      { 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32' } as Record<
-        number,
-        string
-      >
-    )[img.hdr!.datatypeCode] ?? 'other'
-  );
+  return img.hdr !== null && isLabelData(img.img as ArrayLike<number> | null, img.hdr.datatypeCode);
 }
 
 function onOpened(name: string, img: NVImage): void {
-  const init = state.init!;
+  const init = state.init;
+  if (!init) return; // the host sends 'init' before any file
   try {
-    state.map = new VoxelMap(init.sourceDims, init.axes, { dimsRAS: img.dimsRAS!, permRAS: img.permRAS! });
+    if (!img.dimsRAS || !img.permRAS) throw new Error('NiiVue gave no RAS orientation for it');
+    state.map = new VoxelMap(init.sourceDims, init.axes, { dimsRAS: img.dimsRAS, permRAS: img.permRAS });
   } catch (e) {
     fatal(`Cannot show ${name}`, String((e as Error).message));
     return;
@@ -518,7 +552,7 @@ function onOpened(name: string, img: NVImage): void {
   markPainted('opened');
   setTimeout(() => {
     nv.createEmptyDrawing();
-    state.mirror = new Uint8Array(nv.drawBitmap!.length);
+    if (nv.drawBitmap) state.mirror = new Uint8Array(nv.drawBitmap.length);
     if (state.pendingLabels) setAnnotation(state.pendingLabels);
     state.pendingLabels = null;
     if (state.heatmap && !state.heatmap.image) buildHeatmapImage();
@@ -564,36 +598,23 @@ function applyPatch(indices: Uint32Array, values: Uint8Array): void {
 function sendDrawing(kind: 'brush' | 'eraser' | 'fill'): void {
   const bmp = nv.drawBitmap;
   const map = state.map;
-  if (!bmp || !map || !state.mirror || bmp.length !== state.mirror.length) return;
-  const changed: [number, number][] = [];
-  for (let j = 0; j < bmp.length; j++) {
-    if (bmp[j] !== state.mirror[j]) {
-      changed.push([map.drawToCanonicalIndex(j), bmp[j]]);
-      state.mirror[j] = bmp[j];
-    }
-  }
-  if (changed.length === 0) return;
-  changed.sort((a, b) => a[0] - b[0]);
-  const indices = new Uint32Array(changed.map((c) => c[0]));
-  const values = new Uint8Array(changed.map((c) => c[1]));
-  send({ type: 'drawEdit', kind, indices: indices.buffer, values: values.buffer });
+  if (!bmp || !map || !state.mirror) return;
+  const edit = drawingEdit(bmp, state.mirror, (j) => map.drawToCanonicalIndex(j));
+  if (edit) send({ type: 'drawEdit', kind, indices: edit.indices.buffer, values: edit.values.buffer });
 }
 
 nv.onDrawingChanged = (action: string) => {
   // Only user drawing: 'undo' (NiiVue's own history, unused) and 'load' come from us.
-  if (action === 'draw') sendDrawing(state.tool === 'eraser' ? 'eraser' : 'brush');
+  if (action === 'draw') sendDrawing(toolSettings(state.tool, labelValue()).strokeKind);
 };
 
 /** Fill: the closed region around the clicked voxel on the current plane (as drawn on screen). */
 function fillAt(): void {
   const map = state.map;
-  if (!map || !state.mirror) return;
-  const r = currentDrawVoxel();
-  const plane = state.view === 'coronal' || state.view === 'sagittal' ? state.view : 'axial';
-  // In draw order, NiiVue's planes are (x, y | z), (x, z | y), (y, z | x): planes.ts's convention.
-  const s = plane === 'axial' ? r[2] : plane === 'coronal' ? r[1] : r[0];
-  const [a, b] = plane === 'axial' ? [r[0], r[1]] : plane === 'coronal' ? [r[0], r[2]] : [r[1], r[2]];
-  const region = closedRegionVoxels(state.mirror, map.drawDims, plane, s, a, b);
+  const bmp = nv.drawBitmap;
+  if (!map || !state.mirror || !bmp) return;
+  const seed = fillSeed(state.view, currentDrawVoxel(map));
+  const region = closedRegionVoxels(state.mirror, map.drawDims, seed.plane, seed.slice, seed.a, seed.b);
   if (!region) {
     notices.set('fill', 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.');
     showNotices();
@@ -601,7 +622,6 @@ function fillAt(): void {
   }
   notices.clear('fill');
   showNotices();
-  const bmp = nv.drawBitmap!;
   const value = labelValue();
   for (const j of region) bmp[j] = value;
   nv.refreshDrawing(true);
@@ -610,24 +630,23 @@ function fillAt(): void {
 
 // ---------- cursor, views ------------------------------------------------------------------
 
-function currentDrawVoxel(): Dims3 {
-  const v = nv.frac2vox(nv.scene.crosshairPos as unknown as number[]);
-  const d = state.map!.drawDims;
-  return [0, 1, 2].map((k) => Math.max(0, Math.min(d[k] - 1, Math.round(v[k])))) as Dims3;
+/** The crosshair's voxel in NiiVue's draw order. */
+function currentDrawVoxel(map: VoxelMap): Dims3 {
+  return nearestVoxel(nv.frac2vox(nv.scene.crosshairPos), map.drawDims);
 }
 
 /** Moves NiiVue's crosshair to canonical voxel `c`. */
 function moveCursor(c: Dims3): void {
   state.cursor = [...c] as Dims3;
   if (!state.map || !nv.volumes.length) return;
-  nv.scene.crosshairPos = nv.vox2frac(state.map.canonicalToDrawVoxel(c)) as never;
+  nv.scene.crosshairPos = nv.vox2frac(state.map.canonicalToDrawVoxel(c));
   nv.drawScene();
   nv.createOnLocationChange();
 }
 
 nv.onLocationChange = () => {
   if (!state.map) return;
-  state.cursor = state.map.drawToCanonicalVoxel(currentDrawVoxel());
+  state.cursor = state.map.drawToCanonicalVoxel(currentDrawVoxel(state.map));
   reportViewState();
   updateReadout();
   updateSliceControls();
@@ -653,27 +672,23 @@ function viewSliceType(v: View): number {
 function setSlice(plane: Plane, value: number): void {
   const d = dims();
   if (!d) return;
-  const axis = PLANE_AXIS[plane];
-  const c = [...state.cursor] as Dims3;
-  c[axis] = Math.max(0, Math.min(d[axis] - 1, Math.round(value)));
-  moveCursor(c);
+  moveCursor(cursorOnSlice(state.cursor, d, plane, value));
   reportViewState();
   updateSliceControls();
 }
 
 function setTool(tool: Tool): void {
   state.tool = tool;
-  const drawing = tool === 'brush' || tool === 'eraser';
-  nv.setDrawingEnabled(drawing);
-  if (drawing) nv.setPenValue(tool === 'eraser' ? 0 : labelValue(), checked('pen-filled'));
+  const t = toolSettings(tool, labelValue());
+  nv.setDrawingEnabled(t.drawing);
+  if (t.drawing) nv.setPenValue(t.penValue, checked('pen-filled'));
   nv.opts.penSize = Number($<HTMLInputElement>('brush-size').value);
-  nv.opts.dragModePrimary = tool === 'measure' ? DRAG_MODE.measurement : DRAG_MODE.crosshair;
+  nv.opts.dragModePrimary = t.measure ? DRAG_MODE.measurement : DRAG_MODE.crosshair;
   updateControls();
 }
 
 function labelValue(): number {
-  const v = Math.round(Number($<Valued>('label-value').value));
-  return Number.isFinite(v) ? Math.max(1, Math.min(255, v)) : 1;
+  return penLabelValue($<Valued>('label-value').value);
 }
 
 // ---------- controls -----------------------------------------------------------------------
@@ -688,12 +703,11 @@ function updateControls(): void {
   const orient = $('orient-toggle');
   orient.textContent = state.radiological ? 'Radiological' : 'Neurological';
   orient.setAttribute('aria-pressed', String(!state.radiological));
-  for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[])
-    $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
+  for (const t of TOOLS) $(`tool-${t}`).setAttribute('aria-pressed', String(state.tool === t));
   $('brush-size-label').textContent = $<HTMLInputElement>('brush-size').value;
   $('colorbar-section').hidden = !state.heatmap;
   // Named by sequence (the opened file stands for its own), for tests and screenshots.
-  document.body.dataset.blend = state.blend === 'opened' ? (state.init?.opened ?? 'file') : (state.blend ?? 'none');
+  document.body.dataset.blend = state.blend === null ? 'none' : nameOf(state.blend);
   updateWindowControls();
   updateSliceControls();
   updateReadout();
@@ -704,11 +718,11 @@ function updateControls(): void {
 function updateSliceControls(): void {
   const d = dims();
   if (!d) return;
-  const axis = PLANE_AXIS[state.plane];
+  const control = sliceControl(state.cursor, d, state.plane);
   const slider = $<HTMLInputElement>('slice');
-  slider.max = String(d[axis] - 1);
-  slider.value = String(state.cursor[axis]);
-  $('slice-label').textContent = `${state.plane} ${state.cursor[axis]} / ${d[axis] - 1}`;
+  slider.max = String(control.max);
+  slider.value = String(control.value);
+  $('slice-label').textContent = control.label;
   drawStrip();
 }
 
@@ -719,40 +733,31 @@ function updateWindowControls(): void {
     $('wl-readout').textContent = '';
     return;
   }
-  $('wl-readout').textContent = windowLevelText(img.cal_min!, img.cal_max!);
+  // Set on every image when it is decoded (NiiVue's type leaves them optional).
+  const [min, max] = [img.cal_min ?? NaN, img.cal_max ?? NaN];
+  $('wl-readout').textContent = windowLevelText(min, max);
   const lo = $<Valued>('wl-min');
   const hi = $<Valued>('wl-max');
-  if (document.activeElement !== lo) lo.value = formatNumber(img.cal_min!);
-  if (document.activeElement !== hi) hi.value = formatNumber(img.cal_max!);
+  if (document.activeElement !== lo) lo.value = formatNumber(min);
+  if (document.activeElement !== hi) hi.value = formatNumber(max);
 }
 
 function applyWindowPreset(): void {
   const img = state.images.get(state.background);
   if (!img) return;
-  const preset = $<Valued>('wl-preset').value;
-  let lo: number;
-  let hi: number;
-  if (preset === 'full') [lo, hi] = [img.global_min ?? img.cal_min!, img.global_max ?? img.cal_max!];
-  else if (preset === 'narrow') [lo, hi] = percentiles(img, 0.05, 0.95);
-  else if (preset === 'custom') [lo, hi] = [Number($<Valued>('wl-min').value), Number($<Valued>('wl-max').value)];
-  else [lo, hi] = autoWindow(img);
-  if (!(hi > lo)) return;
-  img.cal_min = lo;
-  img.cal_max = hi;
+  const range = windowRange($<Valued>('wl-preset').value, img, voxels(img), scalingOf(img), {
+    min: $<Valued>('wl-min').value,
+    max: $<Valued>('wl-max').value,
+  });
+  if (!range) return;
+  [img.cal_min, img.cal_max] = range;
   nv.updateGLVolume();
   updateWindowControls();
 }
 
-function percentiles(img: NVImage, pLo: number, pHi: number): [number, number] {
-  const data = img.img as ArrayLike<number>;
-  const slope = img.hdr!.scl_slope || 1;
-  const inter = img.hdr!.scl_slope ? img.hdr!.scl_inter || 0 : 0;
-  const step = Math.max(1, Math.floor(data.length / 200000));
-  const sample: number[] = [];
-  for (let i = 0; i < data.length; i += step) if (data[i] !== 0) sample.push(data[i] * slope + inter);
-  if (!sample.length) return [0, 1];
-  sample.sort((a, b) => a - b);
-  return [sample[Math.floor(pLo * (sample.length - 1))], sample[Math.floor(pHi * (sample.length - 1))]];
+/** An image's NIfTI intensity scaling. */
+function scalingOf(img: NVImage): { slope: number; inter: number } {
+  return niftiScaling(img.hdr?.scl_slope, img.hdr?.scl_inter);
 }
 
 function updateReadout(): void {
@@ -763,20 +768,16 @@ function updateReadout(): void {
   const d = map.canonicalDims;
   const i = x + d[0] * (y + d[1] * z);
   const s = map.canonicalToStorageIndex(i);
-  const raw = (img.img as ArrayLike<number>)[s];
-  const slope = img.hdr!.scl_slope || 1;
-  const value = raw * slope + (img.hdr!.scl_slope ? img.hdr!.scl_inter || 0 : 0);
-  const parts = [
-    `voxel (${x}, ${y}, ${z})`,
-    `${(state.background === 'opened' ? (state.init?.opened ?? 'file') : state.background).toUpperCase()} ${formatNumber(value)}`,
-  ];
-  if (state.mask) parts.push(`label ${(state.mask.img as ArrayLike<number>)[s]}`);
-  if (state.mirror) {
-    const a = state.mirror[map.canonicalToDrawIndex(i)];
-    parts.push(`annotation ${a}${a ? ` (${labelEntry(state.labels, a).name})` : ''}`);
-  }
-  if (state.heatmap && state.heatmap.values[i] === state.heatmap.values[i]) parts.push(`anomaly ${formatNumber(state.heatmap.values[i])}`);
-  $('readout').textContent = parts.join(' · ');
+  const { slope, inter } = scalingOf(img);
+  $('readout').textContent = readoutText({
+    cursor: state.cursor,
+    sequence: nameOf(state.background),
+    value: voxels(img)[s] * slope + inter,
+    maskLabel: state.mask ? voxels(state.mask)[s] : null,
+    annotation: state.mirror ? state.mirror[map.canonicalToDrawIndex(i)] : null,
+    labels: state.labels,
+    anomaly: state.heatmap ? state.heatmap.values[i] : null,
+  });
 }
 
 function applyCase(c: CaseInfo): void {
@@ -802,12 +803,9 @@ function applyCase(c: CaseInfo): void {
   notices.set('detect', view.detectNotice ?? '');
   // Blend choices: the case's other sequences.
   const blend = $<Valued>('blend-select');
-  const options: [string, string][] = [
-    ['none', 'none'],
-    ...(view.fileTab ? [['opened', 'File'] as [string, string]] : []),
-    ...view.tabs.map((t) => [t, t.toUpperCase()] as [string, string]),
-  ];
-  blend.innerHTML = options.map(([v, t]) => `<vscode-option value="${v}">${t}</vscode-option>`).join('');
+  blend.innerHTML = sequenceChoices(view)
+    .map(([v, t]) => `<vscode-option value="${v}">${t}</vscode-option>`)
+    .join('');
   blend.value = state.blend ?? 'none';
   const sideSelect = $<Valued>('side-select');
   sideSelect.innerHTML = blend.innerHTML;
@@ -821,8 +819,9 @@ function drawColourBar(): void {
   const h = state.heatmap;
   if (!h) return;
   const cb = $<HTMLCanvasElement>('colorbar');
-  const ctx = cb.getContext('2d')!;
-  const lut = nv.colormap($<Valued>('colormap').value || 'hot') as Uint8ClampedArray;
+  const ctx = cb.getContext('2d');
+  if (!ctx) return;
+  const lut = nv.colormap($<Valued>('colormap').value || DEFAULT_HEATMAP_COLORMAP);
   const img = ctx.createImageData(256, 1);
   for (let i = 0; i < 256; i++) {
     img.data.set([lut[4 * i], lut[4 * i + 1], lut[4 * i + 2], 255], 4 * i);
@@ -846,23 +845,13 @@ function drawStrip(): void {
   const strip = $<HTMLCanvasElement>('slice-strip');
   const w = Math.max(1, Math.round(strip.clientWidth * devicePixelRatio));
   if (strip.width !== w) strip.width = w;
-  const ctx = strip.getContext('2d')!;
+  const ctx = strip.getContext('2d');
+  if (!ctx) return;
   ctx.clearRect(0, 0, strip.width, strip.height);
-  const nz = d[2];
-  const bar = strip.width / nz;
-  if (state.sliceScores) {
-    const { scores, threshold } = state.sliceScores;
-    const [lo, hi] = finiteRange(scores);
-    for (let z = 0; z < nz; z++) {
-      const s = scores[z];
-      if (s !== s) continue;
-      const hgt = Math.max(2, ((s - lo) / (hi - lo)) * strip.height);
-      ctx.fillStyle = s >= threshold ? '#e04040' : '#4080e0';
-      ctx.fillRect(z * bar, strip.height - hgt, Math.max(1, bar - 0.5), hgt);
-    }
+  for (const b of stripBars(state.sliceScores, d[2], state.cursor[2], strip.width, strip.height)) {
+    ctx.fillStyle = b.colour;
+    ctx.fillRect(b.x, b.y, b.width, b.height);
   }
-  ctx.fillStyle = '#0f0';
-  ctx.fillRect(state.cursor[2] * bar, 0, Math.max(1, bar), strip.height);
 }
 
 function renderLabelTable(): void {
@@ -910,24 +899,15 @@ function computeStats(): void {
   if (!map || !state.mirror || !state.init) return;
   const [sx, sy, sz] = state.init.spacing;
   const images: StatsImage[] = [];
-  for (const [key, img] of state.images) {
-    if (key === 'opened' && state.init.opened && state.images.has(state.init.opened)) continue;
-    images.push({
-      name: (key === 'opened' ? (state.init.opened ?? 'file') : key).toUpperCase(),
-      data: img.img as ArrayLike<number>,
-      slope: img.hdr!.scl_slope,
-      inter: img.hdr!.scl_inter,
-    });
+  for (const { key, name } of statsColumns([...state.images.keys()], state.init.opened)) {
+    const img = state.images.get(key);
+    if (img) images.push({ name, data: voxels(img), slope: img.hdr?.scl_slope, inter: img.hdr?.scl_inter });
   }
-  images.sort((a, b) => ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(a.name) - ['FLAIR', 'T1', 'T2', 'T1CE', 'FILE'].indexOf(b.name));
   const annotation = map.canonicalToStorage(map.drawToCanonical(state.mirror));
   const sources: [string, ArrayLike<number>][] = [['Annotation', annotation]];
-  if (state.mask) sources.push(['Mask', state.mask.img as ArrayLike<number>]);
+  if (state.mask) sources.push(['Mask', voxels(state.mask)]);
   const table = $('stats');
-  // FNV-1a of the annotation in the file's voxel order: tests compare it with the saved file.
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < annotation.length; i++) hash = Math.imul(hash ^ annotation[i], 0x01000193);
-  table.dataset.annotationHash = String(hash >>> 0);
+  table.dataset.annotationHash = String(annotationHash(annotation));
   table.innerHTML = `<tr><th>Layer</th><th>Label</th><th class="num">Voxels</th><th class="num">ml</th>${images.map((i) => `<th class="num">Mean ${i.name}</th>`).join('')}</tr>`;
   for (const [src, labels] of sources) {
     const rows = labelStatistics(labels, images, sx * sy * sz);
@@ -1000,15 +980,16 @@ function buildHeatmapImage(): void {
   const back = state.images.get('opened');
   if (!h || !back || !state.map) return;
   const [lo, hi] = h.range;
-  const values = h.values.map((v) => (v === v ? v : lo - (hi - lo)));
   const img = NVImage.zerosLike(back, 'float32');
-  img.img = state.map.canonicalToStorage(values);
-  img.hdr!.scl_slope = 1;
-  img.hdr!.scl_inter = 0;
+  img.img = state.map.canonicalToStorage(heatmapDisplayValues(h.values, h.range));
+  if (img.hdr) {
+    img.hdr.scl_slope = 1;
+    img.hdr.scl_inter = 0;
+  }
   img.name = 'anomaly heatmap';
   img.cal_min = lo;
   img.cal_max = hi;
-  img.colormap = $<Valued>('colormap').value || 'hot';
+  img.colormap = $<Valued>('colormap').value || DEFAULT_HEATMAP_COLORMAP;
   h.image = img;
 }
 
@@ -1033,10 +1014,8 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       // Sent once per page; a repeat (the host answering a second 'ready') changes nothing.
       if (state.init) return;
       state.init = msg;
-      const [nx, ny, nz] = msg.dims;
-      state.cursor = [Math.floor(nx / 2), Math.floor(ny / 2), Math.floor(nz / 2)];
-      $('info').textContent =
-        `${msg.name} — ${nx}×${ny}×${nz}, ${msg.spacing.map((s) => s.toFixed(2)).join('×')} mm, stored ${msg.orientation}, ${msg.datatype}; annotation: ${msg.annotationFile}`;
+      state.cursor = centreVoxel(msg.dims);
+      $('info').textContent = infoText(msg);
       applyCase(msg);
       $<HTMLInputElement>('opacity-heatmap').value = String(Math.round(msg.overlay.opacity * 100));
       $<Valued>('colormap').value = msg.overlay.colormap;
@@ -1054,13 +1033,12 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       notices.clearPrefix('sequence:');
       if (!msg.hasLabel) state.mask = null;
       applyCase(msg);
-      if (state.background !== 'opened' && !msg.sequences.includes(state.background)) state.background = 'opened';
-      if (state.blend && state.blend !== 'opened' && !msg.sequences.includes(state.blend)) state.blend = null;
+      const change = caseChange(state, msg.sequences);
+      state.background = change.background;
+      state.blend = change.blend;
       if (side) side.key = null; // the file behind a sequence may have changed: copy it again
-      if (state.side && state.side !== 'opened' && !msg.sequences.includes(state.side)) setSide(null);
-      else if (state.side && state.side !== 'opened') requestSequence(state.side);
-      if (state.blend && state.blend !== 'opened') requestSequence(state.blend);
-      if (state.background !== 'opened') requestSequence(state.background);
+      if (change.closeSide) setSide(null);
+      for (const key of change.request) requestSequence(key);
       reportViewState();
       syncLayers();
       return;
@@ -1082,10 +1060,8 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
       const values = new Float32Array(msg.data);
       state.heatmap = { ...msg, values, range: finiteRange(values), image: null };
       buildHeatmapImage();
-      const where = msg.slice === null ? 'volume' : `axial slice ${msg.slice}`;
       showModelWarning(msg.model);
-      $('score').textContent =
-        `Anomaly score ${formatNumber(msg.score)} (threshold ${formatNumber(msg.threshold)}): ${msg.decision ? 'ANOMALOUS' : 'normal'} — ${where}, ${subsetLabel(msg.modalities)}`;
+      $('score').textContent = scoreText(msg);
       $<Checkable>('overlay-heatmap').checked = true;
       syncLayers();
       if (msg.slice !== null) setSlice('axial', msg.slice);
@@ -1115,13 +1091,11 @@ async function onHostMessage(msg: HostToWebview): Promise<void> {
 /** The banner beside a result whose model carries a warning (random-init encoder); hidden otherwise. */
 function showModelWarning(model: HeatmapModel | null): void {
   const banner = $('model-warning');
-  banner.hidden = !model?.warning;
-  if (!model?.warning) return;
-  $('model-warning-text').textContent =
-    model.kind === 'random-init'
-      ? 'Random-init encoder: these detections are not meaningful for real data'
-      : `Model warning: ${model.warning}`;
-  banner.title = `${model.description}\n${model.warning}`;
+  const warning = modelWarning(model);
+  banner.hidden = warning === null;
+  if (!warning) return;
+  $('model-warning-text').textContent = warning.text;
+  banner.title = warning.title;
 }
 
 // ---------- view state for Detect ------------------------------------------------------------
@@ -1145,22 +1119,20 @@ function reportViewStateNow(): void {
 document.addEventListener(
   'keydown',
   (e) => {
-    const target = e.target as HTMLElement | null;
-    const typing =
-      target && (target.tagName === 'INPUT' || target.tagName === 'VSCODE-TEXTFIELD' || target.tagName === 'VSCODE-SINGLE-SELECT');
-    if (typing || e.ctrlKey || e.metaKey || e.altKey) return; // undo/redo/save keys belong to VS Code
-    const step = ({ ArrowUp: 1, ArrowDown: -1, PageUp: 10, PageDown: -10 } as Record<string, number>)[e.key];
-    if (step !== undefined && state.init) {
-      setSlice(state.plane, state.cursor[PLANE_AXIS[state.plane]] + step);
-      e.preventDefault();
-      e.stopPropagation();
-      return;
-    }
-    const tool = ({ n: 'navigate', b: 'brush', e: 'eraser', f: 'fill', m: 'measure' } as Record<string, Tool>)[e.key.toLowerCase()];
-    const view = ({ 1: 'axial', 2: 'coronal', 3: 'sagittal', 4: 'multiplanar', 5: 'render' } as Record<string, View>)[e.key];
-    if (tool) setTool(tool);
-    else if (view) setView(view);
-    else return;
+    const action = keyAction(
+      {
+        key: e.key,
+        ctrlKey: e.ctrlKey,
+        metaKey: e.metaKey,
+        altKey: e.altKey,
+        targetTag: (e.target as HTMLElement | null)?.tagName ?? null,
+      },
+      state.init !== null,
+    );
+    if (!action) return;
+    if (action.kind === 'step') setSlice(state.plane, state.cursor[PLANE_AXIS[state.plane]] + action.step);
+    else if (action.kind === 'tool') setTool(action.tool);
+    else setView(action.view);
     e.preventDefault();
     e.stopPropagation();
   },
@@ -1177,13 +1149,11 @@ canvas.addEventListener('contextmenu', (e) => e.preventDefault());
 
 for (const s of ['opened', 'flair', 't1', 't2', 't1ce'] as SeqKey[]) $(`seq-${s}`).addEventListener('click', () => showBackground(s));
 $('blend-select').addEventListener('change', () => {
-  const v = $<Valued>('blend-select').value;
-  setBlend(v === 'none' || !v ? null : (v as SeqKey));
+  setBlend(chosenSlot<SeqKey>($<Valued>('blend-select').value));
 });
 $('blend-opacity').addEventListener('input', syncLayers);
 $('side-select').addEventListener('change', () => {
-  const v = $<Valued>('side-select').value;
-  setSide(v === 'none' || !v ? null : (v as SeqKey));
+  setSide(chosenSlot<SeqKey>($<Valued>('side-select').value));
 });
 for (const p of ['axial', 'coronal', 'sagittal'] as Plane[]) $(`plane-${p}`).addEventListener('click', () => setView(p));
 $('view-multiplanar').addEventListener('click', () => setView('multiplanar'));
@@ -1201,7 +1171,7 @@ for (const id of ['wl-min', 'wl-max'])
     $<Valued>('wl-preset').value = 'custom';
     applyWindowPreset();
   });
-for (const t of ['navigate', 'brush', 'eraser', 'fill', 'measure'] as Tool[]) $(`tool-${t}`).addEventListener('click', () => setTool(t));
+for (const t of TOOLS) $(`tool-${t}`).addEventListener('click', () => setTool(t));
 $('pen-filled').addEventListener('change', () => setTool(state.tool));
 $('brush-size').addEventListener('input', () => setTool(state.tool));
 $('label-value').addEventListener('change', () => {
@@ -1249,7 +1219,7 @@ $('slice-strip').addEventListener('click', (e) => {
   const d = dims();
   if (!d) return;
   const rect = $('slice-strip').getBoundingClientRect();
-  setSlice('axial', Math.floor(((e.clientX - rect.left) / rect.width) * d[2]));
+  setSlice('axial', stripSliceAt((e.clientX - rect.left) / rect.width, d[2]));
 });
 
 new ResizeObserver(() => {

@@ -5,7 +5,7 @@
  * label colour table (BraTS by default, editable, per-label visibility) as NiiVue wants it,
  * and per-label statistics. main.ts only wires these to NiiVue and the controls.
  */
-import { DETECT_CHANNELS, type DetectChannel, type SequenceTab } from './protocol';
+import { DETECT_CHANNELS, type DetectChannel, type SequenceTab } from '../shared/webviewProtocol';
 import { SEQUENCE_DISPLAY_ORDER, subsetDisplayName } from '../shared/vocabulary';
 
 // ---- case: tabs and Detect choices -------------------------------------------------------
@@ -223,15 +223,14 @@ export function labelStatistics(labels: ArrayLike<number>, images: readonly Stat
     counts.set(v, (counts.get(v) ?? 0) + 1);
     for (let k = 0; k < images.length; k++) sums[k].set(v, (sums[k].get(v) ?? 0) + images[k].data[i]);
   }
-  return [...counts.keys()]
-    .sort((a, b) => a - b)
-    .map((value) => {
-      const voxels = counts.get(value)!;
+  return [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([value, voxels]) => {
       const means: Record<string, number> = {};
       images.forEach((img, k) => {
         const slope = img.slope && Number.isFinite(img.slope) ? img.slope : 1;
         const inter = img.slope && Number.isFinite(img.inter ?? 0) ? (img.inter ?? 0) : 0;
-        means[img.name] = (sums[k].get(value)! / voxels) * slope + inter;
+        means[img.name] = ((sums[k].get(value) ?? 0) / voxels) * slope + inter;
       });
       return { value, voxels, ml: (voxels * voxelMm3) / 1000, means };
     });

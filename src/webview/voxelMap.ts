@@ -9,7 +9,7 @@
  *   the voxel coordinates of its crosshair. NiiVue picks its permutation on its own, so it is
  *   read from the decoded image, never assumed equal to ours (they differ for oblique data).
  */
-import type { Dims3, GridAxis } from './protocol';
+import type { Dims3, GridAxis } from '../shared/webviewProtocol';
 
 /** What the map needs from a decoded NVImage. */
 export interface NiivueGrid {

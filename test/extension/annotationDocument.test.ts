@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadVolumeWithSource, readNifti, sameGrid, toCanonical, writeNifti } from '../../src/engine/nifti';
 import { NiftiError } from '../../src/engine/errors';
 import { AnnotationDocument, defaultAnnotationPath } from '../../src/extension/model/annotationDocument';
-import { planeVoxelIndex, strokeVoxels } from '../../src/extension/model/planes';
+import { planeVoxelIndex, strokeVoxels } from '../../src/shared/planes';
 
 /** Temp folders of this file, removed when its tests end. */
 const tempDirs: string[] = [];

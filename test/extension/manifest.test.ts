@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
-import Module from 'node:module';
 import { join } from 'node:path';
+import { requireWithVscode } from '../helpers/fakeVscode';
 
 const root = join(__dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -89,21 +89,14 @@ test('bundled extension activates and registers every contributed command and th
       dispose() {}
     },
   };
-  const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
-  const load = M._load;
-  M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : load(req, parent, isMain));
-  try {
-    const ext = require(join(root, 'dist', 'extension.js'));
-    const subscriptions: unknown[] = [];
-    ext.activate({ subscriptions, extensionUri: {} });
-    // Plus one hidden command (no palette entry): the host-block probe tests and benchmarks read.
-    assert.deepEqual(
-      registered.commands.sort(),
-      [...pkg.contributes.commands.map((c: { command: string }) => c.command), 'anyad.hostBlock'].sort(),
-    );
-    assert.deepEqual(registered.editors, [pkg.contributes.customEditors[0].viewType]);
-    assert.ok(subscriptions.length >= 3, 'registrations are disposed with the extension');
-  } finally {
-    M._load = load;
-  }
+  const ext = requireWithVscode<{ activate(context: unknown): void }>(join(root, 'dist', 'extension.js'), vscodeStandIn);
+  const subscriptions: unknown[] = [];
+  ext.activate({ subscriptions, extensionUri: {} });
+  // Plus one hidden command (no palette entry): the host-block probe tests and benchmarks read.
+  assert.deepEqual(
+    registered.commands.sort(),
+    [...pkg.contributes.commands.map((c: { command: string }) => c.command), 'anyad.hostBlock'].sort(),
+  );
+  assert.deepEqual(registered.editors, [pkg.contributes.customEditors[0].viewType]);
+  assert.ok(subscriptions.length >= 3, 'registrations are disposed with the extension');
 });

@@ -7,12 +7,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, toCanonical, writeNifti } from '../../src/engine/nifti';
-import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/shared/webviewProtocol';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
+import { FakeEventEmitter, FakeUri, fakeFileUri, requireWithVscode } from '../helpers/fakeVscode';
 
 /** Temp folders of this file, removed when its tests end. */
 const tempDirs: string[] = [];
@@ -25,34 +25,12 @@ after(() => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface FakeUri {
-  scheme: string;
-  fsPath: string;
-  path: string;
-  toString(): string;
-}
-const fileUri = (p: string): FakeUri => ({ scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
-
 const executed: unknown[][] = [];
 const settings: Record<string, unknown> = {};
 const logLines: string[] = [];
-class EventEmitter<T> {
-  private listeners: ((e: T) => void)[] = [];
-  event = (l: (e: T) => void) => {
-    this.listeners.push(l);
-    return { dispose() {} };
-  };
-  fire(e: T) {
-    for (const l of this.listeners) l(e);
-  }
-  dispose() {}
-}
 const vscodeStandIn = {
-  EventEmitter,
-  Uri: {
-    joinPath: (base: FakeUri, ...parts: string[]) => fileUri(join(base.fsPath, ...parts)),
-    parse: (s: string) => fileUri(s.replace(/^file:\/\//, '')),
-  },
+  EventEmitter: FakeEventEmitter,
+  Uri: FakeUri,
   workspace: {
     fs: { readFile: async (u: FakeUri) => new Uint8Array(readFileSync(u.fsPath)) },
     getConfiguration: () => ({ get: (k: string, d: unknown) => settings[k] ?? d }),
@@ -63,11 +41,10 @@ const vscodeStandIn = {
     },
   },
 };
-const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
-const originalLoad = M._load;
-M._load = (req, parent, isMain) => (req === 'vscode' ? vscodeStandIn : originalLoad(req, parent, isMain));
-const { NiftiEditorProvider } = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
-M._load = originalLoad;
+const { NiftiEditorProvider } = requireWithVscode<typeof import('../../src/extension/niftiEditor')>(
+  join(__dirname, '..', '..', 'src', 'extension', 'niftiEditor'),
+  vscodeStandIn,
+);
 
 const DIMS: Dims3 = [10, 8, 6];
 const N = 480;
@@ -85,10 +62,10 @@ function makeCase() {
 }
 
 async function openEditor(path: string, backupId?: string) {
-  const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine: (l: string) => logLines.push(l) } as never);
+  const provider = new NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine: (l: string) => logLines.push(l) } as never);
   const edits: { undo(): void; redo(): void; label?: string }[] = [];
-  provider.onDidChangeCustomDocument((e) => edits.push(e as never));
-  const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId, untitledDocumentData: undefined });
+  provider.onDidChangeCustomDocument((e) => edits.push(e));
+  const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId, untitledDocumentData: undefined });
   const view = fakePanel();
   await provider.resolveCustomEditor(doc, view.panel as never);
   return { provider, doc, edits, ...view };
@@ -182,7 +159,7 @@ test('stroke → patch + undoable edit; undo/redo callbacks patch the webview; s
   const [undone, redone] = parsedAll(posted.slice(1), DIMS) as Extract<HostToWebview, { type: 'annotationPatch' }>[];
   assert.deepEqual([...new Uint8Array(undone.values)], [0, 0, 0, 0, 0]);
   assert.deepEqual([...new Uint8Array(redone.values)], [3, 3, 3, 3, 3]);
-  const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine() {} } as never);
+  const provider = new NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine() {} } as never);
   await provider.saveCustomDocument(doc);
   const saved = toCanonical(readNifti(join(dir, 'case7_annot.nii.gz')).volume);
   assert.deepEqual(
@@ -199,7 +176,7 @@ test('backup, then reopening from the backup id restores the unsaved annotation'
   const { flair, dir } = makeCase();
   const first = await openEditor(flair);
   first.send({ type: 'stroke', tool: 'brush', plane: 'sagittal', slice: 5, points: [1, 1, 6, 1], radius: 0, value: 9 });
-  const backup = await first.provider.backupCustomDocument(first.doc, { destination: fileUri(join(dir, 'bk', 'b1')) } as never);
+  const backup = await first.provider.backupCustomDocument(first.doc, { destination: fakeFileUri(join(dir, 'bk', 'b1')) } as never);
   const second = await openEditor(flair, backup.id);
   second.send({ type: 'ready' });
   await settle();
@@ -300,11 +277,11 @@ test('detection results and slice scores reach the viewer as valid heatmap and s
 test('the status bar follows the viewer in front: its last result, nothing for another editor', async () => {
   const a = makeCase();
   const b = makeCase();
-  const provider = new NiftiEditorProvider(fileUri('/ext') as never, { appendLine() {} } as never);
+  const provider = new NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine() {} } as never);
   const shown: (string | undefined)[] = [];
   provider.onDidChangeActiveViewer((doc) => shown.push(doc?.status?.text));
   const open = async (path: string) => {
-    const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
+    const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
     const view = fakePanel();
     await provider.resolveCustomEditor(doc, view.panel as never);
     return { doc, ...view };

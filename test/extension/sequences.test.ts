@@ -9,45 +9,20 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeNifti } from '../../src/engine/nifti';
 import { loadWorkspaceConfig } from '../../src/engine/config';
-import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/webview/protocol';
+import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/shared/webviewProtocol';
 import { runCli as cliInProcess } from '../helpers/cli';
 import { engineClient } from '../engine/helpers';
 import type { DetectParams } from '../../src/shared/engineProtocol';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
+import { FakeEventEmitter, FakeUri, fakeFileUri, requireWithStandIns } from '../helpers/fakeVscode';
 
 const ROOT = join(__dirname, '..', '..');
 const ws = mkdtempSync(join(tmpdir(), 'anyad-ext-seq-'));
 after(() => rmSync(ws, { recursive: true, force: true }));
-
-interface FakeUri {
-  scheme: string;
-  fsPath: string;
-  path: string;
-  toString(): string;
-}
-const fileUri = (p: string): FakeUri =>
-  Object.assign(Object.create(Uri.prototype), { scheme: 'file', fsPath: p, path: p, toString: () => `file://${p}` });
-class Uri {
-  static file = (p: string) => fileUri(p);
-  static joinPath = (b: FakeUri, ...parts: string[]) => fileUri(join(b.fsPath, ...parts));
-  static parse = (s: string) => fileUri(s.replace(/^file:\/\//, ''));
-}
-class EventEmitter<T> {
-  private listeners: ((e: T) => void)[] = [];
-  event = (l: (e: T) => void) => {
-    this.listeners.push(l);
-    return { dispose() {} };
-  };
-  fire(e: T) {
-    for (const l of this.listeners) l(e);
-  }
-  dispose() {}
-}
 
 /** Answers the next quick picks by label; records what was offered. */
 const picks: string[] = [];
@@ -62,11 +37,11 @@ const workspaceState = {
   },
 };
 const vscodeStandIn = {
-  EventEmitter,
-  Uri,
+  EventEmitter: FakeEventEmitter,
+  Uri: FakeUri,
   ProgressLocation: { Notification: 15 },
   workspace: {
-    workspaceFolders: [{ uri: fileUri(ws) }],
+    workspaceFolders: [{ uri: fakeFileUri(ws) }],
     fs: { readFile: async (u: FakeUri) => new Uint8Array(readFileSync(u.fsPath)) },
     getConfiguration: () => ({ get: (k: string, d: unknown) => (k === 'executionProvider' ? 'cpu' : d) }),
   },
@@ -95,15 +70,16 @@ const cliRunnerStandIn = {
   },
   cliErrorLine: (r: { stderr: string }) => r.stderr.trim().split('\n').pop() ?? '',
 };
-const M = Module as unknown as { _load: (req: string, parent: unknown, isMain: boolean) => unknown };
-const originalLoad = M._load;
-M._load = (req, parent, isMain) =>
-  req === 'vscode' ? vscodeStandIn : req === './cliRunner' ? cliRunnerStandIn : originalLoad(req, parent, isMain);
-const { NiftiEditorProvider } = require('../../src/extension/niftiEditor') as typeof import('../../src/extension/niftiEditor');
-const { WorkspaceSequences, assignSequenceCommand, ASSIGNMENTS_KEY } =
-  require('../../src/extension/workspaceSequences') as typeof import('../../src/extension/workspaceSequences');
-const { detectCommand } = require('../../src/extension/commands') as typeof import('../../src/extension/commands');
-M._load = originalLoad;
+const standIns = { vscode: vscodeStandIn, './cliRunner': cliRunnerStandIn };
+const extensionModule = (name: string) => join(ROOT, 'src', 'extension', name);
+const { NiftiEditorProvider } = requireWithStandIns<typeof import('../../src/extension/niftiEditor')>(
+  extensionModule('niftiEditor'),
+  standIns,
+);
+const { WorkspaceSequences, assignSequenceCommand, ASSIGNMENTS_KEY } = requireWithStandIns<
+  typeof import('../../src/extension/workspaceSequences')
+>(extensionModule('workspaceSequences'), standIns);
+const { detectCommand } = requireWithStandIns<typeof import('../../src/extension/commands')>(extensionModule('commands'), standIns);
 after(async () => {
   await (await import('../../src/engine/graph/runtime')).releaseAllSessions();
 });
@@ -134,10 +110,10 @@ const CONFIG_TEXT = `{
 
 const log: string[] = [];
 const sequences = new WorkspaceSequences(workspaceState);
-const provider = new NiftiEditorProvider(fileUri(ROOT) as never, { appendLine: (l: string) => log.push(l) } as never, sequences);
+const provider = new NiftiEditorProvider(fakeFileUri(ROOT) as never, { appendLine: (l: string) => log.push(l) } as never, sequences);
 
 async function open(path: string) {
-  const doc = await provider.openCustomDocument(fileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
+  const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
   const view = fakePanel();
   await provider.resolveCustomEditor(doc, view.panel as never);
   view.send({ type: 'ready' });
@@ -213,12 +189,12 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
 
   // Only in this workspace: X_mystery becomes T1ce (remembered in workspaceState).
   picks.push('T1ce', 'Only in this workspace');
-  await assignSequenceCommand(deps, fileUri(file('X_mystery.nii.gz')));
+  await assignSequenceCommand(deps, fakeFileUri(file('X_mystery.nii.gz')));
   assert.deepEqual(offered.at(-2), ['FLAIR', 'T1', 'T2', 'T1ce', 'Label', 'Clear']);
   assert.deepEqual(offered.at(-1), ['Only in this workspace', 'Also write to anyad.json']);
   assert.deepEqual(state.get(ASSIGNMENTS_KEY), { [file('X_mystery.nii.gz')]: 't1ce' });
   assert.equal(readFileSync(CONFIG, 'utf8'), CONFIG_TEXT, 'anyad.json untouched');
-  const [caseMsg] = parsed(viewer.posted).filter((m) => m.type === 'case') as Extract<HostToWebview, { type: 'case' }>[];
+  const [caseMsg] = parsed(viewer.posted).filter((m): m is Extract<HostToWebview, { type: 'case' }> => m.type === 'case');
   assert.deepEqual(caseMsg, { type: 'case', sequences: ['flair', 't1', 't1ce', 't2'], opened: 'flair', hasLabel: false });
   assert.deepEqual(
     parsed(mystery.posted).find((m) => m.type === 'case'),
@@ -227,7 +203,7 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
 
   // Written to anyad.json: X_T2w becomes the label; the comment stays; training's config sees it.
   picks.push('Label', 'Also write to anyad.json');
-  await assignSequenceCommand(deps, fileUri(file('X_T2w.nii.gz')));
+  await assignSequenceCommand(deps, fakeFileUri(file('X_T2w.nii.gz')));
   const text = readFileSync(CONFIG, 'utf8');
   assert.match(text, /\/\/ odd names of this study/);
   assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, { [file('X_T2w.nii.gz')]: 'label' });
@@ -243,10 +219,10 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
 
   // Clear: forgets the workspace choice, and offers to remove what anyad.json says.
   picks.push('Clear', 'Also remove from anyad.json');
-  await assignSequenceCommand(deps, fileUri(file('X_T2w.nii.gz')));
+  await assignSequenceCommand(deps, fakeFileUri(file('X_T2w.nii.gz')));
   assert.deepEqual(loadWorkspaceConfig(CONFIG).data.assignments, {});
   picks.push('Clear');
-  await assignSequenceCommand(deps, fileUri(file('X_mystery.nii.gz')));
+  await assignSequenceCommand(deps, fakeFileUri(file('X_mystery.nii.gz')));
   assert.deepEqual(state.get(ASSIGNMENTS_KEY), {});
   assert.deepEqual(
     parsed(viewer.posted)
@@ -257,7 +233,7 @@ test('Assign sequence…: remembered for the workspace, written to anyad.json wi
   assert.ok(refreshed >= 4);
 
   // Not a NIfTI: refused with a message, nothing remembered.
-  await assignSequenceCommand(deps, fileUri(join(ws, 'notes.txt')));
+  await assignSequenceCommand(deps, fakeFileUri(join(ws, 'notes.txt')));
   assert.match(errors.at(-1) ?? '', /pick a \.nii \/ \.nii\.gz file/);
 });
 
@@ -277,7 +253,7 @@ test("Detect passes the viewer's resolved files (and anyad.json) to the engine p
   const env = {
     log: { appendLine: (l: string) => log.push(l) },
     viewer: provider,
-    extensionUri: fileUri(ROOT),
+    extensionUri: fakeFileUri(ROOT),
     status: { text: '', tooltip: '', show() {} },
     sequences,
     engine,

@@ -45,7 +45,7 @@ import { writeFileAtomic } from '../../src/engine/util/atomic';
 import { globMatch } from '../../src/engine/util/glob';
 import { acquireRunLock, RUN_LOCK_FILE } from '../../src/engine/util/runLock';
 import { resolveEncoder } from '../../src/engine/train/pipeline';
-import type { HostToWebview } from '../../src/webview/protocol';
+import type { HostToWebview } from '../../src/shared/webviewProtocol';
 import { FakeEventEmitter, fakeFileUri, requireWithVscode } from '../helpers/fakeVscode';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
 import { runAnyad, type Measured, ROOT } from './harness';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { FileError } from '../../src/engine/errors';
 import { describeIoError, fileError } from '../../src/engine/util/fileio';
 import { globComplexityProblem, globMatch } from '../../src/engine/util/glob';
-import { strokeCost } from '../../src/extension/model/planes';
+import { strokeCost } from '../../src/shared/planes';
 import { mulberry32 } from '../helpers/random';
 
 test('globMatch equals the anchored, case-insensitive RegExp of the pattern on 20,000 random pairs', () => {

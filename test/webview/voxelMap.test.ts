@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { readNifti, toCanonical } from '../../src/engine/nifti';
 import { headerGridOf } from '../../src/engine/nifti/headerGrid';
 import { AnnotationDocument } from '../../src/extension/model/annotationDocument';
-import { parseWebviewMessage } from '../../src/webview/protocol';
+import { parseWebviewMessage } from '../../src/shared/webviewProtocol';
 import { VoxelMap } from '../../src/webview/voxelMap';
 
 const GRID = join(__dirname, '..', 'fixtures', 'nifti', 'grid');
@@ -31,7 +31,7 @@ interface NvImage {
 /** NiiVue's decode of a file (its package is ESM-only: imported dynamically). */
 async function niivue(bytes: Buffer, name: string): Promise<NvImage> {
   const { NVImage } = await import('@niivue/niivue');
-  const ab = Uint8Array.prototype.slice.call(bytes).buffer as ArrayBuffer;
+  const ab = Uint8Array.prototype.slice.call(bytes).buffer;
   return await (NVImage.new as unknown as (b: ArrayBuffer, n: string) => Promise<NvImage>)(ab, name);
 }
 /** NiiVue's own draw-order → storage-index rule (as its drawing writer uses it). */

@@ -12,9 +12,9 @@
  * message says how that grid maps to the file's storage order (`axes`), so the webview can
  * place them on NiiVue's own voxel order exactly, whatever the file's orientation.
  */
-import type { Plane } from '../extension/model/planes';
-import { ENCODER_KINDS, type EncoderKind } from '../shared/detectJson';
-import { SEQUENCES, type SequenceName, CHANNELS, type ChannelName, COLORMAPS, type Colormap } from '../shared/vocabulary';
+import type { Plane } from './planes';
+import { ENCODER_KINDS, type EncoderKind } from './detectJson';
+import { SEQUENCES, type SequenceName, CHANNELS, type ChannelName, COLORMAPS, type Colormap } from './vocabulary';
 
 // The viewer's names for the shared vocabulary (src/shared/vocabulary.ts): its sequence tabs,
 // the sequences a detection can use (T1ce is shown but not a model input), overlay colormaps.

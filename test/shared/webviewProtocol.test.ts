@@ -1,7 +1,7 @@
 /** Message parsers of both directions: valid messages pass unchanged, malformed ones are dropped (null). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHostMessage, parseWebviewMessage, type Dims3 } from '../../src/webview/protocol';
+import { parseHostMessage, parseWebviewMessage, type Dims3 } from '../../src/shared/webviewProtocol';
 
 const D: Dims3 = [4, 3, 2];
 const N = 24;

@@ -100,8 +100,7 @@ export function closedRegionVoxels(labels: Uint8Array, dims: Dims, plane: Plane,
   const inRegion = new Uint8Array(width * height);
   const stack = [a + width * b];
   inRegion[a + width * b] = 1;
-  while (stack.length) {
-    const cell = stack.pop()!;
+  for (let cell = stack.pop(); cell !== undefined; cell = stack.pop()) {
     const ca = cell % width;
     const cb = (cell - ca) / width;
     if (ca === 0 || cb === 0 || ca === width - 1 || cb === height - 1) return null;

@@ -1,7 +1,7 @@
 /** Slice-plane geometry of the annotation tools: voxel indexing, brush strokes, closed-region fill. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closedRegionVoxels, planeShape, planeVoxelIndex, strokeVoxels } from '../../src/extension/model/planes';
+import { closedRegionVoxels, planeShape, planeVoxelIndex, strokeVoxels } from '../../src/shared/planes';
 
 const DIMS: [number, number, number] = [9, 7, 5];
 const idx = (x: number, y: number, z: number) => x + 9 * (y + 7 * z);
