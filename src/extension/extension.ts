@@ -42,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
   // Opening a volume counts as the 'open' phase until its viewer has had time to ask for the file's bytes.
   const editor: vscode.CustomEditorProvider<NiftiDocument> = {
     onDidChangeCustomDocument: viewer.onDidChangeCustomDocument,
-    openCustomDocument: (uri, ctx, token) => {
+    openCustomDocument: (uri, ctx) => {
       const end = probe.phase('open');
       setTimeout(() => {
         end();
@@ -50,11 +50,11 @@ export function activate(context: vscode.ExtensionContext): void {
       }, 5000);
       return viewer.openCustomDocument(uri, ctx);
     },
-    resolveCustomEditor: (doc, panel, token) => viewer.resolveCustomEditor(doc, panel),
-    saveCustomDocument: (doc, token) => viewer.saveCustomDocument(doc),
-    saveCustomDocumentAs: (doc, dest, token) => viewer.saveCustomDocumentAs(doc, dest),
-    revertCustomDocument: (doc, token) => viewer.revertCustomDocument(doc),
-    backupCustomDocument: (doc, ctx, token) => viewer.backupCustomDocument(doc, ctx),
+    resolveCustomEditor: (doc, panel) => viewer.resolveCustomEditor(doc, panel),
+    saveCustomDocument: (doc) => viewer.saveCustomDocument(doc),
+    saveCustomDocumentAs: (doc, dest) => viewer.saveCustomDocumentAs(doc, dest),
+    revertCustomDocument: (doc) => viewer.revertCustomDocument(doc),
+    backupCustomDocument: (doc, ctx) => viewer.backupCustomDocument(doc, ctx),
   };
   // An edited anyad.json (patterns, assignments) re-resolves the open viewers' cases.
   const configWatcher = vscode.workspace.createFileSystemWatcher('**/anyad.json');

@@ -246,7 +246,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     }
   }
 
-  async resolveCustomEditor(doc: NiftiDocument, panel: vscode.WebviewPanel): Promise<void> {
+  resolveCustomEditor(doc: NiftiDocument, panel: vscode.WebviewPanel): void {
     const distUri = vscode.Uri.joinPath(this.extensionUri, 'dist');
     panel.webview.options = { enableScripts: true, localResourceRoots: [distUri] };
     const name = doc.uri.path.split('/').pop() ?? 'volume';

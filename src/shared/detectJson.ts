@@ -115,21 +115,21 @@ function obj(v: unknown, name: string): Record<string, unknown> {
 }
 function text(v: unknown, name: string): string {
   if (typeof v !== 'string' || v.length > MAX_TEXT) fail(`'${name}' must be a string (at most ${MAX_TEXT} characters)`);
-  return v as string;
+  return v;
 }
 function optText(v: unknown, name: string): string | undefined {
   return v === undefined ? undefined : text(v, name);
 }
 function num(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(`'${name}' must be a finite number`);
-  return v as number;
+  return v;
 }
 function nullableNum(v: unknown, name: string): number | null {
   return v === null ? null : num(v, name);
 }
 function nullableBool(v: unknown, name: string): boolean | null {
   if (v !== null && typeof v !== 'boolean') fail(`'${name}' must be true, false or null`);
-  return v as boolean | null;
+  return v;
 }
 function sliceIndex(v: unknown, name: string): number {
   if (!Number.isSafeInteger(v) || (v as number) < 0) fail(`'${name}' must be a slice index (integer ≥ 0)`);

@@ -171,8 +171,8 @@ function obj(v: unknown, name: string): Record<string, unknown> {
 }
 function str(v: unknown, name: string, max: number = ENGINE_LIMITS.text): string {
   if (typeof v !== 'string') fail(`'${name}' must be a string`);
-  if ((v as string).length > max) fail(`'${name}' is oversized (${(v as string).length} characters, at most ${max})`);
-  return v as string;
+  if (v.length > max) fail(`'${name}' is oversized (${v.length} characters, at most ${max})`);
+  return v;
 }
 function path(v: unknown, name: string): string {
   const p = str(v, name, ENGINE_LIMITS.path);
@@ -185,7 +185,7 @@ function int(v: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): 
 }
 function num(v: unknown, name: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(`'${name}' must be a finite number`);
-  return v as number;
+  return v;
 }
 function oneOf<T extends string>(v: unknown, allowed: readonly T[], name: string): T {
   if (!(allowed as readonly unknown[]).includes(v))
@@ -338,7 +338,7 @@ export function parseEngineResult<K extends AnsweredKind>(kind: K, raw: unknown)
       const dims = (d as unknown[]).map((x, i) => int(x, `result.dims[${i}]`, 1, 1 << 16)) as [number, number, number];
       const z = r.z === null ? null : int(r.z, 'result.z', 0, dims[2] - 1);
       if (!(r.map instanceof Float32Array)) fail(`'result.map' must be a Float32Array`);
-      const map = r.map as Float32Array;
+      const map = r.map;
       const want = z === null ? dims[0] * dims[1] * dims[2] : dims[0] * dims[1];
       if (want > ENGINE_LIMITS.mapVoxels) fail(`'result.map' is oversized (${want} voxels, at most ${ENGINE_LIMITS.mapVoxels})`);
       if (map.length !== want)
@@ -347,14 +347,14 @@ export function parseEngineResult<K extends AnsweredKind>(kind: K, raw: unknown)
       try {
         detect = parseDetectJson(r.detect);
       } catch (e) {
-        fail(`'result.detect': ${(e as Error).message}`);
+        return fail(`'result.detect': ${(e as Error).message}`);
       }
-      if ('slices' in detect! !== (z === null))
-        fail(`'result.detect' is a ${'slices' in detect! ? 'volume' : 'slice'} result but z is ${String(z)}`);
+      if ('slices' in detect !== (z === null))
+        fail(`'result.detect' is a ${'slices' in detect ? 'volume' : 'slice'} result but z is ${String(z)}`);
       const t = obj(r.timings, 'result.timings');
       const mapId = r.mapId === null ? null : int(r.mapId, 'result.mapId', 1);
       return {
-        detect: detect!,
+        detect,
         map,
         dims,
         z,

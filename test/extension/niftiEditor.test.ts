@@ -67,7 +67,7 @@ async function openEditor(path: string, backupId?: string) {
   provider.onDidChangeCustomDocument((e) => edits.push(e));
   const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId, untitledDocumentData: undefined });
   const view = fakePanel();
-  await provider.resolveCustomEditor(doc, view.panel as never);
+  provider.resolveCustomEditor(doc, view.panel as never);
   return { provider, doc, edits, ...view };
 }
 
@@ -283,7 +283,7 @@ test('the status bar follows the viewer in front: its last result, nothing for a
   const open = async (path: string) => {
     const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
     const view = fakePanel();
-    await provider.resolveCustomEditor(doc, view.panel as never);
+    provider.resolveCustomEditor(doc, view.panel as never);
     return { doc, ...view };
   };
   const first = await open(a.flair);

@@ -115,7 +115,7 @@ const provider = new NiftiEditorProvider(fakeFileUri(ROOT) as never, { appendLin
 async function open(path: string) {
   const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
   const view = fakePanel();
-  await provider.resolveCustomEditor(doc, view.panel as never);
+  provider.resolveCustomEditor(doc, view.panel as never);
   view.send({ type: 'ready' });
   await settle();
   return { doc, ...view };
