@@ -211,7 +211,7 @@ export function parseWorkspaceConfig(json: unknown, file: string, opts: { virtua
   const sequences = {} as SequencePatterns;
   for (const role of CASE_FILE_ROLES) sequences[role] = filePatterns(data.sequences?.[role], `data.sequences.${role}`, fail);
   const assignments = resolveAssignments(data.assignments ?? {}, baseDir, fail);
-  const slices = { ...CONFIG_DEFAULTS.data.slices, ...data.slices };
+  const slices = withDefaults(CONFIG_DEFAULTS.data.slices, data.slices);
   if (slices.end < slices.start) fail('data.slices.end', `must be >= data.slices.start (${slices.start}), got ${slices.end}`);
   const anomalyLabels = data.anomalyLabels ?? CONFIG_DEFAULTS.data.anomalyLabels;
 
@@ -222,7 +222,7 @@ export function parseWorkspaceConfig(json: unknown, file: string, opts: { virtua
   const crop = written.preprocess?.crop ?? Math.min(presetGeometry.crop, resize);
   if (crop > resize) fail('preprocess.crop', `must be <= preprocess.resize (${resize}), got ${crop}`);
 
-  const train: TrainConfig = { ...CONFIG_DEFAULTS.train, ...written.train };
+  const train: TrainConfig = withDefaults(CONFIG_DEFAULTS.train, written.train);
   if (train.lambdaAlign > 0 && !train.alignment)
     fail('train.lambdaAlign', 'must be 0 when train.alignment is false (the alignment loss acts through the modality affine)');
 
@@ -235,7 +235,7 @@ export function parseWorkspaceConfig(json: unknown, file: string, opts: { virtua
       assignments,
       slices,
       anomalyLabels: anomalyLabels === 'any' ? 'any' : [...anomalyLabels].sort((a, b) => a - b),
-      split: { ...CONFIG_DEFAULTS.data.split, ...data.split },
+      split: withDefaults(CONFIG_DEFAULTS.data.split, data.split),
       minLesionVoxels: data.minLesionVoxels ?? CONFIG_DEFAULTS.data.minLesionVoxels,
       unlabelled: data.unlabelled ?? CONFIG_DEFAULTS.data.unlabelled,
     },
@@ -247,6 +247,13 @@ export function parseWorkspaceConfig(json: unknown, file: string, opts: { virtua
 }
 
 type Fail = (path: string, what: string) => never;
+
+/** A copy of `defaults` with the written keys in place; a key set to undefined (a value given by code) keeps its default. */
+function withDefaults<D extends object, W extends object>(defaults: D, written: W | undefined): D & W {
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(written ?? {})) if (v !== undefined) out[k] = v;
+  return out as D & W;
+}
 
 function parseModel(m: WrittenModel, baseDir: string, fail: Fail): ModelConfig {
   const out: ModelConfig = {
