@@ -2,7 +2,7 @@
  * The options `anyad detect` and `anyad scan` share (which model, which sequences, where and
  * how it runs): declared and read here once, so both commands take and check them alike.
  */
-import type { ProviderChoice } from '../engine/graph/runtime';
+import type { ProviderChoice } from '../shared/vocabulary';
 import { intOption, providerOption, stringOption, type OptionSpec, type OptionValues } from './args';
 
 export const INFERENCE_OPTIONS = {

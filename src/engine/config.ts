@@ -1,10 +1,18 @@
 /**
  * Workspace config `anyad.json`: parse (JSON with comments and trailing commas, as VS Code
- * edits it), validate by hand with errors that name the key path, and fill in defaults.
- * schemas/anyad.schema.json describes the same shape for IntelliSense; a test keeps the
- * two in step.
+ * edits it, with jsonc-parser), validate with schemas/anyad.schema.json (the one description
+ * of its shape: VS Code's IntelliSense reads it too) into errors that name the key path, what
+ * was expected and what was found, check the rules between keys, and fill in defaults.
+ * The TypeScript types below are written by hand; test/study/config.test.ts fails when they
+ * and the schema disagree on a key, a default or a limit.
  */
 import { dirname, resolve } from 'node:path';
+import type { ErrorObject } from 'ajv';
+// The ESM build: the package's UMD entry hides its internal requires from bundlers.
+import { type ParseError, type ParseErrorCode, parse as parseJsoncText, printParseErrorCode } from 'jsonc-parser/lib/esm/main.js';
+import CONFIG_SCHEMA from '../../schemas/anyad.schema.json';
+// ajv's code for the schema, generated ahead of time: compiling it here would block the extension host for ~200 ms.
+import validateConfigSchema from './configSchemaValidator.generated';
 import { ConfigError } from './errors';
 import { readRegularTextFile } from './util/fileio';
 import { globComplexityProblem } from './util/glob';
@@ -12,20 +20,19 @@ import { modelPreset } from './model/presets';
 import { type EncoderSource, parseEncoderSpec } from './hub/names';
 import {
   CASE_FILE_ROLES,
-  MASKING_SCHEMES,
-  MODEL_PRESET_NAMES,
-  PROVIDERS,
   type CaseFileRole,
   type MaskingScheme,
   type ModelPresetName,
   type ProviderChoice,
+  type SliceAxis,
+  type UnlabelledRule,
 } from '../shared/vocabulary';
 
 /** Extra file-name patterns per role, the keys of `data.sequences` (`*` any run of characters, `?` one). */
 export type SequencePatterns = Record<CaseFileRole, string[]>;
 
 export interface SliceSelection {
-  axis: 'axial';
+  axis: SliceAxis;
   /** First slice index (0-based, canonical RAS volume, inferior → superior). */
   start: number;
   /** Last slice index, inclusive. */
@@ -50,7 +57,7 @@ export interface DataConfig {
   /** A slice is anomalous when its native-resolution label holds at least this many anomalous voxels. */
   minLesionVoxels: number;
   /** Cases without a label file: left out ('exclude'), or all their slices are normal ('normal'). */
-  unlabelled: 'exclude' | 'normal';
+  unlabelled: UnlabelledRule;
 }
 
 export interface PreprocessConfig {
@@ -105,47 +112,58 @@ export interface WorkspaceConfig {
   train: TrainConfig;
 }
 
+/** Every key that has a default (model.encoder…, model.registers and train.lr have none). */
+interface ConfigDefaults {
+  data: DataConfig;
+  preprocess: PreprocessConfig;
+  output: WorkspaceConfig['output'];
+  model: Pick<ModelConfig, 'preset' | 'randomEncoderSeed'>;
+  train: Omit<TrainConfig, 'lr'>;
+}
+
 /** The defaults, as they would be written in anyad.json (paths relative). */
-export const CONFIG_DEFAULTS = deepFreeze({
+export const CONFIG_DEFAULTS = deepFreeze<ConfigDefaults>({
   data: {
     root: '.',
-    sequences: { flair: [], t1: [], t1ce: [], t2: [], label: [] } as Record<CaseFileRole, string[]>,
-    assignments: {} as Record<string, CaseFileRole>,
-    slices: { axis: 'axial' as const, start: 80, end: 120, step: 5 },
-    anomalyLabels: 'any' as 'any' | number[],
+    sequences: { flair: [], t1: [], t1ce: [], t2: [], label: [] },
+    assignments: {},
+    slices: { axis: 'axial', start: 80, end: 120, step: 5 },
+    anomalyLabels: 'any',
     split: { trainFraction: 0.8, valFraction: 0.2, seed: 0 },
     minLesionVoxels: 1,
-    unlabelled: 'exclude' as 'exclude' | 'normal',
+    unlabelled: 'exclude',
   },
   /** The default preset's ('paper') geometry; another preset brings its own (model/presets.ts). */
   preprocess: { resize: 448, crop: 392 },
   output: { dir: 'anyad-out' },
-  model: { preset: 'paper' as ModelPresetName, randomEncoderSeed: 0 },
+  model: { preset: 'paper', randomEncoderSeed: 0 },
   train: {
     steps: 1000,
     batchSize: 16,
     seed: 0,
-    masking: 'sample' as TrainConfig['masking'],
+    masking: 'sample',
     evalEvery: 250,
     lambdaGather: 0.2,
     lambdaAlign: 0.2,
     alignment: true,
-    provider: 'auto' as TrainConfig['provider'],
+    provider: 'auto',
     threads: 0,
   },
 });
 
+const SCHEMA_PROPERTIES = CONFIG_SCHEMA.properties;
+
 /**
  * Upper bounds of the run's size: far above any sensible run, low enough that a typo (steps
  * 1e12, batchSize 4096, resize 100000) is a clear error instead of a months-long run or an
- * out-of-memory crash.
+ * out-of-memory crash. Read from the schema, where they are written once.
  */
-export const MAX_TRAIN_STEPS = 1_000_000;
-export const MAX_BATCH_SIZE = 256;
-export const MAX_IMAGE_SIZE = 1024;
+export const MAX_TRAIN_STEPS = SCHEMA_PROPERTIES.train.properties.steps.maximum;
+export const MAX_BATCH_SIZE = SCHEMA_PROPERTIES.train.properties.batchSize.maximum;
+export const MAX_IMAGE_SIZE = SCHEMA_PROPERTIES.preprocess.properties.resize.maximum;
 
-/** ViT patch size all supported encoders use; the crop must be a multiple of it. */
-export const PATCH_SIZE = 14;
+/** ViT patch size all supported encoders use; the crop must be a multiple of it (the schema's crop.multipleOf). */
+export const PATCH_SIZE = SCHEMA_PROPERTIES.preprocess.properties.crop.multipleOf;
 
 /** A fully defaulted config for a folder with no anyad.json. */
 export function defaultWorkspaceConfig(baseDir: string): WorkspaceConfig {
@@ -175,72 +193,38 @@ export function loadWorkspaceConfig(path: string): WorkspaceConfig {
 }
 
 /**
- * Validates a config given as JSON(C) text or an already-parsed value. `file` names the
- * config in errors and is the base for relative paths.
+ * Validates a config given as JSON(C) text or an already-parsed value: first against
+ * schemas/anyad.schema.json (types, ranges, choices, unknown keys), then the rules that
+ * relate keys to one another or need the file system's view of paths, which a schema cannot
+ * say. `file` names the config in errors and is the base for relative paths.
  */
-export function parseWorkspaceConfig(json: string | unknown, file: string, opts: { virtual?: boolean } = {}): WorkspaceConfig {
+export function parseWorkspaceConfig(json: unknown, file: string, opts: { virtual?: boolean } = {}): WorkspaceConfig {
   const value = typeof json === 'string' ? parseJsonc(json, file) : json;
-  const v = new Validator(file);
-  const top = v.object(value, '');
-  v.noUnknownKeys(top, '', ['$schema', 'data', 'preprocess', 'output', 'model', 'train']);
+  const written = checkAgainstSchema(value, file);
+  const fail = (path: string, what: string): never => {
+    throw new ConfigError('config/invalid', `${path} ${what}`, file);
+  };
   const baseDir = dirname(resolve(file));
 
-  const data = v.object(top.data ?? {}, 'data');
-  v.noUnknownKeys(data, 'data', ['root', 'sequences', 'assignments', 'slices', 'anomalyLabels', 'split', 'minLesionVoxels', 'unlabelled']);
-  const root = resolve(baseDir, v.nonEmptyString(data.root ?? CONFIG_DEFAULTS.data.root, 'data.root'));
-
-  const seqIn = v.object(data.sequences ?? {}, 'data.sequences');
-  v.noUnknownKeys(seqIn, 'data.sequences', CASE_FILE_ROLES);
+  const data = written.data ?? {};
+  const root = resolve(baseDir, data.root ?? CONFIG_DEFAULTS.data.root);
   const sequences = {} as SequencePatterns;
-  for (const k of CASE_FILE_ROLES) sequences[k] = v.patterns(seqIn[k], `data.sequences.${k}`);
-  const assignments = v.assignments(data.assignments ?? {}, 'data.assignments', baseDir);
-
-  const slIn = v.object(data.slices ?? {}, 'data.slices');
-  v.noUnknownKeys(slIn, 'data.slices', ['axis', 'start', 'end', 'step']);
-  const d = CONFIG_DEFAULTS.data.slices;
-  const axis = slIn.axis ?? d.axis;
-  if (axis !== 'axial') v.fail('data.slices.axis', `must be "axial" (the only axis supported now), got ${JSON.stringify(axis)}`);
-  const start = v.integer(slIn.start ?? d.start, 'data.slices.start', 0);
-  const end = v.integer(slIn.end ?? d.end, 'data.slices.end', 0);
-  const step = v.integer(slIn.step ?? d.step, 'data.slices.step', 1);
-  if (end < start) v.fail('data.slices.end', `must be >= data.slices.start (${start}), got ${end}`);
-
-  const anomalyLabels = v.anomalyLabels(data.anomalyLabels ?? CONFIG_DEFAULTS.data.anomalyLabels, 'data.anomalyLabels');
-
-  const spIn = v.object(data.split ?? {}, 'data.split');
-  v.noUnknownKeys(spIn, 'data.split', ['trainFraction', 'valFraction', 'seed']);
-  const trainFraction = spIn.trainFraction ?? CONFIG_DEFAULTS.data.split.trainFraction;
-  if (typeof trainFraction !== 'number' || !(trainFraction > 0 && trainFraction < 1)) {
-    v.fail('data.split.trainFraction', `must be a number strictly between 0 and 1, got ${JSON.stringify(trainFraction)}`);
-  }
-  const valFraction = spIn.valFraction ?? CONFIG_DEFAULTS.data.split.valFraction;
-  if (typeof valFraction !== 'number' || !(valFraction > 0 && valFraction < 1)) {
-    v.fail(
-      'data.split.valFraction',
-      `must be a number strictly between 0 and 1 (the share of training cases held out for model selection), got ${JSON.stringify(valFraction)}`,
-    );
-  }
-  const seed = v.integer(spIn.seed ?? CONFIG_DEFAULTS.data.split.seed, 'data.split.seed', 0, 0xffffffff);
-  const minLesionVoxels = v.integer(data.minLesionVoxels ?? CONFIG_DEFAULTS.data.minLesionVoxels, 'data.minLesionVoxels', 1);
-  const unlabelled = data.unlabelled ?? CONFIG_DEFAULTS.data.unlabelled;
-  if (unlabelled !== 'exclude' && unlabelled !== 'normal')
-    v.fail('data.unlabelled', `must be "exclude" or "normal", got ${JSON.stringify(unlabelled)}`);
+  for (const role of CASE_FILE_ROLES) sequences[role] = filePatterns(data.sequences?.[role], `data.sequences.${role}`, fail);
+  const assignments = resolveAssignments(data.assignments ?? {}, baseDir, fail);
+  const slices = withDefaults(CONFIG_DEFAULTS.data.slices, data.slices);
+  if (slices.end < slices.start) fail('data.slices.end', `must be >= data.slices.start (${slices.start}), got ${slices.end}`);
+  const anomalyLabels = data.anomalyLabels ?? CONFIG_DEFAULTS.data.anomalyLabels;
 
   // The model section first: an unset preprocess geometry follows the model preset's.
-  const model = parseModel(v, v.object(top.model ?? {}, 'model'), baseDir);
+  const model = parseModel(written.model ?? {}, baseDir, fail);
   const presetGeometry = modelPreset(model.preset).geometry;
-  const ppIn = v.object(top.preprocess ?? {}, 'preprocess');
-  v.noUnknownKeys(ppIn, 'preprocess', ['resize', 'crop']);
-  const resize = v.integer(ppIn.resize ?? presetGeometry.resize, 'preprocess.resize', PATCH_SIZE, MAX_IMAGE_SIZE);
-  const crop = v.integer(ppIn.crop ?? Math.min(presetGeometry.crop, resize), 'preprocess.crop', PATCH_SIZE, MAX_IMAGE_SIZE);
-  if (crop % PATCH_SIZE !== 0) v.fail('preprocess.crop', `must be a multiple of ${PATCH_SIZE} (the ViT patch size), got ${crop}`);
-  if (crop > resize) v.fail('preprocess.crop', `must be <= preprocess.resize (${resize}), got ${crop}`);
+  const resize = written.preprocess?.resize ?? presetGeometry.resize;
+  const crop = written.preprocess?.crop ?? Math.min(presetGeometry.crop, resize);
+  if (crop > resize) fail('preprocess.crop', `must be <= preprocess.resize (${resize}), got ${crop}`);
 
-  const outIn = v.object(top.output ?? {}, 'output');
-  v.noUnknownKeys(outIn, 'output', ['dir']);
-  const outDir = resolve(baseDir, v.nonEmptyString(outIn.dir ?? CONFIG_DEFAULTS.output.dir, 'output.dir'));
-
-  const train = parseTrain(v, v.object(top.train ?? {}, 'train'));
+  const train: TrainConfig = withDefaults(CONFIG_DEFAULTS.train, written.train);
+  if (train.lambdaAlign > 0 && !train.alignment)
+    fail('train.lambdaAlign', 'must be 0 when train.alignment is false (the alignment loss acts through the modality affine)');
 
   return {
     file: opts.virtual ? undefined : resolve(file),
@@ -249,181 +233,211 @@ export function parseWorkspaceConfig(json: string | unknown, file: string, opts:
       root,
       sequences,
       assignments,
-      slices: { axis: 'axial', start, end, step },
-      anomalyLabels,
-      split: { trainFraction: trainFraction as number, valFraction: valFraction as number, seed },
-      minLesionVoxels,
-      unlabelled: unlabelled as 'exclude' | 'normal',
+      slices,
+      anomalyLabels: anomalyLabels === 'any' ? 'any' : [...anomalyLabels].sort((a, b) => a - b),
+      split: withDefaults(CONFIG_DEFAULTS.data.split, data.split),
+      minLesionVoxels: data.minLesionVoxels ?? CONFIG_DEFAULTS.data.minLesionVoxels,
+      unlabelled: data.unlabelled ?? CONFIG_DEFAULTS.data.unlabelled,
     },
     preprocess: { resize, crop },
-    output: { dir: outDir },
+    output: { dir: resolve(baseDir, written.output?.dir ?? CONFIG_DEFAULTS.output.dir) },
     model,
     train,
   };
 }
 
-function parseModel(v: Validator, m: Record<string, unknown>, baseDir: string): ModelConfig {
-  v.noUnknownKeys(m, 'model', ['preset', 'encoder', 'encoderWeights', 'encoderConfig', 'registers', 'randomEncoderSeed']);
-  const d = CONFIG_DEFAULTS.model;
+type Fail = (path: string, what: string) => never;
+
+/** A copy of `defaults` with the written keys in place; a key set to undefined (a value given by code) keeps its default. */
+function withDefaults<D extends object, W extends object>(defaults: D, written: W | undefined): D & W {
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(written ?? {})) if (v !== undefined) out[k] = v;
+  return out as D & W;
+}
+
+function parseModel(m: WrittenModel, baseDir: string, fail: Fail): ModelConfig {
   const out: ModelConfig = {
-    preset: v.oneOf(m.preset ?? d.preset, 'model.preset', MODEL_PRESET_NAMES),
-    randomEncoderSeed: v.integer(m.randomEncoderSeed ?? d.randomEncoderSeed, 'model.randomEncoderSeed', 0, 0xffffffff),
+    preset: m.preset ?? CONFIG_DEFAULTS.model.preset,
+    randomEncoderSeed: m.randomEncoderSeed ?? CONFIG_DEFAULTS.model.randomEncoderSeed,
   };
-  if (m.encoderWeights !== undefined) out.encoderWeights = resolve(baseDir, v.nonEmptyString(m.encoderWeights, 'model.encoderWeights'));
-  if (m.encoderConfig !== undefined) out.encoderConfig = resolve(baseDir, v.nonEmptyString(m.encoderConfig, 'model.encoderConfig'));
+  if (m.encoderWeights !== undefined) out.encoderWeights = resolve(baseDir, m.encoderWeights);
+  if (m.encoderConfig !== undefined) out.encoderConfig = resolve(baseDir, m.encoderConfig);
   if (m.encoder !== undefined) {
-    if (out.encoderWeights) v.fail('model.encoder', 'give model.encoder or model.encoderWeights, not both');
-    const spec = v.nonEmptyString(m.encoder, 'model.encoder');
+    if (out.encoderWeights) fail('model.encoder', 'give model.encoder or model.encoderWeights, not both');
     try {
-      out.encoder = parseEncoderSpec(spec, baseDir);
+      out.encoder = parseEncoderSpec(m.encoder, baseDir);
     } catch (e) {
-      v.fail('model.encoder', (e as Error).message.replace(/^model\.encoder: /, '')); // the validator names the key and the file
+      fail('model.encoder', (e as Error).message.replace(/^model\.encoder: /, '')); // the error names the key and the file
     }
   }
   if (out.encoderConfig && !out.encoderWeights && out.encoder?.kind !== 'local')
-    v.fail('model.encoderConfig', 'needs model.encoderWeights or a local model.encoder (it describes that checkpoint)');
-  if (m.registers !== undefined) out.registers = v.integer(m.registers, 'model.registers', 0, 64);
+    fail('model.encoderConfig', 'needs model.encoderWeights or a local model.encoder (it describes that checkpoint)');
+  if (m.registers !== undefined) out.registers = m.registers;
   return out;
 }
 
-function parseTrain(v: Validator, t: Record<string, unknown>): TrainConfig {
-  v.noUnknownKeys(t, 'train', [
-    'steps',
-    'batchSize',
-    'lr',
-    'seed',
-    'masking',
-    'evalEvery',
-    'lambdaGather',
-    'lambdaAlign',
-    'alignment',
-    'provider',
-    'threads',
-  ]);
-  const d = CONFIG_DEFAULTS.train;
-  const out: TrainConfig = {
-    steps: v.integer(t.steps ?? d.steps, 'train.steps', 1, MAX_TRAIN_STEPS),
-    batchSize: v.integer(t.batchSize ?? d.batchSize, 'train.batchSize', 1, MAX_BATCH_SIZE),
-    seed: v.integer(t.seed ?? d.seed, 'train.seed', 0, 0xffffffff),
-    masking: v.oneOf(t.masking ?? d.masking, 'train.masking', MASKING_SCHEMES),
-    evalEvery: v.integer(t.evalEvery ?? d.evalEvery, 'train.evalEvery', 0, MAX_TRAIN_STEPS),
-    lambdaGather: v.nonNegativeNumber(t.lambdaGather ?? d.lambdaGather, 'train.lambdaGather'),
-    lambdaAlign: v.nonNegativeNumber(t.lambdaAlign ?? d.lambdaAlign, 'train.lambdaAlign'),
-    alignment: v.boolean(t.alignment ?? d.alignment, 'train.alignment'),
-    provider: v.oneOf(t.provider ?? d.provider, 'train.provider', PROVIDERS),
-    threads: v.integer(t.threads ?? d.threads, 'train.threads', 0, 1024),
+/** A pattern or list of patterns matched against file names, refused when too costly to match. */
+function filePatterns(x: string | string[] | undefined, path: string, fail: Fail): string[] {
+  const list = x === undefined ? [] : typeof x === 'string' ? [x] : [...x];
+  list.forEach((p, i) => {
+    const tooComplex = globComplexityProblem(p);
+    if (tooComplex) fail(`${path}[${i}]`, `pattern ${tooComplex}; use a simpler pattern (or data.assignments for single files)`);
+  });
+  return list;
+}
+
+/** File path (relative to the config) → role, returned with absolute paths. */
+function resolveAssignments(written: Record<string, CaseFileRole>, baseDir: string, fail: Fail): Record<string, CaseFileRole> {
+  const out: Record<string, CaseFileRole> = {};
+  const from: Record<string, string> = {};
+  for (const [rel, role] of Object.entries(written)) {
+    const abs = resolve(baseDir, rel);
+    // Two spellings of one file ("a/x.nii.gz", "./a/x.nii.gz") must not say different things.
+    if (from[abs] !== undefined && out[abs] !== role)
+      fail(
+        `data.assignments[${JSON.stringify(rel)}]`,
+        `assigns ${abs} a second time (as ${role}; ${JSON.stringify(from[abs])} says ${out[abs]}); keep one entry`,
+      );
+    out[abs] = role;
+    from[abs] = rel;
+  }
+  return out;
+}
+
+// ---- schema validation --------------------------------------------------------------------
+
+/** anyad.json as written: every key optional, values of the schema's types (checkAgainstSchema). */
+interface WrittenConfig {
+  $schema?: string;
+  data?: Partial<Omit<DataConfig, 'sequences' | 'slices' | 'split'>> & {
+    sequences?: Partial<Record<CaseFileRole, string | string[]>>;
+    slices?: Partial<SliceSelection>;
+    split?: Partial<DataConfig['split']>;
   };
-  if (t.lr !== undefined) {
-    const lr = v.nonNegativeNumber(t.lr, 'train.lr');
-    if (!(lr > 0 && lr < 1)) v.fail('train.lr', `must be a number in (0, 1), got ${lr}`);
-    out.lr = lr;
-  }
-  if (out.lambdaAlign > 0 && !out.alignment)
-    v.fail('train.lambdaAlign', 'must be 0 when train.alignment is false (the alignment loss acts through the modality affine)');
-  return out;
+  preprocess?: Partial<PreprocessConfig>;
+  output?: Partial<WorkspaceConfig['output']>;
+  model?: WrittenModel;
+  train?: Partial<TrainConfig>;
+}
+type WrittenModel = Partial<Omit<ModelConfig, 'encoder'>> & { encoder?: string };
+
+/** A node of the JSON schema, as far as error messages read it. */
+interface SchemaNode {
+  type?: string;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  properties?: Record<string, SchemaNode>;
+  propertyNames?: SchemaNode;
+  'x-expected'?: string;
 }
 
-/** Hand validation helpers; every failure is a ConfigError naming the key path. */
-class Validator {
-  constructor(private readonly file: string) {}
+/** `value` as a WrittenConfig, or a ConfigError that names the key path, what was expected and what was found. */
+function checkAgainstSchema(value: unknown, file: string): WrittenConfig {
+  if (validateConfigSchema(value)) return value as WrittenConfig;
+  throw schemaError(mainError(validateConfigSchema.errors ?? []), value, file);
+}
 
-  fail(path: string, what: string): never {
-    throw new ConfigError('config/invalid', `${path || 'the config'} ${what}`, this.file);
+/** Where an error points: instancePath's keys, plus the key or item it is about. */
+function errorKeys(e: ErrorObject): string[] {
+  const keys =
+    e.instancePath === ''
+      ? []
+      : e.instancePath
+          .slice(1)
+          .split('/')
+          .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties') keys.push(String((e.params as { additionalProperty: string }).additionalProperty));
+  if (e.keyword === 'uniqueItems') keys.push(String((e.params as { j: number }).j));
+  return keys;
+}
+
+/**
+ * The error to report. ajv stops at the first failing keyword, but a oneOf reports every
+ * branch's failure and then its own: the deepest error is the most specific; at equal depth
+ * the oneOf's own error names the whole choice (its branches name one alternative each).
+ */
+function mainError(errors: ErrorObject[]): ErrorObject {
+  let best = errors[0];
+  for (const e of errors) {
+    const depth = errorKeys(e).length;
+    const bestDepth = errorKeys(best).length;
+    if (depth > bestDepth || (depth === bestDepth && e.keyword === 'oneOf')) best = e;
   }
+  return best;
+}
 
-  object(x: unknown, path: string): Record<string, unknown> {
-    if (typeof x !== 'object' || x === null || Array.isArray(x)) this.fail(path, `must be an object, got ${describe(x)}`);
-    return x as Record<string, unknown>;
+/** "data.slices.step", "data.anomalyLabels[1]", 'data.assignments["a/x.nii.gz"]'; "the config" for the root. */
+function keyPath(keys: string[], root: unknown): string {
+  let out = '';
+  let node = root;
+  for (const k of keys) {
+    if (Array.isArray(node)) out += `[${k}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(k)) out += out ? `.${k}` : k;
+    else out += `[${JSON.stringify(k)}]`;
+    node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[k] : undefined;
   }
+  return out || 'the config';
+}
 
-  noUnknownKeys(obj: Record<string, unknown>, path: string, allowed: readonly string[]): void {
-    for (const k of Object.keys(obj)) {
-      if (!allowed.includes(k)) {
-        const where = path ? `${path}.${k}` : k;
-        throw new ConfigError('config/unknown-key', `unknown key ${where} (allowed here: ${allowed.join(', ')})`, this.file);
-      }
-    }
+function schemaError(e: ErrorObject, root: unknown, file: string): ConfigError {
+  const keys = errorKeys(e);
+  const node = (e.parentSchema ?? {}) as SchemaNode;
+  const at = keyPath(e.keyword === 'uniqueItems' ? keys.slice(0, -1) : keys, root);
+  const invalid = (what: string) => new ConfigError('config/invalid', `${at} ${what}`, file);
+  const propertyName = e.propertyName ?? (e.params as { propertyName?: string }).propertyName;
+  if (e.keyword === 'additionalProperties') {
+    const allowed = Object.keys(node.properties ?? {}).join(', ');
+    return new ConfigError('config/unknown-key', `unknown key ${keyPath(keys, root)} (allowed here: ${allowed})`, file);
   }
-
-  integer(x: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) {
-      const what =
-        min === 1 && max === Number.MAX_SAFE_INTEGER
-          ? 'a positive integer'
-          : min === 0 && max === Number.MAX_SAFE_INTEGER
-            ? 'a non-negative integer'
-            : `an integer in [${min}, ${max}]`;
-      this.fail(path, `must be ${what}, got ${describe(x)}`);
-    }
-    return x;
+  if (propertyName !== undefined) {
+    const names = e.keyword === 'propertyNames' ? (node.propertyNames ?? {}) : node;
+    return invalid(`has the key ${JSON.stringify(propertyName)}: its keys must be ${expected(names)}`);
   }
-
-  oneOf<T extends string>(x: unknown, path: string, allowed: readonly T[]): T {
-    if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x))
-      this.fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(x)}`);
-    return x as T;
+  if (e.keyword === 'uniqueItems') {
+    const { i, j } = e.params as { i: number; j: number };
+    return new ConfigError('config/invalid', `${keyPath(keys, root)} repeats ${describe((e.data as unknown[])[j])} (also at [${i}])`, file);
   }
+  if (e.keyword === 'multipleOf')
+    return invalid(`must be a multiple of ${(e.params as { multipleOf: number }).multipleOf}, got ${describe(e.data)}`);
+  return invalid(`must be ${expected(node)}, got ${describe(e.data)}`);
+}
 
-  boolean(x: unknown, path: string): boolean {
-    if (typeof x !== 'boolean') this.fail(path, `must be true or false, got ${describe(x)}`);
-    return x;
+/** What a schema node admits, in words: its x-expected, else from its enum, type and limits. */
+function expected(node: SchemaNode): string {
+  if (node['x-expected']) return node['x-expected'];
+  if (node.enum) {
+    const q = node.enum.map((v) => JSON.stringify(v));
+    return q.length === 1 ? q[0] : q.length === 2 ? `${q[0]} or ${q[1]}` : `one of ${q.join(', ')}`;
   }
-
-  nonNegativeNumber(x: unknown, path: string): number {
-    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) this.fail(path, `must be a non-negative number, got ${describe(x)}`);
-    return x;
-  }
-
-  nonEmptyString(x: unknown, path: string): string {
-    if (typeof x !== 'string' || x.trim() === '') this.fail(path, `must be a non-empty string, got ${describe(x)}`);
-    return x;
-  }
-
-  /** A pattern or list of patterns matched against file names (not paths). */
-  patterns(x: unknown, path: string): string[] {
-    if (x === undefined) return [];
-    const list = typeof x === 'string' ? [x] : x;
-    if (!Array.isArray(list)) this.fail(path, `must be a file-name pattern or a list of them, got ${describe(x)}`);
-    return list.map((p, i) => {
-      const at = `${path}[${i}]`;
-      const s = this.nonEmptyString(p, at);
-      if (s.includes('/') || s.includes('\\')) this.fail(at, `must be a file-name pattern without folders, got ${JSON.stringify(s)}`);
-      const tooComplex = globComplexityProblem(s);
-      if (tooComplex) this.fail(at, `pattern ${tooComplex}; use a simpler pattern (or data.assignments for single files)`);
-      return s;
-    });
-  }
-
-  /** File path (relative to the config) → sequence key; returned with absolute paths. */
-  assignments(x: unknown, path: string, baseDir: string): Record<string, CaseFileRole> {
-    const obj = this.object(x, path);
-    const out: Record<string, CaseFileRole> = {};
-    const from: Record<string, string> = {};
-    for (const [rel, role] of Object.entries(obj)) {
-      const at = `${path}[${JSON.stringify(rel)}]`;
-      if (rel.trim() === '') this.fail(path, 'has an empty file path; give the file relative to anyad.json, e.g. "sub01/sub01_fla.nii.gz"');
-      const key = this.oneOf(role, at, CASE_FILE_ROLES);
-      const abs = resolve(baseDir, rel);
-      // Two spellings of one file ("a/x.nii.gz", "./a/x.nii.gz") must not say different things.
-      if (from[abs] !== undefined && out[abs] !== key)
-        this.fail(at, `assigns ${abs} a second time (as ${key}; ${JSON.stringify(from[abs])} says ${out[abs]}); keep one entry`);
-      out[abs] = key;
-      from[abs] = rel;
-    }
-    return out;
-  }
-
-  anomalyLabels(x: unknown, path: string): 'any' | number[] {
-    if (x === 'any') return 'any';
-    if (!Array.isArray(x) || x.length === 0)
-      this.fail(path, `must be "any" or a non-empty list of positive integer labels, got ${describe(x)}`);
-    const seen = new Set<number>();
-    x.forEach((l, i) => {
-      this.integer(l, `${path}[${i}]`, 1, 65535);
-      if (seen.has(l)) this.fail(`${path}[${i}]`, `repeats label ${l}`);
-      seen.add(l);
-    });
-    return [...seen].sort((a, b) => a - b);
+  const { minimum: min, maximum: max } = node;
+  switch (node.type) {
+    case 'integer':
+      if (max !== undefined) return `an integer in [${min ?? Number.MIN_SAFE_INTEGER}, ${max}]`;
+      return min === 1
+        ? 'a positive integer'
+        : min === 0
+          ? 'a non-negative integer'
+          : min === undefined
+            ? 'an integer'
+            : `an integer >= ${min}`;
+    case 'number':
+      if (node.exclusiveMinimum !== undefined && node.exclusiveMaximum !== undefined)
+        return `a number strictly between ${node.exclusiveMinimum} and ${node.exclusiveMaximum}`;
+      return min === 0 && max === undefined ? 'a non-negative number' : 'a number';
+    case 'string':
+      return (node.minLength ?? 0) > 0 ? 'a non-empty string' : 'a string';
+    case 'boolean':
+      return 'true or false';
+    case 'object':
+      return 'an object';
+    case 'array':
+      return 'a list';
+    default:
+      return 'a value the schema admits';
   }
 }
 
@@ -432,63 +446,30 @@ function describe(x: unknown): string {
   if (Array.isArray(x)) return 'an array';
   if (x === null) return 'null';
   if (typeof x === 'object') return 'an object';
+  if (typeof x === 'number' && !Number.isFinite(x)) return String(x); // a parsed value given by code, not JSON
   return JSON.stringify(x);
 }
 
-/** JSON.parse after removing comments and trailing commas; syntax errors give line:column. */
-export function parseJsonc(text: string, file: string): unknown {
-  const clean = stripJsoncExtras(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  try {
-    return JSON.parse(clean);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    let where = '';
-    if (m) {
-      // Comments are replaced by spaces of equal length, so positions map 1:1 onto the text.
-      const before = clean.slice(0, Number(m[1]));
-      const line = before.split('\n').length;
-      where = ` at line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')}`;
-    }
-    throw new ConfigError('config/syntax', `invalid JSON${where}: ${msg}`, file);
-  }
+// ---- JSON with comments -------------------------------------------------------------------
+
+/** "CommaExpected" → "comma expected". */
+function parseErrorText(code: ParseErrorCode): string {
+  return printParseErrorCode(code)
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase();
 }
 
-/**
- * Blanks out `//` and `/* *\/` comments and trailing commas (before `}` or `]`), leaving
- * string literals untouched. Removed characters become spaces (newlines are kept) so that
- * JSON.parse error positions still point at the original text.
- */
-export function stripJsoncExtras(text: string): string {
-  const out = text.split('');
-  const n = text.length;
-  let i = 0;
-  let lastComma = -1; // index of a comma not yet followed by a value
-  while (i < n) {
-    const ch = text[i];
-    if (ch === '"') {
-      lastComma = -1;
-      i++;
-      while (i < n && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-      i++;
-    } else if (ch === '/' && text[i + 1] === '/') {
-      while (i < n && text[i] !== '\n') out[i++] = ' ';
-    } else if (ch === '/' && text[i + 1] === '*') {
-      const endAt = text.indexOf('*/', i + 2);
-      const stop = endAt < 0 ? n : endAt + 2;
-      for (; i < stop; i++) if (text[i] !== '\n' && text[i] !== '\r') out[i] = ' ';
-    } else if (ch === ',') {
-      lastComma = i++;
-    } else if (ch === '}' || ch === ']') {
-      if (lastComma >= 0) out[lastComma] = ' ';
-      lastComma = -1;
-      i++;
-    } else {
-      if (!/\s/.test(ch)) lastComma = -1;
-      i++;
-    }
-  }
-  return out.join('');
+/** JSON with comments and trailing commas (jsonc-parser, as VS Code reads it); syntax errors give line:column. */
+export function parseJsonc(text: string, file: string): unknown {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsoncText(body, errors, { allowTrailingComma: true, disallowComments: false });
+  if (errors.length === 0) return value;
+  const { error, offset } = errors[0];
+  const before = body.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  throw new ConfigError('config/syntax', `invalid JSON at line ${line}, column ${column}: ${parseErrorText(error)}`, file);
 }
 
 function deepFreeze<T>(o: T): T {

@@ -15,6 +15,7 @@
  * The canvas needs no CSP source: WebGL2 is not governed by CSP.
  */
 import { randomBytes } from 'node:crypto';
+import { CHANNELS, ROLE_TITLES, SEQUENCE_DISPLAY_ORDER } from '../shared/vocabulary';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -97,10 +98,10 @@ export function viewerHtml(opts: { cspSource: string; scriptUri: string; title: 
 <div class="bar" id="info-bar"><span id="info" data-testid="info">Loading ${esc(opts.title)}…</span></div>
 <div id="error" data-testid="error" role="alert"></div>
 <div class="bar" id="controls">
-  <div class="group" role="tablist" aria-label="Background sequence">${seqTab('opened', 'File')}${seqTab('flair', 'FLAIR')}${seqTab('t1', 'T1')}${seqTab('t2', 'T2')}${seqTab('t1ce', 'T1ce')}</div>
+  <div class="group" role="tablist" aria-label="Background sequence">${seqTab('opened', 'File')}${SEQUENCE_DISPLAY_ORDER.map((s) => seqTab(s, ROLE_TITLES[s])).join('')}</div>
   <div class="group"><span class="cap">Blend</span>${select('blend-select', 'Blend a second sequence over the background', [['none', 'none']])}${range('blend-opacity', 'Blend opacity', 0, 100, 50)}</div>
   <div class="group"><span class="cap">Side by side</span>${select('side-select', 'Show a second sequence beside the first, crosshair and views synced', [['none', 'none']])}</div>
-  <div class="group" aria-label="Detection sequences"><span class="cap">Detect with</span>${mod('flair', 'FLAIR')}${mod('t1', 'T1')}${mod('t2', 'T2')}
+  <div class="group" aria-label="Detection sequences"><span class="cap">Detect with</span>${CHANNELS.map((c) => mod(c, ROLE_TITLES[c])).join('')}
     ${btn('detect-slice', 'Detect slice', 'Detect anomalies on the current axial slice')}${btn('detect-volume', 'Detect volume', 'Detect anomalies on the whole volume')}</div>
 </div>
 <div class="bar" id="views-bar">

@@ -8,11 +8,18 @@ import {
   CONFIG_TEMPLATE,
   defaultWorkspaceConfig,
   loadWorkspaceConfig,
+  parseJsonc,
   parseWorkspaceConfig,
-  stripJsoncExtras,
+  type DataConfig,
+  type ModelConfig,
+  type PreprocessConfig,
+  type SliceSelection,
+  type TrainConfig,
+  type WorkspaceConfig,
 } from '../../src/engine/config';
 import { CASE_FILE_ROLES, MASKING_SCHEMES, MODEL_PRESET_NAMES, PROVIDERS } from '../../src/shared/vocabulary';
 import { ConfigError } from '../../src/engine/errors';
+import { VALIDATOR_FILE, validatorSource } from '../../schemas/buildValidator';
 
 const FILE = '/ws/project/anyad.json';
 
@@ -97,8 +104,8 @@ test('JSON with comments and trailing commas is accepted; comment-like text insi
   assert.equal(c.train.lr, 0.002);
   assert.equal(c.train.masking, 'epoch');
   assert.equal(c.train.batchSize, 16, 'unset keys keep their defaults');
-  // Escaped quotes do not end a string early.
-  assert.equal(JSON.parse(stripJsoncExtras('{"a": "x\\" // y", }')).a, 'x" // y');
+  // Escaped quotes do not end a string early; a byte-order mark is skipped.
+  assert.deepEqual(parseJsonc('\ufeff{"a": "x\\" // y", }', FILE), { a: 'x" // y' });
 });
 
 test('wrong types and values give ConfigErrors naming the key path', () => {
@@ -113,7 +120,7 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ data: { unlabelled: 'keep' } }, /data\.unlabelled must be "exclude" or "normal", got "keep"/);
   rejects({ data: { split: { seed: 'x' } } }, /data\.split\.seed must be an integer in \[0, 4294967295\], got "x"/);
   rejects({ data: { anomalyLabels: [] } }, /data\.anomalyLabels must be "any" or a non-empty list/);
-  rejects({ data: { anomalyLabels: [1, 1] } }, /data\.anomalyLabels\[1\] repeats label 1/);
+  rejects({ data: { anomalyLabels: [1, 1] } }, /data\.anomalyLabels\[1\] repeats 1 \(also at \[0\]\)/);
   rejects({ data: { anomalyLabels: [0] } }, /data\.anomalyLabels\[0\] must be an integer in \[1, 65535\]/);
   rejects({ data: { sequences: { flair: 3 } } }, /data\.sequences\.flair must be a file-name pattern or a list/);
   rejects({ data: { sequences: { t2: ['sub/t2.nii.gz'] } } }, /data\.sequences\.t2\[0\] must be a file-name pattern without folders/);
@@ -133,7 +140,7 @@ test('wrong types and values give ConfigErrors naming the key path', () => {
   rejects({ train: { batchSize: 2.5 } }, /train\.batchSize must be an integer in \[1, 256\]/);
   rejects({ train: { masking: 'slice' } }, /train\.masking must be one of "sample", "batch", "epoch"/);
   rejects({ train: { provider: 'tpu' } }, /train\.provider must be one of "auto", "cpu", "cuda", "webgpu"/);
-  rejects({ train: { lr: 0 } }, /train\.lr must be a number in \(0, 1\)/);
+  rejects({ train: { lr: 0 } }, /train\.lr must be a number strictly between 0 and 1, got 0/);
   rejects({ train: { lambdaAlign: -0.1 } }, /train\.lambdaAlign must be a non-negative number/);
   rejects({ train: { alignment: 'yes' } }, /train\.alignment must be true or false/);
   rejects({ train: { alignment: false } }, /train\.lambdaAlign must be 0 when train\.alignment is false/);
@@ -157,8 +164,19 @@ test('syntax errors report a line and column', () => {
     writeFileSync(file, '{\n  // comment\n  "data": { "root": "x" \n  "output": {}\n}\n');
     assert.throws(
       () => loadWorkspaceConfig(file),
-      (e: unknown) => e instanceof ConfigError && /invalid JSON at line 4/.test(e.message) && e.message.includes(file),
+      (e: unknown) =>
+        e instanceof ConfigError && /invalid JSON at line 4, column 3: comma expected/.test(e.message) && e.message.includes(file),
     );
+    // An unclosed comment, text after the value, and an empty file are syntax errors too (jsonc-parser's codes, in words).
+    for (const [text, message] of [
+      ['{ /* open', /line 1, column 3: unexpected end of comment/],
+      ['{}\n  {}', /line 2, column 3: end of file expected/],
+      ['', /line 1, column 1: value expected/],
+    ] as const)
+      assert.throws(
+        () => parseWorkspaceConfig(text, FILE),
+        (e: unknown) => e instanceof ConfigError && e.code === 'config/syntax' && message.test(e.message),
+      );
     assert.throws(
       () => loadWorkspaceConfig(join(dir, 'missing.json')),
       (e: unknown) => e instanceof ConfigError && /cannot read config/.test(e.message),
@@ -168,7 +186,7 @@ test('syntax errors report a line and column', () => {
   }
 });
 
-test('the JSON schema and the hand validator agree: same keys, same defaults', () => {
+test('the JSON schema and the defaults agree: same keys, same defaults, same enums', () => {
   const schema = JSON.parse(readFileSync(join(__dirname, '../../schemas/anyad.schema.json'), 'utf8'));
   assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
   const props = schema.properties;
@@ -216,4 +234,91 @@ test('the anyad.json template the extension offers is a valid config (comments i
   assert.equal(c.model.preset, 'cpu');
   assert.equal(c.train.steps, 1000);
   assert.equal(c.data.root, '/ws');
+});
+
+/**
+ * Each config object's keys as the TypeScript types declare them. `satisfies` makes tsc reject
+ * a list that misses a key of the type or names one it lacks; the test below rejects a schema
+ * whose properties differ from these lists. Together: a key added to, renamed in or dropped
+ * from the schema or a type fails until both say the same.
+ */
+type KeysOf<T> = Record<keyof T, true>;
+const TYPE_KEYS: Record<string, Record<string, true>> = {
+  '': { $schema: true, data: true, preprocess: true, output: true, model: true, train: true } satisfies Record<
+    Exclude<keyof WorkspaceConfig, 'file' | 'baseDir'> | '$schema',
+    true
+  >,
+  data: {
+    root: true,
+    sequences: true,
+    assignments: true,
+    slices: true,
+    anomalyLabels: true,
+    split: true,
+    minLesionVoxels: true,
+    unlabelled: true,
+  } satisfies KeysOf<DataConfig>,
+  'data.sequences': { flair: true, t1: true, t1ce: true, t2: true, label: true } satisfies KeysOf<DataConfig['sequences']>,
+  'data.slices': { axis: true, start: true, end: true, step: true } satisfies KeysOf<SliceSelection>,
+  'data.split': { trainFraction: true, valFraction: true, seed: true } satisfies KeysOf<DataConfig['split']>,
+  preprocess: { resize: true, crop: true } satisfies KeysOf<PreprocessConfig>,
+  output: { dir: true } satisfies KeysOf<WorkspaceConfig['output']>,
+  model: {
+    preset: true,
+    encoder: true,
+    encoderWeights: true,
+    encoderConfig: true,
+    registers: true,
+    randomEncoderSeed: true,
+  } satisfies KeysOf<ModelConfig>,
+  train: {
+    steps: true,
+    batchSize: true,
+    lr: true,
+    seed: true,
+    masking: true,
+    evalEvery: true,
+    lambdaGather: true,
+    lambdaAlign: true,
+    alignment: true,
+    provider: true,
+    threads: true,
+  } satisfies KeysOf<TrainConfig>,
+};
+
+test('the JSON schema and the TypeScript config types name the same keys in every object', () => {
+  const schema = JSON.parse(readFileSync(join(__dirname, '../../schemas/anyad.schema.json'), 'utf8'));
+  const objects = new Map<string, string[]>();
+  const walk = (node: { type?: string; properties?: Record<string, unknown> }, path: string) => {
+    if (node.type !== 'object' || !node.properties) return;
+    objects.set(path, Object.keys(node.properties));
+    for (const [k, v] of Object.entries(node.properties)) walk(v as typeof node, path ? `${path}.${k}` : k);
+  };
+  walk(schema, '');
+  assert.deepEqual([...objects.keys()].sort(), Object.keys(TYPE_KEYS).sort(), 'the objects of the config');
+  for (const [path, keys] of objects) assert.deepEqual(keys.sort(), Object.keys(TYPE_KEYS[path]).sort(), `keys of ${path || 'the config'}`);
+  // A parsed config carries exactly those keys (optional model keys and train.lr when written).
+  const full = parseWorkspaceConfig(
+    { model: { encoderWeights: 'w.safetensors', encoderConfig: 'c.json', registers: 0 }, train: { lr: 0.01 } },
+    FILE,
+  );
+  const { file: _file, baseDir: _baseDir, ...sections } = full;
+  assert.deepEqual(
+    Object.keys(sections).sort(),
+    Object.keys(TYPE_KEYS[''])
+      .filter((k) => k !== '$schema')
+      .sort(),
+  );
+  for (const section of ['data', 'preprocess', 'output', 'train'] as const)
+    assert.deepEqual(Object.keys(full[section]).sort(), Object.keys(TYPE_KEYS[section]).sort(), section);
+  assert.deepEqual(
+    Object.keys(full.model).sort(),
+    Object.keys(TYPE_KEYS.model)
+      .filter((k) => k !== 'encoder')
+      .sort(),
+  );
+});
+
+test("the generated schema validator is the schema's (after a schema edit: npx tsx schemas/buildValidator.ts)", async () => {
+  assert.equal(readFileSync(VALIDATOR_FILE, 'utf8'), await validatorSource(), 'src/engine/configSchemaValidator.generated.js is stale');
 });

@@ -129,7 +129,7 @@ test("the workspace's output folder is not searched", () => {
 test('a single file: its case and sibling sequences', () => {
   const c = findCaseOfFile(join(ws, 'brats18', 'Brats18_A', 'Brats18_A_t2.nii.gz'));
   assert.equal(c?.id, 'Brats18_A');
-  assert.equal(Object.keys(c!.files).length, 4);
+  assert.equal(Object.keys(c.files).length, 4);
   assert.deepEqual(
     discoverCases(join(ws, 'plain', 'caseP', 't1.nii.gz')).map((x) => x.id),
     ['caseP'],

@@ -73,7 +73,7 @@ test('names of datasets no built-in knows (Flair_subtrMeanDivStd.nii.gz) with da
   // The viewer's question (which case is this file, which are its siblings) has the same answer.
   const opened = findCaseOfFile(join(root, 'patient02', 'Flair_subtrMeanDivStd.nii.gz'), config);
   assert.deepEqual(opened, cases[1]);
-  const loaded = loadCase(opened!, { label: false });
+  const loaded = loadCase(opened, { label: false });
   assert.deepEqual(
     ['flair', 't1', 't1ce', 't2'].map((s) => loaded.volumes[s as 'flair']!.data[0]),
     [1, 2, 4, 3],
@@ -165,7 +165,8 @@ test('data.assignments: validated, resolved against the config file, and used by
     /data\.assignments\["x\.nii\.gz"\] must be one of "flair", "t1", "t1ce", "t2", "label", got "pd"/,
   );
   rejects({ assignments: { 'x.nii.gz': 1 } }, /data\.assignments\["x\.nii\.gz"\] must be one of/);
-  rejects({ assignments: { '': 't1' } }, /data\.assignments has an empty file path/);
+  rejects({ assignments: { '': 't1' } }, /data\.assignments has the key "": its keys must be file paths relative to anyad\.json/);
+  rejects({ assignments: { ' ': 't1' } }, /data\.assignments has the key " "/);
   rejects(
     { assignments: { 'a/x.nii.gz': 't1', './a/x.nii.gz': 't2' } },
     /assigns .*x\.nii\.gz a second time \(as t2; "a\/x\.nii\.gz" says t1\); keep one entry/,

@@ -3,7 +3,7 @@ import { ConfigError } from '../../engine/errors';
 import { releaseAllSessions } from '../../engine/graph/runtime';
 import { writeOnSourceGrid } from '../../engine/nifti';
 import { caseOfSpec, detectCase } from '../../engine/service/detectCase';
-import { CHANNELS, type ChannelName } from '../../engine/study';
+import { CHANNELS, type ChannelName, roleLabel } from '../../shared/vocabulary';
 import { intOption, type CommandSpec } from '../args';
 import { INFERENCE_OPTIONS, inferenceOptions } from '../inferenceOptions';
 
@@ -19,9 +19,9 @@ export const detectCommand: CommandSpec = {
   options: {
     model: INFERENCE_OPTIONS.model,
     case: { type: 'string', description: 'a sequence file of the case, or the case folder' },
-    flair: { type: 'string', description: 'the FLAIR file (wins over what --case finds)' },
-    t1: { type: 'string', description: 'the T1 file (wins over what --case finds)' },
-    t2: { type: 'string', description: 'the T2 file (wins over what --case finds)' },
+    ...Object.fromEntries(
+      CHANNELS.map((s) => [s, { type: 'string' as const, description: `the ${roleLabel(s)} file (wins over what --case finds)` }]),
+    ),
     config: INFERENCE_OPTIONS.config,
     slice: { type: 'string', description: 'axial slice index (default: the middle slice)' },
     all: { type: 'boolean', description: 'score every axial slice (3-D map)' },

@@ -114,9 +114,11 @@ interface CaseSlices {
 function caseSlices(c: Case, config: WorkspaceConfig, maxBytes?: number): CaseSlices {
   const readOpts = maxBytes === undefined ? {} : { maxBytes };
   const { slices: sel, minLesionVoxels } = config.data;
-  let vol: Volume;
-  if (c.label) vol = loadVolume(c.label, readOpts);
-  else vol = loadVolume(CHANNELS.map((s) => c.files[s]).find(Boolean)!, readOpts);
+  // The label's grid, or an image's when there is no label (all its slices are then normal).
+  const gridFile = c.label ?? CHANNELS.map((s) => c.files[s]).find((f) => f !== undefined);
+  // buildSliceDataset skips cases without FLAIR, T1 or T2 before it gets here.
+  if (gridFile === undefined) throw new StudyError('study/missing-sequence', `case ${c.id} has no FLAIR, T1 or T2 file`, c.dir);
+  const vol: Volume = loadVolume(gridFile, readOpts);
   const [nx, ny, nz] = vol.dims;
   const zs = selectedSlices(sel, nz, c.label ?? c.files.flair ?? c.files.t1 ?? c.files.t2);
   const isAnomalous = anomalyPredicate(config.data.anomalyLabels);

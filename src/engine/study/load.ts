@@ -30,8 +30,9 @@ function describeGrid(v: Volume): string {
 }
 
 export function loadCase(c: Case, opts: LoadCaseOptions = {}): LoadedCase {
-  const wanted = opts.sequences ?? SEQUENCES.filter((s) => c.files[s]);
-  const missing = wanted.filter((s) => !c.files[s]);
+  const wanted = (opts.sequences ?? SEQUENCES).map((s) => ({ s, file: c.files[s] }));
+  const found = wanted.filter((w): w is { s: SequenceName; file: string } => Boolean(w.file));
+  const missing = opts.sequences ? wanted.filter((w) => !w.file).map((w) => w.s) : [];
   if (missing.length) {
     const have = SEQUENCES.filter((s) => c.files[s]).map((s) => s.toUpperCase());
     throw new StudyError(
@@ -44,8 +45,7 @@ export function loadCase(c: Case, opts: LoadCaseOptions = {}): LoadedCase {
   const loaded: { file: string; vol: Volume }[] = [];
   const volumes: Partial<Record<SequenceName, Volume>> = {};
   const sources: Partial<Record<SequenceName, SourceGrid>> = {};
-  for (const s of wanted) {
-    const file = c.files[s]!;
+  for (const { s, file } of found) {
     const r = loadVolumeWithSource(file, readOpts);
     volumes[s] = r.volume;
     sources[s] = r.source;

@@ -1,5 +1,5 @@
 /** Model inputs of dataset slices: each case loaded once, each slice preprocessed with all 3 channels. */
-import { ConfigError } from '../errors';
+import { ConfigError, StudyError } from '../errors';
 import type { SliceRef } from './dataset';
 import type { Case } from './discover';
 import { type LoadCaseOptions, type LoadedCase, loadCase } from './load';
@@ -31,7 +31,12 @@ export function forEachSliceByCase(
 
 /** The full-modality model input [3, C, C] of axial slice z of a case loaded with FLAIR, T1 and T2. */
 export function fullModalityInput(loaded: LoadedCase, z: number, geom: PreprocessGeometry): Float32Array {
-  const views = CHANNELS.map((ch) => axialImage(loaded.volumes[ch]!, z));
+  const views = CHANNELS.map((ch) => {
+    const volume = loaded.volumes[ch];
+    if (!volume)
+      throw new StudyError('study/missing-sequence', `case ${loaded.case.id} was loaded without ${ch.toUpperCase()}`, loaded.case.dir);
+    return axialImage(volume, z);
+  });
   const data = Object.fromEntries(CHANNELS.map((ch, k) => [ch, views[k].data]));
   return preprocessSlice(data, views[0].width, views[0].height, FULL_SUBSET, geom);
 }
