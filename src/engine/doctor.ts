@@ -21,6 +21,7 @@ import {
 } from './graph/runtime';
 import { hubCacheDir, isOffline, listCache } from './hub/cache';
 import { bundleCreatedAt, findNewestBundle } from './model/bundleLocator';
+import { required } from './errors';
 
 export interface ProviderReport {
   name: ExecutionProviderName;
@@ -144,7 +145,12 @@ export async function doctorReport(
     const d = findNewestBundle(root);
     // The extension's own folder as a workspace would list the shipped default twice.
     if (d && opts.shippedDefault && resolve(d) === resolve(opts.shippedDefault)) continue;
-    if (d) models.push({ dir: d, source: 'workspace (newest)', createdAt: new Date(bundleCreatedAt(d)!).toISOString() });
+    if (d)
+      models.push({
+        dir: d,
+        source: 'workspace (newest)',
+        createdAt: new Date(required(bundleCreatedAt(d), `the creation time of ${d}`)).toISOString(),
+      });
   }
   if (opts.shippedDefault && existsSync(opts.shippedDefault)) {
     const t = bundleCreatedAt(opts.shippedDefault);
@@ -180,7 +186,12 @@ export async function doctorReport(
         .map((e) => ({ repo: e.repo, commit: e.commit, revisions: e.revisions, sizeMb: Math.round(e.size / 2 ** 20), path: e.path })),
     },
     models,
-    env: Object.fromEntries(ENV_KEYS.filter((k) => env[k] !== undefined).map((k) => [k, env[k]!])),
+    env: Object.fromEntries(
+      ENV_KEYS.flatMap((k) => {
+        const v = env[k];
+        return v === undefined ? [] : [[k, v]];
+      }),
+    ),
   };
 }
 

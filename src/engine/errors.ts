@@ -45,3 +45,13 @@ export class HubError extends AnyadError {}
 export function isAnyadError(e: unknown): e is AnyadError {
   return e instanceof AnyadError;
 }
+
+/**
+ * `value`, or an error saying that `what` is missing: for values the surrounding code has
+ * already made sure of (a key it just set, an index it just built), where a miss is a bug of
+ * the engine, not anything a researcher did.
+ */
+export function required<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new AnyadError('engine/internal', `internal error: ${what} is missing`);
+  return value;
+}

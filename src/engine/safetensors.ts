@@ -187,7 +187,7 @@ export function getFloat32(
   return { shape: t.shape, data: toFloat32(t, name) };
 }
 
-const ARRAY_DTYPE: Record<NonNullable<TensorToWrite['dtype']>, Function> = {
+const ARRAY_DTYPE: Record<NonNullable<TensorToWrite['dtype']>, new (length: number) => TensorToWrite['data']> = {
   F32: Float32Array,
   F64: Float64Array,
   I64: BigInt64Array,

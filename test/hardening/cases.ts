@@ -619,7 +619,7 @@ function loadEditor() {
     const provider = new mod.NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine: () => {}, show: () => {} } as never);
     const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId: undefined, untitledDocumentData: undefined });
     const view = fakePanel();
-    await provider.resolveCustomEditor(doc, view.panel as never);
+    provider.resolveCustomEditor(doc, view.panel as never);
     return view;
   };
   return { STROKE_COST_BUDGET: mod.STROKE_COST_BUDGET, openEditor };

@@ -14,7 +14,7 @@
  * thread: the extension host never calls this, its engine process does (engine/server).
  */
 import { freemem } from 'node:os';
-import { ConfigError, StudyError } from '../errors';
+import { ConfigError, StudyError, required } from '../errors';
 import { type ProviderChoice, type Session, createSession, outputFloat32, run } from '../graph/runtime';
 import { mapToSliceGrid } from '../eval/sliceGrid';
 import { type LoadedBundle, loadBundle, subsetThreshold } from '../model/bundle';
@@ -154,12 +154,19 @@ async function prepare(bundleOrDir: LoadedBundle | string, input: Case | LoadedC
   const subset = subsetOfModalities(opts.modalities);
   const bundle = typeof bundleOrDir === 'string' ? loadBundle(bundleOrDir) : bundleOrDir;
   const loaded = resolveCase(input, subset.channels);
-  const volumes = subset.channels.map((c) => loaded.volumes[c]!);
+  const volumes = subset.channels.map((c) => required(loaded.volumes[c], `the loaded ${c} volume`));
   if (opts.slice !== 'all' && opts.slice !== undefined) checkSlice(volumes[0].dims[2], opts.slice, loaded.case.dir);
   const session =
     opts.session ??
     (await createSession(bundle.modelPath, { provider: opts.provider ?? 'auto', threads: opts.threads ?? 0, log: opts.log }));
-  return { bundle, session, subset, volumes, source: loaded.sources[subset.channels[0]]!, dims: volumes[0].dims };
+  return {
+    bundle,
+    session,
+    subset,
+    volumes,
+    source: required(loaded.sources[subset.channels[0]], `the ${subset.channels[0]} source`),
+    dims: volumes[0].dims,
+  };
 }
 
 /** The model input [1,3,C,C] of slice z. */

@@ -20,7 +20,9 @@ export interface PrepRequest {
 
 export type PrepReply = { id: number; images: Float32Array[] } | { id: number; error: string };
 
-parentPort?.on('message', (m: PrepRequest) => {
+// Loaded only as a worker thread: parentPort is its channel to the pool (absent on the main thread).
+const port = parentPort;
+port?.on('message', (m: PrepRequest) => {
   try {
     const subset = subsetOfChannels(m.channels);
     if (!subset) throw new Error(`no modality subset of ${m.channels.join(', ')}`);
@@ -31,11 +33,11 @@ parentPort?.on('message', (m: PrepRequest) => {
       });
       return preprocessSlice(byName, m.width, m.height, subset, m.geom);
     });
-    parentPort!.postMessage(
+    port.postMessage(
       { id: m.id, images } satisfies PrepReply,
       images.map((x) => x.buffer as ArrayBuffer),
     );
   } catch (e) {
-    parentPort!.postMessage({ id: m.id, error: (e as Error)?.message ?? String(e) } satisfies PrepReply);
+    port.postMessage({ id: m.id, error: (e as Error)?.message ?? String(e) } satisfies PrepReply);
   }
 });

@@ -25,7 +25,7 @@
  * ≥ P/(bins/2) anomalous or ≥ N/(bins/2) normal ones, so no bin holds more than about
  * 2/bins of either class (plus the tie block that crossed the line).
  */
-import { EvalError } from '../errors';
+import { EvalError, required } from '../errors';
 import { labelRegions8 } from './regions';
 import { ProIntegrator, ThresholdSweep } from './thresholdSweep';
 import type { MetricName, PixelMetrics } from './types';
@@ -203,7 +203,7 @@ export class PixelMetricAccumulator {
         throw new EvalError('eval/bad-option', `${this.what}: image ${i} has unit ${u}, outside 0..${units - 1}`);
     }
     const r = this.sortAndSweep(binning);
-    return { metrics: r.metrics, binned: r.binned! };
+    return { metrics: r.metrics, binned: required(r.binned, 'the binned sweep') };
   }
 
   private sortAndSweep(binning: PixelBinning | undefined): { metrics: PixelMetrics; binned?: BinnedPixelCounts } {

@@ -11,7 +11,7 @@
  * (bootstrap.ts; slices of one caseId are one resampling unit, a slice without caseId is its
  * own unit) and the counts the numbers rest on.
  */
-import { EvalError } from '../errors';
+import { EvalError, required } from '../errors';
 import { imageScore } from './anomalyMap';
 import { binaryMetrics } from './binaryMetrics';
 import { caseBootstrap, DEFAULT_BOOTSTRAP, interval95, shiftedInterval, type AurocAp } from './bootstrap';
@@ -124,15 +124,16 @@ export class SubsetEvaluator {
     const bins = boot.bins ?? Math.max(MIN_BINS, Math.min(PIXEL_BINS, Math.floor(MAX_UNIT_BINS / this.unitCount)));
     const { metrics: pixel, binned } = this.pixels.finalizeBinned({ imageUnit: this.units, units: this.unitCount, bins });
     const draws = caseBootstrap(this.unitCount, { scores: this.scores, labels: this.labels, units: this.units }, binned, boot);
-    const pb = draws.pixelBinned!;
+    const pb = required(draws.pixelBinned, 'the binned pixel bootstrap');
+    const pixelDraws = required(draws.pixel, 'the pixel bootstrap');
     const ci = {
       image: {
         auroc: image.auroc === null ? null : interval95(draws.image.auroc),
         ap: image.ap === null ? null : interval95(draws.image.ap),
       },
       pixel: {
-        auroc: shiftedInterval(draws.pixel!.auroc, pixel.auroc, pb.binned.auroc),
-        ap: shiftedInterval(draws.pixel!.ap, pixel.ap, pb.binned.ap),
+        auroc: shiftedInterval(pixelDraws.auroc, pixel.auroc, pb.binned.auroc),
+        ap: shiftedInterval(pixelDraws.ap, pixel.ap, pb.binned.ap),
       },
     };
     return { metrics: { ...toMetricSet(image, pixel), ci, counts }, image, pixel, pixelBinning: pb };

@@ -6,7 +6,7 @@
  * atomically. The markdown is written last, so a report that exists is complete.
  */
 import { join } from 'node:path';
-import { EvalError } from '../errors';
+import { EvalError, required } from '../errors';
 import { writeFileAtomic } from '../util/atomic';
 import { buildResultsTables, formatValue, METRIC_ROWS, type ResultsTables } from './reportTables';
 import { renderMarkdown, type Figure } from './reportMarkdown';
@@ -26,8 +26,8 @@ function validate(input: ReportInput): void {
   if (new Set(input.models.map((m) => m.name)).size !== input.models.length) bad('two models have the same name');
   if (input.kind === 'cross-domain' && !(input.trainedOn && input.testedOn)) bad('a cross-domain report needs trainedOn and testedOn');
   if (input.kind === 'zero-shot' && !input.unseenSequence) bad('a zero-shot report needs unseenSequence');
-  if (input.curves?.model && !input.models.some((m) => m.name === input.curves!.model))
-    bad(`curves name model '${input.curves.model}', which has no results`);
+  const curvesModel = input.curves?.model;
+  if (curvesModel && !input.models.some((m) => m.name === curvesModel)) bad(`curves name model '${curvesModel}', which has no results`);
 }
 
 /** The run's kind, for figure titles. */
@@ -46,7 +46,10 @@ interface SvgFile {
 function figures(input: ReportInput, tables: ResultsTables): SvgFile[] {
   const out: SvgFile[] = [];
   const modelName = input.curves?.model ?? input.models[0].name;
-  const table = tables.tables.find((t) => t.model === modelName)!;
+  const table = required(
+    tables.tables.find((t) => t.model === modelName),
+    `the table of model '${modelName}'`,
+  );
   const suffix = kindSuffix(input);
   const curves = input.curves?.perSubset ?? {};
   for (const level of ['image', 'pixel'] as const) {

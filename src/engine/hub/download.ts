@@ -208,7 +208,7 @@ export interface DownloadPlan {
 
 function cachedAll(cacheDir: string, repo: string, revision: string, files: readonly string[]): CachedFile[] | undefined {
   const found = files.map((f) => findCachedFile(cacheDir, repo, revision, f));
-  return found.every((f) => f !== undefined) ? (found as CachedFile[]) : undefined;
+  return found.every((f) => f !== undefined) ? found : undefined;
 }
 
 function offlineError(repo: string, revision: string, cacheDir: string, opts: HubOptions): HubError {
@@ -447,7 +447,7 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
       !['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') &&
       (failure as Error).message !== 'aborted'
     )
-      throw failure;
+      throw failure instanceof Error ? failure : new Error('the download failed with a value that is not an Error', { cause: failure });
     // The connection dropped mid-body: fall through to the size check (the partial file is kept).
   }
   if (bytes !== meta.size) {

@@ -41,9 +41,9 @@ function bypassProxy(url: URL, noProxy: string): boolean {
     .filter(Boolean)
     .some((entry) => {
       if (entry === '*') return true;
-      const m = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase())!;
-      const h = m[1].replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
-      if (m[2] && m[2] !== port) return false;
+      const [, hostPattern = '', portPattern] = /^(.*?)(?::(\d+))?$/.exec(entry.toLowerCase()) ?? [];
+      const h = hostPattern.replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
+      if (portPattern && portPattern !== port) return false;
       return host === h || host.endsWith(`.${h}`);
     });
 }

@@ -11,10 +11,12 @@ const SIZES = ['small', 'base', 'large', 'giant'] as const;
 
 /** Short names → hub ids (Meta's DINOv2 releases on the hub; Apache-2.0). */
 export const DINOV2_NAMES: Readonly<Record<string, string>> = Object.freeze(
-  Object.fromEntries([
-    ...SIZES.map((s) => [`dinov2-${s}`, `facebook/dinov2-${s}`]),
-    ...SIZES.map((s) => [`dinov2-with-registers-${s}`, `facebook/dinov2-with-registers-${s}`]),
-  ]),
+  Object.fromEntries(
+    SIZES.flatMap((s): Array<[string, string]> => [
+      [`dinov2-${s}`, `facebook/dinov2-${s}`],
+      [`dinov2-with-registers-${s}`, `facebook/dinov2-with-registers-${s}`],
+    ]),
+  ),
 );
 
 export type EncoderSource =

@@ -25,7 +25,7 @@
  *   (head.ts), as the reference's frozen x, so INP coherence cannot pull the features together
  *   through the affine; x' is trained only through the bottleneck → decoder path (recon).
  */
-import { ConfigError } from '../errors';
+import { ConfigError, required } from '../errors';
 import { type Tensor, add, concat, gather, mul, reduceMean, reshape, sqrt, sub, unsqueeze } from '../graph';
 import { type GraphParams, toTokens } from './head';
 import type { WeightMap } from './headWeights';
@@ -92,7 +92,7 @@ export function applyModalityAffine(inputs: AffineInputs, params: GraphParams): 
     shift = shift ? add(shift, delta) : delta;
     return add(mul(e, reshape(gamma, [b, d, 1, 1])), reshape(beta, [b, d, 1, 1]));
   }) as [Tensor, Tensor];
-  return { headInput: add(fused, mul(shift!, 1 / AFFINE_GROUPS)), enAffine };
+  return { headInput: add(fused, mul(required(shift, 'the modality shift'), 1 / AFFINE_GROUPS)), enAffine };
 }
 
 /** Per-channel statistics of full-modality features (population standard deviation). */

@@ -206,10 +206,10 @@ export function calibrateThresholds(
   quantile = THRESHOLD_QUANTILE,
 ): SubsetThresholds {
   if (!(quantile > 0 && quantile < 1)) throw new ConfigError('config/threshold', `threshold quantile must be in (0, 1), got ${quantile}`);
-  const entries: Array<[number, ArrayLike<number>]> =
-    scoresBySubset instanceof Map
-      ? [...scoresBySubset.entries()]
-      : Object.entries(scoresBySubset).map(([k, v]) => [Number(k), v as ArrayLike<number>]);
+  const isMap = (s: typeof scoresBySubset): s is ReadonlyMap<number, ArrayLike<number>> => s instanceof Map;
+  const entries: Array<[number, ArrayLike<number>]> = isMap(scoresBySubset)
+    ? [...scoresBySubset.entries()]
+    : Object.entries(scoresBySubset).map(([k, v]): [number, ArrayLike<number>] => [Number(k), v]);
   const out: SubsetThresholds = { quantile, method: 'linear', rule: 'anomalous when score > threshold', bySubset: {}, normalSlices: {} };
   for (const [id, scores] of entries.sort((a, b) => a[0] - b[0])) {
     if (!MODALITY_SUBSETS[id - 1] || !Number.isInteger(id)) throw new ConfigError('config/threshold', `subset id must be 1..7, got ${id}`);

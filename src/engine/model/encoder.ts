@@ -27,7 +27,7 @@ import {
   transpose,
   unsqueeze,
 } from '../graph';
-import { GraphError } from '../errors';
+import { GraphError, required } from '../errors';
 import { type EncoderBlockWeights, type EncoderWeights, type LinearWeights, describeProvenance } from './encoderWeights';
 import { interpolatePosEmbed, patchGrid } from './posEmbed';
 import { blocksUsed } from './vitConfig';
@@ -97,7 +97,7 @@ export function buildEncoder(g: Graph, x: Tensor, weights: EncoderWeights, opts:
     t = g.scope(`block${i}`, () => block(t, weights.blocks[i], cfg.numHeads, cfg.lnEps, (nm, dt, sh) => c(`blocks.${i}.${nm}`, dt, sh)));
     if (cfg.targetLayers.includes(i)) byLayer.set(i, t);
   }
-  const layers = cfg.targetLayers.map((l) => slice(byLayer.get(l)!, [1 + r], [1 + r + n], [1]));
+  const layers = cfg.targetLayers.map((l) => slice(required(byLayer.get(l), `block ${l}'s output`), [1 + r], [1 + r + n], [1]));
   // stack().mean() as Sum / k (the same sequential sum): onnxruntime's ReduceMean over a non-last axis is far slower.
   const mean = (ts: Tensor[]): Tensor => div(sum(ts), ts.length);
   const fused = g.scope('fused', () => mean(layers));

@@ -158,7 +158,7 @@ export function inferHeadConfig(file: SafetensorsFile, source = '<safetensors>')
   if (inp.length !== 2 || scale.length !== 3 || fc1.length !== 2) {
     throw new SafetensorsError(
       'safetensors/shape-mismatch',
-      `head tensors have unexpected ranks: prototype_token [${inp}], decoder.0.attn.learn_scale [${scale}], bottleneck.0.fc1.weight [${fc1}]`,
+      `head tensors have unexpected ranks: prototype_token [${inp.join()}], decoder.0.attn.learn_scale [${scale.join()}], bottleneck.0.fc1.weight [${fc1.join()}]`,
       source,
     );
   }

@@ -132,10 +132,9 @@ export function buildObjective(
   let headInput = inputs.fused;
   let statFeatures: readonly Tensor[] = inputs.en;
   if (cfg.modalityAffine) {
-    if (!inputs.subset) throw new ConfigError('config/objective', 'the modality affine needs the per-sample subset input');
-    const affine = g.scope('modality_affine', () =>
-      applyModalityAffine({ fused: inputs.fused, en: inputs.en, subset: inputs.subset! }, params),
-    );
+    const subset = inputs.subset;
+    if (!subset) throw new ConfigError('config/objective', 'the modality affine needs the per-sample subset input');
+    const affine = g.scope('modality_affine', () => applyModalityAffine({ fused: inputs.fused, en: inputs.en, subset }, params));
     headInput = affine.headInput;
     statFeatures = affine.enAffine;
   }

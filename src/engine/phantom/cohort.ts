@@ -157,7 +157,7 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
   }));
 
   const wanted = Math.max(0, Math.min(opts.workers ?? availableParallelism(), cases));
-  const results: PhantomCaseSummary[] = new Array(cases);
+  const results = new Array<PhantomCaseSummary>(cases);
   let done = 0;
   const record = (index: number, s: PhantomCaseSummary) => {
     results[index] = s;

@@ -139,11 +139,13 @@ function completeRecord(out: string, kase: Case, modelSha: string, modalities: s
   }
 }
 
-function csvField(v: unknown): string {
+type CsvValue = string | number | boolean | null | undefined;
+
+function csvField(v: CsvValue): string {
   const s = v === null || v === undefined ? '' : String(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
-const csvLine = (fields: unknown[]) => fields.map(csvField).join(',') + '\n';
+const csvLine = (fields: CsvValue[]) => fields.map(csvField).join(',') + '\n';
 
 function writeSummaries(
   out: string,
@@ -253,7 +255,7 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
         const record: ScanCaseRecord = {
           version: RECORD_VERSION,
           caseId: kase.id,
-          files: Object.fromEntries(Object.entries(kase.files).filter(([, f]) => f)) as Record<string, string>,
+          files: Object.fromEntries(Object.entries(kase.files).filter(([, f]) => f)),
           subset: v.subset.label,
           modalities: requested ?? [...v.subset.channels],
           modelSha256: modelSha,

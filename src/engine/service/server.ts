@@ -157,11 +157,11 @@ export class EngineServer {
         const r = out.result;
         let result: DetectResult;
         if ('slices' in r) {
-          this.volumes.set(req.id, { source: r.source, data: r.map.data as Float32Array, label: r.subset.label });
+          this.volumes.set(req.id, { source: r.source, data: r.map.data, label: r.subset.label });
           while (this.volumes.size > 2) this.volumes.delete(this.volumes.keys().next().value as number);
           result = {
             detect: out.json,
-            map: r.map.data as Float32Array,
+            map: r.map.data,
             dims: [...r.map.dims],
             z: null,
             batch: out.batch,

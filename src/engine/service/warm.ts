@@ -12,6 +12,7 @@ import { BUNDLE_FILES, type LoadedBundle, loadBundle } from '../model/bundle';
 import type { Case } from '../study/discover';
 import { type LoadedCase, loadCase } from '../study/load';
 import { CHANNELS } from '../study/modalities';
+import { required } from '../errors';
 
 export interface WarmOptions {
   /** Decoded voxel bytes kept (default: an eighth of the machine's memory, at most 2 GiB). */
@@ -95,7 +96,7 @@ export class WarmState {
   /** The case with every model sequence it has decoded (canonical), from memory when its files did not change. */
   loadCase(kase: Case): { loaded: LoadedCase; cached: boolean } {
     const sequences = CHANNELS.filter((c) => kase.files[c]);
-    const key = JSON.stringify(sequences.map((s) => fileKey(kase.files[s]!)));
+    const key = JSON.stringify(sequences.map((s) => fileKey(required(kase.files[s], `the ${s} file`))));
     const hit = touch(this.cases, key);
     if (hit) return { loaded: { ...hit.loaded, case: kase }, cached: true };
     const loaded = loadCase(kase, { sequences, label: false });

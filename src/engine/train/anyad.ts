@@ -15,7 +15,7 @@
  * Resuming continues exactly (data order and masking are pure functions of (seed, step), the
  * statistics are recomputed deterministically).
  */
-import { ConfigError } from '../errors';
+import { ConfigError, required } from '../errors';
 import { emitModel } from '../graph';
 import { type Feed, type ProviderChoice, createSession, releaseSession } from '../graph/runtime';
 import { type ChannelStats, ChannelStatsAccumulator, initModalityAffine } from '../model/alignment';
@@ -55,7 +55,7 @@ export function loadTrainingImages(
   slices: readonly SliceRef[],
   geom: PreprocessGeometry,
 ): TrainingImages & { slices: SliceRef[] } {
-  const images: Float32Array[] = new Array(slices.length);
+  const images = new Array<Float32Array>(slices.length);
   forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: false }, 'training', (loaded, i) => {
     images[i] = fullModalityInput(loaded, slices[i].z, geom);
   });
@@ -268,7 +268,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   const ownFeatures = o.features
     ? undefined
     : await openTrainingFeatures(o.encoder, images, { batch, maxEntries: o.cacheMaxEntries, ...sessionOpts });
-  const { cache } = o.features ?? ownFeatures!;
+  const { cache } = o.features ?? required(ownFeatures, 'the training features');
   const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal).catch(async (e: unknown) => {
     await ownFeatures?.release();
     throw e;
@@ -317,6 +317,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   const tTrain = performance.now();
   let firstStep: number | undefined;
   try {
+    const onCheckpoint = o.onCheckpoint;
     const loop = await trainLoop({
       program: { session },
       params,
@@ -362,7 +363,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
         }
         return { feeds, shapes };
       },
-      beforeCheckpoint: o.onCheckpoint && ((step, steps) => o.onCheckpoint!(step, steps.map(toRecord))),
+      beforeCheckpoint: onCheckpoint && ((step, steps) => onCheckpoint(step, steps.map(toRecord))),
       // A kill or Cancel during the evaluation of a checkpointed step: the resumed run redoes it.
       onResume: async (step) => {
         const every = o.evaluateEvery ?? 0;

@@ -12,7 +12,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SafetensorsError } from '../errors';
+import { SafetensorsError, required } from '../errors';
 import { readSafetensors, toFloat32, type TensorToWrite, writeSafetensors } from '../safetensors';
 import type { DataOrder } from './data-order';
 import { type AdamParamState, StableAdamW, type StableAdamWOptions } from './optim';
@@ -47,7 +47,7 @@ export function saveCheckpoint(path: string, s: TrainingState): void {
   for (const [name, p] of s.params) tensors[`param/${name}`] = { shape: [...p.shape], data: p.data };
   const steps: Record<string, number> = {};
   for (const [name, st] of s.optimizer.state) {
-    const shape = [...s.params.get(name)!.shape];
+    const shape = [...required(s.params.get(name), `parameter ${name}`).shape];
     steps[name] = st.step;
     tensors[`optim/${name}/exp_avg`] = { shape, data: st.expAvg };
     tensors[`optim/${name}/exp_avg_sq`] = { shape, data: st.expAvgSq };

@@ -64,8 +64,8 @@ export function loadScoredImages(
   anomalyLabels: 'any' | readonly number[],
   what = 'test',
 ): ScoredImages {
-  const images: Float32Array[] = new Array(slices.length);
-  const masks: (Uint8Array | null)[] = new Array(slices.length).fill(null);
+  const images = new Array<Float32Array>(slices.length);
+  const masks = new Array<Uint8Array | null>(slices.length).fill(null);
   forEachSliceByCase(cases, slices, { sequences: CHANNELS, label: true }, what, (loaded, i) => {
     images[i] = fullModalityInput(loaded, slices[i].z, geom);
     if (loaded.label) {
@@ -127,11 +127,12 @@ async function evaluateSubsets(
 
 /** The non-learned intensity baseline (eval/intensityBaseline.ts) on the same slices, all 7 subsets. */
 export async function evaluateBaseline(set: ScoredImages, o: EvaluateOptions = {}): Promise<EvaluationResult> {
-  return evaluateSubsets(set, 0, o, async (subset, add) => {
+  return evaluateSubsets(set, 0, o, (subset, add) => {
     for (let i = 0; i < set.count; i++) {
       const b = intensityBaseline(set.image(i), set.imageSize, subset.id);
       add(i, b.map, b.score);
     }
+    return Promise.resolve();
   });
 }
 
@@ -348,7 +349,7 @@ function means(perSubset: Record<string, MetricSet>): Pick<EvaluationResult, 'me
   const mean = (get: (m: MetricSet) => number | null): number => {
     const vals = Object.values(perSubset).map(get);
     return vals.length === MODALITY_SUBSETS.length && vals.every((v) => v !== null)
-      ? (vals as number[]).reduce((a, v) => a + v, 0) / vals.length
+      ? vals.reduce((a, v) => a + v, 0) / vals.length
       : Number.NaN;
   };
   return { meanImageAP: mean((m) => m.image.ap), meanImageAUROC: mean((m) => m.image.auroc), meanPixelAUROC: mean((m) => m.pixel.auroc) };

@@ -11,7 +11,7 @@
  * walks the data in epochs, a cyclic access pattern under which evicting the least recently
  * used entry would miss every time; keeping the first entries keeps a fixed share of hits.
  */
-import { ConfigError } from '../errors';
+import { ConfigError, required } from '../errors';
 import { type Session, outputFloat32, run } from '../graph/runtime';
 import { ENCODER_OUTPUTS } from '../model/encoder';
 import { maskImage } from './masking';
@@ -99,7 +99,7 @@ export class FeatureCache {
         if (this.o.maxEntries === undefined || this.entries.size < this.o.maxEntries) this.entries.set(k, feats[i]);
       });
     }
-    return out.map((f, i) => f ?? computed.get(key(requests[i]))!);
+    return out.map((f, i) => f ?? required(computed.get(key(requests[i])), `the features of request ${i}`));
   }
 
   stats(): FeatureCacheStats {

@@ -50,12 +50,14 @@ export interface AdamParamState {
 
 export type Gradients = ReadonlyMap<string, Float32Array> | Readonly<Record<string, Float32Array | undefined>>;
 
+const isGradientMap = (grads: Gradients): grads is ReadonlyMap<string, Float32Array> => grads instanceof Map;
+
 function gradOf(grads: Gradients, name: string): Float32Array | undefined {
-  return grads instanceof Map ? grads.get(name) : (grads as Record<string, Float32Array | undefined>)[name];
+  return isGradientMap(grads) ? grads.get(name) : grads[name];
 }
 
 function gradNames(grads: Gradients): string[] {
-  return grads instanceof Map ? [...grads.keys()] : Object.keys(grads).filter((k) => (grads as Record<string, unknown>)[k] !== undefined);
+  return isGradientMap(grads) ? [...grads.keys()] : Object.keys(grads).filter((k) => grads[k] !== undefined);
 }
 
 const f = Math.fround;

@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { WorkspaceConfig } from '../config';
-import { ConfigError } from '../errors';
+import { ConfigError, required } from '../errors';
 import { type EncoderProvenance as ReportEncoder, type MetricSet, writeReport } from '../eval';
 import { initModalityAffine } from '../model/alignment';
 import {
@@ -376,7 +376,7 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
     if (!state.hasEvaluated(result.step) && !(await validate(result.params, result.step)))
       return cancelled(result.step, result.resumedFrom);
     timing.validation = evalSeconds;
-    const chosen = state.best()!;
+    const chosen = required(state.best(), 'the selected checkpoint');
 
     t0 = performance.now();
     emit({ phase: 'calibrate', message: 'calibrating per-subset thresholds on normal validation slices' });

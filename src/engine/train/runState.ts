@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors';
+import { ConfigError, required } from '../errors';
 import type { MetricSet } from '../eval';
 import { readSafetensors, toFloat32, writeSafetensors } from '../safetensors';
 import { mkdirs, writeFileAtomic } from '../util/atomic';
@@ -160,7 +160,10 @@ export class RunState {
   /** The selected evaluation and its parameters (undefined before any evaluation). */
   best(): { record: EvaluationRecord; params: Params } | undefined {
     if (this.bestStep === undefined || !this.bestParams) return undefined;
-    const record = this.evaluations.find((e) => e.step === this.bestStep)!;
+    const record = required(
+      this.evaluations.find((e) => e.step === this.bestStep),
+      `the evaluation of step ${this.bestStep}`,
+    );
     return { record, params: this.bestParams };
   }
 

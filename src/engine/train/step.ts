@@ -5,7 +5,7 @@
  * TypeScript. `trainLoop` adds the schedule, the deterministic data order, periodic
  * checkpoints and resuming from the newest checkpoint.
  */
-import { ConfigError } from '../errors';
+import { ConfigError, required } from '../errors';
 import { type Feed, type Session, outputFloat32, run } from '../graph/runtime';
 import { resumeFromCheckpoint, saveCheckpointIn } from './checkpoint';
 import { batchIndices, type DataOrder } from './data-order';
@@ -162,7 +162,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
           );
       }
       // Copy into the caller's arrays so references they hold stay live.
-      for (const [name, p] of ck.params) params.get(name)!.data.set(p.data);
+      for (const [name, p] of ck.params) required(params.get(name), `parameter ${name}`).data.set(p.data);
       for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
       step = ck.step;
       o.log?.(`resuming at step ${step}`);
@@ -176,7 +176,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     await o.beforeCheckpoint?.(step, history.slice(reported));
     reported = history.length;
     saveCheckpointIn(
-      o.checkpointDir!,
+      required(o.checkpointDir, 'the checkpoint folder'),
       { step, params, optimizer, schedule: o.schedule, dataOrder: o.dataOrder, extra: o.identity },
       o.keepCheckpoints ?? 2,
     );

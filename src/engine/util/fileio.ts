@@ -50,9 +50,7 @@ export function describeIoError(e: unknown, path?: string): string {
 
 /** Whether `e` is a Node system error (has an errno code such as ENOSPC). */
 export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
-  return (
-    e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && /^E[A-Z0-9]+$/.test((e as NodeJS.ErrnoException).code!)
-  );
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code);
 }
 
 /**
