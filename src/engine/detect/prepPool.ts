@@ -4,85 +4,39 @@
  * current batch's model run from another thread. Where no worker can start (no bundled
  * dist/prepWorker.js, no tsx from source), detect preprocesses in-thread as before.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { ThreadWorker, workerScript } from '../util/threadWorker';
 import type { ChannelName } from '../study/modalities';
-import type { PrepReply, PrepRequest } from './prepWorker';
-
-function workerScript(): { file: string; eval: boolean } | undefined {
-  if (!__filename.endsWith('.ts')) {
-    const js = join(__dirname, 'prepWorker.js'); // beside the bundle (dist/)
-    return existsSync(js) ? { file: js, eval: false } : undefined;
-  }
-  // From source (tests, benches): the worker loads the TypeScript through tsx's require hook.
-  const ts = join(__dirname, 'prepWorker.ts');
-  return existsSync(ts) ? { file: `require('tsx/cjs/api').register(); require(${JSON.stringify(ts)});`, eval: true } : undefined;
-}
+import type { PrepRequest } from './prepWorker';
 
 export class PrepPool {
-  private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void }>();
-  private failed: Error | undefined;
-
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: PrepReply) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if (this.pending.size === 0) this.worker.unref();
-      if ('error' in m) p.reject(new Error(m.error));
-      else p.resolve(m.images);
-    });
-    const fail = (e: Error) => {
-      this.failed = e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (code !== 0) fail(new Error(`preprocessing worker exited with code ${code}`));
-    });
-    worker.unref();
-  }
+  private constructor(private readonly worker: ThreadWorker<PrepRequest, Float32Array[]>) {}
 
   private static shared: PrepPool | undefined;
 
   /**
-   * The process's worker, started on first use and kept (unref'd: it never holds the process
-   * open) so later volumes do not pay its start; undefined where none can run.
+   * The process's worker, started on first use and kept (unref'd while idle: it never holds the
+   * process open) so later volumes do not pay its start; undefined where none can run.
    */
   static get(): PrepPool | undefined {
-    if (PrepPool.shared && !PrepPool.shared.failed) return PrepPool.shared;
-    const s = workerScript();
-    if (!s) return undefined;
-    try {
-      PrepPool.shared = new PrepPool(new Worker(s.file, { eval: s.eval }));
-      return PrepPool.shared;
-    } catch {
-      return undefined;
-    }
+    if (PrepPool.shared) return PrepPool.shared;
+    const script = workerScript(__dirname, 'prepWorker');
+    if (!script) return undefined;
+    PrepPool.shared = new PrepPool(new ThreadWorker(script));
+    return PrepPool.shared;
   }
 
   /** Model inputs of the slices (each: one axial image per channel), prepared in the worker; the slices' buffers move there. */
-  prepare(req: Omit<PrepRequest, 'id'>): Promise<Float32Array[]> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.nextId++;
-    return new Promise((resolvePromise, reject) => {
-      this.pending.set(id, { resolve: resolvePromise, reject });
-      // Held while work is pending (an unref'd worker's answer would not keep the process alive).
-      this.worker.ref();
-      this.worker.postMessage(
-        { ...req, id } satisfies PrepRequest,
-        req.slices.flat().map((a) => a.buffer as ArrayBuffer),
-      );
-    });
+  prepare(req: PrepRequest): Promise<Float32Array[]> {
+    return this.worker.call(
+      req,
+      req.slices.flat().map((a) => a.buffer as ArrayBuffer),
+    );
   }
 
   /** Stops the worker (the next get() starts another). */
   close(): void {
     if (PrepPool.shared === this) PrepPool.shared = undefined;
-    void this.worker.terminate();
+    this.worker.close();
   }
 }
 

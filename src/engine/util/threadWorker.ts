@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 import { AnyadError, ConfigError, NiftiError, StudyError } from '../errors';
 
 export interface WorkerErrorJson {
@@ -109,4 +109,20 @@ export class ThreadWorker<Req extends object, Rep> {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
   }
+}
+
+/**
+ * The worker's side: answers each request with `handle`'s result (its `transfer` buffers move
+ * back instead of being copied) or with the error it threw. Does nothing on the main thread.
+ */
+export function serveRequests<Req, Rep>(handle: (request: Req) => { ok: Rep; transfer?: ArrayBuffer[] }): void {
+  const port = parentPort;
+  port?.on('message', (m: Req & { id: number }) => {
+    try {
+      const { ok, transfer } = handle(m);
+      port.postMessage({ id: m.id, ok } satisfies WorkerReply<Rep>, transfer ?? []);
+    } catch (e) {
+      port.postMessage({ id: m.id, error: errorToReply(e) } satisfies WorkerReply<Rep>);
+    }
+  });
 }
