@@ -12,7 +12,7 @@
  * message says how that grid maps to the file's storage order (`axes`), so the webview can
  * place them on NiiVue's own voxel order exactly, whatever the file's orientation.
  */
-import type { Plane } from './planes';
+import { PLANE_AXES, PLANES, type Plane } from './planes';
 import { ENCODER_KINDS, type EncoderKind } from './detectJson';
 import { SEQUENCES, type SequenceName, CHANNELS, type ChannelName, COLORMAPS, type Colormap } from './vocabulary';
 
@@ -263,9 +263,6 @@ function isSubset<T extends string>(x: unknown, options: readonly T[]): x is T[]
     Array.isArray(x) && x.length > 0 && x.length <= options.length && x.every((v) => oneOf(v, options)) && new Set(x).size === x.length
   );
 }
-const PLANE_NAMES: readonly Plane[] = ['axial', 'coronal', 'sagittal'];
-/** Canonical axis each plane's slices step along, and its in-plane axes (mirrors planes.ts). */
-const AXES: Record<Plane, [number, number, number]> = { axial: [2, 0, 1], coronal: [1, 0, 2], sagittal: [0, 1, 2] };
 const voxels = (d: Dims3): number => d[0] * d[1] * d[2];
 
 /** Checks the `keys` of `raw` are exactly the expected ones (no extra payload smuggled along). */
@@ -311,8 +308,8 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
     case 'stroke': {
       if (!dims || !hasOnlyKeys(raw, ['type', 'tool', 'plane', 'slice', 'points', 'radius', 'value'])) return null;
       const { tool, plane, slice, points, radius, value } = raw;
-      if (!oneOf(tool, ['brush', 'eraser'] as const) || !oneOf(plane, PLANE_NAMES)) return null;
-      const [s, a, b] = AXES[plane];
+      if (!oneOf(tool, ['brush', 'eraser'] as const) || !oneOf(plane, PLANES)) return null;
+      const { slice: s, a, b } = PLANE_AXES[plane];
       if (!isInt(slice, 0, dims[s] - 1) || !isInt(radius, 0, LIMITS.maxRadius)) return null;
       if (!isInt(value, tool === 'eraser' ? 0 : 1, tool === 'eraser' ? 0 : 255)) return null;
       if (!Array.isArray(points) || points.length < 2 || points.length % 2 !== 0 || points.length > 2 * LIMITS.strokePoints) return null;
@@ -324,8 +321,8 @@ export function parseWebviewMessage(raw: unknown, dims: Dims3 | null): WebviewTo
     case 'fill': {
       if (!dims || !hasOnlyKeys(raw, ['type', 'plane', 'slice', 'a', 'b', 'value'])) return null;
       const { plane, slice, a, b, value } = raw;
-      if (!oneOf(plane, PLANE_NAMES)) return null;
-      const [s, ia, ib] = AXES[plane];
+      if (!oneOf(plane, PLANES)) return null;
+      const { slice: s, a: ia, b: ib } = PLANE_AXES[plane];
       if (!isInt(slice, 0, dims[s] - 1) || !isInt(a, 0, dims[ia] - 1) || !isInt(b, 0, dims[ib] - 1) || !isInt(value, 0, 255)) return null;
       return { type: 'fill', plane, slice, a, b, value };
     }

@@ -41,10 +41,10 @@ import {
   editLabel,
   finiteRange,
   formatNumber,
-  labelEntry,
-  labelStatistics,
+  labelTableRows,
   niivueLabelColormap,
   Notices,
+  statisticsTable,
   toggleModality,
   windowLevelText,
   type CaseInfo,
@@ -856,9 +856,7 @@ function drawStrip(): void {
 
 function renderLabelTable(): void {
   const table = $('label-table');
-  const present = new Set(state.labels.map((e) => e.value));
-  const value = labelValue();
-  const rows = [...state.labels, ...(present.has(value) ? [] : [labelEntry(state.labels, value)])];
+  const rows = labelTableRows(state.labels, labelValue());
   table.innerHTML = '<tr><th></th><th class="num">#</th><th>Name</th><th>Show</th></tr>';
   for (const e of rows) {
     const tr = document.createElement('tr');
@@ -908,32 +906,23 @@ function computeStats(): void {
   if (state.mask) sources.push(['Mask', voxels(state.mask)]);
   const table = $('stats');
   table.dataset.annotationHash = String(annotationHash(annotation));
-  table.innerHTML = `<tr><th>Layer</th><th>Label</th><th class="num">Voxels</th><th class="num">ml</th>${images.map((i) => `<th class="num">Mean ${i.name}</th>`).join('')}</tr>`;
-  for (const [src, labels] of sources) {
-    const rows = labelStatistics(labels, images, sx * sy * sz);
-    if (rows.length === 0) {
-      const tr = document.createElement('tr');
-      tr.innerHTML = `<td>${src}</td><td colspan="${3 + images.length}">empty</td>`;
-      table.append(tr);
-    }
-    for (const r of rows) {
-      const tr = document.createElement('tr');
-      tr.dataset.testid = `stats-${src.toLowerCase()}-${r.value}`;
-      const cells = [
-        src,
-        `${r.value} ${labelEntry(state.labels, r.value).name}`,
-        String(r.voxels),
-        r.ml.toFixed(3),
-        ...images.map((i) => formatNumber(r.means[i.name])),
-      ];
-      cells.forEach((c, k) => {
+  const { header, rows } = statisticsTable(sources, images, sx * sy * sz, state.labels);
+  // Columns from the third on are numbers (right-aligned).
+  table.innerHTML = `<tr>${header.map((h, k) => (k >= 2 ? `<th class="num">${h}</th>` : `<th>${h}</th>`)).join('')}</tr>`;
+  for (const r of rows) {
+    const tr = document.createElement('tr');
+    if ('empty' in r) {
+      tr.innerHTML = `<td>${r.source}</td><td colspan="${header.length - 1}">empty</td>`;
+    } else {
+      tr.dataset.testid = r.testid;
+      r.cells.forEach((c, k) => {
         const td = document.createElement('td');
         if (k >= 2) td.className = 'num';
         td.textContent = c;
         tr.append(td);
       });
-      table.append(tr);
     }
+    table.append(tr);
   }
 }
 

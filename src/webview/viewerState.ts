@@ -235,3 +235,43 @@ export function labelStatistics(labels: ArrayLike<number>, images: readonly Stat
       return { value, voxels, ml: (voxels * voxelMm3) / 1000, means };
     });
 }
+
+/** One row of the statistics table: a label's cells, or a source with no labels at all. */
+export type StatsRow = { source: string; testid: string; cells: string[] } | { source: string; empty: true };
+
+/**
+ * The statistics table: a header (layer, label, voxels, ml, then the mean of each image) and
+ * per source (annotation, mask) one row per label — or one "empty" row — named for the tests
+ * as stats-<source>-<label>.
+ */
+export function statisticsTable(
+  sources: readonly [name: string, labels: ArrayLike<number>][],
+  images: readonly StatsImage[],
+  voxelMm3: number,
+  table: readonly LabelEntry[],
+): { header: string[]; rows: StatsRow[] } {
+  const header = ['Layer', 'Label', 'Voxels', 'ml', ...images.map((i) => `Mean ${i.name}`)];
+  const rows: StatsRow[] = [];
+  for (const [source, labels] of sources) {
+    const stats = labelStatistics(labels, images, voxelMm3);
+    if (stats.length === 0) rows.push({ source, empty: true });
+    for (const r of stats)
+      rows.push({
+        source,
+        testid: `stats-${source.toLowerCase()}-${r.value}`,
+        cells: [
+          source,
+          `${r.value} ${labelEntry(table, r.value).name}`,
+          String(r.voxels),
+          r.ml.toFixed(3),
+          ...images.map((i) => formatNumber(r.means[i.name])),
+        ],
+      });
+  }
+  return { header, rows };
+}
+
+/** The label table's rows: the table itself, plus the pen's label when the table does not list it. */
+export function labelTableRows(table: readonly LabelEntry[], penValue: number): LabelEntry[] {
+  return table.some((e) => e.value === penValue) ? [...table] : [...table, labelEntry(table, penValue)];
+}

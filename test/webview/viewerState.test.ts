@@ -8,8 +8,10 @@ import {
   editLabel,
   labelEntry,
   labelStatistics,
+  labelTableRows,
   niivueLabelColormap,
   Notices,
+  statisticsTable,
   subsetLabel,
   toggleModality,
   windowLevelText,
@@ -91,4 +93,36 @@ test('per-label statistics: voxels, ml and the mean of each sequence with its sc
     { value: 2, voxels: 3, ml: 0.006, means: { FLAIR: 2, T1: 3 } },
   ]);
   assert.deepEqual(labelStatistics([0, 0], [], 1), []);
+});
+
+test('statistics table: header with a mean per image, a row per label named for the tests, "empty" for a source without labels', () => {
+  const images = [
+    { name: 'FLAIR', data: [10, 20, 30, 40] },
+    { name: 'T1', data: [1, 1, 1, 1], slope: 2, inter: 1 },
+  ];
+  const { header, rows } = statisticsTable(
+    [
+      ['Annotation', [0, 1, 1, 2]],
+      ['Mask', [0, 0, 0, 0]],
+    ],
+    images,
+    500,
+    BRATS_LABELS,
+  );
+  assert.deepEqual(header, ['Layer', 'Label', 'Voxels', 'ml', 'Mean FLAIR', 'Mean T1']);
+  assert.deepEqual(rows, [
+    { source: 'Annotation', testid: 'stats-annotation-1', cells: ['Annotation', `1 ${BRATS_LABELS[0].name}`, '2', '1.000', '25', '3'] },
+    { source: 'Annotation', testid: 'stats-annotation-2', cells: ['Annotation', `2 ${BRATS_LABELS[1].name}`, '1', '0.500', '40', '3'] },
+    { source: 'Mask', empty: true },
+  ]);
+  const custom = statisticsTable([['Mask', [9]]], [], 1, BRATS_LABELS);
+  assert.deepEqual(custom.rows, [{ source: 'Mask', testid: 'stats-mask-9', cells: ['Mask', '9 Label 9', '1', '0.001'] }]);
+});
+
+test('label table rows: the table, plus the pen label when it is not listed', () => {
+  assert.deepEqual(labelTableRows(BRATS_LABELS, 2), [...BRATS_LABELS]);
+  const rows = labelTableRows(BRATS_LABELS, 7);
+  assert.equal(rows.length, BRATS_LABELS.length + 1);
+  assert.deepEqual(rows.at(-1), labelEntry(BRATS_LABELS, 7));
+  assert.equal(rows.at(-1)?.name, 'Label 7');
 });
