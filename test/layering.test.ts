@@ -91,10 +91,16 @@ const edges = imports.flatMap((i) => {
   return from && to && from !== to ? [{ from, to, typeOnly: i.typeOnly, where: `${relative(SRC, i.file)} → ${i.specifier}` }] : [];
 });
 
+/**
+ * The one import from outside src/: the workspace-config JSON schema, which VS Code also reads
+ * from the package (contributes.jsonValidation) and config.ts validates with, so it has one home.
+ */
+const OUTSIDE_SRC_ALLOWED = new Set([resolve(SRC, '..', 'schemas', 'anyad.schema.json')]);
+
 test('layering: every src/ file lies in a known top folder, and every relative import stays inside src/', () => {
   for (const i of imports) {
     assert.ok(topFolder(i.file), `${relative(SRC, i.file)} is outside ${FOLDERS.join(', ')}`);
-    if (i.specifier.startsWith('.'))
+    if (i.specifier.startsWith('.') && !OUTSIDE_SRC_ALLOWED.has(resolve(dirname(i.file), i.specifier)))
       assert.ok(topFolder(resolve(dirname(i.file), i.specifier)), `${relative(SRC, i.file)} imports ${i.specifier}, outside src/`);
   }
   // The scan sees the imports it must judge (a parser change that found nothing would pass everything).
