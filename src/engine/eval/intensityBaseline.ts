@@ -26,6 +26,7 @@
  * (scripts/fixtures/make_baseline_fixtures.py).
  */
 import { EvalError } from '../errors';
+import { selectKth } from '../util/select';
 import { subsetById } from '../study/modalities';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../study/preprocess';
 import { EVAL_MAP_SIZE } from './anomalyMap';
@@ -42,35 +43,6 @@ export interface IntensityBaselineResult {
   score: number;
   /** Pixel map on the EVAL_MAP_SIZE² evaluation grid (row-major). */
   map: Float32Array;
-}
-
-/**
- * Rearranges a[lo..hi] so that a[k] is its (k − lo)-th smallest value, everything before it
- * ≤ a[k] and everything after ≥ a[k] (Hoare quickselect, median-of-three pivot).
- */
-function selectKth(a: Float64Array, k: number, lo = 0, hi = a.length - 1): void {
-  while (hi > lo) {
-    const x = a[lo],
-      y = a[(lo + hi) >>> 1],
-      z = a[hi];
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return; // j < k < i: a[k] equals the pivot
-  }
 }
 
 /** numpy.percentile(values, q), linear, by selection; reorders `values`. */

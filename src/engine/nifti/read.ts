@@ -5,6 +5,7 @@
  * amount has been checked against `maxBytes`.
  */
 import { NiftiError } from '../errors';
+import { formatSize } from '../util/fileio';
 import { columnNorm } from './affine';
 import { BYTES_PER_VOXEL, PLATFORM_LITTLE_ENDIAN, swapBytesInPlace, voxelView } from './datatypes';
 import { GZIP_PREFIX_BYTES, inflateGzipBounded, inflateGzipStart, isGzip } from './gzip';
@@ -131,20 +132,9 @@ function checkMemory(bytes: number, maxBytes: number, file: string | undefined):
   if (bytes > maxBytes)
     throw new NiftiError(
       'nifti/too-large',
-      `reading needs ${formatBytes(bytes)} of memory, over the ${formatBytes(maxBytes)} limit (maxBytes)`,
+      `reading needs ${sizeWithBytes(bytes)} of memory, over the ${sizeWithBytes(maxBytes)} limit (maxBytes)`,
       file,
     );
-}
-
-function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n,
-    u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
 }
 
 function finish(header: NiftiHeader, layout: ImageLayout, stored: Uint8Array, file: string | undefined, opts: ReadOptions): ReadResult {
@@ -194,4 +184,9 @@ function decodeVoxels(stored: Uint8Array, header: NiftiHeader, count: number): F
   const { slope, inter } = scaling;
   for (let i = 0; i < count; i++) out[i] = values[i] * slope + inter;
   return out;
+}
+
+/** A size as formatSize writes it, with the exact byte count when it is rounded. */
+function sizeWithBytes(n: number): string {
+  return n < 1024 ? formatSize(n) : `${formatSize(n)} (${n} bytes)`;
 }
