@@ -320,7 +320,7 @@ function showBackground(s: SeqKey): void {
     return;
   }
   syncLayers();
-  markPainted(key);
+  void markPainted(key);
 }
 
 function setBlend(s: SeqKey | null): void {
@@ -379,7 +379,7 @@ async function syncSide(): Promise<void> {
   side.nv.resizeListener();
   side.nv.scene.crosshairPos = nv.scene.crosshairPos;
   side.nv.drawScene();
-  markPainted(null);
+  void markPainted(null);
   requestAnimationFrame(() => {
     document.body.dataset.paintedSide = String(Math.round(performance.timeOrigin + performance.now()));
   });
@@ -455,7 +455,8 @@ function decodeWhenIdle(): void {
       const decoding = next ? takeWaiting(next) : false;
       if (decoding) void decoding.then(decodeWhenIdle);
     },
-    { timeout: 4000 },
+    // No deadline: a prefetched sequence is decoded only when the page is idle, never forced
+    // while the one the user is waiting for is still being decoded or drawn.
   );
 }
 /** Decodes a waiting sequence now (in the file queue's order); false when none waits. */
@@ -520,7 +521,9 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted
     if (!refreshesLayers(layer, state)) return;
   }
   syncLayers();
-  markPainted(layer === 'mask' || layer === 'overlay' ? null : layer);
+  // The file queue waits for this frame: the next decode (a prefetched sequence) would
+  // otherwise hold the main thread before the sequence the user asked for is on screen.
+  await shownOnScreen(layer === 'mask' || layer === 'overlay' ? null : layer);
 }
 
 /** An overlay of small non-negative integers is shown with the label colour table. */
@@ -528,7 +531,7 @@ function isLabelImage(img: NVImage): boolean {
   return img.hdr !== null && isLabelData(img.img as ArrayLike<number> | null, img.hdr.datatypeCode);
 }
 
-function onOpened(name: string, img: NVImage): void {
+async function onOpened(name: string, img: NVImage): Promise<void> {
   const init = state.init;
   if (!init) return; // the host sends 'init' before any file
   try {
@@ -549,30 +552,42 @@ function onOpened(name: string, img: NVImage): void {
   nv.setSliceType(viewSliceType(state.view));
   document.body.dataset.view = state.view;
   nv.addVolume(img);
-  markPainted('opened');
-  setTimeout(() => {
-    nv.createEmptyDrawing();
-    if (nv.drawBitmap) state.mirror = new Uint8Array(nv.drawBitmap.length);
-    if (state.pendingLabels) setAnnotation(state.pendingLabels);
-    state.pendingLabels = null;
-    if (state.heatmap && !state.heatmap.image) buildHeatmapImage();
-    nv.createOnLocationChange();
-    syncLayers();
-    renderLabelTable();
-    // The case's other sequences load while the user looks: a tab switch is then a layer swap.
-    for (const s of state.caseInfo?.sequences ?? []) if (tabKey(s) !== 'opened') requestSequence(s, false);
-  }, 0);
+  // The drawing layer, the annotation, and the prefetch of the other sequences wait until the
+  // image is on screen (file queue included): each costs GL refreshes or main-thread time.
+  await shownOnScreen('opened');
+  nv.createEmptyDrawing();
+  if (nv.drawBitmap) state.mirror = new Uint8Array(nv.drawBitmap.length);
+  if (state.pendingLabels) setAnnotation(state.pendingLabels);
+  state.pendingLabels = null;
+  if (state.heatmap && !state.heatmap.image) buildHeatmapImage();
+  nv.createOnLocationChange();
+  syncLayers();
+  renderLabelTable();
+  // The case's other sequences load while the user looks: a tab switch is then a layer swap.
+  for (const s of state.caseInfo?.sequences ?? []) if (tabKey(s) !== 'opened') requestSequence(s, false);
+}
+
+/**
+ * Resolves once the frame showing `layer` has been rendered: a timer set in the animation frame
+ * runs after that frame's rendering (a promise resolved there would run before it).
+ */
+async function shownOnScreen(layer: SeqKey | null): Promise<void> {
+  await markPainted(layer);
+  await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Records when a sequence was first drawn (epoch ms) for the viewer benchmark and tests. */
-function markPainted(layer: SeqKey | null): void {
+function markPainted(layer: SeqKey | null): Promise<void> {
   redraw();
-  if (layer === null) return;
-  requestAnimationFrame(() => {
-    const at = String(Math.round(performance.timeOrigin + performance.now()));
-    document.body.dataset[`painted${layer === 'opened' ? 'Opened' : layer.toUpperCase()}`] = at;
-    if (layer === state.background) document.body.dataset.background = layer;
-  });
+  if (layer === null) return Promise.resolve();
+  return new Promise((resolve) =>
+    requestAnimationFrame(() => {
+      const at = String(Math.round(performance.timeOrigin + performance.now()));
+      document.body.dataset[`painted${layer === 'opened' ? 'Opened' : layer.toUpperCase()}`] = at;
+      if (layer === state.background) document.body.dataset.background = layer;
+      resolve();
+    }),
+  );
 }
 
 // ---------- annotation (NiiVue's drawing layer ↔ the host's document) ----------------------
