@@ -80,6 +80,81 @@ function probeModel(): Uint8Array {
   return emitModel(g);
 }
 
+/** Each provider: whether the binding has it, and (with `probe`) whether a one-node session runs on it. */
+async function providerReports(
+  model: Uint8Array,
+  backends: readonly string[],
+  dir: string,
+  probe: boolean,
+  env: NodeJS.ProcessEnv,
+): Promise<ProviderReport[]> {
+  const providers: ProviderReport[] = [];
+  for (const name of ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const) {
+    const compiledIn = backends.includes(name);
+    const r: ProviderReport = { name, compiledIn };
+    if (!compiledIn) r.why = `not in onnxruntime-node's ${process.platform}/${process.arch} binding`;
+    else if (name === 'cuda' && !cudaProviderStatus().installed)
+      r.why = `not installed: ${cudaProviderStatus().missing.join(', ')} missing in ${dir} (anyad doctor --install-cuda)`;
+    else if (probe) {
+      const t0 = performance.now();
+      try {
+        const s = await createSession(model, { provider: name, threads: 1 });
+        await run(s, { x: new Float32Array(4) }, { x: [1, 4] });
+        await releaseSession(s);
+        r.works = true;
+      } catch (e) {
+        r.works = false;
+        r.why = (e as Error).message;
+      }
+      r.ms = Math.round(performance.now() - t0);
+    }
+    if (name === 'webgpu' && r.works) {
+      const soft = webgpuSoftwareOnlyReason(env);
+      if (soft) r.why = `works, but ${soft}`;
+    }
+    providers.push(r);
+  }
+  return providers;
+}
+
+/** What provider 'auto' picks here, from a fresh probe, and why it passed over the others. */
+async function autoChoice(model: Uint8Array): Promise<DoctorReport['auto']> {
+  try {
+    forgetProviderProbes();
+    const s = await createSession(model, { provider: 'auto', threads: 1, log: () => {} });
+    const auto = { provider: s.provider, reasons: [...s.fallbackReasons] };
+    await releaseSession(s);
+    return auto;
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** The newest bundle of each workspace, then the shipped default. */
+function modelsFound(workspaceRoots: readonly string[], shippedDefault: string | undefined): DoctorReport['models'] {
+  const models: DoctorReport['models'] = [];
+  for (const root of workspaceRoots) {
+    const d = findNewestBundle(root);
+    // The extension's own folder as a workspace would list the shipped default twice.
+    if (d && shippedDefault && resolve(d) === resolve(shippedDefault)) continue;
+    if (d)
+      models.push({
+        dir: d,
+        source: 'workspace (newest)',
+        createdAt: new Date(required(bundleCreatedAt(d), `the creation time of ${d}`)).toISOString(),
+      });
+  }
+  if (shippedDefault && existsSync(shippedDefault)) {
+    const t = bundleCreatedAt(shippedDefault);
+    models.push({
+      dir: shippedDefault,
+      source: t === undefined ? 'shipped default (not a bundle!)' : 'shipped default',
+      createdAt: t === undefined ? undefined : new Date(t).toISOString(),
+    });
+  }
+  return models;
+}
+
 /**
  * Gathers the report. `probe` (default true) starts a one-node session on each provider the
  * binding has; `workspaceRoots`/`shippedDefault` are where models are looked for.
@@ -104,62 +179,10 @@ export async function doctorReport(
     /* no binding for this platform */
   }
   const model = probeModel();
-  const providers: ProviderReport[] = [];
-  for (const name of ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const) {
-    const compiledIn = backends.includes(name);
-    const r: ProviderReport = { name, compiledIn };
-    if (!compiledIn) r.why = `not in onnxruntime-node's ${process.platform}/${process.arch} binding`;
-    else if (name === 'cuda' && !cudaProviderStatus().installed)
-      r.why = `not installed: ${cudaProviderStatus().missing.join(', ')} missing in ${dir} (anyad doctor --install-cuda)`;
-    else if (opts.probe ?? true) {
-      const t0 = performance.now();
-      try {
-        const s = await createSession(model, { provider: name, threads: 1 });
-        await run(s, { x: new Float32Array(4) }, { x: [1, 4] });
-        await releaseSession(s);
-        r.works = true;
-      } catch (e) {
-        r.works = false;
-        r.why = (e as Error).message;
-      }
-      r.ms = Math.round(performance.now() - t0);
-    }
-    if (name === 'webgpu' && r.works) {
-      const soft = webgpuSoftwareOnlyReason(env);
-      if (soft) r.why = `works, but ${soft}`;
-    }
-    providers.push(r);
-  }
-  let auto: DoctorReport['auto'];
-  try {
-    forgetProviderProbes();
-    const s = await createSession(model, { provider: 'auto', threads: 1, log: () => {} });
-    auto = { provider: s.provider, reasons: [...s.fallbackReasons] };
-    await releaseSession(s);
-  } catch (e) {
-    auto = { error: (e as Error).message };
-  }
+  const providers = await providerReports(model, backends, dir, opts.probe ?? true, env);
+  const auto = await autoChoice(model);
   const cacheDir = hubCacheDir(env);
-  const models: DoctorReport['models'] = [];
-  for (const root of opts.workspaceRoots ?? []) {
-    const d = findNewestBundle(root);
-    // The extension's own folder as a workspace would list the shipped default twice.
-    if (d && opts.shippedDefault && resolve(d) === resolve(opts.shippedDefault)) continue;
-    if (d)
-      models.push({
-        dir: d,
-        source: 'workspace (newest)',
-        createdAt: new Date(required(bundleCreatedAt(d), `the creation time of ${d}`)).toISOString(),
-      });
-  }
-  if (opts.shippedDefault && existsSync(opts.shippedDefault)) {
-    const t = bundleCreatedAt(opts.shippedDefault);
-    models.push({
-      dir: opts.shippedDefault,
-      source: t === undefined ? 'shipped default (not a bundle!)' : 'shipped default',
-      createdAt: t === undefined ? undefined : new Date(t).toISOString(),
-    });
-  }
+  const models = modelsFound(opts.workspaceRoots ?? [], opts.shippedDefault);
   return {
     anyad: opts.anyadVersion,
     node: process.version,

@@ -63,35 +63,10 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
   const spans: Array<[number, number, string]> = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
-      metadata = {};
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
-        metadata[k] = v as string;
-      }
+      metadata = parseMetadata(raw, fail);
       continue;
     }
-    const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e !== 'object' || e === null) fail(`tensor '${name}': entry is not an object`);
-    // Own keys only: `'constructor' in ELEMENT_SIZE` is true.
-    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, e.dtype))
-      fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)}`);
-    const dtype = e.dtype as SafetensorsDtype;
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`tensor '${name}': shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
-    const shape = e.shape as number[];
-    const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[0] > off[1]) {
-      fail(`tensor '${name}': data_offsets ${JSON.stringify(off)} are not [begin, end]`);
-    }
-    const [begin, end] = off as [number, number];
-    if (end > dataLen) fail(`tensor '${name}': data [${begin}, ${end}) runs past the end of the data (${dataLen} bytes; file truncated?)`);
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (count * ELEMENT_SIZE[dtype] !== end - begin) {
-      fail(
-        `tensor '${name}': shape [${shape.join(', ')}] of ${dtype} needs ${count * ELEMENT_SIZE[dtype]} bytes but its data has ${end - begin}`,
-      );
-    }
+    const { dtype, shape, begin, end } = parseTensorEntry(name, raw, dataLen, fail);
     if (end > begin) spans.push([begin, end, name]); // an empty tensor occupies no bytes and overlaps nothing
     tensors.set(name, { dtype, shape, bytes: buf.subarray(dataStart + begin, dataStart + end) });
   }
@@ -100,6 +75,48 @@ export function parseSafetensors(buf: Uint8Array, file = '<safetensors>'): Safet
     if (spans[i][0] < spans[i - 1][1]) fail(`tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap`);
   }
   return { tensors, metadata };
+}
+
+/** The header's `__metadata__`: string values only. */
+function parseMetadata(raw: unknown, fail: (msg: string) => never): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
+    metadata[k] = v;
+  }
+  return metadata;
+}
+
+/** One tensor's header entry, checked against the data section's length (`dataLen` bytes). */
+function parseTensorEntry(
+  name: string,
+  raw: unknown,
+  dataLen: number,
+  fail: (msg: string) => never,
+): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
+  const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof e !== 'object' || e === null) fail(`tensor '${name}': entry is not an object`);
+  // Own keys only: `'constructor' in ELEMENT_SIZE` is true.
+  if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(ELEMENT_SIZE, e.dtype))
+    fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)}`);
+  const dtype = e.dtype as SafetensorsDtype;
+  if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+    fail(`tensor '${name}': shape ${JSON.stringify(e.shape)} is not a list of non-negative integers`);
+  const shape = e.shape as number[];
+  const off = e.data_offsets;
+  if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0) || off[0] > off[1]) {
+    fail(`tensor '${name}': data_offsets ${JSON.stringify(off)} are not [begin, end]`);
+  }
+  const [begin, end] = off as [number, number];
+  if (end > dataLen) fail(`tensor '${name}': data [${begin}, ${end}) runs past the end of the data (${dataLen} bytes; file truncated?)`);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count * ELEMENT_SIZE[dtype] !== end - begin) {
+    fail(
+      `tensor '${name}': shape [${shape.join(', ')}] of ${dtype} needs ${count * ELEMENT_SIZE[dtype]} bytes but its data has ${end - begin}`,
+    );
+  }
+  return { dtype, shape, begin, end };
 }
 
 /** Largest safetensors file read: what one Node buffer can hold. */

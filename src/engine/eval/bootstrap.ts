@@ -149,6 +149,34 @@ export interface BootstrapDraws {
   pixelBinned?: { bins: number; binned: AurocAp; bound: AurocAp };
 }
 
+/** Image level: slices sorted by score (descending) into tie blocks, once; block 0 holds the highest score. */
+function tieBlocks(scores: ArrayLike<number>): { sliceBlock: Int32Array; blocks: number } {
+  const n = scores.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  const sliceBlock = new Int32Array(n);
+  let blocks = 0;
+  for (let k = 0; k < n; k++) {
+    if (k > 0 && scores[order[k]] !== scores[order[k - 1]]) blocks++;
+    sliceBlock[order[k]] = blocks;
+  }
+  if (n > 0) blocks++;
+  return { sliceBlock, blocks };
+}
+
+/** Every unit's binned pixel counts summed (the full sample). */
+function pooledCounts(pixel: BinnedPixelCounts, units: number): { sumPos: Float64Array; sumNeg: Float64Array } {
+  const K = pixel.bins;
+  const sumPos = new Float64Array(K);
+  const sumNeg = new Float64Array(K);
+  for (let u = 0; u < units; u++) {
+    for (let b = 0; b < K; b++) {
+      sumPos[b] += pixel.pos[u * K + b];
+      sumNeg[b] += pixel.neg[u * K + b];
+    }
+  }
+  return { sumPos, sumNeg };
+}
+
 /**
  * Draws `samples` case resamples (the same draws for image and pixel level) and returns the
  * metric values of each.
@@ -164,16 +192,8 @@ export function caseBootstrap(
   const w = new Float64Array(units);
   const active = new Int32Array(units);
 
-  // Image level: slices sorted by score (descending) into tie blocks, once.
   const n = image.scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => image.scores[b] - image.scores[a]);
-  const sliceBlock = new Int32Array(n);
-  let blocks = 0;
-  for (let k = 0; k < n; k++) {
-    if (k > 0 && image.scores[order[k]] !== image.scores[order[k - 1]]) blocks++;
-    sliceBlock[order[k]] = blocks;
-  }
-  if (n > 0) blocks++;
+  const { sliceBlock, blocks } = tieBlocks(image.scores);
   const ipos = new Float64Array(blocks);
   const ineg = new Float64Array(blocks);
 
@@ -185,14 +205,7 @@ export function caseBootstrap(
   if (pixel) {
     if (pixel.units !== units) throw new RangeError(`caseBootstrap: pixel counts have ${pixel.units} units, expected ${units}`);
     out.pixel = { auroc: new Float64Array(S), ap: new Float64Array(S) };
-    const sumPos = new Float64Array(K);
-    const sumNeg = new Float64Array(K);
-    for (let u = 0; u < units; u++) {
-      for (let b = 0; b < K; b++) {
-        sumPos[b] += pixel.pos[u * K + b];
-        sumNeg[b] += pixel.neg[u * K + b];
-      }
-    }
+    const { sumPos, sumNeg } = pooledCounts(pixel, units);
     out.pixelBinned = { bins: K, binned: blockAurocAp(sumPos, sumNeg), bound: binBounds(sumPos, sumNeg) };
   }
 

@@ -206,6 +206,7 @@ export class PixelMetricAccumulator {
     return { metrics: r.metrics, binned: required(r.binned, 'the binned sweep') };
   }
 
+  // eslint-disable-next-line max-lines-per-function -- one pass over every pixel's sorted score: the tie-group loops stay inline, without a call per score
   private sortAndSweep(binning: PixelBinning | undefined): { metrics: PixelMetrics; binned?: BinnedPixelCounts } {
     if (this.finalized) throw new EvalError('eval/finalized', `${this.what}: finalize() called twice`);
     this.finalized = true;
@@ -225,19 +226,7 @@ export class PixelMetricAccumulator {
     const pro = new ProIntegrator(limit);
     const withPro = R > 0 && N > 0;
 
-    // Binning state: unit of every region and image; counts per (unit, bin).
-    const maxBins = binning ? binning.bins : 0;
-    const units = binning ? binning.units : 0;
-    const regionUnit = new Int32Array(binning ? R + 1 : 0);
-    const imageUnit = new Int32Array(binning ? this.images : 0);
-    if (binning) {
-      for (let i = 0; i < this.images; i++) imageUnit[i] = binning.imageUnit[i];
-      for (let r = 1; r <= R; r++) regionUnit[r] = imageUnit[this.regionImage[r - 1]];
-    }
-    const pos = new Float64Array(units * maxBins);
-    const neg = new Float64Array(units * maxBins);
-    const posStep = Math.max(1, P / (maxBins / 2));
-    const negStep = Math.max(1, N / (maxBins / 2));
+    const { maxBins, units, regionUnit, imageUnit, pos, neg, posStep, negStep } = this.binningState(binning, P, N);
     let bin = -1;
     let binTp = 0;
     let binFp = 0;
@@ -286,18 +275,7 @@ export class PixelMetricAccumulator {
       if (withPro) pro.push(fp / N, proSum);
     }
 
-    const base = sweep.result();
-    const reasons: Partial<Record<MetricName, string>> = { ...base.undefinedReasons };
-    if (R === 0) reasons.aupro = 'no anomalous regions in the ground truth';
-    else if (N === 0) reasons.aupro = 'no normal pixels';
-    const metrics: PixelMetrics = {
-      ...base,
-      undefinedReasons: reasons,
-      aupro: withPro ? pro.value() : null,
-      regions: R,
-      images: this.images,
-      proFprLimit: limit,
-    };
+    const metrics = this.metricsOf(sweep, withPro ? pro.value() : null, limit);
     if (!binning) return { metrics };
     const used = Math.max(1, bin + 1);
     // Rows shortened to the bins used (the row stride changes, so rows are copied down).
@@ -308,6 +286,35 @@ export class PixelMetricAccumulator {
       return out;
     };
     return { metrics, binned: { units, bins: used, pos: compact(pos), neg: compact(neg) } };
+  }
+
+  /** Binning state: the unit of every region and image, counts per (unit, bin), and the counts that close a bin. */
+  private binningState(binning: PixelBinning | undefined, P: number, N: number) {
+    const R = this.regionSizes.length;
+    const maxBins = binning ? binning.bins : 0;
+    const units = binning ? binning.units : 0;
+    const regionUnit = new Int32Array(binning ? R + 1 : 0);
+    const imageUnit = new Int32Array(binning ? this.images : 0);
+    if (binning) {
+      for (let i = 0; i < this.images; i++) imageUnit[i] = binning.imageUnit[i];
+      for (let r = 1; r <= R; r++) regionUnit[r] = imageUnit[this.regionImage[r - 1]];
+    }
+    const pos = new Float64Array(units * maxBins);
+    const neg = new Float64Array(units * maxBins);
+    const posStep = Math.max(1, P / (maxBins / 2));
+    const negStep = Math.max(1, N / (maxBins / 2));
+    return { maxBins, units, regionUnit, imageUnit, pos, neg, posStep, negStep };
+  }
+
+  /** The sweep's metrics with AUPRO (null, with the reason, when there are no regions or no normal pixels). */
+  private metricsOf(sweep: ThresholdSweep, aupro: number | null, limit: number): PixelMetrics {
+    const R = this.regionSizes.length;
+    const N = this.pixels - this.positives;
+    const base = sweep.result();
+    const reasons: Partial<Record<MetricName, string>> = { ...base.undefinedReasons };
+    if (R === 0) reasons.aupro = 'no anomalous regions in the ground truth';
+    else if (N === 0) reasons.aupro = 'no normal pixels';
+    return { ...base, undefinedReasons: reasons, aupro, regions: R, images: this.images, proFprLimit: limit };
   }
 
   private grow(size: number): void {

@@ -43,13 +43,14 @@ interface SvgFile {
   svg: string;
 }
 
+function tablesOfModel(tables: ResultsTables, model: string): ResultsTables['tables'][number] | undefined {
+  return tables.tables.find((t) => t.model === model);
+}
+
 function figures(input: ReportInput, tables: ResultsTables): SvgFile[] {
   const out: SvgFile[] = [];
   const modelName = input.curves?.model ?? input.models[0].name;
-  const table = required(
-    tables.tables.find((t) => t.model === modelName),
-    `the table of model '${modelName}'`,
-  );
+  const table = required(tablesOfModel(tables, modelName), `the table of model '${modelName}'`);
   const suffix = kindSuffix(input);
   const curves = input.curves?.perSubset ?? {};
   for (const level of ['image', 'pixel'] as const) {

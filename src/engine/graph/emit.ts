@@ -116,6 +116,20 @@ function int64Init(name: string, values: readonly bigint[]): TensorProtoInit {
   return { name, dtype: 'int64', dims: [values.length], raw: new Uint8Array(d.buffer) };
 }
 
+/** Shape(source)[0:1]: the batch the graph runs with, as a 1-d int64 tensor named `name`. */
+function batchShapeNode(source: Tensor, name: string): NodeInit {
+  return {
+    name: 'batch/Shape',
+    opType: 'Shape',
+    inputs: [source.name],
+    outputs: [name],
+    attributes: [
+      { name: 'start', kind: 'int', value: 0 },
+      { name: 'end', kind: 'int', value: 1 },
+    ],
+  };
+}
+
 /**
  * Rewrites `nodeInits` (parallel to `nodes`) so that the sentinel batch `size` becomes a run-time
  * dimension; returns the nodes and initializers to add. Static shapes elsewhere stay as built.
@@ -138,16 +152,7 @@ function symboliseBatch(
   const runtimeBatch = (): string => {
     if (batchDim) return batchDim;
     batchDim = 'batch/dim';
-    extraNodes.push({
-      name: 'batch/Shape',
-      opType: 'Shape',
-      inputs: [source.name],
-      outputs: [batchDim],
-      attributes: [
-        { name: 'start', kind: 'int', value: 0 },
-        { name: 'end', kind: 'int', value: 1 },
-      ],
-    });
+    extraNodes.push(batchShapeNode(source, batchDim));
     return batchDim;
   };
   nodes.forEach((n, i) => {

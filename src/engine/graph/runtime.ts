@@ -264,6 +264,9 @@ function defaultLog(message: string): void {
   process.stderr.write(`[anyad runtime] ${message}\n`);
 }
 
+type MakeSession = (ep: ExecutionProviderName) => Promise<ort.InferenceSession>;
+type WrapSession = (inference: ort.InferenceSession, provider: ExecutionProviderName, fallbackReasons: string[]) => Session;
+
 async function openSession(
   model: Uint8Array | string,
   key: string,
@@ -280,13 +283,13 @@ async function openSession(
     ...(leanMemory ? { enableMemPattern: false } : {}),
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
-  const make = (ep: ExecutionProviderName) => {
+  const make: MakeSession = (ep) => {
     const provider: ort.InferenceSession.ExecutionProviderConfig =
       ep === 'cuda' || ep === 'dml' ? { name: ep, deviceId: opts.deviceId } : ep;
     const o = { ...base, executionProviders: [provider] };
     return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
   };
-  const wrap = (inference: ort.InferenceSession, provider: ExecutionProviderName, fallbackReasons: string[]): Session => ({
+  const wrap: WrapSession = (inference, provider, fallbackReasons) => ({
     inference,
     provider,
     fallbackReasons,
@@ -294,23 +297,23 @@ async function openSession(
     inputNames: inference.inputNames,
     outputNames: inference.outputNames,
   });
+  const file = typeof model === 'string' ? model : undefined;
+  return opts.provider === 'auto' ? openAuto(make, wrap, file, log) : openExplicit(opts.provider, make, wrap, file);
+}
 
-  if (opts.provider !== 'auto') {
-    const ep = opts.provider;
-    const why = providerUnavailable(ep);
-    if (why) throw new RuntimeProviderError(`runtime/${ep}-unavailable`, `execution provider '${ep}' requested but ${why}`);
-    try {
-      return wrap(await make(ep), ep, []);
-    } catch (e) {
-      throw new RuntimeProviderError(
-        `runtime/${ep}-failed`,
-        failureHint(ep, (e as Error).message),
-        typeof model === 'string' ? model : undefined,
-        { cause: e },
-      );
-    }
+/** The provider asked for, or a RuntimeProviderError that says why it is unavailable or failed (`file`: the model's path). */
+async function openExplicit(ep: ExecutionProviderName, make: MakeSession, wrap: WrapSession, file: string | undefined): Promise<Session> {
+  const why = providerUnavailable(ep);
+  if (why) throw new RuntimeProviderError(`runtime/${ep}-unavailable`, `execution provider '${ep}' requested but ${why}`);
+  try {
+    return wrap(await make(ep), ep, []);
+  } catch (e) {
+    throw new RuntimeProviderError(`runtime/${ep}-failed`, failureHint(ep, (e as Error).message), file, { cause: e });
   }
+}
 
+/** The first provider of autoOrder that works, else the CPU; each one passed over adds its reason. */
+async function openAuto(make: MakeSession, wrap: WrapSession, file: string | undefined, log: (m: string) => void): Promise<Session> {
   const reasons: string[] = [];
   const failedHere: Array<[ExecutionProviderName, string]> = [];
   const backends = ort.listSupportedBackends().map((b) => b.name);
@@ -342,12 +345,7 @@ async function openSession(
     cpu = await make('cpu');
   } catch (e) {
     // The CPU fails too: the model is at fault, not the providers; do not blacklist them.
-    throw new RuntimeProviderError(
-      'runtime/session-failed',
-      failureHint('cpu', (e as Error).message),
-      typeof model === 'string' ? model : undefined,
-      { cause: e },
-    );
+    throw new RuntimeProviderError('runtime/session-failed', failureHint('cpu', (e as Error).message), file, { cause: e });
   }
   for (const [ep, reason] of failedHere) autoUnavailable.set(ep, reason);
   logAutoChoice('cpu', reasons, log);

@@ -13,7 +13,7 @@
  * Nothing is requested unless a file is missing from the cache and the caller consented
  * (`allowDownload`); HF_HUB_OFFLINE=1 forbids every request.
  */
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
@@ -340,10 +340,18 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** GET (following redirects) into blobs/<etag>.incomplete, resuming it; verify; rename to blobs/<etag>. */
-async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob: string, opts: HubOptions): Promise<void> {
-  const incomplete = `${blob}.incomplete`;
-  mkdirSync(dirname(blob), { recursive: true });
+/**
+ * GETs the blob (following redirects), asking for the bytes after the partial file's when there
+ * is one. `res` is the body to read, undefined when the partial file already holds every byte
+ * (a 416 at its end); `resumeFrom` is where the body starts (0 when the server ignored the Range).
+ */
+async function openBlobResponse(
+  repo: string,
+  file: string,
+  meta: FileMetadata,
+  incomplete: string,
+  opts: HubOptions,
+): Promise<{ res?: IncomingMessage; resumeFrom: number }> {
   const endpointHost = new URL(hubEndpoint(opts)).host;
   const token = hubToken(opts);
   let resumeFrom = sizeOr0(incomplete);
@@ -352,8 +360,6 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     resumeFrom = 0;
   }
   let url = meta.url;
-  // The body to read; undefined when the partial file already holds every byte (a 416 at its end).
-  let res: IncomingMessage | undefined;
   for (let hop = 0; ; hop++) {
     if (hop === 6) throw new HubError('hub/redirects', `too many redirects downloading ${repo}/${file}`);
     const host = new URL(url).host;
@@ -377,7 +383,7 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     }
     if (status === 416 && resumeFrom > 0) {
       r.resume();
-      if (resumeFrom === meta.size) break; // complete already: only the check and the rename are left
+      if (resumeFrom === meta.size) return { resumeFrom }; // complete already: only the check and the rename are left
       rmSync(incomplete, { force: true }); // the partial file does not fit this blob: start over
       resumeFrom = 0;
       continue;
@@ -391,19 +397,15 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
         `the server answered a resume request for ${repo}/${file} with the wrong range (${header(r, 'content-range')})`,
       );
     }
-    if (status === 200) resumeFrom = 0; // the server ignored the Range: start over
-    res = r;
-    break;
+    return { res: r, resumeFrom: status === 200 ? 0 : resumeFrom }; // 200: the server ignored the Range, start over
   }
+}
 
-  // Hash what is already on disk first, so a resumed file is checked as a whole.
-  const hash = createHash('sha256');
-  if (resumeFrom > 0) for await (const c of createReadStream(incomplete, { end: resumeFrom - 1 })) hash.update(c as Buffer);
-  const fh = await open(incomplete, resumeFrom > 0 ? 'a' : 'w');
-  let bytes = resumeFrom;
+/** Download progress, at most every 200 ms until `done`; speed and ETA count this session's bytes only. */
+function downloadProgress(repo: string, file: string, meta: FileMetadata, resumeFrom: number, opts: HubOptions) {
   const t0 = performance.now();
   let lastReport = -Infinity;
-  const report = (done: boolean) => {
+  return (bytes: number, done: boolean) => {
     const now = performance.now();
     if (!done && now - lastReport < 200) return;
     lastReport = now;
@@ -420,16 +422,31 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
       done,
     });
   };
+}
+
+/**
+ * Appends the body to the partial file, hashing it; returns the file's length and what stopped
+ * the copy, if anything (a dropped connection leaves a partial file to resume).
+ */
+async function appendBody(
+  res: IncomingMessage | undefined,
+  incomplete: string,
+  resumeFrom: number,
+  hash: Hash,
+  report: (bytes: number, done: boolean) => void,
+): Promise<{ bytes: number; failure: unknown }> {
+  const fh = await open(incomplete, resumeFrom > 0 ? 'a' : 'w');
+  let bytes = resumeFrom;
   let failure: unknown;
   try {
-    report(false);
+    report(bytes, false);
     if (res) {
       for await (const chunk of res) {
         const c = chunk as Buffer;
         hash.update(c);
         for (let off = 0; off < c.length;) off += (await fh.write(c, off, c.length - off)).bytesWritten;
         bytes += c.length;
-        report(false);
+        report(bytes, false);
       }
     }
     await fh.sync();
@@ -438,18 +455,32 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
   } finally {
     await fh.close().catch(() => {});
   }
-  if (failure !== undefined) {
-    const code = (failure as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') throw diskFull(dirname(blob));
-    if (opts.signal?.aborted || (failure instanceof HubError && failure.code === 'hub/cancelled')) throw cancelled();
-    if (failure instanceof HubError) throw failure;
-    if (
-      !['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') &&
-      (failure as Error).message !== 'aborted'
-    )
-      throw failure instanceof Error ? failure : new Error('the download failed with a value that is not an Error', { cause: failure });
-    // The connection dropped mid-body: fall through to the size check (the partial file is kept).
-  }
+  return { bytes, failure };
+}
+
+/** Rethrows what stopped a body copy as the error to show, unless it was a dropped connection (then resumable). */
+function rethrowUnlessDropped(failure: unknown, blob: string, opts: HubOptions): void {
+  if (failure === undefined) return;
+  const code = (failure as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') throw diskFull(dirname(blob));
+  if (opts.signal?.aborted || (failure instanceof HubError && failure.code === 'hub/cancelled')) throw cancelled();
+  if (failure instanceof HubError) throw failure;
+  if (!['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'EPIPE', 'ETIMEDOUT'].includes(code ?? '') && (failure as Error).message !== 'aborted')
+    throw failure instanceof Error ? failure : new Error('the download failed with a value that is not an Error', { cause: failure });
+}
+
+/** GET (following redirects) into blobs/<etag>.incomplete, resuming it; verify; rename to blobs/<etag>. */
+async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob: string, opts: HubOptions): Promise<void> {
+  const incomplete = `${blob}.incomplete`;
+  mkdirSync(dirname(blob), { recursive: true });
+  const { res, resumeFrom } = await openBlobResponse(repo, file, meta, incomplete, opts);
+  // Hash what is already on disk first, so a resumed file is checked as a whole.
+  const hash = createHash('sha256');
+  if (resumeFrom > 0) for await (const c of createReadStream(incomplete, { end: resumeFrom - 1 })) hash.update(c as Buffer);
+  const report = downloadProgress(repo, file, meta, resumeFrom, opts);
+  const { bytes, failure } = await appendBody(res, incomplete, resumeFrom, hash, report);
+  // A dropped connection falls through to the size check (the partial file is kept).
+  rethrowUnlessDropped(failure, blob, opts);
   if (bytes !== meta.size) {
     if (bytes > meta.size) rmSync(incomplete, { force: true });
     throw new HubError(
@@ -467,5 +498,5 @@ async function downloadBlob(repo: string, file: string, meta: FileMetadata, blob
     );
   }
   renameSync(incomplete, blob);
-  report(true);
+  report(bytes, true);
 }

@@ -68,13 +68,7 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
     const send = (mod: typeof http | typeof https, reqOpts: https.RequestOptions) => {
       req = mod.request(reqOpts, (res) => {
         opts.signal?.removeEventListener('abort', onAbort);
-        // Aborting later destroys the body stream; the reader sees that as an error.
-        const signal = opts.signal;
-        if (signal) {
-          const onBodyAbort = () => res.destroy(cancelled());
-          signal.addEventListener('abort', onBodyAbort, { once: true });
-          res.once('close', () => signal.removeEventListener('abort', onBodyAbort));
-        }
+        if (opts.signal) cancelBodyOnAbort(res, opts.signal);
         resolve(res);
       });
       req.setTimeout(idle, () => req?.destroy(new HubError('hub/timeout', `no data from ${target.host} for ${Math.round(idle / 1000)} s`)));
@@ -92,40 +86,17 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
       });
       return;
     }
-    const proxyAuth = proxy.username
-      ? {
-          'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`,
-        }
-      : {};
-    const proxyHost = { hostname: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80) };
     if (target.protocol === 'http:') {
       // Plain HTTP through a proxy: the request line carries the absolute URL.
       send(proxy.protocol === 'https:' ? https : http, {
         ...base,
-        ...proxyHost,
+        ...proxyEndpoint(proxy),
         path: target.href,
-        headers: { ...headers, host: target.host, ...proxyAuth },
+        headers: { ...headers, host: target.host, ...proxyAuthorization(proxy) },
       });
       return;
     }
-    const authority = `${target.hostname}:${target.port || 443}`;
-    const connect = (proxy.protocol === 'https:' ? https : http).request({
-      ...proxyHost,
-      method: 'CONNECT',
-      path: authority,
-      headers: { host: authority, ...proxyAuth },
-      agent: false,
-    });
-    connect.setTimeout(idle, () =>
-      connect.destroy(new HubError('hub/timeout', `no answer from the proxy ${proxy.host} for ${Math.round(idle / 1000)} s`)),
-    );
-    connect.on('error', fail);
-    connect.on('connect', (res: http.IncomingMessage, socket: Socket) => {
-      if (res.statusCode !== 200) {
-        socket.destroy();
-        fail(new HubError('hub/proxy', `the proxy ${proxy.host} refused to connect to ${authority} (HTTP ${res.statusCode})`));
-        return;
-      }
+    connectTunnel(target, proxy, idle, fail, (socket) => {
       const servername = target.hostname.replace(/^\[|\]$/g, '');
       send(https, {
         ...base,
@@ -135,8 +106,49 @@ export function request(url: string, opts: RequestOptions): Promise<http.Incomin
         createConnection: () => tls.connect({ socket, servername }),
       });
     });
-    connect.end();
   });
+}
+
+/** Aborting after the response head destroys the body stream; its reader sees that as an error. */
+function cancelBodyOnAbort(res: http.IncomingMessage, signal: AbortSignal): void {
+  const onBodyAbort = () => res.destroy(cancelled());
+  signal.addEventListener('abort', onBodyAbort, { once: true });
+  res.once('close', () => signal.removeEventListener('abort', onBodyAbort));
+}
+
+function proxyAuthorization(proxy: URL): Record<string, string> {
+  if (!proxy.username) return {};
+  const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  return { 'proxy-authorization': `Basic ${Buffer.from(credentials).toString('base64')}` };
+}
+
+function proxyEndpoint(proxy: URL): { hostname: string; port: string | number } {
+  return { hostname: proxy.hostname.replace(/^\[|\]$/g, ''), port: proxy.port || (proxy.protocol === 'https:' ? 443 : 80) };
+}
+
+/** Opens a CONNECT tunnel through the proxy to target's host (HTTPS through a proxy); `onSocket` gets the tunnel. */
+function connectTunnel(target: URL, proxy: URL, idle: number, fail: (e: unknown) => void, onSocket: (socket: Socket) => void): void {
+  const authority = `${target.hostname}:${target.port || 443}`;
+  const connect = (proxy.protocol === 'https:' ? https : http).request({
+    ...proxyEndpoint(proxy),
+    method: 'CONNECT',
+    path: authority,
+    headers: { host: authority, ...proxyAuthorization(proxy) },
+    agent: false,
+  });
+  connect.setTimeout(idle, () =>
+    connect.destroy(new HubError('hub/timeout', `no answer from the proxy ${proxy.host} for ${Math.round(idle / 1000)} s`)),
+  );
+  connect.on('error', fail);
+  connect.on('connect', (res: http.IncomingMessage, socket: Socket) => {
+    if (res.statusCode !== 200) {
+      socket.destroy();
+      fail(new HubError('hub/proxy', `the proxy ${proxy.host} refused to connect to ${authority} (HTTP ${res.statusCode})`));
+      return;
+    }
+    onSocket(socket);
+  });
+  connect.end();
 }
 
 export function cancelled(): HubError {

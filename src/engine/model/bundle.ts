@@ -257,23 +257,46 @@ export function writeStaged<T>(dir: string, write: (tmp: string) => T): T {
   }
 }
 
-/** Writes the three files into `root`; messages name `finalRoot`, the folder the caller asked for. */
-function writeBundleFiles(root: string, finalRoot: string, contents: BundleContents): BundleManifest {
-  const headConfig = validateHeadConfig(contents.headConfig);
-  const { resize: r, crop: c } = contents.geometry;
-  if (!Number.isSafeInteger(r) || !Number.isSafeInteger(c) || c < 1 || c > r) {
+/** The manifest's description of model.onnx: its inputs and outputs for an input of `crop` × `crop` pixels. */
+function inferenceModelDescription(c: number): BundleManifest['model'] {
+  return {
+    file: BUNDLE_FILES.model,
+    batch: 'dynamic',
+    inputSize: c,
+    inputs: { [INFERENCE_NAMES.image]: `float32 [batch,3,${c},${c}]`, [INFERENCE_NAMES.subset]: 'int64 [batch], subset id 1..7' },
+    outputs: {
+      [INFERENCE_NAMES.map]: `float32 [batch,1,${c},${c}] mean over groups of 1-cos(En,De), bilinear align_corners upsampled`,
+      [INFERENCE_NAMES.map256]: `float32 [batch,1,${EVAL_MAP_SIZE},${EVAL_MAP_SIZE}] map resized (half-pixel) and Gaussian-smoothed (5x5, sigma 4, zero padding)`,
+      [INFERENCE_NAMES.score]: 'float32 [batch] mean of the top 1% of map256',
+    },
+    evalMapSize: EVAL_MAP_SIZE,
+    scoreTopK: topKCount(EVAL_MAP_SIZE * EVAL_MAP_SIZE, SCORE_TOP_RATIO),
+  };
+}
+
+function checkGeometry(g: BundleContents['geometry'], finalRoot: string): BundleContents['geometry'] {
+  if (!Number.isSafeInteger(g.resize) || !Number.isSafeInteger(g.crop) || g.crop < 1 || g.crop > g.resize) {
     throw new ConfigError(
       'config/bundle',
-      `preprocessing geometry needs integers 0 < crop <= resize, got resize ${r}, crop ${c}`,
+      `preprocessing geometry needs integers 0 < crop <= resize, got resize ${g.resize}, crop ${g.crop}`,
       finalRoot,
     );
   }
+  return g;
+}
+
+function headParam(contents: BundleContents, name: string, finalRoot: string) {
+  const t = contents.params.get(name);
+  if (!t) throw new ConfigError('config/bundle', `cannot write the bundle: head parameter '${name}' is missing`, finalRoot);
+  return t;
+}
+
+/** Writes the three files into `root`; messages name `finalRoot`, the folder the caller asked for. */
+function writeBundleFiles(root: string, finalRoot: string, contents: BundleContents): BundleManifest {
+  const headConfig = validateHeadConfig(contents.headConfig);
+  const { resize: r, crop: c } = checkGeometry(contents.geometry, finalRoot);
   const head: WeightMap = new Map();
-  for (const [name] of headParamShapes(headConfig)) {
-    const t = contents.params.get(name);
-    if (!t) throw new ConfigError('config/bundle', `cannot write the bundle: head parameter '${name}' is missing`, finalRoot);
-    head.set(name, t);
-  }
+  for (const [name] of headParamShapes(headConfig)) head.set(name, headParam(contents, name, finalRoot));
   const affine = pickAffineParams(contents.params);
 
   const model = buildInferenceModel({
@@ -311,19 +334,7 @@ function writeBundleFiles(root: string, finalRoot: string, contents: BundleConte
       steps:
         'per channel: min-max to uint8 (truncated), PIL bilinear resize to resize×resize, /255, centre crop crop×crop, ImageNet mean/std; missing channels = 0',
     },
-    model: {
-      file: BUNDLE_FILES.model,
-      batch: 'dynamic',
-      inputSize: c,
-      inputs: { [INFERENCE_NAMES.image]: `float32 [batch,3,${c},${c}]`, [INFERENCE_NAMES.subset]: 'int64 [batch], subset id 1..7' },
-      outputs: {
-        [INFERENCE_NAMES.map]: `float32 [batch,1,${c},${c}] mean over groups of 1-cos(En,De), bilinear align_corners upsampled`,
-        [INFERENCE_NAMES.map256]: `float32 [batch,1,${EVAL_MAP_SIZE},${EVAL_MAP_SIZE}] map resized (half-pixel) and Gaussian-smoothed (5x5, sigma 4, zero padding)`,
-        [INFERENCE_NAMES.score]: 'float32 [batch] mean of the top 1% of map256',
-      },
-      evalMapSize: EVAL_MAP_SIZE,
-      scoreTopK: topKCount(EVAL_MAP_SIZE * EVAL_MAP_SIZE, SCORE_TOP_RATIO),
-    },
+    model: inferenceModelDescription(c),
     subsets: MODALITY_SUBSETS.map((s) => ({ id: s.id, label: s.label, channels: [...s.channels] })),
     ...(contents.stats
       ? { fullModalityStats: contents.stats.map((s) => ({ mean: Array.from(s.mean), std: Array.from(s.std), count: s.count })) }
@@ -496,8 +507,12 @@ const HEAD_RANGES: Record<string, [number, number]> = {
 };
 
 /** Checks the manifest's shape; every message names the field. */
+type ManifestFail = (msg: string) => never;
+/** v as an object, or a failure naming the field. */
+type ManifestObject = (v: unknown, name: string) => Record<string, unknown>;
+
 function validateManifest(raw: unknown, file: string): BundleManifest {
-  const fail = (msg: string): never => {
+  const fail: ManifestFail = (msg) => {
     throw new BundleError('bundle/bad-manifest', msg, file);
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('the manifest must be a JSON object');
@@ -510,10 +525,20 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
         : `'schemaVersion' must be ${BUNDLE_SCHEMA_VERSION}, got ${JSON.stringify(m.schemaVersion)}`,
     );
   }
-  const obj = (v: unknown, name: string): Record<string, unknown> => {
+  const obj: ManifestObject = (v, name) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`'${name}' must be an object`);
     return v as Record<string, unknown>;
   };
+  checkManifestGeometry(m, obj, fail);
+  checkManifestNetworks(m, obj, fail, file);
+  if (typeof m.modalityAffine !== 'boolean') fail(`'modalityAffine' must be true or false`);
+  checkManifestFiles(m, obj, fail);
+  checkManifestCalibration(m, obj, fail);
+  return m as unknown as BundleManifest;
+}
+
+/** 'preprocessing' and 'model': the image geometry, channels and batch. */
+function checkManifestGeometry(m: Record<string, unknown>, obj: ManifestObject, fail: ManifestFail): void {
   const pre = obj(m.preprocessing, 'preprocessing');
   if (
     !Number.isSafeInteger(pre.resize) ||
@@ -532,6 +557,10 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   // Bundles written before the symbolic batch say batch 1: they still run, one slice at a time.
   if ((model.batch !== 1 && model.batch !== 'dynamic') || model.inputSize !== pre.crop)
     fail(`'model' must have batch "dynamic" (or 1, an older bundle) and inputSize = preprocessing.crop (${String(pre.crop)})`);
+}
+
+/** 'encoder' and 'head': detection sizes its batches from these, so each must be a sane number. */
+function checkManifestNetworks(m: Record<string, unknown>, obj: ManifestObject, fail: ManifestFail, file: string): void {
   const enc = obj(m.encoder, 'encoder');
   const encConfig = obj(enc.config, 'encoder.config');
   // Detection sizes its batches from these: each must be a sane number.
@@ -552,7 +581,10 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   } catch (e) {
     fail(`'head': ${(e as { reason?: string }).reason ?? (e as Error).message}`);
   }
-  if (typeof m.modalityAffine !== 'boolean') fail(`'modalityAffine' must be true or false`);
+}
+
+/** 'files' (checksums and sizes of model.onnx and head.safetensors) and 'manifestSha256'. */
+function checkManifestFiles(m: Record<string, unknown>, obj: ManifestObject, fail: ManifestFail): void {
   const files = obj(m.files, 'files');
   for (const f of [BUNDLE_FILES.model, BUNDLE_FILES.head]) {
     const c = obj(files[f], `files.${f}`);
@@ -567,6 +599,10 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
   }
   if (m.manifestSha256 !== undefined && (typeof m.manifestSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.manifestSha256)))
     fail(`'manifestSha256' must be a hex SHA-256`);
+}
+
+/** The optional 'fullModalityStats' and 'thresholds'. */
+function checkManifestCalibration(m: Record<string, unknown>, obj: ManifestObject, fail: ManifestFail): void {
   if (m.fullModalityStats !== undefined) {
     if (!Array.isArray(m.fullModalityStats)) fail(`'fullModalityStats' must be a list`);
     (m.fullModalityStats as unknown[]).forEach((g, i) => {
@@ -586,7 +622,6 @@ function validateManifest(raw: unknown, file: string): BundleManifest {
         fail(`'thresholds.bySubset.${k}' must be a finite number for a subset id 1..7`);
     }
   }
-  return m as unknown as BundleManifest;
 }
 
 /** The threshold of a subset, or undefined when the bundle was not calibrated for it. */

@@ -220,6 +220,159 @@ export async function loadEncoderWeightsAsync(path: string, opts: LoadEncoderOpt
   return encoderWeightsFromSafetensors(parseSafetensors(bytes, path), { ...opts, source: path, sha256: hash.digest('hex') });
 }
 
+/** Checked reads of a checkpoint's tensors; errors name the tensor, the naming (`label`) and the file. */
+interface CheckpointReader {
+  has: (name: string) => boolean;
+  shapeOf: (name: string) => number[];
+  /** The tensor as float32, which must have exactly `shape`. */
+  tensor: (name: string, shape: readonly number[]) => Float32Array;
+}
+
+function checkpointReader(file: SafetensorsFile, label: string, source: string | undefined): CheckpointReader {
+  const entry = (name: string): TensorEntry => {
+    const t = file.tensors.get(name);
+    if (!t) throw new SafetensorsError('safetensors/missing-tensor', `${name}: missing (${label})`, source);
+    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
+      throw new SafetensorsError('safetensors/dtype', `${name}: expected a floating-point tensor, found ${t.dtype}`, source);
+    return t;
+  };
+  return {
+    has: (name) => file.tensors.has(name),
+    shapeOf: (name) => entry(name).shape,
+    tensor: (name, shape) => {
+      const t = entry(name);
+      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new SafetensorsError(
+          'safetensors/shape-mismatch',
+          `${name}: expected [${shape.join(', ')}], found [${t.shape.join(', ')}]`,
+          source,
+        );
+      }
+      return toFloat32(t, name);
+    },
+  };
+}
+
+/** The architecture a checkpoint's tensors imply. */
+interface CheckpointArchitecture {
+  /** Width (embedding dimension). */
+  d: number;
+  patchSize: number;
+  posGrid: number;
+  /** Blocks present in the file. */
+  depth: number;
+  /** MLP hidden width. */
+  hidden: number;
+  hasLayerScale: boolean;
+  checkpointRegisters: number;
+}
+
+function architectureOf(file: SafetensorsFile, r: CheckpointReader, s: NamingScheme, source: string | undefined): CheckpointArchitecture {
+  const bad = (name: string, expected: string, shape: readonly number[]) =>
+    new SafetensorsError('safetensors/shape-mismatch', `${name}: expected ${expected}, found [${shape.join(', ')}]`, source);
+  const clsShape = r.shapeOf(s.cls);
+  const d = clsShape[clsShape.length - 1];
+  if (clsShape.length !== 3 || clsShape[0] !== 1 || clsShape[1] !== 1) throw bad(s.cls, '[1, 1, D]', clsShape);
+  const patchShape = r.shapeOf(s.patchWeight);
+  if (patchShape.length !== 4 || patchShape[0] !== d || patchShape[1] !== 3 || patchShape[2] !== patchShape[3])
+    throw bad(s.patchWeight, `[${d}, 3, p, p]`, patchShape);
+  const posShape = r.shapeOf(s.pos);
+  const posGrid = Math.round(Math.sqrt((posShape[1] ?? 0) - 1));
+  if (posShape.length !== 3 || posShape[0] !== 1 || posShape[2] !== d || posGrid * posGrid + 1 !== posShape[1])
+    throw bad(s.pos, `[1, 1 + G², ${d}] for a square grid G`, posShape);
+  let depth = 0;
+  for (const n of file.tensors.keys()) {
+    const m = s.blockPattern.exec(n);
+    if (m) depth = Math.max(depth, Number(m[1]) + 1);
+  }
+  const hidden = r.shapeOf(`${s.blockPrefix(0)}mlp.fc1.weight`)[0];
+  const hasLayerScale = r.has(`${s.blockPrefix(0)}${s.naming === 'hf' ? 'layer_scale1.lambda1' : 'ls1.gamma'}`);
+  const checkpointRegisters = r.has(s.registers) ? (r.shapeOf(s.registers)[1] ?? 0) : 0;
+  if (r.has(s.registers)) {
+    const rs = r.shapeOf(s.registers);
+    if (rs.length !== 3 || rs[0] !== 1 || rs[2] !== d) throw bad(s.registers, `[1, R, ${d}]`, rs);
+  }
+  return { d, patchSize: patchShape[2], posGrid, depth, hidden, hasLayerScale, checkpointRegisters };
+}
+
+/** Every architecture hint must agree with the weights; returns the number of attention heads. */
+function checkHints(a: CheckpointArchitecture, hints: VitConfigHints, source: string | undefined): number {
+  const { d } = a;
+  const mismatch = (field: string, fromConfig: unknown, fromWeights: unknown): never => {
+    throw new ConfigError(
+      'config/vit-mismatch',
+      `the encoder config says ${field} = ${JSON.stringify(fromConfig)} but the weights have ${JSON.stringify(fromWeights)}`,
+      source,
+    );
+  };
+  if (hints.embedDim !== undefined && hints.embedDim !== d) mismatch('embedDim', hints.embedDim, d);
+  if (hints.patchSize !== undefined && hints.patchSize !== a.patchSize) mismatch('patchSize', hints.patchSize, a.patchSize);
+  if (hints.posGrid !== undefined && hints.posGrid !== a.posGrid) mismatch('posGrid (image_size / patch_size)', hints.posGrid, a.posGrid);
+  // A checkpoint may be trimmed to the blocks AnyAD uses, so it can hold fewer blocks than the config says.
+  if (hints.depth !== undefined && hints.depth < a.depth) mismatch('depth', hints.depth, a.depth);
+  if (hints.mlpRatio !== undefined && hints.mlpRatio * d !== a.hidden) mismatch('mlpRatio', hints.mlpRatio, a.hidden / d);
+  if (hints.registers !== undefined && hints.registers !== a.checkpointRegisters)
+    mismatch('num_register_tokens', hints.registers, a.checkpointRegisters);
+  const numHeads = hints.numHeads ?? headsForWidth(d);
+  if (numHeads === undefined) {
+    throw new ConfigError(
+      'config/vit-heads',
+      `cannot tell the number of attention heads of a width-${d} encoder; pass a config JSON with num_attention_heads`,
+      source,
+    );
+  }
+  return numHeads;
+}
+
+/** The register tokens used: the checkpoint's, or 0 when asked to drop them (no other count fits the weights). */
+function registersUsed(requested: number | undefined, checkpointRegisters: number, source: string | undefined): number {
+  if (requested === undefined) return checkpointRegisters;
+  if (requested !== 0 && requested !== checkpointRegisters) {
+    throw new ConfigError(
+      'config/registers',
+      `registers: ${requested} requested, but the checkpoint has ${checkpointRegisters} register tokens (use ${checkpointRegisters}, or 0 to drop them)`,
+      source,
+    );
+  }
+  return requested;
+}
+
+/** Block i's weights; Hugging Face's separate query/key/value become one qkv projection. */
+function blockWeights(r: CheckpointReader, s: NamingScheme, i: number, a: CheckpointArchitecture): EncoderBlockWeights {
+  const { d, hidden, hasLayerScale } = a;
+  const p = s.blockPrefix(i);
+  const lin = (name: string, out: number, inp: number): LinearWeights => ({
+    weight: r.tensor(`${p}${name}.weight`, [out, inp]),
+    bias: r.tensor(`${p}${name}.bias`, [out]),
+  });
+  const norm = (name: string): NormWeights => ({ weight: r.tensor(`${p}${name}.weight`, [d]), bias: r.tensor(`${p}${name}.bias`, [d]) });
+  if (s.naming === 'hf') {
+    const q = lin('attention.attention.query', d, d);
+    const k = lin('attention.attention.key', d, d);
+    const v = lin('attention.attention.value', d, d);
+    return {
+      norm1: norm('norm1'),
+      qkv: { weight: concatF32([q.weight, k.weight, v.weight]), bias: concatF32([q.bias, k.bias, v.bias]) },
+      proj: lin('attention.output.dense', d, d),
+      ls1: hasLayerScale ? r.tensor(`${p}layer_scale1.lambda1`, [d]) : undefined,
+      norm2: norm('norm2'),
+      fc1: lin('mlp.fc1', hidden, d),
+      fc2: lin('mlp.fc2', d, hidden),
+      ls2: hasLayerScale ? r.tensor(`${p}layer_scale2.lambda1`, [d]) : undefined,
+    };
+  }
+  return {
+    norm1: norm('norm1'),
+    qkv: lin('attn.qkv', 3 * d, d),
+    proj: lin('attn.proj', d, d),
+    ls1: hasLayerScale ? r.tensor(`${p}ls1.gamma`, [d]) : undefined,
+    norm2: norm('norm2'),
+    fc1: lin('mlp.fc1', hidden, d),
+    fc2: lin('mlp.fc2', d, hidden),
+    ls2: hasLayerScale ? r.tensor(`${p}ls2.gamma`, [d]) : undefined,
+  };
+}
+
 /** Converts a parsed safetensors checkpoint to encoder weights. */
 export function encoderWeightsFromSafetensors(
   file: SafetensorsFile,
@@ -229,170 +382,41 @@ export function encoderWeightsFromSafetensors(
   const { naming, prefix } = detectEncoderNaming(file.tensors.keys(), source);
   const s = scheme(naming, prefix);
   const label = `${naming === 'hf' ? 'Hugging Face' : naming === 'meta' ? 'Meta DINOv2' : 'AnyAD reference'} naming${prefix ? `, prefix '${prefix}'` : ''}`;
+  const r = checkpointReader(file, label, source);
 
-  const entry = (name: string): TensorEntry => {
-    const t = file.tensors.get(name);
-    if (!t) throw new SafetensorsError('safetensors/missing-tensor', `${name}: missing (${label})`, source);
-    if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
-      throw new SafetensorsError('safetensors/dtype', `${name}: expected a floating-point tensor, found ${t.dtype}`, source);
-    return t;
-  };
-  const tensor = (name: string, shape: readonly number[]): Float32Array => {
-    const t = entry(name);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new SafetensorsError(
-        'safetensors/shape-mismatch',
-        `${name}: expected [${shape.join(', ')}], found [${t.shape.join(', ')}]`,
-        source,
-      );
-    }
-    return toFloat32(t, name);
-  };
-  const shapeOf = (name: string): number[] => entry(name).shape;
-
-  // ---- architecture: from the tensors, cross-checked with any config given
+  // The architecture: from the tensors, cross-checked with any config given.
   const hints = configHints(file, opts, source);
-  const clsShape = shapeOf(s.cls);
-  const d = clsShape[clsShape.length - 1];
-  if (clsShape.length !== 3 || clsShape[0] !== 1 || clsShape[1] !== 1) {
-    throw new SafetensorsError('safetensors/shape-mismatch', `${s.cls}: expected [1, 1, D], found [${clsShape.join(', ')}]`, source);
-  }
-  const patchShape = shapeOf(s.patchWeight);
-  if (patchShape.length !== 4 || patchShape[0] !== d || patchShape[1] !== 3 || patchShape[2] !== patchShape[3]) {
-    throw new SafetensorsError(
-      'safetensors/shape-mismatch',
-      `${s.patchWeight}: expected [${d}, 3, p, p], found [${patchShape.join(', ')}]`,
-      source,
-    );
-  }
-  const patchSize = patchShape[2];
-  const posShape = shapeOf(s.pos);
-  const posGrid = Math.round(Math.sqrt((posShape[1] ?? 0) - 1));
-  if (posShape.length !== 3 || posShape[0] !== 1 || posShape[2] !== d || posGrid * posGrid + 1 !== posShape[1]) {
-    throw new SafetensorsError(
-      'safetensors/shape-mismatch',
-      `${s.pos}: expected [1, 1 + G², ${d}] for a square grid G, found [${posShape.join(', ')}]`,
-      source,
-    );
-  }
-  let depth = 0;
-  for (const n of file.tensors.keys()) {
-    const m = s.blockPattern.exec(n);
-    if (m) depth = Math.max(depth, Number(m[1]) + 1);
-  }
-  const fc1Name = `${s.blockPrefix(0)}mlp.fc1.weight`;
-  const hidden = shapeOf(fc1Name)[0];
-  const hasLayerScale = file.tensors.has(`${s.blockPrefix(0)}${naming === 'hf' ? 'layer_scale1.lambda1' : 'ls1.gamma'}`);
-  const checkpointRegisters = file.tensors.has(s.registers) ? (shapeOf(s.registers)[1] ?? 0) : 0;
-  if (file.tensors.has(s.registers)) {
-    const rs = shapeOf(s.registers);
-    if (rs.length !== 3 || rs[0] !== 1 || rs[2] !== d)
-      throw new SafetensorsError('safetensors/shape-mismatch', `${s.registers}: expected [1, R, ${d}], found [${rs.join(', ')}]`, source);
-  }
-
-  const mismatch = (field: string, fromConfig: unknown, fromWeights: unknown): never => {
-    throw new ConfigError(
-      'config/vit-mismatch',
-      `the encoder config says ${field} = ${JSON.stringify(fromConfig)} but the weights have ${JSON.stringify(fromWeights)}`,
-      source,
-    );
-  };
-  if (hints.embedDim !== undefined && hints.embedDim !== d) mismatch('embedDim', hints.embedDim, d);
-  if (hints.patchSize !== undefined && hints.patchSize !== patchSize) mismatch('patchSize', hints.patchSize, patchSize);
-  if (hints.posGrid !== undefined && hints.posGrid !== posGrid) mismatch('posGrid (image_size / patch_size)', hints.posGrid, posGrid);
-  // A checkpoint may be trimmed to the blocks AnyAD uses, so it can hold fewer blocks than the config says.
-  if (hints.depth !== undefined && hints.depth < depth) mismatch('depth', hints.depth, depth);
-  if (hints.mlpRatio !== undefined && hints.mlpRatio * d !== hidden) mismatch('mlpRatio', hints.mlpRatio, hidden / d);
-  if (hints.registers !== undefined && hints.registers !== checkpointRegisters)
-    mismatch('num_register_tokens', hints.registers, checkpointRegisters);
-  const numHeads = hints.numHeads ?? headsForWidth(d);
-  if (numHeads === undefined) {
-    throw new ConfigError(
-      'config/vit-heads',
-      `cannot tell the number of attention heads of a width-${d} encoder; pass a config JSON with num_attention_heads`,
-      source,
-    );
-  }
-  let registers = checkpointRegisters;
-  if (opts.registers !== undefined) {
-    if (opts.registers !== 0 && opts.registers !== checkpointRegisters) {
-      throw new ConfigError(
-        'config/registers',
-        `registers: ${opts.registers} requested, but the checkpoint has ${checkpointRegisters} register tokens (use ${checkpointRegisters}, or 0 to drop them)`,
-        source,
-      );
-    }
-    registers = opts.registers;
-  }
+  const arch = architectureOf(file, r, s, source);
+  const { d, patchSize, posGrid, hidden, checkpointRegisters } = arch;
+  const numHeads = checkHints(arch, hints, source);
+  const registers = registersUsed(opts.registers, checkpointRegisters, source);
   const config = validateVitConfig(
     {
       embedDim: d,
-      depth: hints.depth ?? depth,
+      depth: hints.depth ?? arch.depth,
       numHeads,
       patchSize,
       mlpRatio: hidden / d,
       registers,
       lnEps: hints.lnEps ?? 1e-6,
       posGrid,
-      layerScale: hasLayerScale,
+      layerScale: arch.hasLayerScale,
       targetLayers: [...(opts.targetLayers ?? hints.targetLayers ?? DEFAULT_TARGET_LAYERS)],
       fuseGroups: (opts.fuseGroups ?? hints.fuseGroups ?? DEFAULT_FUSE_GROUPS).map((g) => [...g]),
     },
     source,
   );
-
-  // ---- tensors
-  const blocks: EncoderBlockWeights[] = [];
-  for (let i = 0; i < blocksUsed(config); i++) {
-    const p = s.blockPrefix(i);
-    const lin = (name: string, out: number, inp: number): LinearWeights => ({
-      weight: tensor(`${p}${name}.weight`, [out, inp]),
-      bias: tensor(`${p}${name}.bias`, [out]),
-    });
-    const norm = (name: string): NormWeights => ({ weight: tensor(`${p}${name}.weight`, [d]), bias: tensor(`${p}${name}.bias`, [d]) });
-    if (naming === 'hf') {
-      const q = lin('attention.attention.query', d, d);
-      const k = lin('attention.attention.key', d, d);
-      const v = lin('attention.attention.value', d, d);
-      blocks.push({
-        norm1: norm('norm1'),
-        qkv: { weight: concatF32([q.weight, k.weight, v.weight]), bias: concatF32([q.bias, k.bias, v.bias]) },
-        proj: lin('attention.output.dense', d, d),
-        ls1: hasLayerScale ? tensor(`${p}layer_scale1.lambda1`, [d]) : undefined,
-        norm2: norm('norm2'),
-        fc1: lin('mlp.fc1', hidden, d),
-        fc2: lin('mlp.fc2', d, hidden),
-        ls2: hasLayerScale ? tensor(`${p}layer_scale2.lambda1`, [d]) : undefined,
-      });
-    } else {
-      blocks.push({
-        norm1: norm('norm1'),
-        qkv: lin('attn.qkv', 3 * d, d),
-        proj: lin('attn.proj', d, d),
-        ls1: hasLayerScale ? tensor(`${p}ls1.gamma`, [d]) : undefined,
-        norm2: norm('norm2'),
-        fc1: lin('mlp.fc1', hidden, d),
-        fc2: lin('mlp.fc2', d, hidden),
-        ls2: hasLayerScale ? tensor(`${p}ls2.gamma`, [d]) : undefined,
-      });
-    }
-  }
-  const registerTokens = registers > 0 ? tensor(s.registers, [1, checkpointRegisters, d]) : new Float32Array(0);
+  // The blocks are read (and checked) before the embeddings: with several bad tensors, a block's is reported.
+  const blocks = Array.from({ length: blocksUsed(config) }, (_, i) => blockWeights(r, s, i, arch));
+  const registerTokens = registers > 0 ? r.tensor(s.registers, [1, checkpointRegisters, d]) : new Float32Array(0);
   return {
     config,
-    clsToken: tensor(s.cls, [1, 1, d]),
+    clsToken: r.tensor(s.cls, [1, 1, d]),
     registerTokens,
-    posEmbed: tensor(s.pos, [1, 1 + posGrid * posGrid, d]),
-    patchEmbed: { weight: tensor(s.patchWeight, [d, 3, patchSize, patchSize]), bias: tensor(s.patchBias, [d]) },
+    posEmbed: r.tensor(s.pos, [1, 1 + posGrid * posGrid, d]),
+    patchEmbed: { weight: r.tensor(s.patchWeight, [d, 3, patchSize, patchSize]), bias: r.tensor(s.patchBias, [d]) },
     blocks,
-    provenance: {
-      kind: 'pretrained',
-      source,
-      sha256: opts.sha256,
-      naming,
-      registers,
-      checkpointRegisters,
-    },
+    provenance: { kind: 'pretrained', source, sha256: opts.sha256, naming, registers, checkpointRegisters },
   };
 }
 

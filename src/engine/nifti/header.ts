@@ -184,7 +184,8 @@ export function parseNiftiHeader(bytes: Uint8Array, file?: string): NiftiHeader 
   return validate(raw, file);
 }
 
-function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
+/** dim[1..dim[0]], each at least 1 and at most MAX_DIM. */
+function checkedDims(raw: RawHeader, file: string | undefined): bigint[] {
   const ndim = raw.dim[0];
   if (ndim < 1n || ndim > 7n) throw new NiftiError('nifti/bad-dim-count', `dim[0] (number of dimensions) is ${ndim}, must be 1 to 7`, file);
   const n = Number(ndim);
@@ -194,7 +195,11 @@ function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
     if (d > BigInt(MAX_DIM))
       throw new NiftiError('nifti/absurd-dims', `dim[${i + 1}] is ${d}, more than the ${MAX_DIM} voxels an axis can have`, file);
   });
+  return dimsBig;
+}
 
+/** The datatype, which must be a supported one with the matching bitpix. */
+function checkedDatatype(raw: RawHeader, file: string | undefined): { datatype: NiftiHeader['datatype']; bytesPerVoxel: number } {
   const dt = lookupDatatype(raw.datatypeCode);
   if (dt.kind === 'unsupported')
     throw new NiftiError(
@@ -212,7 +217,33 @@ function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
       `bitpix is ${raw.bitpix} but datatype ${datatype} has ${bytesPerVoxel * 8} bits per voxel`,
       file,
     );
+  return { datatype, bytesPerVoxel };
+}
 
+/** The voxel-to-world affine: the sform when set, else the qform, else the pixdim scaling; checked to be usable. */
+function voxelToWorld(raw: RawHeader, n: number, file: string | undefined): Affine {
+  const zooms = [1, 2, 3].map((i) => (i <= n ? Math.abs(raw.pixdim[i]) : 1));
+  let affine: Affine;
+  let source: string;
+  if (raw.sformCode > 0) {
+    affine = toAffine([...raw.srow, 0, 0, 0, 1]);
+    source = `sform (sform_code ${raw.sformCode})`;
+  } else if (raw.qformCode > 0) {
+    const qfac = raw.pixdim[0] < 0 ? -1 : 1;
+    affine = quaternionAffine(raw.quatern[0], raw.quatern[1], raw.quatern[2], raw.qoffset, zooms, qfac);
+    source = `qform (qform_code ${raw.qformCode}) with pixdim ${zooms.join(', ')}`;
+  } else {
+    affine = pixdimAffine(zooms);
+    source = `pixdim ${zooms.join(', ')} (no sform or qform)`;
+  }
+  checkAffine(affine, file, `voxel-to-world transform from ${source}`);
+  return affine;
+}
+
+function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
+  const dimsBig = checkedDims(raw, file);
+  const n = dimsBig.length;
+  const { datatype, bytesPerVoxel } = checkedDatatype(raw, file);
   // Exact integer arithmetic: the product of up to seven axes can exceed 2^53 long before any
   // single axis looks suspicious.
   const voxels = dimsBig.reduce((p, d) => p * d, 1n);
@@ -237,22 +268,7 @@ function validate(raw: RawHeader, file: string | undefined): NiftiHeader {
     throw new NiftiError('nifti/bad-scaling', `scl_slope is ${raw.sclSlope} but scl_inter is ${raw.sclInter}`, file);
 
   const pixdim = raw.pixdim.slice(1, n + 1);
-  const zooms = [1, 2, 3].map((i) => (i <= n ? Math.abs(raw.pixdim[i]) : 1));
-  let affine: Affine;
-  let source: string;
-  if (raw.sformCode > 0) {
-    affine = toAffine([...raw.srow, 0, 0, 0, 1]);
-    source = `sform (sform_code ${raw.sformCode})`;
-  } else if (raw.qformCode > 0) {
-    const qfac = raw.pixdim[0] < 0 ? -1 : 1;
-    affine = quaternionAffine(raw.quatern[0], raw.quatern[1], raw.quatern[2], raw.qoffset, zooms, qfac);
-    source = `qform (qform_code ${raw.qformCode}) with pixdim ${zooms.join(', ')}`;
-  } else {
-    affine = pixdimAffine(zooms);
-    source = `pixdim ${zooms.join(', ')} (no sform or qform)`;
-  }
-  checkAffine(affine, file, `voxel-to-world transform from ${source}`);
-
+  const affine = voxelToWorld(raw, n, file);
   return {
     version: raw.version,
     littleEndian: raw.littleEndian,

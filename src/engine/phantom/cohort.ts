@@ -156,6 +156,28 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
     gzipLevel,
   }));
 
+  const { results, workers } = await writeCases(tasks, opts);
+
+  const manifest = {
+    generator: 'AnyAD phantom',
+    seed,
+    size,
+    anomalousFraction: fraction,
+    cases: results.map(({ id, seed: s, anomalous: a, labelVoxels, lesions }) => ({ id, seed: s, anomalous: a, labelVoxels, lesions })),
+  };
+  writeFileAtomic(join(root, 'phantom.json'), JSON.stringify(manifest, null, 2) + '\n');
+  const configPath = join(root, 'anyad.json');
+  const configWritten = !existsSync(configPath);
+  if (configWritten) {
+    const config = { data: { root: '.', slices: { axis: 'axial', ...phantomSliceRange(size[2]) } } };
+    writeFileAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
+  }
+  return { outDir: root, seed, size, anomalousFraction: fraction, cases: results, workers, configWritten };
+}
+
+/** Writes every case, on worker threads when they start (else here); results in case order. */
+async function writeCases(tasks: CaseTask[], opts: PhantomCohortOptions): Promise<{ results: PhantomCaseSummary[]; workers: number }> {
+  const cases = tasks.length;
   const wanted = Math.max(0, Math.min(opts.workers ?? availableParallelism(), cases));
   const results = new Array<PhantomCaseSummary>(cases);
   let done = 0;
@@ -177,22 +199,7 @@ export async function writePhantomCohort(outDir: string, opts: PhantomCohortOpti
       await new Promise((r) => setImmediate(r)); // let progress callbacks and cancellation run
     }
   }
-
-  const manifest = {
-    generator: 'AnyAD phantom',
-    seed,
-    size,
-    anomalousFraction: fraction,
-    cases: results.map(({ id, seed: s, anomalous: a, labelVoxels, lesions }) => ({ id, seed: s, anomalous: a, labelVoxels, lesions })),
-  };
-  writeFileAtomic(join(root, 'phantom.json'), JSON.stringify(manifest, null, 2) + '\n');
-  const configPath = join(root, 'anyad.json');
-  const configWritten = !existsSync(configPath);
-  if (configWritten) {
-    const config = { data: { root: '.', slices: { axis: 'axial', ...phantomSliceRange(size[2]) } } };
-    writeFileAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
-  }
-  return { outDir: root, seed, size, anomalousFraction: fraction, cases: results, workers, configWritten };
+  return { results, workers };
 }
 
 // ---- worker threads ----

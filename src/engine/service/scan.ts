@@ -191,9 +191,8 @@ function writeSummaries(
   return { summary, casesCsv, slicesCsv };
 }
 
-export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
-  const root = resolve(o.root);
-  const out = resolve(o.out);
+/** The cohort's cases in id order, or this shard's share of them. */
+function casesToScan(root: string, o: ScanOptions): Case[] {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new StudyError('study/not-found', 'no such folder', root);
   const config = scanConfig(root, o.config);
   const found = discoverStudy(root, config);
@@ -207,7 +206,64 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
   ) {
     throw new ConfigError('cli/bad-option', `shard must be INDEX/COUNT with 0 <= INDEX < COUNT, got ${shard.index}/${shard.count}`);
   }
-  const cases = shard ? sorted.filter((_, i) => i % shard.count === shard.index) : sorted;
+  return shard ? sorted.filter((_, i) => i % shard.count === shard.index) : sorted;
+}
+
+/** Detects on one case, writes its map and then its record (whose presence says the map is complete). */
+async function scanOneCase(
+  o: ScanOptions,
+  kase: Case,
+  bundle: LoadedBundle,
+  requested: string[] | undefined,
+  out: string,
+): Promise<ScanCaseRecord> {
+  const t0 = performance.now();
+  const r = await detectCase({
+    model: bundle,
+    case: kase,
+    modalities: requested,
+    slice: 'all',
+    provider: o.provider,
+    threads: o.threads,
+    batchSize: o.batchSize,
+    signal: o.signal,
+    log: o.log,
+    warm: o.warm,
+  });
+  const v = r.result;
+  if (!('slices' in v)) throw new Error('internal: a volume detection returned a slice');
+  const mapRel = `${SCAN_FILES.maps}/${safeName(kase.id)}_anomaly_map.nii.gz`;
+  writeOnSourceGrid(join(out, mapRel), v.source, v.map.data, {
+    datatype: 'float32',
+    description: `AnyAD anomaly map (${v.subset.label})`,
+  });
+  const scores = v.slices.map((s) => s.score);
+  const record: ScanCaseRecord = {
+    version: RECORD_VERSION,
+    caseId: kase.id,
+    files: Object.fromEntries(Object.entries(kase.files).filter(([, f]) => f)),
+    subset: v.subset.label,
+    modalities: requested ?? [...v.subset.channels],
+    modelSha256: bundle.manifest.files['model.onnx']?.sha256 ?? '',
+    provider: v.provider,
+    score: Math.max(...scores),
+    meanScore: scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length),
+    anomalousSlices: v.slices.filter((s) => s.anomalous).length,
+    threshold: v.slices[0]?.threshold ?? null,
+    map: mapRel,
+    mapBytes: statSync(join(out, mapRel)).size,
+    seconds: (performance.now() - t0) / 1000,
+    slices: v.slices.map((s) => ({ z: s.z, score: s.score, threshold: s.threshold, anomalous: s.anomalous })),
+  };
+  writeFileAtomic(join(out, SCAN_FILES.records, `${safeName(kase.id)}.json`), JSON.stringify(record) + '\n');
+  return record;
+}
+
+export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
+  const root = resolve(o.root);
+  const out = resolve(o.out);
+  const cases = casesToScan(root, o);
+  const shard = o.shard;
   const bundle = typeof o.model !== 'string' ? o.model : o.warm ? o.warm.bundle(o.model) : loadBundle(o.model);
   const modelSha = bundle.manifest.files['model.onnx']?.sha256 ?? '';
   const requested = o.modalities?.map((m) => m.trim().toLowerCase()).filter((m) => m !== '');
@@ -229,51 +285,11 @@ export async function scanCohort(o: ScanOptions): Promise<ScanSummary> {
       skipped++;
       status = 'skipped';
     } else {
-      const t0 = performance.now();
       try {
-        const r = await detectCase({
-          model: bundle,
-          case: kase,
-          modalities: requested,
-          slice: 'all',
-          provider: o.provider,
-          threads: o.threads,
-          batchSize: o.batchSize,
-          signal: o.signal,
-          log: o.log,
-          warm: o.warm,
-        });
-        const v = r.result;
-        if (!('slices' in v)) throw new Error('internal: a volume detection returned a slice');
-        const mapRel = `${SCAN_FILES.maps}/${safeName(kase.id)}_anomaly_map.nii.gz`;
-        writeOnSourceGrid(join(out, mapRel), v.source, v.map.data, {
-          datatype: 'float32',
-          description: `AnyAD anomaly map (${v.subset.label})`,
-        });
-        const scores = v.slices.map((s) => s.score);
-        const seconds = (performance.now() - t0) / 1000;
-        const record: ScanCaseRecord = {
-          version: RECORD_VERSION,
-          caseId: kase.id,
-          files: Object.fromEntries(Object.entries(kase.files).filter(([, f]) => f)),
-          subset: v.subset.label,
-          modalities: requested ?? [...v.subset.channels],
-          modelSha256: modelSha,
-          provider: v.provider,
-          score: Math.max(...scores),
-          meanScore: scores.reduce((a, b) => a + b, 0) / Math.max(1, scores.length),
-          anomalousSlices: v.slices.filter((s) => s.anomalous).length,
-          threshold: v.slices[0]?.threshold ?? null,
-          map: mapRel,
-          mapBytes: statSync(join(out, mapRel)).size,
-          seconds,
-          slices: v.slices.map((s) => ({ z: s.z, score: s.score, threshold: s.threshold, anomalous: s.anomalous })),
-        };
-        // The record last: its presence says the map is complete.
-        writeFileAtomic(join(out, SCAN_FILES.records, `${safeName(kase.id)}.json`), JSON.stringify(record) + '\n');
+        const record = await scanOneCase(o, kase, bundle, requested, out);
         records.push(record);
         scanned++;
-        scanSeconds += seconds;
+        scanSeconds += record.seconds;
         status = 'scanned';
       } catch (e) {
         if ((e as Error)?.name === 'AbortError') throw e;

@@ -138,51 +138,10 @@ export class EngineServer {
   private async handle(req: Pending['req'], signal: AbortSignal): Promise<EngineResults[AnsweredKind]> {
     const log = (message: string) => this.port.send({ v: V, kind: 'log', id: req.id, message: message.slice(0, 8000) });
     switch (req.kind) {
-      case 'detect': {
-        const p = req.params;
-        const kase = caseOfSpec({ files: p.files, config: p.config });
-        const out = await detectCase({
-          model: p.model,
-          case: kase,
-          modalities: p.modalities,
-          slice: p.slice === 'middle' ? undefined : p.slice,
-          provider: p.provider,
-          threads: p.threads,
-          batchSize: p.batchSize,
-          signal,
-          log,
-          warm: this.warm,
-          onProgress: (done, total) => this.port.send({ v: V, kind: 'progress', id: req.id, done, total }),
-        });
-        const r = out.result;
-        let result: DetectResult;
-        if ('slices' in r) {
-          this.volumes.set(req.id, { source: r.source, data: r.map.data, label: r.subset.label });
-          while (this.volumes.size > 2) this.volumes.delete(this.volumes.keys().next().value as number);
-          result = {
-            detect: out.json,
-            map: r.map.data,
-            dims: [...r.map.dims],
-            z: null,
-            batch: out.batch,
-            mapId: req.id,
-            timings: out.timings,
-          };
-        } else {
-          result = { detect: out.json, map: r.map, dims: [...r.grid.dims], z: r.z, batch: 1, mapId: null, timings: out.timings };
-        }
-        return result;
-      }
-      case 'saveMap': {
-        const v = this.volumes.get(req.params.detectId);
-        if (!v)
-          throw new StudyError(
-            'engine/no-map',
-            `no whole-volume map of request ${req.params.detectId} is kept (only the last two are); run Detect again`,
-          );
-        writeOnSourceGrid(req.params.path, v.source, v.data, { datatype: 'float32', description: `AnyAD anomaly map (${v.label})` });
-        return { path: req.params.path };
-      }
+      case 'detect':
+        return this.detect(req, signal, log);
+      case 'saveMap':
+        return this.saveMap(req);
       case 'datasetSummary':
         return datasetSummary(req.params.config, false);
       case 'trainPreflight':
@@ -206,6 +165,46 @@ export class EngineServer {
       case 'stats':
         return { pid: process.pid, ...this.warm.stats() };
     }
+  }
+
+  /** Detects on one case; a whole-volume map is kept (the last two) for a later saveMap. */
+  private async detect(
+    req: Extract<Pending['req'], { kind: 'detect' }>,
+    signal: AbortSignal,
+    log: (m: string) => void,
+  ): Promise<DetectResult> {
+    const p = req.params;
+    const kase = caseOfSpec({ files: p.files, config: p.config });
+    const out = await detectCase({
+      model: p.model,
+      case: kase,
+      modalities: p.modalities,
+      slice: p.slice === 'middle' ? undefined : p.slice,
+      provider: p.provider,
+      threads: p.threads,
+      batchSize: p.batchSize,
+      signal,
+      log,
+      warm: this.warm,
+      onProgress: (done, total) => this.port.send({ v: V, kind: 'progress', id: req.id, done, total }),
+    });
+    const r = out.result;
+    if (!('slices' in r))
+      return { detect: out.json, map: r.map, dims: [...r.grid.dims], z: r.z, batch: 1, mapId: null, timings: out.timings };
+    this.volumes.set(req.id, { source: r.source, data: r.map.data, label: r.subset.label });
+    while (this.volumes.size > 2) this.volumes.delete(this.volumes.keys().next().value as number);
+    return { detect: out.json, map: r.map.data, dims: [...r.map.dims], z: null, batch: out.batch, mapId: req.id, timings: out.timings };
+  }
+
+  private saveMap(req: Extract<Pending['req'], { kind: 'saveMap' }>): { path: string } {
+    const v = this.volumes.get(req.params.detectId);
+    if (!v)
+      throw new StudyError(
+        'engine/no-map',
+        `no whole-volume map of request ${req.params.detectId} is kept (only the last two are); run Detect again`,
+      );
+    writeOnSourceGrid(req.params.path, v.source, v.data, { datatype: 'float32', description: `AnyAD anomaly map (${v.label})` });
+    return { path: req.params.path };
   }
 }
 

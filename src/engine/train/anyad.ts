@@ -232,7 +232,22 @@ export async function openTrainingFeatures(
   return { cache, imageSize: images.imageSize, batch: o.batch, release: () => releaseSession(session) };
 }
 
-export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult> {
+/** The run's settings, checked and with defaults filled in. */
+interface TrainSetup {
+  seed: number;
+  totalSteps: number;
+  batch: number;
+  objective: ObjectiveConfig;
+  head: HeadConfig;
+  masking: MaskingConfig;
+  schedule: WarmCosineConfig;
+  dataOrder: DataOrder;
+  /** Patches per image side. */
+  side: number;
+  sessionOpts: { provider: ProviderChoice; threads: number; log?: (message: string) => void };
+}
+
+function trainSetup(o: TrainAnyADOptions): TrainSetup {
   const enc = o.encoder.config;
   if (enc.fuseGroups.length !== 2)
     throw new ConfigError(
@@ -247,17 +262,30 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   if (!Number.isInteger(totalSteps) || totalSteps < 0)
     throw new ConfigError('config/train', `steps must be a non-negative integer, got ${totalSteps}`);
   if (!Number.isInteger(batch) || batch < 1) throw new ConfigError('config/train', `batch size must be a positive integer, got ${batch}`);
-  const objective = o.objective ?? copyObjective(DEFAULT_OBJECTIVE);
-  const headOverrides = Object.fromEntries(Object.entries(o.head ?? {}).filter(([, v]) => v !== undefined)) as Partial<HeadConfig>;
-  const head = headConfig(enc.embedDim, o.head?.heads ?? enc.numHeads, headOverrides);
-  const masking = maskingConfig({ ...o.masking, seed: mixSeed(seed, 0x3a5c) });
-  const schedule: WarmCosineConfig = { ...referenceLrSchedule(totalSteps), ...o.lr, totalIters: totalSteps };
-  const dataOrder: DataOrder = { seed, datasetSize: images.count, batchSize: batch };
+  const headOverrides: Partial<HeadConfig> = Object.fromEntries(Object.entries(o.head ?? {}).filter(([, v]) => v !== undefined));
   const [side, sideW] = patchGrid(images.imageSize, images.imageSize, enc.patchSize);
   if (side !== sideW) throw new ConfigError('config/train', 'training images must be square');
-  const sessionOpts = { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log };
+  return {
+    seed,
+    totalSteps,
+    batch,
+    objective: o.objective ?? copyObjective(DEFAULT_OBJECTIVE),
+    head: headConfig(enc.embedDim, o.head?.heads ?? enc.numHeads, headOverrides),
+    masking: maskingConfig({ ...o.masking, seed: mixSeed(seed, 0x3a5c) }),
+    schedule: { ...referenceLrSchedule(totalSteps), ...o.lr, totalIters: totalSteps },
+    dataOrder: { seed, datasetSize: images.count, batchSize: batch },
+    side,
+    sessionOpts: { provider: o.provider ?? 'cpu', threads: o.threads ?? 0, log: o.log },
+  };
+}
 
-  // Encoder + cache, then the full-modality statistics the alignment loss is built with.
+/** The encoder features (shared, or opened here: `own`) and the full-modality statistics the alignment loss is built with. */
+async function featuresAndStats(
+  o: TrainAnyADOptions,
+  setup: TrainSetup,
+): Promise<{ cache: FeatureCache; own?: TrainingFeatures; stats?: ChannelStats[]; statsSec: number }> {
+  const { images } = o;
+  const { batch } = setup;
   const t0 = performance.now();
   if (o.features && (o.features.imageSize !== images.imageSize || o.features.batch !== batch)) {
     throw new ConfigError(
@@ -265,45 +293,59 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
       `the shared encoder features were opened for ${o.features.imageSize} px at batch ${o.features.batch}, this training runs ${images.imageSize} px at batch ${batch}`,
     );
   }
-  const ownFeatures = o.features
+  const own = o.features
     ? undefined
-    : await openTrainingFeatures(o.encoder, images, { batch, maxEntries: o.cacheMaxEntries, ...sessionOpts });
-  const { cache } = o.features ?? required(ownFeatures, 'the training features');
-  const stats = await fullModalityStats(cache, images.count, batch, enc.embedDim, side, o.signal).catch(async (e: unknown) => {
-    await ownFeatures?.release();
-    throw e;
-  });
-  const statsSec = (performance.now() - t0) / 1000;
+    : await openTrainingFeatures(o.encoder, images, { batch, maxEntries: o.cacheMaxEntries, ...setup.sessionOpts });
+  const { cache } = o.features ?? required(own, 'the training features');
+  const stats = await fullModalityStats(cache, images.count, batch, o.encoder.config.embedDim, setup.side, o.signal).catch(
+    async (e: unknown) => {
+      await own?.release();
+      throw e;
+    },
+  );
+  return { cache, own, stats, statsSec: (performance.now() - t0) / 1000 };
+}
 
-  // Parameters: the reference head at init + the modality affine at identity.
-  const weights = initHeadParams(head, seed);
-  if (objective.modalityAffine) for (const [k, v] of initModalityAffine(head.dim)) weights.set(k, v);
-  const params = makeParams([...weights].map(([k, v]) => [k, v.shape, v.data] as [string, readonly number[], Float32Array]));
-  if (!stats) {
-    await ownFeatures?.release();
-    return {
-      params,
-      headConfig: head,
-      objective,
-      stats: [],
-      history: [],
-      step: 0,
-      resumedFrom: 0,
-      cancelled: true,
-      cache: cache.stats(),
-      timing: { statsSec, trainSec: 0 },
-    };
-  }
-
-  const { graph } = buildTrainingGraph({ batch, side, head, weights, objective, stats });
-  // No memory pattern: a training step's peak memory roughly halves (runtime.ts leanMemory).
-  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...sessionOpts, leanMemory: true });
+/** The training graph's feeds for a batch: cached encoder features of each slice under its drawn modality subset. */
+function batchMaker(setup: TrainSetup, cache: FeatureCache) {
   const N = TRAINING_GRAPH_NAMES;
-  const terms: string[] = [N.recon, N.gather, ...(objective.lambdaAlign !== 0 ? [N.align] : [])];
-  const term = (r: StepResult, name: string) => r.outputs[name] ?? Number.NaN;
+  const { batch, side, head, masking, dataOrder, objective } = setup;
   const n = side * side * head.dim;
-  const history: AnyADStepRecord[] = [];
-  const toRecord = (r: StepResult): AnyADStepRecord => ({
+  return async (indices: readonly number[], step: number) => {
+    const subsets = batchSubsets(masking, dataOrder, step);
+    const feats = await cache.get(indices.map((slice, i) => ({ slice, subset: subsets[i] })));
+    const feeds: Record<string, Feed> = {
+      [N.fused]: concatAll(
+        feats.map((f) => f.fused),
+        n,
+      ),
+      [N.en0]: concatAll(
+        feats.map((f) => f.en0),
+        n,
+      ),
+      [N.en1]: concatAll(
+        feats.map((f) => f.en1),
+        n,
+      ),
+    };
+    const shapes: Record<string, readonly number[]> = {
+      [N.fused]: [batch, side * side, head.dim],
+      [N.en0]: [batch, head.dim, side, side],
+      [N.en1]: [batch, head.dim, side, side],
+    };
+    if (objective.modalityAffine) {
+      feeds[N.subset] = BigInt64Array.from(subsets, (id) => BigInt(id - 1));
+      shapes[N.subset] = [batch];
+    }
+    return { feeds, shapes };
+  };
+}
+
+/** A step's record: the loss and its terms, the gradient norm, the learning rate and the batch's subsets. */
+function stepRecorder(setup: TrainSetup): (r: StepResult) => AnyADStepRecord {
+  const N = TRAINING_GRAPH_NAMES;
+  const term = (r: StepResult, name: string) => r.outputs[name] ?? Number.NaN;
+  return (r) => ({
     step: r.step,
     loss: r.loss,
     recon: term(r, N.recon),
@@ -311,102 +353,108 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
     align: term(r, N.align),
     gradNorm: r.gradNorm,
     lr: r.lr,
-    subsets: batchSubsets(masking, dataOrder, r.step),
+    subsets: batchSubsets(setup.masking, setup.dataOrder, r.step),
     ms: r.ms,
   });
+}
+
+/** Progress after each step (throughput and time left over this call's steps) and the evaluations due. */
+function stepReporter(o: TrainAnyADOptions, setup: TrainSetup, params: Params, history: AnyADStepRecord[]) {
+  const toRecord = stepRecorder(setup);
+  const { totalSteps, batch } = setup;
   const tTrain = performance.now();
   let firstStep: number | undefined;
+  return async (r: StepResult) => {
+    if (!Number.isFinite(r.loss))
+      throw new ConfigError('train/diverged', `the loss is ${r.loss} at step ${r.step}; lower the learning rate`);
+    const rec = toRecord(r);
+    history.push(rec);
+    firstStep ??= r.step;
+    const step = r.step + 1;
+    const elapsed = (performance.now() - tTrain) / 1000;
+    const done = step - firstStep;
+    await o.onProgress?.({
+      step,
+      totalSteps,
+      loss: rec.loss,
+      recon: rec.recon,
+      gather: rec.gather,
+      align: rec.align,
+      samplesPerSec: (done * batch) / elapsed,
+      etaSec: (elapsed / done) * (totalSteps - step),
+    });
+    const every = o.evaluateEvery ?? 0;
+    if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps && !o.signal?.aborted) await o.onEvaluate(params, step);
+  };
+}
+
+/** The reference head at init + the modality affine at identity, as weights and as the trainer's parameters. */
+function initialParams({ head, seed, objective }: TrainSetup) {
+  const weights = initHeadParams(head, seed);
+  if (objective.modalityAffine) for (const [k, v] of initModalityAffine(head.dim)) weights.set(k, v);
+  const params = makeParams([...weights].map(([k, v]) => [k, v.shape, v.data] as [string, readonly number[], Float32Array]));
+  return { weights, params };
+}
+
+export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult> {
+  const setup = trainSetup(o);
+  const { head, objective, totalSteps } = setup;
+  const { cache, own, stats, statsSec } = await featuresAndStats(o, setup);
+  const { weights, params } = initialParams(setup);
+  const result = (history: AnyADStepRecord[], step: number, resumedFrom: number, trainSec: number): TrainAnyADResult => ({
+    params,
+    headConfig: head,
+    objective,
+    stats: stats ?? [],
+    history,
+    step,
+    resumedFrom,
+    cancelled: !stats || step < totalSteps,
+    cache: cache.stats(),
+    timing: { statsSec, trainSec },
+  });
+  if (!stats) {
+    await own?.release();
+    return result([], 0, 0, 0);
+  }
+  const { graph } = buildTrainingGraph({ batch: setup.batch, side: setup.side, head, weights, objective, stats });
+  // No memory pattern: a training step's peak memory roughly halves (runtime.ts leanMemory).
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...setup.sessionOpts, leanMemory: true });
+  const N = TRAINING_GRAPH_NAMES;
+  const history: AnyADStepRecord[] = [];
+  const toRecord = stepRecorder(setup);
+  const tTrain = performance.now();
   try {
     const onCheckpoint = o.onCheckpoint;
     const loop = await trainLoop({
       program: { session },
       params,
       optimizer: o.optimizer,
-      schedule,
+      schedule: setup.schedule,
       totalSteps,
-      dataOrder,
+      dataOrder: setup.dataOrder,
       maxGradNorm: o.maxGradNorm,
-      scalarOutputs: terms,
-      identity: runIdentity(head, objective, masking, images.imageSize),
+      scalarOutputs: [N.recon, N.gather, ...(objective.lambdaAlign !== 0 ? [N.align] : [])],
+      identity: runIdentity(head, objective, setup.masking, o.images.imageSize),
       checkpointDir: o.checkpointDir,
       checkpointEvery: o.checkpointEvery,
       keepCheckpoints: o.keepCheckpoints,
       resume: o.resume,
       signal: o.signal,
       log: o.log,
-      // A batch: cached encoder features of each slice under its drawn modality subset.
-      makeBatch: async (indices, step) => {
-        const subsets = batchSubsets(masking, dataOrder, step);
-        const feats = await cache.get(indices.map((slice, i) => ({ slice, subset: subsets[i] })));
-        const feeds: Record<string, Feed> = {
-          [N.fused]: concatAll(
-            feats.map((f) => f.fused),
-            n,
-          ),
-          [N.en0]: concatAll(
-            feats.map((f) => f.en0),
-            n,
-          ),
-          [N.en1]: concatAll(
-            feats.map((f) => f.en1),
-            n,
-          ),
-        };
-        const shapes: Record<string, readonly number[]> = {
-          [N.fused]: [batch, side * side, head.dim],
-          [N.en0]: [batch, head.dim, side, side],
-          [N.en1]: [batch, head.dim, side, side],
-        };
-        if (objective.modalityAffine) {
-          feeds[N.subset] = BigInt64Array.from(subsets, (id) => BigInt(id - 1));
-          shapes[N.subset] = [batch];
-        }
-        return { feeds, shapes };
-      },
+      makeBatch: batchMaker(setup, cache),
       beforeCheckpoint: onCheckpoint && ((step, steps) => onCheckpoint(step, steps.map(toRecord))),
       // A kill or Cancel during the evaluation of a checkpointed step: the resumed run redoes it.
       onResume: async (step) => {
         const every = o.evaluateEvery ?? 0;
         if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps) await o.onEvaluate(params, step);
       },
-      onStep: async (r) => {
-        if (!Number.isFinite(r.loss))
-          throw new ConfigError('train/diverged', `the loss is ${r.loss} at step ${r.step}; lower the learning rate`);
-        const rec = toRecord(r);
-        history.push(rec);
-        firstStep ??= r.step;
-        const step = r.step + 1;
-        const elapsed = (performance.now() - tTrain) / 1000;
-        const done = step - firstStep;
-        await o.onProgress?.({
-          step,
-          totalSteps,
-          loss: rec.loss,
-          recon: rec.recon,
-          gather: rec.gather,
-          align: rec.align,
-          samplesPerSec: (done * batch) / elapsed,
-          etaSec: (elapsed / done) * (totalSteps - step),
-        });
-        const every = o.evaluateEvery ?? 0;
-        if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps && !o.signal?.aborted) await o.onEvaluate(params, step);
-      },
+      onStep: stepReporter(o, setup, params, history),
     });
-    return {
-      params,
-      headConfig: head,
-      objective,
-      stats,
-      history,
-      step: loop.step,
-      resumedFrom: loop.resumedFrom,
-      cancelled: loop.step < totalSteps,
-      cache: cache.stats(),
-      timing: { statsSec, trainSec: (performance.now() - tTrain) / 1000 },
-    };
+    return result(history, loop.step, loop.resumedFrom, (performance.now() - tTrain) / 1000);
   } finally {
     await releaseSession(session);
-    await ownFeatures?.release();
+    await own?.release();
   }
 }
 

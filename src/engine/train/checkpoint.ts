@@ -62,6 +62,17 @@ export function saveCheckpoint(path: string, s: TrainingState): void {
   writeSafetensors(path, tensors, meta);
 }
 
+/** The checkpoint's parameters must be exactly the model's: the same names, each with the same shape. */
+function checkSameParams(params: Params, expect: Params, fail: (msg: string) => never): void {
+  for (const [name, p] of expect) {
+    const got = params.get(name);
+    if (!got) fail(`parameter '${name}' is missing`);
+    else if (got.shape.join(',') !== p.shape.join(','))
+      fail(`parameter '${name}' has shape [${got.shape.join(', ')}], the model [${p.shape.join(', ')}]`);
+  }
+  for (const name of params.keys()) if (!expect.has(name)) fail(`parameter '${name}' is not part of this model`);
+}
+
 /**
  * Reads a checkpoint back into fresh parameters and a StableAdamW holding the saved state.
  * With `expect`, the parameter names and shapes must match it (a checkpoint of another model
@@ -93,15 +104,7 @@ export function loadCheckpoint(path: string, expect?: Params): TrainingState {
     entries.push([key.slice('param/'.length), t.shape, toFloat32(t, key)]);
   }
   const params = makeParams(entries);
-  if (expect) {
-    for (const [name, p] of expect) {
-      const got = params.get(name);
-      if (!got) fail(`parameter '${name}' is missing`);
-      else if (got.shape.join(',') !== p.shape.join(','))
-        fail(`parameter '${name}' has shape [${got.shape.join(', ')}], the model [${p.shape.join(', ')}]`);
-    }
-    for (const name of params.keys()) if (!expect.has(name)) fail(`parameter '${name}' is not part of this model`);
-  }
+  if (expect) checkSameParams(params, expect, fail);
 
   const om = json<OptimizerMeta>('optimizer') ?? fail('metadata has no optimizer state');
   if (om.type !== 'StableAdamW') fail(`optimizer type ${JSON.stringify(om.type)} is not supported`);

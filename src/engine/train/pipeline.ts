@@ -252,28 +252,66 @@ async function calibrate(
   return { thresholds: calibrateThresholds(scores), source: `${idx.length} ${source}` };
 }
 
-export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOptions = {}): Promise<RunTrainingResult> {
-  const log = opts.onLog ?? (() => {});
-  const emit = opts.onProgress ?? (() => {});
-  const now = opts.now ?? (() => new Date());
-  const t = config.train;
-  const timing: Record<string, number> = {};
-  const tStart = performance.now();
-  const lap = (name: string, since: number) => {
-    timing[name] = (timing[name] ?? 0) + (performance.now() - since) / 1000;
-  };
+/** Logging, progress events, the clock and the per-phase timing of one run. */
+interface RunContext {
+  config: WorkspaceConfig;
+  opts: RunTrainingOptions;
+  log: (m: string) => void;
+  emit: (p: PipelineProgress) => void;
+  now: () => Date;
+  /** Seconds per phase, as the report lists them. */
+  timing: Record<string, number>;
+  /** Adds the seconds since `since` (a performance.now() value) to phase `name`. */
+  lap: (name: string, since: number) => void;
+  /** performance.now() when the run began. */
+  started: number;
+}
 
-  let t0 = performance.now();
-  emit({ phase: 'data', message: `discovering cases in ${config.data.root}` });
-  const data = loadTrainingData(config, log);
+function runContext(config: WorkspaceConfig, opts: RunTrainingOptions): RunContext {
+  const timing: Record<string, number> = {};
+  return {
+    config,
+    opts,
+    log: opts.onLog ?? (() => {}),
+    emit: opts.onProgress ?? (() => {}),
+    now: opts.now ?? (() => new Date()),
+    timing,
+    lap: (name, since) => {
+      timing[name] = (timing[name] ?? 0) + (performance.now() - since) / 1000;
+    },
+    started: performance.now(),
+  };
+}
+
+/** The data phase: cases, the slice dataset, and the training and validation images. */
+function dataPhase(ctx: RunContext): TrainingData {
+  const t0 = performance.now();
+  ctx.emit({ phase: 'data', message: `discovering cases in ${ctx.config.data.root}` });
+  const data = loadTrainingData(ctx.config, ctx.log);
   const { ds } = data;
-  emit({
+  ctx.emit({
     phase: 'data',
     message: `${ds.train.length} training slices (${ds.summary.train.cases} cases), ${ds.val.length} validation slices (${ds.summary.val.normal} normal + ${ds.summary.val.anomalous} anomalous); ${ds.test.length} test slices held out`,
   });
-  lap('data', t0);
+  ctx.lap('data', t0);
+  return data;
+}
 
-  t0 = performance.now();
+/** What the run trains: the encoder, the preset, the objective and the head. */
+interface RunModel {
+  encoder: EncoderWeights;
+  /** The encoder's provenance in words (logged, reported, returned). */
+  encoderText: string;
+  preset: ReturnType<typeof modelPreset>;
+  objective: ObjectiveConfig;
+  head: HeadConfig;
+  template: WeightMap;
+}
+
+/** The encoder phase: resolves the encoder and derives the head from it. */
+async function modelPhase(ctx: RunContext): Promise<RunModel> {
+  const t0 = performance.now();
+  const { config, opts, log } = ctx;
   const geom = config.preprocess;
   const preset = modelPreset(config.model.preset);
   const encoder = await resolveEncoder(config, { hub: { signal: opts.signal, ...opts.hub }, log });
@@ -284,209 +322,305 @@ export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOpti
       `note: preprocess ${geom.resize} → ${geom.crop} differs from preset '${preset.name}' (${preset.geometry.resize} → ${preset.geometry.crop})`,
     );
   }
-  emit({ phase: 'encoder', message: encoderText });
+  ctx.emit({ phase: 'encoder', message: encoderText });
   const objective = objectiveOf(config);
   const { head, template } = headOf(encoder, objective);
-  lap('encoder', t0);
+  ctx.lap('encoder', t0);
+  return { encoder, encoderText, preset, objective, head, template };
+}
 
-  const ckDir = join(config.output.dir, 'checkpoints');
+/** The run's hold on its output folder: the lock, the resumable state and the evaluator's sessions. */
+interface OpenRun {
+  state: RunState;
+  evaluator: HeadEvaluator;
+  checkpointDir: string;
+  close: () => Promise<void>;
+}
+
+async function openRun(ctx: RunContext, model: RunModel, ds: SliceDataset): Promise<OpenRun> {
+  const { config } = ctx;
+  const t = config.train;
+  const checkpointDir = join(config.output.dir, 'checkpoints');
   // One training per output folder: two would share checkpoint names and delete each other's.
   const unlock = acquireRunLock(config.output.dir, 'training');
-  let state: RunState;
-  let evaluator: HeadEvaluator;
   try {
-    state = RunState.open(ckDir, runIdentity(config, encoder, ds));
-    evaluator = await HeadEvaluator.create({
-      encoder,
-      head,
-      template,
-      modalityAffine: objective.modalityAffine,
-      imageSize: geom.crop,
+    const state = RunState.open(checkpointDir, runIdentity(config, model.encoder, ds));
+    const evaluator = await HeadEvaluator.create({
+      encoder: model.encoder,
+      head: model.head,
+      template: model.template,
+      modalityAffine: model.objective.modalityAffine,
+      imageSize: config.preprocess.crop,
       batch: t.batchSize,
       provider: t.provider,
       threads: t.threads,
-      log,
+      log: ctx.log,
     });
+    const close = async () => {
+      await evaluator.release();
+      unlock();
+    };
+    return { state, evaluator, checkpointDir, close };
   } catch (e) {
     unlock();
     throw e;
   }
-  let evalSeconds = 0;
+}
+
+/** Validation on the validation split, recorded in the run state; `seconds` is the total time it took. */
+class Validator {
+  seconds = 0;
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly run: OpenRun,
+    private readonly val: ScoredImages,
+  ) {}
+
   /** Validates `params` (live, the trainer's) at `step`; false when cancelled part-way. */
-  const validate = async (params: Params, step: number): Promise<boolean> => {
-    emit({
+  async validate(params: Params, step: number): Promise<boolean> {
+    const totalSteps = this.ctx.config.train.steps;
+    this.ctx.emit({
       phase: 'evaluate',
-      message: `validating step ${step} on ${data.val.count} validation slices × 7 subsets`,
+      message: `validating step ${step} on ${this.val.count} validation slices × 7 subsets`,
       step,
-      totalSteps: t.steps,
+      totalSteps,
     });
-    const r = await evaluator.evaluate(data.val, params, step, { signal: opts.signal });
-    evalSeconds += r.seconds;
-    if (opts.signal?.aborted) return false;
+    const r = await this.run.evaluator.evaluate(this.val, params, step, { signal: this.ctx.opts.signal });
+    this.seconds += r.seconds;
+    if (this.ctx.opts.signal?.aborted) return false;
     const rec = compact(r);
-    const isBest = state.record(rec, params);
-    emit({
+    const isBest = this.run.state.record(rec, params);
+    this.ctx.emit({
       phase: 'evaluate',
       message: `step ${step}: validation mean image AP ${rec.meanImageAP.toFixed(3)}, AUROC ${rec.meanImageAUROC.toFixed(3)}${isBest ? ' (best so far)' : ''}`,
       step,
-      totalSteps: t.steps,
+      totalSteps,
       evaluation: { ...rec, best: isBest },
     });
     return true;
-  };
+  }
+}
+
+/** The train phase: trainAnyAD with validation every `evalEvery` steps and the losses saved with each checkpoint. */
+async function trainPhase(ctx: RunContext, model: RunModel, data: TrainingData, run: OpenRun, validator: Validator) {
+  const { config, opts } = ctx;
+  const t = config.train;
+  const t0 = performance.now();
+  const result = await trainAnyAD({
+    images: data.train,
+    encoder: model.encoder,
+    objective: model.objective,
+    seed: t.seed,
+    steps: t.steps,
+    batchSize: t.batchSize,
+    lr: lrOverrides(config),
+    masking: { mode: t.masking },
+    provider: t.provider,
+    threads: t.threads,
+    checkpointDir: run.checkpointDir,
+    checkpointEvery: t.evalEvery,
+    resume: true,
+    signal: opts.signal,
+    log: ctx.log,
+    onProgress: (p) => ctx.emit({ phase: 'train', message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`, ...p }),
+    evaluateEvery: t.evalEvery,
+    onEvaluate: async (params, step) => {
+      if (!run.state.hasEvaluated(step)) await validator.validate(params, step);
+    },
+    // The loss history reaches the disk with each checkpoint, so a kill does not lose it.
+    onCheckpoint: (_step, records) => {
+      run.state.addLosses(records);
+      run.state.save();
+    },
+  });
+  run.state.addLosses(result.history);
+  ctx.timing['feature cache + statistics'] = result.timing.statsSec;
+  ctx.timing.train = Math.max(0, (performance.now() - t0) / 1000 - result.timing.statsSec - validator.seconds);
+  return result;
+}
+
+/** The test phase: the test split, read now and scored once by the selected parameters and by the baseline (undefined: cancelled). */
+async function testPhase(ctx: RunContext, data: TrainingData, run: OpenRun, chosen: SelectedParams): Promise<TestScores | undefined> {
+  const { config, opts } = ctx;
+  const t0 = performance.now();
+  ctx.emit({
+    phase: 'test',
+    message: `scoring the test split once (${data.ds.test.length} slices × 7 subsets) with the selected step ${chosen.record.step} and the intensity baseline`,
+  });
+  const test = loadScoredImages(data.cases, data.ds.test, config.preprocess, config.data.anomalyLabels, 'test');
+  const boot = { bootstrapSamples: BOOTSTRAP_SAMPLES, bootstrapSeed: config.data.split.seed, signal: opts.signal };
+  const scored = await run.evaluator.evaluate(test, chosen.params, chosen.record.step, boot);
+  const baseline = await evaluateBaseline(test, boot);
+  if (opts.signal?.aborted) return undefined;
+  ctx.lap('test', t0);
+  return { scored, baseline };
+}
+
+export async function runTraining(config: WorkspaceConfig, opts: RunTrainingOptions = {}): Promise<RunTrainingResult> {
+  const ctx = runContext(config, opts);
+  const data = dataPhase(ctx);
+  const model = await modelPhase(ctx);
+  const run = await openRun(ctx, model, data.ds);
   const cancelled = (step: number, resumedFrom: number): RunTrainingResult => {
-    state.save();
-    log(`cancelled at step ${step}; the checkpoint in ${ckDir} resumes it`);
-    return { completed: false, evaluations: state.evaluations, step, resumedFrom, encoder: encoderText, timingSec: timing };
+    run.state.save();
+    ctx.log(`cancelled at step ${step}; the checkpoint in ${run.checkpointDir} resumes it`);
+    return { completed: false, evaluations: run.state.evaluations, step, resumedFrom, encoder: model.encoderText, timingSec: ctx.timing };
   };
-
   try {
-    t0 = performance.now();
-    const result = await trainAnyAD({
-      images: data.train,
-      encoder,
-      objective,
-      seed: t.seed,
-      steps: t.steps,
-      batchSize: t.batchSize,
-      lr: lrOverrides(config),
-      masking: { mode: t.masking },
-      provider: t.provider,
-      threads: t.threads,
-      checkpointDir: ckDir,
-      checkpointEvery: t.evalEvery,
-      resume: true,
-      signal: opts.signal,
-      log,
-      onProgress: (p) => emit({ phase: 'train', message: `step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)}`, ...p }),
-      evaluateEvery: t.evalEvery,
-      onEvaluate: async (params, step) => {
-        if (!state.hasEvaluated(step)) await validate(params, step);
-      },
-      // The loss history reaches the disk with each checkpoint, so a kill does not lose it.
-      onCheckpoint: (_step, records) => {
-        state.addLosses(records);
-        state.save();
-      },
-    });
-    state.addLosses(result.history);
-    timing['feature cache + statistics'] = result.timing.statsSec;
-    timing.train = Math.max(0, (performance.now() - t0) / 1000 - result.timing.statsSec - evalSeconds);
+    const validator = new Validator(ctx, run, data.val);
+    const result = await trainPhase(ctx, model, data, run, validator);
     if (result.cancelled || opts.signal?.aborted) return cancelled(result.step, result.resumedFrom);
-    if (!state.hasEvaluated(result.step) && !(await validate(result.params, result.step)))
+    if (!run.state.hasEvaluated(result.step) && !(await validator.validate(result.params, result.step)))
       return cancelled(result.step, result.resumedFrom);
-    timing.validation = evalSeconds;
-    const chosen = required(state.best(), 'the selected checkpoint');
+    ctx.timing.validation = validator.seconds;
+    const chosen = required(run.state.best(), 'the selected checkpoint');
 
-    t0 = performance.now();
-    emit({ phase: 'calibrate', message: 'calibrating per-subset thresholds on normal validation slices' });
-    const { thresholds, source: calibrationSource } = await calibrate(evaluator, data, chosen.params, log);
-    lap('calibration', t0);
+    const t0 = performance.now();
+    ctx.emit({ phase: 'calibrate', message: 'calibrating per-subset thresholds on normal validation slices' });
+    const calibration = await calibrate(run.evaluator, data, chosen.params, ctx.log);
+    ctx.lap('calibration', t0);
 
-    // The test split: read now, scored once, by the selected parameters and by the baseline.
-    t0 = performance.now();
-    emit({
-      phase: 'test',
-      message: `scoring the test split once (${ds.test.length} slices × 7 subsets) with the selected step ${chosen.record.step} and the intensity baseline`,
-    });
-    const test = loadScoredImages(data.cases, ds.test, geom, config.data.anomalyLabels, 'test');
-    const boot = { bootstrapSamples: BOOTSTRAP_SAMPLES, bootstrapSeed: config.data.split.seed, signal: opts.signal };
-    const scored = await evaluator.evaluate(test, chosen.params, chosen.record.step, boot);
-    const baseline = await evaluateBaseline(test, boot);
-    if (opts.signal?.aborted) return cancelled(result.step, result.resumedFrom);
-    lap('test', t0);
+    const scores = await testPhase(ctx, data, run, chosen);
+    if (!scores) return cancelled(result.step, result.resumedFrom);
 
-    t0 = performance.now();
-    const bundleDir = bundleFolder(config.output.dir, now());
-    emit({ phase: 'write', message: `writing the model and the report to ${bundleDir}` });
-    const trainingSummary = {
+    const { bundleDir, reportPath } = writeRunOutputs(ctx, { model, ds: data.ds, state: run.state, result, chosen, calibration, scores });
+    ctx.log(`report: ${reportPath}`);
+    return {
+      completed: true,
+      bundleDir,
+      reportPath,
+      metrics: scores.scored.perSubset,
+      baseline: scores.baseline.perSubset,
+      bestStep: chosen.record.step,
+      evaluations: run.state.evaluations,
+      thresholds: calibration.thresholds,
+      step: result.step,
+      resumedFrom: result.resumedFrom,
+      encoder: model.encoderText,
+      timingSec: ctx.timing,
+    };
+  } finally {
+    await run.close();
+  }
+}
+
+/** The parameters selection chose, with the validation record that chose them. */
+interface SelectedParams {
+  record: EvaluationRecord;
+  params: Params;
+}
+
+interface TestScores {
+  scored: EvaluationResult;
+  baseline: EvaluationResult;
+}
+
+/** Everything a finished run writes: it ran, was selected, calibrated and tested. */
+interface FinishedRun {
+  model: RunModel;
+  ds: SliceDataset;
+  state: RunState;
+  result: Awaited<ReturnType<typeof trainAnyAD>>;
+  chosen: SelectedParams;
+  calibration: { thresholds: SubsetThresholds; source: string };
+  scores: TestScores;
+}
+
+/**
+ * The write phase. Everything goes into a hidden folder renamed to model-<time> when complete:
+ * a failure (disk full) leaves no model-* folder that looks like a bundle.
+ */
+function writeRunOutputs(ctx: RunContext, run: FinishedRun): { bundleDir: string; reportPath: string } {
+  const t0 = performance.now();
+  const bundleDir = bundleFolder(ctx.config.output.dir, ctx.now());
+  ctx.emit({ phase: 'write', message: `writing the model and the report to ${bundleDir}` });
+  const { reportPath } = writeStaged(bundleDir, (dir) => {
+    const manifest = writeRunBundle(ctx, run, dir);
+    writeTrainingLog(ctx, run, dir);
+    ctx.lap('write', t0);
+    ctx.timing.total = (performance.now() - ctx.started) / 1000;
+    const report = writeRunReport(ctx, run, dir, manifest);
+    return { reportPath: join(bundleDir, basename(report.markdownPath)) };
+  });
+  return { bundleDir, reportPath };
+}
+
+/** The model bundle: model.onnx, head.safetensors and anyad.json with the test metrics. */
+function writeRunBundle(ctx: RunContext, run: FinishedRun, dir: string): BundleManifest {
+  const { config } = ctx;
+  const { model, result, chosen, scores } = run;
+  return writeBundle(dir, {
+    encoder: model.encoder,
+    headConfig: model.head,
+    params: chosen.params,
+    geometry: config.preprocess,
+    preset: model.preset.name,
+    stats: result.stats,
+    objective: model.objective,
+    thresholds: run.calibration.thresholds,
+    training: {
       steps: result.step,
       bestStep: chosen.record.step,
       selection: SELECTION_RULE,
       resumedFrom: result.resumedFrom,
-      data: ds.summary,
+      data: run.ds.summary,
       config: { model: config.model, train: config.train, preprocess: config.preprocess },
-    };
-    // Everything goes into a hidden folder renamed to bundleDir when complete: a failure (disk
-    // full) leaves no model-* folder that looks like a bundle.
-    const { report } = writeStaged(bundleDir, (dir) => {
-      const manifest: BundleManifest = writeBundle(dir, {
-        encoder,
-        headConfig: head,
-        params: chosen.params,
-        geometry: geom,
-        preset: preset.name,
-        stats: result.stats,
-        objective,
-        thresholds,
-        training: trainingSummary,
-        metrics: {
-          step: chosen.record.step,
-          split: 'test',
-          perSubset: scored.perSubset,
-          baseline: baseline.perSubset,
-          validation: chosen.record.perSubset,
-        },
-        createdAt: now(),
-      });
-      const { evaluations, losses } = state;
-      writeFileAtomic(
-        join(dir, 'training.json'),
-        toJson({
-          bestStep: chosen.record.step,
-          selection: SELECTION_RULE,
-          evaluations,
-          losses,
-          test: { model: scored.perSubset, baseline: baseline.perSubset },
-          cache: result.cache,
-        }),
-      );
-      writeFileAtomic(join(dir, 'training.svg'), trainingChart(losses, evaluations, t.steps));
-      lap('write', t0);
-      timing.total = (performance.now() - tStart) / 1000;
-      const thresholdText = MODALITY_SUBSETS.map((s) => `${s.label} ${thresholds.bySubset[String(s.id)]?.toFixed(4)}`).join(', ');
-      const report = writeReport(dir, {
-        title: `AnyAD on ${config.data.root}`,
-        kind: 'standard',
-        models: reportModels(scored, baseline),
-        dataSummary: dataSummary(config, ds, ['train', 'val', 'test']),
-        config: { model: config.model, train: config.train, preprocess: config.preprocess, data: config.data },
-        encoder: reportEncoder(encoder, preset.name),
-        timing,
-        curves: { perSubset: scored.curves },
-        bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
-        generatedAt: now().toISOString(),
-        notes: [
-          `Parameters of step ${chosen.record.step} of ${result.step}: ${SELECTION_RULE} (${chosen.record.meanImageAP.toFixed(4)}; validated at steps ${evaluations.map((e) => e.step).join(', ')}). The test split was read and scored once, after selection and calibration.`,
-          PROTOCOL_NOTE,
-          ...(result.resumedFrom > 0 ? [`Resumed from the checkpoint of step ${result.resumedFrom}.`] : []),
-          `Thresholds (score > threshold is anomalous; ${thresholds.quantile} quantile of the scores of ${calibrationSource} per subset): ${thresholdText}.`,
-          'Training curves: training.svg (loss and mean validation metrics over the run); every number in training.json.',
-          `Model bundle in this folder: ${Object.keys(manifest.files).join(', ')}, anyad.json.`,
-        ],
-      });
-      return { report: { markdownPath: join(bundleDir, basename(report.markdownPath)) } };
-    });
-    const { evaluations } = state;
-    log(`report: ${report.markdownPath}`);
-    return {
-      completed: true,
-      bundleDir,
-      reportPath: report.markdownPath,
-      metrics: scored.perSubset,
-      baseline: baseline.perSubset,
-      bestStep: chosen.record.step,
+    },
+    metrics: {
+      step: chosen.record.step,
+      split: 'test',
+      perSubset: scores.scored.perSubset,
+      baseline: scores.baseline.perSubset,
+      validation: chosen.record.perSubset,
+    },
+    createdAt: ctx.now(),
+  });
+}
+
+/** training.json (every loss and evaluation) and training.svg (their chart). */
+function writeTrainingLog(ctx: RunContext, run: FinishedRun, dir: string): void {
+  const { evaluations, losses } = run.state;
+  writeFileAtomic(
+    join(dir, 'training.json'),
+    toJson({
+      bestStep: run.chosen.record.step,
+      selection: SELECTION_RULE,
       evaluations,
-      thresholds,
-      step: result.step,
-      resumedFrom: result.resumedFrom,
-      encoder: encoderText,
-      timingSec: timing,
-    };
-  } finally {
-    await evaluator.release();
-    unlock();
-  }
+      losses,
+      test: { model: run.scores.scored.perSubset, baseline: run.scores.baseline.perSubset },
+      cache: run.result.cache,
+    }),
+  );
+  writeFileAtomic(join(dir, 'training.svg'), trainingChart(losses, evaluations, ctx.config.train.steps));
+}
+
+/** report.md/.json and figures: test metrics of the model and the baseline, and how they were obtained. */
+function writeRunReport(ctx: RunContext, run: FinishedRun, dir: string, manifest: BundleManifest): { markdownPath: string } {
+  const { config } = ctx;
+  const { result, chosen, scores } = run;
+  const { thresholds, source } = run.calibration;
+  const evaluations = run.state.evaluations;
+  const thresholdText = MODALITY_SUBSETS.map((s) => `${s.label} ${thresholds.bySubset[String(s.id)]?.toFixed(4)}`).join(', ');
+  return writeReport(dir, {
+    title: `AnyAD on ${config.data.root}`,
+    kind: 'standard',
+    models: reportModels(scores.scored, scores.baseline),
+    dataSummary: dataSummary(config, run.ds, ['train', 'val', 'test']),
+    config: { model: config.model, train: config.train, preprocess: config.preprocess, data: config.data },
+    encoder: reportEncoder(run.model.encoder, run.model.preset.name),
+    timing: ctx.timing,
+    curves: { perSubset: scores.scored.curves },
+    bootstrap: { samples: BOOTSTRAP_SAMPLES, seed: config.data.split.seed },
+    generatedAt: ctx.now().toISOString(),
+    notes: [
+      `Parameters of step ${chosen.record.step} of ${result.step}: ${SELECTION_RULE} (${chosen.record.meanImageAP.toFixed(4)}; validated at steps ${evaluations.map((e) => e.step).join(', ')}). The test split was read and scored once, after selection and calibration.`,
+      PROTOCOL_NOTE,
+      ...(result.resumedFrom > 0 ? [`Resumed from the checkpoint of step ${result.resumedFrom}.`] : []),
+      `Thresholds (score > threshold is anomalous; ${thresholds.quantile} quantile of the scores of ${source} per subset): ${thresholdText}.`,
+      'Training curves: training.svg (loss and mean validation metrics over the run); every number in training.json.',
+      `Model bundle in this folder: ${Object.keys(manifest.files).join(', ')}, anyad.json.`,
+    ],
+  });
 }
 
 export interface RunEvaluationOptions extends RunTrainingOptions {

@@ -127,47 +127,43 @@ export interface TrainLoopResult {
   history: StepResult[];
 }
 
+/**
+ * Loads the newest checkpoint in `dir` into the caller's parameters and `optimizer` when the
+ * run's settings match it; returns the step to continue from (0 without a checkpoint).
+ */
+function resume(o: TrainLoopOptions, dir: string, optimizer: StableAdamW): number {
+  const ck = resumeFromCheckpoint(dir, o.params, o.log);
+  if (!ck) return 0;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const differs = (message: string) => new ConfigError('train/resume-mismatch', message, dir);
+  if (!same(ck.schedule, o.schedule))
+    throw differs(
+      `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`,
+    );
+  if (!same(ck.dataOrder, o.dataOrder))
+    throw differs(`the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`);
+  if (!same(ck.optimizer.options, optimizer.options))
+    throw differs(
+      `the checkpoint was made with optimiser settings ${JSON.stringify(ck.optimizer.options)}, this run uses ${JSON.stringify(optimizer.options)}`,
+    );
+  for (const [k, v] of Object.entries(o.identity ?? {})) {
+    if (ck.extra?.[k] !== v)
+      throw differs(
+        `the checkpoint was made with ${k} ${JSON.stringify(ck.extra?.[k])}, this run uses ${JSON.stringify(v)}; start a fresh run or keep the settings`,
+      );
+  }
+  // Copy into the caller's arrays so references they hold stay live.
+  for (const [name, p] of ck.params) required(o.params.get(name), `parameter ${name}`).data.set(p.data);
+  for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
+  o.log?.(`resuming at step ${ck.step}`);
+  return ck.step;
+}
+
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const params = o.params;
   const optimizer = new StableAdamW(params, o.optimizer);
   let step = 0;
-  if (o.resume && o.checkpointDir) {
-    const ck = resumeFromCheckpoint(o.checkpointDir, params, o.log);
-    if (ck) {
-      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-      if (!same(ck.schedule, o.schedule))
-        throw new ConfigError(
-          'train/resume-mismatch',
-          `the checkpoint was made with schedule ${JSON.stringify(ck.schedule)}, this run uses ${JSON.stringify(o.schedule)}; start a fresh run or keep the settings`,
-          o.checkpointDir,
-        );
-      if (!same(ck.dataOrder, o.dataOrder))
-        throw new ConfigError(
-          'train/resume-mismatch',
-          `the checkpoint was made with data order ${JSON.stringify(ck.dataOrder)}, this run uses ${JSON.stringify(o.dataOrder)}`,
-          o.checkpointDir,
-        );
-      if (!same(ck.optimizer.options, optimizer.options))
-        throw new ConfigError(
-          'train/resume-mismatch',
-          `the checkpoint was made with optimiser settings ${JSON.stringify(ck.optimizer.options)}, this run uses ${JSON.stringify(optimizer.options)}`,
-          o.checkpointDir,
-        );
-      for (const [k, v] of Object.entries(o.identity ?? {})) {
-        if (ck.extra?.[k] !== v)
-          throw new ConfigError(
-            'train/resume-mismatch',
-            `the checkpoint was made with ${k} ${JSON.stringify(ck.extra?.[k])}, this run uses ${JSON.stringify(v)}; start a fresh run or keep the settings`,
-            o.checkpointDir,
-          );
-      }
-      // Copy into the caller's arrays so references they hold stay live.
-      for (const [name, p] of ck.params) required(params.get(name), `parameter ${name}`).data.set(p.data);
-      for (const [name, st] of ck.optimizer.state) optimizer.state.set(name, st);
-      step = ck.step;
-      o.log?.(`resuming at step ${step}`);
-    }
-  }
+  if (o.resume && o.checkpointDir) step = resume(o, o.checkpointDir, optimizer);
   const resumedFrom = step;
   const history: StepResult[] = [];
   const every = o.checkpointEvery ?? 0;
