@@ -203,8 +203,17 @@ function balancedSplit(
   };
 }
 
-export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: { maxBytes?: number } = {}): SliceDataset {
-  const notes: string[] = [];
+/** The cases that take part (with their slices), and why the others do not. */
+interface UsableCases {
+  per: CaseSlices[];
+  skipped: string[];
+  excludedUnlabelled: string[];
+  withoutLabel: number;
+  unlabelledUsed: CaseSlices[];
+}
+
+/** Reads each case's slices, leaving out cases without a sequence and (per data.unlabelled) without a label; notes say so. */
+function usableCases(cases: Case[], config: WorkspaceConfig, notes: string[], maxBytes: number | undefined): UsableCases {
   const skipped: string[] = [];
   const excludedUnlabelled: string[] = [];
   const rule = config.data.unlabelled;
@@ -222,7 +231,7 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
         continue;
       }
     }
-    per.push(caseSlices(c, config, opts.maxBytes));
+    per.push(caseSlices(c, config, maxBytes));
   }
   if (skipped.length) notes.push(`${skipped.length} case(s) without FLAIR, T1 or T2 skipped: ${skipped.join(', ')}`);
   if (excludedUnlabelled.length) {
@@ -243,14 +252,12 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
         : 'no usable cases (each needs FLAIR, T1 or T2)',
     );
   }
-  const ambiguous = per.reduce((a, c) => a + c.ambiguous, 0);
-  const { minLesionVoxels } = config.data;
-  if (ambiguous)
-    notes.push(
-      `${ambiguous} slice(s) with 1–${minLesionVoxels - 1} lesion voxels (below data.minLesionVoxels ${minLesionVoxels}) left out as ambiguous`,
-    );
+  return { per, skipped, excludedUnlabelled, withoutLabel, unlabelledUsed };
+}
 
-  const { trainFraction, valFraction, seed } = config.data.split;
+/** Train / validation / test case ids, split by case within the with-anomaly and normal-only groups. */
+function splitCaseIds(per: CaseSlices[], split: WorkspaceConfig['data']['split']) {
+  const { trainFraction, valFraction, seed } = split;
   const hasAnom = (c: CaseSlices) => c.slices.some((s) => s.anomalous);
   const groups = [per.filter(hasAnom).map((c) => c.id), per.filter((c) => !hasAnom(c)).map((c) => c.id)];
   const trainIds = new Set<string>();
@@ -264,7 +271,11 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
     v.held.forEach((id) => valIds.add(id));
     v.kept.forEach((id) => trainIds.add(id));
   });
+  return { trainIds, valIds, testIds, withAnomalies: groups[0].length };
+}
 
+/** The normal slices of the train cases (the method trains on normal slices only), and how many anomalous ones that leaves out. */
+function trainSlices(per: CaseSlices[], trainIds: Set<string>): { train: SliceRef[]; anomalousLeftOut: number } {
   const train: SliceRef[] = [];
   let anomalousLeftOut = 0;
   for (const c of per) {
@@ -274,8 +285,23 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
       else train.push(s);
     }
   }
-  const val = balancedSplit('validation', valIds, per, mixSeed(seed, 4), notes);
-  const test = balancedSplit('test', testIds, per, mixSeed(seed, 3), notes);
+  return { train, anomalousLeftOut };
+}
+
+export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: { maxBytes?: number } = {}): SliceDataset {
+  const notes: string[] = [];
+  const usable = usableCases(cases, config, notes, opts.maxBytes);
+  const { per } = usable;
+  const ambiguous = per.reduce((a, c) => a + c.ambiguous, 0);
+  const { minLesionVoxels, split } = config.data;
+  if (ambiguous)
+    notes.push(
+      `${ambiguous} slice(s) with 1–${minLesionVoxels - 1} lesion voxels (below data.minLesionVoxels ${minLesionVoxels}) left out as ambiguous`,
+    );
+  const ids = splitCaseIds(per, split);
+  const { train, anomalousLeftOut } = trainSlices(per, ids.trainIds);
+  const val = balancedSplit('validation', ids.valIds, per, mixSeed(split.seed, 4), notes);
+  const test = balancedSplit('test', ids.testIds, per, mixSeed(split.seed, 3), notes);
   if (train.length === 0) notes.push('the training set is empty: no normal slices in the train cases');
 
   const all = per.flatMap((c) => c.slices);
@@ -283,12 +309,12 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
     cases: {
       total: cases.length,
       used: per.length,
-      withLabel: per.length - unlabelledUsed.length,
-      withoutLabel,
-      withAnomalies: groups[0].length,
-      skipped,
-      unlabelled: rule,
-      excludedUnlabelled,
+      withLabel: per.length - usable.unlabelledUsed.length,
+      withoutLabel: usable.withoutLabel,
+      withAnomalies: ids.withAnomalies,
+      skipped: usable.skipped,
+      unlabelled: config.data.unlabelled,
+      excludedUnlabelled: usable.excludedUnlabelled,
     },
     slices: {
       axis: 'axial',
@@ -299,7 +325,7 @@ export function buildSliceDataset(cases: Case[], config: WorkspaceConfig, opts: 
       ambiguous,
       minLesionVoxels,
     },
-    train: { cases: trainIds.size, caseIds: [...trainIds].sort(), normal: train.length, anomalous: 0, anomalousLeftOut },
+    train: { cases: ids.trainIds.size, caseIds: [...ids.trainIds].sort(), normal: train.length, anomalous: 0, anomalousLeftOut },
     val: val.summary,
     test: test.summary,
     notes,

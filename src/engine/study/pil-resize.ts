@@ -113,48 +113,53 @@ export function resizeBilinearU8(
   )) {
     throw new RangeError(`resizeBilinearU8: window ${JSON.stringify(win)} is outside ${outWidth}×${outHeight}`);
   }
-  // Horizontal pass: the window's columns, every input row (an identity pass just crops).
-  const w = win.width;
-  let img: Uint8Array;
-  if (outWidth !== width) {
-    const { ksize, bounds, kk } = coeffs(width, outWidth);
-    img = new Uint8Array(w * height);
-    for (let y = 0; y < height; y++) {
-      const row = y * width;
-      for (let i = 0; i < w; i++) {
-        const xx = win.left + i;
-        const xmin = bounds[xx * 2];
-        const n = bounds[xx * 2 + 1];
-        const kb = xx * ksize;
-        let ss = ONE >> 1;
-        for (let x = 0; x < n; x++) ss += src[row + xmin + x] * kk[kb + x];
-        img[y * w + i] = clip8(ss);
-      }
-    }
-  } else if (win.left === 0 && w === width) {
-    img = src;
-  } else {
-    img = new Uint8Array(w * height);
-    for (let y = 0; y < height; y++) img.set(src.subarray(y * width + win.left, y * width + win.left + w), y * w);
-  }
-  // Vertical pass: the window's rows.
-  let out: Uint8Array;
-  if (outHeight !== height) {
-    const { ksize, bounds, kk } = coeffs(height, outHeight);
-    out = new Uint8Array(w * win.height);
-    for (let j = 0; j < win.height; j++) {
-      const yy = win.top + j;
-      const ymin = bounds[yy * 2];
-      const n = bounds[yy * 2 + 1];
-      const kb = yy * ksize;
-      for (let x = 0; x < w; x++) {
-        let ss = ONE >> 1;
-        for (let y = 0; y < n; y++) ss += img[(ymin + y) * w + x] * kk[kb + y];
-        out[j * w + x] = clip8(ss);
-      }
-    }
-  } else {
-    out = img.subarray(win.top * w, (win.top + win.height) * w);
-  }
+  const img = horizontalPass(src, width, height, outWidth, win);
+  const out = verticalPass(img, height, outHeight, win);
   return out === src || out.buffer === src.buffer ? out.slice() : out;
+}
+
+/** The window's columns of every input row, resized horizontally (an identity pass just crops). */
+function horizontalPass(src: Uint8Array, width: number, height: number, outWidth: number, win: ResizeWindow): Uint8Array {
+  const w = win.width;
+  if (outWidth === width) {
+    if (win.left === 0 && w === width) return src;
+    const img = new Uint8Array(w * height);
+    for (let y = 0; y < height; y++) img.set(src.subarray(y * width + win.left, y * width + win.left + w), y * w);
+    return img;
+  }
+  const { ksize, bounds, kk } = coeffs(width, outWidth);
+  const img = new Uint8Array(w * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let i = 0; i < w; i++) {
+      const xx = win.left + i;
+      const xmin = bounds[xx * 2];
+      const n = bounds[xx * 2 + 1];
+      const kb = xx * ksize;
+      let ss = ONE >> 1;
+      for (let x = 0; x < n; x++) ss += src[row + xmin + x] * kk[kb + x];
+      img[y * w + i] = clip8(ss);
+    }
+  }
+  return img;
+}
+
+/** The window's rows of the horizontally resized image (`win.width` wide), resized vertically. */
+function verticalPass(img: Uint8Array, height: number, outHeight: number, win: ResizeWindow): Uint8Array {
+  const w = win.width;
+  if (outHeight === height) return img.subarray(win.top * w, (win.top + win.height) * w);
+  const { ksize, bounds, kk } = coeffs(height, outHeight);
+  const out = new Uint8Array(w * win.height);
+  for (let j = 0; j < win.height; j++) {
+    const yy = win.top + j;
+    const ymin = bounds[yy * 2];
+    const n = bounds[yy * 2 + 1];
+    const kb = yy * ksize;
+    for (let x = 0; x < w; x++) {
+      let ss = ONE >> 1;
+      for (let y = 0; y < n; y++) ss += img[(ymin + y) * w + x] * kk[kb + y];
+      out[j * w + x] = clip8(ss);
+    }
+  }
+  return out;
 }
