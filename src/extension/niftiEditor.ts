@@ -150,6 +150,11 @@ function bufferOf(a: Float32Array | Uint8Array | Uint32Array): ArrayBuffer {
       : Uint8Array.prototype.slice.call(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).buffer
   ) as ArrayBuffer;
 }
+/** An edit the host does not apply: the viewer says why and puts back the drawing as the document holds it. */
+function rejectEdit(loaded: LoadedVolume, post: (m: HostToWebview) => void, why: string): void {
+  post({ type: 'notice', level: 'warn', text: why });
+  post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+}
 function patchMessage(p: LabelPatch): HostToWebview {
   return { type: 'annotationPatch', indices: bufferOf(p.indices), values: bufferOf(p.values) };
 }
@@ -346,12 +351,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
           this.log.appendLine(
             `viewer: stroke refused: ${msg.points.length / 2} points, radius ${msg.radius} (cost ${cost} over ${STROKE_COST_BUDGET})`,
           );
-          post({
-            type: 'notice',
-            level: 'warn',
-            text: 'Stroke not applied: too large to draw in one go (long jumps with a big brush); draw it in shorter strokes or with a smaller brush.',
-          });
-          post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+          rejectEdit(
+            loaded,
+            post,
+            'Stroke not applied: too large to draw in one go (long jumps with a big brush); draw it in shorter strokes or with a smaller brush.',
+          );
           return;
         }
         const voxels = strokeVoxels(dims, msg.plane, msg.slice, msg.points, msg.radius);
@@ -362,12 +366,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         if (this.refuseReadOnly(loaded, post)) return;
         const voxels = closedRegionVoxels(loaded.annotation.labels, loaded.grid.canonical.dims, msg.plane, msg.slice, msg.a, msg.b);
         if (!voxels) {
-          post({
-            type: 'notice',
-            level: 'warn',
-            text: 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.',
-          });
-          post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+          rejectEdit(loaded, post, 'Fill: that region is not closed on this slice (it reaches the edge); draw a closed outline first.');
           return;
         }
         this.paint(doc, loaded.annotation, 'fill', voxels, msg.value);
@@ -409,8 +408,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   /** True (after a notice and a reset of the drawing) when the annotation cannot be edited. */
   private refuseReadOnly(loaded: LoadedVolume, post: (m: HostToWebview) => void): boolean {
     if (!loaded.annotationReadOnly) return false;
-    post({ type: 'notice', level: 'warn', text: loaded.annotationReadOnly.notice });
-    post({ type: 'labels', layer: 'annotation', data: bufferOf(loaded.annotation.labels) });
+    rejectEdit(loaded, post, loaded.annotationReadOnly.notice);
     return true;
   }
 

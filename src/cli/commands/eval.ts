@@ -6,7 +6,7 @@ import { loadBundle } from '../../engine/model/bundle';
 import { runEvaluation } from '../../engine/train/pipeline';
 import { stringOption, type CommandSpec } from '../args';
 import { formatDuration, formatMetricsTable, progressPrinter } from '../progress';
-import { withTrainOverrides } from './train';
+import { TRAIN_OVERRIDE_OPTIONS, withTrainOverrides } from './train';
 
 export const evalCommand: CommandSpec = {
   name: 'eval',
@@ -16,8 +16,7 @@ export const evalCommand: CommandSpec = {
     config: { type: 'string', description: 'workspace config (data and split)', default: 'anyad.json' },
     model: { type: 'string', description: 'model bundle folder (model.onnx + anyad.json), as `anyad train` writes' },
     out: { type: 'string', description: 'report folder (default: MODEL/eval-<time>)' },
-    provider: { type: 'string', description: 'override train.provider' },
-    threads: { type: 'string', description: 'override train.threads' },
+    ...TRAIN_OVERRIDE_OPTIONS,
   },
   positionals: [0, 0],
   async run(opts, _positionals, io) {

@@ -13,6 +13,12 @@ import { loadBundle } from '../../engine/model/bundle';
 import { modelProvenance } from '../../shared/detectJson';
 
 /** --steps / --provider / --threads override the config's train section. */
+/** The run-time options train and eval both take over anyad.json's train section (read by withTrainOverrides). */
+export const TRAIN_OVERRIDE_OPTIONS = {
+  provider: { type: 'string', description: 'override train.provider' },
+  threads: { type: 'string', description: 'override train.threads' },
+} as const;
+
 export function withTrainOverrides(config: WorkspaceConfig, opts: OptionValues): WorkspaceConfig {
   const train = { ...config.train };
   if (opts.steps !== undefined) train.steps = intOption(opts, 'steps', 1, MAX_TRAIN_STEPS);
@@ -28,8 +34,7 @@ export const trainCommand: CommandSpec = {
   options: {
     config: { type: 'string', description: 'workspace config', default: 'anyad.json' },
     steps: { type: 'string', description: 'override train.steps' },
-    provider: { type: 'string', description: 'override train.provider' },
-    threads: { type: 'string', description: 'override train.threads' },
+    ...TRAIN_OVERRIDE_OPTIONS,
     'progress-json': {
       type: 'boolean',
       description:
