@@ -478,6 +478,7 @@ async function onFile(layer: FileLayer, name: string, bytes: ArrayBuffer, wanted
   let img: NVImage;
   const tag = layer === 'opened' ? '' : layer.toUpperCase();
   stamp(`tFile${tag}`);
+  if (layer === 'opened') prefetchSiblings();
   try {
     img = await decode(bytes, name);
     stamp(`tDecoded${tag}`);
@@ -563,7 +564,14 @@ async function onOpened(name: string, img: NVImage): Promise<void> {
   nv.createOnLocationChange();
   syncLayers();
   renderLabelTable();
-  // The case's other sequences load while the user looks: a tab switch is then a layer swap.
+}
+
+/**
+ * Asks for the case's other sequences as soon as the opened file is in: their bytes travel while
+ * it is decoded and drawn, and wait undecoded until the page is idle or a tab asks for them, so a
+ * tab switch is then a decode and a layer swap, not a round trip.
+ */
+function prefetchSiblings(): void {
   for (const s of state.caseInfo?.sequences ?? []) if (tabKey(s) !== 'opened') requestSequence(s, false);
 }
 
