@@ -11,7 +11,7 @@
  *
  * Pure TypeScript with type-only imports: safe for the CLI, the extension host and tests.
  */
-import type { EncoderProvenance } from '../engine/model/encoderWeights';
+import type { EncoderProvenance } from './encoderProvenance';
 
 export const ENCODER_KINDS = ['pretrained', 'random-init'] as const;
 export type EncoderKind = (typeof ENCODER_KINDS)[number];
