@@ -77,6 +77,22 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
   }
   const relevant = (t: Tensor | null): boolean => t !== null && dep.has(t) && anc.has(t);
 
+  // Forward values a composite rebuilds for the backward (Composite.recompute): built once,
+  // where the first rule reads them, so the forward value dies after its forward uses.
+  const rebuilt = new Map<Tensor, Tensor>();
+  const forBackward = (t: Tensor | null): Tensor | null => {
+    const c = t?.producer?.composite;
+    const recipe = t && c?.recompute?.[c.outputs.indexOf(t)];
+    if (!t || !recipe) return t;
+    const done = rebuilt.get(t);
+    if (done) return done;
+    const r = recipe();
+    rebuilt.set(t, r);
+    return r;
+  };
+  const withRebuiltInputs = (n: Node): Node =>
+    n.inputs.some((t) => forBackward(t) !== t) ? { ...n, inputs: n.inputs.map(forBackward) } : n;
+
   const contributions = new Map<Tensor, Tensor[]>();
   const settled = new Map<Tensor, Tensor>();
   const gradOf = (t: Tensor): Tensor | null => {
@@ -118,7 +134,7 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
               .join(', ')} lies on a path from the parameters to the loss`,
           );
         }
-        gIn = rule(n, gOut, needs);
+        gIn = rule(withRebuiltInputs(n), gOut, needs);
       }
       ins.forEach((t, k) => {
         const gk = gIn[k];

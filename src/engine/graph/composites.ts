@@ -62,16 +62,23 @@ export function gelu(x: Tensor): Tensor {
   return x.graph.composite('gelu', [x], () => {
     // (x·0.5)·(1 + erf(x/√2)) is the op order onnxruntime's GeluFusion recognises, so an
     // inference graph runs one Gelu kernel instead of five elementwise passes; a training
-    // graph reuses 1 + erf for Φ(x) in the backward (and so stays unfused).
+    // graph reuses 1 + erf in the backward (and so stays unfused).
     const onePlusErf = add(erf(div(x, Math.SQRT2)), 1);
-    const cdf = mul(onePlusErf, 0.5);
+    // Φ(x), built by the backward (the first of the vjp and the recomputation below to need it).
+    let cdf: Tensor | undefined;
+    const cdfOf = (): Tensor => (cdf ??= mul(onePlusErf, 0.5));
     return {
       outputs: [mul(mul(x, 0.5), onePlusErf)],
       // d/dx = Φ(x) + x·φ(x)
       vjp: ([g]) => {
         const xPdf = mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI));
-        return [mul(g!, add(cdf, xPdf))];
+        return [mul(g!, add(cdfOf(), xPdf))];
       },
+      // The output (4·D wide in an MLP) is read again only by the next Linear's weight
+      // gradient: rebuild it there from x and 1 + erf, which the vjp keeps anyway. x·Φ(x)
+      // equals (x·0.5)·(1 + erf) bit for bit (scaling by 0.5 is exact above the subnormals),
+      // and is a different node, so onnxruntime's common-subexpression pass leaves it apart.
+      recompute: [() => mul(x, cdfOf())],
     };
   })[0];
 }
