@@ -10,9 +10,13 @@
  *
  *   node --import tsx bench/train-memory.ts [--preset paper] [--batches 2,4] [--cap-mb 12000]
  *   node --import tsx bench/train-memory.ts --ab 3 --preset cpu --batches 16 [--steps 3]   (time A/B, interleaved)
+ *   node --import tsx bench/train-memory.ts --ab 5 --preset cpu --batches 16 --trees .,/tmp/base --configs on-off
+ *     (the same A/B between checkouts, e.g. before and after a graph change: each tree runs its
+ *     own bench/train-memory.ts child; the other tree needs node_modules reachable from it)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type Tensor, emitModel, liveNodes } from '../src/engine/graph';
 import { type ChannelStats, initModalityAffine } from '../src/engine/model/alignment';
@@ -87,7 +91,7 @@ async function child(): Promise<void> {
       [b],
     ),
   };
-  for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape as number[]);
+  for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape);
   const fetch = session.outputNames;
   let out = await session.run(feeds, fetch);
   const times: number[] = [];
@@ -112,9 +116,14 @@ function rssMb(pid: number): number {
   }
 }
 
-function runChild(args: string[], capMb: number): Promise<Record<string, unknown>> {
+/** Runs one measuring child: this file, or the same file in another checkout `tree`. */
+function runChild(args: string[], capMb: number, tree?: string): Promise<Record<string, unknown>> {
   return new Promise((resolvePromise) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const script = tree ? resolve(tree, 'bench', 'train-memory.ts') : __filename;
+    const c = spawn(process.execPath, ['--import', 'tsx', script, '--child', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      ...(tree ? { cwd: resolve(tree) } : {}),
+    });
     let out = '';
     let killed = false;
     c.stdout.on('data', (d: Buffer) => {
@@ -140,19 +149,24 @@ function runChild(args: string[], capMb: number): Promise<Record<string, unknown
 /**
  * --ab N: onnxruntime's default (arena and memory pattern on) against `--configs` (default
  * arena on + pattern off, and both off), in rotating order, N children each (each reports the
- * median of --steps steps): the time cost of each leaner setting.
+ * median of --steps steps): the time cost of each leaner setting. With --trees A,B each
+ * setting runs in each checkout (named 'tree:arena-pattern'): a graph change's time and memory.
  */
 async function ab(preset: string, b: number, rounds: number, cap: number): Promise<void> {
-  const configs = arg('configs', 'on-on,on-off,off-off').split(',');
+  const settings = arg('configs', 'on-on,on-off,off-off').split(',');
+  const trees = process.argv.includes('--trees') ? arg('trees', '.').split(',') : [undefined];
+  const configs = trees.flatMap((tree) => settings.map((c) => (tree === undefined ? c : `${tree}:${c}`)));
   const t: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
   const rss: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < configs.length; k++) {
       const name = configs[(i + k) % configs.length];
-      const [arena, pattern] = name.split('-');
+      const tree = name.includes(':') ? name.slice(0, name.lastIndexOf(':')) : undefined;
+      const [arena, pattern] = name.slice(name.lastIndexOf(':') + 1).split('-');
       const r = await runChild(
         ['--preset', preset, '--batch', String(b), '--arena', arena, '--pattern', pattern, '--steps', arg('steps', '3')],
         cap,
+        tree,
       );
       if (typeof r.stepMs === 'number') {
         t[name].push(r.stepMs);
