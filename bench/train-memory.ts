@@ -10,9 +10,16 @@
  *
  *   node --import tsx bench/train-memory.ts [--preset paper] [--batches 2,4] [--cap-mb 12000]
  *   node --import tsx bench/train-memory.ts --ab 3 --preset cpu --batches 16 [--steps 3]   (time A/B, interleaved)
+ *   node --import tsx bench/train-memory.ts --ab 5 --preset cpu --batches 16 --trees .,/tmp/base --configs on-off
+ *     (the same A/B between checkouts, e.g. before and after a graph change: each tree runs its
+ *     own bench/train-memory.ts child; the other tree needs node_modules reachable from it)
+ *   node --import tsx bench/train-memory.ts --paired /tmp/base,. --preset cpu --batches 16 [--pairs 12] [--arena-b off]
+ *     (step time of two checkouts' training graphs in ONE process, steps alternating A,B,B,A…,
+ *     so load swings on a shared machine hit both alike: median of the per-pair ratios B/A)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type Tensor, emitModel, liveNodes } from '../src/engine/graph';
 import { type ChannelStats, initModalityAffine } from '../src/engine/model/alignment';
@@ -27,7 +34,8 @@ function arg(name: string, fallback: string): string {
 }
 const MB = 2 ** 20;
 
-function build(presetName: string, b: number) {
+/** The training graph of a preset at batch b (`buildGraph`: this checkout's, or another's for --paired). */
+function build(presetName: string, b: number, buildGraph: typeof buildTrainingGraph = buildTrainingGraph) {
   const preset = modelPreset(presetName);
   const s = preset.geometry.crop / preset.encoder.patchSize;
   const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
@@ -35,8 +43,27 @@ function build(presetName: string, b: number) {
   for (const [k, v] of initModalityAffine(cfg.dim)) weights.set(k, v);
   const d = cfg.dim;
   const stats: ChannelStats[] = [0, 1].map(() => ({ mean: new Float32Array(d), std: new Float32Array(d).fill(1), count: 1 }));
-  const { graph } = buildTrainingGraph({ batch: b, side: s, head: cfg, weights, objective: copyObjective(DEFAULT_OBJECTIVE), stats });
+  const { graph } = buildGraph({ batch: b, side: s, head: cfg, weights, objective: copyObjective(DEFAULT_OBJECTIVE), stats });
   return { graph, weights, s, d };
+}
+
+/** Seeded random cached-feature inputs of the training graph, and every parameter. */
+function batchFeeds(b: number, s: number, d: number, weights: ReturnType<typeof build>['weights']): Record<string, ort.Tensor> {
+  const rng = createRng(3);
+  const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  const N = TRAINING_GRAPH_NAMES;
+  const feeds: Record<string, ort.Tensor> = {
+    [N.fused]: new ort.Tensor('float32', normal(b * s * s * d), [b, s * s, d]),
+    [N.en0]: new ort.Tensor('float32', normal(b * d * s * s), [b, d, s, s]),
+    [N.en1]: new ort.Tensor('float32', normal(b * d * s * s), [b, d, s, s]),
+    [N.subset]: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)),
+      [b],
+    ),
+  };
+  for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape);
+  return feeds;
 }
 
 /** The graph's own account: parameter and gradient bytes, and forward values a backward node reads. */
@@ -74,20 +101,7 @@ async function child(): Promise<void> {
     enableCpuMemArena: arg('arena', 'on') === 'on',
     enableMemPattern: arg('pattern', 'on') === 'on',
   });
-  const rng = createRng(3);
-  const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
-  const N = TRAINING_GRAPH_NAMES;
-  const feeds: Record<string, ort.Tensor> = {
-    [N.fused]: new ort.Tensor('float32', normal(b * s * s * d), [b, s * s, d]),
-    [N.en0]: new ort.Tensor('float32', normal(b * d * s * s), [b, d, s, s]),
-    [N.en1]: new ort.Tensor('float32', normal(b * d * s * s), [b, d, s, s]),
-    [N.subset]: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 7)),
-      [b],
-    ),
-  };
-  for (const [k, v] of weights) feeds[k] = new ort.Tensor('float32', v.data, v.shape);
+  const feeds = batchFeeds(b, s, d, weights);
   const fetch = session.outputNames;
   let out = await session.run(feeds, fetch);
   const times: number[] = [];
@@ -112,9 +126,14 @@ function rssMb(pid: number): number {
   }
 }
 
-function runChild(args: string[], capMb: number): Promise<Record<string, unknown>> {
+/** Runs one measuring child: this file, or the same file in another checkout `tree`. */
+function runChild(args: string[], capMb: number, tree?: string): Promise<Record<string, unknown>> {
   return new Promise((resolvePromise) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', __filename, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const script = tree ? resolve(tree, 'bench', 'train-memory.ts') : __filename;
+    const c = spawn(process.execPath, ['--import', 'tsx', script, '--child', ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      ...(tree ? { cwd: resolve(tree) } : {}),
+    });
     let out = '';
     let killed = false;
     c.stdout.on('data', (d: Buffer) => {
@@ -140,19 +159,24 @@ function runChild(args: string[], capMb: number): Promise<Record<string, unknown
 /**
  * --ab N: onnxruntime's default (arena and memory pattern on) against `--configs` (default
  * arena on + pattern off, and both off), in rotating order, N children each (each reports the
- * median of --steps steps): the time cost of each leaner setting.
+ * median of --steps steps): the time cost of each leaner setting. With --trees A,B each
+ * setting runs in each checkout (named 'tree:arena-pattern'): a graph change's time and memory.
  */
 async function ab(preset: string, b: number, rounds: number, cap: number): Promise<void> {
-  const configs = arg('configs', 'on-on,on-off,off-off').split(',');
+  const settings = arg('configs', 'on-on,on-off,off-off').split(',');
+  const trees = process.argv.includes('--trees') ? arg('trees', '.').split(',') : [undefined];
+  const configs = trees.flatMap((tree) => settings.map((c) => (tree === undefined ? c : `${tree}:${c}`)));
   const t: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
   const rss: Record<string, number[]> = Object.fromEntries(configs.map((c) => [c, []]));
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < configs.length; k++) {
       const name = configs[(i + k) % configs.length];
-      const [arena, pattern] = name.split('-');
+      const tree = name.includes(':') ? name.slice(0, name.lastIndexOf(':')) : undefined;
+      const [arena, pattern] = name.slice(name.lastIndexOf(':') + 1).split('-');
       const r = await runChild(
         ['--preset', preset, '--batch', String(b), '--arena', arena, '--pattern', pattern, '--steps', arg('steps', '3')],
         cap,
+        tree,
       );
       if (typeof r.stepMs === 'number') {
         t[name].push(r.stepMs);
@@ -167,8 +191,55 @@ async function ab(preset: string, b: number, rounds: number, cap: number): Promi
   );
 }
 
+/** One training step's run of checkout `tree`'s graph (its own src, loaded by path), timed. */
+async function timedStep(tree: string, presetName: string, b: number, arena: boolean): Promise<() => Promise<number>> {
+  const src = resolve(tree, 'src', 'engine');
+  const graphMod = (await import(resolve(src, 'graph', 'index.ts'))) as typeof import('../src/engine/graph');
+  const lossMod = (await import(resolve(src, 'model', 'losses.ts'))) as typeof import('../src/engine/model/losses');
+  const { graph, weights, s, d } = build(presetName, b, lossMod.buildTrainingGraph);
+  const session = await ort.InferenceSession.create(graphMod.emitModel(graph, { paramsAs: 'inputs' }), {
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    enableCpuMemArena: arena,
+    enableMemPattern: false,
+  });
+  const feeds = batchFeeds(b, s, d, weights);
+  return async () => {
+    const t0 = performance.now();
+    await session.run(feeds);
+    return performance.now() - t0;
+  };
+}
+
+async function paired(trees: string[], presetName: string, b: number, pairs: number): Promise<void> {
+  const [a, bTree] = trees;
+  const runA = await timedStep(a, presetName, b, true);
+  const runB = await timedStep(bTree, presetName, b, arg('arena-b', 'on') === 'on');
+  await runA(); // warm-up
+  await runB();
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    // Alternate which goes first, so a drift in load within a pair cancels over pairs.
+    if (i % 2 === 0) {
+      ta.push(await runA());
+      tb.push(await runB());
+    } else {
+      tb.push(await runB());
+      ta.push(await runA());
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const ratios = tb.map((t, i) => t / ta[i]);
+  process.stdout.write(
+    `${JSON.stringify({ bench: 'train-memory-paired', preset: presetName, batch: b, a, b: bTree, arenaB: arg('arena-b', 'on'), pairs, stepMedianMsA: med(ta), stepMedianMsB: med(tb), medianRatioBOverA: med(ratios), ratios })}\n`,
+  );
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--child')) return child();
+  if (process.argv.includes('--paired'))
+    return paired(arg('paired', '.').split(','), arg('preset', 'cpu'), Number(arg('batches', '16')), Number(arg('pairs', '12')));
   const preset = arg('preset', 'paper');
   const cap = Number(arg('cap-mb', '12000'));
   if (process.argv.includes('--ab')) return ab(preset, Number(arg('batches', '16')), Number(arg('ab', '3')), cap);

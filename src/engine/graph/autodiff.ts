@@ -85,6 +85,7 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
   const nodes = graph.nodes.slice();
   const relevant = onPathFromWrtToLoss(nodes, loss, wrt);
   const grads = new GradientSums();
+  const rebuilt = new RebuiltForwardValues();
   return graph.scope('grad', () => {
     grads.add(loss, expand(graph.scalar(1, loss.dtype), loss.shape));
     const seen = new Set<Composite>();
@@ -93,7 +94,7 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
       const n = nodes[i];
       if (n.composite && seen.has(n.composite)) continue;
       if (n.composite) seen.add(n.composite);
-      backpropagateUnit(n, relevant, grads);
+      backpropagateUnit(n, relevant, grads, rebuilt);
     }
     const prefix = opts.prefix ?? 'grad.';
     return wrt.map((t) => {
@@ -128,6 +129,33 @@ function onPathFromWrtToLoss(nodes: readonly Node[], loss: Tensor, wrt: readonly
 }
 
 /** Each tensor's gradient contributions, summed by one Sum node the first time the total is asked for. */
+/**
+ * Forward values a composite rebuilds for the backward (Composite.recompute): built once, where
+ * the first rule reads them, so the forward value dies after its forward uses (GELU's 4·D-wide
+ * output is the largest such value in a ViT's training graph).
+ */
+class RebuiltForwardValues {
+  private readonly built = new Map<Tensor, Tensor>();
+
+  private of(t: Tensor | null): Tensor | null {
+    const c = t?.producer?.composite;
+    const recipe = t && c?.recompute?.[c.outputs.indexOf(t)];
+    if (!t || !recipe) return t;
+    let r = this.built.get(t);
+    if (!r) {
+      r = recipe();
+      this.built.set(t, r);
+    }
+    return r;
+  }
+
+  /** `n` with each input a composite rebuilds replaced by its rebuilt value (`n` itself when none is). */
+  inputsOf(n: Node): Node {
+    const inputs = n.inputs.map((t) => this.of(t));
+    return inputs.some((t, k) => t !== n.inputs[k]) ? { ...n, inputs } : n;
+  }
+}
+
 class GradientSums {
   private readonly contributions = new Map<Tensor, Tensor[]>();
   private readonly settled = new Map<Tensor, Tensor>();
@@ -152,7 +180,7 @@ class GradientSums {
 }
 
 /** Appends the backward of one unit (n, or the composite n belongs to) and records its inputs' gradient contributions. */
-function backpropagateUnit(n: Node, relevant: (t: Tensor | null) => t is Tensor, grads: GradientSums): void {
+function backpropagateUnit(n: Node, relevant: (t: Tensor | null) => t is Tensor, grads: GradientSums, rebuilt: RebuiltForwardValues): void {
   const unit = n.composite ?? n;
   const ins = unit.inputs;
   if (!unit.outputs.some(relevant)) return;
@@ -172,7 +200,7 @@ function backpropagateUnit(n: Node, relevant: (t: Tensor | null) => t is Tensor,
         `grad: ${n.opType} (${n.name}) has no gradient rule, but ${onPath.join(', ')} lies on a path from the parameters to the loss`,
       );
     }
-    gIn = rule(n, gOut, needs);
+    gIn = rule(rebuilt.inputsOf(n), gOut, needs);
   }
   ins.forEach((t, k) => {
     const gk = gIn[k];

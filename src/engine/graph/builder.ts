@@ -131,12 +131,17 @@ export class Graph {
   /**
    * Builds a composite op: `forward` creates primitive nodes from `inputs` and returns the
    * outputs plus their vector–Jacobian product. Autodiff differentiates the composite as a
-   * whole with that vjp instead of going through its primitives.
+   * whole with that vjp instead of going through its primitives. `recompute` (optional, per
+   * output) rebuilds an output for the backward (see Composite.recompute).
    */
-  composite(name: string, inputs: readonly Tensor[], forward: () => { outputs: Tensor[]; vjp: Composite['vjp'] }): Tensor[] {
+  composite(
+    name: string,
+    inputs: readonly Tensor[],
+    forward: () => { outputs: Tensor[]; vjp: Composite['vjp']; recompute?: Composite['recompute'] },
+  ): Tensor[] {
     const start = this.nodes.length;
-    const { outputs, vjp } = this.scope(name, forward);
-    const c: Composite = { name, inputs, outputs, vjp };
+    const { outputs, vjp, recompute } = this.scope(name, forward);
+    const c: Composite = { name, inputs, outputs, vjp, ...(recompute ? { recompute } : {}) };
     const inside = new Set<Tensor>(inputs);
     for (let i = start; i < this.nodes.length; i++) {
       const n = this.nodes[i];

@@ -65,16 +65,31 @@ export function gelu(x: Tensor): Tensor {
   return x.graph.composite('gelu', [x], () => {
     // (x·0.5)·(1 + erf(x/√2)) is the op order onnxruntime's GeluFusion recognises, so an
     // inference graph runs one Gelu kernel instead of five elementwise passes; a training
-    // graph reuses 1 + erf for Φ(x) in the backward (and so stays unfused).
+    // graph reuses 1 + erf in the backward (and so stays unfused).
     const onePlusErf = add(erf(div(x, Math.SQRT2)), 1);
-    const cdf = mul(onePlusErf, 0.5);
+    // The backward's values from x alone, built once by whichever of the vjp and the
+    // recomputation below comes first (the recomputation: the next Linear's rule runs first).
+    let cdf: Tensor | undefined;
+    let slope: Tensor | undefined;
+    const cdfOf = (): Tensor => (cdf ??= mul(onePlusErf, 0.5));
+    // d/dx = Φ(x) + x·φ(x)
+    const slopeOf = (): Tensor => (slope ??= add(cdfOf(), mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI))));
     return {
       outputs: [mul(mul(x, 0.5), onePlusErf)],
-      // d/dx = Φ(x) + x·φ(x)
-      vjp: (gs) => {
-        const xPdf = mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI));
-        return [mul(firstOutputGradient('gelu', gs), add(cdf, xPdf))];
-      },
+      vjp: (gs) => [mul(firstOutputGradient('gelu', gs), slopeOf())],
+      // The output (4·D wide in an MLP) is read again only by the next Linear's weight
+      // gradient: rebuild it there from x and 1 + erf, which the backward needs anyway, rather
+      // than keep it from the forward. x·Φ(x) equals (x·0.5)·(1 + erf) bit for bit (scaling by
+      // 0.5 is exact above the subnormals) and is a different node, so onnxruntime's
+      // common-subexpression pass leaves it apart. The slope is built here too, before the
+      // upstream gradient exists, so x and Φ are freed before it arrives (one 4·D-wide
+      // temporary fewer at the start of the backward).
+      recompute: [
+        () => {
+          slopeOf();
+          return mul(x, cdfOf());
+        },
+      ],
     };
   })[0];
 }

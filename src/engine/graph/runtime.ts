@@ -50,12 +50,17 @@ export interface SessionOptions {
   /** onnxruntime's session log id: names this session's lines of the verbose log (placement checks). */
   logId?: string;
   /**
-   * No memory pattern (onnxruntime's pre-planned block for all intermediate tensors): for a
-   * training graph the process then holds about what its live tensors need. Measured with
-   * bench/train-memory.ts, peak RSS of one step: cpu preset at batch 16 2986 → 1689 MB, paper
-   * at batch 2 2884 → 1902 MB and at batch 16 9082 MB (about 19 GB with the pattern, issue
-   * #12); the step time did not measurably change (the CPU arena stays, so memory is still
-   * reused between steps).
+   * For training graphs: no memory pattern (onnxruntime's pre-planned block for all
+   * intermediate tensors) and no CPU arena (its regions grow by powers of two and, fragmented
+   * by a training step's mix of tensor sizes, stay touched), so the process holds about what
+   * its live tensors need. Measured with bench/train-memory.ts, peak RSS over a warm-up and two
+   * steps (one step: cpu preset at batch 16 2986 → 1689 MB without the pattern, paper at
+   * batch 2 2884 → 1902 MB), paper preset at batch 16 (issue #12): about 19 GB with the pattern; 9147 MB
+   * without it; 8113 MB after GELU's output is recomputed in the backward (composites.ts); 7716
+   * MB without the arena too (step 66 s against 76 s with it, on 2 loaded cores). Step time,
+   * cpu preset at batch 16, steps alternating in one process (train-memory.ts --paired): arena
+   * off against on 1.002 (median ratio, 12 pairs); this graph without the arena against the
+   * graph before the recomputation with it 0.994 (10 pairs).
    */
   leanMemory?: boolean;
 }
@@ -280,7 +285,7 @@ async function openSession(
     graphOptimizationLevel: opts.graphOptimization,
     logSeverityLevel: verboseOrtLog() ? 0 : 3,
     ...(logId ? { logId } : {}),
-    ...(leanMemory ? { enableMemPattern: false } : {}),
+    ...(leanMemory ? { enableMemPattern: false, enableCpuMemArena: false } : {}),
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
   const make: MakeSession = (ep) => {

@@ -74,6 +74,12 @@ export interface Composite {
   readonly outputs: readonly Tensor[];
   /** Gradients of the inputs given the upstream gradients of the outputs (null = none flows). */
   readonly vjp: (gOut: ReadonlyArray<Tensor | null>, needs: readonly boolean[]) => Array<Tensor | null>;
+  /**
+   * Per output, a bit-identical recomputation from values the vjp keeps anyway: the backward
+   * rules of other ops read the recomputed value, so the forward one is freed after its forward
+   * uses instead of living until the backward (training memory).
+   */
+  readonly recompute?: ReadonlyArray<(() => Tensor) | undefined>;
 }
 
 /** Autodiff behaviour of an Identity node that is not a plain identity. */
