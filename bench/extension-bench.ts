@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { CodeServer, codeServerCli, freePort, poll, type CodeServerDirs } from '../test/e2e/harness';
+import { CodeServer, codeServerCli, freePort, poll, type CodeServerDirs, WORKBENCH_SETTINGS } from '../test/e2e/harness';
 import { Workbench } from '../test/e2e/workbench';
 
 const ROOT = resolve(__dirname, '..');
@@ -31,17 +31,7 @@ const CODE_SERVER = join(process.env.ANYAD_E2E_DIR ?? join(ROOT, '.e2e'), 'code-
 const CHROMIUM = process.env.ANYAD_E2E_CHROMIUM ?? '/usr/bin/chromium';
 const SIZE = process.env.ANYAD_BENCH_SIZE ?? '240x240x155';
 const CLI = join(ROOT, 'dist', 'cli.js');
-const SETTINGS = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'security.workspace.trust.enabled': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'update.mode': 'none',
-  'telemetry.telemetryLevel': 'off',
-  'chat.commandCenter.enabled': false,
-  'anyad.executionProvider': 'cpu',
-};
+const SETTINGS = { ...WORKBENCH_SETTINGS, 'anyad.executionProvider': 'cpu' };
 const TINY_TRAINING = {
   model: { preset: 'tiny-cpu' },
   train: { steps: 20, batchSize: 8, evalEvery: 0, provider: 'cpu' },

@@ -27,24 +27,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM_ARGS, CodeServer, codeServerCli, freePort, poll, type CodeServerDirs } from '../test/e2e/harness';
+import { CHROMIUM_ARGS, CodeServer, codeServerCli, freePort, poll, type CodeServerDirs, WORKBENCH_SETTINGS } from '../test/e2e/harness';
 import { Workbench } from '../test/e2e/workbench';
 
 const ROOT = resolve(__dirname, '..');
 const CODE_SERVER = join(process.env.ANYAD_E2E_DIR ?? join(ROOT, '.e2e'), 'code-server', 'node_modules', '.bin', 'code-server');
 const CHROMIUM = process.env.ANYAD_E2E_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'bench-viewer');
-const SETTINGS = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'security.workspace.trust.enabled': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'update.mode': 'none',
-  'telemetry.telemetryLevel': 'off',
-  'chat.commandCenter.enabled': false,
-  'files.autoSave': 'off',
-};
 
 let server: CodeServer | undefined;
 let browser: Browser | undefined;
@@ -172,7 +161,7 @@ async function main(): Promise<void> {
     config: join(tmp, 'config.yaml'),
   };
   mkdirSync(join(dirs.userData, 'User'), { recursive: true });
-  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(SETTINGS));
+  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(WORKBENCH_SETTINGS));
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
   codeServerCli(dirs, ['--install-extension', vsix], 120_000);
   server = CodeServer.start(dirs, await freePort(), workspace, join(ARTIFACTS, 'code-server.log'));

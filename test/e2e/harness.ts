@@ -244,3 +244,20 @@ export function findFiles(dir: string, pattern: RegExp): string[] {
   }
   return out;
 }
+
+/** User settings of the test and benchmark workbenches: no start page, tips, trust prompt, updates or telemetry. */
+export const WORKBENCH_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'security.workspace.trust.enabled': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'update.mode': 'none',
+  'telemetry.telemetryLevel': 'off',
+  'chat.commandCenter.enabled': false,
+  'files.exclude': { '**/.git': true },
+  // VS Code in the browser saves after 1 s by default (desktop: off); off here, so dirty state,
+  // revert and hot-exit backups are what a desktop user gets.
+  'files.autoSave': 'off',
+};

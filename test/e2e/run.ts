@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM_ARGS, CodeServer, MemorySampler, codeServerCli, freePort, type CodeServerDirs } from './harness';
+import { CHROMIUM_ARGS, CodeServer, MemorySampler, codeServerCli, freePort, type CodeServerDirs, WORKBENCH_SETTINGS } from './harness';
 import { STEPS, type StepContext } from './steps';
 import { Workbench } from './workbench';
 
@@ -27,21 +27,6 @@ const COHORT = { cases: 3, size: '96x96x64', seed: 3 };
 /** Whole-run watchdog: a hung browser or server must not hang CI. */
 const RUN_TIMEOUT_MS = 10 * 60_000;
 /** Settings that keep first-run UI (welcome page, tips, trust, update checks) out of the way. */
-const USER_SETTINGS = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'workbench.welcomePage.walkthroughs.openOnInstall': false,
-  'security.workspace.trust.enabled': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'update.mode': 'none',
-  'telemetry.telemetryLevel': 'off',
-  'chat.commandCenter.enabled': false,
-  'files.exclude': { '**/.git': true },
-  // VS Code in the browser saves after 1 s by default (desktop: off); off here, so dirty state,
-  // revert and hot-exit backups are what a desktop user gets.
-  'files.autoSave': 'off',
-};
 
 let server: CodeServer | undefined;
 let browser: Browser | undefined;
@@ -125,7 +110,7 @@ async function main(): Promise<number> {
     config: join(tmp, 'config.yaml'),
   };
   mkdirSync(join(dirs.userData, 'User'), { recursive: true });
-  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(WORKBENCH_SETTINGS, null, 2));
   writeFileSync(dirs.config, 'auth: none\ncert: false\n');
 
   const memory = new MemorySampler();
