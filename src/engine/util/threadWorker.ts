@@ -65,9 +65,10 @@ export class ThreadWorker<Req extends object, Rep> {
 
   /** Sends `request` (moving `transfer`'s buffers to the worker) and resolves with its reply. */
   call(request: Req, transfer: ArrayBuffer[] = []): Promise<Rep> {
-    const worker = this.started();
     const id = this.nextId++;
     return new Promise<Rep>((resolve, reject) => {
+      // A worker that cannot start rejects this call (the caller decides), it does not throw.
+      const worker = this.started();
       this.pending.set(id, { resolve, reject });
       // Held while work is pending: an unref'd worker's reply would not keep the process alive.
       worker.ref();
