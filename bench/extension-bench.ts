@@ -61,11 +61,18 @@ async function detectFromPalette(wb: Workbench, what: RegExp, mode: 'slice' | 'v
   // The palette, then Detect's own quick pick (slice or volume) in the same widget.
   const page = wb.page;
   const input = page.locator('.quick-input-widget input');
+  // The palette counts as open once the command is typed into it: right after a training run
+  // the report preview can take the focus and close a palette that had just appeared.
+  const typed = () =>
+    input.fill('>AnyAD: Detect anomalies', { timeout: 2000 }).then(
+      () => true,
+      () => false,
+    );
   await poll(
     'the command palette',
     30_000,
     async () => {
-      if (await input.isVisible()) return true;
+      if ((await input.isVisible()) && (await typed())) return true;
       // A focused webview swallows F1: give the focus to the active tab's title first.
       await page
         .locator('.tabs-container .tab.active')
@@ -74,10 +81,11 @@ async function detectFromPalette(wb: Workbench, what: RegExp, mode: 'slice' | 'v
         .catch(() => undefined);
       await page.keyboard.press('F1');
       if (
-        await input.waitFor({ state: 'visible', timeout: 3000 }).then(
+        (await input.waitFor({ state: 'visible', timeout: 3000 }).then(
           () => true,
           () => false,
-        )
+        )) &&
+        (await typed())
       )
         return true;
       await page
@@ -85,14 +93,15 @@ async function detectFromPalette(wb: Workbench, what: RegExp, mode: 'slice' | 'v
         .first()
         .click({ timeout: 2000 })
         .catch(() => undefined);
-      return input.waitFor({ state: 'visible', timeout: 2000 }).then(
-        () => true,
-        () => false,
+      return (
+        (await input.waitFor({ state: 'visible', timeout: 2000 }).then(
+          () => true,
+          () => false,
+        )) && (await typed())
       );
     },
     500,
   );
-  await input.fill('>AnyAD: Detect anomalies');
   const command = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'AnyAD: Detect anomalies' }).first();
   await command.waitFor({ state: 'visible', timeout: 15_000 });
   await command.click();
