@@ -4,6 +4,7 @@
  * child keeps the editor responsive, isolates native crashes, and is cancelled by a kill.
  */
 import { fork } from 'node:child_process';
+import { runInBackground } from './processPriority';
 import * as vscode from 'vscode';
 
 export interface CliResult {
@@ -20,6 +21,7 @@ export function runCli(
   const cli = vscode.Uri.joinPath(extensionUri, 'dist', 'cli.js').fsPath;
   return new Promise((resolvePromise, reject) => {
     const child = fork(cli, args, { silent: true, execArgv: [], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+    runInBackground(child);
     let stdout = '';
     let stderr = '';
     const lines = (onLine?: (l: string) => void) => {

@@ -8,6 +8,7 @@
  * No 'vscode' import: tests drive it with real child processes.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { runInBackground } from './processPriority';
 import {
   type AnsweredKind,
   ENGINE_PROTOCOL_VERSION,
@@ -115,6 +116,7 @@ export class EngineClient {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...(env ?? process.env), ELECTRON_RUN_AS_NODE: '1' },
     });
+    runInBackground(child);
     const ledger = new RequestLedger();
     const pending = new Map<number, Pending>();
     let onReady!: () => void;

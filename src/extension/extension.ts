@@ -1,5 +1,6 @@
 /** Extension entry point: registers the NIfTI custom editor and the AnyAD commands. VS Code glue only. */
 import * as vscode from 'vscode';
+import { join } from 'node:path';
 import { NIFTI_VIEW_TYPE, type NiftiDocument, NiftiEditorProvider } from './niftiEditor';
 import { WorkspaceSequences, assignSequenceCommand } from './workspaceSequences';
 import { type CommandEnv, detectCommand, pretrainedWeightsCommand, scanCommand, showModelCardCommand, trainCommand } from './commands';
@@ -7,6 +8,7 @@ import { removePrivateTempDir } from './tempFolder';
 import { EngineClient } from './engineClient';
 import { HostBlockProbe } from './hostBlockProbe';
 import { closeLabelFiles } from './model/labelFiles';
+import { UnsavedAnnotationLedger } from './model/unsavedAnnotations';
 import { installCudaCommand, showSetupCommand } from './setup';
 import { COMMANDS, HOST_BLOCK_COMMAND } from '../shared/vocabulary';
 
@@ -17,7 +19,8 @@ export function activate(context: vscode.ExtensionContext): void {
   // The viewer provider also answers "which volume, slice and sequences?" for Detect (viewer.activeDocument()).
   // Which file is which sequence: anyad.json + the "Assign sequence…" choices kept in workspaceState.
   const sequences = new WorkspaceSequences(context.workspaceState);
-  const viewer = new NiftiEditorProvider(context.extensionUri, log, sequences);
+  const unsaved = new UnsavedAnnotationLedger(join((context.storageUri ?? context.globalStorageUri).fsPath, 'unsaved-annotations'));
+  const viewer = new NiftiEditorProvider(context.extensionUri, log, sequences, unsaved);
   // Shows the execution provider setting until a run reports the provider actually used.
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   status.text = `AnyAD: ${vscode.workspace.getConfiguration('anyad').get<string>('executionProvider', 'auto')}`;

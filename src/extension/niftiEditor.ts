@@ -19,6 +19,7 @@ import type { NiftiHeader } from '../engine/nifti/types';
 import { findCaseOfFile, type Case, type SequenceRules } from '../engine/study';
 import { closedRegionVoxels, strokeCost, strokeVoxels } from '../shared/planes';
 import { AnnotationDocument, defaultAnnotationPath, type EditKind, type LabelPatch } from './model/annotationDocument';
+import type { UnsavedAnnotationLedger } from './model/unsavedAnnotations';
 import {
   parseWebviewMessage,
   SEQUENCE_NAMES,
@@ -80,6 +81,8 @@ export class NiftiDocument implements vscode.CustomDocument {
   shownModel: string | undefined;
   /** The status bar line of this viewer's last result: shown again whenever it is the active editor. */
   status: { text: string; tooltip: string } | undefined;
+  /** Opened with unsaved labels VS Code does not know of (found in the ledger): marked dirty once shown. */
+  unsavedToMark = false;
   constructor(
     readonly uri: vscode.Uri,
     readonly loaded: LoadedVolume | { error: string },
@@ -160,8 +163,14 @@ function patchMessage(p: LabelPatch): HostToWebview {
 }
 
 export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDocument> {
-  private readonly changes = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<NiftiDocument>>();
-  readonly onDidChangeCustomDocument = this.changes.event;
+  private readonly changes = new vscode.EventEmitter<
+    vscode.CustomDocumentEditEvent<NiftiDocument> | vscode.CustomDocumentContentChangeEvent<NiftiDocument>
+  >();
+  /**
+   * Edits (undo/redo) and, once after a restore from the ledger, a content change (dirty until
+   * saved or reverted): VS Code tells the two apart by the presence of undo/redo.
+   */
+  readonly onDidChangeCustomDocument = this.changes.event as vscode.Event<vscode.CustomDocumentEditEvent<NiftiDocument>>;
   private active: NiftiDocument | undefined;
   private readonly activeChanged = new vscode.EventEmitter<NiftiDocument | undefined>();
   /** The viewer in front changed (undefined: no viewer is the active editor): the status bar follows it. */
@@ -180,6 +189,8 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     private readonly extensionUri: vscode.Uri,
     private readonly log: vscode.OutputChannel,
     private readonly sequences?: SequenceRuleSource,
+    /** Where unsaved annotations were backed up, for restores VS Code does not hand over. */
+    private readonly unsaved?: UnsavedAnnotationLedger,
   ) {}
 
   /**
@@ -218,9 +229,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
       const source = { ...grid.source, file: uri.fsPath };
       const { found, notice } = this.caseOf(uri.fsPath);
       const opened = openedRole(found, uri.fsPath);
-      const backupPath = context.backupId ? vscode.Uri.parse(context.backupId).fsPath : undefined;
       // The annotation is written on the opened file's own grid (not the canonical one).
       const annotationPath = defaultAnnotationPath(uri.fsPath, found?.id);
+      const handedBackup = context.backupId ? vscode.Uri.parse(context.backupId).fsPath : undefined;
+      const ledgerBackup = handedBackup ? undefined : this.unsaved?.find(uri.fsPath, annotationPath);
+      const backupPath = handedBackup ?? ledgerBackup;
       let annotation: AnnotationDocument;
       let annotationReadOnly: LoadedVolume['annotationReadOnly'];
       try {
@@ -237,12 +250,19 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
         annotation = await AnnotationDocument.open(grid.canonical, privateTempFile('-annotation.nii.gz'), { source });
       }
       if (backupPath && !annotationReadOnly)
-        this.log.appendLine(`viewer: restored the unsaved annotation of ${uri.fsPath} from VS Code's backup`);
+        this.log.appendLine(
+          `viewer: restored the unsaved annotation of ${uri.fsPath} from ${handedBackup ? "VS Code's backup" : `its last backup ${backupPath}`}`,
+        );
       const doc: NiftiDocument = new NiftiDocument(
         uri,
         { header: grid.header, grid, bytes, case: found, opened, caseNotice: notice, annotation, annotationReadOnly },
-        () => this.docs.delete(doc),
+        () => {
+          this.docs.delete(doc);
+          // Closed: VS Code has either saved the labels or the user chose not to keep them.
+          this.unsaved?.forget(uri.fsPath);
+        },
       );
+      doc.unsavedToMark = Boolean(ledgerBackup) && !annotationReadOnly;
       this.docs.add(doc);
       return doc;
     } catch (e) {
@@ -263,6 +283,11 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     doc.panels.add(panel);
     this.active = doc;
     this.setShown(doc);
+    if (doc.unsavedToMark) {
+      // The document is VS Code's by now: the restored labels mark it dirty until saved or reverted.
+      doc.unsavedToMark = false;
+      this.changes.fire({ document: doc });
+    }
     panel.onDidChangeViewState(() => {
       if (panel.active) this.active = doc;
       // Detect keeps using the last viewer; the status bar shows only the one in front.
@@ -553,6 +578,7 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   async saveCustomDocument(doc: NiftiDocument): Promise<void> {
     if (!('error' in doc.loaded) && !doc.loaded.annotationReadOnly) {
       await doc.loaded.annotation.save();
+      this.unsaved?.forget(doc.uri.fsPath);
       this.log.appendLine(`viewer: saved the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath}`);
     }
   }
@@ -560,11 +586,13 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
   /** Save As writes the annotation to `destination`, which becomes its file from then on. */
   async saveCustomDocumentAs(doc: NiftiDocument, destination: vscode.Uri): Promise<void> {
     if (!('error' in doc.loaded)) await doc.loaded.annotation.saveAs(destination.fsPath);
+    this.unsaved?.forget(doc.uri.fsPath);
   }
 
   async revertCustomDocument(doc: NiftiDocument): Promise<void> {
     if ('error' in doc.loaded) return;
     await doc.loaded.annotation.revert(maxBytes());
+    this.unsaved?.forget(doc.uri.fsPath);
     doc.post({ type: 'labels', layer: 'annotation', data: bufferOf(doc.loaded.annotation.labels) });
     this.log.appendLine(
       `viewer: reverted the annotation of ${doc.uri.fsPath} to ${doc.loaded.annotation.annotationPath} (${doc.panels.size} viewer(s))`,
@@ -576,11 +604,13 @@ export class NiftiEditorProvider implements vscode.CustomEditorProvider<NiftiDoc
     const target = context.destination;
     if (!('error' in doc.loaded)) {
       await doc.loaded.annotation.backup(target.fsPath);
+      this.unsaved?.record(doc.uri.fsPath, target.fsPath);
       this.log.appendLine(`viewer: backed up the unsaved annotation of ${doc.uri.fsPath} to ${target.fsPath}`);
     }
     return {
       id: target.toString(),
       delete: () => {
+        this.unsaved?.forget(doc.uri.fsPath, target.fsPath);
         try {
           unlinkSync(target.fsPath);
         } catch {

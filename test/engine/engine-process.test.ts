@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { constants, getPriority } from 'node:os';
 import { after, before, test } from 'node:test';
 import { detectCase } from '../../src/engine/service/detectCase';
 import { readNifti } from '../../src/engine/nifti';
@@ -160,6 +161,8 @@ test('engine: errors arrive typed (StudyError with its code); dataset summary an
       (e: unknown) => e instanceof EngineRequestError && e.code.startsWith('study/'),
     );
     const pid = client.pid!;
+    // Below normal priority, so the window and extension host keep the cores while a model runs.
+    assert.ok(getPriority(pid) >= constants.priority.PRIORITY_BELOW_NORMAL, `engine nice ${getPriority(pid)}`);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(client.pid, undefined, 'the idle engine was shut down');
     assert.throws(() => process.kill(pid, 0));

@@ -6,13 +6,14 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNifti, toCanonical, writeNifti } from '../../src/engine/nifti';
 import { parseHostMessage, type Dims3, type HostToWebview } from '../../src/shared/webviewProtocol';
 import { fakePanel } from '../helpers/fakeWebviewPanel';
 import { FakeEventEmitter, FakeUri, fakeFileUri, requireWithVscode } from '../helpers/fakeVscode';
+import { UnsavedAnnotationLedger } from '../../src/extension/model/unsavedAnnotations';
 
 /** Temp folders of this file, removed when its tests end. */
 const tempDirs: string[] = [];
@@ -61,8 +62,9 @@ function makeCase() {
   return { dir, flair };
 }
 
-async function openEditor(path: string, backupId?: string) {
-  const provider = new NiftiEditorProvider(fakeFileUri('/ext') as never, { appendLine: (l: string) => logLines.push(l) } as never);
+async function openEditor(path: string, backupId?: string, unsaved?: UnsavedAnnotationLedger) {
+  const log = { appendLine: (l: string) => logLines.push(l) };
+  const provider = new NiftiEditorProvider(fakeFileUri('/ext') as never, log as never, undefined, unsaved);
   const edits: { undo(): void; redo(): void; label?: string }[] = [];
   provider.onDidChangeCustomDocument((e) => edits.push(e));
   const doc = await provider.openCustomDocument(fakeFileUri(path) as never, { backupId, untitledDocumentData: undefined });
@@ -187,6 +189,82 @@ test('backup, then reopening from the backup id restores the unsaved annotation'
     6,
   );
   backup.delete();
+});
+
+/** How many voxels of the annotation the viewer was last sent carry `value`. */
+function annotationCount(posted: unknown[], value: number): number {
+  const annot = parsedAll(posted)
+    .filter((m) => m.type === 'labels' && m.layer === 'annotation')
+    .pop() as { data: ArrayBuffer };
+  return new Uint8Array(annot.data).reduce((s, v) => s + (v === value ? 1 : 0), 0);
+}
+
+test('a reload without the backup id (VS Code 1.100 drops it) restores the unsaved labels from the ledger, dirty; save, revert and close forget them', async () => {
+  const { flair, dir } = makeCase();
+  const ledger = new UnsavedAnnotationLedger(join(dir, 'ledger'));
+  const stroke = { type: 'stroke', tool: 'brush', plane: 'sagittal', slice: 5, points: [1, 1, 6, 1], radius: 0, value: 9 };
+  const first = await openEditor(flair, undefined, ledger);
+  first.send(stroke);
+  const b1 = await first.provider.backupCustomDocument(first.doc, { destination: fakeFileUri(join(dir, 'bk', 'b1')) } as never);
+  // A newer backup replaces the older one, file and record.
+  await first.provider.backupCustomDocument(first.doc, { destination: fakeFileUri(join(dir, 'bk', 'b2')) } as never);
+  assert.ok(!existsSync(join(dir, 'bk', 'b1')) && existsSync(join(dir, 'bk', 'b2')));
+  b1.delete(); // VS Code deleting the superseded backup leaves the newer record alone
+  assert.equal(ledger.find(flair, join(dir, 'case7_annotation.nii.gz')), join(dir, 'bk', 'b2'));
+
+  // The reload: a new provider (new extension host), the document opened with no backup id.
+  const second = await openEditor(flair, undefined, ledger);
+  second.send({ type: 'ready' });
+  await settle();
+  assert.equal(annotationCount(second.posted, 9), 6, 'the unsaved stroke is back');
+  const marks = second.edits.filter((e) => !('undo' in e));
+  assert.equal(marks.length, 1, 'one content change marks the restored document dirty');
+  assert.match(logLines.join('\n'), /restored the unsaved annotation of .*case7_flair\.nii\.gz from its last backup .*b2/);
+
+  // Revert: the saved (empty) annotation, and the record and its backup are gone.
+  await second.provider.revertCustomDocument(second.doc);
+  assert.equal(annotationCount(second.posted, 9), 0);
+  assert.ok(!existsSync(join(dir, 'bk', 'b2')));
+  const third = await openEditor(flair, undefined, ledger);
+  assert.equal(third.edits.length, 0, 'nothing to restore after a revert');
+
+  // Save forgets too; so does closing the document (the user chose not to keep the labels).
+  third.send(stroke);
+  await third.provider.backupCustomDocument(third.doc, { destination: fakeFileUri(join(dir, 'bk', 'b3')) } as never);
+  await third.provider.saveCustomDocument(third.doc);
+  assert.ok(!existsSync(join(dir, 'bk', 'b3')));
+  third.send({ ...stroke, value: 4 });
+  await third.provider.backupCustomDocument(third.doc, { destination: fakeFileUri(join(dir, 'bk', 'b4')) } as never);
+  third.doc.dispose();
+  assert.ok(!existsSync(join(dir, 'bk', 'b4')));
+  const fourth = await openEditor(flair, undefined, ledger);
+  fourth.send({ type: 'ready' });
+  await settle();
+  assert.equal(fourth.edits.length, 0);
+  assert.equal(annotationCount(fourth.posted, 9), 6, 'the saved stroke');
+  assert.equal(annotationCount(fourth.posted, 4), 0, 'the closed, unsaved one is gone');
+});
+
+test('the ledger ignores a backup older than the saved annotation, a missing backup and a damaged record', () => {
+  const dir = tempDir();
+  const ledger = new UnsavedAnnotationLedger(join(dir, 'ledger'));
+  const image = join(dir, 'a_flair.nii.gz');
+  const saved = join(dir, 'a_annotation.nii.gz');
+  const backup = join(dir, 'backup1');
+  writeFileSync(backup, 'x');
+  ledger.record(image, backup);
+  assert.equal(ledger.find(image, saved), backup, 'no saved file yet: the backup');
+  writeFileSync(saved, 'y');
+  utimesSync(backup, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+  assert.equal(ledger.find(image, saved), undefined, 'saved since the backup: the file wins');
+  assert.ok(!existsSync(backup), 'and the stale backup is removed');
+  ledger.record(image, join(dir, 'gone'));
+  assert.equal(ledger.find(image, saved), undefined, 'a backup that no longer exists');
+  writeFileSync(backup, 'x');
+  ledger.record(image, backup);
+  for (const f of readdirSync(ledger.dir)) writeFileSync(join(ledger.dir, f), '{not json');
+  assert.equal(ledger.find(image, saved), undefined, 'a damaged record');
+  assert.equal(ledger.find(join(dir, 'other.nii.gz'), saved), undefined, 'another image has no record');
 });
 
 test('sibling sequences load lazily; missing ones, open fills and malformed messages give notices or are dropped', async () => {
