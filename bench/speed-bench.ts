@@ -19,12 +19,14 @@
  * the first epoch: head forward + backward in one session run, then clip + StableAdamW in
  * TypeScript, split as trainStep reports it), its FLOPs and floor as above, and the encoder's
  * forward on one batch (what a first-epoch step adds for features not yet cached). Peak RSS
- * (the process's maximum resident set) is read after each preset's detection and training.
+ * (the maximum resident set) is read after each preset's detection, and for the training
+ * steps in the child process that ran them (`--train-step <preset>:<batch>`, one per batch size).
  * The last line is one JSON object.
  *
  *   node --import tsx bench/speed-bench.ts [--presets cpu,paper] (also tiny-cpu) [--runs 3] [--threads 0] [--provider cpu]
  *        [--train-batches 4,16]
  */
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,29 +72,32 @@ interface TrainTiming {
   floorMs: number;
   runRatioToFloor: number;
   encoderBatchMedianMs: number;
-  /** The process's peak RSS right after this batch size's training steps (MB). */
+  /** Peak RSS of the process that ran this batch size's training steps, a child of its own (MB). */
   peakRssMb: number;
   /** Bytes a step moves between the host and the session: parameters + batch in, gradients + loss out (on a GPU provider: host↔device). */
   hostToDeviceBytesPerStep: number;
   deviceToHostBytesPerStep: number;
 }
 
+/** One preset's training step at one batch size, measured in a child process (see trainStepInChild). */
+type TrainStepTiming = Omit<TrainTiming, 'encoderBatchMedianMs'>;
+
 /**
  * Training step timing at `batch` on cached features (random features of the right shapes; the
- * subsets cycle through all 7), and the encoder's forward on one batch.
+ * subsets cycle through all 7), with the process's peak RSS after the steps. Runs in a child
+ * process of its own (`--train-step`), so the peak is that of the step, as in `anyad train`, and
+ * not that of this benchmark's earlier detection sessions.
  */
-async function trainTiming(o: {
+async function trainStepTiming(o: {
   batch: number;
   side: number;
-  size: number;
   weights: WeightMap;
   head: HeadConfig;
-  encoder: EncoderWeights;
   runs: number;
   provider: ProviderChoice;
   threads: number;
   probeRate: () => Promise<number>;
-}): Promise<TrainTiming> {
+}): Promise<TrainStepTiming> {
   const { batch: b, side: s, head } = o;
   const d = head.dim;
   const rng = createRng(11);
@@ -136,27 +141,11 @@ async function trainTiming(o: {
   } finally {
     await releaseSession(session);
   }
-  const trainPeakRssMb = peakRssMb();
-  const encSession = await createSession(encoderModelBytes(o.encoder, { batch: b, height: o.size, width: o.size }), {
-    provider: o.provider,
-    threads: o.threads,
-  });
-  const encMs: number[] = [];
-  try {
-    const image = normal(b * 3 * o.size * o.size);
-    for (let i = 0; i <= o.runs; i++) {
-      const t0 = performance.now();
-      await run(encSession, { image }, { image: [b, 3, o.size, o.size] });
-      if (i > 0) encMs.push(ms(t0));
-    }
-  } finally {
-    await releaseSession(encSession);
-  }
   const floorMs = (flops / (median(rates) * 1e9)) * 1000;
   const paramBytes = [...params.values()].reduce((n, p) => n + p.data.byteLength, 0);
   const batchBytes = Object.values(batchFeeds.feeds).reduce((n, f) => n + f.byteLength, 0);
   return {
-    peakRssMb: trainPeakRssMb,
+    peakRssMb: peakRssMb(),
     hostToDeviceBytesPerStep: paramBytes + batchBytes,
     deviceToHostBytesPerStep: paramBytes + 4,
     batch: b,
@@ -166,8 +155,81 @@ async function trainTiming(o: {
     updateMedianMs: median(updates),
     floorMs,
     runRatioToFloor: median(runs) / floorMs,
-    encoderBatchMedianMs: median(encMs),
   };
+}
+
+/** A preset's head weights as every part of this benchmark uses them (seeded). */
+function presetHead(name: string) {
+  const preset = modelPreset(name);
+  const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
+  const params = initHeadParams(cfg, 7);
+  for (const [k, v] of initModalityAffine(cfg.dim)) params.set(k, v);
+  return { preset, cfg, params };
+}
+
+/** `--train-step <preset>:<batch>`: the child's side; its last stdout line is the TrainStepTiming JSON. */
+async function trainStepChild(spec: string, o: { runs: number; provider: ProviderChoice; threads: number }): Promise<void> {
+  const [name, batch] = spec.split(':');
+  const { preset, cfg, params } = presetHead(name);
+  const probes = await Promise.all(RATE_SHAPES.map((shape) => matmulProbe(o.provider, o.threads, shape)));
+  const probeRate = async (): Promise<number> => {
+    const r: number[] = [];
+    for (const p of probes) r.push(await p());
+    return Math.max(...r);
+  };
+  const t = await trainStepTiming({
+    ...o,
+    batch: Number(batch),
+    side: preset.geometry.crop / preset.encoder.patchSize,
+    weights: params,
+    head: cfg,
+    probeRate,
+  });
+  await releaseAllSessions();
+  process.stdout.write(`${JSON.stringify(t)}\n`);
+}
+
+/** Runs trainStepChild in a fresh node process (same loader flags) and returns its result. */
+function trainStepInChild(spec: string, o: { runs: number; provider: ProviderChoice; threads: number }): TrainStepTiming {
+  const args = [...process.execArgv, __filename, '--train-step', spec, '--runs', String(o.runs), '--provider', o.provider];
+  const r = spawnSync(process.execPath, [...args, '--threads', String(o.threads)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{'))
+    throw new Error(`training step child ${spec} failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+  return JSON.parse(last) as TrainStepTiming;
+}
+
+/** The encoder's forward on one batch of `batch` images (what a first-epoch step adds for features not yet cached). */
+async function encoderBatchMs(o: {
+  batch: number;
+  size: number;
+  encoder: EncoderWeights;
+  runs: number;
+  provider: ProviderChoice;
+  threads: number;
+}) {
+  const { batch: b, size } = o;
+  const rng = createRng(12);
+  const encSession = await createSession(encoderModelBytes(o.encoder, { batch: b, height: size, width: size }), {
+    provider: o.provider,
+    threads: o.threads,
+  });
+  const encMs: number[] = [];
+  try {
+    const image = Float32Array.from({ length: b * 3 * size * size }, () => rng.normal());
+    for (let i = 0; i <= o.runs; i++) {
+      const t0 = performance.now();
+      await run(encSession, { image }, { image: [b, 3, size, size] });
+      if (i > 0) encMs.push(ms(t0));
+    }
+  } finally {
+    await releaseSession(encSession);
+  }
+  return median(encMs);
 }
 
 /** Whether a matmul operand is a weight: a param/constant, possibly through shape-only ops. */
@@ -262,12 +324,9 @@ async function main(): Promise<void> {
 
     const results: Record<string, unknown> = {};
     for (const name of presets) {
-      const preset = modelPreset(name);
+      const { preset, cfg, params } = presetHead(name);
       const c = preset.geometry.crop;
       const encoder = createRandomEncoderWeights(preset.encoder, 7);
-      const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
-      const params = initHeadParams(cfg, 7);
-      for (const [k, v] of initModalityAffine(cfg.dim)) params.set(k, v);
       const flops = countFlops(
         buildInferenceGraph({ encoder, head: { config: cfg, params }, affine: initModalityAffine(cfg.dim), batch: 1, size: c }).graph,
       );
@@ -342,19 +401,8 @@ async function main(): Promise<void> {
       await releaseSession(session);
       const training: TrainTiming[] = [];
       for (const b of trainBatches) {
-        const t = await trainTiming({
-          batch: b,
-          side: c / preset.encoder.patchSize,
-          size: c,
-          weights: params,
-          head: cfg,
-          encoder,
-          runs,
-          provider,
-          threads,
-          probeRate,
-        });
-        training.push(t);
+        const step = trainStepInChild(`${name}:${b}`, { runs, provider, threads });
+        training.push({ ...step, encoderBatchMedianMs: await encoderBatchMs({ batch: b, size: c, encoder, runs, provider, threads }) });
       }
       const r = {
         inputSize: c,
@@ -418,4 +466,11 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+const trainStepSpec = arg('train-step', '');
+void (trainStepSpec
+  ? trainStepChild(trainStepSpec, {
+      runs: Number(arg('runs', '3')),
+      provider: arg('provider', 'cpu') as ProviderChoice,
+      threads: Number(arg('threads', '0')),
+    })
+  : main());
