@@ -13,7 +13,7 @@
  *   node --import tsx bench/train-memory.ts --ab 5 --preset cpu --batches 16 --trees .,/tmp/base --configs on-off
  *     (the same A/B between checkouts, e.g. before and after a graph change: each tree runs its
  *     own bench/train-memory.ts child; the other tree needs node_modules reachable from it)
- *   node --import tsx bench/train-memory.ts --paired /tmp/base,. --preset cpu --batches 16 [--pairs 12] [--arena-b off]
+ *   node --import tsx bench/train-memory.ts --paired /tmp/base,. --preset cpu --batches 16 [--pairs 12] [--arena-a off] [--arena-b off] [--lean-a] [--lean-b]
  *     (step time of two checkouts' training graphs in ONE process, steps alternating A,B,B,A…,
  *     so load swings on a shared machine hit both alike: median of the per-pair ratios B/A)
  */
@@ -21,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { LEAN_MEMORY_OPTIMIZERS_OFF } from '../src/engine/graph/runtime';
 import { type Tensor, emitModel, liveNodes } from '../src/engine/graph';
 import { type ChannelStats, initModalityAffine } from '../src/engine/model/alignment';
 import { headConfig, initHeadParams } from '../src/engine/model/headWeights';
@@ -192,7 +193,7 @@ async function ab(preset: string, b: number, rounds: number, cap: number): Promi
 }
 
 /** One training step's run of checkout `tree`'s graph (its own src, loaded by path), timed. */
-async function timedStep(tree: string, presetName: string, b: number, arena: boolean): Promise<() => Promise<number>> {
+async function timedStep(tree: string, presetName: string, b: number, arena: boolean, lean = false): Promise<() => Promise<number>> {
   const src = resolve(tree, 'src', 'engine');
   const graphMod = (await import(resolve(src, 'graph', 'index.ts'))) as typeof import('../src/engine/graph');
   const lossMod = (await import(resolve(src, 'model', 'losses.ts'))) as typeof import('../src/engine/model/losses');
@@ -202,6 +203,8 @@ async function timedStep(tree: string, presetName: string, b: number, arena: boo
     logSeverityLevel: 3,
     enableCpuMemArena: arena,
     enableMemPattern: false,
+    // As runtime.ts's leanMemory sessions (--lean-b): GELU's rebuilt 1 + erf stays a node of its own.
+    ...(lean ? { extra: { optimization: { disable_specified_optimizers: LEAN_MEMORY_OPTIMIZERS_OFF } } } : {}),
   });
   const feeds = batchFeeds(b, s, d, weights);
   return async () => {
@@ -213,8 +216,8 @@ async function timedStep(tree: string, presetName: string, b: number, arena: boo
 
 async function paired(trees: string[], presetName: string, b: number, pairs: number): Promise<void> {
   const [a, bTree] = trees;
-  const runA = await timedStep(a, presetName, b, true);
-  const runB = await timedStep(bTree, presetName, b, arg('arena-b', 'on') === 'on');
+  const runA = await timedStep(a, presetName, b, arg('arena-a', 'on') === 'on', process.argv.includes('--lean-a'));
+  const runB = await timedStep(bTree, presetName, b, arg('arena-b', 'on') === 'on', process.argv.includes('--lean-b'));
   await runA(); // warm-up
   await runB();
   const ta: number[] = [];
@@ -232,7 +235,7 @@ async function paired(trees: string[], presetName: string, b: number, pairs: num
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const ratios = tb.map((t, i) => t / ta[i]);
   process.stdout.write(
-    `${JSON.stringify({ bench: 'train-memory-paired', preset: presetName, batch: b, a, b: bTree, arenaB: arg('arena-b', 'on'), pairs, stepMedianMsA: med(ta), stepMedianMsB: med(tb), medianRatioBOverA: med(ratios), ratios })}\n`,
+    `${JSON.stringify({ bench: 'train-memory-paired', preset: presetName, batch: b, a, b: bTree, arenaA: arg('arena-a', 'on'), arenaB: arg('arena-b', 'on'), leanA: process.argv.includes('--lean-a'), leanB: process.argv.includes('--lean-b'), pairs, stepMedianMsA: med(ta), stepMedianMsB: med(tb), medianRatioBOverA: med(ratios), ratios })}\n`,
   );
 }
 

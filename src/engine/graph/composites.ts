@@ -63,26 +63,28 @@ export function layerNormBackward(g: Tensor, w: Tensor, xhat: Tensor, invStd: Te
 /** Exact (erf) GELU: x · 0.5 · (1 + erf(x/√2)), as torch's default. Float32 only on ORT CPU (Erf). */
 export function gelu(x: Tensor): Tensor {
   return x.graph.composite('gelu', [x], () => {
-    // (x·0.5)·(1 + erf(x/√2)) is the op order onnxruntime's GeluFusion recognises, so an
-    // inference graph runs one Gelu kernel instead of five elementwise passes; a training
-    // graph reuses 1 + erf in the backward (and so stays unfused).
-    const onePlusErf = add(erf(div(x, Math.SQRT2)), 1);
-    // The backward's values from x alone, built once by whichever of the vjp and the
-    // recomputation below comes first (the recomputation: the next Linear's rule runs first).
+    // (x·0.5)·(1 + erf(x/√2)) is the op order onnxruntime's GeluFusion recognises, so the
+    // forward runs one Gelu kernel instead of five elementwise passes.
+    const forwardPhi = (): Tensor => add(erf(div(x, Math.SQRT2)), 1);
+    // The backward keeps only x from the forward: 1 + erf is rebuilt from it, once, by whichever
+    // of the vjp and the recomputation below comes first (the recomputation: the next Linear's
+    // rule runs first). A training session turns onnxruntime's common-subexpression pass off
+    // (runtime.ts LEAN_MEMORY_OPTIMIZERS_OFF), which would merge the copy back into the
+    // forward's and keep that 4·D-wide value alive through the whole forward.
+    let onePlusErf: Tensor | undefined;
     let cdf: Tensor | undefined;
     let slope: Tensor | undefined;
-    const cdfOf = (): Tensor => (cdf ??= mul(onePlusErf, 0.5));
+    const cdfOf = (): Tensor => (cdf ??= mul((onePlusErf ??= forwardPhi()), 0.5));
     // d/dx = Φ(x) + x·φ(x)
     const slopeOf = (): Tensor => (slope ??= add(cdfOf(), mul(mul(x, exp(mul(mul(x, x), -0.5))), 1 / Math.sqrt(2 * Math.PI))));
     return {
-      outputs: [mul(mul(x, 0.5), onePlusErf)],
+      outputs: [mul(mul(x, 0.5), forwardPhi())],
       vjp: (gs) => [mul(firstOutputGradient('gelu', gs), slopeOf())],
       // The output (4·D wide in an MLP) is read again only by the next Linear's weight
-      // gradient: rebuild it there from x and 1 + erf, which the backward needs anyway, rather
-      // than keep it from the forward. x·Φ(x) equals (x·0.5)·(1 + erf) bit for bit (scaling by
-      // 0.5 is exact above the subnormals) and is a different node, so onnxruntime's
-      // common-subexpression pass leaves it apart. The slope is built here too, before the
-      // upstream gradient exists, so x and Φ are freed before it arrives (one 4·D-wide
+      // gradient: rebuild it there from x rather than keep it from the forward. x·Φ(x) is
+      // (x·0.5)·(1 + erf) bit for bit (scaling by 0.5 is exact above the subnormals); against
+      // onnxruntime's fused Gelu kernel it differs by rounding only. The slope is built here too,
+      // before the upstream gradient exists, so Φ is freed before it arrives (one 4·D-wide
       // temporary fewer at the start of the backward).
       recompute: [
         () => {

@@ -60,10 +60,23 @@ export interface SessionOptions {
    * MB without the arena too (step 66 s against 76 s with it, on 2 loaded cores). Step time,
    * cpu preset at batch 16, steps alternating in one process (train-memory.ts --paired): arena
    * off against on 1.002 (median ratio, 12 pairs); this graph without the arena against the
-   * graph before the recomputation with it 0.994 (10 pairs).
+   * graph before the recomputation with it 0.994 (10 pairs). Also without the graph passes of
+   * LEAN_MEMORY_OPTIMIZERS_OFF (see there).
    */
   leanMemory?: boolean;
 }
+
+/**
+ * onnxruntime graph passes a training (leanMemory) session runs without (';'-separated, as
+ * onnxruntime splits them). The backward rebuilds GELU's 1 + erf from its input (composites.ts)
+ * so that the forward's copy dies at once; the common-subexpression pass would merge the two
+ * back into one value alive from the forward to the backward (and, read twice, the forward
+ * would not fuse into a Gelu kernel either). paper preset, batch 16: peak RSS 8201 → 7235 MB
+ * (bench:speed's training step); cpu preset step 0.984 of before (16 pairs, steps alternating
+ * in one process); gradients within 5.7e-6 of max of before (the forward now runs the fused
+ * Gelu kernel, as inference does).
+ */
+export const LEAN_MEMORY_OPTIMIZERS_OFF = 'CommonSubexpressionElimination';
 
 export interface Session {
   readonly inference: ort.InferenceSession;
@@ -285,7 +298,13 @@ async function openSession(
     graphOptimizationLevel: opts.graphOptimization,
     logSeverityLevel: verboseOrtLog() ? 0 : 3,
     ...(logId ? { logId } : {}),
-    ...(leanMemory ? { enableMemPattern: false, enableCpuMemArena: false } : {}),
+    ...(leanMemory
+      ? {
+          enableMemPattern: false,
+          enableCpuMemArena: false,
+          extra: { optimization: { disable_specified_optimizers: LEAN_MEMORY_OPTIMIZERS_OFF } },
+        }
+      : {}),
     ...(opts.threads > 0 ? { intraOpNumThreads: opts.threads } : {}),
   };
   const make: MakeSession = (ep) => {
