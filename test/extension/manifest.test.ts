@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireWithVscode } from '../helpers/fakeVscode';
 
@@ -91,7 +92,7 @@ test('bundled extension activates and registers every contributed command and th
   };
   const ext = requireWithVscode<{ activate(context: unknown): void }>(join(root, 'dist', 'extension.js'), vscodeStandIn);
   const subscriptions: unknown[] = [];
-  ext.activate({ subscriptions, extensionUri: {} });
+  ext.activate({ subscriptions, extensionUri: {}, globalStorageUri: { fsPath: join(tmpdir(), 'anyad-manifest-storage') } });
   // Plus one hidden command (no palette entry): the host-block probe tests and benchmarks read.
   assert.deepEqual(
     registered.commands.sort(),
