@@ -8,8 +8,10 @@
  * The last stdout line is one JSON object (ProviderCheckChildResult).
  *
  *   node --import tsx scripts/provider-check.ts --preset tiny-cpu --provider webgpu [--runs 1]
- *        [--parts detect,train] [--train-batch 2] [--threads 0] [--placement-only]
+ *        [--parts detect,train,deviceLoop] [--train-batch 2] [--threads 0] [--placement-only]
  * --placement-only creates the device sessions without running them (placements, no agreement).
+ * Part 'deviceLoop' (not run by default): training steps with the optimiser in the graph and the
+ * parameters and state left on the device, against the host optimiser on the CPU (DeviceLoopCheck).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -20,7 +22,13 @@ import { Graph, emitModel, relu } from '../src/engine/graph';
 import { createSession, releaseAllSessions, releaseSession } from '../src/engine/graph/runtime';
 import { type Placement, isPlacementLine, parsePlacements } from '../src/engine/graph/placement';
 import type { ProviderChoice } from '../src/engine/graph/runtime';
-import { buildCheckModels, maxRelativeDifference, runCheckModel } from '../src/engine/model/providerCheck';
+import {
+  type DeviceLoopCheck,
+  buildCheckModels,
+  deviceLoopCheck,
+  maxRelativeDifference,
+  runCheckModel,
+} from '../src/engine/model/providerCheck';
 
 export interface PartResult {
   /** max |device − cpu| / max |cpu| over the part's outputs ('Infinity' when not finite). */
@@ -40,6 +48,7 @@ export interface ProviderCheckResult {
   auto?: { provider: string; reasons: string[] };
   detect?: PartResult;
   train?: PartResult;
+  deviceLoop?: DeviceLoopCheck;
   error?: string;
 }
 
@@ -142,7 +151,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', '0'));
   const parts = arg('parts', 'detect,train')
     .split(',')
-    .filter((p): p is 'detect' | 'train' => p === 'detect' || p === 'train');
+    .filter((p): p is 'detect' | 'train' | 'deviceLoop' => p === 'detect' || p === 'train' || p === 'deviceLoop');
   const t0 = performance.now();
   const models = buildCheckModels(preset, { trainBatch: Number(arg('train-batch', '2')) });
   const buildMs = performance.now() - t0;
@@ -155,6 +164,12 @@ async function main(): Promise<void> {
   await releaseSession(auto);
   const placementOnly = process.argv.includes('--placement-only');
   for (const part of parts) {
+    if (part === 'deviceLoop') {
+      // Training steps with the optimiser in the graph, parameters and state left on the device.
+      if (!placementOnly)
+        result.deviceLoop = await deviceLoopCheck(preset, provider, { threads, trainBatch: Number(arg('train-batch', '2')) });
+      continue;
+    }
     const m = models[part];
     if (placementOnly) {
       // onnxruntime logs the placement when the session is created: no run needed.

@@ -66,6 +66,29 @@ test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with
   }
 });
 
+test('tiny-cpu on WebGPU (SwiftShader), optimiser in the graph: 3 steps follow the CPU; parameters and state never leave the device between steps; 0 nodes on the CPU', async () => {
+  assert.ok(SWIFTSHADER, MISSING);
+  const { result, placements, code, stderrTail } = await spawnProviderCheck(
+    ['--preset', 'tiny-cpu', '--provider', 'webgpu', '--parts', 'deviceLoop'],
+    { env: SWIFTSHADER },
+  );
+  assert.equal(code, 0, `provider check failed: ${result.error ?? stderrTail}`);
+  const r = result.deviceLoop;
+  assert.ok(r, 'no device-loop result');
+  assert.equal(r.provider, 'webgpu');
+  assert.ok(r.lossMaxRel <= TOLERANCE, `losses differ from the CPU's by ${r.lossMaxRel}`);
+  // WebGPU sums the squares of ~10⁵ gradients in float32 its own way (measured 1.5e-3); Adam's
+  // update is invariant to that scale, as the losses show.
+  assert.ok(r.gradNormMaxRel <= 1e-2, `gradient norms differ by ${r.gradNormMaxRel}`);
+  // Per step only the batch goes in and a few scalars come out (loss, its terms, the norm).
+  assert.ok(r.hostBytesPerStep.out <= 64, `${r.hostBytesPerStep.out} bytes came back to the host in a step`);
+  assert.ok(r.hostBytesPerStep.in <= 200_000, `${r.hostBytesPerStep.in} bytes went in per step`);
+  assert.ok(r.syncedParamsMoved, 'the parameters read back from the device are finite and trained');
+  const p = placements.get('deviceLoop');
+  assert.ok(p, 'onnxruntime reported no node placement for the device-loop session');
+  assert.equal(cpuNodeCount(p), 0, `nodes on the CPU: ${describeCpuNodes(p)}`);
+});
+
 test('cpu and paper presets on WebGPU: detection and training graphs place 0 nodes on the CPU (sessions created, not run)', async () => {
   assert.ok(SWIFTSHADER, MISSING);
   for (const preset of ['cpu', 'paper']) {

@@ -25,6 +25,7 @@ import {
 } from '../../src/engine/graph';
 import { createSession } from '../../src/engine/graph/runtime';
 import type { Batch, TrainingProgram } from '../../src/engine/train/step';
+import { appendToTrainingGraph } from '../../src/engine/train/optimGraph';
 import { makeParams, type Params } from '../../src/engine/train/params';
 import { createRng, mixSeed } from '../../src/engine/util/random';
 
@@ -32,7 +33,8 @@ export interface ToyProblem {
   name: string;
   /** Initial parameters (fresh arrays on every call of `init`). */
   init: () => Params;
-  program: () => Promise<TrainingProgram>;
+  /** The training program; `inGraph`: with clip + StableAdamW appended (parameters and state stay in the session). */
+  program: (o?: { inGraph?: boolean }) => Promise<TrainingProgram>;
   datasetSize: number;
   batchSize: number;
   makeBatch: (indices: number[]) => Batch;
@@ -55,10 +57,18 @@ function mse(pred: Tensor, target: Tensor): Tensor {
   return reduceMean(mul(d, d));
 }
 
-async function trainingProgram(g: Graph, loss: Tensor, params: Map<string, Tensor>, threads: number): Promise<TrainingProgram> {
+async function trainingProgram(
+  g: Graph,
+  loss: Tensor,
+  params: Map<string, Tensor>,
+  threads: number,
+  o: { inGraph?: boolean } = {},
+): Promise<TrainingProgram> {
   g.output('loss', loss);
   grad(loss, [...params.values()]);
-  return { session: await createSession(emitModel(g, { paramsAs: 'inputs' }), { provider: 'cpu', threads }) };
+  if (o.inGraph) appendToTrainingGraph(g);
+  const session = await createSession(emitModel(g, { paramsAs: 'inputs' }), { provider: 'cpu', threads });
+  return { session, optimizerInGraph: o.inGraph };
 }
 
 /** Dataset: inputs N(0,1); targets = teacher(inputs), computed once in float64. */
@@ -116,14 +126,14 @@ export function mlpProblem(seed = 1, threads = 1): ToyProblem {
     datasetSize: N,
     batchSize: B,
     makeBatch: (idx) => batchOf(idx, xs, ys, [IN], [OUT]),
-    program: async () => {
+    program: async (o) => {
       const g = new Graph('toy-mlp');
       const x = g.input('x', [B, IN]);
       const y = g.input('y', [B, OUT]);
       const p = declare(g, init());
       const h = relu(add(matmul(x, p.get('fc1.weight')!), p.get('fc1.bias')!));
       const pred = add(matmul(h, p.get('fc2.weight')!), p.get('fc2.bias')!);
-      return trainingProgram(g, mse(pred, y), p, threads);
+      return trainingProgram(g, mse(pred, y), p, threads, o);
     },
   };
 }
@@ -185,7 +195,7 @@ export function transformerProblem(seed = 2, threads = 1): ToyProblem {
     datasetSize: N,
     batchSize: B,
     makeBatch: (idx) => batchOf(idx, xs, ys, [T, D], [T, OUT]),
-    program: async () => {
+    program: async (o) => {
       const g = new Graph('toy-transformer');
       const x = g.input('x', [B, T, D]);
       const y = g.input('y', [B, T, OUT]);
@@ -202,7 +212,7 @@ export function transformerProblem(seed = 2, threads = 1): ToyProblem {
       const ctx = reshape(transpose(matmul(att, v), [0, 2, 1, 3]), [B, T, D]);
       const r1 = add(x, linear(ctx, 'proj'));
       const r2 = add(r1, linear(gelu(linear(layerNorm(r1, P('norm2.weight'), P('norm2.bias'), 1e-6), 'fc1')), 'fc2'));
-      return trainingProgram(g, mse(linear(r2, 'head'), y), p, threads);
+      return trainingProgram(g, mse(linear(r2, 'head'), y), p, threads, o);
     },
   };
 }

@@ -93,6 +93,7 @@ export {
   lessOrEqual,
   log,
   matmul,
+  maximum,
   mul,
   neg,
   pad,

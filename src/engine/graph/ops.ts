@@ -82,6 +82,8 @@ export function sum(ts: readonly Tensor[]): Tensor {
   return acc;
 }
 
+/** Elementwise maximum (ONNX Max of two operands); no gradient rule (used by the in-graph optimiser only). */
+export const maximum = (a: Operand, b: Operand): Tensor => elementwise('maximum', 'Max', [a, b]);
 export const neg = (x: Tensor): Tensor => unary('neg', 'Neg', x);
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', 'Sqrt', x);
 export const exp = (x: Tensor): Tensor => unary('exp', 'Exp', x);

@@ -64,6 +64,12 @@ export interface SessionOptions {
    * LEAN_MEMORY_OPTIMIZERS_OFF (see there).
    */
   leanMemory?: boolean;
+  /**
+   * Outputs a WebGPU session keeps on the device (`preferredOutputLocation: 'gpu-buffer'`): they
+   * come back as device tensors that can be fed to the next run without a copy (the in-graph
+   * optimiser's parameters and state, train/deviceStep.ts). Other providers return them as usual.
+   */
+  deviceOutputs?: readonly string[];
 }
 
 /**
@@ -239,7 +245,9 @@ function modelKey(model: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(model).digest('hex')}`;
 }
 
-function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'log' | 'logId' | 'leanMemory'>> {
+type CoreOptions = Required<Omit<SessionOptions, 'log' | 'logId' | 'leanMemory' | 'deviceOutputs'>>;
+
+function normalisedOptions(o: SessionOptions): CoreOptions {
   const threads = o.threads ?? 0;
   if (!Number.isInteger(threads) || threads < 0)
     throw new RuntimeProviderError('runtime/bad-option', `threads must be a non-negative integer, got ${threads}`);
@@ -252,7 +260,7 @@ function normalisedOptions(o: SessionOptions): Required<Omit<SessionOptions, 'lo
  */
 export async function createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
   const opts = normalisedOptions(options);
-  const key = `${modelKey(model)}|${opts.provider}|t${opts.threads}|${opts.graphOptimization}|d${opts.deviceId}${options.logId ? `|l${options.logId}` : ''}${options.leanMemory ? '|lean' : ''}`;
+  const key = `${modelKey(model)}|${opts.provider}|t${opts.threads}|${opts.graphOptimization}|d${opts.deviceId}${options.logId ? `|l${options.logId}` : ''}${options.leanMemory ? '|lean' : ''}${options.deviceOutputs?.length ? `|dev${options.deviceOutputs.join(',')}` : ''}`;
   const hit = cache.get(key);
   if (hit) {
     cache.delete(key); // re-insert: Map order is our LRU order
@@ -261,7 +269,7 @@ export async function createSession(model: Uint8Array | string, options: Session
     return hit.session;
   }
   const entry: CacheEntry = {
-    session: openSession(model, key, opts, options.log ?? defaultLog, options.logId, options.leanMemory),
+    session: openSession(model, key, opts, options.log ?? defaultLog, options),
     running: 0,
     owners: 1,
     evicted: false,
@@ -288,10 +296,9 @@ type WrapSession = (inference: ort.InferenceSession, provider: ExecutionProvider
 async function openSession(
   model: Uint8Array | string,
   key: string,
-  opts: Required<Omit<SessionOptions, 'log' | 'logId' | 'leanMemory'>>,
+  opts: CoreOptions,
   log: (m: string) => void,
-  logId?: string,
-  leanMemory?: boolean,
+  { logId, leanMemory, deviceOutputs }: SessionOptions,
 ): Promise<Session> {
   initRuntime();
   const base: ort.InferenceSession.SessionOptions = {
@@ -310,7 +317,8 @@ async function openSession(
   const make: MakeSession = (ep) => {
     const provider: ort.InferenceSession.ExecutionProviderConfig =
       ep === 'cuda' || ep === 'dml' ? { name: ep, deviceId: opts.deviceId } : ep;
-    const o = { ...base, executionProviders: [provider] };
+    const onDevice = ep === 'webgpu' && deviceOutputs?.length ? { preferredOutputLocation: deviceLocations(deviceOutputs) } : {};
+    const o = { ...base, ...onDevice, executionProviders: [provider] };
     return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
   };
   const wrap: WrapSession = (inference, provider, fallbackReasons) => ({
@@ -323,6 +331,10 @@ async function openSession(
   });
   const file = typeof model === 'string' ? model : undefined;
   return opts.provider === 'auto' ? openAuto(make, wrap, file, log) : openExplicit(opts.provider, make, wrap, file);
+}
+
+function deviceLocations(names: readonly string[]): Record<string, ort.Tensor.DataLocation> {
+  return Object.fromEntries(names.map((n) => [n, 'gpu-buffer' as const]));
 }
 
 /** The provider asked for, or a RuntimeProviderError that says why it is unavailable or failed (`file`: the model's path). */
@@ -443,6 +455,19 @@ export async function run(
   shapes: Record<string, readonly number[]> = {},
   fetch?: readonly string[],
 ): Promise<Record<string, OutputTensor>> {
+  const out = await runTensors(session, feeds, shapes, fetch);
+  const result: Record<string, OutputTensor> = {};
+  for (const [name, t] of Object.entries(out)) result[name] = { data: t.data as FeedArray, dims: [...t.dims], type: t.type };
+  return result;
+}
+
+/** As run, but the outputs are onnxruntime's tensors (device tensors for a session's deviceOutputs). */
+export async function runTensors(
+  session: Session,
+  feeds: Record<string, Feed>,
+  shapes: Record<string, readonly number[]> = {},
+  fetch?: readonly string[],
+): Promise<Record<string, ort.Tensor>> {
   const inputs: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
     if (!(name in feeds))
@@ -474,12 +499,7 @@ export async function run(
   if (entry) entry.running++;
   try {
     const out = await session.inference.run(inputs, names);
-    const result: Record<string, OutputTensor> = {};
-    for (const name of names) {
-      const t = out[name];
-      result[name] = { data: t.data as FeedArray, dims: [...t.dims], type: t.type };
-    }
-    return result;
+    return Object.fromEntries(names.map((name) => [name, out[name]]));
   } catch (e) {
     if (e instanceof RuntimeProviderError) throw e;
     throw new RuntimeProviderError(

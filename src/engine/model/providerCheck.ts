@@ -18,6 +18,12 @@ import {
   releaseSession,
   run,
 } from '../graph/runtime';
+import { required } from '../errors';
+import { DeviceStepper } from '../train/deviceStep';
+import { REFERENCE_STABLE_ADAMW, StableAdamW } from '../train/optim';
+import { OPTIMIZER_NAMES, appendToTrainingGraph, optimizerStateNames } from '../train/optimGraph';
+import { makeParams } from '../train/params';
+import { trainStep } from '../train/step';
 import { createRng } from '../util/random';
 import { type ChannelStats, initModalityAffine } from './alignment';
 import { createRandomEncoderWeights } from './encoderWeights';
@@ -40,7 +46,6 @@ export function buildCheckModels(
   const preset = modelPreset(presetName);
   const seed = opts.seed ?? 7;
   const c = preset.geometry.crop;
-  const s = c / preset.encoder.patchSize;
   const encoder = createRandomEncoderWeights(preset.encoder, seed);
   const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
   const params = initHeadParams(cfg, seed);
@@ -58,6 +63,19 @@ export function buildCheckModels(
     shapes: { [INFERENCE_NAMES.image]: [bd, 3, c, c], [INFERENCE_NAMES.subset]: [bd] },
   };
 
+  return { detect, train: checkTraining(presetName, opts).model };
+}
+
+/** The training-step model of a preset at batch `trainBatch`, with its graph, weights and batch feeds. */
+export function checkTraining(presetName: string, opts: { trainBatch?: number; seed?: number } = {}) {
+  const preset = modelPreset(presetName);
+  const seed = opts.seed ?? 7;
+  const s = preset.geometry.crop / preset.encoder.patchSize;
+  const cfg = headConfig(preset.encoder.embedDim, preset.encoder.numHeads);
+  const params = initHeadParams(cfg, seed);
+  const affine = initModalityAffine(cfg.dim);
+  const rng = createRng(seed + 2);
+  const normal = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
   const b = opts.trainBatch ?? 2;
   const d = cfg.dim;
   const weights = new Map(params);
@@ -82,11 +100,12 @@ export function buildCheckModels(
     [N.en1]: [b, d, s, s],
     [N.subset]: [b],
   };
+  const batch = { feeds: { ...feeds }, shapes: { ...shapes } };
   for (const [k, v] of weights) {
     feeds[k] = v.data;
     shapes[k] = v.shape;
   }
-  return { detect, train: { bytes: emitModel(graph, { paramsAs: 'inputs' }), feeds, shapes } };
+  return { model: { bytes: emitModel(graph, { paramsAs: 'inputs' }), feeds, shapes }, graph, weights, batch };
 }
 
 /** max over outputs of max|a − b| / max|a| (a = reference). Non-finite values count as disagreement (Infinity). */
@@ -157,4 +176,71 @@ export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export interface DeviceLoopCheck {
+  steps: number;
+  /** The provider the in-graph optimiser's session ran on. */
+  provider: ExecutionProviderName;
+  /** max over steps of |loss − cpu loss| / |cpu loss| (each step's loss reflects the updates before it). */
+  lossMaxRel: number;
+  /** max over steps of the gradient norms' relative difference. */
+  gradNormMaxRel: number;
+  /** Host bytes in and out of the session per step after the first (the state stays on the device). */
+  hostBytesPerStep: { in: number; out: number };
+  /** The parameters after the steps, read back from the device: finite, and moved from their start. */
+  syncedParamsMoved: boolean;
+}
+
+/**
+ * A few training steps with the optimiser in the graph on `provider`, parameters and state left
+ * on the device between steps (train/deviceStep.ts), against the host optimiser on the CPU. The
+ * losses are compared rather than the parameters: a key bias gets only rounding noise as its
+ * gradient, which StableAdamW scales up to full steps, and the loss does not depend on it.
+ */
+export async function deviceLoopCheck(
+  presetName: string,
+  provider: ProviderChoice,
+  opts: { steps?: number; threads?: number; trainBatch?: number } = {},
+): Promise<DeviceLoopCheck> {
+  const steps = opts.steps ?? 3;
+  const host = checkTraining(presetName, opts);
+  const dev = checkTraining(presetName, opts);
+  appendToTrainingGraph(dev.graph);
+  const deviceOutputs = optimizerStateNames(dev.weights.keys(), REFERENCE_STABLE_ADAMW.amsgrad).map(OPTIMIZER_NAMES.next);
+  const cpuSession = await createSession(host.model.bytes, { provider: 'cpu', threads: opts.threads ?? 0, leanMemory: true });
+  const devSession = await createSession(emitModel(dev.graph, { paramsAs: 'inputs' }), {
+    provider,
+    threads: opts.threads ?? 0,
+    leanMemory: true,
+    deviceOutputs,
+    logId: 'deviceLoop',
+  });
+  const start = makeParams([...dev.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
+  const hostParams = makeParams(
+    [...host.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]),
+  );
+  const devParams = makeParams([...start].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
+  const hostOpt = new StableAdamW(hostParams);
+  const stepper = new DeviceStepper(devSession, devParams, new StableAdamW(devParams));
+  let lossMaxRel = 0;
+  let gradNormMaxRel = 0;
+  try {
+    for (let i = 0; i < steps; i++) {
+      const lr = 1e-3;
+      const a = await trainStep({ session: cpuSession }, hostParams, hostOpt, host.batch, lr);
+      const b = await stepper.step(dev.batch, lr, 'loss', []);
+      lossMaxRel = Math.max(lossMaxRel, Math.abs(b.loss - a.loss) / Math.abs(a.loss));
+      gradNormMaxRel = Math.max(gradNormMaxRel, Math.abs(b.gradNorm - a.gradNorm) / a.gradNorm);
+    }
+    const hostBytesPerStep = stepper.lastStepBytes;
+    await stepper.sync();
+    const moved = [...devParams].some(([k, p]) => p.data.some((v, i) => v !== required(start.get(k), k).data[i]));
+    const finite = [...devParams.values()].every((p) => p.data.every(Number.isFinite));
+    return { steps, provider: devSession.provider, lossMaxRel, gradNormMaxRel, hostBytesPerStep, syncedParamsMoved: moved && finite };
+  } finally {
+    await stepper.release();
+    await releaseSession(cpuSession);
+    await releaseSession(devSession);
+  }
 }

@@ -16,8 +16,8 @@
  * statistics are recomputed deterministically).
  */
 import { ConfigError, required } from '../errors';
-import { emitModel } from '../graph';
-import { type Feed, type ProviderChoice, createSession, releaseSession } from '../graph/runtime';
+import { type Graph, emitModel } from '../graph';
+import { type Feed, type ProviderChoice, type Session, type SessionOptions, createSession, releaseSession } from '../graph/runtime';
 import { type ChannelStats, ChannelStatsAccumulator, initModalityAffine } from '../model/alignment';
 import { encoderModelBytes } from '../model/encoder';
 import type { EncoderWeights } from '../model/encoderWeights';
@@ -32,7 +32,8 @@ import { forEachSliceByCase, fullModalityInput } from '../study/sliceImages';
 import type { DataOrder } from './data-order';
 import { FeatureCache, type FeatureCacheStats } from './featureCache';
 import { type MaskingConfig, batchSubsets, maskingConfig } from './masking';
-import type { StableAdamWOptions } from './optim';
+import { REFERENCE_STABLE_ADAMW, type StableAdamWOptions } from './optim';
+import { OPTIMIZER_NAMES, appendToTrainingGraph, optimizerStateNames } from './optimGraph';
 import { makeParams, type Params } from './params';
 import { mixSeed } from '../util/random';
 import { type WarmCosineConfig, referenceLrSchedule } from './schedule';
@@ -418,8 +419,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
     return result([], 0, 0, 0);
   }
   const { graph } = buildTrainingGraph({ batch: setup.batch, side: setup.side, head, weights, objective, stats });
-  // No memory pattern: a training step's peak memory roughly halves (runtime.ts leanMemory).
-  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...setup.sessionOpts, leanMemory: true });
+  const { session, optimizerInGraph } = await openTrainingSession(graph, setup.sessionOpts, o);
   const N = TRAINING_GRAPH_NAMES;
   const history: AnyADStepRecord[] = [];
   const toRecord = stepRecorder(setup);
@@ -427,7 +427,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   try {
     const onCheckpoint = o.onCheckpoint;
     const loop = await trainLoop({
-      program: { session },
+      program: { session, optimizerInGraph },
       params,
       optimizer: o.optimizer,
       schedule: setup.schedule,
@@ -450,12 +450,42 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
         if (o.onEvaluate && every > 0 && step % every === 0 && step < totalSteps) await o.onEvaluate(params, step);
       },
       onStep: stepReporter(o, setup, params, history),
+      needsParams: (step) => Boolean(o.onEvaluate) && (o.evaluateEvery ?? 0) > 0 && step % (o.evaluateEvery ?? 0) === 0,
     });
     return result(history, loop.step, loop.resumedFrom, (performance.now() - tTrain) / 1000);
   } finally {
     await releaseSession(session);
     await own?.release();
   }
+}
+
+/**
+ * The training graph's session. No memory pattern: a step's peak memory roughly halves
+ * (runtime.ts leanMemory). On WebGPU the optimiser joins the graph and the parameters and its
+ * state stay on the device between steps (deviceStep.ts); elsewhere it runs on the host
+ * (optim.ts, the reference's arithmetic to the bit).
+ */
+async function openTrainingSession(
+  graph: Graph,
+  sessionOpts: SessionOptions,
+  o: Pick<TrainAnyADOptions, 'optimizer' | 'maxGradNorm'>,
+): Promise<{ session: Session; optimizerInGraph: boolean }> {
+  const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...sessionOpts, leanMemory: true });
+  if (session.provider !== 'webgpu') return { session, optimizerInGraph: false };
+  await releaseSession(session);
+  appendToTrainingGraph(graph, { ...o.optimizer, maxGradNorm: o.maxGradNorm });
+  const amsgrad = o.optimizer?.amsgrad ?? REFERENCE_STABLE_ADAMW.amsgrad;
+  const deviceOutputs = optimizerStateNames(
+    graph.params.map((p) => p.name),
+    amsgrad,
+  ).map(OPTIMIZER_NAMES.next);
+  const device = await createSession(emitModel(graph, { paramsAs: 'inputs' }), {
+    ...sessionOpts,
+    provider: 'webgpu',
+    leanMemory: true,
+    deviceOutputs,
+  });
+  return { session: device, optimizerInGraph: true };
 }
 
 function concatAll(parts: Float32Array[], per: number): Float32Array {

@@ -10,6 +10,7 @@ import { type Feed, type Session, outputFloat32, run } from '../graph/runtime';
 import { resumeFromCheckpoint, saveCheckpointIn } from './checkpoint';
 import { batchIndices, type DataOrder } from './data-order';
 import { clipGradNorm, REFERENCE_MAX_GRAD_NORM, StableAdamW, type StableAdamWOptions } from './optim';
+import { DeviceStepper } from './deviceStep';
 import type { Params } from './params';
 import { type WarmCosineConfig, warmCosineLr } from './schedule';
 
@@ -22,6 +23,12 @@ export interface TrainingProgram {
   gradOutput?: (name: string) => string;
   /** Graph output holding the scalar loss (default 'loss'). */
   lossOutput?: string;
+  /**
+   * The graph also clips and applies StableAdamW (optimGraph.appendToTrainingGraph, with the
+   * run's maxGradNorm and optimiser options): parameters and state stay in the session's
+   * outputs between steps (deviceStep.ts) and reach the host only when synced.
+   */
+  optimizerInGraph?: boolean;
 }
 
 export interface Batch {
@@ -111,6 +118,8 @@ export interface TrainLoopOptions {
    * later than the checkpoint, so a kill right after it loses nothing.
    */
   beforeCheckpoint?: (step: number, steps: readonly StepResult[]) => void | Promise<void>;
+  /** Whether onStep(step) reads the parameters (an evaluation): with the optimiser in the graph they are synced first. */
+  needsParams?: (step: number) => boolean;
   /** Called once after resuming from a checkpoint at `step`, before the next step (e.g. to redo an interrupted evaluation). */
   onResume?: (step: number) => void | Promise<void>;
   signal?: AbortSignal;
@@ -160,15 +169,30 @@ function resume(o: TrainLoopOptions, dir: string, optimizer: StableAdamW): numbe
 }
 
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
+  const optimizer = new StableAdamW(o.params, o.optimizer);
+  const resumedFrom = o.resume && o.checkpointDir ? resume(o, o.checkpointDir, optimizer) : 0;
+  const device = o.program.optimizerInGraph ? new DeviceStepper(o.program.session, o.params, optimizer) : undefined;
+  try {
+    return await loop(o, optimizer, resumedFrom, device);
+  } finally {
+    await device?.release();
+  }
+}
+
+/** The steps from `resumedFrom` on, with the optimiser on the host or (device) in the graph. */
+async function loop(
+  o: TrainLoopOptions,
+  optimizer: StableAdamW,
+  resumedFrom: number,
+  device: DeviceStepper | undefined,
+): Promise<TrainLoopResult> {
   const params = o.params;
-  const optimizer = new StableAdamW(params, o.optimizer);
-  let step = 0;
-  if (o.resume && o.checkpointDir) step = resume(o, o.checkpointDir, optimizer);
-  const resumedFrom = step;
+  let step = resumedFrom;
   const history: StepResult[] = [];
   const every = o.checkpointEvery ?? 0;
   let reported = 0;
   const save = async () => {
+    await device?.sync();
     await o.beforeCheckpoint?.(step, history.slice(reported));
     reported = history.length;
     saveCheckpointIn(
@@ -187,20 +211,16 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     const t0 = performance.now();
     const lr = warmCosineLr(o.schedule, step);
     const batch = await o.makeBatch(batchIndices(o.dataOrder, step), step);
-    const { loss, gradNorm, outputs } = await trainStep(
-      o.program,
-      params,
-      optimizer,
-      batch,
-      lr,
-      o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM,
-      o.scalarOutputs,
-    );
+    const { loss, gradNorm, outputs } = device
+      ? await device.step(batch, lr, o.program.lossOutput ?? 'loss', o.scalarOutputs ?? [])
+      : await trainStep(o.program, params, optimizer, batch, lr, o.maxGradNorm ?? REFERENCE_MAX_GRAD_NORM, o.scalarOutputs);
     const r: StepResult = { step, loss, gradNorm, lr, outputs, ms: performance.now() - t0 };
     step += 1;
     history.push(r);
     if (o.checkpointDir && ((every > 0 && step % every === 0) || step === o.totalSteps)) await save();
+    else if (device && o.needsParams?.(step)) await device.sync();
     await o.onStep?.(r);
   }
+  await device?.sync();
   return { params, optimizer, step, history, resumedFrom };
 }
