@@ -420,6 +420,8 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   }
   const { graph } = buildTrainingGraph({ batch: setup.batch, side: setup.side, head, weights, objective, stats });
   const { session, optimizerInGraph } = await openTrainingSession(graph, setup.sessionOpts, o);
+  if (optimizerInGraph)
+    o.log?.(`training on ${session.provider}: the optimiser runs in the graph; parameters and its state stay on the device`);
   const N = TRAINING_GRAPH_NAMES;
   const history: AnyADStepRecord[] = [];
   const toRecord = stepRecorder(setup);
