@@ -420,8 +420,6 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
   }
   const { graph } = buildTrainingGraph({ batch: setup.batch, side: setup.side, head, weights, objective, stats });
   const { session, optimizerInGraph } = await openTrainingSession(graph, setup.sessionOpts, o);
-  if (optimizerInGraph)
-    o.log?.(`training on ${session.provider}: the optimiser runs in the graph; parameters and its state stay on the device`);
   const N = TRAINING_GRAPH_NAMES;
   const history: AnyADStepRecord[] = [];
   const toRecord = stepRecorder(setup);
@@ -470,7 +468,7 @@ export async function trainAnyAD(o: TrainAnyADOptions): Promise<TrainAnyADResult
 async function openTrainingSession(
   graph: Graph,
   sessionOpts: SessionOptions,
-  o: Pick<TrainAnyADOptions, 'optimizer' | 'maxGradNorm'>,
+  o: Pick<TrainAnyADOptions, 'optimizer' | 'maxGradNorm' | 'log'>,
 ): Promise<{ session: Session; optimizerInGraph: boolean }> {
   const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...sessionOpts, leanMemory: true });
   if (session.provider !== 'webgpu') return { session, optimizerInGraph: false };
@@ -487,6 +485,7 @@ async function openTrainingSession(
     leanMemory: true,
     deviceOutputs,
   });
+  o.log?.(`training on ${device.provider}: the optimiser runs in the graph; parameters and its state stay on the device`);
   return { session: device, optimizerInGraph: true };
 }
 
