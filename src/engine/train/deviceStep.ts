@@ -45,8 +45,8 @@ export class DeviceStepper {
     this.load();
   }
 
-  /** (Re)reads parameters and state from the host (after a resume). */
-  load(): void {
+  /** Takes the parameters and state from the host (as a resume left them). */
+  private load(): void {
     const amsgrad = this.optimizer.options.amsgrad;
     for (const [name, p] of this.params) {
       const st = this.optimizer.state.get(name);
