@@ -22,6 +22,12 @@ import { Graph, emitModel, relu } from '../src/engine/graph';
 import { createSession, releaseAllSessions, releaseSession } from '../src/engine/graph/runtime';
 import { type Placement, isPlacementLine, parsePlacements } from '../src/engine/graph/placement';
 import type { ProviderChoice } from '../src/engine/graph/runtime';
+import { parseWorkspaceConfig } from '../src/engine/config';
+import { createRandomEncoderWeights } from '../src/engine/model/encoderWeights';
+import { vitPreset } from '../src/engine/model/vitConfig';
+import { phantomSliceRange, writePhantomCohort } from '../src/engine/phantom';
+import { buildSliceDataset, discoverCases } from '../src/engine/study';
+import { loadTrainingImages, trainAnyAD } from '../src/engine/train/anyad';
 import {
   type DeviceLoopCheck,
   buildCheckModels,
@@ -49,7 +55,83 @@ export interface ProviderCheckResult {
   detect?: PartResult;
   train?: PartResult;
   deviceLoop?: DeviceLoopCheck;
+  trainAnyAD?: TrainAnyADCheck;
   error?: string;
+}
+
+const PARTS = ['detect', 'train', 'deviceLoop', 'trainAnyAD'] as const;
+type Part = (typeof PARTS)[number];
+
+export interface TrainAnyADCheck {
+  /** Whether the trainer put the optimiser in the graph (its log line). */
+  optimizerInGraph: boolean;
+  steps: number;
+  /** max over steps of |loss − cpu loss| / |cpu loss|. */
+  lossMaxRel: number;
+  /** An evaluation mid-run saw the parameters of that step on the host (synced, not the initial ones). */
+  evaluationSawTrainedParams: boolean;
+  /** The returned parameters (synced at the end) are finite. */
+  finalParamsFinite: boolean;
+}
+
+/**
+ * The trainer itself (trainAnyAD: features, masking, steps, a mid-run evaluation) on a tiny
+ * phantom cohort and encoder, on `provider` and on the CPU, 4 steps each.
+ */
+async function trainAnyADCheck(provider: ProviderChoice): Promise<TrainAnyADCheck> {
+  const root = mkdtempSync(join(tmpdir(), 'anyad-train-check-'));
+  try {
+    const size: [number, number, number] = [48, 48, 24];
+    await writePhantomCohort(root, { cases: 2, seed: 11, size, anomalousFraction: 0, workers: 0 });
+    const cases = discoverCases(root);
+    const ds = buildSliceDataset(cases, parseWorkspaceConfig({ data: { slices: phantomSliceRange(size[2]) } }, join(root, 'anyad.json')));
+    const images = loadTrainingImages(
+      cases,
+      [...ds.train, ...ds.val, ...ds.test].filter((r) => !r.anomalous),
+      { resize: 64, crop: 56 },
+    );
+    const vit = vitPreset('tiny', {
+      embedDim: 32,
+      numHeads: 4,
+      depth: 4,
+      targetLayers: [0, 1, 2, 3],
+      fuseGroups: [
+        [0, 1],
+        [2, 3],
+      ],
+    });
+    const encoder = createRandomEncoderWeights(vit, 3);
+    const options = { images, encoder, seed: 5, batchSize: 2, lr: { baseValue: 1e-2, finalValue: 1e-3, warmupIters: 1 } };
+    const start = [...(await trainAnyAD({ ...options, steps: 0, provider: 'cpu' })).params.values()][0].data.slice();
+    const trainOn = async (p: ProviderChoice) => {
+      const logs: string[] = [];
+      let sawTrained = false;
+      const r = await trainAnyAD({
+        ...options,
+        steps: 4,
+        provider: p,
+        evaluateEvery: 2,
+        log: (m) => logs.push(m),
+        onEvaluate: async (params) => {
+          sawTrained = [...params.values()][0].data.some((v, i) => v !== start[i]);
+          await Promise.resolve();
+        },
+      });
+      return { r, logs, sawTrained };
+    };
+    const cpu = await trainOn('cpu');
+    const dev = await trainOn(provider);
+    const lossMaxRel = Math.max(...dev.r.history.map((h, i) => Math.abs(h.loss - cpu.r.history[i].loss) / Math.abs(cpu.r.history[i].loss)));
+    return {
+      optimizerInGraph: dev.logs.some((l) => /optimiser runs in the graph/.test(l)),
+      steps: dev.r.history.length,
+      lossMaxRel,
+      evaluationSawTrainedParams: dev.sawTrained,
+      finalParamsFinite: [...dev.r.params.values()].every((p) => p.data.every(Number.isFinite)),
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 export interface SpawnedCheck {
@@ -151,7 +233,7 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', '0'));
   const parts = arg('parts', 'detect,train')
     .split(',')
-    .filter((p): p is 'detect' | 'train' | 'deviceLoop' => p === 'detect' || p === 'train' || p === 'deviceLoop');
+    .filter((p): p is Part => (PARTS as readonly string[]).includes(p));
   const t0 = performance.now();
   const models = buildCheckModels(preset, { trainBatch: Number(arg('train-batch', '2')) });
   const buildMs = performance.now() - t0;
@@ -164,6 +246,10 @@ async function main(): Promise<void> {
   await releaseSession(auto);
   const placementOnly = process.argv.includes('--placement-only');
   for (const part of parts) {
+    if (part === 'trainAnyAD') {
+      if (!placementOnly) result.trainAnyAD = await trainAnyADCheck(provider);
+      continue;
+    }
     if (part === 'deviceLoop') {
       // Training steps with the optimiser in the graph, parameters and state left on the device.
       if (!placementOnly)

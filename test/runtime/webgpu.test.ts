@@ -66,10 +66,10 @@ test('tiny-cpu on WebGPU (SwiftShader): detection and a training step agree with
   }
 });
 
-test('tiny-cpu on WebGPU (SwiftShader), optimiser in the graph: 3 steps follow the CPU; parameters and state never leave the device between steps; 0 nodes on the CPU', async () => {
+test('tiny-cpu on WebGPU (SwiftShader), optimiser in the graph: 3 steps follow the CPU; parameters and state never leave the device between steps; 0 nodes on the CPU; the trainer uses it', async () => {
   assert.ok(SWIFTSHADER, MISSING);
   const { result, placements, code, stderrTail } = await spawnProviderCheck(
-    ['--preset', 'tiny-cpu', '--provider', 'webgpu', '--parts', 'deviceLoop'],
+    ['--preset', 'tiny-cpu', '--provider', 'webgpu', '--parts', 'deviceLoop,trainAnyAD'],
     { env: SWIFTSHADER },
   );
   assert.equal(code, 0, `provider check failed: ${result.error ?? stderrTail}`);
@@ -87,6 +87,15 @@ test('tiny-cpu on WebGPU (SwiftShader), optimiser in the graph: 3 steps follow t
   const p = placements.get('deviceLoop');
   assert.ok(p, 'onnxruntime reported no node placement for the device-loop session');
   assert.equal(cpuNodeCount(p), 0, `nodes on the CPU: ${describeCpuNodes(p)}`);
+  // trainAnyAD on WebGPU: the optimiser in the graph, the CPU run's losses, a mid-run
+  // evaluation sees that step's parameters (synced from the device), finite ones at the end.
+  const t = result.trainAnyAD;
+  assert.ok(t, 'no trainAnyAD result');
+  assert.ok(t.optimizerInGraph, 'the trainer did not put the optimiser in the graph');
+  assert.equal(t.steps, 4);
+  assert.ok(t.lossMaxRel <= TOLERANCE, `the trainer's losses differ from the CPU's by ${t.lossMaxRel}`);
+  assert.ok(t.evaluationSawTrainedParams, 'the evaluation saw the initial parameters: they were not synced from the device');
+  assert.ok(t.finalParamsFinite);
 });
 
 test('cpu and paper presets on WebGPU: detection and training graphs place 0 nodes on the CPU (sessions created, not run)', async () => {
