@@ -45,7 +45,7 @@ import { writePhantomCohort } from '../src/engine/phantom';
 import { discoverCases, loadCase } from '../src/engine/study';
 import { createRng } from '../src/engine/util/random';
 import { StableAdamW } from '../src/engine/train/optim';
-import { makeParams } from '../src/engine/train/params';
+import { cloneParams } from '../src/engine/train/params';
 import { trainStep } from '../src/engine/train/step';
 import type { HeadConfig, WeightMap } from '../src/engine/model/headWeights';
 
@@ -112,7 +112,7 @@ async function trainStepTiming(o: {
     threads: o.threads,
     leanMemory: true,
   });
-  const params = makeParams([...o.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
+  const params = cloneParams(o.weights);
   const optimizer = new StableAdamW(params);
   const N = TRAINING_GRAPH_NAMES;
   const batchFeeds = {

@@ -20,9 +20,9 @@ import {
 } from '../graph/runtime';
 import { required } from '../errors';
 import { DeviceStepper } from '../train/deviceStep';
-import { REFERENCE_STABLE_ADAMW, StableAdamW } from '../train/optim';
-import { OPTIMIZER_NAMES, appendToTrainingGraph, optimizerStateNames } from '../train/optimGraph';
-import { makeParams } from '../train/params';
+import { StableAdamW } from '../train/optim';
+import { appendToTrainingGraph } from '../train/optimGraph';
+import { cloneParams } from '../train/params';
 import { trainStep } from '../train/step';
 import { createRng } from '../util/random';
 import { type ChannelStats, initModalityAffine } from './alignment';
@@ -206,8 +206,7 @@ export async function deviceLoopCheck(
   const steps = opts.steps ?? 3;
   const host = checkTraining(presetName, opts);
   const dev = checkTraining(presetName, opts);
-  appendToTrainingGraph(dev.graph);
-  const deviceOutputs = optimizerStateNames(dev.weights.keys(), REFERENCE_STABLE_ADAMW.amsgrad).map(OPTIMIZER_NAMES.next);
+  const deviceOutputs = appendToTrainingGraph(dev.graph);
   const cpuSession = await createSession(host.model.bytes, { provider: 'cpu', threads: opts.threads ?? 0, leanMemory: true });
   const devSession = await createSession(emitModel(dev.graph, { paramsAs: 'inputs' }), {
     provider,
@@ -216,11 +215,9 @@ export async function deviceLoopCheck(
     deviceOutputs,
     logId: 'deviceLoop',
   });
-  const start = makeParams([...dev.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
-  const hostParams = makeParams(
-    [...host.weights].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]),
-  );
-  const devParams = makeParams([...start].map(([k, v]) => [k, v.shape, v.data.slice()] as [string, readonly number[], Float32Array]));
+  const start = cloneParams(dev.weights);
+  const hostParams = cloneParams(host.weights);
+  const devParams = cloneParams(start);
   const hostOpt = new StableAdamW(hostParams);
   const stepper = new DeviceStepper(devSession, devParams, new StableAdamW(devParams));
   let lossMaxRel = 0;

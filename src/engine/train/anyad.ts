@@ -32,8 +32,8 @@ import { forEachSliceByCase, fullModalityInput } from '../study/sliceImages';
 import type { DataOrder } from './data-order';
 import { FeatureCache, type FeatureCacheStats } from './featureCache';
 import { type MaskingConfig, batchSubsets, maskingConfig } from './masking';
-import { REFERENCE_STABLE_ADAMW, type StableAdamWOptions } from './optim';
-import { OPTIMIZER_NAMES, appendToTrainingGraph, optimizerStateNames } from './optimGraph';
+import type { StableAdamWOptions } from './optim';
+import { appendToTrainingGraph } from './optimGraph';
 import { makeParams, type Params } from './params';
 import { mixSeed } from '../util/random';
 import { type WarmCosineConfig, referenceLrSchedule } from './schedule';
@@ -473,12 +473,7 @@ async function openTrainingSession(
   const session = await createSession(emitModel(graph, { paramsAs: 'inputs' }), { ...sessionOpts, leanMemory: true });
   if (session.provider !== 'webgpu') return { session, optimizerInGraph: false };
   await releaseSession(session);
-  appendToTrainingGraph(graph, { ...o.optimizer, maxGradNorm: o.maxGradNorm });
-  const amsgrad = o.optimizer?.amsgrad ?? REFERENCE_STABLE_ADAMW.amsgrad;
-  const deviceOutputs = optimizerStateNames(
-    graph.params.map((p) => p.name),
-    amsgrad,
-  ).map(OPTIMIZER_NAMES.next);
+  const deviceOutputs = appendToTrainingGraph(graph, { ...o.optimizer, maxGradNorm: o.maxGradNorm });
   const device = await createSession(emitModel(graph, { paramsAs: 'inputs' }), {
     ...sessionOpts,
     provider: 'webgpu',

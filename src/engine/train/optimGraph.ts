@@ -90,9 +90,10 @@ export function appendStableAdamW(
 /**
  * Appends the optimiser step to a training graph built by grad(): every parameter with its
  * `grad.<name>` output. The graph then takes the parameters and the optimiser state as inputs
- * and outputs their next values (OPTIMIZER_NAMES.next).
+ * and outputs their next values (OPTIMIZER_NAMES.next), whose names it returns: the outputs a
+ * device session keeps on the device (SessionOptions.deviceOutputs).
  */
-export function appendToTrainingGraph(g: Graph, options: Partial<StableAdamWOptions> & { maxGradNorm?: number } = {}): void {
+export function appendToTrainingGraph(g: Graph, options: Partial<StableAdamWOptions> & { maxGradNorm?: number } = {}): string[] {
   const outputs = new Map(g.outputs.map((t) => [t.name, t]));
   const params = g.params.map((p) => {
     const grad = outputs.get(`grad.${p.name}`);
@@ -104,6 +105,11 @@ export function appendToTrainingGraph(g: Graph, options: Partial<StableAdamWOpti
   // output, in order: onnxruntime-node 1.30 applies preferredOutputLocation by position in the
   // list of outputs fetched, so fetching a subset would put the wrong outputs on the device.
   for (const p of params) g.outputs.splice(g.outputs.indexOf(p.grad), 1);
+  const amsgrad = options.amsgrad ?? REFERENCE_STABLE_ADAMW.amsgrad;
+  return optimizerStateNames(
+    params.map((p) => p.name),
+    amsgrad,
+  ).map(OPTIMIZER_NAMES.next);
 }
 
 /** The names of the state a step feeds and gets back for `params`: the parameters, then their moments. */

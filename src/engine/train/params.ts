@@ -28,8 +28,8 @@ export function makeParams(entries: Iterable<[string, readonly number[], Float32
   return out;
 }
 
-/** A deep copy (new buffers). */
-export function cloneParams(p: Params): Params {
+/** A deep copy (new buffers), of trainer parameters or of a model's weights. */
+export function cloneParams(p: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>): Params {
   return makeParams([...p].map(([name, t]) => [name, t.shape, t.data.slice()] as [string, readonly number[], Float32Array]));
 }
 
